@@ -1,0 +1,31 @@
+# lmlab_add_layer(NAME DEPS dep...): a static library lmlab_<NAME> from every .cpp under
+# src/<NAME>/ (picked up automatically; re-run of cmake is triggered by new files).
+function(lmlab_add_layer name)
+  cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
+  file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  add_library(lmlab_${name} STATIC ${srcs})
+  target_include_directories(lmlab_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src ${PROJECT_BINARY_DIR}/generated)
+  target_link_libraries(lmlab_${name} PUBLIC ${ARG_DEPS})
+  add_dependencies(lmlab_${name} lmlab_version_header)
+  set_property(GLOBAL APPEND PROPERTY LMLAB_LAYER_TARGETS lmlab_${name})
+endfunction()
+
+# lmlab_add_test(NAME LABEL label SOURCES a.cpp... LIBS lib...): one GoogleTest executable,
+# its tests registered with ctest under LABEL (unit, ops, golden or slow). Tests run with
+# the repository root as working directory so fixtures are found by relative path.
+function(lmlab_add_test name)
+  cmake_parse_arguments(ARG "" "LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  if(NOT ARG_LABEL)
+    message(FATAL_ERROR "lmlab_add_test(${name}): LABEL is required")
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main GTest::gmock)
+  target_compile_definitions(${name} PRIVATE LMLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  gtest_discover_tests(${name}
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+    PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
+    DISCOVERY_TIMEOUT 60)
+endfunction()

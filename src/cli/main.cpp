@@ -1,0 +1,49 @@
+// The `lmlab` binary: builds the CLI11 app from the verb registry, runs it, and is the one
+// place that turns errors into `error: ...` / `hint: ...` and an exit code
+// (0 ok, 1 error, 2 usage error).
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "cli/command.hpp"
+#include "core/error.hpp"
+#include "lmlab_version.hpp"
+
+namespace lmlab::cli {
+std::vector<command>& registry() {
+  static std::vector<command> r;
+  return r;
+}
+}  // namespace lmlab::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"lmlab: measured answers to open questions of LLM/VLM research, on one machine.\n"
+               "Lab (train and dissect small models), probe (evaluate served models), plan (scaling, cost, memory)."};
+  app.set_version_flag("--version", std::string("lmlab ") + lmlab::version_string + " (git " + lmlab::git_hash + ")");
+  app.require_subcommand(1);
+  auto& reg = lmlab::cli::registry();
+  std::sort(reg.begin(), reg.end(), [](const auto& a, const auto& b) {
+    return a.order != b.order ? a.order < b.order : a.name < b.name;
+  });
+  for (auto& c : reg) c.add(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);  // prints help/version (exit 0) or a usage error (exit 2 via CLI11 codes)
+  } catch (const lmlab::usage_error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
+    return 2;
+  } catch (const lmlab::error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
