@@ -11,6 +11,8 @@ find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# PCRE2 (UTF + UCP) for the GPT-2 pre-tokenizer regex (data/): needs \p{L}, \p{N} and lookahead.
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 
 # BLAS: swappable by -DLMLAB_BLAS=openblas|blis; both expose the CBLAS interface.
 if(LMLAB_BLAS STREQUAL "openblas")
@@ -35,3 +37,11 @@ add_library(lmlab::httplib ALIAS lmlab_httplib)
 add_library(lmlab_toml INTERFACE)
 target_link_libraries(lmlab_toml INTERFACE PkgConfig::TOMLPP)
 add_library(lmlab::toml ALIAS lmlab_toml)
+
+# liblbfgs (Debian liblbfgs-dev): the L-BFGS minimiser behind `lmlab plan fit`.
+find_library(LMLAB_LBFGS_LIB NAMES lbfgs REQUIRED)
+find_path(LMLAB_LBFGS_INC lbfgs.h REQUIRED)
+add_library(lmlab_lbfgs INTERFACE)
+target_link_libraries(lmlab_lbfgs INTERFACE ${LMLAB_LBFGS_LIB})
+target_include_directories(lmlab_lbfgs SYSTEM INTERFACE ${LMLAB_LBFGS_INC})
+add_library(lmlab::lbfgs ALIAS lmlab_lbfgs)

@@ -3,6 +3,13 @@
 function(lmlab_add_layer name)
   cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
   file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  if(NOT srcs)  # header-only so far
+    add_library(lmlab_${name} INTERFACE)
+    target_include_directories(lmlab_${name} INTERFACE ${PROJECT_SOURCE_DIR}/src ${PROJECT_BINARY_DIR}/generated)
+    target_link_libraries(lmlab_${name} INTERFACE ${ARG_DEPS})
+    set_property(GLOBAL APPEND PROPERTY LMLAB_LAYER_TARGETS lmlab_${name})
+    return()
+  endif()
   add_library(lmlab_${name} STATIC ${srcs})
   target_include_directories(lmlab_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src ${PROJECT_BINARY_DIR}/generated)
   target_link_libraries(lmlab_${name} PUBLIC ${ARG_DEPS})

@@ -1,0 +1,412 @@
+// Tensor storage, pool and raw views: see tensor.hpp.
+#include "core/tensor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+
+namespace lmlab {
+
+std::size_t dtype_size(dtype t) {
+  switch (t) {
+    case dtype::f32: return 4;
+    case dtype::f64: return 8;
+    case dtype::i32: return 4;
+  }
+  return 0;
+}
+
+const char* dtype_name(dtype t) {
+  switch (t) {
+    case dtype::f32: return "f32";
+    case dtype::f64: return "f64";
+    case dtype::i32: return "i32";
+  }
+  return "?";
+}
+
+std::int64_t numel_of(const shape_t& s) {
+  std::int64_t n = 1;
+  for (auto d : s) n *= d;
+  return n;
+}
+
+shape_t contiguous_strides(const shape_t& s) {
+  shape_t st(s.size());
+  std::int64_t acc = 1;
+  for (std::size_t i = s.size(); i-- > 0;) {
+    st[i] = acc;
+    acc *= s[i];
+  }
+  return st;
+}
+
+std::string shape_str(const shape_t& s) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+// ---- pool -------------------------------------------------------------------------------
+
+namespace {
+
+// Size classes: round up to 64 bytes below 4 KiB, to 4 KiB below 1 MiB, else to 64 KiB, so
+// that blocks of nearly equal size are shared without wasting more than a few percent.
+std::size_t size_class(std::size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  const std::size_t q = bytes < 4096 ? 64 : bytes < (1u << 20) ? 4096 : 65536;
+  return (bytes + q - 1) / q * q;
+}
+
+struct pool {
+  std::mutex mu;
+  std::unordered_map<std::size_t, std::vector<void*>> free_lists;
+  pool_stats stats;
+};
+
+pool& the_pool() {
+  static pool* p = new pool();  // never destroyed: storages may die during static destruction
+  return *p;
+}
+
+}  // namespace
+
+std::shared_ptr<storage> storage::allocate(std::size_t bytes) {
+  const std::size_t cls = size_class(bytes);
+  auto& p = the_pool();
+  void* d = nullptr;
+  {
+    std::lock_guard lock(p.mu);
+    ++p.stats.allocations;
+    auto it = p.free_lists.find(cls);
+    if (it != p.free_lists.end() && !it->second.empty()) {
+      d = it->second.back();
+      it->second.pop_back();
+      ++p.stats.reuses;
+      p.stats.bytes_cached -= cls;
+    }
+    p.stats.bytes_live += cls;
+  }
+  if (!d) {
+    d = std::aligned_alloc(64, cls);
+    if (!d) throw error(fmt::format("tensor: out of memory allocating {} bytes", cls));
+  }
+  return std::shared_ptr<storage>(new storage(d, cls));
+}
+
+storage::~storage() {
+  auto& p = the_pool();
+  std::lock_guard lock(p.mu);
+  p.free_lists[bytes_].push_back(data_);
+  p.stats.bytes_live -= bytes_;
+  p.stats.bytes_cached += bytes_;
+}
+
+pool_stats memory_pool_stats() {
+  auto& p = the_pool();
+  std::lock_guard lock(p.mu);
+  return p.stats;
+}
+
+void memory_pool_release_cached() {
+  auto& p = the_pool();
+  std::lock_guard lock(p.mu);
+  for (auto& [cls, v] : p.free_lists)
+    for (void* d : v) std::free(d);
+  p.free_lists.clear();
+  p.stats.bytes_cached = 0;
+}
+
+// ---- creation ---------------------------------------------------------------------------
+
+tensor tensor::empty(const shape_t& shape, dtype t) {
+  for (auto d : shape) LMLAB_CHECK(d >= 0, "tensor: negative dimension in shape {}", shape_str(shape));
+  auto impl = std::make_shared<tensor_impl>();
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->type = t;
+  impl->store = storage::allocate(static_cast<std::size_t>(numel_of(shape)) * dtype_size(t));
+  return tensor(std::move(impl));
+}
+
+tensor tensor::zeros(const shape_t& shape, dtype t) {
+  tensor x = empty(shape, t);
+  std::memset(x.raw_data(), 0, static_cast<std::size_t>(x.numel()) * dtype_size(t));
+  return x;
+}
+
+tensor tensor::ones(const shape_t& shape, dtype t) { return full(shape, 1.0, t); }
+
+tensor tensor::full(const shape_t& shape, double value, dtype t) {
+  tensor x = empty(shape, t);
+  x.fill_(value);
+  return x;
+}
+
+template <class T>
+tensor tensor::from(const shape_t& shape, std::span<const T> values) {
+  LMLAB_CHECK(static_cast<std::int64_t>(values.size()) == numel_of(shape), "tensor::from: {} values for shape {}",
+              values.size(), shape_str(shape));
+  tensor x = empty(shape, dtype_of<T>());
+  std::copy(values.begin(), values.end(), x.data<T>());
+  return x;
+}
+template tensor tensor::from<float>(const shape_t&, std::span<const float>);
+template tensor tensor::from<double>(const shape_t&, std::span<const double>);
+template tensor tensor::from<std::int32_t>(const shape_t&, std::span<const std::int32_t>);
+
+// ---- queries ----------------------------------------------------------------------------
+
+std::int64_t tensor::size(std::int64_t d) const {
+  const std::int64_t n = dim();
+  if (d < 0) d += n;
+  LMLAB_CHECK(d >= 0 && d < n, "tensor: dim {} out of range for shape {}", d, shape_str(shape()));
+  return shape()[static_cast<std::size_t>(d)];
+}
+
+bool tensor::is_contiguous() const {
+  const auto& s = shape();
+  const auto& st = strides();
+  std::int64_t acc = 1;
+  for (std::size_t i = s.size(); i-- > 0;) {
+    if (s[i] != 1 && st[i] != acc) return false;
+    acc *= s[i];
+  }
+  return true;
+}
+
+namespace {
+
+// Visits every element of `t` in row-major order with its storage offset (elements).
+template <class F>
+void for_each_offset(const tensor& t, F&& f) {
+  const auto& s = t.shape();
+  const auto& st = t.strides();
+  const std::int64_t n = t.numel();
+  if (n == 0) return;
+  if (t.is_contiguous()) {
+    for (std::int64_t i = 0; i < n; ++i) f(i, i);
+    return;
+  }
+  std::vector<std::int64_t> idx(s.size(), 0);
+  std::int64_t off = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    f(i, off);
+    for (std::size_t d = s.size(); d-- > 0;) {
+      if (++idx[d] < s[d]) {
+        off += st[d];
+        break;
+      }
+      off -= st[d] * (s[d] - 1);
+      idx[d] = 0;
+    }
+  }
+}
+
+double load_as_double(const tensor& t, std::int64_t off) {
+  switch (t.type()) {
+    case dtype::f32: return static_cast<const float*>(t.raw_data())[off];
+    case dtype::f64: return static_cast<const double*>(t.raw_data())[off];
+    case dtype::i32: return static_cast<const std::int32_t*>(t.raw_data())[off];
+  }
+  return 0;
+}
+
+}  // namespace
+
+double tensor::item() const {
+  LMLAB_CHECK(numel() == 1, "tensor::item: tensor has {} elements (shape {})", numel(), shape_str(shape()));
+  return load_as_double(*this, 0);
+}
+
+double tensor::at(std::initializer_list<std::int64_t> idx) const {
+  LMLAB_CHECK(static_cast<std::int64_t>(idx.size()) == dim(), "tensor::at: {} indices for shape {}", idx.size(),
+              shape_str(shape()));
+  std::int64_t off = 0;
+  std::size_t d = 0;
+  for (auto i : idx) {
+    LMLAB_CHECK(i >= 0 && i < shape()[d], "tensor::at: index {} out of range in dim {} of {}", i, d, shape_str(shape()));
+    off += i * strides()[d++];
+  }
+  return load_as_double(*this, off);
+}
+
+std::vector<double> tensor::to_vector() const {
+  std::vector<double> out(static_cast<std::size_t>(numel()));
+  for_each_offset(*this, [&](std::int64_t i, std::int64_t off) { out[static_cast<std::size_t>(i)] = load_as_double(*this, off); });
+  return out;
+}
+
+template <class T>
+std::vector<T> tensor::values() const {
+  std::vector<T> out(static_cast<std::size_t>(numel()));
+  const T* p = data<T>();
+  for_each_offset(*this, [&](std::int64_t i, std::int64_t off) { out[static_cast<std::size_t>(i)] = p[off]; });
+  return out;
+}
+template std::vector<float> tensor::values<float>() const;
+template std::vector<double> tensor::values<double>() const;
+template std::vector<std::int32_t> tensor::values<std::int32_t>() const;
+
+// ---- raw views --------------------------------------------------------------------------
+
+tensor tensor::view_raw(const shape_t& new_shape) const {
+  shape_t s = new_shape;
+  std::int64_t known = 1, infer = -1;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == -1) {
+      LMLAB_CHECK(infer < 0, "view: more than one -1 in {}", shape_str(new_shape));
+      infer = static_cast<std::int64_t>(i);
+    } else {
+      known *= s[i];
+    }
+  }
+  if (infer >= 0) {
+    LMLAB_CHECK(known > 0 && numel() % known == 0, "view: cannot infer -1 in {} for {} elements", shape_str(new_shape), numel());
+    s[static_cast<std::size_t>(infer)] = numel() / known;
+  }
+  LMLAB_CHECK(numel_of(s) == numel(), "view: shape {} does not match {} elements of {}", shape_str(s), numel(),
+              shape_str(shape()));
+  LMLAB_CHECK(is_contiguous(), "view: tensor of shape {} is not contiguous", shape_str(shape()));
+  auto v = std::make_shared<tensor_impl>();
+  v->store = impl().store;
+  v->offset = impl().offset;
+  v->shape = s;
+  v->strides = contiguous_strides(s);
+  v->type = type();
+  return tensor(std::move(v));
+}
+
+tensor tensor::transpose_raw(std::int64_t d0, std::int64_t d1) const {
+  const std::int64_t n = dim();
+  if (d0 < 0) d0 += n;
+  if (d1 < 0) d1 += n;
+  LMLAB_CHECK(d0 >= 0 && d0 < n && d1 >= 0 && d1 < n, "transpose: dims ({}, {}) out of range for {}", d0, d1,
+              shape_str(shape()));
+  auto v = std::make_shared<tensor_impl>();
+  v->store = impl().store;
+  v->offset = impl().offset;
+  v->shape = shape();
+  v->strides = strides();
+  v->type = type();
+  std::swap(v->shape[static_cast<std::size_t>(d0)], v->shape[static_cast<std::size_t>(d1)]);
+  std::swap(v->strides[static_cast<std::size_t>(d0)], v->strides[static_cast<std::size_t>(d1)]);
+  return tensor(std::move(v));
+}
+
+tensor tensor::narrow_raw(std::int64_t d, std::int64_t start, std::int64_t length) const {
+  const std::int64_t n = dim();
+  if (d < 0) d += n;
+  LMLAB_CHECK(d >= 0 && d < n, "narrow: dim {} out of range for {}", d, shape_str(shape()));
+  const auto du = static_cast<std::size_t>(d);
+  LMLAB_CHECK(start >= 0 && length >= 0 && start + length <= shape()[du], "narrow: [{}, {}) out of range for dim {} of {}",
+              start, start + length, d, shape_str(shape()));
+  auto v = std::make_shared<tensor_impl>();
+  v->store = impl().store;
+  v->offset = impl().offset + start * strides()[du];
+  v->shape = shape();
+  v->shape[du] = length;
+  v->strides = strides();
+  v->type = type();
+  return tensor(std::move(v));
+}
+
+tensor tensor::contiguous_raw() const {
+  if (is_contiguous()) return detach();
+  return clone_raw();
+}
+
+tensor tensor::clone_raw() const { return to_raw(type()); }
+
+tensor tensor::to_raw(dtype t) const {
+  tensor out = empty(shape(), t);
+  out.copy_from(*this);
+  return out;
+}
+
+tensor tensor::detach() const {
+  auto v = std::make_shared<tensor_impl>();
+  v->store = impl().store;
+  v->offset = impl().offset;
+  v->shape = shape();
+  v->strides = strides();
+  v->type = type();
+  return tensor(std::move(v));
+}
+
+void tensor::copy_from(const tensor& src) {
+  LMLAB_CHECK(src.shape() == shape(), "copy: shape {} into {}", shape_str(src.shape()), shape_str(shape()));
+  if (src.type() == type() && src.is_contiguous() && is_contiguous()) {
+    std::memmove(raw_data(), src.raw_data(), static_cast<std::size_t>(numel()) * dtype_size(type()));
+    return;
+  }
+  // General path: gather src in row-major order, scatter into this view.
+  std::vector<double> vals = src.to_vector();
+  auto store_from = [&]<class T>(T* p) {
+    for_each_offset(*this, [&](std::int64_t i, std::int64_t off) { p[off] = static_cast<T>(vals[static_cast<std::size_t>(i)]); });
+  };
+  switch (type()) {
+    case dtype::f32: store_from(static_cast<float*>(raw_data())); break;
+    case dtype::f64: store_from(static_cast<double*>(raw_data())); break;
+    case dtype::i32: store_from(static_cast<std::int32_t*>(raw_data())); break;
+  }
+}
+
+void tensor::fill_(double v) {
+  auto fill = [&]<class T>(T* p) {
+    for_each_offset(*this, [&](std::int64_t, std::int64_t off) { p[off] = static_cast<T>(v); });
+  };
+  switch (type()) {
+    case dtype::f32: fill(static_cast<float*>(raw_data())); break;
+    case dtype::f64: fill(static_cast<double*>(raw_data())); break;
+    case dtype::i32: fill(static_cast<std::int32_t*>(raw_data())); break;
+  }
+}
+
+tensor& tensor::set_requires_grad(bool on) {
+  LMLAB_CHECK(!on || type() != dtype::i32, "set_requires_grad: integer tensors cannot require grad");
+  LMLAB_CHECK(impl().grad_fn == nullptr, "set_requires_grad: only leaf tensors (not results of ops) can be marked");
+  impl().requires_grad = on;
+  return *this;
+}
+
+tensor& tensor::set_name(std::string n) {
+  impl().name = std::move(n);
+  return *this;
+}
+
+std::ostream& operator<<(std::ostream& os, const tensor& t) {
+  if (!t.defined()) return os << "tensor(undefined)";
+  os << "tensor(" << dtype_name(t.type()) << shape_str(t.shape()) << ", [";
+  auto v = t.to_vector();
+  const std::size_t show = std::min<std::size_t>(v.size(), 8);
+  for (std::size_t i = 0; i < show; ++i) os << (i ? ", " : "") << v[i];
+  if (v.size() > show) os << ", ...";
+  return os << "])";
+}
+
+compare_result compare(const tensor& a, const tensor& b, double atol, double rtol) {
+  LMLAB_CHECK(a.shape() == b.shape(), "compare: shapes differ: {} vs {}", shape_str(a.shape()), shape_str(b.shape()));
+  compare_result r;
+  auto va = a.to_vector();
+  auto vb = b.to_vector();
+  for (std::size_t i = 0; i < va.size(); ++i) {
+    const double d = std::abs(va[i] - vb[i]);
+    r.max_abs_diff = std::max(r.max_abs_diff, std::isnan(d) ? INFINITY : d);
+    const double excess = std::isnan(d) ? INFINITY : d - (atol + rtol * std::abs(vb[i]));
+    if (excess > 0 && (r.ok || excess > r.worst_excess)) {
+      r.ok = false;
+      r.worst_excess = excess;
+      r.worst_index = static_cast<std::int64_t>(i);
+      r.worst_a = va[i];
+      r.worst_b = vb[i];
+    }
+  }
+  return r;
+}
+
+}  // namespace lmlab

@@ -1,0 +1,22 @@
+// GEMM on the BLAS chosen at build time (-DLMLAB_BLAS=openblas|blis; see docs/engine.md for
+// the measurement behind the default). Row-major, PyTorch layouts. Every matmul in lmlab
+// goes through here, so swapping the BLAS is one CMake flag.
+// Not for: autograd (ops/linalg.hpp wraps this with backward).
+#pragma once
+
+#include <cstdint>
+
+namespace lmlab {
+
+// C[M,N] = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or X^T.
+// lda/ldb/ldc are row strides of the stored matrices.
+void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, float alpha, const float* A,
+          std::int64_t lda, const float* B, std::int64_t ldb, float beta, float* C, std::int64_t ldc);
+void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, double alpha, const double* A,
+          std::int64_t lda, const double* B, std::int64_t ldb, double beta, double* C, std::int64_t ldc);
+
+const char* blas_name();        // "openblas" or "blis"
+void set_num_threads(int n);    // BLAS and OpenMP threads
+int num_threads();
+
+}  // namespace lmlab
