@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates
-  libopenblas-dev libblis-dev
+  libopenblas-dev libblis-dev libopenblas-openmp-dev libdnnl-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libfmt-dev
   libsqlite3-dev libcpp-httplib-dev zlib1g-dev libssl-dev libpcre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev

