@@ -1,0 +1,591 @@
+// Experiment-spec parsing and grid expansion: see spec.hpp.
+#include "lab/spec.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <sstream>
+#include <map>
+#include <set>
+
+#include "core/error.hpp"
+#include "core/fs.hpp"
+#include "core/sweep.hpp"
+#include "tasks/params.hpp"
+#include "tasks/registry.hpp"
+
+namespace lmlab::lab {
+
+using lmlab::tasks::param_kind;
+using lmlab::tasks::param_spec;
+using nlohmann::json;
+
+namespace {
+
+constexpr double inf = std::numeric_limits<double>::infinity();
+
+param_spec P(const char* name, param_kind kind, const char* help, double min = -inf, double max = inf,
+             std::vector<std::string> choices = {}) {
+  param_spec s;
+  s.name = name;
+  s.kind = kind;
+  s.help = help;
+  s.min = min;
+  s.max = max;
+  s.choices = std::move(choices);
+  return s;
+}
+
+// Field names follow shared/STYLE.md #5 and Hugging Face where a counterpart exists.
+const std::vector<param_spec>& model_schema() {
+  using K = param_kind;
+  static const std::vector<param_spec> s = {
+      P("arch", K::string, "model family, e.g. gpt, mamba, rwkv, retnet, hybrid"),
+      P("mixer", K::string, "sequence mixer per layer, e.g. attention, mamba, rwkv, retention, rg_lru"),
+      P("pattern", K::string, "hybrid layer pattern, e.g. MMMA (M = recurrent mixer, A = attention)"),
+      P("pos_encoding", K::string, "positional encoding", -inf, inf,
+        {"learned", "sinusoidal", "rope", "pi", "ntk", "dynamic-ntk", "yarn", "alibi", "fire", "none"}),
+      P("d_model", K::integer, "residual width", 1, 1 << 20),
+      P("n_layers", K::integer, "blocks", 1, 4096),
+      P("n_heads", K::integer, "attention heads", 1, 4096),
+      P("n_kv_heads", K::integer, "key/value heads (GQA/MQA); divides n_heads", 1, 4096),
+      P("d_head", K::integer, "per-head width (default d_model / n_heads)", 1, 1 << 16),
+      P("d_ff", K::integer, "MLP hidden width", 1, 1 << 22),
+      P("n_ctx", K::integer, "context length", 1, 1 << 24),
+      P("vocab_size", K::integer, "vocabulary (default: the task's)", 2, 1 << 24),
+      P("norm", K::string, "normalisation", -inf, inf, {"layernorm", "rmsnorm"}),
+      P("activation", K::string, "MLP activation", -inf, inf, {"gelu", "relu", "silu", "swiglu"}),
+      P("dropout", K::number, "dropout probability", 0.0, 0.999),
+      P("tie_embeddings", K::boolean, "share input and output embeddings"),
+      P("rope_theta", K::number, "RoPE base", 1e-9, inf),
+      P("d_state", K::integer, "state size of a recurrent mixer", 1, 1 << 16),
+      P("d_conv", K::integer, "short convolution width", 1, 1024),
+      P("expand", K::integer, "inner expansion of a recurrent mixer", 1, 64),
+      P("n_experts", K::integer, "mixture-of-experts experts", 1, 4096),
+      P("top_k", K::integer, "experts per token", 1, 4096),
+      P("mod_capacity", K::number, "Mixture-of-Depths capacity (share of tokens per block)", 1e-9, 1.0),
+  };
+  return s;
+}
+
+const std::vector<param_spec>& train_schema() {
+  using K = param_kind;
+  static const std::vector<param_spec> s = {
+      P("steps", K::integer, "optimizer steps", 1, 1e15),
+      P("tokens", K::number, "training tokens", 1, inf),
+      P("flops", K::number, "training FLOPs (6N + 12LdT per token)", 1, inf),
+      P("batch_size", K::integer, "sequences per step", 1, 1 << 24),
+      P("seq_len", K::integer, "tokens per sequence (default: the task's)", 1, 1 << 24),
+      P("lr", K::number, "peak learning rate", 1e-12, 10.0),
+      P("min_lr", K::number, "final learning rate", 0.0, 10.0),
+      P("warmup_steps", K::integer, "linear warmup steps", 0, 1e15),
+      P("schedule", K::string, "learning-rate schedule", -inf, inf, {"constant", "linear", "cosine", "wsd"}),
+      P("optimizer", K::string, "optimizer", -inf, inf, {"adamw", "sgd"}),
+      P("weight_decay", K::number, "decoupled weight decay", 0.0, 10.0),
+      P("beta1", K::number, "Adam beta1", 0.0, 0.999999),
+      P("beta2", K::number, "Adam beta2", 0.0, 0.999999),
+      P("grad_clip", K::number, "global gradient-norm clip (0 = off)", 0.0, inf),
+      P("eval_every", K::integer, "evaluate every N steps", 1, 1e15),
+      P("eval_examples", K::integer, "test examples per evaluation", 1, 1e12),
+      P("threads", K::integer, "threads per run", 1, 4096),
+      P("time_limit_s", K::number, "wall-clock limit per run", 1e-3, inf),
+      P("mup", K::boolean, "muP parameterisation"),
+  };
+  return s;
+}
+
+const param_spec* find_spec(const std::vector<param_spec>& schema, const std::string& key) {
+  for (const auto& s : schema)
+    if (s.name == key) return &s;
+  return nullptr;
+}
+
+std::vector<std::string> names_of(const std::vector<param_spec>& schema) {
+  std::vector<std::string> n;
+  for (const auto& s : schema) n.push_back(s.name);
+  return n;
+}
+
+// One key's raw value and where it came from.
+struct entry {
+  const toml::node* node = nullptr;
+  std::string origin;  // "spec.toml:7" or "--set model.d_model=64"
+};
+
+std::string origin_of(const toml::node& n, std::string_view source) {
+  const auto line = n.source().begin.line;
+  return line ? fmt::format("{}:{}", source, line) : std::string(source);
+}
+
+[[noreturn]] void fail(const std::string& origin, const std::string& key, const std::string& msg,
+                       const std::string& hint = {}) {
+  throw lmlab::error(fmt::format("{}: {}: {}", origin, key, msg), hint);
+}
+
+std::string toml_type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::integer: return "integer";
+    case toml::node_type::floating_point: return "float";
+    case toml::node_type::boolean: return "boolean";
+    case toml::node_type::string: return "string";
+    case toml::node_type::array: return "array";
+    case toml::node_type::table: return "table";
+    default: return "date/time";
+  }
+}
+
+std::string describe(const toml::node& n) {
+  if (n.is_table()) return "a table";
+  if (n.is_array()) return "an array";
+  if (n.is_string()) return "string '" + n.as_string()->get() + "'";
+  std::ostringstream os;
+  n.visit([&](auto&& v) { os << v; });
+  return toml_type_name(n) + " " + os.str();
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = s.find(',', start);
+    std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    out.push_back(b == std::string::npos ? std::string() : item.substr(b, e - b + 1));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+// The values of one key, checked against its spec: one value, or several (an axis).
+class value_reader {
+ public:
+  value_reader(const param_spec& spec, const entry& e, std::string dotted) : s_(spec), e_(e), key_(std::move(dotted)) {}
+
+  std::vector<json> read() const {
+    const toml::node& n = *e_.node;
+    const bool list_kind = s_.kind == param_kind::integer_list || s_.kind == param_kind::string_list;
+    std::vector<json> out;
+    if (list_kind) {
+      // A list parameter: an array (or a string) is one value; an array of arrays sweeps.
+      if (n.is_array() && !n.as_array()->empty() && n.as_array()->front().is_array()) {
+        for (const auto& item : *n.as_array()) out.push_back(list_value(item));
+      } else {
+        out.push_back(list_value(n));
+      }
+    } else if (n.is_array()) {
+      if (n.as_array()->empty()) fail(e_.origin, key_, "empty array", "give at least one value");
+      for (const auto& item : *n.as_array()) {
+        if (item.is_array()) fail(e_.origin, key_, "nested arrays are only allowed for list parameters");
+        if (item.is_string() && s_.kind != param_kind::string)
+          fail(e_.origin, key_, fmt::format("expected {} in the array, got {}", kind_name(), describe(item)),
+               "in an array write numbers without quotes, or use one sweep string such as \"64,128\"");
+        for (auto& v : scalar(item)) out.push_back(std::move(v));
+      }
+    } else {
+      out = scalar(n);
+    }
+    std::set<std::string> seen;
+    for (const auto& v : out)
+      if (!seen.insert(v.dump()).second)
+        fail(e_.origin, key_, fmt::format("the value {} appears twice", v.dump()), "each grid value must be distinct");
+    return out;
+  }
+
+ private:
+  std::string kind_name() const { return tasks::param_kind_name(s_.kind); }
+
+  // A sweep string through core/sweep.hpp; its error gains the origin.
+  std::vector<json> sweep(const std::string& text, bool integer) const {
+    std::vector<json> out;
+    try {
+      if (integer)
+        for (auto v : parse_sweep_int(text, key_)) out.push_back(v);
+      else
+        for (auto v : parse_sweep(text, key_)) out.push_back(v);
+    } catch (const lmlab::error& e) {
+      throw lmlab::error(fmt::format("{}: {}", e_.origin, e.what()), e.hint());
+    }
+    return out;
+  }
+
+  void range(double v) const {
+    if (v >= s_.min && v <= s_.max) return;
+    std::string r = std::isfinite(s_.min) && std::isfinite(s_.max) ? fmt::format("[{}, {}]", s_.min, s_.max)
+                    : std::isfinite(s_.min)                       ? fmt::format(">= {}", s_.min)
+                                                                  : fmt::format("<= {}", s_.max);
+    fail(e_.origin, key_, fmt::format("{} is out of range (must be {})", v, r), s_.help);
+  }
+  void choice(const std::string& v) const {
+    if (s_.choices.empty() || std::find(s_.choices.begin(), s_.choices.end(), v) != s_.choices.end()) return;
+    fail(e_.origin, key_, fmt::format("'{}' is not one of: {}", v, fmt::join(s_.choices, ", ")), s_.help);
+  }
+
+  std::vector<json> scalar(const toml::node& n) const {
+    std::vector<json> out;
+    switch (s_.kind) {
+      case param_kind::integer:
+      case param_kind::number: {
+        const bool integer = s_.kind == param_kind::integer;
+        if (n.is_string()) {
+          const auto parsed = sweep(n.as_string()->get(), integer);
+          for (const auto& v : parsed) range(v.get<double>()), out.push_back(v);
+        } else if (n.is_integer()) {
+          const auto v = n.as_integer()->get();
+          range(static_cast<double>(v));
+          out.push_back(integer ? json(v) : json(static_cast<double>(v)));
+        } else if (n.is_floating_point()) {
+          const double v = n.as_floating_point()->get();
+          if (integer && (std::round(v) != v || !std::isfinite(v)))
+            fail(e_.origin, key_, fmt::format("expected an integer, got float {}", v));
+          range(v);
+          out.push_back(integer ? json(static_cast<std::int64_t>(v)) : json(v));
+        } else {
+          fail(e_.origin, key_, fmt::format("expected {}, got {}", integer ? "an integer" : "a number", describe(n)),
+               "a sweep is a string such as \"64,128\" or \"256-4096*2\"");
+        }
+        break;
+      }
+      case param_kind::boolean:
+        if (!n.is_boolean()) fail(e_.origin, key_, fmt::format("expected a boolean, got {}", describe(n)));
+        out.push_back(n.as_boolean()->get());
+        break;
+      case param_kind::string:
+        if (!n.is_string()) fail(e_.origin, key_, fmt::format("expected a string, got {}", describe(n)));
+        for (const auto& item : split_commas(n.as_string()->get())) {
+          if (item.empty()) fail(e_.origin, key_, fmt::format("empty item in '{}'", n.as_string()->get()));
+          choice(item);
+          out.push_back(item);
+        }
+        break;
+      default:
+        LMLAB_ASSERT(false, "list kinds are read by list_value");
+    }
+    return out;
+  }
+
+  json list_value(const toml::node& n) const {
+    json arr = json::array();
+    if (s_.kind == param_kind::integer_list) {
+      if (n.is_string()) {
+        for (const auto& v : sweep(n.as_string()->get(), true)) range(v.get<double>()), arr.push_back(v);
+        return arr;
+      }
+      if (!n.is_array()) fail(e_.origin, key_, fmt::format("expected a list of integers, got {}", describe(n)));
+      for (const auto& item : *n.as_array()) {
+        if (!item.is_integer()) fail(e_.origin, key_, fmt::format("expected a list of integers, got {} in it", describe(item)));
+        range(static_cast<double>(item.as_integer()->get()));
+        arr.push_back(item.as_integer()->get());
+      }
+      return arr;
+    }
+    if (n.is_string()) {
+      for (const auto& s : split_commas(n.as_string()->get())) choice(s), arr.push_back(s);
+      return arr;
+    }
+    if (!n.is_array()) fail(e_.origin, key_, fmt::format("expected a list of strings, got {}", describe(n)));
+    for (const auto& item : *n.as_array()) {
+      if (!item.is_string()) fail(e_.origin, key_, fmt::format("expected a list of strings, got {} in it", describe(item)));
+      choice(item.as_string()->get());
+      arr.push_back(item.as_string()->get());
+    }
+    return arr;
+  }
+
+  const param_spec& s_;
+  const entry& e_;
+  std::string key_;
+};
+
+struct section_values {
+  std::string name;  // model | task | train
+  std::vector<std::pair<std::string, std::vector<json>>> keys;  // sorted by key
+};
+
+// " (grid point model.d_model=96 task.num_kv_pairs=8)" when the spec has axes.
+std::string grid_note(const experiment_spec& spec, const std::vector<std::size_t>& choice) {
+  if (spec.axes.empty()) return "";
+  std::string s = " (grid point";
+  for (std::size_t a = 0; a < spec.axes.size(); ++a)
+    s += fmt::format(" {}={}", spec.axes[a].key, spec.axes[a].values[choice[a]].dump());
+  return s + ")";
+}
+
+std::string strip_owner(const std::string& msg, const std::string& owner, const std::string& key) {
+  const std::string prefix = owner + ": " + key + ": ";
+  return msg.rfind(prefix, 0) == 0 ? msg.substr(prefix.size()) : msg;
+}
+
+}  // namespace
+
+std::vector<std::string> model_keys() { return names_of(model_schema()); }
+std::vector<std::string> train_keys() { return names_of(train_schema()); }
+
+std::string run_id(const json& config) {
+  const std::string text = config.dump();
+  return sha256_hex({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}).substr(0, 16);
+}
+
+std::uint64_t derive_seed(std::int64_t replicate) {
+  // splitmix64 (Steele et al. 2014) of the replicate: well-mixed, stable across versions.
+  std::uint64_t z = static_cast<std::uint64_t>(replicate) + 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+experiment_spec parse_spec(std::string_view toml_text, std::string_view source,
+                           const std::vector<std::string>& overrides) {
+  const std::string src(source);
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, src);
+  } catch (const toml::parse_error& e) {
+    throw lmlab::error(fmt::format("{}:{}:{}: TOML syntax error: {}", src, e.source().begin.line,
+                                   e.source().begin.column, e.description()),
+                       "see https://toml.io for the syntax");
+  }
+
+  // Gather entries: top-level scalars and the three sections.
+  std::map<std::string, entry> top;
+  std::map<std::string, std::map<std::string, entry>> sections{{"model", {}}, {"task", {}}, {"train", {}}};
+  std::map<std::string, std::string> section_origin;
+  const std::vector<std::string> top_keys = {"name", "question", "description", "seeds", "model", "task", "train"};
+  for (auto&& [k, v] : root) {
+    const std::string key(k.str());
+    const std::string where = origin_of(v, src);
+    if (sections.count(key)) {
+      if (!v.is_table()) fail(where, key, fmt::format("expected a table [{}], got {}", key, describe(v)));
+      section_origin[key] = where;
+      for (auto&& [kk, vv] : *v.as_table()) {
+        if (vv.is_table())
+          fail(origin_of(vv, src), key + "." + std::string(kk.str()), "nested tables are not allowed in a section");
+        sections[key][std::string(kk.str())] = {&vv, origin_of(vv, src)};
+      }
+    } else if (std::find(top_keys.begin(), top_keys.end(), key) != top_keys.end()) {
+      top[key] = {&v, where};
+    } else {
+      const std::string near = tasks::closest_name(key, top_keys);
+      fail(where, key, "unknown top-level key",
+           (near.empty() ? std::string() : "did you mean '" + near + "'? ") +
+               "top-level keys: name, question, description, seeds and the sections [model], [task], [train]");
+    }
+  }
+
+  // Overrides: `section.key=value` or `key=value`; the value is TOML if it parses, else a string.
+  std::deque<toml::table> override_tables;
+  for (const auto& o : overrides) {
+    const std::string origin = "--set " + o;
+    const std::size_t eq = o.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw lmlab::usage_error(fmt::format("{}: expected KEY=VALUE", origin), "e.g. --set model.d_model=64,128");
+    const std::string path = o.substr(0, eq), value = o.substr(eq + 1);
+    toml::table t;
+    try {
+      t = toml::parse("v = " + value);
+    } catch (const toml::parse_error&) {
+      t = toml::table{};
+      t.insert("v", value);
+    }
+    override_tables.push_back(std::move(t));
+    const toml::node* node = override_tables.back().get("v");
+    const std::size_t dot = path.find('.');
+    if (dot == std::string::npos) {
+      if (std::find(top_keys.begin(), top_keys.end(), path) == top_keys.end() || sections.count(path))
+        fail(origin, path, "unknown top-level key", "write section.key, e.g. model.d_model");
+      top[path] = {node, origin};
+    } else {
+      const std::string sec = path.substr(0, dot), key = path.substr(dot + 1);
+      if (!sections.count(sec)) {
+        const std::string near = tasks::closest_name(sec, {"model", "task", "train"});
+        fail(origin, path, fmt::format("unknown section '{}'", sec),
+             (near.empty() ? std::string() : "did you mean '" + near + "'? ") + "sections: model, task, train");
+      }
+      if (key.empty() || key.find('.') != std::string::npos) fail(origin, path, "expected section.key");
+      sections[sec][key] = {node, origin};
+    }
+  }
+
+  experiment_spec spec;
+  spec.source = src;
+  auto top_string = [&](const char* key, bool required) {
+    auto it = top.find(key);
+    if (it == top.end()) {
+      if (required) throw lmlab::error(fmt::format("{}: {}: missing", src, key), "add e.g. name = \"recall\" at the top");
+      return std::string();
+    }
+    if (!it->second.node->is_string())
+      fail(it->second.origin, key, fmt::format("expected a string, got {}", describe(*it->second.node)));
+    return it->second.node->as_string()->get();
+  };
+  spec.name = top_string("name", true);
+  spec.question = top_string("question", false);
+  spec.description = top_string("description", false);
+
+  // Seeds: an array, a sweep string, or a count.
+  if (auto it = top.find("seeds"); it == top.end()) {
+    spec.seeds = {0};
+  } else {
+    const entry& e = it->second;
+    const toml::node& n = *e.node;
+    if (n.is_integer()) {
+      const auto count = n.as_integer()->get();
+      if (count < 1 || count > 100000) fail(e.origin, "seeds", fmt::format("a count of {} seeds is out of range [1, 100000]", count));
+      for (std::int64_t i = 0; i < count; ++i) spec.seeds.push_back(i);
+    } else {
+      param_spec s = P("seeds", param_kind::integer, "replicate seeds", 0, 9.2e18);
+      value_reader r(s, e, "seeds");
+      for (const auto& v : r.read()) spec.seeds.push_back(v.get<std::int64_t>());
+    }
+  }
+
+  // The task and its schema.
+  if (!section_origin.count("task") && sections["task"].empty())
+    throw lmlab::error(fmt::format("{}: task: missing section", src), "add a [task] table with name = \"mqar\" (or another task)");
+  if (!sections["task"].count("name")) {
+    throw lmlab::error(fmt::format("{}: task.name: missing", section_origin.count("task") ? section_origin["task"] : src),
+                       "name the task, e.g. name = \"mqar\"");
+  }
+  const entry& task_name_entry = sections["task"]["name"];
+  if (!task_name_entry.node->is_string())
+    fail(task_name_entry.origin, "task.name", fmt::format("expected a string, got {}", describe(*task_name_entry.node)));
+  const std::string task_name = task_name_entry.node->as_string()->get();
+  if (task_name.find(',') != std::string::npos)
+    fail(task_name_entry.origin, "task.name", "a spec has one task", "write one spec per task");
+  const tasks::task_info* task = nullptr;
+  try {
+    task = &tasks::find_task(task_name);
+  } catch (const lmlab::error& e) {
+    fail(task_name_entry.origin, "task.name", fmt::format("unknown task '{}'", task_name), e.hint());
+  }
+
+  // Read every key into its list of values.
+  std::vector<section_values> values;
+  for (const char* sec : {"model", "task", "train"}) {
+    const std::vector<param_spec>& schema =
+        std::string(sec) == "model" ? model_schema() : std::string(sec) == "train" ? train_schema() : task->params;
+    section_values sv{sec, {}};
+    for (const auto& [key, e] : sections[sec]) {
+      const std::string dotted = std::string(sec) + "." + key;
+      if (std::string(sec) == "task" && key == "name") continue;
+      const param_spec* s = find_spec(schema, key);
+      if (!s) {
+        const auto names = names_of(schema);
+        const std::string near = tasks::closest_name(key, names);
+        const std::string what = std::string(sec) == "task" ? fmt::format("unknown key for task '{}'", task_name)
+                                                            : fmt::format("unknown key in [{}]", sec);
+        fail(e.origin, dotted, what,
+             (near.empty() ? std::string() : "did you mean '" + near + "'? ") +
+                 fmt::format("known keys: {}", fmt::join(names, ", ")));
+      }
+      sv.keys.emplace_back(key, value_reader(*s, e, dotted).read());
+    }
+    values.push_back(std::move(sv));
+  }
+
+  // Budget.
+  {
+    const auto& tr = sections["train"];
+    if (!tr.count("steps") && !tr.count("tokens") && !tr.count("flops"))
+      throw lmlab::error(fmt::format("{}: train: no training budget", section_origin.count("train") ? section_origin["train"] : src),
+                         "give train.steps, train.tokens or train.flops");
+  }
+
+  // Axes and the Cartesian product (last axis fastest; seeds innermost).
+  std::vector<std::pair<std::size_t, std::size_t>> axis_pos;  // (section, key index)
+  for (std::size_t s = 0; s < values.size(); ++s)
+    for (std::size_t k = 0; k < values[s].keys.size(); ++k)
+      if (values[s].keys[k].second.size() > 1) {
+        axis_pos.push_back({s, k});
+        spec.axes.push_back({values[s].name + "." + values[s].keys[k].first, values[s].keys[k].second});
+      }
+  std::size_t total = spec.seeds.size();
+  for (const auto& a : spec.axes) {
+    total *= a.values.size();
+    if (total > 1000000)
+      throw lmlab::error(fmt::format("{}: the grid has more than 1,000,000 runs", src), "narrow the sweeps");
+  }
+
+  auto origin_for = [&](const std::string& sec, const std::string& key) {
+    auto it = sections[sec].find(key);
+    if (it != sections[sec].end()) return it->second.origin;
+    return section_origin.count(sec) ? section_origin[sec] : src;
+  };
+
+  std::vector<std::size_t> choice(spec.axes.size(), 0);
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < total / spec.seeds.size(); ++i) {
+    // Decode i into one value index per axis (last axis fastest).
+    std::size_t rem = i;
+    for (std::size_t a = spec.axes.size(); a-- > 0;) {
+      choice[a] = rem % spec.axes[a].values.size();
+      rem /= spec.axes[a].values.size();
+    }
+    json cfg = json::object();
+    for (std::size_t s = 0; s < values.size(); ++s) {
+      json sec = json::object();
+      for (std::size_t k = 0; k < values[s].keys.size(); ++k) {
+        std::size_t pick = 0;
+        for (std::size_t a = 0; a < axis_pos.size(); ++a)
+          if (axis_pos[a] == std::make_pair(s, k)) pick = choice[a];
+        sec[values[s].keys[k].first] = values[s].keys[k].second[pick];
+      }
+      cfg[values[s].name] = std::move(sec);
+    }
+    // The task: canonical form with defaults; errors located at the offending key.
+    json task_params = cfg["task"];
+    try {
+      cfg["task"] = task->canonical(task_params);
+    } catch (const tasks::param_error& e) {
+      const std::string key = e.key().empty() ? "name" : e.key();
+      fail(origin_for("task", key), "task." + key, strip_owner(e.what(), task_name, key) + grid_note(spec, choice),
+           e.hint());
+    }
+    cfg["task"]["name"] = task_name;
+    // Model cross-checks.
+    const json& m = cfg["model"];
+    if (m.contains("d_model") && m.contains("n_heads") && !m.contains("d_head") &&
+        m["d_model"].get<std::int64_t>() % m["n_heads"].get<std::int64_t>() != 0)
+      fail(origin_for("model", "n_heads"), "model.n_heads",
+           fmt::format("d_model {} is not divisible by n_heads {}{}", m["d_model"].get<std::int64_t>(),
+                       m["n_heads"].get<std::int64_t>(), grid_note(spec, choice)),
+           "set d_head explicitly or pick n_heads dividing d_model");
+    if (m.contains("n_kv_heads") && m.contains("n_heads") &&
+        m["n_heads"].get<std::int64_t>() % m["n_kv_heads"].get<std::int64_t>() != 0)
+      fail(origin_for("model", "n_kv_heads"), "model.n_kv_heads",
+           fmt::format("n_heads {} is not divisible by n_kv_heads {}{}", m["n_heads"].get<std::int64_t>(),
+                       m["n_kv_heads"].get<std::int64_t>(), grid_note(spec, choice)));
+    if (m.contains("top_k") && m.contains("n_experts") && m["top_k"].get<std::int64_t>() > m["n_experts"].get<std::int64_t>())
+      fail(origin_for("model", "top_k"), "model.top_k",
+           fmt::format("top_k {} exceeds n_experts {}", m["top_k"].get<std::int64_t>(), m["n_experts"].get<std::int64_t>()));
+    const json& t = cfg["train"];
+    if (t.contains("min_lr") && t.contains("lr") && t["min_lr"].get<double>() > t["lr"].get<double>())
+      fail(origin_for("train", "min_lr"), "train.min_lr",
+           fmt::format("min_lr {} exceeds lr {}{}", t["min_lr"].get<double>(), t["lr"].get<double>(), grid_note(spec, choice)));
+    if (t.contains("warmup_steps") && t.contains("steps") &&
+        t["warmup_steps"].get<std::int64_t>() > t["steps"].get<std::int64_t>())
+      fail(origin_for("train", "warmup_steps"), "train.warmup_steps",
+           fmt::format("warmup_steps {} exceeds steps {}", t["warmup_steps"].get<std::int64_t>(), t["steps"].get<std::int64_t>()));
+
+    for (const auto replicate : spec.seeds) {
+      run_config r;
+      r.index = spec.runs.size();
+      r.replicate = replicate;
+      r.seed = derive_seed(replicate);
+      r.config = cfg;
+      r.config["seed"] = replicate;
+      r.id = run_id(r.config);
+      LMLAB_ASSERT(ids.insert(r.id).second, "two runs of one grid share an id");
+      spec.runs.push_back(std::move(r));
+    }
+  }
+  return spec;
+}
+
+experiment_spec load_spec(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  return parse_spec(read_text_file(path), path.string(), overrides);
+}
+
+}  // namespace lmlab::lab

@@ -1,0 +1,178 @@
+// Task parameters as data: each task declares its config fields once in a param_table
+// (name, member, help, range), and gets from it (1) a strict reader from a JSON object that
+// rejects unknown keys and wrong types with an error naming the key, (2) a writer that
+// produces the canonical JSON of a config (defaults filled in), and (3) a schema the
+// experiment-spec parser uses to type sweep values ("64,128" on an integer key).
+// Not for: model or training hyper-parameters (lab/spec.cpp has its own tables).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace lmlab::tasks {
+
+enum class param_kind { integer, number, boolean, string, integer_list, string_list };
+
+const char* param_kind_name(param_kind k);
+
+struct param_spec {
+  std::string name;
+  param_kind kind = param_kind::integer;
+  std::string help;
+  double min = -std::numeric_limits<double>::infinity();
+  double max = std::numeric_limits<double>::infinity();
+  std::vector<std::string> choices;  // allowed strings (empty: any)
+  nlohmann::json default_value;
+};
+
+// A user error about one parameter: `key()` is the parameter name inside the task table
+// ("num_kv_pairs"), so callers that know where the key came from (a TOML line) can say so.
+class param_error : public lmlab::error {
+ public:
+  param_error(std::string key, std::string message, std::string hint = {})
+      : lmlab::error(std::move(message), std::move(hint)), key_(std::move(key)) {}
+  const std::string& key() const noexcept { return key_; }
+
+ private:
+  std::string key_;
+};
+
+// The known key closest to `key` by edit distance, or "" when nothing is close.
+std::string closest_name(const std::string& key, const std::vector<std::string>& known);
+
+// Value checks shared by param_table and lab/spec.cpp; `owner` prefixes messages ("mqar").
+std::int64_t json_to_integer(const nlohmann::json& v, const std::string& owner, const std::string& key);
+double json_to_number(const nlohmann::json& v, const std::string& owner, const std::string& key);
+void check_range(double v, const param_spec& spec, const std::string& owner);
+void check_choice(const std::string& v, const param_spec& spec, const std::string& owner);
+
+template <class C>
+class param_table {
+ public:
+  using member = std::variant<std::int64_t C::*, double C::*, bool C::*, std::string C::*,
+                              std::vector<std::int64_t> C::*, std::vector<std::string> C::*>;
+
+  explicit param_table(std::string owner) : owner_(std::move(owner)) {}
+
+  param_table& add(std::string name, member m, std::string help,
+                   double min = -std::numeric_limits<double>::infinity(),
+                   double max = std::numeric_limits<double>::infinity(), std::vector<std::string> choices = {}) {
+    param_spec s;
+    s.name = std::move(name);
+    s.help = std::move(help);
+    s.min = min;
+    s.max = max;
+    s.choices = std::move(choices);
+    static const C defaults{};
+    std::visit(
+        [&](auto p) {
+          using T = std::remove_cvref_t<decltype(defaults.*p)>;
+          if constexpr (std::is_same_v<T, std::int64_t>) s.kind = param_kind::integer;
+          else if constexpr (std::is_same_v<T, double>) s.kind = param_kind::number;
+          else if constexpr (std::is_same_v<T, bool>) s.kind = param_kind::boolean;
+          else if constexpr (std::is_same_v<T, std::string>) s.kind = param_kind::string;
+          else if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) s.kind = param_kind::integer_list;
+          else s.kind = param_kind::string_list;
+          s.default_value = defaults.*p;
+        },
+        m);
+    specs_.push_back(std::move(s));
+    members_.push_back(m);
+    return *this;
+  }
+
+  const std::vector<param_spec>& specs() const { return specs_; }
+  const std::string& owner() const { return owner_; }
+
+  // Reads a JSON object; missing keys keep the default. Keys named in `ignore` (such as the
+  // registry's "name") are skipped.
+  C read(const nlohmann::json& j, const std::vector<std::string>& ignore = {}) const {
+    C c{};
+    if (j.is_null()) return c;
+    if (!j.is_object()) throw param_error("", owner_ + ": parameters must be a table/object, got " + std::string(j.type_name()));
+    std::vector<std::string> names;
+    for (const auto& s : specs_) names.push_back(s.name);
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      const std::string& key = it.key();
+      bool skip = false;
+      for (const auto& x : ignore) skip = skip || x == key;
+      if (skip) continue;
+      std::size_t i = 0;
+      while (i < specs_.size() && specs_[i].name != key) ++i;
+      if (i == specs_.size()) {
+        const std::string near = closest_name(key, names);
+        std::string hint = near.empty() ? "" : "did you mean '" + near + "'? ";
+        hint += "known keys: ";
+        for (std::size_t k = 0; k < names.size(); ++k) hint += (k ? ", " : "") + names[k];
+        throw param_error(key, fmt::format("{}: unknown key '{}'", owner_, key), hint);
+      }
+      assign(c, i, it.value());
+    }
+    return c;
+  }
+
+  nlohmann::json write(const C& c) const {
+    nlohmann::json j = nlohmann::json::object();
+    for (std::size_t i = 0; i < specs_.size(); ++i) std::visit([&](auto p) { j[specs_[i].name] = c.*p; }, members_[i]);
+    return j;
+  }
+
+ private:
+  void assign(C& c, std::size_t i, const nlohmann::json& v) const {
+    const param_spec& s = specs_[i];
+    std::visit(
+        [&](auto p) {
+          using T = std::remove_cvref_t<decltype(c.*p)>;
+          if constexpr (std::is_same_v<T, std::int64_t>) {
+            c.*p = json_to_integer(v, owner_, s.name);
+            check_range(static_cast<double>(c.*p), s, owner_);
+          } else if constexpr (std::is_same_v<T, double>) {
+            c.*p = json_to_number(v, owner_, s.name);
+            check_range(c.*p, s, owner_);
+          } else if constexpr (std::is_same_v<T, bool>) {
+            if (!v.is_boolean())
+              throw param_error(s.name, fmt::format("{}: {}: expected a boolean, got {}", owner_, s.name, v.dump()));
+            c.*p = v.get<bool>();
+          } else if constexpr (std::is_same_v<T, std::string>) {
+            if (!v.is_string())
+              throw param_error(s.name, fmt::format("{}: {}: expected a string, got {}", owner_, s.name, v.dump()));
+            c.*p = v.get<std::string>();
+            check_choice(c.*p, s, owner_);
+          } else if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) {
+            if (!v.is_array())
+              throw param_error(s.name, fmt::format("{}: {}: expected a list of integers, got {}", owner_, s.name, v.dump()));
+            (c.*p).clear();
+            for (const auto& e : v) {
+              (c.*p).push_back(json_to_integer(e, owner_, s.name));
+              check_range(static_cast<double>((c.*p).back()), s, owner_);
+            }
+          } else {
+            if (!v.is_array())
+              throw param_error(s.name, fmt::format("{}: {}: expected a list of strings, got {}", owner_, s.name, v.dump()));
+            (c.*p).clear();
+            for (const auto& e : v) {
+              if (!e.is_string())
+                throw param_error(s.name, fmt::format("{}: {}: expected a list of strings, got {}", owner_, s.name, v.dump()));
+              (c.*p).push_back(e.get<std::string>());
+              check_choice((c.*p).back(), s, owner_);
+            }
+          }
+        },
+        members_[i]);
+  }
+
+  std::string owner_;
+  std::vector<param_spec> specs_;
+  std::vector<member> members_;
+};
+
+}  // namespace lmlab::tasks

@@ -1,0 +1,68 @@
+// The task registry: see registry.hpp.
+#include "tasks/registry.hpp"
+
+#include "tasks/arithmetic.hpp"
+#include "tasks/copying.hpp"
+#include "tasks/induction.hpp"
+#include "tasks/length_gen.hpp"
+#include "tasks/mqar.hpp"
+#include "tasks/scan.hpp"
+#include "tasks/word_problems.hpp"
+
+namespace lmlab::tasks {
+
+namespace {
+
+template <class C>
+task_info make_info(std::string name, std::string summary, const param_table<C>& table) {
+  task_info t;
+  t.name = std::move(name);
+  t.summary = std::move(summary);
+  t.params = table.specs();
+  const param_table<C>* tp = &table;
+  t.canonical = [tp](const nlohmann::json& j) {
+    const C c = tp->read(j, {"name"});
+    if constexpr (requires { check(c); }) check(c);
+    return tp->write(c);
+  };
+  t.build = [tp](const nlohmann::json& j, std::uint64_t seed) { return build(tp->read(j, {"name"}), seed); };
+  return t;
+}
+
+}  // namespace
+
+const std::vector<task_info>& task_registry() {
+  static const std::vector<task_info> r = {
+      make_info("mqar", "multi-query associative recall (zoology)", mqar_params()),
+      make_info("copy", "copy a random string", copy_params()),
+      make_info("selective_copy", "copy the non-noise tokens (Mamba)", selective_copy_params()),
+      make_info("induction", "predict the token after the earlier trigger", induction_params()),
+      make_info("scan", "SCAN command -> actions, standard splits", scan_params()),
+      make_info("arithmetic", "base-b addition/multiplication, in and out of distribution", arithmetic_params()),
+      make_info("word_problems", "GSM-Symbolic-style templated word problems", word_problems_params()),
+      make_info("length_gen", "train on lengths <= L, test at 1x..8x L", length_gen_params()),
+  };
+  return r;
+}
+
+const task_info& find_task(std::string_view name) {
+  std::vector<std::string> names;
+  for (const auto& t : task_registry()) {
+    if (t.name == name) return t;
+    names.push_back(t.name);
+  }
+  const std::string near = closest_name(std::string(name), names);
+  throw param_error("name", fmt::format("task: unknown task '{}'", name),
+                    (near.empty() ? std::string() : "did you mean '" + near + "'? ") +
+                        fmt::format("known tasks: {}", fmt::join(names, ", ")));
+}
+
+dataset build_task(const nlohmann::json& table, std::uint64_t seed) {
+  if (!table.is_object() || !table.contains("name") || !table.at("name").is_string())
+    throw param_error("name", "task: the table needs a string 'name' naming the task");
+  const task_info& t = find_task(table.at("name").get<std::string>());
+  t.canonical(table);  // check() before generating
+  return t.build(table, seed);
+}
+
+}  // namespace lmlab::tasks

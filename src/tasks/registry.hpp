@@ -1,0 +1,38 @@
+// The task registry: name -> (parameter schema, validator, builder), so that an experiment
+// spec or a CLI flag can name a task and give its parameters as a JSON/TOML table. Unknown
+// keys, wrong types and impossible values raise param_error naming the key.
+// Registered explicitly below (registry.cpp), not by static initialisers, so the list is
+// one place to read.
+// Not for: model or training parameters (lab/spec.cpp).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tasks/dataset.hpp"
+#include "tasks/params.hpp"
+
+namespace lmlab::tasks {
+
+struct task_info {
+  std::string name;
+  std::string summary;
+  std::vector<param_spec> params;
+  // Parses and checks params (without "name"); returns the canonical JSON with every
+  // default filled in. Throws param_error.
+  std::function<nlohmann::json(const nlohmann::json&)> canonical;
+  std::function<dataset(const nlohmann::json&, std::uint64_t)> build;
+};
+
+const std::vector<task_info>& task_registry();
+// Error names the unknown task and lists the known ones.
+const task_info& find_task(std::string_view name);
+
+// `table` = {"name": "mqar", ...params}; builds the dataset.
+dataset build_task(const nlohmann::json& table, std::uint64_t seed);
+
+}  // namespace lmlab::tasks
