@@ -1,0 +1,150 @@
+// `lmlab probe`: evaluate a served model (run), compare two runs with paired statistics
+// (compare), list probe runs (ls). The logic lives in src/probe/; this file only maps flags.
+// Not for: serving models (`lmlab serve`).
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+
+#include "cli/command.hpp"
+#include "core/error.hpp"
+#include "core/sweep.hpp"
+#include "core/table.hpp"
+#include "probe/compare.hpp"
+#include "probe/runner.hpp"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_sigint(int) { g_stop.store(true); }
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t p = 0;
+  while (p <= s.size()) {
+    auto q = s.find(',', p);
+    if (q == std::string::npos) q = s.size();
+    if (q > p) out.push_back(s.substr(p, q - p));
+    p = q + 1;
+  }
+  return out;
+}
+
+struct run_args {
+  std::string model, base_url = "http://127.0.0.1:8080/v1", suites = "sycophancy,calibration", langs = "en,ko";
+  std::string store = "lmlab.db", out = "lmlab-probe", name, scoring = "auto", data;
+  std::string concurrency_levels = "1,4", temperatures = "0,0.7", context_items = "20";
+  int n = 40, jobs = 4, retries = 6, repeats = 5, positions = 5;
+  std::uint64_t seed = 1234;
+  double timeout = 120, dev_fraction = 0.3;
+  bool stream = false;
+};
+
+void add_probe(CLI::App& app) {
+  CLI::App* probe = app.add_subcommand("probe", "Probe served models (OpenAI-compatible): sycophancy, calibration, "
+                                                "lost in the middle, nondeterminism, hallucination (docs/probe.md)");
+  probe->require_subcommand(1);
+
+  auto a = std::make_shared<run_args>();
+  CLI::App* run = probe->add_subcommand("run", "Run probe suites against an endpoint; rerunning continues from the cache");
+  run->add_option("--model", a->model, "provider/name, e.g. openai/gpt-4o-mini, llamacpp/qwen2.5-7b")->required();
+  run->add_option("--base-url", a->base_url, "server URL, usually ending in /v1")->capture_default_str();
+  run->add_option("--suite,--suites", a->suites, "comma list of suites")->capture_default_str();
+  run->add_option("--n", a->n, "items per condition")->capture_default_str();
+  run->add_option("--seed", a->seed, "item generation seed")->capture_default_str();
+  run->add_option("--lang", a->langs, "comma list: en, ko")->capture_default_str();
+  run->add_option("--data", a->data, "JSONL to read instead of generating (SycophancyEval or lmlab MC format)");
+  run->add_option("-j,--concurrency", a->jobs, "requests in flight")->capture_default_str();
+  run->add_option("--timeout", a->timeout, "seconds per request (whole body)")->capture_default_str();
+  run->add_option("--retries", a->retries, "retries per request")->capture_default_str();
+  run->add_flag("--stream", a->stream, "stream responses (SSE)");
+  run->add_option("--scoring", a->scoring, "multiple choice: auto, echo, top_logprobs, letter")->capture_default_str();
+  run->add_option("--store", a->store, "results store (SQLite)")->capture_default_str();
+  run->add_option("--out", a->out, "output folder (lm-evaluation-harness layout)")->capture_default_str();
+  run->add_option("--name", a->name, "run name (default: model, suites and seed)");
+  run->add_option("--repeats", a->repeats, "nondeterminism: asks per prompt and condition")->capture_default_str();
+  run->add_option("--concurrency-levels", a->concurrency_levels, "nondeterminism: sweep")->capture_default_str();
+  run->add_option("--temperatures", a->temperatures, "nondeterminism: sweep")->capture_default_str();
+  run->add_option("--context-items", a->context_items, "lost_in_middle: items in the context (sweep)")->capture_default_str();
+  run->add_option("--positions", a->positions, "lost_in_middle: answer positions")->capture_default_str();
+  run->add_option("--dev-fraction", a->dev_fraction, "calibration: share for temperature fitting")->capture_default_str();
+  run->callback([a] {
+    using namespace lmlab::probe;
+    endpoint_config cfg;
+    std::tie(cfg.provider, cfg.model) = parse_model_ref(a->model);
+    cfg.base_url = a->base_url;
+    if (const char* k = std::getenv("OPENAI_API_KEY")) cfg.api_key = k;
+    cfg.timeout_s = a->timeout;
+    cfg.max_retries = a->retries;
+    cfg.stream = a->stream;
+    run_options o;
+    o.suites = split_commas(a->suites);
+    o.suite_opts.seed = a->seed;
+    o.suite_opts.n = a->n;
+    o.suite_opts.langs = split_commas(a->langs);
+    o.suite_opts.data = a->data;
+    o.suite_opts.repeats = a->repeats;
+    o.suite_opts.positions = a->positions;
+    o.suite_opts.dev_fraction = a->dev_fraction;
+    o.suite_opts.temperatures = lmlab::parse_sweep(a->temperatures, "--temperatures");
+    o.suite_opts.concurrency_levels.clear();
+    for (auto v : lmlab::parse_sweep_int(a->concurrency_levels, "--concurrency-levels"))
+      o.suite_opts.concurrency_levels.push_back(static_cast<int>(v));
+    o.suite_opts.context_items.clear();
+    for (auto v : lmlab::parse_sweep_int(a->context_items, "--context-items"))
+      o.suite_opts.context_items.push_back(static_cast<int>(v));
+    o.concurrency = a->jobs;
+    o.scoring = parse_mc_mode(a->scoring);
+    o.output_dir = a->out;
+    o.run_name = a->name;
+    o.stop = &g_stop;
+    o.log = &std::cerr;
+    std::signal(SIGINT, on_sigint);
+    lmlab::store::results_store db(a->store);
+    client c(cfg, &db);
+    auto sum = run_probe(c, db, o);
+    lmlab::table t({"suite", "metric", "value"});
+    for (auto it = sum.results["results"].begin(); it != sum.results["results"].end(); ++it)
+      for (auto m = it.value().begin(); m != it.value().end(); ++m)
+        if (m.value().is_number()) t.add_row({it.key(), m.key().substr(0, m.key().find(',')), m.value().get<double>()});
+    t.print(std::cout, lmlab::table_format::md);
+    std::cout << "\nrun " << sum.run_id << " (" << sum.run_name << "): " << sum.n_samples << " samples, "
+              << sum.n_cached << " from cache, " << sum.n_failed << " failed\nresults: " << sum.results_file.string() << "\n";
+    if (sum.interrupted) throw lmlab::error("probe run: interrupted", "rerun the same command to continue");
+    if (sum.n_failed > 0)
+      throw lmlab::error(fmt::format("probe run: {} samples failed after retries", sum.n_failed),
+                         "rerun the same command: answered samples come from the cache");
+  });
+
+  auto cmp = std::make_shared<std::tuple<std::string, std::string, std::string, std::string, double>>(
+      "", "", "lmlab.db", "text", 0.05);
+  CLI::App* compare = probe->add_subcommand("compare", "Paired comparison of two runs: McNemar and a paired bootstrap CI");
+  compare->add_option("RUN_A", std::get<0>(*cmp), "run id or name")->required();
+  compare->add_option("RUN_B", std::get<1>(*cmp), "run id or name")->required();
+  compare->add_option("--store", std::get<2>(*cmp), "results store")->capture_default_str();
+  compare->add_option("-o,--output", std::get<3>(*cmp), "text|md|csv|json|jsonl")->capture_default_str();
+  compare->add_option("--alpha", std::get<4>(*cmp), "significance level")->capture_default_str();
+  compare->callback([cmp] {
+    const auto fmt = lmlab::parse_table_format(std::get<3>(*cmp));
+    lmlab::store::results_store db(std::get<2>(*cmp));
+    const auto ra = db.resolve_run(std::get<0>(*cmp)), rb = db.resolve_run(std::get<1>(*cmp));
+    lmlab::probe::compare_table(lmlab::probe::compare_runs(db, ra.id, rb.id, std::get<4>(*cmp))).print(std::cout, fmt);
+  });
+
+  auto ls = std::make_shared<std::pair<std::string, std::string>>("lmlab.db", "text");
+  CLI::App* lsc = probe->add_subcommand("ls", "List probe runs in the results store");
+  lsc->add_option("--store", ls->first, "results store")->capture_default_str();
+  lsc->add_option("-o,--output", ls->second, "text|md|csv|json|jsonl")->capture_default_str();
+  lsc->callback([ls] {
+    const auto fmt = lmlab::parse_table_format(ls->second);
+    lmlab::store::results_store db(ls->first);
+    lmlab::table t({"id", "name", "status", "created_at", "finished_at", "failure_reason"});
+    for (const auto& r : db.list_runs("probe"))
+      t.add_row({r.id, r.name, std::string(lmlab::store::to_string(r.status)), r.created_at, r.finished_at, r.failure_reason});
+    t.print(std::cout, fmt);
+  });
+}
+
+}  // namespace
+
+LMLAB_COMMAND("probe", 50, add_probe);

@@ -1,0 +1,536 @@
+// OpenAI-compatible client: see client.hpp.
+#include "probe/client.hpp"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "core/error.hpp"
+
+namespace lmlab::probe {
+namespace {
+
+using json = nlohmann::json;
+using steady = std::chrono::steady_clock;
+
+bool retryable_status(int s) { return s == 408 || s == 409 || s == 425 || s == 429 || s >= 500; }
+
+double jitter_u() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.5, 1.0)(gen);
+}
+
+std::string excerpt(std::string_view s, std::size_t n = 200) {
+  std::string out(s.substr(0, n));
+  for (auto& c : out)
+    if (c == '\n' || c == '\r') c = ' ';
+  if (s.size() > n) out += "...";
+  return out;
+}
+
+// Concatenates JSON arrays found at `key` of `src` onto dst[key].
+void append_array(json& dst, const json& src, const char* key) {
+  if (!src.is_object() || !src.contains(key) || !src[key].is_array()) return;
+  if (!dst.contains(key) || !dst[key].is_array()) dst[key] = json::array();
+  for (const auto& v : src[key]) dst[key].push_back(v);
+}
+
+}  // namespace
+
+std::string_view to_string(api a) {
+  switch (a) {
+    case api::chat: return "chat";
+    case api::completions: return "completions";
+    case api::llama: return "llama";
+  }
+  return "?";
+}
+
+api parse_api(std::string_view s) {
+  if (s == "chat") return api::chat;
+  if (s == "completions") return api::completions;
+  if (s == "llama") return api::llama;
+  throw usage_error(fmt::format("--api: unknown api '{}'", s), "use chat, completions or llama (llama.cpp /completion)");
+}
+
+std::pair<std::string, std::string> parse_model_ref(std::string_view ref) {
+  const auto slash = ref.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == ref.size())
+    throw usage_error(fmt::format("--model: '{}' is not provider/name", ref),
+                      "e.g. --model openai/gpt-4o-mini, --model llamacpp/qwen2.5-7b, --model vllm/meta-llama/Llama-3.1-8B");
+  return {std::string(ref.substr(0, slash)), std::string(ref.substr(slash + 1))};
+}
+
+std::optional<double> parse_retry_after(std::string_view value, std::time_t now) {
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  bool digits = true;
+  for (char c : value) digits = digits && (c >= '0' && c <= '9');
+  if (digits) return std::stod(std::string(value));
+  // IMF-fixdate, the form RFC 9110 says senders must use: "Sun, 06 Nov 1994 08:49:37 GMT".
+  std::tm tm{};
+  const std::string s(value);
+  const char* end = ::strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end || *end != '\0') return std::nullopt;
+  const std::time_t when = ::timegm(&tm);
+  return std::max(0.0, std::difftime(when, now));
+}
+
+double backoff_delay(int attempt, double base_s, double max_s, double u) {
+  const double raw = base_s * std::ldexp(1.0, std::min(attempt, 30));
+  return std::min(max_s, raw) * u;
+}
+
+std::string render_plain(const std::vector<message>& messages) {
+  std::string out;
+  for (const auto& m : messages) {
+    if (m.role == "system") out += m.content + "\n\n";
+    else if (m.role == "user") out += "User: " + m.content + "\n";
+    else out += "Assistant: " + m.content + "\n";
+  }
+  out += "Assistant:";
+  return out;
+}
+
+json capabilities::to_json() const {
+  return {{"chat", chat},     {"completions", completions}, {"llama", llama}, {"logprobs", logprobs},
+          {"top_logprobs", top_logprobs}, {"echo", echo}, {"n", n},         {"seed", seed},
+          {"preferred", std::string(to_string(preferred))}, {"logprob_api", std::string(to_string(logprob_api))}};
+}
+
+capabilities capabilities::from_json(const json& j) {
+  capabilities c;
+  c.chat = j.value("chat", false);
+  c.completions = j.value("completions", false);
+  c.llama = j.value("llama", false);
+  c.logprobs = j.value("logprobs", false);
+  c.top_logprobs = j.value("top_logprobs", false);
+  c.echo = j.value("echo", false);
+  c.n = j.value("n", false);
+  c.seed = j.value("seed", false);
+  c.preferred = parse_api(j.value("preferred", "chat"));
+  c.logprob_api = parse_api(j.value("logprob_api", "chat"));
+  return c;
+}
+
+struct client::http_reply {
+  int status = 0;
+  std::string body;
+  std::string retry_after;
+  std::string failure;  // transport failure (empty when a status arrived)
+};
+
+client::client(endpoint_config cfg, store::results_store* cache) : cfg_(std::move(cfg)), cache_(cache) {
+  std::string url = cfg_.base_url;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  const auto scheme = url.find("://");
+  LMLAB_CHECK_HINT(scheme != std::string::npos, "e.g. --base-url http://127.0.0.1:8080/v1",
+                   "--base-url: '{}' has no scheme (http:// or https://)", cfg_.base_url);
+  const auto path = url.find('/', scheme + 3);
+  host_ = url.substr(0, path);
+  prefix_ = path == std::string::npos ? "" : url.substr(path);
+  if (!cfg_.sleep) cfg_.sleep = [](double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); };
+  if (!cfg_.now) cfg_.now = [] { return std::time(nullptr); };
+}
+
+client::~client() = default;
+
+std::string client::url(std::string_view path) const {
+  if (path.starts_with("//")) return host_ + std::string(path.substr(1));
+  return host_ + prefix_ + std::string(path);
+}
+
+std::string client::scrub(std::string s) const {
+  if (cfg_.api_key.empty()) return s;
+  for (std::size_t p = s.find(cfg_.api_key); p != std::string::npos; p = s.find(cfg_.api_key, p))
+    s.replace(p, cfg_.api_key.size(), "<redacted>");
+  return s;
+}
+
+client::http_reply client::send_once(const std::string& full_path, const std::string& body, bool stream) {
+  http_reply out;
+  httplib::Client cli(host_);
+  const auto deadline = steady::now() + std::chrono::duration_cast<steady::duration>(
+                                            std::chrono::duration<double>(cfg_.timeout_s));
+  const auto usec = [](double s) { return static_cast<time_t>(std::llround(s * 1e6)); };
+  cli.set_connection_timeout(0, usec(cfg_.connect_timeout_s));
+  cli.set_read_timeout(0, usec(cfg_.timeout_s));
+  cli.set_write_timeout(0, usec(cfg_.timeout_s));
+  cli.set_keep_alive(false);
+  httplib::Request req;
+  req.method = "POST";
+  req.path = full_path;
+  req.headers = {{"Content-Type", "application/json"}, {"Accept", stream ? "text/event-stream" : "application/json"}};
+  if (!cfg_.api_key.empty()) req.headers.emplace("Authorization", "Bearer " + cfg_.api_key);
+  req.body = body;
+  bool past_deadline = false;
+  req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+    out.body.append(data, n);
+    // The socket timeout only bounds the gap between bytes; a slow drip is cut here.
+    if (steady::now() > deadline) past_deadline = true;
+    return !past_deadline;
+  };
+  httplib::Response res;
+  httplib::Error err = httplib::Error::Success;
+  const bool ok = cli.send(req, res, err);
+  if (past_deadline) {
+    out.failure = fmt::format("timed out after {} s (body still arriving)", cfg_.timeout_s);
+    return out;
+  }
+  if (!ok) {
+    out.failure = err == httplib::Error::Connection
+                      ? fmt::format("cannot connect to {} (is the server running?)", host_)
+                      : fmt::format("transport error: {}", httplib::to_string(err));
+    return out;
+  }
+  out.status = res.status;
+  out.retry_after = res.get_header_value("Retry-After");
+  return out;
+}
+
+json client::post(std::string_view path, const json& body, std::int64_t repeat, std::int64_t seed,
+                  bool* from_cache, int* attempts) {
+  const bool stream = body.value("stream", false);
+  // The key covers what identifies the answer: the path and the body (model included), not
+  // the host (a restarted server on another port is the same model) and never the API key.
+  const std::string key = store::request_key({{"path", std::string(path)}, {"body", body}});
+  if (from_cache) *from_cache = false;
+  if (attempts) *attempts = 0;
+  const std::string flight = fmt::format("{}#{}#{}", key, repeat, seed);
+  for (;;) {
+    if (cache_) {
+      if (auto hit = cache_->cached_response(key, repeat, seed)) {
+        ++stats_.cache_hits;
+        if (from_cache) *from_cache = true;
+        auto j = json::parse(*hit, nullptr, false);
+        LMLAB_CHECK(!j.is_discarded(), "{}: cached response for {} is not JSON", cache_->path().string(), key);
+        return j;
+      }
+    }
+    std::unique_lock lk(inflight_mu_);
+    if (!inflight_.count(flight)) {
+      inflight_.insert(flight);
+      break;
+    }
+    inflight_cv_.wait(lk, [&] { return !inflight_.count(flight); });
+  }
+  struct flight_guard {
+    client* self;
+    const std::string& k;
+    ~flight_guard() {
+      {
+        std::lock_guard lk(self->inflight_mu_);
+        self->inflight_.erase(k);
+      }
+      self->inflight_cv_.notify_all();
+    }
+  } guard{this, flight};
+  const std::string full_path = path.starts_with("//") ? std::string(path.substr(1)) : prefix_ + std::string(path);
+  const std::string payload = body.dump();
+  const api kind = path.ends_with("/chat/completions") ? api::chat
+                   : path == "//completion"            ? api::llama
+                                                       : api::completions;
+  std::string last;
+  for (int attempt = 0; attempt <= cfg_.max_retries; ++attempt) {
+    ++stats_.requests;
+    if (attempts) *attempts = attempt + 1;
+    auto reply = send_once(full_path, payload, stream);
+    std::optional<double> retry_after;
+    if (!reply.failure.empty()) {
+      last = reply.failure;
+    } else if (reply.status >= 200 && reply.status < 300) {
+      std::optional<json> parsed;
+      if (stream) {
+        parsed = assemble_stream(kind, reply.body);
+        if (!parsed) last = "stream ended without [DONE] (truncated)";
+      } else {
+        auto j = json::parse(reply.body, nullptr, false);
+        if (j.is_discarded()) last = fmt::format("HTTP {} with a body that is not JSON: {}", reply.status,
+                                                 excerpt(scrub(reply.body)));
+        else if (!j.is_object()) last = "HTTP 200 with a JSON body that is not an object";
+        else parsed = std::move(j);
+      }
+      if (parsed) {
+        std::string clean = scrub(parsed->dump());
+        if (cache_) cache_->cache_response(key, repeat, seed, clean);
+        return cfg_.api_key.empty() ? std::move(*parsed) : json::parse(clean);
+      }
+    } else if (!retryable_status(reply.status)) {
+      ++stats_.failures;
+      std::string hint = reply.status == 401 || reply.status == 403 ? "check OPENAI_API_KEY"
+                         : reply.status == 404 ? "check --base-url (it usually ends in /v1) and --model"
+                                               : "";
+      throw http_error(reply.status, fmt::format("POST {}: HTTP {}: {}", url(path), reply.status,
+                                                 excerpt(scrub(reply.body))), hint);
+    } else {
+      last = fmt::format("HTTP {}: {}", reply.status, excerpt(scrub(reply.body)));
+      if (!reply.retry_after.empty()) retry_after = parse_retry_after(reply.retry_after, cfg_.now());
+    }
+    if (attempt == cfg_.max_retries) break;
+    ++stats_.retries;
+    const double wait = retry_after ? std::min(*retry_after, cfg_.max_retry_after_s)
+                                    : backoff_delay(attempt, cfg_.backoff_base_s, cfg_.backoff_max_s, jitter_u());
+    cfg_.sleep(wait);
+  }
+  ++stats_.failures;
+  throw error(fmt::format("POST {}: gave up after {} attempts: {}", url(path), cfg_.max_retries + 1, last),
+              "the server keeps failing; rerun the same command later: finished samples are cached");
+}
+
+gen_result parse_response(api a, const json& body) {
+  gen_result r;
+  if (a == api::llama) {
+    r.text = body.value("content", "");
+    r.finish_reason = body.value("stop", false) ? "stop" : "";
+    if (body.contains("completion_probabilities") && body["completion_probabilities"].is_array()) {
+      for (const auto& p : body["completion_probabilities"]) {
+        token_logprob t;
+        if (p.contains("probs")) {  // older llama.cpp: {content, probs: [{tok_str, prob}]}
+          t.token = p.value("content", "");
+          for (const auto& q : p["probs"]) {
+            const double pr = q.value("prob", 0.0);
+            t.top.emplace_back(q.value("tok_str", ""), pr > 0 ? std::log(pr) : -INFINITY);
+          }
+          t.logprob = -INFINITY;
+          for (const auto& [tok, lp] : t.top)
+            if (tok == t.token) t.logprob = lp;
+        } else {  // newer llama.cpp: {token, logprob, top_logprobs: [{token, logprob}]}
+          t.token = p.value("token", "");
+          t.logprob = p.value("logprob", 0.0);
+          if (p.contains("top_logprobs"))
+            for (const auto& q : p["top_logprobs"]) t.top.emplace_back(q.value("token", ""), q.value("logprob", 0.0));
+        }
+        r.tokens.push_back(std::move(t));
+      }
+    }
+    r.texts = {r.text};
+    for (auto& t : r.tokens)
+      std::stable_sort(t.top.begin(), t.top.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+    return r;
+  }
+  LMLAB_CHECK(body.contains("choices") && body["choices"].is_array() && !body["choices"].empty(),
+              "response: no 'choices' in {}", excerpt(body.dump()));
+  for (const auto& ch : body["choices"]) {
+    if (a == api::chat) {
+      const auto& m = ch.contains("message") ? ch["message"] : json::object();
+      r.texts.push_back(m.contains("content") && m["content"].is_string() ? m["content"].get<std::string>() : "");
+    } else {
+      r.texts.push_back(ch.contains("text") && ch["text"].is_string() ? ch["text"].get<std::string>() : "");
+    }
+  }
+  const auto& c0 = body["choices"][0];
+  r.text = r.texts[0];
+  r.finish_reason = c0.contains("finish_reason") && c0["finish_reason"].is_string() ? c0["finish_reason"].get<std::string>() : "";
+  if (!c0.contains("logprobs") || c0["logprobs"].is_null()) return r;
+  const auto& lp = c0["logprobs"];
+  if (a == api::chat) {
+    if (lp.contains("content") && lp["content"].is_array()) {
+      for (const auto& e : lp["content"]) {
+        token_logprob t;
+        t.token = e.value("token", "");
+        t.logprob = e.value("logprob", 0.0);
+        if (e.contains("top_logprobs") && e["top_logprobs"].is_array())
+          for (const auto& q : e["top_logprobs"]) t.top.emplace_back(q.value("token", ""), q.value("logprob", 0.0));
+        r.tokens.push_back(std::move(t));
+      }
+    }
+  } else if (lp.contains("tokens") && lp["tokens"].is_array()) {
+    const auto& toks = lp["tokens"];
+    for (std::size_t i = 0; i < toks.size(); ++i) {
+      token_logprob t;
+      t.token = toks[i].get<std::string>();
+      const auto& tl = lp.value("token_logprobs", json::array());
+      // The first echoed token has no logprob (null): nothing precedes it.
+      t.logprob = i < tl.size() && tl[i].is_number() ? tl[i].get<double>() : 0.0;
+      const auto& off = lp.value("text_offset", json::array());
+      if (i < off.size() && off[i].is_number()) t.offset = off[i].get<std::int64_t>();
+      const auto& top = lp.value("top_logprobs", json::array());
+      if (i < top.size() && top[i].is_object())
+        for (auto it = top[i].begin(); it != top[i].end(); ++it) t.top.emplace_back(it.key(), it.value().get<double>());
+      r.tokens.push_back(std::move(t));
+    }
+  }
+  // Alternatives are reported most likely first whatever order the server used.
+  for (auto& t : r.tokens)
+    std::stable_sort(t.top.begin(), t.top.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+  return r;
+}
+
+std::optional<json> assemble_stream(api a, std::string_view sse) {
+  json out = {{"choices", json::array()}};
+  bool done = false;
+  std::size_t pos = 0;
+  while (pos < sse.size()) {
+    auto eol = sse.find('\n', pos);
+    if (eol == std::string_view::npos) eol = sse.size();
+    std::string_view line = sse.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.starts_with("data:")) continue;
+    line.remove_prefix(5);
+    while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+    if (line == "[DONE]") {
+      done = true;
+      break;
+    }
+    auto chunk = json::parse(line, nullptr, false);
+    if (chunk.is_discarded()) return std::nullopt;  // a cut-off event
+    if (!chunk.contains("choices") || !chunk["choices"].is_array()) continue;
+    for (const auto& ch : chunk["choices"]) {
+      const std::size_t idx = ch.value("index", 0);
+      while (out["choices"].size() <= idx)
+        out["choices"].push_back(a == api::chat ? json{{"index", out["choices"].size()}, {"message", {{"role", "assistant"}, {"content", ""}}}}
+                                                : json{{"index", out["choices"].size()}, {"text", ""}});
+      auto& dst = out["choices"][idx];
+      if (a == api::chat) {
+        if (ch.contains("delta") && ch["delta"].contains("content") && ch["delta"]["content"].is_string())
+          dst["message"]["content"] = dst["message"]["content"].get<std::string>() + ch["delta"]["content"].get<std::string>();
+        if (ch.contains("logprobs") && ch["logprobs"].is_object()) {
+          if (!dst.contains("logprobs")) dst["logprobs"] = json::object();
+          append_array(dst["logprobs"], ch["logprobs"], "content");
+        }
+      } else {
+        if (ch.contains("text") && ch["text"].is_string())
+          dst["text"] = dst["text"].get<std::string>() + ch["text"].get<std::string>();
+        if (ch.contains("logprobs") && ch["logprobs"].is_object()) {
+          if (!dst.contains("logprobs")) dst["logprobs"] = json::object();
+          for (const char* k : {"tokens", "token_logprobs", "top_logprobs", "text_offset"})
+            append_array(dst["logprobs"], ch["logprobs"], k);
+        }
+      }
+      if (ch.contains("finish_reason") && ch["finish_reason"].is_string()) dst["finish_reason"] = ch["finish_reason"];
+    }
+  }
+  if (!done) return std::nullopt;
+  return out;
+}
+
+gen_result client::generate(api a, const gen_request& q) {
+  json body;
+  std::string path;
+  std::string prompt = q.prompt.empty() ? render_plain(q.messages) : q.prompt;
+  if (a == api::chat) {
+    path = "/chat/completions";
+    json msgs = json::array();
+    if (q.messages.empty()) msgs.push_back({{"role", "user"}, {"content", prompt}});
+    for (const auto& m : q.messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
+    body = {{"model", cfg_.model}, {"messages", msgs}, {"max_tokens", q.max_tokens}, {"temperature", q.temperature}};
+    if (q.top_logprobs > 0) {
+      body["logprobs"] = true;
+      body["top_logprobs"] = q.top_logprobs;
+    }
+  } else if (a == api::completions) {
+    path = "/completions";
+    body = {{"model", cfg_.model}, {"prompt", prompt}, {"max_tokens", q.max_tokens}, {"temperature", q.temperature}};
+    if (q.top_logprobs > 0 || q.echo) body["logprobs"] = std::max(q.top_logprobs, 1);
+    if (q.echo) body["echo"] = true;
+  } else {
+    path = "//completion";
+    body = {{"prompt", prompt}, {"n_predict", q.max_tokens}, {"temperature", q.temperature}, {"cache_prompt", true}};
+    if (q.top_logprobs > 0) body["n_probs"] = q.top_logprobs;
+  }
+  if (q.seed) body["seed"] = *q.seed;
+  if (q.n > 1) body["n"] = q.n;
+  if (!q.stop.empty()) body["stop"] = q.stop;
+  if (cfg_.stream && a != api::llama) body["stream"] = true;
+  gen_result r;
+  bool hit = false;
+  int attempts = 0;
+  const auto resp = post(path, body, q.repeat, q.seed.value_or(-1), &hit, &attempts);
+  r = parse_response(a, resp);
+  r.prompt = a == api::chat ? "" : prompt;
+  r.from_cache = hit;
+  r.attempts = attempts;
+  return r;
+}
+
+capabilities client::detect_capabilities() {
+  capabilities c;
+  const auto try_gen = [&](api a, gen_request q) -> std::optional<gen_result> {
+    try {
+      return generate(a, q);
+    } catch (const http_error&) {
+      return std::nullopt;  // 4xx: the endpoint or the option is not supported
+    }
+  };
+  gen_request q;
+  q.messages = {{"user", "Reply with the single letter A."}};
+  q.max_tokens = 1;
+  q.top_logprobs = 5;
+  if (auto r = try_gen(api::chat, q)) {
+    c.chat = true;
+    if (!r->tokens.empty()) {
+      c.logprobs = true;
+      c.logprob_api = api::chat;
+      c.top_logprobs = r->tokens[0].top.size() >= 2;
+    }
+  } else {
+    q.top_logprobs = 0;  // some servers reject the logprobs fields but chat fine without them
+    c.chat = try_gen(api::chat, q).has_value();
+  }
+  gen_request e;
+  e.prompt = "The capital of France is";
+  e.max_tokens = 1;
+  e.top_logprobs = 5;
+  e.echo = true;
+  if (auto r = try_gen(api::completions, e)) {
+    c.completions = true;
+    c.echo = r->tokens.size() >= 2 && r->tokens[0].offset == 0 && r->text.starts_with(e.prompt);
+    if (!r->tokens.empty() && !c.top_logprobs) {
+      c.logprobs = true;
+      c.logprob_api = api::completions;
+      c.top_logprobs = r->tokens.back().top.size() >= 2;
+    }
+  } else {
+    e.echo = false;
+    if (auto r2 = try_gen(api::completions, e)) {
+      c.completions = true;
+      if (!r2->tokens.empty() && !c.top_logprobs) {
+        c.logprobs = true;
+        c.logprob_api = api::completions;
+        c.top_logprobs = r2->tokens.back().top.size() >= 2;
+      }
+    }
+  }
+  if (!c.top_logprobs) {
+    gen_request l;
+    l.prompt = "The capital of France is";
+    l.max_tokens = 1;
+    l.top_logprobs = 5;
+    if (auto r = try_gen(api::llama, l)) {
+      c.llama = true;
+      if (!r->tokens.empty()) {
+        c.logprobs = true;
+        c.logprob_api = api::llama;
+        c.top_logprobs = r->tokens[0].top.size() >= 2;
+      }
+    }
+  }
+  LMLAB_CHECK_HINT(c.chat || c.completions || c.llama,
+                   "check --base-url: it should end in /v1 for OpenAI-compatible servers",
+                   "{}: neither /chat/completions, /completions nor llama.cpp /completion answered",
+                   cfg_.base_url);
+  c.preferred = c.chat ? api::chat : c.completions ? api::completions : api::llama;
+  const api gen_api = c.preferred;
+  gen_request nq;
+  nq.messages = {{"user", "Say hi."}};
+  nq.max_tokens = 1;
+  nq.n = 2;
+  nq.temperature = 1.0;
+  if (gen_api != api::llama) {
+    if (auto r = try_gen(gen_api, nq)) c.n = r->texts.size() == 2;
+  }
+  gen_request sq;
+  sq.messages = {{"user", "Say hi."}};
+  sq.max_tokens = 1;
+  sq.seed = 1;
+  c.seed = try_gen(gen_api, sq).has_value();
+  return c;
+}
+
+}  // namespace lmlab::probe

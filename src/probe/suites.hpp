@@ -1,0 +1,34 @@
+// The probe suites lmlab ships, one accessor per suite (defined in suites_*.cpp) and the
+// bundled fact bank they share. Registered in all_suites() (suite.cpp).
+// Not for: the suite interface (suite.hpp).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/rng.hpp"
+#include "probe/suite.hpp"
+
+namespace lmlab::probe {
+
+const suite& sycophancy_suite();
+const suite& calibration_suite();
+const suite& lost_in_middle_suite();
+const suite& nondeterminism_suite();
+const suite& hallucination_suite();
+
+// A multiple-choice question with a known answer (choices[answer] is right).
+struct mc_question {
+  std::string id, lang, source, question;
+  std::vector<std::string> choices;
+  int answer = 0;
+};
+
+// The bundled fact bank (English and Korean versions of each fact), choices shuffled by `r`.
+std::vector<mc_question> fact_bank(const std::vector<std::string>& langs, rng& r);
+// Arithmetic questions ("What is 47 + 83?") with near-miss distractors; `digits` per operand.
+std::vector<mc_question> arithmetic_questions(int n, int digits, const std::vector<std::string>& langs, rng& r);
+// lmlab's multiple-choice JSONL: {"id", "question", "choices": [...], "answer": 0, "lang": "en"}.
+std::vector<mc_question> read_mc_jsonl(const std::filesystem::path& path);
+
+}  // namespace lmlab::probe

@@ -1,0 +1,251 @@
+// The client against the scripted fault server: retries (429 with Retry-After in seconds and
+// as an HTTP-date, 500, malformed JSON, truncated bodies, timeouts, slow streams), giving up,
+// non-retryable 4xx, the request cache, and the API key never reaching the store.
+#include "probe/client.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "fault_server.hpp"
+
+namespace fs = std::filesystem;
+using namespace lmlab::probe;
+using lmlab::probe::testing::fault;
+using lmlab::probe::testing::fault_server;
+using json = nlohmann::json;
+
+namespace {
+struct temp_dir {
+  fs::path path;
+  explicit temp_dir(const std::string& tag) {
+    path = fs::temp_directory_path() / ("lmlab_probe_" + tag + "_" + std::to_string(::getpid()));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~temp_dir() { fs::remove_all(path); }
+};
+
+// Fast settings: waits are recorded, not slept (except the deadline tests, which are short).
+endpoint_config test_config(const fault_server& s, std::vector<double>* waits) {
+  endpoint_config c;
+  c.base_url = s.base_url();
+  c.provider = "test";
+  c.model = "fake";
+  c.timeout_s = 2;
+  c.max_retries = 4;
+  c.backoff_base_s = 0.01;
+  c.backoff_max_s = 0.05;
+  c.sleep = [waits](double s) {
+    if (waits) waits->push_back(s);
+  };
+  return c;
+}
+
+gen_request ask(const std::string& text) {
+  gen_request q;
+  q.messages = {{"user", text}};
+  q.max_tokens = 4;
+  return q;
+}
+}  // namespace
+
+TEST(probe_client, retry_after_seconds_is_honoured) {
+  fault_server s;
+  s.retry_after = "7";
+  s.script = [](const json&, int attempt) { return attempt == 0 ? fault::rate_limit : fault::ok; };
+  std::vector<double> waits;
+  client c(test_config(s, &waits), nullptr);
+  auto r = c.generate(api::chat, ask("q"));
+  EXPECT_EQ(r.text, "A");
+  EXPECT_EQ(r.attempts, 2);
+  ASSERT_EQ(waits.size(), 1u);
+  EXPECT_DOUBLE_EQ(waits[0], 7.0);
+}
+
+TEST(probe_client, retry_after_http_date_is_honoured_and_capped) {
+  fault_server s;
+  s.retry_after = "Wed, 21 Oct 2015 07:28:05 GMT";
+  s.script = [](const json&, int attempt) { return attempt < 2 ? fault::rate_limit_date : fault::ok; };
+  std::vector<double> waits;
+  auto cfg = test_config(s, &waits);
+  cfg.now = [] { return static_cast<std::time_t>(1445412480); };  // 2015-10-21 07:28:00 UTC
+  client c(cfg, nullptr);
+  EXPECT_EQ(c.generate(api::chat, ask("q")).text, "A");
+  EXPECT_EQ(waits, (std::vector<double>{5.0, 5.0}));
+  s.retry_after = "3600";
+  cfg.max_retry_after_s = 60;
+  waits.clear();
+  client c2(cfg, nullptr);
+  c2.generate(api::chat, ask("q2"));
+  EXPECT_EQ(waits, (std::vector<double>{60.0, 60.0}));
+}
+
+TEST(probe_client, retries_500_malformed_truncated_with_backoff) {
+  fault_server s;
+  s.script = [](const json&, int attempt) {
+    const fault seq[] = {fault::server_error, fault::malformed, fault::truncated, fault::ok};
+    return seq[std::min(attempt, 3)];
+  };
+  std::vector<double> waits;
+  client c(test_config(s, &waits), nullptr);
+  auto r = c.generate(api::completions, ask("q"));
+  EXPECT_EQ(r.text, " A");
+  EXPECT_EQ(r.attempts, 4);
+  ASSERT_EQ(waits.size(), 3u);
+  // Equal jitter: wait k lies in [0.5, 1] x min(max, base * 2^k).
+  const double caps[] = {0.01, 0.02, 0.04};
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_GE(waits[k], 0.5 * caps[k] - 1e-12);
+    EXPECT_LE(waits[k], caps[k] + 1e-12);
+  }
+  EXPECT_EQ(c.stats().retries.load(), 3);
+}
+
+TEST(probe_client, timeout_and_slow_stream_are_cut_and_retried) {
+  fault_server s;
+  s.slow_ms = 600;
+  s.script = [](const json& q, int attempt) {
+    if (attempt > 0) return fault::ok;
+    return q.value("stream", false) ? fault::slow_stream : fault::timeout;
+  };
+  auto cfg = test_config(s, nullptr);
+  cfg.timeout_s = 0.2;
+  client c(cfg, nullptr);
+  auto r = c.generate(api::chat, ask("plain"));
+  EXPECT_EQ(r.text, "A");
+  EXPECT_EQ(r.attempts, 2);
+  cfg.stream = true;
+  client cs(cfg, nullptr);
+  auto rs = cs.generate(api::chat, ask("streamed"));
+  EXPECT_EQ(rs.text, "A");
+  EXPECT_EQ(rs.attempts, 2);
+}
+
+TEST(probe_client, gives_up_with_the_last_reason) {
+  fault_server s;
+  s.script = [](const json&, int) { return fault::server_error; };
+  auto cfg = test_config(s, nullptr);
+  cfg.max_retries = 2;
+  client c(cfg, nullptr);
+  try {
+    c.generate(api::chat, ask("q"));
+    FAIL();
+  } catch (const lmlab::error& e) {
+    EXPECT_EQ(std::string(e.what()), "POST " + s.base_url() +
+                                         "/chat/completions: gave up after 3 attempts: HTTP 500: "
+                                         "{\"error\":{\"message\":\"internal\"}}");
+  }
+  EXPECT_EQ(s.total.load(), 3);
+}
+
+TEST(probe_client, bad_request_is_not_retried) {
+  fault_server s;
+  s.script = [](const json&, int) { return fault::bad_request; };
+  client c(test_config(s, nullptr), nullptr);
+  try {
+    c.generate(api::chat, ask("q"));
+    FAIL();
+  } catch (const http_error& e) {
+    EXPECT_EQ(e.status(), 400);
+  }
+  EXPECT_EQ(s.total.load(), 1);
+}
+
+TEST(probe_client, cache_answers_reruns_and_never_stores_the_key) {
+  temp_dir d("cache");
+  fault_server s;
+  const std::string key = "sk-test-SECRET-123456";
+  s.answer = [key](const json&) { return "A (your key was " + key + ")"; };  // a server that leaks it back
+  lmlab::store::results_store db(d.path / "r.db");
+  auto cfg = test_config(s, nullptr);
+  cfg.api_key = key;
+  {
+    client c(cfg, &db);
+    auto r = c.generate(api::chat, ask("q"));
+    EXPECT_FALSE(r.from_cache);
+    EXPECT_EQ(r.text, "A (your key was <redacted>)");
+    EXPECT_EQ(s.last_auth, "Bearer " + key);
+  }
+  {
+    client c(cfg, &db);
+    auto r = c.generate(api::chat, ask("q"));
+    EXPECT_TRUE(r.from_cache);
+    auto q = ask("q");
+    q.repeat = 1;  // the same request asked again is a new cache entry
+    EXPECT_FALSE(c.generate(api::chat, q).from_cache);
+    EXPECT_EQ(c.stats().cache_hits.load(), 1);
+  }
+  EXPECT_EQ(s.total.load(), 2);
+  // Neither the database nor its WAL holds the key.
+  for (const char* f : {"r.db", "r.db-wal"}) {
+    if (!fs::exists(d.path / f)) continue;
+    std::ifstream in(d.path / f, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    EXPECT_EQ(ss.str().find(key), std::string::npos) << f;
+  }
+}
+
+TEST(probe_client, capabilities_full_server_and_llama_style_server) {
+  fault_server s;
+  client c(test_config(s, nullptr), nullptr);
+  auto caps = c.detect_capabilities();
+  EXPECT_TRUE(caps.chat);
+  EXPECT_TRUE(caps.completions);
+  EXPECT_TRUE(caps.echo);
+  EXPECT_TRUE(caps.top_logprobs);
+  EXPECT_TRUE(caps.n);
+  EXPECT_TRUE(caps.seed);
+  EXPECT_EQ(caps.preferred, api::chat);
+  // A server without echo, without logprobs on the OpenAI routes and rejecting n: the
+  // llama.cpp native /completion with n_probs is found instead.
+  fault_server l;
+  l.echo = false;
+  l.script = [](const json& q, int) {
+    return q.contains("n") || q.contains("logprobs") ? fault::bad_request : fault::ok;
+  };
+  client cl(test_config(l, nullptr), nullptr);
+  auto lc = cl.detect_capabilities();
+  EXPECT_TRUE(lc.chat);
+  EXPECT_FALSE(lc.echo);
+  EXPECT_FALSE(lc.n);
+  EXPECT_TRUE(lc.llama);
+  EXPECT_TRUE(lc.top_logprobs);
+  EXPECT_EQ(lc.logprob_api, api::llama);
+}
+
+TEST(probe_client, parse_helpers) {
+  EXPECT_EQ(parse_retry_after("120", 0), 120.0);
+  EXPECT_EQ(parse_retry_after(" 0 ", 0), 0.0);
+  EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111770), 7.0);
+  EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111800), 0.0);  // in the past
+  EXPECT_FALSE(parse_retry_after("soon", 0));
+  EXPECT_FALSE(parse_retry_after("", 0));
+  EXPECT_DOUBLE_EQ(backoff_delay(0, 0.5, 30, 1.0), 0.5);
+  EXPECT_DOUBLE_EQ(backoff_delay(3, 0.5, 30, 0.5), 2.0);
+  EXPECT_DOUBLE_EQ(backoff_delay(10, 0.5, 30, 1.0), 30.0);
+  EXPECT_EQ(parse_model_ref("openai/gpt-4o-mini"), (std::pair<std::string, std::string>{"openai", "gpt-4o-mini"}));
+  EXPECT_EQ(parse_model_ref("vllm/meta-llama/Llama-3.1-8B").second, "meta-llama/Llama-3.1-8B");
+  EXPECT_THROW(parse_model_ref("gpt-4o"), lmlab::usage_error);
+  EXPECT_EQ(render_plain({{"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello"}, {"user", "2+2?"}}),
+            "Be brief.\n\nUser: Hi\nAssistant: Hello\nUser: 2+2?\nAssistant:");
+}
+
+TEST(probe_client, stream_assembly) {
+  const std::string sse =
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":\"stop\"}]}\n\n"
+      "data: [DONE]\n\n";
+  auto j = assemble_stream(api::chat, sse);
+  ASSERT_TRUE(j);
+  auto r = parse_response(api::chat, *j);
+  EXPECT_EQ(r.text, "Hello");
+  EXPECT_EQ(r.finish_reason, "stop");
+  EXPECT_FALSE(assemble_stream(api::chat, sse.substr(0, sse.size() - 16)));  // no [DONE]: truncated
+  const std::string csse = "data: {\"choices\":[{\"index\":0,\"text\":\" 4\"}]}\r\n\r\ndata: [DONE]\r\n\r\n";
+  EXPECT_EQ(parse_response(api::completions, *assemble_stream(api::completions, csse)).text, " 4");
+}
