@@ -115,6 +115,12 @@ void backward(const tensor& root, const tensor& grad_root, bool retain_graph) {
     tensor g = std::move(it->second);
     pending.erase(it);
     if (auto leaf = n->leaf.lock()) {
+      // First gradient of a leaf: adopt the buffer when nothing else can see it (saves a copy).
+      if (!leaf->grad && g.impl_ptr().use_count() == 1 && g.impl().store.use_count() == 1 && g.is_contiguous() &&
+          g.offset() == 0 && g.type() == leaf->type) {
+        leaf->grad = g.impl_ptr();
+        continue;
+      }
       accumulate_into(leaf->grad, g);
       continue;
     }
@@ -131,8 +137,10 @@ void backward(const tensor& root, const tensor& grad_root, bool retain_graph) {
         pit->second = grads[i].is_contiguous() ? grads[i] : grads[i].contiguous_raw();
       } else {
         // Never add into memory anything else may still hold (a gradient returned to two
-        // inputs, a view of a saved tensor): copy it first.
-        if (pit->second.impl().store.use_count() > 1) pit->second = pit->second.clone_raw();
+        // inputs, a view of a saved tensor): copy it first. The same tensor returned twice
+        // shares one impl (and so one storage reference), hence both counts are checked.
+        if (pit->second.impl_ptr().use_count() > 1 || pit->second.impl().store.use_count() > 1)
+          pit->second = pit->second.clone_raw();
         add_inplace(pit->second, grads[i]);
       }
     }

@@ -344,7 +344,35 @@ void tensor::copy_from(const tensor& src) {
     std::memmove(raw_data(), src.raw_data(), static_cast<std::size_t>(numel()) * dtype_size(type()));
     return;
   }
-  // General path: gather src in row-major order, scatter into this view.
+  if (src.type() == type() && numel() > 0 && dim() > 0) {
+    // Same dtype, some side strided: copy row by row (last dim innermost), rows in parallel.
+    const auto& s = shape();
+    const std::int64_t inner = s.back(), rows = numel() / inner;
+    const std::int64_t si = src.strides().back(), di = strides().back();
+    auto row_off = [&s](std::int64_t r, const shape_t& st) {
+      std::int64_t off = 0;
+      for (std::size_t d = s.size() - 1; d-- > 0;) {
+        off += (r % s[d]) * st[d];
+        r /= s[d];
+      }
+      return off;
+    };
+    auto copy_rows = [&]<class T>(const T* ps, T* pd) {
+#pragma omp parallel for if (numel() > 65536)
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const T* a = ps + row_off(r, src.strides());
+        T* b = pd + row_off(r, strides());
+        for (std::int64_t j = 0; j < inner; ++j) b[j * di] = a[j * si];
+      }
+    };
+    switch (type()) {
+      case dtype::f32: copy_rows(static_cast<const float*>(src.raw_data()), static_cast<float*>(raw_data())); break;
+      case dtype::f64: copy_rows(static_cast<const double*>(src.raw_data()), static_cast<double*>(raw_data())); break;
+      case dtype::i32: copy_rows(static_cast<const std::int32_t*>(src.raw_data()), static_cast<std::int32_t*>(raw_data())); break;
+    }
+    return;
+  }
+  // General path (dtype conversion): gather src in row-major order, scatter into this view.
   std::vector<double> vals = src.to_vector();
   auto store_from = [&]<class T>(T* p) {
     for_each_offset(*this, [&](std::int64_t i, std::int64_t off) { p[off] = static_cast<T>(vals[static_cast<std::size_t>(i)]); });

@@ -20,6 +20,9 @@ struct attention_options {
 };
 
 // q (B, H, T, D), k and v (B, H_kv, S, D) with H % H_kv == 0 -> (B, H, T, D).
+// Inputs whose last dim is contiguous (e.g. transposed (B, T, H, D) views) are read in place.
+// The result is a (B, H, T, D) view of a contiguous (B, T, H, D) buffer: transpose(o, 1, 2)
+// is contiguous, so merging the heads back to (B, T, C) copies nothing.
 // Causal alignment: query t attends to keys s <= t + (S - T) (queries are the last T positions).
 tensor attention(const tensor& q, const tensor& k, const tensor& v, const attention_options& opt = {});
 

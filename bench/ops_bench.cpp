@@ -1,0 +1,159 @@
+// ops_bench: forward and forward+backward time of each engine op at the shapes of one GPT
+// block (issue 2's configs A, B, C), so a slow kernel stands out next to the GEMMs. Reports
+// milliseconds per call, GFLOP/s where the op has a FLOP count, and process CPU utilisation
+// (getrusage CPU time / wall time / threads) beside each timing.
+// Not for: a test (no assertions on time), or the end-to-end GPT benchmark.
+//
+// Usage: ops_bench [--config A,B,C] [--threads 1,2] [--min-time 0.3] [-o text|md|csv|json|jsonl]
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <iostream>
+#include <sstream>
+
+#include "autograd/autograd.hpp"
+#include "core/rng.hpp"
+#include "core/sweep.hpp"
+#include "core/table.hpp"
+#include "ops/ops.hpp"
+
+namespace {
+
+using namespace lmlab;
+
+struct gpt_config {
+  std::string name;
+  std::int64_t V, C, H, T, B;
+};
+const gpt_config k_configs[] = {{"A", 96, 128, 4, 128, 32}, {"B", 96, 256, 8, 256, 16}, {"C", 512, 512, 8, 256, 8}};
+
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1e-6 * static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+tensor randn(const shape_t& s, std::uint64_t seed, double scale = 1.0) {
+  rng g(seed);
+  tensor t = tensor::empty(s);
+  float* p = t.data<float>();
+  for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(g.normal() * scale);
+  return t;
+}
+
+tensor param(const shape_t& s, std::uint64_t seed) {
+  tensor t = randn(s, seed, 0.02);
+  t.set_requires_grad(true);
+  return t;
+}
+
+// Mean seconds per call of f and the CPU utilisation while it ran.
+std::pair<double, double> time_it(const std::function<void()>& f, double min_time, int threads) {
+  f();
+  int reps = 0;
+  const double c0 = cpu_seconds(), t0 = now();
+  double t1 = t0;
+  while (t1 - t0 < min_time) {
+    f();
+    ++reps;
+    t1 = now();
+  }
+  return {(t1 - t0) / reps, (cpu_seconds() - c0) / (t1 - t0) / threads};
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string x; std::getline(ss, x, ',');) out.push_back(x);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    std::vector<std::string> configs = {"A", "B", "C"};
+    std::vector<std::int64_t> threads = {1, 2};
+    double min_time = 0.3;
+    table_format fmt = table_format::text;
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (i + 1 >= argc) throw usage_error("ops_bench: " + a + " needs a value");
+      const std::string v = argv[++i];
+      if (a == "--config") configs = split(v);
+      else if (a == "--threads") threads = parse_sweep_int(v, "--threads");
+      else if (a == "--min-time") min_time = std::stod(v);
+      else if (a == "-o") fmt = parse_table_format(v);
+      else throw usage_error("ops_bench: unknown argument '" + a + "'");
+    }
+    table tab({"config", "op", "shape", "threads", "fwd ms", "fwd+bwd ms", "fwd+bwd GFLOP/s", "CPU util"});
+    for (const auto& cfg : k_configs) {
+      if (std::find(configs.begin(), configs.end(), cfg.name) == configs.end()) continue;
+      const std::int64_t B = cfg.B, T = cfg.T, C = cfg.C, H = cfg.H, D = C / H, R = B * T;
+      tensor x = randn({B, T, C}, 1);
+      tensor w_qkv = param({3 * C, C}, 2), b_qkv = param({3 * C}, 3);
+      tensor ln_w = param({C}, 4), ln_b = param({C}, 5);
+      tensor q = randn({B, H, T, D}, 6), k = randn({B, H, T, D}, 7), v = randn({B, H, T, D}, 8);
+      tensor h4 = randn({B, T, 4 * C}, 9);
+      tensor emb = param({cfg.V, C}, 10);
+      std::vector<std::int32_t> idv(static_cast<std::size_t>(R));
+      for (std::size_t i = 0; i < idv.size(); ++i) idv[i] = static_cast<std::int32_t>((i * 31) % static_cast<std::size_t>(cfg.V));
+      tensor ids = tensor::from<std::int32_t>({B, T}, std::span<const std::int32_t>(idv));
+      tensor logits = randn({R, cfg.V}, 11);
+      struct op_case {
+        std::string name, shape;
+        double flop;  // forward + backward
+        std::function<tensor(const std::vector<tensor>&)> f;
+        std::vector<tensor> in;
+      };
+      const double attn_flop = 4.0 * B * H * T * T * D / 2;  // causal: QK^T and PV, half the tiles
+      std::vector<op_case> cases = {
+          {"linear qkv", fmt::format("({},{},{})x({},{})", B, T, C, 3 * C, C), 3 * 2.0 * R * C * 3 * C,
+           [](auto& in) { return linear(in[0], in[1], in[2]); }, {x, w_qkv, b_qkv}},
+          {"attention causal", fmt::format("({},{},{},{})", B, H, T, D), attn_flop * 3.5,
+           [](auto& in) { return attention(in[0], in[1], in[2]); }, {q, k, v}},
+          {"layer_norm", fmt::format("({},{},{})", B, T, C), 0, [](auto& in) { return layer_norm(in[0], in[1], in[2]); }, {x, ln_w, ln_b}},
+          {"gelu", fmt::format("({},{},{})", B, T, 4 * C), 0, [](auto& in) { return gelu(in[0]); }, {h4}},
+          {"gelu tanh", fmt::format("({},{},{})", B, T, 4 * C), 0, [](auto& in) { return gelu(in[0], gelu_approx::tanh); }, {h4}},
+          {"add residual", fmt::format("({},{},{})", B, T, C), 0, [](auto& in) { return add(in[0], in[1]); }, {x, x}},
+          {"embedding", fmt::format("({},{}) of ({},{})", B, T, cfg.V, C), 0, [](auto& in) { return embedding(in[0], in[1]); }, {emb, ids}},
+          {"cross_entropy", fmt::format("({},{})", R, cfg.V), 0,
+           [&](auto& in) { return cross_entropy(in[0], ids.view_raw({R})); }, {logits}},
+          {"softmax", fmt::format("({},{})", R, cfg.V), 0, [](auto& in) { return softmax(in[0]); }, {logits}},
+      };
+      for (auto t : threads) {
+        set_num_threads(static_cast<int>(t));
+        for (auto& c : cases) {
+          std::vector<tensor> in = c.in;
+          for (auto& a : in)
+            if (a.type() != dtype::i32 && !a.requires_grad()) a = a.clone_raw().set_requires_grad(true);
+          auto [tf, uf] = time_it([&] { no_grad ng; c.f(in); }, min_time, static_cast<int>(t));
+          tensor gy;
+          auto [tb, ub] = time_it(
+              [&] {
+                tensor y = c.f(in);
+                if (!gy.defined()) gy = tensor::ones(y.shape());
+                backward(y, gy);
+                for (auto& a : in)
+                  if (a.type() != dtype::i32) a.set_grad({});
+              },
+              min_time, static_cast<int>(t));
+          tab.add_row({cfg.name, c.name, c.shape, t, cell(tf * 1e3, format_number(tf * 1e3, 3)), cell(tb * 1e3, format_number(tb * 1e3, 3)),
+                       c.flop > 0 ? cell(c.flop / tb * 1e-9, format_number(c.flop / tb * 1e-9, 3)) : cell("-"),
+                       cell(ub, std::to_string(static_cast<int>(std::lround(100 * ub))) + "%")});
+        }
+      }
+    }
+    tab.print(std::cout, fmt);
+    return 0;
+  } catch (const usage_error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,388 @@
+// Fused blocked attention (see attention.hpp): forward with an online softmax over key tiles,
+// saving only the per-row log-sum-exp; backward recomputes each tile's probabilities from it.
+// Tile products (Q K^T, P V, and the four backward products) run on ops/gemm, called from
+// inside the OpenMP region over (batch, head, query tile), where the BLAS runs single-threaded.
+// ref: Dao et al. 2022, "FlashAttention", Algorithm 1 (forward, online softmax); Dao 2023,
+// "FlashAttention-2", Algorithm 2 (backward: dV += P^T dO, dP = dO V^T, dS = P (dP - rowsum(dO O)),
+// dQ += dS K, dK += dS^T Q).
+// ref: Press et al. 2022, "Train Short, Test Long" (ALiBi): score += -m_h (i - j).
+// The naive reference below composes differentiable ops and materialises the (T, S) scores.
+// Not for: attention variants with other score functions (linear attention, retention).
+#include "ops/attention.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "autograd/autograd.hpp"
+#include "ops/elementwise.hpp"
+#include "ops/gemm.hpp"
+#include "ops/internal.hpp"
+#include "ops/linalg.hpp"
+#include "ops/norm.hpp"
+#include "ops/shape.hpp"
+
+namespace lmlab {
+
+using namespace detail;
+
+namespace {
+
+// Tile sizes: a tile's products go through ops/gemm (single-threaded inside our parallel
+// region), so tiles are large enough to amortise a GEMM call; the (k_bq x k_bk) score tile
+// of one thread stays in L2.
+constexpr std::int64_t k_bq = 64;   // query rows per tile
+constexpr std::int64_t k_bk = 256;  // keys per tile
+// Below about a million multiply-adds (tens of microseconds) one thread beats a fork/join.
+constexpr std::int64_t k_attn_grain = 1 << 20;
+
+struct attn_dims {
+  std::int64_t B, H, Hkv, T, S, D, off;  // off = S - T: query t sits at absolute position t + off
+  double scale;
+  bool causal;
+  std::int64_t window;
+  std::vector<double> slopes;  // empty: no ALiBi
+
+  // Visible keys of query row t: [lo, hi).
+  std::int64_t key_lo(std::int64_t t) const { return window > 0 ? std::max<std::int64_t>(0, t + off - window + 1) : 0; }
+  std::int64_t key_hi(std::int64_t t) const { return causal ? std::clamp<std::int64_t>(t + off + 1, 0, S) : S; }
+};
+
+attn_dims check_dims(const tensor& q, const tensor& k, const tensor& v, const attention_options& opt, const char* op) {
+  LMLAB_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "{}: q, k, v must be 4-d (B, H, T, D), got {}, {}, {}", op,
+              shape_str(q.shape()), shape_str(k.shape()), shape_str(v.shape()));
+  check_same_type(q, k, op);
+  check_same_type(q, v, op);
+  attn_dims a;
+  a.B = q.size(0), a.H = q.size(1), a.T = q.size(2), a.D = q.size(3);
+  a.Hkv = k.size(1), a.S = k.size(2);
+  LMLAB_CHECK(k.size(0) == a.B && k.size(3) == a.D && v.shape() == k.shape(),
+              "{}: k {} and v {} must both be (B={}, H_kv, S, D={})", op, shape_str(k.shape()), shape_str(v.shape()), a.B, a.D);
+  LMLAB_CHECK(a.Hkv > 0 && a.H % a.Hkv == 0, "{}: query heads {} are not a multiple of key/value heads {}", op, a.H, a.Hkv);
+  LMLAB_CHECK(opt.window >= 0, "{}: window must be >= 0, got {}", op, opt.window);
+  a.off = a.S - a.T;
+  a.scale = opt.scale != 0 ? opt.scale : 1.0 / std::sqrt(static_cast<double>(std::max<std::int64_t>(a.D, 1)));
+  a.causal = opt.causal;
+  a.window = opt.window;
+  if (opt.alibi_slopes.defined()) {
+    LMLAB_CHECK(opt.alibi_slopes.numel() == a.H, "{}: alibi_slopes has {} elements for {} heads", op, opt.alibi_slopes.numel(), a.H);
+    a.slopes = opt.alibi_slopes.to_vector();
+  }
+  return a;
+}
+
+// One head's rows as the kernels see them: element (t, d) at p[t * ld + d].
+template <class T>
+struct rows {
+  T* p;
+  std::int64_t ld;
+  T* row(std::int64_t t) const { return p + t * ld; }
+};
+
+// A (B, H, T, D) tensor whose last dim is contiguous, seen per (b, h) as rows with a stride:
+// views such as transpose(reshape(narrow(qkv)), 1, 2) need no copy. Other layouts are copied.
+struct head_layout {
+  tensor t;
+  std::int64_t s0, s1, ld;
+};
+head_layout heads_of(const tensor& x) {
+  tensor t = x;
+  const bool rows_ok = x.size(3) <= 1 || x.strides()[3] == 1;
+  const bool ld_ok = x.size(2) <= 1 || x.strides()[2] >= x.size(3);
+  if (!rows_ok || !ld_ok) t = x.contiguous_raw();
+  const std::int64_t ld = t.size(2) <= 1 ? std::max<std::int64_t>(t.size(3), 1) : t.strides()[2];
+  return {t, t.strides()[0], t.strides()[1], ld};
+}
+template <class T>
+rows<T> head(const head_layout& l, std::int64_t b, std::int64_t h) {
+  return {l.t.data<T>() + b * l.s0 + h * l.s1, l.ld};
+}
+
+// Scores of query rows [i0, i1) against keys [j0, j1) of head h: s (i1-i0, ld) =
+// scale q k^T + ALiBi, with masked entries -inf.
+template <class T>
+void score_tile(const attn_dims& a, std::int64_t h, rows<const T> q, rows<const T> k, std::int64_t i0, std::int64_t i1,
+                std::int64_t j0, std::int64_t j1, T* s, std::int64_t ld) {
+  const std::int64_t D = a.D, nj = j1 - j0;
+  gemm(false, true, i1 - i0, nj, D, static_cast<T>(a.scale), q.row(i0), q.ld, k.row(j0), k.ld, T(0), s, ld);
+  const T slope = a.slopes.empty() ? T(0) : static_cast<T>(a.slopes[static_cast<std::size_t>(h)]);
+  for (std::int64_t i = i0; i < i1; ++i) {
+    T* row = s + (i - i0) * ld;
+    // Visible keys of this row within the tile: [lo, hi); most rows of a causal tile see all.
+    const std::int64_t lo = std::clamp<std::int64_t>(a.key_lo(i) - j0, 0, nj), hi = std::clamp<std::int64_t>(a.key_hi(i) - j0, lo, nj);
+    std::fill(row, row + lo, -std::numeric_limits<T>::infinity());
+    std::fill(row + hi, row + nj, -std::numeric_limits<T>::infinity());
+    if (slope != T(0)) {
+      const T pos = static_cast<T>(i + a.off - j0);
+      const auto lo32 = static_cast<std::int32_t>(lo), hi32 = static_cast<std::int32_t>(hi);
+#pragma omp simd
+      for (std::int32_t j = lo32; j < hi32; ++j) row[j] -= slope * (pos - static_cast<T>(j));
+    }
+  }
+}
+
+// The keys any row of [i0, i1) can see: [jlo, jhi).
+inline void key_range(const attn_dims& a, std::int64_t i0, std::int64_t i1, std::int64_t& jlo, std::int64_t& jhi) {
+  jlo = a.S;
+  jhi = 0;
+  for (std::int64_t i = i0; i < i1; ++i) {
+    jlo = std::min(jlo, a.key_lo(i));
+    jhi = std::max(jhi, a.key_hi(i));
+  }
+}
+
+// Forward of one (b, h) and query tile [i0, i1): o rows and lse entries.
+// Scratch: s (k_bq x k_bk), acc (k_bq x D), m and l (k_bq).
+template <class T>
+void forward_tile(const attn_dims& a, std::int64_t h, rows<const T> q, rows<const T> k, rows<const T> v, rows<T> o, T* lse,
+                  std::int64_t i0, std::int64_t i1, T* s, T* acc, T* m, T* l) {
+  const std::int64_t D = a.D, nq = i1 - i0;
+  constexpr T ninf = -std::numeric_limits<T>::infinity();
+  std::fill(acc, acc + nq * D, T(0));
+  std::fill(m, m + nq, ninf);
+  std::fill(l, l + nq, T(0));
+  std::int64_t jlo, jhi;
+  key_range(a, i0, i1, jlo, jhi);
+  for (std::int64_t j0 = jlo; j0 < jhi; j0 += k_bk) {
+    const std::int64_t j1 = std::min(jhi, j0 + k_bk), nj = j1 - j0;
+    score_tile(a, h, q, k, i0, i1, j0, j1, s, k_bk);
+    for (std::int64_t r = 0; r < nq; ++r) {
+      T* row = s + r * k_bk;
+      T mx = ninf;
+#pragma omp simd reduction(max : mx)
+      for (std::int64_t j = 0; j < nj; ++j) mx = std::max(mx, row[j]);
+      const T m_new = std::max(m[r], mx);
+      if (m_new == ninf) {  // nothing visible yet for this row: P = 0
+        std::fill(row, row + nj, T(0));
+        continue;
+      }
+      // Online softmax: rescale what was accumulated under the old max.
+      const T corr = vexp(m[r] - m_new);
+      T sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (std::int64_t j = 0; j < nj; ++j) {
+        const T p = vexp(row[j] - m_new);
+        row[j] = p;
+        sum += p;
+      }
+      l[r] = l[r] * corr + sum;
+      m[r] = m_new;
+      if (corr != T(1)) {
+        T* ar = acc + r * D;
+#pragma omp simd
+        for (std::int64_t d = 0; d < D; ++d) ar[d] *= corr;
+      }
+    }
+    gemm(false, false, nq, D, nj, T(1), s, k_bk, v.row(j0), v.ld, T(1), acc, D);  // acc += P V
+  }
+  for (std::int64_t r = 0; r < nq; ++r) {
+    T* orow = o.row(i0 + r);
+    if (l[r] == T(0)) {  // no visible key: output 0, lse -inf (rows skipped in backward)
+      std::fill(orow, orow + D, T(0));
+      lse[i0 + r] = ninf;
+      continue;
+    }
+    const T inv = T(1) / l[r];
+#pragma omp simd
+    for (std::int64_t d = 0; d < D; ++d) orow[d] = acc[r * D + d] * inv;
+    lse[i0 + r] = m[r] + std::log(l[r]);
+  }
+}
+
+// Backward of one (b, h): accumulates dq (T, D) and this head's dk, dv (S, D), all with row
+// stride D and zeroed by the caller.
+template <class T>
+void backward_head(const attn_dims& a, std::int64_t h, rows<const T> q, rows<const T> k, rows<const T> v, rows<const T> o,
+                   const T* lse, rows<const T> go, T* dq, T* dk, T* dv) {
+  const std::int64_t D = a.D, T_ = a.T;
+  constexpr T ninf = -std::numeric_limits<T>::infinity();
+  std::vector<T> s(static_cast<std::size_t>(k_bq * k_bk)), dp(static_cast<std::size_t>(k_bq * k_bk));
+  std::vector<T> drow(static_cast<std::size_t>(T_));
+  for (std::int64_t i = 0; i < T_; ++i) {  // D_i = rowsum(dO_i * O_i)
+    const T* gi = go.row(i);
+    const T* oi = o.row(i);
+    T acc = 0;
+#pragma omp simd reduction(+ : acc)
+    for (std::int64_t d = 0; d < D; ++d) acc += gi[d] * oi[d];
+    drow[static_cast<std::size_t>(i)] = acc;
+  }
+  const T scale = static_cast<T>(a.scale);
+  for (std::int64_t i0 = 0; i0 < T_; i0 += k_bq) {
+    const std::int64_t i1 = std::min(T_, i0 + k_bq), nq = i1 - i0;
+    std::int64_t jlo, jhi;
+    key_range(a, i0, i1, jlo, jhi);
+    for (std::int64_t j0 = jlo; j0 < jhi; j0 += k_bk) {
+      const std::int64_t j1 = std::min(jhi, j0 + k_bk), nj = j1 - j0;
+      score_tile(a, h, q, k, i0, i1, j0, j1, s.data(), k_bk);
+      for (std::int64_t r = 0; r < nq; ++r) {  // P = exp(S - lse)
+        T* row = s.data() + r * k_bk;
+        const T l = lse[i0 + r];
+        if (l == ninf) {
+          std::fill(row, row + nj, T(0));
+          continue;
+        }
+#pragma omp simd
+        for (std::int64_t j = 0; j < nj; ++j) row[j] = vexp(row[j] - l);
+      }
+      // dV += P^T dO
+      gemm(true, false, nj, D, nq, T(1), s.data(), k_bk, go.row(i0), go.ld, T(1), dv + j0 * D, D);
+      // dP = dO V^T
+      gemm(false, true, nq, nj, D, T(1), go.row(i0), go.ld, v.row(j0), v.ld, T(0), dp.data(), k_bk);
+      for (std::int64_t r = 0; r < nq; ++r) {  // dS = P (dP - D_i), with the score scale folded in
+        const T* pr = s.data() + r * k_bk;
+        T* dsr = dp.data() + r * k_bk;
+        const T di = drow[static_cast<std::size_t>(i0 + r)];
+#pragma omp simd
+        for (std::int64_t j = 0; j < nj; ++j) dsr[j] = pr[j] * (dsr[j] - di) * scale;
+      }
+      // dQ += dS K, dK += dS^T Q
+      gemm(false, false, nq, D, nj, T(1), dp.data(), k_bk, k.row(j0), k.ld, T(1), dq + i0 * D, D);
+      gemm(true, false, nj, D, nq, T(1), dp.data(), k_bk, q.row(i0), q.ld, T(1), dk + j0 * D, D);
+    }
+  }
+}
+
+template <class T>
+rows<const T> as_const(rows<T> r) {
+  return {r.p, r.ld};
+}
+
+}  // namespace
+
+// q (B, H, T, D), k v (B, H_kv, S, D) -> o (B, H, T, D); saves lse (B, H, T).
+// Inputs whose last dim is contiguous are read in place (no copy). The output is a
+// (B, H, T, D) view of a contiguous (B, T, H, D) buffer, so transpose(o, 1, 2) followed by a
+// reshape to (B, T, H * D) copies nothing.
+tensor attention(const tensor& q, const tensor& k, const tensor& v, const attention_options& opt) {
+  const attn_dims a = check_dims(q, k, v, opt, "attention");
+  const head_layout lq = heads_of(q), lk = heads_of(k), lv = heads_of(v);
+  tensor out = tensor::empty({a.B, a.T, a.H, a.D}, q.type()).transpose_raw(1, 2);
+  const head_layout lo = heads_of(out);
+  tensor lse = tensor::empty({a.B, a.H, a.T}, q.type());
+  const std::int64_t G = a.H / a.Hkv, nqb = (a.T + k_bq - 1) / k_bq;
+  dispatch_float(q.type(), "attention", [&]<class T>() {
+    T* pl = lse.data<T>();
+    const std::int64_t tasks = a.B * a.H * nqb;
+#pragma omp parallel if (tasks > 1 && a.T * a.S * a.D * a.B * a.H > k_attn_grain)
+    {
+      std::vector<T> s(static_cast<std::size_t>(k_bq * k_bk));
+      std::vector<T> acc(static_cast<std::size_t>(k_bq * a.D)), m(k_bq), l(k_bq);
+      // Later query tiles see more keys under a causal mask: hand tiles out dynamically.
+#pragma omp for schedule(dynamic, 1)
+      for (std::int64_t task = 0; task < tasks; ++task) {
+        const std::int64_t bh = task / nqb, qb = task % nqb;
+        const std::int64_t b = bh / a.H, h = bh % a.H, hk = h / G;
+        const std::int64_t i0 = qb * k_bq, i1 = std::min(a.T, i0 + k_bq);
+        forward_tile<T>(a, h, as_const(head<T>(lq, b, h)), as_const(head<T>(lk, b, hk)), as_const(head<T>(lv, b, hk)),
+                        head<T>(lo, b, h), pl + bh * a.T, i0, i1, s.data(), acc.data(), m.data(), l.data());
+      }
+    }
+    if (opt.pattern_out) {  // softmax probabilities, materialised only on request (hooks)
+      tensor pat = tensor::empty({a.B, a.H, a.T, a.S}, q.type());
+      T* pp = pat.data<T>();
+#pragma omp parallel for if (a.B * a.H * a.T * a.S > k_par_grain)
+      for (std::int64_t bh = 0; bh < a.B * a.H; ++bh) {
+        const std::int64_t b = bh / a.H, h = bh % a.H, hk = h / G;
+        std::vector<T> s(static_cast<std::size_t>(k_bq * k_bk));
+        for (std::int64_t i0 = 0; i0 < a.T; i0 += k_bq) {
+          const std::int64_t i1 = std::min(a.T, i0 + k_bq);
+          for (std::int64_t j0 = 0; j0 < a.S; j0 += k_bk) {
+            const std::int64_t j1 = std::min(a.S, j0 + k_bk);
+            score_tile<T>(a, h, as_const(head<T>(lq, b, h)), as_const(head<T>(lk, b, hk)), i0, i1, j0, j1, s.data(), k_bk);
+            for (std::int64_t i = i0; i < i1; ++i) {
+              const T l = pl[bh * a.T + i];
+              for (std::int64_t j = j0; j < j1; ++j) {
+                const T sc = s[static_cast<std::size_t>((i - i0) * k_bk + (j - j0))];
+                pp[(bh * a.T + i) * a.S + j] = l == -std::numeric_limits<T>::infinity() ? T(0) : vexp(sc - l);
+              }
+            }
+          }
+        }
+      }
+      *opt.pattern_out = pat;
+    }
+  });
+  if (needs_grad({&q, &k, &v})) {
+    auto saved = [](const head_layout& l) { return head_layout{l.t.detach(), l.s0, l.s1, l.ld}; };
+    record("attention", out, {q, k, v},
+           [lq = saved(lq), lk = saved(lk), lv = saved(lv), lo = saved(lo), lse, a, G](const tensor& g) -> std::vector<tensor> {
+             const dtype t = lq.t.type();
+             tensor dq = tensor::zeros({a.B, a.H, a.T, a.D}, t);
+             tensor dk = tensor::zeros({a.B, a.Hkv, a.S, a.D}, t), dv = tensor::zeros({a.B, a.Hkv, a.S, a.D}, t);
+             // With G > 1 query heads per kv head, each query head writes its own dK/dV slab
+             // (B, H, S, D) in parallel; the slabs of a group are summed afterwards.
+             tensor dkh = G == 1 ? dk : tensor::zeros({a.B, a.H, a.S, a.D}, t);
+             tensor dvh = G == 1 ? dv : tensor::zeros({a.B, a.H, a.S, a.D}, t);
+             const head_layout lg = heads_of(g);
+             dispatch_float(t, "attention", [&]<class T>() {
+               const T* pl = lse.data<T>();
+               T *pdq = dq.data<T>(), *pdk = dkh.data<T>(), *pdv = dvh.data<T>();
+#pragma omp parallel for schedule(dynamic, 1) if (a.B * a.H > 1 && a.T * a.S * a.D * a.B * a.H > k_attn_grain)
+               for (std::int64_t bh = 0; bh < a.B * a.H; ++bh) {
+                 const std::int64_t b = bh / a.H, h = bh % a.H, hk = h / G;
+                 backward_head<T>(a, h, as_const(head<T>(lq, b, h)), as_const(head<T>(lk, b, hk)), as_const(head<T>(lv, b, hk)),
+                                  as_const(head<T>(lo, b, h)), pl + bh * a.T, as_const(head<T>(lg, b, h)), pdq + bh * a.T * a.D,
+                                  pdk + bh * a.S * a.D, pdv + bh * a.S * a.D);
+               }
+               if (G > 1) {
+                 T *rk = dk.data<T>(), *rv = dv.data<T>();
+                 const std::int64_t slab = a.S * a.D;
+#pragma omp parallel for if (a.B * a.Hkv * slab > k_par_grain)
+                 for (std::int64_t bk = 0; bk < a.B * a.Hkv; ++bk) {
+                   const std::int64_t b = bk / a.Hkv, hk = bk % a.Hkv;
+                   for (std::int64_t gi = 0; gi < G; ++gi) {
+                     const std::int64_t src = ((b * a.H) + hk * G + gi) * slab;
+#pragma omp simd
+                     for (std::int64_t e = 0; e < slab; ++e) {
+                       rk[bk * slab + e] += pdk[src + e];
+                       rv[bk * slab + e] += pdv[src + e];
+                     }
+                   }
+                 }
+               }
+             });
+             return {dq, dk, dv};
+           });
+  }
+  return out;
+}
+
+// ---- naive reference --------------------------------------------------------------------
+
+// q (B, H, T, D), k v (B, H_kv, S, D) -> (B, H, T, D), built from differentiable ops:
+// softmax(q k^T * scale + bias + mask) v with k, v repeated to H heads.
+tensor attention_reference(const tensor& q, const tensor& k, const tensor& v, const attention_options& opt) {
+  const attn_dims a = check_dims(q, k, v, opt, "attention_reference");
+  const std::int64_t G = a.H / a.Hkv;
+  auto repeat_heads = [&](const tensor& t) {
+    if (G == 1) return t;
+    return reshape(expand(unsqueeze(t, 2), {a.B, a.Hkv, G, a.S, a.D}), {a.B, a.H, a.S, a.D});
+  };
+  tensor kr = repeat_heads(k), vr = repeat_heads(v);
+  tensor scores = mul_scalar(matmul(q, transpose(kr, 2, 3)), a.scale);  // (B, H, T, S)
+  // Additive bias (H, T, S): ALiBi and -inf on masked keys; a 0/1 row mask zeroes queries
+  // that see no key (the fused kernel's convention).
+  std::vector<double> bias(static_cast<std::size_t>(a.H * a.T * a.S));
+  std::vector<double> rowmask(static_cast<std::size_t>(a.T));
+  for (std::int64_t t = 0; t < a.T; ++t) rowmask[static_cast<std::size_t>(t)] = a.key_hi(t) > a.key_lo(t) ? 1.0 : 0.0;
+  for (std::int64_t h = 0; h < a.H; ++h)
+    for (std::int64_t t = 0; t < a.T; ++t)
+      for (std::int64_t s = 0; s < a.S; ++s) {
+        double b = a.slopes.empty() ? 0.0 : -a.slopes[static_cast<std::size_t>(h)] * static_cast<double>(t + a.off - s);
+        // A row with no visible key keeps finite scores (softmax stays NaN-free); the row
+        // mask below zeroes it.
+        if ((s < a.key_lo(t) || s >= a.key_hi(t)) && rowmask[static_cast<std::size_t>(t)] != 0) b = -INFINITY;
+        bias[static_cast<std::size_t>((h * a.T + t) * a.S + s)] = b;
+      }
+  tensor bias_t = tensor::from<double>({a.H, a.T, a.S}, std::span<const double>(bias)).to_raw(q.type());
+  tensor p = softmax(add(scores, bias_t), -1);
+  if (std::find(rowmask.begin(), rowmask.end(), 0.0) != rowmask.end())
+    p = mul(p, tensor::from<double>({a.T, 1}, std::span<const double>(rowmask)).to_raw(q.type()));
+  if (opt.pattern_out) *opt.pattern_out = p.detach().clone_raw();
+  return matmul(p, vr);
+}
+
+}  // namespace lmlab

@@ -1,0 +1,232 @@
+// Differentiable views and copies (see shape.hpp). Views share storage with their input;
+// their backward maps the gradient through the inverse view (transpose, permute) or writes it
+// into a zero tensor (narrow). Gradients handed in by the engine are contiguous.
+// Not for: arithmetic (elementwise.cpp), reductions (reduce.cpp).
+#include "ops/shape.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "autograd/autograd.hpp"
+#include "ops/internal.hpp"
+
+namespace lmlab {
+
+using namespace detail;
+
+namespace {
+
+tensor make_view(const tensor& x, shape_t shape, shape_t strides, std::int64_t offset) {
+  auto v = std::make_shared<tensor_impl>();
+  v->store = x.impl().store;
+  v->offset = offset;
+  v->shape = std::move(shape);
+  v->strides = std::move(strides);
+  v->type = x.type();
+  return tensor(std::move(v));
+}
+
+tensor reshape_raw(const tensor& g, const shape_t& shape) { return g.contiguous_raw().view_raw(shape); }
+
+// Strides that let a strided tensor (shape, strides) be viewed as `to` without copying, or
+// false when its memory layout does not allow it. Dims of `from` are grouped into chunks that
+// are contiguous in memory; each chunk must be split or merged exactly by dims of `to`
+// (splitting the head dim out of a narrowed (B, T, C) is such a case).
+bool view_strides(const shape_t& from, const shape_t& st, const shape_t& to, shape_t& out) {
+  if (from.empty() || numel_of(from) == 0) return false;
+  out.assign(to.size(), 0);
+  std::int64_t view_d = static_cast<std::int64_t>(to.size()) - 1;
+  std::int64_t base = st.back(), chunk = 1, view_numel = 1;
+  for (std::int64_t d = static_cast<std::int64_t>(from.size()) - 1; d >= 0; --d) {
+    const auto du = static_cast<std::size_t>(d);
+    chunk *= from[du];
+    if (d == 0 || (from[du - 1] != 1 && st[du - 1] != chunk * base)) {
+      while (view_d >= 0 && (view_numel < chunk || to[static_cast<std::size_t>(view_d)] == 1)) {
+        out[static_cast<std::size_t>(view_d)] = view_numel * base;
+        view_numel *= to[static_cast<std::size_t>(view_d)];
+        --view_d;
+      }
+      if (view_numel != chunk) return false;
+      if (d > 0) {
+        base = st[du - 1];
+        chunk = 1;
+        view_numel = 1;
+      }
+    }
+  }
+  return view_d == -1;
+}
+
+// `shape` with a -1 resolved against numel.
+shape_t resolve_shape(const shape_t& shape, std::int64_t numel) {
+  shape_t s = shape;
+  std::int64_t known = 1, infer = -1;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == -1) {
+      LMLAB_CHECK(infer < 0, "reshape: more than one -1 in {}", shape_str(shape));
+      infer = static_cast<std::int64_t>(i);
+    } else {
+      known *= s[i];
+    }
+  }
+  if (infer >= 0) {
+    LMLAB_CHECK(known > 0 && numel % known == 0, "reshape: cannot infer -1 in {} for {} elements", shape_str(shape), numel);
+    s[static_cast<std::size_t>(infer)] = numel / known;
+  }
+  LMLAB_CHECK(numel_of(s) == numel, "reshape: shape {} does not match {} elements", shape_str(s), numel);
+  return s;
+}
+
+}  // namespace
+
+// x (S...) -> (shape...), same numel; a view whenever the strides allow (as PyTorch's view)
+tensor reshape(const tensor& x, const shape_t& shape) {
+  tensor out;
+  shape_t st;
+  if (x.is_contiguous()) {
+    out = x.view_raw(shape);
+  } else {
+    const shape_t s = resolve_shape(shape, x.numel());
+    out = view_strides(x.shape(), x.strides(), s, st) ? make_view(x, s, st, x.offset()) : x.clone_raw().view_raw(s);
+  }
+  if (needs_grad({&x})) {
+    record("reshape", out, {x}, [s = x.shape()](const tensor& g) -> std::vector<tensor> { return {reshape_raw(g, s)}; });
+  }
+  return out;
+}
+
+// x (.., a, .., b, ..) -> (.., b, .., a, ..), a view
+tensor transpose(const tensor& x, std::int64_t d0, std::int64_t d1) {
+  tensor out = x.transpose_raw(d0, d1);
+  if (needs_grad({&x})) {
+    record("transpose", out, {x}, [d0, d1](const tensor& g) -> std::vector<tensor> { return {g.transpose_raw(d0, d1)}; });
+  }
+  return out;
+}
+
+// x (S0, S1, ...) -> (S[dims[0]], S[dims[1]], ...), a view
+tensor permute(const tensor& x, const std::vector<std::int64_t>& dims) {
+  const std::int64_t n = x.dim();
+  LMLAB_CHECK(static_cast<std::int64_t>(dims.size()) == n, "permute: {} dims given for a tensor of {} dims ({})", dims.size(), n,
+              shape_str(x.shape()));
+  std::vector<std::int64_t> p(dims.size()), inv(dims.size(), -1);
+  shape_t shape(dims.size()), strides(dims.size());
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    p[i] = norm_dim(dims[i], n, "permute");
+    LMLAB_CHECK(inv[static_cast<std::size_t>(p[i])] < 0, "permute: dim {} appears twice", p[i]);
+    inv[static_cast<std::size_t>(p[i])] = static_cast<std::int64_t>(i);
+    shape[i] = x.shape()[static_cast<std::size_t>(p[i])];
+    strides[i] = x.strides()[static_cast<std::size_t>(p[i])];
+  }
+  tensor out = make_view(x, shape, strides, x.offset());
+  if (needs_grad({&x})) {
+    record("permute", out, {x}, [inv](const tensor& g) -> std::vector<tensor> {
+      shape_t s(inv.size()), st(inv.size());
+      for (std::size_t i = 0; i < inv.size(); ++i) {
+        s[i] = g.shape()[static_cast<std::size_t>(inv[i])];
+        st[i] = g.strides()[static_cast<std::size_t>(inv[i])];
+      }
+      return {make_view(g, s, st, g.offset())};
+    });
+  }
+  return out;
+}
+
+// x (S...) -> a contiguous copy (x itself when already contiguous)
+tensor contiguous(const tensor& x) {
+  if (x.is_contiguous()) return x;
+  tensor out = x.clone_raw();
+  if (needs_grad({&x})) record("contiguous", out, {x}, [](const tensor& g) -> std::vector<tensor> { return {g}; });
+  return out;
+}
+
+// x (.., S_d, ..) -> (.., length, ..), a view of [start, start + length)
+tensor narrow(const tensor& x, std::int64_t dim, std::int64_t start, std::int64_t length) {
+  tensor out = x.narrow_raw(dim, start, length);
+  if (needs_grad({&x})) {
+    record("narrow", out, {x}, [s = x.shape(), t = x.type(), dim, start, length](const tensor& g) -> std::vector<tensor> {
+      tensor gx = tensor::zeros(s, t);
+      gx.narrow_raw(dim, start, length).copy_from(g);
+      return {gx};
+    });
+  }
+  return out;
+}
+
+// xs[i] (.., S_i, ..) -> (.., sum S_i, ..)
+tensor cat(const std::vector<tensor>& xs, std::int64_t dim) {
+  LMLAB_CHECK(!xs.empty(), "cat: no tensors given");
+  const tensor& x0 = xs[0];
+  const std::int64_t d = norm_dim(dim, x0.dim(), "cat");
+  shape_t shape = x0.shape();
+  shape[static_cast<std::size_t>(d)] = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const tensor& x = xs[i];
+    LMLAB_CHECK(x.type() == x0.type(), "cat: all inputs must have the same dtype (input {} is {}, input 0 is {})", i,
+                dtype_name(x.type()), dtype_name(x0.type()));
+    LMLAB_CHECK(x.dim() == x0.dim(), "cat: input {} has shape {}, input 0 has {}", i, shape_str(x.shape()), shape_str(x0.shape()));
+    for (std::int64_t k = 0; k < x.dim(); ++k)
+      LMLAB_CHECK(k == d || x.shape()[static_cast<std::size_t>(k)] == x0.shape()[static_cast<std::size_t>(k)],
+                  "cat: input {} has shape {}, input 0 has {} (they may differ only in dim {})", i, shape_str(x.shape()),
+                  shape_str(x0.shape()), d);
+    shape[static_cast<std::size_t>(d)] += x.shape()[static_cast<std::size_t>(d)];
+  }
+  tensor out = tensor::empty(shape, x0.type());
+  std::vector<std::int64_t> starts;
+  std::int64_t at = 0;
+  for (const tensor& x : xs) {
+    starts.push_back(at);
+    const std::int64_t len = x.shape()[static_cast<std::size_t>(d)];
+    out.narrow_raw(d, at, len).copy_from(x);
+    at += len;
+  }
+  if (needs_grad(xs)) {
+    std::vector<std::int64_t> lens;
+    for (const tensor& x : xs) lens.push_back(x.shape()[static_cast<std::size_t>(d)]);
+    record("cat", out, xs, [d, starts, lens](const tensor& g) -> std::vector<tensor> {
+      std::vector<tensor> gs;
+      for (std::size_t i = 0; i < starts.size(); ++i) gs.push_back(g.narrow_raw(d, starts[i], lens[i]));
+      return gs;
+    });
+  }
+  return out;
+}
+
+// x (S...) -> (S[:dim], 1, S[dim:]), a view
+tensor unsqueeze(const tensor& x, std::int64_t dim) {
+  const std::int64_t d = norm_dim(dim, x.dim() + 1, "unsqueeze");
+  shape_t s = x.shape(), st = x.strides();
+  const std::int64_t stride = d < x.dim() ? s[static_cast<std::size_t>(d)] * st[static_cast<std::size_t>(d)] : 1;
+  s.insert(s.begin() + d, 1);
+  st.insert(st.begin() + d, stride);
+  tensor out = make_view(x, s, st, x.offset());
+  if (needs_grad({&x})) {
+    record("unsqueeze", out, {x}, [s0 = x.shape()](const tensor& g) -> std::vector<tensor> { return {reshape_raw(g, s0)}; });
+  }
+  return out;
+}
+
+// x (.., 1, ..) -> (.., ..), a view; a dim whose size is not 1 is left alone (as PyTorch)
+tensor squeeze(const tensor& x, std::int64_t dim) {
+  const std::int64_t d = norm_dim(dim, x.dim(), "squeeze");
+  if (x.shape()[static_cast<std::size_t>(d)] != 1) return x;
+  shape_t s = x.shape(), st = x.strides();
+  s.erase(s.begin() + d);
+  st.erase(st.begin() + d);
+  tensor out = make_view(x, s, st, x.offset());
+  if (needs_grad({&x})) {
+    record("squeeze", out, {x}, [s0 = x.shape()](const tensor& g) -> std::vector<tensor> { return {reshape_raw(g, s0)}; });
+  }
+  return out;
+}
+
+// x (S...) broadcast -> (shape...), a copy; gradient summed back
+tensor expand(const tensor& x, const shape_t& shape) {
+  tensor out = broadcast_to_raw(x, shape);
+  if (needs_grad({&x})) {
+    record("expand", out, {x}, [s = x.shape()](const tensor& g) -> std::vector<tensor> { return {sum_to_raw(g, s)}; });
+  }
+  return out;
+}
+
+}  // namespace lmlab

@@ -1,0 +1,360 @@
+// The op table (shared/STYLE.md "Examples" 1-2; llama.cpp's test-backend-ops): one row per op
+// and case. Each row is checked three ways:
+//  1. forward in f32 against the naive f64 reference (tests/ops/naive.hpp), tolerance in the row;
+//  2. forward in f64 against the same reference at 1e-9;
+//  3. backward: f64 analytic gradients against central finite differences (gradcheck), and
+//     f32 analytic gradients against the f64 ones (catches f32-only backward kernels).
+// Kinks (relu at 0) are skipped by the row's `kink` predicate.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+
+#include "autograd/autograd.hpp"
+#include "autograd/gradcheck.hpp"
+#include "core/rng.hpp"
+#include "naive.hpp"
+#include "ops/ops.hpp"
+
+namespace lmlab {
+namespace {
+
+using naive::dense;
+using fn_t = std::function<tensor(const std::vector<tensor>&)>;
+using ref_t = std::function<dense(const std::vector<dense>&)>;
+
+enum class kind { normal, positive, ids, ids_ignore };
+struct input_spec {
+  shape_t shape;
+  kind k = kind::normal;
+  std::int32_t range = 0;  // ids in [0, range); ids_ignore also uses -100 on every 3rd element
+};
+
+struct op_row {
+  std::string name;
+  std::vector<input_spec> in;
+  fn_t op;
+  ref_t ref;
+  double fwd_tol;   // f32 forward vs f64 reference: atol = rtol = fwd_tol
+  double grad_tol;  // gradcheck in f64: atol = rtol = grad_tol
+  std::function<bool(std::size_t, std::int64_t, double)> kink = nullptr;
+};
+
+input_spec N(shape_t s) { return {std::move(s), kind::normal, 0}; }
+input_spec P(shape_t s) { return {std::move(s), kind::positive, 0}; }
+input_spec I(shape_t s, std::int32_t range) { return {std::move(s), kind::ids, range}; }
+input_spec IG(shape_t s, std::int32_t range) { return {std::move(s), kind::ids_ignore, range}; }
+
+std::vector<tensor> make_inputs(const op_row& row, std::uint64_t seed) {
+  rng g(seed);
+  std::vector<tensor> xs;
+  for (const auto& spec : row.in) {
+    const std::int64_t n = numel_of(spec.shape);
+    if (spec.k == kind::ids || spec.k == kind::ids_ignore) {
+      std::vector<std::int32_t> v(static_cast<std::size_t>(n));
+      for (std::int64_t i = 0; i < n; ++i)
+        v[static_cast<std::size_t>(i)] = spec.k == kind::ids_ignore && i % 3 == 1 ? -100 : static_cast<std::int32_t>(g.below(static_cast<std::uint64_t>(spec.range)));
+      xs.push_back(tensor::from<std::int32_t>(spec.shape, std::span<const std::int32_t>(v)));
+      continue;
+    }
+    std::vector<double> v(static_cast<std::size_t>(n));
+    for (auto& x : v) x = spec.k == kind::positive ? 0.5 + 1.5 * g.uniform() : g.normal();
+    xs.push_back(tensor::from<double>(spec.shape, std::span<const double>(v)));
+  }
+  return xs;
+}
+
+std::vector<tensor> as_type(const std::vector<tensor>& xs, dtype t) {
+  std::vector<tensor> out;
+  for (const auto& x : xs) out.push_back(x.type() == dtype::i32 ? x : x.to_raw(t));
+  return out;
+}
+
+tensor to_tensor(const dense& d) { return tensor::from<double>(d.shape, std::span<const double>(d.v)); }
+
+// ---- the table --------------------------------------------------------------------------
+
+double sigm(double x) { return 1 / (1 + std::exp(-x)); }
+
+std::vector<op_row> make_table() {
+  using namespace naive;
+  std::vector<op_row> t;
+  auto add_row = [&](op_row r) { t.push_back(std::move(r)); };
+  auto bin = [](auto f) { return [f](const std::vector<dense>& x) { return binary(x[0], x[1], f); }; };
+  auto un = [](auto f) { return [f](const std::vector<dense>& x) { return unary(x[0], f); }; };
+  const auto plus = [](double a, double b) { return a + b; };
+
+  // Elementwise binary, with broadcasting and a transposed (non-contiguous) input.
+  add_row({"add_same", {N({3, 4}), N({3, 4})}, [](auto& x) { return add(x[0], x[1]); }, bin(plus), 1e-6, 1e-7});
+  add_row({"add_bcast_row", {N({2, 3, 4}), N({4})}, [](auto& x) { return add(x[0], x[1]); }, bin(plus), 1e-6, 1e-7});
+  add_row({"add_bcast_both", {N({2, 1, 4}), N({3, 1})}, [](auto& x) { return add(x[0], x[1]); }, bin(plus), 1e-6, 1e-7});
+  add_row({"add_scalar_tensor", {N({}), N({3, 4})}, [](auto& x) { return add(x[0], x[1]); }, bin(plus), 1e-6, 1e-7});
+  add_row({"add_transposed", {N({4, 3}), N({3, 4})}, [](auto& x) { return add(transpose(x[0], 0, 1), x[1]); },
+           [](auto& x) { return binary(transpose(x[0], 0, 1), x[1], [](double a, double b) { return a + b; }); }, 1e-6, 1e-7});
+  add_row({"sub_bcast_col", {N({3, 4}), N({3, 1})}, [](auto& x) { return sub(x[0], x[1]); },
+           bin([](double a, double b) { return a - b; }), 1e-6, 1e-7});
+  add_row({"mul_bcast_mid", {N({2, 3, 4}), N({1, 3, 1})}, [](auto& x) { return mul(x[0], x[1]); },
+           bin([](double a, double b) { return a * b; }), 1e-6, 1e-7});
+  add_row({"mul_transposed_bcast", {N({5, 2}), N({5})}, [](auto& x) { return mul(transpose(x[0], 0, 1), x[1]); },
+           [](auto& x) { return binary(transpose(x[0], 0, 1), x[1], [](double a, double b) { return a * b; }); }, 1e-6, 1e-7});
+  add_row({"div_bcast", {N({3, 4}), P({4})}, [](auto& x) { return div(x[0], x[1]); },
+           bin([](double a, double b) { return a / b; }), 1e-6, 1e-6});
+
+  // Unary.
+  add_row({"add_scalar", {N({3, 5})}, [](auto& x) { return add_scalar(x[0], 0.75); }, un([](double a) { return a + 0.75; }), 1e-6, 1e-7});
+  add_row({"mul_scalar", {N({3, 5})}, [](auto& x) { return mul_scalar(x[0], -1.5); }, un([](double a) { return a * -1.5; }), 1e-6, 1e-7});
+  add_row({"neg", {N({7})}, [](auto& x) { return neg(x[0]); }, un([](double a) { return -a; }), 1e-6, 1e-7});
+  add_row({"exp", {N({4, 5})}, [](auto& x) { return exp(x[0]); }, un([](double a) { return std::exp(a); }), 1e-6, 1e-6});
+  add_row({"log", {P({4, 5})}, [](auto& x) { return log(x[0]); }, un([](double a) { return std::log(a); }), 1e-6, 1e-6});
+  add_row({"sqrt", {P({4, 5})}, [](auto& x) { return sqrt(x[0]); }, un([](double a) { return std::sqrt(a); }), 1e-6, 1e-6});
+  add_row({"tanh", {N({4, 5})}, [](auto& x) { return tanh(x[0]); }, un([](double a) { return std::tanh(a); }), 1e-6, 1e-6});
+  add_row({"sigmoid", {N({4, 5})}, [](auto& x) { return sigmoid(x[0]); }, un(sigm), 1e-6, 1e-6});
+  add_row({"pow_scalar", {P({4, 5})}, [](auto& x) { return pow_scalar(x[0], 2.5); }, un([](double a) { return std::pow(a, 2.5); }), 1e-5, 1e-6});
+  add_row({"relu", {N({4, 5})}, [](auto& x) { return relu(x[0]); }, un([](double a) { return a > 0 ? a : 0; }), 1e-6, 1e-7,
+           [](std::size_t, std::int64_t, double v) { return std::abs(v) < 1e-3; }});
+  add_row({"silu", {N({4, 5})}, [](auto& x) { return silu(x[0]); }, un([](double a) { return a * sigm(a); }), 1e-6, 1e-6});
+  add_row({"softplus", {N({4, 5})}, [](auto& x) { return softplus(mul_scalar(x[0], 12.0)); },
+           un([](double a) { return 12 * a > 20 ? 12 * a : std::log1p(std::exp(12 * a)); }), 1e-5, 1e-6,
+           [](std::size_t, std::int64_t, double v) { return std::abs(12 * v - 20) < 1e-3; }});
+  add_row({"gelu_exact", {N({4, 5})}, [](auto& x) { return gelu(x[0]); },
+           un([](double a) { return 0.5 * a * (1 + std::erf(a / std::sqrt(2.0))); }), 1e-6, 1e-6});
+  add_row({"gelu_tanh", {N({4, 5})}, [](auto& x) { return gelu(x[0], gelu_approx::tanh); },
+           un([](double a) { return 0.5 * a * (1 + std::tanh(std::sqrt(2 / M_PI) * (a + 0.044715 * a * a * a))); }), 1e-6, 1e-6});
+
+  // Reductions.
+  add_row({"sum_all", {N({3, 4, 5})}, [](auto& x) { return sum(x[0]); },
+           [](auto& x) { auto r = sum_keep(x[0], {0, 1, 2}); r.shape = {}; return r; }, 1e-5, 1e-7});
+  add_row({"mean_all", {N({3, 4, 5})}, [](auto& x) { return mean(x[0]); },
+           [](auto& x) { auto r = sum_keep(x[0], {0, 1, 2}); r.shape = {}; r.v[0] /= 60; return r; }, 1e-6, 1e-7});
+  add_row({"sum_dims_02", {N({3, 4, 5})}, [](auto& x) { return sum(x[0], {0, 2}); },
+           [](auto& x) { auto r = sum_keep(x[0], {0, 2}); r.shape = {4}; return r; }, 1e-5, 1e-7});
+  add_row({"sum_dim1_keep", {N({3, 4, 5})}, [](auto& x) { return sum(x[0], {1}, true); },
+           [](auto& x) { return sum_keep(x[0], {1}); }, 1e-5, 1e-7});
+  add_row({"mean_last_transposed", {N({5, 3})}, [](auto& x) { return mean(transpose(x[0], 0, 1), {-1}); },
+           [](auto& x) { auto r = sum_keep(transpose(x[0], 0, 1), {1}); r.shape = {3}; for (auto& v : r.v) v /= 5; return r; }, 1e-6, 1e-7});
+  add_row({"amax_dim1", {N({3, 6, 2})}, [](auto& x) { return amax(x[0], 1); },
+           [](auto& x) {
+             dense r{{3, 2}, std::vector<double>(6, -INFINITY)};
+             for (int a = 0; a < 3; ++a)
+               for (int k = 0; k < 6; ++k)
+                 for (int c = 0; c < 2; ++c) r.v[a * 2 + c] = std::max(r.v[a * 2 + c], x[0].v[(a * 6 + k) * 2 + c]);
+             return r;
+           }, 1e-7, 1e-7});
+
+  // Shape ops.
+  add_row({"reshape", {N({2, 6})}, [](auto& x) { return mul(reshape(x[0], {3, 4}), reshape(x[0], {3, 4})); },
+           [](auto& x) { auto r = unary(x[0], [](double a) { return a * a; }); r.shape = {3, 4}; return r; }, 1e-6, 1e-7});
+  add_row({"reshape_noncontig", {N({3, 4})}, [](auto& x) { return reshape(transpose(x[0], 0, 1), {2, 6}); },
+           [](auto& x) { auto r = transpose(x[0], 0, 1); r.shape = {2, 6}; return r; }, 1e-7, 1e-7});
+  add_row({"reshape_split_narrowed_view", {N({2, 3, 12})}, [](auto& x) { return reshape(transpose(reshape(narrow(x[0], 2, 4, 8), {2, 3, 2, 4}), 1, 2), {4, 12}); },
+           [](auto& x) {
+             dense r{{4, 12}, {}};
+             for (int b = 0; b < 2; ++b)
+               for (int h = 0; h < 2; ++h)
+                 for (int t = 0; t < 3; ++t)
+                   for (int d = 0; d < 4; ++d) r.v.push_back(x[0].v[static_cast<std::size_t>((b * 3 + t) * 12 + 4 + h * 4 + d)]);
+             return r;
+           }, 1e-7, 1e-7});
+  add_row({"permute", {N({2, 3, 4})}, [](auto& x) { return contiguous(permute(x[0], {2, 0, 1})); },
+           [](auto& x) { return transpose(transpose(x[0], 0, 2), 1, 2); }, 1e-7, 1e-7});
+  add_row({"narrow", {N({4, 5})}, [](auto& x) { return exp(narrow(x[0], 1, 1, 3)); },
+           [](auto& x) {
+             dense r{{4, 3}, {}};
+             for (int i = 0; i < 4; ++i)
+               for (int j = 1; j < 4; ++j) r.v.push_back(std::exp(x[0].v[i * 5 + j]));
+             return r;
+           }, 1e-6, 1e-6});
+  add_row({"cat_dim1", {N({2, 3}), N({2, 1}), N({2, 2})}, [](auto& x) { return cat({x[0], x[1], x[2]}, 1); },
+           [](auto& x) {
+             dense r{{2, 6}, {}};
+             for (int i = 0; i < 2; ++i) {
+               for (int j = 0; j < 3; ++j) r.v.push_back(x[0].v[i * 3 + j]);
+               r.v.push_back(x[1].v[i]);
+               for (int j = 0; j < 2; ++j) r.v.push_back(x[2].v[i * 2 + j]);
+             }
+             return r;
+           }, 1e-7, 1e-7});
+  add_row({"unsqueeze_squeeze", {N({3, 4}), N({3})}, [](auto& x) { return squeeze(add(x[0], unsqueeze(x[1], 1)), 0); },
+           [](auto& x) { auto b = x[1]; b.shape = {3, 1}; return binary(x[0], b, [](double a, double c) { return a + c; }); }, 1e-6, 1e-7});
+  add_row({"expand", {N({3, 1})}, [](auto& x) { return expand(x[0], {2, 3, 4}); },
+           [](auto& x) { return binary(x[0], dense{{2, 3, 4}, std::vector<double>(24, 0.0)}, [](double a, double) { return a; }); }, 1e-7, 1e-7});
+
+  // Matrix products, including transposed views passed to the BLAS without copies.
+  add_row({"matmul_2d", {N({5, 7}), N({7, 3})}, [](auto& x) { return matmul(x[0], x[1]); },
+           [](auto& x) { return matmul(x[0], x[1]); }, 1e-5, 1e-6});
+  add_row({"matmul_3d_by_2d", {N({2, 5, 7}), N({7, 3})}, [](auto& x) { return matmul(x[0], x[1]); },
+           [](auto& x) { return matmul(x[0], x[1]); }, 1e-5, 1e-6});
+  add_row({"matmul_batched", {N({2, 5, 7}), N({2, 7, 3})}, [](auto& x) { return matmul(x[0], x[1]); },
+           [](auto& x) { return matmul(x[0], x[1]); }, 1e-5, 1e-6});
+  add_row({"matmul_aT_bT", {N({7, 5}), N({3, 7})}, [](auto& x) { return matmul(transpose(x[0], 0, 1), transpose(x[1], 0, 1)); },
+           [](auto& x) { return matmul(transpose(x[0], 0, 1), transpose(x[1], 0, 1)); }, 1e-5, 1e-6});
+  add_row({"matmul_batched_bT", {N({2, 5, 7}), N({2, 3, 7})}, [](auto& x) { return matmul(x[0], transpose(x[1], 1, 2)); },
+           [](auto& x) { return matmul(x[0], transpose(x[1], 1, 2)); }, 1e-5, 1e-6});
+  auto linear_ref = [](const std::vector<dense>& x) {
+    dense y = matmul(x[0], transpose(x[1], 0, 1));
+    if (x.size() > 2) y = binary(y, x[2], [](double a, double b) { return a + b; });
+    return y;
+  };
+  add_row({"linear_bias", {N({6, 5}), N({4, 5}), N({4})}, [](auto& x) { return linear(x[0], x[1], x[2]); }, linear_ref, 1e-5, 1e-6});
+  add_row({"linear_3d_nobias", {N({2, 3, 5}), N({4, 5})}, [](auto& x) { return linear(x[0], x[1]); }, linear_ref, 1e-5, 1e-6});
+  add_row({"linear_wT_view", {N({6, 5}), N({5, 4}), N({4})}, [](auto& x) { return linear(x[0], transpose(x[1], 0, 1), x[2]); },
+           [linear_ref](const std::vector<dense>& x) { return linear_ref({x[0], transpose(x[1], 0, 1), x[2]}); }, 1e-5, 1e-6});
+
+  // Norms, softmax, embedding, loss.
+  auto ln_ref = [](const std::vector<dense>& x) {
+    dense y = rows(x[0], [](const double* a, double* o, std::int64_t C) {
+      double m = 0, v = 0;
+      for (std::int64_t c = 0; c < C; ++c) m += a[c] / C;
+      for (std::int64_t c = 0; c < C; ++c) v += (a[c] - m) * (a[c] - m) / C;
+      for (std::int64_t c = 0; c < C; ++c) o[c] = (a[c] - m) / std::sqrt(v + 1e-5);
+    });
+    if (x.size() > 1) y = binary(y, x[1], [](double a, double b) { return a * b; });
+    if (x.size() > 2) y = binary(y, x[2], [](double a, double b) { return a + b; });
+    return y;
+  };
+  add_row({"layer_norm_affine", {N({2, 3, 8}), N({8}), N({8})}, [](auto& x) { return layer_norm(x[0], x[1], x[2]); }, ln_ref, 1e-5, 1e-6});
+  add_row({"layer_norm_plain", {N({5, 8})}, [](auto& x) { return layer_norm(x[0], {}, {}); }, ln_ref, 1e-5, 1e-6});
+  auto rms_ref = [](const std::vector<dense>& x) {
+    dense y = rows(x[0], [](const double* a, double* o, std::int64_t C) {
+      double s = 0;
+      for (std::int64_t c = 0; c < C; ++c) s += a[c] * a[c] / C;
+      for (std::int64_t c = 0; c < C; ++c) o[c] = a[c] / std::sqrt(s + 1e-6);
+    });
+    if (x.size() > 1) y = binary(y, x[1], [](double a, double b) { return a * b; });
+    return y;
+  };
+  add_row({"rms_norm_weight", {N({4, 8}), N({8})}, [](auto& x) { return rms_norm(x[0], x[1]); }, rms_ref, 1e-5, 1e-6});
+  add_row({"rms_norm_plain", {N({4, 8})}, [](auto& x) { return rms_norm(x[0], {}); }, rms_ref, 1e-5, 1e-6});
+  add_row({"softmax_last", {N({3, 7})}, [](auto& x) { return softmax(x[0]); }, [](auto& x) { return softmax_last(x[0], false); }, 1e-6, 1e-6});
+  add_row({"softmax_dim1", {N({2, 5, 3})}, [](auto& x) { return softmax(x[0], 1); },
+           [](auto& x) { return transpose(softmax_last(transpose(x[0], 1, 2), false), 1, 2); }, 1e-6, 1e-6});
+  add_row({"log_softmax_last", {N({3, 7})}, [](auto& x) { return log_softmax(x[0]); }, [](auto& x) { return softmax_last(x[0], true); }, 1e-5, 1e-6});
+  add_row({"embedding_repeated", {N({5, 4}), I({2, 6}, 3)}, [](auto& x) { return embedding(x[0], x[1]); },
+           [](auto& x) {
+             dense r{{2, 6, 4}, {}};
+             for (double id : x[1].v)
+               for (int c = 0; c < 4; ++c) r.v.push_back(x[0].v[static_cast<std::size_t>(id) * 4 + c]);
+             return r;
+           }, 1e-7, 1e-7});
+  auto xent_ref = [](const std::vector<dense>& x) {
+    const auto V = x[0].shape[1];
+    dense ls = softmax_last(x[0], true);
+    double s = 0;
+    int n = 0;
+    for (std::size_t i = 0; i < x[1].v.size(); ++i) {
+      if (x[1].v[i] == -100) continue;
+      s -= ls.v[i * static_cast<std::size_t>(V) + static_cast<std::size_t>(x[1].v[i])];
+      ++n;
+    }
+    return dense{{}, {s / n}};
+  };
+  add_row({"cross_entropy", {N({6, 9}), I({6}, 9)}, [](auto& x) { return cross_entropy(x[0], x[1]); }, xent_ref, 1e-6, 1e-6});
+  add_row({"cross_entropy_ignore", {N({7, 5}), IG({7}, 5)}, [](auto& x) { return cross_entropy(x[0], x[1]); }, xent_ref, 1e-6, 1e-6});
+
+  // Attention: fused kernel vs loops; GQA/MQA, sliding window, ALiBi, S > T, non-causal, and
+  // T and S large enough to span several tiles (64 queries x 256 keys), so the online softmax
+  // rescales across key tiles.
+  auto attn = [](bool causal, std::int64_t window, std::vector<double> slopes) {
+    return std::make_pair(
+        fn_t([=](const std::vector<tensor>& x) {
+          attention_options o;
+          o.causal = causal;
+          o.window = window;
+          if (!slopes.empty()) o.alibi_slopes = tensor::from<double>({static_cast<std::int64_t>(slopes.size())}, std::span<const double>(slopes));
+          return attention(x[0], x[1], x[2], o);
+        }),
+        ref_t([=](const std::vector<dense>& x) { return naive::attention(x[0], x[1], x[2], causal, window, 0, slopes); }));
+  };
+  auto arow = [&](std::string name, shape_t q, shape_t kv, std::pair<fn_t, ref_t> f) {
+    add_row({std::move(name), {N(q), N(kv), N(kv)}, f.first, f.second, 1e-5, 1e-6});
+  };
+  // q, k, v as transposed (B, T, H, D) views, read in place by the kernel.
+  add_row({"attention_strided_views", {N({2, 5, 3, 4}), N({2, 5, 1, 4}), N({2, 5, 1, 4})},
+           [](auto& x) { return attention(transpose(x[0], 1, 2), transpose(x[1], 1, 2), transpose(x[2], 1, 2)); },
+           [](auto& x) {
+             return naive::attention(transpose(x[0], 1, 2), transpose(x[1], 1, 2), transpose(x[2], 1, 2), true, 0, 0, {});
+           },
+           1e-5, 1e-6});
+  arow("attention_mha_causal", {2, 2, 5, 4}, {2, 2, 5, 4}, attn(true, 0, {}));
+  arow("attention_gqa", {1, 4, 6, 3}, {1, 2, 6, 3}, attn(true, 0, {}));
+  arow("attention_mqa", {2, 3, 4, 4}, {2, 1, 4, 4}, attn(true, 0, {}));
+  arow("attention_window", {1, 2, 7, 4}, {1, 2, 7, 4}, attn(true, 3, {}));
+  arow("attention_alibi", {1, 2, 6, 4}, {1, 2, 6, 4}, attn(true, 0, {0.5, 0.25}));
+  arow("attention_causal_S_gt_T", {1, 2, 3, 4}, {1, 2, 7, 4}, attn(true, 0, {}));
+  arow("attention_noncausal", {1, 2, 4, 4}, {1, 2, 6, 4}, attn(false, 0, {}));
+  arow("attention_multi_tile", {1, 1, 70, 3}, {1, 1, 70, 3}, attn(true, 0, {}));
+  arow("attention_two_key_tiles", {1, 1, 20, 2}, {1, 1, 300, 2}, attn(true, 0, {}));
+  arow("attention_multi_tile_window_gqa", {1, 2, 70, 2}, {1, 1, 300, 2}, attn(true, 270, {0.01, 0.02}));
+  return t;
+}
+
+const std::vector<op_row>& table() {
+  static const std::vector<op_row> t = make_table();
+  return t;
+}
+
+class op_table : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(op_table, forward_f32_and_f64_match_naive) {
+  const op_row& row = table()[GetParam()];
+  auto xs = make_inputs(row, 17 + GetParam());
+  std::vector<dense> ds;
+  for (const auto& x : xs) ds.push_back(naive::of(x));
+  tensor want = to_tensor(row.ref(ds));
+  no_grad ng;
+  tensor y32 = row.op(as_type(xs, dtype::f32));
+  ASSERT_EQ(y32.type(), dtype::f32) << row.name;
+  ASSERT_EQ(y32.shape(), want.shape()) << row.name;
+  auto r = compare(y32, want, row.fwd_tol, row.fwd_tol);
+  EXPECT_TRUE(r.ok) << row.name << " f32: worst element " << r.worst_index << ": " << r.worst_a << " vs " << r.worst_b
+                    << " (max |diff| " << r.max_abs_diff << ", tol " << row.fwd_tol << ")";
+  tensor y64 = row.op(xs);
+  ASSERT_EQ(y64.type(), dtype::f64) << row.name;
+  auto r64 = compare(y64, want, 1e-9, 1e-9);
+  EXPECT_TRUE(r64.ok) << row.name << " f64: worst element " << r64.worst_index << ": " << r64.worst_a << " vs " << r64.worst_b;
+}
+
+TEST_P(op_table, backward_matches_finite_differences) {
+  const op_row& row = table()[GetParam()];
+  auto xs = make_inputs(row, 17 + GetParam());
+  gradcheck_options opt;
+  opt.atol = opt.rtol = row.grad_tol;
+  opt.is_kink = row.kink;
+  for (std::size_t i = 0; i < xs.size(); ++i)
+    if (xs[i].type() == dtype::i32) opt.skip_inputs.push_back(i);
+  auto res = gradcheck(row.op, xs, opt);
+  EXPECT_TRUE(res.ok) << row.name << "\n" << res.report;
+}
+
+TEST_P(op_table, backward_f32_matches_f64) {
+  const op_row& row = table()[GetParam()];
+  auto xs = make_inputs(row, 17 + GetParam());
+  auto grads_of = [&](dtype t) {
+    std::vector<tensor> in = as_type(xs, t);
+    for (auto& x : in)
+      if (x.type() != dtype::i32) x.set_requires_grad(true);
+    tensor y = row.op(in);
+    rng g(99);
+    std::vector<double> r(static_cast<std::size_t>(y.numel()));
+    for (auto& v : r) v = g.uniform() - 0.5;
+    backward(y, tensor::from<double>(y.shape(), std::span<const double>(r)).to_raw(t));
+    std::vector<tensor> gs;
+    for (auto& x : in) gs.push_back(x.type() == dtype::i32 ? tensor() : x.grad());
+    return gs;
+  };
+  auto g32 = grads_of(dtype::f32), g64 = grads_of(dtype::f64);
+  for (std::size_t i = 0; i < g32.size(); ++i) {
+    if (!g64[i].defined()) continue;
+    ASSERT_TRUE(g32[i].defined()) << row.name << " input " << i;
+    EXPECT_EQ(g32[i].type(), dtype::f32);
+    auto r = compare(g32[i], g64[i], 10 * row.fwd_tol, 10 * row.fwd_tol);
+    EXPECT_TRUE(r.ok) << row.name << " input " << i << ": worst element " << r.worst_index << ": " << r.worst_a << " vs "
+                      << r.worst_b;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ops, op_table, ::testing::Range<std::size_t>(0, table().size()),
+                         [](const ::testing::TestParamInfo<std::size_t>& info) { return table()[info.param].name; });
+
+}  // namespace
+}  // namespace lmlab
