@@ -1,0 +1,108 @@
+// Mamba kernels: fused selective scan vs the naive loop and vs the recurrent step, gradients
+// in f64, and the causal depthwise conv1d (forward by hand, gradients, step mode).
+#include "ops/scan.hpp"
+
+#include "autograd/autograd.hpp"
+#include "zoo_test_util.hpp"
+
+using namespace zoo_test;
+using lmlab::tensor;
+
+namespace {
+struct scan_inputs {
+  tensor u, delta, A, Bm, Cm, D;
+};
+scan_inputs make_scan(std::int64_t B, std::int64_t T, std::int64_t D, std::int64_t N, dtype t, std::uint64_t seed) {
+  return {uniform({B, T, D}, -1, 1, seed, t),         uniform({B, T, D}, 0.05, 0.8, seed + 1, t),
+          uniform({D, N}, -2.0, -0.1, seed + 2, t),   uniform({B, T, N}, -1, 1, seed + 3, t),
+          uniform({B, T, N}, -1, 1, seed + 4, t),     uniform({D}, -1, 1, seed + 5, t)};
+}
+}  // namespace
+
+TEST(selective_scan, matches_naive_loop_f32_and_f64) {
+  // D = 19 is not a multiple of the 8-channel work block: exercises the ragged last block.
+  for (dtype t : {dtype::f64, dtype::f32}) {
+    auto in = make_scan(3, 37, 19, 5, t, 11);
+    tensor y = lmlab::selective_scan(in.u, in.delta, in.A, in.Bm, in.Cm, in.D);
+    tensor r = lmlab::selective_scan_reference(in.u, in.delta, in.A, in.Bm, in.Cm, in.D);
+    expect_close(y, r, t == dtype::f64 ? 1e-12 : 2e-5, t == dtype::f64 ? 1e-12 : 1e-4, "scan vs naive");
+  }
+}
+
+TEST(selective_scan, hand_computed_single_channel) {
+  // B=T... one channel, N=1: h0 = e^{0.5*-1}*0 + 0.5*2*1 = 1; y0 = 3*1 + 0.25*1 = 3.25
+  // h1 = e^{-1}*1 + 1*1*(-1)*... u1=-1, delta1=1, B1=1: h1 = e^{-1} - 1; y1 = 1*(e^{-1}-1) + 0.25*(-1)
+  tensor u = tensor::from<double>({1, 2, 1}, {1.0, -1.0});
+  tensor dl = tensor::from<double>({1, 2, 1}, {0.5, 1.0});
+  tensor A = tensor::from<double>({1, 1}, {-1.0});
+  tensor Bm = tensor::from<double>({1, 2, 1}, {2.0, 1.0});
+  tensor Cm = tensor::from<double>({1, 2, 1}, {3.0, 1.0});
+  tensor D = tensor::from<double>({1}, {0.25});
+  tensor y = lmlab::selective_scan(u, dl, A, Bm, Cm, D);
+  EXPECT_NEAR(y.at({0, 0, 0}), 3.25, 1e-15);
+  EXPECT_NEAR(y.at({0, 1, 0}), std::exp(-1.0) - 1.0 - 0.25, 1e-15);
+}
+
+TEST(selective_scan, step_mode_equals_full_sequence) {
+  auto in = make_scan(2, 12, 10, 4, dtype::f64, 21);
+  tensor last;
+  tensor y = lmlab::selective_scan(in.u, in.delta, in.A, in.Bm, in.Cm, in.D, &last);
+  tensor state = tensor::zeros({2, 10, 4}, dtype::f64);
+  for (std::int64_t t = 0; t < 12; ++t) {
+    auto sel = [&](const tensor& x) { return x.narrow_raw(1, t, 1).contiguous_raw().view_raw({x.size(0), x.size(2)}); };
+    tensor yt = lmlab::selective_scan_step(state, sel(in.u), sel(in.delta), in.A, sel(in.Bm), sel(in.Cm), in.D);
+    expect_close(yt, sel(y), 1e-13, 1e-12, "step vs full");
+  }
+  expect_close(state, last, 1e-13, 1e-12, "final state");
+}
+
+TEST(selective_scan, gradcheck_all_inputs_f64) {
+  auto in = make_scan(2, 7, 10, 3, dtype::f64, 31);
+  expect_gradcheck([](const std::vector<tensor>& x) { return lmlab::selective_scan(x[0], x[1], x[2], x[3], x[4], x[5]); },
+                   {in.u, in.delta, in.A, in.Bm, in.Cm, in.D}, "selective_scan");
+  // Without the D skip.
+  expect_gradcheck([](const std::vector<tensor>& x) { return lmlab::selective_scan(x[0], x[1], x[2], x[3], x[4], tensor()); },
+                   {in.u, in.delta, in.A, in.Bm, in.Cm}, "selective_scan no D");
+}
+
+TEST(selective_scan, shape_errors_name_the_input) {
+  auto in = make_scan(2, 5, 4, 3, dtype::f64, 41);
+  try {
+    lmlab::selective_scan(in.u, in.delta, in.A, in.Cm.narrow_raw(1, 0, 4), in.Cm, in.D);
+    FAIL();
+  } catch (const lmlab::error& e) {
+    EXPECT_STREQ(e.what(), "selective_scan: B must be [2, 5, 3] (batch, time, d_state), got [2, 4, 3]");
+  }
+}
+
+TEST(causal_conv1d, matches_hand_computed_taps) {
+  // One channel, K=3, w = [1, 2, 3] (oldest..newest), bias 0.5: y_t = 0.5 + x_{t-2} + 2 x_{t-1} + 3 x_t.
+  tensor x = tensor::from<double>({1, 4, 1}, {1, 2, 3, 4});
+  tensor w = tensor::from<double>({1, 3}, {1, 2, 3});
+  tensor b = tensor::from<double>({1}, {0.5});
+  tensor y = lmlab::causal_conv1d(x, w, b);
+  EXPECT_EQ(y.to_vector(), (std::vector<double>{3.5, 8.5, 14.5, 20.5}));
+}
+
+TEST(causal_conv1d, gradcheck_and_step_mode) {
+  tensor x = uniform({2, 6, 5}, -1, 1, 51), w = uniform({5, 4}, -1, 1, 52), b = uniform({5}, -1, 1, 53);
+  expect_gradcheck([](const std::vector<tensor>& v) { return lmlab::causal_conv1d(v[0], v[1], v[2]); }, {x, w, b}, "conv1d");
+  tensor st_full;
+  tensor y = lmlab::causal_conv1d(x, w, b, &st_full);
+  tensor st = tensor::zeros({2, 3, 5}, dtype::f64);
+  for (std::int64_t t = 0; t < 6; ++t) {
+    tensor xt = x.narrow_raw(1, t, 1).contiguous_raw().view_raw({2, 5});
+    tensor yt = lmlab::causal_conv1d_step(st, xt, w, b);
+    expect_close(yt, y.narrow_raw(1, t, 1).contiguous_raw().view_raw({2, 5}), 1e-14, 1e-13, "conv step");
+  }
+  expect_close(st, st_full, 0, 0, "conv state");
+}
+
+TEST(selective_scan, multithreaded_path_forward_and_gradients) {
+  // 2*64*40*16 state updates: above the single-thread cutoff, so the OpenMP paths run.
+  auto in = make_scan(2, 64, 40, 16, dtype::f64, 61);
+  expect_close(lmlab::selective_scan(in.u, in.delta, in.A, in.Bm, in.Cm, in.D),
+               lmlab::selective_scan_reference(in.u, in.delta, in.A, in.Bm, in.Cm, in.D), 1e-12, 1e-12, "big scan");
+  expect_spot_gradcheck([](const std::vector<tensor>& x) { return lmlab::selective_scan(x[0], x[1], x[2], x[3], x[4], x[5]); },
+                        {in.u, in.delta, in.A, in.Bm, in.Cm, in.D}, 6, "big scan");
+}
