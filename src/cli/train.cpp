@@ -1,0 +1,138 @@
+// `lmlab train`, `lmlab sample` and `lmlab eval`: train a GPT from a TOML config, sample from
+// a checkpoint, and measure a checkpoint's loss, perplexity and bits per character.
+//   lmlab train --config configs/gpt-brown.toml [--set train.steps=500]... [--resume]
+//   lmlab sample runs/gpt-brown/checkpoint --prompt "The " --temperature 0.8 --top-k 40 --seed 1
+//   lmlab eval runs/gpt-brown/checkpoint [--split val|train] [--max-batches N]
+// The file is named after the train layer so LMLAB_LAYERS_ONLY builds keep it with it.
+// Not for: the logic (src/train/, src/models/).
+#include <cstdio>
+#include <iostream>
+
+#include "cli/command.hpp"
+#include "core/error.hpp"
+#include "core/table.hpp"
+#include "data/tokenizer.hpp"
+#include "models/sample.hpp"
+#include "ops/gemm.hpp"
+#include "train/checkpoint.hpp"
+#include "train/config.hpp"
+#include "train/trainer.hpp"
+
+namespace {
+namespace tr = lmlab::train;
+
+std::string keys_footer() {
+  std::string s = "Config keys (TOML tables [model], [data], [train]; override with --set section.key=value):\n";
+  for (const auto& k : tr::describe_keys()) s += "  " + k + "\n";
+  return s;
+}
+
+void add_train(CLI::App& app) {
+  auto* s = app.add_subcommand("train", "Train a GPT on a corpus from a TOML config (checkpoints under train.out_dir)");
+  struct opts {
+    std::string config;
+    std::vector<std::string> sets;
+    bool resume = false;
+  };
+  auto o = std::make_shared<opts>();
+  s->add_option("--config", o->config, "TOML config (e.g. configs/gpt-brown.toml)")->required();
+  s->add_option("--set", o->sets, "override a key: --set train.lr=3e-4 (repeatable)");
+  s->add_flag("--resume", o->resume, "continue from <out_dir>/checkpoint, bit-identically");
+  s->footer("Example:\n  lmlab train --config configs/gpt-brown.toml --set train.steps=200\n\n" + keys_footer());
+  s->callback([o] {
+    tr::train_config cfg = tr::load_train_config(o->config, o->sets);
+    tr::prepared_data pd = tr::open_prepared_data(cfg.data);
+    const std::int64_t tv = pd.tokenizer->vocab_size();
+    if (cfg.model.vocab_size == 0) cfg.model.vocab_size = tv;
+    LMLAB_CHECK_HINT(cfg.model.vocab_size >= tv, "set model.vocab_size = 0 to use the tokenizer's",
+                     "{}: model.vocab_size = {} is smaller than the tokenizer's {}", o->config, cfg.model.vocab_size, tv);
+    std::fprintf(stderr, "data: %s (%zu train / %zu val tokens, vocab %lld, tokenizer %s)\n", pd.dir.c_str(),
+                 pd.train.size(), pd.val.size(), static_cast<long long>(tv), cfg.data.tokenizer.c_str());
+    lmlab::models::gpt_config mc = cfg.model;
+    std::fprintf(stderr, "model: d_model %lld, %lld layers, %lld heads, n_ctx %lld, %lld parameters; %d threads (%s)\n",
+                 static_cast<long long>(mc.d_model), static_cast<long long>(mc.n_layers), static_cast<long long>(mc.n_heads),
+                 static_cast<long long>(mc.n_ctx), static_cast<long long>(mc.num_parameters()),
+                 cfg.train.threads > 0 ? static_cast<int>(cfg.train.threads) : lmlab::num_threads(), lmlab::blas_name());
+    tr::token_source src{pd.train, pd.val, pd.tokenizer->to_json()};
+    tr::run_options ro;
+    ro.resume = o->resume;
+    auto sum = tr::run_training(cfg, src, ro);
+    std::printf("steps %lld-%lld | final val loss %.4f | %.0f tok/s | MFU %.1f%% | %.1f s\n",
+                static_cast<long long>(sum.start_step), static_cast<long long>(sum.end_step), sum.final_val_loss,
+                sum.tokens_per_s, 100 * sum.mfu, sum.seconds);
+    std::printf("checkpoint: %s/checkpoint\n", cfg.train.out_dir.c_str());
+  });
+}
+
+std::unique_ptr<lmlab::data::tokenizer> tokenizer_of(const tr::loaded_checkpoint& ck) {
+  LMLAB_CHECK_HINT(ck.tokenizer.has_value(), "checkpoints written by `lmlab train` carry tokenizer.json",
+                   "{}: no tokenizer.json in the checkpoint", ck.dir.string());
+  return lmlab::data::tokenizer_from_json(*ck.tokenizer, (ck.dir / "tokenizer.json").string());
+}
+
+void add_sample(CLI::App& app) {
+  auto* s = app.add_subcommand("sample", "Generate text from a checkpoint");
+  struct opts {
+    std::string ckpt, prompt = "\n";
+    lmlab::models::sample_options so;
+  };
+  auto o = std::make_shared<opts>();
+  s->add_option("checkpoint", o->ckpt, "checkpoint folder (runs/<name>/checkpoint)")->required();
+  s->add_option("--prompt", o->prompt, "text to continue")->capture_default_str();
+  s->add_option("--temperature", o->so.temperature, "softmax temperature; 0 = greedy")->capture_default_str();
+  s->add_option("--top-k", o->so.top_k, "keep the k most likely tokens; 0 = off")->capture_default_str();
+  s->add_option("--top-p", o->so.top_p, "nucleus: keep the smallest set with this mass; 1 = off")->capture_default_str();
+  s->add_option("--seed", o->so.seed, "sampling seed")->capture_default_str();
+  s->add_option("--max-new-tokens", o->so.max_new_tokens, "tokens to generate")->capture_default_str();
+  s->footer("Example:\n  lmlab sample runs/gpt-brown/checkpoint --prompt 'The jury said' --temperature 0.8 --top-k 40");
+  s->callback([o] {
+    auto ck = tr::load_checkpoint(o->ckpt);
+    auto tok = tokenizer_of(ck);
+    auto ids = tok->encode(o->prompt);
+    std::cout << o->prompt << std::flush;
+    lmlab::models::generate(*ck.model, ids, o->so, [&](std::int32_t id) {
+      std::cout << tok->decode(std::span<const std::int32_t>(&id, 1)) << std::flush;
+      return true;
+    });
+    std::cout << "\n";
+  });
+}
+
+void add_eval(CLI::App& app) {
+  auto* s = app.add_subcommand("eval", "Loss, perplexity and bits per character of a checkpoint on a data split");
+  struct opts {
+    std::string ckpt, split = "val", out = "text";
+    std::int64_t max_batches = 0, batch_size = 0;
+  };
+  auto o = std::make_shared<opts>();
+  s->add_option("checkpoint", o->ckpt, "checkpoint folder")->required();
+  s->add_option("--split", o->split, "val or train")->capture_default_str();
+  s->add_option("--max-batches", o->max_batches, "evaluate only the first N batches; 0 = the whole split")->capture_default_str();
+  s->add_option("--batch-size", o->batch_size, "rows per batch; 0 = train.batch_size")->capture_default_str();
+  s->add_option("-o,--output", o->out, "text|md|csv|json|jsonl")->capture_default_str();
+  s->callback([o] {
+    const auto fmt_out = lmlab::parse_table_format(o->out);
+    if (o->split != "val" && o->split != "train")
+      throw lmlab::usage_error(fmt::format("--split {}: expected val or train", o->split));
+    auto ck = tr::load_checkpoint(o->ckpt);
+    LMLAB_CHECK(ck.trainer_state.contains("config"), "{}: trainer_state.json has no config; cannot tell which data it was trained on",
+                o->ckpt);
+    auto cfg = tr::parse_train_config(ck.trainer_state["config"].get<std::string>(), o->ckpt + "/trainer_state.json");
+    auto pd = tr::open_prepared_data(cfg.data);
+    auto tok = tokenizer_of(ck);
+    const std::int64_t B = o->batch_size > 0 ? o->batch_size : cfg.train.batch_size, T = cfg.train.seq(cfg.model);
+    auto r = tr::evaluate_split(*ck.model, o->split == "val" ? lmlab::data::token_view(pd.val) : lmlab::data::token_view(pd.train),
+                                tok.get(), B, T, o->max_batches);
+    lmlab::table t({"checkpoint", "split", "tokens", "chars", "loss", "perplexity", "bits_per_char"});
+    t.add_row({o->ckpt, o->split, r.tokens, r.chars, lmlab::cell(r.loss, fmt::format("{:.4f}", r.loss)),
+               lmlab::cell(r.perplexity, fmt::format("{:.3f}", r.perplexity)),
+               lmlab::cell(r.bits_per_char, fmt::format("{:.4f}", r.bits_per_char))});
+    t.print(std::cout, fmt_out);
+  });
+}
+
+LMLAB_COMMAND("train", 10, add_train);
+LMLAB_COMMAND("sample", 11, add_sample);
+LMLAB_COMMAND("eval", 12, add_eval);
+
+}  // namespace

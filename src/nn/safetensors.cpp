@@ -1,0 +1,169 @@
+// safetensors reader and writer: see safetensors.hpp.
+#include "nn/safetensors.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <set>
+
+#include "core/fs.hpp"
+
+namespace lmlab::nn {
+
+const char* safetensors_dtype_name(dtype t) {
+  switch (t) {
+    case dtype::f32: return "F32";
+    case dtype::f64: return "F64";
+    case dtype::i32: return "I32";
+  }
+  return "?";
+}
+
+namespace {
+bool parse_dtype(const std::string& s, dtype& out) {
+  if (s == "F32") out = dtype::f32;
+  else if (s == "F64") out = dtype::f64;
+  else if (s == "I32") out = dtype::i32;
+  else return false;
+  return true;
+}
+}  // namespace
+
+safetensors_file safetensors_file::load(const std::filesystem::path& path) {
+  auto bytes = read_binary_file(path);
+  return parse(bytes, path.string());
+}
+
+safetensors_file safetensors_file::parse(std::span<const std::uint8_t> bytes, const std::string& where) {
+  safetensors_file f;
+  f.where_ = where;
+  LMLAB_CHECK_HINT(bytes.size() >= 8, "the file may have been cut short while writing; save it again",
+                   "{}: truncated: {} bytes, shorter than the 8-byte safetensors header length", where, bytes.size());
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[static_cast<std::size_t>(i)];
+  LMLAB_CHECK_HINT(n <= bytes.size() - 8, "the file may have been cut short while writing; save it again",
+                   "{}: truncated: the header declares {} bytes but only {} follow", where, n, bytes.size() - 8);
+  nlohmann::json h;
+  try {
+    h = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+  } catch (const nlohmann::json::exception& e) {
+    throw error(fmt::format("{}: the safetensors header is not valid JSON: {}", where, e.what()));
+  }
+  LMLAB_CHECK(h.is_object(), "{}: the safetensors header is not a JSON object", where);
+  const std::size_t data_begin = 8 + n;
+  const std::size_t data_size = bytes.size() - data_begin;
+  for (auto it = h.begin(); it != h.end(); ++it) {
+    const std::string& name = it.key();
+    if (name == "__metadata__") {
+      LMLAB_CHECK(it->is_object(), "{}: __metadata__ is not an object", where);
+      for (auto m = it->begin(); m != it->end(); ++m) {
+        LMLAB_CHECK(m->is_string(), "{}: __metadata__.{} is not a string", where, m.key());
+        f.metadata_[m.key()] = m->get<std::string>();
+      }
+      continue;
+    }
+    const auto& e = *it;
+    LMLAB_CHECK(e.is_object() && e.contains("dtype") && e.contains("shape") && e.contains("data_offsets"),
+                "{}: tensor '{}': the header entry needs dtype, shape and data_offsets", where, name);
+    dtype t{};
+    const std::string ds = e["dtype"].is_string() ? e["dtype"].get<std::string>() : "?";
+    LMLAB_CHECK_HINT(parse_dtype(ds, t), "lmlab reads F32, F64 and I32", "{}: tensor '{}' has unsupported dtype {}", where,
+                     name, ds);
+    shape_t shape;
+    for (const auto& d : e["shape"]) {
+      LMLAB_CHECK(d.is_number_integer() && d.get<std::int64_t>() >= 0, "{}: tensor '{}' has a bad shape {}", where, name,
+                  e["shape"].dump());
+      shape.push_back(d.get<std::int64_t>());
+    }
+    const auto& off = e["data_offsets"];
+    LMLAB_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
+                "{}: tensor '{}' has bad data_offsets {}", where, name, off.dump());
+    const auto b = off[0].get<std::uint64_t>(), en = off[1].get<std::uint64_t>();
+    const std::uint64_t want = static_cast<std::uint64_t>(numel_of(shape)) * dtype_size(t);
+    LMLAB_CHECK(en >= b && en - b == want, "{}: tensor '{}' has {} bytes of data but shape {} {} needs {}", where, name,
+                en >= b ? en - b : 0, shape_str(shape), ds, want);
+    LMLAB_CHECK_HINT(en <= data_size, "the file may have been cut short while writing; save it again",
+                     "{}: truncated: tensor '{}' ends at data byte {} but the data section has {}", where, name, en,
+                     data_size);
+    tensor x = tensor::empty(shape, t);
+    if (want) std::memcpy(x.raw_data(), bytes.data() + data_begin + b, want);
+    f.tensors_.emplace(name, std::move(x));
+  }
+  return f;
+}
+
+const tensor& safetensors_file::get(const std::string& name) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end())
+    throw error(fmt::format("{}: missing tensor '{}'", where_, name),
+                fmt::format("the file has {} tensors{}", tensors_.size(),
+                            tensors_.empty() ? "" : ", e.g. '" + tensors_.begin()->first + "'"));
+  return it->second;
+}
+
+const tensor& safetensors_file::get(const std::string& name, const shape_t& shape, dtype type) const {
+  const tensor& t = get(name);
+  LMLAB_CHECK(t.type() == type, "{}: tensor '{}' has dtype {}, expected {}", where_, name, safetensors_dtype_name(t.type()),
+              safetensors_dtype_name(type));
+  LMLAB_CHECK_HINT(t.shape() == shape, "the checkpoint was saved from a model with a different config",
+                   "{}: tensor '{}' has shape {}, expected {}", where_, name, shape_str(t.shape()), shape_str(shape));
+  return t;
+}
+
+std::vector<std::string> safetensors_file::names() const {
+  std::vector<std::string> out;
+  for (auto& [n, t] : tensors_) out.push_back(n);
+  return out;
+}
+
+std::vector<std::uint8_t> encode_safetensors(const named_tensors& tensors, const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json h = nlohmann::ordered_json::object();
+  if (!metadata.empty()) h["__metadata__"] = metadata;
+  std::uint64_t off = 0;
+  std::set<std::string> seen;
+  for (const auto& [name, t] : tensors) {
+    LMLAB_CHECK(seen.insert(name).second, "safetensors: tensor '{}' given twice", name);
+    const std::uint64_t n = static_cast<std::uint64_t>(t.numel()) * dtype_size(t.type());
+    h[name] = {{"dtype", safetensors_dtype_name(t.type())}, {"shape", t.shape()}, {"data_offsets", {off, off + n}}};
+    off += n;
+  }
+  std::string header = h.dump();
+  header.append((8 - header.size() % 8) % 8, ' ');  // data starts 8-byte aligned
+  std::vector<std::uint8_t> out(8 + header.size() + off);
+  std::uint64_t hn = header.size();
+  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(hn >> (8 * i));
+  std::memcpy(out.data() + 8, header.data(), header.size());
+  std::size_t pos = 8 + header.size();
+  for (const auto& [name, t] : tensors) {
+    tensor c = t.contiguous_raw();
+    const std::size_t n = static_cast<std::size_t>(c.numel()) * dtype_size(c.type());
+    if (n) std::memcpy(out.data() + pos, c.raw_data(), n);
+    pos += n;
+  }
+  return out;
+}
+
+void save_safetensors(const std::filesystem::path& path, const named_tensors& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  auto bytes = encode_safetensors(tensors, metadata);
+  write_file_atomic(path, std::span<const std::uint8_t>(bytes));
+}
+
+void load_parameters(const module& m, const safetensors_file& f, const std::string& prefix, bool strict) {
+  auto params = m.named_parameters();
+  std::set<std::string> wanted;
+  for (auto& [name, p] : params) {
+    const std::string key = prefix + name;
+    wanted.insert(key);
+    const tensor& src = f.get(key, p.shape(), p.type());
+    tensor dst = p;
+    dst.copy_from(src);
+  }
+  if (!strict) return;
+  for (const auto& n : f.names())
+    if (n.rfind(prefix, 0) == 0 && !wanted.count(n))
+      throw error(fmt::format("{}: unexpected tensor '{}' (the model has no such parameter)", f.where(), n),
+                  "the checkpoint was saved from a model with a different config");
+}
+
+}  // namespace lmlab::nn

@@ -1,0 +1,62 @@
+// The training config: one TOML file with [model], [data] and [train] tables, overridable with
+// `--set section.key=value`. Every key is declared once in a field table (config.cpp), which
+// drives parsing, type checks, overrides and writing the resolved config back out, so an
+// unknown key, a wrong type or an impossible value is an error naming the key and the file.
+// Config names follow shared/STYLE.md (d_model, n_layers, n_heads, n_ctx, vocab_size);
+// checkpoints carry the Hugging Face names (models/gpt.hpp to_hf_json).
+// Not for: lab sweep specs (lab/), which expand into many of these.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "models/gpt.hpp"
+
+namespace lmlab::train {
+
+struct data_config {
+  std::string corpus = "brown";     // a corpus name from `lmlab data list`
+  std::string tokenizer = "char";   // char | gpt2 | bpe:N | path to tokenizer.json
+  std::int64_t val_every = 10;      // every val_every-th document is validation
+  std::string prepared_dir;         // where tokens go; empty -> <cache>/prepared/<corpus>-<tokenizer>
+};
+
+struct optim_config {
+  std::int64_t batch_size = 16;
+  std::int64_t seq_len = 0;          // 0 -> model.n_ctx
+  std::int64_t steps = 1000;
+  double lr = 1e-3, min_lr = 1e-4;
+  std::int64_t warmup_steps = 100;
+  double weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  double grad_clip = 1.0;            // 0 disables
+  std::int64_t eval_every = 200;     // 0: only at the end
+  std::int64_t eval_batches = 20;
+  std::int64_t checkpoint_every = 0; // 0: only at the end
+  std::int64_t log_every = 10;       // plain progress lines (not a TTY)
+  std::int64_t seed = 1337;
+  std::int64_t threads = 0;          // 0: leave the BLAS/OpenMP default
+  std::string out_dir = "runs/gpt";
+
+  std::int64_t seq(const models::gpt_config& m) const { return seq_len > 0 ? seq_len : m.n_ctx; }
+};
+
+struct train_config {
+  models::gpt_config model;
+  data_config data;
+  optim_config train;
+  // model.vocab_size may be 0 in the file: the tokenizer fills it in.
+  void validate() const;
+};
+
+// Parses TOML text; `where` names the source in errors; `sets` are "section.key=value".
+train_config parse_train_config(const std::string& toml_text, const std::string& where,
+                                const std::vector<std::string>& sets = {});
+train_config load_train_config(const std::filesystem::path& path, const std::vector<std::string>& sets = {});
+// The resolved config as TOML (every key), parseable by parse_train_config.
+std::string to_toml(const train_config& c);
+// One line per key: "section.key  type  default  doc" (for --help and docs).
+std::vector<std::string> describe_keys();
+
+}  // namespace lmlab::train

@@ -1,0 +1,107 @@
+// AdamW, clipping and the schedule: see optim.hpp.
+#include "train/optim.hpp"
+
+#include <cmath>
+#include <numbers>
+
+namespace lmlab::train {
+
+adamw::adamw(nn::named_tensors params, adamw_options opt) : opt_(opt) {
+  for (auto& [name, p] : params) {
+    LMLAB_CHECK(p.is_contiguous(), "adamw: parameter '{}' is not contiguous", name);
+    slots_.push_back({name, p, tensor::zeros(p.shape(), p.type()), tensor::zeros(p.shape(), p.type()), p.dim() >= 2});
+  }
+}
+
+void adamw::zero_grad() {
+  for (auto& s : slots_) s.param.impl().grad.reset();
+}
+
+void adamw::step(double lr) {
+  ++step_;
+  // ref: Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization", Alg. 2, in the
+  // form torch.optim.AdamW computes it (scalars in double, tensor math in the param dtype).
+  const double t = static_cast<double>(step_);
+  const double bc1 = 1.0 - std::pow(opt_.beta1, t);
+  const double bc2_sqrt = std::sqrt(1.0 - std::pow(opt_.beta2, t));
+  const double step_size = lr / bc1;
+  for (auto& s : slots_) {
+    tensor g = s.param.grad();
+    if (!g.defined()) continue;
+    g = g.contiguous_raw();
+    dispatch_float(s.param.type(), "adamw", [&]<class T>() {
+      T* p = s.param.data<T>();
+      T* m = s.m.data<T>();
+      T* v = s.v.data<T>();
+      const T* gp = g.data<T>();
+      const T decay = static_cast<T>(1.0 - lr * (s.decay ? opt_.weight_decay : 0.0));
+      const T b1 = static_cast<T>(opt_.beta1), b2 = static_cast<T>(opt_.beta2);
+      const T a1 = static_cast<T>(1.0 - opt_.beta1), a2 = static_cast<T>(1.0 - opt_.beta2);
+      const T c2 = static_cast<T>(bc2_sqrt), eps = static_cast<T>(opt_.eps), neg_step = static_cast<T>(-step_size);
+      const std::int64_t n = s.param.numel();
+#pragma omp parallel for simd if (n > 65536)
+      for (std::int64_t i = 0; i < n; ++i) {
+        p[i] *= decay;
+        m[i] = m[i] * b1 + gp[i] * a1;
+        v[i] = v[i] * b2 + gp[i] * gp[i] * a2;
+        const T denom = std::sqrt(v[i]) / c2 + eps;
+        p[i] += neg_step * (m[i] / denom);
+      }
+    });
+  }
+}
+
+nn::named_tensors adamw::state() const {
+  nn::named_tensors out;
+  for (const auto& s : slots_) out.emplace_back("exp_avg." + s.name, s.m);
+  for (const auto& s : slots_) out.emplace_back("exp_avg_sq." + s.name, s.v);
+  return out;
+}
+
+void adamw::load_state(const std::function<const tensor&(const std::string&, const shape_t&)>& get, std::int64_t step) {
+  for (auto& s : slots_) {
+    s.m.copy_from(get("exp_avg." + s.name, s.param.shape()));
+    s.v.copy_from(get("exp_avg_sq." + s.name, s.param.shape()));
+  }
+  step_ = step;
+}
+
+double clip_grad_norm(const std::vector<tensor>& params, double max_norm) {
+  double sq = 0;
+  std::vector<tensor> grads;
+  for (const auto& p : params) {
+    tensor g = p.grad();
+    if (!g.defined()) continue;
+    grads.push_back(g);
+    dispatch_float(g.type(), "clip_grad_norm", [&]<class T>() {
+      tensor c = g.contiguous_raw();
+      const T* d = c.data<T>();
+      double acc = 0;
+      for (std::int64_t i = 0; i < c.numel(); ++i) acc += static_cast<double>(d[i]) * d[i];
+      sq += acc;
+    });
+  }
+  const double norm = std::sqrt(sq);
+  if (max_norm > 0) {
+    const double coef = std::min(1.0, max_norm / (norm + 1e-6));  // PyTorch's clip_coef, clamped
+    if (coef < 1.0)
+      for (auto& g : grads) {
+        LMLAB_ASSERT(g.is_contiguous(), "accumulated gradients are contiguous");
+        dispatch_float(g.type(), "clip_grad_norm", [&]<class T>() {
+          T* d = g.data<T>();
+          const T c = static_cast<T>(coef);
+          for (std::int64_t i = 0; i < g.numel(); ++i) d[i] *= c;
+        });
+      }
+  }
+  return norm;
+}
+
+double lr_schedule::at(std::int64_t s) const {
+  if (warmup > 0 && s < warmup) return max_lr * static_cast<double>(s + 1) / static_cast<double>(warmup);
+  const double progress =
+      std::min(1.0, static_cast<double>(s - warmup) / static_cast<double>(std::max<std::int64_t>(1, total - warmup)));
+  return min_lr + 0.5 * (max_lr - min_lr) * (1.0 + std::cos(std::numbers::pi * progress));
+}
+
+}  // namespace lmlab::train

@@ -1,0 +1,283 @@
+// The training loop, evaluation, MFU and data preparation glue: see trainer.hpp.
+#include "train/trainer.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "autograd/autograd.hpp"
+#include "core/fs.hpp"
+#include "data/corpus.hpp"
+#include "data/prepare.hpp"
+#include "ops/gemm.hpp"
+#include "train/checkpoint.hpp"
+#include "train/optim.hpp"
+
+namespace lmlab::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// splitmix64: derives the per-step dropout seed from (seed, step).
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+constexpr std::uint64_t kEvalSeedSalt = 0x5EED0E7A1ull;
+
+tensor to_tensor(const std::vector<std::int32_t>& v, std::int64_t B, std::int64_t T) {
+  return tensor::from<std::int32_t>({B, T}, std::span<const std::int32_t>(v));
+}
+
+std::string human(double x) {
+  if (x >= 1e6) return fmt::format("{:.2f}M", x / 1e6);
+  if (x >= 1e3) return fmt::format("{:.1f}k", x / 1e3);
+  return fmt::format("{:.0f}", x);
+}
+
+std::string duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  const auto t = static_cast<long long>(s + 0.5);
+  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t / 60) % 60);
+  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}s", t);
+}
+
+// The keys a resumed run may change without breaking bit-identity of the steps it repeats.
+train_config comparable(train_config c, const train_config& now) {
+  c.train.steps = now.train.steps;
+  c.train.out_dir = now.train.out_dir;
+  c.train.eval_every = now.train.eval_every;
+  c.train.log_every = now.train.log_every;
+  c.train.checkpoint_every = now.train.checkpoint_every;
+  c.data.prepared_dir = now.data.prepared_dir;
+  return c;
+}
+
+std::string first_difference(const std::string& a, const std::string& b) {
+  std::istringstream sa(a), sb(b);
+  std::string la, lb, section;
+  while (std::getline(sa, la) && std::getline(sb, lb)) {
+    if (!la.empty() && la[0] == '[') section = la.substr(1, la.size() - 2);
+    if (la != lb) return fmt::format("{}: checkpoint has `{}`, config has `{}`", section, la, lb);
+  }
+  return "?";
+}
+
+}  // namespace
+
+double train_flops_per_token(const models::gpt_config& c, std::int64_t T) {
+  const double N = static_cast<double>(c.num_parameters() - c.n_ctx * c.d_model -
+                                       (c.tie_embeddings ? 0 : c.vocab_size * c.d_model));
+  // ref: Chowdhery et al. 2022 (PaLM), appendix B: 6N + 12*L*H*Q*T with H*Q = d_model.
+  return 6.0 * N + 12.0 * static_cast<double>(c.n_layers * c.d_model * T);
+}
+
+double nominal_peak_flops(int threads) {
+  if (const char* p = std::getenv("LMLAB_PEAK_GFLOPS")) return std::atof(p) * 1e9;
+  double ghz = 0;
+  if (const char* g = std::getenv("LMLAB_CPU_GHZ")) ghz = std::atof(g);
+  if (ghz <= 0) {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("cpu MHz", 0) == 0) {
+        const auto colon = line.find(':');
+        if (colon != std::string::npos) ghz = std::max(ghz, std::atof(line.c_str() + colon + 1) / 1000.0);
+      }
+  }
+  if (ghz <= 0) ghz = 2.445;  // this project's reference machine (issue 2)
+  return 32.0 * ghz * 1e9 * std::max(1, threads);
+}
+
+double evaluate(models::gpt& model, data::token_view tokens, std::int64_t B, std::int64_t T, std::int64_t n_batches,
+                std::uint64_t seed) {
+  LMLAB_CHECK_HINT(tokens.size() > static_cast<std::size_t>(T + 1), "use a shorter seq_len or more validation data",
+                   "evaluate: {} tokens are too few for windows of {}", tokens.size(), T + 1);
+  no_grad ng;
+  const bool was_training = model.training();
+  model.eval();
+  double sum = 0;
+  for (std::int64_t k = 0; k < n_batches; ++k) {
+    data::batch b = data::sample_batch(tokens, B, T, seed, static_cast<std::uint64_t>(k));
+    sum += model.loss(to_tensor(b.inputs, B, T), to_tensor(b.targets, B, T)).item();
+  }
+  model.train(was_training);
+  return sum / static_cast<double>(n_batches);
+}
+
+split_eval evaluate_split(models::gpt& model, data::token_view tokens, const data::tokenizer* tok, std::int64_t B,
+                          std::int64_t T, std::int64_t max_batches) {
+  no_grad ng;
+  const bool was_training = model.training();
+  model.eval();
+  data::sequential_batches it(tokens, B, T);
+  LMLAB_CHECK_HINT(it.num_windows() > 0, "use a shorter seq_len", "eval: {} tokens are too few for one window of {}",
+                   tokens.size(), T + 1);
+  data::batch b;
+  double nats = 0;
+  split_eval r;
+  std::int64_t n = 0;
+  while (it.next(b) && (max_batches <= 0 || n < max_batches)) {
+    ++n;
+    const std::int64_t rows = b.B;
+    tensor loss = model.loss(to_tensor(b.inputs, rows, T), to_tensor(b.targets, rows, T));
+    nats += loss.item() * static_cast<double>(rows * T);
+    r.tokens += rows * T;
+    if (tok) {
+      const std::string text = tok->decode(b.targets);
+      for (unsigned char ch : text) r.chars += (ch & 0xC0) != 0x80;  // count code points
+    }
+  }
+  model.train(was_training);
+  r.loss = nats / static_cast<double>(r.tokens);
+  r.perplexity = std::exp(r.loss);
+  r.bits_per_char = tok && r.chars > 0 ? nats / std::log(2.0) / static_cast<double>(r.chars) : std::nan("");
+  return r;
+}
+
+train_summary run_training(const train_config& cfg_in, const token_source& data, const run_options& opt) {
+  train_config cfg = cfg_in;
+  cfg.validate();
+  LMLAB_CHECK_HINT(cfg.model.vocab_size > 0, "set model.vocab_size or let the tokenizer set it",
+                   "train: model.vocab_size is 0");
+  const auto& tc = cfg.train;
+  if (tc.threads > 0) set_num_threads(static_cast<int>(tc.threads));
+  const std::int64_t B = tc.batch_size, T = tc.seq(cfg.model);
+  const std::uint64_t seed = static_cast<std::uint64_t>(tc.seed);
+  const fs::path out_dir = tc.out_dir, ckpt_dir = out_dir / "checkpoint";
+  LMLAB_CHECK_HINT(data.train.size() > static_cast<std::size_t>(T + 1), "use a shorter seq_len or more data",
+                   "train: {} training tokens are too few for windows of {}", data.train.size(), T + 1);
+
+  models::gpt model(cfg.model, seed);
+  adamw optim(model.named_parameters(), {tc.beta1, tc.beta2, tc.eps, tc.weight_decay});
+  lr_schedule sched{tc.lr, tc.min_lr, tc.warmup_steps, tc.steps};
+  train_summary sum;
+  sum.n_params = model.num_parameters();
+
+  std::int64_t step = 0;
+  if (opt.resume) {
+    LMLAB_CHECK_HINT(fs::exists(ckpt_dir / "trainer_state.json"), "train without --resume to start a new run",
+                     "train --resume: no checkpoint at {}", ckpt_dir.string());
+    auto ck = load_checkpoint(ckpt_dir);
+    const auto& st = ck.trainer_state;
+    LMLAB_CHECK(st.contains("step") && st.contains("config"), "{}: trainer_state.json lacks step or config",
+                ckpt_dir.string());
+    const train_config saved = parse_train_config(st["config"].get<std::string>(), (ckpt_dir / "trainer_state.json").string());
+    const std::string a = to_toml(comparable(saved, cfg)), b = to_toml(cfg);
+    LMLAB_CHECK_HINT(a == b, "resume with the config the run started with (only train.steps, out_dir, eval_every, "
+                             "log_every and checkpoint_every may change)",
+                     "train --resume: the config differs from the checkpoint's at {}", first_difference(a, b));
+    step = st["step"].get<std::int64_t>();
+    // Copy the saved weights into this model (same parameter objects the optimizer holds).
+    auto src = ck.model->named_parameters();
+    auto dst = model.named_parameters();
+    for (std::size_t i = 0; i < dst.size(); ++i) dst[i].second.copy_from(src[i].second);
+    load_optimizer_state(ckpt_dir, optim, step);
+  }
+  sum.start_step = step;
+  const std::int64_t end = opt.stop_after > 0 ? std::min(opt.stop_after, tc.steps) : tc.steps;
+
+  const double flops_tok = train_flops_per_token(cfg.model, T);
+  const double peak = nominal_peak_flops(num_threads());
+  const bool tty = opt.progress && ::isatty(::fileno(opt.progress));
+  using clock = std::chrono::steady_clock;
+  double train_seconds = 0;
+  std::int64_t tokens_run = 0;
+  double last_val = std::nan("");
+
+  auto save = [&](std::int64_t at_step) {
+    if (!opt.write_files) return;
+    nlohmann::json st = {{"step", at_step}, {"seed", tc.seed}, {"config", to_toml(cfg)},
+                         {"rng", "Philox counter-based: batches and dropout are keyed by (seed, step)"}};
+    if (std::isfinite(last_val)) st["val_loss"] = last_val;
+    save_checkpoint(ckpt_dir, {&model, &optim, st, data.tokenizer});
+  };
+  auto log_metrics = [&](const nlohmann::json& j) {
+    if (!opt.write_files) return;
+    fs::create_directories(out_dir);
+    std::ofstream(out_dir / "metrics.jsonl", std::ios::app) << j.dump() << "\n";
+  };
+  auto run_eval = [&](std::int64_t at_step, double train_loss) {
+    last_val = evaluate(model, data.val, B, T, tc.eval_batches, seed ^ kEvalSeedSalt);
+    sum.evals.push_back({at_step, last_val});
+    if (opt.progress)
+      std::fprintf(opt.progress, "%seval step %lld: val loss %.4f (train %.4f)\n", tty ? "\n" : "",
+                   static_cast<long long>(at_step), last_val, train_loss);
+    log_metrics({{"step", at_step}, {"val_loss", last_val}, {"train_loss", train_loss}, {"lr", sched.at(at_step - 1)},
+                 {"tokens_per_s", train_seconds > 0 ? tokens_run / train_seconds : 0.0}});
+  };
+
+  model.train();
+  double recent = 0;
+  int recent_n = 0;
+  while (step < end) {
+    const auto t0 = clock::now();
+    data::batch b = data::sample_batch(data.train, B, T, seed, static_cast<std::uint64_t>(step));
+    model.set_dropout_seed(mix(seed ^ mix(static_cast<std::uint64_t>(step))));
+    optim.zero_grad();
+    tensor loss = model.loss(to_tensor(b.inputs, B, T), to_tensor(b.targets, B, T));
+    backward(loss);
+    clip_grad_norm(model.parameters(), tc.grad_clip);
+    const double lr = sched.at(step);
+    optim.step(lr);
+    const float lv = static_cast<float>(loss.item());
+    LMLAB_CHECK_HINT(std::isfinite(lv), "lower train.lr or raise train.warmup_steps", "train: loss is {} at step {}", lv, step);
+    sum.losses.push_back(lv);
+    ++step;
+    train_seconds += std::chrono::duration<double>(clock::now() - t0).count();
+    tokens_run += B * T;
+    recent += lv;
+    ++recent_n;
+    const double tps = tokens_run / train_seconds;
+    if (opt.progress && (tty || step % tc.log_every == 0 || step == end)) {
+      const double eta = (end - step) * (train_seconds / static_cast<double>(step - sum.start_step));
+      std::string line = fmt::format("step {}/{} | loss {:.4f} | lr {:.2e} | {} tok/s | MFU {:.1f}% | ETA {}", step,
+                                     tc.steps, lv, lr, human(tps), 100.0 * tps * flops_tok / peak, duration(eta));
+      if (tty) std::fprintf(opt.progress, "\r%-100s", line.c_str());
+      else std::fprintf(opt.progress, "%s\n", line.c_str());
+      std::fflush(opt.progress);
+    }
+    const bool last = step == end;
+    if ((tc.eval_every > 0 && step % tc.eval_every == 0) || (last && step == tc.steps)) {
+      run_eval(step, recent / std::max(1, recent_n));
+      recent = 0;
+      recent_n = 0;
+    }
+    if ((tc.checkpoint_every > 0 && step % tc.checkpoint_every == 0) || last) save(step);
+  }
+  if (tty) std::fprintf(opt.progress, "\n");
+  sum.end_step = step;
+  sum.seconds = train_seconds;
+  sum.tokens_per_s = train_seconds > 0 ? tokens_run / train_seconds : 0;
+  sum.mfu = sum.tokens_per_s * flops_tok / peak;
+  sum.final_val_loss = last_val;
+  return sum;
+}
+
+prepared_data open_prepared_data(const data_config& d, std::FILE* log) {
+  std::string tag = d.corpus + "-" + d.tokenizer + (d.val_every == 10 ? "" : fmt::format("-v{}", d.val_every));
+  for (char& ch : tag)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') ch = '_';
+  const fs::path dir = d.prepared_dir.empty() ? cache_dir() / "prepared" / tag : fs::path(d.prepared_dir);
+  if (!fs::exists(dir / "meta.json") || !fs::exists(dir / "train.bin") || !fs::exists(dir / "val.bin")) {
+    if (log) std::fprintf(log, "preparing %s with tokenizer %s into %s\n", d.corpus.c_str(), d.tokenizer.c_str(), dir.c_str());
+    auto docs = data::load_corpus(d.corpus, true);
+    data::prepare_options po;
+    po.tokenizer = d.tokenizer;
+    po.val_every = d.val_every;
+    data::prepare(docs, d.corpus, po, dir, [&](const std::string& s) {
+      if (log) std::fprintf(log, "%s\n", s.c_str());
+    });
+  }
+  return {dir, data::token_file(dir / "train.bin"), data::token_file(dir / "val.bin"),
+          data::load_tokenizer(dir / "tokenizer.json")};
+}
+
+}  // namespace lmlab::train

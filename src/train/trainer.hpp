@@ -1,0 +1,84 @@
+// The training loop: AdamW on a GPT over a token stream, with warmup + cosine schedule,
+// gradient clipping, periodic validation, checkpoints, and a progress line (step, loss,
+// tokens/s, MFU, ETA; live on a TTY, plain lines otherwise). A run is a pure function of the
+// config, the tokens and the thread count: batches come from data::sample_batch(seed, step)
+// and dropout masks from Philox keyed by (seed, step), so `--resume` continues bit-identically.
+// Not for: sweeps over configs (lab/), data preparation (data/prepare.hpp).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <optional>
+#include <vector>
+
+#include "data/batch.hpp"
+#include "data/token_file.hpp"
+#include "data/tokenizer.hpp"
+#include "models/gpt.hpp"
+#include "train/config.hpp"
+
+namespace lmlab::train {
+
+struct token_source {
+  data::token_view train, val;
+  std::optional<nlohmann::json> tokenizer;  // copied into checkpoints
+};
+
+struct run_options {
+  bool resume = false;          // continue from <out_dir>/checkpoint
+  std::int64_t stop_after = 0;  // stop (with a checkpoint) after this many total steps; 0 = train.steps
+  std::FILE* progress = stderr; // nullptr: quiet
+  bool write_files = true;      // checkpoint and metrics.jsonl under out_dir
+};
+
+struct eval_point {
+  std::int64_t step;
+  double val_loss;
+};
+
+struct train_summary {
+  std::int64_t start_step = 0, end_step = 0;
+  std::vector<float> losses;      // training loss of each step run here, in order
+  std::vector<eval_point> evals;
+  double final_val_loss = 0;
+  double tokens_per_s = 0, mfu = 0, seconds = 0;
+  std::int64_t n_params = 0;
+};
+
+train_summary run_training(const train_config& cfg, const token_source& data, const run_options& opt = {});
+
+// Mean cross-entropy over `n_batches` batches of (B, T) drawn from `tokens` with
+// sample_batch(seed, k), k = 0..n_batches-1 (the same batches at every evaluation).
+double evaluate(models::gpt& model, data::token_view tokens, std::int64_t B, std::int64_t T, std::int64_t n_batches,
+                std::uint64_t seed);
+
+// Loss over every non-overlapping window of a split (data::sequential_batches), or the first
+// `max_batches` batches when > 0: mean cross-entropy (nats/token), perplexity = e^loss, and
+// bits per character = total nats / ln 2 / the number of characters (UTF-8 code points) the
+// target tokens decode to (needs the tokenizer; NaN without one).
+struct split_eval {
+  double loss = 0, perplexity = 0, bits_per_char = 0;
+  std::int64_t tokens = 0, chars = 0;
+};
+split_eval evaluate_split(models::gpt& model, data::token_view tokens, const data::tokenizer* tok, std::int64_t B,
+                          std::int64_t T, std::int64_t max_batches = 0);
+
+// Training FLOPs per token, PaLM's count (Chowdhery et al. 2022, appendix B):
+// 6N + 12*L*d*T, with N the parameters that take part in matmuls (all but the position
+// table, and but the input table when the head is untied, as nanoGPT counts).
+double train_flops_per_token(const models::gpt_config& c, std::int64_t T);
+// Nominal FP32 peak of `threads` cores: 32 FLOP/cycle/core (AVX2, 2 FMA units) x the clock
+// (/proc/cpuinfo, or $LMLAB_CPU_GHZ); $LMLAB_PEAK_GFLOPS overrides the whole figure.
+double nominal_peak_flops(int threads);
+
+// The token files, tokenizer and vocabulary for a [data] section: prepares them (fetching the
+// corpus) under data.prepared_dir or the cache when they are missing.
+struct prepared_data {
+  std::filesystem::path dir;
+  data::token_file train, val;
+  std::unique_ptr<data::tokenizer> tokenizer;
+};
+prepared_data open_prepared_data(const data_config& d, std::FILE* log = stderr);
+
+}  // namespace lmlab::train

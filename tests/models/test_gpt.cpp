@@ -1,0 +1,191 @@
+// GPT: config validation and config.json, parameter names and count, determinism of init,
+// the materialised-pattern path against the fused kernel, dropout, and sampling.
+#include <gtest/gtest.h>
+
+#include "autograd/autograd.hpp"
+#include "models/gpt.hpp"
+#include "models/sample.hpp"
+#include "ops/gemm.hpp"
+
+using namespace lmlab;
+using models::gpt_config;
+
+namespace {
+
+gpt_config tiny() {
+  gpt_config c;
+  c.vocab_size = 11;
+  c.d_model = 16;
+  c.n_layers = 2;
+  c.n_heads = 2;
+  c.n_ctx = 8;
+  return c;
+}
+
+tensor ids_of(std::int64_t B, std::int64_t T, std::int32_t V) {
+  std::vector<std::int32_t> v(static_cast<std::size_t>(B * T));
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<std::int32_t>((i * 7 + 3) % V);
+  return tensor::from<std::int32_t>({B, T}, std::span<const std::int32_t>(v));
+}
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST(gpt_config, impossible_values_name_the_key) {
+  gpt_config c = tiny();
+  c.n_heads = 3;
+  EXPECT_EQ(error_of([&] { c.validate(); }), "model.d_model: 16 is not divisible by model.n_heads = 3");
+  c = tiny();
+  c.dropout = 1.0;
+  EXPECT_EQ(error_of([&] { c.validate(); }), "model.dropout: must be in [0, 1), got 1");
+}
+
+TEST(gpt_config, hf_json_round_trip_and_errors) {
+  gpt_config c = tiny();
+  c.tie_embeddings = false;
+  c.d_mlp = 40;
+  auto j = models::to_hf_json(c);
+  EXPECT_EQ(j["hidden_size"], 16);
+  EXPECT_EQ(j["num_hidden_layers"], 2);
+  EXPECT_EQ(j["num_attention_heads"], 2);
+  EXPECT_EQ(j["max_position_embeddings"], 8);
+  EXPECT_EQ(j["intermediate_size"], 40);
+  EXPECT_EQ(j["tie_word_embeddings"], false);
+  gpt_config back = models::gpt_config_from_hf_json(j, "config.json");
+  EXPECT_EQ(back.d_mlp, 40);
+  EXPECT_EQ(back.tie_embeddings, false);
+  EXPECT_EQ(back.num_parameters(), c.num_parameters());
+  auto bad = j;
+  bad["hidden_sise"] = 3;
+  EXPECT_EQ(error_of([&] { models::gpt_config_from_hf_json(bad, "config.json"); }), "config.json: unknown key 'hidden_sise'");
+  bad = j;
+  bad["num_attention_heads"] = "two";
+  EXPECT_EQ(error_of([&] { models::gpt_config_from_hf_json(bad, "config.json"); }),
+            "config.json: num_attention_heads must be an integer, got \"two\"");
+  bad = j;
+  bad["num_attention_heads"] = 5;
+  EXPECT_EQ(error_of([&] { models::gpt_config_from_hf_json(bad, "config.json"); }),
+            "config.json: d_model: 16 is not divisible by n_heads = 5");
+}
+
+TEST(gpt, parameter_names_and_count) {
+  models::gpt m(tiny(), 1);
+  auto p = m.named_parameters();
+  ASSERT_EQ(p.size(), 2u + 2 * 16 + 2);
+  EXPECT_EQ(p[0].first, "wte.weight");
+  EXPECT_EQ(p[1].first, "wpe.weight");
+  EXPECT_EQ(p[2].first, "blocks.0.ln1.weight");
+  EXPECT_EQ(p[4].first, "blocks.0.attn.w_q");
+  EXPECT_EQ(p[11].first, "blocks.0.attn.b_o");
+  EXPECT_EQ(p[14].first, "blocks.0.mlp.w_in");
+  EXPECT_EQ(p.back().first, "ln_f.bias");
+  EXPECT_EQ(m.num_parameters(), tiny().num_parameters());
+  gpt_config u = tiny();
+  u.tie_embeddings = false;
+  models::gpt mu(u, 1);
+  EXPECT_EQ(mu.named_parameters().back().first, "lm_head.weight");
+  EXPECT_EQ(mu.num_parameters(), u.num_parameters());
+  EXPECT_EQ(mu.num_parameters(), m.num_parameters() + 11 * 16);
+}
+
+TEST(gpt, init_is_deterministic_and_seeded) {
+  models::gpt a(tiny(), 5), b(tiny(), 5), c(tiny(), 6);
+  EXPECT_EQ(a.parameter("blocks.1.mlp.w_out").to_vector(), b.parameter("blocks.1.mlp.w_out").to_vector());
+  EXPECT_NE(a.parameter("blocks.1.mlp.w_out").to_vector(), c.parameter("blocks.1.mlp.w_out").to_vector());
+  EXPECT_EQ(a.parameter("blocks.0.ln1.weight").to_vector(), std::vector<double>(16, 1.0));
+  EXPECT_EQ(a.parameter("blocks.0.attn.b_q").to_vector(), std::vector<double>(16, 0.0));
+}
+
+TEST(gpt, forward_shapes_and_errors) {
+  models::gpt m(tiny(), 1);
+  no_grad ng;
+  tensor y = m.forward(ids_of(3, 5, 11));
+  EXPECT_EQ(y.shape(), (shape_t{3, 5, 11}));
+  EXPECT_EQ(error_of([&] { m.forward(ids_of(1, 9, 11)); }), "gpt: sequence length 9 exceeds n_ctx = 8");
+  // Causality: changing the last token leaves earlier positions' logits unchanged.
+  tensor a = ids_of(1, 6, 11), b = a.clone_raw();
+  b.data<std::int32_t>()[5] = (b.data<std::int32_t>()[5] + 1) % 11;
+  tensor ya = m.forward(a), yb = m.forward(b);
+  EXPECT_EQ(ya.narrow_raw(1, 0, 5).to_vector(), yb.narrow_raw(1, 0, 5).to_vector());
+  EXPECT_NE(ya.narrow_raw(1, 5, 1).to_vector(), yb.narrow_raw(1, 5, 1).to_vector());
+}
+
+TEST(gpt, materialised_pattern_path_matches_fused_attention) {
+  models::gpt m(tiny(), 2);
+  tensor ids = ids_of(2, 8, 11);
+  tensor fused, explicit_;
+  {
+    no_grad ng;
+    fused = m.forward(ids);
+    for (std::size_t i = 0; i < m.blocks.size(); ++i)
+      m.blocks[i].attn.hook_pattern.add([](const tensor&, const nn::hook_point&) { return tensor{}; });
+    explicit_ = m.forward(ids);
+  }
+  auto r = compare(explicit_, fused, 1e-6, 1e-5);
+  EXPECT_TRUE(r.ok) << "worst " << r.worst_a << " vs " << r.worst_b;
+  // Gradients flow through the materialised path too.
+  tensor loss = m.loss(ids_of(2, 9, 11));
+  backward(loss);
+  EXPECT_TRUE(m.parameter("blocks.0.attn.w_k").grad().defined());
+}
+
+TEST(gpt, dropout_is_a_function_of_the_seed_and_off_in_eval) {
+  gpt_config c = tiny();
+  c.dropout = 0.3;
+  models::gpt m(c, 1);
+  tensor ids = ids_of(2, 8, 11);
+  no_grad ng;
+  m.set_dropout_seed(10);
+  auto a = m.forward(ids).to_vector();
+  auto b = m.forward(ids).to_vector();
+  m.set_dropout_seed(11);
+  auto d = m.forward(ids).to_vector();
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, d);
+  m.eval();
+  auto e1 = m.forward(ids).to_vector();
+  m.set_dropout_seed(12);
+  EXPECT_EQ(e1, m.forward(ids).to_vector());
+}
+
+TEST(sample, pick_token_filters) {
+  std::vector<float> logits = {0.f, 3.f, 1.f, 2.f};  // probabilities order: 1, 3, 2, 0
+  models::sample_options o;
+  o.temperature = 0;
+  EXPECT_EQ(models::pick_token(logits, o, 0.99), 1);
+  o.temperature = 1;
+  o.top_k = 1;
+  EXPECT_EQ(models::pick_token(logits, o, 0.99), 1);
+  o.top_k = 2;  // {1: 0.731, 3: 0.269}
+  EXPECT_EQ(models::pick_token(logits, o, 0.70), 1);
+  EXPECT_EQ(models::pick_token(logits, o, 0.75), 3);
+  o.top_k = 0;
+  o.top_p = 0.5;  // token 1 alone has 0.644 >= 0.5
+  EXPECT_EQ(models::pick_token(logits, o, 0.99), 1);
+  o.top_p = 1;
+  EXPECT_EQ(models::pick_token(logits, o, 0.999), 0);  // the least likely token is reachable
+}
+
+TEST(sample, generate_is_deterministic_for_a_seed) {
+  models::gpt m(tiny(), 3);
+  models::sample_options o;
+  o.max_new_tokens = 12;  // longer than n_ctx: the context is cropped
+  o.seed = 4;
+  auto a = models::generate(m, {1, 2, 3}, o);
+  auto b = models::generate(m, {1, 2, 3}, o);
+  o.seed = 5;
+  auto c = models::generate(m, {1, 2, 3}, o);
+  EXPECT_EQ(a.size(), 12u);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  for (auto id : a) EXPECT_TRUE(id >= 0 && id < 11);
+}

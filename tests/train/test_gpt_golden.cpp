@@ -1,0 +1,136 @@
+// GPT against PyTorch: the fixtures in tests/golden/fixtures (scripts/ref/gpt_fixtures.py,
+// torch 1.13) hold initial weights, a batch, the logits, the loss, every named gradient, and a
+// 10-step AdamW trajectory (warmup + cosine, weight decay, clipping) with the final weights.
+// Every tensor is compared as |a - b| <= atol + rtol * |b| (shared/STYLE.md #3); a failure
+// prints the worst element and fails the test.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "autograd/autograd.hpp"
+#include "core/fs.hpp"
+#include "models/gpt.hpp"
+#include "nn/safetensors.hpp"
+#include "ops/gemm.hpp"
+#include "train/optim.hpp"
+
+using namespace lmlab;
+
+namespace {
+
+// Tolerances (f32 engine vs f32 PyTorch; summation orders differ in GEMM and reductions).
+// Measured worst |a-b| with 1 thread on OpenBLAS: logits 9e-8, gradients 3.3e-8, trajectory
+// losses 4.8e-7 (of ~3.5), final weights 1.3e-5 except attn.b_k; the margins are ~10x.
+constexpr double kLogitsAtol = 1e-6, kLogitsRtol = 1e-5;
+constexpr double kGradAtol = 3e-7, kGradRtol = 1e-4;
+constexpr double kLossRtol = 1e-6;
+constexpr double kTrajLossRtol = 1e-5;
+constexpr double kFinalAtol = 5e-5, kFinalRtol = 1e-3;
+// attn.b_k's gradient is exactly zero in exact arithmetic (softmax ignores a shift shared by
+// all keys), so both sides hold rounding noise ~1e-10 that Adam turns into steps of about
+// lr * g / eps; the weights then differ by up to ~3e-5 while staying tiny.
+constexpr double kFinalBkAtol = 3e-4;
+
+struct fixture {
+  nlohmann::json info;
+  nn::safetensors_file st;
+};
+
+fixture load(const std::string& name) {
+  const std::string base = std::string("tests/golden/fixtures/gpt_") + name;
+  return {nlohmann::json::parse(read_text_file(base + ".json")), nn::safetensors_file::load(base + ".safetensors")};
+}
+
+models::gpt_config config_of(const nlohmann::json& m) {
+  models::gpt_config c;
+  c.vocab_size = m["vocab_size"];
+  c.d_model = m["d_model"];
+  c.n_layers = m["n_layers"];
+  c.n_heads = m["n_heads"];
+  c.n_ctx = m["n_ctx"];
+  c.d_mlp = m.value("d_mlp", 0);
+  c.tie_embeddings = m["tie_embeddings"];
+  return c;
+}
+
+// Compares and reports the worst element; returns true when within tolerance.
+bool close(const std::string& what, const tensor& a, const tensor& b, double atol, double rtol) {
+  if (a.shape() != b.shape()) {
+    ADD_FAILURE() << what << ": shape " << shape_str(a.shape()) << " vs " << shape_str(b.shape());
+    return false;
+  }
+  compare_result r = compare(a, b, atol, rtol);
+  if (std::getenv("LMLAB_GOLDEN_VERBOSE")) std::printf("%-50s max|a-b| %.3g\n", what.c_str(), r.max_abs_diff);
+  if (!r.ok)
+    ADD_FAILURE() << what << ": worst element " << r.worst_index << ": lmlab " << r.worst_a << " vs torch " << r.worst_b
+                  << " (exceeds atol " << atol << " + rtol " << rtol << "*|b| by " << r.worst_excess
+                  << "; max |a-b| " << r.max_abs_diff << ")";
+  return r.ok;
+}
+
+tensor batch_at(const nn::safetensors_file& st, std::int64_t s) {
+  const tensor& all = st.get("batches");
+  return all.narrow_raw(0, s, 1).contiguous_raw().view_raw({all.size(1), all.size(2)});
+}
+
+void check_forward_backward(const std::string& name) {
+  set_num_threads(1);
+  fixture f = load(name);
+  models::gpt model(config_of(f.info["model"]), 0);
+  nn::load_parameters(model, f.st, "init.");
+  tensor batch = batch_at(f.st, 0);
+  const std::int64_t B = batch.size(0), T = batch.size(1) - 1;
+  tensor inputs = batch.narrow_raw(1, 0, T).contiguous_raw();
+  tensor targets = batch.narrow_raw(1, 1, T).contiguous_raw();
+  {
+    no_grad ng;
+    close(name + " logits", model.forward(inputs), f.st.get("logits"), kLogitsAtol, kLogitsRtol);
+  }
+  tensor loss = model.loss(inputs, targets);
+  const double want = f.st.get("loss").item();
+  EXPECT_NEAR(loss.item(), want, kLossRtol * want) << name << " loss";
+  backward(loss);
+  int n = 0;
+  for (auto& [pname, p] : model.named_parameters()) {
+    ASSERT_TRUE(p.grad().defined()) << pname << " got no gradient";
+    close(name + " grad " + pname, p.grad(), f.st.get("grad." + pname), kGradAtol, kGradRtol);
+    ++n;
+  }
+  EXPECT_EQ(static_cast<std::size_t>(n), f.st.names().size() > 0 ? model.named_parameters().size() : 0);
+  (void)B;
+}
+
+}  // namespace
+
+TEST(gpt_golden, tied_logits_loss_and_every_gradient) { check_forward_backward("tied"); }
+
+TEST(gpt_golden, untied_logits_loss_and_every_gradient) { check_forward_backward("untied"); }
+
+TEST(gpt_golden, ten_step_adamw_trajectory_with_schedule_and_clipping) {
+  set_num_threads(1);
+  fixture f = load("tied");
+  models::gpt model(config_of(f.info["model"]), 0);
+  nn::load_parameters(model, f.st, "init.");
+  const auto& o = f.info["optimizer"];
+  train::adamw opt(model.named_parameters(), {o["beta1"], o["beta2"], o["eps"], o["weight_decay"]});
+  const std::int64_t steps = f.info["steps"];
+  train::lr_schedule sched{o["lr"], o["min_lr"], o["warmup"], steps};
+  std::vector<float> losses, norms;
+  for (std::int64_t s = 0; s < steps; ++s) {
+    EXPECT_DOUBLE_EQ(sched.at(s), f.info["trajectory_lr"][s].get<double>()) << "lr at step " << s;
+    opt.zero_grad();
+    tensor loss = model.loss(batch_at(f.st, s));
+    backward(loss);
+    norms.push_back(static_cast<float>(train::clip_grad_norm(model.parameters(), o["grad_clip"])));
+    opt.step(sched.at(s));
+    losses.push_back(static_cast<float>(loss.item()));
+  }
+  close("trajectory loss", tensor::from<float>({steps}, losses), f.st.get("trajectory.loss"), 0, kTrajLossRtol);
+  close("trajectory grad norm", tensor::from<float>({steps}, norms), f.st.get("trajectory.grad_norm"), 0, 1e-3);
+  for (auto& [pname, p] : model.named_parameters())
+    close("after 10 steps " + pname, p, f.st.get("final." + pname), pname.ends_with("attn.b_k") ? kFinalBkAtol : kFinalAtol,
+          kFinalRtol);
+}
