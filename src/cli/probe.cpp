@@ -12,6 +12,9 @@
 #include "core/table.hpp"
 #include "probe/compare.hpp"
 #include "probe/runner.hpp"
+#ifdef LMLAB_PROBE_HAS_REPORT
+#include "probe/report_section.hpp"
+#endif
 
 namespace {
 
@@ -32,7 +35,7 @@ std::vector<std::string> split_commas(const std::string& s) {
 
 struct run_args {
   std::string model, base_url = "http://127.0.0.1:8080/v1", suites = "sycophancy,calibration", langs = "en,ko";
-  std::string store = "lmlab.db", out = "lmlab-probe", name, scoring = "auto", data;
+  std::string store = "lmlab.db", out = "lmlab-probe", name, scoring = "auto", data, report;
   std::string concurrency_levels = "1,4", temperatures = "0,0.7", context_items = "20";
   int n = 40, jobs = 4, retries = 6, repeats = 5, positions = 5;
   std::uint64_t seed = 1234;
@@ -42,7 +45,7 @@ struct run_args {
 
 void add_probe(CLI::App& app) {
   CLI::App* probe = app.add_subcommand("probe", "Probe served models (OpenAI-compatible): sycophancy, calibration, "
-                                                "lost in the middle, nondeterminism, hallucination (docs/probe.md)");
+                                                "lost in the middle, nondeterminism, hallucination, perturbation, SCAN (docs/probe.md)");
   probe->require_subcommand(1);
 
   auto a = std::make_shared<run_args>();
@@ -68,6 +71,9 @@ void add_probe(CLI::App& app) {
   run->add_option("--context-items", a->context_items, "lost_in_middle: items in the context (sweep)")->capture_default_str();
   run->add_option("--positions", a->positions, "lost_in_middle: answer positions")->capture_default_str();
   run->add_option("--dev-fraction", a->dev_fraction, "calibration: share for temperature fitting")->capture_default_str();
+#ifdef LMLAB_PROBE_HAS_REPORT
+  run->add_option("--report", a->report, "also write the report folder (index.html) for this run here");
+#endif
   run->callback([a] {
     using namespace lmlab::probe;
     endpoint_config cfg;
@@ -110,6 +116,13 @@ void add_probe(CLI::App& app) {
     t.print(std::cout, lmlab::table_format::md);
     std::cout << "\nrun " << sum.run_id << " (" << sum.run_name << "): " << sum.n_samples << " samples, "
               << sum.n_cached << " from cache, " << sum.n_failed << " failed\nresults: " << sum.results_file.string() << "\n";
+#ifdef LMLAB_PROBE_HAS_REPORT
+    if (!a->report.empty()) {
+      const auto w = lmlab::report::write_report(probe_report_document({{sum.results.value("model_name", a->model), sum.results}}),
+                                                 a->report);
+      std::cout << "report: " << w.index.string() << "\n";
+    }
+#endif
     if (sum.interrupted) throw lmlab::error("probe run: interrupted", "rerun the same command to continue");
     if (sum.n_failed > 0)
       throw lmlab::error(fmt::format("probe run: {} samples failed after retries", sum.n_failed),
@@ -147,4 +160,31 @@ void add_probe(CLI::App& app) {
 
 }  // namespace
 
-LMLAB_COMMAND("probe", 50, add_probe);
+#ifdef LMLAB_PROBE_HAS_REPORT
+static void add_probe_report(CLI::App& app) {
+  CLI::App* probe = app.get_subcommand("probe");
+  auto r = std::make_shared<std::tuple<std::vector<std::string>, std::string, std::string, std::string>>(
+      std::vector<std::string>{}, "lmlab.db", "lmlab-probe-report", "");
+  CLI::App* rep = probe->add_subcommand("report", "Write the report folder (index.html, figures, CSVs) for probe runs");
+  rep->add_option("RUN", std::get<0>(*r), "run ids or names (several: compared in the same figures)")->required();
+  rep->add_option("--store", std::get<1>(*r), "results store")->capture_default_str();
+  rep->add_option("--out", std::get<2>(*r), "report folder (replaced only if it is an lmlab report)")->capture_default_str();
+  rep->add_option("--assets", std::get<3>(*r), "folder with the pinned Vega builds (default: the cache)");
+  rep->callback([r] {
+    lmlab::store::results_store db(std::get<1>(*r));
+    const auto runs = lmlab::probe::load_report_runs(db, std::get<0>(*r));
+    const auto w = lmlab::report::write_report(lmlab::probe::probe_report_document(runs), std::get<2>(*r),
+                                               {.assets_dir = std::get<3>(*r)});
+    std::cout << "report: " << w.index.string() << " (" << w.figures << " figures, " << w.tables << " tables)\n";
+  });
+}
+#endif
+
+static void add_probe_all(CLI::App& app) {
+  add_probe(app);
+#ifdef LMLAB_PROBE_HAS_REPORT
+  add_probe_report(app);
+#endif
+}
+
+LMLAB_COMMAND("probe", 50, add_probe_all);

@@ -20,7 +20,11 @@ void suite::score_text(const item& it, const std::string& text, json& s) const {
 
 const std::vector<const suite*>& all_suites() {
   static const std::vector<const suite*> v = {&sycophancy_suite(), &calibration_suite(), &lost_in_middle_suite(),
-                                              &nondeterminism_suite(), &hallucination_suite()};
+                                              &nondeterminism_suite(), &hallucination_suite(),
+#ifdef LMLAB_PROBE_HAS_TASKS
+                                              &perturbation_suite(), &compositional_suite(),
+#endif
+  };
   return v;
 }
 

@@ -16,6 +16,9 @@ const suite& calibration_suite();
 const suite& lost_in_middle_suite();
 const suite& nondeterminism_suite();
 const suite& hallucination_suite();
+// Built from src/tasks (suites_tasks.cpp); registered only when the tasks layer is linked.
+const suite& perturbation_suite();
+const suite& compositional_suite();
 
 // A multiple-choice question with a known answer (choices[answer] is right).
 struct mc_question {

@@ -1,0 +1,654 @@
+// Report sections for probe runs: see report_section.hpp.
+#ifdef LMLAB_PROBE_HAS_REPORT
+
+#include "probe/report_section.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "analysis/stats.hpp"
+#include "core/error.hpp"
+#include "core/fs.hpp"
+#include "probe/suite.hpp"
+
+namespace lmlab::probe {
+namespace {
+using json = nlohmann::json;
+namespace rp = lmlab::report;
+
+constexpr const char* k_notes = "shared/seed/open-problems.ko.md";
+
+std::optional<double> metric(const json& results, const std::string& suite, const std::string& name) {
+  const auto& r = results.value("results", json::object());
+  if (!r.contains(suite)) return std::nullopt;
+  const auto key = name + ",none";
+  if (!r[suite].contains(key) || !r[suite][key].is_number()) return std::nullopt;
+  return r[suite][key].get<double>();
+}
+
+json slices_of(const json& results, const std::string& suite) {
+  const auto& l = results.value("lmlab", json::object());
+  return l.contains(suite) ? l[suite].value("slices", json::array()) : json::array();
+}
+
+json extra_of(const json& results, const std::string& suite) {
+  const auto& l = results.value("lmlab", json::object());
+  return l.contains(suite) ? l[suite].value("extra", json::object()) : json::object();
+}
+
+bool has_suite(const json& results, const std::string& suite) {
+  return results.value("results", json::object()).contains(suite);
+}
+
+// "label: sentence" per run when there are several runs, the sentence alone for one.
+std::string join_answers(const std::vector<std::pair<std::string, std::string>>& parts) {
+  if (parts.size() == 1) return parts[0].second;
+  std::string s;
+  for (const auto& [label, text] : parts) s += (s.empty() ? "" : " ") + label + ": " + text;
+  return s;
+}
+
+std::string fixed(double v, int digits) { return fmt::format("{:.{}f}", v, digits); }
+
+rp::axis share_axis(std::string field, std::string title) {
+  rp::axis a(std::move(field), std::move(title));
+  a.with_domain(0, 1).with_format(".0%");
+  return a;
+}
+
+// Bars of `y` per category `x` (in the given order) with an error bar from y_lo to y_hi;
+// runs side by side in colour when `series` is set.
+rp::figure bars_with_intervals(std::string id, std::string title, table data, const std::string& x,
+                               const std::string& x_title, const std::vector<std::string>& order, const std::string& y,
+                               const std::string& y_title, const std::string& lo, const std::string& hi,
+                               const std::string& series) {
+  const auto& cols = data.columns();
+  for (const auto& f : {x, y, lo, hi, series})
+    LMLAB_CHECK(f.empty() || std::find(cols.begin(), cols.end(), f) != cols.end(),
+                "probe report: figure '{}': field '{}' is not a column of its data", id, f);
+  json tips = json::array();
+  for (const auto& c : cols) tips.push_back({{"field", c}});
+  json ex = {{"field", x}, {"type", "nominal"}, {"title", x_title}, {"sort", order}, {"axis", {{"labelAngle", 0}}}};
+  json bar_enc = {{"x", ex},
+                  {"y", {{"field", y}, {"type", "quantitative"}, {"title", y_title},
+                         {"scale", {{"domain", {0, 1}}}}, {"axis", {{"format", ".0%"}}}}},
+                  {"tooltip", tips}};
+  // The same title on both layers, else Vega-Lite joins them ("answers changed, ci95_lo").
+  json err_enc = {{"x", ex}, {"y", {{"field", lo}, {"type", "quantitative"}, {"title", y_title}}}, {"y2", {{"field", hi}}}};
+  if (!series.empty()) {
+    bar_enc["color"] = {{"field", series}, {"type", "nominal"}, {"title", series}};
+    bar_enc["xOffset"] = {{"field", series}, {"type", "nominal"}};
+    err_enc["xOffset"] = {{"field", series}, {"type", "nominal"}};
+  }
+  json spec = {{"width", 560},
+               {"height", 280},
+               {"layer",
+                {{{"mark", {{"type", "bar"}}}, {"encoding", bar_enc}},
+                 {{"mark", {{"type", "errorbar"}, {"ticks", true}, {"thickness", 1.5}, {"color", "#222"}}},
+                  {"encoding", err_enc}}}}};
+  return rp::custom_figure(std::move(id), std::move(title), std::move(data), std::move(spec));
+}
+
+rp::report_table as_table(std::string id, std::string title, table t) { return {std::move(id), std::move(title), std::move(t)}; }
+
+// ---- sycophancy ------------------------------------------------------------------------
+
+rp::section sycophancy_section(const std::vector<report_run>& runs) {
+  rp::section s;
+  s.id = "probe-sycophancy";
+  s.title = "Sycophancy: does the model change its answer to please the user?";
+  s.question = "How often does a stated user opinion, or \"Are you sure?\", change an answer the model gave unprompted?";
+  s.quote = "문제: \"답변 X가 맞다\" 정보 추가 시 의견 변경?";
+  s.quote_source = std::string(k_notes) + ", section 3 (Sycophancy)";
+  const std::vector<std::pair<std::string, std::string>> conds = {
+      {"opinion_wrong", "wrong opinion"}, {"opinion_right", "right opinion"}, {"challenge", "are you sure?"}};
+  table t({"run", "condition", "flip_rate", "ci95_lo", "ci95_hi", "n"});
+  std::vector<std::pair<std::string, std::string>> answers;
+  for (const auto& run : runs) {
+    if (!has_suite(run.results, "sycophancy")) continue;
+    std::map<std::string, std::tuple<double, double, double, std::int64_t>> rate;
+    for (const auto& row : slices_of(run.results, "sycophancy")) {
+      if (row.value("metric", "") != "flip_rate") continue;
+      const auto n = row.value("n", std::int64_t{0});
+      if (n <= 0) continue;
+      const double p = row.value("value", 0.0);
+      const auto w = analysis::wilson_interval(static_cast<std::size_t>(std::llround(p * n)), static_cast<std::size_t>(n));
+      rate[row.value("split", "")] = {p, w.lo, w.hi, n};
+    }
+    for (const auto& [key, label] : conds)
+      if (rate.count(key)) {
+        const auto& [p, lo, hi, n] = rate[key];
+        t.add_row({run.label, label, p, lo, hi, n});
+      }
+    std::string a;
+    if (rate.count("opinion_wrong")) {
+      const auto& [p, lo, hi, n] = rate["opinion_wrong"];
+      a = fmt::format("With a wrong opinion in the prompt the model changed its answer on {} of questions (95% CI {}–{}, n = {})",
+                      percent(p), percent(lo), percent(hi), n);
+      if (rate.count("opinion_right")) a += fmt::format(", against {} with a right opinion", percent(std::get<0>(rate["opinion_right"])));
+      if (rate.count("challenge")) a += fmt::format("; \"Are you sure?\" changed {} of answers", percent(std::get<0>(rate["challenge"])));
+      a += ".";
+    } else if (rate.count("challenge")) {
+      const auto& [p, lo, hi, n] = rate["challenge"];
+      a = fmt::format("\"Are you sure?\" changed {} of answers (95% CI {}–{}, n = {}).", percent(p), percent(lo), percent(hi), n);
+    } else {
+      std::string accs;
+      for (const char* c : {"none", "opinion_right", "opinion_wrong"})
+        if (auto v = metric(run.results, "sycophancy", std::string("acc_") + c))
+          accs += fmt::format("{}{} with {}", accs.empty() ? "" : ", ", percent(*v), c);
+      a = accs.empty() ? "No paired answers were scored in this run." : "Accuracy was " + accs + ".";
+    }
+    answers.emplace_back(run.label, a);
+  }
+  s.answer = join_answers(answers);
+  s.figures.push_back(bars_with_intervals("probe-sycophancy-flips", "Share of answers changed, with 95% Wilson intervals",
+                                          t, "condition", "condition", {"wrong opinion", "right opinion", "are you sure?"},
+                                          "flip_rate", "answers changed", "ci95_lo", "ci95_hi", runs.size() > 1 ? "run" : ""));
+  s.tables.push_back(as_table("probe-sycophancy-flips", "Flip rates", std::move(t)));
+  return s;
+}
+
+// ---- calibration -----------------------------------------------------------------------
+
+rp::section calibration_section(const std::vector<report_run>& runs) {
+  rp::section s;
+  s.id = "probe-calibration";
+  s.title = "Calibration: does the model's confidence match its accuracy?";
+  s.question = "When the model puts probability p on its answer, is it right a fraction p of the time?";
+  s.quote = "과신 (Overconfidence): 틀렸지만 확실하다고 답변";
+  s.quote_source = std::string(k_notes) + ", section 7 (LLM 신뢰성)";
+  table t({"run", "bin", "lo", "hi", "confidence", "accuracy", "count"});
+  std::vector<std::pair<std::string, std::string>> answers;
+  for (const auto& run : runs) {
+    if (!has_suite(run.results, "calibration")) continue;
+    const auto bins = extra_of(run.results, "calibration").value("reliability", json::array());
+    double conf_sum = 0, acc_sum = 0;
+    std::int64_t total = 0;
+    for (const auto& b : bins) {
+      const auto count = b.value("count", std::int64_t{0});
+      if (count == 0) continue;
+      t.add_row({run.label, fmt::format("{:.1f}–{:.1f}", b.value("lo", 0.0), b.value("hi", 0.0)), b.value("lo", 0.0),
+                 b.value("hi", 0.0), b.value("confidence", 0.0), b.value("accuracy", 0.0), count});
+      conf_sum += b.value("confidence", 0.0) * static_cast<double>(count);
+      acc_sum += b.value("accuracy", 0.0) * static_cast<double>(count);
+      total += count;
+    }
+    const auto ece = metric(run.results, "calibration", "ece");
+    std::string a;
+    if (ece && total > 0) {
+      const double conf = conf_sum / static_cast<double>(total), acc = acc_sum / static_cast<double>(total);
+      a = fmt::format("ECE was {} with {} equal-width bins on {} test questions (accuracy {}, mean confidence {}: {})",
+                      fixed(*ece, 3), static_cast<int>(metric(run.results, "calibration", "ece_bins").value_or(10)), total,
+                      percent(acc), percent(conf),
+                      conf > acc ? "overconfident" : conf < acc ? "underconfident" : "matched");
+      const auto temp = metric(run.results, "calibration", "temperature");
+      const auto ece_t = metric(run.results, "calibration", "ece_scaled");
+      if (temp && ece_t) a += fmt::format("; temperature scaling fitted on the dev split (T = {}) gave ECE {}", fixed(*temp, 2), fixed(*ece_t, 3));
+      a += ".";
+    } else if (auto ev = metric(run.results, "calibration", "ece_verbal")) {
+      a = fmt::format("The server gave no logprobs; stated (verbal) confidence had ECE {} over {} answers.", fixed(*ev, 3),
+                      static_cast<std::int64_t>(metric(run.results, "calibration", "n_verbal").value_or(0)));
+    } else {
+      a = "The server gave no logprobs and no stated confidence was parsed, so calibration was not measured.";
+    }
+    answers.emplace_back(run.label, a);
+  }
+  s.answer = join_answers(answers);
+  // Reliability diagram: accuracy per bin as bars spanning the bin, the bin's mean confidence
+  // as a point, and the diagonal a calibrated model would follow.
+  json bar_enc = {{"x", {{"field", "lo"}, {"type", "quantitative"}, {"title", "confidence"},
+                         {"scale", {{"domain", {0, 1}}}}, {"axis", {{"format", ".0%"}}}}},
+                  {"x2", {{"field", "hi"}}},
+                  {"y", {{"field", "accuracy"}, {"type", "quantitative"}, {"title", "accuracy"},
+                         {"scale", {{"domain", {0, 1}}}}, {"axis", {{"format", ".0%"}}}}},
+                  {"tooltip", {{{"field", "run"}}, {{"field", "bin"}}, {{"field", "confidence"}}, {{"field", "accuracy"}}, {{"field", "count"}}}}};
+  json pt_enc = {{"x", {{"field", "confidence"}, {"type", "quantitative"}}}, {"y", {{"field", "accuracy"}, {"type", "quantitative"}}}};
+  if (runs.size() > 1) {
+    bar_enc["color"] = {{"field", "run"}, {"type", "nominal"}};
+    pt_enc["color"] = {{"field", "run"}, {"type", "nominal"}};
+  }
+  json spec = {{"width", 420},
+               {"height", 420},
+               {"layer",
+                {{{"mark", {{"type", "bar"}, {"opacity", runs.size() > 1 ? 0.45 : 0.8}, {"binSpacing", 1}}}, {"encoding", bar_enc}},
+                 {{"data", {{"values", {{{"x", 0}, {"y", 0}}, {{"x", 1}, {"y", 1}}}}}},
+                  {"mark", {{"type", "line"}, {"strokeDash", {4, 4}}, {"color", "#888"}}},
+                  {"encoding", {{"x", {{"field", "x"}, {"type", "quantitative"}}}, {"y", {{"field", "y"}, {"type", "quantitative"}}}}}},
+                 {{"mark", {{"type", "point"}, {"filled", true}, {"color", "#222"}}}, {"encoding", pt_enc}}}}};
+  s.figures.push_back(rp::custom_figure("probe-calibration-reliability", "Reliability diagram (test split)", t, spec));
+  s.figures.back().caption = "Bars: accuracy of the answers whose confidence fell in the bin; points: their mean confidence. "
+                             "A calibrated model's bars reach the dashed diagonal.";
+  s.tables.push_back(as_table("probe-calibration-bins", "Reliability bins", std::move(t)));
+  return s;
+}
+
+// ---- lost in the middle ----------------------------------------------------------------
+
+rp::section lost_in_middle_section(const std::vector<report_run>& runs) {
+  rp::section s;
+  s.id = "probe-lost-in-middle";
+  s.title = "Lost in the middle: does accuracy depend on where the answer sits?";
+  s.question = "Can the model retrieve a key's value equally well from the start, the middle and the end of its context?";
+  s.quote = "Lost in the Middle: 긴 컨텍스트에서 중간 정보 손실";
+  s.quote_source = std::string(k_notes) + ", section 7 (LLM 신뢰성)";
+  table t({"run", "series", "n_items", "position", "accuracy", "n"});
+  std::vector<std::pair<std::string, std::string>> answers;
+  for (const auto& run : runs) {
+    if (!has_suite(run.results, "lost_in_middle")) continue;
+    std::map<int, std::map<int, std::pair<double, std::int64_t>>> acc;  // n_items -> position -> (acc, n)
+    for (const auto& row : slices_of(run.results, "lost_in_middle")) {
+      const std::string split = row.value("split", ""), slice = row.value("slice", "");
+      if (row.value("metric", "") != "acc" || !split.starts_with("n_items=") || !slice.starts_with("position=")) continue;
+      acc[std::stoi(split.substr(8))][std::stoi(slice.substr(9))] = {row.value("value", 0.0), row.value("n", std::int64_t{0})};
+    }
+    for (const auto& [n_items, by_pos] : acc)
+      for (const auto& [pos, an] : by_pos)
+        t.add_row({run.label, runs.size() > 1 ? fmt::format("{} · N={}", run.label, n_items) : fmt::format("N={}", n_items),
+                   n_items, pos + 1, an.first, an.second});
+    std::string a;
+    if (!acc.empty()) {
+      const auto& [n_items, by_pos] = *acc.rbegin();  // the longest context
+      const auto first = by_pos.begin()->second.first, last = by_pos.rbegin()->second.first;
+      if (by_pos.size() >= 3) {
+        auto worst = std::next(by_pos.begin());
+        for (auto it = std::next(by_pos.begin()); it != std::prev(by_pos.end()); ++it)
+          if (it->second.first < worst->second.first) worst = it;
+        a = fmt::format("With {} key-value pairs in the context, accuracy was {} with the answer first, {} at position {} "
+                        "(the worst in the middle) and {} with it last: a middle drop of {} points.",
+                        n_items, percent(first), percent(worst->second.first), worst->first + 1, percent(last),
+                        points((first + last) / 2 - worst->second.first));
+      } else {
+        a = fmt::format("With {} key-value pairs in the context, accuracy was {} with the answer first and {} with it last.",
+                        n_items, percent(first), percent(last));
+      }
+    } else {
+      a = "No position slices were recorded in this run.";
+    }
+    answers.emplace_back(run.label, a);
+  }
+  s.answer = join_answers(answers);
+  rp::axis x("position", "position of the answer (1 = first)");
+  s.figures.push_back(rp::line_plot("probe-lost-in-middle-position", "Accuracy by position of the queried key", t, x,
+                                    share_axis("accuracy", "accuracy"), "series"));
+  s.tables.push_back(as_table("probe-lost-in-middle-position", "Accuracy by position", std::move(t)));
+  return s;
+}
+
+// ---- nondeterminism --------------------------------------------------------------------
+
+rp::section nondeterminism_section(const std::vector<report_run>& runs) {
+  rp::section s;
+  s.id = "probe-nondeterminism";
+  s.title = "Nondeterminism: does the same prompt give the same answer?";
+  s.question = "How often do repeated identical requests return identical text, and how often does the scored answer change?";
+  s.quote = "비결정론: 같은 프롬프트 → 다른 결과 (temperature > 0)";
+  s.quote_source = std::string(k_notes) + ", section 7 (LLM 신뢰성)";
+  table t({"run", "condition", "exact_match_agreement", "answer_flip_rate", "distinct_outputs", "n"});
+  std::vector<std::pair<std::string, std::string>> answers;
+  std::vector<std::string> order;
+  for (const auto& run : runs) {
+    if (!has_suite(run.results, "nondeterminism")) continue;
+    std::map<std::string, std::map<std::string, double>> by;  // split -> metric -> value
+    std::map<std::string, std::int64_t> ns;
+    for (const auto& row : slices_of(run.results, "nondeterminism")) {
+      by[row.value("split", "")][row.value("metric", "")] = row.value("value", 0.0);
+      ns[row.value("split", "")] = row.value("n", std::int64_t{0});
+    }
+    // Sorted by temperature, then concurrency ("T=0,c=1" < "T=0,c=4" < "T=0.7,c=1").
+    std::vector<std::pair<std::pair<double, int>, std::string>> keys;
+    for (const auto& [split, m] : by) {
+      double T = 0;
+      int c = 0;
+      if (std::sscanf(split.c_str(), "T=%lf,c=%d", &T, &c) == 2) keys.push_back({{T, c}, split});
+    }
+    std::sort(keys.begin(), keys.end());
+    for (const auto& [tc, split] : keys) {
+      auto& m = by[split];
+      t.add_row({run.label, split, m["exact_match_agreement"], m["answer_flip_rate"], m["distinct_outputs"], ns[split]});
+      if (std::find(order.begin(), order.end(), split) == order.end()) order.push_back(split);
+    }
+    std::string a;
+    if (!keys.empty()) {
+      const auto& lo = keys.front();
+      auto& m0 = by[lo.second];
+      a = fmt::format("At T = {} (concurrency {}) {} of prompts gave identical outputs on every repeat and {} changed their "
+                      "scored answer", lo.first.first, lo.first.second, percent(m0["exact_match_agreement"]),
+                      percent(m0["answer_flip_rate"]));
+      // The condition most unlike the first: highest temperature, then highest concurrency.
+      const auto& hi = keys.back();
+      if (hi.second != lo.second) {
+        auto& m1 = by[hi.second];
+        a += fmt::format("; at T = {} (concurrency {}) {} were identical and {} changed", hi.first.first, hi.first.second,
+                         percent(m1["exact_match_agreement"]), percent(m1["answer_flip_rate"]));
+      }
+      a += ".";
+    } else {
+      a = "No prompt was repeated in this run.";
+    }
+    answers.emplace_back(run.label, a);
+  }
+  s.answer = join_answers(answers);
+  rp::axis x("condition", "temperature, concurrency");
+  s.figures.push_back(rp::bar_chart("probe-nondeterminism-agreement", "Prompts whose repeats were all identical", t,
+                                    x.nominal(), share_axis("exact_match_agreement", "identical on every repeat"),
+                                    runs.size() > 1 ? "run" : ""));
+  if (!order.empty()) s.figures.back().spec["encoding"]["x"]["sort"] = order;
+  s.tables.push_back(as_table("probe-nondeterminism", "Agreement per condition", std::move(t)));
+  return s;
+}
+
+// ---- hallucination ---------------------------------------------------------------------
+
+rp::section hallucination_section(const std::vector<report_run>& runs) {
+  rp::section s;
+  s.id = "probe-hallucination";
+  s.title = "Hallucination: answering from a given passage";
+  s.question = "Does the model contradict its context (intrinsic), add what it cannot support (extrinsic), or abstain?";
+  s.quote = "\"description\": \"입력으로 검증 불가한 정보 추가\"";
+  s.quote_source = std::string(k_notes) + ", section 5 (환각의 근본 원인)";
+  table t({"run", "question", "label", "rate", "n"});
+  std::vector<std::pair<std::string, std::string>> answers;
+  for (const auto& run : runs) {
+    if (!has_suite(run.results, "hallucination")) continue;
+    for (const auto& row : slices_of(run.results, "hallucination"))
+      if (row.value("metric", "") == "rate" && row.value("split", "") != "all")
+        t.add_row({run.label, row.value("split", ""), row.value("slice", ""), row.value("value", 0.0), row.value("n", std::int64_t{0})});
+    const auto m = [&](const char* name) { return metric(run.results, "hallucination", name); };
+    std::vector<std::string> parts;
+    if (auto ab = m("correct_rate_unanswerable"))
+      parts.push_back(fmt::format("abstained on {} of unanswerable questions and invented an answer on {}", percent(*ab),
+                                  percent(m("extrinsic_rate_unanswerable").value_or(0))));
+    if (auto in = m("intrinsic_rate_contradicted")) parts.push_back(fmt::format("accepted a false premise on {}", percent(*in)));
+    if (auto c = m("correct_rate_answerable")) parts.push_back(fmt::format("answered {} of answerable questions correctly", percent(*c)));
+    std::string a;
+    for (std::size_t i = 0; i < parts.size(); ++i) a += (i == 0 ? "" : i + 1 == parts.size() ? " and " : ", ") + parts[i];
+    answers.emplace_back(run.label, a.empty() ? "No labelled answers in this run." : "The model " + a + ".");
+  }
+  s.answer = join_answers(answers);
+  rp::axis x("question", "question kind");
+  table fig = t;
+  if (runs.size() > 1) {  // one bar group per run and kind
+    fig = table({"run", "question", "label", "rate", "n"});
+    for (const auto& r : t.rows()) fig.add_row({r[0], r[0].text + " · " + r[1].text, r[2], r[3], r[4]});
+  }
+  s.figures.push_back(rp::bar_chart("probe-hallucination-labels", "How each kind of question was answered", fig, x.nominal(),
+                                    share_axis("rate", "share of answers"), "label"));
+  s.tables.push_back(as_table("probe-hallucination-labels", "Label rates", std::move(t)));
+  return s;
+}
+
+// ---- perturbation ----------------------------------------------------------------------
+
+std::string variant_name(const std::string& v) {
+  static const std::map<std::string, std::string> names = {
+      {"original", "original"}, {"numbers", "numbers changed"}, {"names", "names changed"}, {"both", "both changed"},
+      {"noop", "NoOp"},         {"steps", "added step"}};
+  if (names.count(v)) return names.at(v);
+  return v.starts_with("base=") ? "base " + v.substr(5) : v;
+}
+
+rp::section perturbation_section(const std::vector<report_run>& runs) {
+  rp::section s;
+  s.id = "probe-perturbation";
+  s.title = "Reasoning or pattern matching: perturbed word problems and base-b arithmetic";
+  s.question = "Does accuracy survive changing the numbers, the names, an irrelevant clause, or the base of the arithmetic?";
+  s.quote = "GSM8K: 숫자 변경만으로 성능 크게 다름 (Berglund et al.)";
+  s.quote_source = std::string(k_notes) + ", section 4 (LLM이 진짜 추론하나?)";
+  table wp({"run", "variant", "accuracy", "lo", "hi", "se_clustered", "n", "drop", "drop_se_clustered"});
+  table ar({"run", "base", "accuracy", "lo", "hi", "se_clustered", "n", "drop", "drop_se_clustered", "recite_rate"});
+  std::vector<std::pair<std::string, std::string>> answers;
+  std::vector<std::string> wp_order, ar_order;
+  for (const auto& run : runs) {
+    if (!has_suite(run.results, "perturbation")) continue;
+    const auto rows = extra_of(run.results, "perturbation").value("variants", json::array());
+    const json* orig_wp = nullptr;
+    const json* orig_ar = nullptr;
+    const json* worst_wp = nullptr;
+    const json* worst_ar = nullptr;
+    for (const auto& r : rows) {
+      const bool arith = r.value("family", "") == "arithmetic";
+      const double acc = r.value("acc", 0.0);
+      // ±1.96 clustered SE (the Wilson interval when there were too few clusters).
+      const double se = r.value("se_clustered", -1.0);
+      const double lo = se >= 0 ? std::max(0.0, acc - 1.96 * se) : r.value("ci95_lo", acc);
+      const double hi = se >= 0 ? std::min(1.0, acc + 1.96 * se) : r.value("ci95_hi", acc);
+      const std::string name = variant_name(r.value("variant", ""));
+      std::vector<cell> row = {run.label, name, acc, lo, hi, se >= 0 ? cell(se) : cell(""),
+                               r.value("n", std::int64_t{0}),
+                               r.contains("drop") ? cell(r["drop"].get<double>()) : cell(""),
+                               r.contains("drop_se_clustered") ? cell(r["drop_se_clustered"].get<double>()) : cell("")};
+      auto& order = arith ? ar_order : wp_order;
+      if (std::find(order.begin(), order.end(), name) == order.end()) order.push_back(name);
+      if (arith) {
+        row.push_back(r.contains("recite_rate") ? cell(r["recite_rate"].get<double>()) : cell(""));
+        ar.add_row(std::move(row));
+      } else {
+        wp.add_row(std::move(row));
+      }
+      const bool original = r.value("variant", "") == (arith ? "base=10" : "original");
+      auto& o = arith ? orig_ar : orig_wp;
+      auto& w = arith ? worst_ar : worst_wp;
+      if (original) o = &r;
+      else if (r.contains("drop") && (!w || r["drop"].get<double>() > (*w)["drop"].get<double>())) w = &r;
+    }
+    std::string a;
+    const auto describe = [](const json& o, const json& w, const std::string& what) {
+      const double drop = w["drop"].get<double>();
+      std::string se = w.contains("drop_se_clustered")
+                           ? fmt::format(" ± {} (clustered SE)", points(w["drop_se_clustered"].get<double>()))
+                           : "";
+      if (points(std::abs(drop)) == "0")
+        return fmt::format("{} was {} ({}) and {} ({}), no measurable drop (0 points{})", what, percent(o["acc"].get<double>()),
+                           variant_name(o["variant"]), percent(w["acc"].get<double>()), variant_name(w["variant"]), se);
+      return fmt::format("{} {} from {} ({}) to {} ({}), a {} of {} points{}", what, drop > 0 ? "fell" : "rose",
+                         percent(o["acc"].get<double>()), variant_name(o["variant"]), percent(w["acc"].get<double>()),
+                         variant_name(w["variant"]), drop > 0 ? "drop" : "gain", points(std::abs(drop)), se);
+    };
+    if (orig_wp && worst_wp) a = describe(*orig_wp, *worst_wp, "Word-problem accuracy");
+    if (orig_ar && worst_ar) {
+      a += (a.empty() ? "" : "; ") + describe(*orig_ar, *worst_ar, "arithmetic accuracy");
+      if (worst_ar->contains("recite_rate"))
+        a += fmt::format(", and {} of those answers were the base-10 sum", percent((*worst_ar)["recite_rate"].get<double>()));
+    }
+    if (!a.empty()) {
+      a[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(a[0])));
+      a += ".";
+    } else {
+      a = fmt::format("Overall accuracy was {} (no original to compare with).", percent(metric(run.results, "perturbation", "acc").value_or(0)));
+    }
+    answers.emplace_back(run.label, a);
+  }
+  s.answer = join_answers(answers);
+  const std::string series = runs.size() > 1 ? "run" : "";
+  const auto sorted_x = [](rp::figure& f, const std::vector<std::string>& order) {
+    for (auto& layer : f.spec["layer"]) {
+      layer["encoding"]["x"]["sort"] = order;
+      layer["encoding"]["x"]["axis"]["labelAngle"] = 0;
+    }
+  };
+  rp::axis xv("variant", "variant");
+  s.figures.push_back(rp::error_bar_plot("probe-perturbation-variants", "Word-problem accuracy per variant (± 1.96 clustered SE)",
+                                         wp, xv.nominal(), share_axis("accuracy", "accuracy"), "lo", "hi", series));
+  sorted_x(s.figures.back(), wp_order);
+  s.figures.back().caption = "Standard errors are clustered by template: the variants of one template are not independent draws.";
+  rp::axis xb("base", "base");
+  s.figures.push_back(rp::error_bar_plot("probe-perturbation-bases", "Addition of the same digit strings in each base (± 1.96 SE)",
+                                         ar, xb.nominal(), share_axis("accuracy", "accuracy"), "lo", "hi", series));
+  sorted_x(s.figures.back(), ar_order);
+  s.tables.push_back(as_table("probe-perturbation-variants", "Word problems per variant", std::move(wp)));
+  s.tables.push_back(as_table("probe-perturbation-bases", "Arithmetic per base", std::move(ar)));
+  return s;
+}
+
+// ---- compositional ---------------------------------------------------------------------
+
+rp::section compositional_section(const std::vector<report_run>& runs) {
+  rp::section s;
+  s.id = "probe-compositional";
+  s.title = "Compositional generalisation: SCAN in context";
+  s.question = "Given a few demonstrations, does the model translate commands whose composition it has not seen?";
+  s.quote = "# 관찰: 일반적으로 조합 테스트에서 성능 급락";
+  s.quote_source = std::string(k_notes) + ", section 4 (Compositional Generalization)";
+  const std::vector<std::pair<std::string, std::string>> splits = {
+      {"simple", "random"}, {"length", "length"}, {"addprim_jump", "add jump"}, {"addprim_turn_left", "add turn left"}};
+  table t({"run", "split", "accuracy", "ci95_lo", "ci95_hi", "n"});
+  std::vector<std::pair<std::string, std::string>> answers;
+  for (const auto& run : runs) {
+    if (!has_suite(run.results, "compositional")) continue;
+    std::vector<std::string> parts;
+    std::set<std::int64_t> ns;
+    for (const auto& [key, label] : splits) {
+      const auto acc = metric(run.results, "compositional", "acc_" + key);
+      if (!acc) continue;
+      const auto n = static_cast<std::int64_t>(metric(run.results, "compositional", "acc_" + key + "_n").value_or(0));
+      t.add_row({run.label, label, *acc, metric(run.results, "compositional", "acc_" + key + "_ci95_lo").value_or(*acc),
+                 metric(run.results, "compositional", "acc_" + key + "_ci95_hi").value_or(*acc), n});
+      parts.push_back(fmt::format("{} on {}", percent(*acc), label));
+      ns.insert(n);
+    }
+    std::string a;
+    for (std::size_t i = 0; i < parts.size(); ++i) a += (i == 0 ? "" : i + 1 == parts.size() ? " and " : ", ") + parts[i];
+    const std::string n_text = ns.size() == 1 ? fmt::format("n = {} each", *ns.begin()) : "n per split in the table";
+    answers.emplace_back(run.label, a.empty() ? "No SCAN split was scored in this run."
+                                              : fmt::format("Few-shot exact match was {} ({}).", a, n_text));
+  }
+  s.answer = join_answers(answers);
+  std::vector<std::string> order;
+  for (const auto& sp : splits) order.push_back(sp.second);
+  s.figures.push_back(bars_with_intervals("probe-compositional-splits", "SCAN exact match per split, with 95% Wilson intervals",
+                                          t, "split", "split", order, "accuracy", "exact match", "ci95_lo", "ci95_hi",
+                                          runs.size() > 1 ? "run" : ""));
+  s.tables.push_back(as_table("probe-compositional-splits", "Exact match per split", std::move(t)));
+  return s;
+}
+
+// ---- any other suite: its metrics as a table -------------------------------------------
+
+rp::section generic_section(const std::string& suite, const std::vector<report_run>& runs) {
+  rp::section s;
+  s.id = "probe-" + suite;
+  s.title = suite;
+  s.question = "What did the " + suite + " suite measure?";
+  table t({"run", "metric", "value"});
+  std::vector<std::pair<std::string, std::string>> answers;
+  for (const auto& run : runs) {
+    if (!has_suite(run.results, suite)) continue;
+    const auto& r = run.results["results"][suite];
+    for (auto it = r.begin(); it != r.end(); ++it)
+      if (it.value().is_number()) t.add_row({run.label, it.key().substr(0, it.key().find(',')), it.value().get<double>()});
+    const auto acc = metric(run.results, suite, "acc");
+    answers.emplace_back(run.label, acc ? fmt::format("Accuracy was {}.", percent(*acc)) : "See the metrics table.");
+  }
+  s.answer = join_answers(answers);
+  s.tables.push_back(as_table("probe-" + suite + "-metrics", "Metrics", std::move(t)));
+  return s;
+}
+
+}  // namespace
+
+std::string percent(double p) { return fmt::format("{}%", static_cast<long long>(std::llround(p * 100))); }
+std::string points(double p) { return fmt::format("{}", static_cast<long long>(std::llround(p * 100))); }
+
+json stored_results(store::results_store& db, std::int64_t run_id) {
+  const auto run = db.get_run(run_id);
+  std::string file;
+  for (const auto& a : db.artifacts(run_id))
+    if (a.name == "results") file = a.path;
+  if (!file.empty() && std::filesystem::exists(file)) {
+    auto j = json::parse(read_text_file(file), nullptr, false);
+    LMLAB_CHECK_HINT(!j.is_discarded() && j.is_object(), "rerun `lmlab probe run` to rewrite it, or delete it to rebuild from the store",
+                     "{}: results of run {} are not a JSON object", file, run_id);
+    return j;
+  }
+  // The file is gone: re-aggregate the stored samples (the same aggregate the runner ran).
+  json results = json::object(), extras = json::object();
+  for (const auto& name : run.config.value("suites", std::vector<std::string>{})) {
+    const suite* su = nullptr;
+    for (const auto* s : all_suites())
+      if (s->name() == name) su = s;
+    if (!su) continue;
+    std::vector<json> samples;
+    for (const auto& smp : db.samples(run_id, name))
+      if (smp.data.contains("correct")) samples.push_back(smp.data);
+    if (samples.empty()) continue;
+    const auto agg = su->aggregate(samples);
+    json r = {{"alias", name}};
+    for (auto it = agg.metrics.begin(); it != agg.metrics.end(); ++it) r[it.key() + ",none"] = it.value();
+    results[name] = r;
+    json slices = json::array();
+    for (const auto& row : agg.slices)
+      slices.push_back({{"split", row.split}, {"slice", row.slice}, {"metric", row.metric}, {"value", row.value}, {"n", row.n}});
+    extras[name] = {{"slices", slices}, {"extra", agg.extra}};
+  }
+  return {{"results", results}, {"lmlab", extras}, {"model_name", run.config.value("model", run.name)},
+          {"run_id", run_id}, {"date", run.finished_at.empty() ? run.created_at : run.finished_at},
+          {"git_hash", run.git_hash}, {"rebuilt_from_store", true}};
+}
+
+std::vector<report_run> load_report_runs(store::results_store& db, const std::vector<std::string>& refs) {
+  LMLAB_CHECK_HINT(!refs.empty(), "list them with `lmlab probe ls`", "probe report: no runs given");
+  std::vector<report_run> runs;
+  std::map<std::string, int> seen;
+  for (const auto& ref : refs) {
+    const auto info = db.resolve_run(ref);
+    LMLAB_CHECK_HINT(info.kind == "probe", "list probe runs with `lmlab probe ls`",
+                     "probe report: run '{}' is a {} run, not a probe run", ref, info.kind);
+    report_run r;
+    r.results = stored_results(db, info.id);
+    r.label = r.results.value("model_name", info.name);
+    ++seen[r.label];
+    r.results["run_id"] = info.id;
+    runs.push_back(std::move(r));
+  }
+  for (auto& r : runs)
+    if (seen[r.label] > 1) r.label += fmt::format(" #{}", r.results["run_id"].get<std::int64_t>());
+  return runs;
+}
+
+std::vector<rp::section> probe_report_sections(const std::vector<report_run>& runs) {
+  std::vector<std::string> names;
+  for (const auto* s : all_suites()) names.push_back(s->name());
+  for (const auto& run : runs) {  // suites this build does not know still get a table
+    const json r = run.results.value("results", json::object());
+    for (auto it = r.begin(); it != r.end(); ++it)
+      if (std::find(names.begin(), names.end(), it.key()) == names.end()) names.push_back(it.key());
+  }
+  std::vector<rp::section> out;
+  for (const auto& name : names) {
+    if (std::none_of(runs.begin(), runs.end(), [&](const report_run& r) { return has_suite(r.results, name); })) continue;
+    if (name == "sycophancy") out.push_back(sycophancy_section(runs));
+    else if (name == "calibration") out.push_back(calibration_section(runs));
+    else if (name == "lost_in_middle") out.push_back(lost_in_middle_section(runs));
+    else if (name == "nondeterminism") out.push_back(nondeterminism_section(runs));
+    else if (name == "hallucination") out.push_back(hallucination_section(runs));
+    else if (name == "perturbation") out.push_back(perturbation_section(runs));
+    else if (name == "compositional") out.push_back(compositional_section(runs));
+    else out.push_back(generic_section(name, runs));
+  }
+  return out;
+}
+
+rp::document probe_report_document(const std::vector<report_run>& runs) {
+  rp::document d;
+  d.title = "lmlab probe report";
+  std::string models;
+  for (const auto& r : runs) models += (models.empty() ? "" : ", ") + r.label;
+  d.subtitle = "Served models measured on the research notes' failure modes: " + models;
+  for (const auto& r : runs) {
+    d.provenance.emplace_back("run " + r.label, fmt::format("id {}, {}", r.results.value("run_id", std::int64_t{0}),
+                                                            r.results.value("date", std::string("?"))));
+    if (r.results.contains("config")) d.provenance.emplace_back("endpoint " + r.label, r.results["config"].value("model_args", ""));
+    if (r.results.contains("git_hash")) d.provenance.emplace_back("lmlab git " + r.label, r.results.value("git_hash", ""));
+  }
+  d.sections = probe_report_sections(runs);
+  return d;
+}
+
+}  // namespace lmlab::probe
+
+#endif  // LMLAB_PROBE_HAS_REPORT
