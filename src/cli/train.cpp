@@ -1,4 +1,5 @@
-// `lmlab train`, `lmlab sample` and `lmlab eval`: train a GPT from a TOML config, sample from
+// `lmlab train`, `lmlab sample` and `lmlab eval`: train any zoo model (models/lm_config.hpp:
+// GPT by default; pattern, pos_encoding, ffn, MoE, MoD keys) from a TOML config, sample from
 // a checkpoint, and measure a checkpoint's loss, perplexity and bits per character.
 //   lmlab train --config configs/gpt-brown.toml [--set train.steps=500]... [--resume]
 //   lmlab sample runs/gpt-brown/checkpoint --prompt "The " --temperature 0.8 --top-k 40 --seed 1
@@ -28,7 +29,7 @@ std::string keys_footer() {
 }
 
 void add_train(CLI::App& app) {
-  auto* s = app.add_subcommand("train", "Train a GPT on a corpus from a TOML config (checkpoints under train.out_dir)");
+  auto* s = app.add_subcommand("train", "Train a model (GPT or any zoo architecture) on a corpus from a TOML config");
   struct opts {
     std::string config;
     std::vector<std::string> sets;
@@ -48,10 +49,12 @@ void add_train(CLI::App& app) {
                      "{}: model.vocab_size = {} is smaller than the tokenizer's {}", o->config, cfg.model.vocab_size, tv);
     std::fprintf(stderr, "data: %s (%zu train / %zu val tokens, vocab %lld, tokenizer %s)\n", pd.dir.c_str(),
                  pd.train.size(), pd.val.size(), static_cast<long long>(tv), cfg.data.tokenizer.c_str());
-    lmlab::models::gpt_config mc = cfg.model;
-    std::fprintf(stderr, "model: d_model %lld, %lld layers, %lld heads, n_ctx %lld, %lld parameters; %d threads (%s)\n",
+    const lmlab::models::lm_config& mc = cfg.model;
+    const std::int64_t n_params = lmlab::models::lm(mc, 0).num_parameters();
+    std::fprintf(stderr, "model: pattern %s, pos %s, ffn %s, d_model %lld, %lld layers, %lld heads, n_ctx %lld, %lld parameters; %d threads (%s)\n",
+                 mc.pattern.c_str(), mc.pos_encoding.c_str(), mc.ffn.c_str(),
                  static_cast<long long>(mc.d_model), static_cast<long long>(mc.n_layers), static_cast<long long>(mc.n_heads),
-                 static_cast<long long>(mc.n_ctx), static_cast<long long>(mc.num_parameters()),
+                 static_cast<long long>(mc.n_ctx), static_cast<long long>(n_params),
                  cfg.train.threads > 0 ? static_cast<int>(cfg.train.threads) : lmlab::num_threads(), lmlab::blas_name());
     tr::token_source src{pd.train, pd.val, pd.tokenizer->to_json()};
     tr::run_options ro;
@@ -101,8 +104,8 @@ void add_sample(CLI::App& app) {
 void add_eval(CLI::App& app) {
   auto* s = app.add_subcommand("eval", "Loss, perplexity and bits per character of a checkpoint on a data split");
   struct opts {
-    std::string ckpt, split = "val", out = "text";
-    std::int64_t max_batches = 0, batch_size = 0;
+    std::string ckpt, split = "val", out = "text", rope_scaling;
+    std::int64_t max_batches = 0, batch_size = 0, seq_len = 0;
   };
   auto o = std::make_shared<opts>();
   s->add_option("checkpoint", o->ckpt, "checkpoint folder")->required();
@@ -110,6 +113,12 @@ void add_eval(CLI::App& app) {
   s->add_option("--max-batches", o->max_batches, "evaluate only the first N batches; 0 = the whole split")->capture_default_str();
   s->add_option("--batch-size", o->batch_size, "rows per batch; 0 = train.batch_size")->capture_default_str();
   s->add_option("-o,--output", o->out, "text|md|csv|json|jsonl")->capture_default_str();
+  s->add_option("--seq-len", o->seq_len, "evaluation context; 0 = train.seq_len (longer: length extrapolation)")
+      ->capture_default_str();
+  s->add_option("--rope-scaling", o->rope_scaling,
+                "RoPE scaling at evaluation, no retraining: TYPE:FACTOR[:ORIGINAL] with TYPE linear|ntk|dynamic|yarn|llama3, "
+                "e.g. yarn:4 (ORIGINAL defaults to n_ctx)");
+  s->footer("Example:\n  lmlab eval runs/rope/checkpoint --seq-len 512 --rope-scaling yarn:4");
   s->callback([o] {
     const auto fmt_out = lmlab::parse_table_format(o->out);
     if (o->split != "val" && o->split != "train")
@@ -120,11 +129,31 @@ void add_eval(CLI::App& app) {
     auto cfg = tr::parse_train_config(ck.trainer_state["config"].get<std::string>(), o->ckpt + "/trainer_state.json");
     auto pd = tr::open_prepared_data(cfg.data);
     auto tok = tokenizer_of(ck);
-    const std::int64_t B = o->batch_size > 0 ? o->batch_size : cfg.train.batch_size, T = cfg.train.seq(cfg.model);
+    const std::int64_t B = o->batch_size > 0 ? o->batch_size : cfg.train.batch_size,
+                       T = o->seq_len > 0 ? o->seq_len : cfg.train.seq(cfg.model);
+    if (!o->rope_scaling.empty()) {
+      lmlab::models::rope_scaling_config rs;
+      std::vector<std::string> parts;
+      for (std::size_t a = 0, b; a <= o->rope_scaling.size(); a = b + 1) {
+        b = o->rope_scaling.find(':', a);
+        if (b == std::string::npos) b = o->rope_scaling.size();
+        parts.push_back(o->rope_scaling.substr(a, b - a));
+      }
+      if (parts.size() < 2 || parts.size() > 3)
+        throw lmlab::usage_error(fmt::format("--rope-scaling {}: expected TYPE:FACTOR[:ORIGINAL], e.g. yarn:4", o->rope_scaling));
+      rs.type = parts[0];
+      try {
+        rs.factor = std::stod(parts[1]);
+        if (parts.size() == 3) rs.original_max_position_embeddings = std::stoll(parts[2]);
+      } catch (const std::exception&) {
+        throw lmlab::usage_error(fmt::format("--rope-scaling {}: FACTOR and ORIGINAL must be numbers", o->rope_scaling));
+      }
+      ck.model->set_rope_scaling(rs);
+    }
     auto r = tr::evaluate_split(*ck.model, o->split == "val" ? lmlab::data::token_view(pd.val) : lmlab::data::token_view(pd.train),
                                 tok.get(), B, T, o->max_batches);
-    lmlab::table t({"checkpoint", "split", "tokens", "chars", "loss", "perplexity", "bits_per_char"});
-    t.add_row({o->ckpt, o->split, r.tokens, r.chars, lmlab::cell(r.loss, fmt::format("{:.4f}", r.loss)),
+    lmlab::table t({"checkpoint", "split", "seq_len", "tokens", "chars", "loss", "perplexity", "bits_per_char"});
+    t.add_row({o->ckpt, o->split, T, r.tokens, r.chars, lmlab::cell(r.loss, fmt::format("{:.4f}", r.loss)),
                lmlab::cell(r.perplexity, fmt::format("{:.3f}", r.perplexity)),
                lmlab::cell(r.bits_per_char, fmt::format("{:.4f}", r.bits_per_char))});
     t.print(std::cout, fmt_out);

@@ -221,6 +221,14 @@ gpt::gpt(const gpt_config& cfg, std::uint64_t seed)
 
 gpt::~gpt() = default;
 
+double gpt::train_flops_per_token(std::int64_t T) const {
+  const gpt_config& c = cfg_;
+  const double N = static_cast<double>(c.num_parameters() - c.n_ctx * c.d_model -
+                                       (c.tie_embeddings ? 0 : c.vocab_size * c.d_model));
+  // ref: Chowdhery et al. 2022 (PaLM), appendix B: 6N + 12*L*H*Q*T with H*Q = d_model.
+  return 6.0 * N + 12.0 * static_cast<double>(c.n_layers * c.d_model * T);
+}
+
 tensor gpt::forward(const tensor& ids_in) {
   LMLAB_CHECK(ids_in.dim() == 2 && ids_in.type() == dtype::i32, "gpt: ids must be i32 (B, T), got {} {}",
               dtype_name(ids_in.type()), shape_str(ids_in.shape()));

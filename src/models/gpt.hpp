@@ -11,7 +11,8 @@
 // Hook points (TransformerLens names; shapes in comments in gpt.cpp):
 //   hook_embed, hook_pos_embed, blocks.N.hook_resid_pre/mid/post, blocks.N.hook_attn_out,
 //   blocks.N.hook_mlp_out, blocks.N.attn.hook_q/k/v/pattern/z, blocks.N.mlp.hook_pre/post
-// Not for: other mixers or positional encodings (later models/), training loops (train/).
+// The zoo model (models/lm.hpp) reproduces this GPT exactly with its default config.
+// Not for: other mixers or positional encodings (models/lm.hpp), training loops (train/).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -20,6 +21,7 @@
 #include <memory>
 #include <string>
 
+#include "models/causal_lm.hpp"
 #include "nn/module.hpp"
 
 namespace lmlab::models {
@@ -55,22 +57,27 @@ class attention_block;
 class mlp_block;
 class transformer_block;
 
-class gpt : public nn::module {
+class gpt : public causal_lm {
  public:
   // Initialises (GPT-2 rule, Philox streams per parameter path) from `seed`.
   explicit gpt(const gpt_config& cfg, std::uint64_t seed = 0);
   ~gpt() override;
 
   // ids i32 (B, T) with T <= n_ctx -> logits (B, T, V).
-  tensor forward(const tensor& ids);
+  tensor forward(const tensor& ids) override;
   // batch i32 (B, T+1): inputs batch[:, :T], targets batch[:, 1:] -> mean cross-entropy.
-  tensor loss(const tensor& batch);
+  tensor loss(const tensor& batch) override;
   // inputs, targets i32 (B, T) -> mean cross-entropy over all B*T targets.
-  tensor loss(const tensor& inputs, const tensor& targets);
+  tensor loss(const tensor& inputs, const tensor& targets) override;
+  // causal_lm (models/causal_lm.hpp).
+  nlohmann::ordered_json config_json() const override { return to_hf_json(cfg_); }
+  std::int64_t vocab_size() const override { return cfg_.vocab_size; }
+  std::int64_t n_ctx() const override { return cfg_.n_ctx; }
+  double train_flops_per_token(std::int64_t T) const override;
 
   // Dropout masks are a pure function of this seed and the site; the trainer sets a new
   // seed per step (so a resumed run draws the same masks).
-  void set_dropout_seed(std::uint64_t s) { dropout_seed_ = s; }
+  void set_dropout_seed(std::uint64_t s) override { dropout_seed_ = s; }
   const gpt_config& config() const { return cfg_; }
 
   nn::embedding wte, wpe;

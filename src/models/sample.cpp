@@ -7,6 +7,7 @@
 
 #include "autograd/autograd.hpp"
 #include "core/rng.hpp"
+#include "models/lm.hpp"
 
 namespace lmlab::models {
 
@@ -47,17 +48,34 @@ std::int32_t pick_token(std::span<const float> logits, const sample_options& opt
   return idx[keep - 1];
 }
 
-std::vector<std::int32_t> generate(gpt& model, std::vector<std::int32_t> ids, const sample_options& opt,
+std::vector<std::int32_t> generate(causal_lm& model, std::vector<std::int32_t> ids, const sample_options& opt,
                                    const std::function<bool(std::int32_t)>& on_token) {
   LMLAB_CHECK(!ids.empty(), "sample: the prompt encodes to no tokens");
   no_grad ng;
   const bool was_training = model.training();
   model.eval();
   rng r(opt.seed, 0x5A3B1E);
-  const std::int64_t n_ctx = model.config().n_ctx, V = model.config().vocab_size;
+  const std::int64_t n_ctx = model.n_ctx(), V = model.vocab_size();
   for (std::int32_t id : ids)
     LMLAB_CHECK(id >= 0 && id < V, "sample: prompt token id {} is outside the vocabulary of {}", id, V);
   std::vector<std::int32_t> out;
+  // Incremental path: the whole sequence must fit when positions are a learned table.
+  const auto* zoo = dynamic_cast<const lm*>(&model);
+  const bool bounded = !zoo || zoo->config().pos_encoding == "learned";
+  if (model.supports_step() && (!bounded || static_cast<std::int64_t>(ids.size()) + opt.max_new_tokens <= n_ctx)) {
+    auto st = model.new_state(1);
+    tensor logits;
+    for (std::int32_t id : ids) logits = model.step(*st, tensor::from<std::int32_t>({1}, {id}));
+    for (std::int64_t i = 0; i < opt.max_new_tokens; ++i) {
+      const std::int32_t next = pick_token(std::span<const float>(logits.data<float>(), V), opt, r.uniform());
+      ids.push_back(next);
+      out.push_back(next);
+      if (on_token && !on_token(next)) break;
+      if (i + 1 < opt.max_new_tokens) logits = model.step(*st, tensor::from<std::int32_t>({1}, {next}));
+    }
+    model.train(was_training);
+    return out;
+  }
   for (std::int64_t i = 0; i < opt.max_new_tokens; ++i) {
     const std::int64_t T = std::min<std::int64_t>(static_cast<std::int64_t>(ids.size()), n_ctx);
     tensor x = tensor::from<std::int32_t>({1, T}, std::span<const std::int32_t>(ids.data() + ids.size() - T, T));

@@ -1,7 +1,9 @@
-// Autoregressive sampling from a GPT: temperature, top-k and nucleus (top-p) filtering, with
+// Autoregressive sampling from any causal_lm: temperature, top-k and nucleus (top-p) filtering, with
 // draws from a Philox stream keyed by the seed, so a (model, prompt, options) triple always
-// yields the same text. The context is cropped to the last n_ctx tokens.
-// Not for: batched serving or KV caching (serve/).
+// yields the same text. Models with a step mode generate incrementally (KV cache / recurrent
+// state) while the sequence fits their position table; otherwise each token reruns the
+// forward on the last n_ctx tokens.
+// Not for: batched serving (serve/).
 #pragma once
 
 #include <cstdint>
@@ -9,7 +11,7 @@
 #include <span>
 #include <vector>
 
-#include "models/gpt.hpp"
+#include "models/causal_lm.hpp"
 
 namespace lmlab::models {
 
@@ -27,7 +29,7 @@ std::int32_t pick_token(std::span<const float> logits, const sample_options& opt
 
 // Generates up to max_new_tokens ids after `prompt` (non-empty); `on_token` sees each new id
 // as it is produced (for streaming) and may return false to stop.
-std::vector<std::int32_t> generate(gpt& model, std::vector<std::int32_t> prompt, const sample_options& opt,
+std::vector<std::int32_t> generate(causal_lm& model, std::vector<std::int32_t> prompt, const sample_options& opt,
                                    const std::function<bool(std::int32_t)>& on_token = {});
 
 }  // namespace lmlab::models

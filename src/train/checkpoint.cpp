@@ -42,7 +42,7 @@ void save_checkpoint(const fs::path& dir_in, const checkpoint_contents& c) {
       throw error(fmt::format("checkpoint: injected failure after writing {}", f.string()));
   };
   try {
-    write_file_atomic(tmp / "config.json", to_hf_json(c.model->config()).dump(2) + "\n");
+    write_file_atomic(tmp / "config.json", c.model->config_json().dump(2) + "\n");
     wrote(tmp / "config.json");
     nn::save_safetensors(tmp / "model.safetensors", c.model->named_parameters(), {{"format", "pt"}});
     wrote(tmp / "model.safetensors");
@@ -86,8 +86,8 @@ loaded_checkpoint load_checkpoint(const fs::path& dir) {
   } catch (const nlohmann::json::exception& e) {
     throw error(fmt::format("{}: not valid JSON: {}", cfg_path.string(), e.what()));
   }
-  out.config = models::gpt_config_from_hf_json(cj, cfg_path.string());
-  out.model = std::make_unique<models::gpt>(out.config, 0);
+  out.config = models::lm_config_from_hf_json(cj, cfg_path.string());
+  out.model = std::make_unique<models::lm>(out.config, 0);
   auto weights = nn::safetensors_file::load(dir / "model.safetensors");
   nn::load_parameters(*out.model, weights);
   const fs::path st = dir / "trainer_state.json";

@@ -1,7 +1,7 @@
 // Checkpoints: one folder that appears atomically (written as a hidden temp folder, then
 // swapped in with renameat2(RENAME_EXCHANGE) or renamed), so a reader sees the old complete
 // checkpoint or the new complete one, never a mix, and a failure mid-write leaves nothing.
-//   config.json          model config, Hugging Face field names (models/gpt.hpp)
+//   config.json          model config, Hugging Face field names (models/lm_config.hpp)
 //   model.safetensors    named parameters (wte.weight, blocks.0.attn.w_q, ...)
 //   optimizer.safetensors  AdamW moments (exp_avg.<param>, exp_avg_sq.<param>)   [training]
 //   trainer_state.json   step, seed, losses so far, and the resolved training config (TOML)
@@ -17,13 +17,13 @@
 #include <memory>
 #include <optional>
 
-#include "models/gpt.hpp"
+#include "models/lm.hpp"
 #include "train/optim.hpp"
 
 namespace lmlab::train {
 
 struct checkpoint_contents {
-  const models::gpt* model = nullptr;
+  const models::causal_lm* model = nullptr;  // a models::lm, or a models::gpt
   const adamw* optimizer = nullptr;       // may be null (weights only)
   nlohmann::json trainer_state = nlohmann::json::object();
   std::optional<nlohmann::json> tokenizer;
@@ -33,8 +33,8 @@ void save_checkpoint(const std::filesystem::path& dir, const checkpoint_contents
 
 struct loaded_checkpoint {
   std::filesystem::path dir;
-  models::gpt_config config;
-  std::unique_ptr<models::gpt> model;
+  models::lm_config config;            // old "lmlab-gpt" configs load as the equivalent lm config
+  std::unique_ptr<models::lm> model;
   nlohmann::json trainer_state;
   std::optional<nlohmann::json> tokenizer;
 };

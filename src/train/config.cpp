@@ -3,6 +3,7 @@
 
 #include <toml++/toml.h>
 
+#include <functional>
 #include <sstream>
 
 #include "core/fs.hpp"
@@ -18,24 +19,34 @@ struct field {
   const char* key;
   kind k;
   const char* doc;
-  void* (*ref)(train_config&);
+  std::function<void*(train_config&)> ref;
 };
 
 #define LMLAB_FIELD(sec, member, key, k, doc) \
   field { sec, key, kind::k, doc, [](train_config& c) -> void* { return &c.member; } }
 
+kind kind_of(models::field_kind k) {
+  switch (k) {
+    case models::field_kind::integer: return kind::integer;
+    case models::field_kind::number: return kind::number;
+    case models::field_kind::boolean: return kind::boolean;
+    case models::field_kind::string: return kind::string;
+  }
+  return kind::string;
+}
+
+std::vector<field> with_model_fields(std::vector<field> rest) {
+  std::vector<field> out;
+  for (const auto& mf : models::model_fields()) {
+    auto ref = mf.ref;
+    out.push_back(field{"model", mf.key, kind_of(mf.kind), mf.doc, [ref](train_config& c) { return ref(c.model); }});
+  }
+  out.insert(out.end(), rest.begin(), rest.end());
+  return out;
+}
+
 const std::vector<field>& fields() {
-  static const std::vector<field> f = {
-      LMLAB_FIELD("model", model.vocab_size, "vocab_size", integer, "vocabulary size; 0 = the tokenizer's"),
-      LMLAB_FIELD("model", model.d_model, "d_model", integer, "residual width (hidden_size)"),
-      LMLAB_FIELD("model", model.n_layers, "n_layers", integer, "transformer blocks"),
-      LMLAB_FIELD("model", model.n_heads, "n_heads", integer, "attention heads (must divide d_model)"),
-      LMLAB_FIELD("model", model.n_ctx, "n_ctx", integer, "context length (learned positions)"),
-      LMLAB_FIELD("model", model.d_mlp, "d_mlp", integer, "MLP width; 0 = 4 * d_model"),
-      LMLAB_FIELD("model", model.tie_embeddings, "tie_embeddings", boolean, "share wte with the output head"),
-      LMLAB_FIELD("model", model.dropout, "dropout", number, "dropout on embeddings and residual branches"),
-      LMLAB_FIELD("model", model.layer_norm_eps, "layer_norm_eps", number, "LayerNorm epsilon"),
-      LMLAB_FIELD("model", model.init_std, "init_std", number, "std of the normal initialisation"),
+  static const std::vector<field> f = with_model_fields({
       LMLAB_FIELD("data", data.corpus, "corpus", string, "corpus name (lmlab data list)"),
       LMLAB_FIELD("data", data.tokenizer, "tokenizer", string, "char | gpt2 | bpe:N | path to tokenizer.json"),
       LMLAB_FIELD("data", data.val_every, "val_every", integer, "every val_every-th document is validation"),
@@ -58,7 +69,7 @@ const std::vector<field>& fields() {
       LMLAB_FIELD("train", train.seed, "seed", integer, "seed of initialisation, batches and dropout"),
       LMLAB_FIELD("train", train.threads, "threads", integer, "BLAS/OpenMP threads; 0 = default"),
       LMLAB_FIELD("train", train.out_dir, "out_dir", string, "run folder (checkpoint/, metrics.jsonl)"),
-  };
+  });
   return f;
 }
 #undef LMLAB_FIELD
@@ -133,6 +144,17 @@ void apply_table(train_config& c, const toml::table& root, const std::string& wh
                      node_str(sec_node));
     for (auto&& [k, v] : *t) {
       const std::string key(k.str());
+      if (const toml::table* sub = v.as_table(); sub && sec == "model") {
+        // Nested tables of the model (rope_scaling): keys "rope_scaling.type", ...
+        for (auto&& [k2, v2] : *sub) {
+          const std::string key2 = key + "." + std::string(k2.str());
+          const field* f = find_field(sec, key2);
+          if (!f)
+            throw error(fmt::format("{}: unknown key '{}.{}'", where, sec, key2), "known keys: " + known_keys(sec));
+          assign(c, *f, v2, where);
+        }
+        continue;
+      }
       const field* f = find_field(sec, key);
       if (!f) throw error(fmt::format("{}: unknown key '{}.{}'", where, sec, key), "known keys: " + known_keys(sec));
       assign(c, *f, v, where);
@@ -162,7 +184,7 @@ void apply_set(train_config& c, const std::string& set) {
 }  // namespace
 
 void train_config::validate() const {
-  models::gpt_config m = model;
+  models::lm_config m = model;
   LMLAB_CHECK(m.vocab_size >= 0, "model.vocab_size: must be >= 0 (0 = the tokenizer's), got {}", m.vocab_size);
   if (m.vocab_size == 0) m.vocab_size = 1;  // filled in from the tokenizer later
   m.validate("model.");
@@ -222,11 +244,19 @@ std::string to_toml(const train_config& c_in) {
     for (const auto& f : fields()) {
       if (std::string(f.section) != sec) continue;
       void* p = f.ref(c);
+      std::string key = f.key;
+      toml::table* dst = &t;
+      if (const auto dot = key.find('.'); dot != std::string::npos) {  // nested (model.rope_scaling)
+        const std::string outer = key.substr(0, dot);
+        if (!t.contains(outer)) t.insert(outer, toml::table{});
+        dst = t.get(outer)->as_table();
+        key = key.substr(dot + 1);
+      }
       switch (f.k) {
-        case kind::integer: t.insert(f.key, *static_cast<std::int64_t*>(p)); break;
-        case kind::number: t.insert(f.key, *static_cast<double*>(p)); break;
-        case kind::boolean: t.insert(f.key, *static_cast<bool*>(p)); break;
-        case kind::string: t.insert(f.key, *static_cast<std::string*>(p)); break;
+        case kind::integer: dst->insert(key, *static_cast<std::int64_t*>(p)); break;
+        case kind::number: dst->insert(key, *static_cast<double*>(p)); break;
+        case kind::boolean: dst->insert(key, *static_cast<bool*>(p)); break;
+        case kind::string: dst->insert(key, *static_cast<std::string*>(p)); break;
       }
     }
     root.insert(sec, std::move(t));

@@ -3,7 +3,9 @@
 // drives parsing, type checks, overrides and writing the resolved config back out, so an
 // unknown key, a wrong type or an impossible value is an error naming the key and the file.
 // Config names follow shared/STYLE.md (d_model, n_layers, n_heads, n_ctx, vocab_size);
-// checkpoints carry the Hugging Face names (models/gpt.hpp to_hf_json).
+// checkpoints carry the Hugging Face names (models/lm_config.hpp to_hf_json). The [model]
+// keys come from the model's own field table (models::model_fields), nested rope_scaling
+// included: [model.rope_scaling] or --set model.rope_scaling.factor=4.
 // Not for: lab sweep specs (lab/), which expand into many of these.
 #pragma once
 
@@ -12,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "models/gpt.hpp"
+#include "models/lm_config.hpp"
 
 namespace lmlab::train {
 
@@ -39,11 +41,11 @@ struct optim_config {
   std::int64_t threads = 0;          // 0: leave the BLAS/OpenMP default
   std::string out_dir = "runs/gpt";
 
-  std::int64_t seq(const models::gpt_config& m) const { return seq_len > 0 ? seq_len : m.n_ctx; }
+  std::int64_t seq(const models::lm_config& m) const { return seq_len > 0 ? seq_len : m.n_ctx; }
 };
 
 struct train_config {
-  models::gpt_config model;
+  models::lm_config model;  // keys: models/lm_config.hpp (the default is GPT-2)
   data_config data;
   optim_config train;
   // model.vocab_size may be 0 in the file: the tokenizer fills it in.

@@ -79,6 +79,10 @@ double train_flops_per_token(const models::gpt_config& c, std::int64_t T) {
   return 6.0 * N + 12.0 * static_cast<double>(c.n_layers * c.d_model * T);
 }
 
+double train_flops_per_token(const models::lm_config& c, std::int64_t T) {
+  return models::lm(c, 0).train_flops_per_token(T);
+}
+
 double nominal_peak_flops(int threads) {
   if (const char* p = std::getenv("LMLAB_PEAK_GFLOPS")) return std::atof(p) * 1e9;
   double ghz = 0;
@@ -96,7 +100,7 @@ double nominal_peak_flops(int threads) {
   return 32.0 * ghz * 1e9 * std::max(1, threads);
 }
 
-double evaluate(models::gpt& model, data::token_view tokens, std::int64_t B, std::int64_t T, std::int64_t n_batches,
+double evaluate(models::causal_lm& model, data::token_view tokens, std::int64_t B, std::int64_t T, std::int64_t n_batches,
                 std::uint64_t seed) {
   LMLAB_CHECK_HINT(tokens.size() > static_cast<std::size_t>(T + 1), "use a shorter seq_len or more validation data",
                    "evaluate: {} tokens are too few for windows of {}", tokens.size(), T + 1);
@@ -112,7 +116,7 @@ double evaluate(models::gpt& model, data::token_view tokens, std::int64_t B, std
   return sum / static_cast<double>(n_batches);
 }
 
-split_eval evaluate_split(models::gpt& model, data::token_view tokens, const data::tokenizer* tok, std::int64_t B,
+split_eval evaluate_split(models::causal_lm& model, data::token_view tokens, const data::tokenizer* tok, std::int64_t B,
                           std::int64_t T, std::int64_t max_batches) {
   no_grad ng;
   const bool was_training = model.training();
@@ -155,7 +159,7 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
   LMLAB_CHECK_HINT(data.train.size() > static_cast<std::size_t>(T + 1), "use a shorter seq_len or more data",
                    "train: {} training tokens are too few for windows of {}", data.train.size(), T + 1);
 
-  models::gpt model(cfg.model, seed);
+  models::lm model(cfg.model, seed);
   adamw optim(model.named_parameters(), {tc.beta1, tc.beta2, tc.eps, tc.weight_decay});
   lr_schedule sched{tc.lr, tc.min_lr, tc.warmup_steps, tc.steps};
   train_summary sum;
@@ -184,7 +188,7 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
   sum.start_step = step;
   const std::int64_t end = opt.stop_after > 0 ? std::min(opt.stop_after, tc.steps) : tc.steps;
 
-  const double flops_tok = train_flops_per_token(cfg.model, T);
+  const double flops_tok = model.train_flops_per_token(T);
   const double peak = nominal_peak_flops(num_threads());
   const bool tty = opt.progress && ::isatty(::fileno(opt.progress));
   using clock = std::chrono::steady_clock;
@@ -210,8 +214,10 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
     if (opt.progress)
       std::fprintf(opt.progress, "%seval step %lld: val loss %.4f (train %.4f)\n", tty ? "\n" : "",
                    static_cast<long long>(at_step), last_val, train_loss);
-    log_metrics({{"step", at_step}, {"val_loss", last_val}, {"train_loss", train_loss}, {"lr", sched.at(at_step - 1)},
-                 {"tokens_per_s", train_seconds > 0 ? tokens_run / train_seconds : 0.0}});
+    nlohmann::json m = {{"step", at_step}, {"val_loss", last_val}, {"train_loss", train_loss}, {"lr", sched.at(at_step - 1)},
+                        {"tokens_per_s", train_seconds > 0 ? tokens_run / train_seconds : 0.0}};
+    for (auto& [k, v] : sum.model_metrics.items()) m[k] = v;  // MoE drops, MoD fraction (last training step)
+    log_metrics(m);
   };
 
   model.train();
@@ -228,6 +234,7 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
     const double lr = sched.at(step);
     optim.step(lr);
     const float lv = static_cast<float>(loss.item());
+    sum.model_metrics = model.last_metrics();
     LMLAB_CHECK_HINT(std::isfinite(lv), "lower train.lr or raise train.warmup_steps", "train: loss is {} at step {}", lv, step);
     sum.losses.push_back(lv);
     ++step;

@@ -1,4 +1,4 @@
-// The training loop: AdamW on a GPT over a token stream, with warmup + cosine schedule,
+// The training loop: AdamW on any model the config describes (models/lm.hpp) over a token stream, with warmup + cosine schedule,
 // gradient clipping, periodic validation, checkpoints, and a progress line (step, loss,
 // tokens/s, MFU, ETA; live on a TTY, plain lines otherwise). A run is a pure function of the
 // config, the tokens and the thread count: batches come from data::sample_batch(seed, step)
@@ -16,6 +16,7 @@
 #include "data/token_file.hpp"
 #include "data/tokenizer.hpp"
 #include "models/gpt.hpp"
+#include "models/lm.hpp"
 #include "train/config.hpp"
 
 namespace lmlab::train {
@@ -44,13 +45,14 @@ struct train_summary {
   double final_val_loss = 0;
   double tokens_per_s = 0, mfu = 0, seconds = 0;
   std::int64_t n_params = 0;
+  nlohmann::json model_metrics = nlohmann::json::object();  // the last step's (MoE drops, MoD fraction)
 };
 
 train_summary run_training(const train_config& cfg, const token_source& data, const run_options& opt = {});
 
 // Mean cross-entropy over `n_batches` batches of (B, T) drawn from `tokens` with
 // sample_batch(seed, k), k = 0..n_batches-1 (the same batches at every evaluation).
-double evaluate(models::gpt& model, data::token_view tokens, std::int64_t B, std::int64_t T, std::int64_t n_batches,
+double evaluate(models::causal_lm& model, data::token_view tokens, std::int64_t B, std::int64_t T, std::int64_t n_batches,
                 std::uint64_t seed);
 
 // Loss over every non-overlapping window of a split (data::sequential_batches), or the first
@@ -61,13 +63,15 @@ struct split_eval {
   double loss = 0, perplexity = 0, bits_per_char = 0;
   std::int64_t tokens = 0, chars = 0;
 };
-split_eval evaluate_split(models::gpt& model, data::token_view tokens, const data::tokenizer* tok, std::int64_t B,
+split_eval evaluate_split(models::causal_lm& model, data::token_view tokens, const data::tokenizer* tok, std::int64_t B,
                           std::int64_t T, std::int64_t max_batches = 0);
 
 // Training FLOPs per token, PaLM's count (Chowdhery et al. 2022, appendix B):
 // 6N + 12*L*d*T, with N the parameters that take part in matmuls (all but the position
 // table, and but the input table when the head is untied, as nanoGPT counts).
 double train_flops_per_token(const models::gpt_config& c, std::int64_t T);
+// The same count for any zoo config (models::lm::train_flops_per_token of that model).
+double train_flops_per_token(const models::lm_config& c, std::int64_t T);
 // Nominal FP32 peak of `threads` cores: 32 FLOP/cycle/core (AVX2, 2 FMA units) x the clock
 // (/proc/cpuinfo, or $LMLAB_CPU_GHZ); $LMLAB_PEAK_GFLOPS overrides the whole figure.
 double nominal_peak_flops(int threads);

@@ -1,0 +1,294 @@
+// The zoo language model: blocks by pattern, MoD routing, step mode: see lm.hpp.
+#include "models/lm.hpp"
+
+#include <cmath>
+
+#include "autograd/autograd.hpp"
+#include "nn/init.hpp"
+#include "ops/ops.hpp"
+#include "ops/routing.hpp"
+
+namespace lmlab::models {
+
+// ---- causal_lm defaults ------------------------------------------------------------------
+
+tensor causal_lm::loss(const tensor& batch) {
+  LMLAB_CHECK(batch.dim() == 2 && batch.size(1) >= 2, "model: a batch must be (B, T+1) with T >= 1, got {}",
+              shape_str(batch.shape()));
+  const std::int64_t T = batch.size(1) - 1;
+  return loss(batch.narrow_raw(1, 0, T).contiguous_raw(), batch.narrow_raw(1, 1, T).contiguous_raw());
+}
+
+tensor causal_lm::loss(const tensor& inputs, const tensor& targets) {
+  LMLAB_CHECK(targets.shape() == inputs.shape() && targets.type() == dtype::i32,
+              "model: targets must be i32 of the inputs' shape {}, got {} {}", shape_str(inputs.shape()),
+              dtype_name(targets.type()), shape_str(targets.shape()));
+  const std::int64_t N = inputs.numel();
+  tensor logits = forward(inputs);
+  return cross_entropy(reshape(logits, {N, vocab_size()}), targets.contiguous_raw().view_raw({N}));
+}
+
+std::unique_ptr<lm_state> causal_lm::new_state(std::int64_t) const {
+  throw error("model: this model has no step mode", "use forward on the whole sequence");
+}
+
+tensor causal_lm::step(lm_state&, const tensor&) {
+  throw error("model: this model has no step mode", "use forward on the whole sequence");
+}
+
+// ---- norm --------------------------------------------------------------------------------
+
+norm_module::norm_module(const std::string& kind, std::int64_t dim, double e) : rms(kind == "rmsnorm"), eps(e) {
+  weight = register_parameter("weight", tensor::ones({dim}));
+  if (!rms) bias = register_parameter("bias", tensor::zeros({dim}));
+}
+
+tensor norm_module::forward(const tensor& x) const {
+  // ref: Zhang & Sennrich 2019 (RMSNorm) eq. 4 for rmsnorm; Ba et al. 2016 for layernorm.
+  return rms ? rms_norm(x, weight, eps) : layer_norm(x, weight, bias, eps);
+}
+
+// ---- block -------------------------------------------------------------------------------
+
+lm_block::lm_block(const lm_config& c, std::int64_t l)
+    : layer(l), ln1(c.norm, c.d_model, c.layer_norm_eps), ln2(c.norm, c.d_model, c.layer_norm_eps) {
+  const std::string mk(1, c.mixer_of(l));
+  mix = make_mixer(mk, c, l);
+  const std::string fk = mk == "W" ? "channel_mix" : c.ffn;
+  ffn = make_mixer(fk, c, l);
+  register_module("ln1", ln1);
+  register_module(mixer_module_name(mk), *mix);
+  register_module("ln2", ln2);
+  register_module(mixer_module_name(fk), *ffn);
+  if (c.mod_on(l)) {
+    mod_capacity = c.mod_capacity;
+    mod_router = std::make_unique<nn::linear>(c.d_model, 1, false);
+    register_module("mod_router", *mod_router);
+  }
+  register_hook_point("hook_resid_pre", hook_resid_pre);
+  register_hook_point("hook_attn_out", hook_attn_out);
+  register_hook_point("hook_resid_mid", hook_resid_mid);
+  register_hook_point("hook_mlp_out", hook_mlp_out);
+  register_hook_point("hook_resid_post", hook_resid_post);
+  register_hook_point("hook_mod_weights", hook_mod_weights);
+}
+
+tensor lm_block::inner(const tensor& x_in, double p, std::uint64_t seed, std::uint64_t site) {
+  const bool drop = training() && p > 0;
+  tensor x = hook_resid_pre(x_in);
+  tensor a = hook_attn_out(mix->forward(ln1.forward(x)));
+  if (drop) a = dropout(a, p, true, seed, site << 40);
+  x = hook_resid_mid(add(x, a));
+  tensor m = hook_mlp_out(ffn->forward(ln2.forward(x)));
+  if (drop) m = dropout(m, p, true, seed, (site + 1) << 40);
+  return hook_resid_post(add(x, m));
+}
+
+tensor lm_block::forward(const tensor& x, double p, std::uint64_t seed, std::uint64_t site) {
+  if (!mod_router) return inner(x, p, seed, site);
+  // ref: Raposo et al. 2024 (Mixture-of-Depths) eq. 1: the top-k tokens by router weight r go
+  // through the block, x' = x + r * f(x) for them; the rest skip it on the residual. The kept
+  // tokens keep their order, so attention among them stays causal (positions inside the
+  // block are their ranks among the kept tokens).
+  const std::int64_t B = x.size(0), T = x.size(1), C = x.size(2);
+  tensor router = reshape(mod_router->forward(x), {B, T});
+  mod_routing r = mod_route(router, mod_capacity);
+  const std::int64_t k = r.k;
+  std::vector<std::int32_t> flat(r.indices.size());
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t j = 0; j < k; ++j)
+      flat[static_cast<std::size_t>(b * k + j)] = static_cast<std::int32_t>(b * T + r.indices[static_cast<std::size_t>(b * k + j)]);
+  tensor xf = reshape(x, {B * T, C});
+  tensor xs = reshape(index_rows(xf, flat), {B, k, C});
+  tensor delta = sub(inner(xs, p, seed, site), xs);
+  tensor w = hook_mod_weights(r.weights);  // (B, k)
+  tensor upd = mul(delta, unsqueeze(w, -1));
+  mod_kept = B * k;
+  mod_total = B * T;
+  return reshape(index_add_rows(xf, flat, reshape(upd, {B * k, C})), {B, T, C});
+}
+
+// ---- model -------------------------------------------------------------------------------
+
+namespace {
+bool resid_projection(const std::string& name) {
+  return name.ends_with(".w_o") || name.ends_with(".w_out") || name.ends_with(".out_proj.weight") ||
+         name.ends_with(".output.weight");
+}
+
+struct model_state : lm_state {
+  std::vector<std::unique_ptr<mixer_state>> mix, ffn;
+};
+}  // namespace
+
+lm::lm(const lm_config& cfg, std::uint64_t seed) : cfg_(cfg) {
+  cfg_.validate();
+  wte = std::make_unique<nn::embedding>(cfg.vocab_size, cfg.d_model);
+  register_module("wte", *wte);
+  if (cfg.pos_encoding == "learned") {
+    wpe = std::make_unique<nn::embedding>(cfg.n_ctx, cfg.d_model);
+    register_module("wpe", *wpe);
+  }
+  for (std::int64_t i = 0; i < cfg.n_layers; ++i) blocks.push_back(std::make_unique<lm_block>(cfg, i));
+  register_module("blocks", blocks);
+  auto lnf = std::make_unique<norm_module>(cfg.norm, cfg.d_model, cfg.layer_norm_eps);
+  register_module("ln_f", *lnf);
+  ln_f = std::move(lnf);
+  if (!cfg.tie_embeddings) {
+    lm_head = std::make_unique<nn::linear>(cfg.d_model, cfg.vocab_size, false);
+    register_module("lm_head", *lm_head);
+  }
+  register_hook_point("hook_embed", hook_embed);
+  register_hook_point("hook_pos_embed", hook_pos_embed);
+  finalize_names();
+  // GPT-2's rule for every matrix (as models/gpt.cpp, so the default config is that GPT):
+  // N(0, init_std), and N(0, init_std/sqrt(2L)) for projections into the residual stream.
+  // ref: Radford et al. 2019, sec. 2.3. Then each mixer's paper-specific initialisation.
+  const double resid_std = cfg.init_std / std::sqrt(2.0 * static_cast<double>(cfg.n_layers));
+  for (auto& [name, t] : named_parameters()) {
+    if (t.dim() < 2) continue;
+    nn::init_normal(t, 0.0, resid_projection(name) ? resid_std : cfg.init_std, seed, nn::stream_of(name));
+  }
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    blocks[i].mix->init_special(seed);
+    blocks[i].ffn->init_special(seed);
+  }
+}
+
+lm::~lm() = default;
+
+tensor lm::forward(const tensor& ids_in) {
+  LMLAB_CHECK(ids_in.dim() == 2 && ids_in.type() == dtype::i32, "lm: ids must be i32 (B, T), got {} {}",
+              dtype_name(ids_in.type()), shape_str(ids_in.shape()));
+  const std::int64_t B = ids_in.size(0), T = ids_in.size(1), C = cfg_.d_model;
+  LMLAB_CHECK_HINT(!wpe || T <= cfg_.n_ctx, "crop the sequence to the last n_ctx tokens (learned positions end there)",
+                   "lm: sequence length {} exceeds n_ctx = {}", T, cfg_.n_ctx);
+  tensor ids = ids_in.contiguous_raw();
+  tensor x = hook_embed(wte->forward(ids));  // (B,T,C)
+  if (wpe || cfg_.pos_encoding == "sinusoidal") {
+    tensor pos = wpe ? narrow(wpe->weight, 0, 0, T) : sinusoidal_table(T, C, 10000.0, x.type());  // (T,C)
+    if (hook_pos_embed.active()) pos = hook_pos_embed(expand(pos, {B, T, C}));
+    x = add(x, pos);
+  }
+  const bool drop = training() && cfg_.dropout > 0;
+  if (drop) x = dropout(x, cfg_.dropout, true, dropout_seed_, 0);
+  for (std::size_t i = 0; i < blocks.size(); ++i) x = blocks[i].forward(x, cfg_.dropout, dropout_seed_, 1 + 2 * i);
+  x = static_cast<norm_module&>(*ln_f).forward(x);
+  return linear(x, cfg_.tie_embeddings ? wte->weight : lm_head->weight);  // (B,T,V)
+}
+
+tensor lm::loss(const tensor& inputs, const tensor& targets) {
+  tensor l = causal_lm::loss(inputs, targets);
+  if (!training() || cfg_.aux_loss_coef == 0) return l;
+  // ref: Fedus et al. 2021 (Switch) eq. 4: total loss = LM loss + alpha * aux loss per layer.
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    tensor a = blocks[i].ffn->aux_loss();
+    if (a.defined()) l = add(l, mul_scalar(a, cfg_.aux_loss_coef));
+  }
+  return l;
+}
+
+nlohmann::json lm::last_metrics() const {
+  nlohmann::json m = nlohmann::json::object();
+  double aux = 0;
+  std::int64_t dropped = 0, tokens = 0, kept = 0, seen = 0;
+  bool moe = false, mod = false;
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    auto bm = blocks[i].ffn->last_metrics();
+    if (bm.contains("moe_aux_loss")) {
+      moe = true;
+      aux += bm["moe_aux_loss"].get<double>();
+      dropped += bm["moe_dropped_tokens"].get<std::int64_t>();
+      tokens += bm["moe_tokens"].get<std::int64_t>();
+    }
+    if (blocks[i].mod_router) {
+      mod = true;
+      kept += blocks[i].mod_kept;
+      seen += blocks[i].mod_total;
+    }
+  }
+  if (moe) {
+    m["moe_aux_loss"] = aux;              // summed over MoE layers
+    m["moe_dropped_tokens"] = dropped;    // tokens with every choice over capacity, all layers
+    m["moe_dropped_fraction"] = tokens > 0 ? static_cast<double>(dropped) / static_cast<double>(tokens) : 0.0;
+  }
+  if (mod) m["mod_processed_fraction"] = seen > 0 ? static_cast<double>(kept) / static_cast<double>(seen) : 0.0;
+  return m;
+}
+
+double lm::flops_per_token(std::int64_t T) const {
+  double f = 0;
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    const auto& b = blocks[i];
+    double bf = b.mix->flops_per_token(T) + b.ffn->flops_per_token(T) +
+                2.0 * static_cast<double>(b.ln1.num_parameters() + b.ln2.num_parameters());
+    if (b.mod_router) bf = b.mod_capacity * bf + 2.0 * static_cast<double>(cfg_.d_model);
+    f += bf;
+  }
+  // Final norm and the head (the input table is a lookup, no FLOPs).
+  return f + 2.0 * static_cast<double>(ln_f->num_parameters() + cfg_.vocab_size * cfg_.d_model);
+}
+
+double lm::train_flops_per_token(std::int64_t T) const {
+  // ref: Chowdhery et al. 2022 (PaLM) appendix B: training = 3x forward (6N + 12 L d T for GPT).
+  return 3.0 * flops_per_token(T);
+}
+
+std::int64_t lm::state_size(std::int64_t T) const {
+  std::int64_t s = 0;
+  for (std::size_t i = 0; i < blocks.size(); ++i) s += blocks[i].mix->state_size(T) + blocks[i].ffn->state_size(T);
+  return s;
+}
+
+void lm::set_rope_scaling(const rope_scaling_config& s) {
+  cfg_.rope_scaling = s;
+  cfg_.validate();
+  for (std::size_t i = 0; i < blocks.size(); ++i) blocks[i].mix->set_rope_scaling(s);
+}
+
+bool lm::supports_step() const {
+  for (std::size_t i = 0; i < blocks.size(); ++i)
+    if (blocks[i].mod_router) return false;
+  return true;
+}
+
+std::unique_ptr<lm_state> lm::new_state(std::int64_t B) const {
+  LMLAB_CHECK_HINT(supports_step(), "generate with full forwards (models/sample.hpp does this by itself)",
+                   "lm: Mixture-of-Depths blocks have no step mode (their top-k is over the whole sequence)");
+  auto s = std::make_unique<model_state>();
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    s->mix.push_back(blocks[i].mix->new_state(B));
+    s->ffn.push_back(blocks[i].ffn->new_state(B));
+  }
+  return s;
+}
+
+tensor lm::step(lm_state& st, const tensor& ids) {
+  auto& s = static_cast<model_state&>(st);
+  LMLAB_CHECK(ids.dim() == 1 && ids.type() == dtype::i32, "lm: step ids must be i32 (B), got {} {}",
+              dtype_name(ids.type()), shape_str(ids.shape()));
+  LMLAB_CHECK_HINT(!wpe || s.pos < cfg_.n_ctx, "start a new state with a cropped prompt",
+                   "lm: step at position {} is past n_ctx = {} (learned positions)", s.pos, cfg_.n_ctx);
+  no_grad ng;
+  const std::int64_t C = cfg_.d_model;
+  tensor x = wte->forward(ids.contiguous_raw());  // (B,C)
+  if (wpe) x = add(x, reshape(narrow(wpe->weight, 0, s.pos, 1), {C}));
+  else if (cfg_.pos_encoding == "sinusoidal")
+    x = add(x, reshape(narrow(sinusoidal_table(s.pos + 1, C, 10000.0, x.type()), 0, s.pos, 1), {C}));
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    auto& b = blocks[i];
+    x = add(x, b.mix->step(b.ln1.forward(x), s.mix[i].get()));
+    x = add(x, b.ffn->step(b.ln2.forward(x), s.ffn[i].get()));
+  }
+  x = static_cast<norm_module&>(*ln_f).forward(x);
+  ++s.pos;
+  return linear(x, cfg_.tie_embeddings ? wte->weight : lm_head->weight);  // (B,V)
+}
+
+std::unique_ptr<causal_lm> make_model(const nlohmann::json& model_config, std::uint64_t seed) {
+  return std::make_unique<lm>(lm_config_from_json(model_config, "model"), seed);
+}
+
+std::unique_ptr<lm> make_model(const lm_config& c, std::uint64_t seed) { return std::make_unique<lm>(c, seed); }
+
+}  // namespace lmlab::models

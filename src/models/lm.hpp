@@ -1,0 +1,110 @@
+// The config-driven causal language model of the architecture zoo: token embeddings (plus a
+// learned or sinusoidal absolute position table when pos_encoding says so), a stack of
+// pre-norm blocks x += mixer(norm1(x)); x += ffn(norm2(x)) where the mixer of each block comes
+// from the pattern string (A attention, M Mamba, R Griffin RG-LRU, W RWKV-4 time-mix,
+// T RetNet retention) and the ffn is a GELU MLP, SwiGLU, MoE, or RWKV channel-mix under W;
+// optional Mixture-of-Depths routing around chosen blocks; a final norm; a tied or untied head.
+// Keys and defaults: models/lm_config.hpp. The default config (pattern "A", learned positions,
+// GELU MLP, layernorm) is GPT-2 with exactly the parameter names, initial values and numerics
+// of models/gpt.hpp (tests/models_zoo checks it bit for bit).
+//
+// Parameter paths: wte.weight, wpe.weight (learned only), blocks.N.ln1.*, blocks.N.<mixer>.*,
+//   blocks.N.ln2.*, blocks.N.<ffn>.*, blocks.N.mod_router.weight (MoD), ln_f.*, lm_head.weight.
+//   <mixer> = attn | ssm | rglru | time_mix | retention;  <ffn> = mlp | moe | channel_mix.
+// Hook points: hook_embed, hook_pos_embed, blocks.N.hook_resid_pre/mid/post,
+//   blocks.N.hook_attn_out (the mixer's output, whatever the mixer), blocks.N.hook_mlp_out,
+//   blocks.N.attn.hook_q/k/v/pattern/z, blocks.N.ssm.hook_dt/hook_state,
+//   blocks.N.rglru.hook_gate_r/hook_gate_i/hook_h, blocks.N.time_mix.hook_wkv,
+//   blocks.N.retention.hook_out, blocks.N.mlp.hook_pre/post, blocks.N.moe.hook_router_probs,
+//   blocks.N.hook_mod_weights.
+// Not for: the old fixed GPT (models/gpt.hpp), training (train/).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+
+#include "models/causal_lm.hpp"
+#include "models/lm_config.hpp"
+#include "models/mixer.hpp"
+
+namespace lmlab::models {
+
+class lm_block;
+
+class lm : public causal_lm {
+ public:
+  explicit lm(const lm_config& cfg, std::uint64_t seed = 0);
+  ~lm() override;
+
+  tensor forward(const tensor& ids) override;
+  using causal_lm::loss;
+  tensor loss(const tensor& inputs, const tensor& targets) override;
+  nlohmann::ordered_json config_json() const override { return to_hf_json(cfg_); }
+  std::int64_t vocab_size() const override { return cfg_.vocab_size; }
+  std::int64_t n_ctx() const override { return cfg_.n_ctx; }
+  double train_flops_per_token(std::int64_t T) const override;
+  // Forward FLOPs per token at context T (3x this is the training figure).
+  double flops_per_token(std::int64_t T) const;
+  void set_dropout_seed(std::uint64_t s) override { dropout_seed_ = s; }
+  nlohmann::json last_metrics() const override;
+
+  // Step mode exists unless a block uses Mixture-of-Depths (its top-k over the whole
+  // sequence is not causal; Raposo et al. 2024 sec. 3.5 train an extra predictor for that).
+  bool supports_step() const override;
+  std::unique_ptr<lm_state> new_state(std::int64_t B) const override;
+  tensor step(lm_state& state, const tensor& ids) override;
+
+  // Bytes of inference state per sequence at context T (KV caches + recurrent states, f32).
+  std::int64_t state_size(std::int64_t T) const;
+  // Changes RoPE scaling of every attention layer at evaluation time (no retraining).
+  void set_rope_scaling(const rope_scaling_config& s);
+
+  const lm_config& config() const { return cfg_; }
+
+  std::unique_ptr<nn::embedding> wte, wpe;
+  nn::module_list<lm_block> blocks;
+  std::unique_ptr<nn::module> ln_f;  // nn::layer_norm or rms_norm_module
+  std::unique_ptr<nn::linear> lm_head;
+  nn::hook_point hook_embed, hook_pos_embed;  // (B, T, C)
+
+ private:
+  lm_config cfg_;
+  std::uint64_t dropout_seed_ = 0;
+  tensor sinusoid_;  // (n_ctx, C) when pos_encoding == "sinusoidal"
+};
+
+// A norm chosen by config: PyTorch LayerNorm (weight, bias) or RMSNorm (weight).
+class norm_module : public nn::module {
+ public:
+  norm_module(const std::string& kind, std::int64_t dim, double eps);
+  tensor forward(const tensor& x) const;
+  tensor weight, bias;
+  bool rms;
+  double eps;
+};
+
+class lm_block : public nn::module {
+ public:
+  lm_block(const lm_config& c, std::int64_t layer);
+  // x (B, T, C) -> (B, T, C).
+  tensor forward(const tensor& x, double p, std::uint64_t seed, std::uint64_t site);
+  // The residual update without MoD: x + mixer + ffn (dropout as in GPT).
+  tensor inner(const tensor& x, double p, std::uint64_t seed, std::uint64_t site);
+  std::int64_t layer;
+  norm_module ln1, ln2;
+  std::unique_ptr<mixer> mix, ffn;
+  std::unique_ptr<nn::linear> mod_router;  // (1, C) when MoD routes this block
+  double mod_capacity = 0;
+  std::int64_t mod_kept = 0, mod_total = 0;  // tokens processed / seen in the last forward
+  nn::hook_point hook_resid_pre, hook_resid_mid, hook_resid_post;  // (B, T, C)
+  nn::hook_point hook_attn_out, hook_mlp_out;                      // (B, T, C)
+  nn::hook_point hook_mod_weights;                                 // (B, k) router weights of kept tokens
+};
+
+// Builds a model from a lab/JSON model object (keys in models/lm_config.hpp), initialised
+// from `seed`. `model_config` must include vocab_size > 0.
+std::unique_ptr<causal_lm> make_model(const nlohmann::json& model_config, std::uint64_t seed = 0);
+std::unique_ptr<lm> make_model(const lm_config& c, std::uint64_t seed = 0);
+
+}  // namespace lmlab::models
