@@ -1,0 +1,99 @@
+// The thin seam between `lmlab serve` and the models: a causal LM is anything that turns a
+// token window into next-token logits, and a decoder is one request's running state over it.
+// The server, the sampler and the logprob code see only these two interfaces, so a model with
+// a KV cache (the general causal LM of models/, in progress) plugs in by implementing
+// `decoder` with real incremental steps; nothing else changes.
+//
+// What exists now: model_lm wraps any models::causal_lm (what load_checkpoint returns) and its
+// decoder recomputes the whole window on every step (correct, O(T^2) per token rather than
+// O(T)); the models' new step mode (causal_lm::step) is the next thing to wire in here. The
+// model is shared by all requests; every forward runs under one mutex (models keep hook
+// state in their members and are not safe to run concurrently).
+// Not for: HTTP, request parsing (protocol.hpp) or sampling policy (generate.hpp).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "data/tokenizer.hpp"
+
+namespace lmlab::models {
+class causal_lm;
+}
+
+namespace lmlab::serve {
+
+// Row-major logits: rows() positions of vocab() floats.
+struct logits_rows {
+  std::int64_t rows = 0, vocab = 0;
+  std::vector<float> data;
+  std::span<const float> row(std::int64_t i) const {
+    return {data.data() + i * vocab, static_cast<std::size_t>(vocab)};
+  }
+};
+
+class decoder {
+ public:
+  virtual ~decoder() = default;
+  // Starts from `prompt` (1 <= size <= context()): logits at every prompt position, so row i
+  // scores token i+1 (and the last row the first generated token).
+  virtual logits_rows prefill(std::span<const std::int32_t> prompt) = 0;
+  // Appends one token; the logits for the next position. Past context(), the window slides
+  // (the oldest token is dropped, as `lmlab sample` does).
+  virtual std::vector<float> step(std::int32_t token) = 0;
+};
+
+class causal_lm {
+ public:
+  virtual ~causal_lm() = default;
+  virtual std::int64_t vocab_size() const = 0;  // logits per position
+  virtual std::int64_t context() const = 0;     // the longest window the model accepts
+  virtual bool has_kv_cache() const = 0;        // how decoders step (reported by /v1/models)
+  virtual std::string architecture() const = 0;
+  virtual std::unique_ptr<decoder> new_decoder() = 0;
+};
+
+// Any models::causal_lm, decoded by recomputing the full (cropped) window every step.
+class model_lm final : public causal_lm {
+ public:
+  explicit model_lm(std::unique_ptr<models::causal_lm> model);
+  ~model_lm() override;
+  std::int64_t vocab_size() const override;
+  std::int64_t context() const override;
+  bool has_kv_cache() const override { return false; }
+  std::string architecture() const override;
+  std::unique_ptr<decoder> new_decoder() override;
+  // Logits at every position of `ids` (size <= context()), under the model mutex.
+  logits_rows forward(std::span<const std::int32_t> ids);
+  std::int64_t forwards() const;  // forward passes run so far (tests, /v1/models)
+
+ private:
+  std::unique_ptr<models::causal_lm> model_;
+  mutable std::mutex mu_;
+  std::int64_t forwards_ = 0;
+};
+
+// A checkpoint ready to serve: the model and the tokenizer it was trained with.
+struct served_model {
+  std::string name;                      // what requests must send as "model"
+  std::filesystem::path dir;
+  std::unique_ptr<causal_lm> lm;
+  std::unique_ptr<data::tokenizer> tok;
+  std::int64_t num_parameters = 0;
+};
+
+// Loads CHECKPOINT (train/checkpoint.hpp); errors name the folder, and a checkpoint without
+// tokenizer.json is refused with a hint. `name` empty: the folder's name, or its parent's
+// when the folder is called "checkpoint" (runs/gpt-brown/checkpoint -> "gpt-brown").
+served_model load_served_model(const std::filesystem::path& dir, const std::string& name = {});
+
+// Wraps an in-memory model and tokenizer (tests, and callers that already hold them).
+served_model make_served_model(std::unique_ptr<models::causal_lm> model, std::unique_ptr<data::tokenizer> tok,
+                               std::string name);
+
+}  // namespace lmlab::serve

@@ -1,0 +1,223 @@
+// `lmlab serve` HTTP server: see server.hpp.
+#include "serve/server.hpp"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <ctime>
+#include <ostream>
+
+#include "core/error.hpp"
+
+namespace lmlab::serve {
+namespace {
+
+using json = nlohmann::json;
+
+void send_error(httplib::Response& res, const api_error& e) {
+  res.status = e.status();
+  res.set_content(dump_json(error_body(e)), "application/json");
+}
+
+std::string sse(const json& j) { return "data: " + dump_json(j) + "\n\n"; }
+
+}  // namespace
+
+server::server(served_model& model, server_options opt)
+    : model_(model), opt_(std::move(opt)), http_(std::make_unique<httplib::Server>()) {
+  LMLAB_CHECK_HINT(opt_.threads >= 1, "e.g. --threads 4", "serve: --threads must be at least 1, got {}", opt_.threads);
+  LMLAB_CHECK_HINT(opt_.port >= 0 && opt_.port <= 65535, "e.g. --port 8080", "serve: --port {} is not a TCP port", opt_.port);
+  routes();
+}
+
+server::~server() { stop(); }
+
+std::string server::base_url() const { return fmt::format("http://{}:{}/v1", opt_.host, port_); }
+
+int server::bind() {
+  const int p = opt_.port == 0 ? http_->bind_to_any_port(opt_.host) : (http_->bind_to_port(opt_.host, opt_.port) ? opt_.port : -1);
+  LMLAB_CHECK_HINT(p > 0, "is another server using the port? pick another with --port, or check --host",
+                   "serve: cannot listen on {}:{}", opt_.host, opt_.port);
+  port_ = p;
+  return p;
+}
+
+void server::listen() { http_->listen_after_bind(); }
+
+int server::start() {
+  bind();
+  thread_ = std::thread([this] { listen(); });
+  for (int i = 0; i < 5000 && !http_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return port_;
+}
+
+void server::stop() {
+  if (http_) http_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void server::routes() {
+  auto& s = *http_;
+  const int threads = opt_.threads;
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+  s.set_payload_max_length(opt_.max_body_bytes);
+  s.set_read_timeout(60, 0);
+  s.set_write_timeout(60, 0);
+
+  // Every error without a body (404 route, 413 too large, 400 from the HTTP parser) gets one
+  // in OpenAI's shape; bodies our handlers set are kept.
+  const std::size_t max_body = opt_.max_body_bytes;
+  s.set_error_handler(httplib::Server::HandlerWithResponse([max_body](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string msg = res.status == 404   ? fmt::format("Unknown route: {} {} (this server has GET /v1/models, "
+                                                        "POST /v1/completions and POST /v1/chat/completions)",
+                                                        req.method, req.path)
+                      : res.status == 413 ? fmt::format("the request body is too large (limit {} bytes)", max_body)
+                                          : fmt::format("HTTP {}", res.status);
+    res.set_content(dump_json(error_body(api_error(res.status, msg, {}, res.status == 404 ? "unknown_url" : ""))),
+                    "application/json");
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  s.set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const api_error& e) {
+      send_error(res, e);
+      return;
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    send_error(res, api_error(500, "internal error in lmlab serve: " + what, {}, {}, "server_error"));
+  });
+  s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    ++stats_.requests;
+    if (res.status >= 400 && res.status < 500) ++stats_.errors_4xx;
+    if (res.status >= 500) ++stats_.errors_5xx;
+    if (!opt_.log) return;
+    std::lock_guard lk(log_mu_);
+    *opt_.log << req.method << " " << req.path << " " << res.status << "\n" << std::flush;
+  });
+
+  s.Get("/health", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
+  s.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+    const json m = {{"id", model_.name},
+                    {"object", "model"},
+                    {"created", 0},
+                    {"owned_by", "lmlab"},
+                    {"max_model_len", model_.lm->context()},
+                    {"lmlab", {{"architecture", model_.lm->architecture()},
+                               {"parameters", model_.num_parameters},
+                               {"vocab_size", model_.lm->vocab_size()},
+                               {"tokenizer", model_.tok->kind()},
+                               {"decoding", model_.lm->has_kv_cache() ? "kv_cache" : "recompute"},
+                               {"checkpoint", model_.dir.string()}}}};
+    res.set_content(dump_json({{"object", "list"}, {"data", json::array({m})}}), "application/json");
+  });
+
+  const auto handle = [this](bool chat) {
+    return [this, chat](const httplib::Request& req, httplib::Response& res) {
+      json body = json::parse(req.body, nullptr, false);
+      if (body.is_discarded()) {
+        send_error(res, api_error(400, "We could not parse the JSON body of your request: it is not valid JSON"));
+        return;
+      }
+      job j;
+      try {
+        j = chat ? parse_chat_request(body, model_, opt_.limits) : parse_completion_request(body, model_, opt_.limits);
+      } catch (const api_error& e) {
+        send_error(res, e);
+        return;
+      }
+      response_meta meta;
+      meta.id = fmt::format("{}-{}", chat ? "chatcmpl" : "cmpl", next_id_.fetch_add(1));
+      meta.model = model_.name;
+      meta.created = static_cast<std::int64_t>(std::time(nullptr));
+      meta.fingerprint = fmt::format("{}-{}", model_.lm->architecture(), model_.lm->has_kv_cache() ? "kv" : "recompute");
+      const auto count = [this](const job& jj, const std::vector<choice_result>& cs) {
+        const auto u = usage_json(jj, cs);
+        stats_.prompt_tokens += u["prompt_tokens"].get<std::int64_t>();
+        stats_.completion_tokens += u["completion_tokens"].get<std::int64_t>();
+      };
+      if (!j.stream) {
+        std::vector<choice_result> choices;
+        for (const auto& p : j.prompts)
+          for (int k = 0; k < j.n; ++k)
+            choices.push_back(run_choice(model_, p, j.params, static_cast<std::uint64_t>(k)));
+        count(j, choices);
+        res.set_content(dump_json(chat ? chat_response(j, choices, model_, meta) : completion_response(j, choices, model_, meta)),
+                        "application/json");
+        return;
+      }
+      auto shared = std::make_shared<job>(std::move(j));
+      res.set_header("Cache-Control", "no-cache");
+      // The headers (200) are sent before generation starts, so a failure inside it can only
+      // be reported as an error event; the stream then ends without [DONE] (clients retry).
+      const auto stream_body = [this, chat, shared, meta, count](httplib::DataSink& sink) -> bool {
+        const job& jj = *shared;
+        const bool lp = jj.params.logprobs >= 0;
+        const auto put = [&](const json& chunk) {
+          const std::string e = sse(chunk);
+          return sink.write(e.data(), e.size());
+        };
+        std::vector<choice_result> choices;
+        int index = 0;
+        for (const auto& p : jj.prompts) {
+          for (int k = 0; k < jj.n; ++k, ++index) {
+            if (chat && !put(chat_chunk(meta, index, {{"role", "assistant"}, {"content", ""}}, {}, model_, false, "")))
+              return false;
+            bool alive = true;
+            const delta_fn on_delta = [&](std::string_view text, std::span<const token_info> toks) {
+              alive = put(chat ? chat_chunk(meta, index, {{"content", std::string(text)}}, toks, model_, lp, "")
+                               : completion_chunk(meta, index, text, toks, model_, lp, ""));
+              return alive;
+            };
+            choices.push_back(run_choice(model_, p, jj.params, static_cast<std::uint64_t>(k), on_delta));
+            if (!alive) return false;  // the client went away: stop generating
+            const auto& fin = choices.back().finish_reason;
+            if (!put(chat ? chat_chunk(meta, index, json::object(), {}, model_, false, fin)
+                          : completion_chunk(meta, index, "", {}, model_, false, fin)))
+              return false;
+          }
+        }
+        count(jj, choices);
+        if (jj.include_usage) {
+          json u = {{"id", meta.id}, {"object", chat ? "chat.completion.chunk" : "text_completion"}, {"created", meta.created},
+                    {"model", meta.model}, {"choices", json::array()}, {"usage", usage_json(jj, choices)}};
+          if (!put(u)) return false;
+        }
+        const std::string done = "data: [DONE]\n\n";
+        sink.write(done.data(), done.size());
+        sink.done();
+        return true;
+      };
+      res.set_chunked_content_provider("text/event-stream", [stream_body](std::size_t, httplib::DataSink& sink) {
+        try {
+          return stream_body(sink);
+        } catch (const std::exception& e) {
+          const std::string ev =
+              sse(error_body(api_error(500, std::string("internal error in lmlab serve: ") + e.what(), {}, {}, "server_error")));
+          sink.write(ev.data(), ev.size());
+          return false;
+        }
+      });
+    };
+  };
+  s.Post("/v1/completions", handle(false));
+  s.Post("/v1/chat/completions", handle(true));
+  // Aliases without the /v1 prefix (some clients are configured with the bare host).
+  s.Post("/completions", handle(false));
+  s.Post("/chat/completions", handle(true));
+  s.Get("/models", [this](const httplib::Request& q, httplib::Response& r) {
+    r.set_redirect("/v1/models");
+  });
+  for (const char* path : {"/v1/completions", "/v1/chat/completions"})
+    s.Get(path, [](const httplib::Request& req, httplib::Response& res) {
+      send_error(res, api_error(405, fmt::format("{} needs POST with a JSON body", req.path), {}, "method_not_allowed"));
+    });
+}
+
+}  // namespace lmlab::serve
