@@ -230,6 +230,17 @@ json client::post(std::string_view path, const json& body, std::int64_t repeat, 
       self->inflight_cv_.notify_all();
     }
   } guard{this, flight};
+  // Another thread may have answered and cached this request between our cache miss and
+  // taking the flight: look again now that no one else can be sending it.
+  if (cache_) {
+    if (auto hit = cache_->cached_response(key, repeat, seed)) {
+      ++stats_.cache_hits;
+      if (from_cache) *from_cache = true;
+      auto j = json::parse(*hit, nullptr, false);
+      LMLAB_CHECK(!j.is_discarded(), "{}: cached response for {} is not JSON", cache_->path().string(), key);
+      return j;
+    }
+  }
   const std::string full_path = path.starts_with("//") ? std::string(path.substr(1)) : prefix_ + std::string(path);
   const std::string payload = body.dump();
   const api kind = path.ends_with("/chat/completions") ? api::chat
