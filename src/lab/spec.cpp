@@ -65,7 +65,20 @@ const std::vector<param_spec>& model_schema() {
       P("expand", K::integer, "inner expansion of a recurrent mixer", 1, 64),
       P("n_experts", K::integer, "mixture-of-experts experts", 1, 4096),
       P("top_k", K::integer, "experts per token", 1, 4096),
-      P("mod_capacity", K::number, "Mixture-of-Depths capacity (share of tokens per block)", 1e-9, 1.0),
+      P("mod_capacity", K::number, "Mixture-of-Depths capacity (share of tokens per block)", 0.0, 1.0),
+      // The remaining keys of models/lm_config.hpp, under the same names.
+      P("d_mlp", K::integer, "FFN width (0: 4*d_model)", 0, 1 << 22),
+      P("ffn", K::string, "feed-forward", -inf, inf, {"gelu", "swiglu", "moe"}),
+      P("window", K::integer, "sliding-window attention span (0: full)", 0, 1 << 24),
+      P("capacity_factor", K::number, "MoE capacity factor (0: unlimited)", 0.0, 1e6),
+      P("aux_loss_coef", K::number, "MoE load-balancing loss weight", 0.0, 1e6),
+      P("mod_every", K::integer, "route every k-th block with MoD", 1, 4096),
+      P("dt_rank", K::integer, "Mamba dt rank (0: ceil(d_model/16))", 0, 1 << 16),
+      P("lru_width", K::integer, "Griffin recurrent width (0: d_model)", 0, 1 << 20),
+      P("bias", K::boolean, "biases in projections"),
+      P("rope_scaling_type", K::string, "RoPE scaling during training", -inf, inf,
+        {"none", "linear", "ntk", "dynamic", "yarn", "llama3"}),
+      P("rope_scaling_factor", K::number, "RoPE scaling factor during training", 1.0, 1e6),
   };
   return s;
 }
@@ -89,6 +102,8 @@ const std::vector<param_spec>& train_schema() {
       P("grad_clip", K::number, "global gradient-norm clip (0 = off)", 0.0, inf),
       P("eval_every", K::integer, "evaluate every N steps", 1, 1e15),
       P("eval_examples", K::integer, "test examples per evaluation", 1, 1e12),
+      P("eval_rope_scalings", K::string,
+        "extra final evaluations with RoPE rescaled without retraining, e.g. \"linear:4,ntk:4,yarn:4\""),
       P("threads", K::integer, "threads per run", 1, 4096),
       P("time_limit_s", K::number, "wall-clock limit per run", 1e-3, inf),
       P("mup", K::boolean, "muP parameterisation"),
@@ -356,6 +371,7 @@ experiment_spec parse_spec(std::string_view toml_text, std::string_view source,
   for (auto&& [k, v] : root) {
     const std::string key(k.str());
     const std::string where = origin_of(v, src);
+    if (key == "sizes") continue;  // read by size_overrides()
     if (sections.count(key)) {
       if (!v.is_table()) fail(where, key, fmt::format("expected a table [{}], got {}", key, describe(v)));
       section_origin[key] = where;
@@ -586,6 +602,31 @@ experiment_spec parse_spec(std::string_view toml_text, std::string_view source,
 
 experiment_spec load_spec(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
   return parse_spec(read_text_file(path), path.string(), overrides);
+}
+
+std::vector<std::string> size_overrides(std::string_view toml_text, std::string_view source, std::string_view size) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, std::string(source));
+  } catch (const toml::parse_error& e) {
+    throw lmlab::error(fmt::format("{}:{}: {}", source, e.source().begin.line, e.description()));
+  }
+  std::vector<std::string> out;
+  const toml::node* sizes = root.get("sizes");
+  if (!sizes) return out;
+  LMLAB_CHECK(sizes->is_table(), "{}: sizes: expected tables [sizes.quick], [sizes.full]", source);
+  const toml::node* t = sizes->as_table()->get(size);
+  LMLAB_CHECK_HINT(t && t->is_table(), "add a [sizes." + std::string(size) + "] table of section.key = value overrides",
+                   "{}: no size '{}'", source, size);
+  for (auto&& [k, v] : *t->as_table()) {
+    std::ostringstream os;
+    if (v.is_string()) os << *v.as_string();
+    else if (v.is_array()) os << *v.as_array();
+    else if (v.is_table()) throw lmlab::error(fmt::format("{}: sizes.{}.{}: expected a value", source, size, k.str()));
+    else v.visit([&](auto&& x) { os << x; });
+    out.push_back(std::string(k.str()) + "=" + os.str());
+  }
+  return out;
 }
 
 }  // namespace lmlab::lab

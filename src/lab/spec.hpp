@@ -67,6 +67,10 @@ experiment_spec parse_spec(std::string_view toml_text, std::string_view source,
                            const std::vector<std::string>& overrides = {});
 experiment_spec load_spec(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
 
+// A spec may carry sizes, e.g. [sizes.quick] with "train.steps" = 300: the overrides (as
+// "section.key=value" strings, applied before the user's --set) for that size.
+std::vector<std::string> size_overrides(std::string_view toml_text, std::string_view source, std::string_view size);
+
 // The run id of a canonical config, and the derived seed of a replicate.
 std::string run_id(const nlohmann::json& config);
 std::uint64_t derive_seed(std::int64_t replicate);

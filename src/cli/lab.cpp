@@ -1,0 +1,212 @@
+// `lmlab lab`: run experiment specs as resumable sweeps (run), the curated suite that is the
+// main job (suite), one run inside a sweep's child process (exec, hidden), the results store
+// (ls, show, export) and the probe tasks (tasks, task). Logic lives in src/lab/ and src/tasks/.
+// Not for: the HTML report (`lmlab report`), single LM training runs (`lmlab train`).
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "cli/command.hpp"
+#include "core/error.hpp"
+#include "core/fs.hpp"
+#include "core/table.hpp"
+#include "lab/run.hpp"
+#include "lab/spec.hpp"
+#include "lab/sweep.hpp"
+#include "store/results_store.hpp"
+#include "tasks/registry.hpp"
+
+namespace {
+namespace fs = std::filesystem;
+using namespace lmlab;
+
+struct lab_args {
+  std::vector<std::string> specs, sets;
+  std::string store = "lmlab.db", runs_dir = "runs", size, out = "lmlab-report", format = "text", run, dir, table = "runs";
+  std::string experiments = "experiments", only;
+  int jobs = 1, threads = 0;
+  bool retry_failed = false, no_report = false;
+};
+
+lab::sweep_summary run_specs(const lab_args& a, const std::vector<std::string>& files) {
+  lab::sweep_summary total;
+  for (const auto& f : files) {
+    const std::string text = read_text_file(f);
+    std::vector<std::string> overrides;
+    if (!a.size.empty()) overrides = lab::size_overrides(text, f, a.size);
+    overrides.insert(overrides.end(), a.sets.begin(), a.sets.end());
+    auto spec = lab::parse_spec(text, f, overrides);
+    lab::sweep_options o;
+    o.jobs = a.jobs;
+    o.threads = a.threads;
+    o.store = a.store;
+    o.runs_dir = a.runs_dir;
+    o.retry_failed = a.retry_failed;
+    auto s = lab::run_sweep(spec, o);
+    total.total += s.total;
+    total.skipped += s.skipped;
+    total.finished += s.finished;
+    total.failed += s.failed;
+    total.failures.insert(total.failures.end(), s.failures.begin(), s.failures.end());
+  }
+  return total;
+}
+
+void print_failures(const lab::sweep_summary& s) {
+  for (const auto& f : s.failures) std::fprintf(stderr, "  failed: %s\n", f.c_str());
+}
+
+void add_lab(CLI::App& app) {
+  auto a = std::make_shared<lab_args>();
+  CLI::App* lab = app.add_subcommand("lab", "Train grids of small models on probe tasks: sweeps, the curated suite, results");
+  lab->require_subcommand(1);
+  lab->footer("Example: lmlab lab suite --size quick   (the main job: every experiment in experiments/, then the report)\n"
+              "         lmlab lab run experiments/recall.toml --size quick -j 2 --set model.d_model=64,128");
+
+  auto common = [&](CLI::App* c) {
+    c->add_option("--store", a->store, "results store (SQLite)")->capture_default_str();
+  };
+  auto sweep_flags = [&](CLI::App* c) {
+    common(c);
+    c->add_option("-j,--jobs", a->jobs, "runs in parallel (the cores are split between them)")->capture_default_str();
+    c->add_option("--threads", a->threads, "total cores to use (0: all)")->capture_default_str();
+    c->add_option("--set", a->sets, "override section.key=value (sweep grammar allowed); repeatable");
+    c->add_option("--runs-dir", a->runs_dir, "run folders (checkpoints, logs)")->capture_default_str();
+    c->add_flag("--retry-failed", a->retry_failed, "rerun runs that failed before");
+  };
+
+  CLI::App* run = lab->add_subcommand("run", "Run experiment specs; rerunning skips finished runs and resumes the rest");
+  run->add_option("spec", a->specs, "experiment spec TOML files")->required()->check(CLI::ExistingFile);
+  run->add_option("--size", a->size, "a [sizes.NAME] table of the spec to apply (quick, full)");
+  sweep_flags(run);
+  run->callback([a]() {
+    auto s = run_specs(*a, a->specs);
+    print_failures(s);
+    std::printf("%d runs: %d finished now, %d skipped (done before), %d failed\n", s.total, s.finished, s.skipped, s.failed);
+  });
+
+  CLI::App* suite = lab->add_subcommand("suite", "The curated experiments (experiments/*.toml) at one size, then the report");
+  suite->add_option("--size", a->size, "quick (about 15 minutes on 2 cores) or full")->capture_default_str();
+  suite->add_option("--experiments", a->experiments, "folder of specs")->capture_default_str();
+  suite->add_option("--only", a->only, "comma list of experiment file stems to run (default: all)");
+  suite->add_option("--out", a->out, "report folder")->capture_default_str();
+  suite->add_flag("--no-report", a->no_report, "skip the report");
+  sweep_flags(suite);
+  suite->callback([a]() {
+    if (a->size.empty()) a->size = "quick";
+    std::vector<std::string> files;
+    LMLAB_CHECK_HINT(fs::is_directory(a->experiments), "run from the repository root or pass --experiments DIR",
+                     "lab suite: no folder {}", a->experiments);
+    for (auto& e : fs::directory_iterator(a->experiments))
+      if (e.path().extension() == ".toml") {
+        const std::string stem = e.path().stem().string();
+        if (!a->only.empty() && ("," + a->only + ",").find("," + stem + ",") == std::string::npos) continue;
+        files.push_back(e.path().string());
+      }
+    std::sort(files.begin(), files.end());
+    LMLAB_CHECK(!files.empty(), "lab suite: no experiment specs in {}", a->experiments);
+    auto s = run_specs(*a, files);
+    print_failures(s);
+    std::printf("suite (%s): %d runs: %d finished now, %d skipped (done before), %d failed\n", a->size.c_str(), s.total,
+                s.finished, s.skipped, s.failed);
+    if (!a->no_report) {
+      const std::string self = fs::read_symlink("/proc/self/exe").string();
+      const std::string cmd = "'" + self + "' report --store '" + a->store + "' --out '" + a->out + "'";
+      const int rc = std::system(cmd.c_str());
+      LMLAB_CHECK(rc == 0, "lab suite: the report failed (exit {}): {}", rc, cmd);
+      std::printf("report: %s/index.html\n", a->out.c_str());
+    }
+  });
+
+  CLI::App* exec = lab->add_subcommand("exec", "Run one run of a sweep (started by `lab run`; not for direct use)");
+  exec->group("");  // hidden
+  common(exec);
+  exec->add_option("--run", a->run, "run name in the store")->required();
+  exec->add_option("--dir", a->dir, "run folder")->required();
+  exec->add_option("--threads", a->threads, "threads")->capture_default_str();
+  exec->callback([a]() {
+    lab::exec_options o;
+    o.store = a->store;
+    o.run = a->run;
+    o.dir = a->dir;
+    o.threads = std::max(1, a->threads);
+    lab::execute_run(o);
+  });
+
+  CLI::App* ls = lab->add_subcommand("ls", "List lab runs in the store");
+  common(ls);
+  ls->add_option("-o,--output", a->format, "text|md|csv|json|jsonl")->capture_default_str();
+  ls->callback([a]() {
+    store::results_store db(a->store);
+    db.runs_table("lab").print(std::cout, parse_table_format(a->format));
+  });
+
+  CLI::App* show = lab->add_subcommand("show", "One run: config, status, evaluations, last metrics");
+  common(show);
+  show->add_option("run", a->run, "run id or name")->required();
+  show->add_option("-o,--output", a->format, "text|md|csv|json|jsonl")->capture_default_str();
+  show->callback([a]() {
+    store::results_store db(a->store);
+    auto r = db.resolve_run(a->run);
+    std::printf("run %lld  %s  [%s]%s%s\n", static_cast<long long>(r.id), r.name.c_str(),
+                std::string(store::to_string(r.status)).c_str(), r.failure_reason.empty() ? "" : "  ",
+                r.failure_reason.c_str());
+    std::printf("config: %s\n", r.config.dump().c_str());
+    db.evaluations_table(r.id).print(std::cout, parse_table_format(a->format));
+  });
+
+  CLI::App* exp = lab->add_subcommand("export", "Export runs, metrics or evaluations (CSV/JSON)");
+  common(exp);
+  exp->add_option("--table", a->table, "runs|metrics|evaluations")->capture_default_str();
+  exp->add_option("-o,--output", a->format, "csv|json|jsonl|md|text")->capture_default_str();
+  exp->callback([a]() {
+    store::results_store db(a->store);
+    const auto f = parse_table_format(a->format);
+    if (a->table == "runs") db.runs_table("lab").print(std::cout, f);
+    else if (a->table == "metrics") db.metrics_table().print(std::cout, f);
+    else if (a->table == "evaluations") db.evaluations_table().print(std::cout, f);
+    else throw usage_error(fmt::format("--table: unknown table '{}'", a->table), "use runs, metrics or evaluations");
+  });
+
+  CLI::App* tasks_cmd = lab->add_subcommand("tasks", "List the probe tasks and their parameters");
+  tasks_cmd->callback([]() {
+    table t({"task", "summary", "parameters"});
+    for (const auto& ti : tasks::task_registry()) {
+      std::string ps;
+      for (const auto& p : ti.params) ps += (ps.empty() ? "" : ", ") + p.name;
+      t.add_row({ti.name, ti.summary, ps});
+    }
+    t.print(std::cout, table_format::text);
+  });
+
+  auto task_sets = std::make_shared<std::vector<std::string>>();
+  auto task_name = std::make_shared<std::string>();
+  auto task_n = std::make_shared<int>(2);
+  CLI::App* task = lab->add_subcommand("task", "Print examples of a task: lmlab lab task scan --set split=length");
+  task->add_option("name", *task_name, "task name")->required();
+  task->add_option("--set", *task_sets, "parameter=value; repeatable");
+  task->add_option("-n", *task_n, "examples per split")->capture_default_str();
+  task->callback([task_name, task_sets, task_n]() {
+    nlohmann::json t = {{"name", *task_name}};
+    for (const auto& s : *task_sets) {
+      auto eq = s.find('=');
+      if (eq == std::string::npos) throw usage_error(fmt::format("--set {}: expected KEY=VALUE", s));
+      const std::string v = s.substr(eq + 1);
+      auto j = nlohmann::json::parse(v, nullptr, false);
+      t[s.substr(0, eq)] = j.is_discarded() ? nlohmann::json(v) : j;
+    }
+    auto ds = tasks::build_task(t, 0);
+    std::cout << tasks::summary(ds).dump(2) << "\n";
+    for (const auto* split : {&ds.train, &ds.test}) {
+      std::cout << (split == &ds.train ? "== train" : "== test") << "\n";
+      for (int i = 0; i < *task_n && i < static_cast<int>(split->size()); ++i)
+        std::cout << tasks::format_example(ds.vocab, (*split)[static_cast<std::size_t>(i)]) << "\n";
+    }
+  });
+}
+
+}  // namespace
+
+LMLAB_COMMAND("lab", 40, add_lab);

@@ -1,0 +1,339 @@
+// One lab run: see run.hpp.
+#include "lab/run.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "autograd/autograd.hpp"
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "models/lm.hpp"
+#include "ops/gemm.hpp"
+#include "ops/ops.hpp"
+#include "store/results_store.hpp"
+#include "tasks/registry.hpp"
+#include "train/checkpoint.hpp"
+#include "train/optim.hpp"
+
+namespace lmlab::lab {
+namespace fs = std::filesystem;
+
+namespace {
+
+template <class T>
+T get_or(const nlohmann::json& j, const char* key, T dflt) {
+  return j.contains(key) && !j[key].is_null() ? j[key].get<T>() : dflt;
+}
+
+// Keys the spec accepts but this runner cannot honour yet: an error, never a silent default.
+void reject_unsupported(const nlohmann::json& train) {
+  auto bad = [](const std::string& key, const std::string& why) {
+    throw error(fmt::format("lab: {}: {}", key, why), "remove the key or choose a supported value (docs/lab.md)");
+  };
+  if (train.contains("optimizer") && train["optimizer"] != "adamw") bad("train.optimizer", "only adamw is implemented");
+  if (train.contains("schedule") && train["schedule"] != "cosine" && train["schedule"] != "constant")
+    bad("train.schedule", "only cosine (with warmup) and constant are implemented");
+  if (get_or<bool>(train, "mup", false)) bad("train.mup", "muP is not implemented yet");
+  if (train.contains("flops")) bad("train.flops", "give the budget as train.steps or train.tokens");
+}
+
+std::int64_t longest(const tasks::dataset& d) {
+  std::size_t m = 0;
+  for (const auto* split : {&d.train, &d.test})
+    for (const auto& e : *split) m = std::max(m, e.input.size());
+  return static_cast<std::int64_t>(m);
+}
+
+std::int64_t longest_train(const tasks::dataset& d) {
+  std::size_t m = 0;
+  for (const auto& e : d.train) m = std::max(m, e.input.size());
+  return static_cast<std::int64_t>(m);
+}
+
+// The spec's [model] object -> models/lm_config.hpp keys. The spec also accepts a few lab
+// conveniences: arch/mixer (a pattern), d_ff (d_mlp), activation (ffn), rope_scaling_type
+// and rope_scaling_factor (the nested rope_scaling object).
+nlohmann::json lab_model_config(const nlohmann::json& m) {
+  nlohmann::json out = nlohmann::json::object();
+  auto pattern_of = [](const std::string& key, const std::string& v) -> std::string {
+    if (v == "gpt" || v == "attention" || v == "transformer") return "A";
+    if (v == "mamba") return "M";
+    if (v == "rwkv") return "W";
+    if (v == "retnet" || v == "retention") return "T";
+    if (v == "griffin") return "RRA";
+    if (v == "rg_lru" || v == "hawk") return "R";
+    throw error(fmt::format("lab: model.{}: unknown value '{}'", key, v),
+                "use gpt, mamba, rwkv, retnet, griffin, hawk, or give model.pattern");
+  };
+  for (auto& [k, v] : m.items()) {
+    if (k == "arch" || k == "mixer") {
+      if (!m.contains("pattern")) out["pattern"] = pattern_of(k, v.get<std::string>());
+    } else if (k == "d_ff") {
+      out["d_mlp"] = v;
+    } else if (k == "activation") {
+      const std::string a = v.get<std::string>();
+      LMLAB_CHECK_HINT(a == "gelu" || a == "swiglu", "use gelu or swiglu", "lab: model.activation: '{}' is not implemented", a);
+      out["ffn"] = a;
+    } else if (k == "d_head") {
+      LMLAB_CHECK_HINT(m.contains("d_model") && m.contains("n_heads") &&
+                           v.get<std::int64_t>() * m["n_heads"].get<std::int64_t>() == m["d_model"].get<std::int64_t>(),
+                       "leave d_head out: it is d_model / n_heads", "lab: model.d_head: only d_model / n_heads is supported");
+    } else if (k == "rope_scaling_type") {
+      out["rope_scaling"]["type"] = v;
+    } else if (k == "rope_scaling_factor") {
+      out["rope_scaling"]["factor"] = v;
+    } else {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+tensor ids_tensor(const std::vector<std::int32_t>& v, std::int64_t B, std::int64_t T) {
+  return tensor::from<std::int32_t>({B, T}, std::span<const std::int32_t>(v));
+}
+
+// Argmax predictions for `examples` (teacher forcing), batch by batch.
+std::vector<std::vector<std::int32_t>> predict(models::causal_lm& model, const tasks::dataset& ds,
+                                               const std::vector<tasks::example>& examples, std::size_t limit,
+                                               std::int64_t batch) {
+  no_grad ng;
+  const std::size_t n = std::min(limit, examples.size());
+  std::vector<std::vector<std::int32_t>> preds(n);
+  for (std::size_t i0 = 0; i0 < n; i0 += static_cast<std::size_t>(batch)) {
+    std::vector<std::size_t> idx;
+    for (std::size_t i = i0; i < std::min(n, i0 + static_cast<std::size_t>(batch)); ++i) idx.push_back(i);
+    auto b = tasks::make_batch(examples, idx, ds.pad_id);
+    tensor logits = model.forward(ids_tensor(b.input, b.B, b.T)).contiguous_raw();  // (B, T, V)
+    const std::int64_t V = logits.size(2);
+    const float* p = logits.data<float>();
+    for (std::int64_t r = 0; r < b.B; ++r) {
+      auto& out = preds[idx[static_cast<std::size_t>(r)]];
+      const std::int64_t len = static_cast<std::int64_t>(examples[idx[static_cast<std::size_t>(r)]].input.size());
+      out.resize(static_cast<std::size_t>(len));
+      for (std::int64_t t = 0; t < len; ++t) {
+        const float* row = p + (r * b.T + t) * V;
+        out[static_cast<std::size_t>(t)] = static_cast<std::int32_t>(std::max_element(row, row + V) - row);
+      }
+    }
+  }
+  return preds;
+}
+
+double overall_accuracy(const std::vector<tasks::slice_accuracy>& s) {
+  std::int64_t n = 0, c = 0;
+  for (const auto& x : s) {
+    n += x.n;
+    c += x.correct;
+  }
+  return n ? static_cast<double>(c) / static_cast<double>(n) : 0.0;
+}
+
+}  // namespace
+
+run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, const fs::path& dir,
+                              const fs::path& store_path, std::int64_t store_run, std::FILE* progress) {
+  const auto t_start = std::chrono::steady_clock::now();
+  const nlohmann::json& mj = config.at("model");
+  const nlohmann::json& tj = config.at("train");
+  reject_unsupported(tj);
+
+  tasks::dataset ds = tasks::build_task(config.at("task"), seed);
+  tasks::validate(ds);
+  LMLAB_CHECK(!ds.train.empty() && !ds.test.empty(), "lab: task {} produced an empty split", ds.task);
+
+  nlohmann::json mcj = lab_model_config(mj);
+  if (!mcj.contains("vocab_size")) mcj["vocab_size"] = ds.vocab.size();
+  LMLAB_CHECK(mcj["vocab_size"].get<std::int64_t>() >= ds.vocab.size(),
+              "lab: model.vocab_size {} is smaller than the task's vocabulary {}", mcj["vocab_size"].get<std::int64_t>(),
+              ds.vocab.size());
+  const std::int64_t train_len = longest_train(ds);
+  if (!mcj.contains("n_ctx")) mcj["n_ctx"] = longest(ds);
+  LMLAB_CHECK_HINT(mcj["n_ctx"].get<std::int64_t>() >= longest(ds), "raise model.n_ctx or shorten the task's sequences",
+                   "lab: model.n_ctx {} is shorter than the task's longest sequence {}", mcj["n_ctx"].get<std::int64_t>(),
+                   longest(ds));
+  const models::lm_config mc = models::lm_config_from_json(mcj, "model");
+  mc.validate("model.");
+
+  const std::int64_t B = get_or<std::int64_t>(tj, "batch_size", 32);
+  std::int64_t steps = get_or<std::int64_t>(tj, "steps", 0);
+  if (steps == 0 && tj.contains("tokens")) {
+    double mean_len = 0;
+    for (const auto& e : ds.train) mean_len += static_cast<double>(e.input.size());
+    mean_len /= static_cast<double>(ds.train.size());
+    steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(tj["tokens"].get<double>() / (B * mean_len)));
+  }
+  LMLAB_CHECK(steps > 0, "lab: train.steps (or train.tokens) must be given");
+  const double lr = get_or<double>(tj, "lr", 1e-3);
+  const bool constant = get_or<std::string>(tj, "schedule", "cosine") == "constant";
+  train::lr_schedule sched{lr, constant ? lr : get_or<double>(tj, "min_lr", lr * 0.1),
+                           get_or<std::int64_t>(tj, "warmup_steps", std::min<std::int64_t>(100, steps / 10)), steps};
+  const double clip = get_or<double>(tj, "grad_clip", 1.0);
+  const std::int64_t eval_every = get_or<std::int64_t>(tj, "eval_every", 0);
+  const std::int64_t eval_examples = get_or<std::int64_t>(tj, "eval_examples", 512);
+  const double time_limit = get_or<double>(tj, "time_limit_s", 0.0);
+  const std::int64_t ckpt_every = std::max<std::int64_t>(50, steps / 5);
+
+  auto model = models::make_model(mc, seed);
+  train::adamw optim(model->named_parameters(),
+                     {get_or<double>(tj, "beta1", 0.9), get_or<double>(tj, "beta2", 0.98), 1e-8,
+                      get_or<double>(tj, "weight_decay", 0.01)});
+
+  std::unique_ptr<store::results_store> db;
+  if (store_run >= 0) db = std::make_unique<store::results_store>(store_path);
+
+  const fs::path ckpt = dir.empty() ? fs::path() : dir / "checkpoint";
+  std::int64_t step = 0;
+  if (!ckpt.empty() && fs::exists(ckpt / "trainer_state.json")) {
+    auto ck = train::load_checkpoint(ckpt);
+    step = ck.trainer_state.at("step").get<std::int64_t>();
+    auto src = ck.model->named_parameters();
+    auto dst = model->named_parameters();
+    LMLAB_CHECK(src.size() == dst.size(), "{}: checkpoint has {} tensors, the run's model {}", ckpt.string(), src.size(),
+                dst.size());
+    for (std::size_t i = 0; i < dst.size(); ++i) dst[i].second.copy_from(src[i].second);
+    train::load_optimizer_state(ckpt, optim, step);
+    if (progress) std::fprintf(progress, "lab: resuming at step %lld from %s\n", static_cast<long long>(step), ckpt.c_str());
+  }
+
+  if (db) {
+    nlohmann::json info = {{"n_params", model->num_parameters()}, {"vocab", ds.vocab.size()}, {"n_ctx", mc.n_ctx},
+                           {"steps", steps}, {"task_summary", tasks::summary(ds)}};
+    db->log_metric(store_run, 0, "n_params", static_cast<double>(model->num_parameters()));
+  }
+
+  auto save = [&](std::int64_t at) {
+    if (ckpt.empty()) return;
+    train::save_checkpoint(ckpt, {model.get(), &optim, nlohmann::json{{"step", at}, {"seed", seed}}, std::nullopt});
+  };
+  auto evaluate_test = [&](std::size_t limit) {
+    auto preds = predict(*model, ds, ds.test, limit, 64);
+    std::vector<tasks::example> sub(ds.test.begin(), ds.test.begin() + static_cast<std::ptrdiff_t>(preds.size()));
+    return tasks::accuracy_by_slice(sub, preds);
+  };
+
+  run_result res;
+  res.n_params = model->num_parameters();
+  const rng batch_stream(seed ^ 0xBA7C4ull);
+  float last_loss = NAN;
+  double ema = NAN;
+  std::vector<std::pair<std::int64_t, double>> pending;  // (step, loss) not yet in the store
+  auto flush = [&]() {
+    if (!db) return;
+    for (auto& [s, l] : pending) db->log_metric(store_run, s, "train_loss", l);
+    pending.clear();
+  };
+  const auto t_train = std::chrono::steady_clock::now();
+  const std::int64_t step0 = step;
+  for (; step < steps; ++step) {
+    rng r = batch_stream.fork(static_cast<std::uint64_t>(step));
+    std::vector<std::size_t> idx(static_cast<std::size_t>(B));
+    for (auto& i : idx) i = static_cast<std::size_t>(r.below(ds.train.size()));
+    auto b = tasks::make_batch(ds.train, idx, ds.pad_id);
+    model->set_dropout_seed(r.next_u64());
+    tensor loss = model->loss(ids_tensor(b.input, b.B, b.T), ids_tensor(b.target, b.B, b.T));
+    last_loss = static_cast<float>(loss.item());
+    LMLAB_CHECK_HINT(std::isfinite(last_loss), "lower train.lr or enable train.grad_clip",
+                     "lab: training loss is {} at step {}", last_loss, step);
+    backward(loss);
+    std::vector<tensor> params;
+    for (auto& [n, p] : model->named_parameters()) params.push_back(p);
+    train::clip_grad_norm(params, clip);
+    optim.step(sched.at(step));
+    optim.zero_grad();
+    ema = std::isnan(ema) ? last_loss : 0.95 * ema + 0.05 * last_loss;
+    if ((step + 1) % 10 == 0 || step + 1 == steps) {
+      pending.emplace_back(step + 1, last_loss);
+      // Model-specific numbers (MoE aux loss, dropped tokens, MoD kept share), logged beside the loss.
+      if (db)
+        for (auto& [k, v] : model->last_metrics().items())
+          if (v.is_number()) db->log_metric(store_run, step + 1, k, v.get<double>());
+    }
+    if (eval_every > 0 && (step + 1) % eval_every == 0 && step + 1 < steps) {
+      const double acc = overall_accuracy(evaluate_test(static_cast<std::size_t>(std::min<std::int64_t>(eval_examples, 256))));
+      if (db) db->log_metric(store_run, step + 1, "test_accuracy", acc);
+    }
+    if (progress && ((step + 1) % 25 == 0 || step + 1 == steps)) {
+      const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_train).count();
+      const double rate = static_cast<double>(step + 1 - step0) / std::max(el, 1e-9);
+      std::fprintf(progress, "step %lld/%lld  loss %.4f  %.1f steps/s  ETA %.0fs\n", static_cast<long long>(step + 1),
+                   static_cast<long long>(steps), ema, rate, static_cast<double>(steps - step - 1) / std::max(rate, 1e-9));
+      std::fflush(progress);
+    }
+    if ((step + 1) % ckpt_every == 0 && step + 1 < steps) {
+      flush();
+      save(step + 1);
+    }
+    if (time_limit > 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count() > time_limit) {
+      throw error(fmt::format("lab: train.time_limit_s {} reached at step {}", time_limit, step + 1),
+                  "raise train.time_limit_s or lower train.steps");
+    }
+  }
+  flush();
+  res.steps = steps;
+  res.final_train_loss = last_loss;
+
+  // Final evaluation: every test example, per slice; a train subset for the generalisation gap.
+  auto test_slices = evaluate_test(ds.test.size());
+  res.test_accuracy = overall_accuracy(test_slices);
+  // Inference-time RoPE rescaling (no retraining): "linear:4,ntk:4,yarn:4" -> splits "test@yarn:4".
+  if (tj.contains("eval_rope_scalings")) {
+    auto* zoo = dynamic_cast<models::lm*>(model.get());
+    LMLAB_CHECK(zoo != nullptr && mc.uses_rope(), "lab: train.eval_rope_scalings needs a RoPE model (model.pos_encoding = rope)");
+    std::string list = tj["eval_rope_scalings"].get<std::string>();
+    for (std::size_t pos = 0; pos <= list.size();) {
+      std::size_t comma = list.find(',', pos);
+      if (comma == std::string::npos) comma = list.size();
+      const std::string item = list.substr(pos, comma - pos);
+      pos = comma + 1;
+      if (item.empty()) continue;
+      const auto colon = item.find(':');
+      models::rope_scaling_config sc;
+      sc.type = item.substr(0, colon);
+      sc.factor = colon == std::string::npos ? 1.0 : std::stod(item.substr(colon + 1));
+      sc.original_max_position_embeddings = train_len;
+      zoo->set_rope_scaling(sc);
+      auto slices = evaluate_test(ds.test.size());
+      if (db) {
+        for (const auto& sl : slices) db->log_evaluation(store_run, "test@" + item, sl.slice, "accuracy", sl.accuracy(), sl.n);
+        db->log_evaluation(store_run, "test@" + item, "all", "accuracy", overall_accuracy(slices),
+                           static_cast<std::int64_t>(ds.test.size()));
+      }
+    }
+    zoo->set_rope_scaling(mc.rope_scaling);
+  }
+  auto train_preds = predict(*model, ds, ds.train, static_cast<std::size_t>(eval_examples), 64);
+  std::vector<tasks::example> train_sub(ds.train.begin(), ds.train.begin() + static_cast<std::ptrdiff_t>(train_preds.size()));
+  auto train_slices = tasks::accuracy_by_slice(train_sub, train_preds);
+  if (db) {
+    for (const auto& s : test_slices) db->log_evaluation(store_run, "test", s.slice, "accuracy", s.accuracy(), s.n);
+    for (const auto& s : test_slices) db->log_evaluation(store_run, "test", s.slice, "difficulty", s.difficulty, s.n);
+    db->log_evaluation(store_run, "test", "all", "accuracy", res.test_accuracy, static_cast<std::int64_t>(ds.test.size()));
+    db->log_evaluation(store_run, "train", "all", "accuracy", overall_accuracy(train_slices),
+                       static_cast<std::int64_t>(train_sub.size()));
+    db->log_metric(store_run, steps, "final_train_loss", last_loss);
+  }
+  save(steps);
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  if (db) db->log_metric(store_run, steps, "seconds", res.seconds);
+  return res;
+}
+
+void execute_run(const exec_options& opt) {
+  set_num_threads(opt.threads);
+  store::results_store db(opt.store);
+  auto info = db.find_run("lab", opt.run);
+  LMLAB_CHECK_HINT(info.has_value(), "runs are created by `lmlab lab run SPEC`", "{}: no lab run named '{}'",
+                   opt.store.string(), opt.run);
+  db.mark_running(info->id);
+  const std::uint64_t seed = info->config.value("derived_seed", static_cast<std::uint64_t>(info->seed.value_or(0)));
+  auto r = train_and_evaluate(info->config, seed, opt.dir, opt.store, info->id, opt.progress);
+  db.mark_finished(info->id);
+  if (opt.progress)
+    std::fprintf(opt.progress, "lab: finished %s: test accuracy %.4f, final loss %.4f, %lld params, %.1fs\n",
+                 opt.run.c_str(), r.test_accuracy, r.final_train_loss, static_cast<long long>(r.n_params), r.seconds);
+}
+
+}  // namespace lmlab::lab

@@ -1,0 +1,49 @@
+// The sweep runner: executes an expanded experiment spec as isolated child processes, up to
+// `jobs` at a time with the cores split between them, and records each run in the results
+// store. A crash, a NaN, an out-of-memory kill or any error marks that run failed with its
+// reason and the sweep goes on. Rerunning the same command skips finished runs and restarts
+// the others (a child resumes from the last checkpoint in its run folder), so `kill -9` of
+// the whole sweep loses no finished run and redoes none.
+// Not for: what a run does (lab/run.hpp), specs (lab/spec.hpp).
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lab/spec.hpp"
+
+namespace lmlab::lab {
+
+struct sweep_options {
+  int jobs = 1;                                   // parallel child processes
+  int threads = 0;                                // total cores to split (0: all online)
+  std::filesystem::path store = "lmlab.db";
+  std::filesystem::path runs_dir = "runs";        // <runs_dir>/<experiment>/<run id>/
+  bool retry_failed = false;                      // also rerun runs marked failed
+  std::FILE* progress = stderr;                   // nullptr: quiet
+  // The child's argv for one run (tests substitute a script). Default: this executable
+  // with `lab exec --store S --run NAME --dir DIR --threads T`.
+  std::function<std::vector<std::string>(const std::string& run_name, const std::filesystem::path& dir, int threads)>
+      child_argv;
+};
+
+struct sweep_summary {
+  int total = 0, skipped = 0, finished = 0, failed = 0;
+  std::vector<std::string> failures;  // "run-name: reason"
+};
+
+// The store name of a run: "<experiment>/<run id>".
+std::string run_name(const experiment_spec& spec, const run_config& run);
+// The config stored for a run: the run's config plus {"experiment", "question", "run_id"}.
+nlohmann::json stored_config(const experiment_spec& spec, const run_config& run);
+
+sweep_summary run_sweep(const experiment_spec& spec, const sweep_options& opt);
+
+// Turns a child's exit status (from waitpid) and the tail of its stderr into a failure reason:
+// the last "error: ..." line, else "exit code N", or the signal with a likely cause.
+std::string failure_reason(int wait_status, const std::string& stderr_tail);
+
+}  // namespace lmlab::lab
