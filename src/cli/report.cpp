@@ -1,0 +1,95 @@
+// `lmlab report`: writes the report folder (index.html, figure and table CSVs) for the lab
+// experiments in the results store, one section per experiment; when the probe layer is part
+// of the build (and no --filter is given), finished probe runs add their suites' sections after
+// them, and a store holding only probe runs gets the probe report.
+// Not for: building sections (src/report/lab_report.cpp, src/probe/report_section.cpp).
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/command.hpp"
+#include "core/error.hpp"
+#include "report/lab_report.hpp"
+#include "report/report.hpp"
+#include "store/results_store.hpp"
+#ifdef LMLAB_PROBE_HAS_REPORT
+#include "probe/report_section.hpp"
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct report_args {
+  std::string store = "lmlab.db";
+  std::string out = "lmlab-report";
+  std::vector<std::string> filter;
+  std::string notes;
+  std::string assets;
+};
+
+// --notes, else ./data/notes, else data/notes beside the build folder holding the binary.
+fs::path find_notes(const std::string& given) {
+  if (!given.empty()) return given;
+  if (fs::exists("data/notes/questions.json")) return "data/notes";
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec)
+    for (fs::path p = exe.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path())
+      if (fs::exists(p / "data/notes/questions.json")) return p / "data/notes";
+  return "data/notes";  // load_lab_notes names it in its error
+}
+
+void add_report(CLI::App& app) {
+  auto a = std::make_shared<report_args>();
+  CLI::App* rep = app.add_subcommand("report", "Write the HTML report (index.html, figures, CSVs) of the lab experiments");
+  rep->footer(
+      "Examples:\n"
+      "  lmlab report\n"
+      "  lmlab report --store lmlab.db --out lmlab-report --filter recall,scan");
+  rep->add_option("--store", a->store, "results store")->capture_default_str();
+  rep->add_option("--out", a->out, "report folder (replaced only if it is an lmlab report)")->capture_default_str();
+  rep->add_option("--filter", a->filter, "experiments to include (comma-separated), e.g. recall,scan")->delimiter(',');
+  rep->add_option("--notes", a->notes, "folder with questions.json and claims.json (default: data/notes)");
+  rep->add_option("--assets", a->assets, "folder with the pinned Vega builds (default: the cache)");
+  rep->callback([a] {
+    LMLAB_CHECK_HINT(fs::exists(a->store), "run an experiment first: lmlab lab run experiments/recall.toml",
+                     "report: no results store at {}", a->store);
+    lmlab::store::results_store db(a->store);
+    lmlab::report::lab_report_options opt;
+    opt.filter = a->filter;
+    opt.notes_dir = find_notes(a->notes);
+    std::vector<std::string> probe_refs;  // finished probe runs, when the probe layer is built
+#ifdef LMLAB_PROBE_HAS_REPORT
+    if (a->filter.empty())
+      for (const auto& r : db.list_runs("probe"))
+        if (r.status == lmlab::store::run_status::finished) probe_refs.push_back(std::to_string(r.id));
+#endif
+    lmlab::report::document doc;
+    const bool has_lab = !db.list_runs("lab").empty();
+    // A store of probe runs alone gets the probe report; otherwise the lab sections come first
+    // (and an empty store is the lab report's error, with its hint).
+    if (has_lab || probe_refs.empty()) doc = lmlab::report::lab_report_document(db, opt);
+#ifdef LMLAB_PROBE_HAS_REPORT
+    if (!probe_refs.empty()) {
+      const auto runs = lmlab::probe::load_report_runs(db, probe_refs);
+      if (!has_lab) {
+        doc = lmlab::probe::probe_report_document(runs);
+      } else {
+        for (auto& s : lmlab::probe::probe_report_sections(runs)) doc.sections.push_back(std::move(s));
+      }
+    }
+#endif
+    const auto w = lmlab::report::write_report(doc, a->out, {.assets_dir = a->assets});
+    std::cout << "report: " << w.index.string() << " (" << doc.sections.size() << (doc.sections.size() == 1 ? " section, " : " sections, ") << w.figures
+              << " figures, " << w.tables << " tables)\n";
+  });
+}
+
+}  // namespace
+
+LMLAB_COMMAND("report", 45, add_report);

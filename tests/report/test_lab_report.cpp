@@ -1,0 +1,450 @@
+// The lab report from a hand-made results store: variant labels, sections per experiment,
+// figure CSVs (means and Student-t CIs computed by hand), the answer sentence, the
+// published-result agreement sentence in both directions, failed runs listed, and the errors.
+#include "report/lab_report.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "core/fs.hpp"
+
+namespace fs = std::filesystem;
+namespace rp = lmlab::report;
+namespace st = lmlab::store;
+using nlohmann::json;
+
+namespace {
+
+fs::path test_root() { return fs::temp_directory_path() / ("lmlab_lab_report_test_" + std::to_string(::getpid())); }
+
+class remove_test_root : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (!::testing::UnitTest::GetInstance()->Failed()) fs::remove_all(test_root());
+  }
+};
+[[maybe_unused]] const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new remove_test_root);
+
+fs::path fresh(const std::string& name) {
+  fs::path d = test_root() / name;
+  fs::remove_all(d);
+  fs::create_directories(d.parent_path());
+  return d;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const lmlab::error& e) {
+    return std::string(e.what()) + (e.hint().empty() ? "" : " [hint: " + e.hint() + "]");
+  }
+  return "(no error)";
+}
+
+// t_{0.975, n-1} for n = 2 and 3 seeds.
+constexpr double t1 = 12.706204736174705;
+constexpr double t2 = 4.302652729911275;
+
+json config(const std::string& experiment, json model, json task, int seed) {
+  return {{"model", std::move(model)},
+          {"task", std::move(task)},
+          {"train", {{"steps", 100}, {"lr", 0.001}}},
+          {"seed", seed},
+          {"experiment", experiment},
+          {"question", "q"},
+          {"run_id", fmt::format("r{}", seed)},
+          {"derived_seed", 1000 + seed}};
+}
+
+struct fake_run {
+  json cfg;
+  double acc_all;
+  std::vector<std::pair<std::string, double>> slices;  // (slice, accuracy); difficulty from the name
+  std::vector<double> loss;                            // train_loss at steps 0, 10, 20 ...
+  std::string failure;                                 // non-empty: the run failed
+};
+
+double difficulty_of(const std::string& slice) { return std::stod(slice.substr(slice.find('=') + 1)); }
+
+void add(st::results_store& db, const std::string& name, const fake_run& r) {
+  const auto id = db.create_run("lab", name, r.cfg, r.cfg["seed"].get<std::int64_t>());
+  db.mark_running(id);
+  for (std::size_t i = 0; i < r.loss.size(); ++i) db.log_metric(id, static_cast<std::int64_t>(10 * i), "train_loss", r.loss[i]);
+  db.log_metric(id, 0, "n_params", 12345);
+  if (!r.failure.empty()) {
+    db.mark_failed(id, r.failure);
+    return;
+  }
+  for (const auto& [s, a] : r.slices) {
+    db.log_evaluation(id, "test", s, "accuracy", a, 50);
+    db.log_evaluation(id, "test", s, "difficulty", difficulty_of(s), 50);
+  }
+  db.log_evaluation(id, "test", "all", "accuracy", r.acc_all, 100);
+  db.log_evaluation(id, "train", "all", "accuracy", 1.0, 100);
+  db.log_metric(id, 100, "final_train_loss", r.loss.back());
+  db.mark_finished(id);
+}
+
+json model(const std::string& pattern) { return {{"pattern", pattern}, {"d_model", 64}, {"n_layers", 2}}; }
+const json kMqar = {{"name", "mqar"}, {"num_kv_pairs", 16}};
+
+// recall: attention (3 seeds) vs Mamba (2 finished, 1 failed); scan: simple vs length split.
+fs::path make_store() {
+  const fs::path p = fresh("store") / "lab.db";
+  fs::create_directories(p.parent_path());
+  st::results_store db(p);
+  add(db, "recall/a0", {config("recall", model("A"), kMqar, 0), 0.90, {{"kv=4", 1.0}, {"kv=16", 0.9}}, {3.0, 2.0, 1.0}, ""});
+  add(db, "recall/a1", {config("recall", model("A"), kMqar, 1), 1.00, {{"kv=4", 1.0}, {"kv=16", 1.0}}, {3.2, 2.2, 1.2}, ""});
+  add(db, "recall/a2", {config("recall", model("A"), kMqar, 2), 0.95, {{"kv=4", 0.9}, {"kv=16", 0.8}}, {3.1, 2.1, 1.1}, ""});
+  add(db, "recall/m0", {config("recall", model("M"), kMqar, 0), 0.40, {{"kv=4", 0.6}, {"kv=16", 0.2}}, {2.9, 2.5, 2.0}, ""});
+  add(db, "recall/m1", {config("recall", model("M"), kMqar, 1), 0.50, {{"kv=4", 0.7}, {"kv=16", 0.3}}, {3.1, 2.7, 2.2}, ""});
+  add(db, "recall/m2", {config("recall", model("M"), kMqar, 2), 0, {}, {9.9}, "NaN loss at step 40"});
+  const json gpt = model("A");
+  for (int s : {0, 1}) {
+    add(db, fmt::format("scan/simple{}", s),
+        {config("scan", gpt, {{"name", "scan"}, {"split", "simple"}}, s), s ? 0.97 : 0.99, {{"actions=2", 1.0}}, {2.0, 1.0}, ""});
+    add(db, fmt::format("scan/length{}", s),
+        {config("scan", gpt, {{"name", "scan"}, {"split", "length"}}, s), s ? 0.2 : 0.1, {{"actions=24", 0.1}}, {2.0, 1.5}, ""});
+  }
+  return p;
+}
+
+std::vector<std::vector<std::string>> read_csv(const fs::path& p) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(lmlab::read_text_file(p));
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> r;
+    std::string cellv;
+    std::istringstream ls(line);
+    while (std::getline(ls, cellv, ',')) r.push_back(cellv);
+    if (!line.empty() && line.back() == ',') r.emplace_back();
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+const rp::section& by_id(const std::vector<rp::section>& s, const std::string& id) {
+  for (const auto& x : s)
+    if (x.id == id) return x;
+  throw std::runtime_error("no section " + id);
+}
+
+// One in-memory run for lab_experiment_section.
+rp::lab_run mem_run(const std::string& pattern, int seed, double hard_acc) {
+  rp::lab_run r;
+  r.info.name = fmt::format("recall/{}{}", pattern, seed);
+  r.info.kind = "lab";
+  r.info.status = st::run_status::finished;
+  r.info.config = config("recall", model(pattern), kMqar, seed);
+  r.evaluations = {{"test", "kv=4", "accuracy", 1.0, 10}, {"test", "kv=4", "difficulty", 4, 10},
+                   {"test", "kv=64", "accuracy", hard_acc, 10}, {"test", "kv=64", "difficulty", 64, 10},
+                   {"test", "all", "accuracy", (1.0 + hard_acc) / 2, 20}};
+  return r;
+}
+
+}  // namespace
+
+TEST(lab_report, variant_key_drops_replicate_keys_and_flattens) {
+  const auto k = rp::variant_key(config("recall", model("MA"), kMqar, 3));
+  EXPECT_EQ(k.count("seed"), 0u);
+  EXPECT_EQ(k.count("run_id"), 0u);
+  EXPECT_EQ(k.count("derived_seed"), 0u);
+  EXPECT_EQ(k.count("experiment"), 0u);
+  EXPECT_EQ(k.count("question"), 0u);
+  EXPECT_EQ(k.at("model.pattern"), "MA");
+  EXPECT_EQ(k.at("model.d_model"), "64");
+  EXPECT_EQ(k.at("task.num_kv_pairs"), "16");
+  EXPECT_EQ(k.at("train.lr"), "0.001");
+}
+
+TEST(lab_report, variant_labels_list_only_differing_keys) {
+  json a = config("recall", model("A"), kMqar, 0), b = config("recall", model("M"), kMqar, 1);
+  b["model"]["d_model"] = 128;
+  EXPECT_EQ(rp::variant_labels({a, b}), (std::vector<std::string>{"d_model=64 pattern=A", "d_model=128 pattern=M"}));
+  // Seeds alone never make a variant.
+  EXPECT_EQ(rp::variant_labels({a, config("recall", model("A"), kMqar, 7)}),
+            (std::vector<std::string>{"all runs", "all runs"}));
+  // Two differing keys with the same last component keep their full path; a missing key is "-".
+  json c = a, d = a;
+  c["model"]["n"] = 1, c["task"]["n"] = 2;
+  d["model"]["n"] = 3, d["task"]["n"] = 4;
+  d["model"]["extra"] = true;
+  EXPECT_EQ(rp::variant_labels({c, d}), (std::vector<std::string>{"extra=- model.n=1 task.n=2", "extra=true model.n=3 task.n=4"}));
+}
+
+TEST(lab_report, sections_answers_and_agreement_from_the_store) {
+  st::results_store db(make_store());
+  const auto sections = rp::lab_report_sections(db);
+  ASSERT_EQ(sections.size(), 2u);
+  EXPECT_EQ(sections[0].id, "recall");  // questions.json order
+  EXPECT_EQ(sections[1].id, "scan");
+
+  const auto& rec = by_id(sections, "recall");
+  EXPECT_EQ(rec.title, "Associative recall: attention vs recurrent mixers");
+  EXPECT_NE(rec.question.find("Do SSMs really learn long-range dependencies?"), std::string::npos) << rec.question;
+  EXPECT_EQ(rec.question.find("The notes say"), std::string::npos);  // both recall claims are correct
+  EXPECT_NE(rec.quote.find("SSM은 진짜 long-range dependency를 학습하나?"), std::string::npos);
+  EXPECT_EQ(rec.quote_source,
+            "shared/seed/open-problems.ko.md, lines 119, 121, 124 (2 아키텍처 근본 질문 / Transformer의 대안?)");
+  // A: 0.90, 1.00, 0.95 -> 0.95 ± t2·0.05/√3 = 0.124; M: 0.40, 0.50 -> 0.45 ± t1·0.05 = 0.635.
+  EXPECT_EQ(rec.answer,
+            "Best: pattern=A at 0.95 ± 0.12 test accuracy; worst: pattern=M at 0.45 ± 0.64 (2-3 seeds per variant). "
+            "1 of 6 runs failed (listed in the table).");
+  EXPECT_NE(rec.comparison.find("Arora et al. 2023, Zoology"), std::string::npos);
+  const std::string agree =
+      "Our measurement agrees: at the hardest slice (kv=16) attention (pattern=A) reaches 0.90, above every recurrent "
+      "variant (best: pattern=M at 0.25).";
+  EXPECT_EQ(rec.comparison.substr(rec.comparison.size() - agree.size()), agree) << rec.comparison;
+  ASSERT_EQ(rec.figures.size(), 4u);
+  EXPECT_EQ(rec.figures[0].id, "recall-loss");
+  EXPECT_EQ(rec.figures[1].id, "recall-slices");
+  EXPECT_EQ(rec.figures[2].id, "recall-heatmap");
+  EXPECT_EQ(rec.figures[3].id, "recall-final");
+  // Slices ordered by difficulty, not by name ("kv=16" < "kv=4" as text).
+  EXPECT_EQ(rec.figures[2].spec["encoding"]["x"]["sort"], json({"kv=4", "kv=16"}));
+  // Distinct numeric difficulties: a quantitative x axis, log-scaled when they span 8x (scan: 2..24).
+  EXPECT_EQ(rec.figures[1].spec["layer"][0]["encoding"]["x"]["field"], "difficulty");
+  EXPECT_EQ(rec.figures[1].spec["layer"][0]["encoding"]["x"]["title"], "kv (slice difficulty)");
+  EXPECT_FALSE(rec.figures[1].spec["layer"][0]["encoding"]["x"]["scale"].contains("type"));  // 4..16: linear
+
+  const auto& scan = by_id(sections, "scan");
+  EXPECT_EQ(scan.figures[1].spec["layer"][0]["encoding"]["x"]["scale"]["type"], "log");
+  EXPECT_EQ(scan.answer, "Best: split=simple at 0.98 ± 0.13 test accuracy; worst: split=length at 0.15 ± 0.64 (2 seeds each).");
+  EXPECT_NE(scan.question.find("[imprecise claim, line 365] The notes say \"SCAN (Lake & Baroni 2018): simple "
+                               "RNNs/Transformers fail on simple command combinations.\"; the sources say: Lake & "
+                               "Baroni tested RNN seq2seq models"),
+            std::string::npos)
+      << scan.question;
+  const std::string scan_agree =
+      "Our measurement agrees: the simple split reaches 0.98 while the harder splits stay below 0.50 (split=length 0.15).";
+  EXPECT_EQ(scan.comparison.substr(scan.comparison.size() - scan_agree.size()), scan_agree) << scan.comparison;
+
+  // --filter keeps only the named experiments.
+  rp::lab_report_options only_scan;
+  only_scan.filter = {"scan"};
+  const auto filtered = rp::lab_report_sections(db, only_scan);
+  ASSERT_EQ(filtered.size(), 1u);
+  EXPECT_EQ(filtered[0].id, "scan");
+}
+
+TEST(lab_report, figure_and_table_csvs_hold_means_and_cis) {
+  st::results_store db(make_store());
+  const fs::path out = fresh("report");
+  const auto w = rp::write_report(rp::lab_report_document(db), out);
+  EXPECT_EQ(w.figures, 8u);
+  EXPECT_EQ(w.tables, 2u);
+
+  // Accuracy per slice: one row per (variant, slice), slices by difficulty.
+  const auto sl = read_csv(out / "fig-recall-slices.csv");
+  ASSERT_EQ(sl.size(), 5u);
+  EXPECT_EQ(sl[0], (std::vector<std::string>{"variant", "slice", "difficulty", "mean", "lo_clipped", "hi_clipped", "n"}));
+  EXPECT_EQ(sl[1][0] + " " + sl[1][1], "pattern=A kv=4");
+  EXPECT_EQ(sl[3][0] + " " + sl[3][1] + " " + sl[3][2], "pattern=A kv=16 16");
+  // A at kv=16: 0.9, 1.0, 0.8 -> mean 0.9, sd 0.1, half = t2 · 0.1/√3 (hi clipped to 1).
+  const double half_a = t2 * 0.1 / std::sqrt(3.0);
+  EXPECT_NEAR(std::stod(sl[3][3]), 0.9, 1e-12);
+  EXPECT_NEAR(std::stod(sl[3][4]), 0.9 - half_a, 1e-9);
+  EXPECT_EQ(sl[3][5], "1");
+  EXPECT_EQ(sl[3][6], "3");
+  // M at kv=16: 0.2, 0.3 (the failed seed has no evaluations) -> 0.25 ± t1 · 0.05, lo clipped to 0.
+  EXPECT_EQ(sl[4][0] + " " + sl[4][1], "pattern=M kv=16");
+  EXPECT_NEAR(std::stod(sl[4][3]), 0.25, 1e-12);
+  EXPECT_EQ(sl[4][4], "0");
+  EXPECT_NEAR(std::stod(sl[4][5]), 0.25 + t1 * 0.05, 1e-9);
+  EXPECT_EQ(sl[4][6], "2");
+  // The heatmap's CSV keeps the unclipped interval.
+  const auto hm = read_csv(out / "fig-recall-heatmap.csv");
+  ASSERT_EQ(hm.size(), 5u);
+  EXPECT_EQ(hm[0], (std::vector<std::string>{"variant", "slice", "difficulty", "mean", "lo", "hi", "n"}));
+  EXPECT_NEAR(std::stod(hm[4][4]), 0.25 - t1 * 0.05, 1e-9);
+  EXPECT_NEAR(std::stod(hm[3][5]), 0.9 + half_a, 1e-9);
+
+  // Loss curves: the failed run's 9.9 at step 0 is not averaged in.
+  const auto loss = read_csv(out / "fig-recall-loss.csv");
+  ASSERT_EQ(loss.size(), 7u);
+  EXPECT_EQ(loss[0], (std::vector<std::string>{"variant", "step", "mean", "lo", "hi", "n"}));
+  EXPECT_EQ(loss[1][0] + " " + loss[1][1], "pattern=A 0");
+  EXPECT_NEAR(std::stod(loss[1][2]), 3.1, 1e-12);
+  EXPECT_EQ(loss[4][0] + " " + loss[4][1], "pattern=M 0");
+  EXPECT_NEAR(std::stod(loss[4][2]), 3.0, 1e-12);
+  EXPECT_EQ(loss[4][5], "2");
+
+  // Final accuracy per variant.
+  const auto fin = read_csv(out / "fig-recall-final.csv");
+  ASSERT_EQ(fin.size(), 3u);
+  EXPECT_EQ(fin[1][0], "pattern=A");
+  EXPECT_NEAR(std::stod(fin[1][1]), 0.95, 1e-12);
+  EXPECT_NEAR(std::stod(fin[1][3]) - std::stod(fin[1][1]), t2 * 0.05 / std::sqrt(3.0), 1e-9);
+
+  // The runs table lists the failed run with its reason.
+  const std::string runs = lmlab::read_text_file(out / "table-recall-runs.csv");
+  EXPECT_NE(runs.find("pattern=M,\"0,1\",2,1,12345,0.45 ± 0.64,0.45,"), std::string::npos) << runs;
+  EXPECT_NE(runs.find("seed 2: NaN loss at step 40"), std::string::npos) << runs;
+  const std::string html = lmlab::read_text_file(out / "index.html");
+  EXPECT_NE(html.find("seed 2: NaN loss at step 40"), std::string::npos);
+  EXPECT_NE(html.find("Our measurement agrees"), std::string::npos);
+}
+
+TEST(lab_report, recall_agreement_in_both_directions) {
+  const rp::lab_notes none;
+  // Recurrent beats attention at the hardest slice: the report says we differ.
+  std::vector<rp::lab_run> runs = {mem_run("A", 0, 0.5), mem_run("A", 1, 0.5), mem_run("M", 0, 0.9), mem_run("M", 1, 0.9)};
+  auto s = rp::lab_experiment_section("recall", runs, none);
+  const std::string differ =
+      "Our measurement differs: at the hardest slice (kv=64) the recurrent variant pattern=M reaches 0.90, at or above "
+      "attention (pattern=A at 0.50).";
+  EXPECT_EQ(s.comparison.substr(s.comparison.size() - differ.size()), differ) << s.comparison;
+  // The other way round: agrees. Hybrids ("MA") are neither side.
+  runs = {mem_run("A", 0, 0.8), mem_run("M", 0, 0.3), mem_run("MA", 0, 0.95)};
+  s = rp::lab_experiment_section("recall", runs, none);
+  const std::string agree =
+      "Our measurement agrees: at the hardest slice (kv=64) attention (pattern=A) reaches 0.80, above every recurrent "
+      "variant (best: pattern=M at 0.30).";
+  EXPECT_EQ(s.comparison.substr(s.comparison.size() - agree.size()), agree) << s.comparison;
+  EXPECT_EQ(s.answer, "Best: pattern=MA at 0.97 test accuracy; worst: pattern=M at 0.65 (1 seed each).");
+  // Only attention: nothing to compare.
+  s = rp::lab_experiment_section("recall", {mem_run("A", 0, 0.8)}, none);
+  EXPECT_EQ(s.comparison.substr(s.comparison.find("Not decided")),
+            "Not decided automatically: the experiment needs finished runs of both attention and recurrent variants.");
+  EXPECT_EQ(s.answer, "All runs reached 0.90 test accuracy (1 seed).");
+  // No published result recorded for an unknown experiment.
+  s = rp::lab_experiment_section("toy", {mem_run("A", 0, 0.8)}, none);
+  EXPECT_EQ(s.comparison, "Not decided automatically: no published result is recorded for 'toy'.");
+  EXPECT_NE(s.question.find("No entry for 'toy'"), std::string::npos);
+}
+
+TEST(lab_report, slices_without_numeric_difficulty_are_ordered_names) {
+  std::vector<rp::lab_run> runs = {mem_run("A", 0, 0.5), mem_run("M", 0, 0.4)};
+  for (auto& r : runs)
+    std::erase_if(r.evaluations, [](const st::evaluation& e) { return e.metric == "difficulty"; });
+  const auto s = rp::lab_experiment_section("recall", runs, {});
+  ASSERT_EQ(s.figures.size(), 3u);  // no loss curves stored
+  const json& x = s.figures[0].spec["layer"][0]["encoding"]["x"];
+  EXPECT_EQ(x["field"], "slice");
+  EXPECT_EQ(x["sort"], json({"kv=4", "kv=64"}));  // by name when no difficulty: "kv=4" < "kv=64"
+  EXPECT_EQ(s.figures[0].spec["layer"][1]["mark"]["ticks"]["size"], 10);
+}
+
+TEST(lab_report, every_failed_run_is_listed_even_when_none_finished) {
+  rp::lab_run r = mem_run("A", 0, 0.5);
+  r.info.status = st::run_status::failed;
+  r.info.failure_reason = "out of memory";
+  const auto s = rp::lab_experiment_section("recall", {r}, {});
+  EXPECT_EQ(s.answer, "No run finished with a test accuracy: 1 of 1 runs failed (listed in the table).");
+  EXPECT_TRUE(s.figures.empty());
+  ASSERT_EQ(s.tables.size(), 1u);
+  EXPECT_NE(s.tables[0].data.to_string(lmlab::table_format::csv).find("seed 0: out of memory"), std::string::npos);
+}
+
+TEST(lab_report, empty_store_and_unknown_filter_are_errors_with_hints) {
+  const fs::path p = fresh("empty") / "empty.db";
+  fs::create_directories(p.parent_path());
+  st::results_store empty(p);
+  EXPECT_EQ(error_of([&] { rp::lab_report_sections(empty); }),
+            "report: " + p.string() + ": the store has no lab runs [hint: run an experiment first: lmlab lab run "
+            "experiments/recall.toml --store " + p.string() + "]");
+  st::results_store db(make_store());
+  rp::lab_report_options opt;
+  opt.filter = {"posenc"};
+  EXPECT_EQ(error_of([&] { rp::lab_report_sections(db, opt); }),
+            "report: --filter: no lab runs of experiment 'posenc' in " + db.path().string() +
+                " [hint: experiments in the store: recall, scan]");
+  opt.filter = {};
+  opt.notes_dir = "no/such/dir";
+  EXPECT_EQ(error_of([&] { rp::lab_report_sections(db, opt); }),
+            "report: notes file no/such/dir/questions.json not found [hint: run from the repository root or pass "
+            "--notes DIR (the folder with questions.json)]");
+}
+
+namespace {
+// An in-memory finished run with a model/task patch, overall accuracy, slices and final loss.
+rp::lab_run run_with(const std::string& experiment, const json& model_patch, const json& task_patch, int seed,
+                     double acc, std::vector<std::pair<std::string, double>> slices = {}, double final_loss = 1.0) {
+  rp::lab_run r;
+  r.info.name = fmt::format("{}/{}{}", experiment, model_patch.dump() + task_patch.dump(), seed);
+  r.info.status = st::run_status::finished;
+  json m = model("A"), t = kMqar;
+  m.merge_patch(model_patch);
+  t.merge_patch(task_patch);
+  r.info.config = config(experiment, m, t, seed);
+  for (std::size_t i = 0; i < slices.size(); ++i) {
+    r.evaluations.push_back({"test", slices[i].first, "accuracy", slices[i].second, 10});
+    r.evaluations.push_back({"test", slices[i].first, "difficulty", static_cast<double>(i + 1), 10});
+  }
+  r.evaluations.push_back({"test", "all", "accuracy", acc, 10});
+  r.metrics.push_back({100, "final_train_loss", final_loss});
+  return r;
+}
+
+std::string verdict_of(const std::string& experiment, const std::vector<rp::lab_run>& runs) {
+  const auto s = rp::lab_experiment_section(experiment, runs, {});
+  for (const char* v : {"Our measurement agrees: ", "Our measurement differs: ", "Not decided automatically: "}) {
+    const auto at = s.comparison.find(v);
+    if (at != std::string::npos) return s.comparison.substr(at);
+  }
+  return "(no verdict) " + s.comparison;
+}
+}  // namespace
+
+TEST(lab_report, published_rules_of_the_other_experiments) {
+  // posenc: ALiBi vs learned/sinusoidal at the longest slice.
+  auto pe = [](const char* p, double long_acc) {
+    return run_with("posenc", {{"pos_encoding", p}}, {}, 0, 0.5, {{"len=64", 1.0}, {"len=512", long_acc}});
+  };
+  EXPECT_EQ(verdict_of("posenc", {pe("alibi", 0.7), pe("learned", 0.1), pe("sinusoidal", 0.2)}),
+            "Our measurement agrees: at the hardest slice (len=512) ALiBi (pos_encoding=alibi) reaches 0.70, above every "
+            "learned/sinusoidal variant (best: pos_encoding=sinusoidal at 0.20).");
+  EXPECT_EQ(verdict_of("posenc", {pe("alibi", 0.1), pe("learned", 0.3)}),
+            "Our measurement differs: at the hardest slice (len=512) the learned/sinusoidal variant pos_encoding=learned "
+            "reaches 0.30, at or above ALiBi (pos_encoding=alibi at 0.10).");
+  // arith: in-distribution vs longer operands.
+  auto ar = [](int d, double id, double ood) {
+    return run_with("arith", {{"d_model", d}}, {}, 0, 0.5, {{"id/d=3", id}, {"ood_len/d=6", ood}});
+  };
+  EXPECT_EQ(verdict_of("arith", {ar(64, 0.9, 0.1), ar(128, 1.0, 0.5)}),
+            "Our measurement agrees: every variant drops by 0.20 or more on longer operands; the smallest drop is "
+            "d_model=128 (in distribution 1.00, longer operands 0.50).");
+  EXPECT_EQ(verdict_of("arith", {ar(64, 0.9, 0.8), ar(128, 1.0, 0.1)}),
+            "Our measurement differs: d_model=64 (in distribution 0.90, longer operands 0.80) drops by less than 0.20 on "
+            "longer operands.");
+  EXPECT_EQ(verdict_of("arith", {ar(64, 0.3, 0.1)}),
+            "Not decided automatically: in-distribution accuracy is at most 0.30: the models did not learn the task.");
+  // depth_width: final loss within 5%.
+  auto dw = [](int layers, double loss) { return run_with("depth_width", {{"n_layers", layers}}, {}, 0, 0.5, {}, loss); };
+  EXPECT_EQ(verdict_of("depth_width", {dw(2, 2.00), dw(8, 2.08)}),
+            "Our measurement agrees: final training loss ranges from 2.000 (n_layers=2) to 2.080 (n_layers=8), 4.0% apart.");
+  EXPECT_EQ(verdict_of("depth_width", {dw(2, 2.00), dw(8, 2.50)}),
+            "Our measurement differs: final training loss ranges from 2.000 (n_layers=2) to 2.500 (n_layers=8), 25.0% apart.");
+  // hybrid_ratio: the best hybrid vs pure attention, within 0.02 (one seed each).
+  auto hy = [](const char* p, double acc) { return run_with("hybrid_ratio", {{"pattern", p}}, {}, 0, acc); };
+  EXPECT_EQ(verdict_of("hybrid_ratio", {hy("A", 0.80), hy("MMMA", 0.79), hy("M", 0.95)}),
+            "Our measurement agrees: the best hybrid (pattern=MMMA) reaches 0.79 vs pure attention (pattern=A) at 0.80.");
+  EXPECT_EQ(verdict_of("hybrid_ratio", {hy("A", 0.80), hy("MMMA", 0.70)}),
+            "Our measurement differs: the best hybrid (pattern=MMMA) reaches 0.70 vs pure attention (pattern=A) at 0.80, "
+            "below it by more than 0.02.");
+  // mod: MoD (mod_capacity > 0) vs dense.
+  auto md = [](double cap, double acc) { return run_with("mod", {{"mod_capacity", cap}}, {}, 0, acc); };
+  EXPECT_EQ(verdict_of("mod", {md(0, 0.60), md(0.125, 0.65)}),
+            "Our measurement agrees: the best MoD (mod_capacity=0.125) reaches 0.65 vs dense (mod_capacity=0.0) at 0.60.");
+  EXPECT_EQ(verdict_of("mod", {md(0, 0.60)}),
+            "Not decided automatically: the experiment needs finished runs of both MoD and dense variants.");
+  // scan without a simple-split run.
+  EXPECT_EQ(verdict_of("scan", {run_with("scan", {}, {{"split", "length"}}, 0, 0.1)}),
+            "Not decided automatically: no finished run of the simple split.");
+}
+
+TEST(lab_report, rope_rescaled_evaluations_are_their_own_series) {
+  rp::lab_run r = run_with("posenc", {{"pos_encoding", "rope"}}, {}, 0, 0.5, {{"len=64", 1.0}, {"len=512", 0.1}});
+  r.evaluations.push_back({"test@yarn:4", "len=512", "accuracy", 0.6, 10});
+  r.evaluations.push_back({"test@yarn:4", "all", "accuracy", 0.8, 20});
+  const auto s = rp::lab_experiment_section("posenc", {r}, {});
+  const auto csv = s.figures[0].data.to_string(lmlab::table_format::csv);
+  EXPECT_NE(csv.find("all runs,len=512,2,0.1,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("all runs @yarn:4,len=512,2,0.6,"), std::string::npos) << csv;
+  // The headline numbers stay those of the plain test split.
+  EXPECT_EQ(s.answer, "All runs reached 0.50 test accuracy (1 seed).");
+}
