@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
@@ -121,6 +122,27 @@ std::vector<std::vector<std::int32_t>> predict(models::causal_lm& model, const t
   return preds;
 }
 
+// Per-slice accuracy over supervised positions (zoology's MQAR metric: each query is scored
+// on its own), beside the exact-match accuracy of whole examples.
+std::vector<tasks::slice_accuracy> token_accuracy_by_slice(const std::vector<tasks::example>& examples,
+                                                           const std::vector<std::vector<std::int32_t>>& preds) {
+  std::map<std::pair<double, std::string>, tasks::slice_accuracy> acc;
+  for (std::size_t i = 0; i < preds.size(); ++i) {
+    const auto& ex = examples[i];
+    auto& a = acc[{ex.difficulty, ex.slice}];
+    a.slice = ex.slice;
+    a.difficulty = ex.difficulty;
+    for (std::size_t t = 0; t < ex.target.size(); ++t) {
+      if (ex.target[t] == tasks::ignore_index) continue;
+      ++a.n;
+      if (preds[i][t] == ex.target[t]) ++a.correct;
+    }
+  }
+  std::vector<tasks::slice_accuracy> out;
+  for (auto& [k, v] : acc) out.push_back(v);
+  return out;
+}
+
 double overall_accuracy(const std::vector<tasks::slice_accuracy>& s) {
   std::int64_t n = 0, c = 0;
   for (const auto& x : s) {
@@ -210,6 +232,8 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   auto evaluate_test = [&](std::size_t limit) {
     auto preds = predict(*model, ds, ds.test, limit, 64);
     std::vector<tasks::example> sub(ds.test.begin(), ds.test.begin() + static_cast<std::ptrdiff_t>(preds.size()));
+    const std::string tn = config.at("task").at("name").get<std::string>();
+    if (tn == "mqar" || tn == "induction" || tn == "selective_copy") return token_accuracy_by_slice(sub, preds);
     return tasks::accuracy_by_slice(sub, preds);
   };
 
@@ -276,8 +300,19 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   res.final_train_loss = last_loss;
 
   // Final evaluation: every test example, per slice; a train subset for the generalisation gap.
-  auto test_slices = evaluate_test(ds.test.size());
+  // Tasks whose examples hold many independent queries (MQAR, induction, selective copy) are
+  // scored per query, as zoology does; the rest by exact match of the whole answer.
+  const std::string task_name = config.at("task").at("name").get<std::string>();
+  const bool per_query = task_name == "mqar" || task_name == "induction" || task_name == "selective_copy";
+  auto test_preds = predict(*model, ds, ds.test, ds.test.size(), 64);
+  auto exact_slices = tasks::accuracy_by_slice(ds.test, test_preds);
+  auto token_slices = token_accuracy_by_slice(ds.test, test_preds);
+  auto test_slices = per_query ? token_slices : exact_slices;
   res.test_accuracy = overall_accuracy(test_slices);
+  if (db) {
+    for (const auto& s : exact_slices) db->log_evaluation(store_run, "test", s.slice, "exact_match", s.accuracy(), s.n);
+    for (const auto& s : token_slices) db->log_evaluation(store_run, "test", s.slice, "token_accuracy", s.accuracy(), s.n);
+  }
   // Inference-time RoPE rescaling (no retraining): "linear:4,ntk:4,yarn:4" -> splits "test@yarn:4".
   if (tj.contains("eval_rope_scalings")) {
     auto* zoo = dynamic_cast<models::lm*>(model.get());
@@ -306,7 +341,7 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   }
   auto train_preds = predict(*model, ds, ds.train, static_cast<std::size_t>(eval_examples), 64);
   std::vector<tasks::example> train_sub(ds.train.begin(), ds.train.begin() + static_cast<std::ptrdiff_t>(train_preds.size()));
-  auto train_slices = tasks::accuracy_by_slice(train_sub, train_preds);
+  auto train_slices = per_query ? token_accuracy_by_slice(train_sub, train_preds) : tasks::accuracy_by_slice(train_sub, train_preds);
   if (db) {
     for (const auto& s : test_slices) db->log_evaluation(store_run, "test", s.slice, "accuracy", s.accuracy(), s.n);
     for (const auto& s : test_slices) db->log_evaluation(store_run, "test", s.slice, "difficulty", s.difficulty, s.n);
