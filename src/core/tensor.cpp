@@ -357,12 +357,20 @@ void tensor::copy_from(const tensor& src) {
       }
       return off;
     };
+    // Rows come in panels of the second-to-last dim (offsets then advance by a stride, with no
+    // per-row divisions); a row whose both sides are unit-stride is one memcpy.
+    const std::int64_t panel = s.size() >= 2 ? s[s.size() - 2] : 1;
+    const std::int64_t sp = s.size() >= 2 ? src.strides()[s.size() - 2] : 0, dp = s.size() >= 2 ? strides()[s.size() - 2] : 0;
     auto copy_rows = [&]<class T>(const T* ps, T* pd) {
 #pragma omp parallel for if (numel() > 65536)
-      for (std::int64_t r = 0; r < rows; ++r) {
-        const T* a = ps + row_off(r, src.strides());
-        T* b = pd + row_off(r, strides());
-        for (std::int64_t j = 0; j < inner; ++j) b[j * di] = a[j * si];
+      for (std::int64_t r0 = 0; r0 < rows; r0 += panel) {
+        const T* a = ps + row_off(r0, src.strides());
+        T* b = pd + row_off(r0, strides());
+        for (std::int64_t r = 0; r < panel; ++r, a += sp, b += dp) {
+          if (si == 1 && di == 1) std::memcpy(b, a, static_cast<std::size_t>(inner) * sizeof(T));
+          else
+            for (std::int64_t j = 0; j < inner; ++j) b[j * di] = a[j * si];
+        }
       }
     };
     switch (type()) {

@@ -192,11 +192,11 @@ void forward_tile(const attn_dims& a, std::int64_t h, rows<const T> q, rows<cons
   }
 }
 
-// Backward of one (b, h): accumulates dq (T, D) and this head's dk, dv (S, D), all with row
-// stride D and zeroed by the caller.
+// Backward of one (b, h): accumulates dq (T, D) and this head's dk, dv (S, D), rows with the
+// given strides, zeroed by the caller.
 template <class T>
 void backward_head(const attn_dims& a, std::int64_t h, rows<const T> q, rows<const T> k, rows<const T> v, rows<const T> o,
-                   const T* lse, rows<const T> go, T* dq, T* dk, T* dv) {
+                   const T* lse, rows<const T> go, rows<T> dq, rows<T> dk, rows<T> dv) {
   const std::int64_t D = a.D, T_ = a.T;
   constexpr T ninf = -std::numeric_limits<T>::infinity();
   std::vector<T> s(static_cast<std::size_t>(k_bq * k_bk)), dp(static_cast<std::size_t>(k_bq * k_bk));
@@ -228,7 +228,7 @@ void backward_head(const attn_dims& a, std::int64_t h, rows<const T> q, rows<con
         for (std::int64_t j = 0; j < nj; ++j) row[j] = vexp(row[j] - l);
       }
       // dV += P^T dO
-      gemm(true, false, nj, D, nq, T(1), s.data(), k_bk, go.row(i0), go.ld, T(1), dv + j0 * D, D);
+      gemm(true, false, nj, D, nq, T(1), s.data(), k_bk, go.row(i0), go.ld, T(1), dv.row(j0), dv.ld);
       // dP = dO V^T
       gemm(false, true, nq, nj, D, T(1), go.row(i0), go.ld, v.row(j0), v.ld, T(0), dp.data(), k_bk);
       for (std::int64_t r = 0; r < nq; ++r) {  // dS = P (dP - D_i), with the score scale folded in
@@ -239,8 +239,8 @@ void backward_head(const attn_dims& a, std::int64_t h, rows<const T> q, rows<con
         for (std::int64_t j = 0; j < nj; ++j) dsr[j] = pr[j] * (dsr[j] - di) * scale;
       }
       // dQ += dS K, dK += dS^T Q
-      gemm(false, false, nq, D, nj, T(1), dp.data(), k_bk, k.row(j0), k.ld, T(1), dq + i0 * D, D);
-      gemm(true, false, nj, D, nq, T(1), dp.data(), k_bk, q.row(i0), q.ld, T(1), dk + j0 * D, D);
+      gemm(false, false, nq, D, nj, T(1), dp.data(), k_bk, k.row(j0), k.ld, T(1), dq.row(i0), dq.ld);
+      gemm(true, false, nj, D, nq, T(1), dp.data(), k_bk, q.row(i0), q.ld, T(1), dk.row(j0), dk.ld);
     }
   }
 }
@@ -310,35 +310,43 @@ tensor attention(const tensor& q, const tensor& k, const tensor& v, const attent
     record("attention", out, {q, k, v},
            [lq = saved(lq), lk = saved(lk), lv = saved(lv), lo = saved(lo), lse, a, G](const tensor& g) -> std::vector<tensor> {
              const dtype t = lq.t.type();
-             tensor dq = tensor::zeros({a.B, a.H, a.T, a.D}, t);
-             tensor dk = tensor::zeros({a.B, a.Hkv, a.S, a.D}, t), dv = tensor::zeros({a.B, a.Hkv, a.S, a.D}, t);
+             // Gradients are (B, H, T, D) views of contiguous (B, T, H, D) buffers, like the
+             // output: the transpose + reshape back to (B, T, C) that callers do costs no copy.
+             tensor dq = tensor::zeros({a.B, a.T, a.H, a.D}, t).transpose_raw(1, 2);
+             tensor dk = tensor::zeros({a.B, a.S, a.Hkv, a.D}, t).transpose_raw(1, 2);
+             tensor dv = tensor::zeros({a.B, a.S, a.Hkv, a.D}, t).transpose_raw(1, 2);
              // With G > 1 query heads per kv head, each query head writes its own dK/dV slab
              // (B, H, S, D) in parallel; the slabs of a group are summed afterwards.
              tensor dkh = G == 1 ? dk : tensor::zeros({a.B, a.H, a.S, a.D}, t);
              tensor dvh = G == 1 ? dv : tensor::zeros({a.B, a.H, a.S, a.D}, t);
-             const head_layout lg = heads_of(g);
+             const head_layout lg = heads_of(g), ldq = heads_of(dq), ldk = heads_of(dkh), ldv = heads_of(dvh);
              dispatch_float(t, "attention", [&]<class T>() {
                const T* pl = lse.data<T>();
-               T *pdq = dq.data<T>(), *pdk = dkh.data<T>(), *pdv = dvh.data<T>();
 #pragma omp parallel for schedule(dynamic, 1) if (a.B * a.H > 1 && a.T * a.S * a.D * a.B * a.H > k_attn_grain)
                for (std::int64_t bh = 0; bh < a.B * a.H; ++bh) {
-                 const std::int64_t b = bh / a.H, h = bh % a.H, hk = h / G;
+                 const std::int64_t b = bh / a.H, h = bh % a.H, hk = h / G, hs = G == 1 ? hk : h;
                  backward_head<T>(a, h, as_const(head<T>(lq, b, h)), as_const(head<T>(lk, b, hk)), as_const(head<T>(lv, b, hk)),
-                                  as_const(head<T>(lo, b, h)), pl + bh * a.T, as_const(head<T>(lg, b, h)), pdq + bh * a.T * a.D,
-                                  pdk + bh * a.S * a.D, pdv + bh * a.S * a.D);
+                                  as_const(head<T>(lo, b, h)), pl + bh * a.T, as_const(head<T>(lg, b, h)), head<T>(ldq, b, h),
+                                  head<T>(ldk, b, hs), head<T>(ldv, b, hs));
                }
                if (G > 1) {
-                 T *rk = dk.data<T>(), *rv = dv.data<T>();
+                 const head_layout rk = heads_of(dk), rv = heads_of(dv);
+                 const T *pdk = dkh.data<T>(), *pdv = dvh.data<T>();
                  const std::int64_t slab = a.S * a.D;
 #pragma omp parallel for if (a.B * a.Hkv * slab > k_par_grain)
                  for (std::int64_t bk = 0; bk < a.B * a.Hkv; ++bk) {
                    const std::int64_t b = bk / a.Hkv, hk = bk % a.Hkv;
+                   const rows<T> ok = head<T>(rk, b, hk), ov = head<T>(rv, b, hk);
                    for (std::int64_t gi = 0; gi < G; ++gi) {
                      const std::int64_t src = ((b * a.H) + hk * G + gi) * slab;
+                     for (std::int64_t j = 0; j < a.S; ++j) {
+                       T *rkj = ok.row(j), *rvj = ov.row(j);
+                       const T *skj = pdk + src + j * a.D, *svj = pdv + src + j * a.D;
 #pragma omp simd
-                     for (std::int64_t e = 0; e < slab; ++e) {
-                       rk[bk * slab + e] += pdk[src + e];
-                       rv[bk * slab + e] += pdv[src + e];
+                       for (std::int64_t d = 0; d < a.D; ++d) {
+                         rkj[d] += skj[d];
+                         rvj[d] += svj[d];
+                       }
                      }
                    }
                  }

@@ -1,4 +1,4 @@
-// GEMM on the BLAS chosen at build time (-DLMLAB_BLAS=openblas|blis; see docs/engine.md for
+// GEMM on the BLAS chosen at build time (-DLMLAB_BLAS=onednn|openblas|openblas-openmp|blis; see docs/engine.md for
 // the measurement behind the default). Row-major, PyTorch layouts. Every matmul in lmlab
 // goes through here, so swapping the BLAS is one CMake flag.
 // Not for: autograd (ops/linalg.hpp wraps this with backward).
