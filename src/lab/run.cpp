@@ -270,9 +270,11 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
     if ((step + 1) % 10 == 0 || step + 1 == steps) {
       pending.emplace_back(step + 1, last_loss);
       // Model-specific numbers (MoE aux loss, dropped tokens, MoD kept share), logged beside the loss.
-      if (db)
-        for (auto& [k, v] : model->last_metrics().items())
+      if (db) {
+        const nlohmann::json extra = model->last_metrics();  // keep alive while iterating
+        for (auto& [k, v] : extra.items())
           if (v.is_number()) db->log_metric(store_run, step + 1, k, v.get<double>());
+      }
     }
     if (eval_every > 0 && (step + 1) % eval_every == 0 && step + 1 < steps) {
       const double acc = overall_accuracy(evaluate_test(static_cast<std::size_t>(std::min<std::int64_t>(eval_examples, 256))));
