@@ -230,7 +230,23 @@ std::string model_str(const variant& v, const char* key, const char* dflt) {
   const json& j = v.config["model"][key];
   return j.is_string() ? j.get<std::string>() : j.dump();
 }
-std::string pattern_of(const variant& v) { return model_str(v, "pattern", "A"); }
+// The layer pattern, also when the spec named it by the lab's `arch`/`mixer` shorthand
+// (lab/run.cpp lab_model_config: gpt A, mamba M, rwkv W, retnet T, griffin RRA, hawk R).
+std::string pattern_of(const variant& v) {
+  const std::string p = model_str(v, "pattern", "");
+  if (!p.empty()) return p;
+  for (const char* key : {"arch", "mixer"}) {
+    const std::string a = model_str(v, key, "");
+    if (a.empty()) continue;
+    if (a == "gpt" || a == "attention" || a == "transformer") return "A";
+    if (a == "mamba") return "M";
+    if (a == "rwkv") return "W";
+    if (a == "retnet" || a == "retention") return "T";
+    if (a == "griffin") return "RRA";
+    if (a == "hawk" || a == "rg_lru") return "R";
+  }
+  return "A";
+}
 bool all_attention(const variant& v) {
   const auto p = pattern_of(v);
   return !p.empty() && p.find_first_not_of('A') == std::string::npos;
