@@ -44,6 +44,7 @@
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
 #include "core/sweep.hpp"
+#include "core/cpu.hpp"
 #include "core/table.hpp"
 #include "models/gpt.hpp"
 #include "ops/gemm.hpp"
@@ -261,71 +262,6 @@ result parse_torch(const std::string& out, int status) {
   return r;
 }
 
-// Nominal FP32 FLOP per cycle per core from the ISA. AVX2+FMA: 2 FMA pipes x 8 lanes x 2 =
-// 32. AVX-512 with full-width FMA pipes (Intel server cores, AMD Zen 5 = family 26): 2 x 16 x 2
-// = 64. AMD Zen 4 (family 25 with avx512f) executes 512-bit FMAs as two 256-bit halves: 32.
-struct cpu_info {
-  std::string model;
-  int family = 0;
-  bool amd = false, avx512f = false, avx2 = false, fma = false;
-  double mhz = 0;
-  double flop_per_cycle = 0;
-  std::string why;
-};
-
-cpu_info detect_cpu() {
-  cpu_info ci;
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  auto value = [&](const std::string& l) {
-    const auto c = l.find(':');
-    return c == std::string::npos ? std::string() : l.substr(std::min(l.size(), c + 2));
-  };
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0 && ci.model.empty()) ci.model = value(line);
-    else if (line.rfind("vendor_id", 0) == 0) ci.amd = value(line).find("AMD") != std::string::npos;
-    else if (line.rfind("cpu family", 0) == 0) ci.family = std::atoi(value(line).c_str());
-    else if (line.rfind("cpu MHz", 0) == 0) ci.mhz = std::max(ci.mhz, std::atof(value(line).c_str()));
-    else if (line.rfind("flags", 0) == 0) {
-      const std::string f = " " + value(line) + " ";
-      ci.avx512f = f.find(" avx512f ") != std::string::npos;
-      ci.avx2 = f.find(" avx2 ") != std::string::npos;
-      ci.fma = f.find(" fma ") != std::string::npos;
-    }
-  }
-  if (ci.avx512f && !(ci.amd && ci.family < 26)) {
-    ci.flop_per_cycle = 64;
-    ci.why = "avx512f with full-width 512-bit FMA (2 pipes x 16 FP32 lanes x 2)";
-  } else if (ci.avx512f || (ci.avx2 && ci.fma)) {
-    ci.flop_per_cycle = 32;
-    ci.why = ci.avx512f ? "avx512f on AMD family < 26 (Zen 4 splits 512-bit FMA into two 256-bit halves)"
-                        : "AVX2+FMA (2 pipes x 8 FP32 lanes x 2)";
-  } else {
-    ci.flop_per_cycle = 16;
-    ci.why = "no FMA found: 2 x 8-lane AVX add+mul pipes assumed";
-  }
-  return ci;
-}
-
-// The clock the cores actually run at: /proc/cpuinfo's "cpu MHz" in a VM is the base (TSC)
-// frequency, while the cores boost well above it. A chain of dependent integer adds retires
-// one per cycle, so cycles = adds. The best of many ~5 ms bursts: on a shared VM a burst that
-// loses its vCPU for a while reads low, never high.
-double measure_ghz() {
-  constexpr long iters = 2'000'000;
-  double best = 0;
-  for (int rep = 0; rep < 40; ++rep) {
-    long x = 0;
-    const double t0 = now();
-    for (long i = 0; i < iters; ++i) asm volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                                                  "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
-                                                  : "+r"(x));
-    const double t1 = now();
-    best = std::max(best, 8.0 * static_cast<double>(iters) / (t1 - t0) * 1e-9);
-  }
-  return best;
-}
-
 std::string pct(double v) { return std::isfinite(v) ? lmlab::format_number(100.0 * v, 3) + "%" : "-"; }
 
 }  // namespace
@@ -377,14 +313,14 @@ int main(int argc, char** argv) {
       if (p != "torch" && p != "torch-blis") throw lmlab::usage_error("train_bench: --peers takes torch and/or torch-blis, not '" + p + "'");
     for (const auto& c : configs) find_config(c);
 
-    cpu_info ci = detect_cpu();
+    lmlab::cpu_info ci = lmlab::detect_cpu();
     if (fpc > 0) {
       ci.flop_per_cycle = fpc;
       ci.why = "set by --flop-per-cycle";
     }
     std::string ghz_src = "--ghz";
     if (ghz <= 0) {
-      ghz = measure_ghz();
+      ghz = lmlab::measure_ghz();
       ghz_src = "measured by a dependent-add chain; /proc/cpuinfo says " + lmlab::format_number(ci.mhz / 1000.0, 4) + " GHz";
     }
     if (!peers.empty() && access(python.c_str(), X_OK) != 0) {

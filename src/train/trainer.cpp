@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "autograd/autograd.hpp"
+#include "core/cpu.hpp"
 #include "core/fs.hpp"
 #include "data/corpus.hpp"
 #include "data/prepare.hpp"
@@ -85,19 +86,14 @@ double train_flops_per_token(const models::lm_config& c, std::int64_t T) {
 
 double nominal_peak_flops(int threads) {
   if (const char* p = std::getenv("LMLAB_PEAK_GFLOPS")) return std::atof(p) * 1e9;
-  double ghz = 0;
-  if (const char* g = std::getenv("LMLAB_CPU_GHZ")) ghz = std::atof(g);
-  if (ghz <= 0) {
-    std::ifstream in("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(in, line))
-      if (line.rfind("cpu MHz", 0) == 0) {
-        const auto colon = line.find(':');
-        if (colon != std::string::npos) ghz = std::max(ghz, std::atof(line.c_str() + colon + 1) / 1000.0);
-      }
-  }
-  if (ghz <= 0) ghz = 2.445;  // this project's reference machine (issue 2)
-  return 32.0 * ghz * 1e9 * std::max(1, threads);
+  // Detected once per process: the ISA's FLOP/cycle (core/cpu.hpp) x the measured clock.
+  static const double per_core = [] {
+    double ghz = 0;
+    if (const char* g = std::getenv("LMLAB_CPU_GHZ")) ghz = std::atof(g);
+    if (ghz <= 0) ghz = measure_ghz();
+    return detect_cpu().flop_per_cycle * ghz * 1e9;
+  }();
+  return per_core * std::max(1, threads);
 }
 
 double evaluate(models::causal_lm& model, data::token_view tokens, std::int64_t B, std::int64_t T, std::int64_t n_batches,

@@ -72,8 +72,9 @@ split_eval evaluate_split(models::causal_lm& model, data::token_view tokens, con
 double train_flops_per_token(const models::gpt_config& c, std::int64_t T);
 // The same count for any zoo config (models::lm::train_flops_per_token of that model).
 double train_flops_per_token(const models::lm_config& c, std::int64_t T);
-// Nominal FP32 peak of `threads` cores: 32 FLOP/cycle/core (AVX2, 2 FMA units) x the clock
-// (/proc/cpuinfo, or $LMLAB_CPU_GHZ); $LMLAB_PEAK_GFLOPS overrides the whole figure.
+// Nominal FP32 peak of `threads` cores: the ISA's FLOP/cycle/core (core/cpu.hpp: 64 for
+// full-width AVX-512, 32 for AVX2+FMA) x the measured clock (or $LMLAB_CPU_GHZ), the same
+// figure bench/train_bench divides by; $LMLAB_PEAK_GFLOPS overrides the whole figure.
 double nominal_peak_flops(int threads);
 
 // The token files, tokenizer and vocabulary for a [data] section: prepares them (fetching the
