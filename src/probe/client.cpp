@@ -1,6 +1,8 @@
 // OpenAI-compatible client: see client.hpp.
 #include "probe/client.hpp"
 
+#include <optional>
+
 #include <httplib.h>
 
 #include <chrono>
@@ -202,16 +204,18 @@ json client::post(std::string_view path, const json& body, std::int64_t repeat, 
   if (from_cache) *from_cache = false;
   if (attempts) *attempts = 0;
   const std::string flight = fmt::format("{}#{}#{}", key, repeat, seed);
+  auto cached = [&]() -> std::optional<json> {
+    if (!cache_) return std::nullopt;
+    auto hit = cache_->cached_response(key, repeat, seed);
+    if (!hit) return std::nullopt;
+    ++stats_.cache_hits;
+    if (from_cache) *from_cache = true;
+    auto j = json::parse(*hit, nullptr, false);
+    LMLAB_CHECK(!j.is_discarded(), "{}: cached response for {} is not JSON", cache_->path().string(), key);
+    return j;
+  };
   for (;;) {
-    if (cache_) {
-      if (auto hit = cache_->cached_response(key, repeat, seed)) {
-        ++stats_.cache_hits;
-        if (from_cache) *from_cache = true;
-        auto j = json::parse(*hit, nullptr, false);
-        LMLAB_CHECK(!j.is_discarded(), "{}: cached response for {} is not JSON", cache_->path().string(), key);
-        return j;
-      }
-    }
+    if (auto j = cached()) return *j;
     std::unique_lock lk(inflight_mu_);
     if (!inflight_.count(flight)) {
       inflight_.insert(flight);
@@ -232,15 +236,7 @@ json client::post(std::string_view path, const json& body, std::int64_t repeat, 
   } guard{this, flight};
   // Another thread may have answered and cached this request between our cache miss and
   // taking the flight: look again now that no one else can be sending it.
-  if (cache_) {
-    if (auto hit = cache_->cached_response(key, repeat, seed)) {
-      ++stats_.cache_hits;
-      if (from_cache) *from_cache = true;
-      auto j = json::parse(*hit, nullptr, false);
-      LMLAB_CHECK(!j.is_discarded(), "{}: cached response for {} is not JSON", cache_->path().string(), key);
-      return j;
-    }
-  }
+  if (auto j = cached()) return *j;
   const std::string full_path = path.starts_with("//") ? std::string(path.substr(1)) : prefix_ + std::string(path);
   const std::string payload = body.dump();
   const api kind = path.ends_with("/chat/completions") ? api::chat
