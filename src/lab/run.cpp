@@ -9,6 +9,7 @@
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "models/arch.hpp"
 #include "models/lm.hpp"
 #include "ops/gemm.hpp"
 #include "ops/ops.hpp"
@@ -58,14 +59,11 @@ std::int64_t longest_train(const tasks::dataset& d) {
 nlohmann::json lab_model_config(const nlohmann::json& m) {
   nlohmann::json out = nlohmann::json::object();
   auto pattern_of = [](const std::string& key, const std::string& v) -> std::string {
-    if (v == "gpt" || v == "attention" || v == "transformer") return "A";
-    if (v == "mamba") return "M";
-    if (v == "rwkv") return "W";
-    if (v == "retnet" || v == "retention") return "T";
-    if (v == "griffin") return "RRA";
-    if (v == "rg_lru" || v == "hawk") return "R";
-    throw error(fmt::format("lab: model.{}: unknown value '{}'", key, v),
-                "use gpt, mamba, rwkv, retnet, griffin, hawk, or give model.pattern");
+    std::string p = models::pattern_for_arch(v);
+    if (p.empty())
+      throw error(fmt::format("lab: model.{}: unknown value '{}'", key, v),
+                  "use gpt, mamba, rwkv, retnet, griffin, hawk, or give model.pattern");
+    return p;
   };
   for (auto& [k, v] : m.items()) {
     if (k == "arch" || k == "mixer") {
@@ -229,12 +227,14 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
     if (ckpt.empty()) return;
     train::save_checkpoint(ckpt, {model.get(), &optim, nlohmann::json{{"step", at}, {"seed", seed}}, std::nullopt});
   };
+  // Tasks whose examples hold many independent queries (MQAR, induction, selective copy) are
+  // scored per query, as zoology does; the rest by exact match of the whole answer.
+  const std::string task_name = config.at("task").at("name").get<std::string>();
+  const bool per_query = task_name == "mqar" || task_name == "induction" || task_name == "selective_copy";
   auto evaluate_test = [&](std::size_t limit) {
     auto preds = predict(*model, ds, ds.test, limit, 64);
     std::vector<tasks::example> sub(ds.test.begin(), ds.test.begin() + static_cast<std::ptrdiff_t>(preds.size()));
-    const std::string tn = config.at("task").at("name").get<std::string>();
-    if (tn == "mqar" || tn == "induction" || tn == "selective_copy") return token_accuracy_by_slice(sub, preds);
-    return tasks::accuracy_by_slice(sub, preds);
+    return per_query ? token_accuracy_by_slice(sub, preds) : tasks::accuracy_by_slice(sub, preds);
   };
 
   run_result res;
@@ -302,10 +302,6 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   res.final_train_loss = last_loss;
 
   // Final evaluation: every test example, per slice; a train subset for the generalisation gap.
-  // Tasks whose examples hold many independent queries (MQAR, induction, selective copy) are
-  // scored per query, as zoology does; the rest by exact match of the whole answer.
-  const std::string task_name = config.at("task").at("name").get<std::string>();
-  const bool per_query = task_name == "mqar" || task_name == "induction" || task_name == "selective_copy";
   auto test_preds = predict(*model, ds, ds.test, ds.test.size(), 64);
   auto exact_slices = tasks::accuracy_by_slice(ds.test, test_preds);
   auto token_slices = token_accuracy_by_slice(ds.test, test_preds);

@@ -13,6 +13,7 @@
 #include "analysis/stats.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "models/arch.hpp"
 
 namespace lmlab::report {
 
@@ -230,20 +231,13 @@ std::string model_str(const variant& v, const char* key, const char* dflt) {
   const json& j = v.config["model"][key];
   return j.is_string() ? j.get<std::string>() : j.dump();
 }
-// The layer pattern, also when the spec named it by the lab's `arch`/`mixer` shorthand
-// (lab/run.cpp lab_model_config: gpt A, mamba M, rwkv W, retnet T, griffin RRA, hawk R).
+// The layer pattern, also when the spec named it by the lab's `arch`/`mixer` shorthand.
 std::string pattern_of(const variant& v) {
   const std::string p = model_str(v, "pattern", "");
   if (!p.empty()) return p;
   for (const char* key : {"arch", "mixer"}) {
-    const std::string a = model_str(v, key, "");
-    if (a.empty()) continue;
-    if (a == "gpt" || a == "attention" || a == "transformer") return "A";
-    if (a == "mamba") return "M";
-    if (a == "rwkv") return "W";
-    if (a == "retnet" || a == "retention") return "T";
-    if (a == "griffin") return "RRA";
-    if (a == "hawk" || a == "rg_lru") return "R";
+    const std::string from_arch = models::pattern_for_arch(model_str(v, key, ""));
+    if (!from_arch.empty()) return from_arch;
   }
   return "A";
 }
