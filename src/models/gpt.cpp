@@ -5,6 +5,7 @@
 #include <limits>
 #include <set>
 
+#include "models/lm_config.hpp"
 #include "nn/init.hpp"
 #include "ops/ops.hpp"
 
@@ -13,18 +14,8 @@ namespace lmlab::models {
 // ---- config -----------------------------------------------------------------------------
 
 void gpt_config::validate(const std::string& prefix) const {
-  const std::string hint = "see configs/gpt-brown.toml for a working model section";
-  LMLAB_CHECK_HINT(vocab_size > 0, hint, "{}vocab_size: must be positive, got {}", prefix, vocab_size);
-  LMLAB_CHECK_HINT(d_model > 0, hint, "{}d_model: must be positive, got {}", prefix, d_model);
-  LMLAB_CHECK_HINT(n_layers > 0, hint, "{}n_layers: must be positive, got {}", prefix, n_layers);
-  LMLAB_CHECK_HINT(n_heads > 0, hint, "{}n_heads: must be positive, got {}", prefix, n_heads);
-  LMLAB_CHECK_HINT(d_model % n_heads == 0, "pick n_heads dividing d_model (d_head = d_model / n_heads)",
-                   "{}d_model: {} is not divisible by {}n_heads = {}", prefix, d_model, prefix, n_heads);
-  LMLAB_CHECK_HINT(n_ctx > 0, hint, "{}n_ctx: must be positive, got {}", prefix, n_ctx);
-  LMLAB_CHECK_HINT(d_mlp >= 0, hint, "{}d_mlp: must be >= 0 (0 means 4 * d_model), got {}", prefix, d_mlp);
-  LMLAB_CHECK_HINT(dropout >= 0 && dropout < 1, hint, "{}dropout: must be in [0, 1), got {}", prefix, dropout);
-  LMLAB_CHECK_HINT(layer_norm_eps > 0, hint, "{}layer_norm_eps: must be positive, got {}", prefix, layer_norm_eps);
-  LMLAB_CHECK_HINT(init_std > 0, hint, "{}init_std: must be positive, got {}", prefix, init_std);
+  validate_transformer_fields(prefix, vocab_size, d_model, n_layers, n_heads, n_ctx, d_mlp, dropout, layer_norm_eps,
+                              init_std);
 }
 
 std::int64_t gpt_config::num_parameters() const {

@@ -116,7 +116,9 @@ rope_config lm_config::rope() const {
   return r;
 }
 
-void lm_config::validate(const std::string& prefix) const {
+void validate_transformer_fields(const std::string& prefix, std::int64_t vocab_size, std::int64_t d_model,
+                                 std::int64_t n_layers, std::int64_t n_heads, std::int64_t n_ctx, std::int64_t d_mlp,
+                                 double dropout, double layer_norm_eps, double init_std) {
   const std::string hint = "see configs/gpt-brown.toml for a working model section";
   LMLAB_CHECK_HINT(vocab_size > 0, hint, "{}vocab_size: must be positive, got {}", prefix, vocab_size);
   LMLAB_CHECK_HINT(d_model > 0, hint, "{}d_model: must be positive, got {}", prefix, d_model);
@@ -129,6 +131,11 @@ void lm_config::validate(const std::string& prefix) const {
   LMLAB_CHECK_HINT(dropout >= 0 && dropout < 1, hint, "{}dropout: must be in [0, 1), got {}", prefix, dropout);
   LMLAB_CHECK_HINT(layer_norm_eps > 0, hint, "{}layer_norm_eps: must be positive, got {}", prefix, layer_norm_eps);
   LMLAB_CHECK_HINT(init_std > 0, hint, "{}init_std: must be positive, got {}", prefix, init_std);
+}
+
+void lm_config::validate(const std::string& prefix) const {
+  validate_transformer_fields(prefix, vocab_size, d_model, n_layers, n_heads, n_ctx, d_mlp, dropout, layer_norm_eps,
+                              init_std);
   LMLAB_CHECK_HINT(n_kv_heads >= 0 && (n_kv_heads == 0 || n_heads % n_kv_heads == 0),
                    "n_kv_heads = n_heads is MHA, 1 is MQA, a divisor in between is GQA",
                    "{}n_kv_heads: {} does not divide {}n_heads = {}", prefix, n_kv_heads, prefix, n_heads);

@@ -104,6 +104,12 @@ struct lm_config {
   void validate(const std::string& prefix = "model.") const;
 };
 
+// The checks every transformer-shaped config shares (models::gpt_config and lm_config):
+// positive sizes, n_heads dividing d_model, dropout in [0, 1); errors name prefix + key.
+void validate_transformer_fields(const std::string& prefix, std::int64_t vocab_size, std::int64_t d_model,
+                                 std::int64_t n_layers, std::int64_t n_heads, std::int64_t n_ctx, std::int64_t d_mlp,
+                                 double dropout, double layer_norm_eps, double init_std);
+
 // The field table (for train/config.cpp and describe_keys): key, kind, doc, member access.
 // Nested rope_scaling keys appear as "rope_scaling.type", "rope_scaling.factor", ...
 enum class field_kind { integer, number, boolean, string };
