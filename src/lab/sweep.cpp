@@ -33,6 +33,19 @@ nlohmann::json stored_config(const experiment_spec& spec, const run_config& run)
   return c;
 }
 
+namespace {
+// Calls f(line) for each line of `text` (without the newline).
+template <class F>
+void for_each_line(const std::string& text, F&& f) {
+  for (std::size_t pos = 0; pos < text.size();) {
+    const std::size_t nl = text.find('\n', pos);
+    f(text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
+    if (nl == std::string::npos) break;
+    pos = nl + 1;
+  }
+}
+}  // namespace
+
 std::string failure_reason(int status, const std::string& tail) {
   if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
@@ -42,29 +55,21 @@ std::string failure_reason(int status, const std::string& tail) {
     else if (sig == SIGSEGV || sig == SIGBUS) why = " (crash)";
     else if (sig == SIGABRT) why = " (abort: internal error)";
     std::string last_err;
-    for (std::size_t pos = 0; pos < tail.size();) {
-      std::size_t nl = tail.find('\n', pos);
-      std::string line = tail.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    for_each_line(tail, [&](const std::string& line) {
       if (line.rfind("lmlab internal error:", 0) == 0) last_err = line;
-      if (nl == std::string::npos) break;
-      pos = nl + 1;
-    }
+    });
     return "killed by " + name + why + (last_err.empty() ? "" : ": " + last_err);
   }
   // The last "error: ..." line the child printed is the reason; its hint follows it.
   std::string reason, hint;
-  for (std::size_t pos = 0; pos < tail.size();) {
-    std::size_t nl = tail.find('\n', pos);
-    std::string line = tail.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+  for_each_line(tail, [&](const std::string& line) {
     if (line.rfind("error: ", 0) == 0) {
       reason = line.substr(7);
       hint.clear();
     } else if (line.rfind("hint: ", 0) == 0 && !reason.empty()) {
       hint = line.substr(6);
     }
-    if (nl == std::string::npos) break;
-    pos = nl + 1;
-  }
+  });
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   if (reason.empty()) return fmt::format("exit code {}", code);
   return hint.empty() ? reason : reason + " (hint: " + hint + ")";
