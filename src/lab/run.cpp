@@ -34,10 +34,7 @@ void reject_unsupported(const nlohmann::json& train) {
     throw error(fmt::format("lab: {}: {}", key, why), "remove the key or choose a supported value (docs/lab.md)");
   };
   if (train.contains("optimizer") && train["optimizer"] != "adamw") bad("train.optimizer", "only adamw is implemented");
-  if (train.contains("schedule") && train["schedule"] != "cosine" && train["schedule"] != "constant")
-    bad("train.schedule", "only cosine (with warmup) and constant are implemented");
   if (get_or<bool>(train, "mup", false)) bad("train.mup", "muP is not implemented yet");
-  if (train.contains("flops")) bad("train.flops", "give the budget as train.steps or train.tokens");
 }
 
 std::int64_t longest(const tasks::dataset& d) {
@@ -176,26 +173,33 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   const models::lm_config mc = models::lm_config_from_json(mcj, "model");
   mc.validate("model.");
 
+  auto model = models::make_model(mc, seed);
   const std::int64_t B = get_or<std::int64_t>(tj, "batch_size", 32);
+  double mean_len = 0;
+  for (const auto& e : ds.train) mean_len += static_cast<double>(e.input.size());
+  mean_len /= static_cast<double>(ds.train.size());
+  // Training FLOPs of one step: the model's own count per token (PaLM's 3x forward, with each
+  // mixer's sequence work and MoD's routed share) at the mean training length.
+  const double flops_per_step =
+      model->train_flops_per_token(std::max<std::int64_t>(1, std::llround(mean_len))) * static_cast<double>(B) * mean_len;
   std::int64_t steps = get_or<std::int64_t>(tj, "steps", 0);
-  if (steps == 0 && tj.contains("tokens")) {
-    double mean_len = 0;
-    for (const auto& e : ds.train) mean_len += static_cast<double>(e.input.size());
-    mean_len /= static_cast<double>(ds.train.size());
+  if (steps == 0 && tj.contains("tokens"))
     steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(tj["tokens"].get<double>() / (B * mean_len)));
-  }
-  LMLAB_CHECK(steps > 0, "lab: train.steps (or train.tokens) must be given");
+  // An iso-FLOP budget: cheaper models (narrower, MoD) get more steps for the same compute.
+  if (steps == 0 && tj.contains("flops"))
+    steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(tj["flops"].get<double>() / flops_per_step));
+  LMLAB_CHECK(steps > 0, "lab: train.steps, train.tokens or train.flops must be given");
   const double lr = get_or<double>(tj, "lr", 1e-3);
-  const bool constant = get_or<std::string>(tj, "schedule", "cosine") == "constant";
-  train::lr_schedule sched{lr, constant ? lr : get_or<double>(tj, "min_lr", lr * 0.1),
-                           get_or<std::int64_t>(tj, "warmup_steps", std::min<std::int64_t>(100, steps / 10)), steps};
+  const auto shape = train::schedule_shape(get_or<std::string>(tj, "schedule", "cosine"), "lab: train.schedule");
+  train::lr_schedule sched{lr, shape == train::lr_schedule::shape::constant ? lr : get_or<double>(tj, "min_lr", lr * 0.1),
+                           get_or<std::int64_t>(tj, "warmup_steps", std::min<std::int64_t>(100, steps / 10)), steps,
+                           shape, get_or<double>(tj, "decay_fraction", 0.2)};
   const double clip = get_or<double>(tj, "grad_clip", 1.0);
   const std::int64_t eval_every = get_or<std::int64_t>(tj, "eval_every", 0);
   const std::int64_t eval_examples = get_or<std::int64_t>(tj, "eval_examples", 512);
   const double time_limit = get_or<double>(tj, "time_limit_s", 0.0);
   const std::int64_t ckpt_every = std::max<std::int64_t>(50, steps / 5);
 
-  auto model = models::make_model(mc, seed);
   train::adamw optim(model->named_parameters(),
                      {get_or<double>(tj, "beta1", 0.9), get_or<double>(tj, "beta2", 0.98), 1e-8,
                       get_or<double>(tj, "weight_decay", 0.01)});
@@ -221,6 +225,8 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
     nlohmann::json info = {{"n_params", model->num_parameters()}, {"vocab", ds.vocab.size()}, {"n_ctx", mc.n_ctx},
                            {"steps", steps}, {"task_summary", tasks::summary(ds)}};
     db->log_metric(store_run, 0, "n_params", static_cast<double>(model->num_parameters()));
+    db->log_metric(store_run, 0, "train_flops", flops_per_step * static_cast<double>(steps));
+    db->log_metric(store_run, 0, "steps", static_cast<double>(steps));
   }
 
   auto save = [&](std::int64_t at) {

@@ -185,7 +185,7 @@ struct variant {
   json config;                 // the first run's config (for the rules)
   std::vector<std::int64_t> seeds;  // finished runs
   std::vector<std::string> failures;  // "seed 2: reason"
-  std::vector<double> accuracy, train_accuracy, final_loss, params;
+  std::vector<double> accuracy, train_accuracy, final_loss, params, train_flops, steps;
   seed_stat acc;                    // test accuracy, slice "all"
   std::map<std::string, std::vector<double>> slice_acc;  // test split per slice
   // Inference-time variants of the same runs: split "test@yarn:4" -> slice -> accuracies.
@@ -416,6 +416,8 @@ experiment_data gather(const std::string& id, const std::vector<lab_run>& runs) 
     for (const auto& m : r.metrics) {
       if (m.name == "final_train_loss") v.final_loss.push_back(m.value);
       if (m.name == "n_params") v.params.push_back(m.value);
+      if (m.name == "train_flops") v.train_flops.push_back(m.value);
+      if (m.name == "steps") v.steps.push_back(m.value);
     }
   }
   for (auto& v : d.variants) v.acc = stat_of(v.accuracy);
@@ -636,7 +638,7 @@ section lab_experiment_section(const std::string& experiment, const std::vector<
 
   // (4) final test accuracy per variant, and the table of variants.
   table bars({"variant", "mean", "lo", "hi", "n"});
-  table runs_table({"variant", "seeds", "finished", "failed", "params", "test accuracy", "test accuracy mean",
+  table runs_table({"variant", "seeds", "finished", "failed", "params", "steps", "train FLOPs", "test accuracy", "test accuracy mean",
                     "ci95 half-width", "train accuracy", "final train loss", "failures"});
   for (const auto& v : d.variants) {
     if (!v.accuracy.empty()) bars.add_row({v.label, v.acc.mean, v.acc.lo, v.acc.hi, v.acc.n});
@@ -644,6 +646,8 @@ section lab_experiment_section(const std::string& experiment, const std::vector<
     for (auto sd : v.seeds) seeds.push_back(std::to_string(sd));
     runs_table.add_row({v.label, join(seeds, ","), v.seeds.size(), v.failures.size(),
                         v.params.empty() ? cell("") : count_cell(stat_of(v.params).mean),
+                        v.steps.empty() ? cell("") : count_cell(stat_of(v.steps).mean),
+                        v.train_flops.empty() ? cell("") : cell(fmt::format("{:.3g}", stat_of(v.train_flops).mean)),
                         v.accuracy.empty() ? cell("-") : cell(mean_pm(v.acc)),
                         v.accuracy.empty() ? cell("") : cell(v.acc.mean),
                         v.acc.n >= 2 ? cell(v.acc.half()) : cell(""),

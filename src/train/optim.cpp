@@ -1,6 +1,9 @@
 // AdamW, clipping and the schedule: see optim.hpp.
 #include "train/optim.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -99,9 +102,27 @@ double clip_grad_norm(const std::vector<tensor>& params, double max_norm) {
 
 double lr_schedule::at(std::int64_t s) const {
   if (warmup > 0 && s < warmup) return max_lr * static_cast<double>(s + 1) / static_cast<double>(warmup);
-  const double progress =
-      std::min(1.0, static_cast<double>(s - warmup) / static_cast<double>(std::max<std::int64_t>(1, total - warmup)));
+  const double after = static_cast<double>(std::max<std::int64_t>(1, total - warmup));
+  const double progress = std::min(1.0, static_cast<double>(s - warmup) / after);
+  switch (kind) {
+    case shape::constant: return max_lr;
+    case shape::linear: return max_lr + (min_lr - max_lr) * progress;
+    case shape::wsd: {
+      const double f = std::clamp(decay_fraction, 0.0, 1.0);
+      if (progress <= 1.0 - f || f == 0.0) return max_lr;
+      return max_lr + (min_lr - max_lr) * (progress - (1.0 - f)) / f;
+    }
+    case shape::cosine: break;
+  }
   return min_lr + 0.5 * (max_lr - min_lr) * (1.0 + std::cos(std::numbers::pi * progress));
+}
+
+lr_schedule::shape schedule_shape(const std::string& name, const std::string& key) {
+  if (name == "cosine") return lr_schedule::shape::cosine;
+  if (name == "linear") return lr_schedule::shape::linear;
+  if (name == "wsd") return lr_schedule::shape::wsd;
+  if (name == "constant") return lr_schedule::shape::constant;
+  throw error(fmt::format("{}: unknown schedule '{}'", key, name), "use cosine, linear, wsd or constant");
 }
 
 }  // namespace lmlab::train

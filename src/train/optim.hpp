@@ -54,11 +54,22 @@ class adamw {
 double clip_grad_norm(const std::vector<tensor>& params, double max_norm);
 
 struct lr_schedule {
+  enum class shape { cosine, linear, wsd, constant };
   double max_lr = 1e-3, min_lr = 1e-4;
   std::int64_t warmup = 0, total = 1;
-  // Step s (0-based): max_lr*(s+1)/warmup while s < warmup; then cosine from max_lr to min_lr
-  // reached at s = total. ref: Loshchilov & Hutter 2017 (SGDR), eq. 5, one cycle.
+  shape kind = shape::cosine;
+  double decay_fraction = 0.2;  // wsd: share of the steps after warmup spent decaying
+  // Step s (0-based): max_lr*(s+1)/warmup while s < warmup; then, reaching min_lr at s = total:
+  //   cosine    min + (max-min)(1 + cos(pi p))/2, p = progress after warmup.
+  //             ref: Loshchilov & Hutter 2017 (SGDR), eq. 5, one cycle.
+  //   linear    max + (min-max) p.
+  //   wsd       max until the last decay_fraction of the steps, then linear down to min
+  //             (warmup-stable-decay). ref: Hu et al. 2024 (MiniCPM) §4.1; Hägele et al. 2024.
+  //   constant  max.
   double at(std::int64_t s) const;
 };
+
+// "cosine" | "linear" | "wsd" | "constant"; anything else is an error naming `key`.
+lr_schedule::shape schedule_shape(const std::string& name, const std::string& key);
 
 }  // namespace lmlab::train

@@ -63,6 +63,23 @@ TEST(lab_run, trains_evaluates_logs_and_resumes) {
   fs::remove_all(dir);
 }
 
+TEST(lab_run, flop_budget_gives_cheaper_models_more_steps) {
+  const fs::path dir = fs::temp_directory_path() / ("lmlab_flops_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  auto steps_for = [&](double mod_capacity, const char* name) {
+    auto c = tiny_config(mod_capacity);
+    c["train"].erase("steps");
+    c["train"]["flops"] = 5e7;
+    return lab::train_and_evaluate(c, 3, dir / name, {}, -1, nullptr).steps;
+  };
+  const auto dense = steps_for(0, "dense"), routed = steps_for(0.25, "mod");
+  EXPECT_GE(dense, 3);
+  EXPECT_LE(dense, 200);
+  // Every second block processes a quarter of the tokens: cheaper per step, more steps.
+  EXPECT_GT(routed, dense);
+  fs::remove_all(dir);
+}
+
 TEST(lab_run, unsupported_keys_are_errors_naming_the_key) {
   auto c = tiny_config(0);
   c["train"]["optimizer"] = "sgd";
@@ -71,6 +88,14 @@ TEST(lab_run, unsupported_keys_are_errors_naming_the_key) {
     FAIL();
   } catch (const lmlab::error& e) {
     EXPECT_STREQ(e.what(), "lab: train.optimizer: only adamw is implemented");
+  }
+  auto s = tiny_config(0);
+  s["train"]["schedule"] = "step";
+  try {
+    lab::train_and_evaluate(s, 1, {}, {}, -1, nullptr);
+    FAIL();
+  } catch (const lmlab::error& e) {
+    EXPECT_STREQ(e.what(), "lab: train.schedule: unknown schedule 'step'");
   }
   auto d = tiny_config(0);
   d["model"]["arch"] = "lstm";

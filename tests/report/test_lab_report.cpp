@@ -75,6 +75,8 @@ void add(st::results_store& db, const std::string& name, const fake_run& r) {
   db.mark_running(id);
   for (std::size_t i = 0; i < r.loss.size(); ++i) db.log_metric(id, static_cast<std::int64_t>(10 * i), "train_loss", r.loss[i]);
   db.log_metric(id, 0, "n_params", 12345);
+  db.log_metric(id, 0, "steps", 40);
+  db.log_metric(id, 0, "train_flops", 2.5e9);
   if (!r.failure.empty()) {
     db.mark_failed(id, r.failure);
     return;
@@ -282,7 +284,7 @@ TEST(lab_report, figure_and_table_csvs_hold_means_and_cis) {
 
   // The runs table lists the failed run with its reason.
   const std::string runs = lmlab::read_text_file(out / "table-recall-runs.csv");
-  EXPECT_NE(runs.find("pattern=M,\"0,1\",2,1,12345,0.45 ± 0.64,0.45,"), std::string::npos) << runs;
+  EXPECT_NE(runs.find("pattern=M,\"0,1\",2,1,12345,40,2.5e+09,0.45 ± 0.64,0.45,"), std::string::npos) << runs;
   EXPECT_NE(runs.find("seed 2: NaN loss at step 40"), std::string::npos) << runs;
   const std::string html = lmlab::read_text_file(out / "index.html");
   EXPECT_NE(html.find("seed 2: NaN loss at step 40"), std::string::npos);

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "autograd/autograd.hpp"
+#include "core/error.hpp"
 #include "core/fs.hpp"
 #include "data/tokenizer.hpp"
 #include "nn/safetensors.hpp"
@@ -113,6 +114,29 @@ TEST(schedule, warmup_then_cosine_to_min) {
   EXPECT_NEAR(s.at(9), 0.55, 1e-12);  // halfway through the cosine
   EXPECT_DOUBLE_EQ(s.at(14), 0.1);
   EXPECT_DOUBLE_EQ(s.at(20), 0.1);
+}
+
+TEST(schedule, linear_wsd_and_constant) {
+  using shape = train::lr_schedule::shape;
+  train::lr_schedule lin{1.0, 0.1, 4, 14, shape::linear};
+  EXPECT_DOUBLE_EQ(lin.at(3), 1.0);
+  EXPECT_NEAR(lin.at(9), 0.55, 1e-12);
+  EXPECT_DOUBLE_EQ(lin.at(14), 0.1);
+  // WSD: 10 steps after warmup, the last 20% (2 steps) decay linearly.
+  train::lr_schedule wsd{1.0, 0.1, 4, 14, shape::wsd, 0.2};
+  EXPECT_DOUBLE_EQ(wsd.at(5), 1.0);
+  EXPECT_DOUBLE_EQ(wsd.at(12), 1.0);
+  EXPECT_NEAR(wsd.at(13), 0.55, 1e-12);
+  EXPECT_NEAR(wsd.at(14), 0.1, 1e-12);
+  train::lr_schedule con{1.0, 0.1, 4, 14, shape::constant};
+  EXPECT_DOUBLE_EQ(con.at(13), 1.0);
+  EXPECT_EQ(train::schedule_shape("wsd", "train.schedule"), shape::wsd);
+  try {
+    train::schedule_shape("step", "train.schedule");
+    FAIL();
+  } catch (const lmlab::error& e) {
+    EXPECT_STREQ(e.what(), "train.schedule: unknown schedule 'step'");
+  }
 }
 
 TEST(clip, scales_to_max_norm_and_returns_the_norm) {
