@@ -4,7 +4,7 @@ mixer, plain PyTorch reimplementations of each block (written from the papers, w
 parameter names), random initial weights, one batch, the logits, the loss and every named
 gradient. tests/models_zoo/test_zoo_golden.cpp loads the weights into lmlab and compares.
 
-Run from the repository root:  /usr/bin/python3 scripts/ref/zoo_fixtures.py
+Run from the repository root:  /usr/bin/python3 scripts/ref/zoo_fixtures.py [NAME...]
 Output: tests/golden/fixtures/zoo_<name>.safetensors + zoo_<name>.json (commit them).
 Not for: CI (needs python3-torch); the fixtures are committed instead.
 """
@@ -33,6 +33,8 @@ FIXTURES = {
     "rwkv": dict(BASE, pattern="W", pos_encoding="none"),
     # RetNet retention + Griffin recurrent block, one of each.
     "retnet_griffin": dict(BASE, pattern="TR", pos_encoding="none", d_conv=3),
+    # Attention with a short causal conv on its input (attn_conv), learned positions, GELU MLP.
+    "attn_conv": dict(BASE, attn_conv=3),
 }
 
 
@@ -53,6 +55,9 @@ def mixer_shapes(c, kind, p):
         if bias: out[p + "b_v"] = (Hkv * D,)
         out[p + "w_o"] = (C, H * D)
         if bias: out[p + "b_o"] = (C,)
+        if c.get("attn_conv", 0):
+            out[p + "conv1d.weight"] = (C, c["attn_conv"])
+            out[p + "conv1d.bias"] = (C,)
     elif kind == "M":
         Di, N, K = c["expand"] * C, c["d_state"], c["d_conv"]
         R = c.get("dt_rank", 0) or (C + 15) // 16
@@ -191,6 +196,8 @@ def attention(c, p, q_, x):
     H = c["n_heads"]
     Hkv = c.get("n_kv_heads", 0) or H
     D = C // H
+    if c.get("attn_conv", 0):  # short causal depthwise conv on the attention input
+        x = causal_conv(x, p[q_ + "conv1d.weight"], p[q_ + "conv1d.bias"])
     lin = lambda n: F.linear(x, p[q_ + "w_" + n], p.get(q_ + "b_" + n))
     q = lin("q").view(B, T, H, D).transpose(1, 2)
     k = lin("k").view(B, T, Hkv, D).transpose(1, 2)
@@ -341,5 +348,7 @@ def build(name, cfg, seed):
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
+    only = sys.argv[1:]  # fixture names to (re)write; default all
     for i, (name, cfg) in enumerate(FIXTURES.items()):
-        build(name, cfg, 100 + i)
+        if not only or name in only:
+            build(name, cfg, 100 + i)

@@ -94,6 +94,19 @@ tensor lm_block::forward(const tensor& x, double p, std::uint64_t seed, std::uin
   tensor router = reshape(mod_router->forward(x), {B, T});
   mod_routing r = mod_route(router, mod_capacity);
   const std::int64_t k = r.k;
+  // The causal decision step mode uses (r > 0) against the top-k it stands in for.
+  {
+    const std::vector<double> rv = router.to_vector();
+    std::vector<char> kept(rv.size(), 0);
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t j = 0; j < k; ++j) kept[static_cast<std::size_t>(b * T + r.indices[static_cast<std::size_t>(b * k + j)])] = 1;
+    mod_agree = 0;
+    for (std::size_t i = 0; i < rv.size(); ++i) mod_agree += (rv[i] > 0) == (kept[i] != 0);
+  }
+  // The predictor's loss reaches the router weights only: its input is detached so that the
+  // auxiliary task does not reshape the residual stream (our choice; the paper's sec. 3.5
+  // applies a stop-gradient to the inputs of its second, separate-predictor method).
+  mod_aux = training() ? mod_predictor_loss(reshape(mod_router->forward(x.detach()), {B, T}), r) : tensor{};
   std::vector<std::int32_t> flat(r.indices.size());
   for (std::int64_t b = 0; b < B; ++b)
     for (std::int64_t j = 0; j < k; ++j)
@@ -108,6 +121,59 @@ tensor lm_block::forward(const tensor& x, double p, std::uint64_t seed, std::uin
   return reshape(index_add_rows(xf, flat, reshape(upd, {B * k, C})), {B, T, C});
 }
 
+block_state lm_block::new_state(std::int64_t B) const {
+  block_state s;
+  const std::int64_t copies = mod_router ? B : 1, batch = mod_router ? 1 : B;
+  for (std::int64_t i = 0; i < copies; ++i) {
+    s.mix.push_back(mix->new_state(batch));
+    s.ffn.push_back(ffn->new_state(batch));
+  }
+  return s;
+}
+
+tensor lm_block::inner_step(const tensor& x_in, mixer_state* ms, mixer_state* fs) {
+  // As inner() on a sequence of length 1; hooks see (n, 1, C).
+  const std::int64_t n = x_in.size(0), C = x_in.size(1);
+  const auto seq = [&](const tensor& t) { return reshape(t, {n, 1, C}); };
+  const auto rows = [&](const tensor& t) { return reshape(t, {n, C}); };
+  tensor x = hook_resid_pre(seq(x_in));
+  tensor a = hook_attn_out(seq(mix->step(ln1.forward(rows(x)), ms)));
+  x = hook_resid_mid(add(x, a));
+  tensor m = hook_mlp_out(seq(ffn->step(ln2.forward(rows(x)), fs)));
+  return rows(hook_resid_post(add(x, m)));
+}
+
+tensor lm_block::step(const tensor& x, block_state& s) {
+  if (!mod_router) return inner_step(x, s.mix[0].get(), s.ffn[0].get());
+  // ref: Raposo et al. 2024 sec. 3.5: a token goes through the block iff the router's output
+  // predicts it among the top-k, r > 0 (sigmoid(r) > 1/2, what the BCE trains); then
+  // x + r * (block(x) - x) as in the forward, else x. Each sequence has its own states.
+  const std::int64_t B = x.size(0);
+  const std::vector<double> r = mod_router->forward(x).to_vector();  // (B, 1)
+  tensor out = x.contiguous_raw().clone_raw();
+  for (std::int64_t b = 0; b < B; ++b) {
+    if (!(r[static_cast<std::size_t>(b)] > 0)) continue;
+    tensor xb = x.narrow_raw(0, b, 1).contiguous_raw();  // (1, C)
+    tensor w = hook_mod_weights(tensor::full({1, 1}, r[static_cast<std::size_t>(b)], x.type()));
+    tensor delta = sub(inner_step(xb, s.mix[static_cast<std::size_t>(b)].get(), s.ffn[static_cast<std::size_t>(b)].get()), xb);
+    out.narrow_raw(0, b, 1).copy_from(add(xb, mul(delta, w)));
+  }
+  return out;
+}
+
+tensor mod_predictor_loss(const tensor& router, const mod_routing& r) {
+  LMLAB_CHECK(router.dim() == 2 && static_cast<std::int64_t>(r.indices.size()) == router.size(0) * r.k,
+              "mod_predictor_loss: router (B, T) and a routing of it expected, got {} with {} kept", shape_str(router.shape()),
+              r.indices.size());
+  const std::int64_t B = router.size(0), T = router.size(1);
+  std::vector<double> y(static_cast<std::size_t>(B * T), 0.0);
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t j = 0; j < r.k; ++j) y[static_cast<std::size_t>(b * T + r.indices[static_cast<std::size_t>(b * r.k + j)])] = 1.0;
+  tensor target = tensor::from<double>({B, T}, std::span<const double>(y)).to_raw(router.type());
+  // BCE with logits: -y log sigmoid(r) - (1 - y) log(1 - sigmoid(r)) = softplus(r) - y r.
+  return mean(sub(softplus(router), mul(target, router)));
+}
+
 // ---- model -------------------------------------------------------------------------------
 
 namespace {
@@ -117,7 +183,8 @@ bool resid_projection(const std::string& name) {
 }
 
 struct model_state : lm_state {
-  std::vector<std::unique_ptr<mixer_state>> mix, ffn;
+  std::int64_t batch = 0;
+  std::vector<block_state> blocks;
 };
 }  // namespace
 
@@ -179,11 +246,14 @@ tensor lm::forward(const tensor& ids_in) {
 
 tensor lm::loss(const tensor& inputs, const tensor& targets) {
   tensor l = causal_lm::loss(inputs, targets);
-  if (!training() || cfg_.aux_loss_coef == 0) return l;
-  // ref: Fedus et al. 2021 (Switch) eq. 4: total loss = LM loss + alpha * aux loss per layer.
+  if (!training()) return l;
   for (std::size_t i = 0; i < blocks.size(); ++i) {
+    // ref: Fedus et al. 2021 (Switch) eq. 4: total loss = LM loss + alpha * aux loss per layer.
     tensor a = blocks[i].ffn->aux_loss();
-    if (a.defined()) l = add(l, mul_scalar(a, cfg_.aux_loss_coef));
+    if (a.defined() && cfg_.aux_loss_coef != 0) l = add(l, mul_scalar(a, cfg_.aux_loss_coef));
+    // ref: Raposo et al. 2024 sec. 3.5: the sampling predictor's BCE per routed block.
+    if (blocks[i].mod_aux.defined() && cfg_.mod_aux_loss_coef != 0)
+      l = add(l, mul_scalar(blocks[i].mod_aux, cfg_.mod_aux_loss_coef));
   }
   return l;
 }
@@ -191,8 +261,9 @@ tensor lm::loss(const tensor& inputs, const tensor& targets) {
 nlohmann::json lm::last_metrics() const {
   nlohmann::json m = nlohmann::json::object();
   double aux = 0;
-  std::int64_t dropped = 0, tokens = 0, kept = 0, seen = 0;
-  bool moe = false, mod = false;
+  std::int64_t dropped = 0, tokens = 0, kept = 0, seen = 0, agree = 0;
+  double mod_aux = 0;
+  bool moe = false, mod = false, mod_aux_seen = false;
   for (std::size_t i = 0; i < blocks.size(); ++i) {
     auto bm = blocks[i].ffn->last_metrics();
     if (bm.contains("moe_aux_loss")) {
@@ -205,6 +276,11 @@ nlohmann::json lm::last_metrics() const {
       mod = true;
       kept += blocks[i].mod_kept;
       seen += blocks[i].mod_total;
+      agree += blocks[i].mod_agree;
+      if (blocks[i].mod_aux.defined()) {
+        mod_aux_seen = true;
+        mod_aux += blocks[i].mod_aux.item();
+      }
     }
   }
   if (moe) {
@@ -212,7 +288,13 @@ nlohmann::json lm::last_metrics() const {
     m["moe_dropped_tokens"] = dropped;    // tokens with every choice over capacity, all layers
     m["moe_dropped_fraction"] = tokens > 0 ? static_cast<double>(dropped) / static_cast<double>(tokens) : 0.0;
   }
-  if (mod) m["mod_processed_fraction"] = seen > 0 ? static_cast<double>(kept) / static_cast<double>(seen) : 0.0;
+  if (mod) {
+    m["mod_processed_fraction"] = seen > 0 ? static_cast<double>(kept) / static_cast<double>(seen) : 0.0;
+    // Share of (token, routed block) pairs where the causal decision r > 0 of step mode agrees
+    // with the forward's top-k (Raposo et al. 2024 sec. 3.5 report ~99% after training).
+    m["mod_predictor_accuracy"] = seen > 0 ? static_cast<double>(agree) / static_cast<double>(seen) : 0.0;
+    if (mod_aux_seen) m["mod_aux_loss"] = mod_aux;  // summed over routed blocks (training forwards)
+  }
   return m;
 }
 
@@ -246,20 +328,11 @@ void lm::set_rope_scaling(const rope_scaling_config& s) {
   for (std::size_t i = 0; i < blocks.size(); ++i) blocks[i].mix->set_rope_scaling(s);
 }
 
-bool lm::supports_step() const {
-  for (std::size_t i = 0; i < blocks.size(); ++i)
-    if (blocks[i].mod_router) return false;
-  return true;
-}
-
 std::unique_ptr<lm_state> lm::new_state(std::int64_t B) const {
-  LMLAB_CHECK_HINT(supports_step(), "generate with full forwards (models/sample.hpp does this by itself)",
-                   "lm: Mixture-of-Depths blocks have no step mode (their top-k is over the whole sequence)");
+  LMLAB_CHECK(B >= 1, "lm: new_state needs a batch of at least 1, got {}", B);
   auto s = std::make_unique<model_state>();
-  for (std::size_t i = 0; i < blocks.size(); ++i) {
-    s->mix.push_back(blocks[i].mix->new_state(B));
-    s->ffn.push_back(blocks[i].ffn->new_state(B));
-  }
+  s->batch = B;
+  for (std::size_t i = 0; i < blocks.size(); ++i) s->blocks.push_back(blocks[i].new_state(B));
   return s;
 }
 
@@ -269,17 +342,18 @@ tensor lm::step(lm_state& st, const tensor& ids) {
               dtype_name(ids.type()), shape_str(ids.shape()));
   LMLAB_CHECK_HINT(!wpe || s.pos < cfg_.n_ctx, "start a new state with a cropped prompt",
                    "lm: step at position {} is past n_ctx = {} (learned positions)", s.pos, cfg_.n_ctx);
+  LMLAB_CHECK(ids.size(0) == s.batch, "lm: step ids have batch {}, but the state was made for batch {}", ids.size(0),
+              s.batch);
   no_grad ng;
-  const std::int64_t C = cfg_.d_model;
-  tensor x = wte->forward(ids.contiguous_raw());  // (B,C)
-  if (wpe) x = add(x, reshape(narrow(wpe->weight, 0, s.pos, 1), {C}));
-  else if (cfg_.pos_encoding == "sinusoidal")
-    x = add(x, reshape(narrow(sinusoidal_table(s.pos + 1, C, 10000.0, x.type()), 0, s.pos, 1), {C}));
-  for (std::size_t i = 0; i < blocks.size(); ++i) {
-    auto& b = blocks[i];
-    x = add(x, b.mix->step(b.ln1.forward(x), s.mix[i].get()));
-    x = add(x, b.ffn->step(b.ln2.forward(x), s.ffn[i].get()));
+  const std::int64_t B = ids.size(0), C = cfg_.d_model;
+  // Hooks see the forward's shapes with T = 1.
+  tensor x = reshape(hook_embed(reshape(wte->forward(ids.contiguous_raw()), {B, 1, C})), {B, C});
+  if (wpe || cfg_.pos_encoding == "sinusoidal") {
+    tensor pos = wpe ? narrow(wpe->weight, 0, s.pos, 1) : narrow(sinusoidal_table(s.pos + 1, C, 10000.0, x.type()), 0, s.pos, 1);
+    if (hook_pos_embed.active()) x = add(x, reshape(hook_pos_embed(expand(reshape(pos, {1, 1, C}), {B, 1, C})), {B, C}));
+    else x = add(x, reshape(pos, {C}));
   }
+  for (std::size_t i = 0; i < blocks.size(); ++i) x = blocks[i].step(x, s.blocks[i]);
   x = static_cast<norm_module&>(*ln_f).forward(x);
   ++s.pos;
   return linear(x, cfg_.tie_embeddings ? wte->weight : lm_head->weight);  // (B,V)

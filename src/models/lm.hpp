@@ -17,16 +17,27 @@
 //   blocks.N.rglru.hook_gate_r/hook_gate_i/hook_h, blocks.N.time_mix.hook_wkv,
 //   blocks.N.retention.hook_out, blocks.N.mlp.hook_pre/post, blocks.N.moe.hook_router_probs,
 //   blocks.N.hook_mod_weights.
+// Hooks fire in step mode too, with the time axis of length 1: (B, 1, C) for the embedding and
+// residual hooks, (B, 1, H, D) for q/k/v/z, (B, H, 1, S) for the pattern over the S cached keys,
+// (B, Di, N) for the SSM state after the token, (N = B, E) for MoE router probabilities. Inside
+// a MoD-routed block they fire once per processed sequence with batch 1 ((1, 1, C), and
+// hook_mod_weights (1, 1)), and not at all for a sequence whose token skips the block.
+// Mixture-of-Depths sampling, ref: Raposo et al. 2024 sec. 3.5 (the first of its two methods):
+// in training each routed block adds mod_aux_loss_coef * BCE(router logits r, 1[token in the
+// top-k]) to the loss, so r > 0 learns to predict the non-causal top-k from the token alone;
+// step mode sends a token through the block iff r > 0 (x += r * (block(x) - x), as the forward).
 // Not for: the old fixed GPT (models/gpt.hpp), training (train/).
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include <memory>
+#include <vector>
 
 #include "models/causal_lm.hpp"
 #include "models/lm_config.hpp"
 #include "models/mixer.hpp"
+#include "ops/routing.hpp"
 
 namespace lmlab::models {
 
@@ -49,9 +60,9 @@ class lm : public causal_lm {
   void set_dropout_seed(std::uint64_t s) override { dropout_seed_ = s; }
   nlohmann::json last_metrics() const override;
 
-  // Step mode exists unless a block uses Mixture-of-Depths (its top-k over the whole
-  // sequence is not causal; Raposo et al. 2024 sec. 3.5 train an extra predictor for that).
-  bool supports_step() const override;
+  // Step mode exists for every config; MoD blocks route by the causal decision r > 0 (see the
+  // header), so step equals the forward where that decision agrees with the top-k.
+  bool supports_step() const override { return true; }
   std::unique_ptr<lm_state> new_state(std::int64_t B) const override;
   tensor step(lm_state& state, const tensor& ids) override;
 
@@ -84,6 +95,13 @@ class norm_module : public nn::module {
   double eps;
 };
 
+// Mixer states of one block in step mode: one entry of batch B for a plain block; B entries of
+// batch 1 for a MoD-routed block (each sequence advances its states only on the tokens it
+// sends through the block, so a KV cache holds exactly the processed tokens).
+struct block_state {
+  std::vector<std::unique_ptr<mixer_state>> mix, ffn;
+};
+
 class lm_block : public nn::module {
  public:
   lm_block(const lm_config& c, std::int64_t layer);
@@ -91,16 +109,28 @@ class lm_block : public nn::module {
   tensor forward(const tensor& x, double p, std::uint64_t seed, std::uint64_t site);
   // The residual update without MoD: x + mixer + ffn (dropout as in GPT).
   tensor inner(const tensor& x, double p, std::uint64_t seed, std::uint64_t site);
+  // Step mode (no autograd, no dropout): x (B, C) -> (B, C), advancing `s`.
+  block_state new_state(std::int64_t B) const;
+  tensor step(const tensor& x, block_state& s);
+  // The residual update of inner() for one token per row: x (n, C) with states of batch n.
+  tensor inner_step(const tensor& x, mixer_state* mix_state, mixer_state* ffn_state);
   std::int64_t layer;
   norm_module ln1, ln2;
   std::unique_ptr<mixer> mix, ffn;
   std::unique_ptr<nn::linear> mod_router;  // (1, C) when MoD routes this block
   double mod_capacity = 0;
   std::int64_t mod_kept = 0, mod_total = 0;  // tokens processed / seen in the last forward
+  std::int64_t mod_agree = 0;                 // tokens where (r > 0) == (in the top-k), last forward
+  tensor mod_aux;                             // the sampling predictor's BCE (training forwards only)
   nn::hook_point hook_resid_pre, hook_resid_mid, hook_resid_post;  // (B, T, C)
   nn::hook_point hook_attn_out, hook_mlp_out;                      // (B, T, C)
-  nn::hook_point hook_mod_weights;                                 // (B, k) router weights of kept tokens
+  nn::hook_point hook_mod_weights;  // (B, k) router weights of kept tokens; step mode: (1, 1) per processed row
 };
+
+// The MoD sampling loss, ref: Raposo et al. 2024 sec. 3.5: binary cross-entropy with the router
+// outputs as logits and targets 1 for the tokens `r` kept (the top-k), 0 for the rest; mean
+// over the B*T tokens. router (B, T) -> scalar, differentiable in `router`.
+tensor mod_predictor_loss(const tensor& router, const mod_routing& r);
 
 // Builds a model from a lab/JSON model object (keys in models/lm_config.hpp), initialised
 // from `seed`. `model_config` must include vocab_size > 0.

@@ -1,6 +1,7 @@
 // The zoo model's config: field table, validation, JSON and config.json: see lm_config.hpp.
 #include "models/lm_config.hpp"
 
+#include <cmath>
 #include <set>
 
 #include "models/gpt.hpp"
@@ -57,12 +58,15 @@ const std::vector<model_field>& model_fields() {
       LMLAB_MF(rope_scaling.low_freq_factor, "rope_scaling.low_freq_factor", number, "llama3 low-frequency factor"),
       LMLAB_MF(rope_scaling.high_freq_factor, "rope_scaling.high_freq_factor", number, "llama3 high-frequency factor"),
       LMLAB_MF(window, "window", integer, "sliding-window attention span; 0 = full"),
+      LMLAB_MF(attn_conv, "attn_conv", integer, "short causal conv on the attention input (kernel); 0 = off"),
       LMLAB_MF(n_experts, "n_experts", integer, "MoE experts"),
       LMLAB_MF(top_k, "top_k", integer, "MoE experts per token"),
       LMLAB_MF(capacity_factor, "capacity_factor", number, "MoE capacity factor; 0 = unlimited"),
       LMLAB_MF(aux_loss_coef, "aux_loss_coef", number, "weight of the Switch load-balancing loss"),
       LMLAB_MF(mod_capacity, "mod_capacity", number, "Mixture-of-Depths capacity ratio; 0 = off"),
       LMLAB_MF(mod_every, "mod_every", integer, "MoD routes every mod_every-th block"),
+      LMLAB_MF(mod_aux_loss_coef, "mod_aux_loss_coef", number,
+               "weight of the MoD sampling predictor's BCE (router r > 0 vs top-k); 0 = off"),
       LMLAB_MF(d_state, "d_state", integer, "Mamba state size N"),
       LMLAB_MF(d_conv, "d_conv", integer, "Mamba/Griffin causal conv width"),
       LMLAB_MF(expand, "expand", integer, "Mamba inner width = expand * d_model"),
@@ -174,8 +178,13 @@ void lm_config::validate(const std::string& prefix) const {
   LMLAB_CHECK_HINT(mod_capacity >= 0 && mod_capacity <= 1, "Raposo et al. use 0.125",
                    "{}mod_capacity: must be in [0, 1], got {}", prefix, mod_capacity);
   LMLAB_CHECK(mod_every >= 1, "{}mod_every: must be >= 1, got {}", prefix, mod_every);
+  LMLAB_CHECK_HINT(mod_aux_loss_coef >= 0 && std::isfinite(mod_aux_loss_coef),
+                   "0 turns the MoD sampling predictor's loss off; 0.01 is the default",
+                   "{}mod_aux_loss_coef: must be a finite number >= 0, got {}", prefix, mod_aux_loss_coef);
   LMLAB_CHECK(d_state >= 1, "{}d_state: must be >= 1, got {}", prefix, d_state);
   LMLAB_CHECK(d_conv >= 1, "{}d_conv: must be >= 1, got {}", prefix, d_conv);
+  LMLAB_CHECK_HINT(attn_conv >= 0 && attn_conv <= 64, "0 turns it off; 3 or 4 is usual",
+                   "{}attn_conv: must be in [0, 64], got {}", prefix, attn_conv);
   LMLAB_CHECK(expand >= 1, "{}expand: must be >= 1, got {}", prefix, expand);
   LMLAB_CHECK(dt_rank >= 0, "{}dt_rank: must be >= 0, got {}", prefix, dt_rank);
   LMLAB_CHECK(lru_width >= 0, "{}lru_width: must be >= 0, got {}", prefix, lru_width);

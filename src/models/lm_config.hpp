@@ -27,11 +27,15 @@
 //                   factor 1, original_max_position_embeddings 0 (= n_ctx), beta_fast 32,
 //                   beta_slow 1, low_freq_factor 1, high_freq_factor 4}
 //   window          int 0   sliding-window attention span; 0 = full causal
+//   attn_conv       int 0   kernel of a short causal depthwise conv on the attention input
+//                           (before q, k, v; initialised to the identity); 0 = off
 //   n_experts int 8, top_k int 2, capacity_factor number 0 (0 = unlimited),
 //   aux_loss_coef number 0.01                      (ffn = "moe"; Switch load-balancing loss)
 //   mod_capacity    number 0   Mixture-of-Depths: fraction of tokens a routed block processes
 //                              (0 = off)
 //   mod_every       int 2      route every mod_every-th block (blocks mod_every-1, 2*mod_every-1, ...)
+//   mod_aux_loss_coef number 0.01  weight of MoD's sampling-predictor BCE per routed block (trains
+//                              r > 0 to predict the top-k, the decision step mode uses); 0 = off
 //   d_state int 16, d_conv int 4, expand int 2, dt_rank int 0 (= ceil(d_model/16))   (Mamba)
 //   lru_width       int 0   Griffin recurrent width; 0 = d_model (R blocks use d_conv too)
 // Not for: training keys (train/config.hpp), building the model (models/lm.hpp).
@@ -75,12 +79,14 @@ struct lm_config {
   double rope_theta = 10000.0;
   rope_scaling_config rope_scaling;
   std::int64_t window = 0;
+  std::int64_t attn_conv = 0;
   std::int64_t n_experts = 8;
   std::int64_t top_k = 2;
   double capacity_factor = 0.0;
   double aux_loss_coef = 0.01;
   double mod_capacity = 0.0;
   std::int64_t mod_every = 2;
+  double mod_aux_loss_coef = 0.01;
   std::int64_t d_state = 16;
   std::int64_t d_conv = 4;
   std::int64_t expand = 2;

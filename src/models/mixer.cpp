@@ -12,6 +12,7 @@
 #include "ops/alibi.hpp"
 #include "ops/ops.hpp"
 #include "ops/routing.hpp"
+#include "ops/scan.hpp"
 
 namespace lmlab::models {
 
@@ -64,12 +65,14 @@ namespace {
 
 struct kv_state : mixer_state {
   tensor k, v;  // (B, H_kv, S, D)
+  tensor conv;  // (B, K-1, C): the last inputs of the short conv (attn_conv > 0)
 };
 
 class attention_mixer : public mixer {
  public:
   attention_mixer(const lm_config& c, std::int64_t layer)
-      : C_(c.d_model), H_(c.n_heads), Hkv_(c.kv_heads()), D_(c.d_head()), window_(c.window), pos_(c.pos_encoding),
+      : C_(c.d_model), H_(c.n_heads), Hkv_(c.kv_heads()), D_(c.d_head()), window_(c.window), K_(c.attn_conv),
+        pos_(c.pos_encoding),
         eps_(c.layer_norm_eps), n_ctx_(c.n_ctx), rope_(c.rope()), use_rope_(c.uses_rope()) {
     (void)layer;
     const bool b = c.bias;
@@ -81,6 +84,15 @@ class attention_mixer : public mixer {
     if (b) b_v = register_parameter("b_v", tensor::zeros({Hkv_ * D_}));
     w_o = register_parameter("w_o", tensor::zeros({C_, H_ * D_}));
     if (b) b_o = register_parameter("b_o", tensor::zeros({C_}));
+    if (K_ > 0) {
+      // A short causal depthwise conv on the attention input, so each position's q, k and v
+      // see its K-1 predecessors: Olsson et al. 2022's "smeared key" (Argument 2) generalised
+      // to q and v, and the short convolution of the Zoology MQAR models (Arora et al. 2023).
+      // Induction and associative recall then need one attention layer instead of a
+      // previous-token head plus an induction head.
+      conv_w = register_parameter("conv1d.weight", tensor::zeros({C_, K_}));
+      conv_b = register_parameter("conv1d.bias", tensor::zeros({C_}));
+    }
     if (pos_ == "fire") {
       // ref: Li et al. 2023 (FIRE) eq. 5: b(i,j) = f_theta(psi(i-j) / psi(max(L, i))), f_theta an
       // MLP 1 -> 32 -> H with ReLU; c and L learnable scalars.
@@ -103,6 +115,11 @@ class attention_mixer : public mixer {
 
   void init_special(std::uint64_t seed) override {
     if (fire_w1.defined()) nn::init_uniform(fire_w1, 0.0, 1.0, seed, nn::stream_of(fire_w1.name()));
+    if (conv_w.defined()) {
+      // Identity plus the N(0, init_std) draw: the layer starts as plain attention.
+      float* w = conv_w.data<float>();
+      for (std::int64_t c = 0; c < C_; ++c) w[c * K_ + K_ - 1] += 1.0f;
+    }
   }
 
   void set_rope_scaling(const rope_scaling_config& s) override {
@@ -119,7 +136,7 @@ class attention_mixer : public mixer {
   tensor forward(const tensor& x) override {
     const std::int64_t B = x.size(0), T = x.size(1);
     tensor q, k, v;
-    project(x, 0, q, k, v);
+    project(K_ > 0 ? causal_conv1d(x, conv_w, conv_b) : x, 0, q, k, v);
     return out(attend(q, k, v, 0), B, T);
   }
 
@@ -127,6 +144,7 @@ class attention_mixer : public mixer {
     auto s = std::make_unique<kv_state>();
     s->k = tensor::zeros({B, Hkv_, 0, D_});
     s->v = tensor::zeros({B, Hkv_, 0, D_});
+    if (K_ > 0) s->conv = tensor::zeros({B, K_ - 1, C_});
     return s;
   }
 
@@ -134,7 +152,8 @@ class attention_mixer : public mixer {
     auto& s = static_cast<kv_state&>(*st);
     const std::int64_t B = x_t.size(0);
     tensor q, k, v;
-    project(reshape(x_t, {B, 1, C_}), s.pos, q, k, v);
+    const tensor xin = K_ > 0 ? causal_conv1d_step(s.conv, x_t, conv_w, conv_b) : x_t;
+    project(reshape(xin, {B, 1, C_}), s.pos, q, k, v);
     s.k = s.k.size(2) == 0 ? k : cat({s.k, k}, 2);
     s.v = s.v.size(2) == 0 ? v : cat({s.v, v}, 2);
     const std::int64_t q_off = s.pos;
@@ -150,17 +169,19 @@ class attention_mixer : public mixer {
 
   std::int64_t state_size(std::int64_t T) const override {
     const std::int64_t S = window_ > 0 && pos_ != "fire" ? std::min(T, window_) : T;
-    return 2 * Hkv_ * D_ * S * 4;  // K and V, f32
+    return (2 * Hkv_ * D_ * S + (K_ > 0 ? (K_ - 1) * C_ : 0)) * 4;  // K and V (and the conv window), f32
   }
 
   double flops_per_token(std::int64_t T) const override {
     const double S = static_cast<double>(window_ > 0 ? std::min(T, window_) : T);
     // ref: PaLM appendix B: 2 per weight + 2*T*d for QK^T and 2*T*d for AV per token.
+    // (mixer::flops_per_token counts 2 per weight, which covers the short conv's taps.)
     return mixer::flops_per_token(T) + 4.0 * S * static_cast<double>(H_ * D_);
   }
 
   tensor w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o;
   tensor fire_c, fire_L, fire_w1, fire_b1, fire_w2, fire_b2;
+  tensor conv_w, conv_b;  // (C, K), (C) when attn_conv > 0
   nn::hook_point hook_q, hook_k, hook_v;  // (B, T, H, D) / (B, T, H_kv, D)
   nn::hook_point hook_pattern;            // (B, H, Tq, Tk)
   nn::hook_point hook_z;                  // (B, T, H, D)
@@ -231,7 +252,7 @@ class attention_mixer : public mixer {
     return linear(reshape(zz, {B, T, H_ * D_}), w_o, b_o);
   }
 
-  std::int64_t C_, H_, Hkv_, D_, window_;
+  std::int64_t C_, H_, Hkv_, D_, window_, K_;
   std::string pos_;
   double eps_;
   std::int64_t n_ctx_;
@@ -284,9 +305,8 @@ class swiglu_mixer : public mixer {
 
 class moe_mixer : public mixer {
  public:
-  moe_mixer(const lm_config& c) : E_(c.n_experts) {
+  moe_mixer(const lm_config& c) : E_(c.n_experts), capacity_factor_(c.capacity_factor) {
     opt_.k = c.top_k;
-    opt_.capacity_factor = c.capacity_factor;
     opt_.renormalize = true;
     router = register_parameter("router", tensor::zeros({E_, c.d_model}));
     for (std::int64_t e = 0; e < E_; ++e) experts.push_back(std::make_unique<mlp_mixer>(c.d_model, c.mlp_width(), c.bias));
@@ -295,11 +315,37 @@ class moe_mixer : public mixer {
   }
   const char* kind() const override { return "moe"; }
 
-  tensor forward(const tensor& x) override {
+  // Capacity (token dropping) is a training device: it bounds the expert buffers of a batch.
+  // Evaluation forwards and step mode route every token to its top-k experts, as Switch and
+  // Mixtral-style inference do, so step mode equals the evaluation forward for any
+  // capacity_factor, and a token's output does not depend on the other tokens of the batch.
+  tensor forward(const tensor& x) override { return route(x, training() ? capacity_factor_ : 0.0); }
+  tensor step(const tensor& x_t, mixer_state*) override {
+    const std::int64_t B = x_t.size(0), C = x_t.size(1);
+    return reshape(route(reshape(x_t, {B, 1, C}), 0.0), {B, C});
+  }
+
+  double flops_per_token(std::int64_t T) const override {
+    // Router plus the k experts a token visits.
+    return 2.0 * static_cast<double>(router.numel()) +
+           static_cast<double>(opt_.k) * experts[0].flops_per_token(T);
+  }
+  nlohmann::json last_metrics() const override { return metrics_; }
+  tensor aux_loss() const override { return aux_; }
+
+  tensor router;
+  nn::module_list<mlp_mixer> experts;
+  nn::hook_point hook_router_probs;  // (N, E) softmax of the router logits, N = B*T
+
+ private:
+  // x (B, T, C) -> (B, T, C) with capacity_factor cf (0 = unlimited).
+  tensor route(const tensor& x, double cf) {
     const std::int64_t B = x.size(0), T = x.size(1), C = x.size(2), N = B * T, k = opt_.k;
     tensor xf = reshape(x, {N, C});
+    moe_route_options opt = opt_;
+    opt.capacity_factor = cf;
     // ref: Fedus et al. 2021 (Switch) sec. 2.1; top-k with renormalised gates (Mixtral).
-    moe_routing r = moe_route(linear(xf, router), opt_);
+    moe_routing r = moe_route(linear(xf, router), opt);
     hook_router_probs(r.probs);  // (N, E), observed (the routing is already decided)
     tensor gates = reshape(r.gates, {N * k, 1});
     tensor out = tensor::zeros({N, C}, x.type());
@@ -316,20 +362,8 @@ class moe_mixer : public mixer {
     return reshape(out, {B, T, C});
   }
 
-  double flops_per_token(std::int64_t T) const override {
-    // Router plus the k experts a token visits.
-    return 2.0 * static_cast<double>(router.numel()) +
-           static_cast<double>(opt_.k) * experts[0].flops_per_token(T);
-  }
-  nlohmann::json last_metrics() const override { return metrics_; }
-  tensor aux_loss() const override { return aux_; }
-
-  tensor router;
-  nn::module_list<mlp_mixer> experts;
-  nn::hook_point hook_router_probs;  // (N, E) softmax of the router logits, N = B*T
-
- private:
   std::int64_t E_;
+  double capacity_factor_;
   moe_route_options opt_;
   tensor aux_;
   nlohmann::json metrics_ = nlohmann::json::object();

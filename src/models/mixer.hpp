@@ -39,6 +39,7 @@ class mixer : public nn::module {
   // A fresh state for B sequences (nullptr for stateless parts such as an MLP).
   virtual std::unique_ptr<mixer_state> new_state(std::int64_t B) const { return nullptr; }
   // x_t (B, C) -> (B, C); advances `state` (may be null for stateless parts). No autograd.
+  // Fires the mixer's hook points with the forward's shapes at T = 1 (see models/lm.hpp).
   virtual tensor step(const tensor& x_t, mixer_state* state);
   // Bytes of inference state per sequence at context T (f32).
   virtual std::int64_t state_size(std::int64_t T) const { return 0; }

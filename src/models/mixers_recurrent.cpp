@@ -108,8 +108,11 @@ class mamba_mixer : public mixer {
     tensor xc = silu(causal_conv1d_step(s.conv, col(xz, 0, Di_), conv_w, conv_b));
     tensor z = col(xz, Di_, Di_);
     tensor dbc = linear(xc, x_proj);
-    tensor delta = softplus(linear(col(dbc, 0, R_), dt_w, dt_b));
+    const std::int64_t B = x_t.size(0);
+    tensor delta = reshape(hook_dt(reshape(softplus(linear(col(dbc, 0, R_), dt_w, dt_b)), {B, 1, Di_})), {B, Di_});
     tensor y = selective_scan_step(s.ssm, xc, delta, neg(exp(A_log)), col(dbc, R_, N_), col(dbc, R_ + N_, N_), Dskip);
+    // (B, Di, N) after this token, observed as in forward; a copy, as the step updates s.ssm in place.
+    if (hook_state.active()) hook_state(s.ssm.clone_raw());
     ++s.pos;
     return linear(mul(y, silu(z)), out_proj);
   }
@@ -191,7 +194,13 @@ class griffin_mixer : public mixer {
     auto& s = static_cast<griffin_state&>(*st);
     tensor y = gelu(linear(x_t, w_y, b_y), gelu_approx::tanh);
     tensor xb = causal_conv1d_step(s.conv, linear(x_t, w_x, b_x), conv_w, conv_b);
-    tensor h = rglru_step(s.h, xb, sigmoid(linear(xb, w_a, b_a)), sigmoid(linear(xb, w_i, b_i)), lambda);
+    // Hooks see the forward's shapes with T = 1; as there, a patched h changes the output only.
+    const std::int64_t B = x_t.size(0);
+    const auto seq = [&](const tensor& t) { return reshape(t, {B, 1, Dr_}); };
+    const auto rows = [&](const tensor& t) { return reshape(t, {B, Dr_}); };
+    tensor r = rows(hook_gate_r(seq(sigmoid(linear(xb, w_a, b_a)))));
+    tensor i = rows(hook_gate_i(seq(sigmoid(linear(xb, w_i, b_i)))));
+    tensor h = rows(hook_h(seq(rglru_step(s.h, xb, r, i, lambda))));
     ++s.pos;
     return linear(mul(h, y), w_out, b_out);
   }
@@ -272,7 +281,8 @@ class rwkv_time_mix : public mixer {
     tensor k = linear(lerp_mix(x_t, s.last, mix_k), key);
     tensor v = linear(lerp_mix(x_t, s.last, mix_v), value);
     tensor r = sigmoid(linear(lerp_mix(x_t, s.last, mix_r), receptance));
-    tensor w = wkv_step(s.wkv, neg(exp(time_decay)), time_first, k, v);
+    const std::int64_t B = x_t.size(0);
+    tensor w = reshape(hook_wkv(reshape(wkv_step(s.wkv, neg(exp(time_decay)), time_first, k, v), {B, 1, C_})), {B, C_});
     s.last = x_t.contiguous_raw().clone_raw();
     ++s.pos;
     return linear(mul(r, w), output);

@@ -1,8 +1,9 @@
 // The zoo model (models/lm.hpp) through its whole interface: the default config is the GPT of
 // models/gpt.hpp bit for bit; incremental generation (step mode) equals the full-sequence
 // forward for every mixer, positional encoding, FFN and a hybrid; state sizes by hand; MoE and
-// MoD through a model (aux loss, dropped tokens, processed fraction); every parameter gets a
-// gradient; save/load round trips for every mixer; RoPE scaling at evaluation; config errors.
+// MoD through a model (aux loss, dropped tokens in training only, processed fraction); every
+// parameter gets a gradient; save/load round trips for every mixer; RoPE scaling at
+// evaluation; config errors. More step mode (MoD, hooks, MoE capacity): test_zoo_step.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -137,6 +138,8 @@ TEST(zoo_lm, step_mode_equals_full_forward_for_every_mixer) {
       {"attn fire", [](lm_config& c) { c.pos_encoding = "fire"; }},
       {"attn nope swiglu", [](lm_config& c) { c.pos_encoding = "none"; c.ffn = "swiglu"; c.bias = false; }},
       {"attn moe", [](lm_config& c) { c.ffn = "moe"; c.n_experts = 3; c.top_k = 2; }},
+      {"attn rope short conv", [](lm_config& c) { c.pos_encoding = "rope"; c.attn_conv = 3; }},
+      {"attn conv window", [](lm_config& c) { c.attn_conv = 4; c.window = 3; c.pos_encoding = "alibi"; }},
       {"mamba", [](lm_config& c) { c.pattern = "MM"; c.pos_encoding = "none"; }},
       {"griffin", [](lm_config& c) { c.pattern = "RR"; c.pos_encoding = "none"; }},
       {"rwkv", [](lm_config& c) { c.pattern = "WW"; c.pos_encoding = "none"; }},
@@ -172,6 +175,8 @@ TEST(zoo_lm, state_size_by_hand) {
   a.window = 8;  // a sliding window caps the cache
   EXPECT_EQ(lm(a).state_size(100), 2 * 2 * 2 * 4 * 8 * 4);
   EXPECT_EQ(lm(a).state_size(5), 2 * 2 * 2 * 4 * 5 * 4);
+  a.attn_conv = 3;  // plus the short conv's last K-1 inputs (C = 16) per layer
+  EXPECT_EQ(lm(a).state_size(100), 2 * (2 * 2 * 4 * 8 + 2 * 16) * 4);
   // Mamba: conv (K-1)*Di + ssm Di*N per layer, independent of T. Di = 2*16, N = 4, K = 4.
   lm_config m = tiny("MM");
   EXPECT_EQ(lm(m).state_size(1), 2 * (3 * 32 + 32 * 4) * 4);
@@ -203,9 +208,12 @@ TEST(zoo_lm, moe_aux_loss_and_dropped_tokens_through_a_model) {
   EXPECT_DOUBLE_EQ(mt["moe_dropped_fraction"].get<double>(), mt["moe_dropped_tokens"].get<double>() / 20.0);
   const double aux = mt["moe_aux_loss"].get<double>();
   EXPECT_GT(aux, 0.0);
-  m.eval();
-  tensor plain = m.loss(in, tg);  // evaluation: cross-entropy only
+  tensor plain = m.causal_lm::loss(in, tg);  // the same routing, cross-entropy only
   EXPECT_NEAR(with_aux.item(), plain.item() + 0.1 * aux, 1e-6);
+  // Capacity is a training device: evaluation routes every token (and adds no aux loss).
+  m.eval();
+  EXPECT_NE(m.loss(in, tg).item(), plain.item());
+  EXPECT_EQ(m.last_metrics()["moe_dropped_tokens"].get<std::int64_t>(), 0);
   // The router learns through the kept gates and the aux loss.
   m.train();
   backward(m.loss(in, tg));
@@ -222,7 +230,7 @@ TEST(zoo_lm, moe_aux_loss_and_dropped_tokens_through_a_model) {
   EXPECT_EQ(seen, (shape_t{20, 4}));
 }
 
-TEST(zoo_lm, mixture_of_depths_processes_the_capacity_and_has_no_step_mode) {
+TEST(zoo_lm, mixture_of_depths_processes_the_capacity) {
   lm_config c = tiny("AAAA");
   c.mod_capacity = 0.25;
   c.mod_every = 2;  // blocks 1 and 3 are routed
@@ -233,14 +241,16 @@ TEST(zoo_lm, mixture_of_depths_processes_the_capacity_and_has_no_step_mode) {
   m.forward(in);
   // k = ceil(0.25 * 12) = 3 of 12 tokens in each routed block.
   EXPECT_DOUBLE_EQ(m.last_metrics()["mod_processed_fraction"].get<double>(), 0.25);
-  EXPECT_FALSE(m.supports_step());
-  EXPECT_EQ(error_of([&] { m.new_state(1); }),
-            "lm: Mixture-of-Depths blocks have no step mode (their top-k is over the whole sequence)");
+  const double acc = m.last_metrics()["mod_predictor_accuracy"].get<double>();
+  EXPECT_GE(acc, 0.0);
+  EXPECT_LE(acc, 1.0);
+  // Step mode routes by r > 0 (tests/models_zoo/test_zoo_step.cpp checks it against the forward).
+  EXPECT_TRUE(m.supports_step());
   // Routed blocks cost capacity * their FLOPs plus the router.
   lm_config plain = tiny("AAAA");
   const double full = lm(plain).flops_per_token(12), routed = m.flops_per_token(12);
   EXPECT_LT(routed, full);
-  // Sampling falls back to full forwards and still works.
+  // Sampling runs in step mode.
   auto out = models::generate(m, {1, 2, 3}, {.temperature = 0, .max_new_tokens = 4});
   EXPECT_EQ(out.size(), 4u);
 }

@@ -1,7 +1,8 @@
 // The zoo model against PyTorch: fixtures in tests/golden/fixtures/zoo_* (written by
 // scripts/ref/zoo_fixtures.py from plain PyTorch reimplementations of each mixer) hold the
 // initial weights, one batch, the logits, the loss and every named gradient of a tiny model
-// per mixer: attention with RoPE + GQA + RMSNorm + SwiGLU, Mamba, RWKV-4, RetNet + Griffin.
+// per mixer: attention with RoPE + GQA + RMSNorm + SwiGLU, Mamba, RWKV-4, RetNet + Griffin,
+// attention with a short causal conv (attn_conv).
 // Every tensor is compared as |a - b| <= atol + rtol * |b| (shared/STYLE.md #3); a failure
 // prints the worst element. The model config comes from the fixture's JSON (make_model keys),
 // and loading is strict, so a parameter name or shape that differs from the reference fails.
@@ -78,3 +79,4 @@ TEST(zoo_golden, attention_rope_gqa_rmsnorm_swiglu) { check("attn_rope"); }
 TEST(zoo_golden, mamba) { check("mamba"); }
 TEST(zoo_golden, rwkv4_time_mix_and_channel_mix) { check("rwkv"); }
 TEST(zoo_golden, retnet_retention_and_griffin_rglru) { check("retnet_griffin"); }
+TEST(zoo_golden, attention_with_a_short_causal_conv) { check("attn_conv"); }
