@@ -1,6 +1,7 @@
 // The zoo language model: blocks by pattern, MoD routing, step mode: see lm.hpp.
 #include "models/lm.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/autograd.hpp"
@@ -302,10 +303,18 @@ double lm::flops_per_token(std::int64_t T) const {
   double f = 0;
   for (std::size_t i = 0; i < blocks.size(); ++i) {
     const auto& b = blocks[i];
-    double bf = b.mix->flops_per_token(T) + b.ffn->flops_per_token(T) +
-                2.0 * static_cast<double>(b.ln1.num_parameters() + b.ln2.num_parameters());
-    if (b.mod_router) bf = b.mod_capacity * bf + 2.0 * static_cast<double>(cfg_.d_model);
-    f += bf;
+    const auto block = [&](std::int64_t t) {
+      return b.mix->flops_per_token(t) + b.ffn->flops_per_token(t) +
+             2.0 * static_cast<double>(b.ln1.num_parameters() + b.ln2.num_parameters());
+    };
+    // ref: Raposo et al. 2024 sec. 3.1: a routed block runs on k = ceil(capacity * T) tokens,
+    // which also only see each other (attention over k keys), plus the router's 2d per token.
+    if (b.mod_router) {
+      const auto k = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(b.mod_capacity * static_cast<double>(T))));
+      f += static_cast<double>(k) / static_cast<double>(T) * block(k) + 2.0 * static_cast<double>(cfg_.d_model);
+    } else {
+      f += block(T);
+    }
   }
   // Final norm and the head (the input table is a lookup, no FLOPs).
   return f + 2.0 * static_cast<double>(ln_f->num_parameters() + cfg_.vocab_size * cfg_.d_model);

@@ -246,10 +246,13 @@ TEST(zoo_lm, mixture_of_depths_processes_the_capacity) {
   EXPECT_LE(acc, 1.0);
   // Step mode routes by r > 0 (tests/models_zoo/test_zoo_step.cpp checks it against the forward).
   EXPECT_TRUE(m.supports_step());
-  // Routed blocks cost capacity * their FLOPs plus the router.
+  // Routed blocks cost k/T of a block at context k (their tokens attend to each other only)
+  // plus the router's 2d; the dense blocks and the head are unchanged.
   lm_config plain = tiny("AAAA");
   const double full = lm(plain).flops_per_token(12), routed = m.flops_per_token(12);
-  EXPECT_LT(routed, full);
+  const double head = 2.0 * (2 * 16 + 13 * 16);
+  const auto block_at = [&](std::int64_t T) { return (lm(plain).flops_per_token(T) - head) / 4; };
+  EXPECT_NEAR(routed, full - 2 * block_at(12) + 2 * (3.0 / 12.0 * block_at(3) + 2 * 16), 1e-6);
   // Sampling runs in step mode.
   auto out = models::generate(m, {1, 2, 3}, {.temperature = 0, .max_new_tokens = 4});
   EXPECT_EQ(out.size(), 4u);
