@@ -415,12 +415,22 @@ TEST(lab_report, published_rules_of_the_other_experiments) {
             "longer operands.");
   EXPECT_EQ(verdict_of("arith", {ar(64, 0.3, 0.1)}),
             "Not decided automatically: in-distribution accuracy is at most 0.30: the models did not learn the task.");
-  // depth_width: final loss within 5%.
-  auto dw = [](int layers, double loss) { return run_with("depth_width", {{"n_layers", layers}}, {}, 0, 0.5, {}, loss); };
-  EXPECT_EQ(verdict_of("depth_width", {dw(2, 2.00), dw(8, 2.08)}),
-            "Our measurement agrees: final training loss ranges from 2.000 (n_layers=2) to 2.080 (n_layers=8), 4.0% apart.");
-  EXPECT_EQ(verdict_of("depth_width", {dw(2, 2.00), dw(8, 2.50)}),
-            "Our measurement differs: final training loss ranges from 2.000 (n_layers=2) to 2.500 (n_layers=8), 25.0% apart.");
+  // depth_width: the closest-sized pair of different depth, final loss within 5%; a smaller
+  // model with a very different loss does not enter the comparison.
+  auto dw = [](int layers, int width, double params, double loss) {
+    auto r = run_with("depth_width", {{"n_layers", layers}, {"d_model", width}}, {}, 0, 0.5, {}, loss);
+    r.metrics.push_back({0, "n_params", params});
+    return r;
+  };
+  EXPECT_EQ(verdict_of("depth_width", {dw(4, 64, 200000, 2.00), dw(1, 128, 205000, 2.08), dw(1, 64, 60000, 3.0)}),
+            "Our measurement agrees: at about equal size (200000 and 205000 parameters) d_model=64 n_layers=4 ends at a "
+            "final training loss of 2.000 and d_model=128 n_layers=1 at 2.080, 4.0% apart.");
+  EXPECT_EQ(verdict_of("depth_width", {dw(4, 64, 200000, 2.00), dw(1, 128, 205000, 2.50)}),
+            "Our measurement differs: at about equal size (200000 and 205000 parameters) d_model=64 n_layers=4 ends at a "
+            "final training loss of 2.000 and d_model=128 n_layers=1 at 2.500, 25.0% apart.");
+  EXPECT_EQ(verdict_of("depth_width", {dw(4, 64, 200000, 2.00), dw(1, 64, 60000, 2.0)}),
+            "Not decided automatically: no two variants of different depth have parameter counts within 15% of each "
+            "other.");
   // hybrid_ratio: the best hybrid vs pure attention, within 0.02 (one seed each).
   auto hy = [](const char* p, double acc) { return run_with("hybrid_ratio", {{"pattern", p}}, {}, 0, acc); };
   EXPECT_EQ(verdict_of("hybrid_ratio", {hy("A", 0.80), hy("MMMA", 0.79), hy("M", 0.95)}),
