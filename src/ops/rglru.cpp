@@ -1,6 +1,7 @@
 // RG-LRU forward/backward/step: see rglru.hpp. Work items are (batch, block of channels); the
 // time loop is serial and the channel loop contiguous. The backward reads h_{t-1} from the
-// saved output, so nothing beyond the output is stored.
+// saved output, so nothing beyond the output is stored. The channel loops are `omp simd` with
+// exp_fast / expm1_fast / sqrt_fast (ops/vexp.hpp) in place of the libm calls.
 #include "ops/rglru.hpp"
 
 #include <omp.h>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "ops/vexp.hpp"
 
 namespace lmlab {
 
@@ -50,9 +52,10 @@ void lru_forward(const lru_dims& s, const T* x, const T* r, const T* ig, const T
     for (std::int64_t t = 0; t < s.T; ++t) {
       const std::int64_t row = (b * s.T + t) * s.D;
       const T* hp = t > 0 ? h + row - s.D : h0 ? h0 + b * s.D : nullptr;
+#pragma omp simd
       for (std::int64_t d = d0; d < d1; ++d) {
         const T log_a = nsp[d - d0] * r[row + d];                  // ref: Griffin eq. 6, a_t = a^(c r_t)
-        const T a = std::exp(log_a), m = std::sqrt(-std::expm1(2 * log_a));
+        const T a = exp_fast(log_a), m = sqrt_fast(-expm1_fast(2 * log_a));
         h[row + d] = (hp ? a * hp[d] : T(0)) + m * (ig[row + d] * x[row + d]);  // ref: Griffin eq. 4
       }
     }
@@ -81,16 +84,17 @@ void lru_backward(const lru_dims& s, const T* x, const T* r, const T* ig, const 
       for (std::int64_t t = s.T - 1; t >= 0; --t) {
         const std::int64_t row = (b * s.T + t) * s.D;
         const T* hp = t > 0 ? h + row - s.D : nullptr;
+#pragma omp simd
         for (std::int64_t d = d0; d < d1; ++d) {
           const std::int64_t j = d - d0, e = row + d;
           const T log_a = nsp[j] * r[e];
-          const T a = std::exp(log_a), z = -std::expm1(2 * log_a), m = std::sqrt(z);
+          const T a = exp_fast(log_a), z = -expm1_fast(2 * log_a), m = sqrt_fast(z);
           const T gg = g[j] + gh[e];  // dL/dh_t
           const T ix = ig[e] * x[e];
           // h_t = a h_{t-1} + m (i x),  m = sqrt(1 - a^2)
           gx[e] = gg * m * ig[e];
           gi[e] = gg * m * x[e];
-          const T dm_dz = T(0.5) / std::sqrt(std::max(z, static_cast<T>(kSqrtGradFloor)));
+          const T dm_dz = T(0.5) / sqrt_fast(std::max(z, static_cast<T>(kSqrtGradFloor)));
           const T ga = gg * ((hp ? hp[d] : T(0)) - dm_dz * 2 * a * ix);
           // a = exp(log_a), log_a = -c r softplus(-lambda)
           const T glog = ga * a;

@@ -1,7 +1,8 @@
 // Selective scan and causal depthwise conv1d: forward, backward, step, reference. See scan.hpp.
-// Parallelism: work items are (batch, block of kScanBlock channels); inside an item the time
-// loop is serial and the channel/state loops are contiguous so they vectorise. Per-thread
-// scratch is allocated once per call, never per time step.
+// Parallelism: work items are (batch, block of kLanes channels); inside an item the time loop
+// is serial and the channel block is the SIMD dimension, with exp(delta A) taken by the
+// vectorisable exp_fast (ops/vexp.hpp) inside the state loops. Per-thread scratch is allocated
+// once per call, never per time step.
 #include "ops/scan.hpp"
 
 #include <omp.h>
@@ -11,12 +12,21 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "ops/vexp.hpp"
 
 namespace lmlab {
 
 namespace {
 
-constexpr std::int64_t kScanBlock = 8;  // channels per work item (state kScanBlock*N)
+// Channels per work item: the SIMD lanes of the state loops (one AVX-512 vector of floats, two
+// of AVX2). Each item's state is N*kLanes floats, the backward's per-chunk history
+// kChunk*N*kLanes.
+constexpr std::int64_t kLanes = 16;
+// Time steps per checkpoint. When a backward will follow, the forward saves the state entering
+// every kChunk-th step ((B, T/kChunk, D, N) in all, 1/kChunk of the full history); the
+// backward recomputes one chunk at a time from it, so that chunk's states and decays
+// (2 * kChunk * N * kLanes values, 128 KiB in f32 at N = 16) stay in cache.
+constexpr std::int64_t kChunk = 64;
 // Below this many state updates a call runs on one thread: a parallel region's fork/join
 // costs more than the work (and gradchecks call tiny problems thousands of times).
 constexpr std::int64_t kParallelWork = 1 << 15;
@@ -48,58 +58,141 @@ scan_dims check_scan(const char* op, const tensor& u, const tensor& delta, const
   return s;
 }
 
-// Runs the recurrence for batch b, channels [d0, d1). h (nd*N) holds the state on entry and
-// exit; y may be null (the backward's recompute). When hist is given it receives h_t for every t: hist[(t*nd + dd)*N + n].
+// The recurrent step over all channels of one batch row, state h (D*N) in PyTorch's (D, N)
+// layout: the step mode's kernel (one token, so there is no time loop to block over).
 template <class T>
-void scan_block_forward(const scan_dims& s, std::int64_t b, std::int64_t d0, std::int64_t d1, const T* u, const T* dl,
-                        const T* A, const T* Bm, const T* Cm, const T* Dv, T* y, T* h, T* hist) {
-  const std::int64_t N = s.N, nd = d1 - d0;
-  for (std::int64_t t = 0; t < s.T; ++t) {
+void scan_step_row(const scan_dims& s, std::int64_t b, const T* u, const T* dl, const T* A, const T* Bm, const T* Cm,
+                   const T* Dv, T* y, T* h) {
+  const std::int64_t N = s.N;
+  const T* bt = Bm + b * N;
+  const T* ct = Cm + b * N;
+  for (std::int64_t d = 0; d < s.D; ++d) {
+    const T dt = dl[b * s.D + d], ut = u[b * s.D + d], dtu = dt * ut;
+    const T* ad = A + d * N;
+    T* hd = h + d * N;
+    T acc = 0;
+#pragma omp simd reduction(+ : acc)
+    for (std::int64_t n = 0; n < N; ++n) {
+      hd[n] = exp_fast(dt * ad[n]) * hd[n] + dtu * bt[n];  // ref: Mamba eq. 2a, A_bar = exp(delta A), B_bar = delta B
+      acc += ct[n] * hd[n];                                // ref: Mamba eq. 2b
+    }
+    y[b * s.D + d] = acc + (Dv ? Dv[d] * ut : T(0));
+  }
+}
+
+// A work item's channels [d0, d0 + nd) are the kLanes SIMD lanes of every state loop, so that
+// y_t = C_t h_t (a sum over n) accumulates lane-wise with no horizontal reduction; lanes past a
+// ragged last block hold zeros (delta = u = dy = 0 keeps them at h = g = 0). Block state and
+// A are laid out [n * kLanes + c].
+template <class T>
+void load_lanes(T* dst, const T* src, std::int64_t nd) {
+  if (nd == kLanes) {
+#pragma omp simd
+    for (std::int64_t c = 0; c < kLanes; ++c) dst[c] = src[c];
+  } else {
+    for (std::int64_t c = 0; c < kLanes; ++c) dst[c] = c < nd ? src[c] : T(0);
+  }
+}
+
+// at[n * kLanes + c] = A[d0 + c, n], zero for c >= nd.
+template <class T>
+void load_block_A(const scan_dims& s, const T* A, std::int64_t d0, std::int64_t nd, T* at) {
+  for (std::int64_t n = 0; n < s.N; ++n)
+    for (std::int64_t c = 0; c < kLanes; ++c) at[n * kLanes + c] = c < nd ? A[(d0 + c) * s.N + n] : T(0);
+}
+
+// Sum of kLanes (16) contiguous values as a pairwise tree, which the compiler turns into
+// vector adds (an `omp simd` reduction ends in a serial lane-by-lane sum).
+template <class T>
+inline T lane_sum(const T* p) {
+  static_assert(kLanes == 16);
+  T s8[8], s4[4];
+  for (int i = 0; i < 8; ++i) s8[i] = p[i] + p[i + 8];
+  for (int i = 0; i < 4; ++i) s4[i] = s8[i] + s8[i + 4];
+  return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+}
+
+// Runs the recurrence for batch b over one work item and time steps [t0, t1). Without hist, h
+// (N*kLanes) holds the state on entry and exit. With hist, h is only the entering state and
+// hist receives h_t at (t - t0)*N*kLanes for every t, ahist (when given) the decays
+// exp(delta_t A) alike. ckpt, when given, receives the state entering each step t that is a
+// multiple of kChunk, at (t / kChunk)*N*kLanes. y may be null (the backward's recompute).
+template <class T>
+void scan_block_forward(const scan_dims& s, std::int64_t b, std::int64_t d0, std::int64_t nd, std::int64_t t0, std::int64_t t1,
+                        const T* u, const T* dl, const T* at, const T* Bm, const T* Cm, const T* Dv, T* y, T* h, T* hist, T* ahist,
+                        T* ckpt) {
+  const std::int64_t N = s.N, NL = N * kLanes;
+  alignas(64) T dt[kLanes], dtu[kLanes], acc[kLanes];
+  for (std::int64_t t = t0; t < t1; ++t) {
     const std::int64_t row = (b * s.T + t);
     const T* bt = Bm + row * N;
     const T* ct = Cm + row * N;
-    for (std::int64_t dd = 0; dd < nd; ++dd) {
-      const std::int64_t d = d0 + dd;
-      const T dt = dl[row * s.D + d], ut = u[row * s.D + d], dtu = dt * ut;
-      const T* ad = A + d * N;
-      T* hd = h + dd * N;
-      T acc = 0;
-#pragma omp simd reduction(+ : acc)
-      for (std::int64_t n = 0; n < N; ++n) {
-        hd[n] = std::exp(dt * ad[n]) * hd[n] + dtu * bt[n];  // ref: Mamba eq. 2a, A_bar = exp(delta A), B_bar = delta B
-        acc += ct[n] * hd[n];                                // ref: Mamba eq. 2b
-      }
-      if (y) y[row * s.D + d] = acc + (Dv ? Dv[d] * ut : T(0));
-      if (hist) std::copy(hd, hd + N, hist + (t * nd + dd) * N);
+    load_lanes(dt, dl + row * s.D + d0, nd);
+    load_lanes(dtu, u + row * s.D + d0, nd);  // u_t, scaled to delta_t u_t below
+#pragma omp simd
+    for (std::int64_t c = 0; c < kLanes; ++c) {
+      dtu[c] *= dt[c];
+      acc[c] = 0;
     }
+    const T* hp = hist && t > t0 ? hist + (t - 1 - t0) * NL : h;
+    T* hn = hist ? hist + (t - t0) * NL : h;
+    T* an_out = ahist ? ahist + (t - t0) * NL : nullptr;
+    if (ckpt && t % kChunk == 0) std::copy(hp, hp + NL, ckpt + (t / kChunk) * NL);
+    for (std::int64_t n = 0; n < N; ++n) {
+      const T bn = bt[n], cn = ct[n];
+      const T* an = at + n * kLanes;
+#pragma omp simd
+      for (std::int64_t c = 0; c < kLanes; ++c) {
+        const T a = exp_fast(dt[c] * an[c]);
+        const T hv = a * hp[n * kLanes + c] + dtu[c] * bn;  // ref: Mamba eq. 2a, A_bar = exp(delta A), B_bar = delta B
+        hn[n * kLanes + c] = hv;
+        acc[c] += cn * hv;  // ref: Mamba eq. 2b
+        if (an_out) an_out[n * kLanes + c] = a;
+      }
+    }
+    if (y)
+      for (std::int64_t c = 0; c < nd; ++c) {
+        const std::int64_t i = row * s.D + d0 + c;
+        y[i] = acc[c] + (Dv ? Dv[d0 + c] * u[i] : T(0));
+      }
   }
 }
 
+std::int64_t scan_chunks(const scan_dims& s) { return (s.T + kChunk - 1) / kChunk; }
+
+// ckpt, when given, is (B * ceil(D/kLanes), scan_chunks, N*kLanes): the backward's checkpoints.
 template <class T>
 void scan_forward(const scan_dims& s, const T* u, const T* dl, const T* A, const T* Bm, const T* Cm, const T* Dv, T* y,
-                  T* last) {
-  const std::int64_t nblk = (s.D + kScanBlock - 1) / kScanBlock;
+                  T* last, T* ckpt) {
+  const std::int64_t nblk = (s.D + kLanes - 1) / kLanes, NL = s.N * kLanes;
 #pragma omp parallel if (s.B * s.T * s.D * s.N > kParallelWork)
   {
-    std::vector<T> h(static_cast<std::size_t>(kScanBlock * s.N));
+    std::vector<T> h(static_cast<std::size_t>(NL)), at(h.size());
 #pragma omp for schedule(static)
     for (std::int64_t item = 0; item < s.B * nblk; ++item) {
-      const std::int64_t b = item / nblk, d0 = (item % nblk) * kScanBlock, d1 = std::min(s.D, d0 + kScanBlock);
+      const std::int64_t b = item / nblk, d0 = (item % nblk) * kLanes, nd = std::min(s.D - d0, kLanes);
+      load_block_A(s, A, d0, nd, at.data());
       std::fill(h.begin(), h.end(), T(0));
-      scan_block_forward(s, b, d0, d1, u, dl, A, Bm, Cm, Dv, y, h.data(), static_cast<T*>(nullptr));
-      if (last) std::copy(h.begin(), h.begin() + (d1 - d0) * s.N, last + (b * s.D + d0) * s.N);
+      scan_block_forward(s, b, d0, nd, 0, s.T, u, dl, at.data(), Bm, Cm, Dv, y, h.data(), static_cast<T*>(nullptr),
+                         static_cast<T*>(nullptr), ckpt ? ckpt + item * scan_chunks(s) * NL : nullptr);
+      if (last)
+        for (std::int64_t c = 0; c < nd; ++c)
+          for (std::int64_t n = 0; n < s.N; ++n) last[(b * s.D + d0 + c) * s.N + n] = h[static_cast<std::size_t>(n * kLanes + c)];
     }
   }
 }
 
-// Adjoint of the recurrence, per work item, backwards in time. g[dd,n] = dL/dh_t accumulates
+// Adjoint of the recurrence, per work item, backwards in time. g[n,c] = dL/dh_t accumulates
 //   g_t = dy_t C_t + exp(delta_{t+1} A) g_{t+1}
 // and each step's local derivatives of h_t = a h_{t-1} + delta B u (a = exp(delta A)) and of
-// y_t = C h_t + D u are taken where the forward line is written.
+// y_t = C h_t + D u are taken where the forward line is written. Sums over channels (dB, dC)
+// are lane sums; sums over n (du, ddelta) and over t (dA, dD) accumulate lane-wise. Time runs
+// backwards chunk by chunk, each chunk's states and decays recomputed from the forward's
+// checkpoint ckpt (see scan_forward).
 template <class T>
 void scan_backward(const scan_dims& s, const T* u, const T* dl, const T* A, const T* Bm, const T* Cm, const T* Dv,
-                   const T* gy, T* gu, T* gdl, T* gA, T* gB, T* gC, T* gD) {
-  const std::int64_t N = s.N, nblk = (s.D + kScanBlock - 1) / kScanBlock;
+                   const T* ckpt, const T* gy, T* gu, T* gdl, T* gA, T* gB, T* gC, T* gD) {
+  const std::int64_t N = s.N, NL = N * kLanes, nblk = (s.D + kLanes - 1) / kLanes;
   const std::size_t bt_n = static_cast<std::size_t>(s.B * s.T * N);
   const int nth = s.B * s.T * s.D * s.N > kParallelWork ? omp_get_max_threads() : 1;
   // Thread-local accumulators for the inputs shared across channels or batches.
@@ -115,46 +208,73 @@ void scan_backward(const scan_dims& s, const T* u, const T* dl, const T* A, cons
     b_acc.assign(bt_n, T(0));
     c_acc.assign(bt_n, T(0));
     d_acc.assign(static_cast<std::size_t>(s.D), T(0));
-    std::vector<T> h(static_cast<std::size_t>(kScanBlock * N)), g(h.size());
-    std::vector<T> hist(static_cast<std::size_t>(s.T * kScanBlock * N));
+    const auto nl = static_cast<std::size_t>(NL);
+    std::vector<T> h(nl), at(nl), g(nl), gat(nl);
+    std::vector<T> hist(static_cast<std::size_t>(std::min(s.T, kChunk)) * nl), ahist(hist.size());
+    alignas(64) T dt[kLanes], ut[kLanes], dtu[kLanes], gyt[kLanes], sga[kLanes], sgb[kLanes], dacc[kLanes], pb[kLanes],
+        pc[kLanes];
 #pragma omp for schedule(static)
     for (std::int64_t item = 0; item < s.B * nblk; ++item) {
-      const std::int64_t b = item / nblk, d0 = (item % nblk) * kScanBlock, d1 = std::min(s.D, d0 + kScanBlock), nd = d1 - d0;
-      std::fill(h.begin(), h.end(), T(0));
-      scan_block_forward(s, b, d0, d1, u, dl, A, Bm, Cm, Dv, static_cast<T*>(nullptr), h.data(), hist.data());
+      const std::int64_t b = item / nblk, d0 = (item % nblk) * kLanes, nd = std::min(s.D - d0, kLanes);
+      load_block_A(s, A, d0, nd, at.data());
       std::fill(g.begin(), g.end(), T(0));
-      for (std::int64_t t = s.T - 1; t >= 0; --t) {
-        const std::int64_t row = b * s.T + t;
-        const T* bt = Bm + row * N;
-        const T* ct = Cm + row * N;
-        T* gbt = b_acc.data() + row * N;
-        T* gct = c_acc.data() + row * N;
-        for (std::int64_t dd = 0; dd < nd; ++dd) {
-          const std::int64_t d = d0 + dd, i = row * s.D + d;
-          const T dt = dl[i], ut = u[i], gyt = gy[i];
-          const T* ad = A + d * N;
-          T* gad = a_acc.data() + d * N;
-          T* gd = g.data() + dd * N;
-          const T* ht = hist.data() + (t * nd + dd) * N;
-          const T* hp = t > 0 ? hist.data() + ((t - 1) * nd + dd) * N : nullptr;
-          // y_t = C h_t + D u_t
-          T du = Dv ? gyt * Dv[d] : T(0), ddt = 0;
-          if (Dv) d_acc[static_cast<std::size_t>(d)] += gyt * ut;
-          for (std::int64_t n = 0; n < N; ++n) {
-            const T gg = gd[n] + gyt * ct[n];  // dL/dh_t
-            gct[n] += gyt * ht[n];
-            // h_t = a h_{t-1} + delta B u,  a = exp(delta A)
-            const T a = std::exp(dt * ad[n]);
-            const T ga = hp ? gg * hp[n] : T(0);
-            ddt += ga * a * ad[n] + gg * bt[n] * ut;
-            gad[n] += ga * a * dt;
-            gbt[n] += gg * dt * ut;
-            du += gg * dt * bt[n];
-            gd[n] = gg * a;
+      std::fill(gat.begin(), gat.end(), T(0));
+      std::fill(dacc, dacc + kLanes, T(0));
+      for (std::int64_t k = scan_chunks(s) - 1; k >= 0; --k) {
+        const std::int64_t t0 = k * kChunk, t1 = std::min(s.T, t0 + kChunk);
+        const T* ck = ckpt + (item * scan_chunks(s) + k) * NL;
+        std::copy(ck, ck + NL, h.begin());  // h_{t0-1}
+        scan_block_forward(s, b, d0, nd, t0, t1, u, dl, at.data(), Bm, Cm, Dv, static_cast<T*>(nullptr), h.data(), hist.data(),
+                           ahist.data(), static_cast<T*>(nullptr));
+        for (std::int64_t t = t1 - 1; t >= t0; --t) {
+          const std::int64_t row = b * s.T + t, i0 = row * s.D + d0;
+          const T* bt = Bm + row * N;
+          const T* ct = Cm + row * N;
+          T* gbt = b_acc.data() + row * N;
+          T* gct = c_acc.data() + row * N;
+          load_lanes(dt, dl + i0, nd);
+          load_lanes(ut, u + i0, nd);
+          load_lanes(gyt, gy + i0, nd);
+#pragma omp simd
+          for (std::int64_t c = 0; c < kLanes; ++c) {
+            dtu[c] = dt[c] * ut[c];
+            dacc[c] += gyt[c] * ut[c];  // y_t = C h_t + D u_t
+            sga[c] = sgb[c] = 0;
           }
-          gu[i] = du;
-          gdl[i] = ddt;
+          const T* ht = hist.data() + (t - t0) * NL;
+          const T* a_t = ahist.data() + (t - t0) * NL;
+          const T* hp = t > t0 ? ht - NL : h.data();
+          for (std::int64_t n = 0; n < N; ++n) {
+            const T bn = bt[n], cn = ct[n];
+            const T* an = at.data() + n * kLanes;
+            T* gn = g.data() + n * kLanes;
+            T* gan = gat.data() + n * kLanes;
+#pragma omp simd
+            for (std::int64_t c = 0; c < kLanes; ++c) {
+              const T gg = gn[c] + gyt[c] * cn;  // dL/dh_t
+              pc[c] = gyt[c] * ht[n * kLanes + c];
+              // h_t = a h_{t-1} + delta B u,  a = exp(delta A)
+              const T a = a_t[n * kLanes + c];  // exp(delta_t A), saved by the recompute
+              const T gaa = gg * hp[n * kLanes + c] * a;  // dL/da * a
+              sga[c] += gaa * an[c];
+              sgb[c] += gg * bn;
+              gan[c] += gaa * dt[c];
+              pb[c] = gg * dtu[c];
+              gn[c] = gg * a;
+            }
+            gbt[n] += lane_sum(pb);
+            gct[n] += lane_sum(pc);
+          }
+          // du = dy D + sum_n dL/dh B delta;  ddelta = sum_n dL/da a A + sum_n dL/dh B u
+          for (std::int64_t c = 0; c < nd; ++c) {
+            gu[i0 + c] = (Dv ? gyt[c] * Dv[d0 + c] : T(0)) + sgb[c] * dt[c];
+            gdl[i0 + c] = sga[c] + sgb[c] * ut[c];
+          }
         }
+      }
+      for (std::int64_t c = 0; c < nd; ++c) {
+        if (Dv) d_acc[static_cast<std::size_t>(d0 + c)] += dacc[c];
+        for (std::int64_t n = 0; n < N; ++n) a_acc[static_cast<std::size_t>((d0 + c) * N + n)] += gat[static_cast<std::size_t>(n * kLanes + c)];
       }
     }
   }
@@ -180,15 +300,17 @@ tensor selective_scan(const tensor& u, const tensor& delta, const tensor& A, con
          cc = Cm.contiguous_raw();
   tensor Dc = Dskip.defined() ? Dskip.contiguous_raw() : tensor();
   tensor y = tensor::empty(u.shape(), u.type());
-  tensor last;
+  tensor last, ckpt;
   if (last_state) last = tensor::empty({s.B, s.D, s.N}, u.type());
+  const bool grad = needs_grad({&u, &delta, &A, &Bm, &Cm, &Dskip});
+  if (grad) ckpt = tensor::empty({s.B * ((s.D + kLanes - 1) / kLanes), scan_chunks(s), s.N * kLanes}, u.type());
   dispatch_float(u.type(), "selective_scan", [&]<class T>() {
     scan_forward<T>(s, uc.data<T>(), dc.data<T>(), ac.data<T>(), bc.data<T>(), cc.data<T>(), Dc.defined() ? Dc.data<T>() : nullptr,
-                    y.data<T>(), last_state ? last.data<T>() : nullptr);
+                    y.data<T>(), last_state ? last.data<T>() : nullptr, grad ? ckpt.data<T>() : nullptr);
   });
   if (last_state) *last_state = last;
-  if (needs_grad({&u, &delta, &A, &Bm, &Cm, &Dskip})) {
-    record("selective_scan", y, {u, delta, A, Bm, Cm, Dskip}, [s, uc, dc, ac, bc, cc, Dc](const tensor& gy_in) {
+  if (grad) {
+    record("selective_scan", y, {u, delta, A, Bm, Cm, Dskip}, [s, uc, dc, ac, bc, cc, Dc, ckpt](const tensor& gy_in) {
       tensor gy = gy_in.contiguous_raw();
       const dtype t = uc.type();
       tensor gu = tensor::empty(uc.shape(), t), gdl = tensor::empty(uc.shape(), t), gA = tensor::zeros(ac.shape(), t),
@@ -196,7 +318,7 @@ tensor selective_scan(const tensor& u, const tensor& delta, const tensor& A, con
       tensor gD = Dc.defined() ? tensor::zeros(Dc.shape(), t) : tensor();
       dispatch_float(t, "selective_scan", [&]<class T>() {
         scan_backward<T>(s, uc.data<T>(), dc.data<T>(), ac.data<T>(), bc.data<T>(), cc.data<T>(), Dc.defined() ? Dc.data<T>() : nullptr,
-                         gy.data<T>(), gu.data<T>(), gdl.data<T>(), gA.data<T>(), gB.data<T>(), gC.data<T>(),
+                         ckpt.data<T>(), gy.data<T>(), gu.data<T>(), gdl.data<T>(), gA.data<T>(), gB.data<T>(), gC.data<T>(),
                          gD.defined() ? gD.data<T>() : nullptr);
       });
       return std::vector<tensor>{gu, gdl, gA, gB, gC, gD};
@@ -250,8 +372,8 @@ tensor selective_scan_step(tensor& state, const tensor& u_t, const tensor& delta
     T* h = state.data<T>();
 #pragma omp parallel for if (B * D * N > 65536)
     for (std::int64_t b = 0; b < B; ++b)
-      scan_block_forward(s, b, 0, D, uc.data<T>(), dc.data<T>(), ac.data<T>(), bc.data<T>(), cc.data<T>(),
-                         Dc.defined() ? Dc.data<T>() : nullptr, y.data<T>(), h + b * D * N, static_cast<T*>(nullptr));
+      scan_step_row(s, b, uc.data<T>(), dc.data<T>(), ac.data<T>(), bc.data<T>(), cc.data<T>(), Dc.defined() ? Dc.data<T>() : nullptr,
+                    y.data<T>(), h + b * D * N);
   });
   return y;
 }

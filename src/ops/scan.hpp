@@ -17,7 +17,8 @@ namespace lmlab {
 //   y_t[d]   = sum_n C_t[n] h_t[d,n] + Dskip[d] u_t[d]
 // u, delta (B,T,D); A (D,N); Bm, Cm (B,T,N); Dskip (D) or undefined -> y (B,T,D).
 // Differentiable in all six inputs. The backward recomputes the states (no (B,T,D,N) saved
-// activations) and runs the adjoint recurrence backwards in time.
+// activations; the forward saves the state every 64 steps, 1/64 of that) and runs the adjoint
+// recurrence backwards in time.
 // last_state, when given, receives h_{T-1} (B,D,N) for continuing with selective_scan_step.
 tensor selective_scan(const tensor& u, const tensor& delta, const tensor& A, const tensor& Bm, const tensor& Cm,
                       const tensor& Dskip, tensor* last_state = nullptr);

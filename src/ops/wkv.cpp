@@ -1,7 +1,8 @@
 // WKV forward/backward/step: see wkv.hpp. Work items are (batch, block of channels); the time
 // loop is serial, channels inside a block are contiguous. The backward recomputes the scaled
 // sums forwards (for dw, du) and then runs the adjoint sums backwards (for dk, dv), both in
-// log-scaled form so that no exponential of an unbounded exponent is ever formed.
+// log-scaled form so that no exponential of an unbounded exponent is ever formed. Every time
+// loop has the block's channels as its inner `omp simd` loop, with exp_fast (ops/vexp.hpp).
 #include "ops/wkv.hpp"
 
 #include <omp.h>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "ops/vexp.hpp"
 
 namespace lmlab {
 
@@ -40,13 +42,13 @@ inline T wkv_cell(T w, T u, T kk, T vv, T& a, T& b, T& p) {
   // Output: the current token enters with bonus u. ref: RWKV-4 eq. 16, rescaled by e^{-max}.
   T ww = u + kk;
   T q = std::max(p, ww);
-  T e1 = std::exp(p - q), e2 = std::exp(ww - q);
+  T e1 = exp_fast(p - q), e2 = exp_fast(ww - q);
   const T y = (e1 * a + e2 * vv) / (e1 * b + e2);
   // State: decay the sums by e^{w}, add e^{k} v. ref: RWKV-4 eq. 17-18 (recurrent form).
   ww = w + p;
   q = std::max(ww, kk);
-  e1 = std::exp(ww - q);
-  e2 = std::exp(kk - q);
+  e1 = exp_fast(ww - q);
+  e2 = exp_fast(kk - q);
   a = e1 * a + e2 * vv;
   b = e1 * b + e2;
   p = q;
@@ -66,6 +68,7 @@ void wkv_forward(const wkv_dims& s, const T* w, const T* u, const T* k, const T*
     }
     for (std::int64_t t = 0; t < s.T; ++t) {
       const std::int64_t row = (b * s.T + t) * s.C;
+#pragma omp simd
       for (std::int64_t c = c0; c < c1; ++c) y[row + c] = wkv_cell(w[c], u[c], k[row + c], v[row + c], a[c - c0], bb[c - c0], p[c - c0]);
     }
     if (state_out)
@@ -93,56 +96,78 @@ void wkv_backward(const wkv_dims& s, const T* w, const T* u, const T* k, const T
     std::vector<T> qs(static_cast<std::size_t>(s.T * kBlock)), ps(qs.size()), rs(qs.size());
 #pragma omp for schedule(static)
     for (std::int64_t item = 0; item < s.B * nblk; ++item) {
-      const std::int64_t b = item / nblk, c0 = (item % nblk) * kBlock, c1 = std::min(s.C, c0 + kBlock);
-      for (std::int64_t c = c0; c < c1; ++c) {
-        const std::int64_t j = c - c0;
-        // Pass 1, forwards. a, bb: the sums of eq. 16 scaled by e^{-p}; ga, gb: the sums
-        // A'_t = sum_{i<t} (t-1-i) e^{(t-1-i)w + k_i} v_i (and without v_i) on the same scale,
-        // the derivatives of a_t, b_t with respect to w.
-        T a = 0, bb = 0, p = neg_inf, ga = 0, gb = 0, sw = 0, su = 0;
-        for (std::int64_t t = 0; t < s.T; ++t) {
-          const std::int64_t i = (b * s.T + t) * s.C + c;
+      const std::int64_t b = item / nblk, c0 = (item % nblk) * kBlock, nc = std::min(s.C, c0 + kBlock) - c0;
+      // Pass 1, forwards. a, bb: the sums of eq. 16 scaled by e^{-p}; ga, gb: the sums
+      // A'_t = sum_{i<t} (t-1-i) e^{(t-1-i)w + k_i} v_i (and without v_i) on the same scale,
+      // the derivatives of a_t, b_t with respect to w.
+      T a[kBlock], bb[kBlock], p[kBlock], ga[kBlock], gb[kBlock], sw[kBlock], su[kBlock];
+      for (std::int64_t j = 0; j < kBlock; ++j) {
+        a[j] = bb[j] = ga[j] = gb[j] = sw[j] = su[j] = 0;
+        p[j] = neg_inf;
+      }
+      for (std::int64_t t = 0; t < s.T; ++t) {
+        const std::int64_t i0 = (b * s.T + t) * s.C + c0;
+        T* qst = qs.data() + t * kBlock;
+        T* pst = ps.data() + t * kBlock;
+        T* rst = rs.data() + t * kBlock;
+#pragma omp simd
+        for (std::int64_t j = 0; j < nc; ++j) {
+          const std::int64_t i = i0 + j, c = c0 + j;
           const T kk = k[i], vv = v[i], yy = y[i];
-          const T ww = u[c] + kk, q = std::max(p, ww);
-          const T e1 = std::exp(p - q), e2 = std::exp(ww - q);
-          const T qq = gy[i] / (e1 * bb + e2);
+          const T ww = u[c] + kk, q = std::max(p[j], ww);
+          const T e1 = exp_fast(p[j] - q), e2 = exp_fast(ww - q);
+          const T qq = gy[i] / (e1 * bb[j] + e2);
           // y_t = (a_t + e^{u+k_t} v_t) / (b_t + e^{u+k_t}):
           //   dy/dw = (A'_t - y B'_t)/D_t,  dy/du = e^{u+k_t}(v_t - y_t)/D_t
-          sw += qq * e1 * (ga - yy * gb);
-          su += qq * e2 * (vv - yy);
-          qs[static_cast<std::size_t>(t * kBlock + j)] = qq;
-          ps[static_cast<std::size_t>(t * kBlock + j)] = q;
-          rs[static_cast<std::size_t>(t * kBlock + j)] = qq * e2;
+          sw[j] += qq * e1 * (ga[j] - yy * gb[j]);
+          su[j] += qq * e2 * (vv - yy);
+          qst[j] = qq;
+          pst[j] = q;
+          rst[j] = qq * e2;
           // a_{t+1} = e^w a_t + e^{k_t} v_t;  A'_{t+1} = e^w (A'_t + a_t)
-          const T wp = w[c] + p, np = std::max(wp, kk);
-          const T f1 = std::exp(wp - np), f2 = std::exp(kk - np);
-          ga = f1 * (ga + a);
-          gb = f1 * (gb + bb);
-          a = f1 * a + f2 * vv;
-          bb = f1 * bb + f2;
-          p = np;
+          const T wp = w[c] + p[j], np = std::max(wp, kk);
+          const T f1 = exp_fast(wp - np), f2 = exp_fast(kk - np);
+          ga[j] = f1 * (ga[j] + a[j]);
+          gb[j] = f1 * (gb[j] + bb[j]);
+          a[j] = f1 * a[j] + f2 * vv;
+          bb[j] = f1 * bb[j] + f2;
+          p[j] = np;
         }
-        lw[me][static_cast<std::size_t>(c)] += sw;
-        lu[me][static_cast<std::size_t>(c)] += su;
-        // Pass 2, backwards. S1_i = sum_{s>i} e^{(s-1-i)w} gy_s/D_s and S2_i (the same times
-        // y_s), stored as e^{m} (s1, s2). Token i enters every later output with weight
-        // e^{(s-1-i)w + k_i}/D_s, so
-        //   dL/dv_i = gy_i e^{u+k_i}/D_i + e^{k_i} S1_i
-        //   dL/dk_i = gy_i e^{u+k_i}(v_i - y_i)/D_i + e^{k_i}(v_i S1_i - S2_i).
-        T s1 = 0, s2 = 0, m = neg_inf;
-        for (std::int64_t t = s.T - 1; t >= 0; --t) {
-          const std::int64_t i = (b * s.T + t) * s.C + c;
-          const std::size_t o = static_cast<std::size_t>(t * kBlock + j);
-          const T kk = k[i], vv = v[i], yy = y[i], r = rs[o];
-          const T ek = m == neg_inf ? T(0) : std::exp(kk + m);
-          gv[i] = r + ek * s1;
-          gk[i] = r * (vv - yy) + ek * (vv * s1 - s2);
+      }
+      for (std::int64_t j = 0; j < nc; ++j) {
+        lw[me][static_cast<std::size_t>(c0 + j)] += sw[j];
+        lu[me][static_cast<std::size_t>(c0 + j)] += su[j];
+      }
+      // Pass 2, backwards. S1_i = sum_{s>i} e^{(s-1-i)w} gy_s/D_s and S2_i (the same times
+      // y_s), stored as e^{m} (s1, s2). Token i enters every later output with weight
+      // e^{(s-1-i)w + k_i}/D_s, so
+      //   dL/dv_i = gy_i e^{u+k_i}/D_i + e^{k_i} S1_i
+      //   dL/dk_i = gy_i e^{u+k_i}(v_i - y_i)/D_i + e^{k_i}(v_i S1_i - S2_i).
+      T* s1 = a;  // pass 1's arrays are free now
+      T* s2 = bb;
+      T* m = p;
+      for (std::int64_t j = 0; j < kBlock; ++j) {
+        s1[j] = s2[j] = 0;
+        m[j] = neg_inf;
+      }
+      for (std::int64_t t = s.T - 1; t >= 0; --t) {
+        const std::int64_t i0 = (b * s.T + t) * s.C + c0;
+        const T* qst = qs.data() + t * kBlock;
+        const T* pst = ps.data() + t * kBlock;
+        const T* rst = rs.data() + t * kBlock;
+#pragma omp simd
+        for (std::int64_t j = 0; j < nc; ++j) {
+          const std::int64_t i = i0 + j, c = c0 + j;
+          const T kk = k[i], vv = v[i], yy = y[i], r = rst[j];
+          const T ek = m[j] == neg_inf ? T(0) : exp_fast(kk + m[j]);
+          gv[i] = r + ek * s1[j];
+          gk[i] = r * (vv - yy) + ek * (vv * s1[j] - s2[j]);
           // S1_{i-1} = e^w S1_i + gy_i/D_i,  gy_i/D_i = qs_i e^{-p_i}
-          const T nm = std::max(w[c] + m, -ps[o]);
-          const T f1 = m == neg_inf ? T(0) : std::exp(w[c] + m - nm), f2 = std::exp(-ps[o] - nm);
-          s1 = f1 * s1 + f2 * qs[o];
-          s2 = f1 * s2 + f2 * qs[o] * yy;
-          m = nm;
+          const T nm = std::max(w[c] + m[j], -pst[j]);
+          const T f1 = m[j] == neg_inf ? T(0) : exp_fast(w[c] + m[j] - nm), f2 = exp_fast(-pst[j] - nm);
+          s1[j] = f1 * s1[j] + f2 * qst[j];
+          s2[j] = f1 * s2[j] + f2 * qst[j] * yy;
+          m[j] = nm;
         }
       }
     }

@@ -2,6 +2,8 @@
 // in f64, and the causal depthwise conv1d (forward by hand, gradients, step mode).
 #include "ops/scan.hpp"
 
+#include <array>
+
 #include "autograd/autograd.hpp"
 #include "zoo_test_util.hpp"
 
@@ -20,12 +22,26 @@ scan_inputs make_scan(std::int64_t B, std::int64_t T, std::int64_t D, std::int64
 }  // namespace
 
 TEST(selective_scan, matches_naive_loop_f32_and_f64) {
-  // D = 19 is not a multiple of the 8-channel work block: exercises the ragged last block.
+  // D = 19 is not a multiple of the 16-channel work block: exercises the ragged last block.
   for (dtype t : {dtype::f64, dtype::f32}) {
     auto in = make_scan(3, 37, 19, 5, t, 11);
     tensor y = lmlab::selective_scan(in.u, in.delta, in.A, in.Bm, in.Cm, in.D);
     tensor r = lmlab::selective_scan_reference(in.u, in.delta, in.A, in.Bm, in.Cm, in.D);
     expect_close(y, r, t == dtype::f64 ? 1e-12 : 2e-5, t == dtype::f64 ? 1e-12 : 1e-4, "scan vs naive");
+  }
+}
+
+TEST(selective_scan, f32_fast_exp_over_decay_regimes) {
+  // The f32 path takes exp(delta A) from exp_fast (ops/vexp.hpp). Decays from ~1 (a = e^-0.001)
+  // to far below FLT_MIN (delta A down to -400, where exp_fast flushes to 0 and the state is
+  // reset to delta B u), with the multi-threaded path (4*96*40*16 updates) and a ragged block.
+  for (auto [a_lo, a_hi, d_lo, d_hi] : {std::array<double, 4>{-0.1, -0.01, 0.01, 0.1}, std::array<double, 4>{-200, -20, 0.5, 2.0}}) {
+    auto in = make_scan(4, 96, 40, 16, dtype::f32, 71);
+    in.A = uniform({40, 16}, a_lo, a_hi, 72, dtype::f32);
+    in.delta = uniform({4, 96, 40}, d_lo, d_hi, 73, dtype::f32);
+    tensor y = lmlab::selective_scan(in.u, in.delta, in.A, in.Bm, in.Cm, in.D);
+    tensor r = lmlab::selective_scan_reference(in.u, in.delta, in.A, in.Bm, in.Cm, in.D);
+    expect_close(y, r, 5e-5, 1e-4, "f32 scan vs naive");
   }
 }
 
@@ -63,6 +79,14 @@ TEST(selective_scan, gradcheck_all_inputs_f64) {
   // Without the D skip.
   expect_gradcheck([](const std::vector<tensor>& x) { return lmlab::selective_scan(x[0], x[1], x[2], x[3], x[4], tensor()); },
                    {in.u, in.delta, in.A, in.Bm, in.Cm}, "selective_scan no D");
+}
+
+TEST(selective_scan, gradcheck_across_backward_chunks_f64) {
+  // T = 150: the backward recomputes in chunks of 64 steps from the forward's checkpoints, so
+  // this crosses two chunk boundaries and ends in a ragged chunk.
+  auto in = make_scan(1, 150, 3, 2, dtype::f64, 81);
+  expect_gradcheck([](const std::vector<tensor>& x) { return lmlab::selective_scan(x[0], x[1], x[2], x[3], x[4], x[5]); },
+                   {in.u, in.delta, in.A, in.Bm, in.Cm, in.D}, "selective_scan T=150");
 }
 
 TEST(selective_scan, shape_errors_name_the_input) {
