@@ -18,31 +18,17 @@
 #include "train/checkpoint.hpp"
 #include "train/config.hpp"
 #include "train/trainer.hpp"
+#include "zoo_test_util.hpp"
 
 using namespace lmlab;
 using models::lm;
 using models::lm_config;
+using zoo_test::ids_of;
+using zoo_test::max_diff;
+using zoo_test::step_logits;
+using zoo_test::tiny;
 
 namespace {
-
-lm_config tiny(const std::string& pattern = "A") {
-  lm_config c;
-  c.vocab_size = 13;
-  c.d_model = 16;
-  c.n_layers = static_cast<std::int64_t>(pattern.size());
-  c.n_heads = 2;
-  c.n_ctx = 12;
-  c.pattern = pattern;
-  c.d_state = 4;
-  c.d_mlp = 24;
-  return c;
-}
-
-tensor ids_of(std::int64_t B, std::int64_t T, std::int32_t V, int salt = 0) {
-  std::vector<std::int32_t> v(static_cast<std::size_t>(B * T));
-  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<std::int32_t>((i * 7 + 3 + salt * 5 + i * i) % V);
-  return tensor::from<std::int32_t>({B, T}, std::span<const std::int32_t>(v));
-}
 
 template <class F>
 std::string error_of(F&& f) {
@@ -52,29 +38,6 @@ std::string error_of(F&& f) {
     return e.what();
   }
   return "(no error)";
-}
-
-// Worst |a - b| over two tensors of one shape.
-double max_diff(const tensor& a, const tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  auto x = a.to_vector(), y = b.to_vector();
-  double m = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
-  return m;
-}
-
-// Logits of the step mode for every position, stacked as (B, T, V).
-tensor step_logits(lm& m, const tensor& ids) {
-  const std::int64_t B = ids.size(0), T = ids.size(1), V = m.vocab_size();
-  auto st = m.new_state(B);
-  tensor out = tensor::zeros({B, T, V});
-  for (std::int64_t t = 0; t < T; ++t) {
-    tensor col = ids.narrow_raw(1, t, 1).contiguous_raw().view_raw({B});
-    tensor l = m.step(*st, col);  // (B, V)
-    for (std::int64_t b = 0; b < B; ++b)
-      for (std::int64_t v = 0; v < V; ++v) out.data<float>()[(b * T + t) * V + v] = l.data<float>()[b * V + v];
-  }
-  return out;
 }
 
 }  // namespace
