@@ -90,6 +90,7 @@ std::shared_ptr<storage> storage::allocate(std::size_t bytes) {
       p.stats.bytes_cached -= cls;
     }
     p.stats.bytes_live += cls;
+    p.stats.peak_live = std::max(p.stats.peak_live, p.stats.bytes_live);
   }
   if (!d) {
     d = std::aligned_alloc(64, cls);
@@ -100,10 +101,17 @@ std::shared_ptr<storage> storage::allocate(std::size_t bytes) {
 
 storage::~storage() {
   auto& p = the_pool();
-  std::lock_guard lock(p.mu);
-  p.free_lists[bytes_].push_back(data_);
-  p.stats.bytes_live -= bytes_;
-  p.stats.bytes_cached += bytes_;
+  {
+    std::lock_guard lock(p.mu);
+    p.stats.bytes_live -= bytes_;
+    if (p.stats.bytes_cached + bytes_ <= std::max(kPoolMinCache, p.stats.peak_live)) {
+      p.free_lists[bytes_].push_back(data_);
+      p.stats.bytes_cached += bytes_;
+      return;
+    }
+    ++p.stats.released;
+  }
+  std::free(data_);
 }
 
 pool_stats memory_pool_stats() {

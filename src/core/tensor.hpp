@@ -55,7 +55,13 @@ struct pool_stats {
   std::size_t reuses = 0;        // served from the free list
   std::size_t bytes_live = 0;    // in blocks handed out
   std::size_t bytes_cached = 0;  // in free lists
+  std::size_t peak_live = 0;     // the most bytes_live has been
+  std::size_t released = 0;      // freed blocks returned to the system because the cache was full
 };
+// The free lists hold at most max(kPoolMinCache, peak_live) bytes: a training step reuses its
+// activations every step (they fit under its own peak), while sizes that never recur (a KV
+// cache grown token by token) go back to the system instead of piling up.
+inline constexpr std::size_t kPoolMinCache = std::size_t{64} << 20;
 pool_stats memory_pool_stats();
 void memory_pool_release_cached();  // returns every cached block to the system
 

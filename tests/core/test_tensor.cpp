@@ -54,6 +54,27 @@ TEST(tensor, pool_reuses_freed_blocks) {
   EXPECT_GE(after.reuses - before.reuses, 1u);
 }
 
+TEST(tensor, pool_cache_is_bounded_when_sizes_never_recur) {
+  // A buffer regrown one step at a time (a KV cache concatenated per token): each size is
+  // freed once and never asked for again. The cache keeps at most max(64 MiB, peak live).
+  lmlab::memory_pool_release_cached();
+  const auto before = lmlab::memory_pool_stats();
+  tensor keep = tensor::empty({1});
+  for (std::int64_t mib = 1; mib <= 48; ++mib) {
+    tensor grown = tensor::empty({mib << 18});  // mib MiB of f32
+    keep = grown;                               // the previous buffer dies here
+  }
+  keep = tensor{};
+  const auto after = lmlab::memory_pool_stats();
+  EXPECT_LE(after.bytes_cached, std::max(lmlab::kPoolMinCache, after.peak_live));
+  EXPECT_GT(after.released, before.released);  // 1 + 2 + ... + 48 MiB would be 1.2 GiB cached
+  // Blocks under the limit are still reused.
+  { tensor a = tensor::empty({1000, 37}); }
+  const auto r0 = lmlab::memory_pool_stats().reuses;
+  { tensor b = tensor::empty({1000, 37}); }
+  EXPECT_EQ(lmlab::memory_pool_stats().reuses, r0 + 1);
+}
+
 TEST(tensor, compare_reports_worst_element) {
   tensor a = tensor::from<float>({3}, {1.0f, 2.0f, 3.5f});
   tensor b = tensor::from<float>({3}, {1.0f, 2.1f, 3.0f});
