@@ -42,6 +42,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/autograd.hpp"
+#include "bench_common.hpp"
 #include "core/error.hpp"
 #include "core/sweep.hpp"
 #include "core/cpu.hpp"
@@ -58,6 +59,22 @@
 namespace {
 
 using lmlab::cell;
+using lmlab::bench::cpu_seconds;
+using lmlab::bench::load_average;
+using lmlab::bench::now;
+using lmlab::bench::split;
+using result = lmlab::bench::child_result;
+
+int g_timeout_s = 600;  // --timeout: a child still running after this many seconds is killed
+std::string run_child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env_set, int& status) {
+  return lmlab::bench::run_child(argv, env_set, status, g_timeout_s);
+}
+result parse_ok_line(const std::string& out, int status, const std::string& what) {
+  return lmlab::bench::parse_ok_line(out, status, what, g_timeout_s);
+}
+result parse_torch(const std::string& out, int status) {
+  return lmlab::bench::parse_peer_json(out, status, "torch_gpt.py", g_timeout_s);
+}
 
 // Issue 2's benchmark configs.
 struct bench_config {
@@ -81,29 +98,6 @@ lmlab::models::gpt_config model_config(const bench_config& c) {
   m.n_heads = c.heads;
   m.n_ctx = c.T;
   return m;
-}
-
-double cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         1e-6 * static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, sep);)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string a;
-  in >> a;
-  return a.empty() ? "?" : a;
 }
 
 // ---- children -------------------------------------------------------------------------------
@@ -186,82 +180,6 @@ int child_sgemm(const bench_config& c, int threads, double min_time) {
 
 // ---- parent ---------------------------------------------------------------------------------
 
-struct result {
-  bool ok = false;
-  double value = 0, util = 0;  // tokens/s (or GFLOP/s), CPU seconds per wall second
-  std::string error;
-};
-
-// Runs argv with `env_set` added to (and `env_unset` removed from) this environment; returns stdout.
-// A child still running after `timeout_s` seconds is killed by SIGALRM (alarm survives exec).
-int g_timeout_s = 600;
-std::string run_child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env_set, int& status) {
-  int fds[2];
-  if (pipe(fds) != 0) throw lmlab::error("train_bench: pipe failed");
-  std::cout.flush();
-  std::cerr.flush();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    dup2(fds[1], STDOUT_FILENO);
-    for (const auto& [k, v] : env_set) setenv(k.c_str(), v.c_str(), 1);
-    alarm(static_cast<unsigned>(g_timeout_s));
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    std::fprintf(stderr, "train_bench: cannot run %s: %s\n", args[0], std::strerror(errno));
-    _exit(127);
-  }
-  close(fds[1]);
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
-  close(fds[0]);
-  waitpid(pid, &status, 0);
-  return out;
-}
-
-std::string exit_text(int status) {
-  if (WIFSIGNALED(status))
-    return WTERMSIG(status) == SIGALRM ? "timed out after " + std::to_string(g_timeout_s) + " s (--timeout)"
-                                        : "killed by signal " + std::to_string(WTERMSIG(status));
-  return "exit status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-}
-
-result parse_ok_line(const std::string& out, int status, const std::string& what) {
-  result r;
-  for (const auto& line : split(out, '\n'))
-    if (line.rfind("OK ", 0) == 0) {
-      std::istringstream ss(line.substr(3));
-      ss >> r.value >> r.util;
-      r.ok = true;
-    }
-  if (!r.ok || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    r.ok = false;
-    r.error = what + " failed (" + exit_text(status) + ")";
-  }
-  return r;
-}
-
-result parse_torch(const std::string& out, int status) {
-  result r;
-  for (const auto& line : split(out, '\n')) {
-    if (line.empty() || line[0] != '{') continue;
-    const auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded()) continue;
-    if (j.contains("error")) {
-      r.error = j["error"].get<std::string>() + "; hint: " + j.value("hint", std::string());
-      return r;
-    }
-    r.value = j.value("tokens_per_s", 0.0);
-    r.util = j.value("cpu_util", 0.0);
-    r.ok = r.value > 0;
-  }
-  if (!r.ok && r.error.empty()) r.error = "torch_gpt.py failed (" + exit_text(status) + ")";
-  return r;
-}
-
 std::string pct(double v) { return std::isfinite(v) ? lmlab::format_number(100.0 * v, 3) + "%" : "-"; }
 
 }  // namespace
@@ -333,10 +251,7 @@ int main(int argc, char** argv) {
               << "; OpenMP wait policy: lmlab " << (omp_wait.empty() ? "passive (its default, src/ops/gemm.cpp)" : omp_wait) << ", PyTorch "
               << (omp_wait.empty() ? "libgomp's default" : omp_wait) << "\n";
 
-    const std::string self = "/proc/self/exe";
-    char exe[4096];
-    const ssize_t n = readlink(self.c_str(), exe, sizeof exe - 1);
-    const std::string exe_path = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : std::string(argv[0]);
+    const std::string exe_path = lmlab::bench::self_exe(argv[0]);
 
     lmlab::table tab({"config", "threads", "engine", "tokens/s", "CPU util", "load", "MFU nominal", "MFU of SGEMM peak",
                       "SGEMM peak GFLOP/s", "lmlab / this"});
