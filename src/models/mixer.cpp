@@ -64,7 +64,12 @@ std::unique_ptr<mixer> make_mixer(const std::string& kind, const lm_config& c, s
 namespace {
 
 struct kv_state : mixer_state {
-  tensor k, v;  // (B, H_kv, S, D)
+  // Key/value buffers (B, H_kv, capacity, D) holding `len` cached positions at the front. The
+  // capacity doubles when full (a sliding window instead moves its last window-1 entries to
+  // the front), so a step appends in O(1) amortised and the attention kernel reads the
+  // cached rows in place; growing by concatenation copied the whole cache every token.
+  tensor k, v;
+  std::int64_t len = 0;
   tensor conv;  // (B, K-1, C): the last inputs of the short conv (attn_conv > 0)
 };
 
@@ -142,8 +147,8 @@ class attention_mixer : public mixer {
 
   std::unique_ptr<mixer_state> new_state(std::int64_t B) const override {
     auto s = std::make_unique<kv_state>();
-    s->k = tensor::zeros({B, Hkv_, 0, D_});
-    s->v = tensor::zeros({B, Hkv_, 0, D_});
+    s->k = tensor::zeros({B, Hkv_, kInitialCache, D_});
+    s->v = tensor::zeros({B, Hkv_, kInitialCache, D_});
     if (K_ > 0) s->conv = tensor::zeros({B, K_ - 1, C_});
     return s;
   }
@@ -154,17 +159,30 @@ class attention_mixer : public mixer {
     tensor q, k, v;
     const tensor xin = K_ > 0 ? causal_conv1d_step(s.conv, x_t, conv_w, conv_b) : x_t;
     project(reshape(xin, {B, 1, C_}), s.pos, q, k, v);
-    s.k = s.k.size(2) == 0 ? k : cat({s.k, k}, 2);
-    s.v = s.v.size(2) == 0 ? v : cat({s.v, v}, 2);
-    const std::int64_t q_off = s.pos;
     // A sliding window only ever needs the last `window` keys (FIRE reads absolute positions,
     // so its cache keeps everything).
-    if (window_ > 0 && pos_ != "fire" && s.k.size(2) > window_) {
-      s.k = contiguous(narrow(s.k, 2, s.k.size(2) - window_, window_));
-      s.v = contiguous(narrow(s.v, 2, s.v.size(2) - window_, window_));
+    const bool windowed = window_ > 0 && pos_ != "fire";
+    if (s.k.type() != k.type()) {  // the state was made before the model's dtype was known
+      s.k = s.k.to_raw(k.type());
+      s.v = s.v.to_raw(v.type());
     }
+    if (s.len == s.k.size(2)) {
+      const std::int64_t keep = windowed ? std::min(s.len, window_ - 1) : s.len;
+      const std::int64_t cap = windowed ? std::max(kInitialCache, 2 * window_) : std::max(kInitialCache, 2 * s.len);
+      for (tensor* buf : {&s.k, &s.v}) {
+        tensor grown = tensor::zeros({B, Hkv_, cap, D_}, buf->type());
+        if (keep > 0) grown.narrow_raw(2, 0, keep).copy_from(buf->narrow_raw(2, s.len - keep, keep));
+        *buf = grown;
+      }
+      s.len = keep;
+    }
+    s.k.narrow_raw(2, s.len, 1).copy_from(k);
+    s.v.narrow_raw(2, s.len, 1).copy_from(v);
+    ++s.len;
+    const std::int64_t n = windowed ? std::min(s.len, window_) : s.len;
+    const std::int64_t q_off = s.pos;
     ++s.pos;
-    return reshape(out(attend(q, s.k, s.v, q_off), B, 1), {B, C_});
+    return reshape(out(attend(q, s.k.narrow_raw(2, s.len - n, n), s.v.narrow_raw(2, s.len - n, n), q_off), B, 1), {B, C_});
   }
 
   std::int64_t state_size(std::int64_t T) const override {
@@ -252,6 +270,7 @@ class attention_mixer : public mixer {
     return linear(reshape(zz, {B, T, H_ * D_}), w_o, b_o);
   }
 
+  static constexpr std::int64_t kInitialCache = 8;  // positions; small so tests cross a regrowth
   std::int64_t C_, H_, Hkv_, D_, window_, K_;
   std::string pos_;
   double eps_;
