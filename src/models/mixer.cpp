@@ -216,7 +216,7 @@ class attention_mixer : public mixer {
     v = contiguous(transpose(v, 1, 2));
     if (use_rope_) {
       // Dynamic NTK recomputes its base from the total length (HF semantics).
-      const rope_cache cache = rope_build_cache(rope_parameters(rope_, pos0 + T), pos0 + T);
+      const rope_cache cache = rope_build_cache(rope_parameters(rope_, pos0 + T), pos0 + T, pos0);
       q = apply_rotary(q, cache, pos0);
       k = apply_rotary(k, cache, pos0);
     }

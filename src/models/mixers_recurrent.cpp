@@ -373,7 +373,7 @@ class retention_mixer : public mixer {
     k = contiguous(transpose(reshape(linear(x, w_k), {B, T, H_, D_}), 1, 2));
     v = contiguous(transpose(reshape(linear(x, w_v), {B, T, H_, D_}), 1, 2));
     if (rope_.dim > 0) {
-      const rope_cache cache = rope_build_cache(rope_parameters(rope_), pos0 + T);
+      const rope_cache cache = rope_build_cache(rope_parameters(rope_), pos0 + T, pos0);
       q = apply_rotary(q, cache, pos0);
       k = apply_rotary(k, cache, pos0);
     }

@@ -147,18 +147,20 @@ rope_params rope_parameters(const rope_config& cfg, std::int64_t seq_len) {
   return p;
 }
 
-rope_cache rope_build_cache(const rope_params& p, std::int64_t n_pos) {
-  LMLAB_CHECK(n_pos >= 0, "rope: n_pos must be >= 0, got {}", n_pos);
+rope_cache rope_build_cache(const rope_params& p, std::int64_t n_pos, std::int64_t first) {
+  LMLAB_CHECK(n_pos >= 0 && first >= 0 && first <= n_pos, "rope: need 0 <= first <= n_pos, got first {} and n_pos {}",
+              first, n_pos);
   rope_cache c;
   c.n_pos = n_pos;
+  c.first = first;
   c.half = static_cast<std::int64_t>(p.inv_freq.size());
-  c.cos.resize(static_cast<std::size_t>(n_pos * c.half));
+  c.cos.resize(static_cast<std::size_t>((n_pos - first) * c.half));
   c.sin.resize(c.cos.size());
-  for (std::int64_t t = 0; t < n_pos; ++t)
+  for (std::int64_t t = first; t < n_pos; ++t)
     for (std::int64_t i = 0; i < c.half; ++i) {
       const double a = static_cast<double>(t) * p.inv_freq[static_cast<std::size_t>(i)];
-      c.cos[static_cast<std::size_t>(t * c.half + i)] = std::cos(a) * p.attention_factor;
-      c.sin[static_cast<std::size_t>(t * c.half + i)] = std::sin(a) * p.attention_factor;
+      c.cos[static_cast<std::size_t>((t - first) * c.half + i)] = std::cos(a) * p.attention_factor;
+      c.sin[static_cast<std::size_t>((t - first) * c.half + i)] = std::sin(a) * p.attention_factor;
     }
   return c;
 }
@@ -173,7 +175,7 @@ void rotate_kernel(const T* x, T* y, std::int64_t rows, std::int64_t T_len, std:
   const std::int64_t half = c.half, R = 2 * half;
 #pragma omp parallel for if (rows * D > 32768)
   for (std::int64_t r = 0; r < rows; ++r) {
-    const std::int64_t pos = pos_offset + r % T_len;
+    const std::int64_t pos = pos_offset + r % T_len - c.first;
     const double* cs = c.cos.data() + pos * half;
     const double* sn = c.sin.data() + pos * half;
     const T* xr = x + r * D;
@@ -198,8 +200,10 @@ tensor apply_rotary(const tensor& x, const rope_cache& cache, std::int64_t pos_o
   const std::int64_t T_len = x.size(2), D = x.size(3);
   LMLAB_CHECK_HINT(2 * cache.half <= D, "build the cache from rope_parameters with dim <= head_dim",
                    "apply_rotary: rotary dim {} exceeds head dim {}", 2 * cache.half, D);
-  LMLAB_CHECK_HINT(pos_offset >= 0 && pos_offset + T_len <= cache.n_pos, "build the rope cache for the longest context you evaluate",
-                   "apply_rotary: positions [{}, {}) exceed the cache of {} positions", pos_offset, pos_offset + T_len, cache.n_pos);
+  LMLAB_CHECK_HINT(pos_offset >= cache.first && pos_offset + T_len <= cache.n_pos,
+                   "build the rope cache for the longest context you evaluate",
+                   "apply_rotary: positions [{}, {}) are outside the cache of positions [{}, {})", pos_offset,
+                   pos_offset + T_len, cache.first, cache.n_pos);
   tensor xc = x.contiguous_raw();
   tensor y = tensor::empty(x.shape(), x.type());
   const std::int64_t rows = x.numel() / std::max<std::int64_t>(D, 1);

@@ -49,14 +49,16 @@ struct rope_params {
 // base once the sequence exceeds max_position_embeddings); pass the current total length.
 rope_params rope_parameters(const rope_config& cfg, std::int64_t seq_len = 0);
 
-// cos/sin of position * inv_freq for positions [0, n_pos), each multiplied by attention_factor.
+// cos/sin of position * inv_freq for positions [first, n_pos), each multiplied by
+// attention_factor. A step in generation needs one row (first = its position), not all.
 struct rope_cache {
   std::int64_t n_pos = 0;
+  std::int64_t first = 0;    // the first position held
   std::int64_t half = 0;     // dim / 2
-  std::vector<double> cos;   // (n_pos, half)
-  std::vector<double> sin;   // (n_pos, half)
+  std::vector<double> cos;   // (n_pos - first, half)
+  std::vector<double> sin;   // (n_pos - first, half)
 };
-rope_cache rope_build_cache(const rope_params& p, std::int64_t n_pos);
+rope_cache rope_build_cache(const rope_params& p, std::int64_t n_pos, std::int64_t first = 0);
 
 // Which pairs of a head's features rotate together.
 //  half_split:  (x[i], x[i + R/2]) — HF/GPT-NeoX `rotate_half`: y = x*cos + rotate_half(x)*sin,

@@ -135,6 +135,21 @@ TEST(apply_rotary, partial_rotary_attention_factor_and_gradients) {
   EXPECT_THROW(lmlab::apply_rotary(x, cache, 16), lmlab::error);  // 16 + 5 > 20 positions
 }
 
+TEST(apply_rotary, a_cache_of_a_position_range_rotates_like_the_full_cache) {
+  // Generation builds only the rows it needs (positions [first, n_pos)), not the whole table.
+  rope_config c{.theta = 10000, .dim = 8};
+  const auto p = lmlab::rope_parameters(c);
+  const auto full = lmlab::rope_build_cache(p, 40), part = lmlab::rope_build_cache(p, 40, 33);
+  EXPECT_EQ(part.cos.size(), 7u * 4u);
+  tensor x = uniform({2, 2, 3, 8}, -1, 1, 9);
+  for (auto layout : {lmlab::rotary_layout::half_split, lmlab::rotary_layout::interleaved}) {
+    const auto a = lmlab::apply_rotary(x, full, 35, layout).to_vector(), b = lmlab::apply_rotary(x, part, 35, layout).to_vector();
+    for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]);
+  }
+  EXPECT_THROW(lmlab::apply_rotary(x, part, 32), lmlab::error);  // position 32 is before the range
+  EXPECT_THROW(lmlab::rope_build_cache(p, 4, 5), lmlab::error);
+}
+
 TEST(sinusoidal_table, vaswani_values) {
   tensor pe = lmlab::sinusoidal_table(3, 4, 10000.0, dtype::f64);
   EXPECT_EQ(pe.at({0, 0}), 0.0);
