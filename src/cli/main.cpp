@@ -11,6 +11,7 @@
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "lmlab_version.hpp"
+#include "ops/gemm.hpp"
 
 namespace lmlab::cli {
 std::vector<command>& registry() {
@@ -20,6 +21,8 @@ std::vector<command>& registry() {
 }  // namespace lmlab::cli
 
 int main(int argc, char** argv) {
+  // Idle OpenMP threads sleep instead of spin unless the user chose (ops/gemm.hpp).
+  lmlab::reexec_with_passive_omp_wait("/proc/self/exe", argv);
   CLI::App app{"lmlab: measured answers to open questions of LLM/VLM research, on one machine.\n"
                "Lab (train and dissect small models), probe (evaluate served models), plan (scaling, cost, memory)."};
   app.set_version_flag("--version", std::string("lmlab ") + lmlab::version_string + " (git " + lmlab::git_hash + ")");

@@ -4,6 +4,8 @@
 // Not for: autograd (linalg.cpp), attention's small tiles (attention.cpp has its own loops).
 #include "ops/gemm.hpp"
 
+#include <unistd.h>
+
 #include <cblas.h>
 #include <dlfcn.h>
 #ifdef LMLAB_BLAS_DNNL
@@ -96,26 +98,20 @@ void set_num_threads(int n) {
 
 int num_threads() { return omp_get_max_threads(); }
 
-namespace {
-
-// OpenMP wait policy, chosen before libgomp loads. libgomp reads OMP_WAIT_POLICY and
-// GOMP_SPINCOUNT once, in its own constructor, so setting them from main() is too late; an
-// executable's .preinit_array runs before any shared library's constructor (ELF gABI,
-// "Initialization and Termination Functions"), so this is the earliest hook a static library
-// linked into the program has. Default: passive (idle threads sleep on a futex at once).
-// Measured with bench/train_bench on this 2-vCPU VM shared with other builds: with libgomp's
-// default spinning, 2-thread training fell to 1/13 of the 1-thread rate whenever the second
-// vCPU was busy (a spinning thread holds its vCPU while the thread it waits for is
-// descheduled); passive kept 2 threads within ~10% of 1 thread under the same load.
-// A value the user set (OMP_WAIT_POLICY or GOMP_SPINCOUNT) is left alone. The setting is seen
-// by constructors only: glibc's __libc_start_main points environ back at the original block
-// before main(), so getenv() in main and the environment of spawned children lack it
-// (tests/ops/test_omp_policy.cpp checks libgomp's view through omp_display_env).
-void omp_wait_default(int, char**, char**) {
-  if (!std::getenv("OMP_WAIT_POLICY") && !std::getenv("GOMP_SPINCOUNT")) setenv("OMP_WAIT_POLICY", "passive", 0);
+// OpenMP wait policy. libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT once, in its own
+// constructor, before main(); the only way to change them for this process is to set them and
+// exec again. An earlier version set the variable from the executable's .preinit_array: libgomp
+// then displayed PASSIVE (omp_display_env prints PASSIVE for "unset" too) but kept
+// GOMP_SPINCOUNT = 300000, i.e. its default spinning, and 2-thread training on a 2-vCPU machine
+// with the other vCPU busy ran at half the speed of an exported OMP_WAIT_POLICY=passive
+// (RetNet, 150 steps: 15.2-17.7k vs 33.1-35.2k tok/s). A spinning thread holds its vCPU while
+// the thread it waits for is descheduled; passive threads sleep on a futex at once.
+bool reexec_with_passive_omp_wait(const char* exe, char* const argv[]) {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  if ((policy && *policy) || std::getenv("GOMP_SPINCOUNT")) return false;  // the user chose
+  if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return false;
+  ::execv(exe, argv);
+  return false;  // exec failed: run on (children started from here inherit the variable)
 }
-[[gnu::used, gnu::section(".preinit_array")]] void (*const omp_wait_default_entry)(int, char**, char**) = &omp_wait_default;
-
-}  // namespace
 
 }  // namespace lmlab

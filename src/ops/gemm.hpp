@@ -24,4 +24,10 @@ const char* blas_name();        // "openblas" or "blis"
 void set_num_threads(int n);    // BLAS and OpenMP threads
 int num_threads();
 
+// When the user set neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT: sets OMP_WAIT_POLICY=passive
+// and execs `exe` with `argv` again, so that libgomp (which reads the variables once, when it
+// loads) sleeps instead of spinning in idle worker threads. Returns false without exec'ing when
+// the user chose a policy; on success it does not return. Call first thing in main().
+bool reexec_with_passive_omp_wait(const char* exe, char* const argv[]);
+
 }  // namespace lmlab
