@@ -11,14 +11,9 @@ Not for: correctness (scripts/ref/gpt_fixtures.py), or training on real text (tr
 import argparse
 import json
 import os
-import resource
 import sys
-import time
 
-
-def cpu_seconds():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+from torch_timing import timed_steps
 
 
 def main():
@@ -61,17 +56,11 @@ def main():
         opt.step()
         return loss.item()
 
-    for i in range(a.warmup):
-        step(i)
-    c0, t0 = cpu_seconds(), time.perf_counter()
-    loss = 0.0
-    for i in range(a.steps):
-        loss = step(a.warmup + i)
-    t1, c1 = time.perf_counter(), cpu_seconds()
+    loss, seconds, cpu_util = timed_steps(step, a.warmup, a.steps)
     # Which libblas.so.3 the loader picked is decided by LD_LIBRARY_PATH (train_bench sets it).
     blas = "blis-openmp" if "blis" in os.environ.get("LD_LIBRARY_PATH", "") else "default"
-    print(json.dumps({"tokens_per_s": a.steps * a.batch * a.seq / (t1 - t0), "seconds": t1 - t0,
-                      "cpu_util": (c1 - c0) / (t1 - t0), "loss": loss, "torch": torch.__version__,
+    print(json.dumps({"tokens_per_s": a.steps * a.batch * a.seq / seconds, "seconds": seconds,
+                      "cpu_util": cpu_util, "loss": loss, "torch": torch.__version__,
                       "threads": torch.get_num_threads(), "blas": blas}))
     return 0
 

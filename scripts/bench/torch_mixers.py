@@ -20,14 +20,9 @@ Not for: correctness (scripts/ref/zoo_fixtures.py), or GPT configs (torch_gpt.py
 import argparse
 import json
 import os
-import resource
 import sys
-import time
 
-
-def cpu_seconds():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+from torch_timing import timed_steps
 
 
 REFERENCE = {
@@ -43,13 +38,7 @@ def rwkv_time_mix_recurrent(zf, torch, F):
     """RWKV-4 time-mix with the O(T) recurrence of the WKV sum (the state a, b and the running
     maximum exponent p of the official RWKV-4 code), same parameters as zf.rwkv_time_mix."""
     def block(c, p, q_, x):
-        xx = zf.shift(x)
-        mix = lambda n: x * p[q_ + "time_mix_" + n] + xx * (1 - p[q_ + "time_mix_" + n])
-        k = F.linear(mix("k"), p[q_ + "key.weight"])
-        v = F.linear(mix("v"), p[q_ + "value.weight"])
-        r = torch.sigmoid(F.linear(mix("r"), p[q_ + "receptance.weight"]))
-        w = -torch.exp(p[q_ + "time_decay"])
-        u = p[q_ + "time_first"]
+        k, v, r, w, u = zf.rwkv_time_mix_inputs(p, q_, x)
         B, T, C = k.shape
         a = torch.zeros(B, C)
         b = torch.zeros(B, C)
@@ -120,17 +109,11 @@ def main():
         opt.step()
         return loss.item()
 
-    for i in range(a.warmup):
-        step(i)
-    c0, t0 = cpu_seconds(), time.perf_counter()
-    loss = 0.0
-    for i in range(a.steps):
-        loss = step(a.warmup + i)
-    t1, c1 = time.perf_counter(), cpu_seconds()
+    loss, seconds, cpu_util = timed_steps(step, a.warmup, a.steps)
     ref_text = "; ".join(REFERENCE[k] if not (k == "W" and a.rwkv == "literal") else "rwkv-4: O(T^2) literal sum"
                          for k in dict.fromkeys(a.pattern))
-    print(json.dumps({"tokens_per_s": a.steps * a.batch * a.seq / (t1 - t0), "seconds": t1 - t0,
-                      "cpu_util": (c1 - c0) / (t1 - t0), "loss": loss, "n_params": sum(t.numel() for t in params),
+    print(json.dumps({"tokens_per_s": a.steps * a.batch * a.seq / seconds, "seconds": seconds,
+                      "cpu_util": cpu_util, "loss": loss, "n_params": sum(t.numel() for t in params),
                       "reference": ref_text, "torch": torch.__version__, "threads": torch.get_num_threads()}))
     return 0
 

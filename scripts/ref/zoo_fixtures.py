@@ -252,15 +252,20 @@ def shift(x):
     return torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], 1)
 
 
-def rwkv_time_mix(c, p, q_, x):
-    """Peng et al. 2023, eq. 11-16 (the WKV sum written literally)."""
+def rwkv_time_mix_inputs(p, q_, x):
+    """Peng et al. 2023, eq. 11-13: token shift, the k, v, r projections, the per-step log decay
+    w = -exp(time_decay) and the bonus u = time_first."""
     xx = shift(x)
     mix = lambda n: x * p[q_ + "time_mix_" + n] + xx * (1 - p[q_ + "time_mix_" + n])
     k = F.linear(mix("k"), p[q_ + "key.weight"])
     v = F.linear(mix("v"), p[q_ + "value.weight"])
     r = torch.sigmoid(F.linear(mix("r"), p[q_ + "receptance.weight"]))
-    w = -torch.exp(p[q_ + "time_decay"])
-    u = p[q_ + "time_first"]
+    return k, v, r, -torch.exp(p[q_ + "time_decay"]), p[q_ + "time_first"]
+
+
+def rwkv_time_mix(c, p, q_, x):
+    """Peng et al. 2023, eq. 11-16 (the WKV sum written literally)."""
+    k, v, r, w, u = rwkv_time_mix_inputs(p, q_, x)
     T = x.shape[1]
     outs = []
     for t in range(T):
