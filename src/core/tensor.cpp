@@ -1,12 +1,17 @@
 // Tensor storage, pool and raw views: see tensor.hpp.
 #include "core/tensor.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
+
+#include "core/checked.hpp"
 
 namespace lmlab {
 
@@ -30,7 +35,9 @@ const char* dtype_name(dtype t) {
 
 std::int64_t numel_of(const shape_t& s) {
   std::int64_t n = 1;
-  for (auto d : s) n *= d;
+  for (auto d : s)
+    if (__builtin_mul_overflow(n, d, &n)) [[unlikely]]
+      throw error(fmt::format("tensor: shape {} has more elements than fit in 64 bits", shape_str(s)));
   return n;
 }
 
@@ -59,8 +66,15 @@ namespace {
 std::size_t size_class(std::size_t bytes) {
   if (bytes == 0) bytes = 1;
   const std::size_t q = bytes < 4096 ? 64 : bytes < (1u << 20) ? 4096 : 65536;
-  return (bytes + q - 1) / q * q;
+  return checked_add(bytes, q - 1, "tensor: allocation size") / q * q;
 }
+
+std::size_t physical_memory() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) : SIZE_MAX;
+}
+
+std::atomic<std::size_t> g_memory_limit{0};  // 0: physical memory
 
 struct pool {
   std::mutex mu;
@@ -75,12 +89,33 @@ pool& the_pool() {
 
 }  // namespace
 
+std::size_t tensor_memory_limit() {
+  static const std::size_t physical = physical_memory();
+  const std::size_t l = g_memory_limit.load(std::memory_order_relaxed);
+  return l ? l : physical;
+}
+
+void set_tensor_memory_limit(std::size_t bytes) { g_memory_limit.store(bytes, std::memory_order_relaxed); }
+
+std::string format_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  int u = 0;
+  for (; u < 6 && bytes >= 1024; ++u) bytes /= 1024;
+  return u == 0 ? fmt::format("{:.0f} B", bytes) : fmt::format("{:.3g} {}", bytes, units[u]);
+}
+
 std::shared_ptr<storage> storage::allocate(std::size_t bytes) {
   const std::size_t cls = size_class(bytes);
+  const std::size_t limit = tensor_memory_limit();
   auto& p = the_pool();
   void* d = nullptr;
   {
     std::lock_guard lock(p.mu);
+    if (cls > limit || p.stats.bytes_live > limit - cls) [[unlikely]]
+      throw error(fmt::format("tensor: out of memory: a {} tensor on top of {} live exceeds the limit of {}",
+                              format_bytes(static_cast<double>(cls)), format_bytes(static_cast<double>(p.stats.bytes_live)),
+                              format_bytes(static_cast<double>(limit))),
+                  "make the model or the batch smaller (d_model, n_layers, d_mlp, vocab_size, n_ctx, batch_size)");
     ++p.stats.allocations;
     auto it = p.free_lists.find(cls);
     if (it != p.free_lists.end() && !it->second.empty()) {
@@ -105,9 +140,12 @@ storage::~storage() {
     std::lock_guard lock(p.mu);
     p.stats.bytes_live -= bytes_;
     if (p.stats.bytes_cached + bytes_ <= std::max(kPoolMinCache, p.stats.peak_live)) {
-      p.free_lists[bytes_].push_back(data_);
-      p.stats.bytes_cached += bytes_;
-      return;
+      try {  // a destructor must not throw: with no memory left for the free list, free the block
+        p.free_lists[bytes_].push_back(data_);
+        p.stats.bytes_cached += bytes_;
+        return;
+      } catch (const std::bad_alloc&) {
+      }
     }
     ++p.stats.released;
   }
@@ -137,7 +175,8 @@ tensor tensor::empty(const shape_t& shape, dtype t) {
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->type = t;
-  impl->store = storage::allocate(static_cast<std::size_t>(numel_of(shape)) * dtype_size(t));
+  impl->store =
+      storage::allocate(checked_mul(static_cast<std::size_t>(numel_of(shape)), dtype_size(t), "tensor: allocation size"));
   return tensor(std::move(impl));
 }
 

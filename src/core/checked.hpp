@@ -1,0 +1,53 @@
+// Checked size arithmetic for every size that comes from a file or a flag (a tensor shape, a
+// token file's id count, a safetensors offset, a config field): a product or sum that does not
+// fit its type is an lmlab::error naming what was being computed, never a wrapped size that
+// passes a bounds check and is then allocated or read past.
+//   std::size_t bytes = checked_mul(count, width, "tokens.bin: header id count");
+// Also the limit on live tensor memory that turns an impossible allocation into a clear error.
+// Not for: hot loops over sizes already validated (use plain arithmetic there).
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+
+namespace lmlab {
+
+// a * b in T; error "<what>: size overflow: a x b does not fit in N bits".
+template <std::integral T>
+T checked_mul(T a, T b, std::string_view what) {
+  T r;
+  LMLAB_CHECK(!__builtin_mul_overflow(a, b, &r), "{}: size overflow: {} x {} does not fit in {} bits", what, a, b,
+              sizeof(T) * 8);
+  return r;
+}
+
+// a + b in T; error "<what>: size overflow: a + b does not fit in N bits".
+template <std::integral T>
+T checked_add(T a, T b, std::string_view what) {
+  T r;
+  LMLAB_CHECK(!__builtin_add_overflow(a, b, &r), "{}: size overflow: {} + {} does not fit in {} bits", what, a, b,
+              sizeof(T) * 8);
+  return r;
+}
+
+// v converted to To; error "<what>: v is out of range for N-bit [un]signed" when it does not fit.
+template <std::integral To, std::integral From>
+To checked_cast(From v, std::string_view what) {
+  To r;
+  LMLAB_CHECK(!__builtin_add_overflow(v, From{0}, &r), "{}: {} is out of range for a {}-bit {} integer", what, v,
+              sizeof(To) * 8, std::is_signed_v<To> ? "signed" : "unsigned");
+  return r;
+}
+
+// Live tensor memory may not exceed this limit (default: the machine's physical memory): an
+// allocation past it is an lmlab::error naming the sizes, instead of a std::bad_alloc or an
+// out-of-memory kill halfway through building a model that could never fit. (core/tensor.cpp)
+std::size_t tensor_memory_limit();
+void set_tensor_memory_limit(std::size_t bytes);  // 0 restores the default
+std::string format_bytes(double bytes);            // "1.5 GiB", "512 B"
+
+}  // namespace lmlab
