@@ -97,7 +97,9 @@ byte_bpe::byte_bpe(std::vector<std::string> token_bytes, std::vector<merge> merg
                 "byte_bpe: merge {} refers to an id outside [0, {})", rank, n);
     LMLAB_CHECK(token_bytes_[m.left] + token_bytes_[m.right] == token_bytes_[m.result],
                 "byte_bpe: merge {} ({} + {} -> {}) does not concatenate its tokens' bytes", rank, m.left, m.right, m.result);
-    merge_rank_.emplace(pair_key(m.left, m.right), std::make_pair(static_cast<std::int32_t>(rank), m.result));
+    const auto [it, fresh] =
+        merge_rank_.emplace(pair_key(m.left, m.right), std::make_pair(static_cast<std::int32_t>(rank), m.result));
+    LMLAB_CHECK(fresh, "byte_bpe: merge {} ({} + {}) repeats merge {}", rank, m.left, m.right, it->second.first);
   }
   vocab_size_ = n;
   for (const auto& [text, id] : special_) {
@@ -115,6 +117,10 @@ byte_bpe build_spelled(const std::vector<std::pair<std::string, std::int32_t>>& 
   std::int32_t n = 0;
   for (const auto& [s, id] : vocab) {
     LMLAB_CHECK(id >= 0, "{}: token \"{}\" has negative id {}", vocab_where, s, id);
+    // Ordinary ids are 0..n-1 without gaps, so an id past the token count is an error before
+    // anything is allocated for it.
+    LMLAB_CHECK(static_cast<std::size_t>(id) < vocab.size(), "{}: token \"{}\" has id {}, but there are only {} tokens",
+                vocab_where, s, id, vocab.size());
     n = std::max(n, id + 1);
   }
   std::vector<std::string> bytes(static_cast<std::size_t>(n));
@@ -122,7 +128,8 @@ byte_bpe build_spelled(const std::vector<std::pair<std::string, std::int32_t>>& 
   for (const auto& [s, id] : vocab) {
     LMLAB_CHECK(bytes[id].empty(), "{}: id {} is used twice", vocab_where, id);
     bytes[id] = gpt2_unspell(s, vocab_where);
-    by_spelling[s] = id;
+    const auto [it, fresh] = by_spelling.emplace(s, id);
+    LMLAB_CHECK(fresh, "{}: token \"{}\" appears twice (ids {} and {})", vocab_where, s, it->second, id);
   }
   for (std::int32_t id = 0; id < n; ++id)
     LMLAB_CHECK(!bytes[id].empty(), "{}: id {} is missing (ordinary ids must be 0..{} without gaps)", vocab_where, id, n - 1);

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <utility>
 
+#include "core/checked.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 
@@ -101,12 +102,20 @@ token_file::token_file(const std::filesystem::path& path, bool verify_payload) :
   const auto dt = get<std::uint32_t>(h + 12);
   if (dt != 2 && dt != 4) fail(fmt::format("bad dtype {} (expected 2 = uint16 or 4 = uint32)", dt));
   dtype_ = static_cast<token_dtype>(dt);
-  count_ = get<std::uint64_t>(h + 16);
+  const auto count = get<std::uint64_t>(h + 16);
   vocab_size_ = get<std::uint32_t>(h + 24);
-  const std::size_t want = k_header + count_ * dt;
+  // The file length bounds the count: 64 + count * dtype must not wrap around to it.
+  std::uint64_t want = 0;
+  try {
+    want = checked_add(checked_mul(count, std::uint64_t{dt}, "token file header: id count"), std::uint64_t{k_header},
+                       "token file header: id count");
+  } catch (const error& e) {
+    fail(fmt::format("{} (the file has {} bytes)", e.what(), len));
+  }
   if (len != want)
     fail(fmt::format("{} token file: {} bytes, but the header says {} ids of {} bytes ({} bytes in all)",
-                     len < want ? "truncated" : "oversized", len, count_, dt, want));
+                     len < want ? "truncated" : "oversized", len, count, dt, want));
+  count_ = static_cast<std::size_t>(count);
   data_ = h + k_header;
   if (verify_payload && get<std::uint64_t>(h + 32) != fnv1a64(data_, count_ * dt))
     fail("corrupt token file: payload checksum mismatch");
@@ -133,7 +142,7 @@ token_file& token_file::operator=(token_file&& o) noexcept {
 }
 
 void token_file::copy(std::size_t begin, std::size_t n, std::int32_t* out) const {
-  LMLAB_CHECK(begin + n <= count_, "{}: read of ids [{}, {}) past the end ({} ids)", path_.string(), begin, begin + n, count_);
+  LMLAB_CHECK(begin <= count_ && n <= count_ - begin, "{}: read of ids [{}, {}) past the end ({} ids)", path_.string(), begin, begin + n, count_);
   if (dtype_ == token_dtype::u16) {
     const auto* p = reinterpret_cast<const std::uint16_t*>(data_) + begin;
     for (std::size_t i = 0; i < n; ++i) out[i] = p[i];

@@ -39,6 +39,8 @@ std::unique_ptr<tokenizer> tokenizer_from_json(const nlohmann::json& j, const st
     std::vector<std::uint32_t> chars;
     for (const auto& c : j["chars"]) {
       LMLAB_CHECK(c.is_number_unsigned(), "{}: char tokenizer: \"chars\" must hold code points (unsigned integers)", where);
+      LMLAB_CHECK(c.get<std::uint64_t>() <= 0x10FFFF, "{}: char tokenizer: id {}: {} is not a code point", where,
+                  chars.size(), c.get<std::uint64_t>());
       chars.push_back(c.get<std::uint32_t>());
     }
     try {
@@ -84,6 +86,11 @@ char_tokenizer::char_tokenizer(std::vector<std::uint32_t> chars) : chars_(std::m
   for (std::size_t i = 0; i < chars_.size(); ++i) {
     const std::uint32_t c = chars_[i];
     LMLAB_CHECK(c <= 0x10FFFF, "char tokenizer: id {}: U+{:X} is not a code point", i, c);
+    // Surrogates are not characters; U+DC80..U+DCFF stand for raw bytes 0x80..0xFF (the only
+    // bytes that can be invalid UTF-8), as in Python's surrogateescape.
+    LMLAB_CHECK_HINT(c < 0xD800 || c > 0xDFFF || (c >= k_raw_byte_base + 0x80 && c < k_raw_byte_base + 0x100),
+                     "U+D800..U+DFFF are UTF-16 surrogates; only U+DC80..U+DCFF (raw bytes) may appear",
+                     "char tokenizer: id {}: U+{:04X} is a lone surrogate, not a character", i, c);
     const bool dup = c < 0x10000 ? bmp_[c] >= 0 : astral_.count(c) > 0;
     LMLAB_CHECK(!dup, "char tokenizer: id {}: U+{:04X} appears twice in the vocabulary", i, c);
     if (c < 0x10000) bmp_[c] = static_cast<std::int32_t>(i);

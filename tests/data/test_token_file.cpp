@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <cstring>
 #include <fstream>
 
 #include "core/error.hpp"
@@ -105,4 +106,21 @@ TEST(token_file, truncated_oversized_and_corrupt_files_name_the_file) {
   const auto missing = tmp("missing.bin");
   EXPECT_EQ(error_of([&] { d::token_file f(missing); }),
             missing.string() + ": cannot open token file: No such file or directory");
+}
+
+TEST(token_file, an_id_count_that_wraps_the_length_check_is_rejected) {
+  // 64 + (2^63 + 100) * 2 wraps to 264, this file's length: the check passed and readers ran
+  // past the mapping (train segfaulted, eval read garbage and exited 0).
+  std::vector<std::int32_t> ids(100, 1);
+  const auto p = tmp("wrap.bin");
+  d::write_token_file(p, ids, 300);
+  auto bytes = lmlab::read_binary_file(p);
+  const std::uint64_t count = (std::uint64_t{1} << 63) + 100;
+  std::memcpy(bytes.data() + 16, &count, 8);
+  const std::uint64_t h = d::fnv1a64(bytes.data(), 56);  // a forger recomputes the checksum
+  std::memcpy(bytes.data() + 56, &h, 8);
+  rewrite(p, bytes);
+  EXPECT_EQ(error_of([&] { d::token_file f(p); }),
+            p.string() + ": token file header: id count: size overflow: 9223372036854775908 x 2 does not fit in 64 bits "
+                         "(the file has 264 bytes)");
 }

@@ -137,3 +137,35 @@ TEST(bpe_train, bad_options_and_bad_json_name_the_problem) {
   EXPECT_EQ(error_of([&] { d::tokenizer_from_json({{"type", "wordpiece"}}, "t.json"); }),
             "t.json: unknown tokenizer type \"wordpiece\"");
 }
+
+TEST(char_tokenizer, surrogates_and_out_of_range_code_points_are_rejected) {
+  // U+D800 was accepted as a character; U+DC80..U+DCFF stay valid (they stand for raw bytes).
+  auto chars = [](const char* list) { return nlohmann::json::parse(std::string(R"({"type": "char", "chars": [)") + list + "]}"); };
+  EXPECT_EQ(error_of([&] { d::tokenizer_from_json(chars("97, 55296"), "t.json"); }),
+            "t.json: char tokenizer: id 1: U+D800 is a lone surrogate, not a character");
+  // U+DC41 would be a surrogate escape of byte 0x41, which is valid ASCII.
+  EXPECT_EQ(error_of([&] { d::tokenizer_from_json(chars("97, 56385"), "t.json"); }),
+            "t.json: char tokenizer: id 1: U+DC41 is a lone surrogate, not a character");
+  EXPECT_NO_THROW(d::tokenizer_from_json(chars("97, 56575"), "t.json"));  // U+DCFF: raw byte 0xFF
+  // 2^32 + 97 used to wrap to 'a'.
+  EXPECT_EQ(error_of([&] { d::tokenizer_from_json(chars("98, 4294967393"), "t.json"); }),
+            "t.json: char tokenizer: id 1: 4294967393 is not a code point");
+}
+
+TEST(bpe_train, duplicate_merges_and_tokens_in_json_are_rejected) {
+  const std::string text = make_text(3, 5000);
+  const std::vector<std::string_view> texts{text};
+  d::bpe_train_options o;
+  o.vocab_size = 300;
+  auto j = d::train_byte_bpe(texts, o).to_json();
+  ASSERT_GT(j["merges"].size(), 2u);
+  auto dup_merge = j;
+  dup_merge["merges"].push_back(j["merges"][0]);  // accepted before, silently ignored
+  const std::string e = error_of([&] { d::tokenizer_from_json(dup_merge, "t.json"); });
+  EXPECT_EQ(e.rfind("t.json: byte_bpe: merge " + std::to_string(j["merges"].size()) + " (", 0), 0u) << e;
+  EXPECT_NE(e.find(") repeats merge 0"), std::string::npos) << e;
+  auto dup_token = j;
+  dup_token["vocab"].push_back(j["vocab"][j["vocab"].size() - 1]);
+  EXPECT_NE(error_of([&] { d::tokenizer_from_json(dup_token, "t.json"); }).find("appears twice (ids"), std::string::npos);
+  EXPECT_NO_THROW(d::tokenizer_from_json(j, "t.json"));
+}
