@@ -3,9 +3,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 
+#include "core/checked.hpp"
 #include "core/fs.hpp"
 
 namespace lmlab::nn {
@@ -43,6 +45,8 @@ safetensors_file safetensors_file::parse(std::span<const std::uint8_t> bytes, co
   for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[static_cast<std::size_t>(i)];
   LMLAB_CHECK_HINT(n <= bytes.size() - 8, "the file may have been cut short while writing; save it again",
                    "{}: truncated: the header declares {} bytes but only {} follow", where, n, bytes.size() - 8);
+  LMLAB_CHECK_HINT(n >= 2 && bytes[8] == '{', "the header length or the header is corrupt",
+                   "{}: the safetensors header ({} bytes) does not start with '{{'", where, n);
   nlohmann::json h;
   try {
     h = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
@@ -51,7 +55,14 @@ safetensors_file safetensors_file::parse(std::span<const std::uint8_t> bytes, co
   }
   LMLAB_CHECK(h.is_object(), "{}: the safetensors header is not a JSON object", where);
   const std::size_t data_begin = 8 + n;
-  const std::size_t data_size = bytes.size() - data_begin;
+  const std::uint64_t data_size = bytes.size() - data_begin;
+  struct entry {
+    std::string name;
+    shape_t shape;
+    dtype type;
+    std::uint64_t begin, end;
+  };
+  std::vector<entry> entries;
   for (auto it = h.begin(); it != h.end(); ++it) {
     const std::string& name = it.key();
     if (name == "__metadata__") {
@@ -69,25 +80,51 @@ safetensors_file safetensors_file::parse(std::span<const std::uint8_t> bytes, co
     const std::string ds = e["dtype"].is_string() ? e["dtype"].get<std::string>() : "?";
     LMLAB_CHECK_HINT(parse_dtype(ds, t), "lmlab reads F32, F64 and I32", "{}: tensor '{}' has unsupported dtype {}", where,
                      name, ds);
+    LMLAB_CHECK(e["shape"].is_array(), "{}: tensor '{}' has a bad shape {}", where, name, e["shape"].dump());
     shape_t shape;
+    std::uint64_t want = dtype_size(t);
+    const std::string what = fmt::format("{}: tensor '{}': shape {}", where, name, e["shape"].dump());
     for (const auto& d : e["shape"]) {
       LMLAB_CHECK(d.is_number_integer() && d.get<std::int64_t>() >= 0, "{}: tensor '{}' has a bad shape {}", where, name,
                   e["shape"].dump());
       shape.push_back(d.get<std::int64_t>());
+      want = checked_mul(want, d.get<std::uint64_t>(), what);
     }
     const auto& off = e["data_offsets"];
     LMLAB_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
                 "{}: tensor '{}' has bad data_offsets {}", where, name, off.dump());
     const auto b = off[0].get<std::uint64_t>(), en = off[1].get<std::uint64_t>();
-    const std::uint64_t want = static_cast<std::uint64_t>(numel_of(shape)) * dtype_size(t);
     LMLAB_CHECK(en >= b && en - b == want, "{}: tensor '{}' has {} bytes of data but shape {} {} needs {}", where, name,
                 en >= b ? en - b : 0, shape_str(shape), ds, want);
     LMLAB_CHECK_HINT(en <= data_size, "the file may have been cut short while writing; save it again",
                      "{}: truncated: tensor '{}' ends at data byte {} but the data section has {}", where, name, en,
                      data_size);
-    tensor x = tensor::empty(shape, t);
-    if (want) std::memcpy(x.raw_data(), bytes.data() + data_begin + b, want);
-    f.tensors_.emplace(name, std::move(x));
+    entries.push_back({name, std::move(shape), t, b, en});
+  }
+  // The tensors tile the data section: in offset order, each starts where the previous ends,
+  // and the last ends at the end of the file. Anything else (a header length off by one,
+  // shifted or overlapping offsets) would load bytes as the wrong weights.
+  std::vector<const entry*> order;
+  for (const auto& e : entries) order.push_back(&e);
+  std::sort(order.begin(), order.end(),
+            [](const entry* a, const entry* b) { return a->begin != b->begin ? a->begin < b->begin : a->end < b->end; });
+  const std::string hint = "the header length or the data_offsets are corrupt; save the file again";
+  std::uint64_t pos = 0;
+  const entry* prev = nullptr;
+  for (const entry* e : order) {
+    LMLAB_CHECK_HINT(e->begin >= pos, hint, "{}: tensor '{}' (data bytes [{}, {})) overlaps tensor '{}' ([{}, {}))", where,
+                     e->name, e->begin, e->end, prev->name, prev->begin, prev->end);
+    LMLAB_CHECK_HINT(e->begin == pos, hint, "{}: data bytes [{}, {}) before tensor '{}' belong to no tensor", where, pos,
+                     e->begin, e->name);
+    pos = e->end;
+    prev = e;
+  }
+  LMLAB_CHECK_HINT(pos == data_size, hint, "{}: the data section has {} bytes but the tensors cover {}", where, data_size,
+                   pos);
+  for (auto& e : entries) {
+    tensor x = tensor::empty(e.shape, e.type);
+    if (e.end > e.begin) std::memcpy(x.raw_data(), bytes.data() + data_begin + e.begin, e.end - e.begin);
+    f.tensors_.emplace(e.name, std::move(x));
   }
   return f;
 }

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -179,4 +180,47 @@ TEST(safetensors, load_parameters_checks_every_parameter) {
                 .find("unexpected tensor 'extra'"),
             std::string::npos);
   fs::remove_all(d);
+}
+
+namespace {
+// A safetensors file from a header text, its declared length (default: its size) and data bytes.
+std::vector<std::uint8_t> st_bytes(const std::string& header, std::size_t data, std::int64_t length_delta = 0) {
+  std::vector<std::uint8_t> out(8 + header.size() + data, 0);
+  const std::uint64_t n = header.size() + static_cast<std::uint64_t>(length_delta);
+  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (8 * i));
+  std::memcpy(out.data() + 8, header.data(), header.size());
+  for (std::size_t i = 0; i < data; ++i) out[8 + header.size() + i] = static_cast<std::uint8_t>(i + 1);
+  return out;
+}
+std::string st_error(const std::vector<std::uint8_t>& b) {
+  return error_of([&] { nn::safetensors_file::parse(b, "w.st"); });
+}
+}  // namespace
+
+TEST(safetensors, tensors_must_tile_the_data_section_exactly) {
+  // These loaded with exit 0 and produced garbage weights: a header length off by one, shifted,
+  // overlapping or gapped data_offsets. The offsets must cover the data section exactly.
+  const std::string two = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                          R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}  )";
+  EXPECT_NO_THROW(nn::safetensors_file::parse(st_bytes(two, 16), "w.st"));
+  EXPECT_EQ(st_error(st_bytes(two, 16, -1)), "w.st: the data section has 17 bytes but the tensors cover 16");
+  EXPECT_EQ(st_error(st_bytes(two, 17)), "w.st: the data section has 17 bytes but the tensors cover 16");
+  const std::string overlap = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                              R"("b":{"dtype":"F32","shape":[2],"data_offsets":[7,15]}})";
+  EXPECT_EQ(st_error(st_bytes(overlap, 15)), "w.st: tensor 'b' (data bytes [7, 15)) overlaps tensor 'a' ([0, 8))");
+  const std::string same = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                           R"("b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  EXPECT_EQ(st_error(st_bytes(same, 8)), "w.st: tensor 'b' (data bytes [0, 8)) overlaps tensor 'a' ([0, 8))");
+  const std::string shifted = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[1,9]},)"
+                              R"("b":{"dtype":"F32","shape":[2],"data_offsets":[9,17]}})";
+  EXPECT_EQ(st_error(st_bytes(shifted, 17)), "w.st: data bytes [0, 1) before tensor 'a' belong to no tensor");
+  const std::string gap = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                          R"("b":{"dtype":"F32","shape":[2],"data_offsets":[9,17]}})";
+  EXPECT_EQ(st_error(st_bytes(gap, 17)), "w.st: data bytes [8, 9) before tensor 'b' belong to no tensor");
+  EXPECT_EQ(st_error(st_bytes(" {}", 0)), "w.st: the safetensors header (3 bytes) does not start with '{'");
+  // A shape whose byte size wraps to the span it claims (2^62 x 4 x 4 bytes = 0 mod 2^64).
+  const std::string wrap = R"({"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}})";
+  EXPECT_EQ(st_error(st_bytes(wrap, 0)),
+            "w.st: tensor 'a': shape [4611686018427387904,4]: size overflow: 4 x 4611686018427387904 does not fit in 64 "
+            "bits");
 }
