@@ -2,7 +2,10 @@
 #include "models/lm_config.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <set>
+
+#include "core/checked.hpp"
 
 #include "models/gpt.hpp"
 
@@ -22,6 +25,14 @@ const char* kind_name(field_kind k) {
     case field_kind::string: return "a string";
   }
   return "?";
+}
+
+// Every size field of a config: at most 2^31 - 1 (token ids are int32, and products of two
+// sizes must fit in 64 bits), so that a hostile config.json is an error, not a wrapped size.
+constexpr std::int64_t kMaxSize = (std::int64_t{1} << 31) - 1;
+void check_size_field(const std::string& prefix, const char* key, std::int64_t v) {
+  LMLAB_CHECK_HINT(v <= kMaxSize, "sizes of lmlab models are at most 2147483647 (2^31 - 1)",
+                   "{}{}: {} is too large (at most {})", prefix, key, v, kMaxSize);
 }
 
 }  // namespace
@@ -124,6 +135,12 @@ void validate_transformer_fields(const std::string& prefix, std::int64_t vocab_s
                                  std::int64_t n_layers, std::int64_t n_heads, std::int64_t n_ctx, std::int64_t d_mlp,
                                  double dropout, double layer_norm_eps, double init_std) {
   const std::string hint = "see configs/gpt-brown.toml for a working model section";
+  check_size_field(prefix, "vocab_size", vocab_size);
+  check_size_field(prefix, "d_model", d_model);
+  check_size_field(prefix, "n_layers", n_layers);
+  check_size_field(prefix, "n_heads", n_heads);
+  check_size_field(prefix, "n_ctx", n_ctx);
+  check_size_field(prefix, "d_mlp", d_mlp);
   LMLAB_CHECK_HINT(vocab_size > 0, hint, "{}vocab_size: must be positive, got {}", prefix, vocab_size);
   LMLAB_CHECK_HINT(d_model > 0, hint, "{}d_model: must be positive, got {}", prefix, d_model);
   LMLAB_CHECK_HINT(n_layers > 0, hint, "{}n_layers: must be positive, got {}", prefix, n_layers);
@@ -135,9 +152,21 @@ void validate_transformer_fields(const std::string& prefix, std::int64_t vocab_s
   LMLAB_CHECK_HINT(dropout >= 0 && dropout < 1, hint, "{}dropout: must be in [0, 1), got {}", prefix, dropout);
   LMLAB_CHECK_HINT(layer_norm_eps > 0, hint, "{}layer_norm_eps: must be positive, got {}", prefix, layer_norm_eps);
   LMLAB_CHECK_HINT(init_std > 0, hint, "{}init_std: must be positive, got {}", prefix, init_std);
+  // A lower bound on the weights (embedding + per block 4 C^2 for the mixer and 2 C M for the
+  // FFN), so that a model that can never fit is refused before anything is allocated.
+  const double C = static_cast<double>(d_model), M = d_mlp > 0 ? static_cast<double>(d_mlp) : 4 * C;
+  const double params = static_cast<double>(vocab_size) * C + static_cast<double>(n_layers) * (4 * C * C + 2 * C * M);
+  const double limit = static_cast<double>(tensor_memory_limit());
+  LMLAB_CHECK_HINT(4 * params <= limit, "lower n_layers, d_model, d_mlp or vocab_size",
+                   "{}: the model has at least {:.3g} parameters ({} as f32), more than the memory limit of {}",
+                   prefix.empty() ? "model" : prefix.substr(0, prefix.size() - 1), params, format_bytes(4 * params),
+                   format_bytes(limit));
 }
 
 void lm_config::validate(const std::string& prefix) const {
+  lm_config c = *this;
+  for (const auto& f : model_fields())
+    if (f.kind == field_kind::integer) check_size_field(prefix, f.key, *static_cast<const std::int64_t*>(f.ref(c)));
   validate_transformer_fields(prefix, vocab_size, d_model, n_layers, n_heads, n_ctx, d_mlp, dropout, layer_norm_eps,
                               init_std);
   LMLAB_CHECK_HINT(n_kv_heads >= 0 && (n_kv_heads == 0 || n_heads % n_kv_heads == 0),
@@ -208,7 +237,7 @@ lm_config lm_config_from_json(const nlohmann::json& j, const std::string& where)
     };
     switch (f->kind) {
       case field_kind::integer:
-        if (!v.is_number_integer()) throw bad();
+        if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > INT64_MAX)) throw bad();
         *static_cast<std::int64_t*>(p) = v.get<std::int64_t>();
         break;
       case field_kind::number:

@@ -8,8 +8,10 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "autograd/autograd.hpp"
+#include "core/checked.hpp"
 #include "models/gpt.hpp"
 #include "models/lm.hpp"
 #include "models/sample.hpp"
@@ -358,6 +360,30 @@ TEST(zoo_config, json_keys_errors_and_config_json_round_trip) {
   j.erase("n_expert");
   j["window"] = "big";
   EXPECT_EQ(error_of([&] { models::make_model(j); }), "model: window: expected an integer, got \"big\"");
+}
+
+TEST(zoo_config, hostile_sizes_are_errors_before_anything_is_allocated) {
+  // intermediate_size = INT64_MAX crashed (a wrapped tensor size was allocated and written);
+  // num_hidden_layers >= 65535 threw bad_alloc through storage's destructor (abort).
+  nlohmann::json hf = models::make_model(nlohmann::json{{"vocab_size", 13}, {"d_model", 16}, {"n_heads", 2}}, 1)->config_json();
+  hf["intermediate_size"] = std::numeric_limits<std::int64_t>::max();
+  EXPECT_EQ(error_of([&] { models::lm_config_from_hf_json(hf, "config.json"); }),
+            "config.json.d_mlp: 9223372036854775807 is too large (at most 2147483647)");
+  hf["intermediate_size"] = 18446744073709551615ull;  // wrapped to -1 as an int64
+  EXPECT_EQ(error_of([&] { models::lm_config_from_hf_json(hf, "config.json"); }),
+            "config.json: d_mlp: expected an integer, got 18446744073709551615");
+  hf["intermediate_size"] = 64;
+  hf["hidden_size"] = 128;
+  hf["num_attention_heads"] = 4;
+  hf["num_hidden_layers"] = 65535;
+  struct restore {
+    ~restore() { set_tensor_memory_limit(0); }
+  } r;
+  set_tensor_memory_limit(std::size_t{1} << 30);
+  EXPECT_EQ(error_of([&] { models::lm_config_from_hf_json(hf, "config.json"); }),
+            "config.json: the model has at least 5.37e+09 parameters (20 GiB as f32), more than the memory limit of 1 GiB");
+  EXPECT_EQ(error_of([] { train::parse_train_config("", "cfg.toml", {"model.d_mlp=4611686018427387904"}); }),
+            "cfg.toml: model.d_mlp: 4611686018427387904 is too large (at most 2147483647)");
 }
 
 TEST(zoo_config, toml_nested_rope_scaling_and_sets) {
