@@ -33,7 +33,8 @@ void add_plan(CLI::App& app) {
   CLI::App* plan = app.add_subcommand("plan", "Planner: scaling laws, inference cost, memory/KV, MFU and parallelism, "
                                               "speculative decoding, VLM image tokens");
   plan->footer(
-      "Every numeric flag takes a sweep (1e21-1e25*10, 1,2,4,8, 64-256+64) and prints one row per point.\n"
+      "Numeric flags marked (sweep) take a sweep (1e21-1e25*10, 1,2,4,8, 64-256+64) and print one row per point;\n"
+      "the others take one value.\n"
       "Examples:\n"
       "  lmlab plan chinchilla --compute 1e19-1e25*10\n"
       "  lmlab plan chinchilla --check-rule 'N_opt = C^0.49 / 1.7, D_opt = C^0.51 * 7.7'\n"

@@ -8,6 +8,14 @@
 
 namespace lmlab::plan {
 
+namespace {
+// Tensor parallelism splits attention by whole heads (Megatron-LM, Shoeybi et al. 2019, Section 3).
+void check_tp_divides_heads(const model_config& m, int tp) {
+  LMLAB_CHECK_HINT(m.n_heads <= 0 || m.n_heads % tp == 0, "tensor parallelism splits whole attention heads",
+                   "--tp: {} does not divide the {} attention heads of {}", tp, m.n_heads, m.name);
+}
+}  // namespace
+
 double dtype_bytes(std::string_view s, std::string_view what) {
   if (s == "fp32" || s == "f32" || s == "float32") return 4;
   if (s == "bf16" || s == "fp16" || s == "f16" || s == "bfloat16" || s == "float16") return 2;
@@ -20,6 +28,7 @@ inference_memory estimate_inference_memory(const model_config& m, const inferenc
   LMLAB_CHECK_HINT(o.context > 0, "context is a token count such as 8k or 128k", "--context: {} must be > 0", o.context);
   LMLAB_CHECK_HINT(o.batch > 0, "batch is the number of concurrent sequences", "--batch: {} must be > 0", o.batch);
   LMLAB_CHECK_HINT(o.tp >= 1 && o.ep >= 1, "parallel degrees are >= 1", "--tp/--ep: degrees must be >= 1");
+  check_tp_divides_heads(m, o.tp);
   inference_memory r;
   r.weights = m.params_total() * o.weight_bytes;
   r.kv_cache = m.kv_cache_bytes(o.context, o.cache_bytes) * o.batch;
@@ -49,6 +58,7 @@ training_memory estimate_training_memory(const model_config& m, const training_m
   LMLAB_CHECK_HINT(o.tp >= 1 && o.pp >= 1 && o.dp >= 1, "parallel degrees are >= 1", "--tp/--pp/--dp must be >= 1");
   LMLAB_CHECK_HINT(o.zero_stage >= 0 && o.zero_stage <= 3, "ZeRO stages are 0, 1, 2, 3", "--zero: {} is not 0..3",
                    o.zero_stage);
+  check_tp_divides_heads(m, o.tp);
   training_memory r;
   const double n = m.params_total() / (static_cast<double>(o.tp) * o.pp);  // parameters held by one model-parallel rank
   // ref: Rajbhandari et al. 2020 (ZeRO), Section 3.1: 2 + 2 + K with K = 12 for mixed-precision Adam
@@ -75,9 +85,11 @@ training_memory estimate_training_memory(const model_config& m, const training_m
   double act = 0;
   for (const auto& l : m.layers)
     act += (l.kind == mixer::attention || l.kind == mixer::sliding || l.kind == mixer::mla) ? per_layer_attn : per_layer_other;
-  // 1F1B keeps pp micro-batches in flight on the first stage, each through L/pp layers: L layers'
-  // worth (ref: Korthikanti et al. 2022, Section 4.1), whatever pp is.
-  r.activations = act;
+  // The first stage holds in_flight micro-batches, each through L/pp layers: with 1F1B
+  // (in_flight = pp) that is L layers' worth whatever pp is (ref: Korthikanti et al. 2022,
+  // Section 4.1); GPipe's m micro-batches make it m/pp times as much.
+  const double in_flight = o.in_flight > 0 ? o.in_flight : o.pp;
+  r.activations = act * in_flight / o.pp;
   r.total = r.params + r.grads + r.optimizer + r.activations;
   return r;
 }

@@ -36,6 +36,12 @@ struct training_memory_options {
   int zero_stage = 0;  // 0: none, 1: optimizer, 2: +gradients, 3: +parameters
   recompute recomp = recompute::selective;
   bool sequence_parallel = true;
+  // Micro-batches whose activations the first pipeline stage holds at its peak, each through
+  // L/pp layers; 0 = pp (1F1B). GPipe holds all m micro-batches of the step, 1F1B at most pp
+  // (ref: Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters
+  // Using Megatron-LM", Section 2.2.1), interleaved 1F1B pp·(1 + (pp-1)/(pp·v)) (ref:
+  // Korthikanti et al. 2022, Section 4.1).
+  double in_flight = 0;
 };
 
 struct training_memory {

@@ -30,6 +30,9 @@ std::string_view mixer_name(mixer m) {
 
 namespace {
 
+constexpr std::int64_t kMaxSize = (std::int64_t{1} << 31) - 1;
+constexpr std::int64_t kMaxLayers = std::int64_t{1} << 20;
+
 struct reader {
   const json& j;
   const std::string& origin;
@@ -41,6 +44,11 @@ struct reader {
     const json& v = j[key];
     LMLAB_CHECK_HINT(v.is_number_integer() && v.get<std::int64_t>() > 0, "sizes are positive integers",
                      "{}: field '{}' must be a positive integer, got {}", origin, key, v.dump());
+    // Products of two sizes must fit in 64 bits; the layer list is materialised.
+    const std::string_view k = key;
+    const std::int64_t max = k == "num_hidden_layers" || k == "n_layer" ? kMaxLayers : kMaxSize;
+    LMLAB_CHECK_HINT(v.get<std::int64_t>() <= max, "is this a real model's config.json?",
+                     "{}: field '{}' is {}, more than the planner accepts ({})", origin, key, v.dump(), max);
     return v.get<std::int64_t>();
   }
   std::int64_t integer_or(const char* key, std::int64_t fallback) const {
@@ -216,6 +224,9 @@ model_config parse_hf_config(std::string_view json_text, const std::string& orig
                 "supported: llama, mistral, mixtral, qwen2, phi3, gemma, gemma2, falcon, deepseek_v2, deepseek_v3, "
                 "mamba, jamba, recurrent_gemma, rwkv; or pass --pattern to describe the layers");
   }
+  LMLAB_CHECK_HINT(m.n_kv_heads <= 0 || m.n_heads % m.n_kv_heads == 0,
+                   "key/value heads are shared by equal groups of query heads (GQA)",
+                   "{}: num_key_value_heads {} does not divide num_attention_heads {}", origin, m.n_kv_heads, m.n_heads);
   if (j.contains("layer_types") && j["layer_types"].is_array()) {
     const auto& lt = j["layer_types"];
     LMLAB_CHECK_HINT(lt.size() == m.layers.size(), "one entry per layer", "{}: layer_types has {} entries, {} layers",

@@ -139,6 +139,10 @@ step_estimate estimate_step(const model_config& m, const hardware& hw, const lay
   mo.seq = o.seq / lay.cp, mo.micro_batch = lay.micro_batch, mo.tp = lay.tp, mo.pp = lay.pp, mo.dp = lay.dp;
   mo.zero_stage = o.zero_stage;
   mo.recomp = o.recompute_full ? recompute::full : recompute::selective;
+  mo.in_flight = o.sched == schedule::gpipe ? mbs
+                 : o.sched == schedule::one_f_one_b
+                     ? std::min(mbs, lay.pp)
+                     : lay.pp * (1.0 + (lay.pp - 1.0) / (static_cast<double>(lay.pp) * lay.virtual_stages));
   const auto tm = estimate_training_memory(m, mo);
   const double expert_share = m.params_total() > 0 ? m.params_expert() / m.params_total() : 0.0;
   const double state = tm.params + tm.grads + tm.optimizer;

@@ -167,8 +167,8 @@ table memory_table(const memory_args& a) {
     const double wb = dtype_bytes(a.weight_dtype, "--weight-dtype"), kb = dtype_bytes(a.kv_dtype, "--kv-dtype"),
                  sb = dtype_bytes(a.state_dtype, "--state-dtype");
     for (const auto& m : models)
-      for (const auto& p : cartesian({sweep_axis(a.context, "--context", true, true), sweep_axis(a.batch, "--batch"),
-                                      sweep_axis(a.tp, "--tp"), sweep_axis(a.ep, "--ep")})) {
+      for (const auto& p : cartesian({count_axis(a.context, "--context", 1, kMaxCount, true), count_axis(a.batch, "--batch"),
+                                      count_axis(a.tp, "--tp", 1, kMaxDegree), count_axis(a.ep, "--ep", 1, kMaxDegree)})) {
         inference_memory_options o;
         o.context = p[0], o.batch = p[1], o.tp = static_cast<int>(p[2]), o.ep = static_cast<int>(p[3]);
         o.weight_bytes = wb, o.cache_bytes = kb, o.state_bytes = sb;
@@ -184,9 +184,9 @@ table memory_table(const memory_args& a) {
            "activations", "total_per_device"});
   const recompute rc = parse_recompute(a.recompute);
   for (const auto& m : models)
-    for (const auto& p : cartesian({sweep_axis(a.context, "--context", true, true), sweep_axis(a.batch, "--batch"),
-                                    sweep_axis(a.tp, "--tp"), sweep_axis(a.pp, "--pp"), sweep_axis(a.dp, "--dp"),
-                                    sweep_axis(a.zero, "--zero", false)})) {
+    for (const auto& p : cartesian({count_axis(a.context, "--context", 1, kMaxCount, true), count_axis(a.batch, "--batch"),
+                                    count_axis(a.tp, "--tp", 1, kMaxDegree), count_axis(a.pp, "--pp", 1, kMaxDegree),
+                                    count_axis(a.dp, "--dp", 1, kMaxDegree), count_axis(a.zero, "--zero", 0, 3)})) {
       training_memory_options o;
       o.seq = p[0], o.micro_batch = p[1], o.tp = static_cast<int>(p[2]), o.pp = static_cast<int>(p[3]),
       o.dp = static_cast<int>(p[4]), o.zero_stage = static_cast<int>(p[5]), o.recomp = rc;

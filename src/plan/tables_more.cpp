@@ -40,6 +40,7 @@ std::pair<std::int64_t, std::int64_t> parse_image(const std::string& s) {
 
 std::int64_t as_int(double v, const char* what) {
   LMLAB_CHECK_HINT(v == std::floor(v), "this flag takes whole numbers", "{}: {} is not an integer", what, v);
+  LMLAB_CHECK_HINT(std::abs(v) <= kMaxCount, "this flag takes whole numbers up to 2^53", "{}: {} is too large", what, v);
   return static_cast<std::int64_t>(v);
 }
 
@@ -51,12 +52,12 @@ table vlm_tokens_table(const vlm_args& a) {
   if (a.positions) {
     const auto [w, h] = parse_image(images.front());
     qwen2vl_options o;
-    o.min_pixels = as_int(sweep_axis(a.min_pixels, "--min-pixels").front(), "--min-pixels");
-    o.max_pixels = as_int(sweep_axis(a.max_pixels, "--max-pixels").front(), "--max-pixels");
-    const auto frames = as_int(sweep_axis(a.frames, "--frames").front(), "--frames");
+    o.min_pixels = as_int(single_count(a.min_pixels, "--min-pixels"), "--min-pixels");
+    o.max_pixels = as_int(single_count(a.max_pixels, "--max-pixels"), "--max-pixels");
+    const auto frames = as_int(single_count(a.frames, "--frames"), "--frames");
     const auto r = qwen2vl_tokens(w, h, frames, o);
     std::int64_t next = 0;
-    const auto text_before = as_int(sweep_axis(a.text_before, "--text-before", false).front(), "--text-before");
+    const auto text_before = as_int(single_count(a.text_before, "--text-before", 0), "--text-before");
     const auto ids = qwen2vl_mrope_ids(r.tiles, r.grid_h, r.grid_w, o.merge, text_before, &next);
     table t({"token", "t", "h", "w"});
     for (std::size_t i = 0; i < ids.size(); ++i)
@@ -66,7 +67,7 @@ table vlm_tokens_table(const vlm_args& a) {
   }
   table t({"image", "scheme", "frames", "setting", "tiles", "grid", "resized", "tokens", "detail"});
   const auto frames_axis = sweep_axis(a.frames, "--frames");
-  const auto tmerge = as_int(sweep_axis(a.temporal_merge, "--temporal-merge").front(), "--temporal-merge");
+  const auto tmerge = as_int(single_count(a.temporal_merge, "--temporal-merge"), "--temporal-merge");
   for (const auto& img : images) {
     const auto [w, h] = parse_image(img);
     for (const auto& scheme : split_commas(a.schemes))
@@ -84,7 +85,7 @@ table vlm_tokens_table(const vlm_args& a) {
           for (double mt : sweep_axis(a.max_tiles, "--max-tiles")) {
             internvl_options o;
             o.max_num = as_int(mt, "--max-tiles");
-            o.min_num = as_int(sweep_axis(a.min_tiles, "--min-tiles").front(), "--min-tiles");
+            o.min_num = as_int(single_count(a.min_tiles, "--min-tiles"), "--min-tiles");
             o.thumbnail = !a.no_thumbnail;
             add(fmt::format("max_num={}", o.max_num), internvl_tokens(w, h, o), groups);
           }
@@ -120,15 +121,15 @@ table mfu_table(const mfu_args& a) {
     LMLAB_CHECK_HINT(!a.params.empty() && !a.layers.empty() && !a.d_attn.empty(),
                      "pass --model NAME, or --params, --layers and --d-attn (heads × head_dim)",
                      "plan mfu: no model given");
-    n = sweep_axis(a.params, "--params").front();
-    layers = sweep_axis(a.layers, "--layers").front();
-    d_attn = sweep_axis(a.d_attn, "--d-attn").front();
+    n = single_value(a.params, "--params");
+    layers = single_count(a.layers, "--layers", 0);
+    d_attn = single_count(a.d_attn, "--d-attn");
   }
   const hardware hw = find_hardware(a.hardware);
   table t({"model", "hardware", "devices", "seq", "tokens_per_sec", "flops_per_token", "achieved_flops", "mfu",
            "mfu_vs_theoretical"});
-  for (const auto& p : cartesian({sweep_axis(a.seq, "--seq", true, true), sweep_axis(a.tokens_per_sec, "--tokens-per-sec"),
-                                  sweep_axis(a.devices, "--devices")})) {
+  for (const auto& p : cartesian({count_axis(a.seq, "--seq", 1, kMaxCount, true), sweep_axis(a.tokens_per_sec, "--tokens-per-sec"),
+                                  count_axis(a.devices, "--devices", 1, kMaxDegree)})) {
     const double fpt = model_flops_per_token(n, layers, d_attn, p[0]);
     const double u = mfu(p[1], fpt, p[2], hw.peak_flops);
     t.add_row({name, hw.name, cell(static_cast<std::int64_t>(p[2])), cell(static_cast<std::int64_t>(p[0])), cell(p[1]),
@@ -143,36 +144,38 @@ table parallel_table(const parallel_args& a) {
   step_options o;
   o.sched = parse_schedule(a.schedule);
   o.recompute_full = a.recompute_full;
-  o.global_batch = sweep_axis(a.global_batch, "--global-batch").front();
-  o.seq = sweep_axis(a.seq, "--seq", true, true).front();
-  o.efficiency = sweep_axis(a.efficiency, "--efficiency").front();
-  o.dp_overlap = sweep_axis(a.dp_overlap, "--dp-overlap", false).front();
-  o.zero_stage = static_cast<int>(sweep_axis(a.zero, "--zero", false).front());
-  if (!a.mem_cap.empty()) o.mem_cap = sweep_axis(a.mem_cap, "--mem-cap").front() * 1073741824.0;  // GiB
+  o.global_batch = single_count(a.global_batch, "--global-batch");
+  o.seq = single_count(a.seq, "--seq");
+  o.efficiency = single_value(a.efficiency, "--efficiency");
+  o.dp_overlap = single_value(a.dp_overlap, "--dp-overlap", false);
+  o.zero_stage = static_cast<int>(single_count(a.zero, "--zero", 0, 3));
+  if (!a.mem_cap.empty()) o.mem_cap = single_value(a.mem_cap, "--mem-cap") * 1073741824.0;  // GiB
   LMLAB_CHECK_HINT(o.efficiency <= 1, "a fraction of peak such as 0.6", "--efficiency: {} must be <= 1", o.efficiency);
   table t({"devices", "tp", "pp", "dp", "ep", "cp", "micro_batch", "microbatches", "compute_s", "tp_comm_s", "cp_comm_s",
            "ep_comm_s", "pp_comm_s", "dp_comm_s", "bubble_s", "step_s", "tokens_per_sec", "mfu", "mem_GiB", "fits"});
   std::vector<step_estimate> rows;
   const bool search = a.tp.empty() && a.pp.empty() && a.dp.empty();
-  for (const auto& p : cartesian({sweep_axis(a.devices, "--devices"), sweep_axis(a.micro_batch, "--micro-batch")})) {
+  for (const auto& p : cartesian({count_axis(a.devices, "--devices", 1, kMaxDegree),
+                                  count_axis(a.micro_batch, "--micro-batch", 1, kMaxDegree)})) {
     const int devices = static_cast<int>(p[0]), mb = static_cast<int>(p[1]);
     if (search) {
       auto found = search_layouts(m, hw, devices, o, mb);
-      const auto top = static_cast<std::size_t>(sweep_axis(a.top, "--top").front());
+      const auto top = static_cast<std::size_t>(single_count(a.top, "--top"));
       LMLAB_CHECK_HINT(!found.empty(), "raise --devices, lower --micro-batch or --seq, or set --mem-cap",
                        "plan parallel: no layout of {} devices fits {} in memory", devices, m.name);
       if (found.size() > top) found.resize(top);
       rows.insert(rows.end(), found.begin(), found.end());
     } else {
-      for (const auto& q : cartesian({sweep_axis(a.tp.empty() ? "1" : a.tp, "--tp"), sweep_axis(a.pp.empty() ? "1" : a.pp, "--pp"),
-                                      sweep_axis(a.ep, "--ep"), sweep_axis(a.cp, "--cp"),
-                                      sweep_axis(a.virtual_stages, "--virtual-stages")})) {
+      for (const auto& q : cartesian({count_axis(a.tp.empty() ? "1" : a.tp, "--tp", 1, kMaxDegree),
+                                      count_axis(a.pp.empty() ? "1" : a.pp, "--pp", 1, kMaxDegree),
+                                      count_axis(a.ep, "--ep", 1, kMaxDegree), count_axis(a.cp, "--cp", 1, kMaxDegree),
+                                      count_axis(a.virtual_stages, "--virtual-stages", 1, kMaxDegree)})) {
         layout l;
         l.tp = static_cast<int>(q[0]), l.pp = static_cast<int>(q[1]), l.ep = static_cast<int>(q[2]), l.cp = static_cast<int>(q[3]);
         l.virtual_stages = static_cast<int>(q[4]), l.micro_batch = mb;
         const int mp = l.tp * l.pp * l.cp;
         if (!a.dp.empty()) {
-          l.dp = static_cast<int>(sweep_axis(a.dp, "--dp").front());
+          l.dp = static_cast<int>(single_count(a.dp, "--dp", 1, kMaxDegree));
         } else {
           LMLAB_CHECK_HINT(devices % mp == 0, "devices must be a multiple of tp·pp·cp",
                            "--devices: {} is not divisible by tp·pp·cp = {}", devices, mp);
@@ -200,11 +203,11 @@ double target_loss(const loss_fit& f, const std::string& loss, const std::string
   const int given = !loss.empty() + !compute.empty() + (!params.empty() || !tokens.empty());
   LMLAB_CHECK_HINT(given == 1, "e.g. --loss 2.1, or --compute 1e23 (its Chinchilla-optimal loss), or --params 7e9 --tokens 2e12",
                    "give exactly one target: --loss, --compute, or --params with --tokens");
-  if (!loss.empty()) return sweep_axis(loss, "--loss").front();
-  if (!compute.empty()) return closed_form_optimum(f, sweep_axis(compute, "--compute").front()).loss;
+  if (!loss.empty()) return single_value(loss, "--loss");
+  if (!compute.empty()) return closed_form_optimum(f, single_value(compute, "--compute")).loss;
   LMLAB_CHECK_HINT(!params.empty() && !tokens.empty(), "the loss of a model needs both --params and --tokens",
                    "--params and --tokens go together");
-  return f.loss(sweep_axis(params, "--params").front(), sweep_axis(tokens, "--tokens").front());
+  return f.loss(single_value(params, "--params"), single_value(tokens, "--tokens"));
 }
 
 loss_fit loss_fit_named(const std::string& name) {
@@ -243,7 +246,7 @@ table tco_table(const tco_args& a) {
                                   sweep_axis(a.mfu, "--mfu"), sweep_axis(a.utilization, "--utilization")})) {
     cost_options co;
     co.peak_flops = hw.peak_flops;
-    co.price_per_hour = a.price.empty() ? hw.price_per_hour : sweep_axis(a.price, "--price").front();
+    co.price_per_hour = a.price.empty() ? hw.price_per_hour : single_value(a.price, "--price");
     co.train_mfu = p[3], co.serve_utilization = p[4];
     const double dinf = p[0] * p[1] * p[2];
     const auto opt = inference_optimal(f, loss, dinf), chin = chinchilla_at_loss(f, loss, dinf);
@@ -260,9 +263,9 @@ table fit_table(const fit_args& a) {
   LMLAB_CHECK_HINT(!a.csv.empty(), "a CSV with columns N,D,loss", "plan fit: --csv is required");
   const auto obs = read_observations(a.csv);
   fit_options o;
-  o.bootstrap = static_cast<int>(sweep_axis(a.bootstrap, "--bootstrap", false).front());
-  o.delta = sweep_axis(a.delta, "--delta").front();
-  o.seed = static_cast<std::uint64_t>(sweep_axis(a.seed, "--seed", false).front());
+  o.bootstrap = static_cast<int>(single_count(a.bootstrap, "--bootstrap", 0, kMaxDegree));
+  o.delta = single_value(a.delta, "--delta");
+  o.seed = static_cast<std::uint64_t>(single_count(a.seed, "--seed", 0));
   o.coarse_grid = a.coarse;
   const auto r = fit_scaling_law(obs, o);
   table t({"constant", "value", "ci_lo", "ci_hi"});

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "plan/inference.hpp"
+#include "plan/tables.hpp"
 
 using namespace lmlab::plan;
 
@@ -51,4 +52,30 @@ TEST(inference, cost_arithmetic_and_errors) {
     EXPECT_STREQ(e.what(), "--loss: target 1.5 is not above the irreducible loss 1.69 of fit 'hoffmann'");
   }
   EXPECT_TRUE(std::isinf(tokens_for_loss(known_loss_fits()[0], 1e6, 1.8)));
+}
+
+TEST(inference, a_list_for_a_single_value_flag_is_an_error_not_its_first_item) {
+  // `--loss 2.0,2.1` used to print one row (for 2.0) and drop 2.1 silently.
+  inference_args a;
+  a.loss = "2.0,2.1";
+  try {
+    inference_table(a);
+    FAIL();
+  } catch (const lmlab::error& e) {
+    EXPECT_STREQ(e.what(), "--loss: takes one value, got 2 ('2.0,2.1')");
+  }
+  tco_args t;
+  t.compute = "1e21,1e23";
+  EXPECT_THROW(tco_table(t), lmlab::error);
+  mfu_args m;
+  m.tokens_per_sec = "1000";
+  m.params = "7e9,8e9", m.layers = "32", m.d_attn = "4096";
+  try {
+    mfu_table(m);
+    FAIL();
+  } catch (const lmlab::error& e) {
+    EXPECT_STREQ(e.what(), "--params: takes one value, got 2 ('7e9,8e9')");
+  }
+  a.loss = "2.1";
+  EXPECT_EQ(inference_table(a).rows().size(), 4u);
 }

@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "plan/hardware.hpp"
+#include "plan/memory.hpp"
 #include "plan/parallel.hpp"
 #include "plan/tables.hpp"
 
@@ -88,4 +89,29 @@ TEST(parallel, unknown_hardware_lists_known) {
     EXPECT_EQ(e.hint(), "known hardware: a100, h100, h200, b200, mi300x, tpu-v5p, this-cpu");
   }
   EXPECT_DOUBLE_EQ(find_hardware("h200").memory_bytes, 141e9);
+}
+
+TEST(parallel, gpipe_keeps_all_microbatches_1f1b_at_most_pp) {
+  // ref: Narayanan et al. 2021, Section 2.2.1: GPipe stashes the activations of all m
+  // micro-batches; 1F1B keeps at most p in flight. Interleaving adds (p-1)/(p v) (Korthikanti
+  // et al. 2022, Section 4.1). Both schedules used to report the same memory.
+  const auto m = load_model("llama-3-70b");
+  const auto hw = find_hardware("h100");
+  step_options o;
+  o.global_batch = 32;
+  const layout l{8, 4, 2, 1, 1, 1, 1};  // 16 micro-batches per step, pp = 4
+  o.sched = schedule::one_f_one_b;
+  const auto f1b = estimate_step(m, hw, l, o);
+  o.sched = schedule::gpipe;
+  const auto gp = estimate_step(m, hw, l, o);
+  layout lv = l;
+  lv.virtual_stages = 2;
+  o.sched = schedule::interleaved;
+  const auto il = estimate_step(m, hw, lv, o);
+  ASSERT_EQ(f1b.microbatches, 16);
+  training_memory_options mo;
+  mo.seq = o.seq, mo.tp = 8, mo.pp = 4, mo.dp = 2, mo.zero_stage = o.zero_stage;
+  const double act_1f1b = estimate_training_memory(m, mo).activations;  // in_flight = pp
+  EXPECT_NEAR(gp.memory - f1b.memory, act_1f1b * (16.0 / 4 - 1), 1e-6 * gp.memory);
+  EXPECT_NEAR(il.memory - f1b.memory, act_1f1b * 3.0 / 8, 1e-6 * il.memory);
 }
