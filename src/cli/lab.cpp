@@ -2,8 +2,9 @@
 // main job (suite), one run inside a sweep's child process (exec, hidden), the results store
 // (ls, show, export) and the probe tasks (tasks, task). Logic lives in src/lab/ and src/tasks/.
 // Not for: the HTML report (`lmlab report`), single LM training runs (`lmlab train`).
+#include <fmt/ranges.h>
+
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -11,6 +12,7 @@
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/process.hpp"
 #include "core/table.hpp"
 #include "lab/run.hpp"
 #include "lab/spec.hpp"
@@ -112,10 +114,12 @@ void add_lab(CLI::App& app) {
     std::printf("suite (%s): %d runs: %d finished now, %d skipped (done before), %d failed\n", a->size.c_str(), s.total,
                 s.finished, s.skipped, s.failed);
     if (!a->no_report) {
-      const std::string self = fs::read_symlink("/proc/self/exe").string();
-      const std::string cmd = "'" + self + "' report --store '" + a->store + "' --out '" + a->out + "'";
-      const int rc = std::system(cmd.c_str());
-      LMLAB_CHECK(rc == 0, "lab suite: the report failed (exit {}): {}", rc, cmd);
+      // The report verb runs as its own process (it may be built without this verb's layers);
+      // the paths travel as arguments, never through a shell.
+      const std::vector<std::string> argv = {fs::read_symlink("/proc/self/exe").string(), "report", "--store", a->store,
+                                             "--out", a->out};
+      const int rc = run_process(argv);
+      LMLAB_CHECK(rc == 0, "lab suite: the report failed (exit {}): {}", rc, fmt::format("{}", fmt::join(argv, " ")));
       std::printf("report: %s/index.html\n", a->out.c_str());
     }
   });

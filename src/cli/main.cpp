@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <new>
+#include <string>
+#include <vector>
 
 #include "cli/command.hpp"
 #include "core/error.hpp"
@@ -19,6 +22,25 @@ std::vector<command>& registry() {
   return r;
 }
 }  // namespace lmlab::cli
+
+namespace {
+// CLI11 answers a help flag before it complains about words it did not match, so
+// `lmlab lab merge --help` would print `lab`'s help and exit 0 as if `merge` existed. An
+// unmatched word next to --help is a usage error (exit 2) naming it; returns 0 otherwise.
+int unknown_word_before_help(const CLI::App& app, const CLI::ParseError& e) {
+  if (e.get_name() != "CallForHelp" && e.get_name() != "CallForAllHelp") return 0;
+  const std::vector<std::string> rest = app.remaining(true);
+  if (rest.empty()) return 0;
+  std::string path = "lmlab";
+  for (const CLI::App* a = &app; !a->get_subcommands().empty();) {
+    a = a->get_subcommands().front();
+    path += " " + a->get_name();
+  }
+  std::fprintf(stderr, "error: %s: unknown command or argument '%s'\n", path.c_str(), rest.front().c_str());
+  std::fprintf(stderr, "hint: `%s --help` lists what it takes\n", path.c_str());
+  return 2;
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   // Idle OpenMP threads sleep instead of spin unless the user chose (ops/gemm.hpp).
@@ -35,6 +57,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (const int rc = unknown_word_before_help(app, e)) return rc;
     return app.exit(e);  // prints help/version (exit 0) or a usage error (exit 2 via CLI11 codes)
   } catch (const lmlab::usage_error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
@@ -43,6 +66,11 @@ int main(int argc, char** argv) {
   } catch (const lmlab::error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory\n");
+    std::fprintf(stderr, "hint: the input asks for more memory than this machine has; make the model, batch or "
+                         "input smaller\n");
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

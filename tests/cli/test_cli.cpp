@@ -1,0 +1,93 @@
+// The lmlab binary end to end: each test runs it (without a shell) and pins the exit code and
+// the error line.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/fs.hpp"
+#include "core/process.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct temp_dir {
+  fs::path path;
+  explicit temp_dir(const std::string& tag)
+      : path(fs::temp_directory_path() / ("lmlab_cli_" + tag + "_" + std::to_string(::getpid()))) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~temp_dir() { fs::remove_all(path); }
+};
+
+struct result {
+  int rc;
+  std::string output;  // stdout and stderr
+};
+
+result run_lmlab(std::vector<std::string> args) {
+  static int n = 0;
+  const fs::path out = fs::temp_directory_path() / ("lmlab_cli_out_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
+  args.insert(args.begin(), LMLAB_BINARY);
+  const int rc = lmlab::run_process(args, out.string());
+  result r{rc, lmlab::read_text_file(out)};
+  fs::remove(out);
+  return r;
+}
+
+}  // namespace
+
+TEST(cli, help_after_an_unknown_subcommand_is_a_usage_error) {
+  // Printed `lab`'s help and exited 0, as if `merge` existed.
+  const auto r = run_lmlab({"lab", "merge", "--help"});
+  EXPECT_EQ(r.rc, 2) << r.output;
+  EXPECT_NE(r.output.find("error: lmlab lab: unknown command or argument 'merge'\n"), std::string::npos) << r.output;
+  const auto ok = run_lmlab({"lab", "--help"});
+  EXPECT_EQ(ok.rc, 0) << ok.output;
+  EXPECT_NE(ok.output.find("suite"), std::string::npos);
+  EXPECT_EQ(run_lmlab({"plan", "memory", "--help"}).rc, 0);
+}
+
+TEST(cli, planner_counts_out_of_range_exit_1) {
+  // Printed context -9223372036854775808 and exited 0.
+  const auto r = run_lmlab({"plan", "memory", "--context", "1e19"});
+  EXPECT_EQ(r.rc, 1) << r.output;
+  EXPECT_NE(r.output.find("error: --context: 1e+19 is out of range [1, 9007199254740992]\n"), std::string::npos)
+      << r.output;
+}
+
+TEST(cli, lab_suite_passes_the_report_path_as_an_argument_not_to_a_shell) {
+  // `lab suite --out "x'; touch FILE; echo '"` ran `touch FILE` through std::system.
+  temp_dir d("suite");
+  fs::create_directories(d.path / "experiments");
+  lmlab::write_file_atomic(d.path / "experiments" / "tiny.toml", std::string(R"(name = "tiny"
+[model]
+arch = "gpt"
+d_model = 16
+n_layers = 1
+n_heads = 2
+[task]
+name = "arithmetic"
+op = "add"
+bases = [10]
+min_digits = 1
+max_digits = 2
+ood_digits = [3]
+num_train = 50
+num_test = 10
+[train]
+steps = 2
+batch_size = 4
+)"));
+  const fs::path pwned = d.path / "pwned";
+  const std::string out = (d.path / "x'; touch ").string() + pwned.string() + "; echo '";
+  const auto r = run_lmlab({"lab", "suite", "--experiments", (d.path / "experiments").string(), "--store",
+                        (d.path / "s.db").string(), "--runs-dir", (d.path / "runs").string(), "--out", out,
+                        "--threads", "1"});
+  EXPECT_FALSE(fs::exists(pwned)) << r.output;
+  EXPECT_NE(r.output.find("suite (quick): 1 runs"), std::string::npos) << r.output;
+}
