@@ -381,8 +381,9 @@ table results_store::runs_table(std::optional<std::string_view> kind) {
   table t({"id", "kind", "name", "status", "seed", "git_hash", "host", "created_at", "started_at", "finished_at",
            "failure_reason", "config"});
   for (const auto& r : list_runs(kind)) {
+    // Seeds are uint64 (derive_seed); SQLite integers are signed, so the column holds their bits.
     t.add_row({r.id, r.kind, r.name, std::string(to_string(r.status)),
-               r.seed ? cell(*r.seed) : cell(""), r.git_hash, r.host, r.created_at, r.started_at, r.finished_at,
+               r.seed ? cell(fmt::format("{}", static_cast<std::uint64_t>(*r.seed))) : cell(""), r.git_hash, r.host, r.created_at, r.started_at, r.finished_at,
                r.failure_reason, r.config.dump()});
   }
   return t;

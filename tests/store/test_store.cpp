@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sstream>
 #include <thread>
 
 #include "core/error.hpp"
@@ -240,4 +241,16 @@ TEST(store, concurrent_processes_lose_nothing) {
   for (const auto& r : runs) EXPECT_EQ(r.status, run_status::finished);
   EXPECT_EQ(s.metrics_table().rows().size(), static_cast<std::size_t>(k_procs * k_runs * 2));
   EXPECT_EQ(s.cache_size(), k_runs);
+}
+
+TEST(store, uint64_seeds_are_listed_unsigned) {
+  // Derived seeds are uint64; stored as SQLite's signed integers they were listed as negative.
+  temp_dir d("seeds");
+  results_store s(d.path / "r.db");
+  const std::uint64_t seed = 0xF000000000000001ull;
+  s.create_run("lab", "big-seed", {}, static_cast<std::int64_t>(seed));
+  std::ostringstream out;
+  s.runs_table("lab").print(out, lmlab::table_format::csv);
+  EXPECT_NE(out.str().find(",17293822569102704641,"), std::string::npos) << out.str();
+  EXPECT_EQ(out.str().find(",-"), std::string::npos) << out.str();
 }
