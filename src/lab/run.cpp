@@ -209,9 +209,14 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
 
   const fs::path ckpt = dir.empty() ? fs::path() : dir / "checkpoint";
   std::int64_t step = 0;
+  float last_loss = NAN;
   if (!ckpt.empty() && fs::exists(ckpt / "trainer_state.json")) {
     auto ck = train::load_checkpoint(ckpt);
     step = ck.trainer_state.at("step").get<std::int64_t>();
+    // A run stopped after its final checkpoint resumes with no step left to train: the loss
+    // it reports comes from the checkpoint.
+    if (auto it = ck.trainer_state.find("last_loss"); it != ck.trainer_state.end() && it->is_number())
+      last_loss = it->get<float>();
     auto src = ck.model->named_parameters();
     auto dst = model->named_parameters();
     LMLAB_CHECK(src.size() == dst.size(), "{}: checkpoint has {} tensors, the run's model {}", ckpt.string(), src.size(),
@@ -231,7 +236,9 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
 
   auto save = [&](std::int64_t at) {
     if (ckpt.empty()) return;
-    train::save_checkpoint(ckpt, {model.get(), &optim, nlohmann::json{{"step", at}, {"seed", seed}}, std::nullopt});
+    nlohmann::json state{{"step", at}, {"seed", seed}};
+    if (std::isfinite(last_loss)) state["last_loss"] = last_loss;
+    train::save_checkpoint(ckpt, {model.get(), &optim, std::move(state), std::nullopt});
   };
   // Tasks whose examples hold many independent queries (MQAR, induction, selective copy) are
   // scored per query, as zoology does; the rest by exact match of the whole answer.
@@ -246,7 +253,6 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   run_result res;
   res.n_params = model->num_parameters();
   const rng batch_stream(seed ^ 0xBA7C4ull);
-  float last_loss = NAN;
   double ema = NAN;
   std::vector<std::pair<std::int64_t, double>> pending;  // (step, loss) not yet in the store
   auto flush = [&]() {

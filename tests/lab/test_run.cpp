@@ -56,10 +56,16 @@ TEST(lab_run, trains_evaluates_logs_and_resumes) {
     if (m.name != "train_loss" && m.name != "n_params" && m.name != "final_train_loss" && m.name != "seconds")
       model_metric = true;
   EXPECT_TRUE(model_metric);
-  // A second call finds the final checkpoint (step 12) and does not train again.
+  // A second call finds the final checkpoint (step 12) and does not train again: a run stopped
+  // after its final checkpoint but before it was marked finished. Its final loss used to be
+  // NaN (stored as NULL).
   auto again = lab::train_and_evaluate(tiny_config(0.5), 7, dir / "run", db_path, id, nullptr);
   EXPECT_EQ(again.steps, 12);
   EXPECT_DOUBLE_EQ(again.test_accuracy, r.test_accuracy);
+  EXPECT_EQ(again.final_train_loss, r.final_train_loss);
+  const auto final_loss = db.metrics(id, "final_train_loss");
+  ASSERT_FALSE(final_loss.empty());
+  EXPECT_EQ(final_loss.back().value, r.final_train_loss);
   fs::remove_all(dir);
 }
 
