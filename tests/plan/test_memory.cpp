@@ -134,42 +134,37 @@ TEST(memory, table_sweeps_context_with_binary_suffix) {
   EXPECT_EQ(*t.rows()[2][1].number, 131072.0);
 }
 
+namespace {
+std::string error_of(auto&& f) {
+  try {
+    f();
+  } catch (const lmlab::error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+}  // namespace
+
 TEST(memory, counts_out_of_range_are_errors_not_wrapped_integers) {
   // 1e19 tokens used to print as context -9223372036854775808 (a double cast to int64).
   memory_args a;
   a.context = "1e19";
-  try {
-    memory_table(a);
-    FAIL();
-  } catch (const lmlab::error& e) {
-    EXPECT_STREQ(e.what(), "--context: 1e+19 is out of range [1, 9007199254740992]");
-  }
+  EXPECT_EQ(error_of([&] { memory_table(a); }),
+            "--context: 1e+19 is out of range [1, 9007199254740992]");
   a.context = "8k";
   a.tp = "1e10";
-  try {
-    memory_table(a);
-    FAIL();
-  } catch (const lmlab::error& e) {
-    EXPECT_STREQ(e.what(), "--tp: 10000000000 is out of range [1, 2147483647]");
-  }
+  EXPECT_EQ(error_of([&] { memory_table(a); }),
+            "--tp: 10000000000 is out of range [1, 2147483647]");
   a.tp = "1.5";
-  try {
-    memory_table(a);
-    FAIL();
-  } catch (const lmlab::error& e) {
-    EXPECT_STREQ(e.what(), "--tp: 1.5 is not a whole number");
-  }
+  EXPECT_EQ(error_of([&] { memory_table(a); }),
+            "--tp: 1.5 is not a whole number");
 }
 
 TEST(memory, tp_must_divide_the_heads) {
   memory_args a;
   a.tp = "3";
-  try {
-    memory_table(a);
-    FAIL();
-  } catch (const lmlab::error& e) {
-    EXPECT_STREQ(e.what(), "--tp: 3 does not divide the 32 attention heads of llama-3-8b");
-  }
+  EXPECT_EQ(error_of([&] { memory_table(a); }),
+            "--tp: 3 does not divide the 32 attention heads of llama-3-8b");
   a.mode = "training";
   EXPECT_THROW(memory_table(a), lmlab::error);
   a.tp = "4";
@@ -179,18 +174,9 @@ TEST(memory, tp_must_divide_the_heads) {
 TEST(memory, hf_config_kv_heads_must_divide_heads_and_sizes_are_bounded) {
   const std::string base = R"({"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32,
     "intermediate_size": 14336, "vocab_size": 128256, )";
-  try {
-    parse_hf_config(base + R"("num_hidden_layers": 32, "num_key_value_heads": 5})", "cfg.json");
-    FAIL();
-  } catch (const lmlab::error& e) {
-    EXPECT_STREQ(e.what(), "cfg.json: num_key_value_heads 5 does not divide num_attention_heads 32");
-  }
-  try {
-    parse_hf_config(base + R"("num_hidden_layers": 9223372036854775807})", "cfg.json");
-    FAIL();
-  } catch (const lmlab::error& e) {
-    EXPECT_STREQ(e.what(),
-                 "cfg.json: field 'num_hidden_layers' is 9223372036854775807, more than the planner accepts (1048576)");
-  }
+  EXPECT_EQ(error_of([&] { parse_hf_config(base + R"("num_hidden_layers": 32, "num_key_value_heads": 5})", "cfg.json"); }),
+            "cfg.json: num_key_value_heads 5 does not divide num_attention_heads 32");
+  EXPECT_EQ(error_of([&] { parse_hf_config(base + R"("num_hidden_layers": 9223372036854775807})", "cfg.json"); }),
+            "cfg.json: field 'num_hidden_layers' is 9223372036854775807, more than the planner accepts (1048576)");
   EXPECT_NO_THROW(parse_hf_config(base + R"("num_hidden_layers": 32, "num_key_value_heads": 8})", "cfg.json"));
 }
