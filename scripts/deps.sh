@@ -9,6 +9,8 @@ pkgs=(
   libsqlite3-dev libcpp-httplib-dev zlib1g-dev libssl-dev libpcre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   liblbfgs-dev
+  # fuzzing (scripts/fuzz.sh, -DLMLAB_FUZZ=ON): clang with libFuzzer, ASan and UBSan runtimes
+  clang libclang-rt-14-dev libfuzzer-14-dev
   # headless browser: tests/report renders the HTML report and checks every figure drew
   chromium
 )

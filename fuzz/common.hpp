@@ -1,0 +1,48 @@
+// Shared by the fuzz targets (fuzz/fuzz_<name>.cpp): what counts as a clean rejection. An
+// lmlab::error is the answer a hostile input should get, and nlohmann's parse errors are turned
+// into one at every boundary; anything else (a crash, a sanitizer report, bad_alloc, another
+// exception escaping) is a finding.
+// Not for: the targets' own logic.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "core/checked.hpp"
+#include "core/error.hpp"
+
+namespace lmlab::fuzz {
+
+// Caps live tensor memory so that a plausible-looking config is an lmlab::error, not an
+// out-of-memory kill of the fuzzer (libFuzzer's -rss_limit_mb is 2 GB by default).
+inline void limit_memory() {
+  static const bool once = (set_tensor_memory_limit(std::size_t{256} << 20), true);
+  (void)once;
+}
+
+// LMLAB_FUZZ_VERBOSE=1 prints each rejection (to check that the seeds are valid inputs).
+template <class F>
+int run(F&& f) {
+  limit_memory();
+  static const bool verbose = std::getenv("LMLAB_FUZZ_VERBOSE") != nullptr;
+  try {
+    f();
+    if (verbose) std::fprintf(stderr, "accepted\n");
+  } catch (const lmlab::error& e) {
+    if (verbose) std::fprintf(stderr, "rejected: %s\n", e.what());
+  } catch (const nlohmann::json::parse_error& e) {
+    if (verbose) std::fprintf(stderr, "rejected: %s\n", e.what());
+  }
+  return 0;
+}
+
+inline std::string text(const std::uint8_t* data, std::size_t size) {
+  return std::string(reinterpret_cast<const char*>(data), size);
+}
+
+}  // namespace lmlab::fuzz

@@ -1,0 +1,21 @@
+// layers: models plan
+// config.json text -> the lab's checkpoint config reader (lm_config_from_hf_json, then the model
+// it describes is built under a 256 MiB tensor limit) and the planner's Hugging Face reader.
+#include "common.hpp"
+#include "models/lm.hpp"
+#include "models/lm_config.hpp"
+#include "plan/model_config.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string text = lmlab::fuzz::text(data, size);
+  lmlab::fuzz::run([&] {
+    const auto m = lmlab::plan::parse_hf_config(text, "config.json");
+    (void)m.params_total();
+  });
+  return lmlab::fuzz::run([&] {
+    const auto j = nlohmann::json::parse(text);
+    const auto c = lmlab::models::lm_config_from_hf_json(j, "config.json");
+    (void)lmlab::models::to_hf_json(c).dump();
+    (void)lmlab::models::make_model(c, 1)->num_parameters();
+  });
+}

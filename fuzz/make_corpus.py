@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets into fuzz/corpus/<name>/ (committed; rerun only
+to change the seeds). Small, valid inputs of each format plus a few near misses, so that the
+fuzzer starts from the structure instead of finding it byte by byte.
+Not for: crash inputs (save those beside the seeds by hand, named crash-<what>)."""
+import json
+import os
+import shutil
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def out(name, file, data):
+    d = os.path.join(HERE, "corpus", name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, file), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+def safetensors(tensors, metadata=None, pad=True):
+    header, blobs, off = {}, [], 0
+    if metadata:
+        header["__metadata__"] = metadata
+    for name, (dtype, shape, raw) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    if pad:
+        h += b" " * ((8 - len(h) % 8) % 8)
+    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+
+
+def fnv1a64(data, h=0xCBF29CE484222325):
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def token_file(ids, vocab):
+    width = 2 if vocab <= 65536 else 4
+    payload = b"".join(struct.pack("<H" if width == 2 else "<I", i) for i in ids)
+    h = b"LMLABTOK" + struct.pack("<IIQII", 1, width, len(ids), vocab, 0) + struct.pack("<Q", fnv1a64(payload)) + b"\0" * 16
+    return h + struct.pack("<Q", fnv1a64(h)) + payload
+
+
+def gpt2_bytes_to_unicode():
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+
+def main():
+    shutil.rmtree(os.path.join(HERE, "corpus"), ignore_errors=True)
+    f32 = lambda *v: struct.pack("<%df" % len(v), *v)
+    out("safetensors", "one_f32", safetensors({"w": ("F32", [2, 2], f32(1, 2, 3, 4))}))
+    out("safetensors", "three_dtypes_metadata", safetensors(
+        {"a": ("F32", [3], f32(0.5, -1, 2)), "b": ("I32", [2], struct.pack("<2i", -7, 1 << 30)),
+         "c": ("F64", [1], struct.pack("<d", 0.1))}, {"format": "pt"}))
+    out("safetensors", "empty_header", safetensors({}))
+    out("safetensors", "zero_size_tensor", safetensors({"e": ("F32", [0, 4], b""), "x": ("F32", [1], f32(7))}))
+    out("safetensors", "unpadded", safetensors({"w": ("F32", [1], f32(1))}, pad=False))
+
+    lm = {"model_type": "lmlab-lm", "architectures": ["LmlabLM"], "vocab_size": 13, "hidden_size": 16,
+          "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": 32, "intermediate_size": 64,
+          "tie_word_embeddings": True, "dropout": 0.0, "layer_norm_eps": 1e-5, "initializer_range": 0.02,
+          "num_key_value_heads": 2, "bias": True, "layer_pattern": "A", "norm": "layernorm", "ffn": "gelu",
+          "pos_encoding": "learned", "rope_theta": 10000.0, "rope_scaling": None, "sliding_window": 0,
+          "attn_conv": 0, "num_experts": 8, "num_experts_per_tok": 2, "capacity_factor": 0.0,
+          "router_aux_loss_coef": 0.01, "mod_capacity": 0.0, "mod_every": 2, "mod_aux_loss_coef": 0.01,
+          "d_state": 4, "d_conv": 4, "expand": 2, "dt_rank": 0, "lru_width": 0, "torch_dtype": "float32"}
+    out("config_json", "lmlab_lm_gpt", json.dumps(lm, indent=1))
+    hybrid = dict(lm, layer_pattern="MA", pos_encoding="rope", ffn="moe", num_experts=4,
+                  rope_scaling={"rope_type": "yarn", "factor": 2.0, "original_max_position_embeddings": 16})
+    out("config_json", "lmlab_lm_hybrid_moe", json.dumps(hybrid, indent=1))
+    out("config_json", "lmlab_lm_rwkv_retnet", json.dumps(dict(lm, layer_pattern="WT", ffn="swiglu", intermediate_size=0,
+                                                                 norm="rmsnorm"), indent=1))
+    out("config_json", "lmlab_gpt", json.dumps({"model_type": "lmlab-gpt", "vocab_size": 13, "hidden_size": 16,
+                                                 "num_hidden_layers": 1, "num_attention_heads": 2,
+                                                 "max_position_embeddings": 8, "intermediate_size": 32}))
+    for m in ["llama-3-8b", "mixtral-8x7b", "deepseek-v3", "mamba-2.8b", "jamba-v0.1", "recurrentgemma-2b",
+              "rwkv-4-169m", "falcon-7b", "gemma-2-9b"]:
+        src = os.path.join(ROOT, "data", "plan", "models", m + ".json")
+        if os.path.exists(src):
+            with open(src, "rb") as f:
+                out("config_json", "hf_" + m, f.read())
+
+    chars = sorted(set(map(ord, "Hello, world! caf\u00e9"))) + [0xDCFF]  # the target's text; U+DCFF = raw 0xFF
+    out("tokenizer_json", "char", json.dumps({"type": "char", "version": 1, "vocab_size": len(chars), "chars": chars}))
+    b2u = gpt2_bytes_to_unicode()
+    vocab = [b2u[b] for b in range(256)] + ["he", "ll", "hell", b2u[32] + "w"]
+    merges = ["h e", "l l", "he ll", b2u[32] + " w"]
+    out("tokenizer_json", "byte_bpe", json.dumps({"type": "byte_bpe", "version": 1, "pre_tokenizer": "gpt2",
+                                                  "vocab": vocab, "merges": merges,
+                                                  "special_tokens": {"<|endoftext|>": 260}}, ensure_ascii=False))
+
+    out("token_file", "u16", token_file([0, 1, 2, 65535, 7], 65536))
+    out("token_file", "u32", token_file([0, 50256, 65536, 100000], 100277))
+    out("token_file", "empty", token_file([], 10))
+    out("token_file", "short", token_file(list(range(40)), 50))
+
+    import zlib
+    out("corpus_text", "brown", b"\0The/at Fulton/np-tl County/nn-tl Grand/jj-tl Jury/nn-tl said/vbd ./.\n\n\tIt/pps said/vbd ./.")
+    rx = b"X\n" + struct.pack(">iii", 2, 0x040200, 0x020300) + struct.pack(">ii", 16, 2) + \
+        b"".join(struct.pack(">ii", 0x00040009, len(w)) + w for w in [b"Emma", b"Woodhouse"])
+    out("corpus_text", "rdata_strsxp", b"\1" + rx)
+    raw = b"It is a truth universally acknowledged." * 3
+    out("corpus_text", "zlib", b"\2" + struct.pack("<H", len(raw)) + zlib.compress(raw))
+    out("corpus_text", "osis", b"\3<w lemma=\"strong:H07225\">In the beginning</w> <transChange type=\"added\">God</transChange>"
+        b" created<note>a note</note> the heaven.<milestone type=\"x-p\"/>")
+    out("corpus_text", "html", b"\4<html><head><title>T</title><style>p{}</style></head><body><h1>Help &amp; "
+        b"\xed\x95\x9c\xea\xb8\x80</h1><p>Text&nbsp;here &#x41;&#66;</p><script>x</script></body></html>")
+    out("corpus_text", "jsonl", b'\5{"name": "a", "group": "g", "text": "one"}\n{"name": "b", "group": "g", "text": "two\\n"}\n')
+
+    for src in ["tests/lab/fixtures/recall.toml", "tests/lab/fixtures/bad_unknown_key.toml", "configs/gpt-brown.toml"] + \
+            ["experiments/" + f for f in sorted(os.listdir(os.path.join(ROOT, "experiments"))) if f.endswith(".toml")]:
+        with open(os.path.join(ROOT, src), "rb") as f:
+            out("toml_spec", os.path.basename(src).replace(".toml", ""), f.read())
+
+
+if __name__ == "__main__":
+    main()
