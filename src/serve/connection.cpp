@@ -3,12 +3,15 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <malloc.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -25,6 +28,8 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 thread_local connection* t_current = nullptr;
+// Body bytes held by requests in progress, all connections together.
+std::atomic<std::size_t> g_body_bytes{0};
 // Set by connection_pool while it runs a connection over the limit on the accept thread.
 thread_local bool t_over_capacity = false;
 
@@ -74,20 +79,22 @@ void address_of(socket_t sock, bool peer, std::string& ip, int& port) {
 // that is run at once on the accept thread with t_over_capacity set, which answers 503
 // without reading (a non-blocking write) and closes. httplib's ThreadPool instead queues
 // without bound behind `threads` workers, which is what let four slow clients stall it.
+// `open` counts connections from accept to just before their socket closes (the server
+// decrements it), so that a client reconnecting at once after a close is not refused while
+// the old connection's thread is still returning.
 class connection_pool final : public httplib::TaskQueue {
  public:
-  explicit connection_pool(std::size_t max) : max_(max) {}
+  connection_pool(std::size_t max, std::atomic<std::size_t>& open) : max_(max), open_(open) {}
 
   void enqueue(std::function<void()> fn) override {
-    std::unique_lock lk(mu_);
-    if (busy_ >= max_) {
-      lk.unlock();
+    if (open_.load() >= max_) {
       t_over_capacity = true;
       fn();
       t_over_capacity = false;
       return;
     }
-    ++busy_;
+    ++open_;
+    std::lock_guard lk(mu_);
     jobs_.push_back(std::move(fn));
     if (idle_ > 0) {
       --idle_;
@@ -119,17 +126,17 @@ class connection_pool final : public httplib::TaskQueue {
       }
       fn();
       std::lock_guard lk(mu_);
-      --busy_;
       ++idle_;
     }
   }
 
   const std::size_t max_;
+  std::atomic<std::size_t>& open_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> jobs_;
   std::vector<std::thread> threads_;
-  std::size_t busy_ = 0, idle_ = 0;
+  std::size_t idle_ = 0;
   bool stop_ = false;
 };
 
@@ -143,6 +150,7 @@ int failure_status(conn_failure f) {
     case conn_failure::body_timeout: return 408;
     case conn_failure::header_too_large: return 431;
     case conn_failure::body_too_large: return 413;
+    case conn_failure::bodies_in_flight: return 503;
     case conn_failure::none: break;
   }
   return 400;
@@ -158,12 +166,30 @@ std::string failure_message(conn_failure f, const connection_limits& lim) {
       return fmt::format("the request line and headers are larger than {} bytes", lim.max_header_bytes);
     case conn_failure::body_too_large:
       return fmt::format("the request body is too large (limit {} bytes)", lim.max_body_bytes);
+    case conn_failure::bodies_in_flight:
+      return fmt::format("the server is holding its limit of {} bytes of request bodies; retry shortly",
+                         lim.max_body_bytes_in_flight);
     case conn_failure::none: break;
   }
   return "bad request";
 }
 
-connection::connection(socket_t sock, const connection_limits& lim) : sock_(sock), lim_(lim), buf_(16 * 1024) {}
+connection::connection(socket_t sock, const connection_limits& lim) : sock_(sock), lim_(lim), buf_(16 * 1024) {
+  // Responses go out as two writes (headers, body); with Nagle's algorithm the second waited
+  // for the client's delayed ACK: 40 ms per request.
+  const int one = 1;
+  ::setsockopt(sock_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+connection::~connection() { end_request(); }
+
+void connection::end_request() {
+  g_body_bytes -= body_bytes_;
+  // Large bodies were freed in this thread's malloc arena, which glibc keeps: give the
+  // memory back so that RSS falls after an upload.
+  if (body_bytes_ > (1u << 20)) ::malloc_trim(0);
+  body_bytes_ = 0;
+}
 
 bool connection::poll_for(short events, clock::time_point deadline) const {
   for (;;) {
@@ -183,6 +209,7 @@ ssize_t connection::fill() {
 }
 
 void connection::begin_request() {
+  end_request();
   in_headers_ = true;
   eoh_state_ = 0;
   header_bytes_ = body_bytes_ = 0;
@@ -227,9 +254,13 @@ ssize_t connection::read(char* ptr, size_t size) {
     // The body limit applies to the bytes on the wire, before httplib decodes a chunked body
     // into memory: the decoded body is at most this large, and the handler then checks the
     // exact limit. Chunk framing may add a quarter on top.
-    body_bytes_ += n;
-    if (body_bytes_ > lim_.max_body_bytes + lim_.max_body_bytes / 4 + 4096) {
+    if (body_bytes_ + n > lim_.max_body_bytes + lim_.max_body_bytes / 4 + 4096) {
       failure_ = conn_failure::body_too_large;
+      return -1;
+    }
+    body_bytes_ += n;  // counted in g_body_bytes too until end_request()
+    if (g_body_bytes.fetch_add(n) + n > lim_.max_body_bytes_in_flight) {
+      failure_ = conn_failure::bodies_in_flight;
       return -1;
     }
   }
@@ -267,9 +298,11 @@ void connection::send_error(int status, std::string_view message) {
   closing_ = true;
 }
 
+void guarded_server::widen_backlog(int backlog) { ::listen(svr_sock_, backlog); }
+
 guarded_server::guarded_server(connection_limits lim) : lim_(lim) {
   const std::size_t max = lim_.max_connections;
-  new_task_queue = [max] { return new connection_pool(max); };
+  new_task_queue = [this, max] { return new connection_pool(max, open_); };
 }
 
 bool guarded_server::process_and_close_socket(socket_t sock) {
@@ -299,9 +332,11 @@ bool guarded_server::process_and_close_socket(socket_t sock) {
     // A failure while reading the request line leaves httplib nothing to answer: we do.
     if (conn.failure() != conn_failure::none && !conn.wrote_response())
       conn.send_error(failure_status(conn.failure()), failure_message(conn.failure(), lim_));
+    conn.end_request();
     if (!ok || closed || conn.closing()) break;
   }
   t_current = nullptr;
+  --open_;  // before the client can see the close and reconnect
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
   return true;

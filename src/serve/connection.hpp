@@ -22,6 +22,7 @@
 #include <httplib.h>
 #include <poll.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -38,15 +39,22 @@ struct connection_limits {
   double keep_alive_timeout_s = 5;             // idle wait for the next request on a connection
   std::size_t max_header_bytes = 64 * 1024;    // request line + headers
   std::size_t max_body_bytes = 8u << 20;       // body; a chunked body may add 1/4 of framing
+  // Bodies held by all requests in progress together (each up to max_body_bytes * 1.25 on
+  // the wire): past this a request is answered 503, so that max_connections large uploads
+  // cannot hold max_connections * max_body_bytes of memory.
+  std::size_t max_body_bytes_in_flight = 64u << 20;
   std::size_t max_requests_per_connection = 1000;
 };
 
-enum class conn_failure { none, header_timeout, header_too_large, body_timeout, body_too_large };
+enum class conn_failure { none, header_timeout, header_too_large, body_timeout, body_too_large, bodies_in_flight };
 
 // One client connection as an httplib::Stream (see the file comment).
 class connection final : public httplib::Stream {
  public:
   connection(socket_t sock, const connection_limits& lim);
+  ~connection() override;
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
 
   bool is_readable() const override;
   bool is_writable() const override;
@@ -60,8 +68,10 @@ class connection final : public httplib::Stream {
   // first bytes; false when the client closed or stayed idle.
   template <class Stop>
   bool wait_for_request(Stop stopping);
-  // Starts the header deadline and resets the per-request counts.
+  // Starts the header deadline and resets the per-request counts; end_request() gives the
+  // finished request's body bytes back to the in-flight budget.
   void begin_request();
+  void end_request();
   // The next buffered byte could start a request line (an upper-case method letter).
   bool looks_like_http() const;
 
@@ -103,10 +113,13 @@ std::string failure_message(conn_failure f, const connection_limits& lim);
 class guarded_server : public httplib::Server {
  public:
   explicit guarded_server(connection_limits lim);
+  // listen() again on the bound socket with a longer accept queue (httplib's is 5).
+  void widen_backlog(int backlog);
 
  private:
   bool process_and_close_socket(socket_t sock) override;
   connection_limits lim_;
+  std::atomic<std::size_t> open_{0};  // connections accepted and not yet closed
 };
 
 template <class Stop>

@@ -38,6 +38,7 @@ struct server_options {
   double header_timeout_s = 10;           // request line + headers, from their first byte: else 408
   double body_timeout_s = 30;             // the whole body, after the headers: else 408
   std::size_t max_body_bytes = 8u << 20;  // larger bodies get 413 (checked while reading)
+  std::size_t max_body_bytes_in_flight = 64u << 20;  // all requests' bodies together: else 503
   server_limits limits;
   std::ostream* log = nullptr;            // one line per request
 };

@@ -223,6 +223,31 @@ TEST_F(serve_hardening, a_chunked_body_over_the_limit_is_refused_while_reading) 
   EXPECT_EQ(r3[0].first, 200) << r3[0].second;
 }
 
+TEST_F(serve_hardening, bodies_held_by_all_requests_together_are_bounded) {
+  auto o = small();
+  o.max_body_bytes_in_flight = 100 * 1024;
+  server srv(*model_, o);
+  srv.start();
+  const std::string head = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 65000\r\n\r\n";
+  raw_conn a(srv.port()), b(srv.port());
+  a.send(head + std::string(60000, ' '));  // 60 kB held by a request still reading
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  b.send(head + std::string(60000, ' '));
+  const std::string g = b.read_until_close(3);
+  EXPECT_TRUE(g.starts_with("HTTP/1.1 503 ")) << g;
+  EXPECT_NE(g.find("the server is holding its limit of 102400 bytes of request bodies; retry shortly"), std::string::npos)
+      << g;
+  a.send(std::string(5000, ' '));  // a completes: a body of spaces is no JSON
+  auto ra = a.read_responses(1, 3);
+  ASSERT_EQ(ra.size(), 1u);
+  EXPECT_EQ(ra[0].first, 400);
+  raw_conn c(srv.port());  // the budget is free again
+  c.send(post_request("/v1/completions", k_complete));
+  auto rc = c.read_responses(1, 5);
+  ASSERT_EQ(rc.size(), 1u);
+  EXPECT_EQ(rc[0].first, 200);
+}
+
 TEST_F(serve_hardening, bad_framing_gets_an_answer_and_a_closed_connection) {
   server srv(*model_, small());
   srv.start();
