@@ -20,7 +20,9 @@ extern "C" void on_stop_signal(int) {
 struct serve_args {
   std::string checkpoint, host = "127.0.0.1", model_name, unknown_char;
   int port = 8080, threads = 4;
-  std::int64_t max_tokens = 2048;
+  std::size_t max_connections = 256;
+  double header_timeout = 10, body_timeout = 30;
+  std::int64_t max_tokens = 2048, max_request_tokens = 65536;
   bool truncate_prompt = false, quiet = false;
 };
 
@@ -33,7 +35,19 @@ void add_serve(CLI::App& app) {
   s->add_option("--host", a->host, "address to bind; anything but 127.0.0.1 exposes the model to the network")
       ->capture_default_str();
   s->add_option("--port", a->port, "TCP port (0: any free port, printed at start)")->capture_default_str();
-  s->add_option("--threads", a->threads, "HTTP worker threads (the model runs one forward at a time)")
+  s->add_option("--threads", a->threads,
+                "requests that generate at once; the rest wait their turn (the model runs one forward at a time)")
+      ->capture_default_str();
+  s->add_option("--max-connections", a->max_connections,
+                "connections served at once (one thread each, separate from --threads); more get 503")
+      ->capture_default_str();
+  s->add_option("--header-timeout", a->header_timeout,
+                "seconds for a request line and headers to arrive, from their first byte (else 408)")
+      ->capture_default_str();
+  s->add_option("--body-timeout", a->body_timeout, "seconds for a request body to arrive after its headers (else 408)")
+      ->capture_default_str();
+  s->add_option("--max-request-tokens", a->max_request_tokens,
+                "per-request budget: sum over prompts of n * (prompt tokens + max_tokens); larger requests get 400")
       ->capture_default_str();
   s->add_option("--model-name", a->model_name, "name requests send as \"model\" (default: the run folder's name)");
   s->add_option("--max-tokens", a->max_tokens, "largest max_tokens a request may ask for")->capture_default_str();
@@ -47,12 +61,18 @@ void add_serve(CLI::App& app) {
   s->callback([a] {
     LMLAB_CHECK_HINT(a->max_tokens >= 1, "e.g. --max-tokens 2048", "serve: --max-tokens must be at least 1, got {}",
                      a->max_tokens);
+    LMLAB_CHECK_HINT(a->max_request_tokens >= 1, "e.g. --max-request-tokens 65536",
+                     "serve: --max-request-tokens must be at least 1, got {}", a->max_request_tokens);
     auto model = lmlab::serve::load_served_model(a->checkpoint, a->model_name);
     lmlab::serve::server_options o;
     o.host = a->host;
     o.port = a->port;
     o.threads = a->threads;
+    o.max_connections = a->max_connections;
+    o.header_timeout_s = a->header_timeout;
+    o.body_timeout_s = a->body_timeout;
     o.limits.max_tokens = a->max_tokens;
+    o.limits.max_request_tokens = a->max_request_tokens;
     o.limits.truncate_prompt = a->truncate_prompt;
     if (!a->unknown_char.empty()) {
       try {

@@ -5,6 +5,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -41,6 +42,29 @@ void append_array(json& dst, const json& src, const char* key) {
   for (const auto& v : src[key]) dst[key].push_back(v);
 }
 
+// JSON from a server is parsed only when its nesting is at most max_json_depth: nlohmann's
+// parser is iterative, but dump() (the cache, scrubbing) recurses once per level.
+constexpr int max_json_depth = 128;
+
+json parse_untrusted(std::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_json_depth) return json(json::value_t::discarded);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return json::parse(text, nullptr, false);
+}
+
 }  // namespace
 
 std::string_view to_string(api a) {
@@ -73,7 +97,12 @@ std::optional<double> parse_retry_after(std::string_view value, std::time_t now)
   if (value.empty()) return std::nullopt;
   bool digits = true;
   for (char c : value) digits = digits && (c >= '0' && c <= '9');
-  if (digits) return std::stod(std::string(value));
+  if (digits) {
+    // Saturates instead of overflowing: a 400-digit value is "very long" (the caller caps it).
+    double v = 0;
+    for (char c : value) v = std::min(v * 10 + (c - '0'), 1e12);
+    return v;
+  }
   // IMF-fixdate, the form RFC 9110 says senders must use: "Sun, 06 Nov 1994 08:49:37 GMT".
   std::tm tm{};
   const std::string s(value);
@@ -147,10 +176,33 @@ std::string client::url(std::string_view path) const {
   return host_ + prefix_ + std::string(path);
 }
 
+void client::scrub_json(json& j) const {
+  if (j.is_string()) {
+    j = scrub(j.get<std::string>());
+  } else if (j.is_array()) {
+    for (auto& v : j) scrub_json(v);
+  } else if (j.is_object()) {
+    json out = json::object();
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      json v = std::move(it.value());
+      scrub_json(v);
+      // Field names of the response format ("message", "finish_reason") are kept, so that a
+      // short key ("a") cannot unmake the structure; other keys are data (completions'
+      // top_logprobs map tokens to logprobs) and are scrubbed like values.
+      const bool field_name = std::all_of(it.key().begin(), it.key().end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
+      out[field_name ? it.key() : scrub(it.key())] = std::move(v);
+    }
+    j = std::move(out);
+  }
+}
+
 std::string client::scrub(std::string s) const {
   if (cfg_.api_key.empty()) return s;
-  for (std::size_t p = s.find(cfg_.api_key); p != std::string::npos; p = s.find(cfg_.api_key, p))
-    s.replace(p, cfg_.api_key.size(), "<redacted>");
+  static constexpr std::string_view mask = "<redacted>";
+  // Search on after the mask: a key that occurs inside "<redacted>" (e.g. "a") must not be
+  // found again in its own replacement.
+  for (std::size_t p = s.find(cfg_.api_key); p != std::string::npos; p = s.find(cfg_.api_key, p + mask.size()))
+    s.replace(p, cfg_.api_key.size(), mask);
   return s;
 }
 
@@ -160,7 +212,7 @@ client::http_reply client::send_once(const std::string& full_path, const std::st
   const auto deadline = steady::now() + std::chrono::duration_cast<steady::duration>(
                                             std::chrono::duration<double>(cfg_.timeout_s));
   const auto usec = [](double s) { return static_cast<time_t>(std::llround(s * 1e6)); };
-  cli.set_connection_timeout(0, usec(cfg_.connect_timeout_s));
+  cli.set_connection_timeout(0, usec(std::min(cfg_.connect_timeout_s, cfg_.timeout_s)));
   cli.set_read_timeout(0, usec(cfg_.timeout_s));
   cli.set_write_timeout(0, usec(cfg_.timeout_s));
   cli.set_keep_alive(false);
@@ -170,18 +222,45 @@ client::http_reply client::send_once(const std::string& full_path, const std::st
   req.headers = {{"Content-Type", "application/json"}, {"Accept", stream ? "text/event-stream" : "application/json"}};
   if (!cfg_.api_key.empty()) req.headers.emplace("Authorization", "Bearer " + cfg_.api_key);
   req.body = body;
-  bool past_deadline = false;
+  bool too_large = false;
   req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+    if (out.body.size() + n > cfg_.max_response_bytes) {
+      too_large = true;
+      return false;
+    }
     out.body.append(data, n);
-    // The socket timeout only bounds the gap between bytes; a slow drip is cut here.
-    if (steady::now() > deadline) past_deadline = true;
-    return !past_deadline;
+    return true;
   };
+  // httplib's timeouts bound each gap between bytes, so headers or a body trickled a byte at
+  // a time never time out. A watchdog enforces the whole-request deadline: at the deadline it
+  // shuts the socket down (Client::stop is the thread-safe way), again every 50 ms in case the
+  // socket was not yet connected the first time.
+  std::mutex wmu;
+  std::condition_variable wcv;
+  bool finished = false, fired = false;
+  std::thread watchdog([&] {
+    std::unique_lock lk(wmu);
+    if (wcv.wait_until(lk, deadline, [&] { return finished; })) return;
+    fired = true;
+    do cli.stop();
+    while (!wcv.wait_for(lk, std::chrono::milliseconds(50), [&] { return finished; }));
+  });
   httplib::Response res;
   httplib::Error err = httplib::Error::Success;
   const bool ok = cli.send(req, res, err);
-  if (past_deadline) {
-    out.failure = fmt::format("timed out after {} s (body still arriving)", cfg_.timeout_s);
+  {
+    std::lock_guard lk(wmu);
+    finished = true;
+  }
+  wcv.notify_all();
+  watchdog.join();
+  if (too_large) {
+    out.failure = fmt::format("the response body is larger than {} bytes (endpoint_config::max_response_bytes)",
+                              cfg_.max_response_bytes);
+    return out;
+  }
+  if (fired) {
+    out.failure = fmt::format("timed out after {} s (the whole request: connect, headers and body)", cfg_.timeout_s);
     return out;
   }
   if (!ok) {
@@ -204,14 +283,19 @@ json client::post(std::string_view path, const json& body, std::int64_t repeat, 
   if (from_cache) *from_cache = false;
   if (attempts) *attempts = 0;
   const std::string flight = fmt::format("{}#{}#{}", key, repeat, seed);
+  const api kind = path.ends_with("/chat/completions") ? api::chat
+                   : path == "//completion"            ? api::llama
+                                                       : api::completions;
   auto cached = [&]() -> std::optional<json> {
     if (!cache_) return std::nullopt;
     auto hit = cache_->cached_response(key, repeat, seed);
     if (!hit) return std::nullopt;
+    auto j = parse_untrusted(*hit);
+    // An unusable entry (stored by an older version that cached anything that parsed) is
+    // asked again rather than replayed.
+    if (j.is_discarded() || !response_problem(kind, j).empty()) return std::nullopt;
     ++stats_.cache_hits;
     if (from_cache) *from_cache = true;
-    auto j = json::parse(*hit, nullptr, false);
-    LMLAB_CHECK(!j.is_discarded(), "{}: cached response for {} is not JSON", cache_->path().string(), key);
     return j;
   };
   for (;;) {
@@ -239,9 +323,6 @@ json client::post(std::string_view path, const json& body, std::int64_t repeat, 
   if (auto j = cached()) return *j;
   const std::string full_path = path.starts_with("//") ? std::string(path.substr(1)) : prefix_ + std::string(path);
   const std::string payload = body.dump();
-  const api kind = path.ends_with("/chat/completions") ? api::chat
-                   : path == "//completion"            ? api::llama
-                                                       : api::completions;
   std::string last;
   for (int attempt = 0; attempt <= cfg_.max_retries; ++attempt) {
     ++stats_.requests;
@@ -253,19 +334,34 @@ json client::post(std::string_view path, const json& body, std::int64_t repeat, 
     } else if (reply.status >= 200 && reply.status < 300) {
       std::optional<json> parsed;
       if (stream) {
-        parsed = assemble_stream(kind, reply.body);
-        if (!parsed) last = "stream ended without [DONE] (truncated)";
+        try {
+          parsed = assemble_stream(kind, reply.body);
+          if (!parsed) last = "stream ended without [DONE] (truncated)";
+        } catch (const error& e) {
+          last = fmt::format("HTTP {} with an unusable stream: {}", reply.status, scrub(e.what()));
+        }
       } else {
-        auto j = json::parse(reply.body, nullptr, false);
-        if (j.is_discarded()) last = fmt::format("HTTP {} with a body that is not JSON: {}", reply.status,
+        auto j = parse_untrusted(reply.body);
+        if (j.is_discarded()) last = fmt::format("HTTP {} with a body that is not JSON (or nested over {} levels): {}",
+                                                 reply.status, max_json_depth,
                                                  excerpt(scrub(reply.body)));
         else if (!j.is_object()) last = "HTTP 200 with a JSON body that is not an object";
         else parsed = std::move(j);
       }
+      // Only a response the parser accepts is cached: an empty or malformed one is retried
+      // (a server glitch) and, if it persists, fails without poisoning the cache.
       if (parsed) {
-        std::string clean = scrub(parsed->dump());
-        if (cache_) cache_->cache_response(key, repeat, seed, clean);
-        return cfg_.api_key.empty() ? std::move(*parsed) : json::parse(clean);
+        // Scrubbed value by value (never the serialised text, where a short key could cut
+        // into JSON syntax), then checked, so that what is cached is what is returned.
+        if (!cfg_.api_key.empty()) scrub_json(*parsed);
+        if (auto problem = response_problem(kind, *parsed); !problem.empty()) {
+          last = fmt::format("HTTP {} with an unusable response: {}", reply.status, scrub(problem));
+          parsed.reset();
+        }
+      }
+      if (parsed) {
+        if (cache_) cache_->cache_response(key, repeat, seed, parsed->dump());
+        return std::move(*parsed);
       }
     } else if (!retryable_status(reply.status)) {
       ++stats_.failures;
@@ -289,7 +385,9 @@ json client::post(std::string_view path, const json& body, std::int64_t repeat, 
               "the server keeps failing; rerun the same command later: finished samples are cached");
 }
 
-gen_result parse_response(api a, const json& body) {
+namespace {
+
+gen_result parse_response_unchecked(api a, const json& body) {
   gen_result r;
   if (a == api::llama) {
     r.text = body.value("content", "");
@@ -368,7 +466,7 @@ gen_result parse_response(api a, const json& body) {
   return r;
 }
 
-std::optional<json> assemble_stream(api a, std::string_view sse) {
+std::optional<json> assemble_stream_unchecked(api a, std::string_view sse) {
   json out = {{"choices", json::array()}};
   bool done = false;
   std::size_t pos = 0;
@@ -385,25 +483,32 @@ std::optional<json> assemble_stream(api a, std::string_view sse) {
       done = true;
       break;
     }
-    auto chunk = json::parse(line, nullptr, false);
+    auto chunk = parse_untrusted(line);
     if (chunk.is_discarded()) return std::nullopt;  // a cut-off event
     if (!chunk.contains("choices") || !chunk["choices"].is_array()) continue;
     for (const auto& ch : chunk["choices"]) {
-      const std::size_t idx = ch.value("index", 0);
+      // The index is the server's word: bound it before it sizes anything (one chunk with
+      // "index": 100000000 once allocated gigabytes).
+      const json& jidx = ch.is_object() && ch.contains("index") ? ch["index"] : json(0);
+      if (!jidx.is_number_unsigned() || jidx.get<std::uint64_t>() >= max_stream_choices)
+        throw error(fmt::format("stream: choice index {} is not an integer in 0..{}", excerpt(jidx.dump(), 40),
+                                max_stream_choices - 1),
+                    "the server does not follow the OpenAI streaming format");
+      const auto idx = jidx.get<std::size_t>();
       while (out["choices"].size() <= idx)
         out["choices"].push_back(a == api::chat ? json{{"index", out["choices"].size()}, {"message", {{"role", "assistant"}, {"content", ""}}}}
                                                 : json{{"index", out["choices"].size()}, {"text", ""}});
       auto& dst = out["choices"][idx];
       if (a == api::chat) {
         if (ch.contains("delta") && ch["delta"].contains("content") && ch["delta"]["content"].is_string())
-          dst["message"]["content"] = dst["message"]["content"].get<std::string>() + ch["delta"]["content"].get<std::string>();
+          dst["message"]["content"].get_ref<std::string&>() += ch["delta"]["content"].get_ref<const std::string&>();
         if (ch.contains("logprobs") && ch["logprobs"].is_object()) {
           if (!dst.contains("logprobs")) dst["logprobs"] = json::object();
           append_array(dst["logprobs"], ch["logprobs"], "content");
         }
       } else {
         if (ch.contains("text") && ch["text"].is_string())
-          dst["text"] = dst["text"].get<std::string>() + ch["text"].get<std::string>();
+          dst["text"].get_ref<std::string&>() += ch["text"].get_ref<const std::string&>();
         if (ch.contains("logprobs") && ch["logprobs"].is_object()) {
           if (!dst.contains("logprobs")) dst["logprobs"] = json::object();
           for (const char* k : {"tokens", "token_logprobs", "top_logprobs", "text_offset"})
@@ -415,6 +520,37 @@ std::optional<json> assemble_stream(api a, std::string_view sse) {
   }
   if (!done) return std::nullopt;
   return out;
+}
+
+}  // namespace
+
+gen_result parse_response(api a, const json& body) {
+  // A field of an unexpected type (a number where a token string belongs) is the server's
+  // error, reported as one: never nlohmann's bare type_error.
+  try {
+    return parse_response_unchecked(a, body);
+  } catch (const json::exception& e) {
+    throw error(fmt::format("response: unexpected shape ({}) in {}", e.what(), excerpt(body.dump())),
+                "the server does not follow the OpenAI response format");
+  }
+}
+
+std::string response_problem(api a, const json& body) {
+  try {
+    (void)parse_response(a, body);
+    return {};
+  } catch (const error& e) {
+    return e.what();
+  }
+}
+
+std::optional<json> assemble_stream(api a, std::string_view sse) {
+  try {
+    return assemble_stream_unchecked(a, sse);
+  } catch (const json::exception& e) {
+    throw error(fmt::format("stream: unexpected chunk shape ({})", e.what()),
+                "the server does not follow the OpenAI streaming format");
+  }
 }
 
 gen_result client::generate(api a, const gen_request& q) {

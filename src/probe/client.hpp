@@ -39,13 +39,16 @@ struct endpoint_config {
   std::string provider = "openai";                     // from --model provider/name
   std::string model;                                   // the name sent in requests
   std::string api_key;                                 // from OPENAI_API_KEY; never stored
-  double timeout_s = 120;          // whole request, including a streamed body
+  double timeout_s = 120;          // whole request: connect, headers and body (a watchdog enforces it)
   double connect_timeout_s = 10;
   int max_retries = 6;             // attempts = max_retries + 1
   double backoff_base_s = 0.5;     // wait before retry k: base * 2^k, equal jitter
   double backoff_max_s = 30;
   double max_retry_after_s = 120;  // a longer Retry-After is capped
   bool stream = false;
+  // A larger response body (JSON or the whole SSE stream) is cut off and counts as a failed
+  // attempt: the client never holds more than this per request.
+  std::size_t max_response_bytes = std::size_t{64} << 20;
   // Seams for tests: how to wait, and what time it is (for HTTP-date Retry-After).
   std::function<void(double seconds)> sleep;
   std::function<std::time_t()> now;
@@ -57,7 +60,8 @@ std::pair<std::string, std::string> parse_model_ref(std::string_view ref);
 
 // Retry-After: delta-seconds ("120") or an HTTP-date ("Wed, 21 Oct 2015 07:28:00 GMT",
 // RFC 9110 section 10.2.3); the wait in seconds from `now` (0 for a date in the past), or
-// nullopt when the value is neither.
+// nullopt when the value is neither. Any number of digits is accepted (the value saturates
+// at 1e12 s; the caller caps it at max_retry_after_s).
 std::optional<double> parse_retry_after(std::string_view value, std::time_t now);
 
 // The wait before retry `attempt` (0-based) without a Retry-After: min(max, base * 2^attempt)
@@ -159,6 +163,7 @@ class client {
   struct http_reply;
   http_reply send_once(const std::string& full_path, const std::string& body, bool stream);
   std::string scrub(std::string s) const;
+  void scrub_json(nlohmann::json& j) const;  // every string value, and object keys that are data
 
   endpoint_config cfg_;
   store::results_store* cache_;
@@ -172,11 +177,22 @@ class client {
   std::set<std::string> inflight_;
 };
 
+// Limits on what a server may send (docs/probe.md "Reliability").
+inline constexpr std::size_t max_stream_choices = 1024;  // SSE "index" must be below this
+
 // Parses an OpenAI chat/completions or llama.cpp /completion response body into gen_result.
+// Throws lmlab::error (naming the response) on a body without choices or with fields of the
+// wrong type. Together with assemble_stream and parse_retry_after these are the entry points
+// for the response parsers' fuzz targets: plain functions of the server's bytes.
 gen_result parse_response(api a, const nlohmann::json& body);
 
+// Why a response body cannot be used ("" when parse_response accepts it). Only usable
+// responses are cached.
+std::string response_problem(api a, const nlohmann::json& body);
+
 // Reassembles an SSE stream ("data: {...}\n\n" ... "data: [DONE]") into the JSON a
-// non-streamed call returns. nullopt when the stream ended without [DONE] (truncated).
+// non-streamed call returns. nullopt when the stream ended without [DONE] (truncated);
+// lmlab::error when a chunk is malformed (a choice index outside 0..max_stream_choices-1).
 std::optional<nlohmann::json> assemble_stream(api a, std::string_view sse);
 
 }  // namespace lmlab::probe

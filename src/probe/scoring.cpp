@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <regex>
+#include <initializer_list>
+#include <optional>
+#include <string_view>
 
 #include "core/error.hpp"
 
@@ -53,37 +55,159 @@ mc_mode parse_mc_mode(std::string_view s) {
 
 std::string choice_label(int i) { return std::string(1, static_cast<char>('A' + i)); }
 
-int extract_letter(std::string_view text, int n_choices) {
-  const std::string t(text);
-  const char last = static_cast<char>('A' + n_choices - 1);
-  const std::string cls = fmt::format("[A-{}]", last);
-  const auto idx = [](const std::string& m) { return m[0] - 'A'; };
-  std::smatch m;
-  // 1. An explicit statement of the answer.
-  const std::regex expl("(?:answer|Answer|ANSWER|정답|답)\\s*(?:is|:|은|는|=)?\\s*(?:is|:)?\\s*[\\(\\[\\*\"']*(" + cls +
-                        ")(?![A-Za-z])");
-  if (std::regex_search(t, m, expl)) return idx(m[1]);
-  // 2. A reply that starts with the letter: "B", "B.", "(B)", "**B**", "B) because".
-  const std::regex lead("^\\s*[\\(\\[\\*\"']*(" + cls + ")(?![A-Za-z'])");
-  if (std::regex_search(t, m, lead)) {
-    // "A" followed by a word is the article ("A good choice..."), not a label.
-    const std::size_t after = static_cast<std::size_t>(m.position(0) + m.length(0));
-    const bool article = m[1] == "A" && after + 1 < t.size() && t[after] == ' ' &&
-                         std::islower(static_cast<unsigned char>(t[after + 1]));
-    if (!article) return idx(m[1]);
+// Letter extraction and verbal confidence read text a server sent, which may be anything
+// (40,000 spaces, 300,000 digits): they are linear scans with no recursion, not std::regex,
+// whose backtracking recursed once per character and overflowed the stack. Each scan keeps
+// the semantics of the pattern in its comment (test_scoring checks them against std::regex
+// on short random texts).
+namespace {
+
+bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
+bool is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+struct scanner {
+  std::string_view t;
+  char at(std::size_t i) const { return i < t.size() ? t[i] : '\0'; }
+  std::size_t skip_ws(std::size_t i) const {
+    while (i < t.size() && is_ws(t[i])) ++i;
+    return i;
   }
+  std::size_t skip_digits(std::size_t i) const {
+    while (i < t.size() && is_digit(t[i])) ++i;
+    return i;
+  }
+  // The first of `words` at i (in order), or 0 when none.
+  std::size_t word_at(std::size_t i, std::initializer_list<std::string_view> words) const {
+    for (auto w : words)
+      if (t.substr(i).starts_with(w)) return w.size();
+    return 0;
+  }
+};
+
+// [\(\[\*"']*([A-<last>])(?![A-Za-z<extra>]) at i: the letter's position, or npos.
+std::size_t label_at(const scanner& s, std::size_t i, char last, bool no_quote_after) {
+  while (i < s.t.size() && (s.t[i] == '(' || s.t[i] == '[' || s.t[i] == '*' || s.t[i] == '"' || s.t[i] == '\''))
+    ++i;
+  const char c = s.at(i), n = s.at(i + 1);
+  if (c < 'A' || c > last || is_alpha(n) || (no_quote_after && n == '\'')) return std::string_view::npos;
+  return i;
+}
+
+// (?:answer|Answer|ANSWER|정답|답)\s*(?:is|:|은|는|=)?\s*(?:is|:)?\s*<label>, leftmost.
+int explicit_answer(const scanner& s, char last) {
+  for (std::size_t i = 0; i < s.t.size(); ++i) {
+    const std::size_t kw = s.word_at(i, {"answer", "Answer", "ANSWER", "정답", "답"});
+    if (!kw) continue;
+    const std::size_t a = s.skip_ws(i + kw);
+    // The optional words are tried present first, as the pattern's greedy '?' does.
+    for (std::size_t w1 : {s.word_at(a, {"is", ":", "은", "는", "="}), std::size_t{0}}) {
+      const std::size_t b = s.skip_ws(a + w1);
+      for (std::size_t w2 : {s.word_at(b, {"is", ":"}), std::size_t{0}}) {
+        const std::size_t at = label_at(s, s.skip_ws(b + w2), last, false);
+        if (at != std::string_view::npos) return s.t[at] - 'A';
+      }
+    }
+  }
+  return -1;
+}
+
+// "A" followed by " <lower-case letter>" is the article ("A good choice..."), not a label.
+bool is_article(std::string_view t, std::size_t letter) {
+  return t[letter] == 'A' && letter + 2 < t.size() && t[letter + 1] == ' ' &&
+         std::islower(static_cast<unsigned char>(t[letter + 2]));
+}
+
+// \d{1,3}(?:\.\d+)? at i followed by \s*%: the end of the number and of the '%', or nullopt.
+std::optional<std::pair<std::size_t, std::size_t>> percent_at(const scanner& s, std::size_t i) {
+  const std::size_t d = s.skip_digits(i);
+  if (d == i || d - i > 3) return std::nullopt;
+  if (s.at(d) == '.' && is_digit(s.at(d + 1))) {
+    const std::size_t f = s.skip_digits(d + 1);
+    const std::size_t p = s.skip_ws(f);
+    if (s.at(p) == '%') return std::pair{f, p + 1};
+  }
+  const std::size_t p = s.skip_ws(d);
+  if (s.at(p) == '%') return std::pair{d, p + 1};
+  return std::nullopt;
+}
+
+// (?:[Cc]onfidence|[Cc]onfident|[Ss]ure|[Cc]ertain|확신도|확신|신뢰도)[^0-9%\n]{0,20}?<percent>
+std::optional<std::string_view> percent_after_keyword(const scanner& s) {
+  for (std::size_t i = 0; i < s.t.size(); ++i) {
+    const std::size_t kw = s.word_at(i, {"Confidence", "confidence", "Confident", "confident", "Sure", "sure",
+                                         "Certain", "certain", "확신도", "확신", "신뢰도"});
+    if (!kw) continue;
+    // The gap cannot hold a digit, '%' or newline, so the number starts at the first of them.
+    std::size_t g = i + kw;
+    while (g < s.t.size() && g - (i + kw) <= 20 && !is_digit(s.t[g]) && s.t[g] != '%' && s.t[g] != '\n') ++g;
+    if (g - (i + kw) > 20) continue;
+    if (auto m = percent_at(s, g)) return s.t.substr(g, m->first - g);
+  }
+  return std::nullopt;
+}
+
+// <percent>\s*(?:confident|sure|certain|확신|확실), leftmost.
+std::optional<std::string_view> percent_before_keyword(const scanner& s) {
+  for (std::size_t i = 0; i < s.t.size(); ++i) {
+    if (!is_digit(s.t[i])) continue;
+    // Only the last three digits of a run can start \d{1,3} (a fourth digit cannot follow);
+    // visiting the others would make 300,000 digits quadratic.
+    const std::size_t e = s.skip_digits(i);
+    for (std::size_t d = e - std::min<std::size_t>(3, e - i); d < e; ++d) {
+      auto m = percent_at(s, d);
+      if (m && s.word_at(s.skip_ws(m->second), {"confident", "sure", "certain", "확신", "확실"}))
+        return s.t.substr(d, m->first - d);
+    }
+    i = e - 1;
+  }
+  return std::nullopt;
+}
+
+// (?:[Cc]onfidence|확신도|신뢰도)\s*(?:level|score)?\s*[:=]?\s*(0?\.\d+|1\.0+|[01])(?![0-9%])
+std::optional<std::string_view> fraction_after_keyword(const scanner& s) {
+  const auto free_after = [&](std::size_t i) { return !is_digit(s.at(i)) && s.at(i) != '%'; };
+  for (std::size_t i = 0; i < s.t.size(); ++i) {
+    const std::size_t kw = s.word_at(i, {"Confidence", "confidence", "확신도", "신뢰도"});
+    if (!kw) continue;
+    std::size_t p = s.skip_ws(i + kw);
+    p = s.skip_ws(p + s.word_at(p, {"level", "score"}));
+    p = s.skip_ws(p + (s.at(p) == ':' || s.at(p) == '='));
+    const std::size_t dot = s.at(p) == '0' && s.at(p + 1) == '.' ? p + 1 : p;
+    if (s.at(dot) == '.' && is_digit(s.at(dot + 1))) {
+      const std::size_t e = s.skip_digits(dot + 1);
+      if (free_after(e)) return s.t.substr(p, e - p);
+    }
+    if (s.at(p) == '1' && s.at(p + 1) == '.' && s.at(p + 2) == '0') {
+      std::size_t e = p + 2;
+      while (s.at(e) == '0') ++e;
+      if (free_after(e)) return s.t.substr(p, e - p);
+    }
+    if ((s.at(p) == '0' || s.at(p) == '1') && free_after(p + 1)) return s.t.substr(p, 1);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int extract_letter(std::string_view t, int n_choices) {
+  const char last = static_cast<char>('A' + n_choices - 1);
+  const scanner s{t};
+  // 1. An explicit statement of the answer.
+  if (int k = explicit_answer(s, last); k >= 0) return k;
+  // 2. A reply that starts with the letter: "B", "B.", "(B)", "**B**", "B) because":
+  //    ^\s*<label> with no apostrophe after the letter either.
+  if (const std::size_t at = label_at(s, s.skip_ws(0), last, true); at != std::string_view::npos && !is_article(t, at))
+    return t[at] - 'A';
   // 3. A parenthesised letter anywhere: "(C)".
-  const std::regex paren("\\((" + cls + ")\\)");
-  if (std::regex_search(t, m, paren)) return idx(m[1]);
-  // 4. Isolated capitals: accept only a single distinct candidate, ignoring the article "A ".
-  const std::regex iso("(?:^|[^A-Za-z])(" + cls + ")(?![A-Za-z])");
+  for (std::size_t i = 0; i + 2 < t.size(); ++i)
+    if (t[i] == '(' && t[i + 1] >= 'A' && t[i + 1] <= last && t[i + 2] == ')') return t[i + 1] - 'A';
+  // 4. Isolated capitals (?:^|[^A-Za-z])([A-<last>])(?![A-Za-z]): accept only a single
+  //    distinct candidate, ignoring the article "A ".
   int found = -1;
-  for (auto it = std::sregex_iterator(t.begin(), t.end(), iso); it != std::sregex_iterator(); ++it) {
-    const auto& mm = *it;
-    const std::size_t after = static_cast<std::size_t>(mm.position(1) + 1);
-    if (mm[1] == "A" && after + 1 < t.size() && t[after] == ' ' && std::islower(static_cast<unsigned char>(t[after + 1])))
-      continue;
-    const int k = idx(mm[1]);
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (t[i] < 'A' || t[i] > last || (i > 0 && is_alpha(t[i - 1])) || is_alpha(s.at(i + 1)) || is_article(t, i)) continue;
+    const int k = t[i] - 'A';
     if (found >= 0 && found != k) return -1;
     found = k;
   }
@@ -131,16 +255,16 @@ double continuation_logprob(const std::vector<token_logprob>& tokens, std::size_
 }
 
 std::optional<double> parse_verbal_confidence(std::string_view text) {
-  const std::string t(text);
-  std::smatch m;
-  static const std::regex pct_kw("(?:[Cc]onfidence|[Cc]onfident|[Ss]ure|[Cc]ertain|확신도|확신|신뢰도)[^0-9%\\n]{0,20}?(\\d{1,3}(?:\\.\\d+)?)\\s*%");
-  static const std::regex pct_before("(\\d{1,3}(?:\\.\\d+)?)\\s*%\\s*(?:confident|sure|certain|확신|확실)");
-  static const std::regex frac("(?:[Cc]onfidence|확신도|신뢰도)\\s*(?:level|score)?\\s*[:=]?\\s*(0?\\.\\d+|1\\.0+|[01])(?![0-9%])");
-  if (std::regex_search(t, m, pct_kw) || std::regex_search(t, m, pct_before)) {
-    const double v = std::stod(m[1]);
+  const scanner s{text};
+  // A percentage next to a keyword first ("Confidence: 80%", "90% sure"), then a fraction
+  // ("confidence 0.7"); a percentage over 100 falls through to the fraction.
+  auto pct = percent_after_keyword(s);
+  if (!pct) pct = percent_before_keyword(s);
+  if (pct) {
+    const double v = std::stod(std::string(*pct));  // at most 3 digits before the point
     if (v >= 0 && v <= 100) return v / 100.0;
   }
-  if (std::regex_search(t, m, frac)) return std::stod(m[1]);
+  if (auto f = fraction_after_keyword(s)) return std::stod(std::string(*f));
   return std::nullopt;
 }
 

@@ -234,6 +234,22 @@ std::string piece(const served_model& m, std::int32_t id) {
   return m.tok->decode(std::span<const std::int32_t>(&id, 1));
 }
 
+// Each choice prefills its prompt and then generates up to max_tokens, so a request costs up
+// to n * (prompt + max_tokens) tokens per prompt; one request may not exceed the budget.
+void check_token_budget(const job& j, const server_limits& lim) {
+  std::int64_t prompt = 0;
+  for (const auto& p : j.prompts) prompt += static_cast<std::int64_t>(p.ids.size());
+  const auto n_prompts = static_cast<std::int64_t>(j.prompts.size());
+  const std::int64_t cost = j.n * (prompt + n_prompts * j.params.max_tokens);
+  if (cost > lim.max_request_tokens)
+    throw api_error(400,
+                    fmt::format("this request could cost up to {} tokens (n = {} x ({} prompt tokens + {} prompt(s) x "
+                                "max_tokens {})); the server allows {} per request (--max-request-tokens): send "
+                                "fewer prompts, a smaller n or max_tokens",
+                                cost, j.n, prompt, n_prompts, j.params.max_tokens, lim.max_request_tokens),
+                    "max_tokens", "request_too_large");
+}
+
 }  // namespace
 
 json error_body(const api_error& e) {
@@ -289,6 +305,7 @@ job parse_completion_request(const json& body, const served_model& m, const serv
   }
   if (j.stream && j.n * static_cast<int>(j.prompts.size()) > lim.max_n)
     bad("n", fmt::format("streaming supports at most {} choices in all", lim.max_n));
+  check_token_budget(j, lim);
   return j;
 }
 
@@ -330,7 +347,9 @@ job parse_chat_request(const json& body, const served_model& m, const server_lim
       text = content->get<std::string>();
     } else if (content && content->is_array()) {
       for (const auto& part : *content) {  // [{"type": "text", "text": "..."}]
-        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
+        // Every field is type-checked before use: a non-string "type" is a 400, not a 500.
+        if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") ||
+            !part["text"].is_string())
           bad(at + ".content", fmt::format("'{}.content' parts must be {{\"type\": \"text\", \"text\": ...}}", at));
         text += part["text"].get<std::string>();
       }
@@ -341,6 +360,7 @@ job parse_chat_request(const json& body, const served_model& m, const server_lim
   }
   j.params.stop.push_back(chat_turn_stop);
   j.prompts.push_back(prepare_prompt(encode_text(render_chat(turns), m, lim, "messages"), m, lim, "messages"));
+  check_token_budget(j, lim);
   return j;
 }
 

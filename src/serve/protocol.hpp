@@ -44,6 +44,10 @@ struct server_limits {
   int max_n = 16;
   int max_logprobs = 20;                 // completions `logprobs` and chat `top_logprobs`
   int max_prompts = 64;                  // completions with a list of prompts
+  // Per-request budget: the sum over prompts of n * (prompt tokens + max_tokens), what the
+  // request may cost at most (each choice prefills its prompt). Larger requests are a 400
+  // `request_too_large`, so that one allowed request cannot occupy the model for hours.
+  std::int64_t max_request_tokens = 65536;
   bool truncate_prompt = false;          // prompt longer than the context: keep its end (else 400)
   // A character the tokenizer cannot encode (a char-level model that never saw it) is fed as
   // this text instead; empty: such a prompt is a 400. Echo still reports the original text,

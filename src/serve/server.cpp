@@ -8,6 +8,7 @@
 #include <ostream>
 
 #include "core/error.hpp"
+#include "serve/connection.hpp"
 
 namespace lmlab::serve {
 namespace {
@@ -21,11 +22,42 @@ void send_error(httplib::Response& res, const api_error& e) {
 
 std::string sse(const json& j) { return "data: " + dump_json(j) + "\n\n"; }
 
+// 499 (nginx's "client closed request"): only the log sees it, the client is gone.
+api_error client_went_away() { return api_error(499, "the client closed the connection; generation stopped"); }
+
+// A generation slot, waited for while the client is still there.
+struct slot {
+  std::counting_semaphore<>& sem;
+  explicit slot(std::counting_semaphore<>& s) : sem(s) {
+    const connection* c = current_connection();
+    while (!sem.try_acquire_for(std::chrono::milliseconds(100)))
+      if (c && c->client_gone()) throw client_went_away();
+  }
+  ~slot() { sem.release(); }
+};
+
+bool client_gone() {
+  const connection* c = current_connection();
+  return c && c->client_gone();
+}
+
 }  // namespace
 
 server::server(served_model& model, server_options opt)
-    : model_(model), opt_(std::move(opt)), http_(std::make_unique<httplib::Server>()) {
+    : model_(model), opt_(std::move(opt)), generating_(std::max(opt_.threads, 1)) {
   LMLAB_CHECK_HINT(opt_.threads >= 1, "e.g. --threads 4", "serve: --threads must be at least 1, got {}", opt_.threads);
+  LMLAB_CHECK_HINT(opt_.max_connections >= 1, "e.g. --max-connections 256",
+                   "serve: --max-connections must be at least 1, got {}", opt_.max_connections);
+  LMLAB_CHECK_HINT(opt_.header_timeout_s > 0 && opt_.body_timeout_s > 0, "e.g. --header-timeout 10 --body-timeout 30",
+                   "serve: timeouts must be positive, got --header-timeout {} --body-timeout {}", opt_.header_timeout_s,
+                   opt_.body_timeout_s);
+  connection_limits lim;
+  lim.max_connections = opt_.max_connections;
+  lim.header_timeout_s = opt_.header_timeout_s;
+  lim.body_timeout_s = opt_.body_timeout_s;
+  lim.max_body_bytes = opt_.max_body_bytes;
+  lim.max_body_bytes_in_flight = opt_.max_body_bytes_in_flight;
+  http_ = std::make_unique<guarded_server>(lim);
   LMLAB_CHECK_HINT(opt_.port >= 0 && opt_.port <= 65535, "e.g. --port 8080", "serve: --port {} is not a TCP port", opt_.port);
   routes();
 }
@@ -38,6 +70,9 @@ int server::bind() {
   const int p = opt_.port == 0 ? http_->bind_to_any_port(opt_.host) : (http_->bind_to_port(opt_.host, opt_.port) ? opt_.port : -1);
   LMLAB_CHECK_HINT(p > 0, "is another server using the port? pick another with --port, or check --host",
                    "serve: cannot listen on {}:{}", opt_.host, opt_.port);
+  // httplib listens with a backlog of 5: under 256 connecting clients the kernel dropped SYNs
+  // and clients waited for their 1 s and 3 s retransmits (wrk's p99 was 3 s).
+  static_cast<guarded_server&>(*http_).widen_backlog(1024);
   port_ = p;
   return p;
 }
@@ -58,17 +93,60 @@ void server::stop() {
 
 void server::routes() {
   auto& s = *http_;
-  const int threads = opt_.threads;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
   s.set_payload_max_length(opt_.max_body_bytes);
-  s.set_read_timeout(60, 0);
-  s.set_write_timeout(60, 0);
+
+  // Framing the connection layer cannot read safely is refused before any body is read, and
+  // the connection is closed after the answer (its unread body would be taken for the next
+  // request): a Content-Length that is not a byte count (-5, 2^64) or over the limit, a body
+  // without a length, an unknown Transfer-Encoding, or both headers at once (smuggling).
+  const std::size_t max_body = opt_.max_body_bytes;
+  s.set_pre_routing_handler([max_body](const httplib::Request& req, httplib::Response& res) {
+    connection* conn = current_connection();
+    const auto refuse = [&](int status, const std::string& msg) {
+      send_error(res, api_error(status, msg));
+      if (conn) conn->close_after_response();
+      return httplib::Server::HandlerResponse::Handled;
+    };
+    const bool has_te = req.has_header("Transfer-Encoding"), has_cl = req.has_header("Content-Length");
+    const bool with_body = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
+    if (has_te) {
+      const std::string te = req.get_header_value("Transfer-Encoding");
+      if (te != "chunked") return refuse(400, fmt::format("Transfer-Encoding '{}' is not supported (only chunked)", te));
+      if (has_cl) return refuse(400, "a request may not carry both Content-Length and Transfer-Encoding");
+    }
+    if (has_cl) {
+      const std::string cl = req.get_header_value("Content-Length");
+      const bool number = !cl.empty() && cl.size() <= 19 && cl.find_first_not_of("0123456789") == std::string::npos;
+      if (!number || req.get_header_value_count("Content-Length") > 1)
+        return refuse(400, fmt::format("Content-Length '{}' is not a byte count", cl));
+      if (std::stoull(cl) > max_body)
+        return refuse(413, fmt::format("the request body is too large (limit {} bytes)", max_body));
+    } else if (with_body && !has_te) {
+      return refuse(411, fmt::format("{} needs a Content-Length (or Transfer-Encoding: chunked)", req.method));
+    }
+    if (!with_body && (has_te || (has_cl && req.get_header_value("Content-Length") != "0")) && conn)
+      conn->close_after_response();  // httplib does not read a GET's body
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  s.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
+    const connection* conn = current_connection();
+    if (conn && conn->closing()) {
+      res.headers.erase("Keep-Alive");
+      res.set_header("Connection", "close");
+    }
+  });
 
   // Every error without a body (404 route, 413 too large, 400 from the HTTP parser) gets one
-  // in OpenAI's shape; bodies our handlers set are kept.
-  const std::size_t max_body = opt_.max_body_bytes;
+  // in OpenAI's shape; bodies our handlers set are kept. A failure of the connection layer
+  // (a deadline, a size limit) replaces httplib's plain 400.
   s.set_error_handler(httplib::Server::HandlerWithResponse([max_body](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if (const connection* conn = current_connection(); conn && conn->failure() != conn_failure::none) {
+      res.status = failure_status(conn->failure());
+      res.set_content(dump_json(error_body(api_error(res.status, failure_message(conn->failure(), conn->limits())))),
+                      "application/json");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     std::string msg = res.status == 404   ? fmt::format("Unknown route: {} {} (this server has GET /v1/models, "
                                                         "POST /v1/completions and POST /v1/chat/completions)",
                                                         req.method, req.path)
@@ -120,6 +198,11 @@ void server::routes() {
 
   const auto handle = [this](bool chat) {
     return [this, chat](const httplib::Request& req, httplib::Response& res) {
+      // The exact limit for a chunked body (the connection layer bounded it while reading).
+      if (req.body.size() > opt_.max_body_bytes) {
+        send_error(res, api_error(413, fmt::format("the request body is too large (limit {} bytes)", opt_.max_body_bytes)));
+        return;
+      }
       json body = json::parse(req.body, nullptr, false);
       if (body.is_discarded()) {
         send_error(res, api_error(400, "We could not parse the JSON body of your request: it is not valid JSON"));
@@ -143,10 +226,15 @@ void server::routes() {
         stats_.completion_tokens += u["completion_tokens"].get<std::int64_t>();
       };
       if (!j.stream) {
+        const slot turn(generating_);
+        // Checked at every token: a client that went away stops the generation.
+        const delta_fn watch = [](std::string_view, std::span<const token_info>) { return !client_gone(); };
         std::vector<choice_result> choices;
         for (const auto& p : j.prompts)
-          for (int k = 0; k < j.n; ++k)
-            choices.push_back(run_choice(model_, p, j.params, static_cast<std::uint64_t>(k)));
+          for (int k = 0; k < j.n; ++k) {
+            choices.push_back(run_choice(model_, p, j.params, static_cast<std::uint64_t>(k), watch));
+            if (client_gone()) throw client_went_away();
+          }
         count(j, choices);
         res.set_content(dump_json(chat ? chat_response(j, choices, model_, meta) : completion_response(j, choices, model_, meta)),
                         "application/json");
@@ -157,6 +245,7 @@ void server::routes() {
       // The headers (200) are sent before generation starts, so a failure inside it can only
       // be reported as an error event; the stream then ends without [DONE] (clients retry).
       const auto stream_body = [this, chat, shared, meta, count](httplib::DataSink& sink) -> bool {
+        const slot turn(generating_);
         const job& jj = *shared;
         const bool lp = jj.params.logprobs >= 0;
         const auto put = [&](const json& chunk) {

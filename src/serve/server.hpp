@@ -2,8 +2,11 @@
 //   GET  /v1/models             the served model (and /health for scripts)
 //   POST /v1/completions        prompt (string | [string] | [ids] | [[ids]]), echo, logprobs, stream
 //   POST /v1/chat/completions   messages through the chat template (generate.hpp), logprobs, stream
-// Requests are served by a pool of `threads` HTTP workers; the model runs one forward at a
-// time (model_adapter.hpp), so concurrent requests interleave token by token. A bad request
+// Each connection gets its own thread up to `max_connections` (connection.hpp: deadlines and
+// size limits while reading, pipelining, 503 beyond the limit); at most `threads` requests
+// generate at once, the others wait their turn; the model runs one forward at a time
+// (model_adapter.hpp), so concurrent requests interleave token by token. A request whose
+// client goes away stops generating. A bad request
 // gets a 4xx JSON error in OpenAI's shape (protocol.hpp); an unexpected failure a 500 JSON
 // error; the process never exits on input. Binds 127.0.0.1 unless told otherwise.
 // Not for: request parsing (protocol.hpp), sampling (generate.hpp).
@@ -14,6 +17,7 @@
 #include <iosfwd>
 #include <memory>
 #include <mutex>
+#include <semaphore>
 #include <string>
 #include <thread>
 
@@ -29,8 +33,12 @@ namespace lmlab::serve {
 struct server_options {
   std::string host = "127.0.0.1";
   int port = 8080;                        // 0: an ephemeral port (tests)
-  int threads = 4;                        // HTTP worker threads
-  std::size_t max_body_bytes = 8u << 20;  // larger bodies get 413
+  int threads = 4;                        // requests generating at once (the rest wait)
+  std::size_t max_connections = 256;      // connections served at once; more get 503
+  double header_timeout_s = 10;           // request line + headers, from their first byte: else 408
+  double body_timeout_s = 30;             // the whole body, after the headers: else 408
+  std::size_t max_body_bytes = 8u << 20;  // larger bodies get 413 (checked while reading)
+  std::size_t max_body_bytes_in_flight = 64u << 20;  // all requests' bodies together: else 503
   server_limits limits;
   std::ostream* log = nullptr;            // one line per request
 };
@@ -66,6 +74,7 @@ class server {
   std::thread thread_;
   int port_ = 0;
   std::atomic<std::int64_t> next_id_{1};
+  std::counting_semaphore<> generating_;  // `threads` slots
   server_stats stats_;
   std::mutex log_mu_;
 };

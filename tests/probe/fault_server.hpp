@@ -18,7 +18,8 @@
 
 namespace lmlab::probe::testing {
 
-enum class fault { ok, timeout, rate_limit, rate_limit_date, server_error, malformed, truncated, slow_stream, bad_request };
+enum class fault { ok, timeout, rate_limit, rate_limit_date, server_error, malformed, truncated, slow_stream, bad_request,
+                   custom };
 
 struct fault_server {
   using json = nlohmann::json;
@@ -37,6 +38,8 @@ struct fault_server {
   bool logprobs = true;   // serve logprobs when asked
   bool echo = true;       // honour echo on /v1/completions
   std::string last_auth;
+  // fault::custom: the test writes the response (a hostile body, a huge header...).
+  std::function<void(const json&, httplib::Response&)> custom;
 
   fault_server() {
     srv.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& r) { handle(q, r, "chat"); });
@@ -199,6 +202,9 @@ struct fault_server {
         });
         return;
       }
+      case fault::custom:
+        custom(req, r);
+        return;
       case fault::ok: break;
     }
     const json full = body_for(kind, req);

@@ -3,7 +3,10 @@
 // non-retryable 4xx, the request cache, and the API key never reaching the store.
 #include "probe/client.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -248,4 +251,197 @@ TEST(probe_client, stream_assembly) {
   EXPECT_FALSE(assemble_stream(api::chat, sse.substr(0, sse.size() - 16)));  // no [DONE]: truncated
   const std::string csse = "data: {\"choices\":[{\"index\":0,\"text\":\" 4\"}]}\r\n\r\ndata: [DONE]\r\n\r\n";
   EXPECT_EQ(parse_response(api::completions, *assemble_stream(api::completions, csse)).text, " 4");
+}
+
+// Hostile servers (issue 12): none of these may crash the client, hang it past its deadline,
+// grow it without bound, or leave a bad response in the cache.
+
+TEST(probe_client, an_empty_choices_reply_is_retried_and_never_cached) {
+  temp_dir d("empty_choices");
+  lmlab::store::results_store db(d.path / "r.db");
+  fault_server s;
+  s.script = [](const json&, int attempt) { return attempt < 2 ? fault::custom : fault::ok; };
+  s.custom = [](const json&, httplib::Response& r) { r.set_content(R"({"choices": []})", "application/json"); };
+  auto cfg = test_config(s, nullptr);
+  cfg.max_retries = 1;
+  {
+    client c(cfg, &db);
+    try {
+      c.generate(api::chat, ask("q"));
+      FAIL() << "an empty choices list was accepted";
+    } catch (const lmlab::error& e) {
+      EXPECT_NE(std::string(e.what()).find("gave up after 2 attempts: HTTP 200 with an unusable response: response: "
+                                           "no 'choices' in {\"choices\":[]}"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(db.cache_size(), 0);
+  client c(cfg, &db);  // the rerun asks again and gets the real answer
+  auto r = c.generate(api::chat, ask("q"));
+  EXPECT_FALSE(r.from_cache);
+  EXPECT_EQ(r.text, "A");
+  EXPECT_EQ(s.total.load(), 3);
+}
+
+TEST(probe_client, wrongly_typed_fields_are_an_error_not_a_crash_or_a_cache_entry) {
+  for (const char* body : {R"({"choices": [{"message": {"content": "A"}, "logprobs": {"content": [7]}}]})",
+                           R"({"choices": [{"message": {"content": "A"}, "logprobs": {"content": [{"token": 3}]}}]})",
+                           R"({"choices": 5})"}) {
+    EXPECT_FALSE(response_problem(api::chat, json::parse(body)).empty()) << body;
+  }
+  EXPECT_FALSE(response_problem(api::completions, json::parse(R"({"choices": [{"text": "A", "logprobs": {"tokens": [1]}}]})")).empty());
+  EXPECT_EQ(response_problem(api::chat, json::parse(R"({"choices": [{"message": {"content": "A"}}]})")), "");
+}
+
+TEST(probe_client, a_400_digit_retry_after_is_capped_not_an_error) {
+  EXPECT_EQ(parse_retry_after(std::string(400, '9'), 0), 1e12);
+  fault_server s;
+  s.retry_after = std::string(400, '7');
+  s.script = [](const json&, int attempt) { return attempt == 0 ? fault::rate_limit : fault::ok; };
+  std::vector<double> waits;
+  auto cfg = test_config(s, &waits);
+  client c(cfg, nullptr);
+  EXPECT_EQ(c.generate(api::chat, ask("q")).text, "A");
+  ASSERT_EQ(waits.size(), 1u);
+  EXPECT_EQ(waits[0], cfg.max_retry_after_s);
+}
+
+TEST(probe_client, an_sse_index_beyond_the_limit_is_rejected_before_allocating) {
+  const std::string huge = "data: {\"choices\":[{\"index\":100000000,\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n";
+  try {
+    assemble_stream(api::chat, huge);
+    FAIL() << "index 100000000 was accepted";
+  } catch (const lmlab::error& e) {
+    EXPECT_EQ(std::string(e.what()), "stream: choice index 100000000 is not an integer in 0..1023");
+  }
+  for (const char* idx : {"-1", "\"0\"", "1.5", "null"})
+    EXPECT_THROW(assemble_stream(api::completions, std::string("data: {\"choices\":[{\"index\":") + idx +
+                                                       ",\"text\":\"x\"}]}\n\ndata: [DONE]\n\n"),
+                 lmlab::error)
+        << idx;
+  EXPECT_THROW(assemble_stream(api::chat, "data: {\"choices\":[7]}\n\ndata: [DONE]\n\n"), lmlab::error);
+  // A stream of 200,000 one-byte deltas is reassembled in linear time (no copy per chunk).
+  std::string many;
+  for (int i = 0; i < 200000; ++i) many += "data: {\"choices\":[{\"index\":0,\"text\":\"x\"}]}\n\n";
+  many += "data: [DONE]\n\n";
+  EXPECT_EQ(parse_response(api::completions, *assemble_stream(api::completions, many)).text.size(), 200000u);
+  // Through the client: the bad stream is retried, then fails; nothing is cached.
+  fault_server s;
+  s.script = [](const json&, int) { return fault::custom; };
+  s.custom = [huge](const json&, httplib::Response& r) { r.set_content(huge, "text/event-stream"); };
+  auto cfg = test_config(s, nullptr);
+  cfg.stream = true;
+  cfg.max_retries = 1;
+  client c(cfg, nullptr);
+  EXPECT_THROW(c.generate(api::chat, ask("q")), lmlab::error);
+  EXPECT_EQ(s.total.load(), 2);
+}
+
+TEST(probe_client, deeply_nested_json_is_refused_before_parsing) {
+  fault_server s;
+  s.script = [](const json&, int) { return fault::custom; };
+  s.custom = [](const json&, httplib::Response& r) {
+    r.set_content("{\"choices\":" + std::string(200000, '[') + std::string(200000, ']') + "}", "application/json");
+  };
+  auto cfg = test_config(s, nullptr);
+  cfg.max_retries = 0;
+  client c(cfg, nullptr);
+  try {
+    c.generate(api::chat, ask("q"));
+    FAIL();
+  } catch (const lmlab::error& e) {
+    EXPECT_NE(std::string(e.what()).find("not JSON (or nested over 128 levels)"), std::string::npos) << e.what();
+  }
+}
+
+TEST(probe_client, a_response_body_over_the_limit_is_cut_off) {
+  fault_server s;
+  s.script = [](const json&, int) { return fault::custom; };
+  s.custom = [](const json&, httplib::Response& r) { r.set_content(std::string(8 << 20, ' '), "application/json"); };
+  auto cfg = test_config(s, nullptr);
+  cfg.max_retries = 0;
+  cfg.max_response_bytes = 1 << 20;
+  client c(cfg, nullptr);
+  try {
+    c.generate(api::chat, ask("q"));
+    FAIL();
+  } catch (const lmlab::error& e) {
+    EXPECT_NE(std::string(e.what()).find("the response body is larger than 1048576 bytes"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(probe_client, an_api_key_inside_the_mask_is_scrubbed_once_and_the_json_stays_valid) {
+  temp_dir d("short_key");
+  lmlab::store::results_store db(d.path / "r.db");
+  fault_server s;
+  s.answer = [](const json&) { return std::string("a banana \"x\"\n"); };
+  // "a" occurs in the mask; '"' used to be replaced inside the serialised JSON, breaking it.
+  for (const char* key : {"a", "<redacted>", "\""}) {
+    auto cfg = test_config(s, nullptr);
+    cfg.api_key = key;
+    client c(cfg, &db);
+    auto q = ask(std::string("q ") + key);
+    const auto r = c.generate(api::chat, q);  // used to loop forever ("a" is in "<redacted>")
+    std::string expect = "a banana \"x\"\n";
+    for (std::size_t p = expect.find(key); p != std::string::npos; p = expect.find(key, p + 10))
+      expect.replace(p, std::string(key).size(), "<redacted>");
+    EXPECT_EQ(r.text, expect) << key;
+    EXPECT_EQ(c.generate(api::chat, q).text, expect) << key;  // from the cache, still valid JSON
+  }
+}
+
+// A server that sends its status line and then trickles header bytes, one every 50 ms, for
+// `seconds`: httplib's per-read timeout never fires.
+struct trickle_server {
+  int fd = -1, port = 0;
+  std::thread th;
+  std::atomic<bool> stop{false};
+  explicit trickle_server(double seconds) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd, 4);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    th = std::thread([this, seconds] {
+      const int c = ::accept(fd, nullptr, nullptr);
+      if (c < 0) return;
+      const std::string head = "HTTP/1.1 200 OK\r\nX-Slow: ";
+      ::send(c, head.data(), head.size(), MSG_NOSIGNAL);
+      const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+      while (!stop && std::chrono::steady_clock::now() < end && ::send(c, "x", 1, MSG_NOSIGNAL) == 1)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      ::close(c);
+    });
+  }
+  ~trickle_server() {
+    stop = true;
+    ::shutdown(fd, SHUT_RDWR);
+    th.join();
+    ::close(fd);
+  }
+};
+
+TEST(probe_client, the_timeout_bounds_the_whole_request_while_headers_trickle) {
+  trickle_server t(20);
+  endpoint_config cfg;
+  cfg.base_url = "http://127.0.0.1:" + std::to_string(t.port) + "/v1";
+  cfg.model = "fake";
+  cfg.timeout_s = 0.5;
+  cfg.max_retries = 0;
+  client c(cfg, nullptr);
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    c.generate(api::chat, ask("q"));
+    FAIL();
+  } catch (const lmlab::error& e) {
+    EXPECT_NE(std::string(e.what()).find("timed out after 0.5 s"), std::string::npos) << e.what();
+  }
+  // Loose bound: a 0.5 s deadline returns well within 10 s (the trickle lasts 20 s).
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
 }

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+#include <random>
+#include <regex>
 
 using namespace lmlab::probe;
 using json = nlohmann::json;
@@ -93,4 +96,93 @@ TEST(probe_scoring, verbal_confidence_and_abstention) {
   EXPECT_TRUE(is_abstention("I don't know."));
   EXPECT_FALSE(is_abstention("It was completed in 1987."));
   EXPECT_EQ(normalize_answer("  The  Answer: Paris. "), "the answer: paris");
+}
+
+// Issue 12: replies built to blow std::regex's recursion (one stack frame per character)
+// must be scanned in linear time without crashing.
+TEST(probe_scoring, hostile_replies_do_not_overflow_the_stack) {
+  EXPECT_EQ(extract_letter("The answer is" + std::string(40000, ' ') + "B", 4), 1);
+  EXPECT_EQ(extract_letter(std::string(300000, ' ') + "C", 4), 2);
+  EXPECT_EQ(extract_letter(std::string(300000, '(') + "D)", 4), 3);
+  EXPECT_EQ(extract_letter(std::string(300000, 'x'), 4), -1);
+  EXPECT_DOUBLE_EQ(*parse_verbal_confidence("Confidence: 1." + std::string(300000, '7')), 1.0);
+  EXPECT_DOUBLE_EQ(*parse_verbal_confidence("I am 50." + std::string(300000, '0') + "% sure"), 0.5);
+  EXPECT_FALSE(parse_verbal_confidence("Confidence:" + std::string(300000, ' ') + "80%"));
+  EXPECT_FALSE(parse_verbal_confidence(std::string(300000, '9') + "%"));
+}
+
+namespace {
+// The patterns the scanners replaced, kept here as the reference on short texts only.
+struct letter_regexes {
+  std::regex expl, lead, paren, iso;
+};
+const letter_regexes& regexes_for(int n_choices) {
+  static std::map<int, letter_regexes> cache;
+  auto it = cache.find(n_choices);
+  if (it != cache.end()) return it->second;
+  const std::string cls = fmt::format("[A-{}]", static_cast<char>('A' + n_choices - 1));
+  const std::regex expl("(?:answer|Answer|ANSWER|정답|답)\\s*(?:is|:|은|는|=)?\\s*(?:is|:)?\\s*[\\(\\[\\*\"']*(" + cls +
+                        ")(?![A-Za-z])");
+  const std::regex lead("^\\s*[\\(\\[\\*\"']*(" + cls + ")(?![A-Za-z'])");
+  const std::regex paren("\\((" + cls + ")\\)");
+  const std::regex iso("(?:^|[^A-Za-z])(" + cls + ")(?![A-Za-z])");
+  return cache.emplace(n_choices, letter_regexes{expl, lead, paren, iso}).first->second;
+}
+
+int extract_letter_regex(const std::string& t, int n_choices) {
+  const auto& [expl, lead, paren, iso] = regexes_for(n_choices);
+  const auto idx = [](const std::string& m) { return m[0] - 'A'; };
+  std::smatch m;
+  if (std::regex_search(t, m, expl)) return idx(m[1]);
+  if (std::regex_search(t, m, lead)) {
+    const std::size_t after = static_cast<std::size_t>(m.position(0) + m.length(0));
+    const bool article = m[1] == "A" && after + 1 < t.size() && t[after] == ' ' &&
+                         std::islower(static_cast<unsigned char>(t[after + 1]));
+    if (!article) return idx(m[1]);
+  }
+  if (std::regex_search(t, m, paren)) return idx(m[1]);
+  int found = -1;
+  for (auto it = std::sregex_iterator(t.begin(), t.end(), iso); it != std::sregex_iterator(); ++it) {
+    const auto& mm = *it;
+    const std::size_t after = static_cast<std::size_t>(mm.position(1) + 1);
+    if (mm[1] == "A" && after + 1 < t.size() && t[after] == ' ' && std::islower(static_cast<unsigned char>(t[after + 1])))
+      continue;
+    const int k = idx(mm[1]);
+    if (found >= 0 && found != k) return -1;
+    found = k;
+  }
+  return found;
+}
+
+std::optional<double> verbal_confidence_regex(const std::string& t) {
+  std::smatch m;
+  static const std::regex pct_kw("(?:[Cc]onfidence|[Cc]onfident|[Ss]ure|[Cc]ertain|확신도|확신|신뢰도)[^0-9%\\n]{0,20}?(\\d{1,3}(?:\\.\\d+)?)\\s*%");
+  static const std::regex pct_before("(\\d{1,3}(?:\\.\\d+)?)\\s*%\\s*(?:confident|sure|certain|확신|확실)");
+  static const std::regex frac("(?:[Cc]onfidence|확신도|신뢰도)\\s*(?:level|score)?\\s*[:=]?\\s*(0?\\.\\d+|1\\.0+|[01])(?![0-9%])");
+  if (std::regex_search(t, m, pct_kw) || std::regex_search(t, m, pct_before)) {
+    const double v = std::stod(m[1]);
+    if (v >= 0 && v <= 100) return v / 100.0;
+  }
+  if (std::regex_search(t, m, frac)) return std::stod(m[1]);
+  return std::nullopt;
+}
+}  // namespace
+
+// The scanners agree with the regular expressions they replaced on 50,000 random short
+// replies assembled from the pieces those patterns look for.
+TEST(probe_scoring, scanners_match_the_replaced_regexes) {
+  const std::vector<std::string> pieces = {
+      "answer", "Answer", "ANSWER", "정답", "답", "is", ":", "은", "는", "=", " ", "  ", "\n", "\t", "(", ")", "[", "*",
+      "\"", "'", "A", "B", "C", "D", "E", "a", "x", "A good", "A b", ".", ",", "Confidence", "confidence", "Confident",
+      "confident", "Sure", "sure", "certain", "Certain", "확신도", "확신", "확실", "신뢰도", "level", "score", "%", "0",
+      "1", "5", "9", "50", "100", "1234", "0.", ".5", "1.0", "1.00", "0.7", "12345678901234567890", "_"};
+  std::mt19937 gen(12);
+  for (int trial = 0; trial < 50000; ++trial) {
+    std::string t;
+    const int k = 1 + static_cast<int>(gen() % 10);
+    for (int i = 0; i < k; ++i) t += pieces[gen() % pieces.size()];
+    const int n = 2 + static_cast<int>(gen() % 4);
+    ASSERT_EQ(extract_letter(t, n), extract_letter_regex(t, n)) << "'" << t << "' n=" << n;
+    ASSERT_EQ(parse_verbal_confidence(t), verbal_confidence_regex(t)) << "'" << t << "'";
+  }
 }

@@ -368,6 +368,8 @@ TEST_F(serve_test, bad_requests_get_openai_shaped_4xx_errors) {
        "'messages[0].role' must be system, user or assistant, got 'robot'"},
       {"/v1/chat/completions", R"({"messages": [{"role": "user"}]})", 400, "messages[0].content",
        "'messages[0].content' must be a string or an array of text parts"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": [{"type": 5, "text": "the"}]}]})", 400,
+       "messages[0].content", "'messages[0].content' parts must be {\"type\": \"text\", \"text\": ...}"},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "the"}], "top_logprobs": 3})", 400, "top_logprobs",
        "'top_logprobs' requires 'logprobs' to be true"},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "the"}], "max_tokens": 0})", 400, "max_tokens",

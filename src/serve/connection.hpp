@@ -1,0 +1,139 @@
+// The connection layer under `lmlab serve`: cpp-httplib (Debian 12 ships 0.11.4) parses
+// requests and writes responses, but its connection loop trusts the client. It bounds only
+// the gap between two bytes (headers trickled a byte a second never time out), reads chunked
+// bodies whole before any size check, reads request lines and headers of any length, runs
+// one connection per worker thread (so `--threads` slow clients stall the server), and
+// drops pipelined requests (a fresh stream per request discards bytes already read).
+//
+// httplib keeps one seam for this: Server::process_and_close_socket is virtual and
+// process_request is protected. guarded_server overrides the former with its own loop over
+// one `connection` (an httplib::Stream) per socket that
+//   - keeps its read buffer across requests, so pipelined requests are answered in order;
+//   - gives the request line and headers a total deadline and a byte limit, and the body a
+//     total deadline and a byte limit applied while reading (chunked framing included);
+//   - answers what is not HTTP (a TLS ClientHello) with 400 and closes at once;
+//   - tells handlers whether the client has gone away (generation stops);
+// and a task queue that gives each connection its own thread up to max_connections and
+// answers connections beyond that with 503 at once, so slow clients cannot starve the
+// workers that generate (server_options::threads, a separate limit).
+// Not for: routes and the OpenAI protocol (server.hpp, protocol.hpp).
+#pragma once
+
+#include <httplib.h>
+#include <poll.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lmlab::serve {
+
+struct connection_limits {
+  std::size_t max_connections = 256;           // served at once (one thread each); more get 503
+  double header_timeout_s = 10;                // request line + headers, from their first byte
+  double body_timeout_s = 30;                  // the whole body, from the end of the headers
+  double write_timeout_s = 30;                 // each write to a client that does not read
+  double keep_alive_timeout_s = 5;             // idle wait for the next request on a connection
+  std::size_t max_header_bytes = 64 * 1024;    // request line + headers
+  std::size_t max_body_bytes = 8u << 20;       // body; a chunked body may add 1/4 of framing
+  // Bodies held by all requests in progress together (each up to max_body_bytes * 1.25 on
+  // the wire): past this a request is answered 503, so that max_connections large uploads
+  // cannot hold max_connections * max_body_bytes of memory.
+  std::size_t max_body_bytes_in_flight = 64u << 20;
+  std::size_t max_requests_per_connection = 1000;
+};
+
+enum class conn_failure { none, header_timeout, header_too_large, body_timeout, body_too_large, bodies_in_flight };
+
+// One client connection as an httplib::Stream (see the file comment).
+class connection final : public httplib::Stream {
+ public:
+  connection(socket_t sock, const connection_limits& lim);
+  ~connection() override;
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  bool is_readable() const override;
+  bool is_writable() const override;
+  ssize_t read(char* ptr, size_t size) override;
+  ssize_t write(const char* ptr, size_t size) override;
+  void get_remote_ip_and_port(std::string& ip, int& port) const override;
+  void get_local_ip_and_port(std::string& ip, int& port) const override;
+  socket_t socket() const override { return sock_; }
+
+  // Waits (up to the keep-alive timeout, or until `stopping` says so) for the next request's
+  // first bytes; false when the client closed or stayed idle.
+  template <class Stop>
+  bool wait_for_request(Stop stopping);
+  // Starts the header deadline and resets the per-request counts; end_request() gives the
+  // finished request's body bytes back to the in-flight budget.
+  void begin_request();
+  void end_request();
+  // The next buffered byte could start a request line (an upper-case method letter).
+  bool looks_like_http() const;
+
+  conn_failure failure() const { return failure_; }
+  bool wrote_response() const { return wrote_; }
+  // The request's body was not (fully) read: answer with Connection: close and stop.
+  void close_after_response() { closing_ = true; }
+  bool closing() const { return closing_ || failure_ != conn_failure::none; }
+  // The client closed or reset the connection (pipelined bytes waiting mean it is there).
+  bool client_gone() const;
+  // Writes a complete JSON error response with Connection: close (best effort).
+  void send_error(int status, std::string_view message);
+  const connection_limits& limits() const { return lim_; }
+
+ private:
+  bool poll_for(short events, std::chrono::steady_clock::time_point deadline) const;
+  ssize_t fill();
+
+  socket_t sock_;
+  const connection_limits& lim_;
+  std::vector<char> buf_;
+  std::size_t off_ = 0, len_ = 0;
+  bool in_headers_ = true;
+  int eoh_state_ = 0;  // progress through a line that is exactly "\r\n" (the end of headers)
+  std::size_t header_bytes_ = 0, body_bytes_ = 0;
+  std::chrono::steady_clock::time_point deadline_;
+  conn_failure failure_ = conn_failure::none;
+  bool wrote_ = false, closing_ = false;
+};
+
+// The connection the calling thread is serving, while it runs a request's handlers;
+// nullptr elsewhere (e.g. a unit test calling a handler directly).
+connection* current_connection();
+
+// The HTTP status and message for a connection failure (408, 413, 431).
+int failure_status(conn_failure f);
+std::string failure_message(conn_failure f, const connection_limits& lim);
+
+class guarded_server : public httplib::Server {
+ public:
+  explicit guarded_server(connection_limits lim);
+  // listen() again on the bound socket with a longer accept queue (httplib's is 5).
+  void widen_backlog(int backlog);
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+  connection_limits lim_;
+  std::atomic<std::size_t> open_{0};  // connections accepted and not yet closed
+};
+
+template <class Stop>
+bool connection::wait_for_request(Stop stopping) {
+  if (off_ < len_) return true;
+  const auto idle_end = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                                std::chrono::duration<double>(lim_.keep_alive_timeout_s));
+  // Short slices, so that stopping the server does not wait out an idle keep-alive.
+  while (!stopping()) {
+    const auto slice = std::min(idle_end, std::chrono::steady_clock::now() + std::chrono::milliseconds(50));
+    if (poll_for(POLLIN, slice)) return fill() > 0;
+    if (std::chrono::steady_clock::now() >= idle_end) return false;
+  }
+  return false;
+}
+
+}  // namespace lmlab::serve
