@@ -113,7 +113,7 @@ void add_lab(CLI::App& app) {
                 s.finished, s.skipped, s.failed);
     if (!a->no_report) {
       const std::string self = fs::read_symlink("/proc/self/exe").string();
-      const std::string cmd = "'" + self + "' report --store '" + a->store + "' --out '" + a->out + "'";
+      const std::string cmd = "'" + self + "' report --store '" + a->store + "' --out '" + a->out + "' --experiments '" + a->experiments + "'";
       const int rc = std::system(cmd.c_str());
       LMLAB_CHECK(rc == 0, "lab suite: the report failed (exit {}): {}", rc, cmd);
       std::printf("report: %s/index.html\n", a->out.c_str());

@@ -29,19 +29,21 @@ struct report_args {
   std::string out = "lmlab-report";
   std::vector<std::string> filter;
   std::string notes;
+  std::string experiments;
   std::string assets;
 };
 
-// --notes, else ./data/notes, else data/notes beside the build folder holding the binary.
-fs::path find_notes(const std::string& given) {
+// The given folder, else ./<rel>, else <rel> beside the build folder holding the binary (the
+// first that holds `probe`); the loaders name a missing one in their error.
+fs::path find_repo_folder(const std::string& given, const fs::path& rel, const fs::path& probe) {
   if (!given.empty()) return given;
-  if (fs::exists("data/notes/questions.json")) return "data/notes";
+  if (fs::exists(rel / probe)) return rel;
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec)
     for (fs::path p = exe.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path())
-      if (fs::exists(p / "data/notes/questions.json")) return p / "data/notes";
-  return "data/notes";  // load_lab_notes names it in its error
+      if (fs::exists(p / rel / probe)) return p / rel;
+  return rel;
 }
 
 void add_report(CLI::App& app) {
@@ -55,6 +57,9 @@ void add_report(CLI::App& app) {
   rep->add_option("--out", a->out, "report folder (replaced only if it is an lmlab report)")->capture_default_str();
   rep->add_option("--filter", a->filter, "experiments to include (comma-separated), e.g. recall,scan")->delimiter(',');
   rep->add_option("--notes", a->notes, "folder with questions.json and claims.json (default: data/notes)");
+  rep->add_option("--experiments", a->experiments,
+                  "folder of experiment specs whose [report]/[expect] tables give each section its title, question, "
+                  "figures and published expectation (default: experiments)");
   rep->add_option("--assets", a->assets, "folder with the pinned Vega builds (default: the cache)");
   rep->callback([a] {
     LMLAB_CHECK_HINT(fs::exists(a->store), "run an experiment first: lmlab lab run experiments/recall.toml",
@@ -62,7 +67,8 @@ void add_report(CLI::App& app) {
     lmlab::store::results_store db(a->store);
     lmlab::report::lab_report_options opt;
     opt.filter = a->filter;
-    opt.notes_dir = find_notes(a->notes);
+    opt.notes_dir = find_repo_folder(a->notes, "data/notes", "questions.json");
+    opt.experiments_dir = find_repo_folder(a->experiments, "experiments", "");
     std::vector<std::string> probe_refs;  // finished probe runs, when the probe layer is built
 #ifdef LMLAB_PROBE_HAS_REPORT
     if (a->filter.empty())
