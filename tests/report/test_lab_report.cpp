@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "lab/spec.hpp"
 
 namespace fs = std::filesystem;
 namespace rp = lmlab::report;
@@ -472,4 +473,91 @@ TEST(lab_report, rope_rescaled_evaluations_are_their_own_series) {
   EXPECT_NE(csv.find("all runs @yarn:4,len=512,2,0.6,"), std::string::npos) << csv;
   // The headline numbers stay those of the plain test split.
   EXPECT_EQ(s.answer, "All runs reached 0.50 test accuracy (1 seed).");
+}
+
+namespace {
+// A spec's metadata from TOML text (the grid part is minimal).
+lmlab::lab::report_meta meta_from(const std::string& tables) {
+  return lmlab::lab::parse_spec("name = \"t\"\n[model]\nd_model = 64\n[task]\nname = \"mqar\"\n[train]\nsteps = 1\n" + tables,
+                                "t.toml")
+      .meta;
+}
+
+rp::lab_run state_run(const char* arch, int d_state, int seed, double acc, double state_bytes) {
+  rp::lab_run r = run_with("t", {{"arch", arch}, {"d_state", d_state}}, {}, seed, acc, {{"kv=4", 1.0}, {"kv=8", acc}});
+  r.metrics.push_back({0, "state_bytes", state_bytes});
+  return r;
+}
+}  // namespace
+
+TEST(lab_report, ci_overlap_preconditions_and_plots_from_the_spec) {
+  const auto meta = meta_from(R"toml(
+[report]
+title = "State"
+figures = ["final"]
+[[report.plot]]
+id = "state"
+x = "state_bytes"
+y = "accuracy@hardest"
+series = "model.arch"
+[expect]
+published = "P"
+citation = "C"
+[expect.groups]
+small = "model.d_state = 2"
+large = "model.d_state = 32"
+[[expect.require]]
+left = "max(all).accuracy@easiest"
+op = ">="
+right = 0.9
+otherwise = "the model did not learn the task"
+[[expect.rule]]
+metric = "accuracy@hardest"
+left = "min(large)"
+op = ">"
+right = "max(small)"
+ci_overlap = "undecided"
+)toml");
+  // Three seeds each, well apart: agrees.
+  std::vector<rp::lab_run> runs;
+  for (int s = 0; s < 3; ++s) {
+    runs.push_back(state_run("mamba", 2, s, 0.20 + 0.01 * s, 1000));
+    runs.push_back(state_run("mamba", 32, s, 0.60 + 0.01 * s, 16000));
+  }
+  auto sec = rp::lab_experiment_section("t", runs, {}, &meta);
+  EXPECT_EQ(sec.title, "State");
+  EXPECT_EQ(sec.comparison,
+            "Published: P (C). Rule: min(large) > max(small). Our measurement agrees: min(large).accuracy@hardest (kv=8) = "
+            "d_state=32 at 0.61 ± 0.02 > max(small).accuracy@hardest (kv=8) = d_state=2 at 0.21 ± 0.02.");
+  // Figures: the bar chart the spec asked for, then its plot, points ordered by state size.
+  ASSERT_EQ(sec.figures.size(), 2u);
+  EXPECT_EQ(sec.figures[0].id, "t-final");
+  EXPECT_EQ(sec.figures[1].id, "t-state");
+  const std::string csv = sec.figures[1].data.to_string(lmlab::table_format::csv);
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "series,variant,state_bytes,mean,lo,hi,n");
+  EXPECT_NE(csv.find("mamba,d_state=2,1000,0.21"), std::string::npos) << csv;
+  EXPECT_LT(csv.find("d_state=2,1000"), csv.find("d_state=32,16000")) << csv;
+  // Overlapping CIs: not decided, with the numbers.
+  runs.clear();
+  for (int s = 0; s < 3; ++s) {
+    runs.push_back(state_run("mamba", 2, s, 0.20 + 0.2 * s, 1000));
+    runs.push_back(state_run("mamba", 32, s, 0.30 + 0.2 * s, 16000));
+  }
+  sec = rp::lab_experiment_section("t", runs, {}, &meta);
+  EXPECT_NE(sec.comparison.find("Not decided automatically: min(large).accuracy@hardest (kv=8) = d_state=32 at 0.50 ± "),
+            std::string::npos)
+      << sec.comparison;
+  EXPECT_NE(sec.comparison.find(": the 95% CIs overlap."), std::string::npos) << sec.comparison;
+  // One seed: no CI to decide with.
+  sec = rp::lab_experiment_section("t", {state_run("mamba", 2, 0, 0.2, 1), state_run("mamba", 32, 0, 0.9, 2)}, {}, &meta);
+  EXPECT_NE(sec.comparison.find("a CI needs two or more seeds per variant."), std::string::npos) << sec.comparison;
+  // The precondition: the easiest slice below 0.9 everywhere -> not decided, whatever the rule says.
+  runs = {state_run("mamba", 2, 0, 0.2, 1), state_run("mamba", 32, 0, 0.9, 2)};
+  for (auto& r : runs)
+    for (auto& e : r.evaluations)
+      if (e.slice == "kv=4" && e.metric == "accuracy") e.value = 0.5;
+  sec = rp::lab_experiment_section("t", runs, {}, &meta);
+  EXPECT_EQ(sec.comparison.substr(sec.comparison.find("Not decided")),
+            "Not decided automatically: the model did not learn the task (needed: max(all).accuracy@easiest (kv=4) = "
+            "d_state=2 at 0.50 >= 0.90 does not hold).");
 }
