@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "lab/spec.hpp"
+#include "scratch.hpp"
 
 namespace fs = std::filesystem;
 namespace rp = lmlab::report;
@@ -20,31 +21,7 @@ using nlohmann::json;
 
 namespace {
 
-fs::path test_root() { return fs::temp_directory_path() / ("lmlab_lab_report_test_" + std::to_string(::getpid())); }
-
-class remove_test_root : public ::testing::Environment {
- public:
-  void TearDown() override {
-    if (!::testing::UnitTest::GetInstance()->Failed()) fs::remove_all(test_root());
-  }
-};
-[[maybe_unused]] const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new remove_test_root);
-
-fs::path fresh(const std::string& name) {
-  fs::path d = test_root() / name;
-  fs::remove_all(d);
-  fs::create_directories(d.parent_path());
-  return d;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const lmlab::error& e) {
-    return std::string(e.what()) + (e.hint().empty() ? "" : " [hint: " + e.hint() + "]");
-  }
-  return "(no error)";
-}
+using namespace lmlab::report::testing;  // error_of, fresh_dir
 
 // t_{0.975, n-1} for n = 2 and 3 seeds.
 constexpr double t1 = 12.706204736174705;
@@ -97,7 +74,7 @@ const json kMqar = {{"name", "mqar"}, {"num_kv_pairs", 16}};
 
 // recall: attention (3 seeds) vs Mamba (2 finished, 1 failed); scan: simple vs length split.
 fs::path make_store() {
-  const fs::path p = fresh("store") / "lab.db";
+  const fs::path p = fresh_dir("store") / "lab.db";
   fs::create_directories(p.parent_path());
   st::results_store db(p);
   add(db, "recall/a0", {config("recall", model("A"), kMqar, 0), 0.90, {{"kv=4", 1.0}, {"kv=16", 0.9}}, {3.0, 2.0, 1.0}, ""});
@@ -245,7 +222,7 @@ TEST(lab_report, sections_answers_and_agreement_from_the_store) {
 
 TEST(lab_report, figure_and_table_csvs_hold_means_and_cis) {
   st::results_store db(make_store());
-  const fs::path out = fresh("report");
+  const fs::path out = fresh_dir("report");
   const auto w = rp::write_report(rp::lab_report_document(db), out);
   EXPECT_EQ(w.figures, 8u);
   EXPECT_EQ(w.tables, 2u);
@@ -354,7 +331,7 @@ TEST(lab_report, every_failed_run_is_listed_even_when_none_finished) {
 }
 
 TEST(lab_report, empty_store_and_unknown_filter_are_errors_with_hints) {
-  const fs::path p = fresh("empty") / "empty.db";
+  const fs::path p = fresh_dir("empty") / "empty.db";
   fs::create_directories(p.parent_path());
   st::results_store empty(p);
   EXPECT_EQ(error_of([&] { rp::lab_report_sections(empty); }),
@@ -408,25 +385,10 @@ TEST(lab_report, published_rules_of_the_other_experiments) {
   auto pe = [](const char* p, double long_acc) {
     return run_with("posenc", {{"pos_encoding", p}}, {}, 0, 0.5, {{"len=64", 1.0}, {"len=512", long_acc}});
   };
-  EXPECT_EQ(verdict_of("posenc", {pe("alibi", 0.7), pe("learned", 0.1), pe("sinusoidal", 0.2)}),
-            "Our measurement agrees: max(alibi).accuracy@hardest (len=512) = pos_encoding=alibi at 0.70 > "
-            "max(learned_or_sinusoidal).accuracy@hardest (len=512) = pos_encoding=sinusoidal at 0.20.");
-  EXPECT_EQ(verdict_of("posenc", {pe("alibi", 0.1), pe("learned", 0.3)}),
-            "Our measurement differs: max(alibi).accuracy@hardest (len=512) = pos_encoding=alibi at 0.10 > "
-            "max(learned_or_sinusoidal).accuracy@hardest (len=512) = pos_encoding=learned at 0.30 does not hold.");
   // arith: in-distribution vs longer operands.
   auto ar = [](int d, double id, double ood) {
     return run_with("arith", {{"d_model", d}}, {}, 0, 0.5, {{"id/d=3", id}, {"ood_len/d=6", ood}});
   };
-  EXPECT_EQ(verdict_of("arith", {ar(64, 0.9, 0.1), ar(128, 1.0, 0.5)}),
-            "Our measurement agrees: for all 2 variants (closest: each(all).accuracy@id/* = d_model=128 at 1.00 >= "
-            "each(all).accuracy@ood_len/* = d_model=128 at 0.50 + 0.20).");
-  EXPECT_EQ(verdict_of("arith", {ar(64, 0.9, 0.8), ar(128, 1.0, 0.1)}),
-            "Our measurement differs: not for every variant: each(all).accuracy@id/* = d_model=64 at 0.90 >= "
-            "each(all).accuracy@ood_len/* = d_model=64 at 0.80 + 0.20 does not hold.");
-  EXPECT_EQ(verdict_of("arith", {ar(64, 0.3, 0.1)}),
-            "Not decided automatically: the models did not learn the task (needed: max(all).accuracy@id/* = all runs at "
-            "0.30 >= 0.50 does not hold).");
   // depth_width: the closest-sized pair of different depth, final loss within 5%; a smaller
   // model with a very different loss does not enter the comparison.
   auto dw = [](int layers, int width, double params, double loss) {
@@ -434,33 +396,55 @@ TEST(lab_report, published_rules_of_the_other_experiments) {
     r.metrics.push_back({0, "n_params", params});
     return r;
   };
-  EXPECT_EQ(verdict_of("depth_width", {dw(4, 64, 200000, 2.00), dw(1, 128, 205000, 2.08), dw(1, 64, 60000, 3.0)}),
-            "Our measurement agrees: first.final_train_loss = d_model=64 n_layers=4 at 2.00 within 5% of "
-            "second.final_train_loss = d_model=128 n_layers=1 at 2.08 (4.0% apart).");
-  EXPECT_EQ(verdict_of("depth_width", {dw(4, 64, 200000, 2.00), dw(1, 128, 205000, 2.50)}),
-            "Our measurement differs: first.final_train_loss = d_model=64 n_layers=4 at 2.00 within 5% of "
-            "second.final_train_loss = d_model=128 n_layers=1 at 2.50 (25.0% apart) does not hold.");
-  EXPECT_EQ(verdict_of("depth_width", {dw(4, 64, 200000, 2.00), dw(1, 64, 60000, 2.0)}),
-            "Not decided automatically: no two variants that differ in model.n_layers have n_params within 15% of each "
-            "other.");
   // hybrid_ratio: the best hybrid vs pure attention, within 0.02 (one seed each).
   auto hy = [](const char* p, double acc) { return run_with("hybrid_ratio", {{"pattern", p}}, {}, 0, acc); };
-  EXPECT_EQ(verdict_of("hybrid_ratio", {hy("A", 0.80), hy("MMMA", 0.79), hy("M", 0.95)}),
-            "Our measurement agrees: max(hybrid).accuracy = pattern=MMMA at 0.79 >= max(attention).accuracy = pattern=A "
-            "at 0.80 (allowing 0.02).");
-  EXPECT_EQ(verdict_of("hybrid_ratio", {hy("A", 0.80), hy("MMMA", 0.70)}),
-            "Our measurement differs: max(hybrid).accuracy = pattern=MMMA at 0.70 >= max(attention).accuracy = pattern=A "
-            "at 0.80 (allowing 0.02) does not hold.");
   // mod: MoD (mod_capacity > 0) vs dense.
   auto md = [](double cap, double acc) { return run_with("mod", {{"mod_capacity", cap}}, {}, 0, acc); };
-  EXPECT_EQ(verdict_of("mod", {md(0, 0.60), md(0.125, 0.65)}),
-            "Our measurement agrees: max(mod).accuracy = mod_capacity=0.125 at 0.65 >= max(dense).accuracy = "
-            "mod_capacity=0.0 at 0.60 (allowing 0.02).");
-  EXPECT_EQ(verdict_of("mod", {md(0, 0.60)}),
-            "Not decided automatically: no finished variant of group 'mod' (model.mod_capacity > 0) has accuracy.");
-  // scan without a simple-split run.
-  EXPECT_EQ(verdict_of("scan", {run_with("scan", {}, {{"split", "length"}}, 0, 0.1)}),
-            "Not decided automatically: no finished variant of group 'simple' (task.split = simple) has accuracy.");
+  struct verdict_case {
+    const char* experiment;
+    std::vector<rp::lab_run> runs;
+    std::string expected;
+  };
+  const std::vector<verdict_case> cases = {
+      {"posenc", {pe("alibi", 0.7), pe("learned", 0.1), pe("sinusoidal", 0.2)},
+       "Our measurement agrees: max(alibi).accuracy@hardest (len=512) = pos_encoding=alibi at 0.70 > "
+       "max(learned_or_sinusoidal).accuracy@hardest (len=512) = pos_encoding=sinusoidal at 0.20."},
+      {"posenc", {pe("alibi", 0.1), pe("learned", 0.3)},
+       "Our measurement differs: max(alibi).accuracy@hardest (len=512) = pos_encoding=alibi at 0.10 > "
+       "max(learned_or_sinusoidal).accuracy@hardest (len=512) = pos_encoding=learned at 0.30 does not hold."},
+      {"arith", {ar(64, 0.9, 0.1), ar(128, 1.0, 0.5)},
+       "Our measurement agrees: for all 2 variants (closest: each(all).accuracy@id/* = d_model=128 at 1.00 >= "
+       "each(all).accuracy@ood_len/* = d_model=128 at 0.50 + 0.20)."},
+      {"arith", {ar(64, 0.9, 0.8), ar(128, 1.0, 0.1)},
+       "Our measurement differs: not for every variant: each(all).accuracy@id/* = d_model=64 at 0.90 >= "
+       "each(all).accuracy@ood_len/* = d_model=64 at 0.80 + 0.20 does not hold."},
+      {"arith", {ar(64, 0.3, 0.1)},
+       "Not decided automatically: the models did not learn the task (needed: max(all).accuracy@id/* = all runs at "
+       "0.30 >= 0.50 does not hold)."},
+      {"depth_width", {dw(4, 64, 200000, 2.00), dw(1, 128, 205000, 2.08), dw(1, 64, 60000, 3.0)},
+       "Our measurement agrees: first.final_train_loss = d_model=64 n_layers=4 at 2.00 within 5% of "
+       "second.final_train_loss = d_model=128 n_layers=1 at 2.08 (4.0% apart)."},
+      {"depth_width", {dw(4, 64, 200000, 2.00), dw(1, 128, 205000, 2.50)},
+       "Our measurement differs: first.final_train_loss = d_model=64 n_layers=4 at 2.00 within 5% of "
+       "second.final_train_loss = d_model=128 n_layers=1 at 2.50 (25.0% apart) does not hold."},
+      {"depth_width", {dw(4, 64, 200000, 2.00), dw(1, 64, 60000, 2.0)},
+       "Not decided automatically: no two variants that differ in model.n_layers have n_params within 15% of each "
+       "other."},
+      {"hybrid_ratio", {hy("A", 0.80), hy("MMMA", 0.79), hy("M", 0.95)},
+       "Our measurement agrees: max(hybrid).accuracy = pattern=MMMA at 0.79 >= max(attention).accuracy = pattern=A "
+       "at 0.80 (allowing 0.02)."},
+      {"hybrid_ratio", {hy("A", 0.80), hy("MMMA", 0.70)},
+       "Our measurement differs: max(hybrid).accuracy = pattern=MMMA at 0.70 >= max(attention).accuracy = pattern=A "
+       "at 0.80 (allowing 0.02) does not hold."},
+      {"mod", {md(0, 0.60), md(0.125, 0.65)},
+       "Our measurement agrees: max(mod).accuracy = mod_capacity=0.125 at 0.65 >= max(dense).accuracy = "
+       "mod_capacity=0.0 at 0.60 (allowing 0.02)."},
+      {"mod", {md(0, 0.60)},
+       "Not decided automatically: no finished variant of group 'mod' (model.mod_capacity > 0) has accuracy."},
+      {"scan", {run_with("scan", {}, {{"split", "length"}}, 0, 0.1)},  // no simple-split run
+       "Not decided automatically: no finished variant of group 'simple' (task.split = simple) has accuracy."},
+  };
+  for (const auto& c : cases) EXPECT_EQ(verdict_of(c.experiment, c.runs), c.expected) << c.experiment;
 }
 
 TEST(lab_report, rope_rescaled_evaluations_are_their_own_series) {
@@ -503,20 +487,9 @@ series = "model.arch"
 [expect]
 published = "P"
 citation = "C"
-[expect.groups]
-small = "model.d_state = 2"
-large = "model.d_state = 32"
-[[expect.require]]
-left = "max(all).accuracy@easiest"
-op = ">="
-right = 0.9
-otherwise = "the model did not learn the task"
-[[expect.rule]]
-metric = "accuracy@hardest"
-left = "min(large)"
-op = ">"
-right = "max(small)"
-ci_overlap = "undecided"
+groups = { small = "model.d_state = 2", large = "model.d_state = 32" }
+require = [{ left = "max(all).accuracy@easiest", op = ">=", right = 0.9, otherwise = "the model did not learn the task" }]
+rule = [{ metric = "accuracy@hardest", left = "min(large)", op = ">", right = "max(small)", ci_overlap = "undecided" }]
 )toml");
   // Three seeds each, well apart: agrees.
   std::vector<rp::lab_run> runs;
