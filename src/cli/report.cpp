@@ -1,7 +1,8 @@
 // `lmlab report`: writes the report folder (index.html, figure and table CSVs) for the lab
-// experiments in the results store, one section per experiment; when the probe layer is part
-// of the build (and no --filter is given), finished probe runs add their suites' sections after
-// them, and a store holding only probe runs gets the probe report.
+// experiments in the results store, one section per experiment; without --filter, the section
+// sources other layers registered (report/sources.hpp: the probe's finished runs, when the
+// probe layer is built) add their sections after them, and a store holding only one source's
+// runs gets that source's own document.
 // Not for: building sections (src/report/lab_report.cpp, src/probe/report_section.cpp).
 #include <unistd.h>
 
@@ -15,10 +16,8 @@
 #include "core/error.hpp"
 #include "report/lab_report.hpp"
 #include "report/report.hpp"
+#include "report/sources.hpp"
 #include "store/results_store.hpp"
-#ifdef LMLAB_PROBE_HAS_REPORT
-#include "probe/report_section.hpp"
-#endif
 
 namespace {
 
@@ -69,27 +68,22 @@ void add_report(CLI::App& app) {
     opt.filter = a->filter;
     opt.notes_dir = find_repo_folder(a->notes, "data/notes", "questions.json");
     opt.experiments_dir = find_repo_folder(a->experiments, "experiments", "");
-    std::vector<std::string> probe_refs;  // finished probe runs, when the probe layer is built
-#ifdef LMLAB_PROBE_HAS_REPORT
+    // Other layers' sections (probe runs), unless --filter picks lab experiments.
+    std::vector<std::pair<const lmlab::report::section_source*, std::vector<lmlab::report::section>>> extra;
     if (a->filter.empty())
-      for (const auto& r : db.list_runs("probe"))
-        if (r.status == lmlab::store::run_status::finished) probe_refs.push_back(std::to_string(r.id));
-#endif
+      for (const auto& src : lmlab::report::section_sources())
+        if (auto secs = src.sections(db); !secs.empty()) extra.emplace_back(&src, std::move(secs));
     lmlab::report::document doc;
     const bool has_lab = !db.list_runs("lab").empty();
-    // A store of probe runs alone gets the probe report; otherwise the lab sections come first
-    // (and an empty store is the lab report's error, with its hint).
-    if (has_lab || probe_refs.empty()) doc = lmlab::report::lab_report_document(db, opt);
-#ifdef LMLAB_PROBE_HAS_REPORT
-    if (!probe_refs.empty()) {
-      const auto runs = lmlab::probe::load_report_runs(db, probe_refs);
-      if (!has_lab) {
-        doc = lmlab::probe::probe_report_document(runs);
-      } else {
-        for (auto& s : lmlab::probe::probe_report_sections(runs)) doc.sections.push_back(std::move(s));
-      }
+    // A store of one source's runs alone gets that source's document; otherwise the lab
+    // sections come first (and an empty store is the lab report's error, with its hint).
+    if (!has_lab && extra.size() == 1) {
+      doc = extra[0].first->own_document(db);
+    } else {
+      if (has_lab || extra.empty()) doc = lmlab::report::lab_report_document(db, opt);
+      for (auto& [src, secs] : extra)
+        for (auto& s : secs) doc.sections.push_back(std::move(s));
     }
-#endif
     const auto w = lmlab::report::write_report(doc, a->out, {.assets_dir = a->assets});
     std::cout << "report: " << w.index.string() << " (" << doc.sections.size() << (doc.sections.size() == 1 ? " section, " : " sections, ") << w.figures
               << " figures, " << w.tables << " tables)\n";
