@@ -12,9 +12,7 @@
 #include "core/table.hpp"
 #include "probe/compare.hpp"
 #include "probe/runner.hpp"
-#ifdef LMLAB_PROBE_HAS_REPORT
 #include "probe/report_section.hpp"
-#endif
 
 namespace {
 
@@ -71,9 +69,7 @@ void add_probe(CLI::App& app) {
   run->add_option("--context-items", a->context_items, "lost_in_middle: items in the context (sweep)")->capture_default_str();
   run->add_option("--positions", a->positions, "lost_in_middle: answer positions")->capture_default_str();
   run->add_option("--dev-fraction", a->dev_fraction, "calibration: share for temperature fitting")->capture_default_str();
-#ifdef LMLAB_PROBE_HAS_REPORT
   run->add_option("--report", a->report, "also write the report folder (index.html) for this run here");
-#endif
   run->callback([a] {
     using namespace lmlab::probe;
     endpoint_config cfg;
@@ -116,13 +112,11 @@ void add_probe(CLI::App& app) {
     t.print(std::cout, lmlab::table_format::md);
     std::cout << "\nrun " << sum.run_id << " (" << sum.run_name << "): " << sum.n_samples << " samples, "
               << sum.n_cached << " from cache, " << sum.n_failed << " failed\nresults: " << sum.results_file.string() << "\n";
-#ifdef LMLAB_PROBE_HAS_REPORT
     if (!a->report.empty()) {
       const auto w = lmlab::report::write_report(probe_report_document({{sum.results.value("model_name", a->model), sum.results}}),
                                                  a->report);
       std::cout << "report: " << w.index.string() << "\n";
     }
-#endif
     if (sum.interrupted) throw lmlab::error("probe run: interrupted", "rerun the same command to continue");
     if (sum.n_failed > 0)
       throw lmlab::error(fmt::format("probe run: {} samples failed after retries", sum.n_failed),
@@ -160,7 +154,6 @@ void add_probe(CLI::App& app) {
 
 }  // namespace
 
-#ifdef LMLAB_PROBE_HAS_REPORT
 static void add_probe_report(CLI::App& app) {
   CLI::App* probe = app.get_subcommand("probe");
   auto r = std::make_shared<std::tuple<std::vector<std::string>, std::string, std::string, std::string>>(
@@ -178,13 +171,11 @@ static void add_probe_report(CLI::App& app) {
     std::cout << "report: " << w.index.string() << " (" << w.figures << " figures, " << w.tables << " tables)\n";
   });
 }
-#endif
 
 static void add_probe_all(CLI::App& app) {
   add_probe(app);
-#ifdef LMLAB_PROBE_HAS_REPORT
   add_probe_report(app);
-#endif
+  lmlab::probe::register_report_source();  // `lmlab report` adds the probe runs' sections
 }
 
 LMLAB_COMMAND("probe", 50, add_probe_all);

@@ -1,7 +1,8 @@
 // `lmlab report`: writes the report folder (index.html, figure and table CSVs) for the lab
-// experiments in the results store, one section per experiment; when the probe layer is part
-// of the build (and no --filter is given), finished probe runs add their suites' sections after
-// them, and a store holding only probe runs gets the probe report.
+// experiments in the results store, one section per experiment; without --filter, the section
+// sources other layers registered (report/sources.hpp: the probe's finished runs, when the
+// probe layer is built) add their sections after them, and a store holding only one source's
+// runs gets that source's own document.
 // Not for: building sections (src/report/lab_report.cpp, src/probe/report_section.cpp).
 #include <unistd.h>
 
@@ -15,10 +16,8 @@
 #include "core/error.hpp"
 #include "report/lab_report.hpp"
 #include "report/report.hpp"
+#include "report/sources.hpp"
 #include "store/results_store.hpp"
-#ifdef LMLAB_PROBE_HAS_REPORT
-#include "probe/report_section.hpp"
-#endif
 
 namespace {
 
@@ -29,19 +28,21 @@ struct report_args {
   std::string out = "lmlab-report";
   std::vector<std::string> filter;
   std::string notes;
+  std::string experiments;
   std::string assets;
 };
 
-// --notes, else ./data/notes, else data/notes beside the build folder holding the binary.
-fs::path find_notes(const std::string& given) {
+// The given folder, else ./<rel>, else <rel> beside the build folder holding the binary (the
+// first that holds `probe`); the loaders name a missing one in their error.
+fs::path find_repo_folder(const std::string& given, const fs::path& rel, const fs::path& probe) {
   if (!given.empty()) return given;
-  if (fs::exists("data/notes/questions.json")) return "data/notes";
+  if (fs::exists(rel / probe)) return rel;
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec)
     for (fs::path p = exe.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path())
-      if (fs::exists(p / "data/notes/questions.json")) return p / "data/notes";
-  return "data/notes";  // load_lab_notes names it in its error
+      if (fs::exists(p / rel / probe)) return p / rel;
+  return rel;
 }
 
 void add_report(CLI::App& app) {
@@ -55,6 +56,9 @@ void add_report(CLI::App& app) {
   rep->add_option("--out", a->out, "report folder (replaced only if it is an lmlab report)")->capture_default_str();
   rep->add_option("--filter", a->filter, "experiments to include (comma-separated), e.g. recall,scan")->delimiter(',');
   rep->add_option("--notes", a->notes, "folder with questions.json and claims.json (default: data/notes)");
+  rep->add_option("--experiments", a->experiments,
+                  "folder of experiment specs whose [report]/[expect] tables give each section its title, question, "
+                  "figures and published expectation (default: experiments)");
   rep->add_option("--assets", a->assets, "folder with the pinned Vega builds (default: the cache)");
   rep->callback([a] {
     LMLAB_CHECK_HINT(fs::exists(a->store), "run an experiment first: lmlab lab run experiments/recall.toml",
@@ -62,28 +66,24 @@ void add_report(CLI::App& app) {
     lmlab::store::results_store db(a->store);
     lmlab::report::lab_report_options opt;
     opt.filter = a->filter;
-    opt.notes_dir = find_notes(a->notes);
-    std::vector<std::string> probe_refs;  // finished probe runs, when the probe layer is built
-#ifdef LMLAB_PROBE_HAS_REPORT
+    opt.notes_dir = find_repo_folder(a->notes, "data/notes", "questions.json");
+    opt.experiments_dir = find_repo_folder(a->experiments, "experiments", "");
+    // Other layers' sections (probe runs), unless --filter picks lab experiments.
+    std::vector<std::pair<const lmlab::report::section_source*, std::vector<lmlab::report::section>>> extra;
     if (a->filter.empty())
-      for (const auto& r : db.list_runs("probe"))
-        if (r.status == lmlab::store::run_status::finished) probe_refs.push_back(std::to_string(r.id));
-#endif
+      for (const auto& src : lmlab::report::section_sources())
+        if (auto secs = src.sections(db); !secs.empty()) extra.emplace_back(&src, std::move(secs));
     lmlab::report::document doc;
     const bool has_lab = !db.list_runs("lab").empty();
-    // A store of probe runs alone gets the probe report; otherwise the lab sections come first
-    // (and an empty store is the lab report's error, with its hint).
-    if (has_lab || probe_refs.empty()) doc = lmlab::report::lab_report_document(db, opt);
-#ifdef LMLAB_PROBE_HAS_REPORT
-    if (!probe_refs.empty()) {
-      const auto runs = lmlab::probe::load_report_runs(db, probe_refs);
-      if (!has_lab) {
-        doc = lmlab::probe::probe_report_document(runs);
-      } else {
-        for (auto& s : lmlab::probe::probe_report_sections(runs)) doc.sections.push_back(std::move(s));
-      }
+    // A store of one source's runs alone gets that source's document; otherwise the lab
+    // sections come first (and an empty store is the lab report's error, with its hint).
+    if (!has_lab && extra.size() == 1) {
+      doc = extra[0].first->own_document(db);
+    } else {
+      if (has_lab || extra.empty()) doc = lmlab::report::lab_report_document(db, opt);
+      for (auto& [src, secs] : extra)
+        for (auto& s : secs) doc.sections.push_back(std::move(s));
     }
-#endif
     const auto w = lmlab::report::write_report(doc, a->out, {.assets_dir = a->assets});
     std::cout << "report: " << w.index.string() << " (" << doc.sections.size() << (doc.sections.size() == 1 ? " section, " : " sections, ") << w.figures
               << " figures, " << w.tables << " tables)\n";

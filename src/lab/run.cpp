@@ -232,6 +232,13 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
     db->log_metric(store_run, 0, "n_params", static_cast<double>(model->num_parameters()));
     db->log_metric(store_run, 0, "train_flops", flops_per_step * static_cast<double>(steps));
     db->log_metric(store_run, 0, "steps", static_cast<double>(steps));
+    // Inference state per sequence at the longest test input (KV caches grow with it, a
+    // recurrent state does not), so that a report can plot recall against memory (Zoology).
+    if (const auto* zoo = dynamic_cast<const models::lm*>(model.get())) {
+      std::size_t longest = 0;
+      for (const auto& e : ds.test) longest = std::max(longest, e.input.size());
+      db->log_metric(store_run, 0, "state_bytes", static_cast<double>(zoo->state_size(static_cast<std::int64_t>(longest))));
+    }
   }
 
   auto save = [&](std::int64_t at) {

@@ -374,7 +374,7 @@ experiment_spec parse_spec(std::string_view toml_text, std::string_view source,
   for (auto&& [k, v] : root) {
     const std::string key(k.str());
     const std::string where = origin_of(v, src);
-    if (key == "sizes") continue;  // read by size_overrides()
+    if (key == "sizes" || key == "report" || key == "expect") continue;  // size_overrides(), parse_report_meta()
     if (sections.count(key)) {
       if (!v.is_table()) fail(where, key, fmt::format("expected a table [{}], got {}", key, describe(v)));
       section_origin[key] = where;
@@ -389,7 +389,8 @@ experiment_spec parse_spec(std::string_view toml_text, std::string_view source,
       const std::string near = tasks::closest_name(key, top_keys);
       fail(where, key, "unknown top-level key",
            (near.empty() ? std::string() : "did you mean '" + near + "'? ") +
-               "top-level keys: name, question, description, seeds and the sections [model], [task], [train]");
+               "top-level keys: name, question, description, seeds and the sections [model], [task], [train], "
+               "[report], [expect], [sizes.NAME]");
     }
   }
 
@@ -602,6 +603,7 @@ experiment_spec parse_spec(std::string_view toml_text, std::string_view source,
       spec.runs.push_back(std::move(r));
     }
   }
+  spec.meta = parse_report_meta(toml_text, src, spec.name, task_name);
   return spec;
 }
 

@@ -16,6 +16,7 @@
 //   [train]
 //   steps = 2000                       # budget: steps, tokens or flops (at least one)
 //   lr = "1e-3,3e-3"
+//   [report] ... [expect] ...          # what the report shows and checks: experiment_meta.hpp
 //
 // A key whose value lists several values is an axis; runs are the Cartesian product of the
 // axes in the order model, task, train (keys sorted by name within a section), seeds last
@@ -36,6 +37,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "lab/experiment_meta.hpp"
 
 namespace lmlab::lab {
 
@@ -60,6 +63,7 @@ struct experiment_spec {
   std::vector<spec_axis> axes;          // in expansion order (seeds excluded)
   std::vector<std::int64_t> seeds;
   std::vector<run_config> runs;
+  report_meta meta;                     // [report] and [expect] (experiment_meta.hpp)
 };
 
 // Parses TOML text; `source` names it in errors. Throws lmlab::error.

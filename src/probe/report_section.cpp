@@ -1,6 +1,4 @@
 // Report sections for probe runs: see report_section.hpp.
-#ifdef LMLAB_PROBE_HAS_REPORT
-
 #include "probe/report_section.hpp"
 
 #include <algorithm>
@@ -15,6 +13,7 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "probe/suite.hpp"
+#include "report/sources.hpp"
 
 namespace lmlab::probe {
 namespace {
@@ -649,6 +648,26 @@ rp::document probe_report_document(const std::vector<report_run>& runs) {
   return d;
 }
 
+namespace {
+std::vector<std::string> finished_probe_runs(store::results_store& db) {
+  std::vector<std::string> refs;
+  for (const auto& r : db.list_runs("probe"))
+    if (r.status == store::run_status::finished) refs.push_back(std::to_string(r.id));
+  return refs;
+}
+}  // namespace
+
+void register_report_source() {
+  for (const auto& s : report::section_sources())
+    if (s.name == "probe") return;
+  report::register_section_source(
+      {"probe",
+       [](store::results_store& db) {
+         const auto refs = finished_probe_runs(db);
+         return refs.empty() ? std::vector<report::section>{} : probe_report_sections(load_report_runs(db, refs));
+       },
+       [](store::results_store& db) { return probe_report_document(load_report_runs(db, finished_probe_runs(db))); }});
+}
+
 }  // namespace lmlab::probe
 
-#endif  // LMLAB_PROBE_HAS_REPORT

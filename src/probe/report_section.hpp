@@ -12,8 +12,6 @@
 // Not for: rendering HTML (report/), computing the metrics (the suites' aggregate()).
 #pragma once
 
-#ifdef LMLAB_PROBE_HAS_REPORT
-
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -44,10 +42,14 @@ std::vector<report::section> probe_report_sections(const std::vector<report_run>
 // The whole document (title, provenance, sections) for write_report.
 report::document probe_report_document(const std::vector<report_run>& runs);
 
+// Registers (once) the section source "probe" with the report (report/sources.hpp): the
+// sections of the store's finished probe runs, and the probe document for a store of only
+// those. Called by the CLI's probe verbs, so `lmlab report` includes probe runs.
+void register_report_source();
+
 // Display helpers used in the answers (exposed for tests): 0.923 -> "92%", 0.2104 -> "21".
 std::string percent(double p);
 std::string points(double p);
 
 }  // namespace lmlab::probe
 
-#endif  // LMLAB_PROBE_HAS_REPORT

@@ -8,12 +8,14 @@
 #include <ctime>
 #include <functional>
 #include <optional>
+#include <regex>
 #include <set>
 
 #include "analysis/stats.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "models/arch.hpp"
+#include "report/lab_data.hpp"
 
 namespace lmlab::report {
 
@@ -109,61 +111,8 @@ std::vector<std::string> variant_labels(const std::vector<json>& configs) {
   return labels;
 }
 
-// ---- published results -----------------------------------------------------------------
 
-std::span<const expectation> published_expectations() {
-  static const expectation table[] = {
-      {"recall",
-       "attention solves multi-query associative recall, while recurrent mixers with a small state degrade as "
-       "num_kv_pairs grows",
-       "Arora et al. 2023, Zoology (arXiv:2312.04927)",
-       "the best attention variant's accuracy at the hardest slice exceeds every recurrent variant's"},
-      {"posenc",
-       "ALiBi extrapolates beyond the training length while learned and sinusoidal position embeddings do not; "
-       "RoPE extends with interpolation schemes such as YaRN",
-       "Press et al. 2022, ALiBi (arXiv:2108.12409), Fig. 1; Peng et al. 2023, YaRN (arXiv:2309.00071)",
-       "alibi's accuracy at the longest slice exceeds learned's and sinusoidal's"},
-      {"scan",
-       "a vanilla seq2seq model solves SCAN's simple split but fails the length and add-jump splits",
-       "Lake & Baroni 2018 (arXiv:1711.00350), Experiments 1-3; for Transformers, Ontañón et al. 2022 "
-       "(arXiv:2108.04378)",
-       "simple split >= 0.90 test accuracy and length / addprim_jump splits < 0.50"},
-      {"arith",
-       "vanilla Transformers fail on operand lengths outside the training distribution",
-       "Anil et al. 2022, Exploring Length Generalization in LLMs (arXiv:2207.04901); Zhou et al. 2024, "
-       "Transformers Can Achieve Length Generalization But Not Robustly (arXiv:2402.09371)",
-       "every variant's accuracy on out-of-distribution lengths (ood_len slices) is >= 0.20 below its "
-       "in-distribution (id) accuracy"},
-      {"depth_width",
-       "at a fixed parameter count the loss depends only weakly on depth vs width (a few percent over a wide range "
-       "of shapes)",
-       "Kaplan et al. 2020, Scaling Laws for Neural Language Models (arXiv:2001.08361), Sec. 3.1, Fig. 5",
-       "the two variants of different depth whose parameter counts are closest (within 15%; e.g. 4 x 64 and "
-       "1 x 128, which the iso-FLOP budget also gives about the same steps) end within 5% of each other's final "
-       "training loss"},
-      {"hybrid_ratio",
-       "hybrids of recurrent and attention layers match or beat pure attention",
-       "Lieber et al. 2024, Jamba (arXiv:2403.19887); De et al. 2024, Griffin (arXiv:2402.19427)",
-       "the best hybrid's test accuracy is at least the pure-attention accuracy minus its 95% CI half-width "
-       "(or 0.02)"},
-      {"mod",
-       "Mixture-of-Depths matches (or beats) the dense baseline at equal training FLOPs",
-       "Raposo et al. 2024, Mixture-of-Depths (arXiv:2404.02258), isoFLOP comparisons",
-       "the best MoD variant's test accuracy is at least the best dense variant's minus its 95% CI half-width "
-       "(or 0.02)"},
-  };
-  return table;
-}
-
-namespace {
-
-// ---- per-variant statistics ------------------------------------------------------------
-
-struct seed_stat {
-  double mean = 0, lo = 0, hi = 0;
-  std::size_t n = 0;
-  double half() const { return (hi - lo) / 2; }
-};
+// ---- statistics and metrics (lab_data.hpp) ---------------------------------------------
 
 seed_stat stat_of(const std::vector<double>& v) {
   seed_stat s;
@@ -179,210 +128,94 @@ seed_stat stat_of(const std::vector<double>& v) {
 }
 
 std::string fmt2(double v) { return fmt::format("{:.2f}", v); }
-// "0.98 ± 0.02" (two or more seeds) or "0.98" (one).
 std::string mean_pm(const seed_stat& s) { return s.n >= 2 ? fmt2(s.mean) + " ± " + fmt2(s.half()) : fmt2(s.mean); }
 
-struct variant {
-  std::string label;
-  json config;                 // the first run's config (for the rules)
-  std::vector<std::int64_t> seeds;  // finished runs
-  std::vector<std::string> failures;  // "seed 2: reason"
-  std::vector<double> accuracy, train_accuracy, final_loss, params, train_flops, steps;
-  seed_stat acc;                    // test accuracy, slice "all"
-  std::map<std::string, std::vector<double>> slice_acc;  // test split per slice
-  // Inference-time variants of the same runs: split "test@yarn:4" -> slice -> accuracies.
-  std::map<std::string, std::map<std::string, std::vector<double>>> rescaled_slice_acc;
-  std::size_t runs = 0;
-};
-
-struct slice_info {
-  std::string name;
-  double difficulty = 0;
-};
-
-struct experiment_data {
-  std::string id;
-  std::vector<variant> variants;        // in order of first run
-  std::vector<slice_info> slices;       // test slices, ordered by (difficulty, name)
-  std::size_t runs = 0, failed = 0;
-};
+namespace {
 
 std::int64_t seed_of(const store::run_info& r, std::int64_t fallback) {
   if (r.config.contains("seed") && r.config["seed"].is_number_integer()) return r.config["seed"].get<std::int64_t>();
   return r.seed.value_or(fallback);
 }
 
-const variant* find_variant(const experiment_data& d, const std::function<bool(const variant&)>& pred, bool best,
-                            const std::function<double(const variant&)>& score) {
-  const variant* out = nullptr;
-  for (const auto& v : d.variants) {
-    if (v.accuracy.empty() || !pred(v)) continue;
-    if (!out || (best ? score(v) > score(*out) : score(v) < score(*out))) out = &v;
-  }
-  return out;
-}
-
-double slice_mean(const variant& v, const std::string& slice) {
-  const auto it = v.slice_acc.find(slice);
-  if (it == v.slice_acc.end() || it->second.empty()) return NAN;
-  return stat_of(it->second).mean;
-}
-
-std::string model_str(const variant& v, const char* key, const char* dflt) {
-  if (!v.config.contains("model") || !v.config["model"].contains(key)) return dflt;
-  const json& j = v.config["model"][key];
-  return j.is_string() ? j.get<std::string>() : j.dump();
-}
-// The layer pattern, also when the spec named it by the lab's `arch`/`mixer` shorthand.
-std::string pattern_of(const variant& v) {
-  const std::string p = model_str(v, "pattern", "");
-  if (!p.empty()) return p;
+// The layer pattern, also when the spec named the model by the lab's `arch`/`mixer` shorthand,
+// so that groups can select attention, recurrent and hybrid models alike ("model.pattern").
+std::string pattern_of(const json& config) {
+  const json m = config.value("model", json::object());
+  if (m.contains("pattern") && m["pattern"].is_string()) return m["pattern"].get<std::string>();
   for (const char* key : {"arch", "mixer"}) {
-    const std::string from_arch = models::pattern_for_arch(model_str(v, key, ""));
+    if (!m.contains(key) || !m[key].is_string()) continue;
+    const std::string from_arch = models::pattern_for_arch(m[key].get<std::string>());
     if (!from_arch.empty()) return from_arch;
   }
   return "A";
 }
-bool all_attention(const variant& v) {
-  const auto p = pattern_of(v);
-  return !p.empty() && p.find_first_not_of('A') == std::string::npos;
-}
-bool no_attention(const variant& v) { return pattern_of(v).find('A') == std::string::npos; }
-bool hybrid(const variant& v) { return !all_attention(v) && !no_attention(v); }
-double mod_capacity(const variant& v) {
-  if (!v.config.contains("model")) return 0;
-  const json& m = v.config["model"];
-  return m.contains("mod_capacity") && m["mod_capacity"].is_number() ? m["mod_capacity"].get<double>() : 0.0;
-}
 
-const char* kAgree = "Our measurement agrees: ";
-const char* kDiffer = "Our measurement differs: ";
-std::string undecided(const std::string& why) { return "Not decided automatically: " + why + "."; }
-
-// Two variants compared on a score at one slice: the best of `a` must beat the best of `b`.
-std::string compare_at_hardest(const experiment_data& d, const std::function<bool(const variant&)>& is_a,
-                               const std::string& a_name, const std::function<bool(const variant&)>& is_b,
-                               const std::string& b_name) {
-  if (d.slices.empty()) return undecided("the runs have no test slices");
-  const std::string hard = d.slices.back().name;
-  auto score = [&](const variant& v) {
-    const double m = slice_mean(v, hard);
-    return std::isnan(m) ? -1.0 : m;
+bool passes(const std::string& value, const lab::condition& c) {
+  const auto number = [](const std::string& s, double& out) {
+    char* end = nullptr;
+    out = std::strtod(s.c_str(), &end);
+    return !s.empty() && *end == '\0';
   };
-  const variant* a = find_variant(d, is_a, true, score);
-  const variant* b = find_variant(d, is_b, true, score);
-  if (!a || !b)
-    return undecided(fmt::format("the experiment needs finished runs of both {} and {} variants", a_name, b_name));
-  if (score(*a) > score(*b))
-    return kAgree + fmt::format("at the hardest slice ({}) {} ({}) reaches {}, above every {} variant (best: {} at {}).",
-                                hard, a_name, a->label, fmt2(score(*a)), b_name, b->label, fmt2(score(*b)));
-  return kDiffer + fmt::format("at the hardest slice ({}) the {} variant {} reaches {}, at or above {} ({} at {}).", hard,
-                               b_name, b->label, fmt2(score(*b)), a_name, a->label, fmt2(score(*a)));
+  double a = 0, b = 0;
+  const bool numeric = number(value, a) && number(c.values[0], b);
+  if (c.op == "=") return numeric ? a == b : value == c.values[0];
+  if (c.op == "!=") return numeric ? a != b : value != c.values[0];
+  if (c.op == "~") return std::regex_match(value, std::regex(c.values[0]));
+  if (c.op == "in") {
+    for (const auto& v : c.values)
+      if (number(value, a) && number(v, b) ? a == b : value == v) return true;
+    return false;
+  }
+  if (!numeric) return false;
+  if (c.op == "<") return a < b;
+  if (c.op == "<=") return a <= b;
+  if (c.op == ">") return a > b;
+  return a >= b;
 }
 
-std::string agreement(const experiment_data& d) {
-  auto acc = [](const variant& v) { return v.acc.mean; };
-  auto tolerance = [](const variant& v) { return v.acc.n >= 2 ? std::max(v.acc.half(), 0.02) : 0.02; };
-  if (d.id == "recall") return compare_at_hardest(d, all_attention, "attention", no_attention, "recurrent");
-  if (d.id == "posenc") {
-    auto is = [](const char* pe) { return [pe](const variant& v) { return model_str(v, "pos_encoding", "learned") == pe; }; };
-    auto learned_or_sin = [](const variant& v) {
-      const auto pe = model_str(v, "pos_encoding", "learned");
-      return pe == "learned" || pe == "sinusoidal";
-    };
-    return compare_at_hardest(d, is("alibi"), "ALiBi", learned_or_sin, "learned/sinusoidal");
+}  // namespace
+
+bool in_group(const variant& v, const lab::variant_group* g) {
+  if (!g) return true;
+  for (const auto& c : g->all_of) {
+    const auto it = v.attrs.find(c.key);
+    if (it == v.attrs.end() ? c.op != "!=" : !passes(it->second, c)) return false;
   }
-  if (d.id == "scan") {
-    auto split_is = [](const std::string& s) {
-      return [s](const variant& v) { return v.config.contains("task") && v.config["task"].value("split", "simple") == s; };
-    };
-    const variant* simple = find_variant(d, split_is("simple"), true, acc);
-    if (!simple) return undecided("no finished run of the simple split");
-    std::vector<const variant*> hard;
-    for (const char* s : {"length", "addprim_jump"})
-      if (const variant* v = find_variant(d, split_is(s), true, acc)) hard.push_back(v);
-    if (hard.empty()) return undecided("no finished run of the length or addprim_jump split");
-    std::string list;
-    bool hard_fail = true;
-    for (const auto* v : hard) {
-      list += fmt::format("{}{} {}", list.empty() ? "" : ", ", v->label, fmt2(v->acc.mean));
-      hard_fail = hard_fail && v->acc.mean < 0.5;
+  return true;
+}
+
+std::string resolved_slice(const experiment_data& d, const lab::metric_ref& m) {
+  if (m.slice.empty()) return "all";
+  if (m.slice == "hardest") return d.slices.empty() ? "" : d.slices.back().name;
+  if (m.slice == "easiest") return d.slices.empty() ? "" : d.slices.front().name;
+  return m.slice;
+}
+
+std::vector<double> metric_values(const experiment_data& d, const variant& v, const lab::metric_ref& m) {
+  const std::string slice = resolved_slice(d, m);
+  std::vector<double> out;
+  if (slice.empty()) return out;
+  const bool prefix = slice.back() == '*';
+  const std::string pre = prefix ? slice.substr(0, slice.size() - 1) : slice;
+  for (const lab_run* r : v.finished) {
+    double sum = 0;
+    std::size_t n = 0;
+    for (const auto& e : r->evaluations) {
+      if (e.split != "test" || e.metric != m.name) continue;
+      if (prefix ? e.slice != "all" && e.slice.rfind(pre, 0) == 0 : e.slice == slice) sum += e.value, ++n;
     }
-    if (simple->acc.mean >= 0.9 && hard_fail)
-      return kAgree + fmt::format("the simple split reaches {} while the harder splits stay below 0.50 ({}).",
-                                  fmt2(simple->acc.mean), list);
-    if (simple->acc.mean < 0.9)
-      return kDiffer + fmt::format("our model does not solve even the simple split ({} < 0.90; harder splits: {}).",
-                                   fmt2(simple->acc.mean), list);
-    return kDiffer + fmt::format("the simple split reaches {} and a harder split reaches 0.50 or more ({}).",
-                                 fmt2(simple->acc.mean), list);
-  }
-  if (d.id == "arith") {
-    double best_id = -1;
-    std::string worst;
-    double worst_gap = INFINITY;
-    for (const auto& v : d.variants) {
-      std::vector<double> id, ood;
-      for (const auto& [s, vals] : v.slice_acc) {
-        if (s.rfind("id/", 0) == 0) id.push_back(stat_of(vals).mean);
-        if (s.rfind("ood_len/", 0) == 0) ood.push_back(stat_of(vals).mean);
-      }
-      if (id.empty() || ood.empty()) continue;
-      const double mi = stat_of(id).mean, mo = stat_of(ood).mean;
-      best_id = std::max(best_id, mi);
-      if (mi - mo < worst_gap) worst_gap = mi - mo, worst = fmt::format("{} (in distribution {}, longer operands {})", v.label, fmt2(mi), fmt2(mo));
+    if (n > 0) {
+      out.push_back(sum / static_cast<double>(n));
+      continue;
     }
-    if (best_id < 0) return undecided("the runs have no id/ and ood_len/ test slices");
-    if (best_id < 0.5) return undecided(fmt::format("in-distribution accuracy is at most {}: the models did not learn the task", fmt2(best_id)));
-    if (worst_gap >= 0.2) return kAgree + fmt::format("every variant drops by 0.20 or more on longer operands; the smallest drop is {}.", worst);
-    return kDiffer + fmt::format("{} drops by less than 0.20 on longer operands.", worst);
+    if (slice != "all") continue;
+    // A run metric: its last logged value.
+    const store::metric_point* last = nullptr;
+    for (const auto& p : r->metrics)
+      if (p.name == m.name && (!last || p.step >= last->step)) last = &p;
+    if (last) out.push_back(last->value);
   }
-  if (d.id == "depth_width") {
-    // Kaplan et al.'s claim is about shape at a fixed size: compare the pair of variants with
-    // different depth and the closest parameter counts, not models of different sizes (at a
-    // fixed FLOP budget those differ for other reasons: Hoffmann et al. 2022, Fig. 3).
-    auto depth = [](const variant& v) { return v.config.value("model", json::object()).value("n_layers", std::int64_t{0}); };
-    const variant *a = nullptr, *b = nullptr;
-    double best_gap = INFINITY;
-    for (std::size_t i = 0; i < d.variants.size(); ++i)
-      for (std::size_t j = i + 1; j < d.variants.size(); ++j) {
-        const variant &u = d.variants[i], &w = d.variants[j];
-        if (u.final_loss.empty() || w.final_loss.empty() || u.params.empty() || w.params.empty() || depth(u) == depth(w))
-          continue;
-        const double pu = stat_of(u.params).mean, pw = stat_of(w.params).mean;
-        const double gap = std::abs(pu - pw) / std::max(pu, pw);
-        if (gap < best_gap) best_gap = gap, a = &u, b = &w;
-      }
-    if (!a || best_gap > 0.15)
-      return undecided("no two variants of different depth have parameter counts within 15% of each other");
-    const double la = stat_of(a->final_loss).mean, lb = stat_of(b->final_loss).mean;
-    const double spread = std::abs(la - lb) / std::min(la, lb);
-    const std::string what = fmt::format(
-        "at about equal size ({} and {} parameters) {} ends at a final training loss of {:.3f} and {} at {:.3f}, "
-        "{:.1f}% apart",
-        static_cast<std::int64_t>(stat_of(a->params).mean), static_cast<std::int64_t>(stat_of(b->params).mean), a->label,
-        la, b->label, lb, 100 * spread);
-    return (spread <= 0.05 ? kAgree : kDiffer) + what + ".";
-  }
-  if (d.id == "hybrid_ratio" || d.id == "mod") {
-    const bool is_mod = d.id == "mod";
-    auto is_new = [is_mod](const variant& v) {
-      return is_mod ? mod_capacity(v) > 0 : hybrid(v);
-    };
-    auto is_base = [is_mod](const variant& v) {
-      return is_mod ? mod_capacity(v) == 0 : all_attention(v);
-    };
-    const std::string new_name = is_mod ? "MoD" : "hybrid", base_name = is_mod ? "dense" : "pure attention";
-    const variant* n = find_variant(d, is_new, true, acc);
-    const variant* b = find_variant(d, is_base, true, acc);
-    if (!n || !b)
-      return undecided(fmt::format("the experiment needs finished runs of both {} and {} variants", new_name, base_name));
-    const std::string what = fmt::format("the best {} ({}) reaches {} vs {} ({}) at {}", new_name, n->label,
-                                         mean_pm(n->acc), base_name, b->label, mean_pm(b->acc));
-    if (n->acc.mean >= b->acc.mean - tolerance(*b)) return kAgree + what + ".";
-    return kDiffer + what + fmt::format(", below it by more than {}.", fmt2(tolerance(*b)));
-  }
-  return undecided(fmt::format("no published result is recorded for '{}'", d.id));
+  return out;
 }
 
 // ---- gathering -------------------------------------------------------------------------
@@ -403,6 +236,8 @@ experiment_data gather(const std::string& id, const std::vector<lab_run>& runs) 
       d.variants.emplace_back();
       d.variants.back().label = labels[i];
       d.variants.back().config = r.info.config;
+      d.variants.back().attrs = variant_key(r.info.config);
+      d.variants.back().attrs.try_emplace("model.pattern", pattern_of(r.info.config));
     }
     variant& v = d.variants[it->second];
     ++v.runs;
@@ -416,6 +251,7 @@ experiment_data gather(const std::string& id, const std::vector<lab_run>& runs) 
       continue;
     }
     v.seeds.push_back(seed);
+    v.finished.push_back(&r);
     for (const auto& e : r.evaluations) {
       if (e.split == "test" && e.slice == "all" && e.metric == "accuracy") v.accuracy.push_back(e.value);
       if (e.split == "train" && e.slice == "all" && e.metric == "accuracy") v.train_accuracy.push_back(e.value);
@@ -443,6 +279,8 @@ experiment_data gather(const std::string& id, const std::vector<lab_run>& runs) 
   });
   return d;
 }
+
+namespace {
 
 // ---- sentences -------------------------------------------------------------------------
 
@@ -505,19 +343,6 @@ std::string question_text(const std::string& id, const json* q, const lab_notes&
   return s;
 }
 
-std::string section_title(const std::string& id) {
-  static const std::map<std::string, std::string> titles = {
-      {"recall", "Associative recall: attention vs recurrent mixers"},
-      {"posenc", "Length extrapolation of positional encodings"},
-      {"scan", "Compositional generalisation: SCAN splits"},
-      {"arith", "Base-N arithmetic in and out of distribution"},
-      {"depth_width", "Depth vs width at a fixed budget"},
-      {"hybrid_ratio", "Hybrid ratio of recurrent and attention layers"},
-      {"mod", "Mixture-of-Depths vs dense at equal FLOPs"}};
-  const auto it = titles.find(id);
-  return it == titles.end() ? id : it->second;
-}
-
 std::string file_id(const std::string& experiment) {
   std::string s;
   for (char c : experiment) {
@@ -545,94 +370,76 @@ cell count_cell(double v) {
 
 // ---- the section -----------------------------------------------------------------------
 
-section lab_experiment_section(const std::string& experiment, const std::vector<lab_run>& runs, const lab_notes& notes) {
-  const experiment_data d = gather(experiment, runs);
-  const std::string fid = file_id(experiment);
-  section s;
-  s.id = fid;
-  s.title = section_title(experiment);
-  const json* q = find_by_id(notes.questions, "questions", experiment);
-  s.question = question_text(experiment, q, notes, runs);
-  if (q) {
-    s.quote = join(q->value("quotes", std::vector<std::string>{q->value("quote", "")}), " … ");
-    std::vector<std::string> lines;
-    for (const auto& l : q->value("lines", json::array())) lines.push_back(l.dump());
-    s.quote_source = fmt::format("{}, line{} {} ({})", notes.questions.value("notes", "shared/seed/open-problems.ko.md"),
-                                 lines.size() == 1 ? "" : "s", join(lines, ", "), q->value("section", ""));
-  }
-  s.answer = answer_sentence(d);
-  std::string comparison;
-  for (const auto& e : published_expectations())
-    if (e.experiment == experiment)
-      comparison = fmt::format("Published: {} ({}). Rule: {}. ", e.published, e.citation, e.rule);
-  s.comparison = comparison + agreement(d);
+namespace {
 
-  std::vector<std::string> slice_order;
-  for (const auto& sl : d.slices) slice_order.push_back(sl.name);
-  std::map<std::string, std::string> label_of;
-  {
-    std::vector<json> configs;
-    for (const auto& r : runs) configs.push_back(r.info.config);
-    const auto labels = variant_labels(configs);
-    for (std::size_t i = 0; i < runs.size(); ++i) label_of[runs[i].info.name] = labels[i];
-  }
-
-  // (1) loss curves: mean over seeds per (variant, step).
+// (1) loss curves: mean over seeds per (variant, step).
+void add_loss_figure(section& s, const std::string& fid, const std::vector<lab_run>& runs,
+                     const std::map<std::string, std::string>& label_of) {
   table loss_rows({"variant", "step", "train_loss"});
   for (const auto& r : runs) {
     if (r.info.status != store::run_status::finished) continue;
     for (const auto& m : r.metrics)
-      if (m.name == "train_loss") loss_rows.add_row({label_of[r.info.name], m.step, m.value});
+      if (m.name == "train_loss") loss_rows.add_row({label_of.at(r.info.name), m.step, m.value});
   }
-  if (!loss_rows.rows().empty()) {
-    table t = mean_ci_by_group(loss_rows, {"variant", "step"}, "train_loss");
-    figure f = line_plot(fid + "-loss", "Training loss (mean over seeds)", std::move(t), axis("step", "training step"),
-                         axis("mean", "train loss"), "variant");
-    f.caption = "One line per variant; the CSV also holds the 95% CI over seeds (lo, hi) and the seed count n.";
-    s.figures.push_back(std::move(f));
-  }
+  if (loss_rows.rows().empty()) return;
+  table t = mean_ci_by_group(loss_rows, {"variant", "step"}, "train_loss");
+  figure f = line_plot(fid + "-loss", "Training loss (mean over seeds)", std::move(t), axis("step", "training step"),
+                       axis("mean", "train loss"), "variant");
+  f.caption = "One line per variant; the CSV also holds the 95% CI over seeds (lo, hi) and the seed count n.";
+  s.figures.push_back(std::move(f));
+}
 
-  // (2) accuracy per slice with mean ± 95% CI over seeds; (3) the same as a heatmap.
-  table slice_rows({"variant", "slice", "difficulty", "accuracy"});
+// Test accuracy per (variant, slice, seed), with the RoPE-rescaled evaluations of the same
+// checkpoints as their own series "<variant> @yarn:4".
+table slice_rows_of(const experiment_data& d) {
+  table rows({"variant", "slice", "difficulty", "accuracy"});
+  auto add = [&](const std::string& label, const slice_info& sl, const std::vector<double>& values) {
+    for (double a : values) rows.add_row({label, sl.name, std::isnan(sl.difficulty) ? cell("") : cell(sl.difficulty), a});
+  };
   for (const auto& sl : d.slices)
-    for (const auto& v : d.variants) {
-      const auto it = v.slice_acc.find(sl.name);
-      if (it == v.slice_acc.end()) continue;
-      for (double a : it->second)
-        slice_rows.add_row({v.label, sl.name, std::isnan(sl.difficulty) ? cell("") : cell(sl.difficulty), a});
-    }
-  // Evaluations of the same checkpoints under an inference-time change (RoPE rescaling): their
-  // own series, "<variant> @yarn:4", on the same slices.
+    for (const auto& v : d.variants)
+      if (const auto it = v.slice_acc.find(sl.name); it != v.slice_acc.end()) add(v.label, sl, it->second);
   for (const auto& v : d.variants)
     for (const auto& [how, per_slice] : v.rescaled_slice_acc)
-      for (const auto& sl : d.slices) {
-        const auto it = per_slice.find(sl.name);
-        if (it == per_slice.end()) continue;
-        for (double a : it->second)
-          slice_rows.add_row({v.label + " @" + how, sl.name, std::isnan(sl.difficulty) ? cell("") : cell(sl.difficulty), a});
-      }
-  if (!slice_rows.rows().empty()) {
-    table t = mean_ci_by_group(slice_rows, {"variant", "slice", "difficulty"}, "accuracy");
+      for (const auto& sl : d.slices)
+        if (const auto it = per_slice.find(sl.name); it != per_slice.end()) add(v.label + " @" + how, sl, it->second);
+  return rows;
+}
+
+// A numeric axis when every slice has its own difficulty (kv=4, kv=16 ... -> 4, 16),
+// log-scaled when the values span 8x or more; else the slice names in difficulty order.
+axis slice_axis(const experiment_data& d, bool& numeric) {
+  std::set<double> diffs;
+  std::set<std::string> prefixes;
+  numeric = true;
+  for (const auto& sl : d.slices) {
+    numeric = numeric && !std::isnan(sl.difficulty);
+    diffs.insert(sl.difficulty);
+    const auto eq = sl.name.find('=');
+    prefixes.insert(eq == std::string::npos ? "" : sl.name.substr(0, eq));
+  }
+  numeric = numeric && diffs.size() == d.slices.size() && d.slices.size() >= 2;
+  const std::string what = prefixes.size() == 1 && !prefixes.begin()->empty() ? *prefixes.begin() : "difficulty";
+  axis x = numeric ? axis("difficulty", what + " (slice difficulty)") : axis("slice", "difficulty slice").ordinal();
+  if (numeric && *diffs.begin() > 0 && *diffs.rbegin() >= 8 * *diffs.begin()) x.log_scale();
+  return x;
+}
+
+// (2) accuracy per slice with mean ± 95% CI over seeds; (3) the same as a heatmap.
+void add_slice_figures(section& s, const std::string& fid, const experiment_data& d, bool errors, bool heat) {
+  const table rows = slice_rows_of(d);
+  if (rows.rows().empty()) return;
+  std::vector<std::string> slice_order;
+  for (const auto& sl : d.slices) slice_order.push_back(sl.name);
+  table t = mean_ci_by_group(rows, {"variant", "slice", "difficulty"}, "accuracy");
+  if (errors) {
     // Accuracy lives in [0, 1]; a t-interval over 2-3 seeds can reach past it, so the plotted
     // interval is clipped there (the columns say so).
     table plotted({"variant", "slice", "difficulty", "mean", "lo_clipped", "hi_clipped", "n"});
     for (const auto& r : t.rows())
       plotted.add_row({r[0], r[1], r[2], r[3], std::clamp(*r[4].number, 0.0, 1.0), std::clamp(*r[5].number, 0.0, 1.0), r[6]});
-    // A numeric axis when every slice has its own difficulty (kv=4, kv=16 ... -> 4, 16),
-    // log-scaled when the values span 8x or more; else the slice names in difficulty order.
-    std::set<double> diffs;
-    std::set<std::string> prefixes;
-    bool numeric = true;
-    for (const auto& sl : d.slices) {
-      numeric = numeric && !std::isnan(sl.difficulty);
-      diffs.insert(sl.difficulty);
-      const auto eq = sl.name.find('=');
-      prefixes.insert(eq == std::string::npos ? "" : sl.name.substr(0, eq));
-    }
-    numeric = numeric && diffs.size() == d.slices.size() && d.slices.size() >= 2;
-    const std::string what = prefixes.size() == 1 && !prefixes.begin()->empty() ? *prefixes.begin() : "difficulty";
-    axis x = numeric ? axis("difficulty", what + " (slice difficulty)") : axis("slice", "difficulty slice").ordinal();
-    if (numeric && *diffs.begin() > 0 && *diffs.rbegin() >= 8 * *diffs.begin()) x.log_scale();
+    bool numeric = false;
+    const axis x = slice_axis(d, numeric);
     figure f = error_bar_plot(fid + "-slices", "Test accuracy per difficulty slice (mean ± 95% CI over seeds)",
                               std::move(plotted), x, axis("mean", "test accuracy").with_domain(0, 1), "lo_clipped",
                               "hi_clipped", "variant");
@@ -643,14 +450,18 @@ section lab_experiment_section(const std::string& experiment, const std::vector<
     }
     f.caption = "Error bars: Student-t 95% intervals over seeds, clipped to [0, 1].";
     s.figures.push_back(std::move(f));
+  }
+  if (heat) {
     figure h = heatmap(fid + "-heatmap", "Test accuracy by slice × variant (mean over seeds)", t,
                        axis("slice", "difficulty slice").ordinal(), axis("variant").nominal(),
                        axis("mean", "accuracy").with_domain(0, 1));
     sort_x(h.spec, slice_order);
     s.figures.push_back(std::move(h));
   }
+}
 
-  // (4) final test accuracy per variant, and the table of variants.
+// (4) final test accuracy per variant, and the table of variants.
+void add_final_figure_and_table(section& s, const std::string& fid, const experiment_data& d, bool bars_wanted) {
   table bars({"variant", "mean", "lo", "hi", "n"});
   table runs_table({"variant", "seeds", "finished", "failed", "params", "steps", "train FLOPs", "test accuracy", "test accuracy mean",
                     "ci95 half-width", "train accuracy", "final train loss", "failures"});
@@ -669,7 +480,7 @@ section lab_experiment_section(const std::string& experiment, const std::vector<
                         v.final_loss.empty() ? cell("") : cell(stat_of(v.final_loss).mean),
                         v.failures.empty() ? cell("") : cell(join(v.failures, "; "))});
   }
-  if (!bars.rows().empty()) {
+  if (bars_wanted && !bars.rows().empty()) {
     figure f = bar_chart(fid + "-final", "Final test accuracy per variant (mean over seeds)", std::move(bars),
                          axis("variant").nominal(), axis("mean", "test accuracy").with_domain(0, 1));
     f.caption = "The CSV holds the 95% CI over seeds (lo, hi) and the seed count n.";
@@ -677,6 +488,90 @@ section lab_experiment_section(const std::string& experiment, const std::vector<
   }
   s.tables.push_back({fid + "-runs", "Runs per variant (mean ± 95% CI over seeds; failed runs with their reason)",
                       std::move(runs_table)});
+}
+
+// A [[report.plot]]: one point per variant at (mean x, mean y ± 95% CI of y over seeds), joined
+// per series (a config key's value, or the variant label).
+void add_plot(section& s, const std::string& fid, const experiment_data& d, const lab::plot_spec& p) {
+  table t({"series", "variant", p.x.text(), "mean", "lo", "hi", "n"});
+  std::vector<std::pair<double, std::vector<cell>>> rows;
+  for (const auto& v : d.variants) {
+    const auto xs = metric_values(d, v, p.x), ys = metric_values(d, v, p.y);
+    if (xs.empty() || ys.empty()) continue;
+    const seed_stat x = stat_of(xs), y = stat_of(ys);
+    const auto it = v.attrs.find(p.series);
+    const std::string series = p.series.empty() ? v.label : it == v.attrs.end() ? "-" : it->second;
+    rows.push_back({x.mean, {series, v.label, x.mean, y.mean, y.lo, y.hi, y.n}});
+  }
+  if (rows.empty()) return;
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& r : rows) t.add_row(std::move(r.second));
+  axis x(p.x.text(), p.x.text());
+  if (p.log_x) x.log_scale();
+  const bool unit = p.y.name.find("accuracy") != std::string::npos;
+  axis y("mean", p.y.text() + " (mean over seeds)");
+  if (unit) y.with_domain(0, 1);
+  figure f = error_bar_plot(fid + "-" + p.id, p.title, std::move(t), x, y, "lo", "hi", "series");
+  f.caption = fmt::format("One point per variant (the CSV names it); error bars: Student-t 95% intervals of {} over seeds.",
+                          p.y.text());
+  s.figures.push_back(std::move(f));
+}
+
+// Where the question, its quote and its claims come from: questions.json by the meta's id.
+void add_question(section& s, const std::string& experiment, const std::string& question_id, const lab_notes& notes,
+                  const std::vector<lab_run>& runs) {
+  const json* q = find_by_id(notes.questions, "questions", question_id);
+  s.question = question_text(question_id, q, notes, runs);
+  if (!q) return;
+  s.quote = join(q->value("quotes", std::vector<std::string>{q->value("quote", "")}), " … ");
+  std::vector<std::string> lines;
+  for (const auto& l : q->value("lines", json::array())) lines.push_back(l.dump());
+  s.quote_source = fmt::format("{}, line{} {} ({})", notes.questions.value("notes", "shared/seed/open-problems.ko.md"),
+                               lines.size() == 1 ? "" : "s", join(lines, ", "), q->value("section", ""));
+}
+
+std::string comparison_text(const experiment_data& d, const lab::report_meta& meta) {
+  if (!meta.expect)
+    return fmt::format("Not decided automatically: no published result is recorded for '{}'.", d.id);
+  const lab::expectation& e = *meta.expect;
+  std::string rule = e.summary;
+  if (rule.empty())
+    for (const auto& c : e.rules)
+      rule += (rule.empty() ? "" : "; ") + fmt::format("{} {} {}", c.left.text, c.op, c.right.text);
+  return fmt::format("Published: {} ({}). Rule: {}. ", e.published, e.citation, rule) + agreement(d, e);
+}
+
+bool wants(const lab::report_meta& meta, const char* figure) {
+  return std::find(meta.figures.begin(), meta.figures.end(), figure) != meta.figures.end();
+}
+
+}  // namespace
+
+section lab_experiment_section(const std::string& experiment, const std::vector<lab_run>& runs, const lab_notes& notes,
+                               const lab::report_meta* meta) {
+  lab::report_meta none;
+  none.title = none.question = experiment;
+  const lab::report_meta& m = meta ? *meta : none;
+  const experiment_data d = gather(experiment, runs);
+  const std::string fid = file_id(experiment);
+  section s;
+  s.id = fid;
+  s.title = m.title;
+  add_question(s, experiment, m.question, notes, runs);
+  s.answer = answer_sentence(d);
+  s.comparison = comparison_text(d, m);
+
+  std::map<std::string, std::string> label_of;
+  {
+    std::vector<json> configs;
+    for (const auto& r : runs) configs.push_back(r.info.config);
+    const auto labels = variant_labels(configs);
+    for (std::size_t i = 0; i < runs.size(); ++i) label_of[runs[i].info.name] = labels[i];
+  }
+  if (wants(m, "loss")) add_loss_figure(s, fid, runs, label_of);
+  add_slice_figures(s, fid, d, wants(m, "slices"), wants(m, "heatmap"));
+  add_final_figure_and_table(s, fid, d, wants(m, "final"));
+  for (const auto& p : m.plots) add_plot(s, fid, d, p);
   return s;
 }
 
@@ -692,14 +587,21 @@ std::string experiment_of(const store::run_info& r) {
 
 }  // namespace
 
-std::vector<std::string> lab_experiments(store::results_store& db, const lab_notes& notes) {
+std::vector<std::string> lab_experiments(store::results_store& db, const lab_notes& notes,
+                                         const std::map<std::string, lab::report_meta>& metas) {
   std::set<std::string> present;
   for (const auto& r : db.list_runs("lab")) present.insert(experiment_of(r));
+  auto question_of = [&](const std::string& e) {
+    const auto it = metas.find(e);
+    return it == metas.end() ? e : it->second.question;
+  };
   std::vector<std::string> out;
   if (notes.questions.is_object() && notes.questions.contains("questions"))
     for (const auto& q : notes.questions["questions"]) {
       const std::string id = q.value("id", "");
-      if (present.erase(id)) out.push_back(id);
+      for (auto it = present.begin(); it != present.end();)
+        if (question_of(*it) == id) out.push_back(*it), it = present.erase(it);
+        else ++it;
     }
   out.insert(out.end(), present.begin(), present.end());
   return out;
@@ -707,10 +609,13 @@ std::vector<std::string> lab_experiments(store::results_store& db, const lab_not
 
 std::vector<section> lab_report_sections(store::results_store& db, const lab_report_options& opt) {
   const lab_notes notes = load_lab_notes(opt.notes_dir);
+  std::set<std::string> ids;
+  for (const auto& q : notes.questions["questions"]) ids.insert(q.value("id", ""));
+  const auto metas = lab::load_experiment_metas(opt.experiments_dir, &ids, (opt.notes_dir / "questions.json").string());
   const auto all_runs = db.list_runs("lab");
-  LMLAB_CHECK_HINT(!all_runs.empty(), "run an experiment first: lmlab lab run experiments/recall.toml --store " + db.path().string(),
+  LMLAB_CHECK_HINT(!all_runs.empty(), "run an experiment first: lmlab lab run experiments/<name>.toml --store " + db.path().string(),
                    "report: {}: the store has no lab runs", db.path().string());
-  const auto present = lab_experiments(db, notes);
+  const auto present = lab_experiments(db, notes, metas);
   std::vector<std::string> chosen = present;
   if (!opt.filter.empty()) {
     for (const auto& f : opt.filter)
@@ -728,7 +633,8 @@ std::vector<section> lab_report_sections(store::results_store& db, const lab_rep
       if (experiment_of(r) != e) continue;
       runs.push_back({r, db.metrics(r.id), db.evaluations(r.id)});
     }
-    out.push_back(lab_experiment_section(e, runs, notes));
+    const auto it = metas.find(e);
+    out.push_back(lab_experiment_section(e, runs, notes, it == metas.end() ? nullptr : &it->second));
   }
   return out;
 }

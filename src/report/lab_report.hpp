@@ -7,7 +7,10 @@
 //     final test accuracy per variant;
 //   - a table of variants (seeds, parameters, accuracy mean ± CI, failures with their reason);
 //   - a measured one-sentence answer and a comparison with the published qualitative result,
-//     decided from the data where a rule is checkable.
+//     decided from the data by the rule in the experiment's spec;
+//   - the spec's extra [[report.plot]] figures (e.g. accuracy against state size).
+// What is experiment-specific (title, question id, figures, expectation and rule) comes from
+// the spec TOML ([report], [expect]: lab/experiment_meta.hpp); no experiment is named here.
 // A "variant" is a run's config minus the replicate keys (seed, run_id, derived_seed, ...);
 // its label lists only the keys that differ across the experiment ("pattern=M d_model=64").
 // Not for: running experiments (lab/), rendering HTML (report.hpp), probe runs (probe/).
@@ -22,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lab/experiment_meta.hpp"
 #include "report/report.hpp"
 #include "store/results_store.hpp"
 
@@ -43,15 +47,6 @@ std::map<std::string, std::string> variant_key(const nlohmann::json& config);
 // "pattern=MMMM d_model=64". All configs equal: every label is "all runs".
 std::vector<std::string> variant_labels(const std::vector<nlohmann::json>& configs);
 
-// A published qualitative result the lab measures against.
-struct expectation {
-  std::string_view experiment;  // id in questions.json
-  std::string_view published;   // the result in one sentence
-  std::string_view citation;    // where it comes from
-  std::string_view rule;        // what we check automatically (empty: nothing checkable)
-};
-std::span<const expectation> published_expectations();
-
 // The runs of one experiment, with what the store holds for each.
 struct lab_run {
   store::run_info info;
@@ -59,17 +54,22 @@ struct lab_run {
   std::vector<store::evaluation> evaluations;
 };
 
-// The section of one experiment (its runs in store order). `notes` may be empty objects.
-section lab_experiment_section(const std::string& experiment, const std::vector<lab_run>& runs, const lab_notes& notes);
+// The section of one experiment (its runs in store order). `notes` may be empty objects;
+// `meta` (title, question id, figures, expectation: lab/experiment_meta.hpp) may be null: the
+// experiment's name as title and question id, the built-in figures, no expectation.
+section lab_experiment_section(const std::string& experiment, const std::vector<lab_run>& runs, const lab_notes& notes,
+                               const lab::report_meta* meta = nullptr);
 
 struct lab_report_options {
   std::vector<std::string> filter;            // experiment names; empty: all in the store
   std::filesystem::path notes_dir = "data/notes";
+  std::filesystem::path experiments_dir = "experiments";  // the specs' [report] and [expect] tables
 };
 
-// Experiment names of the lab runs in the store, ordered as questions.json lists them, then
-// by name.
-std::vector<std::string> lab_experiments(store::results_store& db, const lab_notes& notes = {});
+// Experiment names of the lab runs in the store, ordered as questions.json lists their
+// questions (an experiment's question id is its meta's, else its name), then by name.
+std::vector<std::string> lab_experiments(store::results_store& db, const lab_notes& notes = {},
+                                         const std::map<std::string, lab::report_meta>& metas = {});
 
 // The sections of every (filtered) experiment. An empty store, or a filter naming an
 // experiment the store lacks, is an error with a hint.

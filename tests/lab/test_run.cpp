@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "core/error.hpp"
@@ -56,6 +57,12 @@ TEST(lab_run, trains_evaluates_logs_and_resumes) {
     if (m.name != "train_loss" && m.name != "n_params" && m.name != "final_train_loss" && m.name != "seconds")
       model_metric = true;
   EXPECT_TRUE(model_metric);
+  // The inference state at the longest test input: two attention layers' K and V caches,
+  // 2 x 2 x d_model 16 x 4 bytes per position (no recurrent state, no conv).
+  const auto state = db.metrics(id, "state_bytes");
+  ASSERT_EQ(state.size(), 1u);
+  EXPECT_GT(state[0].value, 0.0);
+  EXPECT_EQ(std::fmod(state[0].value, 256.0), 0.0) << state[0].value;
   // A second call finds the final checkpoint (step 12) and does not train again: a run stopped
   // after its final checkpoint but before it was marked finished. Its final loss used to be
   // NaN (stored as NULL).

@@ -2,6 +2,8 @@
 // strings and arrays, --set overrides, and error messages pinned with key and line.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "lab/spec.hpp"
@@ -290,4 +292,147 @@ TEST(spec, a_grid_over_the_cap_is_refused_before_any_run_is_built) {
   EXPECT_EQ(error_of("seeds = 100000\n" + kBase, {"train.steps=10,20"}),
             "t.toml: the grid has 200000 runs, more than the 100000 one spec may expand to");
   EXPECT_EQ(parse_spec("seeds = 3\n" + kBase, "t.toml", {"train.steps=10,20"}).runs.size(), 6u);
+}
+
+// ---- [report] and [expect] (experiment_meta.hpp) ---------------------------------------
+
+namespace {
+
+const std::string kExpect = R"toml(
+[report]
+title = "T"
+question = "recall"
+figures = ["slices", "final"]
+[[report.plot]]
+id = "state"
+x = "state_bytes"
+y = "accuracy@hardest"
+series = "model.d_model"
+log_x = true
+[expect]
+published = "P"
+citation = "C"
+[expect.groups]
+small = "model.d_model < 128 and task.num_kv_pairs in (4, 8)"
+attn = "model.pattern ~ A+"
+[[expect.require]]
+left = "max(all).accuracy@id/*"
+op = ">="
+right = 0.9
+otherwise = "the model did not learn the task"
+[[expect.rule]]
+metric = "accuracy@hardest"
+left = "max(attn)"
+op = ">"
+right = "each(small)"
+ci_overlap = "undecided"
+[[expect.rule]]
+metric = "final_train_loss"
+pair = { differ = "model.d_model", closest = "n_params", within = 0.2 }
+left = "first"
+op = "within"
+right = "second"
+margin = 0.05
+)toml";
+
+std::string meta_error(const std::string& extra) { return error_of(kBase + extra); }
+
+}  // namespace
+
+TEST(spec_meta, report_and_expect_are_parsed) {
+  const auto m = parse_spec(kBase + kExpect, "t.toml").meta;
+  EXPECT_TRUE(m.declared);
+  EXPECT_EQ(m.title, "T");
+  EXPECT_EQ(m.question, "recall");
+  EXPECT_EQ(m.figures, (std::vector<std::string>{"slices", "final"}));
+  ASSERT_EQ(m.plots.size(), 1u);
+  EXPECT_EQ(m.plots[0].x.name, "state_bytes");
+  EXPECT_EQ(m.plots[0].y.slice, "hardest");
+  EXPECT_TRUE(m.plots[0].log_x);
+  ASSERT_TRUE(m.expect.has_value());
+  const auto& e = *m.expect;
+  ASSERT_EQ(e.groups.size(), 2u);
+  EXPECT_EQ(e.groups[1].name, "small");  // TOML tables iterate by key
+  ASSERT_EQ(e.groups[1].all_of.size(), 2u);
+  EXPECT_EQ(e.groups[1].all_of[0].op, "<");
+  EXPECT_EQ(e.groups[1].all_of[1].values, (std::vector<std::string>{"4", "8"}));
+  ASSERT_EQ(e.require.size(), 1u);
+  EXPECT_EQ(e.require[0].left.metric.slice, "id/*");
+  EXPECT_EQ(e.require[0].right.number, 0.9);
+  EXPECT_EQ(e.require[0].otherwise, "the model did not learn the task");
+  ASSERT_EQ(e.rules.size(), 2u);
+  EXPECT_EQ(e.rules[0].left.kind, lmlab::lab::side_kind::max);
+  EXPECT_EQ(e.rules[0].right.kind, lmlab::lab::side_kind::each);
+  EXPECT_EQ(e.rules[0].right.metric.text(), "accuracy@hardest");
+  EXPECT_TRUE(e.rules[0].ci_overlap_undecided);
+  ASSERT_TRUE(e.rules[1].pair.has_value());
+  EXPECT_EQ(e.rules[1].pair->closest.name, "n_params");
+  EXPECT_EQ(e.rules[1].left.kind, lmlab::lab::side_kind::first);
+  // Without the tables: the name as title and question, the four built-in figures.
+  const auto plain = parse_spec(kBase, "t.toml").meta;
+  EXPECT_FALSE(plain.declared);
+  EXPECT_EQ(plain.title, "x");
+  EXPECT_EQ(plain.figures.size(), 4u);
+  EXPECT_FALSE(plain.expect.has_value());
+}
+
+TEST(spec_meta, errors_name_file_and_key) {
+  const std::string head = "\n[expect]\npublished = \"P\"\ncitation = \"C\"\n[expect.groups]\ng = \"model.d_model > 1\"\n";
+  auto rule = [&](const std::string& body) { return meta_error(head + "[[expect.rule]]\nleft = \"max(g)\"\nop = \">\"\nright = 0.5\n[[expect.rule]]\n" + body); };
+  EXPECT_EQ(rule("left = \"max(g)\"\nop = \"=>\"\nright = 1"), "t.toml: expect.rule[1].op: '=>' is not one of: >, >=, <, <=, within");
+  EXPECT_EQ(rule("left = \"max(h)\"\nop = \">\"\nright = 1"), "t.toml: expect.rule[1].left: no group 'h'");
+  EXPECT_EQ(rule("left = \"best(g)\"\nop = \">\"\nright = 1"), "t.toml: expect.rule[1].left: 'best(g)' is not a side");
+  EXPECT_EQ(rule("metric = \"acc uracy\"\nleft = \"max(g)\"\nop = \">\"\nright = 1"),
+            "t.toml: expect.rule[1].metric: 'acc uracy' is not a metric");
+  EXPECT_EQ(rule("left = \"max(g)\"\nop = \">\"\nright = 1\nmargn = 2"), "t.toml: expect.rule[1].margn: unknown key");
+  EXPECT_EQ(rule("left = \"max(g)\"\nop = \">\""), "t.toml: expect.rule[1].right: missing");
+  EXPECT_EQ(rule("left = 1\nop = \">\"\nright = \"max(g)\""), "t.toml: expect.rule[1].left: the left side must come from the runs");
+  EXPECT_EQ(rule("left = \"first\"\nop = \">\"\nright = 1"),
+            "t.toml: expect.rule[1].left: 'first' needs a pair = { differ, closest, within } in the rule");
+  EXPECT_EQ(rule("left = \"each(g)\"\nop = \">\"\nright = \"each(all)\""),
+            "t.toml: expect.rule[1].right: each(...) on both sides pairs a variant with itself: use the same group");
+  EXPECT_EQ(rule("left = \"max(g)\"\nop = \"within\"\nright = 1"), "t.toml: expect.rule[1].margin: missing");
+  EXPECT_EQ(rule("left = \"max(g)\"\nop = \">\"\nright = 1\ntolerance = \"sd\""), "t.toml: expect.rule[1].tolerance: expected a number or \"ci\"");
+  // Groups: keys checked against the schema and the task, operators and regexes.
+  auto group = [&](const std::string& cond) {
+    return meta_error("\n[expect]\npublished = \"P\"\ncitation = \"C\"\n[expect.groups]\ng = \"" + cond +
+                      "\"\n[[expect.rule]]\nleft = \"max(g)\"\nop = \">\"\nright = 0.5\n");
+  };
+  EXPECT_EQ(group("model.d_modle = 64"), "t.toml: expect.groups.g: 'model.d_modle' is not a key of [model]");
+  EXPECT_EQ(group("task.split = simple"), "t.toml: expect.groups.g: 'task.split' is not a key of [task] for task 'mqar'");
+  EXPECT_EQ(group("d_model = 64"), "t.toml: expect.groups.g: 'd_model' is not a config key");
+  EXPECT_EQ(group("model.d_model 64"), "t.toml: expect.groups.g: 'model.d_model 64' has no operator");
+  EXPECT_EQ(group("model.d_model > big"), "t.toml: expect.groups.g: 'model.d_model > big' compares with >: needs a number");
+  EXPECT_EQ(group("model.pattern ~ A(").rfind("t.toml: expect.groups.g: 'A(' is not a regular expression: ", 0), 0u);
+  EXPECT_EQ(meta_error("\n[expect]\npublished = \"P\"\ncitation = \"C\"\n"), "t.toml: expect.rule: missing");
+  EXPECT_EQ(meta_error("\n[expect]\ncitation = \"C\"\n"), "t.toml: expect.published: missing");
+  EXPECT_EQ(meta_error("\n[report]\nfigures = [\"loss\", \"pie\"]\n"), "t.toml: report.figures: expected names of built-in figures");
+  EXPECT_EQ(meta_error("\n[report]\ntitel = \"T\"\n"), "t.toml: report.titel: unknown key");
+  EXPECT_EQ(meta_error("\n[[report.plot]]\nid = \"loss\"\nx = \"n_params\"\ny = \"accuracy\"\n"),
+            "t.toml: report.plot[0].id: 'loss': expected [a-z0-9][a-z0-9_-]*, not a built-in figure name");
+  EXPECT_EQ(hint_of(kBase + "\n[report]\ntitel = \"T\"\n").substr(0, 22), "did you mean 'title'? ");
+}
+
+// Every experiment in the repository: its spec and metadata load, its question is an id of
+// data/notes/questions.json, and each experiment name is described by at most one file.
+TEST(spec_meta, repository_experiments_load_with_known_questions) {
+  const auto notes = nlohmann::json::parse(lmlab::read_text_file("data/notes/questions.json"));
+  std::set<std::string> ids;
+  for (const auto& q : notes["questions"]) ids.insert(q["id"].get<std::string>());
+  const auto metas = lmlab::lab::load_experiment_metas("experiments", &ids, "data/notes/questions.json");
+  ASSERT_GE(metas.size(), 7u);
+  for (const auto& [name, m] : metas) {
+    EXPECT_TRUE(m.declared) << name << ": no [report]/[expect] in " << m.source;
+    EXPECT_TRUE(m.expect.has_value()) << name;
+    EXPECT_NE(m.title, name) << name << ": give it a title";
+  }
+  // An unknown question id is an error naming the file.
+  std::set<std::string> few = {"recall"};
+  try {
+    lmlab::lab::load_experiment_metas("experiments", &few, "q.json");
+    ADD_FAILURE() << "no error";
+  } catch (const lmlab::error& e) {
+    EXPECT_NE(std::string(e.what()).find(": report.question: '"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("' is not an id in q.json"), std::string::npos) << e.what();
+  }
 }

@@ -17,6 +17,7 @@
 #include "probe/runner.hpp"
 #include "probe/suites.hpp"
 #include "probe/suites_tasks.hpp"
+#include "report/sources.hpp"
 #include "tasks/scan.hpp"
 
 namespace fs = std::filesystem;
@@ -433,6 +434,18 @@ TEST(suites_tasks_runner, run_end_to_end_and_report_sections) {
   ASSERT_EQ(loaded.size(), 2u);
   EXPECT_EQ(loaded[0].label, "test/reciter #" + std::to_string(sum.run_id));
   EXPECT_NO_THROW(lmlab::report::validate(probe_report_document(loaded)));
+  // What `lmlab report` gets through the registry: the finished run's sections, once.
+  register_report_source();
+  register_report_source();
+  std::size_t probe_sources = 0;
+  for (const auto& src : lmlab::report::section_sources()) {
+    if (src.name != "probe") continue;
+    ++probe_sources;
+    const auto secs = src.sections(db);
+    EXPECT_EQ(secs.size(), probe_report_sections({loaded[0]}).size());
+    EXPECT_EQ(src.own_document(db).sections.size(), secs.size());
+  }
+  EXPECT_EQ(probe_sources, 1u);
 }
 
 // ---- report sections from hand-made results --------------------------------------------

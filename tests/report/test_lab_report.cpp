@@ -11,6 +11,8 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "lab/spec.hpp"
+#include "scratch.hpp"
 
 namespace fs = std::filesystem;
 namespace rp = lmlab::report;
@@ -19,31 +21,7 @@ using nlohmann::json;
 
 namespace {
 
-fs::path test_root() { return fs::temp_directory_path() / ("lmlab_lab_report_test_" + std::to_string(::getpid())); }
-
-class remove_test_root : public ::testing::Environment {
- public:
-  void TearDown() override {
-    if (!::testing::UnitTest::GetInstance()->Failed()) fs::remove_all(test_root());
-  }
-};
-[[maybe_unused]] const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new remove_test_root);
-
-fs::path fresh(const std::string& name) {
-  fs::path d = test_root() / name;
-  fs::remove_all(d);
-  fs::create_directories(d.parent_path());
-  return d;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const lmlab::error& e) {
-    return std::string(e.what()) + (e.hint().empty() ? "" : " [hint: " + e.hint() + "]");
-  }
-  return "(no error)";
-}
+using namespace lmlab::report::testing;  // error_of, fresh_dir
 
 // t_{0.975, n-1} for n = 2 and 3 seeds.
 constexpr double t1 = 12.706204736174705;
@@ -96,7 +74,7 @@ const json kMqar = {{"name", "mqar"}, {"num_kv_pairs", 16}};
 
 // recall: attention (3 seeds) vs Mamba (2 finished, 1 failed); scan: simple vs length split.
 fs::path make_store() {
-  const fs::path p = fresh("store") / "lab.db";
+  const fs::path p = fresh_dir("store") / "lab.db";
   fs::create_directories(p.parent_path());
   st::results_store db(p);
   add(db, "recall/a0", {config("recall", model("A"), kMqar, 0), 0.90, {{"kv=4", 1.0}, {"kv=16", 0.9}}, {3.0, 2.0, 1.0}, ""});
@@ -133,6 +111,14 @@ const rp::section& by_id(const std::vector<rp::section>& s, const std::string& i
   for (const auto& x : s)
     if (x.id == id) return x;
   throw std::runtime_error("no section " + id);
+}
+
+// The [report]/[expect] metadata of the repository's experiments/*.toml (tests run from the
+// repository root), so that these tests check the rules as the spec files write them.
+const lmlab::lab::report_meta* meta_of(const std::string& experiment) {
+  static const auto metas = lmlab::lab::load_experiment_metas("experiments");
+  const auto it = metas.find(experiment);
+  return it == metas.end() ? nullptr : &it->second;
 }
 
 // One in-memory run for lab_experiment_section.
@@ -198,8 +184,8 @@ TEST(lab_report, sections_answers_and_agreement_from_the_store) {
             "1 of 6 runs failed (listed in the table).");
   EXPECT_NE(rec.comparison.find("Arora et al. 2023, Zoology"), std::string::npos);
   const std::string agree =
-      "Our measurement agrees: at the hardest slice (kv=16) attention (pattern=A) reaches 0.90, above every recurrent "
-      "variant (best: pattern=M at 0.25).";
+      "Our measurement agrees: max(attention).accuracy@hardest (kv=16) = pattern=A at 0.90 ± 0.25 > "
+      "max(recurrent).accuracy@hardest (kv=16) = pattern=M at 0.25 ± 0.64.";
   EXPECT_EQ(rec.comparison.substr(rec.comparison.size() - agree.size()), agree) << rec.comparison;
   ASSERT_EQ(rec.figures.size(), 4u);
   EXPECT_EQ(rec.figures[0].id, "recall-loss");
@@ -222,7 +208,8 @@ TEST(lab_report, sections_answers_and_agreement_from_the_store) {
             std::string::npos)
       << scan.question;
   const std::string scan_agree =
-      "Our measurement agrees: the simple split reaches 0.98 while the harder splits stay below 0.50 (split=length 0.15).";
+      "Our measurement agrees: max(simple).accuracy = split=simple at 0.98 ± 0.13 >= 0.90; each(harder).accuracy = "
+      "split=length at 0.15 ± 0.64 < 0.50.";
   EXPECT_EQ(scan.comparison.substr(scan.comparison.size() - scan_agree.size()), scan_agree) << scan.comparison;
 
   // --filter keeps only the named experiments.
@@ -235,7 +222,7 @@ TEST(lab_report, sections_answers_and_agreement_from_the_store) {
 
 TEST(lab_report, figure_and_table_csvs_hold_means_and_cis) {
   st::results_store db(make_store());
-  const fs::path out = fresh("report");
+  const fs::path out = fresh_dir("report");
   const auto w = rp::write_report(rp::lab_report_document(db), out);
   EXPECT_EQ(w.figures, 8u);
   EXPECT_EQ(w.tables, 2u);
@@ -295,26 +282,27 @@ TEST(lab_report, recall_agreement_in_both_directions) {
   const rp::lab_notes none;
   // Recurrent beats attention at the hardest slice: the report says we differ.
   std::vector<rp::lab_run> runs = {mem_run("A", 0, 0.5), mem_run("A", 1, 0.5), mem_run("M", 0, 0.9), mem_run("M", 1, 0.9)};
-  auto s = rp::lab_experiment_section("recall", runs, none);
+  auto s = rp::lab_experiment_section("recall", runs, none, meta_of("recall"));
   const std::string differ =
-      "Our measurement differs: at the hardest slice (kv=64) the recurrent variant pattern=M reaches 0.90, at or above "
-      "attention (pattern=A at 0.50).";
+      "Our measurement differs: max(attention).accuracy@hardest (kv=64) = pattern=A at 0.50 ± 0.00 > "
+      "max(recurrent).accuracy@hardest (kv=64) = pattern=M at 0.90 ± 0.00 does not hold.";
   EXPECT_EQ(s.comparison.substr(s.comparison.size() - differ.size()), differ) << s.comparison;
   // The other way round: agrees. Hybrids ("MA") are neither side.
   runs = {mem_run("A", 0, 0.8), mem_run("M", 0, 0.3), mem_run("MA", 0, 0.95)};
-  s = rp::lab_experiment_section("recall", runs, none);
+  s = rp::lab_experiment_section("recall", runs, none, meta_of("recall"));
   const std::string agree =
-      "Our measurement agrees: at the hardest slice (kv=64) attention (pattern=A) reaches 0.80, above every recurrent "
-      "variant (best: pattern=M at 0.30).";
+      "Our measurement agrees: max(attention).accuracy@hardest (kv=64) = pattern=A at 0.80 > "
+      "max(recurrent).accuracy@hardest (kv=64) = pattern=M at 0.30.";
   EXPECT_EQ(s.comparison.substr(s.comparison.size() - agree.size()), agree) << s.comparison;
   EXPECT_EQ(s.answer, "Best: pattern=MA at 0.97 test accuracy; worst: pattern=M at 0.65 (1 seed each).");
   // Only attention: nothing to compare.
-  s = rp::lab_experiment_section("recall", {mem_run("A", 0, 0.8)}, none);
+  s = rp::lab_experiment_section("recall", {mem_run("A", 0, 0.8)}, none, meta_of("recall"));
   EXPECT_EQ(s.comparison.substr(s.comparison.find("Not decided")),
-            "Not decided automatically: the experiment needs finished runs of both attention and recurrent variants.");
+            "Not decided automatically: no finished variant of group 'recurrent' (model.pattern ~ [^A]+) has "
+            "accuracy@hardest.");
   EXPECT_EQ(s.answer, "All runs reached 0.90 test accuracy (1 seed).");
   // No published result recorded for an unknown experiment.
-  s = rp::lab_experiment_section("toy", {mem_run("A", 0, 0.8)}, none);
+  s = rp::lab_experiment_section("toy", {mem_run("A", 0, 0.8)}, none, meta_of("toy"));
   EXPECT_EQ(s.comparison, "Not decided automatically: no published result is recorded for 'toy'.");
   EXPECT_NE(s.question.find("No entry for 'toy'"), std::string::npos);
 }
@@ -323,7 +311,7 @@ TEST(lab_report, slices_without_numeric_difficulty_are_ordered_names) {
   std::vector<rp::lab_run> runs = {mem_run("A", 0, 0.5), mem_run("M", 0, 0.4)};
   for (auto& r : runs)
     std::erase_if(r.evaluations, [](const st::evaluation& e) { return e.metric == "difficulty"; });
-  const auto s = rp::lab_experiment_section("recall", runs, {});
+  const auto s = rp::lab_experiment_section("recall", runs, {}, meta_of("recall"));
   ASSERT_EQ(s.figures.size(), 3u);  // no loss curves stored
   const json& x = s.figures[0].spec["layer"][0]["encoding"]["x"];
   EXPECT_EQ(x["field"], "slice");
@@ -335,7 +323,7 @@ TEST(lab_report, every_failed_run_is_listed_even_when_none_finished) {
   rp::lab_run r = mem_run("A", 0, 0.5);
   r.info.status = st::run_status::failed;
   r.info.failure_reason = "out of memory";
-  const auto s = rp::lab_experiment_section("recall", {r}, {});
+  const auto s = rp::lab_experiment_section("recall", {r}, {}, meta_of("recall"));
   EXPECT_EQ(s.answer, "No run finished with a test accuracy: 1 of 1 runs failed (listed in the table).");
   EXPECT_TRUE(s.figures.empty());
   ASSERT_EQ(s.tables.size(), 1u);
@@ -343,12 +331,12 @@ TEST(lab_report, every_failed_run_is_listed_even_when_none_finished) {
 }
 
 TEST(lab_report, empty_store_and_unknown_filter_are_errors_with_hints) {
-  const fs::path p = fresh("empty") / "empty.db";
+  const fs::path p = fresh_dir("empty") / "empty.db";
   fs::create_directories(p.parent_path());
   st::results_store empty(p);
   EXPECT_EQ(error_of([&] { rp::lab_report_sections(empty); }),
             "report: " + p.string() + ": the store has no lab runs [hint: run an experiment first: lmlab lab run "
-            "experiments/recall.toml --store " + p.string() + "]");
+            "experiments/<name>.toml --store " + p.string() + "]");
   st::results_store db(make_store());
   rp::lab_report_options opt;
   opt.filter = {"posenc"};
@@ -383,7 +371,7 @@ rp::lab_run run_with(const std::string& experiment, const json& model_patch, con
 }
 
 std::string verdict_of(const std::string& experiment, const std::vector<rp::lab_run>& runs) {
-  const auto s = rp::lab_experiment_section(experiment, runs, {});
+  const auto s = rp::lab_experiment_section(experiment, runs, {}, meta_of(experiment));
   for (const char* v : {"Our measurement agrees: ", "Our measurement differs: ", "Not decided automatically: "}) {
     const auto at = s.comparison.find(v);
     if (at != std::string::npos) return s.comparison.substr(at);
@@ -397,24 +385,10 @@ TEST(lab_report, published_rules_of_the_other_experiments) {
   auto pe = [](const char* p, double long_acc) {
     return run_with("posenc", {{"pos_encoding", p}}, {}, 0, 0.5, {{"len=64", 1.0}, {"len=512", long_acc}});
   };
-  EXPECT_EQ(verdict_of("posenc", {pe("alibi", 0.7), pe("learned", 0.1), pe("sinusoidal", 0.2)}),
-            "Our measurement agrees: at the hardest slice (len=512) ALiBi (pos_encoding=alibi) reaches 0.70, above every "
-            "learned/sinusoidal variant (best: pos_encoding=sinusoidal at 0.20).");
-  EXPECT_EQ(verdict_of("posenc", {pe("alibi", 0.1), pe("learned", 0.3)}),
-            "Our measurement differs: at the hardest slice (len=512) the learned/sinusoidal variant pos_encoding=learned "
-            "reaches 0.30, at or above ALiBi (pos_encoding=alibi at 0.10).");
   // arith: in-distribution vs longer operands.
   auto ar = [](int d, double id, double ood) {
     return run_with("arith", {{"d_model", d}}, {}, 0, 0.5, {{"id/d=3", id}, {"ood_len/d=6", ood}});
   };
-  EXPECT_EQ(verdict_of("arith", {ar(64, 0.9, 0.1), ar(128, 1.0, 0.5)}),
-            "Our measurement agrees: every variant drops by 0.20 or more on longer operands; the smallest drop is "
-            "d_model=128 (in distribution 1.00, longer operands 0.50).");
-  EXPECT_EQ(verdict_of("arith", {ar(64, 0.9, 0.8), ar(128, 1.0, 0.1)}),
-            "Our measurement differs: d_model=64 (in distribution 0.90, longer operands 0.80) drops by less than 0.20 on "
-            "longer operands.");
-  EXPECT_EQ(verdict_of("arith", {ar(64, 0.3, 0.1)}),
-            "Not decided automatically: in-distribution accuracy is at most 0.30: the models did not learn the task.");
   // depth_width: the closest-sized pair of different depth, final loss within 5%; a smaller
   // model with a very different loss does not enter the comparison.
   auto dw = [](int layers, int width, double params, double loss) {
@@ -422,41 +396,141 @@ TEST(lab_report, published_rules_of_the_other_experiments) {
     r.metrics.push_back({0, "n_params", params});
     return r;
   };
-  EXPECT_EQ(verdict_of("depth_width", {dw(4, 64, 200000, 2.00), dw(1, 128, 205000, 2.08), dw(1, 64, 60000, 3.0)}),
-            "Our measurement agrees: at about equal size (200000 and 205000 parameters) d_model=64 n_layers=4 ends at a "
-            "final training loss of 2.000 and d_model=128 n_layers=1 at 2.080, 4.0% apart.");
-  EXPECT_EQ(verdict_of("depth_width", {dw(4, 64, 200000, 2.00), dw(1, 128, 205000, 2.50)}),
-            "Our measurement differs: at about equal size (200000 and 205000 parameters) d_model=64 n_layers=4 ends at a "
-            "final training loss of 2.000 and d_model=128 n_layers=1 at 2.500, 25.0% apart.");
-  EXPECT_EQ(verdict_of("depth_width", {dw(4, 64, 200000, 2.00), dw(1, 64, 60000, 2.0)}),
-            "Not decided automatically: no two variants of different depth have parameter counts within 15% of each "
-            "other.");
   // hybrid_ratio: the best hybrid vs pure attention, within 0.02 (one seed each).
   auto hy = [](const char* p, double acc) { return run_with("hybrid_ratio", {{"pattern", p}}, {}, 0, acc); };
-  EXPECT_EQ(verdict_of("hybrid_ratio", {hy("A", 0.80), hy("MMMA", 0.79), hy("M", 0.95)}),
-            "Our measurement agrees: the best hybrid (pattern=MMMA) reaches 0.79 vs pure attention (pattern=A) at 0.80.");
-  EXPECT_EQ(verdict_of("hybrid_ratio", {hy("A", 0.80), hy("MMMA", 0.70)}),
-            "Our measurement differs: the best hybrid (pattern=MMMA) reaches 0.70 vs pure attention (pattern=A) at 0.80, "
-            "below it by more than 0.02.");
   // mod: MoD (mod_capacity > 0) vs dense.
   auto md = [](double cap, double acc) { return run_with("mod", {{"mod_capacity", cap}}, {}, 0, acc); };
-  EXPECT_EQ(verdict_of("mod", {md(0, 0.60), md(0.125, 0.65)}),
-            "Our measurement agrees: the best MoD (mod_capacity=0.125) reaches 0.65 vs dense (mod_capacity=0.0) at 0.60.");
-  EXPECT_EQ(verdict_of("mod", {md(0, 0.60)}),
-            "Not decided automatically: the experiment needs finished runs of both MoD and dense variants.");
-  // scan without a simple-split run.
-  EXPECT_EQ(verdict_of("scan", {run_with("scan", {}, {{"split", "length"}}, 0, 0.1)}),
-            "Not decided automatically: no finished run of the simple split.");
+  struct verdict_case {
+    const char* experiment;
+    std::vector<rp::lab_run> runs;
+    std::string expected;
+  };
+  const std::vector<verdict_case> cases = {
+      {"posenc", {pe("alibi", 0.7), pe("learned", 0.1), pe("sinusoidal", 0.2)},
+       "Our measurement agrees: max(alibi).accuracy@hardest (len=512) = pos_encoding=alibi at 0.70 > "
+       "max(learned_or_sinusoidal).accuracy@hardest (len=512) = pos_encoding=sinusoidal at 0.20."},
+      {"posenc", {pe("alibi", 0.1), pe("learned", 0.3)},
+       "Our measurement differs: max(alibi).accuracy@hardest (len=512) = pos_encoding=alibi at 0.10 > "
+       "max(learned_or_sinusoidal).accuracy@hardest (len=512) = pos_encoding=learned at 0.30 does not hold."},
+      {"arith", {ar(64, 0.9, 0.1), ar(128, 1.0, 0.5)},
+       "Our measurement agrees: for all 2 variants (closest: each(all).accuracy@id/* = d_model=128 at 1.00 >= "
+       "each(all).accuracy@ood_len/* = d_model=128 at 0.50 + 0.20)."},
+      {"arith", {ar(64, 0.9, 0.8), ar(128, 1.0, 0.1)},
+       "Our measurement differs: not for every variant: each(all).accuracy@id/* = d_model=64 at 0.90 >= "
+       "each(all).accuracy@ood_len/* = d_model=64 at 0.80 + 0.20 does not hold."},
+      {"arith", {ar(64, 0.3, 0.1)},
+       "Not decided automatically: the models did not learn the task (needed: max(all).accuracy@id/* = all runs at "
+       "0.30 >= 0.50 does not hold)."},
+      {"depth_width", {dw(4, 64, 200000, 2.00), dw(1, 128, 205000, 2.08), dw(1, 64, 60000, 3.0)},
+       "Our measurement agrees: first.final_train_loss = d_model=64 n_layers=4 at 2.00 within 5% of "
+       "second.final_train_loss = d_model=128 n_layers=1 at 2.08 (4.0% apart)."},
+      {"depth_width", {dw(4, 64, 200000, 2.00), dw(1, 128, 205000, 2.50)},
+       "Our measurement differs: first.final_train_loss = d_model=64 n_layers=4 at 2.00 within 5% of "
+       "second.final_train_loss = d_model=128 n_layers=1 at 2.50 (25.0% apart) does not hold."},
+      {"depth_width", {dw(4, 64, 200000, 2.00), dw(1, 64, 60000, 2.0)},
+       "Not decided automatically: no two variants that differ in model.n_layers have n_params within 15% of each "
+       "other."},
+      {"hybrid_ratio", {hy("A", 0.80), hy("MMMA", 0.79), hy("M", 0.95)},
+       "Our measurement agrees: max(hybrid).accuracy = pattern=MMMA at 0.79 >= max(attention).accuracy = pattern=A "
+       "at 0.80 (allowing 0.02)."},
+      {"hybrid_ratio", {hy("A", 0.80), hy("MMMA", 0.70)},
+       "Our measurement differs: max(hybrid).accuracy = pattern=MMMA at 0.70 >= max(attention).accuracy = pattern=A "
+       "at 0.80 (allowing 0.02) does not hold."},
+      {"mod", {md(0, 0.60), md(0.125, 0.65)},
+       "Our measurement agrees: max(mod).accuracy = mod_capacity=0.125 at 0.65 >= max(dense).accuracy = "
+       "mod_capacity=0.0 at 0.60 (allowing 0.02)."},
+      {"mod", {md(0, 0.60)},
+       "Not decided automatically: no finished variant of group 'mod' (model.mod_capacity > 0) has accuracy."},
+      {"scan", {run_with("scan", {}, {{"split", "length"}}, 0, 0.1)},  // no simple-split run
+       "Not decided automatically: no finished variant of group 'simple' (task.split = simple) has accuracy."},
+  };
+  for (const auto& c : cases) EXPECT_EQ(verdict_of(c.experiment, c.runs), c.expected) << c.experiment;
 }
 
 TEST(lab_report, rope_rescaled_evaluations_are_their_own_series) {
   rp::lab_run r = run_with("posenc", {{"pos_encoding", "rope"}}, {}, 0, 0.5, {{"len=64", 1.0}, {"len=512", 0.1}});
   r.evaluations.push_back({"test@yarn:4", "len=512", "accuracy", 0.6, 10});
   r.evaluations.push_back({"test@yarn:4", "all", "accuracy", 0.8, 20});
-  const auto s = rp::lab_experiment_section("posenc", {r}, {});
+  const auto s = rp::lab_experiment_section("posenc", {r}, {}, meta_of("posenc"));
   const auto csv = s.figures[0].data.to_string(lmlab::table_format::csv);
   EXPECT_NE(csv.find("all runs,len=512,2,0.1,"), std::string::npos) << csv;
   EXPECT_NE(csv.find("all runs @yarn:4,len=512,2,0.6,"), std::string::npos) << csv;
   // The headline numbers stay those of the plain test split.
   EXPECT_EQ(s.answer, "All runs reached 0.50 test accuracy (1 seed).");
+}
+
+namespace {
+// A spec's metadata from TOML text (the grid part is minimal).
+lmlab::lab::report_meta meta_from(const std::string& tables) {
+  return lmlab::lab::parse_spec("name = \"t\"\n[model]\nd_model = 64\n[task]\nname = \"mqar\"\n[train]\nsteps = 1\n" + tables,
+                                "t.toml")
+      .meta;
+}
+
+rp::lab_run state_run(const char* arch, int d_state, int seed, double acc, double state_bytes) {
+  rp::lab_run r = run_with("t", {{"arch", arch}, {"d_state", d_state}}, {}, seed, acc, {{"kv=4", 1.0}, {"kv=8", acc}});
+  r.metrics.push_back({0, "state_bytes", state_bytes});
+  return r;
+}
+}  // namespace
+
+TEST(lab_report, ci_overlap_preconditions_and_plots_from_the_spec) {
+  const auto meta = meta_from(R"toml(
+[report]
+title = "State"
+figures = ["final"]
+[[report.plot]]
+id = "state"
+x = "state_bytes"
+y = "accuracy@hardest"
+series = "model.arch"
+[expect]
+published = "P"
+citation = "C"
+groups = { small = "model.d_state = 2", large = "model.d_state = 32" }
+require = [{ left = "max(all).accuracy@easiest", op = ">=", right = 0.9, otherwise = "the model did not learn the task" }]
+rule = [{ metric = "accuracy@hardest", left = "min(large)", op = ">", right = "max(small)", ci_overlap = "undecided" }]
+)toml");
+  // Three seeds each, well apart: agrees.
+  std::vector<rp::lab_run> runs;
+  for (int s = 0; s < 3; ++s) {
+    runs.push_back(state_run("mamba", 2, s, 0.20 + 0.01 * s, 1000));
+    runs.push_back(state_run("mamba", 32, s, 0.60 + 0.01 * s, 16000));
+  }
+  auto sec = rp::lab_experiment_section("t", runs, {}, &meta);
+  EXPECT_EQ(sec.title, "State");
+  EXPECT_EQ(sec.comparison,
+            "Published: P (C). Rule: min(large) > max(small). Our measurement agrees: min(large).accuracy@hardest (kv=8) = "
+            "d_state=32 at 0.61 ± 0.02 > max(small).accuracy@hardest (kv=8) = d_state=2 at 0.21 ± 0.02.");
+  // Figures: the bar chart the spec asked for, then its plot, points ordered by state size.
+  ASSERT_EQ(sec.figures.size(), 2u);
+  EXPECT_EQ(sec.figures[0].id, "t-final");
+  EXPECT_EQ(sec.figures[1].id, "t-state");
+  const std::string csv = sec.figures[1].data.to_string(lmlab::table_format::csv);
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "series,variant,state_bytes,mean,lo,hi,n");
+  EXPECT_NE(csv.find("mamba,d_state=2,1000,0.21"), std::string::npos) << csv;
+  EXPECT_LT(csv.find("d_state=2,1000"), csv.find("d_state=32,16000")) << csv;
+  // Overlapping CIs: not decided, with the numbers.
+  runs.clear();
+  for (int s = 0; s < 3; ++s) {
+    runs.push_back(state_run("mamba", 2, s, 0.20 + 0.2 * s, 1000));
+    runs.push_back(state_run("mamba", 32, s, 0.30 + 0.2 * s, 16000));
+  }
+  sec = rp::lab_experiment_section("t", runs, {}, &meta);
+  EXPECT_NE(sec.comparison.find("Not decided automatically: min(large).accuracy@hardest (kv=8) = d_state=32 at 0.50 ± "),
+            std::string::npos)
+      << sec.comparison;
+  EXPECT_NE(sec.comparison.find(": the 95% CIs overlap."), std::string::npos) << sec.comparison;
+  // One seed: no CI to decide with.
+  sec = rp::lab_experiment_section("t", {state_run("mamba", 2, 0, 0.2, 1), state_run("mamba", 32, 0, 0.9, 2)}, {}, &meta);
+  EXPECT_NE(sec.comparison.find("a CI needs two or more seeds per variant."), std::string::npos) << sec.comparison;
+  // The precondition: the easiest slice below 0.9 everywhere -> not decided, whatever the rule says.
+  runs = {state_run("mamba", 2, 0, 0.2, 1), state_run("mamba", 32, 0, 0.9, 2)};
+  for (auto& r : runs)
+    for (auto& e : r.evaluations)
+      if (e.slice == "kv=4" && e.metric == "accuracy") e.value = 0.5;
+  sec = rp::lab_experiment_section("t", runs, {}, &meta);
+  EXPECT_EQ(sec.comparison.substr(sec.comparison.find("Not decided")),
+            "Not decided automatically: the model did not learn the task (needed: max(all).accuracy@easiest (kv=4) = "
+            "d_state=2 at 0.50 >= 0.90 does not hold).");
 }

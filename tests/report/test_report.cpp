@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "scratch.hpp"
 #include "sample_report.hpp"
 
 namespace fs = std::filesystem;
@@ -16,31 +17,9 @@ namespace rp = lmlab::report;
 using nlohmann::json;
 
 namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const lmlab::error& e) {
-    return std::string(e.what()) + (e.hint().empty() ? "" : " [hint: " + e.hint() + "]");
-  }
-  return "(no error)";
-}
 
-fs::path test_root() { return fs::temp_directory_path() / ("lmlab_report_test_" + std::to_string(::getpid())); }
-
-class remove_test_root : public ::testing::Environment {
- public:
-  void TearDown() override {
-    if (!::testing::UnitTest::GetInstance()->Failed()) fs::remove_all(test_root());
-  }
-};
-[[maybe_unused]] const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new remove_test_root);
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = test_root() / name;
-  fs::remove_all(d);
-  fs::create_directories(d.parent_path());
-  return d;
-}
+using lmlab::report::testing::error_of;
+using lmlab::report::testing::fresh_dir;
 
 // Tests that write a folder need the pinned chart library in the cache.
 void require_assets() {
