@@ -5,6 +5,8 @@
 // Not for: reductions over named dims (reduce.cpp), normalisations (norm.cpp).
 #include "ops/elementwise.hpp"
 
+#include "autograd/profile.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -181,6 +183,7 @@ tensor binary_raw(const tensor& a, const tensor& b, bin_op op, const char* name)
 }
 
 tensor binary(const tensor& a, const tensor& b, bin_op op, const char* name) {
+  prof::scope timed(prof::cat::elementwise);
   check_same_type(a, b, name);
   return dispatch_float(a.type(), name, [&]<class T>() { return binary_raw<T>(a, b, op, name); });
 }
@@ -243,6 +246,7 @@ namespace {
 // the backward reads, so only those are kept alive.
 template <class Fwd, class Bwd>
 tensor unary(const tensor& x, const char* name, Fwd fwd, Bwd bwd, bool keep_x, bool keep_y) {
+  prof::scope timed(prof::cat::elementwise);
   tensor out = dispatch_float(x.type(), name, [&]<class T>() {
     tensor xc = x.contiguous_raw();
     tensor y = tensor::empty(x.shape(), x.type());
@@ -456,6 +460,7 @@ void dropout_apply(std::uint64_t seed, std::uint64_t offset, double p, std::int6
 // x (...) -> y (...): y = x * keep / (1 - p)
 // ref: Srivastava et al. 2014, "Dropout" (scaled at training time: "inverted" dropout, as PyTorch)
 tensor dropout(const tensor& x, double p, bool training, std::uint64_t seed, std::uint64_t offset) {
+  prof::scope timed(prof::cat::elementwise);
   LMLAB_CHECK(p >= 0 && p < 1, "dropout: p must be in [0, 1), got {}", p);
   if (!training || p == 0) return x;
   tensor out = dispatch_float(x.type(), "dropout", [&]<class T>() {

@@ -4,6 +4,8 @@
 // exp_fast / expm1_fast / sqrt_fast (ops/vexp.hpp) in place of the libm calls.
 #include "ops/rglru.hpp"
 
+#include "autograd/profile.hpp"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -112,6 +114,7 @@ void lru_backward(const lru_dims& s, const T* x, const T* r, const T* ig, const 
 }  // namespace
 
 tensor rglru(const tensor& x, const tensor& r, const tensor& i, const tensor& lambda, double c, tensor* last_state) {
+  prof::scope timed(prof::cat::scan);
   const lru_dims s = check_lru("rglru", x, r, i, lambda);
   tensor xc = x.contiguous_raw(), rc = r.contiguous_raw(), ic = i.contiguous_raw(), lc = lambda.contiguous_raw();
   tensor h = tensor::empty(x.shape(), x.type());

@@ -4,6 +4,8 @@
 // from the equations; scripts/ref/rope_ref.py prints the same numbers for the tests.
 #include "ops/rope.hpp"
 
+#include "autograd/profile.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -196,6 +198,7 @@ void rotate_kernel(const T* x, T* y, std::int64_t rows, std::int64_t T_len, std:
 }  // namespace
 
 tensor apply_rotary(const tensor& x, const rope_cache& cache, std::int64_t pos_offset, rotary_layout layout) {
+  prof::scope timed(prof::cat::elementwise);
   LMLAB_CHECK(x.dim() == 4, "apply_rotary: x must be (B, H, T, D), got {}", shape_str(x.shape()));
   const std::int64_t T_len = x.size(2), D = x.size(3);
   LMLAB_CHECK_HINT(2 * cache.half <= D, "build the cache from rope_parameters with dim <= head_dim",

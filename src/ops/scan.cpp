@@ -5,6 +5,8 @@
 // once per call, never per time step.
 #include "ops/scan.hpp"
 
+#include "autograd/profile.hpp"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -295,6 +297,7 @@ void scan_backward(const scan_dims& s, const T* u, const T* dl, const T* A, cons
 
 tensor selective_scan(const tensor& u, const tensor& delta, const tensor& A, const tensor& Bm, const tensor& Cm,
                       const tensor& Dskip, tensor* last_state) {
+  prof::scope timed(prof::cat::scan);
   const scan_dims s = check_scan("selective_scan", u, delta, A, Bm, Cm, Dskip);
   tensor uc = u.contiguous_raw(), dc = delta.contiguous_raw(), ac = A.contiguous_raw(), bc = Bm.contiguous_raw(),
          cc = Cm.contiguous_raw();
@@ -406,6 +409,7 @@ void conv_forward(const conv_dims& s, const T* x, const T* wt, const T* bias, T*
 }  // namespace
 
 tensor causal_conv1d(const tensor& x, const tensor& w, const tensor& bias, tensor* last_state) {
+  prof::scope timed(prof::cat::scan);
   LMLAB_CHECK(x.dim() == 3, "causal_conv1d: x must be (B, T, D), got {}", shape_str(x.shape()));
   LMLAB_CHECK(w.dim() == 2 && w.size(0) == x.size(2) && w.size(1) >= 1, "causal_conv1d: w must be ({}, K), got {}", x.size(2),
               shape_str(w.shape()));

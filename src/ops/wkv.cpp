@@ -5,6 +5,8 @@
 // loop has the block's channels as its inner `omp simd` loop, with exp_fast (ops/vexp.hpp).
 #include "ops/wkv.hpp"
 
+#include "autograd/profile.hpp"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -182,6 +184,7 @@ void wkv_backward(const wkv_dims& s, const T* w, const T* u, const T* k, const T
 }  // namespace
 
 tensor wkv(const tensor& w, const tensor& u, const tensor& k, const tensor& v, tensor* state_out) {
+  prof::scope timed(prof::cat::scan);
   const wkv_dims s = check_wkv("wkv", w, u, k, v);
   tensor wc = w.contiguous_raw(), uc = u.contiguous_raw(), kc = k.contiguous_raw(), vc = v.contiguous_raw();
   tensor y = tensor::empty(k.shape(), k.type());

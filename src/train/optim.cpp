@@ -1,6 +1,8 @@
 // AdamW, clipping and the schedule: see optim.hpp.
 #include "train/optim.hpp"
 
+#include "autograd/profile.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -17,10 +19,12 @@ adamw::adamw(nn::named_tensors params, adamw_options opt) : opt_(opt) {
 }
 
 void adamw::zero_grad() {
+  prof::scope timed(prof::cat::optimizer);
   for (auto& s : slots_) s.param.impl().grad.reset();
 }
 
 void adamw::step(double lr) {
+  prof::scope timed(prof::cat::optimizer);
   ++step_;
   // ref: Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization", Alg. 2, in the
   // form torch.optim.AdamW computes it (scalars in double, tensor math in the param dtype).
@@ -70,6 +74,7 @@ void adamw::load_state(const std::function<const tensor&(const std::string&, con
 }
 
 double clip_grad_norm(const std::vector<tensor>& params, double max_norm) {
+  prof::scope timed(prof::cat::optimizer);
   double sq = 0;
   std::vector<tensor> grads;
   for (const auto& p : params) {
