@@ -10,8 +10,6 @@
 // Not for: attention variants with other score functions (linear attention, retention).
 #include "ops/attention.hpp"
 
-#include "autograd/profile.hpp"
-
 #include <omp.h>
 
 #include <algorithm>
@@ -20,6 +18,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/gemm.hpp"
 #include "ops/internal.hpp"

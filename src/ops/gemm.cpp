@@ -4,8 +4,6 @@
 // Not for: autograd (linalg.cpp), attention's small tiles (attention.cpp has its own loops).
 #include "ops/gemm.hpp"
 
-#include "autograd/profile.hpp"
-
 #include <unistd.h>
 
 #include <cblas.h>
@@ -18,6 +16,7 @@
 #include <climits>
 #include <cstdlib>
 
+#include "autograd/profile.hpp"
 #include "core/error.hpp"
 
 namespace lmlab {

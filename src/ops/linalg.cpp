@@ -3,11 +3,10 @@
 // Not for: attention (attention.cpp has a fused kernel).
 #include "ops/linalg.hpp"
 
-#include "autograd/profile.hpp"
-
 #include <algorithm>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/gemm.hpp"
 #include "ops/internal.hpp"
 

@@ -4,13 +4,12 @@
 // Not for: other losses.
 #include "ops/loss.hpp"
 
-#include "autograd/profile.hpp"
-
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/internal.hpp"
 
 namespace lmlab {

@@ -5,8 +5,6 @@
 // Not for: the fused cross-entropy (loss.cpp), attention's softmax (attention.cpp).
 #include "ops/norm.hpp"
 
-#include "autograd/profile.hpp"
-
 #include <omp.h>
 
 #include <algorithm>
@@ -15,6 +13,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/internal.hpp"
 
 namespace lmlab {

@@ -4,12 +4,11 @@
 // Not for: softmax/log-softmax (norm.cpp), losses (loss.cpp).
 #include "ops/reduce.hpp"
 
-#include "autograd/profile.hpp"
-
 #include <algorithm>
 #include <cmath>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/internal.hpp"
 
 namespace lmlab {

@@ -3,12 +3,11 @@
 // problem, solved in turn with the BLAS's own threads, reusing one set of scratch buffers.
 #include "ops/retention.hpp"
 
-#include "autograd/profile.hpp"
-
 #include <algorithm>
 #include <cmath>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/gemm.hpp"
 
 namespace lmlab {

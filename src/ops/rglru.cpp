@@ -4,8 +4,6 @@
 // exp_fast / expm1_fast / sqrt_fast (ops/vexp.hpp) in place of the libm calls.
 #include "ops/rglru.hpp"
 
-#include "autograd/profile.hpp"
-
 #include <omp.h>
 
 #include <algorithm>
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/vexp.hpp"
 
 namespace lmlab {

@@ -4,13 +4,12 @@
 // from the equations; scripts/ref/rope_ref.py prints the same numbers for the tests.
 #include "ops/rope.hpp"
 
-#include "autograd/profile.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <numbers>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 
 namespace lmlab {
 

@@ -5,8 +5,6 @@
 // once per call, never per time step.
 #include "ops/scan.hpp"
 
-#include "autograd/profile.hpp"
-
 #include <omp.h>
 
 #include <algorithm>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/vexp.hpp"
 
 namespace lmlab {

@@ -4,12 +4,11 @@
 // Not for: arithmetic (elementwise.cpp), reductions (reduce.cpp).
 #include "ops/shape.hpp"
 
-#include "autograd/profile.hpp"
-
 #include <algorithm>
 #include <numeric>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/internal.hpp"
 
 namespace lmlab {

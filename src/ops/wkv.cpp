@@ -5,8 +5,6 @@
 // loop has the block's channels as its inner `omp simd` loop, with exp_fast (ops/vexp.hpp).
 #include "ops/wkv.hpp"
 
-#include "autograd/profile.hpp"
-
 #include <omp.h>
 
 #include <algorithm>
@@ -15,6 +13,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/vexp.hpp"
 
 namespace lmlab {
