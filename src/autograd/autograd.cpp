@@ -39,8 +39,13 @@ void add_inplace(tensor& a, const tensor& b) {
     T* pa = a.data<T>();
     const T* pb = bc.data<T>();
     const std::int64_t n = a.numel();
-#pragma omp parallel for simd if (n > 65536)
-    for (std::int64_t i = 0; i < n; ++i) pa[i] += pb[i];
+    if (n > 65536) {
+#pragma omp parallel for simd
+      for (std::int64_t i = 0; i < n; ++i) pa[i] += pb[i];
+    } else {  // GCC 12 compiled the `parallel for simd if (...)` form's loop to scalar adds
+#pragma omp simd
+      for (std::int64_t i = 0; i < n; ++i) pa[i] += pb[i];
+    }
   });
 }
 }  // namespace

@@ -46,13 +46,21 @@ void adamw::step(double lr) {
       const T a1 = static_cast<T>(1.0 - opt_.beta1), a2 = static_cast<T>(1.0 - opt_.beta2);
       const T c2 = static_cast<T>(bc2_sqrt), eps = static_cast<T>(opt_.eps), neg_step = static_cast<T>(-step_size);
       const std::int64_t n = s.param.numel();
-#pragma omp parallel for simd if (n > 65536)
-      for (std::int64_t i = 0; i < n; ++i) {
+      auto update = [&](std::int64_t i) {
         p[i] *= decay;
         m[i] = m[i] * b1 + gp[i] * a1;
         v[i] = v[i] * b2 + gp[i] * gp[i] * a2;
         const T denom = std::sqrt(v[i]) / c2 + eps;
         p[i] += neg_step * (m[i] / denom);
+      };
+      // Two loops, not one `parallel for simd if (...)`: GCC 12 compiled that form's loop to
+      // scalar code (perf: vfmadd213ss), at every size.
+      if (n > 65536) {
+#pragma omp parallel for simd
+        for (std::int64_t i = 0; i < n; ++i) update(i);
+      } else {
+#pragma omp simd
+        for (std::int64_t i = 0; i < n; ++i) update(i);
       }
     });
   }
