@@ -2,9 +2,9 @@
 // reference, and inference memory against context length (issue 4, "Benchmark").
 //
 // Training: for each context T and mixer kind (A attention with RoPE, M Mamba, R Griffin
-// RG-LRU, W RWKV-4, T RetNet) a small LM from models::make_model (d_model 128, 2 layers,
-// 4 heads, vocab 256, batch --batch = 2 sequences, n_ctx = T; pos_encoding none for the
-// recurrent mixers) trains --steps steps after --warmup: forward, cross-entropy, backward,
+// RG-LRU, W RWKV-4, T RetNet) a small LM from models::make_model (d_model --d-model = 128,
+// --layers = 2 layers, --heads = 4 heads, vocab 256, batch --batch = 2 sequences, n_ctx = T;
+// pos_encoding none for the recurrent mixers) trains --steps steps after --warmup: forward, cross-entropy, backward,
 // gradient clipping at 1.0, AdamW (wd 0.1 on matrices). The PyTorch peer
 // (scripts/bench/torch_mixers.py) trains the same architecture built from the plain-PyTorch
 // blocks of scripts/ref/zoo_fixtures.py, interleaved with lmlab per (T, mixer) so a change in
@@ -15,7 +15,12 @@
 // loads (bench/bench_common.hpp) and reports tokens/s and CPU utilisation (getrusage CPU
 // seconds / wall seconds; 2.0 = two cores busy); "ratio per CPU-s" compares tokens per CPU
 // second, which a machine loaded by other jobs distorts less than tokens/s. MFU divides the model's own
-// train_flops_per_token(T) x tokens/s by the nominal peak (core/cpu.hpp, as train_bench).
+// train_flops_per_token(T) x tokens/s by the nominal peak (core/cpu.hpp, as train_bench) and
+// by the best SGEMM rate this build reaches at the model's own linear-layer shapes (batch x T
+// rows, width d_model: "GEMM peak"); the last columns say where lmlab's step time goes
+// (bench/step_profile.hpp). The lab's shapes (issue 21): `--seq 16,32,64 --batch 32
+// --d-model 64 --layers 4 --heads 2 --threads 1`. `--isa avx2` caps oneDNN, OpenBLAS and
+// PyTorch at AVX2; our own kernels follow the build (-DLMLAB_ARCH=x86-64-v3).
 //
 // Memory: for attention ("A"), Mamba ("M") and the hybrid "MMMA", each with 4 layers (so the
 // hybrid holds one attention layer in four), and each T of --mem-seq, one child builds the
@@ -25,7 +30,8 @@
 // Not for: a test (nothing asserts on time), GPT configs A/B/C (bench/train_bench.cpp).
 //
 // Usage: mixer_bench [--mixers A,M,R,W,T] [--seq 256,1024,4096] [--batch 2] [--steps 4] [--warmup 1]
-//                    [--threads 2] [--mem-models A,M,MMMA] [--mem-seq 256,1024,4096,16384]
+//                    [--threads 2] [--d-model 128] [--layers 2] [--heads 4] [--isa native|avx2]
+//                    [--mem-models A,M,MMMA] [--mem-seq 256,1024,4096,16384]
 //                    [--no-train] [--no-mem] [--no-peer] [--omp-wait passive|active] [--python PATH] [--timeout 1800]
 //                    [--ghz G] [--flop-per-cycle F] [-o text|md|csv|json|jsonl]
 #include <algorithm>
@@ -40,6 +46,7 @@
 
 #include "autograd/autograd.hpp"
 #include "bench_common.hpp"
+#include "step_profile.hpp"
 #include "core/cpu.hpp"
 #include "core/error.hpp"
 #include "core/sweep.hpp"
@@ -58,16 +65,17 @@ namespace {
 using lmlab::cell;
 using lmlab::bench::child_result;
 
-constexpr std::int64_t k_vocab = 256, k_d = 128, k_heads = 4, k_train_layers = 2, k_mem_layers = 4;
+constexpr std::int64_t k_vocab = 256, k_mem_layers = 4;
+std::int64_t g_d = 128, g_heads = 4, g_train_layers = 2;  // --d-model, --heads, --layers
 int g_timeout_s = 1800;
 
 // The bench model: `pattern` repeated over `layers` blocks; RoPE when it has attention.
 lmlab::models::lm_config bench_config(const std::string& pattern, std::int64_t layers, std::int64_t T) {
   lmlab::models::lm_config c;
   c.vocab_size = k_vocab;
-  c.d_model = k_d;
+  c.d_model = g_d;
   c.n_layers = layers;
-  c.n_heads = k_heads;
+  c.n_heads = g_heads;
   c.n_ctx = T;
   c.pattern = pattern;
   c.pos_encoding = pattern.find('A') != std::string::npos ? "rope" : "none";
@@ -95,11 +103,13 @@ std::vector<std::int32_t> random_ids(std::size_t n, std::uint64_t& s) {
 
 // ---- children -------------------------------------------------------------------------------
 
-// Training: prints "OK tokens/s cpu_util seconds loss".
+// Training: prints "OK tokens/s cpu_util seconds loss gemm_peak_gflops fractions..." (the
+// step-time breakdown of step_profile.hpp over the timed steps, then this build's best SGEMM
+// rate at the model's linear-layer shapes).
 int child_train(const std::string& pattern, std::int64_t T, std::int64_t B, int threads, int steps, int warmup) {
   using namespace lmlab;
   set_num_threads(threads);
-  auto model = models::make_model(bench_config(pattern, k_train_layers, T), 1);
+  auto model = models::make_model(bench_config(pattern, g_train_layers, T), 1);
   model->train();
   train::adamw opt(model->named_parameters(), {0.9, 0.999, 1e-8, 0.1});
   const auto params = model->parameters();
@@ -119,10 +129,14 @@ int child_train(const std::string& pattern, std::int64_t T, std::int64_t B, int 
     loss = l.item();
   };
   for (int i = 0; i < warmup; ++i) step(i);
+  prof::enable(true);
   const double c0 = bench::cpu_seconds(), t0 = bench::now();
   for (int i = 0; i < steps; ++i) step(warmup + i);
   const double t1 = bench::now(), c1 = bench::cpu_seconds();
-  std::printf("OK %.6g %.4f %.4f %.6f\n", static_cast<double>(steps * B * T) / (t1 - t0), (c1 - c0) / (t1 - t0), t1 - t0, loss);
+  prof::enable(false);
+  const double gemm_peak = bench::best_sgemm_gflops(B * T, g_d, 0.05);
+  std::printf("OK %.6g %.4f %.4f %.6f %.6g%s\n", static_cast<double>(steps * B * T) / (t1 - t0), (c1 - c0) / (t1 - t0), t1 - t0, loss,
+              gemm_peak, bench::step_fractions(prof::snapshot(), t1 - t0).c_str());
   return 0;
 }
 
@@ -173,9 +187,14 @@ std::string mib(double bytes) { return lmlab::format_number(bytes / (1024.0 * 10
 
 int main(int argc, char** argv) {
   try {
-    if (argc == 8 && std::strcmp(argv[1], "--child-train") == 0)
+    if (argc == 11 && std::strcmp(argv[1], "--child-train") == 0) {
+      g_d = std::atoll(argv[8]), g_train_layers = std::atoll(argv[9]), g_heads = std::atoll(argv[10]);
       return child_train(argv[2], std::atoll(argv[3]), std::atoll(argv[4]), std::atoi(argv[5]), std::atoi(argv[6]), std::atoi(argv[7]));
-    if (argc == 5 && std::strcmp(argv[1], "--child-mem") == 0) return child_mem(argv[2], std::atoll(argv[3]), std::atoi(argv[4]));
+    }
+    if (argc == 7 && std::strcmp(argv[1], "--child-mem") == 0) {
+      g_d = std::atoll(argv[5]), g_heads = std::atoll(argv[6]);
+      return child_mem(argv[2], std::atoll(argv[3]), std::atoi(argv[4]));
+    }
 
     std::vector<std::string> mixers = {"A", "M", "R", "W", "T"}, mem_models = {"A", "M", "MMMA"};
     std::vector<std::int64_t> seqs = {256, 1024, 4096}, mem_seqs = {256, 1024, 4096, 16384}, threads = {2};
@@ -184,6 +203,7 @@ int main(int argc, char** argv) {
     bool do_train = true, do_mem = true, do_peer = true;
     double ghz = 0, fpc = 0;
     std::string omp_wait;  // --omp-wait: OMP_WAIT_POLICY for every child (both engines); unset by default
+    std::string isa = "native";  // --isa avx2: cap every engine at AVX2 (step_profile.hpp)
     std::string python = "/usr/bin/python3", script = std::string(LMLAB_SOURCE_DIR) + "/scripts/bench/torch_mixers.py";
     lmlab::table_format fmt = lmlab::table_format::md;
     for (int i = 1; i < argc; ++i) {
@@ -204,6 +224,10 @@ int main(int argc, char** argv) {
       else if (a == "--no-mem") do_mem = false;
       else if (a == "--no-peer") do_peer = false;
       else if (a == "--omp-wait") omp_wait = value();
+      else if (a == "--isa") isa = value();
+      else if (a == "--d-model") g_d = std::stoll(value());
+      else if (a == "--layers") g_train_layers = std::stoll(value());
+      else if (a == "--heads") g_heads = std::stoll(value());
       else if (a == "--python") python = value();
       else if (a == "--script") script = value();
       else if (a == "--timeout") g_timeout_s = std::stoi(value());
@@ -218,7 +242,12 @@ int main(int argc, char** argv) {
         throw lmlab::usage_error("mixer_bench: --mixers takes letters from A, M, R, W, T, not '" + m + "'");
     for (const auto& m : mem_models) bench_config(m, k_mem_layers, 16);  // validates the pattern
 
+    const auto isa_vars = lmlab::bench::isa_env(isa);
     lmlab::cpu_info ci = lmlab::detect_cpu();
+    if (isa == "avx2") {
+      ci.flop_per_cycle = 32;
+      ci.why = "--isa avx2: 2 FMA pipes x 8 lanes x 2";
+    }
     if (fpc > 0) {
       ci.flop_per_cycle = fpc;
       ci.why = "set by --flop-per-cycle";
@@ -232,25 +261,33 @@ int main(int argc, char** argv) {
 
     if (do_train) {
       std::cerr << "mixer_bench: CPU " << ci.model << "; nominal peak = " << ci.flop_per_cycle << " FLOP/cycle/core (" << ci.why << ") x "
-                << ghz << " GHz x threads; lmlab BLAS: " << lmlab::blas_name() << "; d_model " << k_d << ", " << k_train_layers
-                << " layers, " << k_heads << " heads, vocab " << k_vocab << ", batch " << batch << "\n";
-      lmlab::table tab({"mixer", "T", "threads", "lmlab tok/s", "lmlab CPU", "torch tok/s", "torch CPU", "lmlab / torch", ">= 2x",
-                        "ratio per CPU-s", "train FLOP/token", "lmlab MFU", "torch MFU", "load"});
+                << ghz << " GHz x threads; lmlab BLAS: " << lmlab::blas_name() << "; lmlab kernels compiled for " << lmlab::bench::kernel_isa()
+                << "; --isa " << isa << "; d_model " << g_d << ", " << g_train_layers << " layers, " << g_heads << " heads, vocab " << k_vocab
+                << ", batch " << batch << "\n";
+      if (isa == "avx2" && std::string(lmlab::bench::kernel_isa()) != "AVX2")
+        std::cerr << "mixer_bench: warning: --isa avx2 caps the BLAS and PyTorch, but this build's own kernels use "
+                  << lmlab::bench::kernel_isa() << "; build with -DLMLAB_ARCH=x86-64-v3 for the AVX2 result\n";
+      std::vector<std::string> cols = {"mixer", "T", "threads", "lmlab tok/s", "lmlab CPU", "torch tok/s", "torch CPU", "lmlab / torch",
+                                       "ratio per CPU-s", "train FLOP/token", "lmlab MFU", "lmlab MFU of GEMM peak", "GEMM peak GFLOP/s",
+                                       "torch MFU", "load"};
+      for (const auto& b : lmlab::bench::breakdown_columns()) cols.push_back(b);
+      lmlab::table tab(cols);
       for (const auto T : seqs)
         for (const auto& mk : mixers) {
-          const auto model = lmlab::models::make_model(bench_config(mk, k_train_layers, T), 1);
+          const auto model = lmlab::models::make_model(bench_config(mk, g_train_layers, T), 1);
           const double flop_tok = model->train_flops_per_token(T);
           for (const auto t64 : threads) {
             const std::string ts = std::to_string(t64);
             std::map<std::string, std::string> env = {{"OMP_NUM_THREADS", ts}, {"OPENBLAS_NUM_THREADS", ts}, {"BLIS_NUM_THREADS", ts}};
             if (!omp_wait.empty()) env["OMP_WAIT_POLICY"] = omp_wait;
+            for (const auto& [k, v] : isa_vars) env[k] = v;
             int st = 0;
             child_result tr;
             if (do_peer) {
               std::cerr << "mixer_bench: " << mk << " T=" << T << " threads " << ts << " torch ...\n";
               const std::string out = lmlab::bench::run_child(
-                  {python, script, "--pattern", mk, "--layers", std::to_string(k_train_layers), "--d-model", std::to_string(k_d), "--heads",
-                   std::to_string(k_heads), "--vocab", std::to_string(k_vocab), "--seq", std::to_string(T), "--batch", std::to_string(batch),
+                  {python, script, "--pattern", mk, "--layers", std::to_string(g_train_layers), "--d-model", std::to_string(g_d), "--heads",
+                   std::to_string(g_heads), "--vocab", std::to_string(k_vocab), "--seq", std::to_string(T), "--batch", std::to_string(batch),
                    "--threads", ts, "--steps", std::to_string(steps), "--warmup", std::to_string(warmup)},
                   env, st, g_timeout_s);
               nlohmann::json j;
@@ -265,7 +302,8 @@ int main(int argc, char** argv) {
             }
             std::cerr << "mixer_bench: " << mk << " T=" << T << " threads " << ts << " lmlab ...\n";
             const std::string out = lmlab::bench::run_child({exe, "--child-train", mk, std::to_string(T), std::to_string(batch), ts,
-                                                             std::to_string(steps), std::to_string(warmup)},
+                                                             std::to_string(steps), std::to_string(warmup), std::to_string(g_d),
+                                                             std::to_string(g_train_layers), std::to_string(g_heads)},
                                                             env, st, g_timeout_s);
             const child_result lr = lmlab::bench::parse_ok_line(out, st, "lmlab child", g_timeout_s);
             if (!lr.ok) std::cerr << "mixer_bench: lmlab " << mk << " T=" << T << ": " << lr.error << "\n";
@@ -277,10 +315,18 @@ int main(int argc, char** argv) {
             const double ratio = both ? lr.value / tr.value : NAN;
             // Tokens per CPU-second of each: the ratio a loaded machine distorts least.
             const double cpu_ratio = both && lr.util > 0 && tr.util > 0 ? (lr.value / lr.util) / (tr.value / tr.util) : NAN;
-            tab.add_row({mixer_name(mk), T, t64, rate(lr), util(lr), rate(tr), util(tr),
-                         both ? cell(ratio, lmlab::format_number(ratio, 3) + "x") : cell("-"), both ? cell(ratio >= 2.0) : cell("-"),
-                         std::isfinite(cpu_ratio) ? cell(cpu_ratio, lmlab::format_number(cpu_ratio, 3) + "x") : cell("-"),
-                         cell(flop_tok, lmlab::format_number(flop_tok, 4)), mfu(lr), mfu(tr), lmlab::bench::load_average()});
+            // The lmlab child's OK line: tokens/s util seconds loss gemm_peak fractions...
+            const double gemm_peak = lr.ok && lr.extra.size() > 2 ? lr.extra[2] * 1e9 : NAN;
+            const double mfu_gemm = lr.ok ? lr.value * flop_tok / gemm_peak : NAN;
+            std::vector<cell> row = {mixer_name(mk), T, t64, rate(lr), util(lr), rate(tr), util(tr),
+                                     both ? cell(ratio, lmlab::format_number(ratio, 3) + "x") : cell("-"),
+                                     std::isfinite(cpu_ratio) ? cell(cpu_ratio, lmlab::format_number(cpu_ratio, 3) + "x") : cell("-"),
+                                     cell(flop_tok, lmlab::format_number(flop_tok, 4)), mfu(lr),
+                                     std::isfinite(mfu_gemm) ? cell(mfu_gemm, pct(mfu_gemm)) : cell("-"),
+                                     std::isfinite(gemm_peak) ? cell(gemm_peak * 1e-9, lmlab::format_number(gemm_peak * 1e-9, 4)) : cell("-"),
+                                     mfu(tr), lmlab::bench::load_average()};
+            for (auto& b : lmlab::bench::breakdown_cells(lr, 3)) row.push_back(b);
+            tab.add_row(row);
           }
         }
       tab.print(std::cout, fmt);
@@ -293,12 +339,14 @@ int main(int argc, char** argv) {
       const std::string ts = std::to_string(threads.front());
       std::map<std::string, std::string> env = {{"OMP_NUM_THREADS", ts}, {"OPENBLAS_NUM_THREADS", ts}, {"BLIS_NUM_THREADS", ts}};
       if (!omp_wait.empty()) env["OMP_WAIT_POLICY"] = omp_wait;
+      for (const auto& [k, v] : isa_vars) env[k] = v;
       bool warned = false;
       for (const auto& m : mem_models)
         for (const auto T : mem_seqs) {
           std::cerr << "mixer_bench: memory " << m << " T=" << T << " ...\n";
           int st = 0;
-          const std::string out = lmlab::bench::run_child({exe, "--child-mem", m, std::to_string(T), ts}, env, st, g_timeout_s);
+          const std::string out = lmlab::bench::run_child({exe, "--child-mem", m, std::to_string(T), ts, std::to_string(g_d), std::to_string(g_heads)},
+                                                          env, st, g_timeout_s);
           const child_result r = lmlab::bench::parse_ok_line(out, st, "memory child", g_timeout_s);
           if (!r.ok || r.extra.size() < 5) {
             std::cerr << "mixer_bench: memory " << m << " T=" << T << ": " << r.error << "\n";

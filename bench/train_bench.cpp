@@ -17,7 +17,8 @@
 // Not for: a test (nothing asserts on time), or per-op timings (bench/ops_bench.cpp).
 //
 // Usage: train_bench [--config A,B,C] [--threads 1,2] [--steps 8] [--warmup 2]
-//                    [--peers torch,torch-blis] [--omp-wait passive|active] [--env NAME=VALUE]... [--python PATH]
+//                    [--peers torch,torch-blis] [--omp-wait passive|active] [--env NAME=VALUE]... [--isa native|avx2]
+//                    [--python PATH]
 //                    [--sgemm-time 0.2] [--timeout 600] [--ghz G] [--flop-per-cycle F]
 //                    [-o text|md|csv|json|jsonl]
 #include <sys/resource.h>
@@ -43,6 +44,7 @@
 
 #include "autograd/autograd.hpp"
 #include "bench_common.hpp"
+#include "step_profile.hpp"
 #include "core/error.hpp"
 #include "core/sweep.hpp"
 #include "core/cpu.hpp"
@@ -76,18 +78,20 @@ result parse_torch(const std::string& out, int status) {
   return lmlab::bench::parse_peer_json(out, status, "torch_gpt.py", g_timeout_s);
 }
 
-// Issue 2's benchmark configs.
+// Issue 2's benchmark configs, and issue 21's lab shapes: L the quick experiments' typical
+// model (d 64, 4 layers, T 32, batch 32, as experiments/hybrid_ratio.toml), L2 the larger end
+// of them (d 128, 2 layers, T 64, batch 64).
 struct bench_config {
   const char* name;
   std::int64_t vocab, d, layers, heads, T, B;
 };
-constexpr bench_config k_configs[] = {
-    {"A", 96, 128, 4, 4, 128, 32}, {"B", 96, 256, 6, 8, 256, 16}, {"C", 512, 512, 8, 8, 256, 8}};
+constexpr bench_config k_configs[] = {{"A", 96, 128, 4, 4, 128, 32}, {"B", 96, 256, 6, 8, 256, 16}, {"C", 512, 512, 8, 8, 256, 8},
+                                      {"L", 64, 64, 4, 2, 32, 32},   {"L2", 96, 128, 2, 4, 64, 64}};
 
 const bench_config& find_config(const std::string& name) {
   for (const auto& c : k_configs)
     if (name == c.name) return c;
-  throw lmlab::usage_error("train_bench: unknown config '" + name + "' (A, B or C)");
+  throw lmlab::usage_error("train_bench: unknown config '" + name + "' (A, B, C, L or L2)");
 }
 
 lmlab::models::gpt_config model_config(const bench_config& c) {
@@ -130,50 +134,23 @@ int child_lmlab(const bench_config& c, int threads, int steps, int warmup) {
     loss = l.item();
   };
   for (int i = 0; i < warmup; ++i) step(i);
+  prof::enable(true);
   const double c0 = cpu_seconds(), t0 = now();
   for (int i = 0; i < steps; ++i) step(warmup + i);
   const double t1 = now(), c1 = cpu_seconds();
-  std::printf("OK %.6g %.4f %.4f %.6f\n", static_cast<double>(steps * c.B * c.T) / (t1 - t0), (c1 - c0) / (t1 - t0),
-              t1 - t0, loss);
+  prof::enable(false);
+  std::printf("OK %.6g %.4f %.4f %.6f%s\n", static_cast<double>(steps * c.B * c.T) / (t1 - t0), (c1 - c0) / (t1 - t0),
+              t1 - t0, loss, bench::step_fractions(prof::snapshot(), t1 - t0).c_str());
   return 0;
 }
 
 // SGEMM peak: the best rate of lmlab::gemm over the config's linear-layer GEMMs (forward
-// x W^T, backward dY W and dY^T X of qkv, proj, mlp_up, mlp_down).
+// x W^T, backward dY W and dY^T X of qkv, proj, mlp_up, mlp_down); CPU use over all of them.
 int child_sgemm(const bench_config& c, int threads, double min_time) {
   lmlab::set_num_threads(threads);
-  const std::int64_t d = c.d, R = c.B * c.T;
-  struct shp {
-    bool ta, tb;
-    std::int64_t M, N, K;
-  };
-  std::vector<shp> shapes;
-  for (std::int64_t out : {3 * d, d, 4 * d}) shapes.push_back({false, true, R, out, d});  // qkv, proj, mlp_up
-  shapes.push_back({false, true, R, d, 4 * d});                                            // mlp_down
-  shapes.push_back({false, false, R, d, 4 * d});                                           // dX = dY W
-  shapes.push_back({true, false, 4 * d, d, R});                                            // dW = dY^T X
-  double best = 0, best_util = 0;
-  for (const auto& s : shapes) {
-    const std::int64_t ra = s.ta ? s.K : s.M, ca = s.ta ? s.M : s.K, rb = s.tb ? s.N : s.K, cb = s.tb ? s.K : s.N;
-    std::vector<float> A(static_cast<std::size_t>(ra * ca)), B(static_cast<std::size_t>(rb * cb)), C(static_cast<std::size_t>(s.M * s.N));
-    for (std::size_t i = 0; i < A.size(); ++i) A[i] = static_cast<float>((i * 7919) % 1000) * 1e-3f - 0.5f;
-    for (std::size_t i = 0; i < B.size(); ++i) B[i] = static_cast<float>((i * 104729) % 1000) * 1e-3f - 0.5f;
-    auto run = [&] { lmlab::gemm(s.ta, s.tb, s.M, s.N, s.K, 1.0f, A.data(), ca, B.data(), cb, 0.0f, C.data(), s.N); };
-    run();
-    int reps = 0;
-    const double c0 = cpu_seconds(), t0 = now();
-    double t1 = t0;
-    while (t1 - t0 < min_time || reps < 2) {
-      run();
-      ++reps;
-      t1 = now();
-    }
-    const double g = 2.0 * static_cast<double>(s.M * s.N) * static_cast<double>(s.K) * reps / (t1 - t0) * 1e-9;
-    if (g > best) {
-      best = g;
-      best_util = (cpu_seconds() - c0) / (t1 - t0);
-    }
-  }
+  const double c0 = cpu_seconds(), t0 = now();
+  const double best = lmlab::bench::best_sgemm_gflops(c.B * c.T, c.d, min_time);
+  const double best_util = (cpu_seconds() - c0) / (now() - t0);
   std::printf("OK %.6g %.4f\n", best, best_util);
   return 0;
 }
@@ -199,6 +176,7 @@ int main(int argc, char** argv) {
     std::string blis_dir = "/usr/lib/x86_64-linux-gnu/blis-openmp";
     lmlab::table_format fmt = lmlab::table_format::md;
     std::map<std::string, std::string> extra_env;  // --env NAME=VALUE, for every child
+    std::string isa = "native";                    // --isa avx2: cap every engine at AVX2
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
       auto value = [&]() -> std::string {
@@ -217,6 +195,7 @@ int main(int argc, char** argv) {
         if (eq == std::string::npos || eq == 0) throw lmlab::usage_error("train_bench: --env expects NAME=VALUE, got '" + kv + "'");
         extra_env[kv.substr(0, eq)] = kv.substr(eq + 1);
       }
+      else if (a == "--isa") isa = value();
       else if (a == "--python") python = value();
       else if (a == "--script") script = value();
       else if (a == "--sgemm-time") sgemm_time = std::stod(value());
@@ -230,8 +209,13 @@ int main(int argc, char** argv) {
     for (const auto& p : peers)
       if (p != "torch" && p != "torch-blis") throw lmlab::usage_error("train_bench: --peers takes torch and/or torch-blis, not '" + p + "'");
     for (const auto& c : configs) find_config(c);
+    const auto isa_vars = lmlab::bench::isa_env(isa);
 
     lmlab::cpu_info ci = lmlab::detect_cpu();
+    if (isa == "avx2") {
+      ci.flop_per_cycle = 32;
+      ci.why = "--isa avx2: 2 FMA pipes x 8 lanes x 2";
+    }
     if (fpc > 0) {
       ci.flop_per_cycle = fpc;
       ci.why = "set by --flop-per-cycle";
@@ -249,12 +233,18 @@ int main(int argc, char** argv) {
               << "; nominal peak = " << ci.flop_per_cycle << " FLOP/cycle/core (" << ci.why << ") x " << ghz
               << " GHz (" << ghz_src << ") x threads; lmlab BLAS: " << lmlab::blas_name()
               << "; OpenMP wait policy: lmlab " << (omp_wait.empty() ? "passive (its default, src/ops/gemm.cpp)" : omp_wait) << ", PyTorch "
-              << (omp_wait.empty() ? "libgomp's default" : omp_wait) << "\n";
+              << (omp_wait.empty() ? "libgomp's default" : omp_wait) << "; lmlab kernels compiled for " << lmlab::bench::kernel_isa()
+              << "; --isa " << isa << "\n";
+    if (isa == "avx2" && std::string(lmlab::bench::kernel_isa()) != "AVX2")
+      std::cerr << "train_bench: warning: --isa avx2 caps the BLAS and PyTorch, but this build's own kernels use "
+                << lmlab::bench::kernel_isa() << "; build with -DLMLAB_ARCH=x86-64-v3 for the AVX2 result\n";
 
     const std::string exe_path = lmlab::bench::self_exe(argv[0]);
 
-    lmlab::table tab({"config", "threads", "engine", "tokens/s", "CPU util", "load", "MFU nominal", "MFU of SGEMM peak",
-                      "SGEMM peak GFLOP/s", "lmlab / this"});
+    std::vector<std::string> cols = {"config", "threads", "engine", "tokens/s", "CPU util", "load", "MFU nominal", "MFU of SGEMM peak",
+                                     "SGEMM peak GFLOP/s", "lmlab / this"};
+    for (const auto& b : lmlab::bench::breakdown_columns()) cols.push_back(b);
+    lmlab::table tab(cols);
     struct best_t {
       double v = 0;
       int t = 0;
@@ -269,6 +259,7 @@ int main(int argc, char** argv) {
         const std::string ts = std::to_string(t);
         std::map<std::string, std::string> env = {{"OMP_NUM_THREADS", ts}, {"OPENBLAS_NUM_THREADS", ts}, {"BLIS_NUM_THREADS", ts}};
         if (!omp_wait.empty()) env["OMP_WAIT_POLICY"] = omp_wait;
+        for (const auto& [k, v] : isa_vars) env[k] = v;
         for (const auto& [k, v] : extra_env) env[k] = v;
         struct row_t {
           std::string engine;
@@ -305,17 +296,22 @@ int main(int argc, char** argv) {
         for (const auto& row : rows) {
           if (!row.r.ok) {
             std::cerr << "train_bench: " << cname << " " << row.engine << ": " << row.r.error << "\n";
-            tab.add_row({cname, t, row.engine, "failed", "-", row.load, "-", "-", "-", "-"});
+            std::vector<cell> failed = {cname, t, row.engine, "failed", "-", row.load, "-", "-", "-", "-"};
+            failed.resize(cols.size(), cell("-"));
+            tab.add_row(failed);
             continue;
           }
           const double fl = row.r.value * flop_tok;
           auto& b = best[cname][row.engine];
           if (row.r.value > b.v) b = {row.r.value, t};
-          tab.add_row({cname, t, row.engine, cell(row.r.value, lmlab::format_number(row.r.value, 4)),
+          std::vector<cell> cells = {cname, t, row.engine, cell(row.r.value, lmlab::format_number(row.r.value, 4)),
                        cell(row.r.util, lmlab::format_number(100.0 * row.r.util, 3) + "%"), row.load, cell(fl / nominal, pct(fl / nominal)),
                        sg.ok ? cell(fl / (sg.value * 1e9), pct(fl / (sg.value * 1e9))) : cell("-"),
                        sg.ok ? cell(sg.value, lmlab::format_number(sg.value, 4) + " (" + lmlab::format_number(100.0 * sg.util, 3) + "%)") : cell("-"),
-                       std::isfinite(lm) ? cell(lm / row.r.value, lmlab::format_number(lm / row.r.value, 3) + "x") : cell("-")});
+                       std::isfinite(lm) ? cell(lm / row.r.value, lmlab::format_number(lm / row.r.value, 3) + "x") : cell("-")};
+          // Where lmlab's step time goes (its OK line: tokens/s util seconds loss fractions...).
+          for (auto& b : lmlab::bench::breakdown_cells(row.r, 2)) cells.push_back(row.engine == "lmlab" ? b : cell("-"));
+          tab.add_row(cells);
         }
       }
     }

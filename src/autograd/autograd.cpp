@@ -1,6 +1,8 @@
 // The tape and the backward engine: see autograd.hpp.
 #include "autograd/autograd.hpp"
 
+#include "autograd/profile.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <unordered_map>
@@ -30,14 +32,20 @@ std::shared_ptr<node> node_of(const tensor& t) {
 
 // In-place a += b for same-shape contiguous floating tensors.
 void add_inplace(tensor& a, const tensor& b) {
+  prof::scope timed(prof::cat::elementwise);
   LMLAB_ASSERT(a.shape() == b.shape(), "gradient shape {} vs {}", shape_str(a.shape()), shape_str(b.shape()));
   tensor bc = b.type() == a.type() ? b.contiguous_raw() : b.to_raw(a.type());
   dispatch_float(a.type(), "backward", [&]<class T>() {
     T* pa = a.data<T>();
     const T* pb = bc.data<T>();
     const std::int64_t n = a.numel();
-#pragma omp parallel for simd if (n > 65536)
-    for (std::int64_t i = 0; i < n; ++i) pa[i] += pb[i];
+    if (n > 65536) {
+#pragma omp parallel for simd
+      for (std::int64_t i = 0; i < n; ++i) pa[i] += pb[i];
+    } else {  // GCC 12 compiled the `parallel for simd if (...)` form's loop to scalar adds
+#pragma omp simd
+      for (std::int64_t i = 0; i < n; ++i) pa[i] += pb[i];
+    }
   });
 }
 }  // namespace
@@ -125,7 +133,11 @@ void backward(const tensor& root, const tensor& grad_root, bool retain_graph) {
       continue;
     }
     LMLAB_CHECK(n->backward != nullptr, "backward: the graph through '{}' was already freed; pass retain_graph=true to backward twice", n->op);
-    std::vector<tensor> grads = n->backward(g);
+    std::vector<tensor> grads;
+    {
+      prof::scope timed(prof::enabled() ? prof::category_of(n->op) : prof::cat::elementwise);
+      grads = n->backward(g);
+    }
     LMLAB_ASSERT(grads.size() == n->next.size(), "{}: backward returned {} gradients for {} inputs", n->op, grads.size(), n->next.size());
     for (std::size_t i = 0; i < grads.size(); ++i) {
       node* nx = n->next[i].get();

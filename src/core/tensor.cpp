@@ -1,6 +1,7 @@
 // Tensor storage, pool and raw views: see tensor.hpp.
 #include "core/tensor.hpp"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -86,6 +87,20 @@ pool& the_pool() {
   static pool* p = new pool();  // never destroyed: storages may die during static destruction
   return *p;
 }
+
+// glibc gives the top of its heap back to the system (brk) whenever more than
+// M_TRIM_THRESHOLD bytes lie free there, and serves blocks above M_MMAP_THRESHOLD with a fresh
+// mmap each time. Scratch that the BLAS and the kernels malloc and free on every call (oneDNN's
+// packing buffers, per-call std::vectors) then costs a brk shrink, a brk grow and a page fault
+// per page, every call: 12% of a 1-thread training step at the lab's shapes (d_model 64,
+// attention; perf: __do_sys_brk -> do_vmi_align_munmap). Keeping freed memory in the process
+// removes that (issue 21). A value the user set in the environment (MALLOC_TRIM_THRESHOLD_,
+// MALLOC_MMAP_THRESHOLD_) wins.
+const bool g_malloc_keeps_memory = [] {
+  if (!std::getenv("MALLOC_TRIM_THRESHOLD_")) mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  if (!std::getenv("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's 64-bit maximum
+  return true;
+}();
 
 }  // namespace
 

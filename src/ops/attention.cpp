@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/gemm.hpp"
 #include "ops/internal.hpp"
@@ -257,6 +258,7 @@ rows<const T> as_const(rows<T> r) {
 // (B, H, T, D) view of a contiguous (B, T, H, D) buffer, so transpose(o, 1, 2) followed by a
 // reshape to (B, T, H * D) copies nothing.
 tensor attention(const tensor& q, const tensor& k, const tensor& v, const attention_options& opt) {
+  prof::scope timed(prof::cat::attention);
   const attn_dims a = check_dims(q, k, v, opt, "attention");
   const head_layout lq = heads_of(q), lk = heads_of(k), lv = heads_of(v);
   tensor out = tensor::empty({a.B, a.T, a.H, a.D}, q.type()).transpose_raw(1, 2);

@@ -12,9 +12,11 @@
 #include <omp.h>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "core/rng.hpp"
 #include "ops/internal.hpp"
 #include "ops/reduce.hpp"
+#include "ops/vexp.hpp"
 
 namespace lmlab {
 namespace detail {
@@ -43,15 +45,41 @@ shape_t bcast_strides(const tensor& t, const shape_t& out) {
   return st;
 }
 
-// Storage offset (elements) of row `r` (all dims but the last) for the given strides.
-inline std::int64_t row_offset(std::int64_t r, const shape_t& shape, const shape_t& st) {
-  std::int64_t off = 0;
-  for (std::size_t d = shape.size() - 1; d-- > 0;) {
-    const std::int64_t i = r % shape[d];
-    r /= shape[d];
-    off += i * st[d];
+// Calls body(r, off_a, off_b) for rows r in [r0, r1) of `shape` (a row: all dims but the
+// last), with the storage offsets (elements) of two operands of strides sa and sb. The
+// offsets are carried from row to row like an odometer: one division per dim at r0 instead of
+// per row, which at the lab's shapes (rows of 64 floats) cost several times the row's own work
+// (issue 21).
+template <class F>
+inline void for_rows(std::int64_t r0, std::int64_t r1, const shape_t& shape, const shape_t& sa, const shape_t& sb, F&& body) {
+  if (r0 >= r1) return;
+  const std::size_t nd = shape.size() - 1;  // leading dims
+  std::int64_t idx[16] = {}, oa = 0, ob = 0;
+  LMLAB_ASSERT(nd <= 16, "elementwise: {} dims", shape.size());
+  for (std::size_t d = nd, r = static_cast<std::size_t>(r0); d-- > 0;) {
+    idx[d] = static_cast<std::int64_t>(r) % shape[d];
+    r /= static_cast<std::size_t>(shape[d]);
+    oa += idx[d] * sa[d];
+    ob += idx[d] * sb[d];
   }
-  return off;
+  for (std::int64_t r = r0;;) {
+    body(r, oa, ob);
+    if (++r == r1) return;
+    for (std::size_t d = nd; d-- > 0;) {
+      oa += sa[d];
+      ob += sb[d];
+      if (++idx[d] < shape[d]) break;
+      oa -= sa[d] * shape[d];
+      ob -= sb[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+// Rows [r0, r1) of `rows` that thread `me` of `nt` takes (contiguous, as schedule(static)).
+inline void thread_rows(std::int64_t rows, int me, int nt, std::int64_t& r0, std::int64_t& r1) {
+  r0 = rows * me / nt;
+  r1 = rows * (me + 1) / nt;
 }
 
 // out[i] = f(a[i], b[i]) over the broadcast shape of out (contiguous). a and b may be strided.
@@ -75,25 +103,29 @@ void binary_kernel(const tensor& a, const tensor& b, tensor& out, F f) {
   const shape_t sa = bcast_strides(a, s), sb = bcast_strides(b, s);
   const std::int64_t inner = s.back(), rows = n / inner;
   const std::int64_t ia = sa.back(), ib = sb.back();
-#pragma omp parallel for if (n > k_par_grain)
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const T* ra = pa + row_offset(r, s, sa);
-    const T* rb = pb + row_offset(r, s, sb);
-    T* ro = po + r * inner;
-    if (ia == 1 && ib == 1) {
+#pragma omp parallel if (n > k_par_grain)
+  {
+    std::int64_t r0, r1;
+    thread_rows(rows, omp_get_thread_num(), omp_get_num_threads(), r0, r1);
+    for_rows(r0, r1, s, sa, sb, [&](std::int64_t r, std::int64_t oa, std::int64_t ob) {
+      const T* ra = pa + oa;
+      const T* rb = pb + ob;
+      T* ro = po + r * inner;
+      if (ia == 1 && ib == 1) {
 #pragma omp simd
-      for (std::int64_t j = 0; j < inner; ++j) ro[j] = f(ra[j], rb[j]);
-    } else if (ia == 1 && ib == 0) {
-      const T vb = rb[0];
+        for (std::int64_t j = 0; j < inner; ++j) ro[j] = f(ra[j], rb[j]);
+      } else if (ia == 1 && ib == 0) {
+        const T vb = rb[0];
 #pragma omp simd
-      for (std::int64_t j = 0; j < inner; ++j) ro[j] = f(ra[j], vb);
-    } else if (ia == 0 && ib == 1) {
-      const T va = ra[0];
+        for (std::int64_t j = 0; j < inner; ++j) ro[j] = f(ra[j], vb);
+      } else if (ia == 0 && ib == 1) {
+        const T va = ra[0];
 #pragma omp simd
-      for (std::int64_t j = 0; j < inner; ++j) ro[j] = f(va, rb[j]);
-    } else {
-      for (std::int64_t j = 0; j < inner; ++j) ro[j] = f(ra[j * ia], rb[j * ib]);
-    }
+        for (std::int64_t j = 0; j < inner; ++j) ro[j] = f(va, rb[j]);
+      } else {
+        for (std::int64_t j = 0; j < inner; ++j) ro[j] = f(ra[j * ia], rb[j * ib]);
+      }
+    });
   }
 }
 
@@ -135,10 +167,11 @@ tensor sum_to_raw(const tensor& g, const shape_t& shape) {
     {
       const int t = omp_get_thread_num();
       double* a = acc.data() + static_cast<std::int64_t>(t) * m;
-#pragma omp for schedule(static)
-      for (std::int64_t r = 0; r < rows; ++r) {
-        const T* rg = pg + row_offset(r, s, sg);
-        double* ra = a + row_offset(r, s, so);
+      std::int64_t r0, r1;
+      thread_rows(rows, t, omp_get_num_threads(), r0, r1);
+      for_rows(r0, r1, s, sg, so, [&](std::int64_t, std::int64_t og, std::int64_t oo) {
+        const T* rg = pg + og;
+        double* ra = a + oo;
         if (io == 0) {
           double sum = 0;
 #pragma omp simd reduction(+ : sum)
@@ -148,7 +181,7 @@ tensor sum_to_raw(const tensor& g, const shape_t& shape) {
 #pragma omp simd
           for (std::int64_t j = 0; j < inner; ++j) ra[j] += rg[j * ig];
         }
-      }
+      });
     }
     T* po = out.data<T>();
     for (std::int64_t i = 0; i < m; ++i) {
@@ -181,6 +214,7 @@ tensor binary_raw(const tensor& a, const tensor& b, bin_op op, const char* name)
 }
 
 tensor binary(const tensor& a, const tensor& b, bin_op op, const char* name) {
+  prof::scope timed(prof::cat::elementwise);
   check_same_type(a, b, name);
   return dispatch_float(a.type(), name, [&]<class T>() { return binary_raw<T>(a, b, op, name); });
 }
@@ -243,6 +277,7 @@ namespace {
 // the backward reads, so only those are kept alive.
 template <class Fwd, class Bwd>
 tensor unary(const tensor& x, const char* name, Fwd fwd, Bwd bwd, bool keep_x, bool keep_y) {
+  prof::scope timed(prof::cat::elementwise);
   tensor out = dispatch_float(x.type(), name, [&]<class T>() {
     tensor xc = x.contiguous_raw();
     tensor y = tensor::empty(x.shape(), x.type());
@@ -374,11 +409,18 @@ tensor silu(const tensor& x) {
 
 tensor softplus(const tensor& x) {
   // y = log(1 + e^x) (x for x > 20, as PyTorch); dx = g sigmoid(x)
+  // f32: max(x, 0) + log1p(e^-|x|), the same function, in the vectorisable exp_fast and
+  // log1p_fast (ops/vexp.hpp): libm's scalar log1pf and expf were 10% of a Mamba training step
+  // at d_model 64 (issue 21). Above 20, e^-|x| < 2.1e-9 adds nothing to x in float.
   return unary(
       x, "softplus",
       [](auto v) {
         using T = decltype(v);
-        return v > T(20) ? v : std::log1p(std::exp(v));
+        if constexpr (std::is_same_v<T, float>) {
+          return (v > 0.0f ? v : 0.0f) + log1p_fast(exp_fast(-std::abs(v)));
+        } else {
+          return v > T(20) ? v : std::log1p(std::exp(v));
+        }
       },
       [](auto v, auto, auto g) {
         using T = decltype(v);
@@ -456,6 +498,7 @@ void dropout_apply(std::uint64_t seed, std::uint64_t offset, double p, std::int6
 // x (...) -> y (...): y = x * keep / (1 - p)
 // ref: Srivastava et al. 2014, "Dropout" (scaled at training time: "inverted" dropout, as PyTorch)
 tensor dropout(const tensor& x, double p, bool training, std::uint64_t seed, std::uint64_t offset) {
+  prof::scope timed(prof::cat::elementwise);
   LMLAB_CHECK(p >= 0 && p < 1, "dropout: p must be in [0, 1), got {}", p);
   if (!training || p == 0) return x;
   tensor out = dispatch_float(x.type(), "dropout", [&]<class T>() {

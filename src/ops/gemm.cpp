@@ -16,6 +16,7 @@
 #include <climits>
 #include <cstdlib>
 
+#include "autograd/profile.hpp"
 #include "core/error.hpp"
 
 namespace lmlab {
@@ -38,6 +39,7 @@ void scale_c(std::int64_t M, std::int64_t N, T beta, T* C, std::int64_t ldc) {
 // C (M, N) = alpha op(A) (M, K) op(B) (K, N) + beta C
 void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, float alpha, const float* A,
           std::int64_t lda, const float* B, std::int64_t ldb, float beta, float* C, std::int64_t ldc) {
+  prof::scope timed(prof::cat::gemm);
   if (M == 0 || N == 0) return;
   if (K == 0) return scale_c(M, N, beta, C, ldc);
 #ifdef LMLAB_BLAS_DNNL
@@ -54,6 +56,7 @@ void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64
 
 void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, double alpha, const double* A,
           std::int64_t lda, const double* B, std::int64_t ldb, double beta, double* C, std::int64_t ldc) {
+  prof::scope timed(prof::cat::gemm);
   if (M == 0 || N == 0) return;
   if (K == 0) return scale_c(M, N, beta, C, ldc);
   cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, to_blas_int(M, "M"),

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/gemm.hpp"
 #include "ops/internal.hpp"
 
@@ -86,6 +87,7 @@ std::vector<mat<T>> mats_of(tensor& t, std::size_t nb) {
 
 // a (..., M, K) @ b (K, N) -> (..., M, N)  |  a (B..., M, K) @ b (B..., K, N) -> (B..., M, N)
 tensor matmul(const tensor& a, const tensor& b) {
+  prof::scope timed(prof::cat::gemm);
   check_same_type(a, b, "matmul");
   LMLAB_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: expected at least 2-d operands, got {} and {}", shape_str(a.shape()),
               shape_str(b.shape()));
@@ -165,6 +167,7 @@ tensor matmul(const tensor& a, const tensor& b) {
 
 // x (..., in) @ w (out, in)^T + b (out) -> (..., out)
 tensor linear(const tensor& x, const tensor& w, const tensor& b) {
+  prof::scope timed(prof::cat::gemm);
   check_same_type(x, w, "linear");
   LMLAB_CHECK(w.dim() == 2, "linear: weight must be (out, in), got {}", shape_str(w.shape()));
   LMLAB_CHECK(x.dim() >= 1, "linear: input must have at least 1 dim, got a scalar");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/internal.hpp"
 
 namespace lmlab {
@@ -17,6 +18,7 @@ using namespace detail;
 
 // logits (N, V), targets (N) i32 -> () mean over rows whose target != ignore_index
 tensor cross_entropy(const tensor& logits, const tensor& targets, std::int32_t ignore_index) {
+  prof::scope timed(prof::cat::elementwise);
   LMLAB_CHECK(logits.dim() == 2, "cross_entropy: logits must be (N, V), got {}", shape_str(logits.shape()));
   LMLAB_CHECK(targets.type() == dtype::i32, "cross_entropy: targets must be i32, got {}", dtype_name(targets.type()));
   const std::int64_t N = logits.size(0), V = logits.size(1);

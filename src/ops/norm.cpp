@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/internal.hpp"
 
 namespace lmlab {
@@ -47,6 +48,7 @@ void check_param(const tensor& p, const tensor& x, std::int64_t C, const char* o
 // x (R, C), w (C), b (C) -> y (R, C); saves mean (R), rstd (R)
 // ref: Ba, Kiros & Hinton 2016, "Layer Normalization", eq. 4 (biased variance, as PyTorch)
 tensor layer_norm(const tensor& x, const tensor& w, const tensor& b, double eps) {
+  prof::scope timed(prof::cat::elementwise);
   LMLAB_CHECK(x.dim() >= 1, "layer_norm: input must have at least 1 dim");
   const std::int64_t C = x.size(-1), R = rows_of(x);
   check_param(w, x, C, "layer_norm", "weight");
@@ -160,6 +162,7 @@ tensor layer_norm(const tensor& x, const tensor& w, const tensor& b, double eps)
 // x (R, C), w (C) -> y (R, C) = x rstd w, rstd = 1 / sqrt(mean(x^2) + eps); saves rstd (R)
 // ref: Zhang & Sennrich 2019, "Root Mean Square Layer Normalization", eq. 4
 tensor rms_norm(const tensor& x, const tensor& w, double eps) {
+  prof::scope timed(prof::cat::elementwise);
   LMLAB_CHECK(x.dim() >= 1, "rms_norm: input must have at least 1 dim");
   const std::int64_t C = x.size(-1), R = rows_of(x);
   check_param(w, x, C, "rms_norm", "weight");
@@ -278,6 +281,7 @@ void softmax_kernel(const T* px, T* py, std::int64_t O, std::int64_t N, std::int
 }
 
 tensor softmax_impl(const tensor& x, std::int64_t dim, bool log_out) {
+  prof::scope timed(prof::cat::elementwise);
   const char* name = log_out ? "log_softmax" : "softmax";
   const std::int64_t nd = std::max<std::int64_t>(x.dim(), 1);
   const std::int64_t d = norm_dim(dim, nd, name);
@@ -329,6 +333,7 @@ tensor log_softmax(const tensor& x, std::int64_t dim) { return softmax_impl(x, d
 
 // weight (V, C), ids (...) i32 -> (..., C)
 tensor embedding(const tensor& weight, const tensor& ids) {
+  prof::scope timed(prof::cat::elementwise);
   LMLAB_CHECK(ids.type() == dtype::i32, "embedding: ids must be i32, got {}", dtype_name(ids.type()));
   LMLAB_CHECK(weight.dim() == 2, "embedding: weight must be (V, C), got {}", shape_str(weight.shape()));
   const std::int64_t V = weight.size(0), C = weight.size(1), n = ids.numel();

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/internal.hpp"
 
 namespace lmlab {
@@ -41,6 +42,7 @@ void scale_inplace(tensor& t, double s) {
 
 // The shared body of sum/mean over dims: out = scale * sum_{dims} x.
 tensor sum_scaled(const tensor& x, const shape_t& keep, const shape_t& out_shape, double scale, const char* op) {
+  prof::scope timed(prof::cat::elementwise);
   LMLAB_CHECK(x.type() != dtype::i32, "{}: expected a floating tensor (f32 or f64), got i32", op);
   tensor r = sum_to_raw(x, keep);
   if (r.same_storage(x)) r = r.clone_raw();  // nothing was reduced: do not alias x
@@ -85,6 +87,7 @@ tensor mean(const tensor& x, const std::vector<std::int64_t>& dims, bool keepdim
 
 // x (O, N, I) viewed around `dim` -> (O, I); gradient to the first maximum
 tensor amax(const tensor& x, std::int64_t dim, bool keepdim) {
+  prof::scope timed(prof::cat::elementwise);
   const std::int64_t d = norm_dim(dim, x.dim(), "amax");
   const std::int64_t n = x.shape()[static_cast<std::size_t>(d)];
   LMLAB_CHECK(n > 0, "amax: dim {} of shape {} is empty", dim, shape_str(x.shape()));

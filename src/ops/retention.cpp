@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/gemm.hpp"
 
 namespace lmlab {
@@ -157,6 +158,7 @@ void chunk_backward(const ret_dims& s, std::int64_t chunk, double gamma, const T
 }  // namespace
 
 tensor retention_parallel(const tensor& q, const tensor& k, const tensor& v, const std::vector<double>& gammas) {
+  prof::scope timed(prof::cat::scan);
   const ret_dims s = check_ret("retention_parallel", q, k, v, gammas);
   tensor qc = q.contiguous_raw(), kc = k.contiguous_raw(), vc = v.contiguous_raw();
   tensor o = tensor::empty({s.B, s.H, s.T, s.V}, q.type());
@@ -190,6 +192,7 @@ tensor retention_parallel(const tensor& q, const tensor& k, const tensor& v, con
 
 tensor retention_chunkwise(const tensor& q, const tensor& k, const tensor& v, const std::vector<double>& gammas, std::int64_t chunk,
                            tensor* state_out) {
+  prof::scope timed(prof::cat::scan);
   const ret_dims s = check_ret("retention_chunkwise", q, k, v, gammas);
   LMLAB_CHECK_HINT(chunk > 0, "64 to 512 tokens is typical", "retention_chunkwise: chunk must be > 0, got {}", chunk);
   tensor qc = q.contiguous_raw(), kc = k.contiguous_raw(), vc = v.contiguous_raw();
@@ -255,6 +258,7 @@ tensor retention_step(tensor& state, const tensor& q_t, const tensor& k_t, const
 }
 
 tensor retention_recurrent(const tensor& q, const tensor& k, const tensor& v, const std::vector<double>& gammas, tensor* state_out) {
+  prof::scope timed(prof::cat::scan);
   const ret_dims s = check_ret("retention_recurrent", q, k, v, gammas);
   tensor st = tensor::zeros({s.B, s.H, s.K, s.V}, q.type());
   tensor o = tensor::empty({s.B, s.H, s.T, s.V}, q.type());

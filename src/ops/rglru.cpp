@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/vexp.hpp"
 
 namespace lmlab {
@@ -112,6 +113,7 @@ void lru_backward(const lru_dims& s, const T* x, const T* r, const T* ig, const 
 }  // namespace
 
 tensor rglru(const tensor& x, const tensor& r, const tensor& i, const tensor& lambda, double c, tensor* last_state) {
+  prof::scope timed(prof::cat::scan);
   const lru_dims s = check_lru("rglru", x, r, i, lambda);
   tensor xc = x.contiguous_raw(), rc = r.contiguous_raw(), ic = i.contiguous_raw(), lc = lambda.contiguous_raw();
   tensor h = tensor::empty(x.shape(), x.type());

@@ -9,6 +9,7 @@
 #include <numbers>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 
 namespace lmlab {
 
@@ -196,6 +197,7 @@ void rotate_kernel(const T* x, T* y, std::int64_t rows, std::int64_t T_len, std:
 }  // namespace
 
 tensor apply_rotary(const tensor& x, const rope_cache& cache, std::int64_t pos_offset, rotary_layout layout) {
+  prof::scope timed(prof::cat::elementwise);
   LMLAB_CHECK(x.dim() == 4, "apply_rotary: x must be (B, H, T, D), got {}", shape_str(x.shape()));
   const std::int64_t T_len = x.size(2), D = x.size(3);
   LMLAB_CHECK_HINT(2 * cache.half <= D, "build the cache from rope_parameters with dim <= head_dim",

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/vexp.hpp"
 
 namespace lmlab {
@@ -27,6 +28,10 @@ constexpr std::int64_t kLanes = 16;
 // backward recomputes one chunk at a time from it, so that chunk's states and decays
 // (2 * kChunk * N * kLanes values, 128 KiB in f32 at N = 16) stay in cache.
 constexpr std::int64_t kChunk = 64;
+// Channel blocks per backward work item (scan_backward): 8 blocks = 128 channels, whose
+// recomputed chunk (2 * kChunk * 8 * N * kLanes floats, 1 MiB at N = 16 and T >= 64) stays in
+// a core's L2.
+constexpr std::int64_t kGroup = 8;
 // Below this many state updates a call runs on one thread: a parallel region's fork/join
 // costs more than the work (and gradchecks call tiny problems thousands of times).
 constexpr std::int64_t kParallelWork = 1 << 15;
@@ -185,14 +190,18 @@ void scan_forward(const scan_dims& s, const T* u, const T* dl, const T* A, const
 // Adjoint of the recurrence, per work item, backwards in time. g[n,c] = dL/dh_t accumulates
 //   g_t = dy_t C_t + exp(delta_{t+1} A) g_{t+1}
 // and each step's local derivatives of h_t = a h_{t-1} + delta B u (a = exp(delta A)) and of
-// y_t = C h_t + D u are taken where the forward line is written. Sums over channels (dB, dC)
-// are lane sums; sums over n (du, ddelta) and over t (dA, dD) accumulate lane-wise. Time runs
-// backwards chunk by chunk, each chunk's states and decays recomputed from the forward's
-// checkpoint ckpt (see scan_forward).
+// y_t = C h_t + D u are taken where the forward line is written. Sums over n (du, ddelta) and
+// over t (dA, dD) accumulate lane-wise. A work item is a batch row and a group of up to
+// kGroup channel blocks: the sums over channels (dB, dC) first accumulate lane-wise over the
+// group's blocks and only then across the lanes, one horizontal sum per (t, n) and group
+// instead of per block (the horizontal sums were a quarter of this kernel at d_inner 128,
+// issue 21). Time runs backwards chunk by chunk, each block's states and decays recomputed
+// from the forward's checkpoint ckpt (see scan_forward).
 template <class T>
 void scan_backward(const scan_dims& s, const T* u, const T* dl, const T* A, const T* Bm, const T* Cm, const T* Dv,
                    const T* ckpt, const T* gy, T* gu, T* gdl, T* gA, T* gB, T* gC, T* gD) {
   const std::int64_t N = s.N, NL = N * kLanes, nblk = (s.D + kLanes - 1) / kLanes;
+  const std::int64_t ngrp = (nblk + kGroup - 1) / kGroup, CL = std::min(s.T, kChunk);
   const std::size_t bt_n = static_cast<std::size_t>(s.B * s.T * N);
   const int nth = s.B * s.T * s.D * s.N > kParallelWork ? omp_get_max_threads() : 1;
   // Thread-local accumulators for the inputs shared across channels or batches.
@@ -208,73 +217,96 @@ void scan_backward(const scan_dims& s, const T* u, const T* dl, const T* A, cons
     b_acc.assign(bt_n, T(0));
     c_acc.assign(bt_n, T(0));
     d_acc.assign(static_cast<std::size_t>(s.D), T(0));
-    const auto nl = static_cast<std::size_t>(NL);
-    std::vector<T> h(nl), at(nl), g(nl), gat(nl);
-    std::vector<T> hist(static_cast<std::size_t>(std::min(s.T, kChunk)) * nl), ahist(hist.size());
-    alignas(64) T dt[kLanes], ut[kLanes], dtu[kLanes], gyt[kLanes], sga[kLanes], sgb[kLanes], dacc[kLanes], pb[kLanes],
-        pc[kLanes];
+    // Per block j of the group: its state, A, dL/dh and dA at j * NL; its recomputed chunk of
+    // states and decays at j * CL * NL.
+    const auto gl = static_cast<std::size_t>(kGroup * NL);
+    std::vector<T> h(gl), at(gl), g(gl), gat(gl), dacc(static_cast<std::size_t>(kGroup * kLanes));
+    std::vector<T> hist(static_cast<std::size_t>(CL) * gl), ahist(hist.size()), pb(static_cast<std::size_t>(NL)), pc(pb.size());
+    alignas(64) T dt[kLanes], ut[kLanes], dtu[kLanes], gyt[kLanes], sga[kLanes], sgb[kLanes];
 #pragma omp for schedule(static)
-    for (std::int64_t item = 0; item < s.B * nblk; ++item) {
-      const std::int64_t b = item / nblk, d0 = (item % nblk) * kLanes, nd = std::min(s.D - d0, kLanes);
-      load_block_A(s, A, d0, nd, at.data());
+    for (std::int64_t item = 0; item < s.B * ngrp; ++item) {
+      const std::int64_t b = item / ngrp, j0 = (item % ngrp) * kGroup, nj = std::min(kGroup, nblk - j0);
+      for (std::int64_t j = 0; j < nj; ++j) {
+        const std::int64_t d0 = (j0 + j) * kLanes;
+        load_block_A(s, A, d0, std::min(s.D - d0, kLanes), at.data() + j * NL);
+      }
       std::fill(g.begin(), g.end(), T(0));
       std::fill(gat.begin(), gat.end(), T(0));
-      std::fill(dacc, dacc + kLanes, T(0));
+      std::fill(dacc.begin(), dacc.end(), T(0));
       for (std::int64_t k = scan_chunks(s) - 1; k >= 0; --k) {
         const std::int64_t t0 = k * kChunk, t1 = std::min(s.T, t0 + kChunk);
-        const T* ck = ckpt + (item * scan_chunks(s) + k) * NL;
-        std::copy(ck, ck + NL, h.begin());  // h_{t0-1}
-        scan_block_forward(s, b, d0, nd, t0, t1, u, dl, at.data(), Bm, Cm, Dv, static_cast<T*>(nullptr), h.data(), hist.data(),
-                           ahist.data(), static_cast<T*>(nullptr));
+        for (std::int64_t j = 0; j < nj; ++j) {
+          const std::int64_t d0 = (j0 + j) * kLanes;
+          const T* ck = ckpt + ((b * nblk + j0 + j) * scan_chunks(s) + k) * NL;
+          T* hj = h.data() + j * NL;
+          std::copy(ck, ck + NL, hj);  // h_{t0-1}
+          scan_block_forward(s, b, d0, std::min(s.D - d0, kLanes), t0, t1, u, dl, at.data() + j * NL, Bm, Cm, Dv,
+                             static_cast<T*>(nullptr), hj, hist.data() + j * CL * NL, ahist.data() + j * CL * NL,
+                             static_cast<T*>(nullptr));
+        }
         for (std::int64_t t = t1 - 1; t >= t0; --t) {
-          const std::int64_t row = b * s.T + t, i0 = row * s.D + d0;
+          const std::int64_t row = b * s.T + t;
           const T* bt = Bm + row * N;
           const T* ct = Cm + row * N;
-          T* gbt = b_acc.data() + row * N;
-          T* gct = c_acc.data() + row * N;
-          load_lanes(dt, dl + i0, nd);
-          load_lanes(ut, u + i0, nd);
-          load_lanes(gyt, gy + i0, nd);
-#pragma omp simd
-          for (std::int64_t c = 0; c < kLanes; ++c) {
-            dtu[c] = dt[c] * ut[c];
-            dacc[c] += gyt[c] * ut[c];  // y_t = C h_t + D u_t
-            sga[c] = sgb[c] = 0;
-          }
-          const T* ht = hist.data() + (t - t0) * NL;
-          const T* a_t = ahist.data() + (t - t0) * NL;
-          const T* hp = t > t0 ? ht - NL : h.data();
-          for (std::int64_t n = 0; n < N; ++n) {
-            const T bn = bt[n], cn = ct[n];
-            const T* an = at.data() + n * kLanes;
-            T* gn = g.data() + n * kLanes;
-            T* gan = gat.data() + n * kLanes;
+          std::fill(pb.begin(), pb.end(), T(0));
+          std::fill(pc.begin(), pc.end(), T(0));
+          for (std::int64_t j = 0; j < nj; ++j) {
+            const std::int64_t d0 = (j0 + j) * kLanes, nd = std::min(s.D - d0, kLanes), i0 = row * s.D + d0;
+            load_lanes(dt, dl + i0, nd);
+            load_lanes(ut, u + i0, nd);
+            load_lanes(gyt, gy + i0, nd);
+            T* dj = dacc.data() + j * kLanes;
 #pragma omp simd
             for (std::int64_t c = 0; c < kLanes; ++c) {
-              const T gg = gn[c] + gyt[c] * cn;  // dL/dh_t
-              pc[c] = gyt[c] * ht[n * kLanes + c];
-              // h_t = a h_{t-1} + delta B u,  a = exp(delta A)
-              const T a = a_t[n * kLanes + c];  // exp(delta_t A), saved by the recompute
-              const T gaa = gg * hp[n * kLanes + c] * a;  // dL/da * a
-              sga[c] += gaa * an[c];
-              sgb[c] += gg * bn;
-              gan[c] += gaa * dt[c];
-              pb[c] = gg * dtu[c];
-              gn[c] = gg * a;
+              dtu[c] = dt[c] * ut[c];
+              dj[c] += gyt[c] * ut[c];  // y_t = C h_t + D u_t
+              sga[c] = sgb[c] = 0;
             }
-            gbt[n] += lane_sum(pb);
-            gct[n] += lane_sum(pc);
+            const T* ht = hist.data() + (j * CL + t - t0) * NL;
+            const T* a_t = ahist.data() + (j * CL + t - t0) * NL;
+            const T* hp = t > t0 ? ht - NL : h.data() + j * NL;
+            for (std::int64_t n = 0; n < N; ++n) {
+              const T bn = bt[n], cn = ct[n];
+              const T* an = at.data() + j * NL + n * kLanes;
+              T* gn = g.data() + j * NL + n * kLanes;
+              T* gan = gat.data() + j * NL + n * kLanes;
+              T* pbn = pb.data() + n * kLanes;
+              T* pcn = pc.data() + n * kLanes;
+#pragma omp simd
+              for (std::int64_t c = 0; c < kLanes; ++c) {
+                const T gg = gn[c] + gyt[c] * cn;  // dL/dh_t
+                pcn[c] += gyt[c] * ht[n * kLanes + c];
+                // h_t = a h_{t-1} + delta B u,  a = exp(delta A)
+                const T a = a_t[n * kLanes + c];  // exp(delta_t A), saved by the recompute
+                const T gaa = gg * hp[n * kLanes + c] * a;  // dL/da * a
+                sga[c] += gaa * an[c];
+                sgb[c] += gg * bn;
+                gan[c] += gaa * dt[c];
+                pbn[c] += gg * dtu[c];
+                gn[c] = gg * a;
+              }
+            }
+            // du = dy D + sum_n dL/dh B delta;  ddelta = sum_n dL/da a A + sum_n dL/dh B u
+            for (std::int64_t c = 0; c < nd; ++c) {
+              gu[i0 + c] = (Dv ? gyt[c] * Dv[d0 + c] : T(0)) + sgb[c] * dt[c];
+              gdl[i0 + c] = sga[c] + sgb[c] * ut[c];
+            }
           }
-          // du = dy D + sum_n dL/dh B delta;  ddelta = sum_n dL/da a A + sum_n dL/dh B u
-          for (std::int64_t c = 0; c < nd; ++c) {
-            gu[i0 + c] = (Dv ? gyt[c] * Dv[d0 + c] : T(0)) + sgb[c] * dt[c];
-            gdl[i0 + c] = sga[c] + sgb[c] * ut[c];
+          T* gbt = b_acc.data() + row * N;
+          T* gct = c_acc.data() + row * N;
+          for (std::int64_t n = 0; n < N; ++n) {
+            gbt[n] += lane_sum(pb.data() + n * kLanes);
+            gct[n] += lane_sum(pc.data() + n * kLanes);
           }
         }
       }
-      for (std::int64_t c = 0; c < nd; ++c) {
-        if (Dv) d_acc[static_cast<std::size_t>(d0 + c)] += dacc[c];
-        for (std::int64_t n = 0; n < N; ++n) a_acc[static_cast<std::size_t>((d0 + c) * N + n)] += gat[static_cast<std::size_t>(n * kLanes + c)];
+      for (std::int64_t j = 0; j < nj; ++j) {
+        const std::int64_t d0 = (j0 + j) * kLanes, nd = std::min(s.D - d0, kLanes);
+        for (std::int64_t c = 0; c < nd; ++c) {
+          if (Dv) d_acc[static_cast<std::size_t>(d0 + c)] += dacc[static_cast<std::size_t>(j * kLanes + c)];
+          for (std::int64_t n = 0; n < N; ++n)
+            a_acc[static_cast<std::size_t>((d0 + c) * N + n)] += gat[static_cast<std::size_t>(j * NL + n * kLanes + c)];
+        }
       }
     }
   }
@@ -295,6 +327,7 @@ void scan_backward(const scan_dims& s, const T* u, const T* dl, const T* A, cons
 
 tensor selective_scan(const tensor& u, const tensor& delta, const tensor& A, const tensor& Bm, const tensor& Cm,
                       const tensor& Dskip, tensor* last_state) {
+  prof::scope timed(prof::cat::scan);
   const scan_dims s = check_scan("selective_scan", u, delta, A, Bm, Cm, Dskip);
   tensor uc = u.contiguous_raw(), dc = delta.contiguous_raw(), ac = A.contiguous_raw(), bc = Bm.contiguous_raw(),
          cc = Cm.contiguous_raw();
@@ -406,6 +439,7 @@ void conv_forward(const conv_dims& s, const T* x, const T* wt, const T* bias, T*
 }  // namespace
 
 tensor causal_conv1d(const tensor& x, const tensor& w, const tensor& bias, tensor* last_state) {
+  prof::scope timed(prof::cat::scan);
   LMLAB_CHECK(x.dim() == 3, "causal_conv1d: x must be (B, T, D), got {}", shape_str(x.shape()));
   LMLAB_CHECK(w.dim() == 2 && w.size(0) == x.size(2) && w.size(1) >= 1, "causal_conv1d: w must be ({}, K), got {}", x.size(2),
               shape_str(w.shape()));

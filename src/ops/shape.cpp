@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/internal.hpp"
 
 namespace lmlab {
@@ -134,6 +135,7 @@ tensor permute(const tensor& x, const std::vector<std::int64_t>& dims) {
 
 // x (S...) -> a contiguous copy (x itself when already contiguous)
 tensor contiguous(const tensor& x) {
+  prof::scope timed(prof::cat::elementwise);
   if (x.is_contiguous()) return x;
   tensor out = x.clone_raw();
   if (needs_grad({&x})) record("contiguous", out, {x}, [](const tensor& g) -> std::vector<tensor> { return {g}; });
@@ -155,6 +157,7 @@ tensor narrow(const tensor& x, std::int64_t dim, std::int64_t start, std::int64_
 
 // xs[i] (.., S_i, ..) -> (.., sum S_i, ..)
 tensor cat(const std::vector<tensor>& xs, std::int64_t dim) {
+  prof::scope timed(prof::cat::elementwise);
   LMLAB_CHECK(!xs.empty(), "cat: no tensors given");
   const tensor& x0 = xs[0];
   const std::int64_t d = norm_dim(dim, x0.dim(), "cat");

@@ -1,5 +1,5 @@
-// Vectorisable exp, expm1 and sqrt for the recurrent kernels' inner loops (selective scan, WKV,
-// RG-LRU). The float versions are branch-free straight-line code, so a `#pragma omp simd` loop
+// Vectorisable exp, expm1, log1p and sqrt for the recurrent kernels' inner loops (selective
+// scan, WKV, RG-LRU) and softplus (ops/elementwise.cpp). The float versions are branch-free straight-line code, so a `#pragma omp simd` loop
 // that calls them compiles to SIMD code (AVX2/AVX-512 with -march=native) instead of one libm
 // call per element. The double versions are the libm functions: the f64 paths are the gradient
 // checks' reference precision and are not performance-critical.
@@ -93,6 +93,38 @@ inline float expm1_fast(float x) {
 }
 
 inline double expm1_fast(double x) { return std::expm1(x); }
+
+// log(1 + y) for y in [0, 1] (softplus's log1p(exp(-|x|))): u = 1 + y rounded, then
+// log1p(y) = log(u) * y / (u - 1), which cancels u's rounding error (Goldberg's trick; exactly y
+// when u rounds to 1); log(u) = e ln 2 + log(m) with u = m 2^e, m in [sqrt(1/2), sqrt(2)), and
+// log(m) = f - f^2/2 + f^3 P(f), f = m - 1. Branch-free (both halvings computed, one selected).
+// Max error against log1p in double over [0, 1]: see tests/ops_zoo/test_vexp.cpp.
+inline float log1p_fast(float y) {
+  using vexp_detail::fmadd;
+  const float u = 1.0f + y;
+  const bool half = u >= 1.41421356237f;
+  const float m = half ? 0.5f * u : u;  // exact
+  const float e = half ? 1.0f : 0.0f;
+  const float f = m - 1.0f, z = f * f;
+  // ref: Cephes logf, the minimax polynomial P for log(1 + f) - f + f^2/2 = f^3 P(f).
+  float p = 7.0376836292e-2f;
+  p = fmadd(p, f, -1.1514610310e-1f);
+  p = fmadd(p, f, 1.1676998740e-1f);
+  p = fmadd(p, f, -1.2420140846e-1f);
+  p = fmadd(p, f, 1.4249322787e-1f);
+  p = fmadd(p, f, -1.6668057665e-1f);
+  p = fmadd(p, f, 2.0000714765e-1f);
+  p = fmadd(p, f, -2.4999993993e-1f);
+  p = fmadd(p, f, 3.3333331174e-1f);
+  float r = p * f * z;
+  r = fmadd(e, -2.12194440e-4f, r);  // ln 2 = 0.693359375 - 2.12194440e-4, the first part exact
+  r = fmadd(-0.5f, z, r);
+  const float lg = fmadd(e, 0.693359375f, f + r);
+  const float d = u - 1.0f;
+  return d == 0.0f ? y : lg * (y / d);
+}
+
+inline double log1p_fast(double y) { return std::log1p(y); }
 
 // 1/sqrt(z) and sqrt(z) for z = 0 or a normal float z >= 0 (std::sqrt keeps a loop scalar
 // unless errno is off): an initial guess from halving the exponent bits (error < 3.5%), three

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "autograd/profile.hpp"
 #include "ops/vexp.hpp"
 
 namespace lmlab {
@@ -182,6 +183,7 @@ void wkv_backward(const wkv_dims& s, const T* w, const T* u, const T* k, const T
 }  // namespace
 
 tensor wkv(const tensor& w, const tensor& u, const tensor& k, const tensor& v, tensor* state_out) {
+  prof::scope timed(prof::cat::scan);
   const wkv_dims s = check_wkv("wkv", w, u, k, v);
   tensor wc = w.contiguous_raw(), uc = u.contiguous_raw(), kc = k.contiguous_raw(), vc = v.contiguous_raw();
   tensor y = tensor::empty(k.shape(), k.type());

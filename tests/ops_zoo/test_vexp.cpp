@@ -112,3 +112,17 @@ TEST(vexp, expm1_and_sqrt) {
   for (float z = 1e-30f; z < 1e30f; z *= 1.0001f) worst = std::max(worst, ulps(std::sqrt(static_cast<double>(z)), lmlab::sqrt_fast(z)));
   EXPECT_LE(worst, 1.0);
 }
+
+TEST(vexp, log1p_on_the_unit_interval) {
+  // log1p_fast serves softplus as log1p(exp_fast(-|x|)), so y in [0, 1]; dense sweep plus
+  // tiny arguments (u = 1 + y rounds to 1: the result is y itself).
+  double worst = 0;
+  for (int i = 0; i <= 1 << 20; ++i) {
+    const float y = static_cast<float>(i) / (1 << 20);
+    worst = std::max(worst, ulps(std::log1p(static_cast<double>(y)), lmlab::log1p_fast(y)));
+  }
+  for (float y : {1e-30f, 1e-10f, 3e-8f, 6e-8f, 1e-7f, 1e-4f, 0.41421356f, 0.4142137f, 1.0f})
+    worst = std::max(worst, ulps(std::log1p(static_cast<double>(y)), lmlab::log1p_fast(y)));
+  EXPECT_LE(worst, 2.0);
+  EXPECT_EQ(lmlab::log1p_fast(0.0f), 0.0f);
+}
