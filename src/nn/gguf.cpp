@@ -560,6 +560,72 @@ std::vector<std::uint8_t> gguf_builder::encode() const {
 
 void gguf_builder::save(const std::filesystem::path& path) const { write_file_atomic(path, encode()); }
 
+nlohmann::json gguf_metadata_to_json(const std::vector<std::pair<std::string, gguf_value>>& kv) {
+  nlohmann::json out = nlohmann::json::array();
+  const auto scalar = [](gguf_type t, std::int64_t i, double f, const std::string& s) -> nlohmann::json {
+    if (t == gguf_type::string) return s;
+    if (t == gguf_type::f32 || t == gguf_type::f64) return f;
+    if (t == gguf_type::u64) return static_cast<std::uint64_t>(i);
+    return i;
+  };
+  for (const auto& [k, v] : kv) {
+    nlohmann::json e = {{"key", k}, {"type", gguf_type_name(v.type)}};
+    if (v.type != gguf_type::array) {
+      e["value"] = scalar(v.type, v.i, v.f, v.s);
+    } else {
+      e["elem"] = gguf_type_name(v.elem);
+      nlohmann::json a = nlohmann::json::array();
+      for (std::size_t j = 0; j < v.array_size(); ++j)
+        a.push_back(v.elem == gguf_type::string ? nlohmann::json(v.strs[j])
+                    : is_int(v.elem)            ? scalar(v.elem, v.ints[j], 0, {})
+                                                : nlohmann::json(v.floats[j]));
+      e["value"] = std::move(a);
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, gguf_value>> gguf_metadata_from_json(const nlohmann::json& j, const std::string& where) {
+  const auto type_of = [&](const nlohmann::json& name) {
+    for (std::uint32_t t = 0; t <= 12; ++t)
+      if (name == gguf_type_name(static_cast<gguf_type>(t))) return static_cast<gguf_type>(t);
+    throw error(fmt::format("{}: gguf metadata: unknown type {}", where, name.dump()));
+  };
+  std::vector<std::pair<std::string, gguf_value>> kv;
+  try {
+    for (const auto& e : j) {
+      gguf_value v;
+      v.type = type_of(e.at("type"));
+      const auto& x = e.at("value");
+      const auto read = [&](gguf_type t, const nlohmann::json& y, std::int64_t& i, double& f, std::string& s) {
+        if (t == gguf_type::string) s = y.get<std::string>();
+        else if (t == gguf_type::f32 || t == gguf_type::f64) f = y.get<double>();
+        else if (t == gguf_type::u64) i = static_cast<std::int64_t>(y.get<std::uint64_t>());
+        else i = y.get<std::int64_t>();
+      };
+      if (v.type != gguf_type::array) {
+        read(v.type, x, v.i, v.f, v.s);
+      } else {
+        v.elem = type_of(e.at("elem"));
+        for (const auto& y : x) {
+          std::int64_t i = 0;
+          double f = 0;
+          std::string s;
+          read(v.elem, y, i, f, s);
+          if (v.elem == gguf_type::string) v.strs.push_back(std::move(s));
+          else if (is_int(v.elem)) v.ints.push_back(i);
+          else v.floats.push_back(f);
+        }
+      }
+      kv.emplace_back(e.at("key").get<std::string>(), std::move(v));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw error(fmt::format("{}: gguf metadata: {}", where, e.what()));
+  }
+  return kv;
+}
+
 std::vector<std::uint8_t> ggml_encode(std::span<const float> x, ggml_type type) {
   std::vector<std::uint8_t> o;
   switch (type) {

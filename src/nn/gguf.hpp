@@ -13,6 +13,8 @@
 // (models/import.hpp), tokenizers (data/gguf_tokenizer.hpp).
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -142,6 +144,11 @@ class gguf_builder {
   };
   std::vector<entry> tensors_;
 };
+
+// Metadata as JSON and back, exactly (types kept): [{"key", "type", "value"}, ...], arrays with
+// "elem" and a JSON array value. For carrying a GGUF's metadata through an lmlab checkpoint.
+nlohmann::json gguf_metadata_to_json(const std::vector<std::pair<std::string, gguf_value>>& kv);
+std::vector<std::pair<std::string, gguf_value>> gguf_metadata_from_json(const nlohmann::json& j, const std::string& where);
 
 // Encodes an f32 tensor (ne = reversed shape) as F32, F16, BF16, Q8_0 or Q4_0 bytes.
 std::vector<std::uint8_t> ggml_encode(std::span<const float> x, ggml_type type);
