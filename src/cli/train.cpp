@@ -73,19 +73,21 @@ void add_train(CLI::App& app) {
 }
 
 std::unique_ptr<lmlab::data::tokenizer> tokenizer_of(const tr::loaded_checkpoint& ck) {
-  LMLAB_CHECK_HINT(ck.tokenizer.has_value(), "checkpoints written by `lmlab train` carry tokenizer.json",
+  LMLAB_CHECK_HINT(ck.tokenizer.has_value(),
+                   "checkpoints written by `lmlab train` and GGUF files carry a tokenizer; a Hugging Face folder's "
+                   "tokenizer.json is not read yet: convert the model and add an lmlab tokenizer.json",
                    "{}: no tokenizer.json in the checkpoint", ck.dir.string());
   return lmlab::data::tokenizer_from_json(*ck.tokenizer, (ck.dir / "tokenizer.json").string());
 }
 
 void add_sample(CLI::App& app) {
-  auto* s = app.add_subcommand("sample", "Generate text from a checkpoint or a GGUF file");
+  auto* s = app.add_subcommand("sample", "Generate text from a checkpoint, a GGUF file or a Hugging Face folder");
   struct opts {
     std::string ckpt, prompt = "\n";
     lmlab::models::sample_options so;
   };
   auto o = std::make_shared<opts>();
-  s->add_option("checkpoint", o->ckpt, "checkpoint folder (runs/<name>/checkpoint) or .gguf file")->required();
+  s->add_option("checkpoint", o->ckpt, "checkpoint folder (runs/<name>/checkpoint), .gguf file or Hugging Face folder")->required();
   s->add_option("--prompt", o->prompt, "text to continue")->capture_default_str();
   s->add_option("--temperature", o->so.temperature, "softmax temperature; 0 = greedy")->capture_default_str();
   s->add_option("--top-k", o->so.top_k, "keep the k most likely tokens; 0 = off")->capture_default_str();
@@ -124,7 +126,7 @@ void add_eval(CLI::App& app) {
     std::int64_t max_batches = 0, batch_size = 0, seq_len = 0;
   };
   auto o = std::make_shared<opts>();
-  s->add_option("checkpoint", o->ckpt, "checkpoint folder or .gguf file")->required();
+  s->add_option("checkpoint", o->ckpt, "checkpoint folder, .gguf file or Hugging Face folder")->required();
   s->add_option("--split", o->split, "val or train")->capture_default_str();
   s->add_option("--text", o->text, "evaluate on this UTF-8 text file (BOS first where the tokenizer adds one) instead of a split");
   s->add_option("--max-batches", o->max_batches, "evaluate only the first N batches; 0 = the whole split")->capture_default_str();

@@ -19,7 +19,7 @@ void add_convert(CLI::App& app) {
     std::string in, out, type = "f32";
   };
   auto o = std::make_shared<opts>();
-  s->add_option("input", o->in, "checkpoint folder or .gguf file")->required();
+  s->add_option("input", o->in, "checkpoint folder, .gguf file or Hugging Face folder")->required();
   s->add_option("output", o->out, "a path ending in .gguf writes GGUF; anything else an lmlab checkpoint folder")->required();
   s->add_option("--type", o->type, "GGUF weight type of the matrices: f32, f16, bf16, q8_0, q4_0 (norms stay f32)")
       ->capture_default_str();

@@ -1,7 +1,7 @@
 // Real LLaMA-family checkpoints as zoo models (models/lm.hpp with norm "rmsnorm", ffn
 // "swiglu", pos_encoding "rope", bias false; Qwen2 sets bias true for its q/k/v biases):
 //  - GGUF (llama.cpp): architectures "llama" (also Mistral's GGUFs) and "qwen2";
-//  - Hugging Face safetensors + config.json (models/hf_llama.hpp).
+//  - Hugging Face safetensors + config.json (lm_from_hf_folder below).
 // Name mapping (GGUF / Hugging Face / lmlab):
 //   token_embd.weight          model.embed_tokens.weight            wte.weight
 //   blk.N.attn_norm.weight     model.layers.N.input_layernorm.weight blocks.N.ln1.weight
@@ -44,6 +44,16 @@ std::unique_ptr<lm> lm_from_gguf(const nn::gguf_file& f);
 // model's config. Matrices whose rows are not a multiple of the block size stay F32.
 nn::gguf_builder gguf_from_lm(const lm& m, nn::ggml_type weight_type,
                               const std::vector<std::pair<std::string, nn::gguf_value>>& base = {});
+
+// Hugging Face folders: config.json (architectures LlamaForCausalLM, MistralForCausalLM or
+// Qwen2ForCausalLM; hidden_size, num_*, intermediate_size, rms_norm_eps, rope_theta,
+// rope_scaling {linear, dynamic, yarn, llama3}, tie_word_embeddings, attention_bias,
+// sliding_window) and model.safetensors or model.safetensors.index.json with its shards;
+// weights F32, F16 or BF16, widened to f32. No permutation: HF already uses half-split RoPE.
+// Errors name the file, the tensor or key, and (safetensors) the byte offset.
+bool is_hf_folder(const std::filesystem::path& dir);
+lm_config lm_config_from_hf(const nlohmann::json& config, const std::string& where);
+std::unique_ptr<lm> lm_from_hf_folder(const std::filesystem::path& dir);
 
 // Whether `path` names a GGUF file (by its first four bytes).
 bool is_gguf_file(const std::filesystem::path& path);

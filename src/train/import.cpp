@@ -28,6 +28,14 @@ loaded_checkpoint load_model_any(const fs::path& path) {
     if (f.find("tokenizer.ggml.model")) ck.tokenizer = data::tokenizer_from_gguf(f)->to_json();
     return ck;
   }
+  if (models::is_hf_folder(path)) {
+    loaded_checkpoint ck;
+    ck.dir = path;
+    ck.model = models::lm_from_hf_folder(path);
+    ck.config = ck.model->config();
+    ck.trainer_state = {{"source", path.string()}};
+    return ck;
+  }
   return load_checkpoint(path);
 }
 
