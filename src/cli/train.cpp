@@ -4,19 +4,24 @@
 //   lmlab train --config configs/gpt-brown.toml [--set train.steps=500]... [--resume]
 //   lmlab sample runs/gpt-brown/checkpoint --prompt "The " --temperature 0.8 --top-k 40 --seed 1
 //   lmlab eval runs/gpt-brown/checkpoint [--split val|train] [--max-batches N]
+//   lmlab eval model.gguf --text story.txt      (any model path: train/import.hpp)
 // The file is named after the train layer so LMLAB_LAYERS_ONLY builds keep it with it.
 // Not for: the logic (src/train/, src/models/).
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "core/table.hpp"
+#include "core/fs.hpp"
+#include "data/spm_bpe.hpp"
 #include "data/tokenizer.hpp"
 #include "models/sample.hpp"
 #include "ops/gemm.hpp"
 #include "train/checkpoint.hpp"
 #include "train/config.hpp"
+#include "train/import.hpp"
 #include "train/trainer.hpp"
 
 namespace {
@@ -68,33 +73,46 @@ void add_train(CLI::App& app) {
 }
 
 std::unique_ptr<lmlab::data::tokenizer> tokenizer_of(const tr::loaded_checkpoint& ck) {
-  LMLAB_CHECK_HINT(ck.tokenizer.has_value(), "checkpoints written by `lmlab train` carry tokenizer.json",
+  LMLAB_CHECK_HINT(ck.tokenizer.has_value(),
+                   "checkpoints written by `lmlab train` and GGUF files carry a tokenizer; a Hugging Face folder's "
+                   "tokenizer.json is not read yet: convert the model and add an lmlab tokenizer.json",
                    "{}: no tokenizer.json in the checkpoint", ck.dir.string());
   return lmlab::data::tokenizer_from_json(*ck.tokenizer, (ck.dir / "tokenizer.json").string());
 }
 
 void add_sample(CLI::App& app) {
-  auto* s = app.add_subcommand("sample", "Generate text from a checkpoint");
+  auto* s = app.add_subcommand("sample", "Generate text from a checkpoint, a GGUF file or a Hugging Face folder");
   struct opts {
     std::string ckpt, prompt = "\n";
     lmlab::models::sample_options so;
   };
   auto o = std::make_shared<opts>();
-  s->add_option("checkpoint", o->ckpt, "checkpoint folder (runs/<name>/checkpoint)")->required();
+  s->add_option("checkpoint", o->ckpt, "checkpoint folder (runs/<name>/checkpoint), .gguf file or Hugging Face folder")->required();
   s->add_option("--prompt", o->prompt, "text to continue")->capture_default_str();
   s->add_option("--temperature", o->so.temperature, "softmax temperature; 0 = greedy")->capture_default_str();
   s->add_option("--top-k", o->so.top_k, "keep the k most likely tokens; 0 = off")->capture_default_str();
   s->add_option("--top-p", o->so.top_p, "nucleus: keep the smallest set with this mass; 1 = off")->capture_default_str();
   s->add_option("--seed", o->so.seed, "sampling seed")->capture_default_str();
   s->add_option("--max-new-tokens", o->so.max_new_tokens, "tokens to generate")->capture_default_str();
-  s->footer("Example:\n  lmlab sample runs/gpt-brown/checkpoint --prompt 'The jury said' --temperature 0.8 --top-k 40");
+  s->footer("Examples:\n  lmlab sample runs/gpt-brown/checkpoint --prompt 'The jury said' --temperature 0.8 --top-k 40\n"
+            "  lmlab sample ../shared/models/stories260K.gguf --prompt '' --temperature 0 --max-new-tokens 256");
   s->callback([o] {
-    auto ck = tr::load_checkpoint(o->ckpt);
+    auto ck = tr::load_model_any(o->ckpt);
     auto tok = tokenizer_of(ck);
-    auto ids = tok->encode(o->prompt);
-    std::cout << o->prompt << std::flush;
+    auto ids = lmlab::data::encode_for_generation(*tok, o->prompt);
+    LMLAB_CHECK_HINT(!ids.empty(), "give a non-empty --prompt (this tokenizer adds no BOS)", "sample: the prompt encodes to no tokens");
+    // The text printed is the decoding of all ids so far (prompt included), so tokenizers
+    // whose pieces depend on their neighbours (SentencePiece's dummy prefix) print right.
+    std::size_t printed = 0;
+    const auto flush = [&] {
+      const std::string text = tok->decode(ids);
+      if (text.size() > printed) std::cout << text.substr(printed) << std::flush;
+      printed = std::max(printed, text.size());
+    };
+    flush();
     lmlab::models::generate(*ck.model, ids, o->so, [&](std::int32_t id) {
-      std::cout << tok->decode(std::span<const std::int32_t>(&id, 1)) << std::flush;
+      ids.push_back(id);
+      flush();
       return true;
     });
     std::cout << "\n";
@@ -102,14 +120,15 @@ void add_sample(CLI::App& app) {
 }
 
 void add_eval(CLI::App& app) {
-  auto* s = app.add_subcommand("eval", "Loss, perplexity and bits per character of a checkpoint on a data split");
+  auto* s = app.add_subcommand("eval", "Loss, perplexity and bits per character of a model on a data split or a text file");
   struct opts {
-    std::string ckpt, split = "val", out = "text", rope_scaling;
+    std::string ckpt, split = "val", out = "text", rope_scaling, text;
     std::int64_t max_batches = 0, batch_size = 0, seq_len = 0;
   };
   auto o = std::make_shared<opts>();
-  s->add_option("checkpoint", o->ckpt, "checkpoint folder")->required();
+  s->add_option("checkpoint", o->ckpt, "checkpoint folder, .gguf file or Hugging Face folder")->required();
   s->add_option("--split", o->split, "val or train")->capture_default_str();
+  s->add_option("--text", o->text, "evaluate on this UTF-8 text file (BOS first where the tokenizer adds one) instead of a split");
   s->add_option("--max-batches", o->max_batches, "evaluate only the first N batches; 0 = the whole split")->capture_default_str();
   s->add_option("--batch-size", o->batch_size, "rows per batch; 0 = train.batch_size")->capture_default_str();
   s->add_option("-o,--output", o->out, "text|md|csv|json|jsonl")->capture_default_str();
@@ -118,19 +137,31 @@ void add_eval(CLI::App& app) {
   s->add_option("--rope-scaling", o->rope_scaling,
                 "RoPE scaling at evaluation, no retraining: TYPE:FACTOR[:ORIGINAL] with TYPE linear|ntk|dynamic|yarn|llama3, "
                 "e.g. yarn:4 (ORIGINAL defaults to n_ctx)");
-  s->footer("Example:\n  lmlab eval runs/rope/checkpoint --seq-len 512 --rope-scaling yarn:4");
+  s->footer("Examples:\n  lmlab eval runs/rope/checkpoint --seq-len 512 --rope-scaling yarn:4\n"
+            "  lmlab eval ../shared/models/stories260K.gguf --text story.txt --seq-len 256");
   s->callback([o] {
     const auto fmt_out = lmlab::parse_table_format(o->out);
     if (o->split != "val" && o->split != "train")
       throw lmlab::usage_error(fmt::format("--split {}: expected val or train", o->split));
-    auto ck = tr::load_checkpoint(o->ckpt);
-    LMLAB_CHECK(ck.trainer_state.contains("config"), "{}: trainer_state.json has no config; cannot tell which data it was trained on",
-                o->ckpt);
-    auto cfg = tr::parse_train_config(ck.trainer_state["config"].get<std::string>(), o->ckpt + "/trainer_state.json");
-    auto pd = tr::open_prepared_data(cfg.data);
+    auto ck = tr::load_model_any(o->ckpt);
     auto tok = tokenizer_of(ck);
-    const std::int64_t B = o->batch_size > 0 ? o->batch_size : cfg.train.batch_size,
-                       T = o->seq_len > 0 ? o->seq_len : cfg.train.seq(cfg.model);
+    std::vector<std::int32_t> text_ids;
+    std::optional<tr::prepared_data> pd;
+    std::int64_t B = o->batch_size, T = o->seq_len;
+    if (!o->text.empty()) {
+      text_ids = lmlab::data::encode_for_generation(*tok, lmlab::read_text_file(o->text));
+      const auto n = static_cast<std::int64_t>(text_ids.size());
+      LMLAB_CHECK_HINT(n >= 2, "use a longer text", "eval: {} encodes to {} tokens; at least 2 are needed", o->text, n);
+      if (B <= 0) B = 1;
+      if (T <= 0) T = std::min(ck.model->n_ctx(), n - 1);
+    } else {
+      LMLAB_CHECK_HINT(ck.trainer_state.contains("config"), "pass --text FILE to evaluate on a text file",
+                       "{}: no training config (trainer_state.json); cannot tell which data split to use", o->ckpt);
+      auto cfg = tr::parse_train_config(ck.trainer_state["config"].get<std::string>(), o->ckpt + "/trainer_state.json");
+      pd = tr::open_prepared_data(cfg.data);
+      if (B <= 0) B = cfg.train.batch_size;
+      if (T <= 0) T = cfg.train.seq(cfg.model);
+    }
     if (!o->rope_scaling.empty()) {
       lmlab::models::rope_scaling_config rs;
       std::vector<std::string> parts;
@@ -150,10 +181,12 @@ void add_eval(CLI::App& app) {
       }
       ck.model->set_rope_scaling(rs);
     }
-    auto r = tr::evaluate_split(*ck.model, o->split == "val" ? lmlab::data::token_view(pd.val) : lmlab::data::token_view(pd.train),
-                                tok.get(), B, T, o->max_batches);
+    const lmlab::data::token_view view = !o->text.empty() ? lmlab::data::token_view(text_ids)
+                                         : o->split == "val"  ? lmlab::data::token_view(pd->val)
+                                                              : lmlab::data::token_view(pd->train);
+    auto r = tr::evaluate_split(*ck.model, view, tok.get(), B, T, o->max_batches);
     lmlab::table t({"checkpoint", "split", "seq_len", "tokens", "chars", "loss", "perplexity", "bits_per_char"});
-    t.add_row({o->ckpt, o->split, T, r.tokens, r.chars, lmlab::cell(r.loss, fmt::format("{:.4f}", r.loss)),
+    t.add_row({o->ckpt, o->text.empty() ? o->split : o->text, T, r.tokens, r.chars, lmlab::cell(r.loss, fmt::format("{:.4f}", r.loss)),
                lmlab::cell(r.perplexity, fmt::format("{:.3f}", r.perplexity)),
                lmlab::cell(r.bits_per_char, fmt::format("{:.4f}", r.bits_per_char))});
     t.print(std::cout, fmt_out);

@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "data/bpe.hpp"
+#include "data/spm_bpe.hpp"
 #include "data/utf8.hpp"
 
 namespace lmlab::data {
@@ -50,7 +51,8 @@ std::unique_ptr<tokenizer> tokenizer_from_json(const nlohmann::json& j, const st
     }
   }
   if (type == "byte_bpe") return std::make_unique<byte_bpe>(byte_bpe::from_json(j, where));
-  throw error(fmt::format("{}: unknown tokenizer type \"{}\"", where, type), "expected \"char\" or \"byte_bpe\"");
+  if (type == "spm_bpe") return std::make_unique<spm_bpe>(spm_bpe::from_json(j, where));
+  throw error(fmt::format("{}: unknown tokenizer type \"{}\"", where, type), "expected \"char\", \"byte_bpe\" or \"spm_bpe\"");
 }
 
 std::unique_ptr<tokenizer> load_tokenizer(const std::filesystem::path& path) {

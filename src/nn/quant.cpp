@@ -1,0 +1,179 @@
+// F16/BF16 conversion and ggml block (de)quantisation: see quant.hpp.
+#include "nn/quant.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.hpp"
+
+namespace lmlab::nn {
+
+float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000) << 16;
+  const std::uint32_t exp = (h >> 10) & 0x1F, man = h & 0x3FF;
+  std::uint32_t bits;
+  if (exp == 0) {
+    if (man == 0) return std::bit_cast<float>(sign);
+    // Subnormal half: man * 2^-24, exact in f32.
+    const float v = static_cast<float>(man) * 0x1p-24f;
+    return sign ? -v : v;
+  }
+  if (exp == 31) bits = sign | 0x7F800000u | (man << 13);  // inf / NaN
+  else bits = sign | ((exp + 112) << 23) | (man << 13);
+  return std::bit_cast<float>(bits);
+}
+
+std::uint16_t float_to_half(float f) {
+  const std::uint32_t x = std::bit_cast<std::uint32_t>(f);
+  const std::uint16_t sign = static_cast<std::uint16_t>((x >> 16) & 0x8000);
+  const std::uint32_t ax = x & 0x7FFFFFFFu;
+  if (ax >= 0x7F800000u) return static_cast<std::uint16_t>(sign | 0x7C00 | (ax > 0x7F800000u ? 0x200 : 0));
+  if (ax >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00);  // rounds past 65504
+  if (ax < 0x38800000u) {
+    // Subnormal half (or zero): round |f| / 2^-24 to the nearest integer, ties to even.
+    const float v = std::bit_cast<float>(ax) * 0x1p24f;
+    return static_cast<std::uint16_t>(sign | static_cast<std::uint16_t>(std::nearbyint(v)));
+  }
+  // Normal: drop 13 mantissa bits with round-to-nearest-even (a carry into the exponent is right).
+  const std::uint32_t r = ax + 0xFFFu + ((ax >> 13) & 1u);
+  return static_cast<std::uint16_t>(sign | ((r - 0x38000000u) >> 13));
+}
+
+float bf16_to_float(std::uint16_t h) { return std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16); }
+
+std::uint16_t float_to_bf16(float f) {
+  const std::uint32_t x = std::bit_cast<std::uint32_t>(f);
+  if ((x & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<std::uint16_t>((x >> 16) | 0x40);  // quiet NaN
+  return static_cast<std::uint16_t>((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);
+}
+
+namespace {
+std::uint16_t rd16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
+void wr16(std::uint8_t* p, std::uint16_t v) {
+  p[0] = static_cast<std::uint8_t>(v & 0xFF);
+  p[1] = static_cast<std::uint8_t>(v >> 8);
+}
+void check_blocks(std::size_t n, std::int64_t bs, const char* what) {
+  LMLAB_CHECK(n % static_cast<std::size_t>(bs) == 0, "{}: {} values are not a multiple of the block size {}", what, n, bs);
+}
+}  // namespace
+
+std::vector<std::uint8_t> quantize_q8_0(std::span<const float> x) {
+  check_blocks(x.size(), k_qk, "quantize_q8_0");
+  const std::size_t nb = x.size() / k_qk;
+  std::vector<std::uint8_t> out(nb * 34);
+  for (std::size_t b = 0; b < nb; ++b) {
+    const float* v = x.data() + b * k_qk;
+    float amax = 0;
+    for (int j = 0; j < k_qk; ++j) amax = std::max(amax, std::fabs(v[j]));
+    const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+    std::uint8_t* o = out.data() + b * 34;
+    wr16(o, float_to_half(d));
+    for (int j = 0; j < k_qk; ++j) o[2 + j] = static_cast<std::uint8_t>(static_cast<std::int8_t>(std::round(v[j] * id)));
+  }
+  return out;
+}
+
+void dequantize_q8_0(const std::uint8_t* in, float* y, std::int64_t n) {
+  for (std::int64_t b = 0; b < n / k_qk; ++b) {
+    const std::uint8_t* p = in + b * 34;
+    const float d = half_to_float(rd16(p));
+    for (int j = 0; j < k_qk; ++j) y[b * k_qk + j] = d * static_cast<float>(static_cast<std::int8_t>(p[2 + j]));
+  }
+}
+
+std::vector<std::uint8_t> quantize_q4_0(std::span<const float> x) {
+  check_blocks(x.size(), k_qk, "quantize_q4_0");
+  const std::size_t nb = x.size() / k_qk;
+  std::vector<std::uint8_t> out(nb * 18);
+  for (std::size_t b = 0; b < nb; ++b) {
+    const float* v = x.data() + b * k_qk;
+    float amax = 0, mx = 0;  // mx: the value of largest magnitude, with its sign
+    for (int j = 0; j < k_qk; ++j)
+      if (std::fabs(v[j]) > amax) {
+        amax = std::fabs(v[j]);
+        mx = v[j];
+      }
+    const float d = mx / -8.0f, id = d != 0 ? 1.0f / d : 0.0f;
+    std::uint8_t* o = out.data() + b * 18;
+    wr16(o, float_to_half(d));
+    for (int j = 0; j < k_qk / 2; ++j) {
+      const auto q = [&](float f) { return static_cast<std::uint8_t>(std::min(15, static_cast<int>(static_cast<std::int8_t>(f * id + 8.5f)))); };
+      o[2 + j] = static_cast<std::uint8_t>(q(v[j]) | (q(v[j + 16]) << 4));
+    }
+  }
+  return out;
+}
+
+void dequantize_q4_0(const std::uint8_t* in, float* y, std::int64_t n) {
+  for (std::int64_t b = 0; b < n / k_qk; ++b) {
+    const std::uint8_t* p = in + b * 18;
+    const float d = half_to_float(rd16(p));
+    for (int j = 0; j < k_qk / 2; ++j) {
+      y[b * k_qk + j] = d * static_cast<float>((p[2 + j] & 0xF) - 8);
+      y[b * k_qk + j + 16] = d * static_cast<float>((p[2 + j] >> 4) - 8);
+    }
+  }
+}
+
+void dequantize_q4_k(const std::uint8_t* in, float* y, std::int64_t n) {
+  for (std::int64_t b = 0; b < n / k_qk_k; ++b) {
+    const std::uint8_t* p = in + b * 144;
+    const float d = half_to_float(rd16(p)), dmin = half_to_float(rd16(p + 2));
+    const std::uint8_t* sc = p + 4;
+    const std::uint8_t* q = p + 16;
+    // Sub-block j's 6-bit scale and min: j < 4 in the low 6 bits of bytes j and j+4; j >= 4
+    // split between the low/high nibble of byte j+4 and the top 2 bits of bytes j-4 / j.
+    const auto scale_min = [&](int j, int& s, int& m) {
+      if (j < 4) {
+        s = sc[j] & 63;
+        m = sc[j + 4] & 63;
+      } else {
+        s = (sc[j + 4] & 0xF) | ((sc[j - 4] >> 6) << 4);
+        m = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
+      }
+    };
+    float* o = y + b * k_qk_k;
+    for (int j = 0; j < 8; j += 2) {  // 64 values share 32 bytes: low nibbles then high
+      int s1, m1, s2, m2;
+      scale_min(j, s1, m1);
+      scale_min(j + 1, s2, m2);
+      for (int l = 0; l < 32; ++l) o[l] = d * static_cast<float>(s1) * static_cast<float>(q[l] & 0xF) - dmin * static_cast<float>(m1);
+      for (int l = 0; l < 32; ++l) o[32 + l] = d * static_cast<float>(s2) * static_cast<float>(q[l] >> 4) - dmin * static_cast<float>(m2);
+      o += 64;
+      q += 32;
+    }
+  }
+}
+
+void dequantize_q6_k(const std::uint8_t* in, float* y, std::int64_t n) {
+  for (std::int64_t b = 0; b < n / k_qk_k; ++b) {
+    const std::uint8_t* p = in + b * 210;
+    const std::uint8_t* ql = p;
+    const std::uint8_t* qh = p + 128;
+    const auto* sc = reinterpret_cast<const std::int8_t*>(p + 192);
+    const float d = half_to_float(rd16(p + 208));
+    float* o = y + b * k_qk_k;
+    for (int half = 0; half < 2; ++half) {  // 128 values: ql[64], qh[32], scales[8]
+      for (int l = 0; l < 32; ++l) {
+        const int is = l / 16;
+        const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        o[l] = d * static_cast<float>(sc[is]) * static_cast<float>(q1);
+        o[l + 32] = d * static_cast<float>(sc[is + 2]) * static_cast<float>(q2);
+        o[l + 64] = d * static_cast<float>(sc[is + 4]) * static_cast<float>(q3);
+        o[l + 96] = d * static_cast<float>(sc[is + 6]) * static_cast<float>(q4);
+      }
+      o += 128;
+      ql += 64;
+      qh += 32;
+      sc += 8;
+    }
+  }
+}
+
+}  // namespace lmlab::nn
