@@ -55,7 +55,7 @@ nn::gguf_builder gguf_of(const loaded_checkpoint& ck, nn::ggml_type weight_type)
   if (ck.trainer_state.contains("gguf_metadata")) {
     base = nn::gguf_metadata_from_json(ck.trainer_state["gguf_metadata"], (ck.dir / "trainer_state.json").string());
   } else {
-    base.emplace_back("general.architecture", gguf_value::str("llama"));
+    base.emplace_back("general.architecture", gguf_value::str(ck.config.bias ? "qwen2" : "llama"));
     base.emplace_back("general.name", gguf_value::str(ck.dir.filename().string()));
     if (ck.tokenizer) {
       auto tok = data::tokenizer_from_json(*ck.tokenizer, (ck.dir / "tokenizer.json").string());
