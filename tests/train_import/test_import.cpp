@@ -94,3 +94,27 @@ TEST(import, paths_that_are_not_models_are_named) {
   }
   EXPECT_THROW(train::parse_weight_type("q5_k"), usage_error);
 }
+
+TEST(import, hugging_face_folder_with_its_tokenizer_json) {
+  const fs::path dir = temp_dir("hf");
+  fs::create_directories(dir);
+  for (const char* f : {"config.json", "model.safetensors"}) fs::copy_file(fs::path("tests/golden/fixtures/hf_llama") / f, dir / f);
+  // A SentencePiece-style tokenizer.json of 64 tokens (the fixture model's vocabulary size).
+  nlohmann::json vocab = nlohmann::json::object();
+  const char* base[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "\xe2\x96\x81" "a", "ab"};
+  for (int i = 0; i < 8; ++i) vocab[base[i]] = i;
+  for (int i = 8; i < 64; ++i) vocab["t" + std::to_string(i)] = i;
+  nlohmann::json j;
+  j["model"] = {{"type", "BPE"}, {"vocab", vocab}, {"merges", {"\xe2\x96\x81 a", "a b"}}, {"unk_token", "<unk>"}};
+  j["added_tokens"] = {{{"id", 1}, {"content", "<s>"}, {"special", true}}, {{"id", 2}, {"content", "</s>"}, {"special", true}}};
+  j["normalizer"] = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\xe2\x96\x81"}};
+  j["post_processor"] = {{"type", "TemplateProcessing"}, {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}}}};
+  write_file_atomic(dir / "tokenizer.json", j.dump());
+  auto ck = train::load_model_any(dir);
+  ASSERT_TRUE(ck.tokenizer.has_value());
+  auto tok = data::tokenizer_from_json(*ck.tokenizer, "<json>");
+  // "▁ab▁a": the rank-0 merge "▁ a" wins over "a b" (rank 1): <s> ▁a b ▁a.
+  EXPECT_EQ(data::encode_for_generation(*tok, "ab a"), (std::vector<std::int32_t>{1, 6, 5, 6}));
+  EXPECT_EQ(ck.model->vocab_size(), 64);
+  fs::remove_all(dir);
+}
