@@ -177,7 +177,7 @@ std::unique_ptr<tokenizer> tokenizer_from_hf_json(const nlohmann::json& j, const
                      "{}: pre_tokenizer ByteLevel with add_prefix_space or without its regex is not supported", where);
     return byte_bpe_from_spelled(tokens, is_special, merges, where, "model.vocab", "model.merges");
   }
-  LMLAB_CHECK_HINT(has(norm, "Replace") || has(pre, "Metaspace"),
+  LMLAB_CHECK_HINT(has(norm, "Replace") && pre.empty(),
                    "supported: GPT-2 byte-level BPE (pre_tokenizer ByteLevel) and SentencePiece-style BPE (\"\u2581\" for spaces)",
                    "{}: this pre_tokenizer/normalizer combination is not supported (pre-tokenisers other than GPT-2's regex "
                    "are not implemented)", where);

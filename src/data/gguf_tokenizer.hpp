@@ -5,8 +5,8 @@
 //                    merges "left right", CONTROL tokens as specials after the ordinary ids;
 //                    pre-tokeniser "gpt-2" or "default", GPT-2's split regex).
 // And from a Hugging Face tokenizer.json (model.type "BPE"): pre_tokenizer ByteLevel ->
-// byte_bpe (GPT-2's regex); a "▁" normaliser (Replace) or Metaspace pre-tokeniser ->
-// spm_bpe, with score = -(rank of the best merge producing the token) and BOS from the
+// byte_bpe (GPT-2's regex); a "▁" normaliser (Replace) and no pre-tokeniser (Llama 2,
+// Mistral, Phi-3) -> spm_bpe, with score = -(rank of the best merge producing the token) and BOS from the
 // post-processor's template.
 // Other models or pre-tokenisers are errors that name the key and what is supported.
 // Not for: the algorithms (data/spm_bpe.hpp, data/bpe.hpp), model weights (models/import.hpp).
