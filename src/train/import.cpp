@@ -4,7 +4,6 @@
 #include <algorithm>
 
 #include "core/error.hpp"
-#include "core/fs.hpp"
 #include "data/gguf_tokenizer.hpp"
 #include "data/spm_bpe.hpp"
 #include "models/import.hpp"
@@ -37,13 +36,7 @@ loaded_checkpoint load_model_any(const fs::path& path) {
     ck.trainer_state = {{"source", path.string()}};
     if (fs::is_regular_file(path / "tokenizer.json")) {
       const fs::path tp = path / "tokenizer.json";
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(read_text_file(tp));
-      } catch (const nlohmann::json::exception& e) {
-        throw error(fmt::format("{}: invalid JSON: {}", tp.string(), e.what()));
-      }
-      ck.tokenizer = data::tokenizer_from_hf_json(j, tp.string())->to_json();
+      ck.tokenizer = data::tokenizer_from_hf_json(models::read_json_file(tp), tp.string())->to_json();
     }
     return ck;
   }
