@@ -90,6 +90,17 @@ TEST(gguf, small_file_round_trips_every_value_type) {
   EXPECT_EQ(b.encode(), bytes);
 }
 
+TEST(gguf, version_2_reads_like_version_3) {
+  auto bytes = small_file();
+  bytes[4] = 2;  // v2 and v3 share the layout (v3 added big-endian files, which lmlab refuses)
+  auto f = nn::gguf_file::parse(bytes, "t.gguf");
+  EXPECT_EQ(f.version(), 2u);
+  EXPECT_EQ(f.tensors().size(), 3u);
+  bytes[4] = 0;
+  bytes[7] = 3;  // a byte-swapped version: a big-endian file
+  EXPECT_NE(parse_error(bytes).find("header.version at byte 4"), std::string::npos) << parse_error(bytes);
+}
+
 TEST(gguf, every_prefix_of_a_small_file_is_rejected_with_an_offset) {
   const auto bytes = small_file();
   for (std::size_t n = 0; n < bytes.size(); ++n) {

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "../shared_models.hpp"
@@ -60,6 +61,29 @@ TEST(import, gguf_to_checkpoint_to_gguf_is_byte_identical) {
     auto b = f.tensor_bytes(*f.find_tensor(t.name));
     ASSERT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end())) << t.name;
   }
+  fs::remove_all(dir);
+}
+
+// The first step's logits from BOS are the same, bit for bit, whether the model comes from the
+// GGUF file or from the lmlab checkpoint converted from it.
+TEST(import, first_step_logits_agree_across_f32_load_paths) {
+  LMLAB_SHARED_MODEL(path, "stories260K.gguf");
+  const fs::path dir = temp_dir("ck2");
+  auto a = train::load_model_any(path);
+  train::checkpoint_contents c;
+  c.model = a.model.get();
+  c.trainer_state = a.trainer_state;
+  c.tokenizer = a.tokenizer;
+  train::save_checkpoint(dir, c);
+  auto b = train::load_model_any(dir);
+  const tensor bos = tensor::from<std::int32_t>({1}, {1});
+  auto sa = a.model->new_state(1);
+  auto sb = b.model->new_state(1);
+  const auto la = a.model->step(*sa, bos).to_vector(), lb = b.model->step(*sb, bos).to_vector();
+  ASSERT_EQ(la.size(), 512u);
+  EXPECT_EQ(la, lb);
+  // The most likely first token is 403 ("▁Once"), as the published greedy text starts.
+  EXPECT_EQ(std::max_element(la.begin(), la.end()) - la.begin(), 403);
   fs::remove_all(dir);
 }
 
