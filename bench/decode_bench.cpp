@@ -99,11 +99,11 @@ int main(int argc, char** argv) {
     std::string load;
     std::ifstream("/proc/loadavg") >> load;
     std::fprintf(stderr, "STREAM triad: %.1f GB/s (%d threads, load average %s)\n", bw, num_threads(), load.c_str());
-    table t({"model", "params", "weights_MB", "tokens", "tok_s", "ms_per_tok", "GB_per_s", "bw_util_pct"});
+    table t({"model", "params", "threads", "weights_MB", "tokens", "tok_s", "ms_per_tok", "GB_per_s", "bw_util_pct"});
     const auto row = [&](const std::string& name, models::lm& m, std::int64_t n) {
       const result r = decode(m, 16, n);
       const double gbps = (r.weight_bytes + r.kv_bytes) * r.tok_s / 1e9;
-      t.add_row({name, m.num_parameters(), cell(r.weight_bytes / 1e6, fmt::format("{:.1f}", r.weight_bytes / 1e6)), n,
+      t.add_row({name, m.num_parameters(), num_threads(), cell(r.weight_bytes / 1e6, fmt::format("{:.1f}", r.weight_bytes / 1e6)), n,
                  cell(r.tok_s, fmt::format("{:.1f}", r.tok_s)), cell(1e3 / r.tok_s, fmt::format("{:.2f}", 1e3 / r.tok_s)),
                  cell(gbps, fmt::format("{:.2f}", gbps)), cell(100 * gbps / bw, fmt::format("{:.0f}", 100 * gbps / bw))});
     };
