@@ -3,6 +3,7 @@
 // truncated and corrupt files; F16/BF16 conversion and Q8_0/Q4_0/Q4_K/Q6_K blocks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -209,14 +210,14 @@ TEST(gguf, corrupt_fields_are_named) {
 
 TEST(gguf, unsupported_types_are_named) {
   nn::gguf_builder b;
-  b.add_tensor("q", {32}, ggml_type::q4_1, std::vector<std::uint8_t>(20));
+  b.add_tensor("q", {256}, ggml_type::q2_k, std::vector<std::uint8_t>(84));
   const auto bytes = b.encode();
   auto f = nn::gguf_file::parse(bytes, "t.gguf");
   try {
     f.tensor_f32("q");
-    FAIL() << "Q4_1 was dequantised";
+    FAIL() << "Q2_K was dequantised";
   } catch (const error& e) {
-    EXPECT_STREQ(e.what(), "t.gguf: tensor q: type Q4_1 is not supported");
+    EXPECT_STREQ(e.what(), "t.gguf: tensor q: type Q2_K is not supported");
   }
 }
 
@@ -354,5 +355,56 @@ TEST(quant, k_quant_blocks_follow_ggml_layout) {
   for (int i = 0; i < 256; ++i) {
     const int j = i / 32;
     ASSERT_EQ(y[static_cast<std::size_t>(i)], static_cast<float>((j + 1) * 3) - 0.5f * static_cast<float>(2 * j)) << i;
+  }
+  // Q5_K: the same header and scales, then qh[32] whose bit 0 sets the fifth bit of the first
+  // 32 values (group 0, low nibbles) and bit 5 that of values 160..191 (group 2, high nibbles).
+  std::vector<std::uint8_t> b5(176, 0);
+  std::copy(b4.begin(), b4.begin() + 16, b5.begin());
+  for (int l = 0; l < 32; ++l) b5[16 + static_cast<std::size_t>(l)] = 0x21;
+  for (int i = 0; i < 128; ++i) b5[48 + static_cast<std::size_t>(i)] = 0x33;
+  nn::dequantize_q5_k(b5.data(), y.data(), 256);
+  for (int i = 0; i < 256; ++i) {
+    const int j = i / 32, q = 3 + (j == 0 || j == 5 ? 16 : 0);
+    ASSERT_EQ(y[static_cast<std::size_t>(i)], static_cast<float>((j + 1) * q) - 0.5f * static_cast<float>(2 * j)) << i;
+  }
+}
+
+TEST(quant, q4_1_q5_0_q5_1_blocks_follow_ggml_layout) {
+  const auto put16 = [](std::uint8_t* p, float v) {
+    const std::uint16_t h = nn::float_to_half(v);
+    p[0] = static_cast<std::uint8_t>(h & 0xFF);
+    p[1] = static_cast<std::uint8_t>(h >> 8);
+  };
+  std::vector<float> y(32);
+  // Q4_1: d = 0.5, m = -1, low nibble j, high nibble 15 - j.
+  std::vector<std::uint8_t> b(20, 0);
+  put16(b.data(), 0.5f);
+  put16(b.data() + 2, -1.0f);
+  for (int j = 0; j < 16; ++j) b[4 + static_cast<std::size_t>(j)] = static_cast<std::uint8_t>(j | ((15 - j) << 4));
+  nn::dequantize_q4_1(b.data(), y.data(), 32);
+  for (int j = 0; j < 16; ++j) {
+    ASSERT_EQ(y[static_cast<std::size_t>(j)], 0.5f * static_cast<float>(j) - 1.0f) << j;
+    ASSERT_EQ(y[16 + static_cast<std::size_t>(j)], 0.5f * static_cast<float>(15 - j) - 1.0f) << j;
+  }
+  // Q5_0: d = 1, qh = 0xFFFF0000 (the fifth bit of x16..31), both nibbles j: x_j = j - 16, x_16+j = j.
+  b.assign(22, 0);
+  put16(b.data(), 1.0f);
+  b[4] = b[5] = 0xFF;
+  for (int j = 0; j < 16; ++j) b[6 + static_cast<std::size_t>(j)] = static_cast<std::uint8_t>(j | (j << 4));
+  nn::dequantize_q5_0(b.data(), y.data(), 32);
+  for (int j = 0; j < 16; ++j) {
+    ASSERT_EQ(y[static_cast<std::size_t>(j)], static_cast<float>(j - 16)) << j;
+    ASSERT_EQ(y[16 + static_cast<std::size_t>(j)], static_cast<float>(j)) << j;
+  }
+  // Q5_1: d = 2, m = 1, qh = 0x0000FFFF: x_j = 2(j + 16) + 1, x_16+j = 2j + 1.
+  b.assign(24, 0);
+  put16(b.data(), 2.0f);
+  put16(b.data() + 2, 1.0f);
+  b[4] = b[5] = 0xFF;
+  for (int j = 0; j < 16; ++j) b[8 + static_cast<std::size_t>(j)] = static_cast<std::uint8_t>(j | (j << 4));
+  nn::dequantize_q5_1(b.data(), y.data(), 32);
+  for (int j = 0; j < 16; ++j) {
+    ASSERT_EQ(y[static_cast<std::size_t>(j)], 2.0f * static_cast<float>(j + 16) + 1.0f) << j;
+    ASSERT_EQ(y[16 + static_cast<std::size_t>(j)], 2.0f * static_cast<float>(j) + 1.0f) << j;
   }
 }
