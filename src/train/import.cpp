@@ -43,6 +43,14 @@ loaded_checkpoint load_model_any(const fs::path& path) {
   return load_checkpoint(path);
 }
 
+void save_as_checkpoint(const loaded_checkpoint& ck, const fs::path& dir) {
+  checkpoint_contents c;
+  c.model = ck.model.get();
+  c.trainer_state = ck.trainer_state;
+  c.tokenizer = ck.tokenizer;
+  save_checkpoint(dir, c);
+}
+
 nn::ggml_type parse_weight_type(const std::string& name) {
   std::string n = name;
   std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });

@@ -36,14 +36,7 @@ double story_loss(train::loaded_checkpoint& ck) {
 TEST(import, gguf_to_checkpoint_to_gguf_is_byte_identical) {
   LMLAB_SHARED_MODEL(path, "stories260K.gguf");
   const fs::path dir = temp_dir("ck");
-  {
-    auto ck = train::load_model_any(path);
-    train::checkpoint_contents c;
-    c.model = ck.model.get();
-    c.trainer_state = ck.trainer_state;
-    c.tokenizer = ck.tokenizer;
-    train::save_checkpoint(dir, c);
-  }
+  train::save_as_checkpoint(train::load_model_any(path), dir);
   auto back = train::load_model_any(dir);
   const auto bytes = train::gguf_of(back, nn::ggml_type::f32).encode();
   const auto orig = read_binary_file(path);
@@ -70,11 +63,7 @@ TEST(import, first_step_logits_agree_across_f32_load_paths) {
   LMLAB_SHARED_MODEL(path, "stories260K.gguf");
   const fs::path dir = temp_dir("ck2");
   auto a = train::load_model_any(path);
-  train::checkpoint_contents c;
-  c.model = a.model.get();
-  c.trainer_state = a.trainer_state;
-  c.tokenizer = a.tokenizer;
-  train::save_checkpoint(dir, c);
+  train::save_as_checkpoint(a, dir);
   auto b = train::load_model_any(dir);
   const tensor bos = tensor::from<std::int32_t>({1}, {1});
   auto sa = a.model->new_state(1);
