@@ -17,9 +17,12 @@ Not for: CI (needs python3-torch); the fixtures are committed instead.
 import json
 import math
 import os
-import struct
+import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lmlab_ref as ref  # noqa: E402  (safetensors writer)
 
 OUT = os.path.join("tests", "golden", "fixtures")
 
@@ -127,7 +130,7 @@ def forward(cfg, w, ids):
 
 def write_safetensors(path, tensors, dtype):
     """Safetensors with every tensor in `dtype` (F16/BF16 raw bits, little-endian), or F32/I32."""
-    header, blobs, off = {}, [], 0
+    enc = {}
     for name, t in tensors.items():
         if dtype == "BF16":
             b = t.to(torch.bfloat16).view(torch.int16).numpy().tobytes()
@@ -137,17 +140,8 @@ def write_safetensors(path, tensors, dtype):
             b = t.to(torch.int32).numpy().tobytes()
         else:
             b = t.to(torch.float32).numpy().tobytes()
-        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    header["__metadata__"] = {"format": "pt"}
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+        enc[name] = (dtype, list(t.shape), b)
+    ref.save_safetensors(path, enc, {"format": "pt"})
 
 
 def main():

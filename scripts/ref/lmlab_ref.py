@@ -113,13 +113,17 @@ _DT = {np.dtype("float32"): "F32", np.dtype("int32"): "I32", np.dtype("float64")
 
 
 def save_safetensors(path, tensors, metadata=None):
-    """Minimal safetensors writer (8-byte LE header size, JSON header, raw little-endian data)."""
+    """Minimal safetensors writer (8-byte LE header size, JSON header, raw little-endian data).
+    A value is a tensor/array, or an encoded (dtype name, shape, bytes) tuple."""
     header, blobs, off = {}, [], 0
     for name, t in tensors.items():
-        a = t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
-        a = np.ascontiguousarray(a)
-        b = a.tobytes()
-        header[name] = {"dtype": _DT[a.dtype], "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        if isinstance(t, tuple):  # already encoded: (dtype name, shape, bytes), e.g. BF16
+            dt, shape, b = t
+        else:
+            a = t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+            a = np.ascontiguousarray(a)
+            dt, shape, b = _DT[a.dtype], list(a.shape), a.tobytes()
+        header[name] = {"dtype": dt, "shape": list(shape), "data_offsets": [off, off + len(b)]}
         blobs.append(b)
         off += len(b)
     if metadata:

@@ -30,7 +30,7 @@ void add_serve(CLI::App& app) {
   auto a = std::make_shared<serve_args>();
   auto* s = app.add_subcommand("serve", "Serve a checkpoint over an OpenAI-compatible API (completions with echo "
                                         "logprobs, chat, streaming)");
-  s->add_option("CHECKPOINT", a->checkpoint, "checkpoint folder (config.json, model.safetensors, tokenizer.json)")
+  s->add_option("CHECKPOINT", a->checkpoint, "checkpoint folder (config.json, model.safetensors, tokenizer.json), .gguf file or Hugging Face folder")
       ->required();
   s->add_option("--host", a->host, "address to bind; anything but 127.0.0.1 exposes the model to the network")
       ->capture_default_str();

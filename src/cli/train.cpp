@@ -74,8 +74,7 @@ void add_train(CLI::App& app) {
 
 std::unique_ptr<lmlab::data::tokenizer> tokenizer_of(const tr::loaded_checkpoint& ck) {
   LMLAB_CHECK_HINT(ck.tokenizer.has_value(),
-                   "checkpoints written by `lmlab train` and GGUF files carry a tokenizer; a Hugging Face folder's "
-                   "tokenizer.json is not read yet: convert the model and add an lmlab tokenizer.json",
+                   "checkpoints written by `lmlab train`, GGUF files and Hugging Face folders with tokenizer.json carry a tokenizer",
                    "{}: no tokenizer.json in the checkpoint", ck.dir.string());
   return lmlab::data::tokenizer_from_json(*ck.tokenizer, (ck.dir / "tokenizer.json").string());
 }

@@ -33,11 +33,7 @@ void add_convert(CLI::App& app) {
       tr::gguf_of(ck, type).save(o->out);
     } else {
       if (o->type != "f32") throw lmlab::usage_error("--type applies to GGUF output only (checkpoints hold f32)");
-      tr::checkpoint_contents c;
-      c.model = ck.model.get();
-      c.trainer_state = ck.trainer_state;
-      c.tokenizer = ck.tokenizer;
-      tr::save_checkpoint(o->out, c);
+      tr::save_as_checkpoint(ck, o->out);
     }
     std::printf("%s -> %s (%lld parameters)\n", o->in.c_str(), o->out.c_str(), static_cast<long long>(ck.model->num_parameters()));
   });

@@ -290,7 +290,13 @@ void read_hf_safetensors(const std::filesystem::path& path, F&& put) {
   }
 }
 
-nlohmann::json read_json(const std::filesystem::path& p) {
+const std::set<std::string>& hf_architectures() {
+  static const std::set<std::string> a = {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"};
+  return a;
+}
+}  // namespace
+
+nlohmann::json read_json_file(const std::filesystem::path& p) {
   try {
     return nlohmann::json::parse(read_text_file(p));
   } catch (const nlohmann::json::exception& e) {
@@ -298,16 +304,10 @@ nlohmann::json read_json(const std::filesystem::path& p) {
   }
 }
 
-const std::set<std::string>& hf_architectures() {
-  static const std::set<std::string> a = {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"};
-  return a;
-}
-}  // namespace
-
 bool is_hf_folder(const std::filesystem::path& dir) {
   const auto cfg = dir / "config.json";
   if (!std::filesystem::is_regular_file(cfg)) return false;
-  const auto j = read_json(cfg);
+  const auto j = read_json_file(cfg);
   return j.is_object() && j.contains("architectures") && !j.value("model_type", std::string()).starts_with("lmlab");
 }
 
@@ -379,12 +379,12 @@ std::unique_ptr<lm> lm_from_hf_folder(const std::filesystem::path& dir) {
   const auto cfg_path = dir / "config.json";
   LMLAB_CHECK_HINT(std::filesystem::is_regular_file(cfg_path), "a Hugging Face model folder holds config.json and *.safetensors",
                    "{}: config.json is missing", dir.string());
-  const lm_config c = lm_config_from_hf(read_json(cfg_path), cfg_path.string());
+  const lm_config c = lm_config_from_hf(read_json_file(cfg_path), cfg_path.string());
   // The files: model.safetensors, or the shards that model.safetensors.index.json names.
   std::vector<std::filesystem::path> files;
   const auto index = dir / "model.safetensors.index.json";
   if (std::filesystem::is_regular_file(index)) {
-    const auto j = read_json(index);
+    const auto j = read_json_file(index);
     LMLAB_CHECK(j.contains("weight_map") && j["weight_map"].is_object(), "{}: weight_map is missing", index.string());
     std::set<std::string> seen;
     for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {

@@ -52,6 +52,8 @@ nn::gguf_builder gguf_from_lm(const lm& m, nn::ggml_type weight_type,
 // weights F32, F16 or BF16, widened to f32. No permutation: HF already uses half-split RoPE.
 // Errors name the file, the tensor or key, and (safetensors) the byte offset.
 bool is_hf_folder(const std::filesystem::path& dir);
+// A JSON file; invalid JSON is an error naming the file.
+nlohmann::json read_json_file(const std::filesystem::path& p);
 lm_config lm_config_from_hf(const nlohmann::json& config, const std::string& where);
 std::unique_ptr<lm> lm_from_hf_folder(const std::filesystem::path& dir);
 

@@ -252,7 +252,8 @@ std::int64_t ggml_type_size(ggml_type t) {
 
 bool ggml_type_loadable(ggml_type t) {
   return t == ggml_type::f32 || t == ggml_type::f16 || t == ggml_type::bf16 || t == ggml_type::q8_0 ||
-         t == ggml_type::q4_0 || t == ggml_type::q4_k || t == ggml_type::q6_k;
+         t == ggml_type::q4_0 || t == ggml_type::q4_1 || t == ggml_type::q5_0 || t == ggml_type::q5_1 ||
+         t == ggml_type::q4_k || t == ggml_type::q5_k || t == ggml_type::q6_k;
 }
 
 std::int64_t gguf_tensor_info::numel() const {
@@ -442,7 +443,7 @@ tensor gguf_file::tensor_f32(const std::string& name) const {
   const gguf_tensor_info* ti = find_tensor(name);
   LMLAB_CHECK_HINT(ti != nullptr, "lmlab reads the tensor names llama.cpp's converter writes for LLaMA-family models",
                    "{}: tensor {} is missing", where_, name);
-  LMLAB_CHECK_HINT(ggml_type_loadable(ti->type), "requantise to Q8_0, Q4_0, Q4_K, Q6_K, F16 or F32 with llama-quantize",
+  LMLAB_CHECK_HINT(ggml_type_loadable(ti->type), "requantise to Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, F16 or F32 with llama-quantize",
                    "{}: tensor {}: type {} is not supported", where_, name, ggml_type_name(static_cast<std::uint32_t>(ti->type)));
   tensor out = tensor::empty(ti->shape());
   float* y = out.data<float>();
@@ -458,7 +459,11 @@ tensor gguf_file::tensor_f32(const std::string& name) const {
       break;
     case ggml_type::q8_0: dequantize_q8_0(p, y, n); break;
     case ggml_type::q4_0: dequantize_q4_0(p, y, n); break;
+    case ggml_type::q4_1: dequantize_q4_1(p, y, n); break;
+    case ggml_type::q5_0: dequantize_q5_0(p, y, n); break;
+    case ggml_type::q5_1: dequantize_q5_1(p, y, n); break;
     case ggml_type::q4_k: dequantize_q4_k(p, y, n); break;
+    case ggml_type::q5_k: dequantize_q5_k(p, y, n); break;
     case ggml_type::q6_k: dequantize_q6_k(p, y, n); break;
     default: LMLAB_ASSERT(false, "checked by ggml_type_loadable");
   }

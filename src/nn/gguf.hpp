@@ -67,7 +67,8 @@ const char* ggml_type_name(std::uint32_t id);
 // Elements per block and bytes per block (1 and the element size for plain types).
 std::int64_t ggml_block_size(ggml_type t);
 std::int64_t ggml_type_size(ggml_type t);
-// Whether tensor_f32() can dequantise this type (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K).
+// Whether tensor_f32() can dequantise this type (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
+// Q4_K, Q5_K, Q6_K).
 bool ggml_type_loadable(ggml_type t);
 
 struct gguf_tensor_info {

@@ -118,35 +118,86 @@ void dequantize_q4_0(const std::uint8_t* in, float* y, std::int64_t n) {
   }
 }
 
+namespace {
+// Q4_K and Q5_K: sub-block j's 6-bit scale and min: j < 4 in the low 6 bits of bytes j and j+4;
+// j >= 4 split between the low/high nibble of byte j+4 and the top 2 bits of bytes j-4 / j.
+void k_scale_min(const std::uint8_t* sc, int j, int& s, int& m) {
+  if (j < 4) {
+    s = sc[j] & 63;
+    m = sc[j + 4] & 63;
+  } else {
+    s = (sc[j + 4] & 0xF) | ((sc[j - 4] >> 6) << 4);
+    m = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
+  }
+}
+
+// Q4_K (qh == nullptr) and Q5_K (qh: the fifth bit of each value, bit 2g / 2g+1 of qh[l] for the
+// low / high nibbles of the 64-value group g).
+void dequantize_k4_k5(const std::uint8_t* p, const std::uint8_t* q, const std::uint8_t* qh, float* o) {
+  const float d = half_to_float(rd16(p)), dmin = half_to_float(rd16(p + 2));
+  const std::uint8_t* sc = p + 4;
+  for (int g = 0; g < 4; ++g) {  // 64 values share 32 bytes: low nibbles then high
+    int s1, m1, s2, m2;
+    k_scale_min(sc, 2 * g, s1, m1);
+    k_scale_min(sc, 2 * g + 1, s2, m2);
+    const float d1 = d * static_cast<float>(s1), n1 = dmin * static_cast<float>(m1);
+    const float d2 = d * static_cast<float>(s2), n2 = dmin * static_cast<float>(m2);
+    for (int l = 0; l < 32; ++l) {
+      const int h1 = qh && (qh[l] >> (2 * g) & 1) ? 16 : 0, h2 = qh && (qh[l] >> (2 * g + 1) & 1) ? 16 : 0;
+      o[l] = d1 * static_cast<float>((q[l] & 0xF) + h1) - n1;
+      o[32 + l] = d2 * static_cast<float>((q[l] >> 4) + h2) - n2;
+    }
+    o += 64;
+    q += 32;
+  }
+}
+}  // namespace
+
 void dequantize_q4_k(const std::uint8_t* in, float* y, std::int64_t n) {
-  for (std::int64_t b = 0; b < n / k_qk_k; ++b) {
-    const std::uint8_t* p = in + b * 144;
-    const float d = half_to_float(rd16(p)), dmin = half_to_float(rd16(p + 2));
-    const std::uint8_t* sc = p + 4;
-    const std::uint8_t* q = p + 16;
-    // Sub-block j's 6-bit scale and min: j < 4 in the low 6 bits of bytes j and j+4; j >= 4
-    // split between the low/high nibble of byte j+4 and the top 2 bits of bytes j-4 / j.
-    const auto scale_min = [&](int j, int& s, int& m) {
-      if (j < 4) {
-        s = sc[j] & 63;
-        m = sc[j + 4] & 63;
-      } else {
-        s = (sc[j + 4] & 0xF) | ((sc[j - 4] >> 6) << 4);
-        m = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
-      }
-    };
-    float* o = y + b * k_qk_k;
-    for (int j = 0; j < 8; j += 2) {  // 64 values share 32 bytes: low nibbles then high
-      int s1, m1, s2, m2;
-      scale_min(j, s1, m1);
-      scale_min(j + 1, s2, m2);
-      for (int l = 0; l < 32; ++l) o[l] = d * static_cast<float>(s1) * static_cast<float>(q[l] & 0xF) - dmin * static_cast<float>(m1);
-      for (int l = 0; l < 32; ++l) o[32 + l] = d * static_cast<float>(s2) * static_cast<float>(q[l] >> 4) - dmin * static_cast<float>(m2);
-      o += 64;
-      q += 32;
+  for (std::int64_t b = 0; b < n / k_qk_k; ++b) dequantize_k4_k5(in + b * 144, in + b * 144 + 16, nullptr, y + b * k_qk_k);
+}
+
+void dequantize_q5_k(const std::uint8_t* in, float* y, std::int64_t n) {
+  for (std::int64_t b = 0; b < n / k_qk_k; ++b)
+    dequantize_k4_k5(in + b * 176, in + b * 176 + 48, in + b * 176 + 16, y + b * k_qk_k);
+}
+
+// Q4_1, Q5_0, Q5_1: x = d*q + m over 32 values, q from a low nibble (x0..15) or a high nibble
+// (x16..31) plus, for Q5, a fifth bit from the 32-bit qh (bit j for xj).
+void dequantize_q4_1(const std::uint8_t* in, float* y, std::int64_t n) {
+  for (std::int64_t b = 0; b < n / k_qk; ++b) {
+    const std::uint8_t* p = in + b * 20;
+    const float d = half_to_float(rd16(p)), m = half_to_float(rd16(p + 2));
+    for (int j = 0; j < k_qk / 2; ++j) {
+      y[b * k_qk + j] = d * static_cast<float>(p[4 + j] & 0xF) + m;
+      y[b * k_qk + j + 16] = d * static_cast<float>(p[4 + j] >> 4) + m;
     }
   }
 }
+
+namespace {
+void dequantize_q5(const std::uint8_t* in, float* y, std::int64_t n, bool has_min) {
+  const std::int64_t bytes = has_min ? 24 : 22;
+  for (std::int64_t b = 0; b < n / k_qk; ++b) {
+    const std::uint8_t* p = in + b * bytes;
+    const float d = half_to_float(rd16(p)), m = has_min ? half_to_float(rd16(p + 2)) : 0.0f;
+    const std::uint8_t* h = p + (has_min ? 4 : 2);
+    const std::uint32_t qh = static_cast<std::uint32_t>(h[0]) | (static_cast<std::uint32_t>(h[1]) << 8) |
+                             (static_cast<std::uint32_t>(h[2]) << 16) | (static_cast<std::uint32_t>(h[3]) << 24);
+    const std::uint8_t* qs = h + 4;
+    const int offset = has_min ? 0 : 16;
+    for (int j = 0; j < k_qk / 2; ++j) {
+      const int x0 = ((qs[j] & 0xF) | static_cast<int>(((qh >> j) & 1) << 4)) - offset;
+      const int x1 = ((qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4)) - offset;
+      y[b * k_qk + j] = d * static_cast<float>(x0) + m;
+      y[b * k_qk + j + 16] = d * static_cast<float>(x1) + m;
+    }
+  }
+}
+}  // namespace
+
+void dequantize_q5_0(const std::uint8_t* in, float* y, std::int64_t n) { dequantize_q5(in, y, n, false); }
+void dequantize_q5_1(const std::uint8_t* in, float* y, std::int64_t n) { dequantize_q5(in, y, n, true); }
 
 void dequantize_q6_k(const std::uint8_t* in, float* y, std::int64_t n) {
   for (std::int64_t b = 0; b < n / k_qk_k; ++b) {

@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "models/causal_lm.hpp"
 #include "train/checkpoint.hpp"
+#include "train/import.hpp"
 
 namespace lmlab::serve {
 namespace {
@@ -96,7 +97,7 @@ served_model make_served_model(std::unique_ptr<models::causal_lm> model, std::un
 }
 
 served_model load_served_model(const std::filesystem::path& dir, const std::string& name) {
-  auto ck = train::load_checkpoint(dir);
+  auto ck = train::load_model_any(dir);  // a checkpoint folder, a .gguf file or a Hugging Face folder
   LMLAB_CHECK_HINT(ck.tokenizer.has_value(), "checkpoints written by `lmlab train` carry tokenizer.json",
                    "{}: no tokenizer.json in the checkpoint (the server needs it to read prompts)", dir.string());
   auto tok = data::tokenizer_from_json(*ck.tokenizer, (dir / "tokenizer.json").string());

@@ -34,9 +34,21 @@ loaded_checkpoint load_model_any(const fs::path& path) {
     ck.model = models::lm_from_hf_folder(path);
     ck.config = ck.model->config();
     ck.trainer_state = {{"source", path.string()}};
+    if (fs::is_regular_file(path / "tokenizer.json")) {
+      const fs::path tp = path / "tokenizer.json";
+      ck.tokenizer = data::tokenizer_from_hf_json(models::read_json_file(tp), tp.string())->to_json();
+    }
     return ck;
   }
   return load_checkpoint(path);
+}
+
+void save_as_checkpoint(const loaded_checkpoint& ck, const fs::path& dir) {
+  checkpoint_contents c;
+  c.model = ck.model.get();
+  c.trainer_state = ck.trainer_state;
+  c.tokenizer = ck.tokenizer;
+  save_checkpoint(dir, c);
 }
 
 nn::ggml_type parse_weight_type(const std::string& name) {
@@ -55,7 +67,7 @@ nn::gguf_builder gguf_of(const loaded_checkpoint& ck, nn::ggml_type weight_type)
   if (ck.trainer_state.contains("gguf_metadata")) {
     base = nn::gguf_metadata_from_json(ck.trainer_state["gguf_metadata"], (ck.dir / "trainer_state.json").string());
   } else {
-    base.emplace_back("general.architecture", gguf_value::str("llama"));
+    base.emplace_back("general.architecture", gguf_value::str(ck.config.bias ? "qwen2" : "llama"));
     base.emplace_back("general.name", gguf_value::str(ck.dir.filename().string()));
     if (ck.tokenizer) {
       auto tok = data::tokenizer_from_json(*ck.tokenizer, (ck.dir / "tokenizer.json").string());

@@ -17,6 +17,10 @@ namespace lmlab::train {
 
 loaded_checkpoint load_model_any(const std::filesystem::path& path);
 
+// Writes a loaded model as an lmlab checkpoint folder (weights, config, trainer_state with any
+// carried GGUF metadata, tokenizer).
+void save_as_checkpoint(const loaded_checkpoint& ck, const std::filesystem::path& dir);
+
 // "f32", "f16", "bf16", "q8_0", "q4_0" (case-insensitive); a usage error otherwise.
 nn::ggml_type parse_weight_type(const std::string& name);
 

@@ -4,7 +4,9 @@
 // byte-level BPE. The .out lines are ids without BOS.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
+#include <tuple>
 
 #include "../shared_models.hpp"
 #include "core/error.hpp"
@@ -104,4 +106,92 @@ TEST(gguf_vocab, unsupported_models_are_named) {
   } catch (const error& e) {
     EXPECT_STREQ(e.what(), "v.gguf: tokenizer.ggml.model = \"bert\" is not supported");
   }
+}
+
+// ---- Hugging Face tokenizer.json ---------------------------------------------------------
+
+namespace {
+// A tokenizer.json in Hugging Face's layout made from a GGUF vocabulary: GPT-2 as
+// Hugging Face ships it (ByteLevel pre-tokeniser, "a b" merges, <|endoftext|> added); the
+// SentencePiece one as Hugging Face's LlamaConverter writes it (Prepend + Replace normaliser,
+// byte_fallback, merges of every two-piece split of each token, highest score first).
+nlohmann::json hf_json_from_gguf(const nn::gguf_file& f) {
+  const auto& toks = f.get_array("tokenizer.ggml.tokens", nn::gguf_type::string).strs;
+  const auto& types = f.get_array("tokenizer.ggml.token_type", nn::gguf_type::i32).ints;
+  nlohmann::json j, vocab = nlohmann::json::object(), added = nlohmann::json::array();
+  for (std::size_t i = 0; i < toks.size(); ++i) {
+    if (types[i] == 3) added.push_back({{"id", i}, {"content", toks[i]}, {"special", true}});
+    vocab[toks[i]] = i;
+  }
+  j["added_tokens"] = added;
+  j["model"] = {{"type", "BPE"}, {"vocab", vocab}};
+  if (f.get_string("tokenizer.ggml.model") == "gpt2") {
+    j["model"]["merges"] = f.get_array("tokenizer.ggml.merges", nn::gguf_type::string).strs;
+    j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+    return j;
+  }
+  const auto& scores = f.get_array("tokenizer.ggml.scores", nn::gguf_type::f32).floats;
+  std::unordered_map<std::string, std::size_t> id;
+  for (std::size_t i = 0; i < toks.size(); ++i) id[toks[i]] = i;
+  std::vector<std::tuple<double, std::size_t, std::string, std::string>> merges;
+  for (std::size_t i = 0; i < toks.size(); ++i) {
+    if (types[i] != 1) continue;
+    const std::string& t = toks[i];
+    for (std::size_t k = 1; k < t.size(); ++k) {
+      if ((static_cast<unsigned char>(t[k]) & 0xC0) == 0x80) continue;  // split at characters only
+      if (id.count(t.substr(0, k)) && id.count(t.substr(k))) merges.emplace_back(-scores[i], i, t.substr(0, k), t.substr(k));
+    }
+  }
+  std::sort(merges.begin(), merges.end());
+  nlohmann::json ml = nlohmann::json::array();
+  for (const auto& [s, i, l, r] : merges) ml.push_back(l + " " + r);
+  j["model"]["merges"] = ml;
+  j["model"]["byte_fallback"] = true;
+  j["model"]["unk_token"] = "<unk>";
+  j["normalizer"] = {{"type", "Sequence"},
+                     {"normalizers", {{{"type", "Prepend"}, {"prepend", "\xe2\x96\x81"}},
+                                      {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\xe2\x96\x81"}}}}};
+  j["post_processor"] = {{"type", "TemplateProcessing"}, {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}}}};
+  return j;
+}
+
+void check_hf_vectors(const std::filesystem::path& path, const char* kind) {
+  auto f = nn::gguf_file::load(path);
+  auto tok = data::tokenizer_from_hf_json(hf_json_from_gguf(f), "tokenizer.json");
+  EXPECT_EQ(tok->kind(), kind);
+  int pass = 0;
+  const auto cases = read_vectors(path);
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    if (tok->encode(cases[i].text) == cases[i].ids) ++pass;
+    else ADD_FAILURE() << "case " << i << " \"" << cases[i].text << "\": got " << testing::PrintToString(tok->encode(cases[i].text));
+  }
+  EXPECT_EQ(pass, 46);
+}
+}  // namespace
+
+TEST(hf_tokenizer_json, gpt2_byte_level_passes_llama_cpp_vectors) {
+  LMLAB_SHARED_MODEL(path, "ggml-vocab-gpt-2.gguf");
+  check_hf_vectors(path, "byte_bpe");
+}
+
+TEST(hf_tokenizer_json, sentencepiece_bpe_passes_llama_cpp_vectors) {
+  LMLAB_SHARED_MODEL(path, "ggml-vocab-phi-3.gguf");
+  check_hf_vectors(path, "spm_bpe");
+  auto tok = data::tokenizer_from_hf_json(hf_json_from_gguf(nn::gguf_file::load(path)), "tokenizer.json");
+  EXPECT_EQ(data::encode_for_generation(*tok, "Hi").front(), 1);  // BOS from the template
+}
+
+TEST(hf_tokenizer_json, unsupported_pre_tokenizers_are_named) {
+  nlohmann::json j;
+  j["model"] = {{"type", "BPE"}, {"vocab", {{"a", 0}}}, {"merges", nlohmann::json::array()}};
+  j["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {{{"type", "Split"}}, {{"type", "ByteLevel"}}}}};
+  try {
+    data::tokenizer_from_hf_json(j, "tokenizer.json");
+    FAIL();
+  } catch (const error& e) {
+    EXPECT_NE(std::string(e.what()).find("tokenizer.json: this pre_tokenizer/normalizer combination is not supported"), std::string::npos)
+        << e.what();
+  }
+  j["model"]["type"] = "Unigram";
+  EXPECT_THROW(data::tokenizer_from_hf_json(j, "t"), error);
 }

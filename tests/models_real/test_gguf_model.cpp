@@ -8,7 +8,9 @@
 
 #include "../shared_models.hpp"
 #include "core/error.hpp"
+#include "autograd/autograd.hpp"
 #include "core/fs.hpp"
+#include "hooks/hooks.hpp"
 #include "data/gguf_tokenizer.hpp"
 #include "data/spm_bpe.hpp"
 #include "models/import.hpp"
@@ -110,4 +112,34 @@ TEST(gguf_model, unsupported_architecture_is_named) {
   } catch (const error& e) {
     EXPECT_NE(std::string(e.what()).find("general.architecture = \"phi3\" is not supported"), std::string::npos) << e.what();
   }
+}
+
+// The interpretability hooks work on a loaded real model: caching every hook point,
+// activation patching (A's residual stream patched into B's run gives A's logits) and head
+// ablation.
+TEST(gguf_model, hooks_cache_and_patch_on_stories260k) {
+  LMLAB_SHARED_MODEL(path, "stories260K.gguf");
+  auto m = models::lm_from_gguf(nn::gguf_file::load(path));
+  no_grad ng;
+  const tensor a = tensor::from<std::int32_t>({1, 6}, {1, 403, 407, 261, 378, 432});
+  const tensor b = tensor::from<std::int32_t>({1, 6}, {1, 261, 376, 298, 315, 421});
+  tensor logits_a;
+  auto cache = hooks::run_with_cache(*m, [&] { return m->forward(a); }, hooks::all_names, &logits_a);
+  ASSERT_TRUE(cache.count("blocks.4.attn.hook_pattern"));
+  EXPECT_EQ(cache.at("blocks.4.attn.hook_pattern").shape(), (shape_t{1, 8, 6, 6}));
+  EXPECT_EQ(cache.at("blocks.0.attn.hook_k").shape(), (shape_t{1, 6, 4, 8}));  // GQA: 4 KV heads of 8
+  tensor patched;
+  {
+    hooks::hook_scope s(*m);
+    s.add("blocks.4.hook_resid_post", hooks::patch_with(cache.at("blocks.4.hook_resid_post")));
+    patched = m->forward(b);
+  }
+  EXPECT_EQ(patched.to_vector(), logits_a.to_vector());
+  tensor ablated;
+  {
+    hooks::hook_scope s(*m);
+    s.add("blocks.0.attn.hook_z", hooks::zero_head(3));
+    ablated = m->forward(a);
+  }
+  EXPECT_NE(ablated.to_vector(), logits_a.to_vector());
 }

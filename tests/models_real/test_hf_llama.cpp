@@ -106,3 +106,15 @@ TEST(hf_llama, errors_name_the_file_and_field) {
   EXPECT_NE(message().find("mlp.down_proj.weight: shape [32, 48], expected [32, 40]"), std::string::npos) << message();
   fs::remove_all(dir);
 }
+
+// HF -> GGUF (F32) -> model keeps every logit bit for bit: the rotary permutation of llama
+// GGUFs is undone exactly on load, and Qwen2's biases travel as attn_{q,k,v}.bias.
+TEST_P(hf_golden, gguf_round_trip_keeps_the_logits) {
+  const fs::path dir = k_fixtures / (std::string("hf_") + GetParam());
+  auto m = models::lm_from_hf_folder(dir);
+  const std::string arch = m->config().bias ? "qwen2" : "llama";
+  const auto bytes = models::gguf_from_lm(*m, nn::ggml_type::f32, {{"general.architecture", nn::gguf_value::str(arch)}}).encode();
+  auto back = models::lm_from_gguf(nn::gguf_file::parse(bytes, "x.gguf"));
+  auto ids = nn::safetensors_file::load(dir / "golden.safetensors").get("ids");
+  expect_close(back->forward(ids), m->forward(ids), 0, 0, GetParam());
+}

@@ -3,6 +3,7 @@
 // truncated and corrupt files; F16/BF16 conversion and Q8_0/Q4_0/Q4_K/Q6_K blocks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -90,6 +91,17 @@ TEST(gguf, small_file_round_trips_every_value_type) {
   EXPECT_EQ(b.encode(), bytes);
 }
 
+TEST(gguf, version_2_reads_like_version_3) {
+  auto bytes = small_file();
+  bytes[4] = 2;  // v2 and v3 share the layout (v3 added big-endian files, which lmlab refuses)
+  auto f = nn::gguf_file::parse(bytes, "t.gguf");
+  EXPECT_EQ(f.version(), 2u);
+  EXPECT_EQ(f.tensors().size(), 3u);
+  bytes[4] = 0;
+  bytes[7] = 3;  // a byte-swapped version: a big-endian file
+  EXPECT_NE(parse_error(bytes).find("header.version at byte 4"), std::string::npos) << parse_error(bytes);
+}
+
 TEST(gguf, every_prefix_of_a_small_file_is_rejected_with_an_offset) {
   const auto bytes = small_file();
   for (std::size_t n = 0; n < bytes.size(); ++n) {
@@ -98,6 +110,41 @@ TEST(gguf, every_prefix_of_a_small_file_is_rejected_with_an_offset) {
     ASSERT_NE(e.find("t.gguf: "), std::string::npos) << e;
     ASSERT_TRUE(e.find("byte") != std::string::npos) << n << ": " << e;
   }
+}
+
+// Deterministic byte mutations of a small file (a fuzzing smoke test; the reliability issue
+// runs a real fuzzer): each either parses, with every tensor readable inside the buffer, or is
+// an lmlab::error naming the source, never another exception or a crash.
+TEST(gguf, mutated_files_parse_or_fail_cleanly) {
+  const auto good = small_file();
+  std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  const auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  int parsed = 0, rejected = 0;
+  for (int k = 0; k < 3000; ++k) {
+    auto b = good;
+    const int flips = 1 + static_cast<int>(next() % 4);
+    for (int i = 0; i < flips; ++i) b[next() % b.size()] = static_cast<std::uint8_t>(next());
+    try {
+      auto f = nn::gguf_file::parse(b, "m.gguf");
+      for (const auto& t : f.tensors()) {
+        auto span = f.tensor_bytes(t);
+        ASSERT_GE(span.data(), b.data());
+        ASSERT_LE(span.data() + span.size(), b.data() + b.size());
+        if (nn::ggml_type_loadable(t.type)) f.tensor_f32(t.name);
+      }
+      ++parsed;
+    } catch (const error& e) {
+      ASSERT_EQ(std::string(e.what()).rfind("m.gguf: ", 0), 0u) << e.what();
+      ++rejected;
+    }
+  }
+  EXPECT_GT(rejected, 0);
+  EXPECT_GT(parsed, 0);  // flips inside tensor data or string bytes leave a valid file
 }
 
 TEST(gguf, corrupt_fields_are_named) {
@@ -163,14 +210,14 @@ TEST(gguf, corrupt_fields_are_named) {
 
 TEST(gguf, unsupported_types_are_named) {
   nn::gguf_builder b;
-  b.add_tensor("q", {32}, ggml_type::q4_1, std::vector<std::uint8_t>(20));
+  b.add_tensor("q", {256}, ggml_type::q2_k, std::vector<std::uint8_t>(84));
   const auto bytes = b.encode();
   auto f = nn::gguf_file::parse(bytes, "t.gguf");
   try {
     f.tensor_f32("q");
-    FAIL() << "Q4_1 was dequantised";
+    FAIL() << "Q2_K was dequantised";
   } catch (const error& e) {
-    EXPECT_STREQ(e.what(), "t.gguf: tensor q: type Q4_1 is not supported");
+    EXPECT_STREQ(e.what(), "t.gguf: tensor q: type Q2_K is not supported");
   }
 }
 
@@ -308,5 +355,56 @@ TEST(quant, k_quant_blocks_follow_ggml_layout) {
   for (int i = 0; i < 256; ++i) {
     const int j = i / 32;
     ASSERT_EQ(y[static_cast<std::size_t>(i)], static_cast<float>((j + 1) * 3) - 0.5f * static_cast<float>(2 * j)) << i;
+  }
+  // Q5_K: the same header and scales, then qh[32] whose bit 0 sets the fifth bit of the first
+  // 32 values (group 0, low nibbles) and bit 5 that of values 160..191 (group 2, high nibbles).
+  std::vector<std::uint8_t> b5(176, 0);
+  std::copy(b4.begin(), b4.begin() + 16, b5.begin());
+  for (int l = 0; l < 32; ++l) b5[16 + static_cast<std::size_t>(l)] = 0x21;
+  for (int i = 0; i < 128; ++i) b5[48 + static_cast<std::size_t>(i)] = 0x33;
+  nn::dequantize_q5_k(b5.data(), y.data(), 256);
+  for (int i = 0; i < 256; ++i) {
+    const int j = i / 32, q = 3 + (j == 0 || j == 5 ? 16 : 0);
+    ASSERT_EQ(y[static_cast<std::size_t>(i)], static_cast<float>((j + 1) * q) - 0.5f * static_cast<float>(2 * j)) << i;
+  }
+}
+
+TEST(quant, q4_1_q5_0_q5_1_blocks_follow_ggml_layout) {
+  const auto put16 = [](std::uint8_t* p, float v) {
+    const std::uint16_t h = nn::float_to_half(v);
+    p[0] = static_cast<std::uint8_t>(h & 0xFF);
+    p[1] = static_cast<std::uint8_t>(h >> 8);
+  };
+  std::vector<float> y(32);
+  // Q4_1: d = 0.5, m = -1, low nibble j, high nibble 15 - j.
+  std::vector<std::uint8_t> b(20, 0);
+  put16(b.data(), 0.5f);
+  put16(b.data() + 2, -1.0f);
+  for (int j = 0; j < 16; ++j) b[4 + static_cast<std::size_t>(j)] = static_cast<std::uint8_t>(j | ((15 - j) << 4));
+  nn::dequantize_q4_1(b.data(), y.data(), 32);
+  for (int j = 0; j < 16; ++j) {
+    ASSERT_EQ(y[static_cast<std::size_t>(j)], 0.5f * static_cast<float>(j) - 1.0f) << j;
+    ASSERT_EQ(y[16 + static_cast<std::size_t>(j)], 0.5f * static_cast<float>(15 - j) - 1.0f) << j;
+  }
+  // Q5_0: d = 1, qh = 0xFFFF0000 (the fifth bit of x16..31), both nibbles j: x_j = j - 16, x_16+j = j.
+  b.assign(22, 0);
+  put16(b.data(), 1.0f);
+  b[4] = b[5] = 0xFF;
+  for (int j = 0; j < 16; ++j) b[6 + static_cast<std::size_t>(j)] = static_cast<std::uint8_t>(j | (j << 4));
+  nn::dequantize_q5_0(b.data(), y.data(), 32);
+  for (int j = 0; j < 16; ++j) {
+    ASSERT_EQ(y[static_cast<std::size_t>(j)], static_cast<float>(j - 16)) << j;
+    ASSERT_EQ(y[16 + static_cast<std::size_t>(j)], static_cast<float>(j)) << j;
+  }
+  // Q5_1: d = 2, m = 1, qh = 0x0000FFFF: x_j = 2(j + 16) + 1, x_16+j = 2j + 1.
+  b.assign(24, 0);
+  put16(b.data(), 2.0f);
+  put16(b.data() + 2, 1.0f);
+  b[4] = b[5] = 0xFF;
+  for (int j = 0; j < 16; ++j) b[8 + static_cast<std::size_t>(j)] = static_cast<std::uint8_t>(j | (j << 4));
+  nn::dequantize_q5_1(b.data(), y.data(), 32);
+  for (int j = 0; j < 16; ++j) {
+    ASSERT_EQ(y[static_cast<std::size_t>(j)], 2.0f * static_cast<float>(j + 16) + 1.0f) << j;
+    ASSERT_EQ(y[16 + static_cast<std::size_t>(j)], 2.0f * static_cast<float>(j) + 1.0f) << j;
   }
 }

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "../shared_models.hpp"
@@ -35,14 +36,7 @@ double story_loss(train::loaded_checkpoint& ck) {
 TEST(import, gguf_to_checkpoint_to_gguf_is_byte_identical) {
   LMLAB_SHARED_MODEL(path, "stories260K.gguf");
   const fs::path dir = temp_dir("ck");
-  {
-    auto ck = train::load_model_any(path);
-    train::checkpoint_contents c;
-    c.model = ck.model.get();
-    c.trainer_state = ck.trainer_state;
-    c.tokenizer = ck.tokenizer;
-    train::save_checkpoint(dir, c);
-  }
+  train::save_as_checkpoint(train::load_model_any(path), dir);
   auto back = train::load_model_any(dir);
   const auto bytes = train::gguf_of(back, nn::ggml_type::f32).encode();
   const auto orig = read_binary_file(path);
@@ -60,6 +54,25 @@ TEST(import, gguf_to_checkpoint_to_gguf_is_byte_identical) {
     auto b = f.tensor_bytes(*f.find_tensor(t.name));
     ASSERT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end())) << t.name;
   }
+  fs::remove_all(dir);
+}
+
+// The first step's logits from BOS are the same, bit for bit, whether the model comes from the
+// GGUF file or from the lmlab checkpoint converted from it.
+TEST(import, first_step_logits_agree_across_f32_load_paths) {
+  LMLAB_SHARED_MODEL(path, "stories260K.gguf");
+  const fs::path dir = temp_dir("ck2");
+  auto a = train::load_model_any(path);
+  train::save_as_checkpoint(a, dir);
+  auto b = train::load_model_any(dir);
+  const tensor bos = tensor::from<std::int32_t>({1}, {1});
+  auto sa = a.model->new_state(1);
+  auto sb = b.model->new_state(1);
+  const auto la = a.model->step(*sa, bos).to_vector(), lb = b.model->step(*sb, bos).to_vector();
+  ASSERT_EQ(la.size(), 512u);
+  EXPECT_EQ(la, lb);
+  // The most likely first token is 403 ("▁Once"), as the published greedy text starts.
+  EXPECT_EQ(std::max_element(la.begin(), la.end()) - la.begin(), 403);
   fs::remove_all(dir);
 }
 
@@ -93,4 +106,28 @@ TEST(import, paths_that_are_not_models_are_named) {
     EXPECT_STREQ(e.what(), "no/such/model.gguf: no such file or folder");
   }
   EXPECT_THROW(train::parse_weight_type("q5_k"), usage_error);
+}
+
+TEST(import, hugging_face_folder_with_its_tokenizer_json) {
+  const fs::path dir = temp_dir("hf");
+  fs::create_directories(dir);
+  for (const char* f : {"config.json", "model.safetensors"}) fs::copy_file(fs::path("tests/golden/fixtures/hf_llama") / f, dir / f);
+  // A SentencePiece-style tokenizer.json of 64 tokens (the fixture model's vocabulary size).
+  nlohmann::json vocab = nlohmann::json::object();
+  const char* base[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "\xe2\x96\x81" "a", "ab"};
+  for (int i = 0; i < 8; ++i) vocab[base[i]] = i;
+  for (int i = 8; i < 64; ++i) vocab["t" + std::to_string(i)] = i;
+  nlohmann::json j;
+  j["model"] = {{"type", "BPE"}, {"vocab", vocab}, {"merges", {"\xe2\x96\x81 a", "a b"}}, {"unk_token", "<unk>"}};
+  j["added_tokens"] = {{{"id", 1}, {"content", "<s>"}, {"special", true}}, {{"id", 2}, {"content", "</s>"}, {"special", true}}};
+  j["normalizer"] = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\xe2\x96\x81"}};
+  j["post_processor"] = {{"type", "TemplateProcessing"}, {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}}}};
+  write_file_atomic(dir / "tokenizer.json", j.dump());
+  auto ck = train::load_model_any(dir);
+  ASSERT_TRUE(ck.tokenizer.has_value());
+  auto tok = data::tokenizer_from_json(*ck.tokenizer, "<json>");
+  // "▁ab▁a": the rank-0 merge "▁ a" wins over "a b" (rank 1): <s> ▁a b ▁a.
+  EXPECT_EQ(data::encode_for_generation(*tok, "ab a"), (std::vector<std::int32_t>{1, 6, 5, 6}));
+  EXPECT_EQ(ck.model->vocab_size(), 64);
+  fs::remove_all(dir);
 }
