@@ -347,6 +347,15 @@ TEST(probe_client, an_sse_index_beyond_the_limit_is_rejected_before_allocating) 
   EXPECT_EQ(s.total.load(), 2);
 }
 
+TEST(probe_client, json_replies_are_parsed_only_up_to_the_nesting_limit) {
+  EXPECT_TRUE(parse_json_reply(std::string(128, '[') + std::string(128, ']')).is_array());
+  EXPECT_TRUE(parse_json_reply(std::string(129, '[') + std::string(129, ']')).is_discarded());
+  // Brackets inside strings (escaped quotes too) are text, not nesting.
+  const std::string in_string = "{\"a\": \"\\\"" + std::string(1000, '[') + "\"}";
+  EXPECT_TRUE(parse_json_reply(in_string).is_object()) << in_string.substr(0, 20);
+  EXPECT_TRUE(parse_json_reply("{\"a\": ").is_discarded());
+}
+
 TEST(probe_client, deeply_nested_json_is_refused_before_parsing) {
   fault_server s;
   s.script = [](const json&, int) { return fault::custom; };
