@@ -311,6 +311,9 @@ void guarded_server::widen_backlog(int backlog) { ::listen(svr_sock_, backlog); 
 guarded_server::guarded_server(connection_limits lim) : lim_(lim) {
   const std::size_t max = lim_.max_connections;
   new_task_queue = [this, max] { return new connection_pool(max, open_); };
+  // Only for the Keep-Alive header httplib writes: the loop below applies them.
+  set_keep_alive_max_count(lim_.max_requests_per_connection);
+  set_keep_alive_timeout(static_cast<time_t>(lim_.keep_alive_timeout_s));
 }
 
 bool guarded_server::process_and_close_socket(socket_t sock) {
