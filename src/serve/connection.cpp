@@ -205,8 +205,14 @@ bool connection::poll_for(short events, clock::time_point deadline) const {
 }
 
 bool connection::wait_for_request() {
-  if (off_ < len_) return true;
-  return poll_for(POLLIN, after(lim_.keep_alive_timeout_s)) && fill() > 0;
+  const auto idle_end = after(lim_.keep_alive_timeout_s);
+  for (;;) {
+    // Empty lines before a request line are skipped (RFC 9112 section 2.2): some clients
+    // send a CRLF after a POST body.
+    while (off_ < len_ && (buf_[off_] == '\r' || buf_[off_] == '\n')) ++off_;
+    if (off_ < len_) return true;
+    if (!poll_for(POLLIN, idle_end) || fill() <= 0) return false;
+  }
 }
 
 ssize_t connection::fill() {

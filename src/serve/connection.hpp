@@ -66,8 +66,8 @@ class connection final : public httplib::Stream {
   void get_local_ip_and_port(std::string& ip, int& port) const override;
   socket_t socket() const override { return sock_; }
 
-  // Waits (up to the keep-alive timeout) for the next request's first bytes; false when the
-  // client closed or stayed idle, or the server is stopping.
+  // Waits (up to the keep-alive timeout) for the next request's first bytes, skipping empty
+  // lines; false when the client closed or stayed idle, or the server is stopping.
   bool wait_for_request();
   // Starts the header deadline and resets the per-request counts; end_request() gives the
   // finished request's body bytes back to the in-flight budget.
