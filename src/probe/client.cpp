@@ -42,11 +42,9 @@ void append_array(json& dst, const json& src, const char* key) {
   for (const auto& v : src[key]) dst[key].push_back(v);
 }
 
-// JSON from a server is parsed only when its nesting is at most max_json_depth: nlohmann's
-// parser is iterative, but dump() (the cache, scrubbing) recurses once per level.
-constexpr int max_json_depth = 128;
+}  // namespace
 
-json parse_untrusted(std::string_view text) {
+json parse_json_reply(std::string_view text) {
   int depth = 0;
   bool in_string = false;
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -57,15 +55,13 @@ json parse_untrusted(std::string_view text) {
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
-      if (++depth > max_json_depth) return json(json::value_t::discarded);
+      if (++depth > max_reply_json_depth) return json(json::value_t::discarded);
     } else if (c == ']' || c == '}') {
       --depth;
     }
   }
   return json::parse(text, nullptr, false);
 }
-
-}  // namespace
 
 std::string_view to_string(api a) {
   switch (a) {
@@ -290,7 +286,7 @@ json client::post(std::string_view path, const json& body, std::int64_t repeat, 
     if (!cache_) return std::nullopt;
     auto hit = cache_->cached_response(key, repeat, seed);
     if (!hit) return std::nullopt;
-    auto j = parse_untrusted(*hit);
+    auto j = parse_json_reply(*hit);
     // An unusable entry (stored by an older version that cached anything that parsed) is
     // asked again rather than replayed.
     if (j.is_discarded() || !response_problem(kind, j).empty()) return std::nullopt;
@@ -341,9 +337,9 @@ json client::post(std::string_view path, const json& body, std::int64_t repeat, 
           last = fmt::format("HTTP {} with an unusable stream: {}", reply.status, scrub(e.what()));
         }
       } else {
-        auto j = parse_untrusted(reply.body);
+        auto j = parse_json_reply(reply.body);
         if (j.is_discarded()) last = fmt::format("HTTP {} with a body that is not JSON (or nested over {} levels): {}",
-                                                 reply.status, max_json_depth,
+                                                 reply.status, max_reply_json_depth,
                                                  excerpt(scrub(reply.body)));
         else if (!j.is_object()) last = "HTTP 200 with a JSON body that is not an object";
         else parsed = std::move(j);
@@ -483,7 +479,7 @@ std::optional<json> assemble_stream_unchecked(api a, std::string_view sse) {
       done = true;
       break;
     }
-    auto chunk = parse_untrusted(line);
+    auto chunk = parse_json_reply(line);
     if (chunk.is_discarded()) return std::nullopt;  // a cut-off event
     if (!chunk.contains("choices") || !chunk["choices"].is_array()) continue;
     for (const auto& ch : chunk["choices"]) {

@@ -179,6 +179,11 @@ class client {
 
 // Limits on what a server may send (docs/probe.md "Reliability").
 inline constexpr std::size_t max_stream_choices = 1024;  // SSE "index" must be below this
+inline constexpr int max_reply_json_depth = 128;         // nesting of a JSON reply or SSE chunk
+
+// A server's JSON text parsed, or a discarded value when it is not JSON or nested deeper than
+// max_reply_json_depth (nlohmann parses iteratively, but dump() recurses once per level).
+nlohmann::json parse_json_reply(std::string_view text);
 
 // Parses an OpenAI chat/completions or llama.cpp /completion response body into gen_result.
 // Throws lmlab::error (naming the response) on a body without choices or with fields of the

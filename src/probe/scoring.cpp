@@ -261,10 +261,11 @@ std::optional<double> parse_verbal_confidence(std::string_view text) {
   auto pct = percent_after_keyword(s);
   if (!pct) pct = percent_before_keyword(s);
   if (pct) {
-    const double v = std::stod(std::string(*pct));  // at most 3 digits before the point
+    // strtod, not stod: "0." + 400 zeros + "1" underflows, which stod throws as out_of_range.
+    const double v = std::strtod(std::string(*pct).c_str(), nullptr);  // at most 3 digits before the point
     if (v >= 0 && v <= 100) return v / 100.0;
   }
-  if (auto f = fraction_after_keyword(s)) return std::stod(std::string(*f));
+  if (auto f = fraction_after_keyword(s)) return std::strtod(std::string(*f).c_str(), nullptr);
   return std::nullopt;
 }
 

@@ -84,7 +84,9 @@ std::optional<double> last_number(std::string_view text) {
     // A subscript names the base: "399_10", "399_{10}".
     if (start > 0 && (text[start - 1] == '_' || (text[start - 1] == '{' && start > 1 && text[start - 2] == '_'))) continue;
     const bool negative = start > 0 && text[start - 1] == '-' && (start == 1 || !is_alnum(text[start - 2]));
-    last = (negative ? -1.0 : 1.0) * std::stod(num);
+    // strtod, not stod: 400 digits (or 0.000...1) are a huge (or tiny) number, not an
+    // out_of_range exception that would fail the sample on every rerun of its cached reply.
+    last = (negative ? -1.0 : 1.0) * std::strtod(num.c_str(), nullptr);
   }
   return last;
 }

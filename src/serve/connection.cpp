@@ -174,7 +174,8 @@ std::string failure_message(conn_failure f, const connection_limits& lim) {
   return "bad request";
 }
 
-connection::connection(socket_t sock, const connection_limits& lim) : sock_(sock), lim_(lim), buf_(16 * 1024) {
+connection::connection(socket_t sock, const connection_limits& lim, std::function<bool()> stopping)
+    : sock_(sock), lim_(lim), stopping_(std::move(stopping)), buf_(16 * 1024) {
   // Responses go out as two writes (headers, body); with Nagle's algorithm the second waited
   // for the client's delayed ACK: 40 ms per request.
   const int one = 1;
@@ -192,12 +193,25 @@ void connection::end_request() {
 }
 
 bool connection::poll_for(short events, clock::time_point deadline) const {
+  // Slices of at most 100 ms, so that stopping the server does not wait out a deadline.
   for (;;) {
+    if (stopping_ && stopping_()) return false;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
     pollfd p{sock_, events, 0};
-    const int r = ::poll(&p, 1, static_cast<int>(std::clamp<long long>(left, 0, 1 << 30)));
+    const int r = ::poll(&p, 1, static_cast<int>(std::clamp<long long>(left, 0, 100)));
     if (r < 0 && errno == EINTR) continue;
-    return r > 0;
+    if (r != 0 || left <= 100) return r > 0;
+  }
+}
+
+bool connection::wait_for_request() {
+  const auto idle_end = after(lim_.keep_alive_timeout_s);
+  for (;;) {
+    // Empty lines before a request line are skipped (RFC 9112 section 2.2): some clients
+    // send a CRLF after a POST body.
+    while (off_ < len_ && (buf_[off_] == '\r' || buf_[off_] == '\n')) ++off_;
+    if (off_ < len_) return true;
+    if (!poll_for(POLLIN, idle_end) || fill() <= 0) return false;
   }
 }
 
@@ -303,6 +317,9 @@ void guarded_server::widen_backlog(int backlog) { ::listen(svr_sock_, backlog); 
 guarded_server::guarded_server(connection_limits lim) : lim_(lim) {
   const std::size_t max = lim_.max_connections;
   new_task_queue = [this, max] { return new connection_pool(max, open_); };
+  // Only for the Keep-Alive header httplib writes: the loop below applies them.
+  set_keep_alive_max_count(lim_.max_requests_per_connection);
+  set_keep_alive_timeout(static_cast<time_t>(lim_.keep_alive_timeout_s));
 }
 
 bool guarded_server::process_and_close_socket(socket_t sock) {
@@ -316,11 +333,10 @@ bool guarded_server::process_and_close_socket(socket_t sock) {
     ::close(sock);
     return false;
   }
-  connection conn(sock, lim_);
+  connection conn(sock, lim_, [this] { return svr_sock_ == INVALID_SOCKET; });
   t_current = &conn;
-  const auto stopping = [this] { return svr_sock_ == INVALID_SOCKET; };
   for (std::size_t k = 0; k < lim_.max_requests_per_connection; ++k) {
-    if (!conn.wait_for_request(stopping)) break;
+    if (!conn.wait_for_request()) break;
     if (!conn.looks_like_http()) {
       conn.send_error(400, "this port serves plain HTTP/1.1 and the request does not start with an HTTP method "
                            "(a TLS client? use http://, not https://)");

@@ -25,6 +25,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,7 +52,8 @@ enum class conn_failure { none, header_timeout, header_too_large, body_timeout, 
 // One client connection as an httplib::Stream (see the file comment).
 class connection final : public httplib::Stream {
  public:
-  connection(socket_t sock, const connection_limits& lim);
+  // `stopping` says the server is shutting down: every wait gives up within 100 ms then.
+  connection(socket_t sock, const connection_limits& lim, std::function<bool()> stopping);
   ~connection() override;
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
@@ -64,10 +66,9 @@ class connection final : public httplib::Stream {
   void get_local_ip_and_port(std::string& ip, int& port) const override;
   socket_t socket() const override { return sock_; }
 
-  // Waits (up to the keep-alive timeout, or until `stopping` says so) for the next request's
-  // first bytes; false when the client closed or stayed idle.
-  template <class Stop>
-  bool wait_for_request(Stop stopping);
+  // Waits (up to the keep-alive timeout) for the next request's first bytes, skipping empty
+  // lines; false when the client closed or stayed idle, or the server is stopping.
+  bool wait_for_request();
   // Starts the header deadline and resets the per-request counts; end_request() gives the
   // finished request's body bytes back to the in-flight budget.
   void begin_request();
@@ -92,6 +93,7 @@ class connection final : public httplib::Stream {
 
   socket_t sock_;
   const connection_limits& lim_;
+  std::function<bool()> stopping_;
   std::vector<char> buf_;
   std::size_t off_ = 0, len_ = 0;
   bool in_headers_ = true;
@@ -121,19 +123,5 @@ class guarded_server : public httplib::Server {
   connection_limits lim_;
   std::atomic<std::size_t> open_{0};  // connections accepted and not yet closed
 };
-
-template <class Stop>
-bool connection::wait_for_request(Stop stopping) {
-  if (off_ < len_) return true;
-  const auto idle_end = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                                std::chrono::duration<double>(lim_.keep_alive_timeout_s));
-  // Short slices, so that stopping the server does not wait out an idle keep-alive.
-  while (!stopping()) {
-    const auto slice = std::min(idle_end, std::chrono::steady_clock::now() + std::chrono::milliseconds(50));
-    if (poll_for(POLLIN, slice)) return fill() > 0;
-    if (std::chrono::steady_clock::now() >= idle_end) return false;
-  }
-  return false;
-}
 
 }  // namespace lmlab::serve

@@ -262,6 +262,17 @@ json error_body(const api_error& e) {
 
 std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+json parse_request_body(std::string_view body) {
+  // The callback sees every object and array as it opens; throwing ends the parse there.
+  const json::parser_callback_t depth_check = [](int depth, json::parse_event_t event, json&) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
+        depth >= max_request_json_depth)
+      throw api_error(400, fmt::format("the JSON body is nested deeper than {} levels", max_request_json_depth));
+    return true;
+  };
+  return json::parse(body, depth_check, false);
+}
+
 job parse_completion_request(const json& body, const served_model& m, const server_limits& lim) {
   if (!body.is_object()) throw api_error(400, fmt::format("the request body must be a JSON object, got {}", type_name(body)));
   check_keys(body, {"model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "n", "stream", "stream_options",

@@ -65,6 +65,13 @@ struct job {
   bool seeded = false;         // the request gave a seed (else one was drawn)
 };
 
+// A request body as JSON: a discarded value when it is not JSON; api_error 400 when it nests
+// deeper than max_request_json_depth (nlohmann parses iteratively, but dump() and the
+// error messages that quote a value recurse once per level: a 2 MB body of '[' crashed the
+// server). With parse_*_request below, the entry points of the request parser's fuzz target.
+inline constexpr int max_request_json_depth = 64;
+nlohmann::json parse_request_body(std::string_view body);
+
 // Both throw api_error. A missing "model" means the served one; another name is a 404.
 job parse_completion_request(const nlohmann::json& body, const served_model& m, const server_limits& lim);
 job parse_chat_request(const nlohmann::json& body, const served_model& m, const server_limits& lim);

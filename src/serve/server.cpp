@@ -203,7 +203,7 @@ void server::routes() {
         send_error(res, api_error(413, fmt::format("the request body is too large (limit {} bytes)", opt_.max_body_bytes)));
         return;
       }
-      json body = json::parse(req.body, nullptr, false);
+      json body = parse_request_body(req.body);
       if (body.is_discarded()) {
         send_error(res, api_error(400, "We could not parse the JSON body of your request: it is not valid JSON"));
         return;

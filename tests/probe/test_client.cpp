@@ -53,6 +53,16 @@ gen_request ask(const std::string& text) {
   q.max_tokens = 4;
   return q;
 }
+
+// The message of the error generate() must throw ("" when it returned).
+std::string failure_of(client& c, const gen_request& q) {
+  try {
+    c.generate(api::chat, q);
+  } catch (const lmlab::error& e) {
+    return e.what();
+  }
+  return "";
+}
 }  // namespace
 
 TEST(probe_client, retry_after_seconds_is_honoured) {
@@ -266,15 +276,11 @@ TEST(probe_client, an_empty_choices_reply_is_retried_and_never_cached) {
   cfg.max_retries = 1;
   {
     client c(cfg, &db);
-    try {
-      c.generate(api::chat, ask("q"));
-      FAIL() << "an empty choices list was accepted";
-    } catch (const lmlab::error& e) {
-      EXPECT_NE(std::string(e.what()).find("gave up after 2 attempts: HTTP 200 with an unusable response: response: "
-                                           "no 'choices' in {\"choices\":[]}"),
-                std::string::npos)
-          << e.what();
-    }
+    const std::string e = failure_of(c, ask("q"));
+    EXPECT_NE(e.find("gave up after 2 attempts: HTTP 200 with an unusable response: response: "
+                     "no 'choices' in {\"choices\":[]}"),
+              std::string::npos)
+        << e;
   }
   EXPECT_EQ(db.cache_size(), 0);
   client c(cfg, &db);  // the rerun asks again and gets the real answer
@@ -296,6 +302,9 @@ TEST(probe_client, wrongly_typed_fields_are_an_error_not_a_crash_or_a_cache_entr
 
 TEST(probe_client, a_400_digit_retry_after_is_capped_not_an_error) {
   EXPECT_EQ(parse_retry_after(std::string(400, '9'), 0), 1e12);
+  for (const char* v : {"-5", "1e9", "0x10", "12 s", "Sun, 06 Nov 1994 08:49:37", "Sun, 06 Nov 1994 08:49:37 GMT x"})
+    EXPECT_FALSE(parse_retry_after(v, 0)) << v;
+  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", 0), 253402300799.0);  // capped by the caller
   fault_server s;
   s.retry_after = std::string(400, '7');
   s.script = [](const json&, int attempt) { return attempt == 0 ? fault::rate_limit : fault::ok; };
@@ -334,8 +343,17 @@ TEST(probe_client, an_sse_index_beyond_the_limit_is_rejected_before_allocating) 
   cfg.stream = true;
   cfg.max_retries = 1;
   client c(cfg, nullptr);
-  EXPECT_THROW(c.generate(api::chat, ask("q")), lmlab::error);
+  EXPECT_NE(failure_of(c, ask("q")).find("unusable stream: stream: choice index 100000000"), std::string::npos);
   EXPECT_EQ(s.total.load(), 2);
+}
+
+TEST(probe_client, json_replies_are_parsed_only_up_to_the_nesting_limit) {
+  EXPECT_TRUE(parse_json_reply(std::string(128, '[') + std::string(128, ']')).is_array());
+  EXPECT_TRUE(parse_json_reply(std::string(129, '[') + std::string(129, ']')).is_discarded());
+  // Brackets inside strings (escaped quotes too) are text, not nesting.
+  const std::string in_string = "{\"a\": \"\\\"" + std::string(1000, '[') + "\"}";
+  EXPECT_TRUE(parse_json_reply(in_string).is_object()) << in_string.substr(0, 20);
+  EXPECT_TRUE(parse_json_reply("{\"a\": ").is_discarded());
 }
 
 TEST(probe_client, deeply_nested_json_is_refused_before_parsing) {
@@ -347,12 +365,8 @@ TEST(probe_client, deeply_nested_json_is_refused_before_parsing) {
   auto cfg = test_config(s, nullptr);
   cfg.max_retries = 0;
   client c(cfg, nullptr);
-  try {
-    c.generate(api::chat, ask("q"));
-    FAIL();
-  } catch (const lmlab::error& e) {
-    EXPECT_NE(std::string(e.what()).find("not JSON (or nested over 128 levels)"), std::string::npos) << e.what();
-  }
+  const std::string e = failure_of(c, ask("q"));
+  EXPECT_NE(e.find("not JSON (or nested over 128 levels)"), std::string::npos) << e;
 }
 
 TEST(probe_client, a_response_body_over_the_limit_is_cut_off) {
@@ -363,13 +377,8 @@ TEST(probe_client, a_response_body_over_the_limit_is_cut_off) {
   cfg.max_retries = 0;
   cfg.max_response_bytes = 1 << 20;
   client c(cfg, nullptr);
-  try {
-    c.generate(api::chat, ask("q"));
-    FAIL();
-  } catch (const lmlab::error& e) {
-    EXPECT_NE(std::string(e.what()).find("the response body is larger than 1048576 bytes"), std::string::npos)
-        << e.what();
-  }
+  const std::string e = failure_of(c, ask("q"));
+  EXPECT_NE(e.find("the response body is larger than 1048576 bytes"), std::string::npos) << e;
 }
 
 TEST(probe_client, an_api_key_inside_the_mask_is_scrubbed_once_and_the_json_stays_valid) {
@@ -436,12 +445,8 @@ TEST(probe_client, the_timeout_bounds_the_whole_request_while_headers_trickle) {
   cfg.max_retries = 0;
   client c(cfg, nullptr);
   const auto t0 = std::chrono::steady_clock::now();
-  try {
-    c.generate(api::chat, ask("q"));
-    FAIL();
-  } catch (const lmlab::error& e) {
-    EXPECT_NE(std::string(e.what()).find("timed out after 0.5 s"), std::string::npos) << e.what();
-  }
+  const std::string e = failure_of(c, ask("q"));
+  EXPECT_NE(e.find("timed out after 0.5 s"), std::string::npos) << e;
   // Loose bound: a 0.5 s deadline returns well within 10 s (the trickle lasts 20 s).
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
 }

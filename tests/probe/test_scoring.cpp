@@ -109,6 +109,9 @@ TEST(probe_scoring, hostile_replies_do_not_overflow_the_stack) {
   EXPECT_DOUBLE_EQ(*parse_verbal_confidence("I am 50." + std::string(300000, '0') + "% sure"), 0.5);
   EXPECT_FALSE(parse_verbal_confidence("Confidence:" + std::string(300000, ' ') + "80%"));
   EXPECT_FALSE(parse_verbal_confidence(std::string(300000, '9') + "%"));
+  // Numbers that underflow a double are tiny, not an out_of_range exception.
+  EXPECT_EQ(*parse_verbal_confidence("Confidence: 0." + std::string(400, '0') + "1"), 0.0);
+  EXPECT_DOUBLE_EQ(*parse_verbal_confidence("sure 5." + std::string(400, '0') + "1%"), 0.05);
 }
 
 namespace {

@@ -128,6 +128,9 @@ TEST(extraction, last_number) {
   EXPECT_EQ(last_number("5 + 3 = 8\nAnswer: 8"), 8.0);
   EXPECT_EQ(last_number("Answer: 1,200 apples"), 1200.0);
   EXPECT_EQ(last_number("about 12.5 km"), 12.5);
+  // Hostile replies: a number beyond double's range is infinite, one below it 0, never a throw.
+  EXPECT_EQ(last_number("Answer: " + std::string(400, '9')), HUGE_VAL);
+  EXPECT_EQ(last_number("Answer: 0." + std::string(400, '0') + "1"), 0.0);
   EXPECT_EQ(last_number("It is -3 degrees"), -3.0);
   EXPECT_EQ(last_number("답: 8개"), 8.0);
   EXPECT_EQ(last_number("399 in base 10"), 399.0);

@@ -324,6 +324,10 @@ TEST_F(serve_test, bad_requests_get_openai_shaped_4xx_errors) {
   const std::vector<bad_case> cases = {
       {"/v1/completions", "{\"prompt\": \"the", 400, "", "We could not parse the JSON body of your request: it is not valid JSON"},
       {"/v1/completions", "[1, 2]", 400, "", "the request body must be a JSON object, got an array"},
+      {"/v1/completions", "{\"max_tokens\": " + std::string(30000, '[') + std::string(30000, ']') + "}", 400, "",
+       "the JSON body is nested deeper than 64 levels"},
+      {"/v1/completions", "{\"a\":" + std::string(63, '[') + std::string(63, ']') + "}", 400, "a",
+       "Unrecognized request argument supplied: a"},
       {"/v1/completions", R"({"max_tokens": 4})", 400, "prompt", "'prompt' is required"},
       {"/v1/completions", R"({"prompt": 5})", 400, "prompt",
        "'prompt' must be a string, an array of strings or an array of token ids, got an integer"},
