@@ -168,6 +168,9 @@ TEST(config, errors_name_the_key) {
   EXPECT_EQ(error_of([] { train::parse_train_config("", "cfg.toml", {"model.tie_embeddings=maybe"}); }),
             "--set: model.tie_embeddings: expected true or false, got 'maybe'");
   EXPECT_NE(error_of([] { train::parse_train_config("[train\n", "cfg.toml"); }).find("cfg.toml:1:"), std::string::npos);
+  // B*T wrapped: 2^57 sequences of 128 tokens is 2^64.
+  EXPECT_EQ(error_of([] { train::parse_train_config("", "cfg.toml", {"train.batch_size=144115188075855872"}); }),
+            "cfg.toml: train.batch_size: 144115188075855872 sequences of 128 tokens is more than 2147483647 tokens per batch");
 }
 
 TEST(config, sets_override_and_toml_round_trips) {
