@@ -179,4 +179,8 @@ TEST(memory, hf_config_kv_heads_must_divide_heads_and_sizes_are_bounded) {
   EXPECT_EQ(error_of([&] { parse_hf_config(base + R"("num_hidden_layers": 9223372036854775807})", "cfg.json"); }),
             "cfg.json: field 'num_hidden_layers' is 9223372036854775807, more than the planner accepts (1048576)");
   EXPECT_NO_THROW(parse_hf_config(base + R"("num_hidden_layers": 32, "num_key_value_heads": 8})", "cfg.json"));
+  // A field of the wrong type deep in a family's reader escaped as a bare nlohmann type_error.
+  EXPECT_EQ(error_of([&] { parse_hf_config(base + R"("num_hidden_layers": 32, "_name": 5})", "cfg.json"); })
+                .rfind("cfg.json: [json.exception.type_error.302] type must be string, but is number", 0),
+            0u);
 }
