@@ -262,6 +262,11 @@ TEST(checkpoint, corrupt_files_give_errors_naming_file_and_tensor) {
   params.erase(params.begin() + 3);
   nn::save_safetensors(st, params);
   EXPECT_EQ(error_of([&] { train::load_checkpoint(d / "ck"); }), st.string() + ": missing tensor 'blocks.0.ln1.bias'");
+  // A tokenizer.json that is not JSON escaped as a bare nlohmann parse_error (no file named).
+  train::save_checkpoint(d / "ck", {&m, nullptr, {}, {}});
+  write_file_atomic(d / "ck" / "tokenizer.json", std::string("{\"type\": "));
+  EXPECT_EQ(error_of([&] { train::load_checkpoint(d / "ck"); }).rfind((d / "ck" / "tokenizer.json").string() + ": not valid JSON: ", 0),
+            0u);
   fs::remove_all(d);
 }
 
