@@ -7,12 +7,14 @@
 
 #include <fstream>
 
+#include "../error_of.hpp"
 #include "core/error.hpp"
 #include "plan/memory.hpp"
 #include "plan/model_config.hpp"
 #include "plan/tables.hpp"
 
 using namespace lmlab::plan;
+using lmlab::testing::error_of;
 
 TEST(memory, catalog_parameter_counts) {
   EXPECT_EQ(load_model("llama-3-8b").params_total(), 8030261248.0);
@@ -133,17 +135,6 @@ TEST(memory, table_sweeps_context_with_binary_suffix) {
   ASSERT_EQ(t.rows().size(), 8u);
   EXPECT_EQ(*t.rows()[2][1].number, 131072.0);
 }
-
-namespace {
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const lmlab::error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-}  // namespace
 
 TEST(memory, counts_out_of_range_are_errors_not_wrapped_integers) {
   // 1e19 tokens used to print as context -9223372036854775808 (a double cast to int64).
