@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)m.params_total();
   });
   return lmlab::fuzz::run([&] {
-    const auto j = nlohmann::json::parse(text);
+    const auto j = lmlab::fuzz::parse_json(text);
     const auto c = lmlab::models::lm_config_from_hf_json(j, "config.json");
     (void)lmlab::models::to_hf_json(c).dump();
     (void)lmlab::models::make_model(c, 1)->num_parameters();

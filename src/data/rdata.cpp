@@ -104,6 +104,15 @@ class reader {
     if (n < 0 || static_cast<unsigned long long>(n) > b_.size() - pos_)
       fail(pos_, fmt::format("{} of {} bytes runs past the end ({} bytes left)", field, n, b_.size() - pos_));
   }
+  // n elements of `width` bytes: the byte count is checked before it is formed (a length read
+  // from the stream times 8 could wrap to a small number that passes need()).
+  void need_elements(long long n, long long width, const char* field) const {
+    long long bytes = 0;
+    if (__builtin_mul_overflow(n, width, &bytes))
+      fail(pos_, fmt::format("{} of {} elements of {} bytes runs past the end ({} bytes left)", field, n, width,
+                             b_.size() - pos_));
+    need(bytes, field);
+  }
   std::int32_t i32() {
     need(4, "int32");
     const std::uint32_t v = static_cast<std::uint32_t>(b_[pos_]) << 24 | static_cast<std::uint32_t>(b_[pos_ + 1]) << 16 |
@@ -211,7 +220,7 @@ class reader {
       case k_intsxp: {
         v->type = type == k_lglsxp ? r_type::logical : r_type::integer;
         const long long n = length();
-        need(n * 4, "integer vector");
+        need_elements(n, 4, "integer vector");
         v->ints.reserve(static_cast<std::size_t>(n));
         for (long long i = 0; i < n; ++i) v->ints.push_back(i32());
         break;
@@ -219,7 +228,7 @@ class reader {
       case k_realsxp: {
         v->type = r_type::real;
         const long long n = length();
-        need(n * 8, "double vector");
+        need_elements(n, 8, "double vector");
         v->reals.reserve(static_cast<std::size_t>(n));
         for (long long i = 0; i < n; ++i) v->reals.push_back(f64());
         break;
@@ -227,7 +236,7 @@ class reader {
       case k_strsxp: {
         v->type = r_type::string;
         const long long n = length();
-        need(n * 8, "character vector");  // at least flags + length per element
+        need_elements(n, 8, "character vector");  // at least flags + length per element
         v->strings.reserve(static_cast<std::size_t>(n));
         for (long long i = 0; i < n; ++i) {
           const std::size_t eat = pos_;
@@ -242,7 +251,7 @@ class reader {
       case k_exprsxp: {
         v->type = r_type::list;
         const long long n = length();
-        need(n * 4, "list");
+        need_elements(n, 4, "list");
         for (long long i = 0; i < n; ++i) v->items.push_back(item(depth + 1));
         break;
       }

@@ -331,6 +331,8 @@ nlohmann::ordered_json to_hf_json(const lm_config& c) {
 
 lm_config lm_config_from_hf_json(const nlohmann::json& j, const std::string& where) {
   LMLAB_CHECK(j.is_object(), "{}: the model config is not a JSON object", where);
+  LMLAB_CHECK(!j.contains("model_type") || j["model_type"].is_string(), "{}: model_type must be a string, got {}", where,
+              j.contains("model_type") ? j["model_type"].dump() : "");
   const std::string type = j.value("model_type", std::string("lmlab-gpt"));
   if (type == "lmlab-gpt") {
     const gpt_config g = gpt_config_from_hf_json(j, where);

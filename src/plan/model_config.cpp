@@ -88,7 +88,8 @@ mixer mixer_from_layer_type(const std::string& s, const std::string& origin, std
 
 }  // namespace
 
-model_config parse_hf_config(std::string_view json_text, const std::string& origin) {
+namespace {
+model_config parse_hf_config_fields(std::string_view json_text, const std::string& origin) {
   json j;
   try {
     j = json::parse(json_text, nullptr, true, /*ignore_comments=*/true);
@@ -238,6 +239,16 @@ model_config parse_hf_config(std::string_view json_text, const std::string& orig
     if (m.count(mixer::sliding) > 0 && m.sliding_window == 0) m.sliding_window = r.integer("sliding_window");
   }
   return m;
+}
+
+}  // namespace
+
+model_config parse_hf_config(std::string_view json_text, const std::string& origin) {
+  try {
+    return parse_hf_config_fields(json_text, origin);
+  } catch (const json::exception& e) {  // a field of an unexpected type deep in a model family's reader
+    throw error(fmt::format("{}: {}", origin, e.what()), "is this a Hugging Face config.json for a supported model_type?");
+  }
 }
 
 model_config load_hf_config(const std::filesystem::path& path) {

@@ -98,7 +98,13 @@ loaded_checkpoint load_checkpoint(const fs::path& dir) {
       throw error(fmt::format("{}: not valid JSON: {}", st.string(), e.what()));
     }
   }
-  if (fs::exists(dir / "tokenizer.json")) out.tokenizer = nlohmann::json::parse(read_text_file(dir / "tokenizer.json"));
+  if (fs::exists(dir / "tokenizer.json")) {
+    try {
+      out.tokenizer = nlohmann::json::parse(read_text_file(dir / "tokenizer.json"));
+    } catch (const nlohmann::json::exception& e) {
+      throw error(fmt::format("{}: not valid JSON: {}", (dir / "tokenizer.json").string(), e.what()));
+    }
+  }
   return out;
 }
 

@@ -3,6 +3,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <functional>
 #include <sstream>
 
@@ -190,6 +191,12 @@ void train_config::validate() const {
   m.validate("model.");
   const auto& t = train;
   LMLAB_CHECK(t.batch_size > 0, "train.batch_size: must be positive, got {}", t.batch_size);
+  // One batch's ids are index arithmetic on B*T: bounded so that it cannot wrap.
+  constexpr std::int64_t kMaxBatchTokens = (std::int64_t{1} << 31) - 1;
+  LMLAB_CHECK_HINT(t.batch_size <= kMaxBatchTokens / std::max<std::int64_t>(t.seq(model), 1),
+                   "lower train.batch_size or train.seq_len",
+                   "train.batch_size: {} sequences of {} tokens is more than {} tokens per batch", t.batch_size,
+                   t.seq(model), kMaxBatchTokens);
   LMLAB_CHECK(t.seq_len >= 0, "train.seq_len: must be >= 0, got {}", t.seq_len);
   LMLAB_CHECK_HINT(t.seq(model) <= model.n_ctx, "raise model.n_ctx or lower train.seq_len",
                    "train.seq_len: {} exceeds model.n_ctx = {}", t.seq_len, model.n_ctx);

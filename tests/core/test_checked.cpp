@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "../error_of.hpp"
 #include "core/fs.hpp"
 #include "core/process.hpp"
 #include "core/tensor.hpp"
@@ -17,16 +18,7 @@
 using lmlab::tensor;
 namespace fs = std::filesystem;
 
-namespace {
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const lmlab::error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-}  // namespace
+using lmlab::testing::error_of;
 
 TEST(checked, overflow_is_an_error_naming_what) {
   EXPECT_EQ(lmlab::checked_mul<std::uint64_t>(1ull << 31, 1ull << 32, "x"), 1ull << 63);

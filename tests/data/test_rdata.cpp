@@ -146,6 +146,10 @@ TEST(rdata, errors_name_offset_and_type) {
   xdr trunc;
   trunc.header().i32(16).i32(3).chars("only one");
   EXPECT_EQ(error_of([&] { d::r_unserialize(trunc.b, "t"); }), "t: offset 31: character vector of 24 bytes runs past the end (16 bytes left)");
+  xdr huge;  // found by fuzz_corpus_text: 2^61 + 1 ints, whose byte count overflowed (UB) before the check
+  huge.header().i32(13).i32(-1).i32(0x20000000).i32(1);
+  EXPECT_EQ(error_of([&] { d::r_unserialize(huge.b, "h"); }),
+            "h: offset 39: integer vector of 2305843009213693953 elements of 4 bytes runs past the end (0 bytes left)");
   xdr ascii;
   ascii.b = {'A', '\n'};
   EXPECT_EQ(error_of([&] { d::r_unserialize(ascii.b, "a"); }), "a: offset 0: stream format 'A' is not XDR ('X')");

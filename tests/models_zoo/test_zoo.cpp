@@ -382,6 +382,9 @@ TEST(zoo_config, hostile_sizes_are_errors_before_anything_is_allocated) {
   set_tensor_memory_limit(std::size_t{1} << 30);
   EXPECT_EQ(error_of([&] { models::lm_config_from_hf_json(hf, "config.json"); }),
             "config.json: the model has at least 5.37e+09 parameters (20 GiB as f32), more than the memory limit of 1 GiB");
+  hf["model_type"] = 16;  // found by fuzz_config_json: a nlohmann type_error escaped (abort in the fuzzer)
+  EXPECT_EQ(error_of([&] { models::lm_config_from_hf_json(hf, "config.json"); }),
+            "config.json: model_type must be a string, got 16");
   EXPECT_EQ(error_of([] { train::parse_train_config("", "cfg.toml", {"model.d_mlp=4611686018427387904"}); }),
             "cfg.toml: model.d_mlp: 4611686018427387904 is too large (at most 2147483647)");
 }

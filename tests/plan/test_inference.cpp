@@ -3,11 +3,13 @@
 
 #include <cmath>
 
+#include "../error_of.hpp"
 #include "core/error.hpp"
 #include "plan/inference.hpp"
 #include "plan/tables.hpp"
 
 using namespace lmlab::plan;
+using lmlab::testing::error_of;
 
 TEST(inference, no_inference_is_chinchilla) {
   const auto& f = known_loss_fits()[0];
@@ -53,17 +55,6 @@ TEST(inference, cost_arithmetic_and_errors) {
   }
   EXPECT_TRUE(std::isinf(tokens_for_loss(known_loss_fits()[0], 1e6, 1.8)));
 }
-
-namespace {
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const lmlab::error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-}  // namespace
 
 TEST(inference, a_list_for_a_single_value_flag_is_an_error_not_its_first_item) {
   // `--loss 2.0,2.1` used to print one row (for 2.0) and drop 2.1 silently.

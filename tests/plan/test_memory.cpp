@@ -7,12 +7,14 @@
 
 #include <fstream>
 
+#include "../error_of.hpp"
 #include "core/error.hpp"
 #include "plan/memory.hpp"
 #include "plan/model_config.hpp"
 #include "plan/tables.hpp"
 
 using namespace lmlab::plan;
+using lmlab::testing::error_of;
 
 TEST(memory, catalog_parameter_counts) {
   EXPECT_EQ(load_model("llama-3-8b").params_total(), 8030261248.0);
@@ -134,17 +136,6 @@ TEST(memory, table_sweeps_context_with_binary_suffix) {
   EXPECT_EQ(*t.rows()[2][1].number, 131072.0);
 }
 
-namespace {
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const lmlab::error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-}  // namespace
-
 TEST(memory, counts_out_of_range_are_errors_not_wrapped_integers) {
   // 1e19 tokens used to print as context -9223372036854775808 (a double cast to int64).
   memory_args a;
@@ -179,4 +170,8 @@ TEST(memory, hf_config_kv_heads_must_divide_heads_and_sizes_are_bounded) {
   EXPECT_EQ(error_of([&] { parse_hf_config(base + R"("num_hidden_layers": 9223372036854775807})", "cfg.json"); }),
             "cfg.json: field 'num_hidden_layers' is 9223372036854775807, more than the planner accepts (1048576)");
   EXPECT_NO_THROW(parse_hf_config(base + R"("num_hidden_layers": 32, "num_key_value_heads": 8})", "cfg.json"));
+  // A field of the wrong type deep in a family's reader escaped as a bare nlohmann type_error.
+  EXPECT_EQ(error_of([&] { parse_hf_config(base + R"("num_hidden_layers": 32, "_name": 5})", "cfg.json"); })
+                .rfind("cfg.json: [json.exception.type_error.302] type must be string, but is number", 0),
+            0u);
 }

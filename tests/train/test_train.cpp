@@ -168,6 +168,9 @@ TEST(config, errors_name_the_key) {
   EXPECT_EQ(error_of([] { train::parse_train_config("", "cfg.toml", {"model.tie_embeddings=maybe"}); }),
             "--set: model.tie_embeddings: expected true or false, got 'maybe'");
   EXPECT_NE(error_of([] { train::parse_train_config("[train\n", "cfg.toml"); }).find("cfg.toml:1:"), std::string::npos);
+  // B*T wrapped: 2^57 sequences of 128 tokens is 2^64.
+  EXPECT_EQ(error_of([] { train::parse_train_config("", "cfg.toml", {"train.batch_size=144115188075855872"}); }),
+            "cfg.toml: train.batch_size: 144115188075855872 sequences of 128 tokens is more than 2147483647 tokens per batch");
 }
 
 TEST(config, sets_override_and_toml_round_trips) {
@@ -259,6 +262,11 @@ TEST(checkpoint, corrupt_files_give_errors_naming_file_and_tensor) {
   params.erase(params.begin() + 3);
   nn::save_safetensors(st, params);
   EXPECT_EQ(error_of([&] { train::load_checkpoint(d / "ck"); }), st.string() + ": missing tensor 'blocks.0.ln1.bias'");
+  // A tokenizer.json that is not JSON escaped as a bare nlohmann parse_error (no file named).
+  train::save_checkpoint(d / "ck", {&m, nullptr, {}, {}});
+  write_file_atomic(d / "ck" / "tokenizer.json", std::string("{\"type\": "));
+  EXPECT_EQ(error_of([&] { train::load_checkpoint(d / "ck"); }).rfind((d / "ck" / "tokenizer.json").string() + ": not valid JSON: ", 0),
+            0u);
   fs::remove_all(d);
 }
 
