@@ -57,6 +57,63 @@ def gpt2_bytes_to_unicode():
     return {b: chr(c) for b, c in zip(bs, cs)}
 
 
+GGUF_STR, GGUF_ARR, GGUF_U32, GGUF_I32, GGUF_F32, GGUF_BOOL = 8, 9, 4, 5, 6, 7
+
+
+def gguf_str(s):
+    b = s.encode()
+    return struct.pack("<Q", len(b)) + b
+
+
+def gguf_value(t, v):
+    if t == GGUF_STR:
+        return gguf_str(v)
+    if t == GGUF_ARR:
+        et, items = v
+        return struct.pack("<IQ", et, len(items)) + b"".join(gguf_value(et, x) for x in items)
+    return struct.pack({GGUF_U32: "<I", GGUF_I32: "<i", GGUF_F32: "<f", GGUF_BOOL: "<?"}[t], v)
+
+
+def gguf(kvs, tensors, version=3, alignment=32):
+    """GGUF (spec: ggml's docs/gguf.md): header, metadata, tensor infos (ne0 first), padding to
+    the alignment, then each tensor's bytes at an aligned offset."""
+    head = b"GGUF" + struct.pack("<I", version) + struct.pack("<QQ", len(tensors), len(kvs))
+    head += b"".join(gguf_str(k) + struct.pack("<I", t) + gguf_value(t, v) for k, t, v in kvs)
+    data, infos = b"", b""
+    for name, ne, ggml_type, raw in tensors:
+        data += b"\0" * ((alignment - len(data) % alignment) % alignment)
+        infos += gguf_str(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", d) for d in ne)
+        infos += struct.pack("<IQ", ggml_type, len(data))
+        data += raw
+    data += b"\0" * ((alignment - len(data) % alignment) % alignment)  # the last tensor is padded too
+    body = head + infos
+    return body + b"\0" * ((alignment - len(body) % alignment) % alignment) + data
+
+
+def gguf_seeds():
+    """Seeds for fuzz_gguf: F32/F16/Q8_0/Q4_0 tensors, v2 and v3, and the two vocabulary kinds
+    (SentencePiece-style 'llama' with byte tokens, GPT-2 byte-level BPE with merges)."""
+    q8 = struct.pack("<e", 0.5) + bytes(range(32))                    # Q8_0: f16 scale + 32 int8
+    q4 = struct.pack("<e", 0.25) + bytes((i * 17) & 255 for i in range(16))  # Q4_0: f16 + 16 nibble pairs
+    f16 = b"".join(struct.pack("<e", x) for x in (1.0, -2.0, 0.5, 3.0))
+    tensors = [("w", [2, 2], 0, struct.pack("<4f", 1, 2, 3, 4)), ("h", [4], 1, f16), ("q8", [32], 8, q8), ("q4", [32], 2, q4)]
+    out("gguf", "tensors_v3", gguf([("general.architecture", GGUF_STR, "llama")], tensors))
+    out("gguf", "tensors_v2_align64", gguf([("general.alignment", GGUF_U32, 64)], tensors[:2], version=2, alignment=64))
+    spm = ["<unk>", "<s>", "</s>"] + ["<0x%02X>" % b for b in range(256)] + ["\u2581", "\u2581a", "b", "ab"]
+    out("gguf", "vocab_llama", gguf([
+        ("tokenizer.ggml.model", GGUF_STR, "llama"),
+        ("tokenizer.ggml.tokens", GGUF_ARR, (GGUF_STR, spm)),
+        ("tokenizer.ggml.scores", GGUF_ARR, (GGUF_F32, [0.0] * 259 + [-1.0, -2.0, -3.0, -4.0])),
+        ("tokenizer.ggml.token_type", GGUF_ARR, (GGUF_I32, [2, 3, 3] + [6] * 256 + [1] * 4)),
+        ("tokenizer.ggml.add_bos_token", GGUF_BOOL, True)], []))
+    b2u = gpt2_bytes_to_unicode()
+    gpt2 = [b2u[b] for b in range(256)] + ["He", "ll", "Hell"]
+    out("gguf", "vocab_gpt2", gguf([
+        ("tokenizer.ggml.model", GGUF_STR, "gpt2"),
+        ("tokenizer.ggml.tokens", GGUF_ARR, (GGUF_STR, gpt2)),
+        ("tokenizer.ggml.merges", GGUF_ARR, (GGUF_STR, ["H e", "l l", "He ll"]))], []))
+
+
 def main():
     shutil.rmtree(os.path.join(HERE, "corpus"), ignore_errors=True)
     f32 = lambda *v: struct.pack("<%df" % len(v), *v)
@@ -123,6 +180,8 @@ def main():
             ["experiments/" + f for f in sorted(os.listdir(os.path.join(ROOT, "experiments"))) if f.endswith(".toml")]:
         with open(os.path.join(ROOT, src), "rb") as f:
             out("toml_spec", os.path.basename(src).replace(".toml", ""), f.read())
+
+    gguf_seeds()
 
 
 if __name__ == "__main__":

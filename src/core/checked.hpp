@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "core/error.hpp"
 
@@ -32,6 +33,17 @@ T checked_add(T a, T b, std::string_view what) {
   LMLAB_CHECK(!__builtin_add_overflow(a, b, &r), "{}: size overflow: {} + {} does not fit in {} bits", what, a, b,
               sizeof(T) * 8);
   return r;
+}
+
+// out = a + b (a * b) in T, deduced from `out`; false when the result does not fit. For checks
+// folded into one condition with a message of their own (e.g. a reader naming the byte offset).
+template <std::integral T>
+[[nodiscard]] bool add_fits(std::type_identity_t<T> a, std::type_identity_t<T> b, T& out) {
+  return !__builtin_add_overflow(a, b, &out);
+}
+template <std::integral T>
+[[nodiscard]] bool mul_fits(std::type_identity_t<T> a, std::type_identity_t<T> b, T& out) {
+  return !__builtin_mul_overflow(a, b, &out);
 }
 
 // v converted to To; error "<what>: v is out of range for N-bit [un]signed" when it does not fit.

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "core/checked.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "nn/quant.hpp"
@@ -225,9 +226,6 @@ bool is_gguf_file(const std::filesystem::path& path) {
 
 namespace {
 
-// Overflow-checked u64 multiply (local until src/core has a shared checked-arithmetic helper).
-bool mul_ok(std::uint64_t a, std::uint64_t b, std::uint64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
-
 // Reads every tensor of one safetensors file as f32 (F32, F16 and BF16; Hugging Face
 // checkpoints are usually BF16 or F16), calling put(name, tensor). Offsets are checked against
 // the file before any read.
@@ -262,7 +260,7 @@ void read_hf_safetensors(const std::filesystem::path& path, F&& put) {
     shape_t shape;
     std::uint64_t numel = 1;
     for (const auto& d : e["shape"]) {
-      LMLAB_CHECK(d.is_number_unsigned() && mul_ok(numel, d.get<std::uint64_t>(), numel) && numel < (1ull << 40),
+      LMLAB_CHECK(d.is_number_unsigned() && mul_fits(numel, d.get<std::uint64_t>(), numel) && numel < (1ull << 40),
                   "{}: tensor {}: bad shape {}", where, name, e["shape"].dump());
       shape.push_back(d.get<std::int64_t>());
     }
@@ -271,7 +269,7 @@ void read_hf_safetensors(const std::filesystem::path& path, F&& put) {
                 "{}: tensor {}: bad data_offsets {}", where, name, off.dump());
     const auto b = off[0].get<std::uint64_t>(), en = off[1].get<std::uint64_t>();
     std::uint64_t want = 0;
-    LMLAB_CHECK(mul_ok(numel, esize, want) && en >= b && en - b == want, "{}: tensor {}: data_offsets [{}, {}] do not hold {} {} values",
+    LMLAB_CHECK(mul_fits(numel, esize, want) && en >= b && en - b == want, "{}: tensor {}: data_offsets [{}, {}] do not hold {} {} values",
                 where, name, b, en, numel, dt);
     LMLAB_CHECK_HINT(en <= data_size, hint, "{}: tensor {}: data ends at byte {} past the end of the file ({} bytes)", where, name,
                      base + en, bytes.size());

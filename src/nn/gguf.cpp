@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/checked.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "nn/quant.hpp"
@@ -17,11 +18,6 @@
 namespace lmlab::nn {
 
 namespace {
-
-// Overflow-checked u64 arithmetic (local until src/core has a shared checked-arithmetic
-// helper): false when the result does not fit.
-bool add_ok(std::uint64_t a, std::uint64_t b, std::uint64_t& out) { return !__builtin_add_overflow(a, b, &out); }
-bool mul_ok(std::uint64_t a, std::uint64_t b, std::uint64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
 
 constexpr std::uint64_t k_max_dims = 4;  // GGML_MAX_DIMS
 constexpr const char* k_hint_trunc = "the file is truncated or corrupt: download or convert it again";
@@ -341,7 +337,7 @@ gguf_file gguf_file::parse(std::span<const std::uint8_t> bytes, const std::strin
     for (std::uint32_t d = 0; d < n_dims; ++d) {
       const std::uint64_t nat = r.pos();
       const auto ne = r.read<std::uint64_t>(fn + ".ne[" + std::to_string(d) + "]");
-      LMLAB_CHECK_HINT(ne <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) && mul_ok(numel, ne, numel) &&
+      LMLAB_CHECK_HINT(ne <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) && mul_fits(numel, ne, numel) &&
                            numel <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
                        k_hint_trunc, "{}: {}.ne[{}] at byte {}: dimension {} overflows the element count", where, fn, d, nat, ne);
       ti.ne.push_back(static_cast<std::int64_t>(ne));
@@ -357,7 +353,7 @@ gguf_file gguf_file::parse(std::span<const std::uint8_t> bytes, const std::strin
                      "{}: {}.ne[0] at byte {}: {} {} needs a multiple of {} values per row, got {}", where, fn, at, tname,
                      ti.name, bs, ti.ne[0]);
     std::uint64_t nb = 0;
-    const bool fits = mul_ok(numel / bs, static_cast<std::uint64_t>(ggml_type_size(ti.type)), nb);
+    const bool fits = mul_fits(numel / bs, static_cast<std::uint64_t>(ggml_type_size(ti.type)), nb);
     LMLAB_CHECK_HINT(fits, k_hint_trunc, "{}: {} at byte {}: the tensor's size overflows", where, fn, at);
     ti.nbytes = nb;
     const std::uint64_t oat = r.pos();
@@ -370,7 +366,7 @@ gguf_file gguf_file::parse(std::span<const std::uint8_t> bytes, const std::strin
   }
   // The data section starts at the next multiple of the alignment.
   std::uint64_t ds = 0;
-  LMLAB_CHECK(add_ok(r.pos(), f.alignment_ - 1, ds), "{}: data section offset overflows", where);
+  LMLAB_CHECK(add_fits(r.pos(), f.alignment_ - 1, ds), "{}: data section offset overflows", where);
   ds = ds / f.alignment_ * f.alignment_;
   f.data_offset_ = ds;
   if (!f.tensors_.empty())
@@ -379,7 +375,7 @@ gguf_file gguf_file::parse(std::span<const std::uint8_t> bytes, const std::strin
     const auto& ti = f.tensors_[k];
     std::uint64_t begin = 0, end = 0;
     // llama.cpp pads every tensor's data to the alignment, the last one included.
-    const bool ok = add_ok(ds, ti.offset, begin) && add_ok(begin, ti.nbytes, end) && add_ok(end, f.alignment_ - 1, end) &&
+    const bool ok = add_fits(ds, ti.offset, begin) && add_fits(begin, ti.nbytes, end) && add_fits(end, f.alignment_ - 1, end) &&
                     end / f.alignment_ * f.alignment_ <= bytes.size();
     LMLAB_CHECK_HINT(ok, k_hint_trunc,
                      "{}: tensor[{}] ({}): data at byte {} + offset {}, {} bytes and padding, runs past the end of the file ({} bytes)",

@@ -77,3 +77,14 @@ TEST(process, arguments_are_never_run_by_a_shell) {
             "/nonexistent/prog: cannot start: No such file or directory");
   fs::remove_all(dir);
 }
+
+TEST(checked, fits_reports_overflow_without_throwing) {
+  std::uint64_t out = 0;
+  EXPECT_TRUE(lmlab::mul_fits(std::uint64_t{1} << 31, std::uint64_t{1} << 32, out));
+  EXPECT_EQ(out, std::uint64_t{1} << 63);
+  EXPECT_FALSE(lmlab::mul_fits(std::uint64_t{1} << 32, std::uint64_t{1} << 32, out));
+  EXPECT_TRUE(lmlab::add_fits(UINT64_MAX - 1, std::uint64_t{1}, out));
+  EXPECT_FALSE(lmlab::add_fits(UINT64_MAX, std::uint64_t{1}, out));
+  std::int32_t small = 0;
+  EXPECT_FALSE(lmlab::mul_fits(65536, 32768, small));  // 2^31 does not fit a signed 32-bit int
+}
