@@ -23,7 +23,7 @@
 namespace lmlab::train {
 
 struct checkpoint_contents {
-  const models::causal_lm* model = nullptr;  // a models::lm, or a models::gpt
+  const models::causal_lm* model = nullptr;  // a models::lm (or another causal_lm)
   const adamw* optimizer = nullptr;       // may be null (weights only)
   nlohmann::json trainer_state = nlohmann::json::object();
   std::optional<nlohmann::json> tokenizer;

@@ -73,13 +73,6 @@ std::string first_difference(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-double train_flops_per_token(const models::gpt_config& c, std::int64_t T) {
-  const double N = static_cast<double>(c.num_parameters() - c.n_ctx * c.d_model -
-                                       (c.tie_embeddings ? 0 : c.vocab_size * c.d_model));
-  // ref: Chowdhery et al. 2022 (PaLM), appendix B: 6N + 12*L*H*Q*T with H*Q = d_model.
-  return 6.0 * N + 12.0 * static_cast<double>(c.n_layers * c.d_model * T);
-}
-
 double train_flops_per_token(const models::lm_config& c, std::int64_t T) {
   return models::lm(c, 0).train_flops_per_token(T);
 }

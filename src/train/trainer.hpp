@@ -15,7 +15,6 @@
 #include "data/batch.hpp"
 #include "data/token_file.hpp"
 #include "data/tokenizer.hpp"
-#include "models/gpt.hpp"
 #include "models/lm.hpp"
 #include "train/config.hpp"
 
@@ -66,11 +65,8 @@ struct split_eval {
 split_eval evaluate_split(models::causal_lm& model, data::token_view tokens, const data::tokenizer* tok, std::int64_t B,
                           std::int64_t T, std::int64_t max_batches = 0);
 
-// Training FLOPs per token, PaLM's count (Chowdhery et al. 2022, appendix B):
-// 6N + 12*L*d*T, with N the parameters that take part in matmuls (all but the position
-// table, and but the input table when the head is untied, as nanoGPT counts).
-double train_flops_per_token(const models::gpt_config& c, std::int64_t T);
-// The same count for any zoo config (models::lm::train_flops_per_token of that model).
+// Training FLOPs per token, PaLM's count (Chowdhery et al. 2022, appendix B): 6N + 12*L*d*T
+// for the default GPT, generalised per mixer (models::lm::train_flops_per_token).
 double train_flops_per_token(const models::lm_config& c, std::int64_t T);
 // Nominal FP32 peak of `threads` cores: the ISA's FLOP/cycle/core (core/cpu.hpp: 64 for
 // full-width AVX-512, 32 for AVX2+FMA) x the measured clock (or $LMLAB_CPU_GHZ), the same

@@ -185,13 +185,13 @@ TEST(config, sets_override_and_toml_round_trips) {
 
 TEST(checkpoint, round_trip_and_no_partial_checkpoint_on_failure) {
   auto d = temp_dir("ckpt");
-  models::gpt_config mc;
+  models::lm_config mc;
   mc.vocab_size = 9;
   mc.d_model = 8;
   mc.n_layers = 1;
   mc.n_heads = 2;
   mc.n_ctx = 4;
-  models::gpt m(mc, 1);
+  models::lm m(mc, 1);
   train::adamw opt(m.named_parameters(), {});
   train::save_checkpoint(d / "checkpoint", {&m, &opt, {{"step", 3}}, nlohmann::json{{"kind", "x"}}});
   auto ck = train::load_checkpoint(d / "checkpoint");
@@ -199,7 +199,7 @@ TEST(checkpoint, round_trip_and_no_partial_checkpoint_on_failure) {
   EXPECT_EQ(ck.trainer_state["step"], 3);
   for (auto& [n, p] : m.named_parameters()) EXPECT_EQ(ck.model->parameter(n).to_vector(), p.to_vector()) << n;
   // A failure while writing the next checkpoint leaves the previous one intact and no temp.
-  models::gpt m2(mc, 2);
+  models::lm m2(mc, 2);
   for (int after = 0; after < 4; ++after) {
     train::inject_checkpoint_failure_after(after);
     EXPECT_NE(error_of([&] { train::save_checkpoint(d / "checkpoint", {&m2, &opt, {{"step", 4}}, {}}); })
@@ -227,13 +227,13 @@ TEST(checkpoint, round_trip_and_no_partial_checkpoint_on_failure) {
 
 TEST(checkpoint, corrupt_files_give_errors_naming_file_and_tensor) {
   auto d = temp_dir("corrupt");
-  models::gpt_config mc;
+  models::lm_config mc;
   mc.vocab_size = 9;
   mc.d_model = 8;
   mc.n_layers = 1;
   mc.n_heads = 2;
   mc.n_ctx = 4;
-  models::gpt m(mc, 1);
+  models::lm m(mc, 1);
   train::save_checkpoint(d / "ck", {&m, nullptr, {}, {}});
   const fs::path st = d / "ck" / "model.safetensors";
   auto bytes = read_binary_file(st);
@@ -318,13 +318,13 @@ TEST(trainer, resume_is_bit_identical_and_runs_are_deterministic) {
 }
 
 TEST(trainer, evaluate_split_reports_loss_perplexity_and_bits_per_char) {
-  models::gpt_config mc;
+  models::lm_config mc;
   mc.vocab_size = 17;
   mc.d_model = 8;
   mc.n_layers = 1;
   mc.n_heads = 2;
   mc.n_ctx = 8;
-  models::gpt m(mc, 1);
+  models::lm m(mc, 1);
   std::vector<std::uint32_t> chars;
   for (std::uint32_t c = 'a'; c < 'a' + 17; ++c) chars.push_back(c);
   data::char_tokenizer tok(chars);
@@ -338,7 +338,7 @@ TEST(trainer, evaluate_split_reports_loss_perplexity_and_bits_per_char) {
 }
 
 TEST(mfu, palm_flops_per_token) {
-  models::gpt_config c;
+  models::lm_config c;
   c.vocab_size = 96;
   c.d_model = 128;
   c.n_layers = 4;
