@@ -16,6 +16,7 @@
 #include "store/results_store.hpp"
 #include "tasks/registry.hpp"
 #include "train/checkpoint.hpp"
+#include "train/config.hpp"
 #include "train/optim.hpp"
 
 namespace lmlab::lab {
@@ -84,6 +85,21 @@ nlohmann::json lab_model_config(const nlohmann::json& m) {
     }
   }
   return out;
+}
+
+// The [train] keys a spec shares with `lmlab train`, over the one set of defaults
+// (train/config.hpp optim_config).
+train::optim_config shared_train_keys(const nlohmann::json& tj) {
+  train::optim_config o;
+  o.batch_size = get_or<std::int64_t>(tj, "batch_size", o.batch_size);
+  o.lr = get_or<double>(tj, "lr", o.lr);
+  o.min_lr = get_or<double>(tj, "min_lr", o.min_lr);
+  o.warmup_steps = get_or<std::int64_t>(tj, "warmup_steps", o.warmup_steps);
+  o.weight_decay = get_or<double>(tj, "weight_decay", o.weight_decay);
+  o.beta1 = get_or<double>(tj, "beta1", o.beta1);
+  o.beta2 = get_or<double>(tj, "beta2", o.beta2);
+  o.grad_clip = get_or<double>(tj, "grad_clip", o.grad_clip);
+  return o;
 }
 
 tensor ids_tensor(const std::vector<std::int32_t>& v, std::int64_t B, std::int64_t T) {
@@ -174,7 +190,8 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   mc.validate("model.");
 
   auto model = models::make_model(mc, seed);
-  const std::int64_t B = get_or<std::int64_t>(tj, "batch_size", 32);
+  const train::optim_config oc = shared_train_keys(tj);
+  const std::int64_t B = oc.batch_size;
   double mean_len = 0;
   for (const auto& e : ds.train) mean_len += static_cast<double>(e.input.size());
   mean_len /= static_cast<double>(ds.train.size());
@@ -189,20 +206,17 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   if (steps == 0 && tj.contains("flops"))
     steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(tj["flops"].get<double>() / flops_per_step));
   LMLAB_CHECK(steps > 0, "lab: train.steps, train.tokens or train.flops must be given");
-  const double lr = get_or<double>(tj, "lr", 1e-3);
+  const double lr = oc.lr;
   const auto shape = train::schedule_shape(get_or<std::string>(tj, "schedule", "cosine"), "lab: train.schedule");
-  train::lr_schedule sched{lr, shape == train::lr_schedule::shape::constant ? lr : get_or<double>(tj, "min_lr", lr * 0.1),
-                           get_or<std::int64_t>(tj, "warmup_steps", std::min<std::int64_t>(100, steps / 10)), steps,
+  train::lr_schedule sched{lr, shape == train::lr_schedule::shape::constant ? lr : oc.final_lr(), oc.warmup(steps), steps,
                            shape, get_or<double>(tj, "decay_fraction", 0.2)};
-  const double clip = get_or<double>(tj, "grad_clip", 1.0);
+  const double clip = oc.grad_clip;
   const std::int64_t eval_every = get_or<std::int64_t>(tj, "eval_every", 0);
   const std::int64_t eval_examples = get_or<std::int64_t>(tj, "eval_examples", 512);
   const double time_limit = get_or<double>(tj, "time_limit_s", 0.0);
   const std::int64_t ckpt_every = std::max<std::int64_t>(50, steps / 5);
 
-  train::adamw optim(model->named_parameters(),
-                     {get_or<double>(tj, "beta1", 0.9), get_or<double>(tj, "beta2", 0.98), 1e-8,
-                      get_or<double>(tj, "weight_decay", 0.01)});
+  train::adamw optim(model->named_parameters(), {oc.beta1, oc.beta2, oc.eps, oc.weight_decay});
 
   std::unique_ptr<store::results_store> db;
   if (store_run >= 0) db = std::make_unique<store::results_store>(store_path);
@@ -217,11 +231,7 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
     // it reports comes from the checkpoint.
     if (auto it = ck.trainer_state.find("last_loss"); it != ck.trainer_state.end() && it->is_number())
       last_loss = it->get<float>();
-    auto src = ck.model->named_parameters();
-    auto dst = model->named_parameters();
-    LMLAB_CHECK(src.size() == dst.size(), "{}: checkpoint has {} tensors, the run's model {}", ckpt.string(), src.size(),
-                dst.size());
-    for (std::size_t i = 0; i < dst.size(); ++i) dst[i].second.copy_from(src[i].second);
+    train::load_weights(ckpt, *model);  // by name, with shape checks
     train::load_optimizer_state(ckpt, optim, step);
     if (progress) std::fprintf(progress, "lab: resuming at step %lld from %s\n", static_cast<long long>(step), ckpt.c_str());
   }

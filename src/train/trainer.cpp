@@ -150,7 +150,7 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
 
   models::lm model(cfg.model, seed);
   adamw optim(model.named_parameters(), {tc.beta1, tc.beta2, tc.eps, tc.weight_decay});
-  lr_schedule sched{tc.lr, tc.min_lr, tc.warmup_steps, tc.steps};
+  lr_schedule sched{tc.lr, tc.final_lr(), tc.warmup(tc.steps), tc.steps};
   train_summary sum;
   sum.n_params = model.num_parameters();
 
@@ -168,10 +168,7 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
                              "log_every and checkpoint_every may change)",
                      "train --resume: the config differs from the checkpoint's at {}", first_difference(a, b));
     step = st["step"].get<std::int64_t>();
-    // Copy the saved weights into this model (same parameter objects the optimizer holds).
-    auto src = ck.model->named_parameters();
-    auto dst = model.named_parameters();
-    for (std::size_t i = 0; i < dst.size(); ++i) dst[i].second.copy_from(src[i].second);
+    load_weights(ckpt_dir, model);  // by name, into the parameters the optimizer holds
     load_optimizer_state(ckpt_dir, optim, step);
   }
   sum.start_step = step;

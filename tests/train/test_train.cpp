@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -222,6 +223,39 @@ TEST(checkpoint, round_trip_and_no_partial_checkpoint_on_failure) {
   EXPECT_EQ(newer.trainer_state["step"], 4);
   EXPECT_EQ(newer.model->parameter("wte.weight").to_vector(), m2.parameter("wte.weight").to_vector());
   EXPECT_FALSE(fs::exists(d / "checkpoint" / "tokenizer.json"));
+  fs::remove_all(d);
+}
+
+TEST(checkpoint, weights_load_by_name_and_a_renamed_or_reshaped_parameter_is_named) {
+  auto d = temp_dir("by_name");
+  models::lm_config mc;
+  mc.vocab_size = 9;
+  mc.d_model = 8;
+  mc.n_layers = 1;
+  mc.n_heads = 2;
+  mc.n_ctx = 4;
+  models::lm src(mc, 1), dst(mc, 2);
+  // Stored in reverse order: a copy by position would put wte's values into ln_f.
+  auto params = src.named_parameters();
+  std::reverse(params.begin(), params.end());
+  fs::create_directories(d);
+  nn::save_safetensors(d / "model.safetensors", params, {});
+  train::load_weights(d, dst);
+  for (auto& [n, p] : src.named_parameters()) EXPECT_EQ(dst.parameter(n).to_vector(), p.to_vector()) << n;
+  const std::string file = (d / "model.safetensors").string();
+  // Renamed: the model's parameter is missing from the file.
+  auto renamed = src.named_parameters();
+  for (auto& [n, p] : renamed)
+    if (n == "blocks.0.mlp.w_in") n = "blocks.0.mlp.w_up";
+  nn::save_safetensors(d / "model.safetensors", renamed, {});
+  EXPECT_EQ(error_of([&] { train::load_weights(d, dst); }), file + ": missing tensor 'blocks.0.mlp.w_in'");
+  // Reshaped: another d_mlp.
+  models::lm_config wide = mc;
+  wide.d_mlp = 16;
+  models::lm other(wide, 1);
+  nn::save_safetensors(d / "model.safetensors", other.named_parameters(), {});
+  EXPECT_EQ(error_of([&] { train::load_weights(d, dst); }),
+            file + ": tensor 'blocks.0.mlp.w_in' has shape [16, 8], expected [32, 8]");
   fs::remove_all(d);
 }
 
