@@ -18,6 +18,7 @@
 #include "train/checkpoint.hpp"
 #include "train/config.hpp"
 #include "train/optim.hpp"
+#include "train/trainer.hpp"
 
 namespace lmlab::lab {
 namespace fs = std::filesystem;
@@ -279,53 +280,46 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   };
   const auto t_train = std::chrono::steady_clock::now();
   const std::int64_t step0 = step;
-  for (; step < steps; ++step) {
-    rng r = batch_stream.fork(static_cast<std::uint64_t>(step));
+  train::loop_callbacks cb;
+  cb.batch = [&](std::int64_t at) {
+    rng r = batch_stream.fork(static_cast<std::uint64_t>(at));
     std::vector<std::size_t> idx(static_cast<std::size_t>(B));
     for (auto& i : idx) i = static_cast<std::size_t>(r.below(ds.train.size()));
     auto b = tasks::make_batch(ds.train, idx, ds.pad_id);
-    model->set_dropout_seed(r.next_u64());
-    tensor loss = model->loss(ids_tensor(b.input, b.B, b.T), ids_tensor(b.target, b.B, b.T));
-    last_loss = static_cast<float>(loss.item());
-    LMLAB_CHECK_HINT(std::isfinite(last_loss), "lower train.lr or enable train.grad_clip",
-                     "lab: training loss is {} at step {}", last_loss, step);
-    backward(loss);
-    std::vector<tensor> params;
-    for (auto& [n, p] : model->named_parameters()) params.push_back(p);
-    train::clip_grad_norm(params, clip);
-    optim.step(sched.at(step));
-    optim.zero_grad();
+    return train::step_batch{ids_tensor(b.input, b.B, b.T), ids_tensor(b.target, b.B, b.T), r.next_u64()};
+  };
+  cb.after_step = [&](std::int64_t done, float loss) {
+    last_loss = loss;
     ema = std::isnan(ema) ? last_loss : 0.95 * ema + 0.05 * last_loss;
-    if ((step + 1) % 10 == 0 || step + 1 == steps) {
-      pending.emplace_back(step + 1, last_loss);
+    if (done % 10 == 0 || done == steps) {
+      pending.emplace_back(done, last_loss);
       // Model-specific numbers (MoE aux loss, dropped tokens, MoD kept share), logged beside the loss.
       if (db) {
         const nlohmann::json extra = model->last_metrics();  // keep alive while iterating
         for (auto& [k, v] : extra.items())
-          if (v.is_number()) db->log_metric(store_run, step + 1, k, v.get<double>());
+          if (v.is_number()) db->log_metric(store_run, done, k, v.get<double>());
       }
     }
-    if (eval_every > 0 && (step + 1) % eval_every == 0 && step + 1 < steps) {
+    if (eval_every > 0 && done % eval_every == 0 && done < steps) {
       const double acc = overall_accuracy(evaluate_test(static_cast<std::size_t>(std::min<std::int64_t>(eval_examples, 256))));
-      if (db) db->log_metric(store_run, step + 1, "test_accuracy", acc);
+      if (db) db->log_metric(store_run, done, "test_accuracy", acc);
     }
-    if (progress && ((step + 1) % 25 == 0 || step + 1 == steps)) {
+    if (progress && (done % 25 == 0 || done == steps)) {
       const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_train).count();
-      const double rate = static_cast<double>(step + 1 - step0) / std::max(el, 1e-9);
-      std::fprintf(progress, "step %lld/%lld  loss %.4f  %.1f steps/s  ETA %.0fs\n", static_cast<long long>(step + 1),
-                   static_cast<long long>(steps), ema, rate, static_cast<double>(steps - step - 1) / std::max(rate, 1e-9));
+      const double rate = static_cast<double>(done - step0) / std::max(el, 1e-9);
+      std::fprintf(progress, "step %lld/%lld  loss %.4f  %.1f steps/s  ETA %.0fs\n", static_cast<long long>(done),
+                   static_cast<long long>(steps), ema, rate, static_cast<double>(steps - done) / std::max(rate, 1e-9));
       std::fflush(progress);
     }
-    if ((step + 1) % ckpt_every == 0 && step + 1 < steps) {
+    if (done % ckpt_every == 0 && done < steps) {
       flush();
-      save(step + 1);
+      save(done);
     }
-    if (time_limit > 0 &&
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count() > time_limit) {
-      throw error(fmt::format("lab: train.time_limit_s {} reached at step {}", time_limit, step + 1),
+    if (time_limit > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count() > time_limit)
+      throw error(fmt::format("lab: train.time_limit_s {} reached at step {}", time_limit, done),
                   "raise train.time_limit_s or lower train.steps");
-    }
-  }
+  };
+  train::train_steps(*model, optim, sched, clip, step, steps, cb);
   flush();
   res.steps = steps;
   res.final_train_loss = last_loss;

@@ -71,6 +71,16 @@ std::string first_difference(const std::string& a, const std::string& b) {
   return "?";
 }
 
+// The progress line: live on a TTY (\r), plain lines otherwise.
+void progress_line(std::FILE* f, bool tty, std::int64_t step, std::int64_t steps, float loss, double lr, double tps,
+                   double mfu_percent, double eta) {
+  const std::string line = fmt::format("step {}/{} | loss {:.4f} | lr {:.2e} | {} tok/s | MFU {:.1f}% | ETA {}", step, steps,
+                                       loss, lr, human(tps), mfu_percent, duration(eta));
+  if (tty) std::fprintf(f, "\r%-100s", line.c_str());
+  else std::fprintf(f, "%s\n", line.c_str());
+  std::fflush(f);
+}
+
 }  // namespace
 
 double train_flops_per_token(const models::lm_config& c, std::int64_t T) {
@@ -135,6 +145,28 @@ split_eval evaluate_split(models::causal_lm& model, data::token_view tokens, con
   return r;
 }
 
+namespace {
+// Restores a run from its checkpoint (weights by name, AdamW state) after checking that the
+// config is the one it started with; returns the step to continue at.
+std::int64_t resume_from(const fs::path& ckpt_dir, const train_config& cfg, models::lm& model, adamw& optim) {
+  LMLAB_CHECK_HINT(fs::exists(ckpt_dir / "trainer_state.json"), "train without --resume to start a new run",
+                   "train --resume: no checkpoint at {}", ckpt_dir.string());
+  auto ck = load_checkpoint(ckpt_dir);
+  const auto& st = ck.trainer_state;
+  LMLAB_CHECK(st.contains("step") && st.contains("config"), "{}: trainer_state.json lacks step or config",
+              ckpt_dir.string());
+  const train_config saved = parse_train_config(st["config"].get<std::string>(), (ckpt_dir / "trainer_state.json").string());
+  const std::string a = to_toml(comparable(saved, cfg)), b = to_toml(cfg);
+  LMLAB_CHECK_HINT(a == b, "resume with the config the run started with (only train.steps, out_dir, eval_every, "
+                           "log_every and checkpoint_every may change)",
+                   "train --resume: the config differs from the checkpoint's at {}", first_difference(a, b));
+  const auto step = st["step"].get<std::int64_t>();
+  load_weights(ckpt_dir, model);  // by name, into the parameters the optimizer holds
+  load_optimizer_state(ckpt_dir, optim, step);
+  return step;
+}
+}  // namespace
+
 train_summary run_training(const train_config& cfg_in, const token_source& data, const run_options& opt) {
   train_config cfg = cfg_in;
   cfg.validate();
@@ -154,23 +186,7 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
   train_summary sum;
   sum.n_params = model.num_parameters();
 
-  std::int64_t step = 0;
-  if (opt.resume) {
-    LMLAB_CHECK_HINT(fs::exists(ckpt_dir / "trainer_state.json"), "train without --resume to start a new run",
-                     "train --resume: no checkpoint at {}", ckpt_dir.string());
-    auto ck = load_checkpoint(ckpt_dir);
-    const auto& st = ck.trainer_state;
-    LMLAB_CHECK(st.contains("step") && st.contains("config"), "{}: trainer_state.json lacks step or config",
-                ckpt_dir.string());
-    const train_config saved = parse_train_config(st["config"].get<std::string>(), (ckpt_dir / "trainer_state.json").string());
-    const std::string a = to_toml(comparable(saved, cfg)), b = to_toml(cfg);
-    LMLAB_CHECK_HINT(a == b, "resume with the config the run started with (only train.steps, out_dir, eval_every, "
-                             "log_every and checkpoint_every may change)",
-                     "train --resume: the config differs from the checkpoint's at {}", first_difference(a, b));
-    step = st["step"].get<std::int64_t>();
-    load_weights(ckpt_dir, model);  // by name, into the parameters the optimizer holds
-    load_optimizer_state(ckpt_dir, optim, step);
-  }
+  std::int64_t step = opt.resume ? resume_from(ckpt_dir, cfg, model, optim) : 0;
   sum.start_step = step;
   const std::int64_t end = opt.stop_after > 0 ? std::min(opt.stop_after, tc.steps) : tc.steps;
 
@@ -209,34 +225,24 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
   model.train();
   double recent = 0;
   int recent_n = 0;
-  while (step < end) {
-    const auto t0 = clock::now();
-    data::batch b = data::sample_batch(data.train, B, T, seed, static_cast<std::uint64_t>(step));
-    model.set_dropout_seed(mix(seed ^ mix(static_cast<std::uint64_t>(step))));
-    optim.zero_grad();
-    tensor loss = model.loss(to_tensor(b.inputs, B, T), to_tensor(b.targets, B, T));
-    backward(loss);
-    clip_grad_norm(model.parameters(), tc.grad_clip);
-    const double lr = sched.at(step);
-    optim.step(lr);
-    const float lv = static_cast<float>(loss.item());
+  auto t0 = clock::now();
+  loop_callbacks cb;
+  cb.batch = [&](std::int64_t at) {
+    data::batch b = data::sample_batch(data.train, B, T, seed, static_cast<std::uint64_t>(at));
+    return step_batch{to_tensor(b.inputs, B, T), to_tensor(b.targets, B, T), mix(seed ^ mix(static_cast<std::uint64_t>(at)))};
+  };
+  cb.after_step = [&](std::int64_t done, float lv) {
     sum.model_metrics = model.last_metrics();
-    LMLAB_CHECK_HINT(std::isfinite(lv), "lower train.lr or raise train.warmup_steps", "train: loss is {} at step {}", lv, step);
     sum.losses.push_back(lv);
-    ++step;
+    step = done;
     train_seconds += std::chrono::duration<double>(clock::now() - t0).count();
     tokens_run += B * T;
     recent += lv;
     ++recent_n;
-    const double tps = tokens_run / train_seconds;
-    if (opt.progress && (tty || step % tc.log_every == 0 || step == end)) {
-      const double eta = (end - step) * (train_seconds / static_cast<double>(step - sum.start_step));
-      std::string line = fmt::format("step {}/{} | loss {:.4f} | lr {:.2e} | {} tok/s | MFU {:.1f}% | ETA {}", step,
-                                     tc.steps, lv, lr, human(tps), 100.0 * tps * flops_tok / peak, duration(eta));
-      if (tty) std::fprintf(opt.progress, "\r%-100s", line.c_str());
-      else std::fprintf(opt.progress, "%s\n", line.c_str());
-      std::fflush(opt.progress);
-    }
+    if (opt.progress && (tty || step % tc.log_every == 0 || step == end))
+      progress_line(opt.progress, tty, step, tc.steps, lv, sched.at(step - 1), tokens_run / train_seconds,
+                    100.0 * (tokens_run / train_seconds) * flops_tok / peak,
+                    (end - step) * (train_seconds / static_cast<double>(step - sum.start_step)));
     const bool last = step == end;
     if ((tc.eval_every > 0 && step % tc.eval_every == 0) || (last && step == tc.steps)) {
       run_eval(step, recent / std::max(1, recent_n));
@@ -244,7 +250,9 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
       recent_n = 0;
     }
     if ((tc.checkpoint_every > 0 && step % tc.checkpoint_every == 0) || last) save(step);
-  }
+    t0 = clock::now();
+  };
+  train_steps(model, optim, sched, tc.grad_clip, step, end, cb);
   if (tty) std::fprintf(opt.progress, "\n");
   sum.end_step = step;
   sum.seconds = train_seconds;
@@ -252,6 +260,23 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
   sum.mfu = sum.tokens_per_s * flops_tok / peak;
   sum.final_val_loss = last_val;
   return sum;
+}
+
+void train_steps(models::causal_lm& model, adamw& optim, const lr_schedule& sched, double grad_clip, std::int64_t start,
+                 std::int64_t end, const loop_callbacks& cb) {
+  const std::vector<tensor> params = model.parameters();
+  for (std::int64_t step = start; step < end; ++step) {
+    step_batch b = cb.batch(step);
+    model.set_dropout_seed(b.dropout_seed);
+    optim.zero_grad();
+    tensor loss = model.loss(b.inputs, b.targets);
+    const float lv = static_cast<float>(loss.item());
+    LMLAB_CHECK_HINT(std::isfinite(lv), "lower train.lr or raise train.warmup_steps", "train: loss is {} at step {}", lv, step);
+    backward(loss);
+    clip_grad_norm(params, grad_clip);
+    optim.step(sched.at(step));
+    if (cb.after_step) cb.after_step(step + 1, lv);
+  }
 }
 
 prepared_data open_prepared_data(const data_config& d, std::FILE* log) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "data/tokenizer.hpp"
 #include "models/lm.hpp"
 #include "train/config.hpp"
+#include "train/optim.hpp"
 
 namespace lmlab::train {
 
@@ -47,7 +49,25 @@ struct train_summary {
   nlohmann::json model_metrics = nlohmann::json::object();  // the last step's (MoE drops, MoD fraction)
 };
 
+// `lmlab train`: the model of cfg.model on a token stream (batches data::sample_batch(seed,
+// step)), through train_steps below, with evaluation, checkpoints and metrics.jsonl.
 train_summary run_training(const train_config& cfg, const token_source& data, const run_options& opt = {});
+
+// The one training loop, shared by run_training and every lab run (lab/run.cpp): for each
+// step in [start, end): the data source's batch, zero grads, loss, a finite-loss check (an
+// error naming the step, before the weights change), backward, global-norm clipping, AdamW at
+// sched.at(step); then after_step(step + 1, loss), where the caller logs, evaluates and
+// checkpoints (it may throw to stop the run).
+struct step_batch {
+  tensor inputs, targets;          // i32 (B, T)
+  std::uint64_t dropout_seed = 0;  // the model's dropout masks for this step
+};
+struct loop_callbacks {
+  std::function<step_batch(std::int64_t step)> batch;        // the data source
+  std::function<void(std::int64_t done, float loss)> after_step;
+};
+void train_steps(models::causal_lm& model, adamw& optim, const lr_schedule& sched, double grad_clip, std::int64_t start,
+                 std::int64_t end, const loop_callbacks& cb);
 
 // Mean cross-entropy over `n_batches` batches of (B, T) drawn from `tokens` with
 // sample_batch(seed, k), k = 0..n_batches-1 (the same batches at every evaluation).
