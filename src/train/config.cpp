@@ -268,8 +268,18 @@ std::string to_toml(const train_config& c_in) {
 
 std::vector<std::string> describe_keys() {
   std::vector<std::string> out;
-  train_config c;
-  for (const auto& f : fields()) out.push_back(fmt::format("{}.{} ({}): {}", f.section, f.key, kind_name(f.k), f.doc));
+  train_config c;  // the defaults
+  for (const auto& f : fields()) {
+    const void* p = f.ref(c);
+    std::string dflt;
+    switch (f.k) {
+      case kind::integer: dflt = std::to_string(*static_cast<const std::int64_t*>(p)); break;
+      case kind::number: dflt = fmt::format("{}", *static_cast<const double*>(p)); break;
+      case kind::boolean: dflt = *static_cast<const bool*>(p) ? "true" : "false"; break;
+      case kind::string: dflt = fmt::format("\"{}\"", *static_cast<const std::string*>(p)); break;
+    }
+    out.push_back(fmt::format("{}.{} ({}, default {}): {}", f.section, f.key, kind_name(f.k), dflt, f.doc));
+  }
   return out;
 }
 

@@ -67,7 +67,7 @@ train_config parse_train_config(const std::string& toml_text, const std::string&
 train_config load_train_config(const std::filesystem::path& path, const std::vector<std::string>& sets = {});
 // The resolved config as TOML (every key), parseable by parse_train_config.
 std::string to_toml(const train_config& c);
-// One line per key: "section.key  type  default  doc" (for --help and docs).
+// One line per key: "section.key (type, default D): doc" (for `lmlab train --help` and docs).
 std::vector<std::string> describe_keys();
 
 }  // namespace lmlab::train

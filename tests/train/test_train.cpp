@@ -36,6 +36,17 @@ std::string error_of(F&& f) {
   return "(no error)";
 }
 
+// A one-block model: d_model 8, 2 heads.
+models::lm_config tiny_model(std::int64_t vocab = 9, std::int64_t n_ctx = 4) {
+  models::lm_config mc;
+  mc.vocab_size = vocab;
+  mc.d_model = 8;
+  mc.n_layers = 1;
+  mc.n_heads = 2;
+  mc.n_ctx = n_ctx;
+  return mc;
+}
+
 fs::path temp_dir(const std::string& name) {
   fs::path d = fs::temp_directory_path() / ("lmlab_train_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
@@ -186,12 +197,7 @@ TEST(config, sets_override_and_toml_round_trips) {
 
 TEST(checkpoint, round_trip_and_no_partial_checkpoint_on_failure) {
   auto d = temp_dir("ckpt");
-  models::lm_config mc;
-  mc.vocab_size = 9;
-  mc.d_model = 8;
-  mc.n_layers = 1;
-  mc.n_heads = 2;
-  mc.n_ctx = 4;
+  const models::lm_config mc = tiny_model();
   models::lm m(mc, 1);
   train::adamw opt(m.named_parameters(), {});
   train::save_checkpoint(d / "checkpoint", {&m, &opt, {{"step", 3}}, nlohmann::json{{"kind", "x"}}});
@@ -228,12 +234,7 @@ TEST(checkpoint, round_trip_and_no_partial_checkpoint_on_failure) {
 
 TEST(checkpoint, weights_load_by_name_and_a_renamed_or_reshaped_parameter_is_named) {
   auto d = temp_dir("by_name");
-  models::lm_config mc;
-  mc.vocab_size = 9;
-  mc.d_model = 8;
-  mc.n_layers = 1;
-  mc.n_heads = 2;
-  mc.n_ctx = 4;
+  const models::lm_config mc = tiny_model();
   models::lm src(mc, 1), dst(mc, 2);
   // Stored in reverse order: a copy by position would put wte's values into ln_f.
   auto params = src.named_parameters();
@@ -261,12 +262,7 @@ TEST(checkpoint, weights_load_by_name_and_a_renamed_or_reshaped_parameter_is_nam
 
 TEST(checkpoint, corrupt_files_give_errors_naming_file_and_tensor) {
   auto d = temp_dir("corrupt");
-  models::lm_config mc;
-  mc.vocab_size = 9;
-  mc.d_model = 8;
-  mc.n_layers = 1;
-  mc.n_heads = 2;
-  mc.n_ctx = 4;
+  const models::lm_config mc = tiny_model();
   models::lm m(mc, 1);
   train::save_checkpoint(d / "ck", {&m, nullptr, {}, {}});
   const fs::path st = d / "ck" / "model.safetensors";
@@ -352,12 +348,7 @@ TEST(trainer, resume_is_bit_identical_and_runs_are_deterministic) {
 }
 
 TEST(trainer, evaluate_split_reports_loss_perplexity_and_bits_per_char) {
-  models::lm_config mc;
-  mc.vocab_size = 17;
-  mc.d_model = 8;
-  mc.n_layers = 1;
-  mc.n_heads = 2;
-  mc.n_ctx = 8;
+  const models::lm_config mc = tiny_model(17, 8);
   models::lm m(mc, 1);
   std::vector<std::uint32_t> chars;
   for (std::uint32_t c = 'a'; c < 'a' + 17; ++c) chars.push_back(c);
