@@ -9,7 +9,7 @@
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
-#include "models/arch.hpp"
+#include "lab/spec.hpp"
 #include "models/lm.hpp"
 #include "ops/gemm.hpp"
 #include "ops/ops.hpp"
@@ -50,42 +50,6 @@ std::int64_t longest_train(const tasks::dataset& d) {
   std::size_t m = 0;
   for (const auto& e : d.train) m = std::max(m, e.input.size());
   return static_cast<std::int64_t>(m);
-}
-
-// The spec's [model] object -> models/lm_config.hpp keys. The spec also accepts a few lab
-// conveniences: arch/mixer (a pattern), d_ff (d_mlp), activation (ffn), rope_scaling_type
-// and rope_scaling_factor (the nested rope_scaling object).
-nlohmann::json lab_model_config(const nlohmann::json& m) {
-  nlohmann::json out = nlohmann::json::object();
-  auto pattern_of = [](const std::string& key, const std::string& v) -> std::string {
-    std::string p = models::pattern_for_arch(v);
-    if (p.empty())
-      throw error(fmt::format("lab: model.{}: unknown value '{}'", key, v),
-                  "use gpt, mamba, rwkv, retnet, griffin, hawk, or give model.pattern");
-    return p;
-  };
-  for (auto& [k, v] : m.items()) {
-    if (k == "arch" || k == "mixer") {
-      if (!m.contains("pattern")) out["pattern"] = pattern_of(k, v.get<std::string>());
-    } else if (k == "d_ff") {
-      out["d_mlp"] = v;
-    } else if (k == "activation") {
-      const std::string a = v.get<std::string>();
-      LMLAB_CHECK_HINT(a == "gelu" || a == "swiglu", "use gelu or swiglu", "lab: model.activation: '{}' is not implemented", a);
-      out["ffn"] = a;
-    } else if (k == "d_head") {
-      LMLAB_CHECK_HINT(m.contains("d_model") && m.contains("n_heads") &&
-                           v.get<std::int64_t>() * m["n_heads"].get<std::int64_t>() == m["d_model"].get<std::int64_t>(),
-                       "leave d_head out: it is d_model / n_heads", "lab: model.d_head: only d_model / n_heads is supported");
-    } else if (k == "rope_scaling_type") {
-      out["rope_scaling"]["type"] = v;
-    } else if (k == "rope_scaling_factor") {
-      out["rope_scaling"]["factor"] = v;
-    } else {
-      out[k] = v;
-    }
-  }
-  return out;
 }
 
 // The [train] keys a spec shares with `lmlab train`, over the one set of defaults
@@ -177,7 +141,7 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   tasks::validate(ds);
   LMLAB_CHECK(!ds.train.empty() && !ds.test.empty(), "lab: task {} produced an empty split", ds.task);
 
-  nlohmann::json mcj = lab_model_config(mj);
+  nlohmann::json mcj = lm_model_json(mj);
   if (!mcj.contains("vocab_size")) mcj["vocab_size"] = ds.vocab.size();
   LMLAB_CHECK(mcj["vocab_size"].get<std::int64_t>() >= ds.vocab.size(),
               "lab: model.vocab_size {} is smaller than the task's vocabulary {}", mcj["vocab_size"].get<std::int64_t>(),
