@@ -67,6 +67,62 @@ train::optim_config shared_train_keys(const nlohmann::json& tj) {
   return o;
 }
 
+// The run's model config: the spec's [model] (lab/spec.hpp lm_model_json) with the task's
+// vocabulary and longest sequence as vocab_size and n_ctx where the spec leaves them out.
+models::lm_config run_model_config(const nlohmann::json& mj, const tasks::dataset& ds) {
+  nlohmann::json mcj = lm_model_json(mj);
+  if (!mcj.contains("vocab_size")) mcj["vocab_size"] = ds.vocab.size();
+  LMLAB_CHECK(mcj["vocab_size"].get<std::int64_t>() >= ds.vocab.size(),
+              "lab: model.vocab_size {} is smaller than the task's vocabulary {}", mcj["vocab_size"].get<std::int64_t>(),
+              ds.vocab.size());
+  if (!mcj.contains("n_ctx")) mcj["n_ctx"] = longest(ds);
+  LMLAB_CHECK_HINT(mcj["n_ctx"].get<std::int64_t>() >= longest(ds), "raise model.n_ctx or shorten the task's sequences",
+                   "lab: model.n_ctx {} is shorter than the task's longest sequence {}", mcj["n_ctx"].get<std::int64_t>(),
+                   longest(ds));
+  const models::lm_config mc = models::lm_config_from_json(mcj, "model");
+  mc.validate("model.");
+  return mc;
+}
+
+// The run's steps from its budget (train.steps, else train.tokens, else train.flops), and the
+// training FLOPs of one step: the model's own count per token (PaLM's 3x forward, with each
+// mixer's sequence work and MoD's routed share) at the mean training length.
+struct budget {
+  std::int64_t steps = 0;
+  double flops_per_step = 0;
+};
+budget step_budget(const nlohmann::json& tj, const models::causal_lm& model, const tasks::dataset& ds, std::int64_t B) {
+  double mean_len = 0;
+  for (const auto& e : ds.train) mean_len += static_cast<double>(e.input.size());
+  mean_len /= static_cast<double>(ds.train.size());
+  const double flops_per_step =
+      model.train_flops_per_token(std::max<std::int64_t>(1, std::llround(mean_len))) * static_cast<double>(B) * mean_len;
+  std::int64_t steps = get_or<std::int64_t>(tj, "steps", 0);
+  if (steps == 0 && tj.contains("tokens"))
+    steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(tj["tokens"].get<double>() / (B * mean_len)));
+  // An iso-FLOP budget: cheaper models (narrower, MoD) get more steps for the same compute.
+  if (steps == 0 && tj.contains("flops"))
+    steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(tj["flops"].get<double>() / flops_per_step));
+  LMLAB_CHECK(steps > 0, "lab: train.steps, train.tokens or train.flops must be given");
+  return {steps, flops_per_step};
+}
+
+// Continues from <run>/checkpoint when there is one: weights by name, AdamW state; returns
+// the step to continue at (0 without a checkpoint). A run stopped after its final checkpoint
+// resumes with no step left to train: the loss it reports comes from the checkpoint.
+std::int64_t resume_run(const fs::path& ckpt, const models::causal_lm& model, train::adamw& optim, float& last_loss,
+                        std::FILE* progress) {
+  if (ckpt.empty() || !fs::exists(ckpt / "trainer_state.json")) return 0;
+  auto ck = train::load_checkpoint(ckpt);
+  const auto step = ck.trainer_state.at("step").get<std::int64_t>();
+  if (auto it = ck.trainer_state.find("last_loss"); it != ck.trainer_state.end() && it->is_number())
+    last_loss = it->get<float>();
+  train::load_weights(ckpt, model);  // by name, with shape checks
+  train::load_optimizer_state(ckpt, optim, step);
+  if (progress) std::fprintf(progress, "lab: resuming at step %lld from %s\n", static_cast<long long>(step), ckpt.c_str());
+  return step;
+}
+
 tensor ids_tensor(const std::vector<std::int32_t>& v, std::int64_t B, std::int64_t T) {
   return tensor::from<std::int32_t>({B, T}, std::span<const std::int32_t>(v));
 }
@@ -141,36 +197,14 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   tasks::validate(ds);
   LMLAB_CHECK(!ds.train.empty() && !ds.test.empty(), "lab: task {} produced an empty split", ds.task);
 
-  nlohmann::json mcj = lm_model_json(mj);
-  if (!mcj.contains("vocab_size")) mcj["vocab_size"] = ds.vocab.size();
-  LMLAB_CHECK(mcj["vocab_size"].get<std::int64_t>() >= ds.vocab.size(),
-              "lab: model.vocab_size {} is smaller than the task's vocabulary {}", mcj["vocab_size"].get<std::int64_t>(),
-              ds.vocab.size());
   const std::int64_t train_len = longest_train(ds);
-  if (!mcj.contains("n_ctx")) mcj["n_ctx"] = longest(ds);
-  LMLAB_CHECK_HINT(mcj["n_ctx"].get<std::int64_t>() >= longest(ds), "raise model.n_ctx or shorten the task's sequences",
-                   "lab: model.n_ctx {} is shorter than the task's longest sequence {}", mcj["n_ctx"].get<std::int64_t>(),
-                   longest(ds));
-  const models::lm_config mc = models::lm_config_from_json(mcj, "model");
-  mc.validate("model.");
-
+  const models::lm_config mc = run_model_config(mj, ds);
   auto model = models::make_model(mc, seed);
   const train::optim_config oc = shared_train_keys(tj);
   const std::int64_t B = oc.batch_size;
-  double mean_len = 0;
-  for (const auto& e : ds.train) mean_len += static_cast<double>(e.input.size());
-  mean_len /= static_cast<double>(ds.train.size());
-  // Training FLOPs of one step: the model's own count per token (PaLM's 3x forward, with each
-  // mixer's sequence work and MoD's routed share) at the mean training length.
-  const double flops_per_step =
-      model->train_flops_per_token(std::max<std::int64_t>(1, std::llround(mean_len))) * static_cast<double>(B) * mean_len;
-  std::int64_t steps = get_or<std::int64_t>(tj, "steps", 0);
-  if (steps == 0 && tj.contains("tokens"))
-    steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(tj["tokens"].get<double>() / (B * mean_len)));
-  // An iso-FLOP budget: cheaper models (narrower, MoD) get more steps for the same compute.
-  if (steps == 0 && tj.contains("flops"))
-    steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(tj["flops"].get<double>() / flops_per_step));
-  LMLAB_CHECK(steps > 0, "lab: train.steps, train.tokens or train.flops must be given");
+  const budget bud = step_budget(tj, *model, ds, B);
+  const std::int64_t steps = bud.steps;
+  const double flops_per_step = bud.flops_per_step;
   const double lr = oc.lr;
   const auto shape = train::schedule_shape(get_or<std::string>(tj, "schedule", "cosine"), "lab: train.schedule");
   train::lr_schedule sched{lr, shape == train::lr_schedule::shape::constant ? lr : oc.final_lr(), oc.warmup(steps), steps,
@@ -187,19 +221,8 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   if (store_run >= 0) db = std::make_unique<store::results_store>(store_path);
 
   const fs::path ckpt = dir.empty() ? fs::path() : dir / "checkpoint";
-  std::int64_t step = 0;
   float last_loss = NAN;
-  if (!ckpt.empty() && fs::exists(ckpt / "trainer_state.json")) {
-    auto ck = train::load_checkpoint(ckpt);
-    step = ck.trainer_state.at("step").get<std::int64_t>();
-    // A run stopped after its final checkpoint resumes with no step left to train: the loss
-    // it reports comes from the checkpoint.
-    if (auto it = ck.trainer_state.find("last_loss"); it != ck.trainer_state.end() && it->is_number())
-      last_loss = it->get<float>();
-    train::load_weights(ckpt, *model);  // by name, with shape checks
-    train::load_optimizer_state(ckpt, optim, step);
-    if (progress) std::fprintf(progress, "lab: resuming at step %lld from %s\n", static_cast<long long>(step), ckpt.c_str());
-  }
+  std::int64_t step = resume_run(ckpt, *model, optim, last_loss, progress);
 
   if (db) {
     nlohmann::json info = {{"n_params", model->num_parameters()}, {"vocab", ds.vocab.size()}, {"n_ctx", mc.n_ctx},

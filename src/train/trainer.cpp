@@ -167,18 +167,27 @@ std::int64_t resume_from(const fs::path& ckpt_dir, const train_config& cfg, mode
 }
 }  // namespace
 
-train_summary run_training(const train_config& cfg_in, const token_source& data, const run_options& opt) {
+namespace {
+// The config, validated and checked against the data; sets the thread count it asks for.
+train_config checked_config(const train_config& cfg_in, const token_source& data) {
   train_config cfg = cfg_in;
   cfg.validate();
   LMLAB_CHECK_HINT(cfg.model.vocab_size > 0, "set model.vocab_size or let the tokenizer set it",
                    "train: model.vocab_size is 0");
+  if (cfg.train.threads > 0) set_num_threads(static_cast<int>(cfg.train.threads));
+  const std::int64_t T = cfg.train.seq(cfg.model);
+  LMLAB_CHECK_HINT(data.train.size() > static_cast<std::size_t>(T + 1), "use a shorter seq_len or more data",
+                   "train: {} training tokens are too few for windows of {}", data.train.size(), T + 1);
+  return cfg;
+}
+}  // namespace
+
+train_summary run_training(const train_config& cfg_in, const token_source& data, const run_options& opt) {
+  const train_config cfg = checked_config(cfg_in, data);
   const auto& tc = cfg.train;
-  if (tc.threads > 0) set_num_threads(static_cast<int>(tc.threads));
   const std::int64_t B = tc.batch_size, T = tc.seq(cfg.model);
   const std::uint64_t seed = static_cast<std::uint64_t>(tc.seed);
   const fs::path out_dir = tc.out_dir, ckpt_dir = out_dir / "checkpoint";
-  LMLAB_CHECK_HINT(data.train.size() > static_cast<std::size_t>(T + 1), "use a shorter seq_len or more data",
-                   "train: {} training tokens are too few for windows of {}", data.train.size(), T + 1);
 
   models::lm model(cfg.model, seed);
   adamw optim(model.named_parameters(), {tc.beta1, tc.beta2, tc.eps, tc.weight_decay});
@@ -205,11 +214,6 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
     if (std::isfinite(last_val)) st["val_loss"] = last_val;
     save_checkpoint(ckpt_dir, {&model, &optim, st, data.tokenizer});
   };
-  auto log_metrics = [&](const nlohmann::json& j) {
-    if (!opt.write_files) return;
-    fs::create_directories(out_dir);
-    std::ofstream(out_dir / "metrics.jsonl", std::ios::app) << j.dump() << "\n";
-  };
   auto run_eval = [&](std::int64_t at_step, double train_loss) {
     last_val = evaluate(model, data.val, B, T, tc.eval_batches, seed ^ kEvalSeedSalt);
     sum.evals.push_back({at_step, last_val});
@@ -219,7 +223,9 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
     nlohmann::json m = {{"step", at_step}, {"val_loss", last_val}, {"train_loss", train_loss}, {"lr", sched.at(at_step - 1)},
                         {"tokens_per_s", train_seconds > 0 ? tokens_run / train_seconds : 0.0}};
     for (auto& [k, v] : sum.model_metrics.items()) m[k] = v;  // MoE drops, MoD fraction (last training step)
-    log_metrics(m);
+    if (!opt.write_files) return;
+    fs::create_directories(out_dir);
+    std::ofstream(out_dir / "metrics.jsonl", std::ios::app) << m.dump() << "\n";
   };
 
   model.train();
