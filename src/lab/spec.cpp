@@ -16,6 +16,7 @@
 #include "core/sweep.hpp"
 #include "models/arch.hpp"
 #include "models/lm_config.hpp"
+#include "train/config.hpp"
 #include "tasks/params.hpp"
 #include "tasks/registry.hpp"
 
@@ -75,24 +76,31 @@ const std::vector<param_spec>& model_schema() {
   return s;
 }
 
+// A [train] key shared with `lmlab train`: its type and help as train/config.cpp declares them
+// (the defaults too: lab/run.cpp reads them from train::optim_config); the lab adds the range.
+param_spec shared(const char* key, double min, double max) {
+  const train::key_info k = train::train_key(key);
+  return P(key, kind_of(k.kind), k.doc.c_str(), min, max);
+}
+
 const std::vector<param_spec>& train_schema() {
   using K = param_kind;
   static const std::vector<param_spec> s = {
-      P("steps", K::integer, "optimizer steps", 1, 1e15),
+      shared("steps", 1, 1e15),
       P("tokens", K::number, "training tokens", 1, inf),
       P("flops", K::number, "training FLOPs: steps = flops / (the model's train FLOPs per token x tokens per step)", 1, inf),
-      P("batch_size", K::integer, "sequences per step", 1, 1 << 24),
+      shared("batch_size", 1, 1 << 24),
       P("seq_len", K::integer, "tokens per sequence (default: the task's)", 1, 1 << 24),
-      P("lr", K::number, "peak learning rate", 1e-12, 10.0),
-      P("min_lr", K::number, "final learning rate", 0.0, 10.0),
-      P("warmup_steps", K::integer, "linear warmup steps", 0, 1e15),
+      shared("lr", 1e-12, 10.0),
+      shared("min_lr", 0.0, 10.0),
+      shared("warmup_steps", 0, 1e15),
       P("schedule", K::string, "learning-rate schedule", -inf, inf, {"constant", "linear", "cosine", "wsd"}),
       P("decay_fraction", K::number, "wsd: share of the post-warmup steps spent decaying", 0.0, 1.0),
       P("optimizer", K::string, "optimizer", -inf, inf, {"adamw", "sgd"}),
-      P("weight_decay", K::number, "decoupled weight decay", 0.0, 10.0),
-      P("beta1", K::number, "Adam beta1", 0.0, 0.999999),
-      P("beta2", K::number, "Adam beta2", 0.0, 0.999999),
-      P("grad_clip", K::number, "global gradient-norm clip (0 = off)", 0.0, inf),
+      shared("weight_decay", 0.0, 10.0),
+      shared("beta1", 0.0, 0.999999),
+      shared("beta2", 0.0, 0.999999),
+      shared("grad_clip", 0.0, inf),
       P("eval_every", K::integer, "evaluate every N steps", 1, 1e15),
       P("eval_examples", K::integer, "test examples per evaluation", 1, 1e12),
       P("eval_rope_scalings", K::string,

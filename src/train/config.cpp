@@ -266,6 +266,18 @@ std::string to_toml(const train_config& c_in) {
   return os.str();
 }
 
+key_info train_key(const std::string& key) {
+  const field* f = find_field("train", key);
+  LMLAB_ASSERT(f != nullptr, "train_key: no [train] key named this");
+  switch (f->k) {
+    case kind::integer: return {models::field_kind::integer, f->doc};
+    case kind::number: return {models::field_kind::number, f->doc};
+    case kind::boolean: return {models::field_kind::boolean, f->doc};
+    case kind::string: break;
+  }
+  return {models::field_kind::string, f->doc};
+}
+
 std::vector<std::string> describe_keys() {
   std::vector<std::string> out;
   train_config c;  // the defaults

@@ -69,5 +69,12 @@ train_config load_train_config(const std::filesystem::path& path, const std::vec
 std::string to_toml(const train_config& c);
 // One line per key: "section.key (type, default D): doc" (for `lmlab train --help` and docs).
 std::vector<std::string> describe_keys();
+// A [train] key as declared in the field table, for the lab's spec schema (lab/spec.cpp), which
+// shares the optimizer and schedule keys; throws when `key` is not a [train] key.
+struct key_info {
+  models::field_kind kind;
+  std::string doc;
+};
+key_info train_key(const std::string& key);
 
 }  // namespace lmlab::train

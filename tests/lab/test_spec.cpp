@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "lab/spec.hpp"
+#include "models/lm_config.hpp"
 
 using lmlab::lab::experiment_spec;
 using lmlab::lab::parse_spec;
@@ -451,4 +452,17 @@ TEST(spec, every_repository_experiment_passes_the_models_own_checks_at_each_size
     ++n;
   }
   EXPECT_GE(n, 9);
+}
+
+TEST(spec, model_keys_are_the_models_field_table_plus_the_lab_conveniences) {
+  const auto keys = lmlab::lab::model_keys();
+  const std::set<std::string> have(keys.begin(), keys.end());
+  std::size_t n = 0;
+  for (const auto& f : lmlab::models::model_fields()) {
+    if (std::string(f.key).find('.') != std::string::npos) continue;  // rope_scaling.*: rope_scaling_type/_factor
+    EXPECT_TRUE(have.count(f.key)) << f.key;
+    ++n;
+  }
+  EXPECT_EQ(keys.size(), n + 7);  // arch, mixer, d_head, d_ff, activation, rope_scaling_type, rope_scaling_factor
+  EXPECT_TRUE(have.count("arch"));
 }
