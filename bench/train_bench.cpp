@@ -49,7 +49,7 @@
 #include "core/sweep.hpp"
 #include "core/cpu.hpp"
 #include "core/table.hpp"
-#include "models/gpt.hpp"
+#include "models/lm.hpp"
 #include "ops/gemm.hpp"
 #include "train/optim.hpp"
 #include "train/trainer.hpp"
@@ -94,8 +94,8 @@ const bench_config& find_config(const std::string& name) {
   throw lmlab::usage_error("train_bench: unknown config '" + name + "' (A, B, C, L or L2)");
 }
 
-lmlab::models::gpt_config model_config(const bench_config& c) {
-  lmlab::models::gpt_config m;
+lmlab::models::lm_config model_config(const bench_config& c) {
+  lmlab::models::lm_config m;
   m.vocab_size = c.vocab;
   m.d_model = c.d;
   m.n_layers = c.layers;
@@ -110,7 +110,7 @@ lmlab::models::gpt_config model_config(const bench_config& c) {
 int child_lmlab(const bench_config& c, int threads, int steps, int warmup) {
   using namespace lmlab;
   set_num_threads(threads);
-  models::gpt model(model_config(c), 1);
+  models::lm model(model_config(c), 1);
   model.train();
   train::adamw opt(model.named_parameters(), {0.9, 0.999, 1e-8, 0.1});
   const auto params = model.parameters();

@@ -1,4 +1,4 @@
-"""PyTorch reference for lmlab's GPT (src/models/gpt.hpp): the same architecture, parameter
+"""PyTorch reference for lmlab's GPT (src/models/lm.hpp, default config): the same architecture, parameter
 names, initialisation rule, AdamW parameter groups, learning-rate schedule and gradient
 clipping, written plainly so that a reader can check lmlab against it line by line.
 

@@ -42,14 +42,14 @@ activation_cache run_with_cache(const nn::module& m, const std::function<tensor(
   return cache;
 }
 
-std::pair<tensor, activation_cache> run_with_cache(models::gpt& model, const tensor& ids, const name_filter& keep) {
+std::pair<tensor, activation_cache> run_with_cache(models::causal_lm& model, const tensor& ids, const name_filter& keep) {
   no_grad ng;
   tensor logits;
   auto cache = run_with_cache(model, [&] { return model.forward(ids); }, keep, &logits);
   return {logits, std::move(cache)};
 }
 
-tensor run_with_hooks(models::gpt& model, const tensor& ids, const std::vector<std::pair<std::string, nn::hook_fn>>& hooks) {
+tensor run_with_hooks(models::causal_lm& model, const tensor& ids, const std::vector<std::pair<std::string, nn::hook_fn>>& hooks) {
   no_grad ng;
   hook_scope scope(model);
   for (const auto& [name, fn] : hooks) scope.add(name, fn);

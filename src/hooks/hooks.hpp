@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "models/gpt.hpp"
+#include "models/causal_lm.hpp"
 #include "nn/module.hpp"
 
 namespace lmlab::hooks {
@@ -47,10 +47,10 @@ class hook_scope {
 // stores run()'s result into *out when given.
 activation_cache run_with_cache(const nn::module& m, const std::function<tensor()>& run, const name_filter& keep = all_names,
                                 tensor* out = nullptr);
-// GPT convenience: logits and the cache for ids (B, T), under no_grad.
-std::pair<tensor, activation_cache> run_with_cache(models::gpt& model, const tensor& ids, const name_filter& keep = all_names);
-// GPT forward with the given hooks attached (e.g. patches), under no_grad.
-tensor run_with_hooks(models::gpt& model, const tensor& ids, const std::vector<std::pair<std::string, nn::hook_fn>>& hooks);
+// Model convenience: logits and the cache for ids (B, T), under no_grad.
+std::pair<tensor, activation_cache> run_with_cache(models::causal_lm& model, const tensor& ids, const name_filter& keep = all_names);
+// Forward with the given hooks attached (e.g. patches), under no_grad.
+tensor run_with_hooks(models::causal_lm& model, const tensor& ids, const std::vector<std::pair<std::string, nn::hook_fn>>& hooks);
 
 // Hook functions for patching:
 // replaces the activation by `value` (same shape), e.g. one cached from another input;

@@ -9,14 +9,16 @@
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
-#include "models/arch.hpp"
+#include "lab/spec.hpp"
 #include "models/lm.hpp"
 #include "ops/gemm.hpp"
 #include "ops/ops.hpp"
 #include "store/results_store.hpp"
 #include "tasks/registry.hpp"
 #include "train/checkpoint.hpp"
+#include "train/config.hpp"
 #include "train/optim.hpp"
+#include "train/trainer.hpp"
 
 namespace lmlab::lab {
 namespace fs = std::filesystem;
@@ -50,40 +52,75 @@ std::int64_t longest_train(const tasks::dataset& d) {
   return static_cast<std::int64_t>(m);
 }
 
-// The spec's [model] object -> models/lm_config.hpp keys. The spec also accepts a few lab
-// conveniences: arch/mixer (a pattern), d_ff (d_mlp), activation (ffn), rope_scaling_type
-// and rope_scaling_factor (the nested rope_scaling object).
-nlohmann::json lab_model_config(const nlohmann::json& m) {
-  nlohmann::json out = nlohmann::json::object();
-  auto pattern_of = [](const std::string& key, const std::string& v) -> std::string {
-    std::string p = models::pattern_for_arch(v);
-    if (p.empty())
-      throw error(fmt::format("lab: model.{}: unknown value '{}'", key, v),
-                  "use gpt, mamba, rwkv, retnet, griffin, hawk, or give model.pattern");
-    return p;
-  };
-  for (auto& [k, v] : m.items()) {
-    if (k == "arch" || k == "mixer") {
-      if (!m.contains("pattern")) out["pattern"] = pattern_of(k, v.get<std::string>());
-    } else if (k == "d_ff") {
-      out["d_mlp"] = v;
-    } else if (k == "activation") {
-      const std::string a = v.get<std::string>();
-      LMLAB_CHECK_HINT(a == "gelu" || a == "swiglu", "use gelu or swiglu", "lab: model.activation: '{}' is not implemented", a);
-      out["ffn"] = a;
-    } else if (k == "d_head") {
-      LMLAB_CHECK_HINT(m.contains("d_model") && m.contains("n_heads") &&
-                           v.get<std::int64_t>() * m["n_heads"].get<std::int64_t>() == m["d_model"].get<std::int64_t>(),
-                       "leave d_head out: it is d_model / n_heads", "lab: model.d_head: only d_model / n_heads is supported");
-    } else if (k == "rope_scaling_type") {
-      out["rope_scaling"]["type"] = v;
-    } else if (k == "rope_scaling_factor") {
-      out["rope_scaling"]["factor"] = v;
-    } else {
-      out[k] = v;
-    }
-  }
-  return out;
+// The [train] keys a spec shares with `lmlab train`, over the one set of defaults
+// (train/config.hpp optim_config).
+train::optim_config shared_train_keys(const nlohmann::json& tj) {
+  train::optim_config o;
+  o.batch_size = get_or<std::int64_t>(tj, "batch_size", o.batch_size);
+  o.lr = get_or<double>(tj, "lr", o.lr);
+  o.min_lr = get_or<double>(tj, "min_lr", o.min_lr);
+  o.warmup_steps = get_or<std::int64_t>(tj, "warmup_steps", o.warmup_steps);
+  o.weight_decay = get_or<double>(tj, "weight_decay", o.weight_decay);
+  o.beta1 = get_or<double>(tj, "beta1", o.beta1);
+  o.beta2 = get_or<double>(tj, "beta2", o.beta2);
+  o.grad_clip = get_or<double>(tj, "grad_clip", o.grad_clip);
+  return o;
+}
+
+// The run's model config: the spec's [model] (lab/spec.hpp lm_model_json) with the task's
+// vocabulary and longest sequence as vocab_size and n_ctx where the spec leaves them out.
+models::lm_config run_model_config(const nlohmann::json& mj, const tasks::dataset& ds) {
+  nlohmann::json mcj = lm_model_json(mj);
+  if (!mcj.contains("vocab_size")) mcj["vocab_size"] = ds.vocab.size();
+  LMLAB_CHECK(mcj["vocab_size"].get<std::int64_t>() >= ds.vocab.size(),
+              "lab: model.vocab_size {} is smaller than the task's vocabulary {}", mcj["vocab_size"].get<std::int64_t>(),
+              ds.vocab.size());
+  if (!mcj.contains("n_ctx")) mcj["n_ctx"] = longest(ds);
+  LMLAB_CHECK_HINT(mcj["n_ctx"].get<std::int64_t>() >= longest(ds), "raise model.n_ctx or shorten the task's sequences",
+                   "lab: model.n_ctx {} is shorter than the task's longest sequence {}", mcj["n_ctx"].get<std::int64_t>(),
+                   longest(ds));
+  const models::lm_config mc = models::lm_config_from_json(mcj, "model");
+  mc.validate("model.");
+  return mc;
+}
+
+// The run's steps from its budget (train.steps, else train.tokens, else train.flops), and the
+// training FLOPs of one step: the model's own count per token (PaLM's 3x forward, with each
+// mixer's sequence work and MoD's routed share) at the mean training length.
+struct budget {
+  std::int64_t steps = 0;
+  double flops_per_step = 0;
+};
+budget step_budget(const nlohmann::json& tj, const models::causal_lm& model, const tasks::dataset& ds, std::int64_t B) {
+  double mean_len = 0;
+  for (const auto& e : ds.train) mean_len += static_cast<double>(e.input.size());
+  mean_len /= static_cast<double>(ds.train.size());
+  const double flops_per_step =
+      model.train_flops_per_token(std::max<std::int64_t>(1, std::llround(mean_len))) * static_cast<double>(B) * mean_len;
+  std::int64_t steps = get_or<std::int64_t>(tj, "steps", 0);
+  if (steps == 0 && tj.contains("tokens"))
+    steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(tj["tokens"].get<double>() / (B * mean_len)));
+  // An iso-FLOP budget: cheaper models (narrower, MoD) get more steps for the same compute.
+  if (steps == 0 && tj.contains("flops"))
+    steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(tj["flops"].get<double>() / flops_per_step));
+  LMLAB_CHECK(steps > 0, "lab: train.steps, train.tokens or train.flops must be given");
+  return {steps, flops_per_step};
+}
+
+// Continues from <run>/checkpoint when there is one: weights by name, AdamW state; returns
+// the step to continue at (0 without a checkpoint). A run stopped after its final checkpoint
+// resumes with no step left to train: the loss it reports comes from the checkpoint.
+std::int64_t resume_run(const fs::path& ckpt, const models::causal_lm& model, train::adamw& optim, float& last_loss,
+                        std::FILE* progress) {
+  if (ckpt.empty() || !fs::exists(ckpt / "trainer_state.json")) return 0;
+  auto ck = train::load_checkpoint(ckpt);
+  const auto step = ck.trainer_state.at("step").get<std::int64_t>();
+  if (auto it = ck.trainer_state.find("last_loss"); it != ck.trainer_state.end() && it->is_number())
+    last_loss = it->get<float>();
+  train::load_weights(ckpt, model);  // by name, with shape checks
+  train::load_optimizer_state(ckpt, optim, step);
+  if (progress) std::fprintf(progress, "lab: resuming at step %lld from %s\n", static_cast<long long>(step), ckpt.c_str());
+  return step;
 }
 
 tensor ids_tensor(const std::vector<std::int32_t>& v, std::int64_t B, std::int64_t T) {
@@ -160,71 +197,32 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   tasks::validate(ds);
   LMLAB_CHECK(!ds.train.empty() && !ds.test.empty(), "lab: task {} produced an empty split", ds.task);
 
-  nlohmann::json mcj = lab_model_config(mj);
-  if (!mcj.contains("vocab_size")) mcj["vocab_size"] = ds.vocab.size();
-  LMLAB_CHECK(mcj["vocab_size"].get<std::int64_t>() >= ds.vocab.size(),
-              "lab: model.vocab_size {} is smaller than the task's vocabulary {}", mcj["vocab_size"].get<std::int64_t>(),
-              ds.vocab.size());
   const std::int64_t train_len = longest_train(ds);
-  if (!mcj.contains("n_ctx")) mcj["n_ctx"] = longest(ds);
-  LMLAB_CHECK_HINT(mcj["n_ctx"].get<std::int64_t>() >= longest(ds), "raise model.n_ctx or shorten the task's sequences",
-                   "lab: model.n_ctx {} is shorter than the task's longest sequence {}", mcj["n_ctx"].get<std::int64_t>(),
-                   longest(ds));
-  const models::lm_config mc = models::lm_config_from_json(mcj, "model");
-  mc.validate("model.");
-
+  const models::lm_config mc = run_model_config(mj, ds);
   auto model = models::make_model(mc, seed);
-  const std::int64_t B = get_or<std::int64_t>(tj, "batch_size", 32);
-  double mean_len = 0;
-  for (const auto& e : ds.train) mean_len += static_cast<double>(e.input.size());
-  mean_len /= static_cast<double>(ds.train.size());
-  // Training FLOPs of one step: the model's own count per token (PaLM's 3x forward, with each
-  // mixer's sequence work and MoD's routed share) at the mean training length.
-  const double flops_per_step =
-      model->train_flops_per_token(std::max<std::int64_t>(1, std::llround(mean_len))) * static_cast<double>(B) * mean_len;
-  std::int64_t steps = get_or<std::int64_t>(tj, "steps", 0);
-  if (steps == 0 && tj.contains("tokens"))
-    steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(tj["tokens"].get<double>() / (B * mean_len)));
-  // An iso-FLOP budget: cheaper models (narrower, MoD) get more steps for the same compute.
-  if (steps == 0 && tj.contains("flops"))
-    steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(tj["flops"].get<double>() / flops_per_step));
-  LMLAB_CHECK(steps > 0, "lab: train.steps, train.tokens or train.flops must be given");
-  const double lr = get_or<double>(tj, "lr", 1e-3);
+  const train::optim_config oc = shared_train_keys(tj);
+  const std::int64_t B = oc.batch_size;
+  const budget bud = step_budget(tj, *model, ds, B);
+  const std::int64_t steps = bud.steps;
+  const double flops_per_step = bud.flops_per_step;
+  const double lr = oc.lr;
   const auto shape = train::schedule_shape(get_or<std::string>(tj, "schedule", "cosine"), "lab: train.schedule");
-  train::lr_schedule sched{lr, shape == train::lr_schedule::shape::constant ? lr : get_or<double>(tj, "min_lr", lr * 0.1),
-                           get_or<std::int64_t>(tj, "warmup_steps", std::min<std::int64_t>(100, steps / 10)), steps,
+  train::lr_schedule sched{lr, shape == train::lr_schedule::shape::constant ? lr : oc.final_lr(), oc.warmup(steps), steps,
                            shape, get_or<double>(tj, "decay_fraction", 0.2)};
-  const double clip = get_or<double>(tj, "grad_clip", 1.0);
+  const double clip = oc.grad_clip;
   const std::int64_t eval_every = get_or<std::int64_t>(tj, "eval_every", 0);
   const std::int64_t eval_examples = get_or<std::int64_t>(tj, "eval_examples", 512);
   const double time_limit = get_or<double>(tj, "time_limit_s", 0.0);
   const std::int64_t ckpt_every = std::max<std::int64_t>(50, steps / 5);
 
-  train::adamw optim(model->named_parameters(),
-                     {get_or<double>(tj, "beta1", 0.9), get_or<double>(tj, "beta2", 0.98), 1e-8,
-                      get_or<double>(tj, "weight_decay", 0.01)});
+  train::adamw optim(model->named_parameters(), {oc.beta1, oc.beta2, oc.eps, oc.weight_decay});
 
   std::unique_ptr<store::results_store> db;
   if (store_run >= 0) db = std::make_unique<store::results_store>(store_path);
 
   const fs::path ckpt = dir.empty() ? fs::path() : dir / "checkpoint";
-  std::int64_t step = 0;
   float last_loss = NAN;
-  if (!ckpt.empty() && fs::exists(ckpt / "trainer_state.json")) {
-    auto ck = train::load_checkpoint(ckpt);
-    step = ck.trainer_state.at("step").get<std::int64_t>();
-    // A run stopped after its final checkpoint resumes with no step left to train: the loss
-    // it reports comes from the checkpoint.
-    if (auto it = ck.trainer_state.find("last_loss"); it != ck.trainer_state.end() && it->is_number())
-      last_loss = it->get<float>();
-    auto src = ck.model->named_parameters();
-    auto dst = model->named_parameters();
-    LMLAB_CHECK(src.size() == dst.size(), "{}: checkpoint has {} tensors, the run's model {}", ckpt.string(), src.size(),
-                dst.size());
-    for (std::size_t i = 0; i < dst.size(); ++i) dst[i].second.copy_from(src[i].second);
-    train::load_optimizer_state(ckpt, optim, step);
-    if (progress) std::fprintf(progress, "lab: resuming at step %lld from %s\n", static_cast<long long>(step), ckpt.c_str());
-  }
+  std::int64_t step = resume_run(ckpt, *model, optim, last_loss, progress);
 
   if (db) {
     nlohmann::json info = {{"n_params", model->num_parameters()}, {"vocab", ds.vocab.size()}, {"n_ctx", mc.n_ctx},
@@ -269,53 +267,46 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   };
   const auto t_train = std::chrono::steady_clock::now();
   const std::int64_t step0 = step;
-  for (; step < steps; ++step) {
-    rng r = batch_stream.fork(static_cast<std::uint64_t>(step));
+  train::loop_callbacks cb;
+  cb.batch = [&](std::int64_t at) {
+    rng r = batch_stream.fork(static_cast<std::uint64_t>(at));
     std::vector<std::size_t> idx(static_cast<std::size_t>(B));
     for (auto& i : idx) i = static_cast<std::size_t>(r.below(ds.train.size()));
     auto b = tasks::make_batch(ds.train, idx, ds.pad_id);
-    model->set_dropout_seed(r.next_u64());
-    tensor loss = model->loss(ids_tensor(b.input, b.B, b.T), ids_tensor(b.target, b.B, b.T));
-    last_loss = static_cast<float>(loss.item());
-    LMLAB_CHECK_HINT(std::isfinite(last_loss), "lower train.lr or enable train.grad_clip",
-                     "lab: training loss is {} at step {}", last_loss, step);
-    backward(loss);
-    std::vector<tensor> params;
-    for (auto& [n, p] : model->named_parameters()) params.push_back(p);
-    train::clip_grad_norm(params, clip);
-    optim.step(sched.at(step));
-    optim.zero_grad();
+    return train::step_batch{ids_tensor(b.input, b.B, b.T), ids_tensor(b.target, b.B, b.T), r.next_u64()};
+  };
+  cb.after_step = [&](std::int64_t done, float loss) {
+    last_loss = loss;
     ema = std::isnan(ema) ? last_loss : 0.95 * ema + 0.05 * last_loss;
-    if ((step + 1) % 10 == 0 || step + 1 == steps) {
-      pending.emplace_back(step + 1, last_loss);
+    if (done % 10 == 0 || done == steps) {
+      pending.emplace_back(done, last_loss);
       // Model-specific numbers (MoE aux loss, dropped tokens, MoD kept share), logged beside the loss.
       if (db) {
         const nlohmann::json extra = model->last_metrics();  // keep alive while iterating
         for (auto& [k, v] : extra.items())
-          if (v.is_number()) db->log_metric(store_run, step + 1, k, v.get<double>());
+          if (v.is_number()) db->log_metric(store_run, done, k, v.get<double>());
       }
     }
-    if (eval_every > 0 && (step + 1) % eval_every == 0 && step + 1 < steps) {
+    if (eval_every > 0 && done % eval_every == 0 && done < steps) {
       const double acc = overall_accuracy(evaluate_test(static_cast<std::size_t>(std::min<std::int64_t>(eval_examples, 256))));
-      if (db) db->log_metric(store_run, step + 1, "test_accuracy", acc);
+      if (db) db->log_metric(store_run, done, "test_accuracy", acc);
     }
-    if (progress && ((step + 1) % 25 == 0 || step + 1 == steps)) {
+    if (progress && (done % 25 == 0 || done == steps)) {
       const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_train).count();
-      const double rate = static_cast<double>(step + 1 - step0) / std::max(el, 1e-9);
-      std::fprintf(progress, "step %lld/%lld  loss %.4f  %.1f steps/s  ETA %.0fs\n", static_cast<long long>(step + 1),
-                   static_cast<long long>(steps), ema, rate, static_cast<double>(steps - step - 1) / std::max(rate, 1e-9));
+      const double rate = static_cast<double>(done - step0) / std::max(el, 1e-9);
+      std::fprintf(progress, "step %lld/%lld  loss %.4f  %.1f steps/s  ETA %.0fs\n", static_cast<long long>(done),
+                   static_cast<long long>(steps), ema, rate, static_cast<double>(steps - done) / std::max(rate, 1e-9));
       std::fflush(progress);
     }
-    if ((step + 1) % ckpt_every == 0 && step + 1 < steps) {
+    if (done % ckpt_every == 0 && done < steps) {
       flush();
-      save(step + 1);
+      save(done);
     }
-    if (time_limit > 0 &&
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count() > time_limit) {
-      throw error(fmt::format("lab: train.time_limit_s {} reached at step {}", time_limit, step + 1),
+    if (time_limit > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count() > time_limit)
+      throw error(fmt::format("lab: train.time_limit_s {} reached at step {}", time_limit, done),
                   "raise train.time_limit_s or lower train.steps");
-    }
-  }
+  };
+  train::train_steps(*model, optim, sched, clip, step, steps, cb);
   flush();
   res.steps = steps;
   res.final_train_loss = last_loss;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <functional>
 #include <sstream>
 #include <map>
 #include <set>
@@ -13,6 +14,9 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/sweep.hpp"
+#include "models/arch.hpp"
+#include "models/lm_config.hpp"
+#include "train/config.hpp"
 #include "tasks/params.hpp"
 #include "tasks/registry.hpp"
 
@@ -38,71 +42,65 @@ param_spec P(const char* name, param_kind kind, const char* help, double min = -
   return s;
 }
 
-// Field names follow shared/STYLE.md #5 and Hugging Face where a counterpart exists.
+param_kind kind_of(models::field_kind k) {
+  switch (k) {
+    case models::field_kind::integer: return param_kind::integer;
+    case models::field_kind::number: return param_kind::number;
+    case models::field_kind::boolean: return param_kind::boolean;
+    case models::field_kind::string: return param_kind::string;
+  }
+  return param_kind::string;
+}
+
+// Every key of the model as declared once in models/lm_config.cpp (their values are checked by
+// lm_config::validate per grid point), then the lab's conveniences (resolved by lm_model_json).
 const std::vector<param_spec>& model_schema() {
   using K = param_kind;
-  static const std::vector<param_spec> s = {
-      P("arch", K::string, "model family, e.g. gpt, mamba, rwkv, retnet, hybrid"),
-      P("mixer", K::string, "sequence mixer per layer, e.g. attention, mamba, rwkv, retention, rg_lru"),
-      P("pattern", K::string, "hybrid layer pattern, e.g. MMMA (M = recurrent mixer, A = attention)"),
-      P("pos_encoding", K::string, "positional encoding", -inf, inf,
-        {"learned", "sinusoidal", "rope", "pi", "ntk", "dynamic-ntk", "yarn", "alibi", "fire", "none"}),
-      P("d_model", K::integer, "residual width", 1, 1 << 20),
-      P("n_layers", K::integer, "blocks", 1, 4096),
-      P("n_heads", K::integer, "attention heads", 1, 4096),
-      P("n_kv_heads", K::integer, "key/value heads (GQA/MQA); divides n_heads", 1, 4096),
-      P("d_head", K::integer, "per-head width (default d_model / n_heads)", 1, 1 << 16),
-      P("d_ff", K::integer, "MLP hidden width", 1, 1 << 22),
-      P("n_ctx", K::integer, "context length", 1, 1 << 24),
-      P("vocab_size", K::integer, "vocabulary (default: the task's)", 2, 1 << 24),
-      P("norm", K::string, "normalisation", -inf, inf, {"layernorm", "rmsnorm"}),
-      P("activation", K::string, "MLP activation", -inf, inf, {"gelu", "relu", "silu", "swiglu"}),
-      P("dropout", K::number, "dropout probability", 0.0, 0.999),
-      P("tie_embeddings", K::boolean, "share input and output embeddings"),
-      P("rope_theta", K::number, "RoPE base", 1e-9, inf),
-      P("d_state", K::integer, "state size of a recurrent mixer", 1, 1 << 16),
-      P("d_conv", K::integer, "short convolution width", 1, 1024),
-      P("expand", K::integer, "inner expansion of a recurrent mixer", 1, 64),
-      P("n_experts", K::integer, "mixture-of-experts experts", 1, 4096),
-      P("top_k", K::integer, "experts per token", 1, 4096),
-      P("mod_capacity", K::number, "Mixture-of-Depths capacity (share of tokens per block)", 0.0, 1.0),
-      // The remaining keys of models/lm_config.hpp, under the same names.
-      P("d_mlp", K::integer, "FFN width (0: 4*d_model)", 0, 1 << 22),
-      P("ffn", K::string, "feed-forward", -inf, inf, {"gelu", "swiglu", "moe"}),
-      P("window", K::integer, "sliding-window attention span (0: full)", 0, 1 << 24),
-      P("attn_conv", K::integer, "short causal conv kernel on the attention input (0: off)", 0, 64),
-      P("capacity_factor", K::number, "MoE capacity factor (0: unlimited)", 0.0, 1e6),
-      P("aux_loss_coef", K::number, "MoE load-balancing loss weight", 0.0, 1e6),
-      P("mod_every", K::integer, "route every k-th block with MoD", 1, 4096),
-      P("mod_aux_loss_coef", K::number, "MoD sampling-predictor loss weight (0: off)", 0.0, 1e6),
-      P("dt_rank", K::integer, "Mamba dt rank (0: ceil(d_model/16))", 0, 1 << 16),
-      P("lru_width", K::integer, "Griffin recurrent width (0: d_model)", 0, 1 << 20),
-      P("bias", K::boolean, "biases in projections"),
-      P("rope_scaling_type", K::string, "RoPE scaling during training", -inf, inf,
-        {"none", "linear", "ntk", "dynamic", "yarn", "llama3"}),
-      P("rope_scaling_factor", K::number, "RoPE scaling factor during training", 1.0, 1e6),
-  };
+  static const std::vector<param_spec> s = [] {
+    std::vector<param_spec> out;
+    for (const auto& f : models::model_fields())
+      if (std::string_view(f.key).find('.') == std::string_view::npos) out.push_back(P(f.key, kind_of(f.kind), f.doc));
+    const std::vector<param_spec> conveniences = {
+        P("arch", K::string, "model family as a pattern shorthand: gpt, mamba, rwkv, retnet, griffin, hawk"),
+        P("mixer", K::string, "the same as arch"),
+        P("d_head", K::integer, "per-head width; must be d_model / n_heads", 1, 1 << 16),
+        P("d_ff", K::integer, "FFN width (the same as d_mlp)", 1, 1 << 22),
+        P("activation", K::string, "the same as ffn", -inf, inf, {"gelu", "swiglu"}),
+        P("rope_scaling_type", K::string, "RoPE scaling during training (rope_scaling.type)", -inf, inf,
+          {"none", "linear", "ntk", "dynamic", "yarn", "llama3"}),
+        P("rope_scaling_factor", K::number, "RoPE scaling factor during training (rope_scaling.factor)", 1.0, 1e6),
+    };
+    out.insert(out.end(), conveniences.begin(), conveniences.end());
+    return out;
+  }();
   return s;
+}
+
+// A [train] key shared with `lmlab train`: its type and help as train/config.cpp declares them
+// (the defaults too: lab/run.cpp reads them from train::optim_config); the lab adds the range.
+param_spec shared(const char* key, double min, double max) {
+  const train::key_info k = train::train_key(key);
+  return P(key, kind_of(k.kind), k.doc.c_str(), min, max);
 }
 
 const std::vector<param_spec>& train_schema() {
   using K = param_kind;
   static const std::vector<param_spec> s = {
-      P("steps", K::integer, "optimizer steps", 1, 1e15),
+      shared("steps", 1, 1e15),
       P("tokens", K::number, "training tokens", 1, inf),
       P("flops", K::number, "training FLOPs: steps = flops / (the model's train FLOPs per token x tokens per step)", 1, inf),
-      P("batch_size", K::integer, "sequences per step", 1, 1 << 24),
+      shared("batch_size", 1, 1 << 24),
       P("seq_len", K::integer, "tokens per sequence (default: the task's)", 1, 1 << 24),
-      P("lr", K::number, "peak learning rate", 1e-12, 10.0),
-      P("min_lr", K::number, "final learning rate", 0.0, 10.0),
-      P("warmup_steps", K::integer, "linear warmup steps", 0, 1e15),
+      shared("lr", 1e-12, 10.0),
+      shared("min_lr", 0.0, 10.0),
+      shared("warmup_steps", 0, 1e15),
       P("schedule", K::string, "learning-rate schedule", -inf, inf, {"constant", "linear", "cosine", "wsd"}),
       P("decay_fraction", K::number, "wsd: share of the post-warmup steps spent decaying", 0.0, 1.0),
       P("optimizer", K::string, "optimizer", -inf, inf, {"adamw", "sgd"}),
-      P("weight_decay", K::number, "decoupled weight decay", 0.0, 10.0),
-      P("beta1", K::number, "Adam beta1", 0.0, 0.999999),
-      P("beta2", K::number, "Adam beta2", 0.0, 0.999999),
-      P("grad_clip", K::number, "global gradient-norm clip (0 = off)", 0.0, inf),
+      shared("weight_decay", 0.0, 10.0),
+      shared("beta1", 0.0, 0.999999),
+      shared("beta2", 0.0, 0.999999),
+      shared("grad_clip", 0.0, inf),
       P("eval_every", K::integer, "evaluate every N steps", 1, 1e15),
       P("eval_examples", K::integer, "test examples per evaluation", 1, 1e12),
       P("eval_rope_scalings", K::string,
@@ -336,7 +334,63 @@ std::string strip_owner(const std::string& msg, const std::string& owner, const 
   return msg.rfind(prefix, 0) == 0 ? msg.substr(prefix.size()) : msg;
 }
 
+// A grid point's model through lm_config's own checks (models/lm_config.cpp: the one place
+// that declares what a value may be), located at the key's line. The task's vocabulary and
+// length, known only at run time, stand in as 2 and 1 when the spec leaves them out.
+void check_model(const json& m, const std::function<std::string(const std::string&)>& origin_of_key,
+                 const std::string& note) {
+  try {
+    json mj = lm_model_json(m);
+    if (!mj.contains("vocab_size")) mj["vocab_size"] = 2;
+    if (!mj.contains("n_ctx")) mj["n_ctx"] = 1;
+    models::lm_config_from_json(mj, "model");
+  } catch (const lmlab::error& e) {
+    std::string msg = e.what();
+    for (const std::string pre : {"model: ", "model."})
+      if (msg.rfind(pre, 0) == 0) {
+        msg = msg.substr(pre.size());
+        break;
+      }
+    const auto colon = msg.find(": ");
+    const std::string key = colon == std::string::npos ? "" : msg.substr(0, colon);
+    fail(origin_of_key(key), "model." + key, (colon == std::string::npos ? msg : msg.substr(colon + 2)) + note, e.hint());
+  }
+}
+
 }  // namespace
+
+json lm_model_json(const json& m) {
+  json out = json::object();
+  auto pattern_of = [](const std::string& key, const std::string& v) -> std::string {
+    std::string p = models::pattern_for_arch(v);
+    if (p.empty())
+      throw error(fmt::format("model.{}: unknown value '{}'", key, v),
+                  "use gpt, mamba, rwkv, retnet, griffin, hawk, or give model.pattern");
+    return p;
+  };
+  for (auto& [k, v] : m.items()) {
+    if (k == "arch" || k == "mixer") {
+      if (!m.contains("pattern")) out["pattern"] = pattern_of(k, v.get<std::string>());
+    } else if (k == "d_ff") {
+      out["d_mlp"] = v;
+    } else if (k == "activation") {
+      const std::string a = v.get<std::string>();
+      LMLAB_CHECK_HINT(a == "gelu" || a == "swiglu", "use gelu or swiglu", "model.activation: '{}' is not implemented", a);
+      out["ffn"] = a;
+    } else if (k == "d_head") {
+      LMLAB_CHECK_HINT(m.contains("d_model") && m.contains("n_heads") &&
+                           v.get<std::int64_t>() * m["n_heads"].get<std::int64_t>() == m["d_model"].get<std::int64_t>(),
+                       "leave d_head out: it is d_model / n_heads", "model.d_head: only d_model / n_heads is supported");
+    } else if (k == "rope_scaling_type") {
+      out["rope_scaling"]["type"] = v;
+    } else if (k == "rope_scaling_factor") {
+      out["rope_scaling"]["factor"] = v;
+    } else {
+      out[k] = v;
+    }
+  }
+  return out;
+}
 
 std::vector<std::string> model_keys() { return names_of(model_schema()); }
 std::vector<std::string> train_keys() { return names_of(train_schema()); }
@@ -582,6 +636,7 @@ experiment_spec parse_spec(std::string_view toml_text, std::string_view source,
     if (m.contains("top_k") && m.contains("n_experts") && m["top_k"].get<std::int64_t>() > m["n_experts"].get<std::int64_t>())
       fail(origin_for("model", "top_k"), "model.top_k",
            fmt::format("top_k {} exceeds n_experts {}", m["top_k"].get<std::int64_t>(), m["n_experts"].get<std::int64_t>()));
+    check_model(m, [&](const std::string& key) { return origin_for("model", key); }, grid_note(spec, choice));
     const json& t = cfg["train"];
     if (t.contains("min_lr") && t.contains("lr") && t["min_lr"].get<double>() > t["lr"].get<double>())
       fail(origin_for("train", "min_lr"), "train.min_lr",

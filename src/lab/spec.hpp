@@ -79,7 +79,14 @@ std::vector<std::string> size_overrides(std::string_view toml_text, std::string_
 std::string run_id(const nlohmann::json& config);
 std::uint64_t derive_seed(std::int64_t replicate);
 
-// Known keys of the [model] and [train] sections, for help texts and docs.
+// The spec's [model] object -> the keys of models/lm_config.hpp, resolving the lab's
+// conveniences: arch/mixer (a pattern: gpt, mamba, rwkv, retnet, griffin, hawk), d_ff (d_mlp),
+// activation (ffn), d_head (must be d_model / n_heads), rope_scaling_type and
+// rope_scaling_factor (the nested rope_scaling object). Errors name "model.<key>".
+nlohmann::json lm_model_json(const nlohmann::json& spec_model);
+
+// Known keys of the [model] and [train] sections, for help texts and docs. The model keys are
+// models::model_fields() (declared once, in models/lm_config.cpp) plus the conveniences above.
 std::vector<std::string> model_keys();
 std::vector<std::string> train_keys();
 

@@ -1,6 +1,6 @@
-// The one interface every language model in lmlab implements (the GPT of models/gpt.hpp and
-// the config-driven zoo model of models/lm.hpp), so that training, checkpoints, evaluation,
-// sampling and the lab runner work on any of them:
+// The interface of a language model (models/lm.hpp is the one lmlab trains), so that
+// training, checkpoints, evaluation, sampling, serving and the lab runner do not depend on
+// how a model is built:
 //   forward(ids) -> logits, loss(inputs, targets), config_json() (the checkpoint's
 //   config.json, Hugging Face names where they exist), named parameters (nn::module).
 // Incremental inference is optional: a model that supports it returns a state object from

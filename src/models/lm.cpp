@@ -209,7 +209,7 @@ lm::lm(const lm_config& cfg, std::uint64_t seed) : cfg_(cfg) {
   register_hook_point("hook_embed", hook_embed);
   register_hook_point("hook_pos_embed", hook_pos_embed);
   finalize_names();
-  // GPT-2's rule for every matrix (as models/gpt.cpp, so the default config is that GPT):
+  // GPT-2's rule for every matrix (the default config is GPT-2, as the golden fixtures):
   // N(0, init_std), and N(0, init_std/sqrt(2L)) for projections into the residual stream.
   // ref: Radford et al. 2019, sec. 2.3. Then each mixer's paper-specific initialisation.
   const double resid_std = cfg.init_std / std::sqrt(2.0 * static_cast<double>(cfg.n_layers));

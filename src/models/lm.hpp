@@ -1,12 +1,12 @@
-// The config-driven causal language model of the architecture zoo: token embeddings (plus a
+// The causal language model of lmlab (GPT is its default pattern): token embeddings (plus a
 // learned or sinusoidal absolute position table when pos_encoding says so), a stack of
 // pre-norm blocks x += mixer(norm1(x)); x += ffn(norm2(x)) where the mixer of each block comes
 // from the pattern string (A attention, M Mamba, R Griffin RG-LRU, W RWKV-4 time-mix,
 // T RetNet retention) and the ffn is a GELU MLP, SwiGLU, MoE, or RWKV channel-mix under W;
 // optional Mixture-of-Depths routing around chosen blocks; a final norm; a tied or untied head.
 // Keys and defaults: models/lm_config.hpp. The default config (pattern "A", learned positions,
-// GELU MLP, layernorm) is GPT-2 with exactly the parameter names, initial values and numerics
-// of models/gpt.hpp (tests/models_zoo checks it bit for bit).
+// GELU MLP, layernorm) is GPT-2, checked against PyTorch by the golden tests
+// (tests/train/test_gpt_golden.cpp, fixtures from scripts/ref/gpt_fixtures.py).
 //
 // Parameter paths: wte.weight, wpe.weight (learned only), blocks.N.ln1.*, blocks.N.<mixer>.*,
 //   blocks.N.ln2.*, blocks.N.<ffn>.*, blocks.N.mod_router.weight (MoD), ln_f.*, lm_head.weight.
@@ -26,7 +26,7 @@
 // in training each routed block adds mod_aux_loss_coef * BCE(router logits r, 1[token in the
 // top-k]) to the loss, so r > 0 learns to predict the non-causal top-k from the token alone;
 // step mode sends a token through the block iff r > 0 (x += r * (block(x) - x), as the forward).
-// Not for: the old fixed GPT (models/gpt.hpp), training (train/).
+// Not for: training (train/), importing other formats (models/*import*, nn/gguf*).
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -7,8 +7,6 @@
 
 #include "core/checked.hpp"
 
-#include "models/gpt.hpp"
-
 namespace lmlab::models {
 
 namespace {
@@ -329,26 +327,45 @@ nlohmann::ordered_json to_hf_json(const lm_config& c) {
   return j;
 }
 
+// Checkpoints written before lmlab had one model class (model_type "lmlab-gpt", the fixed
+// GPT-2 that lm's default config reproduces): the same parameter names (wte, wpe,
+// blocks.N.{ln1,attn,ln2,mlp}.*, ln_f, lm_head), so only config.json's keys need mapping.
+// tests/train/test_gpt_golden.cpp loads one (tests/golden/fixtures/gpt_v1_checkpoint).
+namespace {
+lm_config lm_config_from_gpt_json(const nlohmann::json& j, const std::string& where) {
+  static const std::set<std::string> known = {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                               "max_position_embeddings", "intermediate_size", "tie_word_embeddings",
+                                               "layer_norm_eps", "initializer_range", "dropout"};
+  std::set<std::string> required = {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                    "max_position_embeddings"};
+  nlohmann::json k = nlohmann::json::object();
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string key = it.key();
+    required.erase(key);
+    if (key == "model_type" || key == "architectures" || key == "torch_dtype") continue;
+    if (key == "hidden_act") {
+      LMLAB_CHECK(*it == "gelu", "{}: hidden_act {} is not supported (lmlab-gpt uses gelu)", where, it->dump());
+      continue;
+    }
+    if (!known.count(key))
+      throw error(fmt::format("{}: unknown key '{}'", where, key), fmt::format("known keys: {}", fmt::join(known, ", ")));
+    for (const auto& [a, b] : hf_names())
+      if (key == b) key = a;
+    k[key] = *it;
+  }
+  LMLAB_CHECK(required.empty(), "{}: missing key '{}'", where, required.empty() ? "" : *required.begin());
+  lm_config c = lm_config_from_json(k, where);
+  if (c.d_mlp == 4 * c.d_model) c.d_mlp = 0;  // the default width, as written
+  return c;
+}
+}  // namespace
+
 lm_config lm_config_from_hf_json(const nlohmann::json& j, const std::string& where) {
   LMLAB_CHECK(j.is_object(), "{}: the model config is not a JSON object", where);
   LMLAB_CHECK(!j.contains("model_type") || j["model_type"].is_string(), "{}: model_type must be a string, got {}", where,
               j.contains("model_type") ? j["model_type"].dump() : "");
   const std::string type = j.value("model_type", std::string("lmlab-gpt"));
-  if (type == "lmlab-gpt") {
-    const gpt_config g = gpt_config_from_hf_json(j, where);
-    lm_config c;
-    c.vocab_size = g.vocab_size;
-    c.d_model = g.d_model;
-    c.n_layers = g.n_layers;
-    c.n_heads = g.n_heads;
-    c.n_ctx = g.n_ctx;
-    c.d_mlp = g.d_mlp;
-    c.tie_embeddings = g.tie_embeddings;
-    c.dropout = g.dropout;
-    c.layer_norm_eps = g.layer_norm_eps;
-    c.init_std = g.init_std;
-    return c;
-  }
+  if (type == "lmlab-gpt") return lm_config_from_gpt_json(j, where);
   LMLAB_CHECK_HINT(type == "lmlab-lm", "lmlab reads checkpoints written by lmlab train (lmlab-lm, lmlab-gpt)",
                    "{}: model_type {} is not lmlab-lm", where, type);
   nlohmann::json k = nlohmann::json::object();

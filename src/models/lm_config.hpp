@@ -110,7 +110,7 @@ struct lm_config {
   void validate(const std::string& prefix = "model.") const;
 };
 
-// The checks every transformer-shaped config shares (models::gpt_config and lm_config):
+// The transformer-shaped checks of lm_config::validate:
 // positive sizes, n_heads dividing d_model, dropout in [0, 1); errors name prefix + key.
 void validate_transformer_fields(const std::string& prefix, std::int64_t vocab_size, std::int64_t d_model,
                                  std::int64_t n_layers, std::int64_t n_heads, std::int64_t n_ctx, std::int64_t d_mlp,
@@ -136,7 +136,8 @@ nlohmann::ordered_json to_json(const lm_config& c);
 // config.json of a checkpoint: model_type "lmlab-lm", Hugging Face names where they exist
 // (see the header comment) and lmlab's names for the rest (layer_pattern, pos_encoding, ...).
 nlohmann::ordered_json to_hf_json(const lm_config& c);
-// Reads "lmlab-lm" configs and, for old checkpoints, "lmlab-gpt" ones (models/gpt.hpp).
+// Reads "lmlab-lm" configs and, for checkpoints of the retired fixed-GPT class, "lmlab-gpt"
+// ones (the same parameter names; only the config keys are mapped).
 lm_config lm_config_from_hf_json(const nlohmann::json& j, const std::string& where);
 
 }  // namespace lmlab::models

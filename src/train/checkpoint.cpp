@@ -108,6 +108,10 @@ loaded_checkpoint load_checkpoint(const fs::path& dir) {
   return out;
 }
 
+void load_weights(const fs::path& dir, const models::causal_lm& model) {
+  nn::load_parameters(model, nn::safetensors_file::load(dir / "model.safetensors"));
+}
+
 void load_optimizer_state(const fs::path& dir, adamw& opt, std::int64_t step) {
   auto f = nn::safetensors_file::load(dir / "optimizer.safetensors");
   opt.load_state([&](const std::string& name, const shape_t& shape) -> const tensor& { return f.get(name, shape, dtype::f32); },

@@ -23,7 +23,7 @@
 namespace lmlab::train {
 
 struct checkpoint_contents {
-  const models::causal_lm* model = nullptr;  // a models::lm, or a models::gpt
+  const models::causal_lm* model = nullptr;  // a models::lm (or another causal_lm)
   const adamw* optimizer = nullptr;       // may be null (weights only)
   nlohmann::json trainer_state = nlohmann::json::object();
   std::optional<nlohmann::json> tokenizer;
@@ -42,6 +42,10 @@ struct loaded_checkpoint {
 // Loads config.json, model.safetensors and trainer_state.json; errors name the file and the
 // tensor or key (a truncated file, a wrong shape or dtype, a missing tensor).
 loaded_checkpoint load_checkpoint(const std::filesystem::path& dir);
+// Copies dir/model.safetensors into `model` (the one an optimizer already holds), matching
+// parameters by name with shape and dtype checks, never by position: a missing, renamed,
+// reshaped or extra tensor is an error naming it and the file.
+void load_weights(const std::filesystem::path& dir, const models::causal_lm& model);
 // Restores AdamW state from dir/optimizer.safetensors at `step`.
 void load_optimizer_state(const std::filesystem::path& dir, adamw& opt, std::int64_t step);
 

@@ -56,8 +56,8 @@ const std::vector<field>& fields() {
       LMLAB_FIELD("train", train.seq_len, "seq_len", integer, "tokens per sequence; 0 = n_ctx"),
       LMLAB_FIELD("train", train.steps, "steps", integer, "optimizer steps"),
       LMLAB_FIELD("train", train.lr, "lr", number, "peak learning rate"),
-      LMLAB_FIELD("train", train.min_lr, "min_lr", number, "learning rate at the end of the cosine"),
-      LMLAB_FIELD("train", train.warmup_steps, "warmup_steps", integer, "linear warmup steps"),
+      LMLAB_FIELD("train", train.min_lr, "min_lr", number, "learning rate at the end of the schedule; < 0 = lr * 0.1"),
+      LMLAB_FIELD("train", train.warmup_steps, "warmup_steps", integer, "linear warmup steps; < 0 = min(100, steps / 10)"),
       LMLAB_FIELD("train", train.weight_decay, "weight_decay", number, "AdamW decoupled weight decay (matrices only)"),
       LMLAB_FIELD("train", train.beta1, "beta1", number, "AdamW beta1"),
       LMLAB_FIELD("train", train.beta2, "beta2", number, "AdamW beta2"),
@@ -202,8 +202,8 @@ void train_config::validate() const {
                    "train.seq_len: {} exceeds model.n_ctx = {}", t.seq_len, model.n_ctx);
   LMLAB_CHECK(t.steps > 0, "train.steps: must be positive, got {}", t.steps);
   LMLAB_CHECK(t.lr > 0, "train.lr: must be positive, got {}", t.lr);
-  LMLAB_CHECK(t.min_lr >= 0 && t.min_lr <= t.lr, "train.min_lr: must be in [0, train.lr = {}], got {}", t.lr, t.min_lr);
-  LMLAB_CHECK(t.warmup_steps >= 0, "train.warmup_steps: must be >= 0, got {}", t.warmup_steps);
+  LMLAB_CHECK(t.min_lr <= t.lr, "train.min_lr: must be in [0, train.lr = {}] (or < 0 for lr * 0.1), got {}", t.lr,
+              t.min_lr);
   LMLAB_CHECK(t.weight_decay >= 0, "train.weight_decay: must be >= 0, got {}", t.weight_decay);
   LMLAB_CHECK(t.beta1 >= 0 && t.beta1 < 1, "train.beta1: must be in [0, 1), got {}", t.beta1);
   LMLAB_CHECK(t.beta2 >= 0 && t.beta2 < 1, "train.beta2: must be in [0, 1), got {}", t.beta2);
@@ -273,10 +273,32 @@ std::string to_toml(const train_config& c_in) {
   return os.str();
 }
 
+key_info train_key(const std::string& key) {
+  const field* f = find_field("train", key);
+  LMLAB_ASSERT(f != nullptr, "train_key: no [train] key named this");
+  switch (f->k) {
+    case kind::integer: return {models::field_kind::integer, f->doc};
+    case kind::number: return {models::field_kind::number, f->doc};
+    case kind::boolean: return {models::field_kind::boolean, f->doc};
+    case kind::string: break;
+  }
+  return {models::field_kind::string, f->doc};
+}
+
 std::vector<std::string> describe_keys() {
   std::vector<std::string> out;
-  train_config c;
-  for (const auto& f : fields()) out.push_back(fmt::format("{}.{} ({}): {}", f.section, f.key, kind_name(f.k), f.doc));
+  train_config c;  // the defaults
+  for (const auto& f : fields()) {
+    const void* p = f.ref(c);
+    std::string dflt;
+    switch (f.k) {
+      case kind::integer: dflt = std::to_string(*static_cast<const std::int64_t*>(p)); break;
+      case kind::number: dflt = fmt::format("{}", *static_cast<const double*>(p)); break;
+      case kind::boolean: dflt = *static_cast<const bool*>(p) ? "true" : "false"; break;
+      case kind::string: dflt = fmt::format("\"{}\"", *static_cast<const std::string*>(p)); break;
+    }
+    out.push_back(fmt::format("{}.{} ({}, default {}): {}", f.section, f.key, kind_name(f.k), dflt, f.doc));
+  }
   return out;
 }
 

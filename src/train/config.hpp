@@ -9,6 +9,7 @@
 // Not for: lab sweep specs (lab/), which expand into many of these.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -25,12 +26,15 @@ struct data_config {
   std::string prepared_dir;         // where tokens go; empty -> <cache>/prepared/<corpus>-<tokenizer>
 };
 
+// The one set of training defaults: `lmlab train` and every lab run (lab/run.cpp reads its
+// defaults from here). AdamW with beta2 0.95 and weight decay 0.1 (GPT-3's, Brown et al. 2020,
+// appendix B); the lab's specs that trained with its former beta2 0.98 say so in their file.
 struct optim_config {
   std::int64_t batch_size = 16;
   std::int64_t seq_len = 0;          // 0 -> model.n_ctx
   std::int64_t steps = 1000;
-  double lr = 1e-3, min_lr = 1e-4;
-  std::int64_t warmup_steps = 100;
+  double lr = 1e-3, min_lr = -1;     // min_lr < 0 -> lr * 0.1
+  std::int64_t warmup_steps = -1;    // < 0 -> min(100, steps / 10)
   double weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
   double grad_clip = 1.0;            // 0 disables
   std::int64_t eval_every = 200;     // 0: only at the end
@@ -42,6 +46,11 @@ struct optim_config {
   std::string out_dir = "runs/gpt";
 
   std::int64_t seq(const models::lm_config& m) const { return seq_len > 0 ? seq_len : m.n_ctx; }
+  // The defaults that depend on other keys, resolved.
+  double final_lr() const { return min_lr >= 0 ? min_lr : lr * 0.1; }
+  std::int64_t warmup(std::int64_t total_steps) const {
+    return warmup_steps >= 0 ? warmup_steps : std::min<std::int64_t>(100, total_steps / 10);
+  }
 };
 
 struct train_config {
@@ -58,7 +67,14 @@ train_config parse_train_config(const std::string& toml_text, const std::string&
 train_config load_train_config(const std::filesystem::path& path, const std::vector<std::string>& sets = {});
 // The resolved config as TOML (every key), parseable by parse_train_config.
 std::string to_toml(const train_config& c);
-// One line per key: "section.key  type  default  doc" (for --help and docs).
+// One line per key: "section.key (type, default D): doc" (for `lmlab train --help` and docs).
 std::vector<std::string> describe_keys();
+// A [train] key as declared in the field table, for the lab's spec schema (lab/spec.cpp), which
+// shares the optimizer and schedule keys; throws when `key` is not a [train] key.
+struct key_info {
+  models::field_kind kind;
+  std::string doc;
+};
+key_info train_key(const std::string& key);
 
 }  // namespace lmlab::train

@@ -71,14 +71,17 @@ std::string first_difference(const std::string& a, const std::string& b) {
   return "?";
 }
 
-}  // namespace
-
-double train_flops_per_token(const models::gpt_config& c, std::int64_t T) {
-  const double N = static_cast<double>(c.num_parameters() - c.n_ctx * c.d_model -
-                                       (c.tie_embeddings ? 0 : c.vocab_size * c.d_model));
-  // ref: Chowdhery et al. 2022 (PaLM), appendix B: 6N + 12*L*H*Q*T with H*Q = d_model.
-  return 6.0 * N + 12.0 * static_cast<double>(c.n_layers * c.d_model * T);
+// The progress line: live on a TTY (\r), plain lines otherwise.
+void progress_line(std::FILE* f, bool tty, std::int64_t step, std::int64_t steps, float loss, double lr, double tps,
+                   double mfu_percent, double eta) {
+  const std::string line = fmt::format("step {}/{} | loss {:.4f} | lr {:.2e} | {} tok/s | MFU {:.1f}% | ETA {}", step, steps,
+                                       loss, lr, human(tps), mfu_percent, duration(eta));
+  if (tty) std::fprintf(f, "\r%-100s", line.c_str());
+  else std::fprintf(f, "%s\n", line.c_str());
+  std::fflush(f);
 }
+
+}  // namespace
 
 double train_flops_per_token(const models::lm_config& c, std::int64_t T) {
   return models::lm(c, 0).train_flops_per_token(T);
@@ -142,45 +145,57 @@ split_eval evaluate_split(models::causal_lm& model, data::token_view tokens, con
   return r;
 }
 
-train_summary run_training(const train_config& cfg_in, const token_source& data, const run_options& opt) {
+namespace {
+// Restores a run from its checkpoint (weights by name, AdamW state) after checking that the
+// config is the one it started with; returns the step to continue at.
+std::int64_t resume_from(const fs::path& ckpt_dir, const train_config& cfg, models::lm& model, adamw& optim) {
+  LMLAB_CHECK_HINT(fs::exists(ckpt_dir / "trainer_state.json"), "train without --resume to start a new run",
+                   "train --resume: no checkpoint at {}", ckpt_dir.string());
+  auto ck = load_checkpoint(ckpt_dir);
+  const auto& st = ck.trainer_state;
+  LMLAB_CHECK(st.contains("step") && st.contains("config"), "{}: trainer_state.json lacks step or config",
+              ckpt_dir.string());
+  const train_config saved = parse_train_config(st["config"].get<std::string>(), (ckpt_dir / "trainer_state.json").string());
+  const std::string a = to_toml(comparable(saved, cfg)), b = to_toml(cfg);
+  LMLAB_CHECK_HINT(a == b, "resume with the config the run started with (only train.steps, out_dir, eval_every, "
+                           "log_every and checkpoint_every may change)",
+                   "train --resume: the config differs from the checkpoint's at {}", first_difference(a, b));
+  const auto step = st["step"].get<std::int64_t>();
+  load_weights(ckpt_dir, model);  // by name, into the parameters the optimizer holds
+  load_optimizer_state(ckpt_dir, optim, step);
+  return step;
+}
+}  // namespace
+
+namespace {
+// The config, validated and checked against the data; sets the thread count it asks for.
+train_config checked_config(const train_config& cfg_in, const token_source& data) {
   train_config cfg = cfg_in;
   cfg.validate();
   LMLAB_CHECK_HINT(cfg.model.vocab_size > 0, "set model.vocab_size or let the tokenizer set it",
                    "train: model.vocab_size is 0");
+  if (cfg.train.threads > 0) set_num_threads(static_cast<int>(cfg.train.threads));
+  const std::int64_t T = cfg.train.seq(cfg.model);
+  LMLAB_CHECK_HINT(data.train.size() > static_cast<std::size_t>(T + 1), "use a shorter seq_len or more data",
+                   "train: {} training tokens are too few for windows of {}", data.train.size(), T + 1);
+  return cfg;
+}
+}  // namespace
+
+train_summary run_training(const train_config& cfg_in, const token_source& data, const run_options& opt) {
+  const train_config cfg = checked_config(cfg_in, data);
   const auto& tc = cfg.train;
-  if (tc.threads > 0) set_num_threads(static_cast<int>(tc.threads));
   const std::int64_t B = tc.batch_size, T = tc.seq(cfg.model);
   const std::uint64_t seed = static_cast<std::uint64_t>(tc.seed);
   const fs::path out_dir = tc.out_dir, ckpt_dir = out_dir / "checkpoint";
-  LMLAB_CHECK_HINT(data.train.size() > static_cast<std::size_t>(T + 1), "use a shorter seq_len or more data",
-                   "train: {} training tokens are too few for windows of {}", data.train.size(), T + 1);
 
   models::lm model(cfg.model, seed);
   adamw optim(model.named_parameters(), {tc.beta1, tc.beta2, tc.eps, tc.weight_decay});
-  lr_schedule sched{tc.lr, tc.min_lr, tc.warmup_steps, tc.steps};
+  lr_schedule sched{tc.lr, tc.final_lr(), tc.warmup(tc.steps), tc.steps};
   train_summary sum;
   sum.n_params = model.num_parameters();
 
-  std::int64_t step = 0;
-  if (opt.resume) {
-    LMLAB_CHECK_HINT(fs::exists(ckpt_dir / "trainer_state.json"), "train without --resume to start a new run",
-                     "train --resume: no checkpoint at {}", ckpt_dir.string());
-    auto ck = load_checkpoint(ckpt_dir);
-    const auto& st = ck.trainer_state;
-    LMLAB_CHECK(st.contains("step") && st.contains("config"), "{}: trainer_state.json lacks step or config",
-                ckpt_dir.string());
-    const train_config saved = parse_train_config(st["config"].get<std::string>(), (ckpt_dir / "trainer_state.json").string());
-    const std::string a = to_toml(comparable(saved, cfg)), b = to_toml(cfg);
-    LMLAB_CHECK_HINT(a == b, "resume with the config the run started with (only train.steps, out_dir, eval_every, "
-                             "log_every and checkpoint_every may change)",
-                     "train --resume: the config differs from the checkpoint's at {}", first_difference(a, b));
-    step = st["step"].get<std::int64_t>();
-    // Copy the saved weights into this model (same parameter objects the optimizer holds).
-    auto src = ck.model->named_parameters();
-    auto dst = model.named_parameters();
-    for (std::size_t i = 0; i < dst.size(); ++i) dst[i].second.copy_from(src[i].second);
-    load_optimizer_state(ckpt_dir, optim, step);
-  }
+  std::int64_t step = opt.resume ? resume_from(ckpt_dir, cfg, model, optim) : 0;
   sum.start_step = step;
   const std::int64_t end = opt.stop_after > 0 ? std::min(opt.stop_after, tc.steps) : tc.steps;
 
@@ -199,11 +214,6 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
     if (std::isfinite(last_val)) st["val_loss"] = last_val;
     save_checkpoint(ckpt_dir, {&model, &optim, st, data.tokenizer});
   };
-  auto log_metrics = [&](const nlohmann::json& j) {
-    if (!opt.write_files) return;
-    fs::create_directories(out_dir);
-    std::ofstream(out_dir / "metrics.jsonl", std::ios::app) << j.dump() << "\n";
-  };
   auto run_eval = [&](std::int64_t at_step, double train_loss) {
     last_val = evaluate(model, data.val, B, T, tc.eval_batches, seed ^ kEvalSeedSalt);
     sum.evals.push_back({at_step, last_val});
@@ -213,40 +223,32 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
     nlohmann::json m = {{"step", at_step}, {"val_loss", last_val}, {"train_loss", train_loss}, {"lr", sched.at(at_step - 1)},
                         {"tokens_per_s", train_seconds > 0 ? tokens_run / train_seconds : 0.0}};
     for (auto& [k, v] : sum.model_metrics.items()) m[k] = v;  // MoE drops, MoD fraction (last training step)
-    log_metrics(m);
+    if (!opt.write_files) return;
+    fs::create_directories(out_dir);
+    std::ofstream(out_dir / "metrics.jsonl", std::ios::app) << m.dump() << "\n";
   };
 
   model.train();
   double recent = 0;
   int recent_n = 0;
-  while (step < end) {
-    const auto t0 = clock::now();
-    data::batch b = data::sample_batch(data.train, B, T, seed, static_cast<std::uint64_t>(step));
-    model.set_dropout_seed(mix(seed ^ mix(static_cast<std::uint64_t>(step))));
-    optim.zero_grad();
-    tensor loss = model.loss(to_tensor(b.inputs, B, T), to_tensor(b.targets, B, T));
-    backward(loss);
-    clip_grad_norm(model.parameters(), tc.grad_clip);
-    const double lr = sched.at(step);
-    optim.step(lr);
-    const float lv = static_cast<float>(loss.item());
+  auto t0 = clock::now();
+  loop_callbacks cb;
+  cb.batch = [&](std::int64_t at) {
+    data::batch b = data::sample_batch(data.train, B, T, seed, static_cast<std::uint64_t>(at));
+    return step_batch{to_tensor(b.inputs, B, T), to_tensor(b.targets, B, T), mix(seed ^ mix(static_cast<std::uint64_t>(at)))};
+  };
+  cb.after_step = [&](std::int64_t done, float lv) {
     sum.model_metrics = model.last_metrics();
-    LMLAB_CHECK_HINT(std::isfinite(lv), "lower train.lr or raise train.warmup_steps", "train: loss is {} at step {}", lv, step);
     sum.losses.push_back(lv);
-    ++step;
+    step = done;
     train_seconds += std::chrono::duration<double>(clock::now() - t0).count();
     tokens_run += B * T;
     recent += lv;
     ++recent_n;
-    const double tps = tokens_run / train_seconds;
-    if (opt.progress && (tty || step % tc.log_every == 0 || step == end)) {
-      const double eta = (end - step) * (train_seconds / static_cast<double>(step - sum.start_step));
-      std::string line = fmt::format("step {}/{} | loss {:.4f} | lr {:.2e} | {} tok/s | MFU {:.1f}% | ETA {}", step,
-                                     tc.steps, lv, lr, human(tps), 100.0 * tps * flops_tok / peak, duration(eta));
-      if (tty) std::fprintf(opt.progress, "\r%-100s", line.c_str());
-      else std::fprintf(opt.progress, "%s\n", line.c_str());
-      std::fflush(opt.progress);
-    }
+    if (opt.progress && (tty || step % tc.log_every == 0 || step == end))
+      progress_line(opt.progress, tty, step, tc.steps, lv, sched.at(step - 1), tokens_run / train_seconds,
+                    100.0 * (tokens_run / train_seconds) * flops_tok / peak,
+                    (end - step) * (train_seconds / static_cast<double>(step - sum.start_step)));
     const bool last = step == end;
     if ((tc.eval_every > 0 && step % tc.eval_every == 0) || (last && step == tc.steps)) {
       run_eval(step, recent / std::max(1, recent_n));
@@ -254,7 +256,9 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
       recent_n = 0;
     }
     if ((tc.checkpoint_every > 0 && step % tc.checkpoint_every == 0) || last) save(step);
-  }
+    t0 = clock::now();
+  };
+  train_steps(model, optim, sched, tc.grad_clip, step, end, cb);
   if (tty) std::fprintf(opt.progress, "\n");
   sum.end_step = step;
   sum.seconds = train_seconds;
@@ -262,6 +266,23 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
   sum.mfu = sum.tokens_per_s * flops_tok / peak;
   sum.final_val_loss = last_val;
   return sum;
+}
+
+void train_steps(models::causal_lm& model, adamw& optim, const lr_schedule& sched, double grad_clip, std::int64_t start,
+                 std::int64_t end, const loop_callbacks& cb) {
+  const std::vector<tensor> params = model.parameters();
+  for (std::int64_t step = start; step < end; ++step) {
+    step_batch b = cb.batch(step);
+    model.set_dropout_seed(b.dropout_seed);
+    optim.zero_grad();
+    tensor loss = model.loss(b.inputs, b.targets);
+    const float lv = static_cast<float>(loss.item());
+    LMLAB_CHECK_HINT(std::isfinite(lv), "lower train.lr or raise train.warmup_steps", "train: loss is {} at step {}", lv, step);
+    backward(loss);
+    clip_grad_norm(params, grad_clip);
+    optim.step(sched.at(step));
+    if (cb.after_step) cb.after_step(step + 1, lv);
+  }
 }
 
 prepared_data open_prepared_data(const data_config& d, std::FILE* log) {

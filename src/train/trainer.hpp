@@ -9,15 +9,16 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <vector>
 
 #include "data/batch.hpp"
 #include "data/token_file.hpp"
 #include "data/tokenizer.hpp"
-#include "models/gpt.hpp"
 #include "models/lm.hpp"
 #include "train/config.hpp"
+#include "train/optim.hpp"
 
 namespace lmlab::train {
 
@@ -48,7 +49,25 @@ struct train_summary {
   nlohmann::json model_metrics = nlohmann::json::object();  // the last step's (MoE drops, MoD fraction)
 };
 
+// `lmlab train`: the model of cfg.model on a token stream (batches data::sample_batch(seed,
+// step)), through train_steps below, with evaluation, checkpoints and metrics.jsonl.
 train_summary run_training(const train_config& cfg, const token_source& data, const run_options& opt = {});
+
+// The one training loop, shared by run_training and every lab run (lab/run.cpp): for each
+// step in [start, end): the data source's batch, zero grads, loss, a finite-loss check (an
+// error naming the step, before the weights change), backward, global-norm clipping, AdamW at
+// sched.at(step); then after_step(step + 1, loss), where the caller logs, evaluates and
+// checkpoints (it may throw to stop the run).
+struct step_batch {
+  tensor inputs, targets;          // i32 (B, T)
+  std::uint64_t dropout_seed = 0;  // the model's dropout masks for this step
+};
+struct loop_callbacks {
+  std::function<step_batch(std::int64_t step)> batch;        // the data source
+  std::function<void(std::int64_t done, float loss)> after_step;
+};
+void train_steps(models::causal_lm& model, adamw& optim, const lr_schedule& sched, double grad_clip, std::int64_t start,
+                 std::int64_t end, const loop_callbacks& cb);
 
 // Mean cross-entropy over `n_batches` batches of (B, T) drawn from `tokens` with
 // sample_batch(seed, k), k = 0..n_batches-1 (the same batches at every evaluation).
@@ -66,11 +85,8 @@ struct split_eval {
 split_eval evaluate_split(models::causal_lm& model, data::token_view tokens, const data::tokenizer* tok, std::int64_t B,
                           std::int64_t T, std::int64_t max_batches = 0);
 
-// Training FLOPs per token, PaLM's count (Chowdhery et al. 2022, appendix B):
-// 6N + 12*L*d*T, with N the parameters that take part in matmuls (all but the position
-// table, and but the input table when the head is untied, as nanoGPT counts).
-double train_flops_per_token(const models::gpt_config& c, std::int64_t T);
-// The same count for any zoo config (models::lm::train_flops_per_token of that model).
+// Training FLOPs per token, PaLM's count (Chowdhery et al. 2022, appendix B): 6N + 12*L*d*T
+// for the default GPT, generalised per mixer (models::lm::train_flops_per_token).
 double train_flops_per_token(const models::lm_config& c, std::int64_t T);
 // Nominal FP32 peak of `threads` cores: the ISA's FLOP/cycle/core (core/cpu.hpp: 64 for
 // full-width AVX-512, 32 for AVX2+FMA) x the measured clock (or $LMLAB_CPU_GHZ), the same

@@ -4,14 +4,16 @@
 
 #include "hooks/hooks.hpp"
 
+#include "models/lm.hpp"
+
 #include "autograd/autograd.hpp"
 
 using namespace lmlab;
 
 namespace {
 
-models::gpt_config tiny() {
-  models::gpt_config c;
+models::lm_config tiny() {
+  models::lm_config c;
   c.vocab_size = 13;
   c.d_model = 16;
   c.n_layers = 2;
@@ -29,7 +31,7 @@ tensor ids_of(std::int64_t B, std::int64_t T) {
 }  // namespace
 
 TEST(hooks, run_with_cache_has_every_hook_with_its_shape) {
-  models::gpt m(tiny(), 1);
+  models::lm m(tiny(), 1);
   auto [logits, cache] = hooks::run_with_cache(m, ids_of(2, 6));
   EXPECT_EQ(logits.shape(), (shape_t{2, 6, 13}));
   EXPECT_EQ(cache.size(), 2u + 2 * 12);
@@ -59,7 +61,7 @@ TEST(hooks, run_with_cache_has_every_hook_with_its_shape) {
 }
 
 TEST(hooks, patching_resid_post_with_its_cached_value_leaves_logits_unchanged) {
-  models::gpt m(tiny(), 2);
+  models::lm m(tiny(), 2);
   tensor ids = ids_of(2, 7);
   // Exact equality: cache only what is patched, so both runs take the fused attention path
   // (a hook on hook_pattern switches to the materialised path, equal only to ~1e-7).
@@ -77,7 +79,7 @@ TEST(hooks, patching_resid_post_with_its_cached_value_leaves_logits_unchanged) {
 }
 
 TEST(hooks, zeroing_a_head_changes_the_logits_and_the_head_output) {
-  models::gpt m(tiny(), 3);
+  models::lm m(tiny(), 3);
   tensor ids = ids_of(1, 8);
   auto [logits, cache] = hooks::run_with_cache(m, ids, hooks::names_ending_with({"hook_z"}));
   hooks::activation_cache after;
@@ -110,7 +112,7 @@ TEST(hooks, zeroing_a_head_changes_the_logits_and_the_head_output) {
 }
 
 TEST(hooks, patching_the_pattern_with_its_own_value_matches_the_fused_kernel) {
-  models::gpt m(tiny(), 4);
+  models::lm m(tiny(), 4);
   tensor ids = ids_of(2, 8);
   auto [logits, cache] = hooks::run_with_cache(m, ids, hooks::names_ending_with({"hook_pattern"}));
   tensor patched = hooks::run_with_hooks(m, ids, {{"blocks.0.attn.hook_pattern", hooks::patch_with(cache.at("blocks.0.attn.hook_pattern"))}});

@@ -2,11 +2,13 @@
 // strings and arrays, --set overrides, and error messages pinned with key and line.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <set>
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "lab/spec.hpp"
+#include "models/lm_config.hpp"
 
 using lmlab::lab::experiment_spec;
 using lmlab::lab::parse_spec;
@@ -173,7 +175,7 @@ name = "copy"
 steps = 1.5
 )"),
             "t.toml:5: train.steps: expected an integer, got float 1.5");
-  // Out of range, bad choice.
+  // Out of range, bad choice: the model's own checks (models/lm_config.cpp), at the key's line.
   EXPECT_EQ(error_of(kBase + "[model.extra]\n"), "t.toml:11: model.extra: nested tables are not allowed in a section");
   EXPECT_EQ(error_of(R"(name = "x"
 [model]
@@ -184,7 +186,7 @@ name = "copy"
 [train]
 steps = 1
 )"),
-            "t.toml:3: model.dropout: 1.5 is out of range (must be [0, 0.999])");
+            "t.toml:3: model.dropout: must be in [0, 1), got 1.5");
   EXPECT_EQ(error_of(R"(name = "x"
 [model]
 pos_encoding = "rope,rotary"
@@ -193,8 +195,7 @@ name = "copy"
 [train]
 steps = 1
 )"),
-            "t.toml:3: model.pos_encoding: 'rotary' is not one of: learned, sinusoidal, rope, pi, ntk, dynamic-ntk, "
-            "yarn, alibi, fire, none");
+            "t.toml:3: model.pos_encoding: unknown encoding 'rotary' (grid point model.pos_encoding=\"rotary\")");
   // Impossible combinations, located at the key and naming the grid point.
   EXPECT_EQ(error_of(R"(name = "x"
 [model]
@@ -435,4 +436,33 @@ TEST(spec_meta, repository_experiments_load_with_known_questions) {
     EXPECT_NE(std::string(e.what()).find(": report.question: '"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("' is not an id in q.json"), std::string::npos) << e.what();
   }
+}
+
+TEST(spec, every_repository_experiment_passes_the_models_own_checks_at_each_size) {
+  // Model values are checked per grid point by models::lm_config::validate (the one place that
+  // declares them); the curated specs must pass at their default and quick sizes.
+  int n = 0;
+  for (const auto& f : std::filesystem::directory_iterator("experiments")) {
+    if (f.path().extension() != ".toml") continue;
+    const std::string text = lmlab::read_text_file(f.path());
+    EXPECT_NO_THROW(lmlab::lab::load_spec(f.path())) << f.path();
+    if (text.find("[sizes.quick]") != std::string::npos)
+      EXPECT_NO_THROW(lmlab::lab::load_spec(f.path(), lmlab::lab::size_overrides(text, f.path().string(), "quick")))
+          << f.path();
+    ++n;
+  }
+  EXPECT_GE(n, 9);
+}
+
+TEST(spec, model_keys_are_the_models_field_table_plus_the_lab_conveniences) {
+  const auto keys = lmlab::lab::model_keys();
+  const std::set<std::string> have(keys.begin(), keys.end());
+  std::size_t n = 0;
+  for (const auto& f : lmlab::models::model_fields()) {
+    if (std::string(f.key).find('.') != std::string::npos) continue;  // rope_scaling.*: rope_scaling_type/_factor
+    EXPECT_TRUE(have.count(f.key)) << f.key;
+    ++n;
+  }
+  EXPECT_EQ(keys.size(), n + 7);  // arch, mixer, d_head, d_ff, activation, rope_scaling_type, rope_scaling_factor
+  EXPECT_TRUE(have.count("arch"));
 }

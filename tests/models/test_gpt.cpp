@@ -1,19 +1,22 @@
-// GPT: config validation and config.json, parameter names and count, determinism of init,
-// the materialised-pattern path against the fused kernel, dropout, and sampling.
+// The default model (lm with pattern "A": GPT-2): config validation, the config.json of
+// checkpoints written by the retired fixed-GPT class ("lmlab-gpt", loaded by mapping its keys;
+// tests/train/test_gpt_golden.cpp loads a committed one), parameter names and count,
+// determinism of init, the materialised-pattern path against the fused kernel, dropout, and
+// sampling.
 #include <gtest/gtest.h>
 
 #include "autograd/autograd.hpp"
-#include "models/gpt.hpp"
+#include "models/lm.hpp"
 #include "models/sample.hpp"
 #include "ops/gemm.hpp"
 
 using namespace lmlab;
-using models::gpt_config;
+using models::lm_config;
 
 namespace {
 
-gpt_config tiny() {
-  gpt_config c;
+lm_config tiny() {
+  lm_config c;
   c.vocab_size = 11;
   c.d_model = 16;
   c.n_layers = 2;
@@ -40,8 +43,8 @@ std::string error_of(F&& f) {
 
 }  // namespace
 
-TEST(gpt_config, impossible_values_name_the_key) {
-  gpt_config c = tiny();
+TEST(lm_config, impossible_values_name_the_key) {
+  lm_config c = tiny();
   c.n_heads = 3;
   EXPECT_EQ(error_of([&] { c.validate(); }), "model.d_model: 16 is not divisible by model.n_heads = 3");
   c = tiny();
@@ -49,36 +52,66 @@ TEST(gpt_config, impossible_values_name_the_key) {
   EXPECT_EQ(error_of([&] { c.validate(); }), "model.dropout: must be in [0, 1), got 1");
 }
 
-TEST(gpt_config, hf_json_round_trip_and_errors) {
-  gpt_config c = tiny();
+// config.json as the retired fixed-GPT class wrote it (models/gpt.cpp to_hf_json).
+nlohmann::json old_gpt_json() {
+  return {{"model_type", "lmlab-gpt"}, {"architectures", {"LmlabGPT"}}, {"vocab_size", 11}, {"hidden_size", 16},
+          {"num_hidden_layers", 2}, {"num_attention_heads", 2}, {"max_position_embeddings", 8},
+          {"intermediate_size", 40}, {"tie_word_embeddings", false}, {"hidden_act", "gelu"},
+          {"layer_norm_eps", 1e-5}, {"initializer_range", 0.02}, {"dropout", 0.0}, {"torch_dtype", "float32"}};
+}
+
+TEST(lm_config, old_gpt_config_json_maps_to_lm_keys) {
+  const lm_config c = models::lm_config_from_hf_json(old_gpt_json(), "config.json");
+  EXPECT_EQ(c.vocab_size, 11);
+  EXPECT_EQ(c.d_model, 16);
+  EXPECT_EQ(c.n_layers, 2);
+  EXPECT_EQ(c.n_heads, 2);
+  EXPECT_EQ(c.n_ctx, 8);
+  EXPECT_EQ(c.d_mlp, 40);
+  EXPECT_FALSE(c.tie_embeddings);
+  EXPECT_EQ(c.pattern, "A");
+  EXPECT_EQ(c.pos_encoding, "learned");
+  auto j = old_gpt_json();
+  j["intermediate_size"] = 64;  // 4 * d_model: the default width
+  EXPECT_EQ(models::lm_config_from_hf_json(j, "config.json").d_mlp, 0);
+  auto bad = old_gpt_json();
+  bad["hidden_sise"] = 3;
+  EXPECT_EQ(error_of([&] { models::lm_config_from_hf_json(bad, "config.json"); }), "config.json: unknown key 'hidden_sise'");
+  bad = old_gpt_json();
+  bad.erase("hidden_size");
+  EXPECT_EQ(error_of([&] { models::lm_config_from_hf_json(bad, "config.json"); }), "config.json: missing key 'hidden_size'");
+  bad = old_gpt_json();
+  bad["num_attention_heads"] = "two";
+  EXPECT_EQ(error_of([&] { models::lm_config_from_hf_json(bad, "config.json"); }),
+            "config.json: n_heads: expected an integer, got \"two\"");
+  bad = old_gpt_json();
+  bad["num_attention_heads"] = 5;
+  EXPECT_EQ(error_of([&] { models::lm_config_from_hf_json(bad, "config.json"); }),
+            "config.json.d_model: 16 is not divisible by config.json.n_heads = 5");
+  bad = old_gpt_json();
+  bad["hidden_act"] = "relu";
+  EXPECT_EQ(error_of([&] { models::lm_config_from_hf_json(bad, "config.json"); }),
+            "config.json: hidden_act \"relu\" is not supported (lmlab-gpt uses gelu)");
+}
+
+TEST(lm_config, hf_json_round_trip) {
+  lm_config c = tiny();
   c.tie_embeddings = false;
   c.d_mlp = 40;
   auto j = models::to_hf_json(c);
+  EXPECT_EQ(j["model_type"], "lmlab-lm");
   EXPECT_EQ(j["hidden_size"], 16);
   EXPECT_EQ(j["num_hidden_layers"], 2);
   EXPECT_EQ(j["num_attention_heads"], 2);
   EXPECT_EQ(j["max_position_embeddings"], 8);
   EXPECT_EQ(j["intermediate_size"], 40);
   EXPECT_EQ(j["tie_word_embeddings"], false);
-  gpt_config back = models::gpt_config_from_hf_json(j, "config.json");
-  EXPECT_EQ(back.d_mlp, 40);
-  EXPECT_EQ(back.tie_embeddings, false);
-  EXPECT_EQ(back.num_parameters(), c.num_parameters());
-  auto bad = j;
-  bad["hidden_sise"] = 3;
-  EXPECT_EQ(error_of([&] { models::gpt_config_from_hf_json(bad, "config.json"); }), "config.json: unknown key 'hidden_sise'");
-  bad = j;
-  bad["num_attention_heads"] = "two";
-  EXPECT_EQ(error_of([&] { models::gpt_config_from_hf_json(bad, "config.json"); }),
-            "config.json: num_attention_heads must be an integer, got \"two\"");
-  bad = j;
-  bad["num_attention_heads"] = 5;
-  EXPECT_EQ(error_of([&] { models::gpt_config_from_hf_json(bad, "config.json"); }),
-            "config.json: d_model: 16 is not divisible by n_heads = 5");
+  const lm_config back = models::lm_config_from_hf_json(j, "config.json");
+  EXPECT_EQ(models::to_json(back), models::to_json(c));
 }
 
-TEST(gpt, parameter_names_and_count) {
-  models::gpt m(tiny(), 1);
+TEST(lm_gpt, parameter_names_and_count) {
+  models::lm m(tiny(), 1);
   auto p = m.named_parameters();
   ASSERT_EQ(p.size(), 2u + 2 * 16 + 2);
   EXPECT_EQ(p[0].first, "wte.weight");
@@ -88,29 +121,30 @@ TEST(gpt, parameter_names_and_count) {
   EXPECT_EQ(p[11].first, "blocks.0.attn.b_o");
   EXPECT_EQ(p[14].first, "blocks.0.mlp.w_in");
   EXPECT_EQ(p.back().first, "ln_f.bias");
-  EXPECT_EQ(m.num_parameters(), tiny().num_parameters());
-  gpt_config u = tiny();
+  // V*C + n_ctx*C + L * (2 LayerNorms + 4 (C*C + C) + (M*C + M) + (C*M + C)) + ln_f, M = 4C.
+  const std::int64_t C = 16, M = 64, block = 4 * C + 4 * (C * C + C) + (M * C + M) + (C * M + C);
+  EXPECT_EQ(m.num_parameters(), 11 * C + 8 * C + 2 * block + 2 * C);
+  lm_config u = tiny();
   u.tie_embeddings = false;
-  models::gpt mu(u, 1);
+  models::lm mu(u, 1);
   EXPECT_EQ(mu.named_parameters().back().first, "lm_head.weight");
-  EXPECT_EQ(mu.num_parameters(), u.num_parameters());
   EXPECT_EQ(mu.num_parameters(), m.num_parameters() + 11 * 16);
 }
 
-TEST(gpt, init_is_deterministic_and_seeded) {
-  models::gpt a(tiny(), 5), b(tiny(), 5), c(tiny(), 6);
+TEST(lm_gpt, init_is_deterministic_and_seeded) {
+  models::lm a(tiny(), 5), b(tiny(), 5), c(tiny(), 6);
   EXPECT_EQ(a.parameter("blocks.1.mlp.w_out").to_vector(), b.parameter("blocks.1.mlp.w_out").to_vector());
   EXPECT_NE(a.parameter("blocks.1.mlp.w_out").to_vector(), c.parameter("blocks.1.mlp.w_out").to_vector());
   EXPECT_EQ(a.parameter("blocks.0.ln1.weight").to_vector(), std::vector<double>(16, 1.0));
   EXPECT_EQ(a.parameter("blocks.0.attn.b_q").to_vector(), std::vector<double>(16, 0.0));
 }
 
-TEST(gpt, forward_shapes_and_errors) {
-  models::gpt m(tiny(), 1);
+TEST(lm_gpt, forward_shapes_and_errors) {
+  models::lm m(tiny(), 1);
   no_grad ng;
   tensor y = m.forward(ids_of(3, 5, 11));
   EXPECT_EQ(y.shape(), (shape_t{3, 5, 11}));
-  EXPECT_EQ(error_of([&] { m.forward(ids_of(1, 9, 11)); }), "gpt: sequence length 9 exceeds n_ctx = 8");
+  EXPECT_EQ(error_of([&] { m.forward(ids_of(1, 9, 11)); }), "lm: sequence length 9 exceeds n_ctx = 8");
   // Causality: changing the last token leaves earlier positions' logits unchanged.
   tensor a = ids_of(1, 6, 11), b = a.clone_raw();
   b.data<std::int32_t>()[5] = (b.data<std::int32_t>()[5] + 1) % 11;
@@ -119,15 +153,15 @@ TEST(gpt, forward_shapes_and_errors) {
   EXPECT_NE(ya.narrow_raw(1, 5, 1).to_vector(), yb.narrow_raw(1, 5, 1).to_vector());
 }
 
-TEST(gpt, materialised_pattern_path_matches_fused_attention) {
-  models::gpt m(tiny(), 2);
+TEST(lm_gpt, materialised_pattern_path_matches_fused_attention) {
+  models::lm m(tiny(), 2);
   tensor ids = ids_of(2, 8, 11);
   tensor fused, explicit_;
   {
     no_grad ng;
     fused = m.forward(ids);
     for (std::size_t i = 0; i < m.blocks.size(); ++i)
-      m.blocks[i].attn.hook_pattern.add([](const tensor&, const nn::hook_point&) { return tensor{}; });
+      m.find_hook(fmt::format("blocks.{}.attn.hook_pattern", i)).add([](const tensor&, const nn::hook_point&) { return tensor{}; });
     explicit_ = m.forward(ids);
   }
   auto r = compare(explicit_, fused, 1e-6, 1e-5);
@@ -138,10 +172,10 @@ TEST(gpt, materialised_pattern_path_matches_fused_attention) {
   EXPECT_TRUE(m.parameter("blocks.0.attn.w_k").grad().defined());
 }
 
-TEST(gpt, dropout_is_a_function_of_the_seed_and_off_in_eval) {
-  gpt_config c = tiny();
+TEST(lm_gpt, dropout_is_a_function_of_the_seed_and_off_in_eval) {
+  lm_config c = tiny();
   c.dropout = 0.3;
-  models::gpt m(c, 1);
+  models::lm m(c, 1);
   tensor ids = ids_of(2, 8, 11);
   no_grad ng;
   m.set_dropout_seed(10);
@@ -176,7 +210,7 @@ TEST(sample, pick_token_filters) {
 }
 
 TEST(sample, generate_is_deterministic_for_a_seed) {
-  models::gpt m(tiny(), 3);
+  models::lm m(tiny(), 3);
   models::sample_options o;
   o.max_new_tokens = 12;  // longer than n_ctx: the context is cropped
   o.seed = 4;

@@ -1,5 +1,5 @@
-// The zoo model (models/lm.hpp) through its whole interface: the default config is the GPT of
-// models/gpt.hpp bit for bit; incremental generation (step mode) equals the full-sequence
+// The model (models/lm.hpp) through its whole interface: the default config counts PaLM's
+// FLOPs and writes GPT's config.json values; incremental generation (step mode) equals the full-sequence
 // forward for every mixer, positional encoding, FFN and a hybrid; state sizes by hand; MoE and
 // MoD through a model (aux loss, dropped tokens in training only, processed fraction); every
 // parameter gets a gradient; save/load round trips for every mixer; RoPE scaling at
@@ -12,7 +12,6 @@
 
 #include "autograd/autograd.hpp"
 #include "core/checked.hpp"
-#include "models/gpt.hpp"
 #include "models/lm.hpp"
 #include "models/sample.hpp"
 #include "nn/init.hpp"
@@ -44,14 +43,7 @@ std::string error_of(F&& f) {
 
 }  // namespace
 
-TEST(zoo_lm, default_config_is_the_gpt_bit_for_bit) {
-  models::gpt_config g;
-  g.vocab_size = 13;
-  g.d_model = 16;
-  g.n_layers = 2;
-  g.n_heads = 2;
-  g.n_ctx = 12;
-  g.tie_embeddings = false;
+TEST(zoo_lm, default_config_counts_palms_flops) {
   lm_config c;
   c.vocab_size = 13;
   c.d_model = 16;
@@ -59,24 +51,11 @@ TEST(zoo_lm, default_config_is_the_gpt_bit_for_bit) {
   c.n_heads = 2;
   c.n_ctx = 12;
   c.tie_embeddings = false;
-  models::gpt a(g, 7);
   lm b(c, 7);
-  auto pa = a.named_parameters(), pb = b.named_parameters();
-  ASSERT_EQ(pa.size(), pb.size());
-  for (std::size_t i = 0; i < pa.size(); ++i) {
-    EXPECT_EQ(pa[i].first, pb[i].first);
-    EXPECT_EQ(pa[i].second.values<float>(), pb[i].second.values<float>()) << pa[i].first;
-  }
-  tensor ids = ids_of(2, 12, 13);
-  EXPECT_EQ(a.forward(ids).values<float>(), b.forward(ids).values<float>());
-  tensor la = a.loss(ids, ids_of(2, 12, 13, 1)), lb = b.loss(ids, ids_of(2, 12, 13, 1));
-  EXPECT_EQ(la.item(), lb.item());
-  backward(la);
-  backward(lb);
-  for (std::size_t i = 0; i < pa.size(); ++i)
-    EXPECT_EQ(pa[i].second.grad().values<float>(), pb[i].second.grad().values<float>()) << pa[i].first;
-  // The same FLOP count (PaLM's 6N + 12 L d T) and the same config.json values.
-  EXPECT_DOUBLE_EQ(b.train_flops_per_token(12), train::train_flops_per_token(g, 12));
+  // ref: Chowdhery et al. 2022 (PaLM), appendix B: 6N + 12*L*d*T, N without the position table
+  // and (untied) the input table, as nanoGPT counts.
+  const double N = static_cast<double>(b.num_parameters() - 12 * 16 - 13 * 16);
+  EXPECT_DOUBLE_EQ(b.train_flops_per_token(12), 6.0 * N + 12.0 * 2 * 16 * 12);
   auto j = b.config_json();
   EXPECT_EQ(j["model_type"], "lmlab-lm");
   EXPECT_EQ(j["hidden_size"], 16);

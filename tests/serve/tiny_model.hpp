@@ -15,7 +15,7 @@
 #include "autograd/autograd.hpp"
 #include "core/rng.hpp"
 #include "data/tokenizer.hpp"
-#include "models/gpt.hpp"
+#include "models/lm.hpp"
 #include "serve/generate.hpp"
 #include "serve/model_adapter.hpp"
 #include "train/checkpoint.hpp"
@@ -43,13 +43,13 @@ inline void make_tiny_checkpoint(tiny_checkpoint& out, const std::string& corpus
   std::vector<std::string_view> texts = {corpus};
   auto tok = data::char_tokenizer::build(texts);
   const auto ids = tok.encode(corpus);
-  models::gpt_config cfg;
+  models::lm_config cfg;
   cfg.vocab_size = tok.vocab_size();
   cfg.d_model = 32;
   cfg.n_layers = 2;
   cfg.n_heads = 2;
   cfg.n_ctx = n_ctx;
-  models::gpt m(cfg, 7);
+  models::lm m(cfg, 7);
   train::adamw opt(m.named_parameters(), {0.9, 0.99, 1e-8, 0.0});
   const std::int64_t B = 8, T = std::min<std::int64_t>(32, n_ctx);
   rng r(11, 3);

@@ -2,19 +2,27 @@
 // torch 1.13) hold initial weights, a batch, the logits, the loss, every named gradient, and a
 // 10-step AdamW trajectory (warmup + cosine, weight decay, clipping) with the final weights.
 // Every tensor is compared as |a - b| <= atol + rtol * |b| (shared/STYLE.md #3); a failure
-// prints the worst element and fails the test.
+// prints the worst element and fails the test. The model is models::lm in its default (GPT-2)
+// configuration. A checkpoint written by the retired fixed-GPT class (model_type "lmlab-gpt";
+// tests/golden/fixtures/gpt_v1_checkpoint, 5 AdamW steps of a 1-layer d_model 8 untied model
+// on "the cat sat on the mat. ", with the logits that class gave for the first 8 tokens in
+// gpt_v1_checkpoint_logits.json) must load and give the same logits.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+
+#include <unistd.h>
 
 #include "autograd/autograd.hpp"
 #include "core/fs.hpp"
-#include "models/gpt.hpp"
+#include "models/lm.hpp"
 #include "nn/safetensors.hpp"
 #include "ops/gemm.hpp"
+#include "train/checkpoint.hpp"
 #include "train/optim.hpp"
 
 using namespace lmlab;
@@ -44,8 +52,8 @@ fixture load(const std::string& name) {
   return {nlohmann::json::parse(read_text_file(base + ".json")), nn::safetensors_file::load(base + ".safetensors")};
 }
 
-models::gpt_config config_of(const nlohmann::json& m) {
-  models::gpt_config c;
+models::lm_config config_of(const nlohmann::json& m) {
+  models::lm_config c;
   c.vocab_size = m["vocab_size"];
   c.d_model = m["d_model"];
   c.n_layers = m["n_layers"];
@@ -79,7 +87,7 @@ tensor batch_at(const nn::safetensors_file& st, std::int64_t s) {
 void check_forward_backward(const std::string& name) {
   set_num_threads(1);
   fixture f = load(name);
-  models::gpt model(config_of(f.info["model"]), 0);
+  models::lm model(config_of(f.info["model"]), 0);
   nn::load_parameters(model, f.st, "init.");
   tensor batch = batch_at(f.st, 0);
   const std::int64_t B = batch.size(0), T = batch.size(1) - 1;
@@ -112,7 +120,7 @@ TEST(gpt_golden, untied_logits_loss_and_every_gradient) { check_forward_backward
 TEST(gpt_golden, ten_step_adamw_trajectory_with_schedule_and_clipping) {
   set_num_threads(1);
   fixture f = load("tied");
-  models::gpt model(config_of(f.info["model"]), 0);
+  models::lm model(config_of(f.info["model"]), 0);
   nn::load_parameters(model, f.st, "init.");
   const auto& o = f.info["optimizer"];
   train::adamw opt(model.named_parameters(), {o["beta1"], o["beta2"], o["eps"], o["weight_decay"]});
@@ -133,4 +141,30 @@ TEST(gpt_golden, ten_step_adamw_trajectory_with_schedule_and_clipping) {
   for (auto& [pname, p] : model.named_parameters())
     close("after 10 steps " + pname, p, f.st.get("final." + pname), pname.ends_with("attn.b_k") ? kFinalBkAtol : kFinalAtol,
           kFinalRtol);
+}
+
+TEST(gpt_golden, checkpoint_of_the_retired_gpt_class_loads_with_the_same_logits) {
+  set_num_threads(1);
+  const std::string dir = "tests/golden/fixtures/gpt_v1_checkpoint";
+  auto ck = train::load_checkpoint(dir);
+  EXPECT_EQ(ck.config.d_model, 8);
+  EXPECT_FALSE(ck.config.tie_embeddings);
+  EXPECT_EQ(ck.trainer_state["step"], 5);
+  ASSERT_TRUE(ck.tokenizer.has_value());
+  const auto want = nlohmann::json::parse(read_text_file(dir + "_logits.json"));
+  const auto ids = want["ids"].get<std::vector<std::int32_t>>();
+  const auto logits = want["logits"].get<std::vector<float>>();
+  const std::int64_t T = static_cast<std::int64_t>(ids.size()), V = ck.model->vocab_size();
+  ck.model->eval();
+  no_grad ng;
+  tensor got = ck.model->forward(tensor::from<std::int32_t>({1, T}, std::span<const std::int32_t>(ids)));
+  close("old checkpoint logits", got, tensor::from<float>({1, T, V}, logits), kLogitsAtol, kLogitsRtol);
+  // Re-saved, it is an lmlab-lm checkpoint with the same weights.
+  const auto tmp = std::filesystem::temp_directory_path() / fmt::format("lmlab_gpt_v1_{}", ::getpid());
+  train::save_checkpoint(tmp, {ck.model.get(), nullptr, ck.trainer_state, ck.tokenizer});
+  auto again = train::load_checkpoint(tmp);
+  EXPECT_EQ(again.model->config_json()["model_type"], "lmlab-lm");
+  close("re-saved logits", again.model->forward(tensor::from<std::int32_t>({1, T}, std::span<const std::int32_t>(ids))), got,
+        0, 0);
+  std::filesystem::remove_all(tmp);
 }

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -33,6 +34,17 @@ std::string error_of(F&& f) {
     return e.what();
   }
   return "(no error)";
+}
+
+// A one-block model: d_model 8, 2 heads.
+models::lm_config tiny_model(std::int64_t vocab = 9, std::int64_t n_ctx = 4) {
+  models::lm_config mc;
+  mc.vocab_size = vocab;
+  mc.d_model = 8;
+  mc.n_layers = 1;
+  mc.n_heads = 2;
+  mc.n_ctx = n_ctx;
+  return mc;
 }
 
 fs::path temp_dir(const std::string& name) {
@@ -188,13 +200,8 @@ TEST(config, sets_override_and_toml_round_trips) {
 
 TEST(checkpoint, round_trip_and_no_partial_checkpoint_on_failure) {
   auto d = temp_dir("ckpt");
-  models::gpt_config mc;
-  mc.vocab_size = 9;
-  mc.d_model = 8;
-  mc.n_layers = 1;
-  mc.n_heads = 2;
-  mc.n_ctx = 4;
-  models::gpt m(mc, 1);
+  const models::lm_config mc = tiny_model();
+  models::lm m(mc, 1);
   train::adamw opt(m.named_parameters(), {});
   train::save_checkpoint(d / "checkpoint", {&m, &opt, {{"step", 3}}, nlohmann::json{{"kind", "x"}}});
   auto ck = train::load_checkpoint(d / "checkpoint");
@@ -202,7 +209,7 @@ TEST(checkpoint, round_trip_and_no_partial_checkpoint_on_failure) {
   EXPECT_EQ(ck.trainer_state["step"], 3);
   for (auto& [n, p] : m.named_parameters()) EXPECT_EQ(ck.model->parameter(n).to_vector(), p.to_vector()) << n;
   // A failure while writing the next checkpoint leaves the previous one intact and no temp.
-  models::gpt m2(mc, 2);
+  models::lm m2(mc, 2);
   for (int after = 0; after < 4; ++after) {
     train::inject_checkpoint_failure_after(after);
     EXPECT_NE(error_of([&] { train::save_checkpoint(d / "checkpoint", {&m2, &opt, {{"step", 4}}, {}}); })
@@ -228,15 +235,38 @@ TEST(checkpoint, round_trip_and_no_partial_checkpoint_on_failure) {
   fs::remove_all(d);
 }
 
+TEST(checkpoint, weights_load_by_name_and_a_renamed_or_reshaped_parameter_is_named) {
+  auto d = temp_dir("by_name");
+  const models::lm_config mc = tiny_model();
+  models::lm src(mc, 1), dst(mc, 2);
+  // Stored in reverse order: a copy by position would put wte's values into ln_f.
+  auto params = src.named_parameters();
+  std::reverse(params.begin(), params.end());
+  fs::create_directories(d);
+  nn::save_safetensors(d / "model.safetensors", params, {});
+  train::load_weights(d, dst);
+  for (auto& [n, p] : src.named_parameters()) EXPECT_EQ(dst.parameter(n).to_vector(), p.to_vector()) << n;
+  const std::string file = (d / "model.safetensors").string();
+  // Renamed: the model's parameter is missing from the file.
+  auto renamed = src.named_parameters();
+  for (auto& [n, p] : renamed)
+    if (n == "blocks.0.mlp.w_in") n = "blocks.0.mlp.w_up";
+  nn::save_safetensors(d / "model.safetensors", renamed, {});
+  EXPECT_EQ(error_of([&] { train::load_weights(d, dst); }), file + ": missing tensor 'blocks.0.mlp.w_in'");
+  // Reshaped: another d_mlp.
+  models::lm_config wide = mc;
+  wide.d_mlp = 16;
+  models::lm other(wide, 1);
+  nn::save_safetensors(d / "model.safetensors", other.named_parameters(), {});
+  EXPECT_EQ(error_of([&] { train::load_weights(d, dst); }),
+            file + ": tensor 'blocks.0.mlp.w_in' has shape [16, 8], expected [32, 8]");
+  fs::remove_all(d);
+}
+
 TEST(checkpoint, corrupt_files_give_errors_naming_file_and_tensor) {
   auto d = temp_dir("corrupt");
-  models::gpt_config mc;
-  mc.vocab_size = 9;
-  mc.d_model = 8;
-  mc.n_layers = 1;
-  mc.n_heads = 2;
-  mc.n_ctx = 4;
-  models::gpt m(mc, 1);
+  const models::lm_config mc = tiny_model();
+  models::lm m(mc, 1);
   train::save_checkpoint(d / "ck", {&m, nullptr, {}, {}});
   const fs::path st = d / "ck" / "model.safetensors";
   auto bytes = read_binary_file(st);
@@ -326,13 +356,8 @@ TEST(trainer, resume_is_bit_identical_and_runs_are_deterministic) {
 }
 
 TEST(trainer, evaluate_split_reports_loss_perplexity_and_bits_per_char) {
-  models::gpt_config mc;
-  mc.vocab_size = 17;
-  mc.d_model = 8;
-  mc.n_layers = 1;
-  mc.n_heads = 2;
-  mc.n_ctx = 8;
-  models::gpt m(mc, 1);
+  const models::lm_config mc = tiny_model(17, 8);
+  models::lm m(mc, 1);
   std::vector<std::uint32_t> chars;
   for (std::uint32_t c = 'a'; c < 'a' + 17; ++c) chars.push_back(c);
   data::char_tokenizer tok(chars);
@@ -346,7 +371,7 @@ TEST(trainer, evaluate_split_reports_loss_perplexity_and_bits_per_char) {
 }
 
 TEST(mfu, palm_flops_per_token) {
-  models::gpt_config c;
+  models::lm_config c;
   c.vocab_size = 96;
   c.d_model = 128;
   c.n_layers = 4;
