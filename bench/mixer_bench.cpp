@@ -244,10 +244,7 @@ int main(int argc, char** argv) {
 
     const auto isa_vars = lmlab::bench::isa_env(isa);
     lmlab::cpu_info ci = lmlab::detect_cpu();
-    if (isa == "avx2") {
-      ci.flop_per_cycle = 32;
-      ci.why = "--isa avx2: 2 FMA pipes x 8 lanes x 2";
-    }
+    lmlab::bench::apply_isa(isa, ci, "mixer_bench");
     if (fpc > 0) {
       ci.flop_per_cycle = fpc;
       ci.why = "set by --flop-per-cycle";
@@ -264,9 +261,6 @@ int main(int argc, char** argv) {
                 << ghz << " GHz x threads; lmlab BLAS: " << lmlab::blas_name() << "; lmlab kernels compiled for " << lmlab::bench::kernel_isa()
                 << "; --isa " << isa << "; d_model " << g_d << ", " << g_train_layers << " layers, " << g_heads << " heads, vocab " << k_vocab
                 << ", batch " << batch << "\n";
-      if (isa == "avx2" && std::string(lmlab::bench::kernel_isa()) != "AVX2")
-        std::cerr << "mixer_bench: warning: --isa avx2 caps the BLAS and PyTorch, but this build's own kernels use "
-                  << lmlab::bench::kernel_isa() << "; build with -DLMLAB_ARCH=x86-64-v3 for the AVX2 result\n";
       std::vector<std::string> cols = {"mixer", "T", "threads", "lmlab tok/s", "lmlab CPU", "torch tok/s", "torch CPU", "lmlab / torch",
                                        "ratio per CPU-s", "train FLOP/token", "lmlab MFU", "lmlab MFU of GEMM peak", "GEMM peak GFLOP/s",
                                        "torch MFU", "load"};

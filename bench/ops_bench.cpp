@@ -6,7 +6,7 @@
 // (getrusage CPU time / wall time / threads) beside each timing.
 // Not for: a test (no assertions on time), or the end-to-end GPT benchmark.
 //
-// Usage: ops_bench [--config A,B,C,mixers] [--threads 1,2] [--min-time 0.3] [-o text|md|csv|json|jsonl]
+// Usage: ops_bench [--config A,B,C,L,L64,mixers] [--threads 1,2] [--min-time 0.3] [-o text|md|csv|json|jsonl]
 #include <sys/resource.h>
 
 #include <chrono>
@@ -33,7 +33,9 @@ struct gpt_config {
   std::string name;
   std::int64_t V, C, H, T, B;
 };
-const gpt_config k_configs[] = {{"A", 96, 128, 4, 128, 32}, {"B", 96, 256, 8, 256, 16}, {"C", 512, 512, 8, 256, 8}};
+// L, L64: the lab's shapes (issue 21): d_model 128, 4 heads and d_model 64, 2 heads, T 32, batch 32.
+const gpt_config k_configs[] = {{"A", 96, 128, 4, 128, 32}, {"B", 96, 256, 8, 256, 16}, {"C", 512, 512, 8, 256, 8},
+                                {"L", 256, 128, 4, 32, 32},  {"L64", 256, 64, 2, 32, 32}};
 
 double cpu_seconds() {
   rusage ru{};
@@ -141,6 +143,8 @@ int main(int argc, char** argv) {
       tensor x = randn({B, T, C}, 1);
       tensor w_qkv = param({3 * C, C}, 2), b_qkv = param({3 * C}, 3);
       tensor ln_w = param({C}, 4), ln_b = param({C}, 5);
+      tensor w_q = param({C, C}, 12), w_k = param({C, C}, 13), w_v = param({C, C}, 14);
+      tensor b_q = param({C}, 15), b_k = param({C}, 16), b_v = param({C}, 17);
       tensor q = randn({B, H, T, D}, 6), k = randn({B, H, T, D}, 7), v = randn({B, H, T, D}, 8);
       tensor h4 = randn({B, T, 4 * C}, 9);
       tensor emb = param({cfg.V, C}, 10);
@@ -152,6 +156,12 @@ int main(int argc, char** argv) {
       std::vector<op_case> cases = {
           {"linear qkv", fmt::format("({},{},{})x({},{})", B, T, C, 3 * C, C), 3 * 2.0 * R * C * 3 * C,
            [](auto& in) { return linear(in[0], in[1], in[2]); }, {x, w_qkv, b_qkv}},
+          // The same projection as three GEMMs (as the attention mixer runs it), joined by cat
+          // (one copy forward, views backward): the gap to "linear qkv" bounds what a fused
+          // QKV projection could save.
+          {"linear q, k, v apart", fmt::format("3 x ({},{},{})x({},{})", B, T, C, C, C), 3 * 2.0 * R * C * 3 * C,
+           [](auto& in) { return cat({linear(in[0], in[1], in[4]), linear(in[0], in[2], in[5]), linear(in[0], in[3], in[6])}, -1); },
+           {x, w_q, w_k, w_v, b_q, b_k, b_v}},
           {"attention causal", fmt::format("({},{},{},{})", B, H, T, D), attn_flop * 3.5,
            [](auto& in) { return attention(in[0], in[1], in[2]); }, {q, k, v}},
           {"layer_norm", fmt::format("({},{},{})", B, T, C), 0, [](auto& in) { return layer_norm(in[0], in[1], in[2]); }, {x, ln_w, ln_b}},

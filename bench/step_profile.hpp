@@ -17,6 +17,7 @@
 
 #include "autograd/profile.hpp"
 #include "bench_common.hpp"
+#include "core/cpu.hpp"
 #include "core/table.hpp"
 #include "ops/gemm.hpp"
 
@@ -40,6 +41,17 @@ inline std::map<std::string, std::string> isa_env(const std::string& isa) {
   if (isa == "avx2")
     return {{"ONEDNN_MAX_CPU_ISA", "AVX2"}, {"DNNL_MAX_CPU_ISA", "AVX2"}, {"ATEN_CPU_CAPABILITY", "avx2"}, {"OPENBLAS_CORETYPE", "Haswell"}};
   throw lmlab::usage_error("bench: --isa takes native or avx2, not '" + isa + "'");
+}
+
+// --isa avx2: the nominal peak becomes AVX2's 32 FLOP/cycle, and a warning says when this build's
+// own kernels were compiled for more than AVX2 (then only the BLAS and PyTorch are capped).
+inline void apply_isa(const std::string& isa, lmlab::cpu_info& ci, const char* prog) {
+  if (isa != "avx2") return;
+  ci.flop_per_cycle = 32;
+  ci.why = "--isa avx2: 2 FMA pipes x 8 lanes x 2";
+  if (std::string(kernel_isa()) != "AVX2")
+    std::cerr << prog << ": warning: --isa avx2 caps the BLAS and PyTorch, but this build's own kernels use " << kernel_isa()
+              << "; build with -DLMLAB_ARCH=x86-64-v3 for the AVX2 result\n";
 }
 
 // The breakdown columns, in the order step_fractions() prints them.

@@ -13,10 +13,13 @@
 // MFU uses PaLM's 6N + 12*L*d*T FLOPs per token against the nominal peak (FLOP/cycle/core x
 // clock x threads, FLOP/cycle from the ISA found in /proc/cpuinfo) and the measured SGEMM peak.
 // The PyTorch peer is scripts/bench/torch_gpt.py (the model of scripts/ref/lmlab_ref.py).
+// Configs L and L2 are the lab's tiny shapes (issue 21); lmlab's rows end with where its step
+// time goes (bench/step_profile.hpp); --isa avx2 caps oneDNN, OpenBLAS and PyTorch at AVX2
+// (build with -DLMLAB_ARCH=x86-64-v3 for our own kernels; docs/engine.md "The lab's shapes").
 // Nothing is installed here: without python3-torch the peers are skipped with a hint.
 // Not for: a test (nothing asserts on time), or per-op timings (bench/ops_bench.cpp).
 //
-// Usage: train_bench [--config A,B,C] [--threads 1,2] [--steps 8] [--warmup 2]
+// Usage: train_bench [--config A,B,C,L,L2] [--threads 1,2] [--steps 8] [--warmup 2]
 //                    [--peers torch,torch-blis] [--omp-wait passive|active] [--env NAME=VALUE]... [--isa native|avx2]
 //                    [--python PATH]
 //                    [--sgemm-time 0.2] [--timeout 600] [--ghz G] [--flop-per-cycle F]
@@ -212,10 +215,7 @@ int main(int argc, char** argv) {
     const auto isa_vars = lmlab::bench::isa_env(isa);
 
     lmlab::cpu_info ci = lmlab::detect_cpu();
-    if (isa == "avx2") {
-      ci.flop_per_cycle = 32;
-      ci.why = "--isa avx2: 2 FMA pipes x 8 lanes x 2";
-    }
+    lmlab::bench::apply_isa(isa, ci, "train_bench");
     if (fpc > 0) {
       ci.flop_per_cycle = fpc;
       ci.why = "set by --flop-per-cycle";
@@ -235,9 +235,6 @@ int main(int argc, char** argv) {
               << "; OpenMP wait policy: lmlab " << (omp_wait.empty() ? "passive (its default, src/ops/gemm.cpp)" : omp_wait) << ", PyTorch "
               << (omp_wait.empty() ? "libgomp's default" : omp_wait) << "; lmlab kernels compiled for " << lmlab::bench::kernel_isa()
               << "; --isa " << isa << "\n";
-    if (isa == "avx2" && std::string(lmlab::bench::kernel_isa()) != "AVX2")
-      std::cerr << "train_bench: warning: --isa avx2 caps the BLAS and PyTorch, but this build's own kernels use "
-                << lmlab::bench::kernel_isa() << "; build with -DLMLAB_ARCH=x86-64-v3 for the AVX2 result\n";
 
     const std::string exe_path = lmlab::bench::self_exe(argv[0]);
 

@@ -200,8 +200,13 @@ void backward_head(const attn_dims& a, std::int64_t h, rows<const T> q, rows<con
                    const T* lse, rows<const T> go, rows<T> dq, rows<T> dk, rows<T> dv) {
   const std::int64_t D = a.D, T_ = a.T;
   constexpr T ninf = -std::numeric_limits<T>::infinity();
-  std::vector<T> s(static_cast<std::size_t>(k_bq * k_bk)), dp(static_cast<std::size_t>(k_bq * k_bk));
-  std::vector<T> drow(static_cast<std::size_t>(T_));
+  // Per-thread scratch reused across heads and calls: a fresh pair of 64 KiB zeroed vectors
+  // per (batch, head) was 16 MiB of memset per layer's backward at the lab's shapes (B x H =
+  // 128 heads of T = 32).
+  thread_local std::vector<T> s, dp, drow;
+  s.resize(static_cast<std::size_t>(k_bq * k_bk));
+  dp.resize(static_cast<std::size_t>(k_bq * k_bk));
+  drow.resize(static_cast<std::size_t>(T_));
   for (std::int64_t i = 0; i < T_; ++i) {  // D_i = rowsum(dO_i * O_i)
     const T* gi = go.row(i);
     const T* oi = o.row(i);
