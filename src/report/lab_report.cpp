@@ -45,14 +45,14 @@ lab_notes load_lab_notes(const fs::path& notes_dir) {
   return n;
 }
 
-namespace {
-
 const json* find_by_id(const json& doc, const char* array_key, const std::string& id) {
   if (!doc.is_object() || !doc.contains(array_key)) return nullptr;
   for (const auto& q : doc[array_key])
     if (q.value("id", "") == id) return &q;
   return nullptr;
 }
+
+namespace {
 
 // ---- variants --------------------------------------------------------------------------
 
@@ -280,7 +280,15 @@ experiment_data gather(const std::string& id, const std::vector<lab_run>& runs) 
   return d;
 }
 
+std::string seed_flag(std::size_t n) {
+  if (n == 1) return "n = 1: no interval";
+  if (n == 2) return "n = 2: fewer than 3 seeds";
+  return "";
+}
+
 namespace {
+
+std::string join(const std::vector<std::string>& v, const std::string& sep);
 
 // ---- sentences -------------------------------------------------------------------------
 
@@ -297,14 +305,18 @@ std::string answer_sentence(const experiment_data& d) {
   std::size_t nmin = SIZE_MAX, nmax = 0;
   for (const auto* v : done) nmin = std::min(nmin, v->acc.n), nmax = std::max(nmax, v->acc.n);
   if (done.size() == 1) {
-    s = fmt::format("{} reached {} test accuracy ({} seed{}).", done[0]->label == "all runs" ? "All runs" : done[0]->label, mean_pm(done[0]->acc), nmin,
-                    nmin == 1 ? "" : "s");
+    s = fmt::format("{} reached {} test accuracy ({}).", done[0]->label == "all runs" ? "All runs" : done[0]->label,
+                    mean_pm(done[0]->acc), nmin < 3 ? seed_flag(nmin) : fmt::format("{} seeds", nmin));
   } else {
     const std::string seeds = nmin == nmax ? fmt::format("{} seed{} each", nmin, nmin == 1 ? "" : "s")
                                            : fmt::format("{}-{} seeds per variant", nmin, nmax);
     s = fmt::format("Best: {} at {} test accuracy; worst: {} at {} ({}).", done.front()->label,
                     mean_pm(done.front()->acc), done.back()->label, mean_pm(done.back()->acc), seeds);
   }
+  std::vector<std::string> few;
+  for (const auto* v : done)
+    if (done.size() > 1 && v->acc.n < 3) few.push_back(fmt::format("{} ({})", v->label, seed_flag(v->acc.n)));
+  if (!few.empty()) s += " Fewer than 3 seeds: " + join(few, ", ") + ".";
   if (d.failed > 0)
     s += fmt::format(" {} of {} runs failed (listed in the table).", d.failed, d.runs);
   return s;
@@ -464,7 +476,7 @@ void add_slice_figures(section& s, const std::string& fid, const experiment_data
 void add_final_figure_and_table(section& s, const std::string& fid, const experiment_data& d, bool bars_wanted) {
   table bars({"variant", "mean", "lo", "hi", "n"});
   table runs_table({"variant", "seeds", "finished", "failed", "params", "steps", "train FLOPs", "test accuracy", "test accuracy mean",
-                    "ci95 half-width", "train accuracy", "final train loss", "failures"});
+                    "ci95 half-width", "seeds flag", "train accuracy", "final train loss", "failures"});
   for (const auto& v : d.variants) {
     if (!v.accuracy.empty()) bars.add_row({v.label, v.acc.mean, v.acc.lo, v.acc.hi, v.acc.n});
     std::vector<std::string> seeds;
@@ -476,6 +488,7 @@ void add_final_figure_and_table(section& s, const std::string& fid, const experi
                         v.accuracy.empty() ? cell("-") : cell(mean_pm(v.acc)),
                         v.accuracy.empty() ? cell("") : cell(v.acc.mean),
                         v.acc.n >= 2 ? cell(v.acc.half()) : cell(""),
+                        cell(seed_flag(v.finished.size())),
                         v.train_accuracy.empty() ? cell("") : cell(stat_of(v.train_accuracy).mean),
                         v.final_loss.empty() ? cell("") : cell(stat_of(v.final_loss).mean),
                         v.failures.empty() ? cell("") : cell(join(v.failures, "; "))});
@@ -530,15 +543,18 @@ void add_question(section& s, const std::string& experiment, const std::string& 
                                lines.size() == 1 ? "" : "s", join(lines, ", "), q->value("section", ""));
 }
 
-std::string comparison_text(const experiment_data& d, const lab::report_meta& meta) {
-  if (!meta.expect)
-    return fmt::format("Not decided automatically: no published result is recorded for '{}'.", d.id);
+std::string comparison_text(const experiment_data& d, const lab::report_meta& meta, std::optional<verdict>& out) {
+  if (!meta.expect) {
+    out = verdict{"undecided: no published result is recorded for '" + d.id + "'", ""};
+    return out->sentence();
+  }
   const lab::expectation& e = *meta.expect;
   std::string rule = e.summary;
   if (rule.empty())
     for (const auto& c : e.rules)
       rule += (rule.empty() ? "" : "; ") + fmt::format("{} {} {}", c.left.text, c.op, c.right.text);
-  return fmt::format("Published: {} ({}). Rule: {}. ", e.published, e.citation, rule) + agreement(d, e);
+  out = agreement(d, e);
+  return fmt::format("Published: {} ({}). Rule: {}. ", e.published, e.citation, rule) + out->sentence();
 }
 
 bool wants(const lab::report_meta& meta, const char* figure) {
@@ -559,7 +575,8 @@ section lab_experiment_section(const std::string& experiment, const std::vector<
   s.title = m.title;
   add_question(s, experiment, m.question, notes, runs);
   s.answer = answer_sentence(d);
-  s.comparison = comparison_text(d, m);
+  s.question_id = m.question;
+  s.comparison = comparison_text(d, m, s.outcome);
 
   std::map<std::string, std::string> label_of;
   {
@@ -642,7 +659,9 @@ std::vector<section> lab_report_sections(store::results_store& db, const lab_rep
 document lab_report_document(store::results_store& db, const lab_report_options& opt) {
   document doc;
   doc.title = "lmlab report";
-  doc.subtitle = "Lab experiments: one section per open question of the notes, measured on small models";
+  doc.subtitle = "What lmlab has found about the open questions of the notes: the map of the notes first, then the "
+                 "planner's corrections, the fact-check, one section per lab experiment (small models, seeds and 95% CIs) "
+                 "and the served-model probes";
   doc.sections = lab_report_sections(db, opt);
   const auto runs = db.list_runs("lab");
   std::size_t finished = 0;

@@ -183,6 +183,33 @@ TEST(report_render, every_figure_renders_in_headless_chromium) {
   }
 }
 
+// The notes are Korean: a machine without a Hangul font shows their quotes as .notdef boxes.
+// The page measures "한국어" in its body font against three private-use characters that no font
+// has (body data-hangul-width, data-missing-glyph-width); real glyphs are wider (Hangul syllables
+// are about 1 em each) and never the width of the boxes. Fails without a CJK font installed
+// (scripts/deps.sh installs fonts-nanum, which the report's font stack names).
+TEST(report_render, korean_text_renders_with_real_glyphs) {
+  require_tools();
+  if (HasFatalFailure()) return;
+  rp::document doc;
+  rp::section s;
+  s.id = "korean";
+  s.title = "위치 인코딩의 미래";
+  s.quote = "외삽 한계: 학습 시 최대 길이보다 5-10× 이상에서 급격한 성능 저하";
+  s.answer = "한국어";
+  doc.sections.push_back(s);
+  const auto written = rp::write_report(doc, work_dir() / "korean");
+  const std::string dom = dump_dom(written.index, "korean");
+  ASSERT_NE(dom.find("</html>"), std::string::npos);
+  const std::string hangul = body_attr(dom, "data-hangul-width"), missing = body_attr(dom, "data-missing-glyph-width");
+  ASSERT_TRUE(std::regex_match(hangul, std::regex("[0-9.]+"))) << hangul;
+  ASSERT_TRUE(std::regex_match(missing, std::regex("[0-9.]+"))) << missing;
+  const double h = std::stod(hangul), m = std::stod(missing);
+  EXPECT_GT(h, 1.2 * m) << "Korean text renders as missing-glyph boxes (\"한국어\" " << h << " px wide, three .notdef boxes "
+                        << m << " px): install a CJK font (scripts/deps.sh installs fonts-nanum)";
+  EXPECT_GE(h, 2.5 * 16) << "three Hangul syllables in the 16 px body font should span about 3 em";
+}
+
 TEST(report_render, a_broken_spec_is_reported_not_hidden) {
   require_tools();
   if (HasFatalFailure()) return;
