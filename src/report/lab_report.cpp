@@ -384,6 +384,24 @@ cell count_cell(double v) {
 
 namespace {
 
+// Draws the 95% CI over seeds (columns lo, hi) with a builder's single-layer spec: a rule per
+// bar, or a faint band under each line, sharing its x, y scale and colour.
+void draw_interval(figure& f, const std::string& lo, const std::string& hi, bool band) {
+  const json base = {{"mark", f.spec["mark"]}, {"encoding", f.spec["encoding"]}};
+  json y = {{"field", lo}, {"type", "quantitative"}};
+  for (const char* k : {"title", "scale"})
+    if (base["encoding"]["y"].contains(k)) y[k] = base["encoding"]["y"][k];
+  json enc = {{"x", base["encoding"]["x"]}, {"y", y}, {"y2", {{"field", hi}}}};
+  for (const char* k : {"color", "xOffset"})
+    if (base["encoding"].contains(k)) enc[k] = base["encoding"][k];
+  if (enc.contains("color")) enc["color"]["legend"] = nullptr;  // the data layer's legend, unfaded
+  const json mark = band ? json{{"type", "area"}, {"opacity", 0.18}} : json{{"type", "rule"}, {"strokeWidth", 1.5}};
+  const json ci = {{"mark", mark}, {"encoding", enc}};
+  f.spec.erase("mark");
+  f.spec.erase("encoding");
+  f.spec["layer"] = band ? json::array({ci, base}) : json::array({base, ci});
+}
+
 // (1) loss curves: mean over seeds per (variant, step).
 void add_loss_figure(section& s, const std::string& fid, const std::vector<lab_run>& runs,
                      const std::map<std::string, std::string>& label_of) {
@@ -395,9 +413,10 @@ void add_loss_figure(section& s, const std::string& fid, const std::vector<lab_r
   }
   if (loss_rows.rows().empty()) return;
   table t = mean_ci_by_group(loss_rows, {"variant", "step"}, "train_loss");
-  figure f = line_plot(fid + "-loss", "Training loss (mean over seeds)", std::move(t), axis("step", "training step"),
-                       axis("mean", "train loss"), "variant");
-  f.caption = "One line per variant; the CSV also holds the 95% CI over seeds (lo, hi) and the seed count n.";
+  figure f = line_plot(fid + "-loss", "Training loss (mean and 95% CI over seeds)", std::move(t),
+                       axis("step", "training step"), axis("mean", "train loss"), "variant");
+  draw_interval(f, "lo", "hi", true);
+  f.caption = "One line per variant; the band is the Student-t 95% CI over seeds (none with one seed; the CSV has n).";
   s.figures.push_back(std::move(f));
 }
 
@@ -468,17 +487,20 @@ void add_slice_figures(section& s, const std::string& fid, const experiment_data
                        axis("slice", "difficulty slice").ordinal(), axis("variant").nominal(),
                        axis("mean", "accuracy").with_domain(0, 1));
     sort_x(h.spec, slice_order);
+    h.caption = "Cells: mean over seeds; the CSV holds each cell's 95% CI over seeds (lo, hi) and the seed count n.";
     s.figures.push_back(std::move(h));
   }
 }
 
 // (4) final test accuracy per variant, and the table of variants.
 void add_final_figure_and_table(section& s, const std::string& fid, const experiment_data& d, bool bars_wanted) {
-  table bars({"variant", "mean", "lo", "hi", "n"});
+  table bars({"variant", "mean", "lo", "hi", "n", "lo_clipped", "hi_clipped", "seeds flag"});
   table runs_table({"variant", "seeds", "finished", "failed", "params", "steps", "train FLOPs", "test accuracy", "test accuracy mean",
                     "ci95 half-width", "seeds flag", "train accuracy", "final train loss", "failures"});
   for (const auto& v : d.variants) {
-    if (!v.accuracy.empty()) bars.add_row({v.label, v.acc.mean, v.acc.lo, v.acc.hi, v.acc.n});
+    if (!v.accuracy.empty())
+      bars.add_row({v.label, v.acc.mean, v.acc.lo, v.acc.hi, v.acc.n, std::clamp(v.acc.lo, 0.0, 1.0),
+                    std::clamp(v.acc.hi, 0.0, 1.0), seed_flag(v.acc.n)});
     std::vector<std::string> seeds;
     for (auto sd : v.seeds) seeds.push_back(std::to_string(sd));
     runs_table.add_row({v.label, join(seeds, ","), v.seeds.size(), v.failures.size(),
@@ -494,9 +516,11 @@ void add_final_figure_and_table(section& s, const std::string& fid, const experi
                         v.failures.empty() ? cell("") : cell(join(v.failures, "; "))});
   }
   if (bars_wanted && !bars.rows().empty()) {
-    figure f = bar_chart(fid + "-final", "Final test accuracy per variant (mean over seeds)", std::move(bars),
+    figure f = bar_chart(fid + "-final", "Final test accuracy per variant (mean and 95% CI over seeds)", std::move(bars),
                          axis("variant").nominal(), axis("mean", "test accuracy").with_domain(0, 1));
-    f.caption = "The CSV holds the 95% CI over seeds (lo, hi) and the seed count n.";
+    draw_interval(f, "lo_clipped", "hi_clipped", false);
+    f.caption = "Error bars: Student-t 95% intervals over seeds, clipped to [0, 1]; a variant with fewer than 3 seeds "
+                "is flagged in the CSV and the runs table (n = 1: no interval).";
     s.figures.push_back(std::move(f));
   }
   s.tables.push_back({fid + "-runs", "Runs per variant (mean ± 95% CI over seeds; failed runs with their reason)",

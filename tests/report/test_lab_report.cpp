@@ -192,6 +192,13 @@ TEST(lab_report, sections_answers_and_agreement_from_the_store) {
   EXPECT_EQ(rec.figures[1].id, "recall-slices");
   EXPECT_EQ(rec.figures[2].id, "recall-heatmap");
   EXPECT_EQ(rec.figures[3].id, "recall-final");
+  // Every figure draws its CI: a band under the loss lines, a rule on each bar (clipped to [0, 1]).
+  EXPECT_EQ(rec.figures[0].spec["layer"][0]["mark"]["type"], "area");
+  EXPECT_EQ(rec.figures[0].spec["layer"][0]["encoding"]["y2"]["field"], "hi");
+  EXPECT_EQ(rec.figures[0].spec["layer"][1]["mark"]["type"], "line");
+  EXPECT_EQ(rec.figures[3].spec["layer"][1]["mark"]["type"], "rule");
+  EXPECT_EQ(rec.figures[3].spec["layer"][1]["encoding"]["y"]["field"], "lo_clipped");
+  EXPECT_EQ(rec.figures[3].spec["layer"][1]["encoding"]["y"]["scale"]["domain"], json({0, 1}));
   // Slices ordered by difficulty, not by name ("kv=16" < "kv=4" as text).
   EXPECT_EQ(rec.figures[2].spec["encoding"]["x"]["sort"], json({"kv=4", "kv=16"}));
   // Distinct numeric difficulties: a quantitative x axis, log-scaled when they span 8x (scan: 2..24).
