@@ -14,6 +14,7 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "report/lab_report.hpp"
 #include "report/report.hpp"
 #include "sample_report.hpp"
 
@@ -181,6 +182,46 @@ TEST(report_render, every_figure_renders_in_headless_chromium) {
                                              written.index.string())));
     EXPECT_TRUE(fs::exists(shot));
   }
+}
+
+// A lab section as the report writes it (two variants, three seeds, two slices): its figures —
+// loss lines over a CI band, slice points with error bars, the heatmap, bars with error rules —
+// render without errors or Vega warnings.
+TEST(report_render, a_lab_section_draws_its_intervals) {
+  require_tools();
+  if (HasFatalFailure()) return;
+  std::vector<rp::lab_run> runs;
+  for (const char* arch : {"gpt", "mamba"})
+    for (int seed = 0; seed < 3; ++seed) {
+      rp::lab_run r;
+      r.info.name = fmt::format("toy/{}-{}", arch, seed);
+      r.info.status = lmlab::store::run_status::finished;
+      r.info.config = {{"model", {{"arch", arch}}}, {"seed", seed}};
+      const double base = arch[0] == 'g' ? 0.9 : 0.4;
+      for (int step = 10; step <= 50; step += 10) r.metrics.push_back({step, "train_loss", 3.0 - step * 0.02 * base + 0.05 * seed});
+      for (int kv : {4, 8}) {
+        r.evaluations.push_back({"test", fmt::format("kv={}", kv), "accuracy", base - 0.02 * kv + 0.03 * seed, 50});
+        r.evaluations.push_back({"test", fmt::format("kv={}", kv), "difficulty", static_cast<double>(kv), 50});
+      }
+      r.evaluations.push_back({"test", "all", "accuracy", base - 0.1 + 0.03 * seed, 100});
+      runs.push_back(std::move(r));
+    }
+  rp::document doc;
+  doc.sections.push_back(rp::lab_experiment_section("toy", runs, {}));
+  const auto written = rp::write_report(doc, work_dir() / "lab");
+  const std::string dom = dump_dom(written.index, "lab");
+  ASSERT_NE(dom.find("</html>"), std::string::npos);
+  EXPECT_EQ(body_attr(dom, "data-figures"), "4");
+  EXPECT_EQ(body_attr(dom, "data-rendered"), "4");
+  EXPECT_EQ(body_attr(dom, "data-errors"), "0");
+  EXPECT_EQ(body_attr(dom, "data-warnings"), "0") << body_attr(dom, "data-warning-text");
+  EXPECT_GT(count(figure_dom(dom, "toy-loss"), "mark-area role-mark"), 0u);
+  EXPECT_EQ(count(figure_dom(dom, "toy-loss"), "mark-line role-mark"), 2u);  // a line per variant
+  // One error rule per bar.
+  const std::string bars = figure_dom(dom, "toy-final");
+  const auto rules = bars.find("mark-rule role-mark");
+  ASSERT_NE(rules, std::string::npos);
+  EXPECT_EQ(count(bars.substr(rules, bars.find("</g>", rules) - rules), "<line"), 2u);
 }
 
 // The notes are Korean: a machine without a Hangul font shows their quotes as .notdef boxes.
