@@ -6,7 +6,6 @@
 
 #include "cli/command.hpp"
 #include "core/table.hpp"
-#include "plan/notes_section.hpp"
 #include "plan/tables.hpp"
 
 namespace {
@@ -31,7 +30,6 @@ CLI::App* add_verb(CLI::App& plan, const char* name, const char* desc, const cha
 }
 
 void add_plan(CLI::App& app) {
-  lmlab::plan::register_report_source();  // `lmlab report` adds the corrections of the notes
   CLI::App* plan = app.add_subcommand("plan", "Planner: scaling laws, inference cost, memory/KV, MFU and parallelism, "
                                               "speculative decoding, VLM image tokens");
   plan->footer(

@@ -15,7 +15,8 @@ namespace lmlab::plan {
 report::section chinchilla_notes_section();
 report::section vlm_tokens_notes_section();
 
-// Registers both as a report section source placed before the lab sections (idempotent).
+// Registers both as a report section source placed before the lab sections (idempotent; called
+// by src/cli/report_plan.cpp).
 void register_report_source();
 
 }  // namespace lmlab::plan

@@ -1,7 +1,7 @@
 // Sections that layers above the report (the planner, the probe harness) add to `lmlab report`: each
 // registers a source that turns the results store into sections, so the report verb needs no
 // knowledge of them and no #ifdef on which layers are built. The CLI file of the owning layer
-// registers it (src/cli/probe.cpp, src/cli/plan.cpp); a build without that layer simply has no such source.
+// registers it (src/cli/probe.cpp, src/cli/report_plan.cpp); a build without that layer simply has no such source.
 // Not for: the lab's sections (lab_report.hpp), which the report renders itself.
 #pragma once
 
