@@ -75,7 +75,7 @@ a.data { color: var(--accent); font-size: 0.85rem; }
 .table-wrap .table-title { font-weight: 650; margin-bottom: 6px; }
 table.data { border-collapse: collapse; font-size: 0.9rem; font-variant-numeric: tabular-nums; }
 table.data th, table.data td { padding: 4px 12px; border-bottom: 1px solid var(--rule); text-align: left;
-  vertical-align: top; max-width: 24em; overflow-wrap: break-word; }
+  vertical-align: top; min-width: 5em; max-width: 24em; overflow-wrap: anywhere; }
 table.data th { border-bottom: 2px solid #c9ced5; font-weight: 650; }
 table.data td.num { text-align: right; }
 footer { margin-top: 56px; font-size: 0.8rem; color: var(--muted); border-top: 1px solid var(--rule); padding-top: 12px; }
