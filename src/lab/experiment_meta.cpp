@@ -366,7 +366,7 @@ std::map<std::string, report_meta> load_experiment_metas(const std::filesystem::
   }
   if (question_ids)
     for (const auto& [name, m] : out)
-      if (!question_ids->count(m.question))
+      if (m.declared && !question_ids->count(m.question))  // a spec without [report] is titled by its name
         throw lmlab::error(fmt::format("{}: report.question: '{}' is not an id in {}", m.source,
                                        m.question, questions_file),
                            fmt::format("ids: {}", fmt::join(*question_ids, ", ")));

@@ -148,7 +148,7 @@ report_meta parse_report_meta(std::string_view toml_text, std::string_view sourc
 
 // Every *.toml in `dir` by experiment name. Several files may share a name (a sweep split in
 // two files); at most one of them may carry [report]/[expect]. When `question_ids` is given,
-// each meta's question must be one of them (questions_file names it in the error).
+// each declared meta's question (one with [report]) must be one of them (questions_file names it in the error).
 std::map<std::string, report_meta> load_experiment_metas(const std::filesystem::path& dir,
                                                          const std::set<std::string>* question_ids = nullptr,
                                                          const std::string& questions_file = "questions.json");

@@ -17,9 +17,6 @@ using lab::check;
 using lab::side;
 using lab::side_kind;
 
-const char* kAgree = "Our measurement agrees: ";
-const char* kDiffer = "Our measurement differs: ";
-const char* kUndecided = "Not decided automatically: ";
 
 // A side's value: a variant's statistics over seeds, or a number (v == nullptr, s.n == 0).
 struct value {
@@ -27,7 +24,7 @@ struct value {
   seed_stat s;
 };
 
-enum class outcome { holds, fails, undecided };
+enum class outcome { holds, fails, undecided, overlaps };
 
 struct result {
   outcome o = outcome::undecided;
@@ -182,9 +179,10 @@ result evaluate(const experiment_data& d, const lab::expectation& e, const check
   for (const auto& p : cmp) {
     if (c.ci_overlap_undecided) {
       if (p.first.s.n < 2 || (p.second.v && p.second.s.n < 2))
-        return {outcome::undecided, fmt::format("{}: a CI needs two or more seeds per variant", pair_text(d, c, p.first, p.second))};
+        return {outcome::undecided, fmt::format("n = 1: no interval ({}; a CI needs two or more seeds per variant)",
+                                                pair_text(d, c, p.first, p.second))};
       if (overlap(p.first, p.second))
-        return {outcome::undecided, fmt::format("{}: the 95% CIs overlap", pair_text(d, c, p.first, p.second))};
+        return {outcome::overlaps, fmt::format("{}: the 95% CIs overlap", pair_text(d, c, p.first, p.second))};
     }
     if (!compare(c, p.first, p.second)) {
       std::string s = pair_text(d, c, p.first, p.second) + " does not hold";
@@ -207,20 +205,24 @@ std::string join(const std::vector<std::string>& v) {
 
 }  // namespace
 
-std::string agreement(const experiment_data& d, const lab::expectation& e) {
+verdict agreement(const experiment_data& d, const lab::expectation& e) {
   for (const auto& c : e.require) {
     const result r = evaluate(d, e, c);
     if (r.o == outcome::holds) continue;
-    return kUndecided + c.otherwise + (r.o == outcome::fails ? " (needed: " : " (") + r.text + ").";
+    // The skill the claim needs is missing (or cannot be shown): the claim is not tested.
+    return {"undecided: " + c.otherwise, (r.o == outcome::fails ? "measured: " : "") + r.text + " (needed before the claim)"};
   }
-  std::vector<std::string> held, failed, open;
+  std::vector<std::string> held, failed, overlapping, open;
   for (const auto& c : e.rules) {
     const result r = evaluate(d, e, c);
-    (r.o == outcome::holds ? held : r.o == outcome::fails ? failed : open).push_back(r.text);
+    (r.o == outcome::holds ? held : r.o == outcome::fails ? failed : r.o == outcome::overlaps ? overlapping : open).push_back(r.text);
   }
-  if (!open.empty()) return kUndecided + join(open) + ".";
-  if (!failed.empty()) return kDiffer + join(failed) + ".";
-  return kAgree + join(held) + ".";
+  if (!open.empty()) return {"undecided: " + open.front(), join({open.begin() + 1, open.end()})};
+  if (!overlapping.empty()) return {"undecided (CI overlaps)", join(overlapping)};
+  if (!failed.empty()) return {"differs", join(failed)};
+  return {"agrees", join(held)};
 }
+
+std::string verdict::sentence() const { return "Verdict: " + word + (detail.empty() ? "." : " — " + detail + "."); }
 
 }  // namespace lmlab::report

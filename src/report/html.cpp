@@ -2,6 +2,7 @@
 // that renders every figure with vega-embed and then records the outcome on <body>:
 //   data-figures="N"  data-rendered="K"  data-errors="E"  data-warnings="W"
 // (set once all vega-embed promises settle), which the headless-Chromium test reads.
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -44,7 +45,8 @@ constexpr std::string_view kCss = R"css(
 :root { --ink: #1d2127; --muted: #5b6470; --rule: #e3e6ea; --accent: #1f5fbf; --answer-bg: #eef4fd; }
 * { box-sizing: border-box; }
 body { margin: 0; color: var(--ink); background: #fff;
-  font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "DejaVu Sans", Arial, sans-serif; }
+  font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "DejaVu Sans", Arial,
+    "NanumGothic", "Noto Sans CJK KR", "Apple SD Gothic Neo", "Malgun Gothic", sans-serif; }
 main { max-width: 980px; margin: 0 auto; padding: 40px 32px 80px; }
 header.report h1 { font-size: 2rem; line-height: 1.2; margin: 0 0 6px; letter-spacing: -0.01em; }
 header.report .subtitle { color: var(--muted); font-size: 1.05rem; margin: 0 0 14px; }
@@ -72,7 +74,8 @@ a.data { color: var(--accent); font-size: 0.85rem; }
 .table-wrap { overflow-x: auto; margin: 16px 0 26px; }
 .table-wrap .table-title { font-weight: 650; margin-bottom: 6px; }
 table.data { border-collapse: collapse; font-size: 0.9rem; font-variant-numeric: tabular-nums; }
-table.data th, table.data td { padding: 4px 12px; border-bottom: 1px solid var(--rule); text-align: left; }
+table.data th, table.data td { padding: 4px 12px; border-bottom: 1px solid var(--rule); text-align: left;
+  vertical-align: top; min-width: 5em; max-width: 24em; overflow-wrap: anywhere; }
 table.data th { border-bottom: 2px solid #c9ced5; font-weight: 650; }
 table.data td.num { text-align: right; }
 footer { margin-top: 56px; font-size: 0.8rem; color: var(--muted); border-top: 1px solid var(--rule); padding-top: 12px; }
@@ -83,6 +86,20 @@ constexpr std::string_view kScript = R"js(
   var warnings = [];
   var origWarn = console.warn;
   console.warn = function () { warnings.push(Array.prototype.join.call(arguments, ' ')); origWarn.apply(console, arguments); };
+  // Whether Korean text (the notes' quotes) gets real glyphs: "한국어" in the page's font must not
+  // measure the same as three private-use characters, which no font has (.notdef boxes).
+  function width(text) {
+    var s = document.createElement('span');
+    s.style.whiteSpace = 'pre';
+    s.style.position = 'absolute';
+    s.textContent = text;
+    document.body.appendChild(s);
+    var w = s.getBoundingClientRect().width;
+    s.remove();
+    return w;
+  }
+  document.body.setAttribute('data-hangul-width', String(width('\ud55c\uad6d\uc5b4')));
+  document.body.setAttribute('data-missing-glyph-width', String(width('\ue000\ue001\ue002')));
   var figs = JSON.parse(document.getElementById('lmlab-figures').textContent);
   function done(ok, failed) {
     var b = document.body;
@@ -122,7 +139,21 @@ void render_table(std::string& h, const report_table& t) {
   h += "</tr></thead><tbody>\n";
   for (const auto& r : t.data.rows()) {
     h += "<tr>";
-    for (const auto& c : r) h += (c.number ? "<td class=\"num\">" : "<td>") + esc(c.text) + "</td>";
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      const auto& c = r[i];
+      h += c.number ? "<td class=\"num\">" : "<td>";
+      if (t.data.columns()[i] == t.link_column) {
+        std::size_t from = 0;
+        for (std::size_t to; from < c.text.size(); from = to + 1) {  // space-separated section ids
+          to = std::min(c.text.find(' ', from), c.text.size());
+          const std::string id = c.text.substr(from, to - from);
+          h += fmt::format("{}<a href=\"#{}\">{}</a>", from == 0 ? "" : " ", esc(id), esc(id));
+        }
+      } else {
+        h += esc(c.text);
+      }
+      h += "</td>";
+    }
     h += "</tr>\n";
   }
   h += fmt::format("</tbody></table>\n<a class=\"data\" href=\"table-{0}.csv\">table-{0}.csv</a>\n</div>\n", esc(t.id));
@@ -148,7 +179,7 @@ std::string render_index_html(const document& doc) {
   }
   h += "</header>\n";
   if (doc.sections.size() > 1) {
-    h += "<nav class=\"toc\"><strong>Experiments</strong><ol>\n";
+    h += "<nav class=\"toc\"><strong>Contents</strong><ol>\n";
     for (const auto& s : doc.sections) h += fmt::format("<li><a href=\"#{}\">{}</a></li>\n", esc(s.id), esc(s.title));
     h += "</ol></nav>\n";
   }

@@ -58,12 +58,16 @@ std::vector<double> metric_values(const experiment_data& d, const variant& v, co
 // Whether a variant's config passes every condition of a group ("all": every variant).
 bool in_group(const variant& v, const lab::variant_group* g);
 
+// The entry of doc[array_key] whose "id" is `id` (questions.json, claims.json), or null.
+const nlohmann::json* find_by_id(const nlohmann::json& doc, const char* array_key, const std::string& id);
+
 std::string fmt2(double v);
+// The flag a variant with fewer than 3 seeds carries: "n = 1: no interval", "n = 2: fewer than 3 seeds"; else "".
+std::string seed_flag(std::size_t n);
 // "0.98 ± 0.02" (two or more seeds) or "0.98" (one).
 std::string mean_pm(const seed_stat& s);
 
-// The comparison paragraph's verdict: "Our measurement agrees: ...", "... differs: ..." or
-// "Not decided automatically: ...".
-std::string agreement(const experiment_data& d, const lab::expectation& e);
+// The comparison paragraph's verdict (section::verdict): preconditions first, then the rules.
+verdict agreement(const experiment_data& d, const lab::expectation& e);
 
 }  // namespace lmlab::report

@@ -45,14 +45,14 @@ lab_notes load_lab_notes(const fs::path& notes_dir) {
   return n;
 }
 
-namespace {
-
 const json* find_by_id(const json& doc, const char* array_key, const std::string& id) {
   if (!doc.is_object() || !doc.contains(array_key)) return nullptr;
   for (const auto& q : doc[array_key])
     if (q.value("id", "") == id) return &q;
   return nullptr;
 }
+
+namespace {
 
 // ---- variants --------------------------------------------------------------------------
 
@@ -280,7 +280,15 @@ experiment_data gather(const std::string& id, const std::vector<lab_run>& runs) 
   return d;
 }
 
+std::string seed_flag(std::size_t n) {
+  if (n == 1) return "n = 1: no interval";
+  if (n == 2) return "n = 2: fewer than 3 seeds";
+  return "";
+}
+
 namespace {
+
+std::string join(const std::vector<std::string>& v, const std::string& sep);
 
 // ---- sentences -------------------------------------------------------------------------
 
@@ -297,14 +305,18 @@ std::string answer_sentence(const experiment_data& d) {
   std::size_t nmin = SIZE_MAX, nmax = 0;
   for (const auto* v : done) nmin = std::min(nmin, v->acc.n), nmax = std::max(nmax, v->acc.n);
   if (done.size() == 1) {
-    s = fmt::format("{} reached {} test accuracy ({} seed{}).", done[0]->label == "all runs" ? "All runs" : done[0]->label, mean_pm(done[0]->acc), nmin,
-                    nmin == 1 ? "" : "s");
+    s = fmt::format("{} reached {} test accuracy ({}).", done[0]->label == "all runs" ? "All runs" : done[0]->label,
+                    mean_pm(done[0]->acc), nmin < 3 ? seed_flag(nmin) : fmt::format("{} seeds", nmin));
   } else {
     const std::string seeds = nmin == nmax ? fmt::format("{} seed{} each", nmin, nmin == 1 ? "" : "s")
                                            : fmt::format("{}-{} seeds per variant", nmin, nmax);
     s = fmt::format("Best: {} at {} test accuracy; worst: {} at {} ({}).", done.front()->label,
                     mean_pm(done.front()->acc), done.back()->label, mean_pm(done.back()->acc), seeds);
   }
+  std::vector<std::string> few;
+  for (const auto* v : done)
+    if (done.size() > 1 && v->acc.n < 3) few.push_back(fmt::format("{} ({})", v->label, seed_flag(v->acc.n)));
+  if (!few.empty()) s += " Fewer than 3 seeds: " + join(few, ", ") + ".";
   if (d.failed > 0)
     s += fmt::format(" {} of {} runs failed (listed in the table).", d.failed, d.runs);
   return s;
@@ -372,6 +384,24 @@ cell count_cell(double v) {
 
 namespace {
 
+// Draws the 95% CI over seeds (columns lo, hi) with a builder's single-layer spec: a rule per
+// bar, or a faint band under each line, sharing its x, y scale and colour.
+void draw_interval(figure& f, const std::string& lo, const std::string& hi, bool band) {
+  const json base = {{"mark", f.spec["mark"]}, {"encoding", f.spec["encoding"]}};
+  json y = {{"field", lo}, {"type", "quantitative"}};
+  for (const char* k : {"title", "scale"})
+    if (base["encoding"]["y"].contains(k)) y[k] = base["encoding"]["y"][k];
+  json enc = {{"x", base["encoding"]["x"]}, {"y", y}, {"y2", {{"field", hi}}}};
+  for (const char* k : {"color", "xOffset"})
+    if (base["encoding"].contains(k)) enc[k] = base["encoding"][k];
+  if (enc.contains("color")) enc["color"]["legend"] = nullptr;  // the data layer's legend, unfaded
+  const json mark = band ? json{{"type", "area"}, {"opacity", 0.18}} : json{{"type", "rule"}, {"strokeWidth", 1.5}};
+  const json ci = {{"mark", mark}, {"encoding", enc}};
+  f.spec.erase("mark");
+  f.spec.erase("encoding");
+  f.spec["layer"] = band ? json::array({ci, base}) : json::array({base, ci});
+}
+
 // (1) loss curves: mean over seeds per (variant, step).
 void add_loss_figure(section& s, const std::string& fid, const std::vector<lab_run>& runs,
                      const std::map<std::string, std::string>& label_of) {
@@ -383,9 +413,10 @@ void add_loss_figure(section& s, const std::string& fid, const std::vector<lab_r
   }
   if (loss_rows.rows().empty()) return;
   table t = mean_ci_by_group(loss_rows, {"variant", "step"}, "train_loss");
-  figure f = line_plot(fid + "-loss", "Training loss (mean over seeds)", std::move(t), axis("step", "training step"),
-                       axis("mean", "train loss"), "variant");
-  f.caption = "One line per variant; the CSV also holds the 95% CI over seeds (lo, hi) and the seed count n.";
+  figure f = line_plot(fid + "-loss", "Training loss (mean and 95% CI over seeds)", std::move(t),
+                       axis("step", "training step"), axis("mean", "train loss"), "variant");
+  draw_interval(f, "lo", "hi", true);
+  f.caption = "One line per variant; the band is the Student-t 95% CI over seeds (none with one seed; the CSV has n).";
   s.figures.push_back(std::move(f));
 }
 
@@ -456,17 +487,20 @@ void add_slice_figures(section& s, const std::string& fid, const experiment_data
                        axis("slice", "difficulty slice").ordinal(), axis("variant").nominal(),
                        axis("mean", "accuracy").with_domain(0, 1));
     sort_x(h.spec, slice_order);
+    h.caption = "Cells: mean over seeds; the CSV holds each cell's 95% CI over seeds (lo, hi) and the seed count n.";
     s.figures.push_back(std::move(h));
   }
 }
 
 // (4) final test accuracy per variant, and the table of variants.
 void add_final_figure_and_table(section& s, const std::string& fid, const experiment_data& d, bool bars_wanted) {
-  table bars({"variant", "mean", "lo", "hi", "n"});
+  table bars({"variant", "mean", "lo", "hi", "n", "lo_clipped", "hi_clipped", "seeds flag"});
   table runs_table({"variant", "seeds", "finished", "failed", "params", "steps", "train FLOPs", "test accuracy", "test accuracy mean",
-                    "ci95 half-width", "train accuracy", "final train loss", "failures"});
+                    "ci95 half-width", "seeds flag", "train accuracy", "final train loss", "failures"});
   for (const auto& v : d.variants) {
-    if (!v.accuracy.empty()) bars.add_row({v.label, v.acc.mean, v.acc.lo, v.acc.hi, v.acc.n});
+    if (!v.accuracy.empty())
+      bars.add_row({v.label, v.acc.mean, v.acc.lo, v.acc.hi, v.acc.n, std::clamp(v.acc.lo, 0.0, 1.0),
+                    std::clamp(v.acc.hi, 0.0, 1.0), seed_flag(v.acc.n)});
     std::vector<std::string> seeds;
     for (auto sd : v.seeds) seeds.push_back(std::to_string(sd));
     runs_table.add_row({v.label, join(seeds, ","), v.seeds.size(), v.failures.size(),
@@ -476,14 +510,17 @@ void add_final_figure_and_table(section& s, const std::string& fid, const experi
                         v.accuracy.empty() ? cell("-") : cell(mean_pm(v.acc)),
                         v.accuracy.empty() ? cell("") : cell(v.acc.mean),
                         v.acc.n >= 2 ? cell(v.acc.half()) : cell(""),
+                        cell(seed_flag(v.finished.size())),
                         v.train_accuracy.empty() ? cell("") : cell(stat_of(v.train_accuracy).mean),
                         v.final_loss.empty() ? cell("") : cell(stat_of(v.final_loss).mean),
                         v.failures.empty() ? cell("") : cell(join(v.failures, "; "))});
   }
   if (bars_wanted && !bars.rows().empty()) {
-    figure f = bar_chart(fid + "-final", "Final test accuracy per variant (mean over seeds)", std::move(bars),
+    figure f = bar_chart(fid + "-final", "Final test accuracy per variant (mean and 95% CI over seeds)", std::move(bars),
                          axis("variant").nominal(), axis("mean", "test accuracy").with_domain(0, 1));
-    f.caption = "The CSV holds the 95% CI over seeds (lo, hi) and the seed count n.";
+    draw_interval(f, "lo_clipped", "hi_clipped", false);
+    f.caption = "Error bars: Student-t 95% intervals over seeds, clipped to [0, 1]; a variant with fewer than 3 seeds "
+                "is flagged in the CSV and the runs table (n = 1: no interval).";
     s.figures.push_back(std::move(f));
   }
   s.tables.push_back({fid + "-runs", "Runs per variant (mean ± 95% CI over seeds; failed runs with their reason)",
@@ -530,15 +567,18 @@ void add_question(section& s, const std::string& experiment, const std::string& 
                                lines.size() == 1 ? "" : "s", join(lines, ", "), q->value("section", ""));
 }
 
-std::string comparison_text(const experiment_data& d, const lab::report_meta& meta) {
-  if (!meta.expect)
-    return fmt::format("Not decided automatically: no published result is recorded for '{}'.", d.id);
+std::string comparison_text(const experiment_data& d, const lab::report_meta& meta, std::optional<verdict>& out) {
+  if (!meta.expect) {
+    out = verdict{"undecided: no published result is recorded for '" + d.id + "'", ""};
+    return out->sentence();
+  }
   const lab::expectation& e = *meta.expect;
   std::string rule = e.summary;
   if (rule.empty())
     for (const auto& c : e.rules)
       rule += (rule.empty() ? "" : "; ") + fmt::format("{} {} {}", c.left.text, c.op, c.right.text);
-  return fmt::format("Published: {} ({}). Rule: {}. ", e.published, e.citation, rule) + agreement(d, e);
+  out = agreement(d, e);
+  return fmt::format("Published: {} ({}). Rule: {}. ", e.published, e.citation, rule) + out->sentence();
 }
 
 bool wants(const lab::report_meta& meta, const char* figure) {
@@ -559,7 +599,8 @@ section lab_experiment_section(const std::string& experiment, const std::vector<
   s.title = m.title;
   add_question(s, experiment, m.question, notes, runs);
   s.answer = answer_sentence(d);
-  s.comparison = comparison_text(d, m);
+  s.question_id = m.question;
+  s.comparison = comparison_text(d, m, s.outcome);
 
   std::map<std::string, std::string> label_of;
   {
@@ -642,7 +683,9 @@ std::vector<section> lab_report_sections(store::results_store& db, const lab_rep
 document lab_report_document(store::results_store& db, const lab_report_options& opt) {
   document doc;
   doc.title = "lmlab report";
-  doc.subtitle = "Lab experiments: one section per open question of the notes, measured on small models";
+  doc.subtitle = "What lmlab has found about the open questions of the notes: the map of the notes first, then the "
+                 "planner's corrections, the fact-check, one section per lab experiment (small models, seeds and 95% CIs) "
+                 "and the served-model probes";
   doc.sections = lab_report_sections(db, opt);
   const auto runs = db.list_runs("lab");
   std::size_t finished = 0;

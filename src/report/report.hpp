@@ -75,6 +75,15 @@ struct report_table {
   std::string id;  // same rules as figure ids; data file table-<id>.csv
   std::string title;
   table data{{}};
+  std::string link_column = {};  // optional: a column whose non-empty cells are section ids, shown as links
+};
+
+// An experiment's verdict on a published result. `word` is exactly one of "agrees",
+// "differs", "undecided (CI overlaps)" or "undecided: <reason>"; `detail` gives the numbers.
+struct verdict {
+  std::string word;
+  std::string detail;
+  std::string sentence() const;  // "Verdict: <word> — <detail>."
 };
 
 struct section {
@@ -85,6 +94,8 @@ struct section {
   std::string quote_source;  // e.g. "shared/seed/notes.md, section 3"
   std::string answer;        // one measured sentence, shown prominently above the figures
   std::string comparison;    // optional: how this compares with published results
+  std::string question_id;   // optional: the id in data/notes/questions.json this section answers
+  std::optional<verdict> outcome;  // optional: the verdict inside `comparison`, for the map of the notes
   std::vector<figure> figures;
   std::vector<report_table> tables;
 };

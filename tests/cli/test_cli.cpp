@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -39,6 +40,30 @@ result run_lmlab(std::vector<std::string> args) {
   return r;
 }
 
+// A two-step arithmetic experiment, "tiny", in `dir`.
+void write_tiny_spec(const fs::path& dir) {
+  fs::create_directories(dir);
+  lmlab::write_file_atomic(dir / "tiny.toml", std::string(R"(name = "tiny"
+[model]
+arch = "gpt"
+d_model = 16
+n_layers = 1
+n_heads = 2
+[task]
+name = "arithmetic"
+op = "add"
+bases = [10]
+min_digits = 1
+max_digits = 2
+ood_digits = [3]
+num_train = 50
+num_test = 10
+[train]
+steps = 2
+batch_size = 4
+)"));
+}
+
 }  // namespace
 
 TEST(cli, help_after_an_unknown_subcommand_is_a_usage_error) {
@@ -63,26 +88,7 @@ TEST(cli, planner_counts_out_of_range_exit_1) {
 TEST(cli, lab_suite_passes_the_report_path_as_an_argument_not_to_a_shell) {
   // `lab suite --out "x'; touch FILE; echo '"` ran `touch FILE` through std::system.
   temp_dir d("suite");
-  fs::create_directories(d.path / "experiments");
-  lmlab::write_file_atomic(d.path / "experiments" / "tiny.toml", std::string(R"(name = "tiny"
-[model]
-arch = "gpt"
-d_model = 16
-n_layers = 1
-n_heads = 2
-[task]
-name = "arithmetic"
-op = "add"
-bases = [10]
-min_digits = 1
-max_digits = 2
-ood_digits = [3]
-num_train = 50
-num_test = 10
-[train]
-steps = 2
-batch_size = 4
-)"));
+  write_tiny_spec(d.path / "experiments");
   const fs::path pwned = d.path / "pwned";
   const std::string out = (d.path / "x'; touch ").string() + pwned.string() + "; echo '";
   const auto r = run_lmlab({"lab", "suite", "--experiments", (d.path / "experiments").string(), "--store",
@@ -90,4 +96,31 @@ batch_size = 4
                         "--threads", "1"});
   EXPECT_FALSE(fs::exists(pwned)) << r.output;
   EXPECT_NE(r.output.find("suite (quick): 1 runs"), std::string::npos) << r.output;
+}
+
+TEST(cli, the_report_opens_with_the_map_of_the_notes_then_the_planner_and_the_fact_check) {
+  temp_dir d("report");
+  write_tiny_spec(d.path / "experiments");
+  const std::string db = (d.path / "s.db").string();
+  const auto run = run_lmlab({"lab", "run", (d.path / "experiments" / "tiny.toml").string(), "--store", db, "--runs-dir",
+                              (d.path / "runs").string(), "--threads", "1"});
+  ASSERT_EQ(run.rc, 0) << run.output;
+  const auto rep = run_lmlab({"report", "--store", db, "--out", (d.path / "rep").string(), "--notes", "data/notes",
+                              "--experiments", (d.path / "experiments").string()});
+  ASSERT_EQ(rep.rc, 0) << rep.output;
+  const std::string html = lmlab::read_text_file(d.path / "rep" / "index.html");
+  std::vector<std::size_t> at;
+  for (const char* id : {"notes-map", "plan-chinchilla", "plan-vlm-tokens", "notes-claims", "tiny"}) {
+    at.push_back(html.find(std::string("<section class=\"experiment\" id=\"") + id + "\""));
+    EXPECT_NE(at.back(), std::string::npos) << id;
+  }
+  EXPECT_TRUE(std::is_sorted(at.begin(), at.end()));
+  // The planner's numbers are computed, and the map counts them as measured.
+  EXPECT_NE(html.find("6·N·D/C = 27.18"), std::string::npos);
+  EXPECT_NE(html.find("<a href=\"#plan-chinchilla\">plan-chinchilla</a>"), std::string::npos);
+  // --filter keeps the experiments only.
+  const auto only = run_lmlab({"report", "--store", db, "--out", (d.path / "rep").string(), "--notes", "data/notes",
+                               "--experiments", (d.path / "experiments").string(), "--filter", "tiny"});
+  ASSERT_EQ(only.rc, 0) << only.output;
+  EXPECT_EQ(lmlab::read_text_file(d.path / "rep" / "index.html").find("id=\"notes-map\""), std::string::npos);
 }

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/fs.hpp"
 
 namespace fs = std::filesystem;
@@ -59,4 +61,18 @@ TEST(generic_report, no_experiment_name_appears_in_src_report) {
       for (auto& m : mentions(f.path().string(), text, n)) found.push_back("'" + n + "' in " + m);
   }
   for (const auto& m : found) ADD_FAILURE() << m;
+}
+
+// Nor does any question id of data/notes/questions.json: the map of the notes computes each
+// question's status from the store and the specs, never from a list in C++.
+TEST(generic_report, no_question_id_appears_in_src_report) {
+  const auto notes = nlohmann::json::parse(lmlab::read_text_file("data/notes/questions.json"));
+  std::vector<std::string> ids;
+  for (const auto& q : notes["questions"]) ids.push_back(q["id"].get<std::string>());
+  ASSERT_GE(ids.size(), 30u);
+  for (const auto& f : fs::directory_iterator("src/report")) {
+    const std::string text = lmlab::read_text_file(f.path());
+    for (const auto& id : ids)
+      for (auto& m : mentions(f.path().string(), text, id)) ADD_FAILURE() << "'" << id << "' in " << m;
+  }
 }

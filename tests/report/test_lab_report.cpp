@@ -181,10 +181,10 @@ TEST(lab_report, sections_answers_and_agreement_from_the_store) {
   // A: 0.90, 1.00, 0.95 -> 0.95 ± t2·0.05/√3 = 0.124; M: 0.40, 0.50 -> 0.45 ± t1·0.05 = 0.635.
   EXPECT_EQ(rec.answer,
             "Best: pattern=A at 0.95 ± 0.12 test accuracy; worst: pattern=M at 0.45 ± 0.64 (2-3 seeds per variant). "
-            "1 of 6 runs failed (listed in the table).");
+            "Fewer than 3 seeds: pattern=M (n = 2: fewer than 3 seeds). 1 of 6 runs failed (listed in the table).");
   EXPECT_NE(rec.comparison.find("Arora et al. 2023, Zoology"), std::string::npos);
   const std::string agree =
-      "Our measurement agrees: max(attention).accuracy@hardest (kv=16) = pattern=A at 0.90 ± 0.25 > "
+      "Verdict: agrees — max(attention).accuracy@hardest (kv=16) = pattern=A at 0.90 ± 0.25 > "
       "max(recurrent).accuracy@hardest (kv=16) = pattern=M at 0.25 ± 0.64.";
   EXPECT_EQ(rec.comparison.substr(rec.comparison.size() - agree.size()), agree) << rec.comparison;
   ASSERT_EQ(rec.figures.size(), 4u);
@@ -192,6 +192,13 @@ TEST(lab_report, sections_answers_and_agreement_from_the_store) {
   EXPECT_EQ(rec.figures[1].id, "recall-slices");
   EXPECT_EQ(rec.figures[2].id, "recall-heatmap");
   EXPECT_EQ(rec.figures[3].id, "recall-final");
+  // Every figure draws its CI: a band under the loss lines, a rule on each bar (clipped to [0, 1]).
+  EXPECT_EQ(rec.figures[0].spec["layer"][0]["mark"]["type"], "area");
+  EXPECT_EQ(rec.figures[0].spec["layer"][0]["encoding"]["y2"]["field"], "hi");
+  EXPECT_EQ(rec.figures[0].spec["layer"][1]["mark"]["type"], "line");
+  EXPECT_EQ(rec.figures[3].spec["layer"][1]["mark"]["type"], "rule");
+  EXPECT_EQ(rec.figures[3].spec["layer"][1]["encoding"]["y"]["field"], "lo_clipped");
+  EXPECT_EQ(rec.figures[3].spec["layer"][1]["encoding"]["y"]["scale"]["domain"], json({0, 1}));
   // Slices ordered by difficulty, not by name ("kv=16" < "kv=4" as text).
   EXPECT_EQ(rec.figures[2].spec["encoding"]["x"]["sort"], json({"kv=4", "kv=16"}));
   // Distinct numeric difficulties: a quantitative x axis, log-scaled when they span 8x (scan: 2..24).
@@ -201,14 +208,15 @@ TEST(lab_report, sections_answers_and_agreement_from_the_store) {
 
   const auto& scan = by_id(sections, "scan");
   EXPECT_EQ(scan.figures[1].spec["layer"][0]["encoding"]["x"]["scale"]["type"], "log");
-  EXPECT_EQ(scan.answer, "Best: split=simple at 0.98 ± 0.13 test accuracy; worst: split=length at 0.15 ± 0.64 (2 seeds each).");
+  EXPECT_EQ(scan.answer, "Best: split=simple at 0.98 ± 0.13 test accuracy; worst: split=length at 0.15 ± 0.64 (2 seeds each). "
+            "Fewer than 3 seeds: split=simple (n = 2: fewer than 3 seeds), split=length (n = 2: fewer than 3 seeds).");
   EXPECT_NE(scan.question.find("[imprecise claim, line 365] The notes say \"SCAN (Lake & Baroni 2018): simple "
                                "RNNs/Transformers fail on simple command combinations.\"; the sources say: Lake & "
                                "Baroni tested RNN seq2seq models"),
             std::string::npos)
       << scan.question;
   const std::string scan_agree =
-      "Our measurement agrees: max(simple).accuracy = split=simple at 0.98 ± 0.13 >= 0.90; each(harder).accuracy = "
+      "Verdict: agrees — max(simple).accuracy = split=simple at 0.98 ± 0.13 >= 0.90; each(harder).accuracy = "
       "split=length at 0.15 ± 0.64 < 0.50.";
   EXPECT_EQ(scan.comparison.substr(scan.comparison.size() - scan_agree.size()), scan_agree) << scan.comparison;
 
@@ -275,7 +283,7 @@ TEST(lab_report, figure_and_table_csvs_hold_means_and_cis) {
   EXPECT_NE(runs.find("seed 2: NaN loss at step 40"), std::string::npos) << runs;
   const std::string html = lmlab::read_text_file(out / "index.html");
   EXPECT_NE(html.find("seed 2: NaN loss at step 40"), std::string::npos);
-  EXPECT_NE(html.find("Our measurement agrees"), std::string::npos);
+  EXPECT_NE(html.find("Verdict: agrees — "), std::string::npos);
 }
 
 TEST(lab_report, recall_agreement_in_both_directions) {
@@ -284,26 +292,27 @@ TEST(lab_report, recall_agreement_in_both_directions) {
   std::vector<rp::lab_run> runs = {mem_run("A", 0, 0.5), mem_run("A", 1, 0.5), mem_run("M", 0, 0.9), mem_run("M", 1, 0.9)};
   auto s = rp::lab_experiment_section("recall", runs, none, meta_of("recall"));
   const std::string differ =
-      "Our measurement differs: max(attention).accuracy@hardest (kv=64) = pattern=A at 0.50 ± 0.00 > "
+      "Verdict: differs — max(attention).accuracy@hardest (kv=64) = pattern=A at 0.50 ± 0.00 > "
       "max(recurrent).accuracy@hardest (kv=64) = pattern=M at 0.90 ± 0.00 does not hold.";
   EXPECT_EQ(s.comparison.substr(s.comparison.size() - differ.size()), differ) << s.comparison;
   // The other way round: agrees. Hybrids ("MA") are neither side.
   runs = {mem_run("A", 0, 0.8), mem_run("M", 0, 0.3), mem_run("MA", 0, 0.95)};
   s = rp::lab_experiment_section("recall", runs, none, meta_of("recall"));
   const std::string agree =
-      "Our measurement agrees: max(attention).accuracy@hardest (kv=64) = pattern=A at 0.80 > "
+      "Verdict: agrees — max(attention).accuracy@hardest (kv=64) = pattern=A at 0.80 > "
       "max(recurrent).accuracy@hardest (kv=64) = pattern=M at 0.30.";
   EXPECT_EQ(s.comparison.substr(s.comparison.size() - agree.size()), agree) << s.comparison;
-  EXPECT_EQ(s.answer, "Best: pattern=MA at 0.97 test accuracy; worst: pattern=M at 0.65 (1 seed each).");
+  EXPECT_EQ(s.answer, "Best: pattern=MA at 0.97 test accuracy; worst: pattern=M at 0.65 (1 seed each). Fewer than 3 seeds: "
+                      "pattern=MA (n = 1: no interval), pattern=A (n = 1: no interval), pattern=M (n = 1: no interval).");
   // Only attention: nothing to compare.
   s = rp::lab_experiment_section("recall", {mem_run("A", 0, 0.8)}, none, meta_of("recall"));
-  EXPECT_EQ(s.comparison.substr(s.comparison.find("Not decided")),
-            "Not decided automatically: no finished variant of group 'recurrent' (model.pattern ~ [^A]+) has "
+  EXPECT_EQ(s.comparison.substr(s.comparison.find("Verdict")),
+            "Verdict: undecided: no finished variant of group 'recurrent' (model.pattern ~ [^A]+) has "
             "accuracy@hardest.");
-  EXPECT_EQ(s.answer, "All runs reached 0.90 test accuracy (1 seed).");
+  EXPECT_EQ(s.answer, "All runs reached 0.90 test accuracy (n = 1: no interval).");
   // No published result recorded for an unknown experiment.
   s = rp::lab_experiment_section("toy", {mem_run("A", 0, 0.8)}, none, meta_of("toy"));
-  EXPECT_EQ(s.comparison, "Not decided automatically: no published result is recorded for 'toy'.");
+  EXPECT_EQ(s.comparison, "Verdict: undecided: no published result is recorded for 'toy'.");
   EXPECT_NE(s.question.find("No entry for 'toy'"), std::string::npos);
 }
 
@@ -372,18 +381,21 @@ rp::lab_run run_with(const std::string& experiment, const json& model_patch, con
 
 std::string verdict_of(const std::string& experiment, const std::vector<rp::lab_run>& runs) {
   const auto s = rp::lab_experiment_section(experiment, runs, {}, meta_of(experiment));
-  for (const char* v : {"Our measurement agrees: ", "Our measurement differs: ", "Not decided automatically: "}) {
-    const auto at = s.comparison.find(v);
-    if (at != std::string::npos) return s.comparison.substr(at);
+  const auto at = s.comparison.find("Verdict: ");
+  if (at == std::string::npos) return "(no verdict) " + s.comparison;
+  // The section's verdict is the sentence the comparison ends with.
+  EXPECT_TRUE(s.outcome.has_value());
+  if (s.outcome) {
+    EXPECT_EQ(s.comparison.substr(at), s.outcome->sentence());
   }
-  return "(no verdict) " + s.comparison;
+  return s.comparison.substr(at);
 }
 }  // namespace
 
 TEST(lab_report, published_rules_of_the_other_experiments) {
   // posenc: ALiBi vs learned/sinusoidal at the longest slice.
   auto pe = [](const char* p, double long_acc) {
-    return run_with("posenc", {{"pos_encoding", p}}, {}, 0, 0.5, {{"len=64", 1.0}, {"len=512", long_acc}});
+    return run_with("posenc", {{"pos_encoding", p}}, {}, 0, 0.5, {{"len=12", 1.0}, {"len=512", long_acc}});
   };
   // arith: in-distribution vs longer operands.
   auto ar = [](int d, double id, double ood) {
@@ -397,7 +409,9 @@ TEST(lab_report, published_rules_of_the_other_experiments) {
     return r;
   };
   // hybrid_ratio: the best hybrid vs pure attention, within 0.02 (one seed each).
-  auto hy = [](const char* p, double acc) { return run_with("hybrid_ratio", {{"pattern", p}}, {}, 0, acc); };
+  auto hy = [](const char* p, double acc) {
+    return run_with("hybrid_ratio", {{"pattern", p}}, {}, 0, acc, {{"kv=4", 1.0}, {"kv=8", acc}});
+  };
   // mod: MoD (mod_capacity > 0) vs dense.
   auto md = [](double cap, double acc) { return run_with("mod", {{"mod_capacity", cap}}, {}, 0, acc); };
   struct verdict_case {
@@ -407,42 +421,55 @@ TEST(lab_report, published_rules_of_the_other_experiments) {
   };
   const std::vector<verdict_case> cases = {
       {"posenc", {pe("alibi", 0.7), pe("learned", 0.1), pe("sinusoidal", 0.2)},
-       "Our measurement agrees: max(alibi).accuracy@hardest (len=512) = pos_encoding=alibi at 0.70 > "
+       "Verdict: agrees — max(alibi).accuracy@hardest (len=512) = pos_encoding=alibi at 0.70 > "
        "max(learned_or_sinusoidal).accuracy@hardest (len=512) = pos_encoding=sinusoidal at 0.20."},
       {"posenc", {pe("alibi", 0.1), pe("learned", 0.3)},
-       "Our measurement differs: max(alibi).accuracy@hardest (len=512) = pos_encoding=alibi at 0.10 > "
+       "Verdict: differs — max(alibi).accuracy@hardest (len=512) = pos_encoding=alibi at 0.10 > "
        "max(learned_or_sinusoidal).accuracy@hardest (len=512) = pos_encoding=learned at 0.30 does not hold."},
       {"arith", {ar(64, 0.9, 0.1), ar(128, 1.0, 0.5)},
-       "Our measurement agrees: for all 2 variants (closest: each(all).accuracy@id/* = d_model=128 at 1.00 >= "
+       "Verdict: agrees — for all 2 variants (closest: each(all).accuracy@id/* = d_model=128 at 1.00 >= "
        "each(all).accuracy@ood_len/* = d_model=128 at 0.50 + 0.20)."},
       {"arith", {ar(64, 0.9, 0.8), ar(128, 1.0, 0.1)},
-       "Our measurement differs: not for every variant: each(all).accuracy@id/* = d_model=64 at 0.90 >= "
+       "Verdict: differs — not for every variant: each(all).accuracy@id/* = d_model=64 at 0.90 >= "
        "each(all).accuracy@ood_len/* = d_model=64 at 0.80 + 0.20 does not hold."},
       {"arith", {ar(64, 0.3, 0.1)},
-       "Not decided automatically: the models did not learn the task (needed: max(all).accuracy@id/* = all runs at "
-       "0.30 >= 0.50 does not hold)."},
+       "Verdict: undecided: the model did not learn the task — measured: min(all).accuracy@id/* = all runs at 0.30 >= "
+       "0.90 does not hold (needed before the claim)."},
+      {"arith", {ar(64, 0.3, 0.1), ar(128, 1.0, 0.1)},  // one variant learned, one did not: still undecided
+       "Verdict: undecided: the model did not learn the task — measured: min(all).accuracy@id/* = d_model=64 at 0.30 "
+       ">= 0.90 does not hold (needed before the claim)."},
+      {"posenc", {pe("alibi", 0.7), run_with("posenc", {{"pos_encoding", "learned"}}, {}, 0, 0.5, {{"len=12", 0.4}, {"len=512", 0.0}})},
+       "Verdict: undecided: the model did not learn the task — measured: min(learned_or_sinusoidal).accuracy@len=12 = "
+       "pos_encoding=learned at 0.40 >= 0.90 does not hold (needed before the claim)."},
+      {"hybrid_ratio", {run_with("hybrid_ratio", {{"pattern", "A"}}, {}, 0, 0.3, {{"kv=4", 0.5}}), hy("MMMA", 0.7)},
+       "Verdict: undecided: the model did not learn the task — measured: max(attention).accuracy@kv=4 = pattern=A at "
+       "0.50 >= 0.90 does not hold (needed before the claim)."},
+      {"scan", {run_with("scan", {}, {{"split", "simple"}}, 0, 0.87), run_with("scan", {}, {{"split", "length"}}, 0, 0.1)},
+       "Verdict: undecided: the model did not learn the task — measured: max(simple).accuracy = split=simple at 0.87 >= "
+       "0.95 does not hold (needed before the claim)."},
       {"depth_width", {dw(4, 64, 200000, 2.00), dw(1, 128, 205000, 2.08), dw(1, 64, 60000, 3.0)},
-       "Our measurement agrees: first.final_train_loss = d_model=64 n_layers=4 at 2.00 within 5% of "
+       "Verdict: agrees — first.final_train_loss = d_model=64 n_layers=4 at 2.00 within 5% of "
        "second.final_train_loss = d_model=128 n_layers=1 at 2.08 (4.0% apart)."},
       {"depth_width", {dw(4, 64, 200000, 2.00), dw(1, 128, 205000, 2.50)},
-       "Our measurement differs: first.final_train_loss = d_model=64 n_layers=4 at 2.00 within 5% of "
+       "Verdict: differs — first.final_train_loss = d_model=64 n_layers=4 at 2.00 within 5% of "
        "second.final_train_loss = d_model=128 n_layers=1 at 2.50 (25.0% apart) does not hold."},
       {"depth_width", {dw(4, 64, 200000, 2.00), dw(1, 64, 60000, 2.0)},
-       "Not decided automatically: no two variants that differ in model.n_layers have n_params within 15% of each "
+       "Verdict: undecided: no two variants that differ in model.n_layers have n_params within 15% of each "
        "other."},
       {"hybrid_ratio", {hy("A", 0.80), hy("MMMA", 0.79), hy("M", 0.95)},
-       "Our measurement agrees: max(hybrid).accuracy = pattern=MMMA at 0.79 >= max(attention).accuracy = pattern=A "
+       "Verdict: agrees — max(hybrid).accuracy = pattern=MMMA at 0.79 >= max(attention).accuracy = pattern=A "
        "at 0.80 (allowing 0.02)."},
       {"hybrid_ratio", {hy("A", 0.80), hy("MMMA", 0.70)},
-       "Our measurement differs: max(hybrid).accuracy = pattern=MMMA at 0.70 >= max(attention).accuracy = pattern=A "
+       "Verdict: differs — max(hybrid).accuracy = pattern=MMMA at 0.70 >= max(attention).accuracy = pattern=A "
        "at 0.80 (allowing 0.02) does not hold."},
       {"mod", {md(0, 0.60), md(0.125, 0.65)},
-       "Our measurement agrees: max(mod).accuracy = mod_capacity=0.125 at 0.65 >= max(dense).accuracy = "
+       "Verdict: agrees — max(mod).accuracy = mod_capacity=0.125 at 0.65 >= max(dense).accuracy = "
        "mod_capacity=0.0 at 0.60 (allowing 0.02)."},
       {"mod", {md(0, 0.60)},
-       "Not decided automatically: no finished variant of group 'mod' (model.mod_capacity > 0) has accuracy."},
+       "Verdict: undecided: no finished variant of group 'mod' (model.mod_capacity > 0) has accuracy."},
       {"scan", {run_with("scan", {}, {{"split", "length"}}, 0, 0.1)},  // no simple-split run
-       "Not decided automatically: no finished variant of group 'simple' (task.split = simple) has accuracy."},
+       "Verdict: undecided: the model did not learn the task — no finished variant of group 'simple' (task.split = "
+       "simple) has accuracy (needed before the claim)."},
   };
   for (const auto& c : cases) EXPECT_EQ(verdict_of(c.experiment, c.runs), c.expected) << c.experiment;
 }
@@ -456,7 +483,7 @@ TEST(lab_report, rope_rescaled_evaluations_are_their_own_series) {
   EXPECT_NE(csv.find("all runs,len=512,2,0.1,"), std::string::npos) << csv;
   EXPECT_NE(csv.find("all runs @yarn:4,len=512,2,0.6,"), std::string::npos) << csv;
   // The headline numbers stay those of the plain test split.
-  EXPECT_EQ(s.answer, "All runs reached 0.50 test accuracy (1 seed).");
+  EXPECT_EQ(s.answer, "All runs reached 0.50 test accuracy (n = 1: no interval).");
 }
 
 namespace {
@@ -500,7 +527,7 @@ rule = [{ metric = "accuracy@hardest", left = "min(large)", op = ">", right = "m
   auto sec = rp::lab_experiment_section("t", runs, {}, &meta);
   EXPECT_EQ(sec.title, "State");
   EXPECT_EQ(sec.comparison,
-            "Published: P (C). Rule: min(large) > max(small). Our measurement agrees: min(large).accuracy@hardest (kv=8) = "
+            "Published: P (C). Rule: min(large) > max(small). Verdict: agrees — min(large).accuracy@hardest (kv=8) = "
             "d_state=32 at 0.61 ± 0.02 > max(small).accuracy@hardest (kv=8) = d_state=2 at 0.21 ± 0.02.");
   // Figures: the bar chart the spec asked for, then its plot, points ordered by state size.
   ASSERT_EQ(sec.figures.size(), 2u);
@@ -517,20 +544,23 @@ rule = [{ metric = "accuracy@hardest", left = "min(large)", op = ">", right = "m
     runs.push_back(state_run("mamba", 32, s, 0.30 + 0.2 * s, 16000));
   }
   sec = rp::lab_experiment_section("t", runs, {}, &meta);
-  EXPECT_NE(sec.comparison.find("Not decided automatically: min(large).accuracy@hardest (kv=8) = d_state=32 at 0.50 ± "),
+  EXPECT_NE(sec.comparison.find("Verdict: undecided (CI overlaps) — min(large).accuracy@hardest (kv=8) = d_state=32 at 0.50 ± "),
             std::string::npos)
       << sec.comparison;
   EXPECT_NE(sec.comparison.find(": the 95% CIs overlap."), std::string::npos) << sec.comparison;
+  EXPECT_EQ(sec.outcome->word, "undecided (CI overlaps)");
   // One seed: no CI to decide with.
   sec = rp::lab_experiment_section("t", {state_run("mamba", 2, 0, 0.2, 1), state_run("mamba", 32, 0, 0.9, 2)}, {}, &meta);
-  EXPECT_NE(sec.comparison.find("a CI needs two or more seeds per variant."), std::string::npos) << sec.comparison;
+  EXPECT_NE(sec.comparison.find("Verdict: undecided: n = 1: no interval ("), std::string::npos) << sec.comparison;
+  EXPECT_NE(sec.comparison.find("a CI needs two or more seeds per variant)."), std::string::npos) << sec.comparison;
   // The precondition: the easiest slice below 0.9 everywhere -> not decided, whatever the rule says.
   runs = {state_run("mamba", 2, 0, 0.2, 1), state_run("mamba", 32, 0, 0.9, 2)};
   for (auto& r : runs)
     for (auto& e : r.evaluations)
       if (e.slice == "kv=4" && e.metric == "accuracy") e.value = 0.5;
   sec = rp::lab_experiment_section("t", runs, {}, &meta);
-  EXPECT_EQ(sec.comparison.substr(sec.comparison.find("Not decided")),
-            "Not decided automatically: the model did not learn the task (needed: max(all).accuracy@easiest (kv=4) = "
-            "d_state=2 at 0.50 >= 0.90 does not hold).");
+  EXPECT_EQ(sec.comparison.substr(sec.comparison.find("Verdict")),
+            "Verdict: undecided: the model did not learn the task — measured: max(all).accuracy@easiest (kv=4) = "
+            "d_state=2 at 0.50 >= 0.90 does not hold (needed before the claim).");
+  EXPECT_EQ(sec.outcome->word, "undecided: the model did not learn the task");
 }

@@ -14,6 +14,7 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "report/lab_report.hpp"
 #include "report/report.hpp"
 #include "sample_report.hpp"
 
@@ -181,6 +182,73 @@ TEST(report_render, every_figure_renders_in_headless_chromium) {
                                              written.index.string())));
     EXPECT_TRUE(fs::exists(shot));
   }
+}
+
+// A lab section as the report writes it (two variants, three seeds, two slices): its figures —
+// loss lines over a CI band, slice points with error bars, the heatmap, bars with error rules —
+// render without errors or Vega warnings.
+TEST(report_render, a_lab_section_draws_its_intervals) {
+  require_tools();
+  if (HasFatalFailure()) return;
+  std::vector<rp::lab_run> runs;
+  for (const char* arch : {"gpt", "mamba"})
+    for (int seed = 0; seed < 3; ++seed) {
+      rp::lab_run r;
+      r.info.name = fmt::format("toy/{}-{}", arch, seed);
+      r.info.status = lmlab::store::run_status::finished;
+      r.info.config = {{"model", {{"arch", arch}}}, {"seed", seed}};
+      const double base = arch[0] == 'g' ? 0.9 : 0.4;
+      for (int step = 10; step <= 50; step += 10) r.metrics.push_back({step, "train_loss", 3.0 - step * 0.02 * base + 0.05 * seed});
+      for (int kv : {4, 8}) {
+        r.evaluations.push_back({"test", fmt::format("kv={}", kv), "accuracy", base - 0.02 * kv + 0.03 * seed, 50});
+        r.evaluations.push_back({"test", fmt::format("kv={}", kv), "difficulty", static_cast<double>(kv), 50});
+      }
+      r.evaluations.push_back({"test", "all", "accuracy", base - 0.1 + 0.03 * seed, 100});
+      runs.push_back(std::move(r));
+    }
+  rp::document doc;
+  doc.sections.push_back(rp::lab_experiment_section("toy", runs, {}));
+  const auto written = rp::write_report(doc, work_dir() / "lab");
+  const std::string dom = dump_dom(written.index, "lab");
+  ASSERT_NE(dom.find("</html>"), std::string::npos);
+  EXPECT_EQ(body_attr(dom, "data-figures"), "4");
+  EXPECT_EQ(body_attr(dom, "data-rendered"), "4");
+  EXPECT_EQ(body_attr(dom, "data-errors"), "0");
+  EXPECT_EQ(body_attr(dom, "data-warnings"), "0") << body_attr(dom, "data-warning-text");
+  EXPECT_GT(count(figure_dom(dom, "toy-loss"), "mark-area role-mark"), 0u);
+  EXPECT_EQ(count(figure_dom(dom, "toy-loss"), "mark-line role-mark"), 2u);  // a line per variant
+  // One error rule per bar.
+  const std::string bars = figure_dom(dom, "toy-final");
+  const auto rules = bars.find("mark-rule role-mark");
+  ASSERT_NE(rules, std::string::npos);
+  EXPECT_EQ(count(bars.substr(rules, bars.find("</g>", rules) - rules), "<line"), 2u);
+}
+
+// The notes are Korean: a machine without a Hangul font shows their quotes as .notdef boxes.
+// The page measures "한국어" in its body font against three private-use characters that no font
+// has (body data-hangul-width, data-missing-glyph-width); real glyphs are wider (Hangul syllables
+// are about 1 em each) and never the width of the boxes. Fails without a CJK font installed
+// (scripts/deps.sh installs fonts-nanum, which the report's font stack names).
+TEST(report_render, korean_text_renders_with_real_glyphs) {
+  require_tools();
+  if (HasFatalFailure()) return;
+  rp::document doc;
+  rp::section s;
+  s.id = "korean";
+  s.title = "위치 인코딩의 미래";
+  s.quote = "외삽 한계: 학습 시 최대 길이보다 5-10× 이상에서 급격한 성능 저하";
+  s.answer = "한국어";
+  doc.sections.push_back(s);
+  const auto written = rp::write_report(doc, work_dir() / "korean");
+  const std::string dom = dump_dom(written.index, "korean");
+  ASSERT_NE(dom.find("</html>"), std::string::npos);
+  const std::string hangul = body_attr(dom, "data-hangul-width"), missing = body_attr(dom, "data-missing-glyph-width");
+  ASSERT_TRUE(std::regex_match(hangul, std::regex("[0-9.]+"))) << hangul;
+  ASSERT_TRUE(std::regex_match(missing, std::regex("[0-9.]+"))) << missing;
+  const double h = std::stod(hangul), m = std::stod(missing);
+  EXPECT_GT(h, 1.2 * m) << "Korean text renders as missing-glyph boxes (\"한국어\" " << h << " px wide, three .notdef boxes "
+                        << m << " px): install a CJK font (scripts/deps.sh installs fonts-nanum)";
+  EXPECT_GE(h, 2.5 * 16) << "three Hangul syllables in the 16 px body font should span about 3 em";
 }
 
 TEST(report_render, a_broken_spec_is_reported_not_hidden) {
