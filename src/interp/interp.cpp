@@ -278,7 +278,8 @@ double logit_diff(const tensor& logits, std::int32_t answer, std::int32_t wrong)
 double normalise(double patched, double clean, double corrupted) {
   const double d = clean - corrupted;
   if (std::abs(d) <= 1e-12 * std::max(1.0, std::abs(clean))) return 0.0;
-  return (patched - corrupted) / d;
+  const double e = (patched - corrupted) / d;
+  return e == 0.0 ? 0.0 : e;  // no "-0" when clean < corrupted
 }
 
 namespace {
