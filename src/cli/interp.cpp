@@ -20,6 +20,7 @@
 #include "data/tokenizer.hpp"
 #include "interp/interp.hpp"
 #include "interp/probe.hpp"
+#include "interp/tms.hpp"
 #include "nn/safetensors.hpp"
 #include "tasks/registry.hpp"
 #include "train/import.hpp"
@@ -392,6 +393,50 @@ void add_steer(CLI::App& parent) {
   });
 }
 
+void add_tms(CLI::App& parent) {
+  auto* s = parent.add_subcommand("tms", "Train a toy model of superposition (Elhage et al. 2022) and print W, b and feature norms");
+  struct opts {
+    in::tms_config c;
+    std::string importance, out = "text";
+  };
+  auto o = std::make_shared<opts>();
+  s->add_option("--n", o->c.n, "features")->capture_default_str();
+  s->add_option("--m", o->c.m, "hidden dimensions")->capture_default_str();
+  s->add_option("--sparsity", o->c.sparsity, "S: probability a feature is 0")->capture_default_str();
+  s->add_option("--importance", o->importance, "comma-separated I_i (default all 1), or DECAY^i with --importance 0.9^");
+  s->add_option("--steps", o->c.steps, "Adam steps")->capture_default_str();
+  s->add_option("--batch", o->c.batch, "batch size")->capture_default_str();
+  s->add_option("--instances", o->c.instances, "instances trained; the lowest loss is kept")->capture_default_str();
+  s->add_option("--lr", o->c.lr, "Adam learning rate")->capture_default_str();
+  s->add_option("--seed", o->c.seed, "seed")->capture_default_str();
+  s->add_option("-o,--output", o->out, "text|md|csv|json|jsonl")->capture_default_str();
+  s->callback([o] {
+    const auto f = lmlab::parse_table_format(o->out);
+    if (o->importance.ends_with("^")) {
+      const double r = parse_scales(o->importance.substr(0, o->importance.size() - 1)).at(0);
+      for (std::int64_t i = 0; i < o->c.n; ++i) o->c.importance.push_back(std::pow(r, static_cast<double>(i)));
+    } else if (!o->importance.empty()) {
+      o->c.importance = parse_scales(o->importance);
+    }
+    const auto t = in::train_tms(o->c);
+    std::printf("loss %.6f | dimensions per feature D* = m / |W|_F^2 = %.3f\n", t.loss, t.dimensions_per_feature());
+    std::vector<std::string> cols = {"feature", "importance", "norm", "bias"};
+    for (std::int64_t j = 0; j < t.m; ++j) cols.push_back("W" + std::to_string(j));
+    lmlab::table tab(cols);
+    for (std::int64_t i = 0; i < t.n; ++i) {
+      std::vector<lmlab::cell> row = {i, o->c.importance.empty() ? 1.0 : o->c.importance[static_cast<std::size_t>(i)],
+                                      lmlab::cell(t.norm(i), fmt::format("{:.3f}", t.norm(i))),
+                                      lmlab::cell(t.b[static_cast<std::size_t>(i)], fmt::format("{:.3f}", t.b[static_cast<std::size_t>(i)]))};
+      for (std::int64_t j = 0; j < t.m; ++j) {
+        const double w = t.W[static_cast<std::size_t>(j * t.n + i)];
+        row.push_back(lmlab::cell(w, fmt::format("{:.3f}", w)));
+      }
+      tab.add_row(row);
+    }
+    tab.print(std::cout, f);
+  });
+}
+
 void add_interp(CLI::App& app) {
   auto* s = app.add_subcommand("interp", "Interpretability: cache activations, score heads, patch, probe, steer (docs/interp.md)");
   s->require_subcommand(1);
@@ -400,6 +445,7 @@ void add_interp(CLI::App& app) {
   add_patch(*s);
   add_probe(*s);
   add_steer(*s);
+  add_tms(*s);
 }
 
 LMLAB_COMMAND("interp", 15, add_interp);
