@@ -4,12 +4,15 @@
 //   lmlab interp patch CKPT --ids --clean '1 2 3 4' --corrupt '1 2 9 4' --answer 5 --wrong 6 [--heads]
 //   lmlab interp probe CKPT --hook blocks.1.hook_resid_post --examples labels.tsv [--save-direction d.safetensors]
 //   lmlab interp steer CKPT --hook blocks.1.hook_resid_post --direction d.safetensors --ids --text '1 2 3' ...
+//   lmlab interp logit-lens CKPT --ids --text '1 2 3' [--answer 4];  lmlab interp attn CKPT --layer 0 --head 1 ...
+//   lmlab interp tms --n 5 --m 2 --sparsity 0.9 --importance 0.9^
 // Definitions and citations: docs/interp.md.
 // Not for: the logic (src/interp/).
 #include <cmath>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <numeric>
 #include <sstream>
 
 #include "cli/command.hpp"
@@ -283,7 +286,7 @@ void add_probe(CLI::App& parent) {
   s->add_option("--test-fraction", o->p.test_fraction, "held-out examples")->capture_default_str();
   s->add_option("--l2", o->p.l2, "L2 penalty on the standardised weights")->capture_default_str();
   s->add_option("--seed", o->p.seed, "split, control labels and bootstrap")->capture_default_str();
-  s->add_option("--save-direction", o->save, "write the probe direction (two classes: W[1] - W[0]) for `interp steer`");
+  s->add_option("--save-direction", o->save, "write the probe direction (two classes: W[1] - W[0]) as tensor direction, and the difference of class means as mean_diff, for `interp steer`");
   s->add_option("-o,--output", o->out, "text|md|csv|json|jsonl")->capture_default_str();
   s->callback([o] {
     const auto f = lmlab::parse_table_format(o->out);
@@ -340,9 +343,17 @@ void add_probe(CLI::App& parent) {
     if (!o->save.empty()) {
       LMLAB_CHECK_HINT(r.classes == 2, "a direction is saved for two-class probes only", "--save-direction: the probe has {} classes",
                        r.classes);
-      std::vector<float> d(D);
+      std::vector<float> d(D), md(D);
       for (std::size_t c = 0; c < D; ++c) d[c] = static_cast<float>(r.weights[D + c] - r.weights[c]);
-      lmlab::nn::save_safetensors(o->save, {{"direction", tensor::from<float>({static_cast<std::int64_t>(D)}, std::span<const float>(d))}},
+      // The difference of class means (all examples), the other common steering direction.
+      std::vector<double> cnt(2, 0.0), sum(2 * D, 0.0);
+      for (std::size_t i = 0; i < y.size(); ++i) {
+        cnt[static_cast<std::size_t>(y[i])] += 1;
+        for (std::size_t c = 0; c < D; ++c) sum[static_cast<std::size_t>(y[i]) * D + c] += X[i * D + c];
+      }
+      for (std::size_t c = 0; c < D; ++c) md[c] = static_cast<float>(sum[D + c] / cnt[1] - sum[c] / cnt[0]);
+      const auto vec = [D](const std::vector<float>& v) { return tensor::from<float>({static_cast<std::int64_t>(D)}, std::span<const float>(v)); };
+      lmlab::nn::save_safetensors(o->save, {{"direction", vec(d)}, {"mean_diff", vec(md)}},
                                   {{"hook", o->hook}, {"positive", labels[1]}, {"negative", labels[0]}});
       std::fprintf(stderr, "direction (%s minus %s) written to %s\n", labels[1].c_str(), labels[0].c_str(), o->save.c_str());
     }
@@ -437,6 +448,91 @@ void add_tms(CLI::App& parent) {
   });
 }
 
+void add_logit_lens(CLI::App& parent) {
+  auto* s = parent.add_subcommand("logit-lens", "Decode every layer's residual stream with the final norm and head (last position)");
+  struct opts {
+    std::string ckpt, answer, out = "text";
+    std::int64_t top = 3;
+    input_opts in;
+  };
+  auto o = std::make_shared<opts>();
+  s->add_option("checkpoint", o->ckpt, "checkpoint folder, .gguf file or Hugging Face folder")->required();
+  s->add_option("--answer", o->answer, "also report this token's probability and rank");
+  s->add_option("--top", o->top, "top tokens shown per layer")->capture_default_str();
+  s->add_option("-o,--output", o->out, "text|md|csv|json|jsonl")->capture_default_str();
+  o->in.add(s);
+  s->callback([o] {
+    const auto f = lmlab::parse_table_format(o->out);
+    auto m = open_model(o->ckpt);
+    const tensor ids = o->in.load(m);
+    const std::int32_t a = o->answer.empty() ? -1 : m.one_token(o->answer, o->in.ids, "--answer");
+    std::vector<std::string> cols = {"layer", "top"};
+    if (a >= 0) cols.insert(cols.end(), {"p_answer", "rank_answer"});
+    lmlab::table t(cols);
+    const auto show = [&](std::int32_t id) { return m.tok ? m.tok->decode(std::span<const std::int32_t>(&id, 1)) : std::to_string(id); };
+    for (const auto& [name, logits] : in::logit_lens(*m.ck.model, ids)) {
+      // Softmax of row 0's last position.
+      const std::int64_t T = logits.size(1), V = logits.size(2);
+      std::vector<double> p(static_cast<std::size_t>(V));
+      double mx = -INFINITY, z = 0;
+      for (std::int64_t v = 0; v < V; ++v) mx = std::max(mx, p[static_cast<std::size_t>(v)] = logits.at({0, T - 1, v}));
+      for (auto& x : p) z += (x = std::exp(x - mx));
+      for (auto& x : p) x /= z;
+      std::vector<std::int32_t> order(static_cast<std::size_t>(V));
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](auto x, auto y) { return p[static_cast<std::size_t>(x)] > p[static_cast<std::size_t>(y)]; });
+      std::string top;
+      for (std::int64_t k = 0; k < std::min(o->top, V); ++k)
+        top += fmt::format("{}{} ({:.3f})", k ? ", " : "", show(order[static_cast<std::size_t>(k)]), p[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])]);
+      std::vector<lmlab::cell> row = {in::layer_of(name), top};
+      if (a >= 0) {
+        const auto rank = std::find(order.begin(), order.end(), a) - order.begin();
+        row.push_back(lmlab::cell(p[static_cast<std::size_t>(a)], fmt::format("{:.4f}", p[static_cast<std::size_t>(a)])));
+        row.push_back(static_cast<std::int64_t>(rank + 1));
+      }
+      t.add_row(row);
+    }
+    t.print(std::cout, f);
+  });
+}
+
+void add_attn(CLI::App& parent) {
+  auto* s = parent.add_subcommand("attn", "The attention pattern of one head on one input (rows: queries, columns: keys)");
+  struct opts {
+    std::string ckpt, out = "text";
+    std::int64_t layer = 0, head = 0;
+    input_opts in;
+  };
+  auto o = std::make_shared<opts>();
+  s->add_option("checkpoint", o->ckpt, "checkpoint folder, .gguf file or Hugging Face folder")->required();
+  s->add_option("--layer", o->layer, "layer")->capture_default_str();
+  s->add_option("--head", o->head, "head")->capture_default_str();
+  s->add_option("-o,--output", o->out, "text|md|csv|json|jsonl")->capture_default_str();
+  o->in.add(s);
+  s->callback([o] {
+    const auto f = lmlab::parse_table_format(o->out);
+    auto m = open_model(o->ckpt);
+    const tensor ids = o->in.load(m);
+    const std::string hook = fmt::format("blocks.{}.attn.hook_pattern", o->layer);
+    in::match_hooks(*m.ck.model, hook);
+    const tensor p = in::cache_activations(*m.ck.model, ids, {hook}).at(hook);  // (B, H, T, T)
+    LMLAB_CHECK(o->head >= 0 && o->head < p.size(1), "--head {}: layer {} has {} heads", o->head, o->layer, p.size(1));
+    const std::int64_t T = p.size(2);
+    std::vector<std::string> cols = {"query"};
+    for (std::int64_t k = 0; k < T; ++k) cols.push_back(std::to_string(k));
+    lmlab::table t(cols);
+    for (std::int64_t q = 0; q < T; ++q) {
+      std::vector<lmlab::cell> row = {q};
+      for (std::int64_t k = 0; k < T; ++k) {
+        const double v = p.at({0, o->head, q, k});
+        row.push_back(lmlab::cell(v, fmt::format("{:.2f}", v)));
+      }
+      t.add_row(row);
+    }
+    t.print(std::cout, f);
+  });
+}
+
 void add_interp(CLI::App& app) {
   auto* s = app.add_subcommand("interp", "Interpretability: cache activations, score heads, patch, probe, steer (docs/interp.md)");
   s->require_subcommand(1);
@@ -446,6 +542,8 @@ void add_interp(CLI::App& app) {
   add_probe(*s);
   add_steer(*s);
   add_tms(*s);
+  add_logit_lens(*s);
+  add_attn(*s);
 }
 
 LMLAB_COMMAND("interp", 15, add_interp);

@@ -362,6 +362,16 @@ tensor patch_whole(models::causal_lm& model, const tensor& clean_ids, const tens
   return forward_with(model, corrupt_ids, hook, hooks::patch_with(clean.at(hook)));
 }
 
+// ---- logit lens ---------------------------------------------------------------------------
+
+std::vector<std::pair<std::string, tensor>> logit_lens(models::causal_lm& model, const tensor& ids) {
+  const auto names = match_hooks(model, "blocks.*.hook_resid_post");
+  const auto cache = cache_activations(model, ids, names);
+  std::vector<std::pair<std::string, tensor>> out;
+  for (const auto& n : names) out.emplace_back(n, forward_with(model, ids, names.back(), hooks::patch_with(cache.at(n))));
+  return out;
+}
+
 // ---- steering -------------------------------------------------------------------------------
 
 std::vector<steer_point> steer_sweep(models::causal_lm& model, const tensor& ids, const std::string& hook,

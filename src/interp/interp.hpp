@@ -98,6 +98,14 @@ patch_result patch_heads(models::causal_lm& model, const tensor& clean_ids, cons
 // The corrupted run with the whole clean activation of `hook` copied in; returns the logits.
 tensor patch_whole(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids, const std::string& hook);
 
+// ---- logit lens ---------------------------------------------------------------------------
+// ref: nostalgebraist 2020, "interpreting GPT: the logit lens": decode each layer's residual
+// stream with the model's own final norm and unembedding. Done through hooks, so it works for
+// every model: the last block's hook_resid_post is replaced by layer N's, and the forward's
+// tail (final norm, head) decodes it. Returns (hook_resid_post name, logits (B, T, V)) per
+// layer, in order; the last entry equals the model's logits.
+std::vector<std::pair<std::string, tensor>> logit_lens(models::causal_lm& model, const tensor& ids);
+
 // ---- steering -------------------------------------------------------------------------------
 struct steer_point {
   double scale = 0;

@@ -147,6 +147,22 @@ TEST_P(per_mixer, steering_with_a_zero_vector_changes_nothing) {
   }
 }
 
+TEST_P(per_mixer, the_logit_lens_of_the_last_layer_is_the_model_output) {
+  auto m = tiny(GetParam(), 6);
+  const tensor x = ids({3, 1, 4, 1, 5, 9});
+  const auto lens = interp::logit_lens(*m, x);
+  ASSERT_EQ(lens.size(), 2u);
+  EXPECT_EQ(lens[0].first, "blocks.0.hook_resid_post");
+  tensor logits;
+  {
+    no_grad ng;
+    logits = m->forward(x);
+  }
+  EXPECT_EQ(lens[1].second.to_vector(), logits.to_vector());
+  EXPECT_NE(lens[0].second.to_vector(), logits.to_vector());
+  EXPECT_EQ(lens[0].second.shape(), logits.shape());
+}
+
 INSTANTIATE_TEST_SUITE_P(mixers, per_mixer, ::testing::Values("A", "M"));
 
 TEST(interp, head_scores_follow_the_definition_on_hand_made_patterns) {

@@ -111,7 +111,26 @@ TEST(interp_cli, cache_heads_patch_probe_and_steer_run_on_attention_and_mamba) {
                  "--save-direction", (fx.dir / "d.safetensors").string()});
   ASSERT_EQ(r.rc, 0) << r.output;
   EXPECT_NE(r.output.find("selectivity"), std::string::npos) << r.output;
-  EXPECT_EQ(nn::safetensors_file::load(fx.dir / "d.safetensors").get("direction").shape(), (shape_t{16}));
+  const auto dfile = nn::safetensors_file::load(fx.dir / "d.safetensors");
+  EXPECT_EQ(dfile.get("direction").shape(), (shape_t{16}));
+  EXPECT_EQ(dfile.get("mean_diff").shape(), (shape_t{16}));
+}
+
+TEST(interp_cli, logit_lens_and_attention_patterns) {
+  fixture fx;
+  auto r = run_lmlab({"interp", "logit-lens", fx.ckpt("M"), "--ids", "--text", "1 2 3", "--answer", "4", "-o", "csv"});
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("layer,top,p_answer,rank_answer\n0,", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find("\n1,"), std::string::npos) << r.output;
+  r = run_lmlab({"interp", "attn", fx.ckpt("A"), "--layer", "1", "--head", "1", "--ids", "--text", "1 2 3", "-o", "csv"});
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("query,0,1,2\n0,1,0,0\n", 0), 0u) << r.output;  // the first query sees only itself
+  r = run_lmlab({"interp", "attn", fx.ckpt("A"), "--layer", "1", "--head", "2", "--ids", "--text", "1 2 3"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.output.find("error: --head 2: layer 1 has 2 heads"), std::string::npos) << r.output;
+  r = run_lmlab({"interp", "attn", fx.ckpt("M"), "--ids", "--text", "1 2 3"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.output.find("error: interp: no hook point matches 'blocks.0.attn.hook_pattern'"), std::string::npos) << r.output;
 }
 
 TEST(interp_cli, errors_name_the_file_line_and_column_or_the_close_hooks) {
