@@ -280,7 +280,7 @@ void add_probe(CLI::App& parent) {
   };
   auto o = std::make_shared<opts>();
   s->add_option("checkpoint", o->ckpt, "checkpoint folder, .gguf file or Hugging Face folder")->required();
-  s->add_option("--hook", o->hook, "hook name, e.g. blocks.1.hook_resid_post (a (B, T, C) activation)")->required();
+  s->add_option("--hook", o->hook, "hook name or globs, e.g. 'blocks.*.hook_resid_post' (one row per hook; (B, T, C) activations)")->required();
   s->add_option("--examples", o->examples, "TSV: label<TAB>token ids, one example a line")->required();
   s->add_option("--position", o->position, "position probed; negative counts from the end")->capture_default_str();
   s->add_option("--test-fraction", o->p.test_fraction, "held-out examples")->capture_default_str();
@@ -312,51 +312,58 @@ void add_probe(CLI::App& parent) {
     }
     LMLAB_CHECK(labels.size() >= 2, "{}: the probe needs at least two labels, found {}", o->examples, labels.size());
     // Activations at the probed position, batched by length; the type is the token there.
+    const auto hooks = in::match_hooks(*m.ck.model, o->hook);
+    LMLAB_CHECK_HINT(o->save.empty() || hooks.size() == 1, "give one hook name with --save-direction",
+                     "--save-direction: '{}' matches {} hooks", o->hook, hooks.size());
     std::map<std::size_t, std::vector<std::size_t>> by_len;
     for (std::size_t i = 0; i < rows.size(); ++i) by_len[rows[i].size()].push_back(i);
-    std::size_t D = 0;
-    std::vector<std::vector<double>> feats(rows.size());
+    std::vector<std::size_t> D(hooks.size(), 0);
+    std::vector<std::vector<std::vector<double>>> feats(hooks.size(), std::vector<std::vector<double>>(rows.size()));
     std::vector<std::int64_t> types(rows.size());
     for (const auto& [T, idx] : by_len) {
       std::vector<std::vector<std::int32_t>> batch;
       for (auto i : idx) batch.push_back(rows[i]);
       const auto pos = o->position < 0 ? static_cast<std::int64_t>(T) + o->position : o->position;
       LMLAB_CHECK(pos >= 0 && pos < static_cast<std::int64_t>(T), "--position {}: outside examples of {} tokens", o->position, T);
-      const tensor act = in::cache_activations(*m.ck.model, rows_to_tensor(batch, o->examples), {o->hook}).at(o->hook);
-      LMLAB_CHECK(act.dim() == 3, "{}: the probe needs a (B, T, C) activation, got {}", o->hook, lmlab::shape_str(act.shape()));
-      D = static_cast<std::size_t>(act.size(2));
-      for (std::size_t b = 0; b < idx.size(); ++b) {
-        for (std::int64_t c = 0; c < act.size(2); ++c) feats[idx[b]].push_back(act.at({static_cast<std::int64_t>(b), pos, c}));
-        types[idx[b]] = rows[idx[b]][static_cast<std::size_t>(pos)];
+      const auto cache = in::cache_activations(*m.ck.model, rows_to_tensor(batch, o->examples), hooks);
+      for (std::size_t k = 0; k < hooks.size(); ++k) {
+        const tensor& act = cache.at(hooks[k]);
+        LMLAB_CHECK(act.dim() == 3, "{}: the probe needs a (B, T, C) activation, got {}", hooks[k], lmlab::shape_str(act.shape()));
+        D[k] = static_cast<std::size_t>(act.size(2));
+        for (std::size_t b = 0; b < idx.size(); ++b)
+          for (std::int64_t c = 0; c < act.size(2); ++c) feats[k][idx[b]].push_back(act.at({static_cast<std::int64_t>(b), pos, c}));
       }
+      for (auto i : idx) types[i] = rows[i][static_cast<std::size_t>(pos)];
     }
-    std::vector<double> X;
-    for (const auto& v : feats) X.insert(X.end(), v.begin(), v.end());
-    const auto r = in::probe_with_control(X, D, y, types, o->p);
     const auto ci = [](const lmlab::analysis::interval& i) {
       return lmlab::cell(i.estimate, fmt::format("{:.3f} [{:.3f}, {:.3f}]", i.estimate, i.lo, i.hi));
     };
     lmlab::table t({"hook", "position", "classes", "train", "test", "train_acc", "task_acc", "control_acc", "selectivity"});
-    t.add_row({o->hook, o->position, r.classes, static_cast<std::int64_t>(r.n_train), static_cast<std::int64_t>(r.n_test),
-               lmlab::cell(r.train_acc, fmt::format("{:.3f}", r.train_acc)), ci(r.task_acc), ci(r.control_acc), ci(r.selectivity)});
-    t.print(std::cout, f);
-    if (!o->save.empty()) {
+    for (std::size_t k = 0; k < hooks.size(); ++k) {
+      std::vector<double> X;
+      for (const auto& v : feats[k]) X.insert(X.end(), v.begin(), v.end());
+      const auto r = in::probe_with_control(X, D[k], y, types, o->p);
+      t.add_row({hooks[k], o->position, r.classes, static_cast<std::int64_t>(r.n_train), static_cast<std::int64_t>(r.n_test),
+                 lmlab::cell(r.train_acc, fmt::format("{:.3f}", r.train_acc)), ci(r.task_acc), ci(r.control_acc), ci(r.selectivity)});
+      if (o->save.empty()) continue;
       LMLAB_CHECK_HINT(r.classes == 2, "a direction is saved for two-class probes only", "--save-direction: the probe has {} classes",
                        r.classes);
-      std::vector<float> d(D), md(D);
-      for (std::size_t c = 0; c < D; ++c) d[c] = static_cast<float>(r.weights[D + c] - r.weights[c]);
+      const std::size_t d_ = D[k];
+      std::vector<float> d(d_), md(d_);
+      for (std::size_t c = 0; c < d_; ++c) d[c] = static_cast<float>(r.weights[d_ + c] - r.weights[c]);
       // The difference of class means (all examples), the other common steering direction.
-      std::vector<double> cnt(2, 0.0), sum(2 * D, 0.0);
+      std::vector<double> cnt(2, 0.0), sum(2 * d_, 0.0);
       for (std::size_t i = 0; i < y.size(); ++i) {
         cnt[static_cast<std::size_t>(y[i])] += 1;
-        for (std::size_t c = 0; c < D; ++c) sum[static_cast<std::size_t>(y[i]) * D + c] += X[i * D + c];
+        for (std::size_t c = 0; c < d_; ++c) sum[static_cast<std::size_t>(y[i]) * d_ + c] += X[i * d_ + c];
       }
-      for (std::size_t c = 0; c < D; ++c) md[c] = static_cast<float>(sum[D + c] / cnt[1] - sum[c] / cnt[0]);
-      const auto vec = [D](const std::vector<float>& v) { return tensor::from<float>({static_cast<std::int64_t>(D)}, std::span<const float>(v)); };
+      for (std::size_t c = 0; c < d_; ++c) md[c] = static_cast<float>(sum[d_ + c] / cnt[1] - sum[c] / cnt[0]);
+      const auto vec = [d_](const std::vector<float>& v) { return tensor::from<float>({static_cast<std::int64_t>(d_)}, std::span<const float>(v)); };
       lmlab::nn::save_safetensors(o->save, {{"direction", vec(d)}, {"mean_diff", vec(md)}},
-                                  {{"hook", o->hook}, {"positive", labels[1]}, {"negative", labels[0]}});
+                                  {{"hook", hooks[k]}, {"positive", labels[1]}, {"negative", labels[0]}});
       std::fprintf(stderr, "direction (%s minus %s) written to %s\n", labels[1].c_str(), labels[0].c_str(), o->save.c_str());
     }
+    t.print(std::cout, f);
   });
 }
 
