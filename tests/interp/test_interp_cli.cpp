@@ -1,0 +1,157 @@
+// `lmlab interp` end to end on checkpoints of two mixers (attention, Mamba) saved by the test:
+// each verb runs, the cache file holds the asked hooks, patching equal inputs prints effect 0,
+// a zero steering direction changes nothing, and errors name the file, line and column, or
+// list the close hook names.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/fs.hpp"
+#include "core/process.hpp"
+#include "models/lm.hpp"
+#include "nn/safetensors.hpp"
+#include "train/checkpoint.hpp"
+
+using namespace lmlab;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct result {
+  int rc;
+  std::string output;  // stdout and stderr
+};
+
+result run_lmlab(std::vector<std::string> args) {
+  static int n = 0;
+  const fs::path out = fs::temp_directory_path() / ("lmlab_interp_out_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
+  args.insert(args.begin(), LMLAB_BINARY);
+  const int rc = run_process(args, out.string());
+  result r{rc, read_text_file(out)};
+  fs::remove(out);
+  return r;
+}
+
+struct fixture {
+  fs::path dir;
+  fixture() : dir(fs::temp_directory_path() / ("lmlab_interp_cli_" + std::to_string(::getpid()))) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    for (const char* p : {"A", "M"}) {
+      models::lm_config c;
+      c.vocab_size = 12;
+      c.d_model = 16;
+      c.n_layers = 2;
+      c.n_heads = 2;
+      c.n_ctx = 16;
+      c.pattern = p;
+      auto m = models::make_model(c, 1);
+      train::checkpoint_contents cc;
+      cc.model = m.get();
+      train::save_checkpoint(dir / p, cc);
+    }
+  }
+  ~fixture() { fs::remove_all(dir); }
+  std::string ckpt(const char* p) const { return (dir / p).string(); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(dir / name) << text;
+    return (dir / name).string();
+  }
+};
+
+}  // namespace
+
+TEST(interp_cli, cache_heads_patch_probe_and_steer_run_on_attention_and_mamba) {
+  fixture fx;
+  const auto ids = fx.write("ids.txt", "1 2 3 4 5\n6,7,8,9,10\n");
+  for (const char* p : {"A", "M"}) {
+    const auto out = (fx.dir / (std::string(p) + ".safetensors")).string();
+    auto r = run_lmlab({"interp", "cache", fx.ckpt(p), "--input", ids, "--hooks", "blocks.*.hook_resid_post", "--out", out,
+                        "--layer-at-a-time"});
+    ASSERT_EQ(r.rc, 0) << r.output;
+    EXPECT_NE(r.output.find("2 tensors"), std::string::npos) << r.output;
+    EXPECT_EQ(nn::safetensors_file::load(out).get("blocks.1.hook_resid_post").shape(), (shape_t{2, 5, 16}));
+    // Equal clean and corrupted inputs: every cell has effect 0.
+    r = run_lmlab({"interp", "patch", fx.ckpt(p), "--ids", "--clean", "1 2 3", "--corrupt", "1 2 3", "--answer", "4", "--wrong",
+                   "5", "-o", "csv"});
+    ASSERT_EQ(r.rc, 0) << r.output;
+    EXPECT_NE(r.output.find("hook,layer,pos,logit_diff,effect\n"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("blocks.1.hook_resid_pre,1,2,"), std::string::npos) << r.output;
+    std::size_t rows = 0;
+    for (std::size_t at = r.output.find("\nblocks."); at != std::string::npos; at = r.output.find("\nblocks.", at + 1)) {
+      const auto eol = r.output.find('\n', at + 1);
+      EXPECT_EQ(r.output.substr(r.output.rfind(',', eol) + 1, eol - r.output.rfind(',', eol) - 1), "0");
+      ++rows;
+    }
+    EXPECT_EQ(rows, 6u);
+    // A zero direction changes nothing.
+    const auto zero = (fx.dir / "zero.safetensors").string();
+    nn::save_safetensors(zero, {{"direction", tensor::zeros({16})}});
+    r = run_lmlab({"interp", "steer", fx.ckpt(p), "--hook", "blocks.0.hook_resid_post", "--direction", zero, "--ids", "--text",
+                   "1 2 3", "--answer", "4", "--wrong", "5", "--scales", "-3,5", "-o", "csv"});
+    ASSERT_EQ(r.rc, 0) << r.output;
+    std::size_t unchanged = 0;
+    for (std::size_t at = r.output.find("\nblocks."); at != std::string::npos; at = r.output.find("\nblocks.", at + 1))
+      unchanged += r.output.compare(r.output.find('\n', at + 1) - 2, 2, ",0") == 0;
+    EXPECT_EQ(unchanged, 2u) << r.output;
+  }
+  auto r = run_lmlab({"interp", "heads", fx.ckpt("A"), "--n", "4", "-o", "csv"});
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("layer,head,induction,prev_token\n0,0,", 0), 0u) << r.output;
+  r = run_lmlab({"interp", "heads", fx.ckpt("M")});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.output.find("error: interp heads: the model has no blocks.N.attn.hook_pattern"), std::string::npos) << r.output;
+  std::string tsv;
+  for (int i = 0; i < 40; ++i) tsv += std::string(i % 2 ? "yes" : "no") + "\t" + std::to_string(i % 11) + " 3 " + std::to_string(i % 7) + "\n";
+  r = run_lmlab({"interp", "probe", fx.ckpt("M"), "--hook", "blocks.1.hook_resid_post", "--examples", fx.write("p.tsv", tsv),
+                 "--save-direction", (fx.dir / "d.safetensors").string()});
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_NE(r.output.find("selectivity"), std::string::npos) << r.output;
+  const auto dfile = nn::safetensors_file::load(fx.dir / "d.safetensors");
+  EXPECT_EQ(dfile.get("direction").shape(), (shape_t{16}));
+  EXPECT_EQ(dfile.get("mean_diff").shape(), (shape_t{16}));
+}
+
+TEST(interp_cli, logit_lens_and_attention_patterns) {
+  fixture fx;
+  auto r = run_lmlab({"interp", "logit-lens", fx.ckpt("M"), "--ids", "--text", "1 2 3", "--answer", "4", "-o", "csv"});
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("layer,top,p_answer,rank_answer\n0,", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find("\n1,"), std::string::npos) << r.output;
+  r = run_lmlab({"interp", "attn", fx.ckpt("A"), "--layer", "1", "--head", "1", "--ids", "--text", "1 2 3", "-o", "csv"});
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("query,0,1,2\n0,1,0,0\n", 0), 0u) << r.output;  // the first query sees only itself
+  r = run_lmlab({"interp", "attn", fx.ckpt("A"), "--layer", "1", "--head", "2", "--ids", "--text", "1 2 3"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.output.find("error: --head 2: layer 1 has 2 heads"), std::string::npos) << r.output;
+  r = run_lmlab({"interp", "attn", fx.ckpt("M"), "--ids", "--text", "1 2 3"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.output.find("error: interp: no hook point matches 'blocks.0.attn.hook_pattern'"), std::string::npos) << r.output;
+}
+
+TEST(interp_cli, errors_name_the_file_line_and_column_or_the_close_hooks) {
+  fixture fx;
+  auto r = run_lmlab({"interp", "cache", fx.ckpt("A"), "--input", fx.write("bad.txt", "1 2 3\n4 x 6\n"), "--out",
+                      (fx.dir / "o.safetensors").string()});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.output.find("bad.txt:2:3: 'x' is not a token id\n"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(fx.dir / "o.safetensors"));
+  r = run_lmlab({"interp", "probe", fx.ckpt("A"), "--hook", "blocks.0.hook_resid_post", "--examples",
+                 fx.write("bad.tsv", "a\t1 2\nb\t1 99\n")});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.output.find("bad.tsv:2:5: token id 99 is outside the vocabulary of 12\n"), std::string::npos) << r.output;
+  r = run_lmlab({"interp", "cache", fx.ckpt("M"), "--text", "1 2", "--ids", "--hooks", "blocks.0.ssm.hook_stat", "--out",
+                 (fx.dir / "o.safetensors").string()});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.output.find("error: interp: no hook point matches 'blocks.0.ssm.hook_stat'\nhint: close matches: blocks.0.ssm.hook_state"),
+            std::string::npos)
+      << r.output;
+  r = run_lmlab({"interp", "patch", fx.ckpt("A"), "--ids", "--clean", "1 2 3", "--corrupt", "1 2", "--answer", "4", "--wrong", "5"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.output.find("error: interp patch: clean ids [1, 3] and corrupted ids [1, 2] differ in shape"), std::string::npos)
+      << r.output;
+}
