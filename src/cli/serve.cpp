@@ -23,7 +23,7 @@ struct serve_args {
   std::size_t max_connections = 256;
   double header_timeout = 10, body_timeout = 30;
   std::int64_t max_tokens = 2048, max_request_tokens = 65536;
-  bool truncate_prompt = false, quiet = false;
+  bool truncate_prompt = false, quiet = false, recompute = false;
 };
 
 void add_serve(CLI::App& app) {
@@ -55,6 +55,9 @@ void add_serve(CLI::App& app) {
               "keep the end of a prompt longer than the context (default: 400 context_length_exceeded)");
   s->add_option("--unknown-char", a->unknown_char,
                  "feed characters the tokenizer lacks as this text (e.g. ' '); default: such a prompt is a 400");
+  s->add_flag("--recompute", a->recompute,
+              "decode by recomputing the whole window every token, not with the model's KV cache / step mode "
+              "(the reference the step path is tested against; slower)");
   s->add_flag("-q,--quiet", a->quiet, "no per-request log lines");
   s->footer("Example:\n  lmlab serve runs/gpt-brown/checkpoint --port 8080\n"
             "  lmlab probe run --model lmlab/gpt-brown --base-url http://127.0.0.1:8080/v1 --suite calibration --lang en");
@@ -63,7 +66,8 @@ void add_serve(CLI::App& app) {
                      a->max_tokens);
     LMLAB_CHECK_HINT(a->max_request_tokens >= 1, "e.g. --max-request-tokens 65536",
                      "serve: --max-request-tokens must be at least 1, got {}", a->max_request_tokens);
-    auto model = lmlab::serve::load_served_model(a->checkpoint, a->model_name);
+    auto model = lmlab::serve::load_served_model(
+        a->checkpoint, a->model_name, a->recompute ? lmlab::serve::decode_mode::recompute : lmlab::serve::decode_mode::step);
     lmlab::serve::server_options o;
     o.host = a->host;
     o.port = a->port;

@@ -282,14 +282,18 @@ json client::post(std::string_view path, const json& body, std::int64_t repeat, 
   const api kind = path.ends_with("/chat/completions") ? api::chat
                    : path == "//completion"            ? api::llama
                                                        : api::completions;
+  bool stale = false;  // the cache holds an unusable entry for this request
   auto cached = [&]() -> std::optional<json> {
     if (!cache_) return std::nullopt;
     auto hit = cache_->cached_response(key, repeat, seed);
     if (!hit) return std::nullopt;
     auto j = parse_json_reply(*hit);
     // An unusable entry (stored by an older version that cached anything that parsed) is
-    // asked again rather than replayed.
-    if (j.is_discarded() || !response_problem(kind, j).empty()) return std::nullopt;
+    // asked again rather than replayed, and the valid reply replaces it.
+    if (j.is_discarded() || !response_problem(kind, j).empty()) {
+      stale = true;
+      return std::nullopt;
+    }
     ++stats_.cache_hits;
     if (from_cache) *from_cache = true;
     return j;
@@ -356,7 +360,10 @@ json client::post(std::string_view path, const json& body, std::int64_t repeat, 
         }
       }
       if (parsed) {
-        if (cache_) cache_->cache_response(key, repeat, seed, parsed->dump());
+        if (cache_)
+          cache_->cache_response(key, repeat, seed, parsed->dump(),
+                                 stale ? store::results_store::cache_write::replace
+                                       : store::results_store::cache_write::keep_first);
         return std::move(*parsed);
       }
     } else if (!retryable_status(reply.status)) {

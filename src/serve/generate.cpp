@@ -77,12 +77,21 @@ choice_result run_choice(served_model& m, const prompt_in& pin, const gen_params
   auto dec = m.lm->new_decoder();
   const logits_rows rows = dec->prefill(prompt);
   std::size_t offset = 0;
-  const auto piece = [&](std::int32_t id) { return m.tok->decode(std::span<const std::int32_t>(&id, 1)); };
+  // A token's text. After BOS it is decoded with it, so that SentencePiece drops the dummy-prefix
+  // space of the first piece (as `lmlab sample` prints it: "Once", not " Once").
+  const std::int32_t bos = m.tok->special_id("bos");
+  const auto piece = [&](std::int32_t prev, std::int32_t id) {
+    if (bos >= 0 && prev == bos) {
+      const std::int32_t pair[2] = {prev, id};
+      return m.tok->decode(std::span<const std::int32_t>(pair, 2));
+    }
+    return m.tok->decode(std::span<const std::int32_t>(&id, 1));
+  };
   if (p.echo) {
     for (std::size_t i = hidden_prefix; i < prompt.size(); ++i) {
       token_info t;
       t.id = prompt[i];
-      t.text = piece(prompt[i]);
+      t.text = piece(i > 0 ? prompt[i - 1] : -1, prompt[i]);
       t.offset = mapped ? pin.source_offsets[i - hidden_prefix] : offset;
       offset += t.text.size();
       if (want_lp && i > 0) {
@@ -112,6 +121,7 @@ choice_result run_choice(served_model& m, const prompt_in& pin, const gen_params
   out.finish_reason = "length";
   for (std::int64_t step = 0; step < p.max_tokens; ++step) {
     // Ids past the tokenizer's vocabulary cannot be decoded: never sampled or listed.
+    const std::int32_t prev = out.tokens.empty() ? prompt.back() : out.tokens.back().id;
     const std::int32_t id =
         models::pick_token(std::span<const float>(logits.data(), static_cast<std::size_t>(tok_vocab)), so, r.uniform());
     ++out.completion_tokens;
@@ -121,7 +131,7 @@ choice_result run_choice(served_model& m, const prompt_in& pin, const gen_params
     }
     token_info t;
     t.id = id;
-    t.text = piece(id);
+    t.text = piece(prev, id);
     t.offset = base + out.text.size();
     if (want_lp) {
       const auto lsm = log_softmax(logits);

@@ -4,10 +4,11 @@
 // a KV cache (the general causal LM of models/, in progress) plugs in by implementing
 // `decoder` with real incremental steps; nothing else changes.
 //
-// What exists now: model_lm wraps any models::causal_lm (what load_checkpoint returns) and its
-// decoder recomputes the whole window on every step (correct, O(T^2) per token rather than
-// O(T)); the models' new step mode (causal_lm::step) is the next thing to wire in here. The
-// model is shared by all requests; every forward runs under one mutex (models keep hook
+// model_lm wraps any models::causal_lm (what load_checkpoint returns). A model with a step mode
+// (the zoo LM, which GGUF and Hugging Face checkpoints load into) is decoded with its own
+// KV caches / recurrent states, one step per token (O(T) per token); a model without one
+// (models/gpt.hpp) by recomputing the whole window every token (O(T^2) per token). The model
+// is shared by all requests; every forward and step runs under one mutex (models keep hook
 // state in their members and are not safe to run concurrently).
 // Not for: HTTP, request parsing (protocol.hpp) or sampling policy (generate.hpp).
 #pragma once
@@ -24,6 +25,7 @@
 
 namespace lmlab::models {
 class causal_lm;
+struct lm_state;
 }
 
 namespace lmlab::serve {
@@ -58,24 +60,35 @@ class causal_lm {
   virtual std::unique_ptr<decoder> new_decoder() = 0;
 };
 
-// Any models::causal_lm, decoded by recomputing the full (cropped) window every step.
+// step: the model's step mode where it has one; recompute: always the full window (the
+// reference the step path is tested against).
+enum class decode_mode { step, recompute };
+
+// Any models::causal_lm, decoded by steps where the model supports them, else by recomputing
+// the full (cropped) window every token.
 class model_lm final : public causal_lm {
  public:
-  explicit model_lm(std::unique_ptr<models::causal_lm> model);
+  explicit model_lm(std::unique_ptr<models::causal_lm> model, decode_mode mode = decode_mode::step);
   ~model_lm() override;
   std::int64_t vocab_size() const override;
   std::int64_t context() const override;
-  bool has_kv_cache() const override { return false; }
+  bool has_kv_cache() const override { return step_; }
   std::string architecture() const override;
   std::unique_ptr<decoder> new_decoder() override;
   // Logits at every position of `ids` (size <= context()), under the model mutex.
   logits_rows forward(std::span<const std::int32_t> ids);
   std::int64_t forwards() const;  // forward passes run so far (tests, /v1/models)
+  // A fresh batch-1 inference state, and one step of it: id -> logits (V) for the next
+  // position (step mode only), under the model mutex.
+  std::unique_ptr<models::lm_state> new_state();
+  std::vector<float> step(models::lm_state& state, std::int32_t id);
+  std::int64_t steps() const;  // single-token steps run so far (tests)
 
  private:
   std::unique_ptr<models::causal_lm> model_;
+  bool step_ = false;
   mutable std::mutex mu_;
-  std::int64_t forwards_ = 0;
+  std::int64_t forwards_ = 0, steps_ = 0;
 };
 
 // A checkpoint ready to serve: the model and the tokenizer it was trained with.
@@ -90,10 +103,11 @@ struct served_model {
 // Loads CHECKPOINT (train/checkpoint.hpp); errors name the folder, and a checkpoint without
 // tokenizer.json is refused with a hint. `name` empty: the folder's name, or its parent's
 // when the folder is called "checkpoint" (runs/gpt-brown/checkpoint -> "gpt-brown").
-served_model load_served_model(const std::filesystem::path& dir, const std::string& name = {});
+served_model load_served_model(const std::filesystem::path& dir, const std::string& name = {},
+                               decode_mode mode = decode_mode::step);
 
 // Wraps an in-memory model and tokenizer (tests, and callers that already hold them).
 served_model make_served_model(std::unique_ptr<models::causal_lm> model, std::unique_ptr<data::tokenizer> tok,
-                               std::string name);
+                               std::string name, decode_mode mode = decode_mode::step);
 
 }  // namespace lmlab::serve

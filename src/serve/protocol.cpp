@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "data/spm_bpe.hpp"
 #include "data/utf8.hpp"
 
 namespace lmlab::serve {
@@ -137,18 +138,27 @@ void sampling_fields(const json& body, job& j, const server_limits& lim) {
   j.params.stop = stop_field(body);
 }
 
+// The start token a text prompt is fed after, as `lmlab sample` and `eval` do: BOS where the
+// tokenizer adds one (GGUF tokenizer.ggml.add_bos_token, default true for llama; a Hugging Face
+// post-processor that starts with it); -1 for tokenizers that add none.
+std::int32_t bos_of(const served_model& m) {
+  const auto* spm = dynamic_cast<const data::spm_bpe*>(m.tok.get());
+  return spm && spm->add_bos() ? spm->bos_id() : -1;
+}
+
 // Token ids for one prompt, checked against the context and the vocabulary.
 prompt_in prepare_prompt(prompt_in p, const served_model& m, const server_limits& lim, const std::string& param) {
   for (std::int32_t id : p.ids)
     if (id < 0 || id >= m.tok->vocab_size())
       bad(param, fmt::format("token id {} is outside the vocabulary (0..{})", id, m.tok->vocab_size() - 1));
   if (p.ids.empty()) {
-    // A model with an end-of-text token conditions on it (GPT-2's convention); else there is
-    // nothing to predict the first token from.
-    const std::int32_t eot = m.tok->special_id("<|endoftext|>");
-    if (eot < 0)
+    // A model with a start token conditions on it: BOS where the tokenizer adds one, else an
+    // end-of-text token (GPT-2's convention); else there is nothing to predict the first token from.
+    std::int32_t start = bos_of(m);
+    if (start < 0) start = m.tok->special_id("<|endoftext|>");
+    if (start < 0)
       bad(param, "the prompt is empty and this model has no start token to condition on; send at least one token");
-    p.ids.push_back(eot);
+    p.ids.push_back(start);
     p.hidden = 1;
     p.source_offsets.clear();
   }
@@ -160,11 +170,16 @@ prompt_in prepare_prompt(prompt_in p, const served_model& m, const server_limits
                                   "in the prompt (start the server with --truncate-prompt to keep the prompt's end)",
                                   ctx, p.ids.size()),
                       param, "context_length_exceeded");
+    // The hidden start token stays first (where the context has room for anything else).
+    const std::size_t keep = std::min(p.hidden, ctx - 1);
     p.truncated = p.ids.size() - ctx;
-    p.ids.erase(p.ids.begin(), p.ids.begin() + static_cast<std::ptrdiff_t>(p.truncated));
+    p.ids.erase(p.ids.begin() + static_cast<std::ptrdiff_t>(keep),
+                p.ids.begin() + static_cast<std::ptrdiff_t>(keep + p.truncated));
+    const std::size_t visible_dropped = p.truncated - (p.hidden - keep);
+    p.hidden = keep;
     if (!p.source_offsets.empty()) {  // echo what the model saw: the source from the first kept id
-      const std::size_t from = p.source_offsets[p.truncated];
-      p.source_offsets.erase(p.source_offsets.begin(), p.source_offsets.begin() + static_cast<std::ptrdiff_t>(p.truncated));
+      const std::size_t from = p.source_offsets[visible_dropped];
+      p.source_offsets.erase(p.source_offsets.begin(), p.source_offsets.begin() + static_cast<std::ptrdiff_t>(visible_dropped));
       for (auto& o : p.source_offsets) o -= from;
       p.source = p.source.substr(from);
     }
@@ -172,10 +187,24 @@ prompt_in prepare_prompt(prompt_in p, const served_model& m, const server_limits
   return p;
 }
 
-// Encodes text. With lim.unknown_char set, a character the tokenizer rejects is fed as that
-// text instead, and each id remembers which character of the original it stands for.
+prompt_in encode_text_only(const std::string& text, const served_model& m, const server_limits& lim,
+                           const std::string& param);
+
+// Encodes text after the tokenizer's start token (hidden: never echoed).
 prompt_in encode_text(const std::string& text, const served_model& m, const server_limits& lim,
                       const std::string& param) {
+  prompt_in p = encode_text_only(text, m, lim, param);
+  if (const std::int32_t bos = bos_of(m); bos >= 0) {
+    p.ids.insert(p.ids.begin(), bos);
+    p.hidden = 1;
+  }
+  return p;
+}
+
+// The ids of the text alone. With lim.unknown_char set, a character the tokenizer rejects is
+// fed as that text instead, and each id remembers which character of the original it stands for.
+prompt_in encode_text_only(const std::string& text, const served_model& m, const server_limits& lim,
+                           const std::string& param) {
   prompt_in p;
   try {
     p.ids = m.tok->encode(text);

@@ -363,10 +363,12 @@ std::optional<std::string> results_store::cached_response(std::string_view key, 
 }
 
 void results_store::cache_response(std::string_view key, std::int64_t repeat, std::int64_t seed,
-                                   std::string_view response) {
+                                   std::string_view response, cache_write mode) {
   std::lock_guard lk(mu_);
   // INSERT OR IGNORE: the first stored response wins, so a sample never changes under a rerun.
-  auto st = db_.prepare("INSERT OR IGNORE INTO request_cache (key, repeat, seed, response) VALUES (?1, ?2, ?3, ?4)");
+  auto st = db_.prepare(mode == cache_write::replace
+                            ? "INSERT OR REPLACE INTO request_cache (key, repeat, seed, response) VALUES (?1, ?2, ?3, ?4)"
+                            : "INSERT OR IGNORE INTO request_cache (key, repeat, seed, response) VALUES (?1, ?2, ?3, ?4)");
   st.bind(1, key).bind(2, repeat).bind(3, seed).bind(4, response).run();
 }
 

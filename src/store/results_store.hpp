@@ -111,8 +111,13 @@ class results_store {
   std::vector<stored_sample> samples(std::int64_t run, std::optional<std::string_view> task = std::nullopt);
 
   // Request cache. The caller must have stripped credentials from the request it hashes.
+  // keep_first: an existing entry wins, so a sample never changes under a rerun; replace: for
+  // the caller that found the existing entry unusable (stored by an older, laxer version) and
+  // asked again, so the valid reply takes its place instead of the bad one being asked forever.
+  enum class cache_write { keep_first, replace };
   std::optional<std::string> cached_response(std::string_view key, std::int64_t repeat, std::int64_t seed);
-  void cache_response(std::string_view key, std::int64_t repeat, std::int64_t seed, std::string_view response);
+  void cache_response(std::string_view key, std::int64_t repeat, std::int64_t seed, std::string_view response,
+                      cache_write mode = cache_write::keep_first);
   std::int64_t cache_size();
 
   // Exports (print with table::print as csv/json/jsonl/md).

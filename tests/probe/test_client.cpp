@@ -290,6 +290,35 @@ TEST(probe_client, an_empty_choices_reply_is_retried_and_never_cached) {
   EXPECT_EQ(s.total.load(), 3);
 }
 
+// An entry that an older version cached although it is unusable is asked again, and the valid
+// reply replaces it: the next run is answered from the cache (before, INSERT OR IGNORE kept the
+// bad entry and every run asked again).
+TEST(probe_client, an_unusable_cached_entry_is_replaced_by_the_valid_reply) {
+  temp_dir d("stale_cache");
+  lmlab::store::results_store db(d.path / "r.db");
+  fault_server s;
+  auto cfg = test_config(s, nullptr);
+  {
+    client c(cfg, &db);
+    EXPECT_EQ(c.generate(api::chat, ask("q")).text, "A");
+  }
+  ASSERT_EQ(db.cache_size(), 1);
+  db.db().exec(R"(UPDATE request_cache SET response = '{"choices": []}')");  // as an older version stored it
+  {
+    client c(cfg, &db);
+    auto r = c.generate(api::chat, ask("q"));
+    EXPECT_FALSE(r.from_cache);
+    EXPECT_EQ(r.text, "A");
+  }
+  EXPECT_EQ(s.total.load(), 2);
+  client c(cfg, &db);
+  auto r = c.generate(api::chat, ask("q"));
+  EXPECT_TRUE(r.from_cache);
+  EXPECT_EQ(r.text, "A");
+  EXPECT_EQ(s.total.load(), 2);
+  EXPECT_EQ(db.cache_size(), 1);
+}
+
 TEST(probe_client, wrongly_typed_fields_are_an_error_not_a_crash_or_a_cache_entry) {
   for (const char* body : {R"({"choices": [{"message": {"content": "A"}, "logprobs": {"content": [7]}}]})",
                            R"({"choices": [{"message": {"content": "A"}, "logprobs": {"content": [{"token": 3}]}}]})",

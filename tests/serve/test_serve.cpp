@@ -102,7 +102,7 @@ TEST_F(serve_test, the_model_trained_and_models_lists_it) {
   ASSERT_EQ(j["data"].size(), 1u);
   EXPECT_EQ(j["data"][0]["id"], "tiny-gpt");
   EXPECT_EQ(j["data"][0]["max_model_len"], 96);
-  EXPECT_EQ(j["data"][0]["lmlab"]["decoding"], "recompute");
+  EXPECT_EQ(j["data"][0]["lmlab"]["decoding"], "kv_cache");  // checkpoints load into the zoo LM, which steps
   EXPECT_EQ(j["data"][0]["lmlab"]["tokenizer"], "char");
 }
 

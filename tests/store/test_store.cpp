@@ -124,6 +124,21 @@ TEST(store, request_cache_first_write_wins) {
   EXPECT_EQ(s.cache_size(), 2);
 }
 
+// The probe client replaces an entry it found unusable (cached by an older version); the
+// replacement is what later runs read, and the other entries keep their first write.
+TEST(store, request_cache_replace_overwrites_only_that_entry) {
+  temp_dir d("cache_replace");
+  results_store s(d.path / "r.db");
+  s.cache_response("k", 0, 7, R"({"choices":[]})");
+  s.cache_response("k", 1, 7, R"({"a":1})");
+  s.cache_response("k", 0, 7, R"({"a":2})", results_store::cache_write::replace);
+  EXPECT_EQ(*s.cached_response("k", 0, 7), R"({"a":2})");
+  EXPECT_EQ(*s.cached_response("k", 1, 7), R"({"a":1})");
+  s.cache_response("k", 2, 7, R"({"a":3})", results_store::cache_write::replace);  // no entry yet: inserted
+  EXPECT_EQ(*s.cached_response("k", 2, 7), R"({"a":3})");
+  EXPECT_EQ(s.cache_size(), 3);
+}
+
 TEST(store, reopen_keeps_data_and_wal_mode) {
   temp_dir d("reopen");
   {
