@@ -7,7 +7,7 @@
 // model_lm wraps any models::causal_lm (what load_checkpoint returns). A model with a step mode
 // (the zoo LM, which GGUF and Hugging Face checkpoints load into) is decoded with its own
 // KV caches / recurrent states, one step per token (O(T) per token); a model without one
-// (models/gpt.hpp) by recomputing the whole window every token (O(T^2) per token). The model
+// (or `--recompute`) by recomputing the whole window every token (O(T^2) per token). The model
 // is shared by all requests; every forward and step runs under one mutex (models keep hook
 // state in their members and are not safe to run concurrently).
 // Not for: HTTP, request parsing (protocol.hpp) or sampling policy (generate.hpp).

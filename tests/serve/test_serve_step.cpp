@@ -1,7 +1,7 @@
 // serve decodes with the model's step mode (KV caches, recurrent states) where it has one: the
 // served greedy tokens and logprobs equal those of the full-recompute decoder, on zoo models
 // with attention and with a Mamba mixer, including past the context where the window slides;
-// the step path runs no full forward at all, and a model without a step mode still recomputes.
+// the step path runs no full forward at all, and the recompute mode runs no step.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "data/tokenizer.hpp"
-#include "models/gpt.hpp"
 #include "models/lm.hpp"
 #include "serve/generate.hpp"
 #include "serve/model_adapter.hpp"
@@ -97,17 +96,10 @@ INSTANTIATE_TEST_SUITE_P(mixers, serve_step,
                                            std::make_pair(std::string("MA"), std::string("rope"))),
                          [](const auto& info) { return info.param.first + "_" + info.param.second; });
 
-// The fixed GPT (models/gpt.hpp, in memory) has no step mode: it is still served, by
-// recomputing the window.
-TEST(serve_step_gpt, a_model_without_a_step_mode_recomputes) {
-  auto tok = tokenizer();
-  models::gpt_config c;
-  c.vocab_size = tok->vocab_size();
-  c.d_model = 16;
-  c.n_layers = 1;
-  c.n_heads = 2;
-  c.n_ctx = 24;
-  auto m = serve::make_served_model(std::make_unique<models::gpt>(c, 7), std::move(tok), "gpt");
+// `lmlab serve --recompute` (and any causal_lm without a step mode) decodes by recomputing the
+// window: forwards only, no steps.
+TEST(serve_step_recompute, the_recompute_mode_runs_forwards_only) {
+  auto m = zoo_model("A", "learned", decode_mode::recompute);
   auto& lm = dynamic_cast<serve::model_lm&>(*m.lm);
   EXPECT_FALSE(lm.has_kv_cache());
   greedy(m, "the cat", 5);
