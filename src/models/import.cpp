@@ -6,10 +6,10 @@
 #include <map>
 #include <set>
 
-#include "core/checked.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "nn/quant.hpp"
+#include "nn/safetensors.hpp"
 
 namespace lmlab::models {
 
@@ -227,64 +227,16 @@ bool is_gguf_file(const std::filesystem::path& path) {
 namespace {
 
 // Reads every tensor of one safetensors file as f32 (F32, F16 and BF16; Hugging Face
-// checkpoints are usually BF16 or F16), calling put(name, tensor). Offsets are checked against
-// the file before any read.
+// checkpoints are usually BF16 or F16), calling put(name, tensor). nn::safetensors_file checks
+// the header and that the offsets tile the data section before any read.
 template <class F>
 void read_hf_safetensors(const std::filesystem::path& path, F&& put) {
-  const std::string where = path.string();
-  const auto bytes = read_binary_file(path);
-  const std::string hint = "the file is truncated or corrupt: download it again";
-  LMLAB_CHECK_HINT(bytes.size() >= 8, hint, "{}: header length at byte 0: the file has only {} bytes", where, bytes.size());
-  std::uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[static_cast<std::size_t>(i)];
-  LMLAB_CHECK_HINT(n <= bytes.size() - 8, hint, "{}: header length at byte 0: {} bytes declared, {} follow", where, n, bytes.size() - 8);
-  nlohmann::json h;
-  try {
-    h = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
-  } catch (const nlohmann::json::exception& e) {
-    throw error(fmt::format("{}: header at byte 8: not valid JSON: {}", where, e.what()), hint);
-  }
-  LMLAB_CHECK(h.is_object(), "{}: header at byte 8: not a JSON object", where);
-  const std::uint64_t base = 8 + n, data_size = bytes.size() - base;
-  for (auto it = h.begin(); it != h.end(); ++it) {
-    if (it.key() == "__metadata__") continue;
-    const auto& e = *it;
-    const std::string name = it.key();
-    LMLAB_CHECK(e.is_object() && e.contains("dtype") && e["dtype"].is_string() && e.contains("shape") && e["shape"].is_array() &&
-                    e.contains("data_offsets"),
-                "{}: tensor {}: the header entry needs dtype, shape and data_offsets", where, name);
-    const std::string dt = e["dtype"].get<std::string>();
-    const std::uint64_t esize = dt == "F32" ? 4 : dt == "F16" || dt == "BF16" ? 2 : 0;
-    LMLAB_CHECK_HINT(esize != 0, "lmlab reads F32, F16 and BF16 weights from safetensors", "{}: tensor {}: dtype {} is not supported",
-                     where, name, dt);
-    shape_t shape;
-    std::uint64_t numel = 1;
-    for (const auto& d : e["shape"]) {
-      LMLAB_CHECK(d.is_number_unsigned() && mul_fits(numel, d.get<std::uint64_t>(), numel) && numel < (1ull << 40),
-                  "{}: tensor {}: bad shape {}", where, name, e["shape"].dump());
-      shape.push_back(d.get<std::int64_t>());
-    }
-    const auto& off = e["data_offsets"];
-    LMLAB_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
-                "{}: tensor {}: bad data_offsets {}", where, name, off.dump());
-    const auto b = off[0].get<std::uint64_t>(), en = off[1].get<std::uint64_t>();
-    std::uint64_t want = 0;
-    LMLAB_CHECK(mul_fits(numel, esize, want) && en >= b && en - b == want, "{}: tensor {}: data_offsets [{}, {}] do not hold {} {} values",
-                where, name, b, en, numel, dt);
-    LMLAB_CHECK_HINT(en <= data_size, hint, "{}: tensor {}: data ends at byte {} past the end of the file ({} bytes)", where, name,
-                     base + en, bytes.size());
-    tensor t = tensor::empty(shape);
-    float* y = t.data<float>();
-    const std::uint8_t* p = bytes.data() + base + b;
-    for (std::uint64_t i = 0; i < numel; ++i) {
-      if (esize == 4) {
-        std::memcpy(y + i, p + 4 * i, 4);
-      } else {
-        const auto bits = static_cast<std::uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
-        y[i] = dt == "F16" ? nn::half_to_float(bits) : nn::bf16_to_float(bits);
-      }
-    }
-    put(name, std::move(t));
+  const auto f = nn::safetensors_file::load(path);
+  for (const auto& name : f.names()) {
+    const tensor& t = f.get(name);
+    LMLAB_CHECK_HINT(t.type() == dtype::f32, "lmlab reads F32, F16 and BF16 weights from Hugging Face safetensors",
+                     "{}: tensor {}: dtype {} is not supported", path.string(), name, nn::safetensors_dtype_name(t.type()));
+    put(name, t);
   }
 }
 

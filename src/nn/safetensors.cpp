@@ -9,6 +9,7 @@
 
 #include "core/checked.hpp"
 #include "core/fs.hpp"
+#include "nn/quant.hpp"
 
 namespace lmlab::nn {
 
@@ -22,10 +23,15 @@ const char* safetensors_dtype_name(dtype t) {
 }
 
 namespace {
-bool parse_dtype(const std::string& s, dtype& out) {
+// The file's dtype: its tensor dtype, and for F16/BF16 (Hugging Face checkpoints), which are
+// widened to f32 on load, the 2-byte width they have in the file.
+enum class half_kind { none, f16, bf16 };
+bool parse_dtype(const std::string& s, dtype& out, half_kind& half) {
+  half = half_kind::none;
   if (s == "F32") out = dtype::f32;
   else if (s == "F64") out = dtype::f64;
   else if (s == "I32") out = dtype::i32;
+  else if (s == "F16" || s == "BF16") out = dtype::f32, half = s == "F16" ? half_kind::f16 : half_kind::bf16;
   else return false;
   return true;
 }
@@ -60,6 +66,7 @@ safetensors_file safetensors_file::parse(std::span<const std::uint8_t> bytes, co
     std::string name;
     shape_t shape;
     dtype type;
+    half_kind half;
     std::uint64_t begin, end;
   };
   std::vector<entry> entries;
@@ -77,12 +84,13 @@ safetensors_file safetensors_file::parse(std::span<const std::uint8_t> bytes, co
     LMLAB_CHECK(e.is_object() && e.contains("dtype") && e.contains("shape") && e.contains("data_offsets"),
                 "{}: tensor '{}': the header entry needs dtype, shape and data_offsets", where, name);
     dtype t{};
+    half_kind half{};
     const std::string ds = e["dtype"].is_string() ? e["dtype"].get<std::string>() : "?";
-    LMLAB_CHECK_HINT(parse_dtype(ds, t), "lmlab reads F32, F64 and I32", "{}: tensor '{}' has unsupported dtype {}", where,
-                     name, ds);
+    LMLAB_CHECK_HINT(parse_dtype(ds, t, half), "lmlab reads F32, F64, I32, F16 and BF16 (F16 and BF16 load as F32)",
+                     "{}: tensor '{}' has unsupported dtype {}", where, name, ds);
     LMLAB_CHECK(e["shape"].is_array(), "{}: tensor '{}' has a bad shape {}", where, name, e["shape"].dump());
     shape_t shape;
-    std::uint64_t want = dtype_size(t);
+    std::uint64_t want = half == half_kind::none ? dtype_size(t) : 2;
     const std::string what = fmt::format("{}: tensor '{}': shape {}", where, name, e["shape"].dump());
     for (const auto& d : e["shape"]) {
       LMLAB_CHECK(d.is_number_integer() && d.get<std::int64_t>() >= 0, "{}: tensor '{}' has a bad shape {}", where, name,
@@ -99,7 +107,7 @@ safetensors_file safetensors_file::parse(std::span<const std::uint8_t> bytes, co
     LMLAB_CHECK_HINT(en <= data_size, "the file may have been cut short while writing; save it again",
                      "{}: truncated: tensor '{}' ends at data byte {} but the data section has {}", where, name, en,
                      data_size);
-    entries.push_back({name, std::move(shape), t, b, en});
+    entries.push_back({name, std::move(shape), t, half, b, en});
   }
   // The tensors tile the data section: in offset order, each starts where the previous ends,
   // and the last ends at the end of the file. Anything else (a header length off by one,
@@ -123,7 +131,16 @@ safetensors_file safetensors_file::parse(std::span<const std::uint8_t> bytes, co
                    pos);
   for (auto& e : entries) {
     tensor x = tensor::empty(e.shape, e.type);
-    if (e.end > e.begin) std::memcpy(x.raw_data(), bytes.data() + data_begin + e.begin, e.end - e.begin);
+    const std::uint8_t* p = bytes.data() + data_begin + e.begin;
+    if (e.half == half_kind::none) {
+      if (e.end > e.begin) std::memcpy(x.raw_data(), p, e.end - e.begin);
+    } else {
+      float* y = x.data<float>();
+      for (std::uint64_t i = 0; i < (e.end - e.begin) / 2; ++i) {
+        const auto bits = static_cast<std::uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
+        y[i] = e.half == half_kind::f16 ? half_to_float(bits) : bf16_to_float(bits);
+      }
+    }
     f.tensors_.emplace(e.name, std::move(x));
   }
   return f;

@@ -1,7 +1,8 @@
 // safetensors files (Hugging Face's format: an 8-byte little-endian header length, a JSON
 // header {name: {dtype, shape, data_offsets}, "__metadata__": {str: str}}, then raw
 // little-endian data), read and written with errors that name the file and the tensor.
-// Used for checkpoints (train/), golden fixtures (tests/golden) and weight loading.
+// Used for checkpoints (train/), golden fixtures (tests/golden) and weight loading, Hugging
+// Face checkpoints included: F16 and BF16 tensors are read and widened to f32 (never written).
 // Not for: GGUF, pickled PyTorch files, memory-mapping very large models (files are read
 // whole; lmlab's models are small).
 #pragma once

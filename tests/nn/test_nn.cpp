@@ -224,3 +224,21 @@ TEST(safetensors, tensors_must_tile_the_data_section_exactly) {
             "w.st: tensor 'a': shape [4611686018427387904,4]: size overflow: 4 x 4611686018427387904 does not fit in 64 "
             "bits");
 }
+
+TEST(safetensors, f16_and_bf16_load_as_f32) {
+  // Hugging Face checkpoints hold F16/BF16; the one reader widens them (and checks their
+  // offsets like any other dtype: 2 bytes per element).
+  const std::string h = R"({"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},)"
+                        R"("b":{"dtype":"BF16","shape":[2],"data_offsets":[4,8]}})";
+  auto bytes = st_bytes(h, 8);
+  const std::size_t d = 8 + h.size();
+  const std::uint8_t data[8] = {0x00, 0x3c, 0x00, 0xc0,   // F16 1.0, -2.0
+                                0x80, 0x3f, 0x40, 0x40};  // BF16 1.0, 3.0
+  std::memcpy(bytes.data() + d, data, 8);
+  const auto f = nn::safetensors_file::parse(bytes, "w.st");
+  EXPECT_EQ(f.get("a").type(), dtype::f32);
+  EXPECT_EQ(f.get("a").to_vector(), (std::vector<double>{1.0, -2.0}));
+  EXPECT_EQ(f.get("b").to_vector(), (std::vector<double>{1.0, 3.0}));
+  const std::string wrong = R"({"a":{"dtype":"F16","shape":[2],"data_offsets":[0,8]}})";
+  EXPECT_EQ(st_error(st_bytes(wrong, 8)), "w.st: tensor 'a' has 8 bytes of data but shape [2] F16 needs 4");
+}
