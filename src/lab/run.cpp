@@ -9,6 +9,7 @@
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "lab/runner.hpp"
 #include "lab/spec.hpp"
 #include "models/lm.hpp"
 #include "ops/gemm.hpp"
@@ -372,7 +373,7 @@ void execute_run(const exec_options& opt) {
                    opt.store.string(), opt.run);
   db.mark_running(info->id);
   const std::uint64_t seed = info->config.value("derived_seed", static_cast<std::uint64_t>(info->seed.value_or(0)));
-  auto r = train_and_evaluate(info->config, seed, opt.dir, opt.store, info->id, opt.progress);
+  auto r = run_config_once({info->config, seed, opt.dir, &db, info->id, opt.progress});
   db.mark_finished(info->id);
   if (opt.progress)
     std::fprintf(opt.progress, "lab: finished %s: test accuracy %.4f, final loss %.4f, %lld params, %.1fs\n",

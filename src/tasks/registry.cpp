@@ -1,6 +1,8 @@
 // The task registry: see registry.hpp.
 #include "tasks/registry.hpp"
 
+#include "core/error.hpp"
+
 #include "tasks/arithmetic.hpp"
 #include "tasks/copying.hpp"
 #include "tasks/induction.hpp"
@@ -31,8 +33,9 @@ task_info make_info(std::string name, std::string summary, const param_table<C>&
 
 }  // namespace
 
-const std::vector<task_info>& task_registry() {
-  static const std::vector<task_info> r = {
+namespace {
+std::deque<task_info>& mutable_registry() {
+  static std::deque<task_info> r = {
       make_info("mqar", "multi-query associative recall (zoology)", mqar_params()),
       make_info("copy", "copy a random string", copy_params()),
       make_info("selective_copy", "copy the non-noise tokens (Mamba)", selective_copy_params()),
@@ -43,6 +46,16 @@ const std::vector<task_info>& task_registry() {
       make_info("length_gen", "train on lengths <= L, test at 1x..8x L", length_gen_params()),
   };
   return r;
+}
+}  // namespace
+
+const std::deque<task_info>& task_registry() { return mutable_registry(); }
+
+void register_task(task_info t) {
+  LMLAB_CHECK(!t.name.empty() && t.canonical, "task: a registered task needs a name and a canonical()");
+  for (const auto& have : mutable_registry())
+    LMLAB_CHECK(have.name != t.name, "task: '{}' is registered twice", t.name);
+  mutable_registry().push_back(std::move(t));
 }
 
 const task_info& find_task(std::string_view name) {
@@ -62,6 +75,8 @@ dataset build_task(const nlohmann::json& table, std::uint64_t seed) {
     throw param_error("name", "task: the table needs a string 'name' naming the task");
   const task_info& t = find_task(table.at("name").get<std::string>());
   t.canonical(table);  // check() before generating
+  LMLAB_CHECK_HINT(static_cast<bool>(t.build), "its runs are done by the lab runner of the same name (lab/runner.hpp)",
+                   "task: '{}' has no dataset", t.name);
   return t.build(table, seed);
 }
 

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -25,10 +26,16 @@ struct task_info {
   // Parses and checks params (without "name"); returns the canonical JSON with every
   // default filled in. Throws param_error.
   std::function<nlohmann::json(const nlohmann::json&)> canonical;
+  // Empty for a task whose runs are not "train on a dataset" (a lab runner, lab/runner.hpp,
+  // does the whole run): such a task has a schema but no examples.
   std::function<dataset(const nlohmann::json&, std::uint64_t)> build;
 };
 
-const std::vector<task_info>& task_registry();
+// The built-in tasks, then any registered below, in registration order. References stay valid
+// (the registry never moves an element).
+const std::deque<task_info>& task_registry();
+// Adds a task (a lab's, from its own layer); a name taken already is an error.
+void register_task(task_info t);
 // Error names the unknown task and lists the known ones.
 const task_info& find_task(std::string_view name);
 

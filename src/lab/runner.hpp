@@ -1,0 +1,50 @@
+// Lab runners: what one run of a spec does, by task name. The default trains a zoo model on a
+// probe task's dataset and scores it per slice (run.hpp, train_and_evaluate). A lab whose runs
+// are something else (a reward model then best-of-n, generations of a collapse loop, a VLM
+// with POPE) registers, from its own layer, a task (tasks::register_task: the [task] schema,
+// so specs, `--set`, [expect] rules and error messages work unchanged) and a runner of the
+// same name here. The runner writes its metrics and evaluations to the store through the
+// context; the sweep, resume, report and agreement rules then treat it like any other run.
+// Registration is explicit: a lab exposes `register_...()`, called by its CLI file
+// (src/cli/<layer>.cpp, a static registrar, so the binary has it) and by its tests.
+// Not for: scheduling (sweep.hpp), parsing specs (spec.hpp).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "lab/run.hpp"
+
+namespace lmlab::store {
+class results_store;
+}
+
+namespace lmlab::lab {
+
+struct run_context {
+  const nlohmann::json& config;          // {model, task, train, seed} as stored by the sweep
+  std::uint64_t seed = 0;                // the derived seed
+  std::filesystem::path dir;             // run folder (checkpoints for resume); empty in tests
+  store::results_store* db = nullptr;    // null in tests
+  std::int64_t store_run = -1;           // the run's id in db
+  std::FILE* progress = nullptr;         // may be null
+};
+
+using runner_fn = std::function<run_result(const run_context&)>;
+
+// Registers the runner for the task `task_name`; registering a name twice is an error unless
+// `replace` (tests re-register).
+void register_runner(const std::string& task_name, runner_fn fn, bool replace = false);
+// The runner for a task, or null when the default (train_and_evaluate) applies.
+const runner_fn* find_runner(std::string_view task_name);
+
+// Runs `config`: its task's runner if one is registered, else train_and_evaluate.
+run_result run_config_once(const run_context& ctx);
+
+}  // namespace lmlab::lab
