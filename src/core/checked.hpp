@@ -55,11 +55,18 @@ To checked_cast(From v, std::string_view what) {
   return r;
 }
 
-// Live tensor memory may not exceed this limit (default: the machine's physical memory): an
+// Live tensor memory may not exceed this limit (default: the machine's physical memory, or the
+// process's cgroup memory limit when that is lower — a container or a Slurm job): an
 // allocation past it is an lmlab::error naming the sizes, instead of a std::bad_alloc or an
 // out-of-memory kill halfway through building a model that could never fit. (core/tensor.cpp)
 std::size_t tensor_memory_limit();
 void set_tensor_memory_limit(std::size_t bytes);  // 0 restores the default
 std::string format_bytes(double bytes);            // "1.5 GiB", "512 B"
+
+// The memory limit of the cgroup a process is in, or SIZE_MAX when there is none: `proc_cgroup`
+// is the text of /proc/self/cgroup, `root` the cgroup mount (/sys/fs/cgroup). cgroup v2
+// (`0::/path`: memory.max of the group and each ancestor) and v1 (`N:memory:/path`:
+// memory.limit_in_bytes, likewise) — the smallest limit on the path wins. (core/tensor.cpp)
+std::size_t cgroup_memory_limit(std::string_view proc_cgroup, const std::string& root);
 
 }  // namespace lmlab

@@ -6,9 +6,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <unordered_map>
 
@@ -75,7 +78,38 @@ std::size_t physical_memory() {
   return pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) : SIZE_MAX;
 }
 
-std::atomic<std::size_t> g_memory_limit{0};  // 0: physical memory
+// The default limit: physical memory, or the cgroup's limit when lower.
+std::size_t default_memory_limit() {
+  std::string self;
+  if (std::ifstream in("/proc/self/cgroup"); in) self.assign(std::istreambuf_iterator<char>(in), {});
+  return std::min(physical_memory(), cgroup_memory_limit(self, "/sys/fs/cgroup"));
+}
+
+// A limit file's value: a byte count, or "max" (none). Missing or unreadable: none.
+std::size_t read_limit_file(const std::string& path) {
+  std::ifstream in(path);
+  std::string word;
+  if (!(in >> word) || word == "max") return SIZE_MAX;
+  std::size_t v = 0;
+  const auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), v);
+  return ec == std::errc() && end == word.data() + word.size() && v > 0 ? v : SIZE_MAX;
+}
+
+// The smallest limit in `file` along `dir` (a cgroup path such as /a/b) and its ancestors.
+std::size_t limit_along(const std::string& base, std::string dir, const char* file) {
+  std::size_t best = SIZE_MAX;
+  while (true) {
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    const std::string at = base + (dir == "/" ? std::string() : dir);
+    best = std::min(best, read_limit_file(at + "/" + file));
+    if (dir.empty() || dir == "/") break;
+    const auto slash = dir.rfind('/');
+    dir = slash == 0 || slash == std::string::npos ? std::string("/") : dir.substr(0, slash);
+  }
+  return best;
+}
+
+std::atomic<std::size_t> g_memory_limit{0};  // 0: the default above
 
 struct pool {
   std::mutex mu;
@@ -104,8 +138,37 @@ const bool g_malloc_keeps_memory = [] {
 
 }  // namespace
 
+std::size_t cgroup_memory_limit(std::string_view proc_cgroup, const std::string& root) {
+  std::size_t best = SIZE_MAX;
+  std::size_t pos = 0;
+  while (pos < proc_cgroup.size()) {
+    auto nl = proc_cgroup.find('\n', pos);
+    if (nl == std::string_view::npos) nl = proc_cgroup.size();
+    const std::string_view line = proc_cgroup.substr(pos, nl - pos);
+    pos = nl + 1;
+    const auto c1 = line.find(':');
+    const auto c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
+    if (c2 == std::string_view::npos) continue;
+    const std::string_view hierarchy = line.substr(0, c1), controllers = line.substr(c1 + 1, c2 - c1 - 1);
+    const std::string path(line.substr(c2 + 1));
+    if (path.empty() || path[0] != '/') continue;
+    if (hierarchy == "0" && controllers.empty())  // cgroup v2 (unified; in hybrid mode under root/unified too)
+      best = std::min({best, limit_along(root, path, "memory.max"), limit_along(root + "/unified", path, "memory.max")});
+    bool memory = false;
+    for (std::size_t a = 0; a <= controllers.size();) {
+      auto b = controllers.find(',', a);
+      if (b == std::string_view::npos) b = controllers.size();
+      memory = memory || controllers.substr(a, b - a) == "memory";
+      a = b + 1;
+    }
+    if (memory) best = std::min(best, limit_along(root + "/memory", path, "memory.limit_in_bytes"));  // v1
+  }
+  // v1 reports "no limit" as a huge page-rounded number (9223372036854771712): treat as none.
+  return best >= (std::size_t{1} << 62) ? SIZE_MAX : best;
+}
+
 std::size_t tensor_memory_limit() {
-  static const std::size_t physical = physical_memory();
+  static const std::size_t physical = default_memory_limit();
   const std::size_t l = g_memory_limit.load(std::memory_order_relaxed);
   return l ? l : physical;
 }

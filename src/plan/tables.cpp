@@ -97,37 +97,51 @@ table chinchilla_table(const chinchilla_args& a) {
   return t;
 }
 
+namespace {
+// Draft lengths from the command line, range-checked before the cast to int (a sweep such as
+// --gamma 1-1e12+1 or --max-gamma 1e30 used to wrap silently).
+constexpr double kMaxGamma = 1 << 16;
+int gamma_value(double v, const char* flag) {
+  LMLAB_CHECK_HINT(std::isfinite(v) && v >= 0 && v <= kMaxGamma && v == std::floor(v),
+                   "draft lengths are whole numbers of tokens, e.g. --gamma 1-8+1 (at most 65536)",
+                   "{}: {} is not a draft length in [0, {}]", flag, v, kMaxGamma);
+  return static_cast<int>(v);
+}
+std::vector<int> gamma_values(const std::string& text) {
+  std::vector<int> out;
+  for (auto g : parse_sweep_int(text, "--gamma")) out.push_back(gamma_value(static_cast<double>(g), "--gamma"));
+  return out;
+}
+}  // namespace
+
 table specdec_table(const specdec_args& a) {
   if (!a.accept_log.empty()) {
     LMLAB_CHECK_HINT(!a.gamma.empty(), "pass the draft length the log was recorded with, e.g. --gamma 4",
                      "--accept-log needs --gamma");
-    const auto gammas = parse_sweep_int(a.gamma, "--gamma");
+    const auto gammas = gamma_values(a.gamma);
     LMLAB_CHECK_HINT(gammas.size() == 1, "the log was recorded with one draft length", "--gamma: give one value with --accept-log");
-    const auto e = estimate_acceptance(read_accept_log(a.accept_log), static_cast<int>(gammas[0]));
+    const auto e = estimate_acceptance(read_accept_log(a.accept_log), gammas[0]);
     table t({"steps", "gamma", "mean_accepted", "mean_tokens_per_step", "alpha_mle", "expected_tokens_at_alpha", "c",
              "speedup", "optimal_gamma", "speedup_at_optimal"});
     for (double c : sweep_axis(a.c, "--c", false)) {
-      const int g = static_cast<int>(gammas[0]);
-      const int best = specdec_optimal_gamma(e.alpha, c, static_cast<int>(parse_quantity(a.max_gamma, "--max-gamma")));
+      const int g = gammas[0];
+      const int best = specdec_optimal_gamma(e.alpha, c, gamma_value(parse_quantity(a.max_gamma, "--max-gamma"), "--max-gamma"));
       t.add_row({cell(e.steps), cell(g), cell(e.mean_accepted), cell(e.mean_tokens), cell(e.alpha),
                  cell(specdec_expected_tokens(e.alpha, g)), cell(c), cell(specdec_speedup(e.alpha, g, c)), cell(best),
                  cell(specdec_speedup(e.alpha, best, c))});
     }
     return t;
   }
-  const int max_gamma = static_cast<int>(parse_quantity(a.max_gamma, "--max-gamma"));
+  const int max_gamma = gamma_value(parse_quantity(a.max_gamma, "--max-gamma"), "--max-gamma");
   table t({"alpha", "c", "gamma", "expected_tokens", "speedup", "ops_factor", "optimal_gamma", "speedup_at_optimal"});
-  std::vector<double> gammas;
-  if (!a.gamma.empty())
-    for (auto g : parse_sweep_int(a.gamma, "--gamma")) gammas.push_back(static_cast<double>(g));
+  const std::vector<int> gammas = a.gamma.empty() ? std::vector<int>{} : gamma_values(a.gamma);
   for (double alpha : sweep_axis(a.alpha, "--alpha", false))
     for (double c : sweep_axis(a.c, "--c", false)) {
       const int best = specdec_optimal_gamma(alpha, c, max_gamma);
-      auto gs = gammas.empty() ? std::vector<double>{static_cast<double>(best)} : gammas;
+      const auto gs = gammas.empty() ? std::vector<int>{best} : gammas;
       const auto chats = a.c_hat.empty() ? std::vector<double>{c} : sweep_axis(a.c_hat, "--c-hat", false);
-      for (double gd : gs)
+      for (const int g : gs)
         for (double ch : chats) {
-          const int g = static_cast<int>(gd);
           t.add_row({cell(alpha), cell(c), cell(g), cell(specdec_expected_tokens(alpha, g)),
                      cell(specdec_speedup(alpha, g, c)), cell(specdec_ops_factor(alpha, g, ch)), cell(best),
                      cell(specdec_speedup(alpha, best, c))});

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 
 #include "../error_of.hpp"
@@ -87,4 +88,34 @@ TEST(checked, fits_reports_overflow_without_throwing) {
   EXPECT_FALSE(lmlab::add_fits(UINT64_MAX, std::uint64_t{1}, out));
   std::int32_t small = 0;
   EXPECT_FALSE(lmlab::mul_fits(65536, 32768, small));  // 2^31 does not fit a signed 32-bit int
+}
+
+// Issue 12: the default limit follows the cgroup (a container, a Slurm job), not only the
+// machine's RAM. A fake cgroup tree: v2 with a limit on the parent, v1 with one on the group.
+TEST(checked, cgroup_memory_limit_reads_v2_and_v1_and_takes_the_smallest_on_the_path) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / ("lmlab_cgroup_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  auto write = [](const fs::path& p, const std::string& text) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+  };
+  write(root / "a" / "memory.max", "2147483648\n");
+  write(root / "a" / "b" / "memory.max", "max\n");
+  EXPECT_EQ(lmlab::cgroup_memory_limit("0::/a/b\n", root.string()), std::size_t{2147483648});
+  write(root / "a" / "b" / "memory.max", "1048576\n");
+  EXPECT_EQ(lmlab::cgroup_memory_limit("0::/a/b\n", root.string()), std::size_t{1048576});
+  // v1: the memory controller's line; "no limit" is a huge page-rounded number.
+  write(root / "memory" / "memory.limit_in_bytes", "9223372036854771712\n");
+  write(root / "memory" / "job" / "memory.limit_in_bytes", "536870912\n");
+  EXPECT_EQ(lmlab::cgroup_memory_limit("4:memory:/job\n1:cpu:/\n", root.string()), std::size_t{536870912});
+  EXPECT_EQ(lmlab::cgroup_memory_limit("4:cpu,memory:/\n", root.string()), SIZE_MAX);
+  // Nothing readable, garbage or no memory controller: no limit.
+  EXPECT_EQ(lmlab::cgroup_memory_limit("", root.string()), SIZE_MAX);
+  EXPECT_EQ(lmlab::cgroup_memory_limit("garbage\n3:pids:/a\n", root.string()), SIZE_MAX);
+  write(root / "c" / "memory.max", "12abc\n");
+  EXPECT_EQ(lmlab::cgroup_memory_limit("0::/c", root.string()), SIZE_MAX);
+  fs::remove_all(root);
+  // The default never exceeds the machine's memory.
+  EXPECT_LE(lmlab::tensor_memory_limit(), static_cast<std::size_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE));
 }

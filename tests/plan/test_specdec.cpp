@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "plan/specdec.hpp"
+#include "plan/tables.hpp"
 
 using namespace lmlab::plan;
 
@@ -73,4 +74,27 @@ TEST(specdec, log_errors_name_file_and_entry) {
     EXPECT_STREQ(e.what(), "--accept-log: entry 2 is 9, outside [0, 4]");
   }
   EXPECT_THROW(specdec_expected_tokens(1.5, 2), lmlab::error);
+}
+
+// Issue 12: a draft length past int's range was cast unchecked (UB) and then swept; now a
+// clear error names the flag.
+TEST(specdec, table_rejects_draft_lengths_that_do_not_fit) {
+  auto message_of = [](const specdec_args& a) {
+    try {
+      specdec_table(a);
+    } catch (const lmlab::error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  specdec_args a;
+  a.gamma = "3000000000";
+  EXPECT_NE(message_of(a).find("--gamma: 3000000000 is not a draft length"), std::string::npos) << message_of(a);
+  specdec_args b;
+  b.max_gamma = "1e30";
+  EXPECT_NE(message_of(b).find("--max-gamma"), std::string::npos) << message_of(b);
+  specdec_args ok;
+  ok.gamma = "1-4+1";
+  ok.alpha = "0.8";
+  EXPECT_EQ(specdec_table(ok).rows().size(), 4u);  // four gammas x one alpha x one c
 }
