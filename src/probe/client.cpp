@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "core/error.hpp"
+#include "probe/tcp_bytes.hpp"
 
 namespace lmlab::probe {
 namespace {
@@ -219,7 +221,9 @@ client::http_reply client::send_once(const std::string& full_path, const std::st
   if (!cfg_.api_key.empty()) req.headers.emplace("Authorization", "Bearer " + cfg_.api_key);
   req.body = body;
   bool too_large = false;
+  std::atomic<bool> body_started{false};
   req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+    body_started.store(true);
     if (out.body.size() + n > cfg_.max_response_bytes) {
       too_large = true;
       return false;
@@ -228,16 +232,33 @@ client::http_reply client::send_once(const std::string& full_path, const std::st
     return true;
   };
   // httplib's timeouts bound each gap between bytes, so headers or a body trickled a byte at
-  // a time never time out. A watchdog enforces the whole-request deadline: at the deadline it
-  // shuts the socket down (Client::stop is the thread-safe way), again every 50 ms in case the
-  // socket was not yet connected the first time.
+  // a time never time out, and it reads headers without a size bound (an endless header line
+  // grew the client to 340 MB in 5 s; tiny headers cost ~13x their size in its multimap). A
+  // watchdog enforces both: every 10 ms, until the body starts, it reads the bytes the
+  // connection has received (TCP_INFO) and, past max_header_bytes plus a slack for body bytes
+  // that arrive before the first body callback, or at the deadline, shuts the socket down
+  // (Client::stop is the thread-safe way), again every 50 ms in case the socket was not yet
+  // connected the first time. The body itself is bounded by the content receiver above.
+  std::atomic<int> sock{-1};
+  cli.set_socket_options([&sock](socket_t fd) { sock.store(fd); });
+  constexpr std::uint64_t kBodySlack = std::uint64_t{4} << 20;
+  const std::uint64_t header_cap = static_cast<std::uint64_t>(cfg_.max_header_bytes) + kBodySlack;
   std::mutex wmu;
   std::condition_variable wcv;
-  bool finished = false, fired = false;
+  bool finished = false, fired = false, flooded = false;
   std::thread watchdog([&] {
     std::unique_lock lk(wmu);
-    if (wcv.wait_until(lk, deadline, [&] { return finished; })) return;
-    fired = true;
+    while (!wcv.wait_for(lk, std::chrono::milliseconds(10), [&] { return finished; })) {
+      if (steady::now() >= deadline) {
+        fired = true;
+        break;
+      }
+      if (!body_started.load() && tcp_bytes_received(sock.load()) > header_cap) {
+        flooded = true;
+        break;
+      }
+    }
+    if (finished) return;
     do cli.stop();
     while (!wcv.wait_for(lk, std::chrono::milliseconds(50), [&] { return finished; }));
   });
@@ -250,6 +271,11 @@ client::http_reply client::send_once(const std::string& full_path, const std::st
   }
   wcv.notify_all();
   watchdog.join();
+  if (flooded) {
+    out.failure = fmt::format("the response headers are larger than {} bytes (endpoint_config::max_header_bytes)",
+                              cfg_.max_header_bytes);
+    return out;
+  }
   if (too_large) {
     out.failure = fmt::format("the response body is larger than {} bytes (endpoint_config::max_response_bytes)",
                               cfg_.max_response_bytes);

@@ -49,6 +49,10 @@ struct endpoint_config {
   // A larger response body (JSON or the whole SSE stream) is cut off and counts as a failed
   // attempt: the client never holds more than this per request.
   std::size_t max_response_bytes = std::size_t{64} << 20;
+  // The status line and headers may take at most about this much (plus 4 MiB of slack for body
+  // bytes that arrive early): httplib reads headers without a bound, so a watchdog counts the
+  // bytes the connection has received (TCP_INFO) until the body starts, and cuts it off.
+  std::size_t max_header_bytes = std::size_t{1} << 20;
   // Seams for tests: how to wait, and what time it is (for HTTP-date Retry-After).
   std::function<void(double seconds)> sleep;
   std::function<std::time_t()> now;

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 
@@ -431,12 +432,13 @@ TEST(probe_client, an_api_key_inside_the_mask_is_scrubbed_once_and_the_json_stay
 }
 
 // A server that sends its status line and then trickles header bytes, one every 50 ms, for
-// `seconds`: httplib's per-read timeout never fires.
+// `seconds`: httplib's per-read timeout never fires. With `flood`, it sends one endless header
+// line as fast as it can instead (httplib reads headers without a size bound).
 struct trickle_server {
   int fd = -1, port = 0;
   std::thread th;
   std::atomic<bool> stop{false};
-  explicit trickle_server(double seconds) {
+  explicit trickle_server(double seconds, bool flood = false) {
     fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -446,14 +448,21 @@ struct trickle_server {
     socklen_t len = sizeof a;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
     port = ntohs(a.sin_port);
-    th = std::thread([this, seconds] {
+    th = std::thread([this, seconds, flood] {
       const int c = ::accept(fd, nullptr, nullptr);
       if (c < 0) return;
       const std::string head = "HTTP/1.1 200 OK\r\nX-Slow: ";
       ::send(c, head.data(), head.size(), MSG_NOSIGNAL);
       const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-      while (!stop && std::chrono::steady_clock::now() < end && ::send(c, "x", 1, MSG_NOSIGNAL) == 1)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const std::string chunk(flood ? 65536 : 1, 'x');
+      // A send blocked on a full buffer gives up after 100 ms, so the destructor's stop is seen.
+      const timeval tv{0, 100000};
+      ::setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      while (!stop && std::chrono::steady_clock::now() < end) {
+        const ssize_t n = ::send(c, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;
+        if (!flood) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
       ::close(c);
     });
   }
@@ -478,4 +487,22 @@ TEST(probe_client, the_timeout_bounds_the_whole_request_while_headers_trickle) {
   EXPECT_NE(e.find("timed out after 0.5 s"), std::string::npos) << e;
   // Loose bound: a 0.5 s deadline returns well within 10 s (the trickle lasts 20 s).
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
+}
+
+// Issue 12: an endless header line grew the client to 340 MB in 5 s; the watchdog now cuts the
+// connection once it has received more than max_header_bytes (+ slack) before the body.
+TEST(probe_client, an_endless_header_is_cut_off_at_the_byte_limit) {
+  trickle_server t(30, /*flood=*/true);
+  endpoint_config cfg;
+  cfg.base_url = "http://127.0.0.1:" + std::to_string(t.port) + "/v1";
+  cfg.model = "fake";
+  cfg.timeout_s = 60;
+  cfg.max_retries = 0;
+  cfg.max_response_bytes = 1 << 16;
+  cfg.max_header_bytes = 1 << 20;
+  client c(cfg, nullptr);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string e = failure_of(c, ask("q"));
+  EXPECT_NE(e.find("the response headers are larger than 1048576 bytes"), std::string::npos) << e;
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 20.0);
 }
