@@ -40,3 +40,13 @@ function(lmlab_add_test name)
     PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
     DISCOVERY_TIMEOUT 60)
 endfunction()
+
+# lmlab_test_register_labs(TARGET): for a test that loads the repository's experiments/*.toml,
+# which may name any lab's task: links the labs layer and tests/register_labs.cpp (a static
+# registrar) when that layer is built (not under a LMLAB_LAYERS_ONLY build without it).
+function(lmlab_test_register_labs target)
+  if(TARGET lmlab_labs)
+    target_sources(${target} PRIVATE ${PROJECT_SOURCE_DIR}/tests/register_labs.cpp)
+    target_link_libraries(${target} PRIVATE lmlab_labs)
+  endif()
+endfunction()

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "cli/command.hpp"
@@ -159,6 +160,14 @@ void add_lab(CLI::App& app) {
                 r.failure_reason.c_str());
     std::printf("config: %s\n", r.config.dump().c_str());
     db.evaluations_table(r.id).print(std::cout, parse_table_format(a->format));
+    // The last value of each metric (a training curve's end, a runner's summary numbers).
+    std::map<std::string, store::metric_point> last;
+    for (auto& p : db.metrics(r.id))
+      if (auto it = last.find(p.name); it == last.end() || p.step >= it->second.step) last[p.name] = p;
+    table m({"metric", "step", "value"});
+    for (const auto& [name, p] : last) m.add_row({name, p.step, p.value});
+    std::printf("\n");
+    m.print(std::cout, parse_table_format(a->format));
   });
 
   CLI::App* exp = lab->add_subcommand("export", "Export runs, metrics or evaluations (CSV/JSON)");

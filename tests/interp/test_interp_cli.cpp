@@ -155,3 +155,34 @@ TEST(interp_cli, errors_name_the_file_line_and_column_or_the_close_hooks) {
   EXPECT_NE(r.output.find("error: interp patch: clean ids [1, 3] and corrupted ids [1, 2] differ in shape"), std::string::npos)
       << r.output;
 }
+
+// The "tms" lab runner (src/cli/interp_lab.cpp) through `lmlab lab run`: a spec with no
+// [train] section runs, logs the summary metrics, and `lab show` lists them.
+TEST(interp_cli, tms_spec_runs_through_the_lab_runner) {
+  fixture f;
+  const std::string spec = f.write("tms.toml", R"(name = "tms_t"
+seeds = 1
+[task]
+name = "tms"
+n = 2
+m = 1
+sparsity = 0.99
+steps = 600
+instances = 1
+)");
+  const std::string db = (f.dir / "t.db").string();
+  const auto r = run_lmlab({"lab", "run", spec, "--store", db, "--runs-dir", (f.dir / "runs").string()});
+  ASSERT_EQ(r.rc, 0) << r.output;
+  const auto show = run_lmlab({"lab", "ls", "--store", db});
+  EXPECT_EQ(show.rc, 0) << show.output;
+  EXPECT_NE(show.output.find("tms_t"), std::string::npos) << show.output;
+  const auto metrics = run_lmlab({"lab", "show", "1", "--store", db});
+  EXPECT_NE(metrics.output.find("represented"), std::string::npos) << metrics.output;
+  EXPECT_NE(metrics.output.find("dims_per_feature"), std::string::npos) << metrics.output;
+  // A key the task does not have is an error naming it.
+  const std::string bad = f.write("bad.toml", "name = \"b\"\n[task]\nname = \"tms\"\nsparsty = 0.5\n");
+  const auto e = run_lmlab({"lab", "run", bad, "--store", db, "--runs-dir", (f.dir / "runs").string()});
+  EXPECT_NE(e.rc, 0);
+  EXPECT_NE(e.output.find("task.sparsty"), std::string::npos) << e.output;
+  EXPECT_NE(e.output.find("did you mean 'sparsity'"), std::string::npos) << e.output;
+}

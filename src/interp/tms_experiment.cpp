@@ -1,0 +1,96 @@
+// Toy models of superposition as a lab experiment: see tms_experiment.hpp.
+#include "interp/tms_experiment.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "tasks/params.hpp"
+
+namespace lmlab::interp {
+
+namespace {
+const tasks::param_table<tms_task>& tms_params() {
+  static const tasks::param_table<tms_task> t = [] {
+    tasks::param_table<tms_task> p("tms");
+    p.add("n", &tms_task::n, "features", 1, 4096)
+        .add("m", &tms_task::m, "hidden dimensions", 1, 4096)
+        .add("sparsity", &tms_task::sparsity, "S: probability a feature is 0", 0, 0.9999)
+        .add("importance_decay", &tms_task::importance_decay, "I_i = decay^i (n = 2: feature 2's relative importance)",
+             1e-6, 1e6)
+        .add("steps", &tms_task::steps, "Adam steps", 1, 1e7)
+        .add("batch", &tms_task::batch, "examples per step", 1, 1 << 20)
+        .add("instances", &tms_task::instances, "models trained per run; the lowest loss is kept", 1, 1024)
+        .add("lr", &tms_task::lr, "Adam learning rate", 1e-8, 10)
+        .add("represented_norm", &tms_task::represented_norm, "a feature with ||W_i|| above this is represented", 0,
+             10);
+    return p;
+  }();
+  return t;
+}
+}  // namespace
+
+tasks::task_info tms_task_info() {
+  tasks::task_info t;
+  t.name = "tms";
+  t.summary = "toy model of superposition (Elhage et al. 2022); a lab runner, no dataset";
+  t.params = tms_params().specs();
+  t.canonical = [](const nlohmann::json& j) {
+    const tms_task c = tms_params().read(j, {"name"});
+    if (c.m > c.n) throw tasks::param_error("m", "tms: m (hidden) must not exceed n (features)", "superposition needs m < n");
+    return tms_params().write(c);
+  };
+  return t;
+}
+
+tms_task read_tms_task(const nlohmann::json& task) { return tms_params().read(task, {"name"}); }
+
+tms_config to_tms_config(const tms_task& t, std::uint64_t seed) {
+  tms_config c;
+  c.n = t.n;
+  c.m = t.m;
+  c.sparsity = t.sparsity;
+  c.importance.resize(static_cast<std::size_t>(t.n));
+  for (std::int64_t i = 0; i < t.n; ++i) c.importance[static_cast<std::size_t>(i)] = std::pow(t.importance_decay, static_cast<double>(i));
+  c.steps = t.steps;
+  c.batch = t.batch;
+  c.instances = t.instances;
+  c.lr = t.lr;
+  c.seed = seed;
+  return c;
+}
+
+tms_summary summarize(const tms_model& t, double represented_norm) {
+  tms_summary s;
+  s.dims_per_feature = t.dimensions_per_feature();
+  s.min_cosine = 1.0;
+  std::vector<std::int64_t> rep;
+  for (std::int64_t i = 0; i < t.n; ++i) {
+    s.norms.push_back(t.norm(i));
+    if (s.norms.back() > represented_norm) rep.push_back(i);
+  }
+  s.represented = static_cast<std::int64_t>(rep.size());
+  // D_i = ‖W_i‖² / Σ_j (Ŵ_i·W_j)², the j = i term included (it is ‖W_i‖²).
+  for (std::int64_t i = 0; i < t.n; ++i) {
+    const double ni = s.norms[static_cast<std::size_t>(i)];
+    double denom = 0;
+    for (std::int64_t j = 0; j < t.n; ++j) {
+      const double proj = t.cosine(i, j) * s.norms[static_cast<std::size_t>(j)];  // Ŵ_i·W_j
+      denom += proj * proj;
+    }
+    s.feature_dims.push_back(ni > 0 && denom > 0 ? ni * ni / denom : 0.0);
+  }
+  double inter = 0;
+  for (std::int64_t i : rep) {
+    for (std::int64_t j = 0; j < t.n; ++j) {
+      if (j == i) continue;
+      const double proj = t.cosine(i, j) * s.norms[static_cast<std::size_t>(j)];
+      inter += proj * proj;
+    }
+    for (std::int64_t j : rep)
+      if (j > i) s.min_cosine = std::min(s.min_cosine, t.cosine(i, j));
+  }
+  s.interference = rep.empty() ? 0.0 : inter / static_cast<double>(rep.size());
+  return s;
+}
+
+}  // namespace lmlab::interp

@@ -1,0 +1,46 @@
+// Toy models of superposition as a lab experiment: the "tms" task's parameters (a schema for
+// experiment specs) and the numbers one trained model contributes to the sweep — how many
+// features it represents, its dimensions per feature, how much the represented features
+// interfere, and the most antipodal pair. The lab runner that trains and logs them is
+// registered by src/cli/interp_lab.cpp (lab/runner.hpp); experiments/tms_*.toml use it.
+// ref: Elhage et al. 2022, "Toy Models of Superposition": sec. 2 (the n = 5, m = 2 intro
+// figure, importance 0.9^i), "Feature Dimensionality" (D* = m / ‖W‖_F², per-feature
+// D_i = ‖W_i‖² / Σ_j (Ŵ_i·W_j)²), and the n = 2, m = 1 phase diagram.
+// Not for: training (tms.hpp), SAEs (not built yet).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <vector>
+
+#include "interp/tms.hpp"
+#include "tasks/registry.hpp"
+
+namespace lmlab::interp {
+
+struct tms_task {
+  std::int64_t n = 5, m = 2;
+  double sparsity = 0.0;
+  double importance_decay = 1.0;  // I_i = decay^i (n = 2: the second feature's relative importance)
+  std::int64_t steps = 3000, batch = 256, instances = 4;
+  double lr = 1e-2;
+  double represented_norm = 0.5;  // ‖W_i‖ above this counts as represented
+};
+
+// The task schema ("tms") for tasks::register_task; it has no dataset.
+tasks::task_info tms_task_info();
+tms_task read_tms_task(const nlohmann::json& task);  // canonical JSON -> struct
+tms_config to_tms_config(const tms_task& t, std::uint64_t seed);
+
+struct tms_summary {
+  std::int64_t represented = 0;         // features with ‖W_i‖ > represented_norm
+  double dims_per_feature = 0;          // D* = m / ‖W‖_F²
+  double interference = 0;              // mean over represented i of Σ_{j≠i} (Ŵ_i·W_j)²
+  double min_cosine = 0;                // most negative cos(W_i, W_j) among represented pairs (1 if < 2)
+  std::vector<double> norms;            // ‖W_i‖
+  std::vector<double> feature_dims;     // D_i (0 for a zero column)
+};
+tms_summary summarize(const tms_model& t, double represented_norm);
+
+}  // namespace lmlab::interp

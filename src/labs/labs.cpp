@@ -1,0 +1,14 @@
+// Every lab's tasks and runners: see labs.hpp.
+#include "labs/labs.hpp"
+
+namespace lmlab::labs {
+
+void register_all_labs() {
+  static const bool done = [] {
+    register_tms();
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace lmlab::labs

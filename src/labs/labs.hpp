@@ -1,0 +1,15 @@
+// Every lab's tasks and runners, registered in one call (idempotent), so that an experiment
+// spec may name any of them: the binary calls it at start (src/cli/labs.cpp), and so do the
+// tests that load the repository's experiments/*.toml (tests/register_labs.cpp). A new lab
+// adds its `register_...()` call to labs.cpp.
+// Not for: the runners themselves (each lab's layer; tms_runner.cpp for interp's toy models).
+#pragma once
+
+namespace lmlab::labs {
+
+void register_all_labs();
+
+// interp's toy models of superposition: the "tms" task and its runner (tms_runner.cpp).
+void register_tms();
+
+}  // namespace lmlab::labs

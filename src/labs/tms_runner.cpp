@@ -1,0 +1,63 @@
+// Toy models of superposition as lab runs (lab/runner.hpp): the "tms" task
+// (interp/tms_experiment.hpp) and its runner, which trains one model per run and logs what the
+// report plots and checks: features represented, dimensions per feature, interference, the
+// most antipodal pair, and per-feature norms and dimensionalities. Here, not in interp,
+// because interp sits below lab.
+// Not for: the `lmlab interp tms` verb (src/cli/interp.cpp).
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "labs/labs.hpp"
+
+#include "interp/tms_experiment.hpp"
+#include "lab/runner.hpp"
+#include "store/results_store.hpp"
+
+namespace {
+
+namespace in = lmlab::interp;
+namespace lab = lmlab::lab;
+
+lab::run_result run_tms(const lab::run_context& ctx) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const in::tms_task task = in::read_tms_task(ctx.config.at("task"));
+  const in::tms_model model = in::train_tms(in::to_tms_config(task, ctx.seed));
+  const in::tms_summary s = in::summarize(model, task.represented_norm);
+  lab::run_result r;
+  r.final_train_loss = model.loss;
+  r.steps = task.steps;
+  r.n_params = task.m * task.n + task.n;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (ctx.db) {
+    auto& db = *ctx.db;
+    auto metric = [&](const char* name, double v) { db.log_metric(ctx.store_run, task.steps, name, v); };
+    metric("final_train_loss", model.loss);
+    metric("n_params", static_cast<double>(r.n_params));
+    metric("steps", static_cast<double>(task.steps));
+    metric("represented", static_cast<double>(s.represented));
+    metric("represented_fraction", static_cast<double>(s.represented) / static_cast<double>(task.n));
+    metric("dims_per_feature", s.dims_per_feature);
+    metric("interference", s.interference);
+    metric("min_cosine", s.min_cosine);
+    metric("inv_density", 1.0 / (1.0 - task.sparsity));  // 1/(1-S): the paper's x axis
+    for (std::size_t i = 0; i < s.norms.size(); ++i) {
+      const std::string slice = "feature=" + std::to_string(i);
+      db.log_evaluation(ctx.store_run, "test", slice, "norm", s.norms[i], 1);
+      db.log_evaluation(ctx.store_run, "test", slice, "feature_dims", s.feature_dims[i], 1);
+    }
+    metric("seconds", r.seconds);
+  }
+  if (ctx.progress)
+    std::fprintf(ctx.progress, "tms: n %lld m %lld S %.4g: %lld features represented, D* %.3f, loss %.4g\n",
+                 static_cast<long long>(task.n), static_cast<long long>(task.m), task.sparsity,
+                 static_cast<long long>(s.represented), s.dims_per_feature, model.loss);
+  return r;
+}
+
+}  // namespace
+
+void lmlab::labs::register_tms() {
+  lmlab::tasks::register_task(in::tms_task_info());
+  lab::register_runner("tms", run_tms);
+}
