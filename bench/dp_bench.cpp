@@ -1,7 +1,7 @@
 // Measured overlap of data-parallel training (train/data_parallel.hpp), run under MPI:
 //   mpirun -np 2 build/bench/dp_bench [--d-model 128] [--layers 4] [--steps 20] [-o md]
 // trains a GPT on synthetic tokens twice, all-reduces started after backward (overlap off)
-// and inside backward (on), and prints per step: compute (forward + backward), the bucket
+// and inside backward (on), and prints the median step: compute (forward + backward), the bucket
 // all-reduces' time, and the exposed (not hidden) communication. Beside it, the alpha-beta
 // model of plan/parallel.hpp (the DP term of `lmlab plan parallel`: allreduce_time(gradient
 // bytes) x (1 - dp_overlap)) with alpha and bandwidth fitted to this machine's MPI (a
@@ -11,6 +11,7 @@
 // Not for: a test (nothing asserts), multi-node runs (works, but the planner rows assume ring).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -77,9 +78,23 @@ int main(int argc, char** argv) {
     ro.progress = nullptr;
     ro.write_files = false;
     ro.dp = &dp;
+    // Per step, the median over the steps after the first (warm-up): robust to a loaded machine.
     train::train_summary runs[2];
-    for (int overlap = 0; overlap < 2; ++overlap)
+    train::dp_step_stats med[2];
+    for (int overlap = 0; overlap < 2; ++overlap) {
       runs[overlap] = train::run_training(bench_config(d_model, layers, batch, steps, overlap == 1), src, ro);
+      std::vector<train::dp_step_stats> h(dp.history().begin() + 1, dp.history().end());
+      auto median = [&](double train::dp_step_stats::*field) {
+        std::vector<double> v;
+        for (const auto& x : h) v.push_back(x.*field);
+        std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+        return v[v.size() / 2];
+      };
+      med[overlap] = h.back();
+      med[overlap].compute_s = median(&train::dp_step_stats::compute_s);
+      med[overlap].comm_s = median(&train::dp_step_stats::comm_s);
+      med[overlap].exposed_s = median(&train::dp_step_stats::exposed_s);
+    }
     const auto grad_bytes = runs[0].dp_mean.bytes;
     // Alpha-beta fit of this machine's all-reduce: alpha from a 4-byte one, bandwidth from one
     // of the gradients' size (ring model: t = 2(p-1)a + 2(p-1)/p n/bw; plan/parallel.hpp).
@@ -89,29 +104,31 @@ int main(int argc, char** argv) {
     const double bw = 2.0 * (p - 1) / p * static_cast<double>(grad_bytes) / std::max(1e-12, t_big - 2.0 * (p - 1) * alpha);
     if (dp.rank() != 0) return 0;
 
-    const double hidden = 1.0 - runs[1].dp_mean.exposed_s / std::max(1e-12, runs[0].dp_mean.exposed_s);
-    table t({"row", "ranks", "grad_MB", "buckets", "compute_ms", "allreduce_ms", "exposed_ms", "exposed_over_compute"});
+    const double hidden = 1.0 - med[1].exposed_s / std::max(1e-12, med[0].exposed_s);
+    table t({"row", "ranks", "grad_MB", "buckets", "compute_ms", "allreduce_sum_ms", "exposed_ms", "exposed_over_compute"});
     auto row = [&](const std::string& name, double compute, double comm, double exposed, int buckets) {
       t.add_row({name, p, static_cast<double>(grad_bytes) / 1e6, buckets, compute * 1e3, comm * 1e3, exposed * 1e3,
                  compute > 0 ? exposed / compute : 0.0});
     };
     const char* names[2] = {"measured, overlap off", "measured, overlap on"};
     for (int o = 0; o < 2; ++o)
-      row(names[o], runs[o].dp_mean.compute_s, runs[o].dp_mean.comm_s, runs[o].dp_mean.exposed_s, runs[o].dp_mean.buckets);
+      row(names[o], med[o].compute_s, med[o].comm_s, med[o].exposed_s, med[o].buckets);
     // The planner's DP term with this machine's fitted link, at overlap 0 and at the measured
     // hidden share; then with the catalog's H100 inter-node link (same gradient bytes).
     const double model_here = plan::allreduce_time(static_cast<double>(grad_bytes), p, alpha, bw);
-    row("plan: fitted link, dp_overlap 0", runs[0].dp_mean.compute_s, model_here, model_here, 1);
-    row(fmt::format("plan: fitted link, dp_overlap {:.2f}", hidden), runs[1].dp_mean.compute_s, model_here,
-        model_here * (1 - hidden), 1);
+    const double hidden01 = std::clamp(hidden, 0.0, 1.0);
+    row("plan: fitted link, dp_overlap 0", med[0].compute_s, model_here, model_here, 1);
+    row(fmt::format("plan: fitted link, dp_overlap {:.2f} (measured)", hidden01), med[1].compute_s, model_here,
+        model_here * (1 - hidden01), 1);
     const auto h100 = plan::find_hardware("h100");
     const double model_h100 = plan::allreduce_time(static_cast<double>(grad_bytes), p, h100.inter_latency, h100.inter_bw);
-    row("plan: h100 inter-node link, dp_overlap 0", runs[0].dp_mean.compute_s, model_h100, model_h100, 1);
+    row("plan: h100 inter-node link, dp_overlap 0", med[0].compute_s, model_h100, model_h100, 1);
     t.print(std::cout, parse_table_format(out));
     std::printf("fitted link: alpha %.2f us, bandwidth %.2f GB/s (4-byte all-reduce %.1f us, %.2f MB one %.2f ms); "
-                "overlap hid %.0f%% of the exposed all-reduce time; losses equal with and without overlap: %s\n",
+                "overlap hid %.0f%% of the exposed time (median step); buckets started inside backward: %d of %d with "
+                "overlap, %d without; losses equal with and without overlap: %s\n",
                 alpha * 1e6, bw / 1e9, t_small * 1e6, static_cast<double>(grad_bytes) / 1e6, t_big * 1e3, 100 * hidden,
-                runs[0].losses == runs[1].losses ? "yes" : "NO");
+                med[1].started_in_backward, med[1].buckets, med[0].started_in_backward, runs[0].losses == runs[1].losses ? "yes" : "NO");
     return 0;
   } catch (const error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

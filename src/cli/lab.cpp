@@ -154,7 +154,9 @@ void add_lab(CLI::App& app) {
   CLI::App* lab = app.add_subcommand("lab", "Train grids of small models on probe tasks: sweeps, the curated suite, results");
   lab->require_subcommand(1);
   lab->footer("Example: lmlab lab suite --size quick   (the main job: every experiment in experiments/, then the report)\n"
-              "         lmlab lab run experiments/recall.toml --size quick -j 2 --set model.d_model=64,128");
+              "         lmlab lab run experiments/recall.toml --size quick -j 2 --set model.d_model=64,128\n"
+              "         lmlab lab slurm experiments/recall.toml --shards 16   (a Slurm job array; then `lab merge`:\n"
+              "         docs/scaleout.md)");
 
   auto common = [&](CLI::App* c) {
     c->add_option("--store", a->store, "results store (SQLite)")->capture_default_str();

@@ -177,7 +177,7 @@ store::open_options run_store_options() {
 }
 
 // The state of a sharded run from its finished store (run.db), if it has a readable one. A
-// failed run to retry, or an unreadable file, goes back to being a partial store.
+// failed run to retry goes back to being a partial store; an unreadable file is moved aside.
 std::optional<store::run_info> finished_run_state(const fs::path& dir, const std::string& name, bool retry_failed,
                                                   std::FILE* progress) {
   const fs::path done = run_store_path(dir);
@@ -189,7 +189,12 @@ std::optional<store::run_info> finished_run_state(const fs::path& dir, const std
     store::results_store s(done, ro);
     info = s.find_run("lab", name);
   } catch (const error& e) {
-    if (progress) std::fprintf(progress, "warning: %s: unreadable, the run starts again: %s\n", done.c_str(), e.what());
+    // Kept aside for a look, out of merge's way; the run starts again.
+    const fs::path aside = dir / "run.db.damaged";
+    if (progress) std::fprintf(progress, "warning: %s: unreadable (moved to %s), the run starts again: %s\n", done.c_str(),
+                               aside.c_str(), e.what());
+    fs::rename(done, aside);
+    return std::nullopt;
   }
   if (info && (info->status == store::run_status::finished || !retry_failed)) return info;
   fs::rename(done, run_store_partial_path(dir));

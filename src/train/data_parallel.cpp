@@ -77,6 +77,7 @@ data_parallel::~data_parallel() {
 void data_parallel::attach(const std::vector<tensor>& params, std::size_t bucket_bytes, bool overlap) {
   params_ = params;
   overlap_ = overlap;
+  history_.clear();
   buckets_.clear();
   bucket_of_.assign(params.size(), -1);
   index_.clear();
@@ -194,6 +195,7 @@ float data_parallel::finish_step(float local_loss) {
     }
   }
   stats_.buckets = static_cast<int>(buckets_.size());
+  history_.push_back(stats_);
   return static_cast<float>(loss_sum / size_);
 }
 

@@ -25,7 +25,8 @@ namespace lmlab::train {
 
 struct dp_step_stats {
   double compute_s = 0;        // forward + backward (from the step's start to backward's end)
-  double comm_s = 0;           // sum over buckets of (start of its all-reduce .. seen complete)
+  double comm_s = 0;           // sum over buckets of (start of its all-reduce .. seen complete);
+                               // with overlap the buckets' intervals overlap each other
   double exposed_s = 0;        // after backward, waiting for the all-reduces: not hidden
   int buckets = 0;
   int started_in_backward = 0; // buckets whose all-reduce started before backward ended
@@ -53,6 +54,8 @@ class data_parallel {
   // Returns the local loss averaged over ranks.
   float finish_step(float local_loss);
   const dp_step_stats& last_stats() const { return stats_; }
+  // Every step's stats since attach (bench/dp_bench takes medians: a loaded machine has outliers).
+  const std::vector<dp_step_stats>& history() const { return history_; }
 
   // Every rank gets rank 0's bytes (e.g. a check that all ranks run the same config).
   void broadcast(std::vector<std::uint8_t>& bytes);
@@ -81,6 +84,7 @@ class data_parallel {
   std::vector<int> bucket_of_;                 // per parameter
   std::vector<std::pair<const tensor_impl*, int>> index_;  // sorted by impl: parameter index
   dp_step_stats stats_;
+  std::vector<dp_step_stats> history_;
   double step_start_ = 0;
 };
 

@@ -169,6 +169,17 @@ TEST(shard, sharded_sweep_writes_one_run_store_per_run_and_no_main_store) {
     lab::run_sweep(spec, o);
   }
   EXPECT_EQ(started, 7);
+  // A damaged run.db (a crashed copy) is moved aside and its run starts again.
+  const fs::path dir0 = o.runs_dir / spec.name / spec.runs[0].id;
+  std::ofstream(lab::run_store_path(dir0), std::ios::trunc) << "not a database";
+  o.retry_failed = false;
+  for (int i = 0; i < 3; ++i) {
+    o.only_shard = lab::shard{i, 3};
+    lab::run_sweep(spec, o);
+  }
+  EXPECT_EQ(started, 8);
+  EXPECT_TRUE(fs::exists(dir0 / "run.db.damaged"));
+  EXPECT_EQ(store::results_store(lab::run_store_path(dir0)).list_runs().at(0).status, store::run_status::finished);
 }
 
 TEST(shard, merge_is_idempotent_and_keeps_values_exactly) {

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "core/error.hpp"
+#include "synthetic_tokens.hpp"
 #include "train/data_parallel.hpp"
 #include "train/trainer.hpp"
 
@@ -18,16 +19,7 @@ using namespace lmlab;
 
 namespace {
 
-std::vector<std::int32_t> tokens(std::size_t n, std::uint32_t salt) {
-  std::vector<std::int32_t> v;
-  std::uint32_t x = salt;
-  while (v.size() < n) {
-    x = x * 1664525u + 1013904223u;
-    const int start = static_cast<int>(x >> 28), stride = 1 + static_cast<int>((x >> 20) % 3);
-    for (int k = 0; k < 12 && v.size() < n; ++k) v.push_back((start + k * stride) % 17);
-  }
-  return v;
-}
+using lmlab::test_data::synthetic_tokens;
 
 // No dropout: its masks are drawn per local batch, so they differ between P = 1 and P = 2.
 train::train_config config(const fs::path& out, bool overlap) {
@@ -64,7 +56,7 @@ fs::path shared_dir(train::data_parallel& dp) {
 }
 
 struct token_data {
-  std::vector<std::int32_t> train_ids = tokens(4000, 1), val_ids = tokens(600, 2);
+  std::vector<std::int32_t> train_ids = synthetic_tokens(4000, 1), val_ids = synthetic_tokens(600, 2);
   train::token_source src{std::span<const std::int32_t>(train_ids), std::span<const std::int32_t>(val_ids), std::nullopt};
 };
 
