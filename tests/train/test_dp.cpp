@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/error.hpp"
@@ -152,4 +154,36 @@ TEST(data_parallel, a_checkpoint_resumes_under_another_number_of_ranks) {
   expect_close(c.losses, std::vector<float>(ref.losses.begin() + 10, ref.losses.end()), "P=1 then resumed with P=2");
   dp.barrier();
   if (lead) fs::remove_all(dir);
+}
+
+// A killed rank (tests/train/dp_kill_test.sh runs these two in turn, with LMLAB_DP_KILL_DIR
+// set): under mpirun -np 2, rank 1 stops after step 13 and kills itself with SIGKILL, after
+// rank 0's checkpoint at step 10; mpirun must fail the job. Then, in one process, the run
+// resumes from that checkpoint and ends on the single-process trajectory.
+TEST(data_parallel_kill, rank_one_is_killed_after_a_checkpoint) {
+  const char* dir = std::getenv("LMLAB_DP_KILL_DIR");
+  auto& dp = train::data_parallel::world();
+  if (!dir || dp.size() != 2) GTEST_SKIP() << "run by tests/train/dp_kill_test.sh";
+  token_data d;
+  auto cfg = config(fs::path(dir) / "run", true);
+  cfg.train.checkpoint_every = 10;
+  auto o = options(&dp, dp.rank() == 0);
+  if (dp.rank() == 1) o.stop_after = 13;
+  train::run_training(cfg, d.src, o);
+  if (dp.rank() == 1) std::raise(SIGKILL);
+  ADD_FAILURE() << "rank 0 finished although rank 1 died";  // it waits in an all-reduce until mpirun ends it
+}
+
+TEST(data_parallel_kill, the_killed_run_resumes_in_one_process) {
+  const char* dir = std::getenv("LMLAB_DP_KILL_DIR");
+  if (!dir || train::data_parallel::world().size() != 1) GTEST_SKIP() << "run by tests/train/dp_kill_test.sh";
+  token_data d;
+  auto cfg = config(fs::path(dir) / "run", true);
+  cfg.train.checkpoint_every = 10;
+  auto o = options(nullptr, true);
+  o.resume = true;
+  const auto resumed = train::run_training(cfg, d.src, o);
+  EXPECT_EQ(resumed.start_step, 10);
+  const auto ref = train::run_training(config(fs::path(dir) / "ref", true), d.src, options(nullptr, false));
+  expect_close(resumed.losses, std::vector<float>(ref.losses.begin() + 10, ref.losses.end()), "killed at 13, resumed at 10");
 }
