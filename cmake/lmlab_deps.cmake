@@ -71,3 +71,12 @@ add_library(lmlab_lbfgs INTERFACE)
 target_link_libraries(lmlab_lbfgs INTERFACE ${LMLAB_LBFGS_LIB})
 target_include_directories(lmlab_lbfgs SYSTEM INTERFACE ${LMLAB_LBFGS_INC})
 add_library(lmlab::lbfgs ALIAS lmlab_lbfgs)
+
+# MPI for data-parallel training (train/data_parallel.hpp: `mpirun -np P lmlab train`). Debian's
+# libopenmpi-dev; MPICH builds too (only the C API is used). ON when found; without it the
+# binary trains in one process and tests that need mpirun are not registered.
+find_package(MPI COMPONENTS C QUIET)
+option(LMLAB_MPI "Data-parallel training over MPI (mpirun -np P lmlab train); default ON when MPI is found" ${MPI_C_FOUND})
+if(LMLAB_MPI AND NOT MPI_C_FOUND)
+  message(FATAL_ERROR "LMLAB_MPI=ON but CMake found no MPI: install libopenmpi-dev (or pass -DLMLAB_MPI=OFF)")
+endif()

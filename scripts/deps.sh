@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages lmlab needs to build, test and run. Idempotent; run as root.
-# Not for: PyTorch (only the fixture script and the benchmarks need it: scripts/deps.sh --torch).
+# Options: --torch adds PyTorch (only the fixture script and the benchmarks need it); --cluster
+# adds Slurm and munge (scripts/slurm-local.sh and the `cluster` ctest, docs/scaleout.md).
 set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates
@@ -13,6 +14,8 @@ pkgs=(
   clang libclang-rt-14-dev libfuzzer-14-dev
   # headless browser: tests/report renders the HTML report and checks every figure drew
   chromium
+  # MPI for data-parallel training (train/data_parallel.hpp, -DLMLAB_MPI): Open MPI and mpirun
+  libopenmpi-dev openmpi-bin
   # Hangul glyphs for the notes' Korean quotes in the report (its CSS names NanumGothic; the
   # Chromium test checks their rendered width). 10 MB, against 57 MB for fonts-noto-cjk.
   fonts-nanum
@@ -20,7 +23,13 @@ pkgs=(
 # npm fetches data packages (scripts/... and `lmlab data fetch`); a machine that already has
 # node and npm from elsewhere keeps them (Debian's npm conflicts with NodeSource's nodejs).
 command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
-if [[ "${1:-}" == "--torch" ]]; then pkgs+=(python3-torch python3-numpy); fi
+for arg in "$@"; do
+  case $arg in
+    --torch) pkgs+=(python3-torch python3-numpy) ;;
+    --cluster) pkgs+=(slurm-wlm munge) ;;
+    *) echo "error: scripts/deps.sh: unknown option $arg" >&2; echo "hint: --torch, --cluster" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

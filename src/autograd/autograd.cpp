@@ -1,6 +1,7 @@
 // The tape and the backward engine: see autograd.hpp.
 #include "autograd/autograd.hpp"
 
+#include "autograd/grad_hook.hpp"
 #include "autograd/profile.hpp"
 
 #include <algorithm>
@@ -12,6 +13,7 @@ namespace lmlab {
 
 namespace {
 thread_local bool g_grad_enabled = true;
+thread_local leaf_ready_fn g_leaf_ready;
 std::atomic<std::uint64_t> g_seq{0};
 
 std::shared_ptr<node> node_of(const tensor& t) {
@@ -91,6 +93,9 @@ void accumulate_into(std::shared_ptr<tensor_impl>& slot, const tensor& g) {
   add_inplace(s, g);
 }
 
+leaf_ready_scope::leaf_ready_scope(leaf_ready_fn fn) : prev_(std::move(g_leaf_ready)) { g_leaf_ready = std::move(fn); }
+leaf_ready_scope::~leaf_ready_scope() { g_leaf_ready = std::move(prev_); }
+
 void backward(const tensor& root, const tensor& grad_root, bool retain_graph) {
   LMLAB_CHECK(root.requires_grad(), "backward: the tensor does not require grad (no parameter reaches it, or it was made under no_grad)");
   tensor g0 = grad_root;
@@ -127,9 +132,10 @@ void backward(const tensor& root, const tensor& grad_root, bool retain_graph) {
       if (!leaf->grad && g.impl_ptr().use_count() == 1 && g.impl().store.use_count() == 1 && g.is_contiguous() &&
           g.offset() == 0 && g.type() == leaf->type) {
         leaf->grad = g.impl_ptr();
-        continue;
+      } else {
+        accumulate_into(leaf->grad, g);
       }
-      accumulate_into(leaf->grad, g);
+      if (g_leaf_ready) g_leaf_ready(*leaf);  // its gradient is final: grad_hook.hpp
       continue;
     }
     LMLAB_CHECK(n->backward != nullptr, "backward: the graph through '{}' was already freed; pass retain_graph=true to backward twice", n->op);

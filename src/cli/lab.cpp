@@ -1,6 +1,7 @@
-// `lmlab lab`: run experiment specs as resumable sweeps (run), the curated suite that is the
-// main job (suite), one run inside a sweep's child process (exec, hidden), the results store
-// (ls, show, export) and the probe tasks (tasks, task). Logic lives in src/lab/ and src/tasks/.
+// `lmlab lab`: run experiment specs as resumable sweeps (run; one shard of one with --shard,
+// merge to fold shards in, slurm to write a job array of shards), the curated suite that is
+// the main job (suite), one run inside a sweep's child process (exec, hidden), the results
+// store (ls, show, export) and the probe tasks (tasks, task). Logic lives in src/lab/ and src/tasks/.
 // Not for: the HTML report (`lmlab report`), single LM training runs (`lmlab train`).
 #include <fmt/ranges.h>
 
@@ -16,6 +17,8 @@
 #include "core/process.hpp"
 #include "core/table.hpp"
 #include "lab/run.hpp"
+#include "lab/shard.hpp"
+#include "lab/slurm.hpp"
 #include "lab/spec.hpp"
 #include "lab/sweep.hpp"
 #include "store/results_store.hpp"
@@ -28,20 +31,26 @@ using namespace lmlab;
 struct lab_args {
   std::vector<std::string> specs, sets;
   std::string store = "lmlab.db", runs_dir = "runs", size, out = "lmlab-report", format = "text", run, dir, table = "runs";
-  std::string experiments = "experiments", only;
+  std::string experiments = "experiments", only, shard;
   int jobs = 1, threads = 0;
   bool retry_failed = false, no_report = false;
 };
 
+// A spec file with its --size and --set applied.
+lab::experiment_spec load_sized_spec(const lab_args& a, const std::string& file) {
+  const std::string text = read_text_file(file);
+  std::vector<std::string> overrides;
+  if (!a.size.empty()) overrides = lab::size_overrides(text, file, a.size);
+  overrides.insert(overrides.end(), a.sets.begin(), a.sets.end());
+  return lab::parse_spec(text, file, overrides);
+}
+
 lab::sweep_summary run_specs(const lab_args& a, const std::vector<std::string>& files) {
   lab::sweep_summary total;
   for (const auto& f : files) {
-    const std::string text = read_text_file(f);
-    std::vector<std::string> overrides;
-    if (!a.size.empty()) overrides = lab::size_overrides(text, f, a.size);
-    overrides.insert(overrides.end(), a.sets.begin(), a.sets.end());
-    auto spec = lab::parse_spec(text, f, overrides);
+    auto spec = load_sized_spec(a, f);
     lab::sweep_options o;
+    if (!a.shard.empty()) o.only_shard = lab::parse_shard(a.shard);
     o.jobs = a.jobs;
     o.threads = a.threads;
     o.store = a.store;
@@ -61,12 +70,94 @@ void print_failures(const lab::sweep_summary& s) {
   for (const auto& f : s.failures) std::fprintf(stderr, "  failed: %s\n", f.c_str());
 }
 
+void add_merge(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
+  CLI::App* merge = lab->add_subcommand("merge", "Fold a sharded sweep's per-run stores (<runs-dir>/**/run.db) into the store");
+  merge->add_option("spec", a->specs, "specs whose runs must all be there (lists the missing ones)")->check(CLI::ExistingFile);
+  merge->add_option("--size", a->size, "the --size the shards ran with");
+  merge->add_option("--set", a->sets, "the --set overrides the shards ran with; repeatable");
+  merge->add_option("--store", a->store, "results store (SQLite)")->capture_default_str();
+  merge->add_option("--runs-dir", a->runs_dir, "run folders the shards wrote")->capture_default_str();
+  merge->callback([a]() {
+    std::vector<lab::experiment_spec> specs;
+    for (const auto& f : a->specs) specs.push_back(load_sized_spec(*a, f));
+    store::results_store db(a->store);
+    auto m = lab::merge_run_stores(db, a->runs_dir, specs, stderr);
+    std::printf("merge into %s: %d added, %d replaced, %d unchanged, %zu files skipped, %d in progress (run.db.partial)\n",
+                a->store.c_str(), m.added, m.replaced, m.unchanged, m.warnings.size(), m.in_progress);
+    for (const auto& r : m.missing) std::printf("  missing: %s\n", r.c_str());
+    if (!m.missing.empty())
+      throw error(fmt::format("lab merge: {} runs of the spec have no result yet", m.missing.size()),
+                  "rerun the shards that lack them (`lab run SPEC --shard I/N` resumes), then merge again");
+  });
+}
+
+struct slurm_args {
+  int shards = 0, max_running = 16, jobs_per_task = 1, cpus = 0;
+  std::string mem, time, partition, logs = "slurm-logs", script, lmlab;
+};
+
+void add_slurm(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
+  auto s = std::make_shared<slurm_args>();
+  CLI::App* cmd = lab->add_subcommand("slurm", "Write an sbatch script that runs a spec as a Slurm job array of shards");
+  cmd->add_option("spec", a->specs, "experiment spec TOML file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--size", a->size, "a [sizes.NAME] table of the spec to apply (quick, full)");
+  cmd->add_option("--set", a->sets, "override section.key=value; repeatable");
+  cmd->add_option("--store", a->store, "the main store `lab merge` folds the shards into")->capture_default_str();
+  cmd->add_option("--runs-dir", a->runs_dir, "run folders (on a filesystem every node sees)")->capture_default_str();
+  cmd->add_option("--shards", s->shards, "array tasks N (default: one per run)");
+  cmd->add_option("--max-running", s->max_running, "K in --array=0-(N-1)%K: tasks at once")->capture_default_str();
+  cmd->add_option("-j,--jobs-per-task", s->jobs_per_task, "runs in parallel inside a task")->capture_default_str();
+  cmd->add_option("--cpus-per-task", s->cpus, "cores per task (default: the spec's [resources], else 1)");
+  cmd->add_option("--mem", s->mem, "memory per task, e.g. 4G (default: [resources], else 2G)");
+  cmd->add_option("--time", s->time, "time limit per task (default: [resources], else 01:00:00)");
+  cmd->add_option("--partition", s->partition, "Slurm partition (default: the cluster's)");
+  cmd->add_option("--logs", s->logs, "folder for the tasks' logs")->capture_default_str();
+  cmd->add_option("--lmlab", s->lmlab, "the lmlab binary the nodes run (default: this one)");
+  cmd->add_option("-o,--output", s->script, "script file (default: <experiment>.sbatch)");
+  cmd->callback([a, s]() {
+    LMLAB_CHECK(a->specs.size() == 1, "lab slurm: give one spec (got {})", a->specs.size());
+    const std::string file = a->specs[0];
+    const auto spec = load_sized_spec(*a, file);
+    lab::slurm_job j;
+    j.name = spec.name;
+    j.lmlab = s->lmlab.empty() ? fs::read_symlink("/proc/self/exe").string() : s->lmlab;
+    j.workdir = fs::current_path().string();
+    const std::string runs_dir = fs::absolute(a->runs_dir).string();
+    j.run_args = {fs::absolute(file).string()};
+    if (!a->size.empty()) j.run_args.insert(j.run_args.end(), {"--size", a->size});
+    for (const auto& x : a->sets) j.run_args.insert(j.run_args.end(), {"--set", x});
+    j.run_args.insert(j.run_args.end(), {"--runs-dir", runs_dir});
+    const int runs = static_cast<int>(spec.runs.size());
+    j.shards = s->shards > 0 ? std::min(s->shards, runs) : runs;
+    j.max_running = std::min(s->max_running, j.shards);
+    j.jobs_per_task = s->jobs_per_task;
+    j.res = lab::read_resources(read_text_file(file), file);
+    if (s->cpus > 0) j.res.cpus_per_task = s->cpus;
+    if (!s->mem.empty()) j.res.mem = s->mem;
+    if (!s->time.empty()) j.res.time = s->time;
+    j.partition = s->partition;
+    j.log_dir = fs::absolute(s->logs).string();
+    std::string merge = lab::shell_quote(j.lmlab) + " lab merge";
+    for (std::size_t i = 0; i < j.run_args.size(); ++i) merge += " " + lab::shell_quote(j.run_args[i]);
+    merge += " --store " + lab::shell_quote(fs::absolute(a->store).string());
+    j.merge_command = merge;
+    const std::string out = s->script.empty() ? spec.name + ".sbatch" : s->script;
+    fs::create_directories(j.log_dir);  // Slurm does not create the --output folder
+    write_file_atomic(out, lab::sbatch_script(j));
+    std::printf("%s: %d runs in %d array tasks (at most %d at once), %d cores and %s each; logs in %s\n", out.c_str(), runs,
+                j.shards, j.max_running, j.res.cpus_per_task, j.res.mem.c_str(), j.log_dir.c_str());
+    std::printf("submit:  sbatch %s\nthen:    %s\n", lab::shell_quote(out).c_str(), merge.c_str());
+  });
+}
+
 void add_lab(CLI::App& app) {
   auto a = std::make_shared<lab_args>();
   CLI::App* lab = app.add_subcommand("lab", "Train grids of small models on probe tasks: sweeps, the curated suite, results");
   lab->require_subcommand(1);
   lab->footer("Example: lmlab lab suite --size quick   (the main job: every experiment in experiments/, then the report)\n"
-              "         lmlab lab run experiments/recall.toml --size quick -j 2 --set model.d_model=64,128");
+              "         lmlab lab run experiments/recall.toml --size quick -j 2 --set model.d_model=64,128\n"
+              "         lmlab lab slurm experiments/recall.toml --shards 16   (a Slurm job array; then `lab merge`:\n"
+              "         docs/scaleout.md)");
 
   auto common = [&](CLI::App* c) {
     c->add_option("--store", a->store, "results store (SQLite)")->capture_default_str();
@@ -83,12 +174,18 @@ void add_lab(CLI::App& app) {
   CLI::App* run = lab->add_subcommand("run", "Run experiment specs; rerunning skips finished runs and resumes the rest");
   run->add_option("spec", a->specs, "experiment spec TOML files")->required()->check(CLI::ExistingFile);
   run->add_option("--size", a->size, "a [sizes.NAME] table of the spec to apply (quick, full)");
+  run->add_option("--shard", a->shard,
+                  "I/N: run only shard I of N, each run into its own <run dir>/run.db (then `lab merge`)");
   sweep_flags(run);
   run->callback([a]() {
     auto s = run_specs(*a, a->specs);
     print_failures(s);
     std::printf("%d runs: %d finished now, %d skipped (done before), %d failed\n", s.total, s.finished, s.skipped, s.failed);
+    if (!a->shard.empty()) std::printf("shard %s: its runs are in their run folders; fold them in with `lmlab lab merge`\n", a->shard.c_str());
   });
+
+  add_merge(lab, a);
+  add_slurm(lab, a);
 
   CLI::App* suite = lab->add_subcommand("suite", "The curated experiments (experiments/*.toml) at one size, then the report");
   suite->add_option("--size", a->size, "quick (about 15 minutes on 2 cores) or full")->capture_default_str();

@@ -2,6 +2,7 @@
 // GPT by default; pattern, pos_encoding, ffn, MoE, MoD keys) from a TOML config, sample from
 // a checkpoint, and measure a checkpoint's loss, perplexity and bits per character.
 //   lmlab train --config configs/gpt-brown.toml [--set train.steps=500]... [--resume]
+//   mpirun -np 2 lmlab train --config ...        (data parallel: train/data_parallel.hpp)
 //   lmlab sample runs/gpt-brown/checkpoint --prompt "The " --temperature 0.8 --top-k 40 --seed 1
 //   lmlab eval runs/gpt-brown/checkpoint [--split val|train] [--max-batches N]
 //   lmlab eval model.gguf --text story.txt      (any model path: train/import.hpp)
@@ -21,6 +22,7 @@
 #include "ops/gemm.hpp"
 #include "train/checkpoint.hpp"
 #include "train/config.hpp"
+#include "train/data_parallel.hpp"
 #include "train/import.hpp"
 #include "train/trainer.hpp"
 
@@ -33,42 +35,74 @@ std::string keys_footer() {
   return s;
 }
 
+struct train_opts {
+  std::string config;
+  std::vector<std::string> sets;
+  bool resume = false;
+};
+
+// `lmlab train`, in one process or as one rank of `mpirun -np P lmlab train` (data parallel:
+// rank 0 prepares the data, prints and writes the checkpoint; every rank trains).
+void train_command(const train_opts& o, tr::data_parallel& dp) {
+  const bool lead = dp.rank() == 0;
+  std::FILE* log = lead ? stderr : nullptr;
+  tr::train_config cfg = tr::load_train_config(o.config, o.sets);
+  std::optional<tr::prepared_data> prepared;
+  if (lead) prepared = tr::open_prepared_data(cfg.data, log);
+  dp.barrier();  // the others open what rank 0 prepared
+  if (!lead) prepared = tr::open_prepared_data(cfg.data, log);
+  tr::prepared_data& pd = *prepared;
+  const std::int64_t tv = pd.tokenizer->vocab_size();
+  if (cfg.model.vocab_size == 0) cfg.model.vocab_size = tv;
+  LMLAB_CHECK_HINT(cfg.model.vocab_size >= tv, "set model.vocab_size = 0 to use the tokenizer's",
+                   "{}: model.vocab_size = {} is smaller than the tokenizer's {}", o.config, cfg.model.vocab_size, tv);
+  if (lead) std::fprintf(stderr, "data: %s (%zu train / %zu val tokens, vocab %lld, tokenizer %s)\n", pd.dir.c_str(),
+               pd.train.size(), pd.val.size(), static_cast<long long>(tv), cfg.data.tokenizer.c_str());
+  const lmlab::models::lm_config& mc = cfg.model;
+  const std::int64_t n_params = lmlab::models::lm(mc, 0).num_parameters();
+  if (lead) std::fprintf(stderr, "model: pattern %s, pos %s, ffn %s, d_model %lld, %lld layers, %lld heads, n_ctx %lld, %lld parameters; %d threads (%s)\n",
+               mc.pattern.c_str(), mc.pos_encoding.c_str(), mc.ffn.c_str(),
+               static_cast<long long>(mc.d_model), static_cast<long long>(mc.n_layers), static_cast<long long>(mc.n_heads),
+               static_cast<long long>(mc.n_ctx), static_cast<long long>(n_params),
+               cfg.train.threads > 0 ? static_cast<int>(cfg.train.threads) : lmlab::num_threads(), lmlab::blas_name());
+  tr::token_source src{pd.train, pd.val, pd.tokenizer->to_json()};
+  tr::run_options ro;
+  ro.resume = o.resume;
+  if (dp.size() > 1) {
+    ro.dp = &dp;
+    ro.progress = log;
+    ro.write_files = lead;
+  }
+  auto sum = tr::run_training(cfg, src, ro);
+  if (!lead) return;
+  std::printf("steps %lld-%lld | final val loss %.4f | %.0f tok/s | MFU %.1f%% | %.1f s\n",
+              static_cast<long long>(sum.start_step), static_cast<long long>(sum.end_step), sum.final_val_loss,
+              sum.tokens_per_s, 100 * sum.mfu, sum.seconds);
+  if (sum.dp_ranks > 1)
+    std::printf("data parallel: %d ranks, %d buckets of %zu bytes in all | per step: compute %.1f ms, all-reduce %.1f ms, "
+                "exposed %.1f ms\n", sum.dp_ranks, sum.dp_mean.buckets, sum.dp_mean.bytes, 1e3 * sum.dp_mean.compute_s,
+                1e3 * sum.dp_mean.comm_s, 1e3 * sum.dp_mean.exposed_s);
+  std::printf("checkpoint: %s/checkpoint\n", cfg.train.out_dir.c_str());
+}
+
 void add_train(CLI::App& app) {
   auto* s = app.add_subcommand("train", "Train a model (GPT or any zoo architecture) on a corpus from a TOML config");
-  struct opts {
-    std::string config;
-    std::vector<std::string> sets;
-    bool resume = false;
-  };
-  auto o = std::make_shared<opts>();
+  auto o = std::make_shared<train_opts>();
   s->add_option("--config", o->config, "TOML config (e.g. configs/gpt-brown.toml)")->required();
   s->add_option("--set", o->sets, "override a key: --set train.lr=3e-4 (repeatable)");
   s->add_flag("--resume", o->resume, "continue from <out_dir>/checkpoint, bit-identically");
   s->footer("Example:\n  lmlab train --config configs/gpt-brown.toml --set train.steps=200\n\n" + keys_footer());
   s->callback([o] {
-    tr::train_config cfg = tr::load_train_config(o->config, o->sets);
-    tr::prepared_data pd = tr::open_prepared_data(cfg.data);
-    const std::int64_t tv = pd.tokenizer->vocab_size();
-    if (cfg.model.vocab_size == 0) cfg.model.vocab_size = tv;
-    LMLAB_CHECK_HINT(cfg.model.vocab_size >= tv, "set model.vocab_size = 0 to use the tokenizer's",
-                     "{}: model.vocab_size = {} is smaller than the tokenizer's {}", o->config, cfg.model.vocab_size, tv);
-    std::fprintf(stderr, "data: %s (%zu train / %zu val tokens, vocab %lld, tokenizer %s)\n", pd.dir.c_str(),
-                 pd.train.size(), pd.val.size(), static_cast<long long>(tv), cfg.data.tokenizer.c_str());
-    const lmlab::models::lm_config& mc = cfg.model;
-    const std::int64_t n_params = lmlab::models::lm(mc, 0).num_parameters();
-    std::fprintf(stderr, "model: pattern %s, pos %s, ffn %s, d_model %lld, %lld layers, %lld heads, n_ctx %lld, %lld parameters; %d threads (%s)\n",
-                 mc.pattern.c_str(), mc.pos_encoding.c_str(), mc.ffn.c_str(),
-                 static_cast<long long>(mc.d_model), static_cast<long long>(mc.n_layers), static_cast<long long>(mc.n_heads),
-                 static_cast<long long>(mc.n_ctx), static_cast<long long>(n_params),
-                 cfg.train.threads > 0 ? static_cast<int>(cfg.train.threads) : lmlab::num_threads(), lmlab::blas_name());
-    tr::token_source src{pd.train, pd.val, pd.tokenizer->to_json()};
-    tr::run_options ro;
-    ro.resume = o->resume;
-    auto sum = tr::run_training(cfg, src, ro);
-    std::printf("steps %lld-%lld | final val loss %.4f | %.0f tok/s | MFU %.1f%% | %.1f s\n",
-                static_cast<long long>(sum.start_step), static_cast<long long>(sum.end_step), sum.final_val_loss,
-                sum.tokens_per_s, 100 * sum.mfu, sum.seconds);
-    std::printf("checkpoint: %s/checkpoint\n", cfg.train.out_dir.c_str());
+    tr::data_parallel& dp = tr::data_parallel::world();
+    if (dp.size() == 1) return train_command(*o, dp);
+    try {
+      train_command(*o, dp);
+    } catch (const lmlab::error& e) {
+      // One rank's error ends them all, naming the rank (the others wait in an all-reduce).
+      std::fprintf(stderr, "error: rank %d of %d: %s\n", dp.rank(), dp.size(), e.what());
+      if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
+      dp.abort(1);
+    }
   });
 }
 

@@ -428,7 +428,8 @@ experiment_spec parse_spec(std::string_view toml_text, std::string_view source,
   for (auto&& [k, v] : root) {
     const std::string key(k.str());
     const std::string where = origin_of(v, src);
-    if (key == "sizes" || key == "report" || key == "expect") continue;  // size_overrides(), parse_report_meta()
+    // size_overrides(), parse_report_meta(), read_resources() (slurm.hpp)
+    if (key == "sizes" || key == "report" || key == "expect" || key == "resources") continue;
     if (sections.count(key)) {
       if (!v.is_table()) fail(where, key, fmt::format("expected a table [{}], got {}", key, describe(v)));
       section_origin[key] = where;
@@ -444,7 +445,7 @@ experiment_spec parse_spec(std::string_view toml_text, std::string_view source,
       fail(where, key, "unknown top-level key",
            (near.empty() ? std::string() : "did you mean '" + near + "'? ") +
                "top-level keys: name, question, description, seeds and the sections [model], [task], [train], "
-               "[report], [expect], [sizes.NAME]");
+               "[report], [expect], [sizes.NAME], [resources]");
     }
   }
 

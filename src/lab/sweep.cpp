@@ -86,6 +86,7 @@ struct child {
   std::string partial;         // bytes after the last newline
   std::string last_line;
   std::string tail;            // the last few KB, for the failure reason
+  fs::path own_store;          // the run's own store (sharded sweeps), else empty
   std::chrono::steady_clock::time_point started;
 };
 
@@ -159,37 +160,99 @@ std::string fmt_duration(double s) {
 
 }  // namespace
 
+namespace {
+
+// Where a run is recorded: the main store, or (sharded) the run's own store file.
+struct todo {
+  std::string name;
+  std::int64_t id;
+  fs::path dir;
+  fs::path own_store;  // empty: the main store
+};
+
+store::open_options run_store_options() {
+  store::open_options o;
+  o.wal = false;  // one writer at a time; no -shm beside it on a shared filesystem
+  return o;
+}
+
+// The state of a sharded run from its finished store (run.db), if it has a readable one. A
+// failed run to retry goes back to being a partial store; an unreadable file is moved aside.
+std::optional<store::run_info> finished_run_state(const fs::path& dir, const std::string& name, bool retry_failed,
+                                                  std::FILE* progress) {
+  const fs::path done = run_store_path(dir);
+  if (!fs::exists(done)) return std::nullopt;
+  std::optional<store::run_info> info;
+  try {
+    store::open_options ro;
+    ro.read_only = true;
+    store::results_store s(done, ro);
+    info = s.find_run("lab", name);
+  } catch (const error& e) {
+    // Kept aside for a look, out of merge's way; the run starts again.
+    const fs::path aside = dir / "run.db.damaged";
+    if (progress) std::fprintf(progress, "warning: %s: unreadable (moved to %s), the run starts again: %s\n", done.c_str(),
+                               aside.c_str(), e.what());
+    fs::rename(done, aside);
+    return std::nullopt;
+  }
+  if (info && (info->status == store::run_status::finished || !retry_failed)) return info;
+  fs::rename(done, run_store_partial_path(dir));
+  return std::nullopt;
+}
+
+}  // namespace
+
 sweep_summary run_sweep(const experiment_spec& spec, const sweep_options& opt) {
   LMLAB_CHECK(opt.jobs >= 1, "lab run: -j must be at least 1 (got {})", opt.jobs);
   const int cores = opt.threads > 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
-  const int jobs = std::min<int>(opt.jobs, std::max<int>(1, static_cast<int>(spec.runs.size())));
+  std::vector<std::size_t> mine;
+  if (opt.only_shard) mine = shard_runs(spec, *opt.only_shard);
+  else
+    for (std::size_t i = 0; i < spec.runs.size(); ++i) mine.push_back(i);
+  const int jobs = std::min<int>(opt.jobs, std::max<int>(1, static_cast<int>(mine.size())));
   const int threads_each = std::max(1, cores / jobs);
-  store::results_store db(opt.store);
+  std::optional<store::results_store> main_db;
+  if (!opt.only_shard) main_db.emplace(opt.store);
   const fs::path exp_dir = opt.runs_dir / spec.name;
+  // Calls f(store) on the store that records run t.
+  auto with_store = [&](const todo& t, auto&& f) {
+    if (t.own_store.empty()) return f(*main_db);
+    store::results_store s(t.own_store, run_store_options());
+    return f(s);
+  };
 
   sweep_summary sum;
-  sum.total = static_cast<int>(spec.runs.size());
-  struct todo {
-    std::string name;
-    std::int64_t id;
-    fs::path dir;
-  };
+  sum.total = static_cast<int>(mine.size());
   std::vector<todo> queue;
-  for (const auto& r : spec.runs) {
+  for (const std::size_t i : mine) {
+    const run_config& r = spec.runs[i];
     const std::string name = run_name(spec, r);
-    const std::int64_t id = db.ensure_run("lab", name, stored_config(spec, r), static_cast<std::int64_t>(r.seed));
-    const auto info = db.get_run(id);
-    if (info.status == store::run_status::finished || (info.status == store::run_status::failed && !opt.retry_failed)) {
+    todo t{name, 0, exp_dir / r.id, {}};
+    std::optional<store::run_info> info;
+    if (opt.only_shard) {
+      info = finished_run_state(t.dir, name, opt.retry_failed, opt.progress);
+      t.own_store = run_store_partial_path(t.dir);
+    }
+    if (!info) {
+      t.id = with_store(t, [&](store::results_store& db) {
+        return db.ensure_run("lab", name, stored_config(spec, r), static_cast<std::int64_t>(r.seed));
+      });
+      info = with_store(t, [&](store::results_store& db) { return db.get_run(t.id); });
+    }
+    if (info->status == store::run_status::finished || (info->status == store::run_status::failed && !opt.retry_failed)) {
       ++sum.skipped;
-      if (info.status == store::run_status::failed) sum.failures.push_back(name + ": " + info.failure_reason + " (earlier)");
+      if (info->status == store::run_status::failed) sum.failures.push_back(name + ": " + info->failure_reason + " (earlier)");
       continue;
     }
-    queue.push_back({name, id, exp_dir / r.id});
+    queue.push_back(std::move(t));
   }
   const bool tty = opt.progress && ::isatty(::fileno(opt.progress));
   if (opt.progress)
-    std::fprintf(opt.progress, "lab: %s: %d runs, %d already done, %zu to run, %d at a time x %d threads\n",
-                 spec.name.c_str(), sum.total, sum.skipped, queue.size(), jobs, threads_each);
+    std::fprintf(opt.progress, "lab: %s%s: %d runs, %d already done, %zu to run, %d at a time x %d threads\n",
+                 spec.name.c_str(),
+                 opt.only_shard ? fmt::format(" shard {}/{}", opt.only_shard->index, opt.only_shard->count).c_str() : "",
+                 sum.total, sum.skipped, queue.size(), jobs, threads_each);
 
   std::map<pid_t, child> live;
   std::size_t next = 0;
@@ -230,8 +293,10 @@ sweep_summary run_sweep(const experiment_spec& spec, const sweep_options& opt) {
     c.store_id = t.id;
     c.log.open(t.dir / "log.txt", std::ios::app);
     c.started = std::chrono::steady_clock::now();
-    auto argv = opt.child_argv ? opt.child_argv(t.name, t.dir, threads_each) : default_argv(opt.store, t.name, t.dir, threads_each);
-    db.mark_running(t.id);
+    auto argv = opt.child_argv ? opt.child_argv(t.name, t.dir, threads_each)
+                               : default_argv(t.own_store.empty() ? opt.store : t.own_store, t.name, t.dir, threads_each);
+    with_store(t, [&](store::results_store& db) { db.mark_running(t.id); });
+    c.own_store = t.own_store;
     c.pid = spawn(argv, threads_each, c.fd);
     ::fcntl(c.fd, F_SETFL, O_NONBLOCK);
     draw(!tty, fmt::format("lab: start  {}", t.name));
@@ -275,16 +340,20 @@ sweep_summary run_sweep(const experiment_spec& spec, const sweep_options& opt) {
       std::string line;
       if (ok) {
         // The child marks itself finished after writing its results; trust but verify.
-        if (db.get_run(c.store_id).status != store::run_status::finished) db.mark_finished(c.store_id);
+        with_store(todo{c.name, c.store_id, {}, c.own_store}, [&](store::results_store& db) {
+          if (db.get_run(c.store_id).status != store::run_status::finished) db.mark_finished(c.store_id);
+        });
         ++sum.finished;
         line = fmt::format("lab: done   {} ({})", c.name, fmt_duration(secs));
       } else {
         const std::string why = failure_reason(status, c.tail);
-        db.mark_failed(c.store_id, why);
+        with_store(todo{c.name, c.store_id, {}, c.own_store}, [&](store::results_store& db) { db.mark_failed(c.store_id, why); });
         ++sum.failed;
         sum.failures.push_back(c.name + ": " + why);
         line = fmt::format("lab: FAILED {} ({}): {}", c.name, fmt_duration(secs), why);
       }
+      // The run's own store is whole and closed: only now does it take its final name.
+      if (!c.own_store.empty()) fs::rename(c.own_store, run_store_path(c.own_store.parent_path()));
       it = live.erase(it);
       draw(true, line);
     }

@@ -3,16 +3,19 @@
 // store. A crash, a NaN, an out-of-memory kill or any error marks that run failed with its
 // reason and the sweep goes on. Rerunning the same command skips finished runs and restarts
 // the others (a child resumes from the last checkpoint in its run folder), so `kill -9` of
-// the whole sweep loses no finished run and redoes none.
+// the whole sweep loses no finished run and redoes none. With a shard (shard.hpp) it runs
+// only that part of the grid and records each run in a store of its own, not the main one.
 // Not for: what a run does (lab/run.hpp), specs (lab/spec.hpp).
 #pragma once
 
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "lab/shard.hpp"
 #include "lab/spec.hpp"
 
 namespace lmlab::lab {
@@ -23,6 +26,9 @@ struct sweep_options {
   std::filesystem::path store = "lmlab.db";
   std::filesystem::path runs_dir = "runs";        // <runs_dir>/<experiment>/<run id>/
   bool retry_failed = false;                      // also rerun runs marked failed
+  // Run only this shard's runs (shard.hpp), each recorded in its own <run dir>/run.db; the
+  // main store is not opened (`lab merge` folds the run stores into it later).
+  std::optional<shard> only_shard;
   std::FILE* progress = stderr;                   // nullptr: quiet
   // The child's argv for one run (tests substitute a script). Default: this executable
   // with `lab exec --store S --run NAME --dir DIR --threads T`.

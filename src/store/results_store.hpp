@@ -58,13 +58,28 @@ struct evaluation {
 
 struct artifact {
   std::string name, path, sha256;
+  bool operator==(const artifact&) const = default;
 };
 
 struct stored_sample {
   std::string task, doc_id;
   std::int64_t repeat;
   nlohmann::json data;
+  bool operator==(const stored_sample&) const = default;
 };
+
+// Everything one run holds, to move runs between stores: a sharded sweep writes each run to a
+// store of its own, and `lab merge` folds those into the main store (lab/shard.hpp).
+struct run_record {
+  run_info info;
+  std::vector<metric_point> metrics;            // each list in the order its reader returns
+  std::vector<evaluation> evaluations;
+  std::vector<artifact> artifacts;
+  std::vector<stored_sample> samples;
+};
+// Equal content: the same run (kind, name), config, status, seed, provenance and timestamps,
+// and the same rows (a NULL value, read as NaN, equals NaN); the store-local id is ignored.
+bool same_content(const run_record& a, const run_record& b);
 
 // The request-cache key: lower-case hex sha256 of the canonical JSON (sorted keys, no spaces).
 std::string request_key(const nlohmann::json& canonical_request);
@@ -119,6 +134,15 @@ class results_store {
   void cache_response(std::string_view key, std::int64_t repeat, std::int64_t seed, std::string_view response,
                       cache_write mode = cache_write::keep_first);
   std::int64_t cache_size();
+
+  // Moving runs between stores. import_record writes the record's run under its (kind, name):
+  // a new run is added; an existing one is replaced whole (its rows deleted, the record's
+  // written, in one transaction) unless its content is already the same, so importing twice
+  // changes nothing. check_integrity throws, naming the file, when SQLite finds it damaged.
+  enum class import_result { added, replaced, unchanged };
+  run_record read_record(std::int64_t id);
+  import_result import_record(const run_record& r);
+  void check_integrity();
 
   // Exports (print with table::print as csv/json/jsonl/md).
   table runs_table(std::optional<std::string_view> kind = std::nullopt);

@@ -11,6 +11,8 @@
 namespace lmlab::store {
 
 database::database(std::filesystem::path path, open_options opts) : path_(std::move(path)) {
+  std::error_code size_ec;
+  const bool fresh = !std::filesystem::exists(path_) || std::filesystem::file_size(path_, size_ec) == 0;
   if (!opts.read_only && path_.has_parent_path()) {
     std::error_code ec;
     std::filesystem::create_directories(path_.parent_path(), ec);
@@ -29,17 +31,27 @@ database::database(std::filesystem::path path, open_options opts) : path_(std::m
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, opts.busy_timeout_ms);
   if (!opts.read_only) {
-    // WAL lets readers run while one writer appends; NORMAL sync is durable at checkpoints
-    // and safe against application crashes, which is what a killed sweep needs.
-    // Switching a fresh file to WAL does not go through the busy handler when another process
-    // is creating it at the same moment, so wait here ourselves (bounded by the busy timeout).
-    for (int waited_ms = 0;; waited_ms += 5) {
-      const int jrc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
-      if (jrc == SQLITE_OK) break;
-      if ((jrc & 0xff) != SQLITE_BUSY || waited_ms >= opts.busy_timeout_ms) fail(jrc, "cannot switch to WAL mode");
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // The creator of a file chooses its journal (persistent in the file); later opens keep it,
+    // so `lab exec` writing a sharded sweep's per-run store does not turn it into WAL.
+    if (fresh && opts.wal) {
+      // WAL lets readers run while one writer appends. Switching a fresh file to WAL does not
+      // go through the busy handler when another process is creating it at the same moment,
+      // so wait here ourselves (bounded by the busy timeout).
+      for (int waited_ms = 0;; waited_ms += 5) {
+        const int jrc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+        if (jrc == SQLITE_OK) break;
+        if ((jrc & 0xff) != SQLITE_BUSY || waited_ms >= opts.busy_timeout_ms) fail(jrc, "cannot switch to WAL mode");
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    } else if (fresh) {
+      exec("PRAGMA journal_mode=DELETE");
     }
-    exec("PRAGMA synchronous=NORMAL");
+    // NORMAL sync is durable at WAL checkpoints and safe against application crashes, which is
+    // what a killed sweep needs; a rollback-journal file (it may sit on a shared filesystem)
+    // syncs every commit.
+    auto mode = prepare("PRAGMA journal_mode");
+    mode.step();
+    exec(mode.get_text(0) == "wal" ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL");
   }
   exec("PRAGMA foreign_keys=ON");
 }

@@ -63,6 +63,10 @@ class statement {
 struct open_options {
   int busy_timeout_ms = 30000;  // lab sweeps run many processes against one file
   bool read_only = false;
+  // The journal of a file this open creates: WAL (readers beside one writer, several processes
+  // on one machine) or a rollback journal (one process at a time; no -shm file, so it is safe
+  // on a shared filesystem: a sharded sweep's per-run stores). An existing file keeps its mode.
+  bool wal = true;
 };
 
 class database {

@@ -70,6 +70,8 @@ const std::vector<field>& fields() {
       LMLAB_FIELD("train", train.seed, "seed", integer, "seed of initialisation, batches and dropout"),
       LMLAB_FIELD("train", train.threads, "threads", integer, "BLAS/OpenMP threads; 0 = default"),
       LMLAB_FIELD("train", train.out_dir, "out_dir", string, "run folder (checkpoint/, metrics.jsonl)"),
+      LMLAB_FIELD("train", train.dp_bucket_kb, "dp_bucket_kb", integer, "mpirun data parallel: gradient bucket size in KiB"),
+      LMLAB_FIELD("train", train.dp_overlap, "dp_overlap", boolean, "mpirun data parallel: all-reduce buckets during backward"),
   });
   return f;
 }
@@ -215,6 +217,7 @@ void train_config::validate() const {
   LMLAB_CHECK(t.log_every > 0, "train.log_every: must be positive, got {}", t.log_every);
   LMLAB_CHECK(t.seed >= 0, "train.seed: must be >= 0, got {}", t.seed);
   LMLAB_CHECK(t.threads >= 0, "train.threads: must be >= 0, got {}", t.threads);
+  LMLAB_CHECK(t.dp_bucket_kb >= 1, "train.dp_bucket_kb: must be >= 1, got {}", t.dp_bucket_kb);
   LMLAB_CHECK(!t.out_dir.empty(), "train.out_dir: must not be empty");
   LMLAB_CHECK(data.val_every >= 2, "data.val_every: must be >= 2, got {}", data.val_every);
   LMLAB_CHECK(!data.tokenizer.empty(), "data.tokenizer: must not be empty");

@@ -44,6 +44,10 @@ struct optim_config {
   std::int64_t seed = 1337;
   std::int64_t threads = 0;          // 0: leave the BLAS/OpenMP default
   std::string out_dir = "runs/gpt";
+  // Data parallel under mpirun (data_parallel.hpp): gradient bucket size, and whether a
+  // bucket's all-reduce starts in backward (overlap) or after it.
+  std::int64_t dp_bucket_kb = 256;
+  bool dp_overlap = true;
 
   std::int64_t seq(const models::lm_config& m) const { return seq_len > 0 ? seq_len : m.n_ctx; }
   // The defaults that depend on other keys, resolved.

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "autograd/autograd.hpp"
+#include "autograd/grad_hook.hpp"
 #include "core/cpu.hpp"
 #include "core/fs.hpp"
 #include "data/corpus.hpp"
@@ -57,6 +58,8 @@ train_config comparable(train_config c, const train_config& now) {
   c.train.eval_every = now.train.eval_every;
   c.train.log_every = now.train.log_every;
   c.train.checkpoint_every = now.train.checkpoint_every;
+  c.train.dp_bucket_kb = now.train.dp_bucket_kb;  // how gradients travel, not what they are
+  c.train.dp_overlap = now.train.dp_overlap;
   c.data.prepared_dir = now.data.prepared_dir;
   return c;
 }
@@ -233,12 +236,27 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
   int recent_n = 0;
   auto t0 = clock::now();
   loop_callbacks cb;
+  // Data parallel: every rank draws the same global batch and trains on its rows of it, so
+  // the steps do not depend on the number of ranks (and a run resumes under another one).
+  const int ranks = opt.dp ? opt.dp->size() : 1, rank = opt.dp ? opt.dp->rank() : 0;
+  if (ranks > 1) opt.dp->attach(model.parameters(), static_cast<std::size_t>(tc.dp_bucket_kb) * 1024, tc.dp_overlap);
+  cb.dp = opt.dp;
   cb.batch = [&](std::int64_t at) {
     data::batch b = data::sample_batch(data.train, B, T, seed, static_cast<std::uint64_t>(at));
-    return step_batch{to_tensor(b.inputs, B, T), to_tensor(b.targets, B, T), mix(seed ^ mix(static_cast<std::uint64_t>(at)))};
+    return step_batch{local_rows(to_tensor(b.inputs, B, T), rank, ranks), local_rows(to_tensor(b.targets, B, T), rank, ranks),
+                      mix(seed ^ mix(static_cast<std::uint64_t>(at)))};
   };
   cb.after_step = [&](std::int64_t done, float lv) {
     sum.model_metrics = model.last_metrics();
+    if (ranks > 1) {
+      const dp_step_stats& d = opt.dp->last_stats();
+      sum.dp_mean.compute_s += d.compute_s;
+      sum.dp_mean.comm_s += d.comm_s;
+      sum.dp_mean.exposed_s += d.exposed_s;
+      sum.dp_mean.buckets = d.buckets;
+      sum.dp_mean.started_in_backward = d.started_in_backward;
+      sum.dp_mean.bytes = d.bytes;
+    }
     sum.losses.push_back(lv);
     step = done;
     train_seconds += std::chrono::duration<double>(clock::now() - t0).count();
@@ -260,6 +278,12 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
   };
   train_steps(model, optim, sched, tc.grad_clip, step, end, cb);
   if (tty) std::fprintf(opt.progress, "\n");
+  sum.dp_ranks = ranks;
+  if (const auto n = static_cast<double>(sum.losses.size()); n > 0) {
+    sum.dp_mean.compute_s /= n;
+    sum.dp_mean.comm_s /= n;
+    sum.dp_mean.exposed_s /= n;
+  }
   sum.end_step = step;
   sum.seconds = train_seconds;
   sum.tokens_per_s = train_seconds > 0 ? tokens_run / train_seconds : 0;
@@ -271,14 +295,22 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
 void train_steps(models::causal_lm& model, adamw& optim, const lr_schedule& sched, double grad_clip, std::int64_t start,
                  std::int64_t end, const loop_callbacks& cb) {
   const std::vector<tensor> params = model.parameters();
+  data_parallel* dp = cb.dp && cb.dp->size() > 1 ? cb.dp : nullptr;
   for (std::int64_t step = start; step < end; ++step) {
     step_batch b = cb.batch(step);
+    if (dp) dp->begin_step();
     model.set_dropout_seed(b.dropout_seed);
     optim.zero_grad();
     tensor loss = model.loss(b.inputs, b.targets);
-    const float lv = static_cast<float>(loss.item());
+    float lv = static_cast<float>(loss.item());
     LMLAB_CHECK_HINT(std::isfinite(lv), "lower train.lr or raise train.warmup_steps", "train: loss is {} at step {}", lv, step);
-    backward(loss);
+    if (dp) {
+      leaf_ready_scope hook([dp](tensor_impl& leaf) { dp->grad_ready(leaf); });
+      backward(loss);
+      lv = dp->finish_step(lv);  // gradients averaged over ranks; the mean loss
+    } else {
+      backward(loss);
+    }
     clip_grad_norm(params, grad_clip);
     optim.step(sched.at(step));
     if (cb.after_step) cb.after_step(step + 1, lv);

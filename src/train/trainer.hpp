@@ -18,6 +18,7 @@
 #include "data/tokenizer.hpp"
 #include "models/lm.hpp"
 #include "train/config.hpp"
+#include "train/data_parallel.hpp"
 #include "train/optim.hpp"
 
 namespace lmlab::train {
@@ -32,6 +33,9 @@ struct run_options {
   std::int64_t stop_after = 0;  // stop (with a checkpoint) after this many total steps; 0 = train.steps
   std::FILE* progress = stderr; // nullptr: quiet
   bool write_files = true;      // checkpoint and metrics.jsonl under out_dir
+  // Data parallel (mpirun): each rank trains on its rows of every global batch and the
+  // gradients are averaged (data_parallel.hpp). The caller lets only rank 0 write files.
+  data_parallel* dp = nullptr;
 };
 
 struct eval_point {
@@ -47,6 +51,8 @@ struct train_summary {
   double tokens_per_s = 0, mfu = 0, seconds = 0;
   std::int64_t n_params = 0;
   nlohmann::json model_metrics = nlohmann::json::object();  // the last step's (MoE drops, MoD fraction)
+  int dp_ranks = 1;
+  dp_step_stats dp_mean;          // per step, averaged over the steps run here (data parallel)
 };
 
 // `lmlab train`: the model of cfg.model on a token stream (batches data::sample_batch(seed,
@@ -57,7 +63,8 @@ train_summary run_training(const train_config& cfg, const token_source& data, co
 // step in [start, end): the data source's batch, zero grads, loss, a finite-loss check (an
 // error naming the step, before the weights change), backward, global-norm clipping, AdamW at
 // sched.at(step); then after_step(step + 1, loss), where the caller logs, evaluates and
-// checkpoints (it may throw to stop the run).
+// checkpoints (it may throw to stop the run). With dp (more than one rank), backward reports
+// each finished gradient to dp, and the loss passed on is the mean over ranks.
 struct step_batch {
   tensor inputs, targets;          // i32 (B, T)
   std::uint64_t dropout_seed = 0;  // the model's dropout masks for this step
@@ -65,6 +72,7 @@ struct step_batch {
 struct loop_callbacks {
   std::function<step_batch(std::int64_t step)> batch;        // the data source
   std::function<void(std::int64_t done, float loss)> after_step;
+  data_parallel* dp = nullptr;
 };
 void train_steps(models::causal_lm& model, adamw& optim, const lr_schedule& sched, double grad_clip, std::int64_t start,
                  std::int64_t end, const loop_callbacks& cb);

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "synthetic_tokens.hpp"
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
@@ -55,16 +56,7 @@ fs::path temp_dir(const std::string& name) {
 }
 
 // A learnable synthetic stream: runs of (start + k * stride) mod 17.
-std::vector<std::int32_t> synthetic_tokens(std::size_t n, std::uint32_t salt) {
-  std::vector<std::int32_t> v;
-  std::uint32_t x = salt;
-  while (v.size() < n) {
-    x = x * 1664525u + 1013904223u;
-    const int start = static_cast<int>(x >> 28), stride = 1 + static_cast<int>((x >> 20) % 3);
-    for (int k = 0; k < 12 && v.size() < n; ++k) v.push_back((start + k * stride) % 17);
-  }
-  return v;
-}
+using lmlab::test_data::synthetic_tokens;
 
 train::train_config small_config(const fs::path& out) {
   return train::parse_train_config(R"(
