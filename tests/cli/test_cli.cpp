@@ -10,19 +10,14 @@
 
 #include "core/fs.hpp"
 #include "core/process.hpp"
+#include "../temp_path.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  explicit temp_dir(const std::string& tag)
-      : path(fs::temp_directory_path() / ("lmlab_cli_" + tag + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~temp_dir() { fs::remove_all(path); }
+struct temp_dir : lmlab::testing::temp_dir {
+  explicit temp_dir(const std::string& tag) : lmlab::testing::temp_dir("cli", tag) {}
 };
 
 struct result {
