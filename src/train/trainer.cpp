@@ -11,9 +11,9 @@
 #include "autograd/autograd.hpp"
 #include "core/cpu.hpp"
 #include "core/fs.hpp"
+#include "core/threads.hpp"
 #include "data/corpus.hpp"
 #include "data/prepare.hpp"
-#include "ops/gemm.hpp"
 #include "train/checkpoint.hpp"
 #include "train/optim.hpp"
 
