@@ -157,92 +157,116 @@ std::string fmt_duration(double s) {
   return fmt::format("{}s", t);
 }
 
-}  // namespace
 
-sweep_summary run_sweep(const experiment_spec& spec, const sweep_options& opt) {
-  LMLAB_CHECK(opt.jobs >= 1, "lab run: -j must be at least 1 (got {})", opt.jobs);
-  const int cores = opt.threads > 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
-  const int jobs = std::min<int>(opt.jobs, std::max<int>(1, static_cast<int>(spec.runs.size())));
-  const int threads_each = std::max(1, cores / jobs);
-  store::results_store db(opt.store);
-  const fs::path exp_dir = opt.runs_dir / spec.name;
+// One sweep in progress: the queue of runs to do, the live child processes (at most `jobs`,
+// `threads_each` threads each), the store, and the progress view (one line per live run and a
+// bar on a terminal, plain lines otherwise).
+class sweep_scheduler {
+ public:
+  sweep_scheduler(const experiment_spec& spec, const sweep_options& opt)
+      : spec_(spec),
+        opt_(opt),
+        jobs_(std::min<int>(opt.jobs, std::max<int>(1, static_cast<int>(spec.runs.size())))),
+        threads_each_(std::max(1, cores(opt) / jobs_)),
+        db_(opt.store),
+        tty_(opt.progress && ::isatty(::fileno(opt.progress))) {}
 
-  sweep_summary sum;
-  sum.total = static_cast<int>(spec.runs.size());
+  sweep_summary run() {
+    build_queue();
+    if (opt_.progress)
+      std::fprintf(opt_.progress, "lab: %s: %d runs, %d already done, %zu to run, %d at a time x %d threads\n",
+                   spec_.name.c_str(), sum_.total, sum_.skipped, queue_.size(), jobs_, threads_each_);
+    t0_ = std::chrono::steady_clock::now();
+    while (next_ < queue_.size() || !live_.empty()) {
+      while (next_ < queue_.size() && static_cast<int>(live_.size()) < jobs_) start_next();
+      read_output();
+      reap_exited();
+      draw(false, "");
+    }
+    if (opt_.progress)
+      std::fprintf(opt_.progress, "lab: %s: %d finished, %d failed, %d skipped (already done)\n", spec_.name.c_str(),
+                   sum_.finished, sum_.failed, sum_.skipped);
+    return sum_;
+  }
+
+ private:
   struct todo {
     std::string name;
     std::int64_t id;
     fs::path dir;
   };
-  std::vector<todo> queue;
-  for (const auto& r : spec.runs) {
-    const std::string name = run_name(spec, r);
-    const std::int64_t id = db.ensure_run("lab", name, stored_config(spec, r), static_cast<std::int64_t>(r.seed));
-    const auto info = db.get_run(id);
-    if (info.status == store::run_status::finished || (info.status == store::run_status::failed && !opt.retry_failed)) {
-      ++sum.skipped;
-      if (info.status == store::run_status::failed) sum.failures.push_back(name + ": " + info.failure_reason + " (earlier)");
-      continue;
-    }
-    queue.push_back({name, id, exp_dir / r.id});
-  }
-  const bool tty = opt.progress && ::isatty(::fileno(opt.progress));
-  if (opt.progress)
-    std::fprintf(opt.progress, "lab: %s: %d runs, %d already done, %zu to run, %d at a time x %d threads\n",
-                 spec.name.c_str(), sum.total, sum.skipped, queue.size(), jobs, threads_each);
 
-  std::map<pid_t, child> live;
-  std::size_t next = 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  int lines_drawn = 0;
-  auto draw = [&](bool force_plain_line, const std::string& plain) {
-    if (!opt.progress) return;
-    if (!tty) {
-      if (force_plain_line) std::fprintf(opt.progress, "%s\n", plain.c_str());
+  static int cores(const sweep_options& opt) {
+    return opt.threads > 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
+  }
+
+  // Every run into the store; finished runs (and failed ones unless retried) are skipped.
+  void build_queue() {
+    sum_.total = static_cast<int>(spec_.runs.size());
+    const fs::path exp_dir = opt_.runs_dir / spec_.name;
+    for (const auto& r : spec_.runs) {
+      const std::string name = run_name(spec_, r);
+      const std::int64_t id = db_.ensure_run("lab", name, stored_config(spec_, r), static_cast<std::int64_t>(r.seed));
+      const auto info = db_.get_run(id);
+      if (info.status == store::run_status::finished || (info.status == store::run_status::failed && !opt_.retry_failed)) {
+        ++sum_.skipped;
+        if (info.status == store::run_status::failed) sum_.failures.push_back(name + ": " + info.failure_reason + " (earlier)");
+        continue;
+      }
+      queue_.push_back({name, id, exp_dir / r.id});
+    }
+  }
+
+  void draw(bool force_plain_line, const std::string& plain) {
+    if (!opt_.progress) return;
+    if (!tty_) {
+      if (force_plain_line) std::fprintf(opt_.progress, "%s\n", plain.c_str());
       return;
     }
     // Redraw: one line per live run, then the overall bar.
-    for (int i = 0; i < lines_drawn; ++i) std::fprintf(opt.progress, "\x1b[1A\x1b[2K");
-    if (force_plain_line) std::fprintf(opt.progress, "\r\x1b[2K%s\n", plain.c_str());
-    lines_drawn = 0;
-    for (auto& [pid, c] : live) {
-      std::fprintf(opt.progress, "\r\x1b[2K  %s  %.100s\n", short_id(c.name).c_str(), c.last_line.c_str());
-      ++lines_drawn;
+    for (int i = 0; i < lines_drawn_; ++i) std::fprintf(opt_.progress, "\x1b[1A\x1b[2K");
+    if (force_plain_line) std::fprintf(opt_.progress, "\r\x1b[2K%s\n", plain.c_str());
+    lines_drawn_ = 0;
+    for (auto& [pid, c] : live_) {
+      std::fprintf(opt_.progress, "\r\x1b[2K  %s  %.100s\n", short_id(c.name).c_str(), c.last_line.c_str());
+      ++lines_drawn_;
     }
-    const int done = sum.finished + sum.failed;
-    const int todo_n = static_cast<int>(queue.size());
+    const int done = sum_.finished + sum_.failed;
+    const int todo_n = static_cast<int>(queue_.size());
     const int width = 30;
     const int fill = todo_n ? width * done / todo_n : width;
-    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     const double eta = done ? el / done * (todo_n - done) : NAN;
-    std::fprintf(opt.progress, "\r\x1b[2K[%s%s] %d/%d runs  %d failed  elapsed %s  ETA %s\n", std::string(fill, '#').c_str(),
-                 std::string(width - fill, '.').c_str(), done, todo_n, sum.failed, fmt_duration(el).c_str(),
+    std::fprintf(opt_.progress, "\r\x1b[2K[%s%s] %d/%d runs  %d failed  elapsed %s  ETA %s\n", std::string(fill, '#').c_str(),
+                 std::string(width - fill, '.').c_str(), done, todo_n, sum_.failed, fmt_duration(el).c_str(),
                  fmt_duration(eta).c_str());
-    ++lines_drawn;
-    std::fflush(opt.progress);
-  };
+    ++lines_drawn_;
+    std::fflush(opt_.progress);
+  }
 
-  auto start_next = [&]() {
-    const todo& t = queue[next++];
+  void start_next() {
+    const todo& t = queue_[next_++];
     fs::create_directories(t.dir);
     child c;
     c.name = t.name;
     c.store_id = t.id;
     c.log.open(t.dir / "log.txt", std::ios::app);
     c.started = std::chrono::steady_clock::now();
-    auto argv = opt.child_argv ? opt.child_argv(t.name, t.dir, threads_each) : default_argv(opt.store, t.name, t.dir, threads_each);
-    db.mark_running(t.id);
-    c.pid = spawn(argv, threads_each, c.fd);
+    auto argv = opt_.child_argv ? opt_.child_argv(t.name, t.dir, threads_each_)
+                                : default_argv(opt_.store, t.name, t.dir, threads_each_);
+    db_.mark_running(t.id);
+    c.pid = spawn(argv, threads_each_, c.fd);
     ::fcntl(c.fd, F_SETFL, O_NONBLOCK);
-    draw(!tty, fmt::format("lab: start  {}", t.name));
-    live.emplace(c.pid, std::move(c));
-  };
+    draw(!tty_, fmt::format("lab: start  {}", t.name));
+    live_.emplace(c.pid, std::move(c));
+  }
 
-  while (next < queue.size() || !live.empty()) {
-    while (next < queue.size() && static_cast<int>(live.size()) < jobs) start_next();
+  // Waits up to 0.5 s for output from any child, then drains what came; a closed pipe marks
+  // the child for reaping.
+  void read_output() {
     std::vector<pollfd> fds;
     std::vector<pid_t> pids;
-    for (auto& [pid, c] : live)
+    for (auto& [pid, c] : live_)
       if (c.fd >= 0) {
         fds.push_back({c.fd, POLLIN, 0});
         pids.push_back(pid);
@@ -251,49 +275,62 @@ sweep_summary run_sweep(const experiment_spec& spec, const sweep_options& opt) {
     else std::this_thread::sleep_for(std::chrono::milliseconds(50));
     for (std::size_t i = 0; i < fds.size(); ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      child& c = live.at(pids[i]);
+      child& c = live_.at(pids[i]);
       if (!drain(c)) {
         ::close(c.fd);
         c.fd = -1;
       }
     }
-    // Reap children whose pipes have closed.
-    for (auto it = live.begin(); it != live.end();) {
+  }
+
+  // Reaps children whose pipes have closed and records each as finished or failed.
+  void reap_exited() {
+    for (auto it = live_.begin(); it != live_.end();) {
       child& c = it->second;
-      if (c.fd >= 0) {
-        ++it;
-        continue;
-      }
       int status = 0;
-      pid_t r = ::waitpid(c.pid, &status, 0);
-      if (r != c.pid) {
+      if (c.fd >= 0 || ::waitpid(c.pid, &status, 0) != c.pid) {
         ++it;
         continue;
       }
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - c.started).count();
-      const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      std::string line;
-      if (ok) {
-        // The child marks itself finished after writing its results; trust but verify.
-        if (db.get_run(c.store_id).status != store::run_status::finished) db.mark_finished(c.store_id);
-        ++sum.finished;
-        line = fmt::format("lab: done   {} ({})", c.name, fmt_duration(secs));
-      } else {
-        const std::string why = failure_reason(status, c.tail);
-        db.mark_failed(c.store_id, why);
-        ++sum.failed;
-        sum.failures.push_back(c.name + ": " + why);
-        line = fmt::format("lab: FAILED {} ({}): {}", c.name, fmt_duration(secs), why);
-      }
-      it = live.erase(it);
+      const std::string line = record_exit(c, status);
+      it = live_.erase(it);
       draw(true, line);
     }
-    draw(false, "");
   }
-  if (opt.progress)
-    std::fprintf(opt.progress, "lab: %s: %d finished, %d failed, %d skipped (already done)\n", spec.name.c_str(), sum.finished,
-                 sum.failed, sum.skipped);
-  return sum;
+
+  std::string record_exit(const child& c, int status) {
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - c.started).count();
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      // The child marks itself finished after writing its results; trust but verify.
+      if (db_.get_run(c.store_id).status != store::run_status::finished) db_.mark_finished(c.store_id);
+      ++sum_.finished;
+      return fmt::format("lab: done   {} ({})", c.name, fmt_duration(secs));
+    }
+    const std::string why = failure_reason(status, c.tail);
+    db_.mark_failed(c.store_id, why);
+    ++sum_.failed;
+    sum_.failures.push_back(c.name + ": " + why);
+    return fmt::format("lab: FAILED {} ({}): {}", c.name, fmt_duration(secs), why);
+  }
+
+  const experiment_spec& spec_;
+  const sweep_options& opt_;
+  const int jobs_, threads_each_;
+  store::results_store db_;
+  const bool tty_;
+  sweep_summary sum_;
+  std::vector<todo> queue_;
+  std::size_t next_ = 0;
+  std::map<pid_t, child> live_;
+  std::chrono::steady_clock::time_point t0_;
+  int lines_drawn_ = 0;
+};
+
+}  // namespace
+
+sweep_summary run_sweep(const experiment_spec& spec, const sweep_options& opt) {
+  LMLAB_CHECK(opt.jobs >= 1, "lab run: -j must be at least 1 (got {})", opt.jobs);
+  return sweep_scheduler(spec, opt).run();
 }
 
 }  // namespace lmlab::lab
