@@ -8,7 +8,7 @@ SwiGLU MLP, Qwen2's q/k/v biases, tied or untied head). No transformers library 
 
 Weights are rounded to the stored dtype (BF16 or F16) before the forward runs in float32, so
 the C++ loader (which widens them to f32) must reproduce the logits to float rounding.
-tests/models_real/test_hf_llama.cpp loads each folder and compares |a-b| <= atol + rtol*|b|.
+tests/golden/test_hf_llama.cpp loads each folder and compares |a-b| <= atol + rtol*|b|.
 
 Run from the repository root:  /usr/bin/python3 scripts/ref/hf_llama_ref.py
 Output: tests/golden/fixtures/hf_<name>/ (commit them; about 100 KB in all).

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference numbers for tests/ops_zoo/test_posenc.cpp: RoPE inverse frequencies and attention
+"""Reference numbers for tests/ops/test_posenc.cpp: RoPE inverse frequencies and attention
 factors under each Hugging Face rope_type, and ALiBi slopes.
 
 The rules are re-derived from transformers' src/transformers/modeling_rope_utils.py

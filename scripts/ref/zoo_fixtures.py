@@ -2,7 +2,7 @@
 """Golden fixtures for the architecture zoo model (src/models/lm.hpp): for a tiny model per
 mixer, plain PyTorch reimplementations of each block (written from the papers, with lmlab's
 parameter names), random initial weights, one batch, the logits, the loss and every named
-gradient. tests/models_zoo/test_zoo_golden.cpp loads the weights into lmlab and compares.
+gradient. tests/golden/test_zoo_golden.cpp loads the weights into lmlab and compares.
 
 Run from the repository root:  /usr/bin/python3 scripts/ref/zoo_fixtures.py [NAME...]
 Output: tests/golden/fixtures/zoo_<name>.safetensors + zoo_<name>.json (commit them).

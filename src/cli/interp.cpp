@@ -146,6 +146,26 @@ struct input_opts {
   }
 };
 
+// The options every verb on a model shares: the checkpoint (the first positional) and the
+// table format (-o, the last option).
+void add_checkpoint(CLI::App* s, std::string& ckpt) {
+  s->add_option("checkpoint", ckpt, "checkpoint folder, .gguf file or Hugging Face folder")->required();
+}
+void add_output(CLI::App* s, std::string& out, const char* help = "text|md|csv|json|jsonl") {
+  s->add_option("-o,--output", out, help)->capture_default_str();
+}
+
+// A verb's model and the token ids it runs on, opened when the verb runs.
+struct model_and_inputs {
+  model_handle m;
+  tensor ids;
+};
+model_and_inputs open_with_inputs(const std::string& ckpt, const input_opts& in) {
+  model_and_inputs r{open_model(ckpt), {}};
+  r.ids = in.load(r.m);
+  return r;
+}
+
 std::vector<double> parse_scales(const std::string& s) {
   std::vector<double> out;
   std::stringstream ss(s);
@@ -167,14 +187,13 @@ void add_cache(CLI::App& parent) {
     input_opts in;
   };
   auto o = std::make_shared<opts>();
-  s->add_option("checkpoint", o->ckpt, "checkpoint folder, .gguf file or Hugging Face folder")->required();
+  add_checkpoint(s, o->ckpt);
   s->add_option("--hooks", o->hooks, "comma-separated globs over hook names ('*' matches anything)")->capture_default_str();
   s->add_option("--out", o->out, "output .safetensors (written atomically)")->required();
   s->add_flag("--layer-at-a-time", o->layer_at_a_time, "keep one layer's activations in memory at a time (one forward per layer)");
   o->in.add(s);
   s->callback([o] {
-    auto m = open_model(o->ckpt);
-    const tensor ids = o->in.load(m);
+    auto [m, ids] = open_with_inputs(o->ckpt, o->in);
     const auto names = in::match_hooks(*m.ck.model, o->hooks);
     const auto bytes = in::write_cache(o->out, *m.ck.model, ids, names, o->layer_at_a_time,
                                        {{"checkpoint", o->ckpt}, {"hooks", o->hooks}, {"input_shape", lmlab::shape_str(ids.shape())}});
@@ -190,11 +209,11 @@ void add_heads(CLI::App& parent) {
     in::heads_options h;
   };
   auto o = std::make_shared<opts>();
-  s->add_option("checkpoint", o->ckpt, "checkpoint folder, .gguf file or Hugging Face folder")->required();
+  add_checkpoint(s, o->ckpt);
   s->add_option("--n", o->h.n, "random tokens per half; 0 = min(50, n_ctx / 2)")->capture_default_str();
   s->add_option("--batch", o->h.batch, "sequences")->capture_default_str();
   s->add_option("--seed", o->h.seed, "seed of the random tokens")->capture_default_str();
-  s->add_option("-o,--output", o->out, "text|md|csv|json|jsonl")->capture_default_str();
+  add_output(s, o->out);
   s->callback([o] {
     const auto fmt_out = lmlab::parse_table_format(o->out);
     auto m = open_model(o->ckpt);
@@ -247,7 +266,7 @@ void add_patch(CLI::App& parent) {
     bool ids = false, heads = false;
   };
   auto o = std::make_shared<opts>();
-  s->add_option("checkpoint", o->ckpt, "checkpoint folder, .gguf file or Hugging Face folder")->required();
+  add_checkpoint(s, o->ckpt);
   s->add_option("--clean", o->clean, "clean input (text, or token ids with --ids)")->required();
   s->add_option("--corrupt", o->corrupt, "corrupted input, same length in tokens")->required();
   s->add_option("--answer", o->answer, "the token the clean input should predict next")->required();
@@ -255,7 +274,7 @@ void add_patch(CLI::App& parent) {
   s->add_flag("--ids", o->ids, "inputs and answers are token ids");
   s->add_option("--site", o->site, "the per-block hook patched at each position: blocks.N.<site>")->capture_default_str();
   s->add_flag("--heads", o->heads, "patch blocks.N.attn.hook_z one head at a time (all positions) instead");
-  s->add_option("-o,--output", o->out, "text|md (a grid) or csv|json|jsonl (one row per cell)")->capture_default_str();
+  add_output(s, o->out, "text|md (a grid) or csv|json|jsonl (one row per cell)");
   s->add_option("--csv", o->csv, "also write the cells as CSV to this file");
   s->callback([o] {
     const auto f = lmlab::parse_table_format(o->out);
@@ -279,7 +298,7 @@ void add_probe(CLI::App& parent) {
     in::probe_options p;
   };
   auto o = std::make_shared<opts>();
-  s->add_option("checkpoint", o->ckpt, "checkpoint folder, .gguf file or Hugging Face folder")->required();
+  add_checkpoint(s, o->ckpt);
   s->add_option("--hook", o->hook, "hook name or globs, e.g. 'blocks.*.hook_resid_post' (one row per hook; (B, T, C) activations)")->required();
   s->add_option("--examples", o->examples, "TSV: label<TAB>token ids, one example a line")->required();
   s->add_option("--position", o->position, "position probed; negative counts from the end")->capture_default_str();
@@ -287,7 +306,7 @@ void add_probe(CLI::App& parent) {
   s->add_option("--l2", o->p.l2, "L2 penalty on the standardised weights")->capture_default_str();
   s->add_option("--seed", o->p.seed, "split, control labels and bootstrap")->capture_default_str();
   s->add_option("--save-direction", o->save, "write the probe direction (two classes: W[1] - W[0]) as tensor direction, and the difference of class means as mean_diff, for `interp steer`");
-  s->add_option("-o,--output", o->out, "text|md|csv|json|jsonl")->capture_default_str();
+  add_output(s, o->out);
   s->callback([o] {
     const auto f = lmlab::parse_table_format(o->out);
     auto m = open_model(o->ckpt);
@@ -375,19 +394,18 @@ void add_steer(CLI::App& parent) {
     input_opts in;
   };
   auto o = std::make_shared<opts>();
-  s->add_option("checkpoint", o->ckpt, "checkpoint folder, .gguf file or Hugging Face folder")->required();
+  add_checkpoint(s, o->ckpt);
   s->add_option("--hook", o->hook, "hook name, e.g. blocks.1.hook_resid_post")->required();
   s->add_option("--direction", o->direction, "safetensors FILE[:TENSOR] (default tensor 'direction', as probe writes)")->required();
   s->add_option("--scales", o->scales, "comma-separated scales")->capture_default_str();
   s->add_flag("--unit", o->unit, "scale the direction to unit L2 norm first (scales are then in activation units)");
   s->add_option("--answer", o->answer, "metric: logit[answer] - logit[wrong] at the last position")->required();
   s->add_option("--wrong", o->wrong, "see --answer")->required();
-  s->add_option("-o,--output", o->out, "text|md|csv|json|jsonl")->capture_default_str();
+  add_output(s, o->out);
   o->in.add(s);
   s->callback([o] {
     const auto f = lmlab::parse_table_format(o->out);
-    auto m = open_model(o->ckpt);
-    const tensor ids = o->in.load(m);
+    auto [m, ids] = open_with_inputs(o->ckpt, o->in);
     const auto a = m.one_token(o->answer, o->in.ids, "--answer"), w = m.one_token(o->wrong, o->in.ids, "--wrong");
     std::string file = o->direction, name = "direction";
     if (const auto c = file.rfind(':'); c != std::string::npos && !std::filesystem::exists(file)) {
@@ -427,7 +445,7 @@ void add_tms(CLI::App& parent) {
   s->add_option("--instances", o->c.instances, "instances trained; the lowest loss is kept")->capture_default_str();
   s->add_option("--lr", o->c.lr, "Adam learning rate")->capture_default_str();
   s->add_option("--seed", o->c.seed, "seed")->capture_default_str();
-  s->add_option("-o,--output", o->out, "text|md|csv|json|jsonl")->capture_default_str();
+  add_output(s, o->out);
   s->callback([o] {
     const auto f = lmlab::parse_table_format(o->out);
     if (o->importance.ends_with("^")) {
@@ -463,15 +481,14 @@ void add_logit_lens(CLI::App& parent) {
     input_opts in;
   };
   auto o = std::make_shared<opts>();
-  s->add_option("checkpoint", o->ckpt, "checkpoint folder, .gguf file or Hugging Face folder")->required();
+  add_checkpoint(s, o->ckpt);
   s->add_option("--answer", o->answer, "also report this token's probability and rank");
   s->add_option("--top", o->top, "top tokens shown per layer")->capture_default_str();
-  s->add_option("-o,--output", o->out, "text|md|csv|json|jsonl")->capture_default_str();
+  add_output(s, o->out);
   o->in.add(s);
   s->callback([o] {
     const auto f = lmlab::parse_table_format(o->out);
-    auto m = open_model(o->ckpt);
-    const tensor ids = o->in.load(m);
+    auto [m, ids] = open_with_inputs(o->ckpt, o->in);
     const std::int32_t a = o->answer.empty() ? -1 : m.one_token(o->answer, o->in.ids, "--answer");
     std::vector<std::string> cols = {"layer", "top"};
     if (a >= 0) cols.insert(cols.end(), {"p_answer", "rank_answer"});
@@ -511,15 +528,14 @@ void add_attn(CLI::App& parent) {
     input_opts in;
   };
   auto o = std::make_shared<opts>();
-  s->add_option("checkpoint", o->ckpt, "checkpoint folder, .gguf file or Hugging Face folder")->required();
+  add_checkpoint(s, o->ckpt);
   s->add_option("--layer", o->layer, "layer")->capture_default_str();
   s->add_option("--head", o->head, "head")->capture_default_str();
-  s->add_option("-o,--output", o->out, "text|md|csv|json|jsonl")->capture_default_str();
+  add_output(s, o->out);
   o->in.add(s);
   s->callback([o] {
     const auto f = lmlab::parse_table_format(o->out);
-    auto m = open_model(o->ckpt);
-    const tensor ids = o->in.load(m);
+    auto [m, ids] = open_with_inputs(o->ckpt, o->in);
     const std::string hook = fmt::format("blocks.{}.attn.hook_pattern", o->layer);
     in::match_hooks(*m.ck.model, hook);
     const tensor p = in::cache_activations(*m.ck.model, ids, {hook}).at(hook);  // (B, H, T, T)

@@ -13,8 +13,8 @@
 
 #include "cli/command.hpp"
 #include "core/error.hpp"
+#include "core/threads.hpp"
 #include "lmlab_version.hpp"
-#include "ops/gemm.hpp"
 
 namespace lmlab::cli {
 std::vector<command>& registry() {
@@ -43,7 +43,7 @@ int unknown_word_before_help(const CLI::App& app, const CLI::ParseError& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Idle OpenMP threads sleep instead of spin unless the user chose (ops/gemm.hpp).
+  // Idle OpenMP threads sleep instead of spin unless the user chose (core/threads.hpp).
   lmlab::reexec_with_passive_omp_wait("/proc/self/exe", argv);
   CLI::App app{"lmlab: measured answers to open questions of LLM/VLM research, on one machine.\n"
                "Lab (train and dissect small models), probe (evaluate served models), plan (scaling, cost, memory)."};

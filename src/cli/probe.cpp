@@ -19,17 +19,6 @@ namespace {
 std::atomic<bool> g_stop{false};
 extern "C" void on_sigint(int) { g_stop.store(true); }
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t p = 0;
-  while (p <= s.size()) {
-    auto q = s.find(',', p);
-    if (q == std::string::npos) q = s.size();
-    if (q > p) out.push_back(s.substr(p, q - p));
-    p = q + 1;
-  }
-  return out;
-}
 
 struct run_args {
   std::string model, base_url = "http://127.0.0.1:8080/v1", suites = "sycophancy,calibration", langs = "en,ko";
@@ -80,10 +69,10 @@ void add_probe(CLI::App& app) {
     cfg.max_retries = a->retries;
     cfg.stream = a->stream;
     run_options o;
-    o.suites = split_commas(a->suites);
+    o.suites = lmlab::split_list(a->suites);
     o.suite_opts.seed = a->seed;
     o.suite_opts.n = a->n;
-    o.suite_opts.langs = split_commas(a->langs);
+    o.suite_opts.langs = lmlab::split_list(a->langs);
     o.suite_opts.data = a->data;
     o.suite_opts.repeats = a->repeats;
     o.suite_opts.positions = a->positions;

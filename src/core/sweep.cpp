@@ -109,4 +109,16 @@ std::vector<std::int64_t> parse_sweep_int(std::string_view text, std::string_vie
   return out;
 }
 
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t p = 0;
+  while (p <= text.size()) {
+    auto q = text.find(',', p);
+    if (q == std::string_view::npos) q = text.size();
+    if (q > p) out.emplace_back(text.substr(p, q - p));
+    p = q + 1;
+  }
+  return out;
+}
+
 }  // namespace lmlab

@@ -6,7 +6,7 @@
 //   "1e19-1e25*10"      -> 1e19 1e20 ... 1e25          ("1e-3" is a number, not a range)
 //   "128k", "2.5M", "1G" -> suffixes k/M/G/T multiply by 1e3.. (or 2^10.. when binary=true)
 // Ranges include their end point when a step lands on it (within 1e-9 relative).
-// Not for: string-valued axes (split those on commas yourself).
+// String-valued lists ("llava-1.6,internvl") are split by split_list; they have no ranges.
 #pragma once
 
 #include <cstdint>
@@ -29,5 +29,8 @@ std::vector<std::int64_t> parse_sweep_int(std::string_view text, std::string_vie
 
 // One number with an optional k/M/G/T suffix; error names `what`.
 double parse_quantity(std::string_view text, std::string_view what, bool binary_suffix = false);
+
+// The non-empty comma-separated items of a string list, untrimmed: "a,,b," -> a b.
+std::vector<std::string> split_list(std::string_view text);
 
 }  // namespace lmlab

@@ -379,31 +379,40 @@ template std::vector<std::int32_t> tensor::values<std::int32_t>() const;
 
 // ---- raw views --------------------------------------------------------------------------
 
-tensor tensor::view_raw(const shape_t& new_shape) const {
-  shape_t s = new_shape;
+shape_t infer_shape(const shape_t& shape, std::int64_t numel, const char* op) {
+  shape_t s = shape;
   std::int64_t known = 1, infer = -1;
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == -1) {
-      LMLAB_CHECK(infer < 0, "view: more than one -1 in {}", shape_str(new_shape));
+      LMLAB_CHECK(infer < 0, "{}: more than one -1 in {}", op, shape_str(shape));
       infer = static_cast<std::int64_t>(i);
     } else {
       known *= s[i];
     }
   }
   if (infer >= 0) {
-    LMLAB_CHECK(known > 0 && numel() % known == 0, "view: cannot infer -1 in {} for {} elements", shape_str(new_shape), numel());
-    s[static_cast<std::size_t>(infer)] = numel() / known;
+    LMLAB_CHECK(known > 0 && numel % known == 0, "{}: cannot infer -1 in {} for {} elements", op, shape_str(shape), numel);
+    s[static_cast<std::size_t>(infer)] = numel / known;
   }
+  return s;
+}
+
+tensor strided_view(const tensor& x, shape_t shape, shape_t strides, std::int64_t offset) {
+  auto v = std::make_shared<tensor_impl>();
+  v->store = x.impl().store;
+  v->offset = offset;
+  v->shape = std::move(shape);
+  v->strides = std::move(strides);
+  v->type = x.type();
+  return tensor(std::move(v));
+}
+
+tensor tensor::view_raw(const shape_t& new_shape) const {
+  const shape_t s = infer_shape(new_shape, numel(), "view");
   LMLAB_CHECK(numel_of(s) == numel(), "view: shape {} does not match {} elements of {}", shape_str(s), numel(),
               shape_str(shape()));
   LMLAB_CHECK(is_contiguous(), "view: tensor of shape {} is not contiguous", shape_str(shape()));
-  auto v = std::make_shared<tensor_impl>();
-  v->store = impl().store;
-  v->offset = impl().offset;
-  v->shape = s;
-  v->strides = contiguous_strides(s);
-  v->type = type();
-  return tensor(std::move(v));
+  return strided_view(*this, s, contiguous_strides(s), offset());
 }
 
 tensor tensor::transpose_raw(std::int64_t d0, std::int64_t d1) const {
@@ -412,15 +421,10 @@ tensor tensor::transpose_raw(std::int64_t d0, std::int64_t d1) const {
   if (d1 < 0) d1 += n;
   LMLAB_CHECK(d0 >= 0 && d0 < n && d1 >= 0 && d1 < n, "transpose: dims ({}, {}) out of range for {}", d0, d1,
               shape_str(shape()));
-  auto v = std::make_shared<tensor_impl>();
-  v->store = impl().store;
-  v->offset = impl().offset;
-  v->shape = shape();
-  v->strides = strides();
-  v->type = type();
-  std::swap(v->shape[static_cast<std::size_t>(d0)], v->shape[static_cast<std::size_t>(d1)]);
-  std::swap(v->strides[static_cast<std::size_t>(d0)], v->strides[static_cast<std::size_t>(d1)]);
-  return tensor(std::move(v));
+  shape_t sh = shape(), st = strides();
+  std::swap(sh[static_cast<std::size_t>(d0)], sh[static_cast<std::size_t>(d1)]);
+  std::swap(st[static_cast<std::size_t>(d0)], st[static_cast<std::size_t>(d1)]);
+  return strided_view(*this, std::move(sh), std::move(st), offset());
 }
 
 tensor tensor::narrow_raw(std::int64_t d, std::int64_t start, std::int64_t length) const {
@@ -430,14 +434,9 @@ tensor tensor::narrow_raw(std::int64_t d, std::int64_t start, std::int64_t lengt
   const auto du = static_cast<std::size_t>(d);
   LMLAB_CHECK(start >= 0 && length >= 0 && start + length <= shape()[du], "narrow: [{}, {}) out of range for dim {} of {}",
               start, start + length, d, shape_str(shape()));
-  auto v = std::make_shared<tensor_impl>();
-  v->store = impl().store;
-  v->offset = impl().offset + start * strides()[du];
-  v->shape = shape();
-  v->shape[du] = length;
-  v->strides = strides();
-  v->type = type();
-  return tensor(std::move(v));
+  shape_t sh = shape();
+  sh[du] = length;
+  return strided_view(*this, std::move(sh), strides(), offset() + start * strides()[du]);
 }
 
 tensor tensor::contiguous_raw() const {
@@ -454,13 +453,7 @@ tensor tensor::to_raw(dtype t) const {
 }
 
 tensor tensor::detach() const {
-  auto v = std::make_shared<tensor_impl>();
-  v->store = impl().store;
-  v->offset = impl().offset;
-  v->shape = shape();
-  v->strides = strides();
-  v->type = type();
-  return tensor(std::move(v));
+  return strided_view(*this, shape(), strides(), offset());
 }
 
 void tensor::copy_from(const tensor& src) {

@@ -31,6 +31,9 @@ using shape_t = std::vector<std::int64_t>;
 std::int64_t numel_of(const shape_t& s);
 shape_t contiguous_strides(const shape_t& s);
 std::string shape_str(const shape_t& s);
+// `shape` with its one -1 (if any) inferred from `numel`; errors start with `op` ("view").
+// The caller checks that the result holds numel elements.
+shape_t infer_shape(const shape_t& shape, std::int64_t numel, const char* op);
 
 // A block of memory from the pool (64-byte aligned). Freed blocks go back to a size-keyed
 // free list and are reused by the next allocation of the same size class, so a training loop
@@ -171,5 +174,9 @@ struct compare_result {
   double worst_a = 0, worst_b = 0, worst_excess = 0, max_abs_diff = 0;
 };
 compare_result compare(const tensor& a, const tensor& b, double atol, double rtol);
+
+// A tensor over x's storage with this shape, strides and offset (in elements), without
+// autograd state: the one way views (view, transpose, narrow, detach, reshape, ...) are made.
+tensor strided_view(const tensor& x, shape_t shape, shape_t strides, std::int64_t offset);
 
 }  // namespace lmlab

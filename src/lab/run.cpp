@@ -9,10 +9,10 @@
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "core/threads.hpp"
 #include "lab/runner.hpp"
 #include "lab/spec.hpp"
 #include "models/lm.hpp"
-#include "ops/gemm.hpp"
 #include "ops/ops.hpp"
 #include "store/results_store.hpp"
 #include "tasks/registry.hpp"
@@ -185,183 +185,250 @@ double overall_accuracy(const std::vector<tasks::slice_accuracy>& s) {
   return n ? static_cast<double>(c) / static_cast<double>(n) : 0.0;
 }
 
+// Tasks whose examples hold many independent queries (MQAR, induction, selective copy) are
+// scored per query, as zoology does; the rest by exact match of the whole answer.
+bool scored_per_query(const std::string& task_name) {
+  return task_name == "mqar" || task_name == "induction" || task_name == "selective_copy";
+}
+
+tasks::dataset build_checked_task(const nlohmann::json& task, std::uint64_t seed) {
+  tasks::dataset ds = tasks::build_task(task, seed);
+  tasks::validate(ds);
+  LMLAB_CHECK(!ds.train.empty() && !ds.test.empty(), "lab: task {} produced an empty split", ds.task);
+  return ds;
+}
+
+train::lr_schedule run_schedule(const nlohmann::json& tj, const train::optim_config& oc, std::int64_t steps) {
+  const auto shape = train::schedule_shape(get_or<std::string>(tj, "schedule", "cosine"), "lab: train.schedule");
+  return {oc.lr, shape == train::lr_schedule::shape::constant ? oc.lr : oc.final_lr(), oc.warmup(steps), steps, shape,
+          get_or<double>(tj, "decay_fraction", 0.2)};
+}
+
+// What the steps of one run share: its data, model, optimizer, store and checkpoint.
+struct run_state {
+  explicit run_state(const nlohmann::json& train) : tj(train) {}
+  const nlohmann::json& tj;  // the run's [train]
+  std::uint64_t seed = 0;
+  std::FILE* progress = nullptr;
+  std::chrono::steady_clock::time_point t_start;
+  tasks::dataset ds;
+  models::lm_config mc;
+  std::unique_ptr<models::causal_lm> model;
+  train::optim_config oc;
+  budget bud;
+  train::lr_schedule sched;
+  bool per_query = false;
+  std::unique_ptr<train::adamw> optim;
+  std::unique_ptr<store::results_store> db;  // null when the run touches no store (tests)
+  std::int64_t store_run = -1;
+  fs::path ckpt;  // empty: no checkpoints
+  float last_loss = NAN;
+};
+
+void save_run(const run_state& s, std::int64_t at) {
+  if (s.ckpt.empty()) return;
+  nlohmann::json state{{"step", at}, {"seed", s.seed}};
+  if (std::isfinite(s.last_loss)) state["last_loss"] = s.last_loss;
+  train::save_checkpoint(s.ckpt, {s.model.get(), s.optim.get(), std::move(state), std::nullopt});
+}
+
+// Size, budget and (for zoo models) the inference state per sequence at the longest test
+// input (KV caches grow with it, a recurrent state does not), so that a report can plot
+// recall against memory (Zoology).
+void log_run_info(const run_state& s) {
+  if (!s.db) return;
+  s.db->log_metric(s.store_run, 0, "n_params", static_cast<double>(s.model->num_parameters()));
+  s.db->log_metric(s.store_run, 0, "train_flops", s.bud.flops_per_step * static_cast<double>(s.bud.steps));
+  s.db->log_metric(s.store_run, 0, "steps", static_cast<double>(s.bud.steps));
+  if (const auto* zoo = dynamic_cast<const models::lm*>(s.model.get())) {
+    std::size_t longest = 0;
+    for (const auto& e : s.ds.test) longest = std::max(longest, e.input.size());
+    s.db->log_metric(s.store_run, 0, "state_bytes", static_cast<double>(zoo->state_size(static_cast<std::int64_t>(longest))));
+  }
+}
+
+std::vector<tasks::slice_accuracy> evaluate_test(const run_state& s, std::size_t limit) {
+  auto preds = predict(*s.model, s.ds, s.ds.test, limit, 64);
+  std::vector<tasks::example> sub(s.ds.test.begin(), s.ds.test.begin() + static_cast<std::ptrdiff_t>(preds.size()));
+  return s.per_query ? token_accuracy_by_slice(sub, preds) : tasks::accuracy_by_slice(sub, preds);
+}
+
+// Training from `step` to the budget's end: batches are a pure function of (seed, step), so a
+// resumed run sees the same ones. The loss goes to the store every 10 steps (flushed at each
+// checkpoint), test accuracy every eval_every steps, progress every 25.
+class training_pass {
+ public:
+  explicit training_pass(run_state& s)
+      : s_(s),
+        batch_stream_(s.seed ^ 0xBA7C4ull),
+        eval_every_(get_or<std::int64_t>(s.tj, "eval_every", 0)),
+        eval_examples_(get_or<std::int64_t>(s.tj, "eval_examples", 512)),
+        time_limit_(get_or<double>(s.tj, "time_limit_s", 0.0)),
+        ckpt_every_(std::max<std::int64_t>(50, s.bud.steps / 5)) {}
+
+  void run(std::int64_t step) {
+    t_train_ = std::chrono::steady_clock::now();
+    step0_ = step;
+    train::loop_callbacks cb;
+    cb.batch = [this](std::int64_t at) { return batch(at); };
+    cb.after_step = [this](std::int64_t done, float loss) { after_step(done, loss); };
+    train::train_steps(*s_.model, *s_.optim, s_.sched, s_.oc.grad_clip, step, s_.bud.steps, cb);
+    flush();
+  }
+
+ private:
+  train::step_batch batch(std::int64_t at) const {
+    rng r = batch_stream_.fork(static_cast<std::uint64_t>(at));
+    std::vector<std::size_t> idx(static_cast<std::size_t>(s_.oc.batch_size));
+    for (auto& i : idx) i = static_cast<std::size_t>(r.below(s_.ds.train.size()));
+    auto b = tasks::make_batch(s_.ds.train, idx, s_.ds.pad_id);
+    return train::step_batch{ids_tensor(b.input, b.B, b.T), ids_tensor(b.target, b.B, b.T), r.next_u64()};
+  }
+
+  void after_step(std::int64_t done, float loss) {
+    const std::int64_t steps = s_.bud.steps;
+    s_.last_loss = loss;
+    ema_ = std::isnan(ema_) ? s_.last_loss : 0.95 * ema_ + 0.05 * s_.last_loss;
+    if (done % 10 == 0 || done == steps) log_loss(done);
+    if (eval_every_ > 0 && done % eval_every_ == 0 && done < steps) {
+      const double acc = overall_accuracy(evaluate_test(s_, static_cast<std::size_t>(std::min<std::int64_t>(eval_examples_, 256))));
+      if (s_.db) s_.db->log_metric(s_.store_run, done, "test_accuracy", acc);
+    }
+    if (s_.progress && (done % 25 == 0 || done == steps)) print_progress(done);
+    if (done % ckpt_every_ == 0 && done < steps) {
+      flush();
+      save_run(s_, done);
+    }
+    if (time_limit_ > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - s_.t_start).count() > time_limit_)
+      throw error(fmt::format("lab: train.time_limit_s {} reached at step {}", time_limit_, done),
+                  "raise train.time_limit_s or lower train.steps");
+  }
+
+  // The loss, queued; model-specific numbers (MoE aux loss, dropped tokens, MoD kept share)
+  // logged beside it.
+  void log_loss(std::int64_t done) {
+    pending_.emplace_back(done, s_.last_loss);
+    if (!s_.db) return;
+    const nlohmann::json extra = s_.model->last_metrics();  // keep alive while iterating
+    for (auto& [k, v] : extra.items())
+      if (v.is_number()) s_.db->log_metric(s_.store_run, done, k, v.get<double>());
+  }
+
+  void print_progress(std::int64_t done) const {
+    const std::int64_t steps = s_.bud.steps;
+    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_train_).count();
+    const double rate = static_cast<double>(done - step0_) / std::max(el, 1e-9);
+    std::fprintf(s_.progress, "step %lld/%lld  loss %.4f  %.1f steps/s  ETA %.0fs\n", static_cast<long long>(done),
+                 static_cast<long long>(steps), ema_, rate, static_cast<double>(steps - done) / std::max(rate, 1e-9));
+    std::fflush(s_.progress);
+  }
+
+  void flush() {
+    if (!s_.db) return;
+    for (auto& [st, l] : pending_) s_.db->log_metric(s_.store_run, st, "train_loss", l);
+    pending_.clear();
+  }
+
+  run_state& s_;
+  const rng batch_stream_;
+  const std::int64_t eval_every_, eval_examples_;
+  const double time_limit_;
+  const std::int64_t ckpt_every_;
+  double ema_ = NAN;
+  std::vector<std::pair<std::int64_t, double>> pending_;  // (step, loss) not yet in the store
+  std::chrono::steady_clock::time_point t_train_;
+  std::int64_t step0_ = 0;
+};
+
+// Inference-time RoPE rescaling (no retraining): "linear:4,ntk:4,yarn:4" -> splits "test@yarn:4",
+// with the training length as the original context.
+void evaluate_rope_scalings(const run_state& s) {
+  auto* zoo = dynamic_cast<models::lm*>(s.model.get());
+  LMLAB_CHECK(zoo != nullptr && s.mc.uses_rope(), "lab: train.eval_rope_scalings needs a RoPE model (model.pos_encoding = rope)");
+  const std::string list = s.tj["eval_rope_scalings"].get<std::string>();
+  for (std::size_t pos = 0; pos <= list.size();) {
+    std::size_t comma = list.find(',', pos);
+    if (comma == std::string::npos) comma = list.size();
+    const std::string item = list.substr(pos, comma - pos);
+    pos = comma + 1;
+    if (item.empty()) continue;
+    const auto colon = item.find(':');
+    models::rope_scaling_config sc;
+    sc.type = item.substr(0, colon);
+    sc.factor = colon == std::string::npos ? 1.0 : std::stod(item.substr(colon + 1));
+    sc.original_max_position_embeddings = longest_train(s.ds);
+    zoo->set_rope_scaling(sc);
+    auto slices = evaluate_test(s, s.ds.test.size());
+    if (!s.db) continue;
+    for (const auto& sl : slices) s.db->log_evaluation(s.store_run, "test@" + item, sl.slice, "accuracy", sl.accuracy(), sl.n);
+    s.db->log_evaluation(s.store_run, "test@" + item, "all", "accuracy", overall_accuracy(slices),
+                         static_cast<std::int64_t>(s.ds.test.size()));
+  }
+  zoo->set_rope_scaling(s.mc.rope_scaling);
+}
+
+// Final evaluation: every test example, per slice (exact match and per-query accuracy), RoPE
+// rescalings if asked, and a train subset for the generalisation gap. Returns the test accuracy.
+double final_evaluation(const run_state& s) {
+  auto test_preds = predict(*s.model, s.ds, s.ds.test, s.ds.test.size(), 64);
+  auto exact_slices = tasks::accuracy_by_slice(s.ds.test, test_preds);
+  auto token_slices = token_accuracy_by_slice(s.ds.test, test_preds);
+  auto test_slices = s.per_query ? token_slices : exact_slices;
+  const double test_accuracy = overall_accuracy(test_slices);
+  if (s.db) {
+    for (const auto& sl : exact_slices) s.db->log_evaluation(s.store_run, "test", sl.slice, "exact_match", sl.accuracy(), sl.n);
+    for (const auto& sl : token_slices) s.db->log_evaluation(s.store_run, "test", sl.slice, "token_accuracy", sl.accuracy(), sl.n);
+  }
+  if (s.tj.contains("eval_rope_scalings")) evaluate_rope_scalings(s);
+  const std::int64_t eval_examples = get_or<std::int64_t>(s.tj, "eval_examples", 512);
+  auto train_preds = predict(*s.model, s.ds, s.ds.train, static_cast<std::size_t>(eval_examples), 64);
+  std::vector<tasks::example> train_sub(s.ds.train.begin(), s.ds.train.begin() + static_cast<std::ptrdiff_t>(train_preds.size()));
+  auto train_slices =
+      s.per_query ? token_accuracy_by_slice(train_sub, train_preds) : tasks::accuracy_by_slice(train_sub, train_preds);
+  if (s.db) {
+    for (const auto& sl : test_slices) s.db->log_evaluation(s.store_run, "test", sl.slice, "accuracy", sl.accuracy(), sl.n);
+    for (const auto& sl : test_slices) s.db->log_evaluation(s.store_run, "test", sl.slice, "difficulty", sl.difficulty, sl.n);
+    s.db->log_evaluation(s.store_run, "test", "all", "accuracy", test_accuracy, static_cast<std::int64_t>(s.ds.test.size()));
+    s.db->log_evaluation(s.store_run, "train", "all", "accuracy", overall_accuracy(train_slices),
+                         static_cast<std::int64_t>(train_sub.size()));
+    s.db->log_metric(s.store_run, s.bud.steps, "final_train_loss", s.last_loss);
+  }
+  return test_accuracy;
+}
+
 }  // namespace
 
 run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, const fs::path& dir,
                               const fs::path& store_path, std::int64_t store_run, std::FILE* progress) {
-  const auto t_start = std::chrono::steady_clock::now();
-  const nlohmann::json& mj = config.at("model");
-  const nlohmann::json& tj = config.at("train");
-  reject_unsupported(tj);
+  run_state s(config.at("train"));
+  s.seed = seed;
+  s.progress = progress;
+  s.t_start = std::chrono::steady_clock::now();
+  reject_unsupported(s.tj);
+  s.ds = build_checked_task(config.at("task"), seed);
+  s.mc = run_model_config(config.at("model"), s.ds);
+  s.model = models::make_model(s.mc, seed);
+  s.oc = shared_train_keys(s.tj);
+  s.bud = step_budget(s.tj, *s.model, s.ds, s.oc.batch_size);
+  s.sched = run_schedule(s.tj, s.oc, s.bud.steps);
+  s.per_query = scored_per_query(config.at("task").at("name").get<std::string>());
+  s.optim = std::make_unique<train::adamw>(s.model->named_parameters(),
+                                           train::adamw_options{s.oc.beta1, s.oc.beta2, s.oc.eps, s.oc.weight_decay});
+  if (store_run >= 0) s.db = std::make_unique<store::results_store>(store_path);
+  s.store_run = store_run;
+  s.ckpt = dir.empty() ? fs::path() : dir / "checkpoint";
+  const std::int64_t step = resume_run(s.ckpt, *s.model, *s.optim, s.last_loss, progress);
+  log_run_info(s);
 
-  tasks::dataset ds = tasks::build_task(config.at("task"), seed);
-  tasks::validate(ds);
-  LMLAB_CHECK(!ds.train.empty() && !ds.test.empty(), "lab: task {} produced an empty split", ds.task);
-
-  const std::int64_t train_len = longest_train(ds);
-  const models::lm_config mc = run_model_config(mj, ds);
-  auto model = models::make_model(mc, seed);
-  const train::optim_config oc = shared_train_keys(tj);
-  const std::int64_t B = oc.batch_size;
-  const budget bud = step_budget(tj, *model, ds, B);
-  const std::int64_t steps = bud.steps;
-  const double flops_per_step = bud.flops_per_step;
-  const double lr = oc.lr;
-  const auto shape = train::schedule_shape(get_or<std::string>(tj, "schedule", "cosine"), "lab: train.schedule");
-  train::lr_schedule sched{lr, shape == train::lr_schedule::shape::constant ? lr : oc.final_lr(), oc.warmup(steps), steps,
-                           shape, get_or<double>(tj, "decay_fraction", 0.2)};
-  const double clip = oc.grad_clip;
-  const std::int64_t eval_every = get_or<std::int64_t>(tj, "eval_every", 0);
-  const std::int64_t eval_examples = get_or<std::int64_t>(tj, "eval_examples", 512);
-  const double time_limit = get_or<double>(tj, "time_limit_s", 0.0);
-  const std::int64_t ckpt_every = std::max<std::int64_t>(50, steps / 5);
-
-  train::adamw optim(model->named_parameters(), {oc.beta1, oc.beta2, oc.eps, oc.weight_decay});
-
-  std::unique_ptr<store::results_store> db;
-  if (store_run >= 0) db = std::make_unique<store::results_store>(store_path);
-
-  const fs::path ckpt = dir.empty() ? fs::path() : dir / "checkpoint";
-  float last_loss = NAN;
-  std::int64_t step = resume_run(ckpt, *model, optim, last_loss, progress);
-
-  if (db) {
-    nlohmann::json info = {{"n_params", model->num_parameters()}, {"vocab", ds.vocab.size()}, {"n_ctx", mc.n_ctx},
-                           {"steps", steps}, {"task_summary", tasks::summary(ds)}};
-    db->log_metric(store_run, 0, "n_params", static_cast<double>(model->num_parameters()));
-    db->log_metric(store_run, 0, "train_flops", flops_per_step * static_cast<double>(steps));
-    db->log_metric(store_run, 0, "steps", static_cast<double>(steps));
-    // Inference state per sequence at the longest test input (KV caches grow with it, a
-    // recurrent state does not), so that a report can plot recall against memory (Zoology).
-    if (const auto* zoo = dynamic_cast<const models::lm*>(model.get())) {
-      std::size_t longest = 0;
-      for (const auto& e : ds.test) longest = std::max(longest, e.input.size());
-      db->log_metric(store_run, 0, "state_bytes", static_cast<double>(zoo->state_size(static_cast<std::int64_t>(longest))));
-    }
-  }
-
-  auto save = [&](std::int64_t at) {
-    if (ckpt.empty()) return;
-    nlohmann::json state{{"step", at}, {"seed", seed}};
-    if (std::isfinite(last_loss)) state["last_loss"] = last_loss;
-    train::save_checkpoint(ckpt, {model.get(), &optim, std::move(state), std::nullopt});
-  };
-  // Tasks whose examples hold many independent queries (MQAR, induction, selective copy) are
-  // scored per query, as zoology does; the rest by exact match of the whole answer.
-  const std::string task_name = config.at("task").at("name").get<std::string>();
-  const bool per_query = task_name == "mqar" || task_name == "induction" || task_name == "selective_copy";
-  auto evaluate_test = [&](std::size_t limit) {
-    auto preds = predict(*model, ds, ds.test, limit, 64);
-    std::vector<tasks::example> sub(ds.test.begin(), ds.test.begin() + static_cast<std::ptrdiff_t>(preds.size()));
-    return per_query ? token_accuracy_by_slice(sub, preds) : tasks::accuracy_by_slice(sub, preds);
-  };
-
+  training_pass(s).run(step);
   run_result res;
-  res.n_params = model->num_parameters();
-  const rng batch_stream(seed ^ 0xBA7C4ull);
-  double ema = NAN;
-  std::vector<std::pair<std::int64_t, double>> pending;  // (step, loss) not yet in the store
-  auto flush = [&]() {
-    if (!db) return;
-    for (auto& [s, l] : pending) db->log_metric(store_run, s, "train_loss", l);
-    pending.clear();
-  };
-  const auto t_train = std::chrono::steady_clock::now();
-  const std::int64_t step0 = step;
-  train::loop_callbacks cb;
-  cb.batch = [&](std::int64_t at) {
-    rng r = batch_stream.fork(static_cast<std::uint64_t>(at));
-    std::vector<std::size_t> idx(static_cast<std::size_t>(B));
-    for (auto& i : idx) i = static_cast<std::size_t>(r.below(ds.train.size()));
-    auto b = tasks::make_batch(ds.train, idx, ds.pad_id);
-    return train::step_batch{ids_tensor(b.input, b.B, b.T), ids_tensor(b.target, b.B, b.T), r.next_u64()};
-  };
-  cb.after_step = [&](std::int64_t done, float loss) {
-    last_loss = loss;
-    ema = std::isnan(ema) ? last_loss : 0.95 * ema + 0.05 * last_loss;
-    if (done % 10 == 0 || done == steps) {
-      pending.emplace_back(done, last_loss);
-      // Model-specific numbers (MoE aux loss, dropped tokens, MoD kept share), logged beside the loss.
-      if (db) {
-        const nlohmann::json extra = model->last_metrics();  // keep alive while iterating
-        for (auto& [k, v] : extra.items())
-          if (v.is_number()) db->log_metric(store_run, done, k, v.get<double>());
-      }
-    }
-    if (eval_every > 0 && done % eval_every == 0 && done < steps) {
-      const double acc = overall_accuracy(evaluate_test(static_cast<std::size_t>(std::min<std::int64_t>(eval_examples, 256))));
-      if (db) db->log_metric(store_run, done, "test_accuracy", acc);
-    }
-    if (progress && (done % 25 == 0 || done == steps)) {
-      const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_train).count();
-      const double rate = static_cast<double>(done - step0) / std::max(el, 1e-9);
-      std::fprintf(progress, "step %lld/%lld  loss %.4f  %.1f steps/s  ETA %.0fs\n", static_cast<long long>(done),
-                   static_cast<long long>(steps), ema, rate, static_cast<double>(steps - done) / std::max(rate, 1e-9));
-      std::fflush(progress);
-    }
-    if (done % ckpt_every == 0 && done < steps) {
-      flush();
-      save(done);
-    }
-    if (time_limit > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count() > time_limit)
-      throw error(fmt::format("lab: train.time_limit_s {} reached at step {}", time_limit, done),
-                  "raise train.time_limit_s or lower train.steps");
-  };
-  train::train_steps(*model, optim, sched, clip, step, steps, cb);
-  flush();
-  res.steps = steps;
-  res.final_train_loss = last_loss;
-
-  // Final evaluation: every test example, per slice; a train subset for the generalisation gap.
-  auto test_preds = predict(*model, ds, ds.test, ds.test.size(), 64);
-  auto exact_slices = tasks::accuracy_by_slice(ds.test, test_preds);
-  auto token_slices = token_accuracy_by_slice(ds.test, test_preds);
-  auto test_slices = per_query ? token_slices : exact_slices;
-  res.test_accuracy = overall_accuracy(test_slices);
-  if (db) {
-    for (const auto& s : exact_slices) db->log_evaluation(store_run, "test", s.slice, "exact_match", s.accuracy(), s.n);
-    for (const auto& s : token_slices) db->log_evaluation(store_run, "test", s.slice, "token_accuracy", s.accuracy(), s.n);
-  }
-  // Inference-time RoPE rescaling (no retraining): "linear:4,ntk:4,yarn:4" -> splits "test@yarn:4".
-  if (tj.contains("eval_rope_scalings")) {
-    auto* zoo = dynamic_cast<models::lm*>(model.get());
-    LMLAB_CHECK(zoo != nullptr && mc.uses_rope(), "lab: train.eval_rope_scalings needs a RoPE model (model.pos_encoding = rope)");
-    std::string list = tj["eval_rope_scalings"].get<std::string>();
-    for (std::size_t pos = 0; pos <= list.size();) {
-      std::size_t comma = list.find(',', pos);
-      if (comma == std::string::npos) comma = list.size();
-      const std::string item = list.substr(pos, comma - pos);
-      pos = comma + 1;
-      if (item.empty()) continue;
-      const auto colon = item.find(':');
-      models::rope_scaling_config sc;
-      sc.type = item.substr(0, colon);
-      sc.factor = colon == std::string::npos ? 1.0 : std::stod(item.substr(colon + 1));
-      sc.original_max_position_embeddings = train_len;
-      zoo->set_rope_scaling(sc);
-      auto slices = evaluate_test(ds.test.size());
-      if (db) {
-        for (const auto& sl : slices) db->log_evaluation(store_run, "test@" + item, sl.slice, "accuracy", sl.accuracy(), sl.n);
-        db->log_evaluation(store_run, "test@" + item, "all", "accuracy", overall_accuracy(slices),
-                           static_cast<std::int64_t>(ds.test.size()));
-      }
-    }
-    zoo->set_rope_scaling(mc.rope_scaling);
-  }
-  auto train_preds = predict(*model, ds, ds.train, static_cast<std::size_t>(eval_examples), 64);
-  std::vector<tasks::example> train_sub(ds.train.begin(), ds.train.begin() + static_cast<std::ptrdiff_t>(train_preds.size()));
-  auto train_slices = per_query ? token_accuracy_by_slice(train_sub, train_preds) : tasks::accuracy_by_slice(train_sub, train_preds);
-  if (db) {
-    for (const auto& s : test_slices) db->log_evaluation(store_run, "test", s.slice, "accuracy", s.accuracy(), s.n);
-    for (const auto& s : test_slices) db->log_evaluation(store_run, "test", s.slice, "difficulty", s.difficulty, s.n);
-    db->log_evaluation(store_run, "test", "all", "accuracy", res.test_accuracy, static_cast<std::int64_t>(ds.test.size()));
-    db->log_evaluation(store_run, "train", "all", "accuracy", overall_accuracy(train_slices),
-                       static_cast<std::int64_t>(train_sub.size()));
-    db->log_metric(store_run, steps, "final_train_loss", last_loss);
-  }
-  save(steps);
-  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-  if (db) db->log_metric(store_run, steps, "seconds", res.seconds);
+  res.n_params = s.model->num_parameters();
+  res.steps = s.bud.steps;
+  res.final_train_loss = s.last_loss;
+  res.test_accuracy = final_evaluation(s);
+  save_run(s, s.bud.steps);
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.t_start).count();
+  if (s.db) s.db->log_metric(store_run, s.bud.steps, "seconds", res.seconds);
   return res;
 }
 

@@ -357,6 +357,292 @@ void check_model(const json& m, const std::function<std::string(const std::strin
   }
 }
 
+
+// A spec's keys before they are checked: top-level scalars and the [model], [task], [train]
+// entries, from the file and then from --set (which replaces). Owns the TOML the entries
+// point into.
+struct spec_entries {
+  std::string src;
+  toml::table root;
+  std::deque<toml::table> override_tables;  // one per --set, kept alive for its node
+  std::map<std::string, entry> top;
+  std::map<std::string, std::map<std::string, entry>> sections{{"model", {}}, {"task", {}}, {"train", {}}};
+  std::map<std::string, std::string> section_origin;
+
+  // Where a key was set, else its section, else the file.
+  std::string origin_for(const std::string& sec, const std::string& key) {
+    auto it = sections[sec].find(key);
+    if (it != sections[sec].end()) return it->second.origin;
+    return section_origin.count(sec) ? section_origin[sec] : src;
+  }
+};
+
+const std::vector<std::string> top_keys = {"name", "question", "description", "seeds", "model", "task", "train"};
+
+toml::table parse_toml(std::string_view toml_text, const std::string& src) {
+  try {
+    return toml::parse(toml_text, src);
+  } catch (const toml::parse_error& e) {
+    throw lmlab::error(fmt::format("{}:{}:{}: TOML syntax error: {}", src, e.source().begin.line,
+                                   e.source().begin.column, e.description()),
+                       "see https://toml.io for the syntax");
+  }
+}
+
+void gather_file_entries(spec_entries& g) {
+  for (auto&& [k, v] : g.root) {
+    const std::string key(k.str());
+    const std::string where = origin_of(v, g.src);
+    // size_overrides(), parse_report_meta(), read_resources() (slurm.hpp)
+    if (key == "sizes" || key == "report" || key == "expect" || key == "resources") continue;
+    if (g.sections.count(key)) {
+      if (!v.is_table()) fail(where, key, fmt::format("expected a table [{}], got {}", key, describe(v)));
+      g.section_origin[key] = where;
+      for (auto&& [kk, vv] : *v.as_table()) {
+        if (vv.is_table())
+          fail(origin_of(vv, g.src), key + "." + std::string(kk.str()), "nested tables are not allowed in a section");
+        g.sections[key][std::string(kk.str())] = {&vv, origin_of(vv, g.src)};
+      }
+    } else if (std::find(top_keys.begin(), top_keys.end(), key) != top_keys.end()) {
+      g.top[key] = {&v, where};
+    } else {
+      const std::string near = tasks::closest_name(key, top_keys);
+      fail(where, key, "unknown top-level key",
+           (near.empty() ? std::string() : "did you mean '" + near + "'? ") +
+               "top-level keys: name, question, description, seeds and the sections [model], [task], [train], "
+               "[report], [expect], [sizes.NAME], [resources]");
+    }
+  }
+}
+
+// Overrides: `section.key=value` or `key=value`; the value is TOML if it parses, else a string.
+void apply_overrides(spec_entries& g, const std::vector<std::string>& overrides) {
+  for (const auto& o : overrides) {
+    const std::string origin = "--set " + o;
+    const std::size_t eq = o.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw lmlab::usage_error(fmt::format("{}: expected KEY=VALUE", origin), "e.g. --set model.d_model=64,128");
+    const std::string path = o.substr(0, eq), value = o.substr(eq + 1);
+    toml::table t;
+    try {
+      t = toml::parse("v = " + value);
+    } catch (const toml::parse_error&) {
+      t = toml::table{};
+      t.insert("v", value);
+    }
+    g.override_tables.push_back(std::move(t));
+    const toml::node* node = g.override_tables.back().get("v");
+    const std::size_t dot = path.find('.');
+    if (dot == std::string::npos) {
+      if (std::find(top_keys.begin(), top_keys.end(), path) == top_keys.end() || g.sections.count(path))
+        fail(origin, path, "unknown top-level key", "write section.key, e.g. model.d_model");
+      g.top[path] = {node, origin};
+    } else {
+      const std::string sec = path.substr(0, dot), key = path.substr(dot + 1);
+      if (!g.sections.count(sec)) {
+        const std::string near = tasks::closest_name(sec, {"model", "task", "train"});
+        fail(origin, path, fmt::format("unknown section '{}'", sec),
+             (near.empty() ? std::string() : "did you mean '" + near + "'? ") + "sections: model, task, train");
+      }
+      if (key.empty() || key.find('.') != std::string::npos) fail(origin, path, "expected section.key");
+      g.sections[sec][key] = {node, origin};
+    }
+  }
+}
+
+std::string top_string(const spec_entries& g, const char* key, bool required) {
+  auto it = g.top.find(key);
+  if (it == g.top.end()) {
+    if (required) throw lmlab::error(fmt::format("{}: {}: missing", g.src, key), "add e.g. name = \"recall\" at the top");
+    return std::string();
+  }
+  if (!it->second.node->is_string())
+    fail(it->second.origin, key, fmt::format("expected a string, got {}", describe(*it->second.node)));
+  return it->second.node->as_string()->get();
+}
+
+// Seeds: an array, a sweep string, or a count.
+std::vector<std::int64_t> read_seeds(const spec_entries& g) {
+  auto it = g.top.find("seeds");
+  if (it == g.top.end()) return {0};
+  std::vector<std::int64_t> seeds;
+  const entry& e = it->second;
+  const toml::node& n = *e.node;
+  if (n.is_integer()) {
+    const auto count = n.as_integer()->get();
+    if (count < 1 || count > 100000) fail(e.origin, "seeds", fmt::format("a count of {} seeds is out of range [1, 100000]", count));
+    for (std::int64_t i = 0; i < count; ++i) seeds.push_back(i);
+  } else {
+    param_spec s = P("seeds", param_kind::integer, "replicate seeds", 0, 9.2e18);
+    value_reader r(s, e, "seeds");
+    for (const auto& v : r.read()) seeds.push_back(v.get<std::int64_t>());
+  }
+  return seeds;
+}
+
+// The spec's one task (task.name), looked up in the task registry.
+const tasks::task_info& read_task(spec_entries& g) {
+  if (!g.section_origin.count("task") && g.sections["task"].empty())
+    throw lmlab::error(fmt::format("{}: task: missing section", g.src), "add a [task] table with name = \"mqar\" (or another task)");
+  if (!g.sections["task"].count("name")) {
+    throw lmlab::error(fmt::format("{}: task.name: missing", g.section_origin.count("task") ? g.section_origin["task"] : g.src),
+                       "name the task, e.g. name = \"mqar\"");
+  }
+  const entry& task_name_entry = g.sections["task"]["name"];
+  if (!task_name_entry.node->is_string())
+    fail(task_name_entry.origin, "task.name", fmt::format("expected a string, got {}", describe(*task_name_entry.node)));
+  const std::string task_name = task_name_entry.node->as_string()->get();
+  if (task_name.find(',') != std::string::npos)
+    fail(task_name_entry.origin, "task.name", "a spec has one task", "write one spec per task");
+  try {
+    return tasks::find_task(task_name);
+  } catch (const lmlab::error& e) {
+    fail(task_name_entry.origin, "task.name", fmt::format("unknown task '{}'", task_name), e.hint());
+  }
+}
+
+// Every key of the three sections read into its list of values, checked against its schema.
+std::vector<section_values> read_values(spec_entries& g, const tasks::task_info& task, const std::string& task_name) {
+  std::vector<section_values> values;
+  for (const char* sec : {"model", "task", "train"}) {
+    const std::vector<param_spec>& schema =
+        std::string(sec) == "model" ? model_schema() : std::string(sec) == "train" ? train_schema() : task.params;
+    section_values sv{sec, {}};
+    for (const auto& [key, e] : g.sections[sec]) {
+      const std::string dotted = std::string(sec) + "." + key;
+      if (std::string(sec) == "task" && key == "name") continue;
+      const param_spec* s = find_spec(schema, key);
+      if (!s) {
+        const auto names = names_of(schema);
+        const std::string near = tasks::closest_name(key, names);
+        const std::string what = std::string(sec) == "task" ? fmt::format("unknown key for task '{}'", task_name)
+                                                            : fmt::format("unknown key in [{}]", sec);
+        fail(e.origin, dotted, what,
+             (near.empty() ? std::string() : "did you mean '" + near + "'? ") +
+                 fmt::format("known keys: {}", fmt::join(names, ", ")));
+      }
+      sv.keys.emplace_back(key, value_reader(*s, e, dotted).read());
+    }
+    values.push_back(std::move(sv));
+  }
+  return values;
+}
+
+void check_budget(spec_entries& g) {
+  const auto& tr = g.sections["train"];
+  if (!tr.count("steps") && !tr.count("tokens") && !tr.count("flops"))
+    throw lmlab::error(fmt::format("{}: train: no training budget", g.section_origin.count("train") ? g.section_origin["train"] : g.src),
+                       "give train.steps, train.tokens or train.flops");
+}
+
+// The keys with several values become the spec's axes; returns each axis's (section, key index).
+std::vector<std::pair<std::size_t, std::size_t>> collect_axes(const std::vector<section_values>& values,
+                                                              experiment_spec& spec) {
+  std::vector<std::pair<std::size_t, std::size_t>> axis_pos;
+  for (std::size_t s = 0; s < values.size(); ++s)
+    for (std::size_t k = 0; k < values[s].keys.size(); ++k)
+      if (values[s].keys[k].second.size() > 1) {
+        axis_pos.push_back({s, k});
+        spec.axes.push_back({values[s].name + "." + values[s].keys[k].first, values[s].keys[k].second});
+      }
+  return axis_pos;
+}
+
+// The number of grid points times seeds, counted before anything is materialised: each run
+// holds its config (about 3 KB and 30 us to build), so the cap keeps the worst spec at a few
+// seconds and a few hundred MB.
+std::size_t grid_runs(const experiment_spec& spec, const std::string& src) {
+  constexpr std::size_t kMaxRuns = 100000;
+  double grid = static_cast<double>(spec.seeds.size());
+  for (const auto& a : spec.axes) grid *= static_cast<double>(a.values.size());
+  LMLAB_CHECK_HINT(grid <= static_cast<double>(kMaxRuns), "narrow the sweeps or split the spec",
+                   "{}: the grid has {:.0f} runs, more than the {} one spec may expand to", src, grid, kMaxRuns);
+  return static_cast<std::size_t>(grid);
+}
+
+// Grid point i's value index per axis (last axis fastest).
+void decode_grid_point(const experiment_spec& spec, std::size_t i, std::vector<std::size_t>& choice) {
+  std::size_t rem = i;
+  for (std::size_t a = spec.axes.size(); a-- > 0;) {
+    choice[a] = rem % spec.axes[a].values.size();
+    rem /= spec.axes[a].values.size();
+  }
+}
+
+// One grid point's {model, task, train}: each key's value, or its axis's chosen one.
+json grid_point_config(const std::vector<section_values>& values,
+                       const std::vector<std::pair<std::size_t, std::size_t>>& axis_pos,
+                       const std::vector<std::size_t>& choice) {
+  json cfg = json::object();
+  for (std::size_t s = 0; s < values.size(); ++s) {
+    json sec = json::object();
+    for (std::size_t k = 0; k < values[s].keys.size(); ++k) {
+      std::size_t pick = 0;
+      for (std::size_t a = 0; a < axis_pos.size(); ++a)
+        if (axis_pos[a] == std::make_pair(s, k)) pick = choice[a];
+      sec[values[s].keys[k].first] = values[s].keys[k].second[pick];
+    }
+    cfg[values[s].name] = std::move(sec);
+  }
+  return cfg;
+}
+
+// The task's canonical form with defaults; errors located at the offending key.
+void canonicalise_task(json& cfg, const tasks::task_info& task, const std::string& task_name, spec_entries& g,
+                       const std::string& note) {
+  json task_params = cfg["task"];
+  try {
+    cfg["task"] = task.canonical(task_params);
+  } catch (const tasks::param_error& e) {
+    const std::string key = e.key().empty() ? "name" : e.key();
+    fail(g.origin_for("task", key), "task." + key, strip_owner(e.what(), task_name, key) + note, e.hint());
+  }
+  cfg["task"]["name"] = task_name;
+}
+
+// Checks across model keys, the model's own checks, and checks across train keys.
+void check_model_and_train(const json& cfg, spec_entries& g, const std::string& note) {
+  const json& m = cfg["model"];
+  if (m.contains("d_model") && m.contains("n_heads") && !m.contains("d_head") &&
+      m["d_model"].get<std::int64_t>() % m["n_heads"].get<std::int64_t>() != 0)
+    fail(g.origin_for("model", "n_heads"), "model.n_heads",
+         fmt::format("d_model {} is not divisible by n_heads {}{}", m["d_model"].get<std::int64_t>(),
+                     m["n_heads"].get<std::int64_t>(), note),
+         "set d_head explicitly or pick n_heads dividing d_model");
+  if (m.contains("n_kv_heads") && m.contains("n_heads") &&
+      m["n_heads"].get<std::int64_t>() % m["n_kv_heads"].get<std::int64_t>() != 0)
+    fail(g.origin_for("model", "n_kv_heads"), "model.n_kv_heads",
+         fmt::format("n_heads {} is not divisible by n_kv_heads {}{}", m["n_heads"].get<std::int64_t>(),
+                     m["n_kv_heads"].get<std::int64_t>(), note));
+  if (m.contains("top_k") && m.contains("n_experts") && m["top_k"].get<std::int64_t>() > m["n_experts"].get<std::int64_t>())
+    fail(g.origin_for("model", "top_k"), "model.top_k",
+         fmt::format("top_k {} exceeds n_experts {}", m["top_k"].get<std::int64_t>(), m["n_experts"].get<std::int64_t>()));
+  check_model(m, [&](const std::string& key) { return g.origin_for("model", key); }, note);
+  const json& t = cfg["train"];
+  if (t.contains("min_lr") && t.contains("lr") && t["min_lr"].get<double>() > t["lr"].get<double>())
+    fail(g.origin_for("train", "min_lr"), "train.min_lr",
+         fmt::format("min_lr {} exceeds lr {}{}", t["min_lr"].get<double>(), t["lr"].get<double>(), note));
+  if (t.contains("warmup_steps") && t.contains("steps") &&
+      t["warmup_steps"].get<std::int64_t>() > t["steps"].get<std::int64_t>())
+    fail(g.origin_for("train", "warmup_steps"), "train.warmup_steps",
+         fmt::format("warmup_steps {} exceeds steps {}", t["warmup_steps"].get<std::int64_t>(), t["steps"].get<std::int64_t>()));
+}
+
+// One run per seed of a grid point's config (seeds innermost).
+void add_replicates(experiment_spec& spec, const json& cfg, std::set<std::string>& ids) {
+  for (const auto replicate : spec.seeds) {
+    run_config r;
+    r.index = spec.runs.size();
+    r.replicate = replicate;
+    r.seed = derive_seed(replicate);
+    r.config = cfg;
+    r.config["seed"] = replicate;
+    r.id = run_id(r.config);
+    LMLAB_ASSERT(ids.insert(r.id).second, "two runs of one grid share an id");
+    spec.runs.push_back(std::move(r));
+  }
+}
+
 }  // namespace
 
 json lm_model_json(const json& m) {
@@ -410,256 +696,36 @@ std::uint64_t derive_seed(std::int64_t replicate) {
 
 experiment_spec parse_spec(std::string_view toml_text, std::string_view source,
                            const std::vector<std::string>& overrides) {
-  const std::string src(source);
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, src);
-  } catch (const toml::parse_error& e) {
-    throw lmlab::error(fmt::format("{}:{}:{}: TOML syntax error: {}", src, e.source().begin.line,
-                                   e.source().begin.column, e.description()),
-                       "see https://toml.io for the syntax");
-  }
-
-  // Gather entries: top-level scalars and the three sections.
-  std::map<std::string, entry> top;
-  std::map<std::string, std::map<std::string, entry>> sections{{"model", {}}, {"task", {}}, {"train", {}}};
-  std::map<std::string, std::string> section_origin;
-  const std::vector<std::string> top_keys = {"name", "question", "description", "seeds", "model", "task", "train"};
-  for (auto&& [k, v] : root) {
-    const std::string key(k.str());
-    const std::string where = origin_of(v, src);
-    // size_overrides(), parse_report_meta(), read_resources() (slurm.hpp)
-    if (key == "sizes" || key == "report" || key == "expect" || key == "resources") continue;
-    if (sections.count(key)) {
-      if (!v.is_table()) fail(where, key, fmt::format("expected a table [{}], got {}", key, describe(v)));
-      section_origin[key] = where;
-      for (auto&& [kk, vv] : *v.as_table()) {
-        if (vv.is_table())
-          fail(origin_of(vv, src), key + "." + std::string(kk.str()), "nested tables are not allowed in a section");
-        sections[key][std::string(kk.str())] = {&vv, origin_of(vv, src)};
-      }
-    } else if (std::find(top_keys.begin(), top_keys.end(), key) != top_keys.end()) {
-      top[key] = {&v, where};
-    } else {
-      const std::string near = tasks::closest_name(key, top_keys);
-      fail(where, key, "unknown top-level key",
-           (near.empty() ? std::string() : "did you mean '" + near + "'? ") +
-               "top-level keys: name, question, description, seeds and the sections [model], [task], [train], "
-               "[report], [expect], [sizes.NAME], [resources]");
-    }
-  }
-
-  // Overrides: `section.key=value` or `key=value`; the value is TOML if it parses, else a string.
-  std::deque<toml::table> override_tables;
-  for (const auto& o : overrides) {
-    const std::string origin = "--set " + o;
-    const std::size_t eq = o.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw lmlab::usage_error(fmt::format("{}: expected KEY=VALUE", origin), "e.g. --set model.d_model=64,128");
-    const std::string path = o.substr(0, eq), value = o.substr(eq + 1);
-    toml::table t;
-    try {
-      t = toml::parse("v = " + value);
-    } catch (const toml::parse_error&) {
-      t = toml::table{};
-      t.insert("v", value);
-    }
-    override_tables.push_back(std::move(t));
-    const toml::node* node = override_tables.back().get("v");
-    const std::size_t dot = path.find('.');
-    if (dot == std::string::npos) {
-      if (std::find(top_keys.begin(), top_keys.end(), path) == top_keys.end() || sections.count(path))
-        fail(origin, path, "unknown top-level key", "write section.key, e.g. model.d_model");
-      top[path] = {node, origin};
-    } else {
-      const std::string sec = path.substr(0, dot), key = path.substr(dot + 1);
-      if (!sections.count(sec)) {
-        const std::string near = tasks::closest_name(sec, {"model", "task", "train"});
-        fail(origin, path, fmt::format("unknown section '{}'", sec),
-             (near.empty() ? std::string() : "did you mean '" + near + "'? ") + "sections: model, task, train");
-      }
-      if (key.empty() || key.find('.') != std::string::npos) fail(origin, path, "expected section.key");
-      sections[sec][key] = {node, origin};
-    }
-  }
+  spec_entries g;
+  g.src = std::string(source);
+  g.root = parse_toml(toml_text, g.src);
+  gather_file_entries(g);
+  apply_overrides(g, overrides);
 
   experiment_spec spec;
-  spec.source = src;
-  auto top_string = [&](const char* key, bool required) {
-    auto it = top.find(key);
-    if (it == top.end()) {
-      if (required) throw lmlab::error(fmt::format("{}: {}: missing", src, key), "add e.g. name = \"recall\" at the top");
-      return std::string();
-    }
-    if (!it->second.node->is_string())
-      fail(it->second.origin, key, fmt::format("expected a string, got {}", describe(*it->second.node)));
-    return it->second.node->as_string()->get();
-  };
-  spec.name = top_string("name", true);
-  spec.question = top_string("question", false);
-  spec.description = top_string("description", false);
+  spec.source = g.src;
+  spec.name = top_string(g, "name", true);
+  spec.question = top_string(g, "question", false);
+  spec.description = top_string(g, "description", false);
+  spec.seeds = read_seeds(g);
+  const tasks::task_info& task = read_task(g);
+  const std::string task_name = g.sections["task"]["name"].node->as_string()->get();
+  const std::vector<section_values> values = read_values(g, task, task_name);
+  if (task.build) check_budget(g);  // a lab runner's task (no dataset) sets its own (lab/runner.hpp)
 
-  // Seeds: an array, a sweep string, or a count.
-  if (auto it = top.find("seeds"); it == top.end()) {
-    spec.seeds = {0};
-  } else {
-    const entry& e = it->second;
-    const toml::node& n = *e.node;
-    if (n.is_integer()) {
-      const auto count = n.as_integer()->get();
-      if (count < 1 || count > 100000) fail(e.origin, "seeds", fmt::format("a count of {} seeds is out of range [1, 100000]", count));
-      for (std::int64_t i = 0; i < count; ++i) spec.seeds.push_back(i);
-    } else {
-      param_spec s = P("seeds", param_kind::integer, "replicate seeds", 0, 9.2e18);
-      value_reader r(s, e, "seeds");
-      for (const auto& v : r.read()) spec.seeds.push_back(v.get<std::int64_t>());
-    }
-  }
-
-  // The task and its schema.
-  if (!section_origin.count("task") && sections["task"].empty())
-    throw lmlab::error(fmt::format("{}: task: missing section", src), "add a [task] table with name = \"mqar\" (or another task)");
-  if (!sections["task"].count("name")) {
-    throw lmlab::error(fmt::format("{}: task.name: missing", section_origin.count("task") ? section_origin["task"] : src),
-                       "name the task, e.g. name = \"mqar\"");
-  }
-  const entry& task_name_entry = sections["task"]["name"];
-  if (!task_name_entry.node->is_string())
-    fail(task_name_entry.origin, "task.name", fmt::format("expected a string, got {}", describe(*task_name_entry.node)));
-  const std::string task_name = task_name_entry.node->as_string()->get();
-  if (task_name.find(',') != std::string::npos)
-    fail(task_name_entry.origin, "task.name", "a spec has one task", "write one spec per task");
-  const tasks::task_info* task = nullptr;
-  try {
-    task = &tasks::find_task(task_name);
-  } catch (const lmlab::error& e) {
-    fail(task_name_entry.origin, "task.name", fmt::format("unknown task '{}'", task_name), e.hint());
-  }
-
-  // Read every key into its list of values.
-  std::vector<section_values> values;
-  for (const char* sec : {"model", "task", "train"}) {
-    const std::vector<param_spec>& schema =
-        std::string(sec) == "model" ? model_schema() : std::string(sec) == "train" ? train_schema() : task->params;
-    section_values sv{sec, {}};
-    for (const auto& [key, e] : sections[sec]) {
-      const std::string dotted = std::string(sec) + "." + key;
-      if (std::string(sec) == "task" && key == "name") continue;
-      const param_spec* s = find_spec(schema, key);
-      if (!s) {
-        const auto names = names_of(schema);
-        const std::string near = tasks::closest_name(key, names);
-        const std::string what = std::string(sec) == "task" ? fmt::format("unknown key for task '{}'", task_name)
-                                                            : fmt::format("unknown key in [{}]", sec);
-        fail(e.origin, dotted, what,
-             (near.empty() ? std::string() : "did you mean '" + near + "'? ") +
-                 fmt::format("known keys: {}", fmt::join(names, ", ")));
-      }
-      sv.keys.emplace_back(key, value_reader(*s, e, dotted).read());
-    }
-    values.push_back(std::move(sv));
-  }
-
-  // Budget (a task run by a lab runner, with no dataset, sets its own: lab/runner.hpp).
-  if (task->build) {
-    const auto& tr = sections["train"];
-    if (!tr.count("steps") && !tr.count("tokens") && !tr.count("flops"))
-      throw lmlab::error(fmt::format("{}: train: no training budget", section_origin.count("train") ? section_origin["train"] : src),
-                         "give train.steps, train.tokens or train.flops");
-  }
-
-  // Axes and the Cartesian product (last axis fastest; seeds innermost).
-  std::vector<std::pair<std::size_t, std::size_t>> axis_pos;  // (section, key index)
-  for (std::size_t s = 0; s < values.size(); ++s)
-    for (std::size_t k = 0; k < values[s].keys.size(); ++k)
-      if (values[s].keys[k].second.size() > 1) {
-        axis_pos.push_back({s, k});
-        spec.axes.push_back({values[s].name + "." + values[s].keys[k].first, values[s].keys[k].second});
-      }
-  // Counted before anything is materialised: each run holds its config (about 3 KB and 30 us to
-  // build), so the cap keeps the worst spec at a few seconds and a few hundred MB.
-  constexpr std::size_t kMaxRuns = 100000;
-  double grid = static_cast<double>(spec.seeds.size());
-  for (const auto& a : spec.axes) grid *= static_cast<double>(a.values.size());
-  LMLAB_CHECK_HINT(grid <= static_cast<double>(kMaxRuns), "narrow the sweeps or split the spec",
-                   "{}: the grid has {:.0f} runs, more than the {} one spec may expand to", src, grid, kMaxRuns);
-  const std::size_t total = static_cast<std::size_t>(grid);
-
-  auto origin_for = [&](const std::string& sec, const std::string& key) {
-    auto it = sections[sec].find(key);
-    if (it != sections[sec].end()) return it->second.origin;
-    return section_origin.count(sec) ? section_origin[sec] : src;
-  };
-
+  // The Cartesian product of the axes (last axis fastest; seeds innermost).
+  const auto axis_pos = collect_axes(values, spec);
+  const std::size_t total = grid_runs(spec, g.src);
   std::vector<std::size_t> choice(spec.axes.size(), 0);
   std::set<std::string> ids;
   for (std::size_t i = 0; i < total / spec.seeds.size(); ++i) {
-    // Decode i into one value index per axis (last axis fastest).
-    std::size_t rem = i;
-    for (std::size_t a = spec.axes.size(); a-- > 0;) {
-      choice[a] = rem % spec.axes[a].values.size();
-      rem /= spec.axes[a].values.size();
-    }
-    json cfg = json::object();
-    for (std::size_t s = 0; s < values.size(); ++s) {
-      json sec = json::object();
-      for (std::size_t k = 0; k < values[s].keys.size(); ++k) {
-        std::size_t pick = 0;
-        for (std::size_t a = 0; a < axis_pos.size(); ++a)
-          if (axis_pos[a] == std::make_pair(s, k)) pick = choice[a];
-        sec[values[s].keys[k].first] = values[s].keys[k].second[pick];
-      }
-      cfg[values[s].name] = std::move(sec);
-    }
-    // The task: canonical form with defaults; errors located at the offending key.
-    json task_params = cfg["task"];
-    try {
-      cfg["task"] = task->canonical(task_params);
-    } catch (const tasks::param_error& e) {
-      const std::string key = e.key().empty() ? "name" : e.key();
-      fail(origin_for("task", key), "task." + key, strip_owner(e.what(), task_name, key) + grid_note(spec, choice),
-           e.hint());
-    }
-    cfg["task"]["name"] = task_name;
-    // Model cross-checks.
-    const json& m = cfg["model"];
-    if (m.contains("d_model") && m.contains("n_heads") && !m.contains("d_head") &&
-        m["d_model"].get<std::int64_t>() % m["n_heads"].get<std::int64_t>() != 0)
-      fail(origin_for("model", "n_heads"), "model.n_heads",
-           fmt::format("d_model {} is not divisible by n_heads {}{}", m["d_model"].get<std::int64_t>(),
-                       m["n_heads"].get<std::int64_t>(), grid_note(spec, choice)),
-           "set d_head explicitly or pick n_heads dividing d_model");
-    if (m.contains("n_kv_heads") && m.contains("n_heads") &&
-        m["n_heads"].get<std::int64_t>() % m["n_kv_heads"].get<std::int64_t>() != 0)
-      fail(origin_for("model", "n_kv_heads"), "model.n_kv_heads",
-           fmt::format("n_heads {} is not divisible by n_kv_heads {}{}", m["n_heads"].get<std::int64_t>(),
-                       m["n_kv_heads"].get<std::int64_t>(), grid_note(spec, choice)));
-    if (m.contains("top_k") && m.contains("n_experts") && m["top_k"].get<std::int64_t>() > m["n_experts"].get<std::int64_t>())
-      fail(origin_for("model", "top_k"), "model.top_k",
-           fmt::format("top_k {} exceeds n_experts {}", m["top_k"].get<std::int64_t>(), m["n_experts"].get<std::int64_t>()));
-    check_model(m, [&](const std::string& key) { return origin_for("model", key); }, grid_note(spec, choice));
-    const json& t = cfg["train"];
-    if (t.contains("min_lr") && t.contains("lr") && t["min_lr"].get<double>() > t["lr"].get<double>())
-      fail(origin_for("train", "min_lr"), "train.min_lr",
-           fmt::format("min_lr {} exceeds lr {}{}", t["min_lr"].get<double>(), t["lr"].get<double>(), grid_note(spec, choice)));
-    if (t.contains("warmup_steps") && t.contains("steps") &&
-        t["warmup_steps"].get<std::int64_t>() > t["steps"].get<std::int64_t>())
-      fail(origin_for("train", "warmup_steps"), "train.warmup_steps",
-           fmt::format("warmup_steps {} exceeds steps {}", t["warmup_steps"].get<std::int64_t>(), t["steps"].get<std::int64_t>()));
-
-    for (const auto replicate : spec.seeds) {
-      run_config r;
-      r.index = spec.runs.size();
-      r.replicate = replicate;
-      r.seed = derive_seed(replicate);
-      r.config = cfg;
-      r.config["seed"] = replicate;
-      r.id = run_id(r.config);
-      LMLAB_ASSERT(ids.insert(r.id).second, "two runs of one grid share an id");
-      spec.runs.push_back(std::move(r));
-    }
+    decode_grid_point(spec, i, choice);
+    json cfg = grid_point_config(values, axis_pos, choice);
+    canonicalise_task(cfg, task, task_name, g, grid_note(spec, choice));
+    check_model_and_train(cfg, g, grid_note(spec, choice));
+    add_replicates(spec, cfg, ids);
   }
-  spec.meta = parse_report_meta(toml_text, src, spec.name, task_name);
+  spec.meta = parse_report_meta(toml_text, g.src, spec.name, task_name);
   return spec;
 }
 

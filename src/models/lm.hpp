@@ -6,7 +6,7 @@
 // optional Mixture-of-Depths routing around chosen blocks; a final norm; a tied or untied head.
 // Keys and defaults: models/lm_config.hpp. The default config (pattern "A", learned positions,
 // GELU MLP, layernorm) is GPT-2, checked against PyTorch by the golden tests
-// (tests/train/test_gpt_golden.cpp, fixtures from scripts/ref/gpt_fixtures.py).
+// (tests/golden/test_gpt_golden.cpp, fixtures from scripts/ref/gpt_fixtures.py).
 //
 // Parameter paths: wte.weight, wpe.weight (learned only), blocks.N.ln1.*, blocks.N.<mixer>.*,
 //   blocks.N.ln2.*, blocks.N.<ffn>.*, blocks.N.mod_router.weight (MoD), ln_f.*, lm_head.weight.

@@ -330,7 +330,7 @@ nlohmann::ordered_json to_hf_json(const lm_config& c) {
 // Checkpoints written before lmlab had one model class (model_type "lmlab-gpt", the fixed
 // GPT-2 that lm's default config reproduces): the same parameter names (wte, wpe,
 // blocks.N.{ln1,attn,ln2,mlp}.*, ln_f, lm_head), so only config.json's keys need mapping.
-// tests/train/test_gpt_golden.cpp loads one (tests/golden/fixtures/gpt_v1_checkpoint).
+// tests/golden/test_gpt_golden.cpp loads one (tests/golden/fixtures/gpt_v1_checkpoint).
 namespace {
 lm_config lm_config_from_gpt_json(const nlohmann::json& j, const std::string& where) {
   static const std::set<std::string> known = {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",

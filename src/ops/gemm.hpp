@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "core/threads.hpp"  // set_num_threads, num_threads (here before they moved to core)
+
 namespace lmlab {
 
 // C[M,N] = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or X^T.
@@ -21,13 +23,5 @@ void gemm_reference(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, 
                     std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc);
 
 const char* blas_name();        // "openblas" or "blis"
-void set_num_threads(int n);    // BLAS and OpenMP threads
-int num_threads();
-
-// When the user set neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT: sets OMP_WAIT_POLICY=passive
-// and execs `exe` with `argv` again, so that libgomp (which reads the variables once, when it
-// loads) sleeps instead of spinning in idle worker threads. Returns false without exec'ing when
-// the user chose a policy; on success it does not return. Call first thing in main().
-bool reexec_with_passive_omp_wait(const char* exe, char* const argv[]);
 
 }  // namespace lmlab

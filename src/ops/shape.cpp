@@ -17,16 +17,6 @@ using namespace detail;
 
 namespace {
 
-tensor make_view(const tensor& x, shape_t shape, shape_t strides, std::int64_t offset) {
-  auto v = std::make_shared<tensor_impl>();
-  v->store = x.impl().store;
-  v->offset = offset;
-  v->shape = std::move(shape);
-  v->strides = std::move(strides);
-  v->type = x.type();
-  return tensor(std::move(v));
-}
-
 tensor reshape_raw(const tensor& g, const shape_t& shape) { return g.contiguous_raw().view_raw(shape); }
 
 // Strides that let a strided tensor (shape, strides) be viewed as `to` without copying, or
@@ -60,20 +50,7 @@ bool view_strides(const shape_t& from, const shape_t& st, const shape_t& to, sha
 
 // `shape` with a -1 resolved against numel.
 shape_t resolve_shape(const shape_t& shape, std::int64_t numel) {
-  shape_t s = shape;
-  std::int64_t known = 1, infer = -1;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == -1) {
-      LMLAB_CHECK(infer < 0, "reshape: more than one -1 in {}", shape_str(shape));
-      infer = static_cast<std::int64_t>(i);
-    } else {
-      known *= s[i];
-    }
-  }
-  if (infer >= 0) {
-    LMLAB_CHECK(known > 0 && numel % known == 0, "reshape: cannot infer -1 in {} for {} elements", shape_str(shape), numel);
-    s[static_cast<std::size_t>(infer)] = numel / known;
-  }
+  const shape_t s = infer_shape(shape, numel, "reshape");
   LMLAB_CHECK(numel_of(s) == numel, "reshape: shape {} does not match {} elements", shape_str(s), numel);
   return s;
 }
@@ -88,7 +65,7 @@ tensor reshape(const tensor& x, const shape_t& shape) {
     out = x.view_raw(shape);
   } else {
     const shape_t s = resolve_shape(shape, x.numel());
-    out = view_strides(x.shape(), x.strides(), s, st) ? make_view(x, s, st, x.offset()) : x.clone_raw().view_raw(s);
+    out = view_strides(x.shape(), x.strides(), s, st) ? strided_view(x, s, st, x.offset()) : x.clone_raw().view_raw(s);
   }
   if (needs_grad({&x})) {
     record("reshape", out, {x}, [s = x.shape()](const tensor& g) -> std::vector<tensor> { return {reshape_raw(g, s)}; });
@@ -119,7 +96,7 @@ tensor permute(const tensor& x, const std::vector<std::int64_t>& dims) {
     shape[i] = x.shape()[static_cast<std::size_t>(p[i])];
     strides[i] = x.strides()[static_cast<std::size_t>(p[i])];
   }
-  tensor out = make_view(x, shape, strides, x.offset());
+  tensor out = strided_view(x, shape, strides, x.offset());
   if (needs_grad({&x})) {
     record("permute", out, {x}, [inv](const tensor& g) -> std::vector<tensor> {
       shape_t s(inv.size()), st(inv.size());
@@ -127,7 +104,7 @@ tensor permute(const tensor& x, const std::vector<std::int64_t>& dims) {
         s[i] = g.shape()[static_cast<std::size_t>(inv[i])];
         st[i] = g.strides()[static_cast<std::size_t>(inv[i])];
       }
-      return {make_view(g, s, st, g.offset())};
+      return {strided_view(g, s, st, g.offset())};
     });
   }
   return out;
@@ -202,7 +179,7 @@ tensor unsqueeze(const tensor& x, std::int64_t dim) {
   const std::int64_t stride = d < x.dim() ? s[static_cast<std::size_t>(d)] * st[static_cast<std::size_t>(d)] : 1;
   s.insert(s.begin() + d, 1);
   st.insert(st.begin() + d, stride);
-  tensor out = make_view(x, s, st, x.offset());
+  tensor out = strided_view(x, s, st, x.offset());
   if (needs_grad({&x})) {
     record("unsqueeze", out, {x}, [s0 = x.shape()](const tensor& g) -> std::vector<tensor> { return {reshape_raw(g, s0)}; });
   }
@@ -216,7 +193,7 @@ tensor squeeze(const tensor& x, std::int64_t dim) {
   shape_t s = x.shape(), st = x.strides();
   s.erase(s.begin() + d);
   st.erase(st.begin() + d);
-  tensor out = make_view(x, s, st, x.offset());
+  tensor out = strided_view(x, s, st, x.offset());
   if (needs_grad({&x})) {
     record("squeeze", out, {x}, [s0 = x.shape()](const tensor& g) -> std::vector<tensor> { return {reshape_raw(g, s0)}; });
   }

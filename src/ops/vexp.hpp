@@ -13,7 +13,7 @@
 // Measured max error against exp in double, over every float x whose e^x is a normal float:
 // 0.94 ulp with FMA (-march=native), 1.2 ulp without (every 13th float). Special values:
 // x < ln(FLT_MIN) = -87.34 (including -inf) gives exactly +0 (no denormals are produced),
-// x > ln(FLT_MAX) = 88.72 gives +inf, NaN gives NaN. tests/ops_zoo/test_vexp.cpp checks these.
+// x > ln(FLT_MAX) = 88.72 gives +inf, NaN gives NaN. tests/ops/test_vexp.cpp checks these.
 #pragma once
 
 #include <bit>
@@ -98,7 +98,7 @@ inline double expm1_fast(double x) { return std::expm1(x); }
 // log1p(y) = log(u) * y / (u - 1), which cancels u's rounding error (Goldberg's trick; exactly y
 // when u rounds to 1); log(u) = e ln 2 + log(m) with u = m 2^e, m in [sqrt(1/2), sqrt(2)), and
 // log(m) = f - f^2/2 + f^3 P(f), f = m - 1. Branch-free (both halvings computed, one selected).
-// Max error against log1p in double over [0, 1]: see tests/ops_zoo/test_vexp.cpp.
+// Max error against log1p in double over [0, 1]: see tests/ops/test_vexp.cpp.
 inline float log1p_fast(float y) {
   using vexp_detail::fmadd;
   const float u = 1.0f + y;

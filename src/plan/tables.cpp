@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/sweep.hpp"
 #include "plan/chinchilla.hpp"
 #include "plan/grid.hpp"
 #include "plan/memory.hpp"
@@ -14,15 +15,6 @@
 namespace lmlab::plan {
 
 namespace {
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  std::istringstream in(s);
-  while (std::getline(in, cur, ','))
-    if (!cur.empty()) out.push_back(cur);
-  return out;
-}
 
 cell num_or_dash(double v) { return std::isnan(v) ? cell("-") : cell(v); }
 

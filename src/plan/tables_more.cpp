@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/sweep.hpp"
 #include "plan/fit.hpp"
 #include "plan/grid.hpp"
 #include "plan/hardware.hpp"
@@ -15,15 +16,6 @@
 namespace lmlab::plan {
 
 namespace {
-
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  std::istringstream in(s);
-  while (std::getline(in, cur, ','))
-    if (!cur.empty()) out.push_back(cur);
-  return out;
-}
 
 std::pair<std::int64_t, std::int64_t> parse_image(const std::string& s) {
   const auto x = s.find_first_of("xX");
@@ -47,7 +39,7 @@ std::int64_t as_int(double v, const char* what) {
 }  // namespace
 
 table vlm_tokens_table(const vlm_args& a) {
-  const auto images = split_commas(a.images);
+  const auto images = split_list(a.images);
   LMLAB_CHECK_HINT(!images.empty(), "e.g. --image 1920x1080,1024x1024", "--image: no image size given");
   if (a.positions) {
     const auto [w, h] = parse_image(images.front());
@@ -70,7 +62,7 @@ table vlm_tokens_table(const vlm_args& a) {
   const auto tmerge = as_int(single_count(a.temporal_merge, "--temporal-merge"), "--temporal-merge");
   for (const auto& img : images) {
     const auto [w, h] = parse_image(img);
-    for (const auto& scheme : split_commas(a.schemes))
+    for (const auto& scheme : split_list(a.schemes))
       for (double fd : frames_axis) {
         const auto frames = as_int(fd, "--frames");
         // Non-Qwen schemes encode each frame separately; temporal merge groups frames.

@@ -12,9 +12,9 @@
 #include "autograd/grad_hook.hpp"
 #include "core/cpu.hpp"
 #include "core/fs.hpp"
+#include "core/threads.hpp"
 #include "data/corpus.hpp"
 #include "data/prepare.hpp"
-#include "ops/gemm.hpp"
 #include "train/checkpoint.hpp"
 #include "train/optim.hpp"
 

@@ -10,35 +10,19 @@
 
 #include "core/fs.hpp"
 #include "core/process.hpp"
+#include "../temp_path.hpp"
+#include "../run_lmlab.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  explicit temp_dir(const std::string& tag)
-      : path(fs::temp_directory_path() / ("lmlab_cli_" + tag + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~temp_dir() { fs::remove_all(path); }
+struct temp_dir : lmlab::testing::temp_dir {
+  explicit temp_dir(const std::string& tag) : lmlab::testing::temp_dir("cli", tag) {}
 };
 
-struct result {
-  int rc;
-  std::string output;  // stdout and stderr
-};
-
-result run_lmlab(std::vector<std::string> args) {
-  static int n = 0;
-  const fs::path out = fs::temp_directory_path() / ("lmlab_cli_out_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-  args.insert(args.begin(), LMLAB_BINARY);
-  const int rc = lmlab::run_process(args, out.string());
-  result r{rc, lmlab::read_text_file(out)};
-  fs::remove(out);
-  return r;
-}
+using result = lmlab::testing::lmlab_result;
+using lmlab::testing::run_lmlab;
 
 // A two-step arithmetic experiment, "tiny", in `dir`.
 void write_tiny_spec(const fs::path& dir) {

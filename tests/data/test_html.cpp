@@ -2,29 +2,21 @@
 // blocks, <pre>, tables), Hangul counting and the LibreOffice help reader on a fixture tree.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <filesystem>
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "data/html_text.hpp"
 
+#include "../error_of.hpp"
+#include "../temp_path.hpp"
+
 namespace d = lmlab::data;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path tmp(const std::string& name) {
-  return fs::temp_directory_path() / ("lmlab_html_test_" + std::to_string(::getpid())) / name;
-}
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const lmlab::error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+fs::path tmp(const std::string& name) { return lmlab::testing::temp_path("html", name); }
+using lmlab::testing::error_of;
 std::string page(const std::string& title, const std::string& body) {
   return "<!DOCTYPE html>\n<html><head><title>" + title + "</title><script>var x = '<p>';</script></head>\n<body>" +
          "<header>LibreOffice 7.4 Help</header><div id=\"DisplayArea\">" + body + "</div><footer>debug</footer></body></html>";

@@ -4,8 +4,6 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-#include <unistd.h>
-
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -14,21 +12,15 @@
 #include "core/fs.hpp"
 #include "data/rdata.hpp"
 
+#include "../error_of.hpp"
+#include "../temp_path.hpp"
+
 namespace d = lmlab::data;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path tmp(const std::string& name) {
-  return fs::temp_directory_path() / ("lmlab_rdata_test_" + std::to_string(::getpid())) / name;
-}
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const lmlab::error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+fs::path tmp(const std::string& name) { return lmlab::testing::temp_path("rdata", name); }
+using lmlab::testing::error_of;
 
 // A serialization writer for the handful of SEXP types the tests need.
 struct xdr {

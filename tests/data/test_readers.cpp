@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-#include <unistd.h>
-
 #include <filesystem>
 
 #include "core/error.hpp"
@@ -14,21 +12,15 @@
 #include "data/readers.hpp"
 #include "data/token_file.hpp"
 
+#include "../error_of.hpp"
+#include "../temp_path.hpp"
+
 namespace d = lmlab::data;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path tmp(const std::string& name) {
-  return fs::temp_directory_path() / ("lmlab_readers_test_" + std::to_string(::getpid())) / name;
-}
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const lmlab::error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+fs::path tmp(const std::string& name) { return lmlab::testing::temp_path("readers", name); }
+using lmlab::testing::error_of;
 const char* k_brown =
     "\n\n\tThe/at ``/`` jury/nn ''/'' said/vbd ,/, (/( 1/2/cd )/) ok/jj ./.\n"
     "Next/ap line/nn ?/.\n\n\n\tNew/jj `/` para/nn '/' ;/. end/nn ./.\n\n";

@@ -4,8 +4,6 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-#include <unistd.h>
-
 #include <cstring>
 #include <filesystem>
 
@@ -13,21 +11,15 @@
 #include "core/fs.hpp"
 #include "data/sword.hpp"
 
+#include "../error_of.hpp"
+#include "../temp_path.hpp"
+
 namespace d = lmlab::data;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path tmp(const std::string& name) {
-  return fs::temp_directory_path() / ("lmlab_sword_test_" + std::to_string(::getpid())) / name;
-}
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const lmlab::error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+fs::path tmp(const std::string& name) { return lmlab::testing::temp_path("sword", name); }
+using lmlab::testing::error_of;
 void put32(std::vector<std::uint8_t>& v, std::uint32_t x) {
   for (int i = 0; i < 4; ++i) v.push_back(static_cast<std::uint8_t>(x >> (8 * i)));
 }

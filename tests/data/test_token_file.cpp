@@ -2,8 +2,6 @@
 // that name the file.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <cstring>
 #include <fstream>
@@ -12,21 +10,15 @@
 #include "core/fs.hpp"
 #include "data/token_file.hpp"
 
+#include "../error_of.hpp"
+#include "../temp_path.hpp"
+
 namespace d = lmlab::data;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path tmp(const std::string& name) {
-  return fs::temp_directory_path() / ("lmlab_tokfile_test_" + std::to_string(::getpid())) / name;
-}
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const lmlab::error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+fs::path tmp(const std::string& name) { return lmlab::testing::temp_path("tokfile", name); }
+using lmlab::testing::error_of;
 void rewrite(const fs::path& p, std::vector<std::uint8_t> bytes) { lmlab::write_file_atomic(p, bytes); }
 }  // namespace
 

@@ -3,28 +3,20 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <unistd.h>
-
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "data/bpe.hpp"
 #include "data/tokenizer.hpp"
 
+#include "../error_of.hpp"
+#include "../temp_path.hpp"
+
 namespace d = lmlab::data;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path tmp(const std::string& name) {
-  return fs::temp_directory_path() / ("lmlab_data_test_" + std::to_string(::getpid())) / name;
-}
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const lmlab::error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+fs::path tmp(const std::string& name) { return lmlab::testing::temp_path("data", name); }
+using lmlab::testing::error_of;
 // A pseudo-random text of words from a small list, deterministic (about n bytes).
 std::string make_text(std::uint64_t seed, std::size_t n) {
   lmlab::rng r(seed);

@@ -7,20 +7,13 @@
 #include "models/lm.hpp"
 
 #include "autograd/autograd.hpp"
+#include "../lm_test_config.hpp"
 
 using namespace lmlab;
 
 namespace {
 
-models::lm_config tiny() {
-  models::lm_config c;
-  c.vocab_size = 13;
-  c.d_model = 16;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_ctx = 8;
-  return c;
-}
+models::lm_config tiny() { return lmlab::testing::small_lm(13, 16, 2, 4, 8); }
 
 tensor ids_of(std::int64_t B, std::int64_t T) {
   std::vector<std::int32_t> v(static_cast<std::size_t>(B * T));

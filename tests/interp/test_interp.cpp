@@ -13,6 +13,7 @@
 #include "interp/interp.hpp"
 #include "models/lm.hpp"
 #include "nn/safetensors.hpp"
+#include "../lm_test_config.hpp"
 
 using namespace lmlab;
 namespace fs = std::filesystem;
@@ -20,12 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::unique_ptr<models::lm> tiny(const std::string& pattern, std::uint64_t seed = 1) {
-  models::lm_config c;
-  c.vocab_size = 11;
-  c.d_model = 16;
-  c.n_layers = 2;
-  c.n_heads = 2;
-  c.n_ctx = 16;
+  models::lm_config c = lmlab::testing::small_lm(11, 16, 2, 2, 16);
   c.pattern = pattern;
   c.init_std = 0.2;  // logits that differ visibly between inputs
   return models::make_model(c, seed);

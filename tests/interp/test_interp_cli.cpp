@@ -15,26 +15,16 @@
 #include "models/lm.hpp"
 #include "nn/safetensors.hpp"
 #include "train/checkpoint.hpp"
+#include "../lm_test_config.hpp"
+#include "../run_lmlab.hpp"
 
 using namespace lmlab;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct result {
-  int rc;
-  std::string output;  // stdout and stderr
-};
-
-result run_lmlab(std::vector<std::string> args) {
-  static int n = 0;
-  const fs::path out = fs::temp_directory_path() / ("lmlab_interp_out_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-  args.insert(args.begin(), LMLAB_BINARY);
-  const int rc = run_process(args, out.string());
-  result r{rc, read_text_file(out)};
-  fs::remove(out);
-  return r;
-}
+using result = lmlab::testing::lmlab_result;
+using lmlab::testing::run_lmlab;
 
 struct fixture {
   fs::path dir;
@@ -42,12 +32,7 @@ struct fixture {
     fs::remove_all(dir);
     fs::create_directories(dir);
     for (const char* p : {"A", "M"}) {
-      models::lm_config c;
-      c.vocab_size = 12;
-      c.d_model = 16;
-      c.n_layers = 2;
-      c.n_heads = 2;
-      c.n_ctx = 16;
+      models::lm_config c = lmlab::testing::small_lm(12, 16, 2, 2, 16);
       c.pattern = p;
       auto m = models::make_model(c, 1);
       train::checkpoint_contents cc;

@@ -1,6 +1,6 @@
 // The default model (lm with pattern "A": GPT-2): config validation, the config.json of
 // checkpoints written by the retired fixed-GPT class ("lmlab-gpt", loaded by mapping its keys;
-// tests/train/test_gpt_golden.cpp loads a committed one), parameter names and count,
+// tests/golden/test_gpt_golden.cpp loads a committed one), parameter names and count,
 // determinism of init, the materialised-pattern path against the fused kernel, dropout, and
 // sampling.
 #include <gtest/gtest.h>
@@ -9,21 +9,15 @@
 #include "models/lm.hpp"
 #include "models/sample.hpp"
 #include "ops/gemm.hpp"
+#include "../error_of.hpp"
+#include "../lm_test_config.hpp"
 
 using namespace lmlab;
 using models::lm_config;
 
 namespace {
 
-lm_config tiny() {
-  lm_config c;
-  c.vocab_size = 11;
-  c.d_model = 16;
-  c.n_layers = 2;
-  c.n_heads = 2;
-  c.n_ctx = 8;
-  return c;
-}
+lm_config tiny() { return lmlab::testing::small_lm(11, 16, 2, 2, 8); }
 
 tensor ids_of(std::int64_t B, std::int64_t T, std::int32_t V) {
   std::vector<std::int32_t> v(static_cast<std::size_t>(B * T));
@@ -31,15 +25,7 @@ tensor ids_of(std::int64_t B, std::int64_t T, std::int32_t V) {
   return tensor::from<std::int32_t>({B, T}, std::span<const std::int32_t>(v));
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using lmlab::testing::error_of;
 
 }  // namespace
 

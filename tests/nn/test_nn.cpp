@@ -11,6 +11,7 @@
 #include "nn/init.hpp"
 #include "nn/module.hpp"
 #include "nn/safetensors.hpp"
+#include "../error_of.hpp"
 
 using namespace lmlab;
 namespace fs = std::filesystem;
@@ -46,15 +47,7 @@ fs::path temp_dir(const std::string& name) {
   return d;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using lmlab::testing::error_of;
 
 }  // namespace
 

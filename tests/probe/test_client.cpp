@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "fault_server.hpp"
+#include "../temp_path.hpp"
 
 namespace fs = std::filesystem;
 using namespace lmlab::probe;
@@ -22,14 +23,8 @@ using lmlab::probe::testing::fault_server;
 using json = nlohmann::json;
 
 namespace {
-struct temp_dir {
-  fs::path path;
-  explicit temp_dir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("lmlab_probe_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~temp_dir() { fs::remove_all(path); }
+struct temp_dir : lmlab::testing::temp_dir {
+  explicit temp_dir(const std::string& tag) : lmlab::testing::temp_dir("probe", tag) {}
 };
 
 // Fast settings: waits are recorded, not slept (except the deadline tests, which are short).

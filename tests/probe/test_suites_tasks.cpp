@@ -19,6 +19,7 @@
 #include "probe/suites_tasks.hpp"
 #include "report/sources.hpp"
 #include "tasks/scan.hpp"
+#include "../temp_path.hpp"
 
 namespace fs = std::filesystem;
 using namespace lmlab::probe;
@@ -326,14 +327,8 @@ TEST(compositional, scoring_and_aggregate) {
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  explicit temp_dir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("lmlab_suites_tasks_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~temp_dir() { fs::remove_all(path); }
+struct temp_dir : lmlab::testing::temp_dir {
+  explicit temp_dir(const std::string& tag) : lmlab::testing::temp_dir("suites_tasks", tag) {}
 };
 
 // A fake model that adds digit strings in base 10 whatever base it is asked (recitation),

@@ -13,6 +13,7 @@
 #include "models/lm.hpp"
 #include "serve/generate.hpp"
 #include "serve/model_adapter.hpp"
+#include "../lm_test_config.hpp"
 
 using namespace lmlab;
 using serve::decode_mode;
@@ -29,13 +30,7 @@ std::unique_ptr<data::char_tokenizer> tokenizer() {
 // A zoo model with O(1) logits (init_std 0.3), so a wrong step changes the greedy path.
 serve::served_model zoo_model(const std::string& pattern, const std::string& pos, decode_mode mode) {
   auto tok = tokenizer();
-  models::lm_config c;
-  c.vocab_size = tok->vocab_size();
-  c.d_model = 16;
-  c.n_layers = static_cast<std::int64_t>(pattern.size());
-  c.n_heads = 2;
-  c.n_ctx = 24;
-  c.pattern = pattern;
+  models::lm_config c = lmlab::testing::small_lm(tok->vocab_size(), 16, pattern, 2, 24);
   c.pos_encoding = pos;
   c.d_state = 4;
   c.d_mlp = 24;

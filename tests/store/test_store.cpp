@@ -11,20 +11,15 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "../temp_path.hpp"
 
 namespace fs = std::filesystem;
 using lmlab::store::results_store;
 using lmlab::store::run_status;
 
 namespace {
-struct temp_dir {
-  fs::path path;
-  explicit temp_dir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("lmlab_store_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~temp_dir() { fs::remove_all(path); }
+struct temp_dir : lmlab::testing::temp_dir {
+  explicit temp_dir(const std::string& tag) : lmlab::testing::temp_dir("store", tag) {}
 };
 }  // namespace
 

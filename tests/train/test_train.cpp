@@ -21,31 +21,19 @@
 #include "train/config.hpp"
 #include "train/optim.hpp"
 #include "train/trainer.hpp"
+#include "../error_of.hpp"
+#include "../lm_test_config.hpp"
 
 using namespace lmlab;
 namespace fs = std::filesystem;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using lmlab::testing::error_of;
 
 // A one-block model: d_model 8, 2 heads.
 models::lm_config tiny_model(std::int64_t vocab = 9, std::int64_t n_ctx = 4) {
-  models::lm_config mc;
-  mc.vocab_size = vocab;
-  mc.d_model = 8;
-  mc.n_layers = 1;
-  mc.n_heads = 2;
-  mc.n_ctx = n_ctx;
-  return mc;
+  return lmlab::testing::small_lm(vocab, 8, 1, 2, n_ctx);
 }
 
 fs::path temp_dir(const std::string& name) {
@@ -363,12 +351,7 @@ TEST(trainer, evaluate_split_reports_loss_perplexity_and_bits_per_char) {
 }
 
 TEST(mfu, palm_flops_per_token) {
-  models::lm_config c;
-  c.vocab_size = 96;
-  c.d_model = 128;
-  c.n_layers = 4;
-  c.n_heads = 4;
-  c.n_ctx = 128;
+  const models::lm_config c = lmlab::testing::small_lm(96, 128, 4, 4, 128);
   // N without the position table: 96*128 + 4*(12*128^2 + 13*128) + 2*128.
   const double N = 96 * 128 + 4 * (12.0 * 128 * 128 + 13 * 128) + 256;
   EXPECT_DOUBLE_EQ(train::train_flops_per_token(c, 128), 6 * N + 12.0 * 4 * 128 * 128);

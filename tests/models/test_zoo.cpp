@@ -20,6 +20,8 @@
 #include "train/config.hpp"
 #include "train/trainer.hpp"
 #include "zoo_test_util.hpp"
+#include "../error_of.hpp"
+#include "../lm_test_config.hpp"
 
 using namespace lmlab;
 using models::lm;
@@ -29,27 +31,10 @@ using zoo_test::max_diff;
 using zoo_test::step_logits;
 using zoo_test::tiny;
 
-namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-}  // namespace
+using lmlab::testing::error_of;
 
 TEST(zoo_lm, default_config_counts_palms_flops) {
-  lm_config c;
-  c.vocab_size = 13;
-  c.d_model = 16;
-  c.n_layers = 2;
-  c.n_heads = 2;
-  c.n_ctx = 12;
+  lm_config c = lmlab::testing::small_lm(13, 16, 2, 2, 12);
   c.tie_embeddings = false;
   lm b(c, 7);
   // ref: Chowdhery et al. 2022 (PaLM), appendix B: 6N + 12*L*d*T, N without the position table
@@ -188,7 +173,7 @@ TEST(zoo_lm, mixture_of_depths_processes_the_capacity) {
   const double acc = m.last_metrics()["mod_predictor_accuracy"].get<double>();
   EXPECT_GE(acc, 0.0);
   EXPECT_LE(acc, 1.0);
-  // Step mode routes by r > 0 (tests/models_zoo/test_zoo_step.cpp checks it against the forward).
+  // Step mode routes by r > 0 (tests/models/test_zoo_step.cpp checks it against the forward).
   EXPECT_TRUE(m.supports_step());
   // Routed blocks cost k/T of a block at context k (their tokens attend to each other only)
   // plus the router's 2d; the dense blocks and the head are unchanged.

@@ -7,7 +7,7 @@
 #include "autograd/autograd.hpp"
 #include "ops/alibi.hpp"
 #include "ops/rope.hpp"
-#include "zoo_test_util.hpp"
+#include "zoo_op_util.hpp"
 
 using namespace zoo_test;
 using lmlab::rope_config;

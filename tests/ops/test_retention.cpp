@@ -3,7 +3,7 @@
 #include "ops/retention.hpp"
 
 #include "autograd/autograd.hpp"
-#include "zoo_test_util.hpp"
+#include "zoo_op_util.hpp"
 
 using namespace zoo_test;
 using lmlab::tensor;

@@ -5,7 +5,7 @@
 #include <array>
 
 #include "autograd/autograd.hpp"
-#include "zoo_test_util.hpp"
+#include "zoo_op_util.hpp"
 
 using namespace zoo_test;
 using lmlab::tensor;

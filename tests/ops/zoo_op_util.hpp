@@ -1,4 +1,4 @@
-// Helpers shared by the ops_zoo tests: seeded random tensors and a compare-with-report check.
+// Helpers shared by the zoo kernel tests in tests/ops (test_scan, test_wkv, ...): seeded random tensors and a compare-with-report check.
 #pragma once
 
 #include <gtest/gtest.h>

@@ -19,6 +19,8 @@
 #include "nn/safetensors.hpp"
 #include "ops/gemm.hpp"
 
+#include "golden_close.hpp"
+
 using namespace lmlab;
 
 namespace {
@@ -30,19 +32,7 @@ constexpr double kLogitsAtol = 1e-5, kLogitsRtol = 1e-4;
 constexpr double kGradAtol = 1e-5, kGradRtol = 1e-4;
 constexpr double kLossRtol = 1e-5;
 
-bool close(const std::string& what, const tensor& a, const tensor& b, double atol, double rtol) {
-  if (a.shape() != b.shape()) {
-    ADD_FAILURE() << what << ": shape " << shape_str(a.shape()) << " vs " << shape_str(b.shape());
-    return false;
-  }
-  compare_result r = compare(a, b, atol, rtol);
-  if (std::getenv("LMLAB_GOLDEN_VERBOSE")) std::printf("%-50s max|a-b| %.3g\n", what.c_str(), r.max_abs_diff);
-  if (!r.ok)
-    ADD_FAILURE() << what << ": worst element " << r.worst_index << ": lmlab " << r.worst_a << " vs torch " << r.worst_b
-                  << " (exceeds atol " << atol << " + rtol " << rtol << "*|b| by " << r.worst_excess
-                  << "; max |a-b| " << r.max_abs_diff << ")";
-  return r.ok;
-}
+using lmlab::testing::golden_close;
 
 void check(const std::string& name) {
   set_num_threads(1);
@@ -57,7 +47,7 @@ void check(const std::string& name) {
   tensor targets = batch.narrow_raw(1, 1, T).contiguous_raw();
   {
     no_grad ng;
-    close(name + " logits", model->forward(inputs), st.get("logits"), kLogitsAtol, kLogitsRtol);
+    golden_close(name + " logits", model->forward(inputs), st.get("logits"), kLogitsAtol, kLogitsRtol);
   }
   model->eval();  // no aux losses: the reference loss is the cross-entropy
   tensor loss = model->loss(inputs, targets);
@@ -67,7 +57,7 @@ void check(const std::string& name) {
   std::size_t n = 0;
   for (auto& [pname, p] : model->named_parameters()) {
     ASSERT_TRUE(p.grad().defined()) << pname << " got no gradient";
-    close(name + " grad " + pname, p.grad(), st.get("grad." + pname), kGradAtol, kGradRtol);
+    golden_close(name + " grad " + pname, p.grad(), st.get("grad." + pname), kGradAtol, kGradRtol);
     ++n;
   }
   EXPECT_EQ(n * 2 + 3, st.names().size());  // init.* and grad.* per parameter, batch, logits, loss

@@ -13,18 +13,13 @@
 
 #include "autograd/autograd.hpp"
 #include "models/lm.hpp"
+#include "../lm_test_config.hpp"
 
 namespace lmlab::zoo_test {
 
 // Every mixer at toy size: vocab 13, d_model 16, 2 heads, n_ctx 12, one block per letter.
 inline models::lm_config tiny(const std::string& pattern = "A") {
-  models::lm_config c;
-  c.vocab_size = 13;
-  c.d_model = 16;
-  c.n_layers = static_cast<std::int64_t>(pattern.size());
-  c.n_heads = 2;
-  c.n_ctx = 12;
-  c.pattern = pattern;
+  models::lm_config c = lmlab::testing::small_lm(13, 16, pattern, 2, 12);
   c.d_state = 4;
   c.d_mlp = 24;
   return c;

@@ -25,6 +25,8 @@
 #include "train/checkpoint.hpp"
 #include "train/optim.hpp"
 
+#include "golden_close.hpp"
+
 using namespace lmlab;
 
 namespace {
@@ -64,20 +66,7 @@ models::lm_config config_of(const nlohmann::json& m) {
   return c;
 }
 
-// Compares and reports the worst element; returns true when within tolerance.
-bool close(const std::string& what, const tensor& a, const tensor& b, double atol, double rtol) {
-  if (a.shape() != b.shape()) {
-    ADD_FAILURE() << what << ": shape " << shape_str(a.shape()) << " vs " << shape_str(b.shape());
-    return false;
-  }
-  compare_result r = compare(a, b, atol, rtol);
-  if (std::getenv("LMLAB_GOLDEN_VERBOSE")) std::printf("%-50s max|a-b| %.3g\n", what.c_str(), r.max_abs_diff);
-  if (!r.ok)
-    ADD_FAILURE() << what << ": worst element " << r.worst_index << ": lmlab " << r.worst_a << " vs torch " << r.worst_b
-                  << " (exceeds atol " << atol << " + rtol " << rtol << "*|b| by " << r.worst_excess
-                  << "; max |a-b| " << r.max_abs_diff << ")";
-  return r.ok;
-}
+using lmlab::testing::golden_close;
 
 tensor batch_at(const nn::safetensors_file& st, std::int64_t s) {
   const tensor& all = st.get("batches");
@@ -95,7 +84,7 @@ void check_forward_backward(const std::string& name) {
   tensor targets = batch.narrow_raw(1, 1, T).contiguous_raw();
   {
     no_grad ng;
-    close(name + " logits", model.forward(inputs), f.st.get("logits"), kLogitsAtol, kLogitsRtol);
+    golden_close(name + " logits", model.forward(inputs), f.st.get("logits"), kLogitsAtol, kLogitsRtol);
   }
   tensor loss = model.loss(inputs, targets);
   const double want = f.st.get("loss").item();
@@ -104,7 +93,7 @@ void check_forward_backward(const std::string& name) {
   int n = 0;
   for (auto& [pname, p] : model.named_parameters()) {
     ASSERT_TRUE(p.grad().defined()) << pname << " got no gradient";
-    close(name + " grad " + pname, p.grad(), f.st.get("grad." + pname), kGradAtol, kGradRtol);
+    golden_close(name + " grad " + pname, p.grad(), f.st.get("grad." + pname), kGradAtol, kGradRtol);
     ++n;
   }
   EXPECT_EQ(static_cast<std::size_t>(n), f.st.names().size() > 0 ? model.named_parameters().size() : 0);
@@ -136,10 +125,10 @@ TEST(gpt_golden, ten_step_adamw_trajectory_with_schedule_and_clipping) {
     opt.step(sched.at(s));
     losses.push_back(static_cast<float>(loss.item()));
   }
-  close("trajectory loss", tensor::from<float>({steps}, losses), f.st.get("trajectory.loss"), 0, kTrajLossRtol);
-  close("trajectory grad norm", tensor::from<float>({steps}, norms), f.st.get("trajectory.grad_norm"), 0, 1e-3);
+  golden_close("trajectory loss", tensor::from<float>({steps}, losses), f.st.get("trajectory.loss"), 0, kTrajLossRtol);
+  golden_close("trajectory grad norm", tensor::from<float>({steps}, norms), f.st.get("trajectory.grad_norm"), 0, 1e-3);
   for (auto& [pname, p] : model.named_parameters())
-    close("after 10 steps " + pname, p, f.st.get("final." + pname), pname.ends_with("attn.b_k") ? kFinalBkAtol : kFinalAtol,
+    golden_close("after 10 steps " + pname, p, f.st.get("final." + pname), pname.ends_with("attn.b_k") ? kFinalBkAtol : kFinalAtol,
           kFinalRtol);
 }
 
@@ -158,13 +147,13 @@ TEST(gpt_golden, checkpoint_of_the_retired_gpt_class_loads_with_the_same_logits)
   ck.model->eval();
   no_grad ng;
   tensor got = ck.model->forward(tensor::from<std::int32_t>({1, T}, std::span<const std::int32_t>(ids)));
-  close("old checkpoint logits", got, tensor::from<float>({1, T, V}, logits), kLogitsAtol, kLogitsRtol);
+  golden_close("old checkpoint logits", got, tensor::from<float>({1, T, V}, logits), kLogitsAtol, kLogitsRtol);
   // Re-saved, it is an lmlab-lm checkpoint with the same weights.
   const auto tmp = std::filesystem::temp_directory_path() / fmt::format("lmlab_gpt_v1_{}", ::getpid());
   train::save_checkpoint(tmp, {ck.model.get(), nullptr, ck.trainer_state, ck.tokenizer});
   auto again = train::load_checkpoint(tmp);
   EXPECT_EQ(again.model->config_json()["model_type"], "lmlab-lm");
-  close("re-saved logits", again.model->forward(tensor::from<std::int32_t>({1, T}, std::span<const std::int32_t>(ids))), got,
+  golden_close("re-saved logits", again.model->forward(tensor::from<std::int32_t>({1, T}, std::span<const std::int32_t>(ids))), got,
         0, 0);
   std::filesystem::remove_all(tmp);
 }

@@ -1,0 +1,34 @@
+// Test helper shared by the suites under tests/: a path under a per-process scratch folder in
+// the system temp directory, `<tmp>/lmlab_<suite>_test_<pid>/<name>` (one folder per suite and
+// process, so parallel ctest jobs never share files). Tests create and remove what they use.
+#pragma once
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+namespace lmlab::testing {
+
+inline std::filesystem::path temp_path(const std::string& suite, const std::string& name) {
+  return std::filesystem::temp_directory_path() / ("lmlab_" + suite + "_test_" + std::to_string(::getpid())) / name;
+}
+
+}  // namespace lmlab::testing
+
+namespace lmlab::testing {
+
+// A fresh folder `<tmp>/lmlab_<suite>_<tag>_<pid>`, removed with its contents on destruction.
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir(const std::string& suite, const std::string& tag)
+      : path(std::filesystem::temp_directory_path() / ("lmlab_" + suite + "_" + tag + "_" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~temp_dir() { std::filesystem::remove_all(path); }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+};
+
+}  // namespace lmlab::testing
