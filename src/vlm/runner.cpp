@@ -244,12 +244,10 @@ tensor answer_logits(vlm_model& m, const tensor& feats, const std::vector<std::i
     for (std::size_t i = lo; i < hi; ++i) add_qa(qs[i], rows, sc);
     const text_batch b = make_batch(rows, sc, K);
     tensor lg = m.logits(gather_rows(feats, std::vector<std::int64_t>(idx.begin() + static_cast<std::ptrdiff_t>(lo), idx.begin() + static_cast<std::ptrdiff_t>(hi))), b.ids);
-    const std::int64_t L = lg.size(1);
     for (std::size_t i = lo; i < hi; ++i) {
       const auto p = K + static_cast<std::int64_t>(rows[i - lo].size()) - 1;
       out.narrow_raw(0, static_cast<std::int64_t>(i), 1).copy_from(lg.narrow_raw(0, static_cast<std::int64_t>(i - lo), 1).narrow_raw(1, p, 1).view_raw({1, V}));
     }
-    (void)L;
   }
   return out;
 }

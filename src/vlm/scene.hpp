@@ -6,11 +6,11 @@
 // partner pairs (2k, 2k+1) that co-occur with a set probability (so "co-occurring" objects
 // exist for the adversarial setting).
 //
-// Example (canvas 16, grid 2, seed 1, scene 0), as `lmlab vlm scene` prints it:
-//   objects:  red circle (small) at cell (0, 0); blue square (large) at cell (1, 1)
-//   caption:  red circle , blue square .
-//   QA:       is there a circle ? -> yes     what colour is the square ? -> blue
-//             is the circle left of the square ? -> yes
+// Example (canvas 16, grid 2, seed 1, scene 3), as `lmlab vlm scene --seed 1 --index 3` prints it:
+//   objects:  yellow cross (large) at cell (0, 0); green triangle (small) at cell (1, 0)
+//   caption:  yellow cross , green triangle .
+//   QA:       is there a vbar ? -> no     what colour is the cross ? -> yellow
+//             is the cross left of the triangle ? -> yes
 // Not for: the model (model.hpp), POPE's negative sampling and metrics (pope.hpp).
 #pragma once
 

@@ -52,7 +52,9 @@ TEST(vlm_scene, pixels_match_the_labels) {
             for (int ch = 0; ch < 3; ++ch) ASSERT_EQ(p[ch], rgb[o->colour][ch]) << "scene " << idx;
             ++coloured;
           }
-        if (o) EXPECT_GE(coloured, 5) << "scene " << idx << " " << class_name(o->cls);
+        if (o) {
+          EXPECT_GE(coloured, 5) << "scene " << idx << " " << class_name(o->cls);
+        }
       }
   }
 }
