@@ -1,17 +1,16 @@
 // `lmlab vlm`: the VLM lab's command line, and the registration of its lab runner (task
 // "vlm_pope", src/vlm/runner.hpp) into the binary, so that `lmlab lab run experiments/vlm_*.toml`
 // and the child processes it starts know the task.
-//   lmlab vlm scene [--seed S] [--index I] [--ppm out.ppm] [--set task.key=value ...]
+//   lmlab vlm scene [--seed S] [--index I] [--ppm out.ppm] [--png out.png] [--set task.key=value ...]
 // prints a scene's objects, caption, questions and POPE questions, and writes its image.
 // Definitions, experiments and measurements: docs/vlm.md.
 // Not for: the logic (src/vlm/).
-#include <algorithm>
-#include <cmath>
 #include <iostream>
 
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "vlm/image_io.hpp"
 #include "vlm/pope.hpp"
 #include "vlm/runner.hpp"
 #include "vlm/scene.hpp"
@@ -21,21 +20,9 @@ namespace v = lmlab::vlm;
 
 [[maybe_unused]] const bool registered = (v::register_lab(), true);
 
-// The image as a binary PPM (P6), values clamped to [0, 1].
-std::string to_ppm(const lmlab::tensor& img) {
-  const std::int64_t H = img.size(1), W = img.size(2);
-  const std::vector<double> px = img.to_vector();
-  std::string out = "P6\n" + std::to_string(W) + " " + std::to_string(H) + "\n255\n";
-  for (std::int64_t y = 0; y < H; ++y)
-    for (std::int64_t x = 0; x < W; ++x)
-      for (std::int64_t c = 0; c < 3; ++c)
-        out.push_back(static_cast<char>(std::lround(255 * std::clamp(px[static_cast<std::size_t>((c * H + y) * W + x)], 0.0, 1.0))));
-  return out;
-}
-
 struct scene_opts {
   std::uint64_t seed = 1, index = 0;
-  std::string ppm;
+  std::string ppm, png;
   std::vector<std::string> sets;
 };
 
@@ -75,7 +62,8 @@ void print_scene(const scene_opts& o) {
       std::cout << " " << v::class_name(q.cls) << (q.truth ? "(yes)" : "(no)");
   }
   std::cout << "\n";
-  if (!o.ppm.empty()) lmlab::write_file_atomic(o.ppm, to_ppm(s.image));
+  if (!o.ppm.empty()) lmlab::write_file_atomic(o.ppm, v::encode_ppm(s.image));
+  if (!o.png.empty()) lmlab::write_file_atomic(o.png, v::encode_png(s.image));
 }
 
 void add_vlm(CLI::App& app) {
@@ -86,6 +74,7 @@ void add_vlm(CLI::App& app) {
   sc->add_option("--seed", o->seed, "scene stream seed")->capture_default_str();
   sc->add_option("--index", o->index, "scene index in the stream")->capture_default_str();
   sc->add_option("--ppm", o->ppm, "write the image as a PPM file");
+  sc->add_option("--png", o->png, "write the image as a PNG file");
   sc->add_option("--set", o->sets, "task.KEY=VALUE: a vlm_pope task parameter (lmlab lab task vlm_pope)");
   sc->callback([o] { print_scene(*o); });
 }
