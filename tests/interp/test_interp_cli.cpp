@@ -12,6 +12,7 @@
 
 #include "core/fs.hpp"
 #include "core/process.hpp"
+#include "../run_lmlab.hpp"
 #include "models/lm.hpp"
 #include "nn/safetensors.hpp"
 #include "train/checkpoint.hpp"
@@ -21,20 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct result {
-  int rc;
-  std::string output;  // stdout and stderr
-};
-
-result run_lmlab(std::vector<std::string> args) {
-  static int n = 0;
-  const fs::path out = fs::temp_directory_path() / ("lmlab_interp_out_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-  args.insert(args.begin(), LMLAB_BINARY);
-  const int rc = run_process(args, out.string());
-  result r{rc, read_text_file(out)};
-  fs::remove(out);
-  return r;
-}
+using lmlab::test::run_lmlab;
 
 struct fixture {
   fs::path dir;

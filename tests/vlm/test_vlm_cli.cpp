@@ -9,30 +9,18 @@
 
 #include "core/fs.hpp"
 #include "core/process.hpp"
+#include "../run_lmlab.hpp"
 
 namespace fs = std::filesystem;
 using namespace lmlab;
 
 namespace {
 
-struct result {
-  int rc;
-  std::string output;  // stdout and stderr
-};
-
-result run_lmlab(std::vector<std::string> args) {
-  static int n = 0;
-  const fs::path out = fs::temp_directory_path() / ("lmlab_vlm_out_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-  args.insert(args.begin(), LMLAB_BINARY);
-  const int rc = run_process(args, out.string());
-  result r{rc, read_text_file(out)};
-  fs::remove(out);
-  return r;
-}
+using lmlab::test::run_lmlab;
 
 TEST(vlm_cli, scene_prints_the_ground_truth_and_writes_the_image) {
   const fs::path ppm = fs::temp_directory_path() / ("lmlab_vlm_scene_" + std::to_string(::getpid()) + ".ppm");
-  const result r = run_lmlab({"vlm", "scene", "--seed", "1", "--index", "3", "--ppm", ppm.string()});
+  const auto r = run_lmlab({"vlm", "scene", "--seed", "1", "--index", "3", "--ppm", ppm.string()});
   ASSERT_EQ(r.rc, 0) << r.output;
   EXPECT_NE(r.output.find("yellow cross (large) at cell (0, 0)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("caption: yellow cross , green triangle ."), std::string::npos) << r.output;
@@ -46,7 +34,7 @@ TEST(vlm_cli, scene_prints_the_ground_truth_and_writes_the_image) {
 }
 
 TEST(vlm_cli, a_bad_parameter_is_an_error_with_a_hint) {
-  const result r = run_lmlab({"vlm", "scene", "--set", "task.max_objects=9"});
+  const auto r = run_lmlab({"vlm", "scene", "--set", "task.max_objects=9"});
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.output.find("error: "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("max_objects"), std::string::npos) << r.output;
