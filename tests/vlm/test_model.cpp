@@ -174,3 +174,40 @@ TEST(vlm_clip, gradients_against_finite_differences_and_a_perfect_match_is_cheap
 }
 
 }  // namespace
+
+namespace {
+
+// The whole model with each projector: logits cover image tokens + text, and a loss on the text
+// positions reaches the projector, the LM and (through the patches) the ViT.
+TEST(vlm_model, every_projector_feeds_the_lm_and_gradients_reach_all_parts) {
+  for (const char* kind : {"linear", "mlp", "resampler", "pixel_shuffle"}) {
+    SCOPED_TRACE(kind);
+    vlm_config c;
+    c.canvas = 8;
+    c.vision = {2, 8, 1, 2, 16};  // 4x4 patch grid of width 8
+    c.proj.kind = projector_from_name(kind, "test");
+    c.proj.tokens = 4;
+    c.lm.vocab_size = 11;
+    c.lm.d_model = 8;
+    c.lm.n_layers = 1;
+    c.lm.n_heads = 2;
+    c.lm.n_ctx = 8;
+    c.d_clip = 8;
+    vlm_model m(c, 1);
+    const tensor img = randn({2, 3, 8, 8}, 3).to_raw(dtype::f32);
+    const tensor ids = tensor::from<std::int32_t>({2, 3}, {1, 2, 3, 4, 5, 6});
+    const tensor logits = m.logits(m.vision.forward(img), ids);
+    ASSERT_EQ(logits.shape(), (shape_t{2, 7, 11}));
+    const tensor text = narrow(logits, 1, 4, 3);  // text positions only
+    backward(sum(mul(text, text.detach())));
+    for (const char* p : {"proj.", "lm.wte.weight", "vision.patch_embed.weight"}) {
+      double g = 0;
+      for (const auto& [name, t] : m.named_parameters())
+        if (name.rfind(p, 0) == 0 && t.grad().defined())
+          for (const double v : t.grad().to_vector()) g += std::abs(v);
+      EXPECT_GT(g, 0.0) << p;
+    }
+  }
+}
+
+}  // namespace
