@@ -53,21 +53,6 @@ std::int64_t longest_train(const tasks::dataset& d) {
   return static_cast<std::int64_t>(m);
 }
 
-// The [train] keys a spec shares with `lmlab train`, over the one set of defaults
-// (train/config.hpp optim_config).
-train::optim_config shared_train_keys(const nlohmann::json& tj) {
-  train::optim_config o;
-  o.batch_size = get_or<std::int64_t>(tj, "batch_size", o.batch_size);
-  o.lr = get_or<double>(tj, "lr", o.lr);
-  o.min_lr = get_or<double>(tj, "min_lr", o.min_lr);
-  o.warmup_steps = get_or<std::int64_t>(tj, "warmup_steps", o.warmup_steps);
-  o.weight_decay = get_or<double>(tj, "weight_decay", o.weight_decay);
-  o.beta1 = get_or<double>(tj, "beta1", o.beta1);
-  o.beta2 = get_or<double>(tj, "beta2", o.beta2);
-  o.grad_clip = get_or<double>(tj, "grad_clip", o.grad_clip);
-  return o;
-}
-
 // The run's model config: the spec's [model] (lab/spec.hpp lm_model_json) with the task's
 // vocabulary and longest sequence as vocab_size and n_ctx where the spec leaves them out.
 models::lm_config run_model_config(const nlohmann::json& mj, const tasks::dataset& ds) {
@@ -397,6 +382,21 @@ double final_evaluation(const run_state& s) {
 }
 
 }  // namespace
+
+// The [train] keys a spec shares with `lmlab train`, over the one set of defaults
+// (train/config.hpp optim_config).
+train::optim_config shared_train_keys(const nlohmann::json& tj) {
+  train::optim_config o;
+  o.batch_size = get_or<std::int64_t>(tj, "batch_size", o.batch_size);
+  o.lr = get_or<double>(tj, "lr", o.lr);
+  o.min_lr = get_or<double>(tj, "min_lr", o.min_lr);
+  o.warmup_steps = get_or<std::int64_t>(tj, "warmup_steps", o.warmup_steps);
+  o.weight_decay = get_or<double>(tj, "weight_decay", o.weight_decay);
+  o.beta1 = get_or<double>(tj, "beta1", o.beta1);
+  o.beta2 = get_or<double>(tj, "beta2", o.beta2);
+  o.grad_clip = get_or<double>(tj, "grad_clip", o.grad_clip);
+  return o;
+}
 
 run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, const fs::path& dir,
                               const fs::path& store_path, std::int64_t store_run, std::FILE* progress) {

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <string>
 
+#include "train/config.hpp"
+
 namespace lmlab::lab {
 
 struct exec_options {
@@ -38,5 +40,10 @@ struct run_result {
 // `store_run` < 0: do not touch a store (tests). Writes checkpoints under `dir` when nonempty.
 run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, const std::filesystem::path& dir,
                               const std::filesystem::path& store_path, std::int64_t store_run, std::FILE* progress);
+
+// The [train] keys a spec shares with `lmlab train` (batch_size, lr, min_lr, warmup_steps,
+// weight_decay, beta1, beta2, grad_clip) over the one set of defaults (train/config.hpp); lab
+// runners (runner.hpp) read them too.
+train::optim_config shared_train_keys(const nlohmann::json& train);
 
 }  // namespace lmlab::lab

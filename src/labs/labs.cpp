@@ -1,11 +1,14 @@
 // Every lab's tasks and runners: see labs.hpp.
 #include "labs/labs.hpp"
 
+#include "vlm/runner.hpp"
+
 namespace lmlab::labs {
 
 void register_all_labs() {
   static const bool done = [] {
     register_tms();
+    vlm::register_lab();
     return true;
   }();
   (void)done;

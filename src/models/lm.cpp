@@ -225,14 +225,21 @@ lm::lm(const lm_config& cfg, std::uint64_t seed) : cfg_(cfg) {
 
 lm::~lm() = default;
 
-tensor lm::forward(const tensor& ids_in) {
-  LMLAB_CHECK(ids_in.dim() == 2 && ids_in.type() == dtype::i32, "lm: ids must be i32 (B, T), got {} {}",
-              dtype_name(ids_in.type()), shape_str(ids_in.shape()));
-  const std::int64_t B = ids_in.size(0), T = ids_in.size(1), C = cfg_.d_model;
+tensor lm::forward(const tensor& ids) { return forward_embeddings(embed(ids)); }
+
+tensor lm::embed(const tensor& ids) {
+  LMLAB_CHECK(ids.dim() == 2 && ids.type() == dtype::i32, "lm: ids must be i32 (B, T), got {} {}",
+              dtype_name(ids.type()), shape_str(ids.shape()));
+  return hook_embed(wte->forward(ids.contiguous_raw()));  // (B,T,C)
+}
+
+tensor lm::forward_embeddings(const tensor& x_in) {
+  LMLAB_CHECK(x_in.dim() == 3 && x_in.size(2) == cfg_.d_model, "lm: input embeddings must be (B, T, {}), got {}",
+              cfg_.d_model, shape_str(x_in.shape()));
+  const std::int64_t B = x_in.size(0), T = x_in.size(1), C = cfg_.d_model;
   LMLAB_CHECK_HINT(!wpe || T <= cfg_.n_ctx, "crop the sequence to the last n_ctx tokens (learned positions end there)",
                    "lm: sequence length {} exceeds n_ctx = {}", T, cfg_.n_ctx);
-  tensor ids = ids_in.contiguous_raw();
-  tensor x = hook_embed(wte->forward(ids));  // (B,T,C)
+  tensor x = x_in;
   if (wpe || cfg_.pos_encoding == "sinusoidal") {
     tensor pos = wpe ? narrow(wpe->weight, 0, 0, T) : sinusoidal_table(T, C, 10000.0, x.type());  // (T,C)
     if (hook_pos_embed.active()) pos = hook_pos_embed(expand(pos, {B, T, C}));

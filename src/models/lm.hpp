@@ -49,6 +49,12 @@ class lm : public causal_lm {
   ~lm() override;
 
   tensor forward(const tensor& ids) override;
+  // forward(ids) = forward_embeddings(embed(ids)), split so that a caller can feed inputs that
+  // are not tokens (the VLM lab's image prefix, src/vlm/): embed is the token table
+  // (hook_embed fires), forward_embeddings x (B, T, C) -> logits (B, T, V) adds positions and
+  // runs the blocks, the final norm and the head.
+  tensor embed(const tensor& ids);
+  tensor forward_embeddings(const tensor& x);
   using causal_lm::loss;
   tensor loss(const tensor& inputs, const tensor& targets) override;
   nlohmann::ordered_json config_json() const override { return to_hf_json(cfg_); }

@@ -115,6 +115,13 @@ double backoff_delay(int attempt, double base_s, double max_s, double u) {
   return std::min(max_s, raw) * u;
 }
 
+json chat_message_json(const message& m) {
+  if (m.image_urls.empty()) return {{"role", m.role}, {"content", m.content}};
+  json parts = json::array({{{"type", "text"}, {"text", m.content}}});
+  for (const auto& u : m.image_urls) parts.push_back({{"type", "image_url"}, {"image_url", {{"url", u}}}});
+  return {{"role", m.role}, {"content", parts}};
+}
+
 std::string render_plain(const std::vector<message>& messages) {
   std::string out;
   for (const auto& m : messages) {
@@ -586,11 +593,14 @@ gen_result client::generate(api a, const gen_request& q) {
   json body;
   std::string path;
   std::string prompt = q.prompt.empty() ? render_plain(q.messages) : q.prompt;
+  for (const auto& m : q.messages)
+    LMLAB_CHECK_HINT(a == api::chat || m.image_urls.empty(), "images go through the chat API",
+                     "probe: a message with images cannot be sent to a text completion endpoint");
   if (a == api::chat) {
     path = "/chat/completions";
     json msgs = json::array();
     if (q.messages.empty()) msgs.push_back({{"role", "user"}, {"content", prompt}});
-    for (const auto& m : q.messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
+    for (const auto& m : q.messages) msgs.push_back(chat_message_json(m));
     body = {{"model", cfg_.model}, {"messages", msgs}, {"max_tokens", q.max_tokens}, {"temperature", q.temperature}};
     if (q.top_logprobs > 0) {
       body["logprobs"] = true;

@@ -75,7 +75,15 @@ double backoff_delay(int attempt, double base_s, double max_s, double u);
 struct message {
   std::string role;  // system | user | assistant
   std::string content;
+  // Images for the chat API, each a URL or a data URI ("data:image/png;base64,...";
+  // vlm/image_io.hpp makes them): sent as OpenAI `image_url` content parts after the text.
+  std::vector<std::string> image_urls = {};
 };
+
+// A message of a chat request: {"role", "content"} with content the text, or, when the message
+// has images, OpenAI's list of parts [{"type": "text", "text"}, {"type": "image_url",
+// "image_url": {"url"}}...] (the form llama.cpp's server and vLLM accept too).
+nlohmann::json chat_message_json(const message& m);
 
 // Renders chat messages as plain text for completion endpoints ("User: ...\nAssistant:").
 std::string render_plain(const std::vector<message>& messages);

@@ -11,6 +11,7 @@
 #include "ops/gemm.hpp"
 #include "../error_of.hpp"
 #include "../lm_test_config.hpp"
+#include "ops/ops.hpp"
 
 using namespace lmlab;
 using models::lm_config;
@@ -208,4 +209,37 @@ TEST(sample, generate_is_deterministic_for_a_seed) {
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
   for (auto id : a) EXPECT_TRUE(id >= 0 && id < 11);
+}
+
+// forward(ids) is forward_embeddings(embed(ids)); the embeddings entry point (the VLM lab's
+// image prefix) carries the same graph: the gradient it returns for its input, scattered back
+// by token id, is the token table's gradient under forward(ids) (untied head, so the table
+// gets no gradient from the head).
+TEST(lm, forward_embeddings_is_forward_after_embed_and_passes_the_gradient) {
+  lm_config c = tiny();
+  c.tie_embeddings = false;
+  auto m = models::make_model(c, 3);
+  const tensor ids = ids_of(2, 5, 11);
+  const tensor ref = m->forward(ids);
+  tensor x = m->embed(ids).detach().clone_raw();
+  x.set_requires_grad(true);
+  const tensor out = m->forward_embeddings(x);
+  EXPECT_TRUE(compare(out, ref, 0, 0).ok);
+
+  const tensor w = tensor::full({2, 5, 11}, 0.0);
+  for (std::int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = static_cast<float>((i % 13) - 6) / 7.0f;
+  m->zero_grad();
+  backward(sum(mul(out, w)));
+  const std::vector<double> gx = x.grad().to_vector();
+  m->zero_grad();
+  backward(sum(mul(m->forward(ids), w)));
+  const std::vector<double> gw = m->wte->weight.grad().to_vector();
+  std::vector<double> scattered(gw.size(), 0.0);
+  const std::vector<std::int32_t> idv = ids.values<std::int32_t>();
+  for (std::size_t t = 0; t < idv.size(); ++t)
+    for (std::int64_t k = 0; k < c.d_model; ++k)
+      scattered[static_cast<std::size_t>(idv[t] * c.d_model + k)] += gx[t * static_cast<std::size_t>(c.d_model) + static_cast<std::size_t>(k)];
+  for (std::size_t i = 0; i < gw.size(); ++i) EXPECT_NEAR(scattered[i], gw[i], 1e-5) << i;
+  EXPECT_NE(error_of([&] { m->forward_embeddings(tensor::zeros({2, 5, 7})); }).find("input embeddings must be (B, T, 16)"),
+            std::string::npos);
 }

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/fs.hpp"
 #include "fault_server.hpp"
 #include "../temp_path.hpp"
 
@@ -51,14 +52,15 @@ gen_request ask(const std::string& text) {
 }
 
 // The message of the error generate() must throw ("" when it returned).
-std::string failure_of(client& c, const gen_request& q) {
+std::string failure_of_api(client& c, api a, const gen_request& q) {
   try {
-    c.generate(api::chat, q);
+    c.generate(a, q);
   } catch (const lmlab::error& e) {
     return e.what();
   }
   return "";
 }
+std::string failure_of(client& c, const gen_request& q) { return failure_of_api(c, api::chat, q); }
 }  // namespace
 
 TEST(probe_client, retry_after_seconds_is_honoured) {
@@ -500,4 +502,22 @@ TEST(probe_client, an_endless_header_is_cut_off_at_the_byte_limit) {
   const std::string e = failure_of(c, ask("q"));
   EXPECT_NE(e.find("the response headers are larger than 1048576 bytes"), std::string::npos) << e;
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 20.0);
+}
+
+// An image goes out as OpenAI's content parts (text, then image_url with a data URI): the body
+// the server receives equals the recorded request (tests/probe/fixtures/chat_image_request.json,
+// written in the shape of OpenAI's chat API reference for vision inputs, a 1x1 PNG data URI).
+// Text endpoints refuse images.
+TEST(probe_client, chat_images_are_sent_as_image_url_parts) {
+  fault_server s;
+  client c(test_config(s, nullptr), nullptr);
+  const json recorded = json::parse(lmlab::read_text_file("tests/probe/fixtures/chat_image_request.json"));
+  gen_request q = ask("Is there a circle in the image? Answer yes or no.");
+  q.messages[0].image_urls = {recorded["messages"][0]["content"][1]["image_url"]["url"].get<std::string>()};
+  c.generate(api::chat, q);
+  ASSERT_EQ(s.attempts.size(), 1u);
+  const std::string& key = s.attempts.begin()->first;  // endpoint kind, then the body
+  EXPECT_EQ(json::parse(key.substr(key.find('{'))), recorded) << key;
+  EXPECT_EQ(chat_message_json({"user", "hi"}), json({{"role", "user"}, {"content", "hi"}}));  // no images: a string
+  EXPECT_NE(failure_of_api(c, api::completions, q).find("cannot be sent to a text completion endpoint"), std::string::npos);
 }
