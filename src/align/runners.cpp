@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "ops/gemm.hpp"
 #include "ops/ops.hpp"
+#include "lab/spec.hpp"
 #include "store/results_store.hpp"
 #include "tasks/registry.hpp"
 #include "train/optim.hpp"
@@ -41,7 +42,7 @@ const tasks::param_table<overopt_config>& overopt_params() {
         .add("policy_steps", &C::policy_steps, "reference policy pretraining steps", 1, 1e7)
         .add("policy_batch", &C::policy_batch, "reference policy pretraining batch", 1, 4096)
         .add("policy_lr", &C::policy_lr, "reference policy pretraining learning rate", 0, 1)
-        .add("optimizer", &C::optimizer, "what optimises against the proxy", -inf, inf, {"bon", "rl"})
+        .add("optimizer", &C::optimizer, "bon | rl (against the proxy) | dpo (on the proxy's pairs)", -inf, inf, {"bon", "rl", "dpo"})
         .add("reward", &C::reward, "what the optimiser maximises: the proxy, or the gold reward itself (oracle)", -inf, inf,
              {"proxy", "gold"})
         .add("rm_pairs", &C::rm_pairs, "preference pairs the proxy is trained on", 1, 1e7)
@@ -55,6 +56,7 @@ const tasks::param_table<overopt_config>& overopt_params() {
         .add("rl_group", &C::rl_group, "rl: samples per prompt (the baseline is the group's leave-one-out mean)", 2, 4096)
         .add("rl_lr", &C::rl_lr, "rl: AdamW learning rate", 0, 1)
         .add("kl_coef", &C::kl_coef, "rl: KL penalty coefficient in the reward", 0, inf)
+        .add("dpo_beta", &C::dpo_beta, "dpo: beta of the DPO loss (steps, batch and lr are the rl_* keys)", 1e-6, inf)
         .add("eval_every", &C::eval_every, "rl: steps between evaluations", 1, 1e7)
         .add("eval_prompts", &C::eval_prompts, "rl: prompts per evaluation", 2, 1e6)
         .add("eval_samples", &C::eval_samples, "rl: samples per prompt per evaluation", 1, 4096);
@@ -104,6 +106,7 @@ struct setup {
   std::unique_ptr<arithmetic_env> env;
   std::unique_ptr<models::lm> ref;
   std::unique_ptr<reward_model> rm;
+  std::vector<preference_pair> pairs;  // what the proxy (and DPO) trained on
   double rm_loss = 0;  // the proxy's last Bradley-Terry training loss
 };
 
@@ -136,13 +139,16 @@ setup build_setup(const lab::run_context& ctx, const sink& out) {
   s.cfg = overopt_params().read(ctx.config.at("task"), {"name"});
   check(s.cfg);
   s.env = std::make_unique<arithmetic_env>(s.cfg.env());
+  // The proxy is built first, so a bad [model] fails before any training.
+  const nlohmann::json backbone =
+      lab::lm_model_json(ctx.config.contains("model") ? ctx.config.at("model") : nlohmann::json::object());
+  s.rm = std::make_unique<reward_model>(backbone, s.env->vocab().size(), s.env->n_ctx(), ctx.seed ^ 0x52A1ull);
   s.ref = pretrain_reference(*s.env, s.cfg.policy(), ctx.seed);
   rng pair_rng(ctx.seed, 0xA11ull);
-  const auto pairs = make_pairs(*s.ref, *s.env, s.cfg.rm_pairs, s.cfg.label_noise, pair_rng);
+  s.pairs = make_pairs(*s.ref, *s.env, s.cfg.rm_pairs, s.cfg.label_noise, pair_rng);
+  const auto& pairs = s.pairs;
   rng eval_rng(ctx.seed, 0xA12ull);
   const auto held_out = make_pairs(*s.ref, *s.env, s.cfg.eval_pairs, 0.0, eval_rng);
-  nlohmann::json backbone = ctx.config.contains("model") ? ctx.config.at("model") : nlohmann::json::object();
-  s.rm = std::make_unique<reward_model>(backbone, s.env->vocab().size(), s.env->n_ctx(), ctx.seed ^ 0x52A1ull);
   const nlohmann::json train = ctx.config.contains("train") ? ctx.config.at("train") : nlohmann::json::object();
   const auto losses = train_reward_model(*s.rm, pairs, rm_train_from(train), s.env->pad(), ctx.seed);
   const double acc = pair_accuracy(*s.rm, held_out, s.env->pad());
@@ -234,6 +240,7 @@ lab::run_result run_bon(const lab::run_context& ctx, setup& s, const sink& out) 
   // gold[k][p]: prompt p's expected gold reward under best-of-ns[k].
   std::vector<std::vector<double>> gold(ns.size()), proxy(ns.size());
   std::vector<double> d, mean_gold, mean_proxy;
+  double final_accuracy = 0;
   for (std::size_t k = 0; k < ns.size(); ++k) {
     const std::int64_t n = ns[k];
     double acc = 0, fill = 0, kls = 0;
@@ -252,6 +259,7 @@ lab::run_result run_bon(const lab::run_context& ctx, setup& s, const sink& out) 
     out.eval(slice, "gold", mean_gold.back(), c.prompts);
     out.eval(slice, "proxy", mean_proxy.back(), c.prompts);
     out.eval(slice, "accuracy", acc / P, c.prompts);
+    final_accuracy = acc / P;
     out.eval(slice, "filler", fill / P, c.prompts);
     out.eval(slice, "kl", bon_kl(n), c.prompts);
     out.eval(slice, "kl_sampled", kls / P, c.prompts);
@@ -281,6 +289,9 @@ lab::run_result run_bon(const lab::run_context& ctx, setup& s, const sink& out) 
     out.metric("d_peak_fit", f.alpha / (2 * f.beta));  // argmax of d (alpha - beta d)
     out.metric("gold_gain_peak_fit", f.alpha * f.alpha / (4 * f.beta));
   }
+  // The headline "all" slice: the most optimised policy (n = pool).
+  out.eval("all", "gold", mean_gold.back(), c.prompts);
+  out.eval("all", "accuracy", final_accuracy, c.prompts);
   // "Small KL": n = 4 (KL 0.64 nats), where a useful proxy must already help.
   log_curve_summary(out, d, mean_gold, mean_proxy, std::min<std::size_t>(2, ns.size() - 1));
   lab::run_result res;
@@ -309,21 +320,18 @@ rollout roll(models::causal_lm& policy, const arithmetic_env& env, std::int64_t 
   return ro;
 }
 
-lab::run_result run_rl(const lab::run_context& ctx, setup& s, const sink& out) {
-  const auto& c = s.cfg;
-  const arithmetic_env& env = *s.env;
-  auto policy = clone(*s.ref);
-  train::adamw_options ao;
-  ao.beta2 = 0.95;
-  ao.weight_decay = 0;
-  train::adamw opt(policy->named_parameters(), ao);
-  const auto params = policy->parameters();
-  // Per evaluation point: per-prompt means of gold, proxy and log-ratio (KL) for the bootstrap.
-  std::vector<std::vector<double>> eg, ep, ek;
-  std::vector<double> d, mean_gold, mean_proxy;
-  auto evaluate = [&](std::int64_t step) {
-    rng er(ctx.seed, 0xE7A1ull);  // the same prompts at every evaluation
-    rng sr(ctx.seed, 0xE7A2ull + static_cast<std::uint64_t>(step));
+// Evaluations of a trained policy on fixed prompts (the same at every call): gold, proxy and
+// the sampled KL to the reference, kept per prompt for the bootstrap, and the curve summary.
+class policy_tracker {
+ public:
+  policy_tracker(const lab::run_context& ctx, const setup& s, const sink& out, std::string label)
+      : ctx_(ctx), s_(s), out_(out), label_(std::move(label)) {}
+
+  void evaluate(models::causal_lm& policy, std::int64_t step) {
+    const auto& c = s_.cfg;
+    const arithmetic_env& env = *s_.env;
+    rng er(ctx_.seed, 0xE7A1ull);  // the same prompts at every evaluation
+    rng sr(ctx_.seed, 0xE7A2ull + static_cast<std::uint64_t>(step));
     std::vector<item> items;
     std::vector<token_seq> prompts;
     for (std::int64_t p = 0; p < c.eval_prompts; ++p) {
@@ -333,11 +341,12 @@ lab::run_result run_rl(const lab::run_context& ctx, setup& s, const sink& out) {
         prompts.push_back(it.prompt);
       }
     }
-    const samples smp = sample_responses(*policy, prompts, env.max_response(), env.eos(), sr);
-    const auto ratio = log_ratios(*s.ref, prompts, smp, env.pad());
-    const auto prox = s.rm->score(prompts, smp.responses, env.pad());
+    const samples smp = sample_responses(policy, prompts, env.max_response(), env.eos(), sr);
+    const auto ratio = log_ratios(*s_.ref, prompts, smp, env.pad());
+    const auto prox = s_.rm->score(prompts, smp.responses, env.pad());
     const scored g = score_gold(env, items, smp.responses);
     std::vector<double> gp, pp, kp;
+    const double S = static_cast<double>(c.eval_samples);
     for (std::int64_t p = 0; p < c.eval_prompts; ++p) {
       double a = 0, b = 0, k = 0;
       for (std::int64_t j = 0; j < c.eval_samples; ++j) {
@@ -346,37 +355,98 @@ lab::run_result run_rl(const lab::run_context& ctx, setup& s, const sink& out) {
         b += prox[i];
         k += ratio[i];  // the Monte Carlo estimate E_pi[log pi / pi_ref] of KL(pi || pi_ref)
       }
-      const double S = static_cast<double>(c.eval_samples);
       gp.push_back(a / S);
       pp.push_back(b / S);
       kp.push_back(k / S);
     }
     const double kl = mean_of(kp);
-    eg.push_back(gp);
-    ep.push_back(pp);
-    ek.push_back(kp);
-    d.push_back(std::sqrt(std::max(0.0, kl)));
-    mean_gold.push_back(mean_of(gp));
-    mean_proxy.push_back(mean_of(pp));
+    eg_.push_back(gp);
+    ek_.push_back(kp);
+    d_.push_back(std::sqrt(std::max(0.0, kl)));
+    gold_.push_back(mean_of(gp));
+    proxy_.push_back(mean_of(pp));
     const std::string slice = fmt::format("step={}", step);
     const auto n = static_cast<std::int64_t>(prompts.size());
-    out.eval(slice, "gold", mean_gold.back(), n);
-    out.eval(slice, "proxy", mean_proxy.back(), n);
-    out.eval(slice, "kl", kl, n);
-    out.eval(slice, "d", d.back(), n);
-    out.eval(slice, "accuracy", mean_of(g.correct), n);
-    out.eval(slice, "filler", mean_of(g.filler), n);
-    out.eval(slice, "well_formed", mean_of(g.well_formed), n);
-    out.eval(slice, "difficulty", static_cast<double>(step), n);
-    out.metric("kl", kl, step);
-    out.metric("gold", mean_gold.back(), step);
-    out.metric("proxy", mean_proxy.back(), step);
-    out.say(fmt::format("RL step {}: KL {:.3f}, gold {:.3f}, proxy {:.3f}, accuracy {:.3f}, well-formed {:.3f}, filler {:.2f}, "
-                        "e.g. '{}'",
-                        step, kl, mean_gold.back(), mean_proxy.back(), mean_of(g.correct), mean_of(g.well_formed),
-                        mean_of(g.filler), env.vocab().decode(smp.responses[0])));
-  };
-  evaluate(0);
+    out_.eval(slice, "gold", gold_.back(), n);
+    out_.eval(slice, "proxy", proxy_.back(), n);
+    out_.eval(slice, "kl", kl, n);
+    out_.eval(slice, "d", d_.back(), n);
+    out_.eval(slice, "accuracy", mean_of(g.correct), n);
+    out_.eval(slice, "filler", mean_of(g.filler), n);
+    out_.eval(slice, "well_formed", mean_of(g.well_formed), n);
+    out_.eval(slice, "difficulty", static_cast<double>(step), n);
+    last_accuracy_ = mean_of(g.correct);
+    last_n_ = n;
+    out_.metric("kl", kl, step);
+    out_.metric("gold", gold_.back(), step);
+    out_.metric("proxy", proxy_.back(), step);
+    out_.say(fmt::format("{} step {}: KL {:.3f}, gold {:.3f}, proxy {:.3f}, accuracy {:.3f}, well-formed {:.3f}, "
+                         "filler {:.2f}, e.g. '{}'",
+                         label_, step, kl, gold_.back(), proxy_.back(), mean_of(g.correct), mean_of(g.well_formed),
+                         mean_of(g.filler), env.vocab().decode(smp.responses[0])));
+  }
+
+  // Fits R_RL(d) on the evaluation points with d > 0 (bootstrapping prompts) and logs the
+  // curve summary; "small KL" is the first evaluation after step 0.
+  void finish() {
+    auto refit = [&](std::span<const double> prompt_idx) {
+      std::vector<double> dd, rr;
+      for (std::size_t k = 1; k < eg_.size(); ++k) {
+        double g = 0, g0 = 0, kl = 0;
+        for (const double p : prompt_idx) {
+          g += eg_[k][static_cast<std::size_t>(p)];
+          g0 += eg_[0][static_cast<std::size_t>(p)];
+          kl += ek_[k][static_cast<std::size_t>(p)];
+        }
+        const double P = static_cast<double>(prompt_idx.size());
+        if (kl / P <= 1e-6) continue;
+        dd.push_back(std::sqrt(kl / P));
+        rr.push_back((g - g0) / P);
+      }
+      return dd.size() >= 2 ? fit_rl(dd, rr) : fit_result{};
+    };
+    std::vector<double> all(eg_[0].size());
+    std::iota(all.begin(), all.end(), 0.0);
+    const fit_result f = refit(all);
+    log_fit(out_, f, refit, all.size(), s_.cfg.bootstrap, ctx_.seed);
+    if (f.ok && f.beta > 0) {
+      const double dp = std::exp(f.alpha / f.beta - 1);  // argmax of d (alpha - beta log d)
+      out_.metric("d_peak_fit", dp);
+      out_.metric("gold_gain_peak_fit", f.beta * dp);
+    }
+    log_curve_summary(out_, d_, gold_, proxy_, std::min<std::size_t>(1, d_.size() - 1));
+    out_.eval("all", "gold", gold_.back(), last_n_);  // the headline slice: the trained policy
+    out_.eval("all", "accuracy", last_accuracy_, last_n_);
+  }
+
+  double last_gold() const { return gold_.back(); }
+
+ private:
+  const lab::run_context& ctx_;
+  const setup& s_;
+  const sink& out_;
+  std::string label_;
+  std::vector<std::vector<double>> eg_, ek_;  // per evaluation, per prompt: gold, log-ratio
+  std::vector<double> d_, gold_, proxy_;
+  double last_accuracy_ = 0;
+  std::int64_t last_n_ = 0;
+};
+
+train::adamw fresh_adamw(const models::lm& policy) {
+  train::adamw_options ao;
+  ao.beta2 = 0.95;
+  ao.weight_decay = 0;
+  return train::adamw(policy.named_parameters(), ao);
+}
+
+lab::run_result run_rl(const lab::run_context& ctx, setup& s, const sink& out) {
+  const auto& c = s.cfg;
+  const arithmetic_env& env = *s.env;
+  auto policy = clone(*s.ref);
+  train::adamw opt = fresh_adamw(*policy);
+  const auto params = policy->parameters();
+  policy_tracker track(ctx, s, out, "RL");
+  track.evaluate(*policy, 0);
   for (std::int64_t step = 0; step < c.rl_steps; ++step) {
     rng r(ctx.seed, 0x2100ull + static_cast<std::uint64_t>(step));
     const rollout ro = roll(*policy, env, c.rl_prompts, c.rl_group, r);
@@ -407,38 +477,58 @@ lab::run_result run_rl(const lab::run_context& ctx, setup& s, const sink& out) {
     train::clip_grad_norm(params, 1.0);
     opt.step(c.rl_lr);
     policy->eval();
-    if ((step + 1) % c.eval_every == 0 || step + 1 == c.rl_steps) evaluate(step + 1);
+    if ((step + 1) % c.eval_every == 0 || step + 1 == c.rl_steps) track.evaluate(*policy, step + 1);
   }
-  // Fit R_RL on the evaluation points with d > 0, bootstrapping prompts.
-  auto refit = [&](std::span<const double> prompt_idx) {
-    std::vector<double> dd, rr;
-    for (std::size_t k = 1; k < eg.size(); ++k) {
-      double g = 0, g0 = 0, kl = 0;
-      for (const double p : prompt_idx) {
-        g += eg[k][static_cast<std::size_t>(p)];
-        g0 += eg[0][static_cast<std::size_t>(p)];
-        kl += ek[k][static_cast<std::size_t>(p)];
-      }
-      const double P = static_cast<double>(prompt_idx.size());
-      if (kl / P <= 1e-6) continue;
-      dd.push_back(std::sqrt(kl / P));
-      rr.push_back((g - g0) / P);
-    }
-    return dd.size() >= 2 ? fit_rl(dd, rr) : fit_result{};
-  };
-  std::vector<double> all(eg[0].size());
-  std::iota(all.begin(), all.end(), 0.0);
-  const fit_result f = refit(all);
-  log_fit(out, f, refit, all.size(), c.bootstrap, ctx.seed);
-  if (f.ok && f.beta > 0) {
-    const double dp = std::exp(f.alpha / f.beta - 1);  // argmax of d (alpha - beta log d)
-    out.metric("d_peak_fit", dp);
-    out.metric("gold_gain_peak_fit", f.beta * dp);
-  }
-  // "Small KL": the first evaluation after step 0.
-  log_curve_summary(out, d, mean_gold, mean_proxy, std::min<std::size_t>(1, d.size() - 1));
+  track.finish();
   lab::run_result res;
-  res.test_accuracy = mean_gold.back();
+  res.test_accuracy = track.last_gold();
+  res.steps = c.rl_steps;
+  res.n_params = s.rm->num_parameters();
+  return res;
+}
+
+// DPO on the proxy's own preference pairs (the same labels, noise included), no reward model
+// in the loop; the proxy's score is still logged beside gold for comparison.
+lab::run_result run_dpo(const lab::run_context& ctx, setup& s, const sink& out) {
+  const auto& c = s.cfg;
+  const arithmetic_env& env = *s.env;
+  auto policy = clone(*s.ref);
+  train::adamw opt = fresh_adamw(*policy);
+  const auto params = policy->parameters();
+  policy_tracker track(ctx, s, out, "DPO");
+  track.evaluate(*policy, 0);
+  for (std::int64_t step = 0; step < c.rl_steps; ++step) {
+    rng r(ctx.seed, 0xD900ull + static_cast<std::uint64_t>(step));
+    std::vector<token_seq> prompts, chosen, rejected;
+    for (std::int64_t i = 0; i < c.rl_prompts * c.rl_group; ++i) {
+      const preference_pair& p = s.pairs[r.below(s.pairs.size())];
+      prompts.push_back(p.prompt.prompt);
+      chosen.push_back(p.chosen);
+      rejected.push_back(p.rejected);
+    }
+    const packed_batch bw = pack(prompts, chosen, env.pad()), bl = pack(prompts, rejected, env.pad());
+    tensor ref_w, ref_l;
+    {
+      no_grad ng;
+      ref_w = policy_logprob(*s.ref, bw);
+      ref_l = policy_logprob(*s.ref, bl);
+    }
+    policy->train();
+    opt.zero_grad();
+    tensor loss = dpo_loss(policy_logprob(*policy, bw), policy_logprob(*policy, bl), ref_w, ref_l, c.dpo_beta);
+    LMLAB_CHECK(std::isfinite(loss.item()), "align: DPO loss is not finite at step {}", step);
+    backward(loss);
+    train::clip_grad_norm(params, 1.0);
+    opt.step(c.rl_lr);
+    policy->eval();
+    if ((step + 1) % c.eval_every == 0 || step + 1 == c.rl_steps) {
+      out.metric("dpo_loss", loss.item(), step + 1);
+      track.evaluate(*policy, step + 1);
+    }
+  }
+  track.finish();
+  lab::run_result res;
+  res.test_accuracy = track.last_gold();
   res.steps = c.rl_steps;
   res.n_params = s.rm->num_parameters();
   return res;
@@ -454,7 +544,9 @@ lab::run_result run_overopt(const lab::run_context& ctx) {
   set_num_threads(1);
   const sink out{ctx};
   setup s = build_setup(ctx, out);
-  lab::run_result res = s.cfg.optimizer == "bon" ? run_bon(ctx, s, out) : run_rl(ctx, s, out);
+  lab::run_result res = s.cfg.optimizer == "bon" ? run_bon(ctx, s, out)
+                        : s.cfg.optimizer == "rl" ? run_rl(ctx, s, out)
+                                                  : run_dpo(ctx, s, out);
   res.final_train_loss = s.rm_loss;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   out.metric("seconds", res.seconds);
@@ -465,7 +557,7 @@ void register_align() {
   static const bool done = [] {
     tasks::task_info t;
     t.name = "align_overopt";
-    t.summary = "alignment lab: proxy reward model, then best-of-n or RL against it (gold vs sqrt(KL))";
+    t.summary = "alignment lab: proxy reward model, then best-of-n, RL or DPO (gold vs sqrt(KL))";
     t.params = overopt_params().specs();
     t.canonical = [](const nlohmann::json& j) {
       const overopt_config c = overopt_params().read(j, {"name"});

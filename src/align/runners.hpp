@@ -8,7 +8,9 @@
 //      "bon": best-of-n for n = 1, 2, 4, ..., pool from one pool per prompt, KL analytic and
 //             sampled, fit of R_bon(d) with bootstrap CIs over prompts;
 //      "rl":  REINFORCE with a leave-one-out baseline and a KL penalty to the reference,
-//             gold/proxy/KL logged every eval_every steps, fit of R_RL(d) with bootstrap CIs.
+//             gold/proxy/KL logged every eval_every steps, fit of R_RL(d) with bootstrap CIs;
+//      "dpo": DPO (beta = dpo_beta) on the proxy's own pairs, no reward model in the loop,
+//             logged like RL (rl_steps, rl_prompts x rl_group pairs per step, rl_lr).
 // Metrics (the store; names in docs/align.md): per slice "n=K" or "step=K" evaluations gold,
 // proxy, kl, accuracy, filler; run metrics gold_ref, gold_peak, d_peak, gold_final, gold_drop,
 // gold_gain_small, gap_growth, alpha, beta (+ _lo/_hi), fit_r2, rm_accuracy, rm_params.
@@ -38,7 +40,7 @@ struct overopt_config {
   // reference policy (policy.hpp)
   std::int64_t policy_d_model = 32, policy_layers = 2, policy_heads = 4, policy_steps = 800, policy_batch = 32;
   double policy_lr = 3e-3;
-  std::string optimizer = "bon";  // bon | rl
+  std::string optimizer = "bon";  // bon | rl | dpo
   std::string reward = "proxy";   // what the optimiser maximises: proxy | gold (the oracle baseline)
   std::int64_t rm_pairs = 1000, eval_pairs = 400;
   double label_noise = 0;
@@ -47,6 +49,7 @@ struct overopt_config {
   // RL
   std::int64_t rl_steps = 100, rl_prompts = 8, rl_group = 8, eval_every = 10, eval_prompts = 32, eval_samples = 8;
   double rl_lr = 1e-4, kl_coef = 0.2;
+  double dpo_beta = 0.1;
 
   env_config env() const;
   policy_config policy() const;

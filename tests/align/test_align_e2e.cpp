@@ -19,6 +19,7 @@ namespace {
 const char* kSpec = R"(name = "align_e2e"
 seeds = 1
 [model]
+arch = "gpt"
 d_model = 16
 n_layers = 1
 n_heads = 2
