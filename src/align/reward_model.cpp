@@ -88,8 +88,9 @@ std::int64_t reward_model::num_parameters() const {
 }
 
 std::vector<preference_pair> make_pairs(models::causal_lm& policy, const arithmetic_env& env, std::int64_t n,
-                                        double label_noise, rng& r) {
-  LMLAB_CHECK(label_noise >= 0 && label_noise <= 0.5, "align: label_noise {} outside [0, 0.5]", label_noise);
+                                        const labeller& lab, rng& r) {
+  LMLAB_CHECK(lab.label_noise >= 0 && lab.label_noise <= 0.5, "align: label_noise {} outside [0, 0.5]", lab.label_noise);
+  LMLAB_CHECK(lab.length_bias >= 0 && lab.length_bias <= 1, "align: length_bias {} outside [0, 1]", lab.length_bias);
   std::vector<preference_pair> out;
   const std::int64_t per_batch = 64;
   for (std::int64_t tries = 0; static_cast<std::int64_t>(out.size()) < n; tries += per_batch) {
@@ -110,8 +111,15 @@ std::vector<preference_pair> make_pairs(models::causal_lm& policy, const arithme
       const double g1 = env.score(items[static_cast<std::size_t>(i)], y1).reward;
       const double g2 = env.score(items[static_cast<std::size_t>(i)], y2).reward;
       if (g1 == g2) continue;
-      preference_pair p{items[static_cast<std::size_t>(i)], g1 > g2 ? y1 : y2, g1 > g2 ? y2 : y1, false};
-      if (r.uniform() < label_noise) {
+      preference_pair p{items[static_cast<std::size_t>(i)], g1 > g2 ? y1 : y2, g1 > g2 ? y2 : y1, false, false};
+      // The noise draw comes first and the bias draw only when there is a bias, so an unbiased
+      // labeller draws exactly as before the bias existed (same pairs, same runs).
+      const double u_noise = r.uniform(), u_bias = lab.length_bias > 0 ? r.uniform() : 1.0;
+      if (u_bias < lab.length_bias && y1.size() != y2.size()) {
+        p.biased = true;
+        if (p.chosen.size() < p.rejected.size()) std::swap(p.chosen, p.rejected);
+      }
+      if (u_noise < lab.label_noise) {
         std::swap(p.chosen, p.rejected);
         p.flipped = true;
       }

@@ -42,17 +42,26 @@ class reward_model {
   tensor head_w_, head_b_;  // (C), (1)
 };
 
-// A preference pair: the prompt, the chosen and the rejected response (after label noise).
+// A preference pair: the prompt, the chosen and the rejected response (after bias and noise).
 struct preference_pair {
   item prompt;
   token_seq chosen, rejected;
   bool flipped = false;  // label noise swapped the gold preference
+  bool biased = false;   // the label came from the length rule, not from gold
+};
+
+// How pairs are labelled: by gold, except that a share `length_bias` of pairs whose responses
+// differ in length prefer the longer one (a biased labeller, issue 14 item 5), and then each
+// label is flipped with probability `label_noise`.
+struct labeller {
+  double label_noise = 0;
+  double length_bias = 0;
 };
 
 // `n` pairs with distinct gold rewards (ties are redrawn, at most 50 n tries), both responses
-// sampled from `policy`; the gold-preferred one is `chosen` unless noise flips it.
+// sampled from `policy`, labelled by `lab`.
 std::vector<preference_pair> make_pairs(models::causal_lm& policy, const arithmetic_env& env, std::int64_t n,
-                                        double label_noise, rng& r);
+                                        const labeller& lab, rng& r);
 
 struct rm_train_config {
   std::int64_t steps = 300, batch = 32;

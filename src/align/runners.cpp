@@ -48,6 +48,7 @@ const tasks::param_table<overopt_config>& overopt_params() {
         .add("rm_pairs", &C::rm_pairs, "preference pairs the proxy is trained on", 1, 1e7)
         .add("eval_pairs", &C::eval_pairs, "held-out gold-labelled pairs for rm_accuracy", 1, 1e7)
         .add("label_noise", &C::label_noise, "share of preference labels flipped", 0, 0.5)
+        .add("length_bias", &C::length_bias, "share of pairs (of unequal length) labelled 'the longer is better'", 0, 1)
         .add("prompts", &C::prompts, "bon: prompts evaluated", 2, 1e6)
         .add("pool", &C::pool, "bon: samples per prompt = the largest n (a power of 2)", 2, 65536)
         .add("bootstrap", &C::bootstrap, "resamples of prompts for the fits' CIs", 10, 1e6)
@@ -145,10 +146,10 @@ setup build_setup(const lab::run_context& ctx, const sink& out) {
   s.rm = std::make_unique<reward_model>(backbone, s.env->vocab().size(), s.env->n_ctx(), ctx.seed ^ 0x52A1ull);
   s.ref = pretrain_reference(*s.env, s.cfg.policy(), ctx.seed);
   rng pair_rng(ctx.seed, 0xA11ull);
-  s.pairs = make_pairs(*s.ref, *s.env, s.cfg.rm_pairs, s.cfg.label_noise, pair_rng);
+  s.pairs = make_pairs(*s.ref, *s.env, s.cfg.rm_pairs, {s.cfg.label_noise, s.cfg.length_bias}, pair_rng);
   const auto& pairs = s.pairs;
   rng eval_rng(ctx.seed, 0xA12ull);
-  const auto held_out = make_pairs(*s.ref, *s.env, s.cfg.eval_pairs, 0.0, eval_rng);
+  const auto held_out = make_pairs(*s.ref, *s.env, s.cfg.eval_pairs, labeller{}, eval_rng);  // gold labels
   const nlohmann::json train = ctx.config.contains("train") ? ctx.config.at("train") : nlohmann::json::object();
   const auto losses = train_reward_model(*s.rm, pairs, rm_train_from(train), s.env->pad(), ctx.seed);
   const double acc = pair_accuracy(*s.rm, held_out, s.env->pad());

@@ -44,6 +44,7 @@ struct overopt_config {
   std::string reward = "proxy";   // what the optimiser maximises: proxy | gold (the oracle baseline)
   std::int64_t rm_pairs = 1000, eval_pairs = 400;
   double label_noise = 0;
+  double length_bias = 0;  // share of pairs labelled "longer is better" instead of by gold
   // best-of-n
   std::int64_t prompts = 32, pool = 256, bootstrap = 1000;
   // RL

@@ -12,6 +12,7 @@
 #include "align/env.hpp"
 #include "align/objectives.hpp"
 #include "align/policy.hpp"
+#include "align/reward_model.hpp"
 #include "autograd/autograd.hpp"
 #include "autograd/gradcheck.hpp"
 #include "ops/ops.hpp"
@@ -232,4 +233,31 @@ TEST(align_env, gold_scorer_is_deterministic_and_matches_hand_cases) {
   EXPECT_DOUBLE_EQ(bad.reward, 0.25);
   EXPECT_FALSE(env.score(it, ids({"1", "2"})).correct);  // no <eos>
   EXPECT_FALSE(env.score(it, ids({"<eos>"})).correct);
+}
+
+TEST(align_pairs, labels_follow_gold_then_the_length_bias) {
+  arithmetic_env env({});
+  models::lm_config c;
+  c.vocab_size = env.vocab().size();
+  c.d_model = 16;
+  c.n_layers = 1;
+  c.n_heads = 2;
+  c.n_ctx = env.n_ctx();
+  auto policy = models::make_model(c, 3);  // untrained: varied responses
+  rng r1(11), r2(11);
+  const auto gold = make_pairs(*policy, env, 60, labeller{}, r1);
+  const auto biased = make_pairs(*policy, env, 60, labeller{0.0, 1.0}, r2);
+  ASSERT_EQ(gold.size(), 60u);
+  std::int64_t unequal = 0;
+  for (std::size_t i = 0; i < gold.size(); ++i) {
+    EXPECT_GT(env.score(gold[i].prompt, gold[i].chosen).reward, env.score(gold[i].prompt, gold[i].rejected).reward);
+    if (biased[i].chosen.size() != biased[i].rejected.size()) {
+      ++unequal;
+      EXPECT_TRUE(biased[i].biased);
+      EXPECT_GT(biased[i].chosen.size(), biased[i].rejected.size());
+    }
+  }
+  EXPECT_GT(unequal, 10);
+  rng r3(11);
+  EXPECT_THROW(make_pairs(*policy, env, 5, labeller{0.7, 0.0}, r3), lmlab::error);
 }
