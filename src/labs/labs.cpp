@@ -1,6 +1,7 @@
 // Every lab's tasks and runners: see labs.hpp.
 #include "labs/labs.hpp"
 
+#include "align/runners.hpp"
 #include "vlm/runner.hpp"
 
 namespace lmlab::labs {
@@ -9,6 +10,7 @@ void register_all_labs() {
   static const bool done = [] {
     register_tms();
     vlm::register_lab();
+    align::register_align();
     return true;
   }();
   (void)done;

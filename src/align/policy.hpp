@@ -1,0 +1,71 @@
+// Policies of the alignment lab: any zoo LM (models/lm.hpp) that writes a response after a
+// prompt. Here: batched sampling with the model's step mode (temperature 1, the log-probability
+// of every draw kept), the packed (prompt + response) batch, the differentiable sequence
+// log-probability log pi(y | x) = sum over response tokens of log softmax(logits)[token] that
+// DPO and REINFORCE need, and the reference policy's pretraining on the environment's data
+// (through train::train_steps, the one training loop).
+// Not for: the objectives (objectives.hpp), reward models (reward_model.hpp).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "align/env.hpp"
+#include "core/rng.hpp"
+#include "core/tensor.hpp"
+#include "models/lm.hpp"
+
+namespace lmlab::align {
+
+using token_seq = std::vector<std::int32_t>;
+
+struct samples {
+  std::vector<token_seq> responses;  // each ends at <eos> or at max_new tokens
+  std::vector<double> logp;          // log pi(response | prompt) accumulated while sampling
+};
+
+// One response per prompt (prompts of equal length), drawn at temperature 1 from `model`
+// with uniforms from `r`; no autograd.
+samples sample_responses(models::causal_lm& model, const std::vector<token_seq>& prompts, std::int64_t max_new,
+                         std::int32_t eos, rng& r);
+
+// Prompt + response rows padded to the longest: inputs (B, T) i32 and per-position targets
+// (ignore_index on prompt and padding positions), row-major B*T. The inputs stop before each
+// row's last token (it is only a target), unless `whole`: then they hold every token (what a
+// reward model reads) and `targets` is all ignore_index.
+struct packed_batch {
+  tensor inputs;
+  std::vector<std::int32_t> targets;
+  std::vector<std::int64_t> last;  // index of each row's last real input position
+  std::int64_t B = 0, T = 0;
+};
+packed_batch pack(const std::vector<token_seq>& prompts, const std::vector<token_seq>& responses, std::int32_t pad,
+                  bool whole = false);
+
+// logits (B, T, V) and targets (B*T, ignore_index where unsupervised) -> (B): the sum of the
+// target tokens' log-probabilities per row. Differentiable in `logits` (f32 or f64).
+tensor sequence_logprob(const tensor& logits, const std::vector<std::int32_t>& targets);
+
+// log pi(response | prompt) per row with the model's forward (no autograd when `grad` false).
+tensor policy_logprob(models::causal_lm& model, const packed_batch& b);
+
+// log pi(y_i | x_i) - log pi_ref(y_i | x_i) per sample, pi's term from the sampler's own
+// log-probabilities, pi_ref's from `ref`'s forward. Its mean over samples y ~ pi is the Monte
+// Carlo estimate of KL(pi || pi_ref) the RL loop logs and penalises. No autograd.
+std::vector<double> log_ratios(models::causal_lm& ref, const std::vector<token_seq>& prompts, const samples& s,
+                               std::int32_t pad);
+
+struct policy_config {
+  std::int64_t d_model = 32, n_layers = 2, n_heads = 4;
+  std::int64_t steps = 400, batch = 32;
+  double lr = 3e-3;
+};
+// Builds the reference policy and pretrains it on env.pretraining_response data (items and
+// responses drawn from `seed`); returns the model in eval mode.
+std::unique_ptr<models::lm> pretrain_reference(const arithmetic_env& env, const policy_config& c, std::uint64_t seed,
+                                               std::vector<float>* losses = nullptr);
+// A copy of `m` (same config, same weights).
+std::unique_ptr<models::lm> clone(const models::lm& m);
+
+}  // namespace lmlab::align

@@ -1,0 +1,199 @@
+// Reward models: see reward_model.hpp.
+#include "align/reward_model.hpp"
+
+#include <cmath>
+
+#include "align/objectives.hpp"
+#include "autograd/autograd.hpp"
+#include "core/error.hpp"
+#include "ops/ops.hpp"
+#include "train/optim.hpp"
+
+namespace lmlab::align {
+
+reward_model::reward_model(const nlohmann::json& backbone, std::int64_t vocab_size, std::int64_t n_ctx, std::uint64_t seed,
+                           const std::string& where) {
+  nlohmann::json j = backbone;
+  j["vocab_size"] = vocab_size;
+  j["n_ctx"] = n_ctx;
+  j["tie_embeddings"] = false;  // the unused LM head must not share the embedding's gradient
+  models::lm_config c = models::lm_config_from_json(j, where);
+  c.validate(where + ".");
+  lm_ = models::make_model(c, seed);
+  rng r(seed, 0x4EADull);
+  std::vector<float> w(static_cast<std::size_t>(c.d_model));
+  for (auto& x : w) x = static_cast<float>(0.1 * r.normal());
+  head_w_ = tensor::from<float>({c.d_model}, std::span<const float>(w));
+  head_w_.set_requires_grad(true).set_name("head.weight");
+  head_b_ = tensor::zeros({1});
+  head_b_.set_requires_grad(true).set_name("head.bias");
+}
+
+tensor reward_model::forward(const packed_batch& b) {
+  const std::int64_t B = b.B, T = b.T, C = lm_->config().d_model;
+  // The last block's residual stream, observed through its hook point (B, T, C).
+  tensor resid;
+  auto& hp = lm_->blocks[lm_->blocks.size() - 1].hook_resid_post;
+  const int h = hp.add([&](const tensor& x, const nn::hook_point&) {
+    resid = x;
+    return tensor{};
+  });
+  try {
+    lm_->forward(b.inputs);
+  } catch (...) {
+    hp.remove(h);
+    throw;
+  }
+  hp.remove(h);
+  tensor hn = static_cast<models::norm_module&>(*lm_->ln_f).forward(resid);  // (B,T,C)
+  tensor pick = tensor::zeros({B, T, 1}, hn.type());
+  dispatch_float(pick.type(), "align", [&]<class F>() {
+    for (std::int64_t i = 0; i < B; ++i) pick.data<F>()[i * T + b.last[static_cast<std::size_t>(i)]] = F(1);
+  });
+  tensor last = sum(mul(hn, expand(pick, {B, T, C})), {1});            // (B,C)
+  tensor r = sum(mul(last, expand(unsqueeze(head_w_, 0), {B, C})), {1});  // (B)
+  return add(r, expand(head_b_, {B}));
+}
+
+std::vector<double> reward_model::score(const std::vector<token_seq>& prompts, const std::vector<token_seq>& responses,
+                                        std::int32_t pad, std::int64_t chunk) {
+  no_grad ng;
+  const bool was = lm_->training();
+  lm_->eval();
+  std::vector<double> out;
+  for (std::size_t s = 0; s < prompts.size(); s += static_cast<std::size_t>(chunk)) {
+    const std::size_t e = std::min(prompts.size(), s + static_cast<std::size_t>(chunk));
+    const packed_batch pb = pack({prompts.begin() + static_cast<std::ptrdiff_t>(s), prompts.begin() + static_cast<std::ptrdiff_t>(e)},
+                                 {responses.begin() + static_cast<std::ptrdiff_t>(s), responses.begin() + static_cast<std::ptrdiff_t>(e)}, pad,
+                                 true);
+    const auto v = forward(pb).to_vector();
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  lm_->train(was);
+  return out;
+}
+
+nn::named_tensors reward_model::named_parameters() const {
+  nn::named_tensors p = lm_->named_parameters();
+  p.emplace_back("head.weight", head_w_);
+  p.emplace_back("head.bias", head_b_);
+  return p;
+}
+
+std::int64_t reward_model::num_parameters() const {
+  std::int64_t n = 0;
+  for (const auto& [name, t] : named_parameters())
+    if (name != "lm_head.weight") n += t.numel();  // the LM head is not part of the reward model
+  return n;
+}
+
+std::vector<preference_pair> make_pairs(models::causal_lm& policy, const arithmetic_env& env, std::int64_t n,
+                                        const labeller& lab, rng& r) {
+  LMLAB_CHECK(lab.label_noise >= 0 && lab.label_noise <= 0.5, "align: label_noise {} outside [0, 0.5]", lab.label_noise);
+  LMLAB_CHECK(lab.length_bias >= 0 && lab.length_bias <= 1, "align: length_bias {} outside [0, 1]", lab.length_bias);
+  std::vector<preference_pair> out;
+  const std::int64_t per_batch = 64;
+  for (std::int64_t tries = 0; static_cast<std::int64_t>(out.size()) < n; tries += per_batch) {
+    LMLAB_CHECK_HINT(tries <= 50 * n, "raise sft_error_rate or filler_p so that responses differ",
+                     "align: the policy's sampled pairs tie in gold reward too often ({} pairs from {} tries)",
+                     out.size(), tries);
+    std::vector<item> items;
+    std::vector<token_seq> prompts;
+    for (std::int64_t i = 0; i < per_batch; ++i) {
+      items.push_back(env.draw(r));
+      prompts.push_back(items.back().prompt);
+      prompts.push_back(items.back().prompt);
+    }
+    const samples s = sample_responses(policy, prompts, env.max_response(), env.eos(), r);
+    for (std::int64_t i = 0; i < per_batch && static_cast<std::int64_t>(out.size()) < n; ++i) {
+      const auto& y1 = s.responses[static_cast<std::size_t>(2 * i)];
+      const auto& y2 = s.responses[static_cast<std::size_t>(2 * i + 1)];
+      const double g1 = env.score(items[static_cast<std::size_t>(i)], y1).reward;
+      const double g2 = env.score(items[static_cast<std::size_t>(i)], y2).reward;
+      if (g1 == g2) continue;
+      preference_pair p{items[static_cast<std::size_t>(i)], g1 > g2 ? y1 : y2, g1 > g2 ? y2 : y1, false, false};
+      // The noise draw comes first and the bias draw only when there is a bias, so an unbiased
+      // labeller draws exactly as before the bias existed (same pairs, same runs).
+      const double u_noise = r.uniform(), u_bias = lab.length_bias > 0 ? r.uniform() : 1.0;
+      if (u_bias < lab.length_bias && y1.size() != y2.size()) {
+        p.biased = true;
+        if (p.chosen.size() < p.rejected.size()) std::swap(p.chosen, p.rejected);
+      }
+      if (u_noise < lab.label_noise) {
+        std::swap(p.chosen, p.rejected);
+        p.flipped = true;
+      }
+      out.push_back(std::move(p));
+    }
+  }
+  return out;
+}
+
+namespace {
+packed_batch pack_pairs(const std::vector<preference_pair>& pairs, const std::vector<std::size_t>& idx, std::int32_t pad) {
+  std::vector<token_seq> prompts, responses;
+  for (const auto i : idx) {
+    prompts.push_back(pairs[i].prompt.prompt);
+    responses.push_back(pairs[i].chosen);
+  }
+  for (const auto i : idx) {
+    prompts.push_back(pairs[i].prompt.prompt);
+    responses.push_back(pairs[i].rejected);
+  }
+  return pack(prompts, responses, pad, true);
+}
+}  // namespace
+
+std::vector<float> train_reward_model(reward_model& rm, const std::vector<preference_pair>& pairs, const rm_train_config& c,
+                                      std::int32_t pad, std::uint64_t seed) {
+  LMLAB_CHECK(!pairs.empty() && c.steps > 0 && c.batch > 0, "align: reward model training needs pairs, steps and a batch");
+  train::adamw_options ao;
+  ao.beta2 = 0.95;
+  ao.weight_decay = c.weight_decay;
+  auto params = rm.named_parameters();
+  std::erase_if(params, [](const auto& p) { return p.first == "lm_head.weight"; });
+  train::adamw opt(params, ao);
+  std::vector<tensor> plist;
+  for (const auto& p : params) plist.push_back(p.second);
+  train::lr_schedule sched;
+  sched.max_lr = c.lr;
+  sched.min_lr = c.lr * 0.1;
+  sched.warmup = std::min<std::int64_t>(30, c.steps / 10);
+  sched.total = c.steps;
+  rm.backbone().train();
+  std::vector<float> losses;
+  for (std::int64_t step = 0; step < c.steps; ++step) {
+    rng r(seed, 0xB7ull + static_cast<std::uint64_t>(step));
+    std::vector<std::size_t> idx;
+    for (std::int64_t i = 0; i < c.batch; ++i) idx.push_back(r.below(pairs.size()));
+    const packed_batch pb = pack_pairs(pairs, idx, pad);
+    opt.zero_grad();
+    tensor rw = rm.forward(pb);  // (2B): chosen rows first
+    const std::int64_t B = static_cast<std::int64_t>(idx.size());
+    tensor loss = bt_loss(narrow(rw, 0, 0, B), narrow(rw, 0, B, B));
+    const double l = loss.item();
+    LMLAB_CHECK(std::isfinite(l), "align: reward model loss is {} at step {}", l, step);
+    backward(loss);
+    train::clip_grad_norm(plist, c.grad_clip);
+    opt.step(sched.at(step));
+    losses.push_back(static_cast<float>(l));
+  }
+  rm.backbone().eval();
+  return losses;
+}
+
+double pair_accuracy(reward_model& rm, const std::vector<preference_pair>& pairs, std::int32_t pad) {
+  LMLAB_CHECK(!pairs.empty(), "align: pair_accuracy: no pairs");
+  std::vector<token_seq> prompts, chosen, rejected;
+  for (const auto& p : pairs) {
+    prompts.push_back(p.prompt.prompt);
+    chosen.push_back(p.chosen);
+    rejected.push_back(p.rejected);
+  }
+  const auto rc = rm.score(prompts, chosen, pad), rr = rm.score(prompts, rejected, pad);
+  double hits = 0;
+  for (std::size_t i = 0; i < rc.size(); ++i) hits += rc[i] > rr[i] ? 1.0 : rc[i] == rr[i] ? 0.5 : 0.0;
+  return hits / static_cast<double>(rc.size());
+}
+
+}  // namespace lmlab::align

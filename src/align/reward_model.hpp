@@ -1,0 +1,76 @@
+// Reward models of the alignment lab: any zoo backbone (models/lm.hpp; the spec's [model]
+// table) with a scalar head on the final-norm hidden state of the last real token,
+//   r(x, y) = w . ln_f(h_L)[last] + b,
+// trained with the Bradley-Terry loss (objectives.hpp) on preference pairs sampled from the
+// reference policy and labelled by the environment's gold reward, with optional label noise
+// (each label flipped with probability label_noise), as Gao et al. 2022 label proxy data with
+// their gold reward model.
+// Not for: the policy side (policy.hpp), the losses' definitions (objectives.hpp).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "align/env.hpp"
+#include "align/policy.hpp"
+#include "models/lm.hpp"
+
+namespace lmlab::align {
+
+class reward_model {
+ public:
+  // `backbone` is a zoo model config (models/lm_config.hpp keys); vocab_size and n_ctx are
+  // taken from the environment. `where` names the config in errors ("model").
+  reward_model(const nlohmann::json& backbone, std::int64_t vocab_size, std::int64_t n_ctx, std::uint64_t seed,
+               const std::string& where = "model");
+
+  // Rewards (B) of packed (prompt + response) rows, packed whole (policy.hpp pack); differentiable.
+  tensor forward(const packed_batch& b);
+  // Rewards without autograd, in chunks of `chunk` rows.
+  std::vector<double> score(const std::vector<token_seq>& prompts, const std::vector<token_seq>& responses,
+                            std::int32_t pad, std::int64_t chunk = 256);
+
+  nn::named_tensors named_parameters() const;
+  std::int64_t num_parameters() const;
+  models::lm& backbone() { return *lm_; }
+
+ private:
+  std::unique_ptr<models::lm> lm_;
+  tensor head_w_, head_b_;  // (C), (1)
+};
+
+// A preference pair: the prompt, the chosen and the rejected response (after bias and noise).
+struct preference_pair {
+  item prompt;
+  token_seq chosen, rejected;
+  bool flipped = false;  // label noise swapped the gold preference
+  bool biased = false;   // the label came from the length rule, not from gold
+};
+
+// How pairs are labelled: by gold, except that a share `length_bias` of pairs whose responses
+// differ in length prefer the longer one (a biased labeller, issue 14 item 5), and then each
+// label is flipped with probability `label_noise`.
+struct labeller {
+  double label_noise = 0;
+  double length_bias = 0;
+};
+
+// `n` pairs with distinct gold rewards (ties are redrawn, at most 50 n tries), both responses
+// sampled from `policy`, labelled by `lab`.
+std::vector<preference_pair> make_pairs(models::causal_lm& policy, const arithmetic_env& env, std::int64_t n,
+                                        const labeller& lab, rng& r);
+
+struct rm_train_config {
+  std::int64_t steps = 300, batch = 32;
+  double lr = 3e-3, weight_decay = 0.0, grad_clip = 1.0;
+};
+// Bradley-Terry training; returns the loss per step.
+std::vector<float> train_reward_model(reward_model& rm, const std::vector<preference_pair>& pairs, const rm_train_config& c,
+                                      std::int32_t pad, std::uint64_t seed);
+// Share of pairs whose chosen response the model scores higher (ties count half).
+double pair_accuracy(reward_model& rm, const std::vector<preference_pair>& pairs, std::int32_t pad);
+
+}  // namespace lmlab::align

@@ -1,0 +1,575 @@
+// The alignment lab's runner: see runners.hpp.
+#include "align/runners.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <numeric>
+
+#include "align/objectives.hpp"
+#include "align/reward_model.hpp"
+#include "analysis/stats.hpp"
+#include "autograd/autograd.hpp"
+#include "core/error.hpp"
+#include "ops/gemm.hpp"
+#include "ops/ops.hpp"
+#include "lab/spec.hpp"
+#include "store/results_store.hpp"
+#include "tasks/registry.hpp"
+#include "train/optim.hpp"
+
+namespace lmlab::align {
+
+namespace {
+constexpr double inf = INFINITY;
+}
+
+const tasks::param_table<overopt_config>& overopt_params() {
+  using C = overopt_config;
+  static const tasks::param_table<C> t = [] {
+    tasks::param_table<C> p("align_overopt");
+    p.add("digits", &C::digits, "operand digits of the addition prompts", 1, 6)
+        .add("sft_error_rate", &C::sft_error_rate, "share of the reference policy's training answers with a wrong digit", 0, 1)
+        .add("filler_p", &C::filler_p, "reference data: filler count k ~ Geometric, P(k) = (1-p) p^k", 0, 0.95)
+        .add("max_filler", &C::max_filler, "most fillers in a response", 0, 64)
+        .add("style_cap", &C::style_cap, "gold: fillers up to this count earn style_bonus each", 0, 64)
+        .add("style_bonus", &C::style_bonus, "gold reward per filler up to style_cap", 0, inf)
+        .add("style_penalty", &C::style_penalty, "gold reward lost per filler beyond style_cap", 0, inf)
+        .add("policy_d_model", &C::policy_d_model, "reference policy width", 8, 4096)
+        .add("policy_layers", &C::policy_layers, "reference policy blocks", 1, 64)
+        .add("policy_heads", &C::policy_heads, "reference policy attention heads", 1, 64)
+        .add("policy_steps", &C::policy_steps, "reference policy pretraining steps", 1, 1e7)
+        .add("policy_batch", &C::policy_batch, "reference policy pretraining batch", 1, 4096)
+        .add("policy_lr", &C::policy_lr, "reference policy pretraining learning rate", 0, 1)
+        .add("optimizer", &C::optimizer, "bon | rl (against the proxy) | dpo (on the proxy's pairs)", -inf, inf, {"bon", "rl", "dpo"})
+        .add("reward", &C::reward, "what the optimiser maximises: the proxy, or the gold reward itself (oracle)", -inf, inf,
+             {"proxy", "gold"})
+        .add("rm_pairs", &C::rm_pairs, "preference pairs the proxy is trained on", 1, 1e7)
+        .add("eval_pairs", &C::eval_pairs, "held-out gold-labelled pairs for rm_accuracy", 1, 1e7)
+        .add("label_noise", &C::label_noise, "share of preference labels flipped", 0, 0.5)
+        .add("length_bias", &C::length_bias, "share of pairs (of unequal length) labelled 'the longer is better'", 0, 1)
+        .add("prompts", &C::prompts, "bon: prompts evaluated", 2, 1e6)
+        .add("pool", &C::pool, "bon: samples per prompt = the largest n (a power of 2)", 2, 65536)
+        .add("bootstrap", &C::bootstrap, "resamples of prompts for the fits' CIs", 10, 1e6)
+        .add("rl_steps", &C::rl_steps, "rl: policy-gradient steps", 1, 1e7)
+        .add("rl_prompts", &C::rl_prompts, "rl: prompts per step", 1, 4096)
+        .add("rl_group", &C::rl_group, "rl: samples per prompt (the baseline is the group's leave-one-out mean)", 2, 4096)
+        .add("rl_lr", &C::rl_lr, "rl: AdamW learning rate", 0, 1)
+        .add("kl_coef", &C::kl_coef, "rl: KL penalty coefficient in the reward", 0, inf)
+        .add("dpo_beta", &C::dpo_beta, "dpo: beta of the DPO loss (steps, batch and lr are the rl_* keys)", 1e-6, inf)
+        .add("eval_every", &C::eval_every, "rl: steps between evaluations", 1, 1e7)
+        .add("eval_prompts", &C::eval_prompts, "rl: prompts per evaluation", 2, 1e6)
+        .add("eval_samples", &C::eval_samples, "rl: samples per prompt per evaluation", 1, 4096);
+    return p;
+  }();
+  return t;
+}
+
+void check(const overopt_config& c) {
+  if ((c.pool & (c.pool - 1)) != 0)
+    throw tasks::param_error("pool", fmt::format("align_overopt: pool: {} is not a power of 2", c.pool));
+  if (c.policy_d_model % c.policy_heads != 0)
+    throw tasks::param_error("policy_heads", fmt::format("align_overopt: policy_heads: {} does not divide policy_d_model {}",
+                                                         c.policy_heads, c.policy_d_model));
+  if (c.max_filler < c.style_cap)
+    throw tasks::param_error("style_cap", fmt::format("align_overopt: style_cap {} exceeds max_filler {}", c.style_cap, c.max_filler));
+}
+
+env_config overopt_config::env() const {
+  env_config e;
+  e.digits = digits;
+  e.sft_error_rate = sft_error_rate;
+  e.filler_p = filler_p;
+  e.max_filler = max_filler;
+  e.style_bonus = style_bonus;
+  e.style_cap = style_cap;
+  e.style_penalty = style_penalty;
+  return e;
+}
+
+policy_config overopt_config::policy() const {
+  policy_config p;
+  p.d_model = policy_d_model;
+  p.n_layers = policy_layers;
+  p.n_heads = policy_heads;
+  p.steps = policy_steps;
+  p.batch = policy_batch;
+  p.lr = policy_lr;
+  return p;
+}
+
+namespace {
+
+// Everything the optimisers share: the environment, the reference policy, the proxy.
+struct setup {
+  overopt_config cfg;
+  std::unique_ptr<arithmetic_env> env;
+  std::unique_ptr<models::lm> ref;
+  std::unique_ptr<reward_model> rm;
+  std::vector<preference_pair> pairs;  // what the proxy (and DPO) trained on
+  double rm_loss = 0;  // the proxy's last Bradley-Terry training loss
+};
+
+// Writes to the store when there is one (tests run without).
+struct sink {
+  const lab::run_context& ctx;
+  void metric(const std::string& name, double v, std::int64_t step = 0) const {
+    if (ctx.db) ctx.db->log_metric(ctx.store_run, step, name, v);
+  }
+  void eval(const std::string& slice, const std::string& name, double v, std::int64_t n) const {
+    if (ctx.db) ctx.db->log_evaluation(ctx.store_run, "test", slice, name, v, n);
+  }
+  void say(const std::string& s) const {
+    if (ctx.progress) std::fprintf(ctx.progress, "align: %s\n", s.c_str());
+  }
+};
+
+rm_train_config rm_train_from(const nlohmann::json& train) {
+  rm_train_config c;
+  c.steps = train.value("steps", c.steps);
+  c.batch = train.value("batch_size", c.batch);
+  c.lr = train.value("lr", c.lr);
+  c.weight_decay = train.value("weight_decay", c.weight_decay);
+  c.grad_clip = train.value("grad_clip", c.grad_clip);
+  return c;
+}
+
+setup build_setup(const lab::run_context& ctx, const sink& out) {
+  setup s;
+  s.cfg = overopt_params().read(ctx.config.at("task"), {"name"});
+  check(s.cfg);
+  s.env = std::make_unique<arithmetic_env>(s.cfg.env());
+  // The proxy is built first, so a bad [model] fails before any training.
+  const nlohmann::json backbone =
+      lab::lm_model_json(ctx.config.contains("model") ? ctx.config.at("model") : nlohmann::json::object());
+  s.rm = std::make_unique<reward_model>(backbone, s.env->vocab().size(), s.env->n_ctx(), ctx.seed ^ 0x52A1ull);
+  s.ref = pretrain_reference(*s.env, s.cfg.policy(), ctx.seed);
+  rng pair_rng(ctx.seed, 0xA11ull);
+  s.pairs = make_pairs(*s.ref, *s.env, s.cfg.rm_pairs, {s.cfg.label_noise, s.cfg.length_bias}, pair_rng);
+  const auto& pairs = s.pairs;
+  rng eval_rng(ctx.seed, 0xA12ull);
+  const auto held_out = make_pairs(*s.ref, *s.env, s.cfg.eval_pairs, labeller{}, eval_rng);  // gold labels
+  const nlohmann::json train = ctx.config.contains("train") ? ctx.config.at("train") : nlohmann::json::object();
+  const auto losses = train_reward_model(*s.rm, pairs, rm_train_from(train), s.env->pad(), ctx.seed);
+  const double acc = pair_accuracy(*s.rm, held_out, s.env->pad());
+  out.metric("rm_accuracy", acc);
+  out.metric("rm_train_accuracy", pair_accuracy(*s.rm, pairs, s.env->pad()));
+  out.metric("rm_params", static_cast<double>(s.rm->num_parameters()));
+  out.metric("final_train_loss", losses.back(), static_cast<std::int64_t>(losses.size()));
+  s.rm_loss = losses.back();
+  out.say(fmt::format("proxy ({} params) held-out pair accuracy {:.3f}, final BT loss {:.3f}", s.rm->num_parameters(), acc,
+                      losses.back()));
+  return s;
+}
+
+// Per-sample quantities of a set of responses: gold reward, correctness, filler count.
+struct scored {
+  std::vector<double> gold, correct, filler, well_formed;
+};
+scored score_gold(const arithmetic_env& env, const std::vector<item>& items, const std::vector<token_seq>& responses) {
+  scored s;
+  for (std::size_t i = 0; i < responses.size(); ++i) {
+    const gold_score g = env.score(items[i], responses[i]);
+    s.gold.push_back(g.reward);
+    s.correct.push_back(g.correct ? 1.0 : 0.0);
+    s.filler.push_back(static_cast<double>(g.filler));
+    s.well_formed.push_back(g.well_formed ? 1.0 : 0.0);
+  }
+  return s;
+}
+
+double mean_of(std::span<const double> v) { return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size()); }
+
+// Bootstrap CIs (over prompts, given as indices) of a fit's alpha and beta.
+void log_fit(const sink& out, const fit_result& f, const std::function<fit_result(std::span<const double>)>& refit,
+             std::size_t n_prompts, std::int64_t resamples, std::uint64_t seed) {
+  std::vector<double> idx(n_prompts);
+  std::iota(idx.begin(), idx.end(), 0.0);
+  analysis::bootstrap_options bo;
+  bo.resamples = static_cast<std::size_t>(resamples);
+  bo.seed = seed;
+  const auto a = analysis::bootstrap_ci(idx, [&](std::span<const double> s) { return refit(s).alpha; }, bo);
+  const auto b = analysis::bootstrap_ci(idx, [&](std::span<const double> s) { return refit(s).beta; }, bo);
+  out.metric("alpha", f.alpha);
+  out.metric("alpha_lo", a.lo);
+  out.metric("alpha_hi", a.hi);
+  out.metric("beta", f.beta);
+  out.metric("beta_lo", b.lo);
+  out.metric("beta_hi", b.hi);
+  out.metric("fit_r2", f.r2);
+  out.say(fmt::format("fit alpha {:.3f} [{:.3f}, {:.3f}], beta {:.3f} [{:.3f}, {:.3f}], R^2 {:.3f}", f.alpha, a.lo, a.hi,
+                      f.beta, b.lo, b.hi, f.r2));
+}
+
+// The summary every optimiser logs from its curve (d_i, gold_i, proxy_i), point 0 = reference.
+void log_curve_summary(const sink& out, const std::vector<double>& d, const std::vector<double>& gold,
+                       const std::vector<double>& proxy, std::size_t small_index) {
+  const std::size_t peak = static_cast<std::size_t>(std::max_element(gold.begin(), gold.end()) - gold.begin());
+  out.metric("gold_ref", gold.front());
+  out.metric("gold_peak", gold[peak]);
+  out.metric("d_peak", d[peak]);
+  out.metric("gold_final", gold.back());
+  out.metric("d_final", d.back());
+  out.metric("gold_drop", gold[peak] - gold.back());
+  out.metric("gold_gain_small", gold[small_index] - gold.front());
+  out.metric("gold_gain_peak", gold[peak] - gold.front());
+  out.metric("gap_growth", (proxy.back() - proxy.front()) - (gold.back() - gold.front()));
+}
+
+lab::run_result run_bon(const lab::run_context& ctx, setup& s, const sink& out) {
+  const auto& c = s.cfg;
+  const arithmetic_env& env = *s.env;
+  rng r(ctx.seed, 0xB0Bull);
+  std::vector<pool> pools;
+  std::vector<scored> per_prompt;
+  for (std::int64_t p = 0; p < c.prompts; ++p) {
+    const item it = env.draw(r);
+    std::vector<token_seq> prompts(static_cast<std::size_t>(c.pool), it.prompt);
+    const samples smp = sample_responses(*s.ref, prompts, env.max_response(), env.eos(), r);
+    pool pl;
+    const std::vector<item> items(prompts.size(), it);
+    per_prompt.push_back(score_gold(env, items, smp.responses));
+    pl.proxy = c.reward == "gold" ? per_prompt.back().gold : s.rm->score(prompts, smp.responses, env.pad());
+    std::map<token_seq, std::int64_t> ids;
+    for (const auto& y : smp.responses) pl.response_id.push_back(ids.emplace(y, static_cast<std::int64_t>(ids.size())).first->second);
+    pl.gold = per_prompt.back().gold;
+    pools.push_back(std::move(pl));
+  }
+  std::vector<std::int64_t> ns;
+  for (std::int64_t n = 1; n <= c.pool; n *= 2) ns.push_back(n);
+  // gold[k][p]: prompt p's expected gold reward under best-of-ns[k].
+  std::vector<std::vector<double>> gold(ns.size()), proxy(ns.size());
+  std::vector<double> d, mean_gold, mean_proxy;
+  double final_accuracy = 0;
+  for (std::size_t k = 0; k < ns.size(); ++k) {
+    const std::int64_t n = ns[k];
+    double acc = 0, fill = 0, kls = 0;
+    for (std::size_t p = 0; p < pools.size(); ++p) {
+      gold[k].push_back(bon_expected(pools[p], n, pools[p].gold));
+      proxy[k].push_back(bon_expected(pools[p], n, pools[p].proxy));
+      acc += bon_expected(pools[p], n, per_prompt[p].correct);
+      fill += bon_expected(pools[p], n, per_prompt[p].filler);
+      kls += bon_kl_sampled(pools[p], n);
+    }
+    const double P = static_cast<double>(pools.size());
+    const std::string slice = fmt::format("n={}", n);
+    d.push_back(std::sqrt(bon_kl(n)));
+    mean_gold.push_back(mean_of(gold[k]));
+    mean_proxy.push_back(mean_of(proxy[k]));
+    out.eval(slice, "gold", mean_gold.back(), c.prompts);
+    out.eval(slice, "proxy", mean_proxy.back(), c.prompts);
+    out.eval(slice, "accuracy", acc / P, c.prompts);
+    final_accuracy = acc / P;
+    out.eval(slice, "filler", fill / P, c.prompts);
+    out.eval(slice, "kl", bon_kl(n), c.prompts);
+    out.eval(slice, "kl_sampled", kls / P, c.prompts);
+    out.eval(slice, "d", d.back(), c.prompts);
+    out.eval(slice, "difficulty", static_cast<double>(n), c.prompts);
+    out.say(fmt::format("best-of-{}: KL {:.3f} (sampled {:.3f}), gold {:.3f}, proxy {:.3f}, accuracy {:.3f}, filler {:.2f}", n,
+                        bon_kl(n), kls / P, mean_gold.back(), mean_proxy.back(), acc / P, fill / P));
+  }
+  // Fit on R = gold(n) - gold(1) against d = sqrt(KL_bon), bootstrapping prompts.
+  auto refit = [&](std::span<const double> prompt_idx) {
+    std::vector<double> rr;
+    for (std::size_t k = 0; k < ns.size(); ++k) {
+      double g = 0, g0 = 0;
+      for (const double p : prompt_idx) {
+        g += gold[k][static_cast<std::size_t>(p)];
+        g0 += gold[0][static_cast<std::size_t>(p)];
+      }
+      rr.push_back((g - g0) / static_cast<double>(prompt_idx.size()));
+    }
+    return fit_bon(d, rr);
+  };
+  std::vector<double> all(pools.size());
+  std::iota(all.begin(), all.end(), 0.0);
+  const fit_result f = refit(all);
+  log_fit(out, f, refit, pools.size(), c.bootstrap, ctx.seed);
+  if (f.ok && f.beta > 0) {
+    out.metric("d_peak_fit", f.alpha / (2 * f.beta));  // argmax of d (alpha - beta d)
+    out.metric("gold_gain_peak_fit", f.alpha * f.alpha / (4 * f.beta));
+  }
+  // The headline "all" slice: the most optimised policy (n = pool).
+  out.eval("all", "gold", mean_gold.back(), c.prompts);
+  out.eval("all", "accuracy", final_accuracy, c.prompts);
+  // "Small KL": n = 4 (KL 0.64 nats), where a useful proxy must already help.
+  log_curve_summary(out, d, mean_gold, mean_proxy, std::min<std::size_t>(2, ns.size() - 1));
+  lab::run_result res;
+  res.test_accuracy = *std::max_element(mean_gold.begin(), mean_gold.end());
+  res.steps = c.pool;
+  res.n_params = s.rm->num_parameters();
+  return res;
+}
+
+// A batch of prompts (each repeated `group` times) and the policy's responses.
+struct rollout {
+  std::vector<item> items;
+  std::vector<token_seq> prompts;
+  samples smp;
+};
+rollout roll(models::causal_lm& policy, const arithmetic_env& env, std::int64_t n_prompts, std::int64_t group, rng& r) {
+  rollout ro;
+  for (std::int64_t p = 0; p < n_prompts; ++p) {
+    const item it = env.draw(r);
+    for (std::int64_t g = 0; g < group; ++g) {
+      ro.items.push_back(it);
+      ro.prompts.push_back(it.prompt);
+    }
+  }
+  ro.smp = sample_responses(policy, ro.prompts, env.max_response(), env.eos(), r);
+  return ro;
+}
+
+// Evaluations of a trained policy on fixed prompts (the same at every call): gold, proxy and
+// the sampled KL to the reference, kept per prompt for the bootstrap, and the curve summary.
+class policy_tracker {
+ public:
+  policy_tracker(const lab::run_context& ctx, const setup& s, const sink& out, std::string label)
+      : ctx_(ctx), s_(s), out_(out), label_(std::move(label)) {}
+
+  void evaluate(models::causal_lm& policy, std::int64_t step) {
+    const auto& c = s_.cfg;
+    const arithmetic_env& env = *s_.env;
+    rng er(ctx_.seed, 0xE7A1ull);  // the same prompts at every evaluation
+    rng sr(ctx_.seed, 0xE7A2ull + static_cast<std::uint64_t>(step));
+    std::vector<item> items;
+    std::vector<token_seq> prompts;
+    for (std::int64_t p = 0; p < c.eval_prompts; ++p) {
+      const item it = env.draw(er);
+      for (std::int64_t k = 0; k < c.eval_samples; ++k) {
+        items.push_back(it);
+        prompts.push_back(it.prompt);
+      }
+    }
+    const samples smp = sample_responses(policy, prompts, env.max_response(), env.eos(), sr);
+    const auto ratio = log_ratios(*s_.ref, prompts, smp, env.pad());
+    const auto prox = s_.rm->score(prompts, smp.responses, env.pad());
+    const scored g = score_gold(env, items, smp.responses);
+    std::vector<double> gp, pp, kp;
+    const double S = static_cast<double>(c.eval_samples);
+    for (std::int64_t p = 0; p < c.eval_prompts; ++p) {
+      double a = 0, b = 0, k = 0;
+      for (std::int64_t j = 0; j < c.eval_samples; ++j) {
+        const auto i = static_cast<std::size_t>(p * c.eval_samples + j);
+        a += g.gold[i];
+        b += prox[i];
+        k += ratio[i];  // the Monte Carlo estimate E_pi[log pi / pi_ref] of KL(pi || pi_ref)
+      }
+      gp.push_back(a / S);
+      pp.push_back(b / S);
+      kp.push_back(k / S);
+    }
+    const double kl = mean_of(kp);
+    eg_.push_back(gp);
+    ek_.push_back(kp);
+    d_.push_back(std::sqrt(std::max(0.0, kl)));
+    gold_.push_back(mean_of(gp));
+    proxy_.push_back(mean_of(pp));
+    const std::string slice = fmt::format("step={}", step);
+    const auto n = static_cast<std::int64_t>(prompts.size());
+    out_.eval(slice, "gold", gold_.back(), n);
+    out_.eval(slice, "proxy", proxy_.back(), n);
+    out_.eval(slice, "kl", kl, n);
+    out_.eval(slice, "d", d_.back(), n);
+    out_.eval(slice, "accuracy", mean_of(g.correct), n);
+    out_.eval(slice, "filler", mean_of(g.filler), n);
+    out_.eval(slice, "well_formed", mean_of(g.well_formed), n);
+    out_.eval(slice, "difficulty", static_cast<double>(step), n);
+    last_accuracy_ = mean_of(g.correct);
+    last_n_ = n;
+    out_.metric("kl", kl, step);
+    out_.metric("gold", gold_.back(), step);
+    out_.metric("proxy", proxy_.back(), step);
+    out_.say(fmt::format("{} step {}: KL {:.3f}, gold {:.3f}, proxy {:.3f}, accuracy {:.3f}, well-formed {:.3f}, "
+                         "filler {:.2f}, e.g. '{}'",
+                         label_, step, kl, gold_.back(), proxy_.back(), mean_of(g.correct), mean_of(g.well_formed),
+                         mean_of(g.filler), env.vocab().decode(smp.responses[0])));
+  }
+
+  // Fits R_RL(d) on the evaluation points with d > 0 (bootstrapping prompts) and logs the
+  // curve summary; "small KL" is the first evaluation after step 0.
+  void finish() {
+    auto refit = [&](std::span<const double> prompt_idx) {
+      std::vector<double> dd, rr;
+      for (std::size_t k = 1; k < eg_.size(); ++k) {
+        double g = 0, g0 = 0, kl = 0;
+        for (const double p : prompt_idx) {
+          g += eg_[k][static_cast<std::size_t>(p)];
+          g0 += eg_[0][static_cast<std::size_t>(p)];
+          kl += ek_[k][static_cast<std::size_t>(p)];
+        }
+        const double P = static_cast<double>(prompt_idx.size());
+        if (kl / P <= 1e-6) continue;
+        dd.push_back(std::sqrt(kl / P));
+        rr.push_back((g - g0) / P);
+      }
+      return dd.size() >= 2 ? fit_rl(dd, rr) : fit_result{};
+    };
+    std::vector<double> all(eg_[0].size());
+    std::iota(all.begin(), all.end(), 0.0);
+    const fit_result f = refit(all);
+    log_fit(out_, f, refit, all.size(), s_.cfg.bootstrap, ctx_.seed);
+    if (f.ok && f.beta > 0) {
+      const double dp = std::exp(f.alpha / f.beta - 1);  // argmax of d (alpha - beta log d)
+      out_.metric("d_peak_fit", dp);
+      out_.metric("gold_gain_peak_fit", f.beta * dp);
+    }
+    log_curve_summary(out_, d_, gold_, proxy_, std::min<std::size_t>(1, d_.size() - 1));
+    out_.eval("all", "gold", gold_.back(), last_n_);  // the headline slice: the trained policy
+    out_.eval("all", "accuracy", last_accuracy_, last_n_);
+  }
+
+  double last_gold() const { return gold_.back(); }
+
+ private:
+  const lab::run_context& ctx_;
+  const setup& s_;
+  const sink& out_;
+  std::string label_;
+  std::vector<std::vector<double>> eg_, ek_;  // per evaluation, per prompt: gold, log-ratio
+  std::vector<double> d_, gold_, proxy_;
+  double last_accuracy_ = 0;
+  std::int64_t last_n_ = 0;
+};
+
+train::adamw fresh_adamw(const models::lm& policy) {
+  train::adamw_options ao;
+  ao.beta2 = 0.95;
+  ao.weight_decay = 0;
+  return train::adamw(policy.named_parameters(), ao);
+}
+
+lab::run_result run_rl(const lab::run_context& ctx, setup& s, const sink& out) {
+  const auto& c = s.cfg;
+  const arithmetic_env& env = *s.env;
+  auto policy = clone(*s.ref);
+  train::adamw opt = fresh_adamw(*policy);
+  const auto params = policy->parameters();
+  policy_tracker track(ctx, s, out, "RL");
+  track.evaluate(*policy, 0);
+  for (std::int64_t step = 0; step < c.rl_steps; ++step) {
+    rng r(ctx.seed, 0x2100ull + static_cast<std::uint64_t>(step));
+    const rollout ro = roll(*policy, env, c.rl_prompts, c.rl_group, r);
+    const packed_batch pb = pack(ro.prompts, ro.smp.responses, env.pad());
+    const auto ratio = log_ratios(*s.ref, ro.prompts, ro.smp, env.pad());
+    const auto prox = c.reward == "gold" ? score_gold(env, ro.items, ro.smp.responses).gold
+                                         : s.rm->score(ro.prompts, ro.smp.responses, env.pad());
+    // ref: Ziegler et al. 2019 / Stiennon et al. 2020 eq. 1: R = r_proxy - kl_coef log(pi / pi_ref).
+    std::vector<double> reward(prox.size());
+    for (std::size_t i = 0; i < prox.size(); ++i) reward[i] = prox[i] - c.kl_coef * ratio[i];
+    // REINFORCE with a leave-one-out group baseline (Williams 1992; Kool et al. 2019, "Buy 4
+    // REINFORCE samples, get a baseline for free"): advantage = R_i - mean of the group's others.
+    std::vector<float> adv(prox.size());
+    const std::size_t G = static_cast<std::size_t>(c.rl_group);
+    for (std::size_t p = 0; p < prox.size(); p += G) {
+      double tot = 0;
+      for (std::size_t j = 0; j < G; ++j) tot += reward[p + j];
+      for (std::size_t j = 0; j < G; ++j)
+        adv[p + j] = static_cast<float>(reward[p + j] - (tot - reward[p + j]) / static_cast<double>(G - 1));
+    }
+    policy->train();
+    opt.zero_grad();
+    tensor lp = policy_logprob(*policy, pb);  // (B)
+    tensor a = tensor::from<float>({pb.B}, std::span<const float>(adv));
+    tensor loss = neg(mean(mul(lp, a)));
+    LMLAB_CHECK(std::isfinite(loss.item()), "align: RL loss is not finite at step {}", step);
+    backward(loss);
+    train::clip_grad_norm(params, 1.0);
+    opt.step(c.rl_lr);
+    policy->eval();
+    if ((step + 1) % c.eval_every == 0 || step + 1 == c.rl_steps) track.evaluate(*policy, step + 1);
+  }
+  track.finish();
+  lab::run_result res;
+  res.test_accuracy = track.last_gold();
+  res.steps = c.rl_steps;
+  res.n_params = s.rm->num_parameters();
+  return res;
+}
+
+// DPO on the proxy's own preference pairs (the same labels, noise included), no reward model
+// in the loop; the proxy's score is still logged beside gold for comparison.
+lab::run_result run_dpo(const lab::run_context& ctx, setup& s, const sink& out) {
+  const auto& c = s.cfg;
+  const arithmetic_env& env = *s.env;
+  auto policy = clone(*s.ref);
+  train::adamw opt = fresh_adamw(*policy);
+  const auto params = policy->parameters();
+  policy_tracker track(ctx, s, out, "DPO");
+  track.evaluate(*policy, 0);
+  for (std::int64_t step = 0; step < c.rl_steps; ++step) {
+    rng r(ctx.seed, 0xD900ull + static_cast<std::uint64_t>(step));
+    std::vector<token_seq> prompts, chosen, rejected;
+    for (std::int64_t i = 0; i < c.rl_prompts * c.rl_group; ++i) {
+      const preference_pair& p = s.pairs[r.below(s.pairs.size())];
+      prompts.push_back(p.prompt.prompt);
+      chosen.push_back(p.chosen);
+      rejected.push_back(p.rejected);
+    }
+    const packed_batch bw = pack(prompts, chosen, env.pad()), bl = pack(prompts, rejected, env.pad());
+    tensor ref_w, ref_l;
+    {
+      no_grad ng;
+      ref_w = policy_logprob(*s.ref, bw);
+      ref_l = policy_logprob(*s.ref, bl);
+    }
+    policy->train();
+    opt.zero_grad();
+    tensor loss = dpo_loss(policy_logprob(*policy, bw), policy_logprob(*policy, bl), ref_w, ref_l, c.dpo_beta);
+    LMLAB_CHECK(std::isfinite(loss.item()), "align: DPO loss is not finite at step {}", step);
+    backward(loss);
+    train::clip_grad_norm(params, 1.0);
+    opt.step(c.rl_lr);
+    policy->eval();
+    if ((step + 1) % c.eval_every == 0 || step + 1 == c.rl_steps) {
+      out.metric("dpo_loss", loss.item(), step + 1);
+      track.evaluate(*policy, step + 1);
+    }
+  }
+  track.finish();
+  lab::run_result res;
+  res.test_accuracy = track.last_gold();
+  res.steps = c.rl_steps;
+  res.n_params = s.rm->num_parameters();
+  return res;
+}
+
+}  // namespace
+
+lab::run_result run_overopt(const lab::run_context& ctx) {
+  const auto t0 = std::chrono::steady_clock::now();
+  // One thread: at these shapes (d_model <= 64, batches of a few hundred short rows) a second
+  // OpenMP thread only spins; measured on the 2-core machine, a unit-test run took 1.4 CPU-s on
+  // one thread and 37 CPU-s on two.
+  set_num_threads(1);
+  const sink out{ctx};
+  setup s = build_setup(ctx, out);
+  lab::run_result res = s.cfg.optimizer == "bon" ? run_bon(ctx, s, out)
+                        : s.cfg.optimizer == "rl" ? run_rl(ctx, s, out)
+                                                  : run_dpo(ctx, s, out);
+  res.final_train_loss = s.rm_loss;
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.metric("seconds", res.seconds);
+  return res;
+}
+
+void register_align() {
+  static const bool done = [] {
+    tasks::task_info t;
+    t.name = "align_overopt";
+    t.summary = "alignment lab: proxy reward model, then best-of-n, RL or DPO (gold vs sqrt(KL))";
+    t.params = overopt_params().specs();
+    t.canonical = [](const nlohmann::json& j) {
+      const overopt_config c = overopt_params().read(j, {"name"});
+      check(c);
+      return overopt_params().write(c);
+    };
+    tasks::register_task(t);
+    lab::register_runner("align_overopt", run_overopt);
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace lmlab::align

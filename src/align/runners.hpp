@@ -1,0 +1,68 @@
+// The alignment lab's lab runners (lab/runner.hpp): the task "align_overopt" and its runner.
+// One run = one replicate seed x one proxy reward model (the spec's [model] is the proxy's
+// backbone, [train] its Bradley-Terry training):
+//   1. pretrain the reference policy on environment (a) (env.hpp; [task] policy_* keys);
+//   2. sample preference pairs from it, label them with the gold reward (+ label_noise);
+//   3. train the proxy; score held-out gold-labelled pairs (rm_accuracy: in-distribution skill);
+//   4. optimise against the proxy with task.optimizer:
+//      "bon": best-of-n for n = 1, 2, 4, ..., pool from one pool per prompt, KL analytic and
+//             sampled, fit of R_bon(d) with bootstrap CIs over prompts;
+//      "rl":  REINFORCE with a leave-one-out baseline and a KL penalty to the reference,
+//             gold/proxy/KL logged every eval_every steps, fit of R_RL(d) with bootstrap CIs;
+//      "dpo": DPO (beta = dpo_beta) on the proxy's own pairs, no reward model in the loop,
+//             logged like RL (rl_steps, rl_prompts x rl_group pairs per step, rl_lr).
+// Metrics (the store; names in docs/align.md): per slice "n=K" or "step=K" evaluations gold,
+// proxy, kl, accuracy, filler; run metrics gold_ref, gold_peak, d_peak, gold_final, gold_drop,
+// gold_gain_small, gap_growth, alpha, beta (+ _lo/_hi), fit_r2, rm_accuracy, rm_params.
+// Runs are short and restart from scratch when interrupted (no checkpoint).
+// Not for: the pieces themselves (env, policy, reward_model, objectives).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "align/env.hpp"
+#include "align/policy.hpp"
+#include "lab/runner.hpp"
+#include "tasks/params.hpp"
+
+namespace lmlab::align {
+
+// Flat, so one param_table (tasks/params.hpp) describes every key.
+struct overopt_config {
+  // environment (env.hpp)
+  std::int64_t digits = 1;
+  double sft_error_rate = 0.3, filler_p = 0.3;
+  std::int64_t max_filler = 8, style_cap = 3;
+  double style_bonus = 0.25, style_penalty = 0.5;
+  // reference policy (policy.hpp)
+  std::int64_t policy_d_model = 32, policy_layers = 2, policy_heads = 4, policy_steps = 800, policy_batch = 32;
+  double policy_lr = 3e-3;
+  std::string optimizer = "bon";  // bon | rl | dpo
+  std::string reward = "proxy";   // what the optimiser maximises: proxy | gold (the oracle baseline)
+  std::int64_t rm_pairs = 1000, eval_pairs = 400;
+  double label_noise = 0;
+  double length_bias = 0;  // share of pairs labelled "longer is better" instead of by gold
+  // best-of-n
+  std::int64_t prompts = 32, pool = 256, bootstrap = 1000;
+  // RL
+  std::int64_t rl_steps = 100, rl_prompts = 8, rl_group = 8, eval_every = 10, eval_prompts = 32, eval_samples = 8;
+  double rl_lr = 1e-4, kl_coef = 0.2;
+  double dpo_beta = 0.1;
+
+  env_config env() const;
+  policy_config policy() const;
+};
+
+const tasks::param_table<overopt_config>& overopt_params();
+void check(const overopt_config& c);
+
+// Registers the task schema and runner (idempotent: safe to call from the CLI and tests).
+void register_align();
+
+// The run itself (what the runner calls): `config` = {model, task, train, ...} as stored.
+lab::run_result run_overopt(const lab::run_context& ctx);
+
+}  // namespace lmlab::align
