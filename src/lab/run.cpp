@@ -53,38 +53,6 @@ std::int64_t longest_train(const tasks::dataset& d) {
   return static_cast<std::int64_t>(m);
 }
 
-// The [train] keys a spec shares with `lmlab train`, over the one set of defaults
-// (train/config.hpp optim_config).
-train::optim_config shared_train_keys(const nlohmann::json& tj) {
-  train::optim_config o;
-  o.batch_size = get_or<std::int64_t>(tj, "batch_size", o.batch_size);
-  o.lr = get_or<double>(tj, "lr", o.lr);
-  o.min_lr = get_or<double>(tj, "min_lr", o.min_lr);
-  o.warmup_steps = get_or<std::int64_t>(tj, "warmup_steps", o.warmup_steps);
-  o.weight_decay = get_or<double>(tj, "weight_decay", o.weight_decay);
-  o.beta1 = get_or<double>(tj, "beta1", o.beta1);
-  o.beta2 = get_or<double>(tj, "beta2", o.beta2);
-  o.grad_clip = get_or<double>(tj, "grad_clip", o.grad_clip);
-  return o;
-}
-
-// The run's model config: the spec's [model] (lab/spec.hpp lm_model_json) with the task's
-// vocabulary and longest sequence as vocab_size and n_ctx where the spec leaves them out.
-models::lm_config run_model_config(const nlohmann::json& mj, const tasks::dataset& ds) {
-  nlohmann::json mcj = lm_model_json(mj);
-  if (!mcj.contains("vocab_size")) mcj["vocab_size"] = ds.vocab.size();
-  LMLAB_CHECK(mcj["vocab_size"].get<std::int64_t>() >= ds.vocab.size(),
-              "lab: model.vocab_size {} is smaller than the task's vocabulary {}", mcj["vocab_size"].get<std::int64_t>(),
-              ds.vocab.size());
-  if (!mcj.contains("n_ctx")) mcj["n_ctx"] = longest(ds);
-  LMLAB_CHECK_HINT(mcj["n_ctx"].get<std::int64_t>() >= longest(ds), "raise model.n_ctx or shorten the task's sequences",
-                   "lab: model.n_ctx {} is shorter than the task's longest sequence {}", mcj["n_ctx"].get<std::int64_t>(),
-                   longest(ds));
-  const models::lm_config mc = models::lm_config_from_json(mcj, "model");
-  mc.validate("model.");
-  return mc;
-}
-
 // The run's steps from its budget (train.steps, else train.tokens, else train.flops), and the
 // training FLOPs of one step: the model's own count per token (PaLM's 3x forward, with each
 // mixer's sequence work and MoD's routed share) at the mean training length.
@@ -186,6 +154,38 @@ double overall_accuracy(const std::vector<tasks::slice_accuracy>& s) {
 }
 
 }  // namespace
+
+// The [train] keys a spec shares with `lmlab train`, over the one set of defaults
+// (train/config.hpp optim_config).
+train::optim_config shared_train_keys(const nlohmann::json& tj) {
+  train::optim_config o;
+  o.batch_size = get_or<std::int64_t>(tj, "batch_size", o.batch_size);
+  o.lr = get_or<double>(tj, "lr", o.lr);
+  o.min_lr = get_or<double>(tj, "min_lr", o.min_lr);
+  o.warmup_steps = get_or<std::int64_t>(tj, "warmup_steps", o.warmup_steps);
+  o.weight_decay = get_or<double>(tj, "weight_decay", o.weight_decay);
+  o.beta1 = get_or<double>(tj, "beta1", o.beta1);
+  o.beta2 = get_or<double>(tj, "beta2", o.beta2);
+  o.grad_clip = get_or<double>(tj, "grad_clip", o.grad_clip);
+  return o;
+}
+
+// The run's model config: the spec's [model] (lab/spec.hpp lm_model_json) with the task's
+// vocabulary and longest sequence as vocab_size and n_ctx where the spec leaves them out.
+models::lm_config run_model_config(const nlohmann::json& mj, const tasks::dataset& ds) {
+  nlohmann::json mcj = lm_model_json(mj);
+  if (!mcj.contains("vocab_size")) mcj["vocab_size"] = ds.vocab.size();
+  LMLAB_CHECK(mcj["vocab_size"].get<std::int64_t>() >= ds.vocab.size(),
+              "lab: model.vocab_size {} is smaller than the task's vocabulary {}", mcj["vocab_size"].get<std::int64_t>(),
+              ds.vocab.size());
+  if (!mcj.contains("n_ctx")) mcj["n_ctx"] = longest(ds);
+  LMLAB_CHECK_HINT(mcj["n_ctx"].get<std::int64_t>() >= longest(ds), "raise model.n_ctx or shorten the task's sequences",
+                   "lab: model.n_ctx {} is shorter than the task's longest sequence {}", mcj["n_ctx"].get<std::int64_t>(),
+                   longest(ds));
+  const models::lm_config mc = models::lm_config_from_json(mcj, "model");
+  mc.validate("model.");
+  return mc;
+}
 
 run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, const fs::path& dir,
                               const fs::path& store_path, std::int64_t store_run, std::FILE* progress) {
