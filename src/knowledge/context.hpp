@@ -5,9 +5,9 @@
 // the query key is one of them. Training draws the queried position uniformly; the test set has
 // `num_test` examples for every position, so accuracy per position is the paper's curve.
 //
-// kv_position_config{.num_pairs = 3, .num_keys = 8, .num_values = 8}, train[0]:
-//   Inputs: <bos> k5 v2 k1 v7 k3 v0 ? k1 v7
-//   Labels: -100 -100 -100 -100 -100 -100 -100 -100 v7 <eos>   (only the value is scored)
+// `lmlab lab task kv_position --set num_pairs=3 --set num_keys=8 --set num_values=8`, train[0]:
+//   Inputs: <bos> k7 v7 k6 v2 k5 v5 ? k6 v2
+//   Labels: -100 -100 -100 -100 -100 -100 -100 -100 v2 -100      (only the value is scored)
 // Slices: edge/first (position 0), edge/last (position num_pairs - 1), mid/pos=NN (the rest);
 // difficulty = position / (num_pairs - 1), so slice plots draw the position curve.
 // Counts: train = num_train, test = num_pairs · num_test.

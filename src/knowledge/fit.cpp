@@ -22,6 +22,7 @@ tensor ids_tensor(const std::vector<std::int32_t>& v, std::int64_t B, std::int64
 float fit(models::causal_lm& model, const std::vector<tasks::example>& examples, std::int32_t pad_id,
           const train::optim_config& oc, std::int64_t steps, double lr, std::uint64_t seed, std::uint64_t stream) {
   LMLAB_CHECK(!examples.empty() && steps > 0, "knowledge: a training phase needs examples and steps > 0");
+  model.train(true);
   train::adamw optim(model.named_parameters(), {oc.beta1, oc.beta2, oc.eps, oc.weight_decay});
   const double min_lr = oc.min_lr >= 0 ? oc.min_lr * (lr / oc.lr) : lr * 0.1;
   const train::lr_schedule sched{lr, min_lr, oc.warmup(steps), steps, train::lr_schedule::shape::cosine, 0.2};

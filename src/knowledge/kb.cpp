@@ -135,6 +135,10 @@ void check(const kb_config& c) {
                              fmt::format("biographies: qa_fraction {} leaves {} QA people of {}", c.qa_fraction, n_qa,
                                          c.num_people),
                              "both the QA people and the held-out people need at least one person");
+  if (c.num_people + c.unknown_people + c.unseen_people > max_people())
+    throw tasks::param_error("num_people",
+                             fmt::format("biographies: num_people + unknown_people + unseen_people = {} exceeds the {} distinct names",
+                                         c.num_people + c.unknown_people + c.unseen_people, max_people()));
   if (c.mode == "pretrain_finetune" && c.finetune_steps == 0)
     throw tasks::param_error("finetune_steps", "biographies: mode pretrain_finetune needs finetune_steps > 0",
                              "set task.finetune_steps, or mode = \"mixed\"");
@@ -142,7 +146,7 @@ void check(const kb_config& c) {
 
 tasks::vocabulary kb_vocabulary() {
   tasks::vocabulary v;
-  for (const char* s : {"<pad>", "<bos>", "<eos>", "he", "she"}) v.add(s);
+  for (const char* s : {"<pad>", "<bos>", "<eos>", "he", "she", "unknown"}) v.add(s);
   for (const auto* pool : {&female_names(), &male_names(), &last_names()})
     for (const auto& w : *pool) v.add(w);
   for (const auto& a : attributes()) {
@@ -258,7 +262,14 @@ tasks::dataset build(const kb_config& c, std::uint64_t seed) {
   d.task = "biographies";
   d.vocab = kb_vocabulary();
   d.pad_id = d.vocab.id("<pad>");
-  const auto people = make_people(c.num_people, c.qa_fraction, seed);
+  // One draw for everyone: the first num_people are the knowledge base (make_people's draws
+  // do not depend on how many follow), then the "unknown" people, then the unseen ones.
+  auto everyone = make_people(c.num_people + c.unknown_people + c.unseen_people, 0.0, seed);
+  const auto n_qa = static_cast<std::size_t>(std::llround(static_cast<double>(c.num_people) * c.qa_fraction));
+  for (std::size_t i = 0; i < n_qa; ++i) everyone[i].qa_in_train = true;
+  const std::vector<person> people(everyone.begin(), everyone.begin() + c.num_people);
+  const std::vector<person> unknown(everyone.begin() + c.num_people, everyone.begin() + c.num_people + c.unknown_people);
+  const std::vector<person> unseen(everyone.begin() + c.num_people + c.unknown_people, everyone.end());
   const auto& attrs = attributes();
   for (std::size_t i = 0; i < people.size(); ++i)
     for (std::int64_t j = 0; j < c.phrasings; ++j) {
@@ -269,7 +280,10 @@ tasks::dataset build(const kb_config& c, std::uint64_t seed) {
   auto value = [&](const person& p, std::size_t a) { return words{attrs[a].values[static_cast<std::size_t>(p.value[a])]}; };
   for (const auto& p : people)
     if (p.qa_in_train)
-      for (std::size_t a = 0; a < attrs.size(); ++a) d.train.push_back(answer_example(d.vocab, question_tokens(p, a), value(p, a), "qa", 0));
+      for (std::size_t a = 0; a < attrs.size(); ++a) d.train.push_back(answer_example(d.vocab, question_tokens(p, a), value(p, a), "qa/known", 0));
+  for (const auto& p : unknown)
+    for (std::size_t a = 0; a < attrs.size(); ++a)
+      d.train.push_back(answer_example(d.vocab, question_tokens(p, a), {"unknown"}, "qa/unknown", 0));
   // Test: in-distribution QA, storage (the first biography up to each value), extraction.
   for (const auto& p : people)
     if (p.qa_in_train)
@@ -286,6 +300,9 @@ tasks::dataset build(const kb_config& c, std::uint64_t seed) {
     for (std::size_t a = 0; a < attrs.size(); ++a)
       d.test.push_back(answer_example(d.vocab, question_tokens(p, a), value(p, a), "extract/" + attrs[a].name, 2));
   }
+  for (const auto& p : unseen)
+    for (std::size_t a = 0; a < attrs.size(); ++a)
+      d.test.push_back(answer_example(d.vocab, question_tokens(p, a), {"unknown"}, "unseen/" + attrs[a].name, 3));
   return d;
 }
 

@@ -10,15 +10,22 @@
 // rest ("held-out people") appear only in biographies, and their QA pairs are the extraction
 // test (the paper's out-of-distribution QA).
 //
-// Token-level vocabulary (one word, one token). kb_config{.num_people = 2}, seed 0, train[0]:
-//   Inputs: <bos> opal vance grew up in lima . she attended kaist . ...
-//   Labels: opal vance grew up in lima . she attended kaist . ... <eos>
-// and a QA pair: Inputs: <bos> which company employs opal vance ? hooli
-//                Labels: -100 ... -100 hooli <eos>
+// Token-level vocabulary (one word, one token). `lmlab lab task biographies --set num_people=2
+// --set finetune_steps=1`, seed 0, train[0] and test[0]:
+//   Inputs: <bos> umar yilmaz grew up in prague . he earned a degree at kaist . he specialized in
+//           history . he took a job at hooli . he marks a birthday every june .
+//   Labels: umar yilmaz grew up in prague . he ... every june . <eos>
+//   Inputs: <bos> where was umar yilmaz born ? prague
+//   Labels: -100 -100 -100 -100 -100 -100 prague -100
 // Test slices: qa_seen/<attr> (QA people: in-distribution), storage/<attr> (held-out people:
 // their first training biography up to the attribute), extract/<attr> (held-out people's QA).
 // Counts: train = N·phrasings biographies + N_qa·5 QA pairs (N_qa = round(N·qa_fraction));
 // test = 5·N_qa + 10·(N - N_qa).
+// Abstention (optional): `unknown_people` more people appear in training only as QA pairs
+// answered "unknown" (never in a biography: the model cannot know them); `unseen_people` more
+// people appear nowhere in training, and their questions are the test slices unseen/<attr>,
+// whose right answer is "unknown" (answering a value there is fabrication). These add
+// 5·unknown_people training and 5·unseen_people test examples.
 //
 // Not for: relations for the reversal test (relations.hpp), in-context retrieval (context.hpp).
 #pragma once
@@ -56,7 +63,8 @@ struct person {
 // Distinct full names drawn without replacement from the name pools, attributes uniform;
 // the first round(n · qa_fraction) people are the QA people. Pure function of (n, seed).
 std::vector<person> make_people(std::int64_t n, double qa_fraction, std::uint64_t seed);
-// The largest number of distinct full names (first × last pools).
+// The largest number of distinct full names (first × last pools); num_people + unknown_people +
+// unseen_people must not exceed it.
 std::int64_t max_people();
 
 struct kb_config {
@@ -70,6 +78,8 @@ struct kb_config {
   std::int64_t finetune_steps = 0;         // QA fine-tuning steps after pretraining (pretrain_finetune)
   double finetune_lr = 0;                  // 0: train.lr
   std::string probe_hook = "";             // "" : the last block's hook_resid_post
+  std::int64_t unknown_people = 0;  // trained only as QA answered "unknown"
+  std::int64_t unseen_people = 0;   // tested (unseen/<attr>, answer "unknown"), never trained
 };
 
 // Adds the kb_config keys to the table of a config that extends it (the editing task's).
@@ -78,7 +88,8 @@ void add_kb_params(tasks::param_table<C>& p);
 const tasks::param_table<kb_config>& kb_params();
 void check(const kb_config& c);
 
-// The vocabulary every knowledge base uses (specials <pad> <bos> <eos>, names, values, words).
+// The vocabulary every knowledge base uses (specials <pad> <bos> <eos>, "unknown", names,
+// values, words).
 tasks::vocabulary kb_vocabulary();
 
 // One rendered biography: tokens and, per attribute, the index of its value token.
@@ -115,7 +126,9 @@ void add_kb_params(tasks::param_table<C>& p) {
            {"pretrain_finetune", "mixed"})
       .add("finetune_steps", &C::finetune_steps, "QA fine-tuning steps after pretraining", 0, 1e9)
       .add("finetune_lr", &C::finetune_lr, "learning rate of the QA fine-tuning (0: train.lr)", 0, 1)
-      .add("probe_hook", &C::probe_hook, "hook read by the attribute probes at the name ('': last hook_resid_post)");
+      .add("probe_hook", &C::probe_hook, "hook read by the attribute probes at the name ('': last hook_resid_post)")
+      .add("unknown_people", &C::unknown_people, "people trained only as QA answered 'unknown'", 0, 960)
+      .add("unseen_people", &C::unseen_people, "never-seen people whose questions are tested (answer 'unknown')", 0, 960);
 }
 
 }  // namespace lmlab::knowledge

@@ -9,6 +9,11 @@
 // both_reverse (pairs trained both ways: "B was mentored by" -> A, in distribution), and
 // reverse (forward-only pairs: "B was mentored by" -> A; no training example has B before A).
 // Every test answer is a full name (two tokens), scored by exact match.
+// `lmlab lab task reversal --set num_pairs=4 --set both_fraction=0.5 --set num_random=2`:
+//   train[0]  Inputs: <bos> umar yilmaz mentored ruth ruiz .
+//             Labels: umar yilmaz mentored ruth ruiz . <eos>
+//   test[0] (both_reverse):  Inputs: <bos> ruth ruiz was mentored by umar yilmaz
+//                            Labels: -100 -100 -100 -100 -100 umar yilmaz -100
 // reversal_config{.num_pairs = 4, .both_fraction = 0.5}: train = 2·phrasings + 2·2·phrasings
 // statements; test = 2 forward + 2 both_reverse + 2 reverse.
 //

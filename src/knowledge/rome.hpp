@@ -10,7 +10,9 @@
 // λ·mean(diag C)·I is added before solving (C is singular when M exceeds the tokens' rank).
 // v* is found by gradient descent on a vector δ added to the MLP output at the subject's last
 // token, minimising −log p(new answer | prompt) + l2·|δ|² (the paper's eq. 4 without its
-// essence-drift KL term and without averaging over random prefixes: our prompts are fixed).
+// essence-drift KL term, and with δ fitted on one prompt, the question; the editing runner
+// averages k* over two contexts, the question and the bare name, where ROME averages over random
+// prefixes, eq. 3).
 // Not for: MEMIT's many-layer edits, or models whose ffn is not the GELU/SwiGLU MLP.
 #pragma once
 
@@ -48,8 +50,8 @@ struct value_fit {
 value_fit optimize_value(models::lm& model, std::int64_t layer, const tasks::example& ex, std::int64_t pos,
                          const value_options& opt = {});
 
-// W += Λ uᵀ with u = (C + λ·mean(diag C)·I)⁻¹ k and Λ = delta / (uᵀ k). Returns the previous
-// W so the caller can restore it (restore_weight).
+// W += Λ uᵀ with u = (C + λ·mean(diag C)·I)⁻¹ k and Λ = delta / (uᵀ k), delta = v* − (W k + b).
+// Returns the previous W so the caller can restore it (restore_weight).
 std::vector<float> apply_rank_one(models::lm& model, std::int64_t layer, const std::vector<double>& C, double lambda,
                                   const std::vector<double>& key, const std::vector<double>& delta);
 void restore_weight(models::lm& model, std::int64_t layer, const std::vector<float>& saved);

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 
+#include "analysis/calibration.hpp"
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
 #include "hooks/hooks.hpp"
@@ -96,9 +98,17 @@ trained make_and_train(const lab::run_context& ctx, const kb_config& c) {
     t.loss = fit(*t.model, t.ds.train, t.ds.pad_id, oc, steps, oc.lr, ctx.seed, 0);
     t.steps = steps;
   } else {
-    fit(*t.model, with_slice(t.ds.train, "bio"), t.ds.pad_id, oc, steps, oc.lr, ctx.seed, 0);
+    const float bio_loss = fit(*t.model, with_slice(t.ds.train, "bio"), t.ds.pad_id, oc, steps, oc.lr, ctx.seed, 0);
+    // Storage before fine-tuning, to tell "never stored" from "forgotten while fine-tuning".
+    t.model->eval();
+    const auto storage = with_slice(t.ds.test, "storage/");
+    const auto s = score_answers(*t.model, storage, t.ds.pad_id);
+    double ok = 0;
+    for (const auto& x : s) ok += x.correct;
+    log_run_metric(ctx, steps, "pretrain_loss", bio_loss);
+    log_run_metric(ctx, steps, "pretrain_storage", ok / static_cast<double>(std::max<std::size_t>(1, s.size())));
     const double lr = c.finetune_lr > 0 ? c.finetune_lr : oc.lr;
-    t.loss = fit(*t.model, with_slice(t.ds.train, "qa"), t.ds.pad_id, oc, c.finetune_steps, lr, ctx.seed, 1);
+    t.loss = fit(*t.model, with_slice(t.ds.train, "qa/"), t.ds.pad_id, oc, c.finetune_steps, lr, ctx.seed, 1);
     t.steps = steps + c.finetune_steps;
   }
   t.model->eval();
@@ -161,12 +171,43 @@ void probe_attributes(const lab::run_context& ctx, models::lm& model, const task
   }
 }
 
+// Abstention per slice (the share of answers that are "unknown") and the calibration of the QA
+// answers' confidence (the probability of the argmax answer): ECE with 10 bins and the Brier
+// score of "the answer is right", with the probe harness's estimators (analysis/calibration.hpp).
+void log_abstention_and_calibration(const lab::run_context& ctx, const tasks::dataset& ds,
+                                    const std::vector<answer_score>& scores) {
+  const std::int32_t unknown = ds.vocab.id("unknown");
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> abstain;  // slice -> (n, abstained)
+  std::vector<double> conf;
+  std::vector<bool> right;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    auto& a = abstain[ds.test[i].slice];
+    ++a.first;
+    a.second += scores[i].argmax.size() == 1 && scores[i].argmax[0] == unknown;
+    if (ds.test[i].slice.rfind("storage/", 0) == 0) continue;  // completions, not answers to questions
+    conf.push_back(scores[i].confidence);
+    right.push_back(scores[i].correct);
+  }
+  for (const auto& [slice, a] : abstain)
+    log_eval(ctx, slice, "abstain", static_cast<double>(a.second) / static_cast<double>(a.first), a.first);
+  if (conf.empty()) return;
+  const auto e = analysis::expected_calibration_error(conf, right, 10);
+  const auto n = static_cast<std::int64_t>(conf.size());
+  log_eval(ctx, "qa", "ece", e.ece, n);
+  log_eval(ctx, "qa", "brier", analysis::brier_score(conf, right), n);
+  double mean_conf = 0, acc = 0;
+  for (std::size_t i = 0; i < conf.size(); ++i) mean_conf += conf[i], acc += right[i];
+  log_eval(ctx, "qa", "mean_confidence", mean_conf / static_cast<double>(n), n);
+  log_eval(ctx, "qa", "accuracy", acc / static_cast<double>(n), n);
+}
+
 lab::run_result run_biographies(const lab::run_context& ctx) {
   const auto start = clock_type::now();
   const kb_config c = kb_params().read(ctx.config.at("task"), {"name"});
   trained t = make_and_train(ctx, c);
   const auto scores = score_answers(*t.model, t.ds.test, t.ds.pad_id);
   const double acc = log_accuracy(ctx, t.ds.test, scores);
+  log_abstention_and_calibration(ctx, t.ds, scores);
   probe_attributes(ctx, *t.model, t.ds, c);
   return finish(ctx, t, acc, start);
 }
@@ -308,20 +349,38 @@ lab::run_result run_edit(const lab::run_context& ctx) {
   const double acc = log_accuracy(ctx, t.ds.test, score_answers(model, t.ds.test, t.ds.pad_id));
   const auto n_layers = static_cast<std::int64_t>(model.blocks.size());
   const std::int64_t layer = c.layer < 0 ? n_layers + c.layer : c.layer;
+  // The answer is read at the last prompt token; an edit of the subject's position in the last
+  // block reaches no later position, so it could not change the answer.
+  LMLAB_CHECK_HINT(layer >= 0 && layer < n_layers - 1, "choose task.layer in [0, model.n_layers - 2]",
+                   "knowledge_edit: task.layer {} is not a block before the last of {}", c.layer, n_layers);
   const auto C = key_second_moment(model, layer, t.ds.train, t.ds.pad_id);
   std::vector<person> qa_people;
   for (const auto& p : make_people(c.num_people, c.qa_fraction, ctx.seed))
     if (p.qa_in_train) qa_people.push_back(p);
   rng r(ctx.seed, 0x65646974ull);  // "edit"
   edit_tally none, rome, ft;
+  double value_prob = 0;  // p(new value) with v* in place: what the rank-one edit is asked to reach
   const std::string w_name = fmt::format("blocks.{}.mlp.w_out", layer);
   for (std::int64_t e = 0; e < c.num_edits; ++e) {
     const edit_probe ep = make_edit(model, t.ds, qa_people, static_cast<std::size_t>(e), c, r);
     none.add(model, ep, t.ds.pad_id);
-    const mlp_io io = mlp_at(model, layer, ep.target.input, ep.subject_pos);
+    // k*: the subject's key averaged over its contexts, as ROME averages over prefixes (eq. 3):
+    // the question, and the bare name that opens every biography sentence naming the person.
+    mlp_io io = mlp_at(model, layer, ep.target.input, ep.subject_pos);
+    const std::vector<std::int32_t> bare(ep.target.input.begin() + ep.subject_pos - 1,
+                                         ep.target.input.begin() + ep.subject_pos + 1);
+    std::vector<std::int32_t> name = {t.ds.vocab.id("<bos>")};
+    name.insert(name.end(), bare.begin(), bare.end());
+    const mlp_io io_name = mlp_at(model, layer, name, 2);
+    for (std::size_t i = 0; i < io.key.size(); ++i) io.key[i] = 0.5 * (io.key[i] + io_name.key[i]);
     const value_fit vf = optimize_value(model, layer, ep.target, ep.subject_pos,
                                         {static_cast<int>(c.value_steps), c.value_lr, c.value_l2, 0.95});
-    const auto saved = apply_rank_one(model, layer, C, c.ridge, io.key, vf.delta);
+    value_prob += vf.prob_after;
+    // v* = (W k_q + b) + δ from the question; the edit maps the averaged k* to it, and
+    // W k* + b is the mean of the two contexts' outputs (the map is affine).
+    std::vector<double> residual(vf.delta.size());
+    for (std::size_t i = 0; i < residual.size(); ++i) residual[i] = vf.delta[i] + 0.5 * (io.out[i] - io_name.out[i]);
+    const auto saved = apply_rank_one(model, layer, C, c.ridge, io.key, residual);
     rome.add(model, ep, t.ds.pad_id);
     restore_weight(model, layer, saved);
     finetune_fact(model, layer, ep.target, c);
@@ -331,6 +390,7 @@ lab::run_result run_edit(const lab::run_context& ctx) {
   none.log(ctx, "none");
   rome.log(ctx, "rome");
   ft.log(ctx, "finetune");
+  log_eval(ctx, "rome", "value_prob", value_prob / static_cast<double>(c.num_edits), c.num_edits);
   return finish(ctx, t, acc, start);
 }
 

@@ -3,7 +3,9 @@
 //                  mixed); accuracy per slice (qa_seen/*, storage/*, extract/*), and linear
 //                  probes of each attribute from the hidden state at the person's last name
 //                  (evaluation metric probe_accuracy, slices name/<attr>), with interp's
-//                  probe-with-control harness.
+//                  probe-with-control harness; abstention (metric abstain per slice: the
+//                  share of "unknown" answers) and the calibration of the QA answers (slice qa:
+//                  ece, brier, mean_confidence, accuracy) with analysis/calibration.hpp.
 //   reversal       (relations.hpp) runner: train on the statements; accuracy per slice
 //                  (forward, both_reverse, reverse), and the log-probability of the correct
 //                  name against num_random other names (metrics logprob_gap, rank on slices

@@ -98,6 +98,40 @@ TEST(knowledge_kb, held_out_people_have_no_qa_in_training_but_their_biographies)
   }
 }
 
+TEST(knowledge_kb, unknown_and_unseen_people) {
+  kb_config c;
+  c.num_people = 20;
+  c.finetune_steps = 1;
+  const auto base = build(c, 6);
+  c.unknown_people = 8;
+  c.unseen_people = 6;
+  const auto d = build(c, 6);
+  EXPECT_EQ(d.train.size(), base.train.size() + 8u * 5);
+  EXPECT_EQ(d.test.size(), base.test.size() + 6u * 5);
+  EXPECT_EQ(count_slice(d.train, "qa/unknown"), 40u);
+  EXPECT_EQ(count_slice(d.test, "unseen/"), 30u);
+  // The knowledge base itself is the same people with the same facts.
+  for (std::size_t i = 0; i < base.train.size(); ++i) EXPECT_EQ(base.train[i].input, d.train[i].input);
+  // Unseen people's names appear in no training example; "unknown" people only in QA.
+  const auto everyone = make_people(34, 0.0, 6);
+  for (std::size_t i = 20; i < 34; ++i) {
+    const std::vector<std::int32_t> name = {d.vocab.id(everyone[i].first), d.vocab.id(everyone[i].last)};
+    std::size_t in_train = 0;
+    for (const auto& e : d.train) {
+      if (!contains_run(e.input, name)) continue;
+      ++in_train;
+      EXPECT_EQ(e.slice, "qa/unknown");
+    }
+    EXPECT_EQ(in_train, i < 28 ? 5u : 0u) << everyone[i].first << " " << everyone[i].last;
+  }
+  for (const auto& e : d.test) {
+    if (e.slice.rfind("unseen/", 0) != 0) continue;
+    EXPECT_EQ(e.answer, "unknown");
+  }
+  c.unseen_people = 940;
+  EXPECT_THROW(check(c), tasks::param_error);
+}
+
 TEST(knowledge_kb, augmentation_knobs) {
   kb_config c;
   c.num_people = 30;
@@ -190,7 +224,8 @@ TEST(knowledge_reversal, counts_and_the_reverse_split_shares_no_b_a_pair_with_tr
   EXPECT_EQ(tested, 40u * 3);  // every forward statement of every forward-only pair was checked
   // Every reverse test example asks for A after B's name.
   for (const auto& e : d.test) {
-    if (e.slice == "reverse") EXPECT_NE(e.prompt.find("was mentored by"), std::string::npos);
+    if (e.slice != "reverse") continue;
+    EXPECT_NE(e.prompt.find("was mentored by"), std::string::npos);
   }
   EXPECT_TRUE(same(d, build(c, 4)));
 }

@@ -82,7 +82,7 @@ TEST(knowledge_runners, biographies_logs_every_slice_and_the_probes) {
 
 TEST(knowledge_runners, knowledge_edit_logs_efficacy_paraphrase_specificity) {
   const auto cfg = config_of({{"name", "knowledge_edit"}, {"num_people", 20}, {"mode", "mixed"}, {"num_edits", 3},
-                              {"num_neighbours", 4}, {"layer", -1}, {"value_steps", 10}, {"finetune_edit_steps", 5}},
+                              {"num_neighbours", 4}, {"layer", 0}, {"value_steps", 10}, {"finetune_edit_steps", 5}},
                              100);
   const auto r = run_stored(cfg, 3);
   for (const char* s : {"none", "rome", "finetune"})
@@ -94,6 +94,20 @@ TEST(knowledge_runners, knowledge_edit_logs_efficacy_paraphrase_specificity) {
   // The unedited model never already gives the new value as the argmax answer... unless it
   // guesses it: with 3 edits, at most a chance hit; neighbours keep their own answers.
   EXPECT_DOUBLE_EQ(r.ev.at({"none", "specificity"}), 1.0);
+}
+
+TEST(knowledge_runners, an_edit_of_the_last_block_is_an_error) {
+  knowledge::register_knowledge();
+  set_num_threads(1);
+  const auto cfg = config_of({{"name", "knowledge_edit"}, {"num_people", 20}, {"mode", "mixed"}, {"num_edits", 1},
+                              {"num_neighbours", 2}, {"layer", -1}},
+                             5);
+  try {
+    lab::run_config_once({cfg, 0, {}, nullptr, -1, nullptr});
+    FAIL() << "an edit of the last block was accepted";
+  } catch (const lmlab::error& e) {
+    EXPECT_NE(std::string(e.what()).find("task.layer"), std::string::npos) << e.what();
+  }
 }
 
 TEST(knowledge_runners, runner_budget_must_be_steps) {
