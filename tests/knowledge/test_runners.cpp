@@ -71,12 +71,24 @@ TEST(knowledge_runners, reversal_learns_the_trained_direction_and_logs_the_name_
 }
 
 TEST(knowledge_runners, biographies_logs_every_slice_and_the_probes) {
-  const auto cfg = config_of({{"name", "biographies"}, {"num_people", 20}, {"finetune_steps", 30}}, 60);
+  const auto cfg = config_of({{"name", "biographies"}, {"num_people", 20}, {"finetune_steps", 30}, {"unknown_people", 4},
+                              {"unseen_people", 4}},
+                             60);
   const auto r = run_stored(cfg, 2);
   EXPECT_EQ(r.result.steps, 90);
   for (const auto& a : knowledge::attributes()) {
-    for (const char* p : {"qa_seen/", "storage/", "extract/"}) EXPECT_TRUE(r.ev.count({p + a.name, "accuracy"})) << p << a.name;
+    for (const char* p : {"qa_seen/", "storage/", "extract/", "unseen/"}) {
+      EXPECT_TRUE(r.ev.count({p + a.name, "accuracy"})) << p << a.name;
+      EXPECT_TRUE(r.ev.count({p + a.name, "abstain"})) << p << a.name;
+    }
     EXPECT_TRUE(r.ev.count({"name/" + a.name, "probe_accuracy"})) << a.name;
+    // On unseen people the right answer is "unknown": accuracy and abstention are one number.
+    EXPECT_DOUBLE_EQ(r.ev.at({"unseen/" + a.name, "accuracy"}), r.ev.at({"unseen/" + a.name, "abstain"}));
+  }
+  for (const char* m : {"ece", "brier", "mean_confidence", "accuracy"}) {
+    ASSERT_TRUE(r.ev.count({"qa", m})) << m;
+    EXPECT_GE(r.ev.at({"qa", m}), 0.0);
+    EXPECT_LE(r.ev.at({"qa", m}), 1.0);
   }
 }
 
