@@ -263,3 +263,29 @@ TEST(knowledge_kv_position, every_position_equally_and_the_value_is_in_context) 
   c.num_pairs = 11;
   EXPECT_THROW(check(c), tasks::param_error);
 }
+
+TEST(knowledge_headers, the_header_examples_are_exact) {
+  kv_position_config kv;
+  kv.num_pairs = 3;
+  kv.num_keys = 8;
+  kv.num_values = 8;
+  const auto k = build(kv, 0);
+  EXPECT_EQ(k.vocab.decode(k.train[0].input), "<bos> k7 v7 k6 v2 k5 v5 ? k6 v2");
+  EXPECT_EQ(k.vocab.decode(k.train[0].target), "-100 -100 -100 -100 -100 -100 -100 -100 v2 -100");
+  kb_config c;
+  c.num_people = 2;
+  c.finetune_steps = 1;
+  const auto b = build(c, 0);
+  EXPECT_EQ(b.vocab.decode(b.train[0].input),
+            "<bos> umar yilmaz grew up in prague . he earned a degree at kaist . he specialized in history . he took a "
+            "job at hooli . he marks a birthday every june .");
+  EXPECT_EQ(b.vocab.decode(b.test[0].input), "<bos> where was umar yilmaz born ? prague");
+  reversal_config r;
+  r.num_pairs = 4;
+  r.both_fraction = 0.5;
+  r.num_random = 2;
+  const auto v = build(r, 0);
+  EXPECT_EQ(v.vocab.decode(v.train[0].input), "<bos> umar yilmaz mentored ruth ruiz .");
+  EXPECT_EQ(v.test[0].slice, "both_reverse");
+  EXPECT_EQ(v.vocab.decode(v.test[0].input), "<bos> ruth ruiz was mentored by umar yilmaz");
+}
