@@ -53,23 +53,6 @@ std::int64_t longest_train(const tasks::dataset& d) {
   return static_cast<std::int64_t>(m);
 }
 
-// The run's model config: the spec's [model] (lab/spec.hpp lm_model_json) with the task's
-// vocabulary and longest sequence as vocab_size and n_ctx where the spec leaves them out.
-models::lm_config run_model_config(const nlohmann::json& mj, const tasks::dataset& ds) {
-  nlohmann::json mcj = lm_model_json(mj);
-  if (!mcj.contains("vocab_size")) mcj["vocab_size"] = ds.vocab.size();
-  LMLAB_CHECK(mcj["vocab_size"].get<std::int64_t>() >= ds.vocab.size(),
-              "lab: model.vocab_size {} is smaller than the task's vocabulary {}", mcj["vocab_size"].get<std::int64_t>(),
-              ds.vocab.size());
-  if (!mcj.contains("n_ctx")) mcj["n_ctx"] = longest(ds);
-  LMLAB_CHECK_HINT(mcj["n_ctx"].get<std::int64_t>() >= longest(ds), "raise model.n_ctx or shorten the task's sequences",
-                   "lab: model.n_ctx {} is shorter than the task's longest sequence {}", mcj["n_ctx"].get<std::int64_t>(),
-                   longest(ds));
-  const models::lm_config mc = models::lm_config_from_json(mcj, "model");
-  mc.validate("model.");
-  return mc;
-}
-
 // The run's steps from its budget (train.steps, else train.tokens, else train.flops), and the
 // training FLOPs of one step: the model's own count per token (PaLM's 3x forward, with each
 // mixer's sequence work and MoD's routed share) at the mean training length.
@@ -396,6 +379,23 @@ train::optim_config shared_train_keys(const nlohmann::json& tj) {
   o.beta2 = get_or<double>(tj, "beta2", o.beta2);
   o.grad_clip = get_or<double>(tj, "grad_clip", o.grad_clip);
   return o;
+}
+
+// The run's model config: the spec's [model] (lab/spec.hpp lm_model_json) with the task's
+// vocabulary and longest sequence as vocab_size and n_ctx where the spec leaves them out.
+models::lm_config run_model_config(const nlohmann::json& mj, const tasks::dataset& ds) {
+  nlohmann::json mcj = lm_model_json(mj);
+  if (!mcj.contains("vocab_size")) mcj["vocab_size"] = ds.vocab.size();
+  LMLAB_CHECK(mcj["vocab_size"].get<std::int64_t>() >= ds.vocab.size(),
+              "lab: model.vocab_size {} is smaller than the task's vocabulary {}", mcj["vocab_size"].get<std::int64_t>(),
+              ds.vocab.size());
+  if (!mcj.contains("n_ctx")) mcj["n_ctx"] = longest(ds);
+  LMLAB_CHECK_HINT(mcj["n_ctx"].get<std::int64_t>() >= longest(ds), "raise model.n_ctx or shorten the task's sequences",
+                   "lab: model.n_ctx {} is shorter than the task's longest sequence {}", mcj["n_ctx"].get<std::int64_t>(),
+                   longest(ds));
+  const models::lm_config mc = models::lm_config_from_json(mcj, "model");
+  mc.validate("model.");
+  return mc;
 }
 
 run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, const fs::path& dir,

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <string>
 
+#include "models/lm_config.hpp"
+#include "tasks/dataset.hpp"
 #include "train/config.hpp"
 
 namespace lmlab::lab {
@@ -41,9 +43,11 @@ struct run_result {
 run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, const std::filesystem::path& dir,
                               const std::filesystem::path& store_path, std::int64_t store_run, std::FILE* progress);
 
-// The [train] keys a spec shares with `lmlab train` (batch_size, lr, min_lr, warmup_steps,
-// weight_decay, beta1, beta2, grad_clip) over the one set of defaults (train/config.hpp); lab
-// runners (runner.hpp) read them too.
+// Shared with the lab runners of other layers (lab/runner.hpp), so every run reads a spec alike:
+// the [train] keys a spec shares with `lmlab train`, over train/config.hpp's defaults;
 train::optim_config shared_train_keys(const nlohmann::json& train);
+// the run's model config: the spec's [model] with the task's vocabulary and longest sequence as
+// vocab_size and n_ctx where the spec leaves them out (validated).
+models::lm_config run_model_config(const nlohmann::json& model, const tasks::dataset& ds);
 
 }  // namespace lmlab::lab

@@ -2,6 +2,7 @@
 #include "labs/labs.hpp"
 
 #include "align/runners.hpp"
+#include "knowledge/runners.hpp"
 #include "vlm/runner.hpp"
 
 namespace lmlab::labs {
@@ -11,6 +12,7 @@ void register_all_labs() {
     register_tms();
     vlm::register_lab();
     align::register_align();
+    knowledge::register_knowledge();
     return true;
   }();
   (void)done;

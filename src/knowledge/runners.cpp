@@ -1,0 +1,417 @@
+// The knowledge lab's tasks and runners: see runners.hpp.
+#include "knowledge/runners.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include "analysis/calibration.hpp"
+#include "autograd/autograd.hpp"
+#include "core/error.hpp"
+#include "hooks/hooks.hpp"
+#include "interp/probe.hpp"
+#include "knowledge/context.hpp"
+#include "knowledge/fit.hpp"
+#include "knowledge/relations.hpp"
+#include "knowledge/rome.hpp"
+#include "lab/run.hpp"
+#include "lab/runner.hpp"
+#include "models/lm.hpp"
+#include "tasks/registry.hpp"
+#include "train/optim.hpp"
+
+namespace lmlab::knowledge {
+
+const tasks::param_table<edit_config>& edit_params() {
+  static const tasks::param_table<edit_config> t = [] {
+    tasks::param_table<edit_config> p("knowledge_edit");
+    add_kb_params(p);
+    p.add("num_edits", &edit_config::num_edits, "facts edited, one at a time, each from the trained model", 1, 1e6)
+        .add("layer", &edit_config::layer, "the block whose MLP is edited (< 0: from the last)", -64, 64)
+        .add("ridge", &edit_config::ridge, "λ added to C as λ·mean(diag C)·I", 0, 1e6)
+        .add("value_steps", &edit_config::value_steps, "Adam steps finding v*", 1, 1e5)
+        .add("value_lr", &edit_config::value_lr, "Adam learning rate for v*", 0, 100)
+        .add("value_l2", &edit_config::value_l2, "L2 penalty on v* - (W k* + b)", 0, 100)
+        .add("finetune_edit_steps", &edit_config::finetune_edit_steps, "fine-tuning comparison: steps on the fact", 1, 1e5)
+        .add("finetune_edit_lr", &edit_config::finetune_edit_lr, "fine-tuning comparison: Adam learning rate", 0, 10)
+        .add("num_neighbours", &edit_config::num_neighbours, "other QA people asked the same attribute", 1, 1e5);
+    return p;
+  }();
+  return t;
+}
+
+void check(const edit_config& c) {
+  check(static_cast<const kb_config&>(c));
+  const std::int64_t n_qa = std::llround(static_cast<double>(c.num_people) * c.qa_fraction);
+  if (c.num_neighbours > n_qa - 1)
+    throw tasks::param_error("num_neighbours",
+                             fmt::format("knowledge_edit: {} neighbours but only {} other QA people", c.num_neighbours, n_qa - 1),
+                             "lower num_neighbours or raise num_people / qa_fraction");
+}
+
+namespace {
+
+using words = std::vector<std::string>;
+using clock_type = std::chrono::steady_clock;
+
+template <class C>
+tasks::task_info task_of(std::string name, std::string summary, const tasks::param_table<C>& table, bool with_dataset) {
+  tasks::task_info t;
+  t.name = std::move(name);
+  t.summary = std::move(summary);
+  t.params = table.specs();
+  const tasks::param_table<C>* tp = &table;
+  t.canonical = [tp](const nlohmann::json& j) {
+    const C c = tp->read(j, {"name"});
+    check(c);
+    return tp->write(c);
+  };
+  if (with_dataset)
+    t.build = [tp](const nlohmann::json& j, std::uint64_t seed) { return build(tp->read(j, {"name"}), seed); };
+  return t;
+}
+
+// The steps of a runner's (first) training phase: a step budget only.
+std::int64_t train_steps_of(const nlohmann::json& tj) {
+  LMLAB_CHECK_HINT(tj.contains("steps") && tj["steps"].get<std::int64_t>() > 0,
+                   "the knowledge runners take a step budget: set train.steps (not tokens or flops)",
+                   "knowledge: train.steps is required");
+  return tj["steps"].get<std::int64_t>();
+}
+
+struct trained {
+  tasks::dataset ds;
+  std::unique_ptr<models::lm> model;
+  float loss = NAN;
+  std::int64_t steps = 0;
+};
+
+trained make_and_train(const lab::run_context& ctx, const kb_config& c) {
+  trained t;
+  t.ds = build(c, ctx.seed);
+  tasks::validate(t.ds);
+  t.model = models::make_model(lab::run_model_config(ctx.config.at("model"), t.ds), ctx.seed);
+  const auto oc = lab::shared_train_keys(ctx.config.at("train"));
+  const std::int64_t steps = train_steps_of(ctx.config.at("train"));
+  if (c.mode == "mixed") {
+    t.loss = fit(*t.model, t.ds.train, t.ds.pad_id, oc, steps, oc.lr, ctx.seed, 0);
+    t.steps = steps;
+  } else {
+    const float bio_loss = fit(*t.model, with_slice(t.ds.train, "bio"), t.ds.pad_id, oc, steps, oc.lr, ctx.seed, 0);
+    // Storage before fine-tuning, to tell "never stored" from "forgotten while fine-tuning".
+    t.model->eval();
+    const auto storage = with_slice(t.ds.test, "storage/");
+    const auto s = score_answers(*t.model, storage, t.ds.pad_id);
+    double ok = 0;
+    for (const auto& x : s) ok += x.correct;
+    log_run_metric(ctx, steps, "pretrain_loss", bio_loss);
+    log_run_metric(ctx, steps, "pretrain_storage", ok / static_cast<double>(std::max<std::size_t>(1, s.size())));
+    const double lr = c.finetune_lr > 0 ? c.finetune_lr : oc.lr;
+    t.loss = fit(*t.model, with_slice(t.ds.train, "qa/"), t.ds.pad_id, oc, c.finetune_steps, lr, ctx.seed, 1);
+    t.steps = steps + c.finetune_steps;
+  }
+  t.model->eval();
+  return t;
+}
+
+void log_common(const lab::run_context& ctx, const models::lm& model, std::int64_t steps, float loss) {
+  log_run_metric(ctx, 0, "n_params", static_cast<double>(model.num_parameters()));
+  log_run_metric(ctx, 0, "steps", static_cast<double>(steps));
+  log_run_metric(ctx, steps, "final_train_loss", loss);
+}
+
+lab::run_result finish(const lab::run_context& ctx, const trained& t, double acc, clock_type::time_point start) {
+  lab::run_result r;
+  r.final_train_loss = t.loss;
+  r.test_accuracy = acc;
+  r.steps = t.steps;
+  r.n_params = t.model->num_parameters();
+  r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  log_common(ctx, *t.model, t.steps, t.loss);
+  log_run_metric(ctx, t.steps, "seconds", r.seconds);
+  return r;
+}
+
+// P-probing (Allen-Zhu & Li 2023 §5): can a linear probe read each attribute from the hidden
+// state at the person's last name token? Inputs "<bos> first last"; the causal model's state
+// there is the same whatever text follows the name.
+void probe_attributes(const lab::run_context& ctx, models::lm& model, const tasks::dataset& ds, const kb_config& c) {
+  const auto people = make_people(c.num_people, c.qa_fraction, ctx.seed);
+  const std::string hook =
+      c.probe_hook.empty() ? fmt::format("blocks.{}.hook_resid_post", model.blocks.size() - 1) : c.probe_hook;
+  std::vector<std::int32_t> ids;
+  std::vector<std::int64_t> types;
+  for (const auto& p : people) {
+    for (const auto& w : {std::string("<bos>"), p.first, p.last}) ids.push_back(ds.vocab.id(w));
+    types.push_back(ds.vocab.id(p.last));
+  }
+  const auto N = static_cast<std::int64_t>(people.size());
+  auto [logits, cache] = hooks::run_with_cache(model, tensor::from<std::int32_t>({N, 3}, std::span<const std::int32_t>(ids)),
+                                               [&](const std::string& s) { return s == hook; });
+  LMLAB_CHECK_HINT(cache.count(hook), "`lmlab interp hooks CKPT` lists the hook names", "biographies: probe_hook '{}' is not a hook of this model", hook);
+  const tensor& h = cache.at(hook);
+  const auto D = static_cast<std::size_t>(h.size(-1));
+  const auto all = h.to_vector();
+  LMLAB_CHECK(all.size() == static_cast<std::size_t>(N) * 3 * D, "biographies: probe_hook '{}' is not a (B, T, C) activation", hook);
+  std::vector<double> X;
+  for (std::int64_t i = 0; i < N; ++i)
+    X.insert(X.end(), all.begin() + static_cast<std::ptrdiff_t>((i * 3 + 2) * static_cast<std::int64_t>(D)),
+             all.begin() + static_cast<std::ptrdiff_t>((i * 3 + 3) * static_cast<std::int64_t>(D)));
+  for (std::size_t a = 0; a < attributes().size(); ++a) {
+    std::vector<int> y;
+    for (const auto& p : people) y.push_back(p.value[a]);
+    interp::probe_options opt;
+    opt.seed = ctx.seed;
+    opt.resamples = 200;
+    const auto r = interp::probe_with_control(X, D, y, types, opt);
+    log_eval(ctx, "name/" + attributes()[a].name, "probe_accuracy", r.task_acc.estimate, static_cast<std::int64_t>(r.n_test));
+    log_eval(ctx, "name/" + attributes()[a].name, "probe_chance", 1.0 / static_cast<double>(attributes()[a].values.size()),
+             static_cast<std::int64_t>(r.n_test));
+  }
+}
+
+// Abstention per slice (the share of answers that are "unknown") and the calibration of the QA
+// answers' confidence (the probability of the argmax answer): ECE with 10 bins and the Brier
+// score of "the answer is right", with the probe harness's estimators (analysis/calibration.hpp).
+void log_abstention_and_calibration(const lab::run_context& ctx, const tasks::dataset& ds,
+                                    const std::vector<answer_score>& scores) {
+  const std::int32_t unknown = ds.vocab.id("unknown");
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> abstain;  // slice -> (n, abstained)
+  std::vector<double> conf;
+  std::vector<bool> right;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    auto& a = abstain[ds.test[i].slice];
+    ++a.first;
+    a.second += scores[i].argmax.size() == 1 && scores[i].argmax[0] == unknown;
+    if (ds.test[i].slice.rfind("storage/", 0) == 0) continue;  // completions, not answers to questions
+    conf.push_back(scores[i].confidence);
+    right.push_back(scores[i].correct);
+  }
+  for (const auto& [slice, a] : abstain)
+    log_eval(ctx, slice, "abstain", static_cast<double>(a.second) / static_cast<double>(a.first), a.first);
+  if (conf.empty()) return;
+  const auto e = analysis::expected_calibration_error(conf, right, 10);
+  const auto n = static_cast<std::int64_t>(conf.size());
+  log_eval(ctx, "qa", "ece", e.ece, n);
+  log_eval(ctx, "qa", "brier", analysis::brier_score(conf, right), n);
+  double mean_conf = 0, acc = 0;
+  for (std::size_t i = 0; i < conf.size(); ++i) mean_conf += conf[i], acc += right[i];
+  log_eval(ctx, "qa", "mean_confidence", mean_conf / static_cast<double>(n), n);
+  log_eval(ctx, "qa", "accuracy", acc / static_cast<double>(n), n);
+}
+
+lab::run_result run_biographies(const lab::run_context& ctx) {
+  const auto start = clock_type::now();
+  const kb_config c = kb_params().read(ctx.config.at("task"), {"name"});
+  trained t = make_and_train(ctx, c);
+  const auto scores = score_answers(*t.model, t.ds.test, t.ds.pad_id);
+  const double acc = log_accuracy(ctx, t.ds.test, scores);
+  log_abstention_and_calibration(ctx, t.ds, scores);
+  probe_attributes(ctx, *t.model, t.ds, c);
+  return finish(ctx, t, acc, start);
+}
+
+// ---- reversal ----------------------------------------------------------------------------
+
+// Mean log-probability gap (correct − mean of random names) and the share of random names
+// the correct one beats (ties count half), over the forward-only pairs in one direction.
+void log_name_ranking(const lab::run_context& ctx, models::lm& model, const tasks::dataset& ds,
+                      const reversal_config& c, bool reverse) {
+  const auto pairs = make_pairs(c, ctx.seed);
+  rng r(ctx.seed, reverse ? 0x7265ull : 0x6677ull);
+  double gap = 0, rank = 0, correct_lp = 0;
+  std::int64_t n = 0;
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    if (pairs[i].both) continue;
+    const words prompt = reverse ? reverse_prompt(pairs[i], 0) : forward_prompt(pairs[i], 0);
+    auto answer_of = [&](const relation_pair& p) { return reverse ? p.a : p.b; };
+    std::vector<tasks::example> ex = {answer_example(ds.vocab, prompt, answer_of(pairs[i]), "", 0)};
+    std::vector<std::size_t> others;  // num_random distinct other pairs
+    while (static_cast<std::int64_t>(others.size()) < c.num_random) {
+      const auto j = static_cast<std::size_t>(r.below(pairs.size()));
+      if (j != i && std::find(others.begin(), others.end(), j) == others.end()) others.push_back(j);
+    }
+    for (auto j : others) ex.push_back(answer_example(ds.vocab, prompt, answer_of(pairs[j]), "", 0));
+    const auto s = score_answers(model, ex, ds.pad_id);
+    double mean_random = 0, beats = 0;
+    for (std::size_t k = 1; k < s.size(); ++k) {
+      mean_random += s[k].logprob;
+      beats += s[0].logprob > s[k].logprob ? 1.0 : s[0].logprob == s[k].logprob ? 0.5 : 0.0;
+    }
+    mean_random /= static_cast<double>(s.size() - 1);
+    gap += s[0].logprob - mean_random;
+    rank += beats / static_cast<double>(s.size() - 1);
+    correct_lp += s[0].logprob;
+    ++n;
+  }
+  const std::string slice = reverse ? "reverse" : "forward";
+  const double dn = static_cast<double>(std::max<std::int64_t>(n, 1));
+  log_eval(ctx, slice, "logprob_gap", gap / dn, n);
+  log_eval(ctx, slice, "logprob_correct", correct_lp / dn, n);
+  log_eval(ctx, slice, "rank", rank / dn, n);
+}
+
+lab::run_result run_reversal(const lab::run_context& ctx) {
+  const auto start = clock_type::now();
+  const reversal_config c = reversal_params().read(ctx.config.at("task"), {"name"});
+  trained t;
+  t.ds = build(c, ctx.seed);
+  tasks::validate(t.ds);
+  t.model = models::make_model(lab::run_model_config(ctx.config.at("model"), t.ds), ctx.seed);
+  const auto oc = lab::shared_train_keys(ctx.config.at("train"));
+  t.steps = train_steps_of(ctx.config.at("train"));
+  t.loss = fit(*t.model, t.ds.train, t.ds.pad_id, oc, t.steps, oc.lr, ctx.seed, 0);
+  t.model->eval();
+  const auto scores = score_answers(*t.model, t.ds.test, t.ds.pad_id);
+  const double acc = log_accuracy(ctx, t.ds.test, scores);
+  log_name_ranking(ctx, *t.model, t.ds, c, false);
+  log_name_ranking(ctx, *t.model, t.ds, c, true);
+  return finish(ctx, t, acc, start);
+}
+
+// ---- knowledge editing -------------------------------------------------------------------
+
+struct edit_probe {
+  tasks::example target;                    // the question, new value supervised
+  std::vector<tasks::example> paraphrases;  // "<name> <template words>" -> new value
+  std::vector<tasks::example> neighbours;   // other people, same attribute, their current answer
+  std::int64_t subject_pos = 0;             // the last name in target.input
+};
+
+struct edit_tally {
+  double efficacy = 0, paraphrase = 0, specificity = 0;
+  std::int64_t n = 0;
+  void add(models::lm& model, const edit_probe& e, std::int32_t pad) {
+    efficacy += score_answers(model, {e.target}, pad)[0].correct;
+    double ok = 0;
+    for (const auto& s : score_answers(model, e.paraphrases, pad)) ok += s.correct;
+    paraphrase += ok / static_cast<double>(e.paraphrases.size());
+    ok = 0;
+    for (const auto& s : score_answers(model, e.neighbours, pad)) ok += s.correct;
+    specificity += ok / static_cast<double>(e.neighbours.size());
+    ++n;
+  }
+  void log(const lab::run_context& ctx, const std::string& slice) const {
+    const double dn = static_cast<double>(std::max<std::int64_t>(n, 1));
+    log_eval(ctx, slice, "efficacy", efficacy / dn, n);
+    log_eval(ctx, slice, "paraphrase", paraphrase / dn, n);
+    log_eval(ctx, slice, "specificity", specificity / dn, n);
+  }
+};
+
+// Edit e: a QA person, attribute e mod 5, a new value != the true one; neighbours answer with
+// whatever the unedited model answers (specificity = that answer survives the edit).
+edit_probe make_edit(models::lm& model, const tasks::dataset& ds, const std::vector<person>& qa_people, std::size_t e,
+                     const edit_config& c, rng& r) {
+  const person& p = qa_people[static_cast<std::size_t>(r.below(qa_people.size()))];
+  const std::size_t a = e % attributes().size();
+  const auto& values = attributes()[a].values;
+  const std::size_t nv = (static_cast<std::size_t>(p.value[a]) + 1 + static_cast<std::size_t>(r.below(values.size() - 1))) % values.size();
+  edit_probe out;
+  out.target = answer_example(ds.vocab, question_tokens(p, a), {values[nv]}, "edit", 0);
+  out.subject_pos = std::find(out.target.input.begin(), out.target.input.end(), ds.vocab.id(p.last)) - out.target.input.begin();
+  for (std::size_t t = 0; t < attributes()[a].templates.size(); ++t)
+    out.paraphrases.push_back(answer_example(ds.vocab, sentence_prefix(p, a, t), {values[nv]}, "paraphrase", 0));
+  std::vector<const person*> others;
+  while (static_cast<std::int64_t>(others.size()) < c.num_neighbours) {
+    const person* q = &qa_people[static_cast<std::size_t>(r.below(qa_people.size()))];
+    if (q != &p && std::find(others.begin(), others.end(), q) == others.end()) others.push_back(q);
+  }
+  for (const person* q : others) {
+    auto ex = answer_example(ds.vocab, question_tokens(*q, a), {values[0]}, "neighbour", 0);
+    const auto s = score_answers(model, {ex}, ds.pad_id)[0];
+    ex.target[ex.target.size() - 2] = s.argmax[0];  // the unedited model's answer
+    out.neighbours.push_back(std::move(ex));
+  }
+  return out;
+}
+
+// The comparison: fine-tune only W (blocks.L.mlp.w_out) on the one fact with Adam.
+void finetune_fact(models::lm& model, std::int64_t layer, const tasks::example& fact, const edit_config& c) {
+  const std::string name = fmt::format("blocks.{}.mlp.w_out", layer);
+  train::adamw opt({{name, model.parameter(name)}}, {0.9, 0.999, 1e-8, 0.0});
+  const auto T = static_cast<std::int64_t>(fact.input.size());
+  const tensor in = tensor::from<std::int32_t>({1, T}, std::span<const std::int32_t>(fact.input));
+  const tensor tg = tensor::from<std::int32_t>({1, T}, std::span<const std::int32_t>(fact.target));
+  for (std::int64_t s = 0; s < c.finetune_edit_steps; ++s) {
+    backward(model.loss(in, tg));
+    opt.step(c.finetune_edit_lr);
+    model.zero_grad();
+  }
+}
+
+lab::run_result run_edit(const lab::run_context& ctx) {
+  const auto start = clock_type::now();
+  const edit_config c = edit_params().read(ctx.config.at("task"), {"name"});
+  trained t = make_and_train(ctx, c);
+  models::lm& model = *t.model;
+  const double acc = log_accuracy(ctx, t.ds.test, score_answers(model, t.ds.test, t.ds.pad_id));
+  const auto n_layers = static_cast<std::int64_t>(model.blocks.size());
+  const std::int64_t layer = c.layer < 0 ? n_layers + c.layer : c.layer;
+  // The answer is read at the last prompt token; an edit of the subject's position in the last
+  // block reaches no later position, so it could not change the answer.
+  LMLAB_CHECK_HINT(layer >= 0 && layer < n_layers - 1, "choose task.layer in [0, model.n_layers - 2]",
+                   "knowledge_edit: task.layer {} is not a block before the last of {}", c.layer, n_layers);
+  const auto C = key_second_moment(model, layer, t.ds.train, t.ds.pad_id);
+  std::vector<person> qa_people;
+  for (const auto& p : make_people(c.num_people, c.qa_fraction, ctx.seed))
+    if (p.qa_in_train) qa_people.push_back(p);
+  rng r(ctx.seed, 0x65646974ull);  // "edit"
+  edit_tally none, rome, ft;
+  double value_prob = 0;  // p(new value) with v* in place: what the rank-one edit is asked to reach
+  const std::string w_name = fmt::format("blocks.{}.mlp.w_out", layer);
+  for (std::int64_t e = 0; e < c.num_edits; ++e) {
+    const edit_probe ep = make_edit(model, t.ds, qa_people, static_cast<std::size_t>(e), c, r);
+    none.add(model, ep, t.ds.pad_id);
+    // k*: the subject's key averaged over its contexts, as ROME averages over prefixes (eq. 3):
+    // the question, and the bare name that opens every biography sentence naming the person.
+    mlp_io io = mlp_at(model, layer, ep.target.input, ep.subject_pos);
+    const std::vector<std::int32_t> bare(ep.target.input.begin() + ep.subject_pos - 1,
+                                         ep.target.input.begin() + ep.subject_pos + 1);
+    std::vector<std::int32_t> name = {t.ds.vocab.id("<bos>")};
+    name.insert(name.end(), bare.begin(), bare.end());
+    const mlp_io io_name = mlp_at(model, layer, name, 2);
+    for (std::size_t i = 0; i < io.key.size(); ++i) io.key[i] = 0.5 * (io.key[i] + io_name.key[i]);
+    const value_fit vf = optimize_value(model, layer, ep.target, ep.subject_pos,
+                                        {static_cast<int>(c.value_steps), c.value_lr, c.value_l2, 0.95});
+    value_prob += vf.prob_after;
+    // v* = (W k_q + b) + δ from the question; the edit maps the averaged k* to it, and
+    // W k* + b is the mean of the two contexts' outputs (the map is affine).
+    std::vector<double> residual(vf.delta.size());
+    for (std::size_t i = 0; i < residual.size(); ++i) residual[i] = vf.delta[i] + 0.5 * (io.out[i] - io_name.out[i]);
+    const auto saved = apply_rank_one(model, layer, C, c.ridge, io.key, residual);
+    rome.add(model, ep, t.ds.pad_id);
+    restore_weight(model, layer, saved);
+    finetune_fact(model, layer, ep.target, c);
+    ft.add(model, ep, t.ds.pad_id);
+    restore_weight(model, layer, saved);
+  }
+  none.log(ctx, "none");
+  rome.log(ctx, "rome");
+  ft.log(ctx, "finetune");
+  log_eval(ctx, "rome", "value_prob", value_prob / static_cast<double>(c.num_edits), c.num_edits);
+  return finish(ctx, t, acc, start);
+}
+
+}  // namespace
+
+void register_knowledge() {
+  static const bool done = [] {
+    tasks::register_task(task_of("biographies", "synthetic biographies and QA: storage vs extraction (Allen-Zhu & Li 2023)",
+                                 kb_params(), true));
+    tasks::register_task(task_of("reversal", "A-B relations trained one way, tested both ways (Berglund et al. 2023)",
+                                 reversal_params(), true));
+    tasks::register_task(task_of("kv_position", "key-value retrieval, the relevant pair at every position (Liu et al. 2023)",
+                                 kv_position_params(), true));
+    tasks::register_task(task_of("knowledge_edit", "rank-one MLP edits of trained facts vs fine-tuning (Meng et al. 2022)",
+                                 edit_params(), false));
+    lab::register_runner("biographies", run_biographies);
+    lab::register_runner("reversal", run_reversal);
+    lab::register_runner("knowledge_edit", run_edit);
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace lmlab::knowledge

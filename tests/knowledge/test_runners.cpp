@@ -1,0 +1,136 @@
+// The knowledge runners end to end on tiny configs, writing to a temporary results store:
+// each spec-shaped config runs, writes the evaluations the experiments' [expect] rules read,
+// and is deterministic; a tiny reversal model learns its trained direction.
+#include "knowledge/runners.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+
+#include "core/error.hpp"
+#include "lab/runner.hpp"
+#include "ops/gemm.hpp"
+#include "store/results_store.hpp"
+
+using namespace lmlab;
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json config_of(nlohmann::json task, std::int64_t steps) {
+  return {{"model", {{"arch", "gpt"}, {"d_model", 32}, {"n_layers", 2}, {"n_heads", 2}, {"pos_encoding", "rope"}}},
+          {"task", std::move(task)},
+          {"train", {{"steps", steps}, {"batch_size", 16}, {"lr", 1e-2}, {"warmup_steps", 20}}}};
+}
+
+// (slice, metric) -> value of the run's test evaluations.
+using evals = std::map<std::pair<std::string, std::string>, double>;
+
+struct stored_run {
+  lab::run_result result;
+  evals ev;
+};
+
+stored_run run_stored(const nlohmann::json& config, std::uint64_t seed) {
+  knowledge::register_knowledge();
+  set_num_threads(1);  // tiny shapes: one thread (as a lab child with -j = cores), no spinning pool
+  const fs::path dir = fs::temp_directory_path() / fmt::format("lmlab_knowledge_{}_{}", ::getpid(), seed);
+  fs::create_directories(dir);
+  stored_run out;
+  {
+    store::results_store db(dir / "lmlab.db");
+    const auto id = db.create_run("lab", fmt::format("k/{}", config["task"]["name"].get<std::string>()), config, 0);
+    out.result = lab::run_config_once({config, seed, {}, &db, id, nullptr});
+    for (const auto& e : db.evaluations(id))
+      if (e.split == "test") out.ev[{e.slice, e.metric}] = e.value;
+  }
+  fs::remove_all(dir);
+  return out;
+}
+
+}  // namespace
+
+TEST(knowledge_runners, reversal_learns_the_trained_direction_and_logs_the_name_ranking) {
+  const auto cfg = config_of({{"name", "reversal"}, {"num_pairs", 12}, {"both_fraction", 0.25}, {"phrasings", 1}, {"num_random", 5}}, 400);
+  const auto r = run_stored(cfg, 1);
+  EXPECT_EQ(r.result.steps, 400);
+  EXPECT_GE(r.ev.at({"forward", "accuracy"}), 0.8) << "a 2-layer model should memorise 12 forward statements";
+  for (const char* s : {"forward", "reverse"}) {
+    EXPECT_TRUE(r.ev.count({s, "logprob_gap"})) << s;
+    const double rank = r.ev.at({s, "rank"});
+    EXPECT_GE(rank, 0.0);
+    EXPECT_LE(rank, 1.0);
+  }
+  EXPECT_GT(r.ev.at({"forward", "logprob_gap"}), 1.0);  // the trained direction is far above random names
+  EXPECT_TRUE(r.ev.count({"both_reverse", "accuracy"}));
+  EXPECT_TRUE(r.ev.count({"all", "accuracy"}));
+  // Deterministic: the same config and seed give the same numbers.
+  const auto again = run_stored(cfg, 1);
+  EXPECT_EQ(again.ev, r.ev);
+}
+
+TEST(knowledge_runners, biographies_logs_every_slice_and_the_probes) {
+  const auto cfg = config_of({{"name", "biographies"}, {"num_people", 20}, {"finetune_steps", 30}, {"unknown_people", 4},
+                              {"unseen_people", 4}},
+                             60);
+  const auto r = run_stored(cfg, 2);
+  EXPECT_EQ(r.result.steps, 90);
+  for (const auto& a : knowledge::attributes()) {
+    for (const char* p : {"qa_seen/", "storage/", "extract/", "unseen/"}) {
+      EXPECT_TRUE(r.ev.count({p + a.name, "accuracy"})) << p << a.name;
+      EXPECT_TRUE(r.ev.count({p + a.name, "abstain"})) << p << a.name;
+    }
+    EXPECT_TRUE(r.ev.count({"name/" + a.name, "probe_accuracy"})) << a.name;
+    // On unseen people the right answer is "unknown": accuracy and abstention are one number.
+    EXPECT_DOUBLE_EQ(r.ev.at({"unseen/" + a.name, "accuracy"}), r.ev.at({"unseen/" + a.name, "abstain"}));
+  }
+  for (const char* m : {"ece", "brier", "mean_confidence", "accuracy"}) {
+    ASSERT_TRUE(r.ev.count({"qa", m})) << m;
+    EXPECT_GE(r.ev.at({"qa", m}), 0.0);
+    EXPECT_LE(r.ev.at({"qa", m}), 1.0);
+  }
+}
+
+TEST(knowledge_runners, knowledge_edit_logs_efficacy_paraphrase_specificity) {
+  const auto cfg = config_of({{"name", "knowledge_edit"}, {"num_people", 20}, {"mode", "mixed"}, {"num_edits", 3},
+                              {"num_neighbours", 4}, {"layer", 0}, {"value_steps", 10}, {"finetune_edit_steps", 5}},
+                             100);
+  const auto r = run_stored(cfg, 3);
+  for (const char* s : {"none", "rome", "finetune"})
+    for (const char* m : {"efficacy", "paraphrase", "specificity"}) {
+      ASSERT_TRUE(r.ev.count({s, m})) << s << " " << m;
+      EXPECT_GE(r.ev.at({s, m}), 0.0);
+      EXPECT_LE(r.ev.at({s, m}), 1.0);
+    }
+  // The unedited model never already gives the new value as the argmax answer... unless it
+  // guesses it: with 3 edits, at most a chance hit; neighbours keep their own answers.
+  EXPECT_DOUBLE_EQ(r.ev.at({"none", "specificity"}), 1.0);
+}
+
+TEST(knowledge_runners, an_edit_of_the_last_block_is_an_error) {
+  knowledge::register_knowledge();
+  set_num_threads(1);
+  const auto cfg = config_of({{"name", "knowledge_edit"}, {"num_people", 20}, {"mode", "mixed"}, {"num_edits", 1},
+                              {"num_neighbours", 2}, {"layer", -1}},
+                             5);
+  try {
+    lab::run_config_once({cfg, 0, {}, nullptr, -1, nullptr});
+    FAIL() << "an edit of the last block was accepted";
+  } catch (const lmlab::error& e) {
+    EXPECT_NE(std::string(e.what()).find("task.layer"), std::string::npos) << e.what();
+  }
+}
+
+TEST(knowledge_runners, runner_budget_must_be_steps) {
+  knowledge::register_knowledge();
+  auto cfg = config_of({{"name", "reversal"}, {"num_pairs", 12}, {"num_random", 3}}, 10);
+  cfg["train"].erase("steps");
+  cfg["train"]["tokens"] = 1000;
+  try {
+    lab::run_config_once({cfg, 0, {}, nullptr, -1, nullptr});
+    FAIL() << "a token budget was accepted";
+  } catch (const lmlab::error& e) {
+    EXPECT_NE(std::string(e.what()).find("train.steps"), std::string::npos) << e.what();
+  }
+}
