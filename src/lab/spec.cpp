@@ -559,8 +559,8 @@ experiment_spec parse_spec(std::string_view toml_text, std::string_view source,
     values.push_back(std::move(sv));
   }
 
-  // Budget.
-  {
+  // Budget (a task without a dataset is run by its lab runner, which needs none).
+  if (task->build) {
     const auto& tr = sections["train"];
     if (!tr.count("steps") && !tr.count("tokens") && !tr.count("flops"))
       throw lmlab::error(fmt::format("{}: train: no training budget", section_origin.count("train") ? section_origin["train"] : src),
