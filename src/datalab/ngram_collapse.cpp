@@ -118,6 +118,7 @@ ngram_collapse_result run_ngram_collapse(const ngram_corpus& corpus, const ngram
   for (auto w : corpus.real) real_word[static_cast<std::size_t>(w)] = true;
   const double n_real_words = static_cast<double>(std::count(real_word.begin(), real_word.end(), true));
   const std::size_t n_chunks = corpus.real.size() / len;
+  const double n_tail_types = static_cast<double>(std::max<std::ptrdiff_t>(1, std::count(tail.begin(), tail.end(), true)));
 
   rng g(seed, 0x6E6772ull);  // "ngr"
   std::vector<std::int32_t> pool = corpus.real, synth;
@@ -165,8 +166,15 @@ ngram_collapse_result run_ngram_collapse(const ngram_corpus& corpus, const ngram
       synth.insert(synth.end(), s.begin(), s.end());
     }
     double in_tail = 0;
-    for (auto w : synth) in_tail += tail[static_cast<std::size_t>(w)];
+    std::vector<bool> seen(tail.size(), false);
+    for (auto w : synth) {
+      in_tail += tail[static_cast<std::size_t>(w)];
+      seen[static_cast<std::size_t>(w)] = true;
+    }
     m.tail_mass = in_tail / static_cast<double>(synth.size());
+    double tail_seen = 0;
+    for (std::size_t w = 0; w < tail.size(); ++w) tail_seen += tail[w] && seen[w];
+    m.tail_coverage = tail_seen / n_tail_types;
     const auto seqs = as_chunks(synth, len, n_chunks);
     m.distinct_1 = analysis::distinct_n(seqs, 1);
     m.distinct_2 = analysis::distinct_n(seqs, 2);

@@ -38,6 +38,7 @@ struct ngram_generation {
   double coverage_2 = 0;        // share of the real bigram types present
   double entropy_1 = 0;         // bits: unigram entropy of the training data (the fitted unigram)
   double tail_mass = 0;         // share of this model's samples that are real-tail words
+  double tail_coverage = 0;     // share of the real-tail words (types) that occur in those samples
   double distinct_1 = 0, distinct_2 = 0, self_bleu = 0;  // of this model's samples
 };
 

@@ -112,7 +112,8 @@ void register_one(const std::string& name, const std::string& summary, const tas
 
 // Writes one generation: run metrics at step = generation (every generation), and test
 // evaluations at slice "gen=N" for generation 1, every tenth of the run and the last, which
-// is also slice "all". NaN values (a law that does not apply) are left out.
+// is also slice "all"; slice "half" is generation ⌈G/2⌉, so a rule can compare the second half
+// of a run with the first whatever its size. NaN values (a law that does not apply) are left out.
 void log_generation(const lab::run_context& ctx, int gen, int generations, const metric_list& values, std::int64_t n) {
   metric_list finite;
   for (const auto& v : values)
@@ -125,6 +126,7 @@ void log_generation(const lab::run_context& ctx, int gen, int generations, const
       if (gen == 1 || gen % every == 0 || last)
         ctx.db->log_evaluation(ctx.store_run, "test", "gen=" + std::to_string(gen), name, v, n);
       if (last) ctx.db->log_evaluation(ctx.store_run, "test", "all", name, v, n);
+      if (gen == (generations + 1) / 2) ctx.db->log_evaluation(ctx.store_run, "test", "half", name, v, n);
     }
   }
   if (ctx.progress && (last || gen == 1)) {
@@ -210,6 +212,7 @@ lab::run_result run_ngram(const lab::run_context& ctx) {
                            {"entropy_1", g.entropy_1},
                            {"tail_mass", g.tail_mass},
                            {"tail_ratio", g.tail_mass / res.real_tail_mass},
+                           {"tail_coverage", g.tail_coverage},
                            {"distinct_1", g.distinct_1},
                            {"distinct_2", g.distinct_2},
                            {"self_bleu", g.self_bleu}};

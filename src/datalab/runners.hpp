@@ -4,7 +4,7 @@
 //   collapse_mixture   1-D three-component Gaussian mixture refitted by EM
 //   collapse_ngram     word n-gram LM on a pinned corpus (ngram_collapse.hpp)
 // Every generation's values are run metrics (step = generation) and test evaluations at slice
-// "gen=N"; slice "all" holds the last generation, so [expect] rules read `var_ratio`,
+// "gen=N"; slice "all" holds the last generation and "half" generation ⌈G/2⌉, so [expect] rules read `var_ratio`,
 // `heldout_ppl`, ... directly. Not for: the loops themselves.
 #pragma once
 

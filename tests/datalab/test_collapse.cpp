@@ -204,6 +204,8 @@ TEST(ngram_collapse, loop_on_a_toy_corpus) {
     EXPECT_DOUBLE_EQ(r.gens[0].coverage_1, 1.0);
     EXPECT_DOUBLE_EQ(r.gens[0].coverage_2, 1.0);
     EXPECT_GT(r.gens[0].heldout_ppl, 1.0);
+    EXPECT_GT(r.gens[0].tail_coverage, 0.0);
+    EXPECT_LE(r.gens[0].tail_coverage, 1.0);
     for (const auto& g : r.gens)
       EXPECT_EQ(g.train_tokens, flow == dl::workflow::accumulate ? 1600.0 * g.generation : 1600.0);
   }
