@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "datalab/collapse.hpp"
+#include "datalab/corpus_task.hpp"
 #include "datalab/ngram_collapse.hpp"
 #include "lab/runner.hpp"
 #include "store/results_store.hpp"
@@ -235,6 +236,7 @@ void register_datalab() {
     lab::register_runner("collapse_gaussian", run_gaussian);
     lab::register_runner("collapse_mixture", run_mixture);
     lab::register_runner("collapse_ngram", run_ngram);
+    register_corpus_lm_task();  // trained by the lab's default runner
     return true;
   }();
   (void)done;

@@ -3,6 +3,7 @@
 //   collapse_gaussian  d-dimensional Gaussian refitted by maximum likelihood (collapse.hpp)
 //   collapse_mixture   1-D three-component Gaussian mixture refitted by EM
 //   collapse_ngram     word n-gram LM on a pinned corpus (ngram_collapse.hpp)
+// and the dataset task corpus_lm (corpus_task.hpp), which the lab's default runner trains.
 // Every generation's values are run metrics (step = generation) and test evaluations at slice
 // "gen=N"; slice "all" holds the last generation and "half" generation ⌈G/2⌉, so [expect] rules read `var_ratio`,
 // `heldout_ppl`, ... directly. Not for: the loops themselves.
@@ -10,7 +11,7 @@
 
 namespace lmlab::datalab {
 
-// Registers the three tasks and their runners; safe to call more than once.
+// Registers the tasks and runners; safe to call more than once.
 void register_datalab();
 
 }  // namespace lmlab::datalab

@@ -91,6 +91,7 @@ models::lm_config run_model_config(const nlohmann::json& mj, const tasks::datase
 struct budget {
   std::int64_t steps = 0;
   double flops_per_step = 0;
+  double tokens_per_step = 0;  // batch × mean training length
 };
 budget step_budget(const nlohmann::json& tj, const models::causal_lm& model, const tasks::dataset& ds, std::int64_t B) {
   double mean_len = 0;
@@ -105,7 +106,7 @@ budget step_budget(const nlohmann::json& tj, const models::causal_lm& model, con
   if (steps == 0 && tj.contains("flops"))
     steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(tj["flops"].get<double>() / flops_per_step));
   LMLAB_CHECK(steps > 0, "lab: train.steps, train.tokens or train.flops must be given");
-  return {steps, flops_per_step};
+  return {steps, flops_per_step, static_cast<double>(B) * mean_len};
 }
 
 // Continues from <run>/checkpoint when there is one: weights by name, AdamW state; returns
@@ -231,6 +232,7 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
     db->log_metric(store_run, 0, "n_params", static_cast<double>(model->num_parameters()));
     db->log_metric(store_run, 0, "train_flops", flops_per_step * static_cast<double>(steps));
     db->log_metric(store_run, 0, "steps", static_cast<double>(steps));
+    db->log_metric(store_run, 0, "train_tokens", bud.tokens_per_step * static_cast<double>(steps));  // D of a scaling fit
     // Inference state per sequence at the longest test input (KV caches grow with it, a
     // recurrent state does not), so that a report can plot recall against memory (Zoology).
     if (const auto* zoo = dynamic_cast<const models::lm*>(model.get())) {
