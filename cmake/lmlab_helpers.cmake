@@ -40,3 +40,13 @@ function(lmlab_add_test name)
     PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
     DISCOVERY_TIMEOUT 60)
 endfunction()
+
+# lmlab_link_labs(TEST): a test program that loads every experiments/*.toml also registers the
+# lab layers built (tests/labs_env.cpp), whose tasks those specs name.
+function(lmlab_link_labs name)
+  target_sources(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests/labs_env.cpp)
+  if(TARGET lmlab_datalab)
+    target_link_libraries(${name} PRIVATE lmlab_datalab)
+    target_compile_definitions(${name} PRIVATE LMLAB_HAS_DATALAB=1)
+  endif()
+endfunction()

@@ -9,6 +9,7 @@
 #include "datalab/collapse.hpp"
 #include "datalab/corpus_task.hpp"
 #include "datalab/ngram_collapse.hpp"
+#include "datalab/ttc_runner.hpp"
 #include "lab/runner.hpp"
 #include "store/results_store.hpp"
 #include "tasks/registry.hpp"
@@ -237,6 +238,7 @@ void register_datalab() {
     lab::register_runner("collapse_mixture", run_mixture);
     lab::register_runner("collapse_ngram", run_ngram);
     register_corpus_lm_task();  // trained by the lab's default runner
+    register_ttc();
     return true;
   }();
   (void)done;

@@ -68,22 +68,6 @@ train::optim_config shared_train_keys(const nlohmann::json& tj) {
   return o;
 }
 
-// The run's model config: the spec's [model] (lab/spec.hpp lm_model_json) with the task's
-// vocabulary and longest sequence as vocab_size and n_ctx where the spec leaves them out.
-models::lm_config run_model_config(const nlohmann::json& mj, const tasks::dataset& ds) {
-  nlohmann::json mcj = lm_model_json(mj);
-  if (!mcj.contains("vocab_size")) mcj["vocab_size"] = ds.vocab.size();
-  LMLAB_CHECK(mcj["vocab_size"].get<std::int64_t>() >= ds.vocab.size(),
-              "lab: model.vocab_size {} is smaller than the task's vocabulary {}", mcj["vocab_size"].get<std::int64_t>(),
-              ds.vocab.size());
-  if (!mcj.contains("n_ctx")) mcj["n_ctx"] = longest(ds);
-  LMLAB_CHECK_HINT(mcj["n_ctx"].get<std::int64_t>() >= longest(ds), "raise model.n_ctx or shorten the task's sequences",
-                   "lab: model.n_ctx {} is shorter than the task's longest sequence {}", mcj["n_ctx"].get<std::int64_t>(),
-                   longest(ds));
-  const models::lm_config mc = models::lm_config_from_json(mcj, "model");
-  mc.validate("model.");
-  return mc;
-}
 
 // The run's steps from its budget (train.steps, else train.tokens, else train.flops), and the
 // training FLOPs of one step: the model's own count per token (PaLM's 3x forward, with each
@@ -187,6 +171,23 @@ double overall_accuracy(const std::vector<tasks::slice_accuracy>& s) {
 }
 
 }  // namespace
+
+// The run's model config: the spec's [model] (lab/spec.hpp lm_model_json) with the task's
+// vocabulary and longest sequence as vocab_size and n_ctx where the spec leaves them out.
+models::lm_config run_model_config(const nlohmann::json& mj, const tasks::dataset& ds) {
+  nlohmann::json mcj = lm_model_json(mj);
+  if (!mcj.contains("vocab_size")) mcj["vocab_size"] = ds.vocab.size();
+  LMLAB_CHECK(mcj["vocab_size"].get<std::int64_t>() >= ds.vocab.size(),
+              "lab: model.vocab_size {} is smaller than the task's vocabulary {}", mcj["vocab_size"].get<std::int64_t>(),
+              ds.vocab.size());
+  if (!mcj.contains("n_ctx")) mcj["n_ctx"] = longest(ds);
+  LMLAB_CHECK_HINT(mcj["n_ctx"].get<std::int64_t>() >= longest(ds), "raise model.n_ctx or shorten the task's sequences",
+                   "lab: model.n_ctx {} is shorter than the task's longest sequence {}", mcj["n_ctx"].get<std::int64_t>(),
+                   longest(ds));
+  const models::lm_config mc = models::lm_config_from_json(mcj, "model");
+  mc.validate("model.");
+  return mc;
+}
 
 run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, const fs::path& dir,
                               const fs::path& store_path, std::int64_t store_run, std::FILE* progress) {

@@ -12,6 +12,9 @@
 #include <filesystem>
 #include <string>
 
+#include "models/lm_config.hpp"
+#include "tasks/dataset.hpp"
+
 namespace lmlab::lab {
 
 struct exec_options {
@@ -34,6 +37,10 @@ struct run_result {
   std::int64_t n_params = 0;
   double seconds = 0;
 };
+// The model config of a run: the spec's [model] with vocab_size and n_ctx filled in from the
+// task's dataset (runners that reload a run's checkpoint build the same model with it).
+models::lm_config run_model_config(const nlohmann::json& model, const tasks::dataset& ds);
+
 // Trains on `config` ({model, task, train, ...} as stored by the sweep) and evaluates.
 // `store_run` < 0: do not touch a store (tests). Writes checkpoints under `dir` when nonempty.
 run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, const std::filesystem::path& dir,
