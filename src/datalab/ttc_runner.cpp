@@ -22,7 +22,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> own_keys = {"n_samples", "temperature", "draws", "eval_items"};
+// A function, not a namespace-scope vector: registration runs during static initialisation.
+const std::vector<std::string>& own_keys() {
+  static const std::vector<std::string> k = {"n_samples", "temperature", "draws", "eval_items"};
+  return k;
+}
 
 struct ttc_params {
   std::int64_t n_samples = 16, draws = 50, eval_items = 200;
@@ -35,7 +39,7 @@ std::pair<nlohmann::json, ttc_params> split(const nlohmann::json& j) {
   ttc_params p;
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (it.key() == "name") continue;
-    if (std::find(own_keys.begin(), own_keys.end(), it.key()) == own_keys.end()) {
+    if (std::find(own_keys().begin(), own_keys().end(), it.key()) == own_keys().end()) {
       arith[it.key()] = it.value();
       continue;
     }
@@ -172,7 +176,7 @@ void register_ttc() {
     t.name = "ttc_arithmetic";
     t.summary = "test-time compute (pass@k, majority / weighted vote, best-of-n) on base-b arithmetic";
     t.params = arith.params;
-    for (const auto& k : own_keys) {
+    for (const auto& k : own_keys()) {
       tasks::param_spec s;
       s.name = k;
       s.kind = k == "temperature" ? tasks::param_kind::number : tasks::param_kind::integer;
