@@ -37,7 +37,7 @@ struct ttc_accuracy {
 
 // Expected accuracy of each method with k of the item's samples, over `draws` random k-subsets
 // (pass@k is exact). ref: Snell et al. 2024, "Scaling LLM Test-Time Compute Optimally"
-// (arXiv:2408.03314), sec. 3: best-of-N weighted and majority baselines.
+// (arXiv:2408.03314): best-of-N and (weighted) majority baselines.
 ttc_accuracy item_accuracy(const std::vector<sampled_answer>& s, std::int64_t k, int draws, rng& g);
 
 }  // namespace lmlab::datalab
