@@ -138,10 +138,13 @@ void log_generation(const lab::run_context& ctx, int gen, int generations, const
   }
 }
 
-metric_list gaussian_metrics(const generation_stats& s) {
-  return {{"var_ratio", s.var_ratio_mean},   {"var_ratio_se", s.var_ratio_se}, {"var_ratio_median", s.var_ratio_median},
-          {"var_law", s.var_law},            {"log_var", s.log_var_mean},      {"log_var_law", s.log_var_law},
-          {"mean_shift", s.mean_shift},      {"tail_mass", s.tail_mass},       {"min_weight", s.min_weight}};
+// One generation's values; a mixture has no closed-form laws, a single Gaussian no weights.
+metric_list generation_metrics(const generation_stats& s, bool mixture) {
+  metric_list m = {{"var_ratio", s.var_ratio_mean}, {"var_ratio_se", s.var_ratio_se}, {"var_ratio_median", s.var_ratio_median}};
+  if (!mixture) m.insert(m.end(), {{"var_law", s.var_law}, {"log_var", s.log_var_mean}, {"log_var_law", s.log_var_law}});
+  m.insert(m.end(), {{"mean_shift", s.mean_shift}, {"tail_mass", s.tail_mass}});
+  if (mixture) m.emplace_back("min_weight", s.min_weight);
+  return m;
 }
 
 lab::run_result finish(int generations, double seconds) {
@@ -165,9 +168,7 @@ lab::run_result run_gaussian(const lab::run_context& ctx) {
   c.s = schedule_of(p, p.samples, p.chains);
   const auto gens = run_gaussian_collapse(c, ctx.seed);
   for (const auto& s : gens) {
-    auto m = gaussian_metrics(s);
-    m.erase(m.end() - 1);  // min_weight: mixtures only
-    log_generation(ctx, s.generation, c.s.generations, m, p.chains);
+    log_generation(ctx, s.generation, c.s.generations, generation_metrics(s, false), p.chains);
   }
   return finish(c.s.generations, seconds_since(t0));
 }
@@ -179,9 +180,7 @@ lab::run_result run_mixture(const lab::run_context& ctx) {
   c.em_iters = static_cast<int>(p.em_iters);
   c.s = schedule_of(p, p.samples, p.chains);
   for (const auto& s : run_mixture_collapse(c, ctx.seed)) {
-    auto m = gaussian_metrics(s);
-    m.erase(m.begin() + 3, m.begin() + 6);  // no closed-form laws for a mixture
-    log_generation(ctx, s.generation, c.s.generations, m, p.chains);
+    log_generation(ctx, s.generation, c.s.generations, generation_metrics(s, true), p.chains);
   }
   return finish(c.s.generations, seconds_since(t0));
 }

@@ -12,6 +12,11 @@
 #include "datalab/runners.hpp"
 #include "lab/runner.hpp"
 #include "lab/spec.hpp"
+#include "store/results_store.hpp"
+
+#include <unistd.h>
+#include <filesystem>
+#include <set>
 
 namespace dl = lmlab::datalab;
 
@@ -229,4 +234,30 @@ TEST(datalab_runners, a_spec_without_a_training_budget_runs_through_the_runner) 
   } catch (const lmlab::error& e) {
     EXPECT_NE(std::string(e.what()).find("task.workflow"), std::string::npos) << e.what();
   }
+}
+
+// With a store, every generation is a run metric and the selected generations are test slices:
+// gen=1, every tenth, "half" (generation ⌈G/2⌉) and "all" (the last), laws included.
+TEST(datalab_runners, generations_are_logged_as_metrics_and_slices) {
+  dl::register_datalab();
+  const auto path = std::filesystem::temp_directory_path() / ("lmlab_datalab_runner_" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  {
+    lmlab::store::results_store db(path);
+    const auto spec = lmlab::lab::parse_spec(
+        "name = \"g\"\n[task]\nname = \"collapse_gaussian\"\nsamples = 10\nchains = 20\ngenerations = 5\n", "g.toml");
+    const auto id = db.create_run("lab", "g/1", spec.runs[0].config);
+    lmlab::lab::run_config_once({spec.runs[0].config, 1, {}, &db, id, nullptr});
+    std::set<std::string> slices;
+    double law_all = 0;
+    for (const auto& e : db.evaluations(id)) {
+      slices.insert(e.slice);
+      if (e.slice == "all" && e.metric == "var_law") law_all = e.value;
+    }
+    EXPECT_EQ(slices, (std::set<std::string>{"all", "half", "gen=1", "gen=2", "gen=3", "gen=4", "gen=5"}));
+    EXPECT_DOUBLE_EQ(law_all, std::pow(0.9, 5));
+    EXPECT_EQ(db.metrics(id, "var_ratio").size(), 5u);
+    EXPECT_TRUE(db.metrics(id, "min_weight").empty());  // a mixture's metric only
+  }
+  std::filesystem::remove(path);
 }
