@@ -186,8 +186,13 @@ void add_plan(CLI::App& app) {
   {
     auto a = std::make_shared<fit_args>();
     auto* s = add_verb(*plan, "fit", "Fit L(N,D) = E + A/N^alpha + B/D^beta to runs (Huber on log loss, L-BFGS)",
-                       "lmlab plan fit --csv runs.csv --bootstrap 200", a, out, fit_table);
-    s->add_option("--csv", a->csv, "CSV with columns N,D,loss")->required();
+                       "lmlab plan fit --csv runs.csv --bootstrap 200\n  lmlab plan fit --store lmlab.db --experiment scaling_brown", a, out, fit_table);
+    s->add_option("--csv", a->csv, "CSV with columns N,D,loss");
+    s->add_option("--store", a->store, "instead of --csv: the lab's results store (with --experiment)");
+    s->add_option("--experiment", a->experiment, "with --store: the experiment whose finished runs are fitted (N = n_params, D = train_tokens)");
+    s->add_option("--loss", a->loss, "with --store: tail_mean (mean train_loss over the last --tail of steps) or a run metric")
+        ->capture_default_str();
+    s->add_option("--tail", a->tail, "with --store: share of steps averaged by tail_mean")->capture_default_str();
     s->add_option("--bootstrap", a->bootstrap, "bootstrap resamples")->capture_default_str();
     s->add_option("--delta", a->delta, "Huber delta")->capture_default_str();
     s->add_option("--seed", a->seed, "bootstrap seed")->capture_default_str();

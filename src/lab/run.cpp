@@ -59,6 +59,7 @@ std::int64_t longest_train(const tasks::dataset& d) {
 struct budget {
   std::int64_t steps = 0;
   double flops_per_step = 0;
+  double tokens_per_step = 0;  // batch × mean training length
 };
 budget step_budget(const nlohmann::json& tj, const models::causal_lm& model, const tasks::dataset& ds, std::int64_t B) {
   double mean_len = 0;
@@ -73,7 +74,7 @@ budget step_budget(const nlohmann::json& tj, const models::causal_lm& model, con
   if (steps == 0 && tj.contains("flops"))
     steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(tj["flops"].get<double>() / flops_per_step));
   LMLAB_CHECK(steps > 0, "lab: train.steps, train.tokens or train.flops must be given");
-  return {steps, flops_per_step};
+  return {steps, flops_per_step, static_cast<double>(B) * mean_len};
 }
 
 // Continues from <run>/checkpoint when there is one: weights by name, AdamW state; returns
@@ -207,6 +208,7 @@ void log_run_info(const run_state& s) {
   if (!s.db) return;
   s.db->log_metric(s.store_run, 0, "n_params", static_cast<double>(s.model->num_parameters()));
   s.db->log_metric(s.store_run, 0, "train_flops", s.bud.flops_per_step * static_cast<double>(s.bud.steps));
+  s.db->log_metric(s.store_run, 0, "train_tokens", s.bud.tokens_per_step * static_cast<double>(s.bud.steps));  // D of a scaling fit
   s.db->log_metric(s.store_run, 0, "steps", static_cast<double>(s.bud.steps));
   if (const auto* zoo = dynamic_cast<const models::lm*>(s.model.get())) {
     std::size_t longest = 0;

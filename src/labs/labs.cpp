@@ -2,6 +2,7 @@
 #include "labs/labs.hpp"
 
 #include "align/runners.hpp"
+#include "datalab/runners.hpp"
 #include "knowledge/runners.hpp"
 #include "vlm/runner.hpp"
 
@@ -13,6 +14,7 @@ void register_all_labs() {
     vlm::register_lab();
     align::register_align();
     knowledge::register_knowledge();
+    datalab::register_datalab();
     return true;
   }();
   (void)done;

@@ -88,6 +88,9 @@ table tco_table(const tco_args& a);
 
 struct fit_args {
   std::string csv;
+  std::string store, experiment;   // instead of csv: the lab's finished runs (fit_store.hpp)
+  std::string loss = "tail_mean";  // with store: tail_mean or a run metric
+  std::string tail = "0.1";
   std::string bootstrap = "200", delta = "1e-3", seed = "1";
   bool coarse = false;
 };

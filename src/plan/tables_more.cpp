@@ -11,6 +11,9 @@
 #include "plan/inference.hpp"
 #include "plan/parallel.hpp"
 #include "plan/tables.hpp"
+#ifdef LMLAB_PLAN_HAS_STORE
+#include "plan/fit_store.hpp"
+#endif
 #include "plan/vlm_tokens.hpp"
 
 namespace lmlab::plan {
@@ -251,32 +254,49 @@ table tco_table(const tco_args& a) {
   return t;
 }
 
+namespace {
+std::vector<observation> fit_observations(const fit_args& a) {
+  const bool csv = !a.csv.empty(), store = !a.store.empty() || !a.experiment.empty();
+  if (csv == store)
+    throw usage_error("plan fit: give either --csv FILE or --store DB --experiment NAME",
+                      "--csv: columns N,D,loss; --store: the lab's finished runs of one experiment");
+  if (csv) return read_observations(a.csv);
+#ifdef LMLAB_PLAN_HAS_STORE
+  LMLAB_CHECK_HINT(!a.experiment.empty(), "e.g. --store lmlab.db --experiment scaling_brown", "plan fit: --store needs --experiment");
+  return observations_from_store(a.store.empty() ? "lmlab.db" : a.store, a.experiment, a.loss, single_value(a.tail, "--tail")).obs;
+#else
+  throw lmlab::error("plan fit: this build has no results store layer", "use --csv, or build with the store layer");
+#endif
+}
+}  // namespace
+
 table fit_table(const fit_args& a) {
-  LMLAB_CHECK_HINT(!a.csv.empty(), "a CSV with columns N,D,loss", "plan fit: --csv is required");
-  const auto obs = read_observations(a.csv);
+  const auto obs = fit_observations(a);
   fit_options o;
   o.bootstrap = static_cast<int>(single_count(a.bootstrap, "--bootstrap", 0, kMaxDegree));
   o.delta = single_value(a.delta, "--delta");
   o.seed = static_cast<std::uint64_t>(single_count(a.seed, "--seed", 0));
   o.coarse_grid = a.coarse;
   const auto r = fit_scaling_law(obs, o);
-  table t({"constant", "value", "ci_lo", "ci_hi"});
-  auto row = [&](const char* k, double v, const fit_result::interval& ci) {
+  // Beside each constant, Chinchilla's (Hoffmann et al. 2022, eq. (10)) for comparison.
+  const loss_fit h = find_allocation("hoffmann").fit.value();
+  table t({"constant", "value", "ci_lo", "ci_hi", "chinchilla"});
+  auto row = [&](const char* k, double v, const fit_result::interval& ci, double ref) {
     if (r.bootstrap_ok > 0)
-      t.add_row({k, cell(v), cell(ci.lo), cell(ci.hi)});
+      t.add_row({k, cell(v), cell(ci.lo), cell(ci.hi), cell(ref)});
     else
-      t.add_row({k, cell(v), "-", "-"});
+      t.add_row({k, cell(v), "-", "-", cell(ref)});
   };
-  row("E", r.fit.E, r.E);
-  row("A", r.fit.A, r.A);
-  row("B", r.fit.B, r.B);
-  row("alpha", r.fit.alpha, r.alpha);
-  row("beta", r.fit.beta, r.beta);
-  row("a = beta/(alpha+beta)", r.fit.a(), r.a);
-  row("b = alpha/(alpha+beta)", r.fit.b(), r.b);
-  t.add_row({"huber_objective", cell(r.objective), "-", "-"});
-  t.add_row({"runs", cell(static_cast<std::int64_t>(obs.size())), "-", "-"});
-  t.add_row({"bootstrap_resamples", cell(r.bootstrap_ok), "-", "-"});
+  row("E", r.fit.E, r.E, h.E);
+  row("A", r.fit.A, r.A, h.A);
+  row("B", r.fit.B, r.B, h.B);
+  row("alpha", r.fit.alpha, r.alpha, h.alpha);
+  row("beta", r.fit.beta, r.beta, h.beta);
+  row("a = beta/(alpha+beta)", r.fit.a(), r.a, h.a());
+  row("b = alpha/(alpha+beta)", r.fit.b(), r.b, h.b());
+  t.add_row({"huber_objective", cell(r.objective), "-", "-", "-"});
+  t.add_row({"runs", cell(static_cast<std::int64_t>(obs.size())), "-", "-", "-"});
+  t.add_row({"bootstrap_resamples", cell(r.bootstrap_ok), "-", "-", "-"});
   return t;
 }
 

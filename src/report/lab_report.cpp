@@ -298,6 +298,12 @@ std::string answer_sentence(const experiment_data& d) {
     if (!v.accuracy.empty()) done.push_back(&v);
   std::string s;
   if (done.empty()) {
+    const std::size_t finished = d.runs - d.failed;
+    // A lab runner's runs (a collapse loop) may finish without any accuracy: say so, not "failed".
+    if (finished > 0)
+      return fmt::format("{} of {} runs finished; they record no test accuracy (this experiment's measurements are the "
+                         "metrics its verdict reads).",
+                         finished, d.runs);
     s = fmt::format("No run finished with a test accuracy: {} of {} runs failed (listed in the table).", d.failed, d.runs);
     return s;
   }

@@ -151,3 +151,24 @@ TEST(cli, lab_slurm_then_shards_then_merge) {
   const auto shown = run_lmlab({"lab", "ls", "--store", store, "-o", "csv"});
   EXPECT_NE(shown.output.find(",finished,"), std::string::npos) << shown.output;
 }
+
+// `lmlab datalab stats`: one row per file (documents are lines, or .jsonl "text" strings), and a
+// bad line names the file and line.
+TEST(cli, datalab_stats_reads_text_and_jsonl_and_names_a_bad_line) {
+  temp_dir d("datalab");
+  lmlab::write_file_atomic(d.path / "a.txt", std::string("the cat sat\n\nthe cat ran\n"));
+  lmlab::write_file_atomic(d.path / "b.jsonl", std::string("{\"text\": \"the dog sat\"}\n{\"text\": \"a dog\"}\n"));
+  lmlab::write_file_atomic(d.path / "bad.jsonl", std::string("{\"text\": \"ok\"}\n{\"txt\": 1}\n"));
+  auto r = run_lmlab({"datalab", "stats", (d.path / "a.txt").string(), (d.path / "b.jsonl").string(), "--reference",
+                      (d.path / "a.txt").string(), "-o", "csv"});
+  ASSERT_EQ(r.rc, 0) << r.output;
+  // a.txt: 2 documents, 6 words, distinct-1 = 4/6 (the cat sat ran)
+  EXPECT_NE(r.output.find("a.txt,2,6,0.666"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("b.jsonl,2,5,"), std::string::npos) << r.output;
+  r = run_lmlab({"datalab", "stats", (d.path / "bad.jsonl").string()});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.output.find("bad.jsonl:2: no \"text\" string"), std::string::npos) << r.output;
+  r = run_lmlab({"datalab", "stats", (d.path / "missing.txt").string()});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.output.find("missing.txt: cannot open"), std::string::npos) << r.output;
+}

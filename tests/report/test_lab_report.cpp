@@ -328,6 +328,15 @@ TEST(lab_report, slices_without_numeric_difficulty_are_ordered_names) {
   EXPECT_EQ(s.figures[0].spec["layer"][1]["mark"]["ticks"]["size"], 10);
 }
 
+// A lab runner's run (a collapse loop) finishes with its own metrics and no accuracy.
+TEST(lab_report, finished_runs_without_accuracy_are_not_called_failed) {
+  rp::lab_run r = mem_run("A", 0, 0.5);
+  r.evaluations = {{"test", "all", "var_ratio", 0.8, 100}};
+  const auto s = rp::lab_experiment_section("recall", {r}, {}, meta_of("recall"));
+  EXPECT_EQ(s.answer, "1 of 1 runs finished; they record no test accuracy (this experiment's measurements are the metrics "
+                      "its verdict reads).");
+}
+
 TEST(lab_report, every_failed_run_is_listed_even_when_none_finished) {
   rp::lab_run r = mem_run("A", 0, 0.5);
   r.info.status = st::run_status::failed;

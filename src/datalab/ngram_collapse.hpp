@@ -1,0 +1,64 @@
+// Collapse loops on word n-gram LMs over a pinned real corpus (Brown by default, src/data):
+// generation 1 fits the real chunks; generation n samples as many chunks from model n−1 (at a
+// temperature) and refits under the workflow of collapse.hpp (replace with a real fraction,
+// accumulate, accumulate_subset). Each generation is measured on real text it never trained on
+// and on its own samples. The real split is fixed (documents by a pinned permutation; every
+// tenth document held out), so seeds vary only the synthetic sampling.
+// Not for: the n-gram model itself (ngram_lm.hpp), the store (runners.cpp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "datalab/collapse.hpp"
+
+namespace lmlab::datalab {
+
+struct ngram_collapse_config {
+  std::string corpus = "brown";
+  int order = 2;
+  double lambda = 0.9;            // interpolation weight of each order's counts
+  int min_count = 2;              // rarer real words become <unk>
+  std::int64_t real_tokens = 20000;
+  std::int64_t heldout_tokens = 10000;
+  int chunk = 32;                 // tokens per chunk (the unit workflows move around)
+  double tail_q = 0.1;            // tail: the rarest real words holding <= this share of real tokens
+  int bleu_chunks = 40;           // self-BLEU over this many generated chunks
+  collapse_schedule s;            // s.samples is ignored: each generation samples real_tokens
+};
+
+struct ngram_generation {
+  int generation = 0;
+  double heldout_ppl = 0;       // exp(mean NLL) on held-out real text
+  double heldout_nll_tail = 0;  // mean NLL of held-out tokens whose word is in the real tail
+  double heldout_nll_head = 0;  // ... and of the other tokens
+  double train_tokens = 0;      // size of this generation's training data
+  double coverage_1 = 0;        // share of the real words (types) present in the training data
+  double coverage_2 = 0;        // share of the real bigram types present
+  double entropy_1 = 0;         // bits: unigram entropy of the training data (the fitted unigram)
+  double tail_mass = 0;         // share of this model's samples that are real-tail words
+  double tail_coverage = 0;     // share of the real-tail words (types) that occur in those samples
+  double distinct_1 = 0, distinct_2 = 0, self_bleu = 0;  // of this model's samples
+};
+
+struct ngram_collapse_result {
+  std::int32_t vocab = 0;             // V (words incl. <unk>)
+  double real_tail_mass = 0;          // share of real training tokens in the tail
+  std::vector<ngram_generation> gens;
+};
+
+// The real data, tokenised (exposed for tests): `real` and `heldout` are whole chunks.
+struct ngram_corpus {
+  std::vector<std::int32_t> real, heldout;
+  std::vector<std::string> words;  // id -> word; words[0] = "<s>", words[1] = "<unk>"
+};
+ngram_corpus prepare_ngram_corpus(const std::vector<std::string>& train_docs, const std::vector<std::string>& heldout_docs,
+                                  const ngram_collapse_config& c);
+
+// Loads the corpus (no network: an unfetched corpus is an error saying how to fetch it).
+ngram_collapse_result run_ngram_collapse(const ngram_collapse_config& c, std::uint64_t seed);
+// The same on given documents (tests).
+ngram_collapse_result run_ngram_collapse(const ngram_corpus& corpus, const ngram_collapse_config& c, std::uint64_t seed);
+
+}  // namespace lmlab::datalab

@@ -1,0 +1,69 @@
+// Test-time compute aggregation: see ttc.hpp.
+#include "datalab/ttc.hpp"
+
+#include <cmath>
+#include <map>
+
+#include "core/error.hpp"
+#include "datalab/collapse.hpp"
+
+namespace lmlab::datalab {
+
+double pass_at_k(std::int64_t n, std::int64_t c, std::int64_t k) {
+  LMLAB_CHECK(n >= 1 && c >= 0 && c <= n && k >= 1 && k <= n, "pass_at_k: need 0 <= c <= n and 1 <= k <= n, got n={} c={} k={}", n, c, k);
+  if (n - c < k) return 1.0;
+  double fail = 1.0;  // C(n−c, k) / C(n, k)
+  for (std::int64_t i = n - c + 1; i <= n; ++i) fail *= 1.0 - static_cast<double>(k) / static_cast<double>(i);
+  return 1.0 - fail;
+}
+
+std::size_t vote(const std::vector<sampled_answer>& s, const std::vector<std::size_t>& subset, bool weighted) {
+  LMLAB_CHECK(!subset.empty(), "vote: no samples");
+  struct tally {
+    double count = 0, weight = 0;
+    std::size_t first = 0;
+  };
+  std::map<std::string, tally> t;
+  for (std::size_t i : subset) {
+    auto [it, inserted] = t.try_emplace(s[i].answer, tally{0, 0, i});
+    it->second.count += 1;
+    it->second.weight += std::exp(s[i].score);
+  }
+  const tally* best = nullptr;
+  for (const auto& [a, x] : t) {
+    const double key = weighted ? x.weight : x.count, tie = weighted ? x.count : x.weight;
+    if (!best) {
+      best = &x;
+      continue;
+    }
+    const double bkey = weighted ? best->weight : best->count, btie = weighted ? best->count : best->weight;
+    if (key > bkey || (key == bkey && (tie > btie || (tie == btie && x.first < best->first)))) best = &x;
+  }
+  return best->first;
+}
+
+ttc_accuracy item_accuracy(const std::vector<sampled_answer>& s, std::int64_t k, int draws, rng& g) {
+  const auto n = static_cast<std::int64_t>(s.size());
+  LMLAB_CHECK(k >= 1 && k <= n && draws >= 1, "ttc: k must be in [1, {}], got {}", n, k);
+  std::int64_t c = 0;
+  for (const auto& x : s) c += x.correct;
+  ttc_accuracy a;
+  a.pass = pass_at_k(n, c, k);
+  // With k = n every draw is the same subset.
+  const int d = k == n ? 1 : draws;
+  for (int r = 0; r < d; ++r) {
+    const auto sub = choose_indices(static_cast<std::size_t>(n), static_cast<std::size_t>(k), g);
+    a.majority += s[vote(s, sub, false)].correct;
+    a.weighted += s[vote(s, sub, true)].correct;
+    std::size_t best = sub[0];
+    for (std::size_t i : sub)
+      if (s[i].score > s[best].score) best = i;
+    a.best_of += s[best].correct;
+  }
+  a.majority /= d;
+  a.weighted /= d;
+  a.best_of /= d;
+  return a;
+}
+
+}  // namespace lmlab::datalab

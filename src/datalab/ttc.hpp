@@ -1,0 +1,43 @@
+// Test-time compute over n sampled answers per item: the unbiased pass@k estimator, majority
+// vote (self-consistency), probability-weighted vote and best-of-n by a score, each as the
+// expected accuracy at k <= n samples (averaged over random k-subsets of the n).
+// Not for: sampling (ttc_runner.cpp), training.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/rng.hpp"
+
+namespace lmlab::datalab {
+
+// pass@k = 1 − C(n−c, k) / C(n, k): the probability that at least one of k samples drawn
+// without replacement from n, c of them correct, is correct. Computed as the product
+// Π_{i=n−c+1..n} (1 − k/i) for numerical stability.
+// ref: Chen et al. 2021, "Evaluating Large Language Models Trained on Code" (arXiv:2107.03374), eq. (1) and Fig. 3.
+double pass_at_k(std::int64_t n, std::int64_t c, std::int64_t k);
+
+struct sampled_answer {
+  std::string answer;   // normalised text of the answer
+  bool correct = false; // by the gold verifier
+  double score = 0;     // a verifier's score or the model's log-probability of the answer
+};
+
+// The most frequent answer; ties go to the answer with the higher summed weight, then the
+// one seen first. `weights` empty: all 1 (majority vote, Wang et al. 2022 self-consistency).
+std::size_t vote(const std::vector<sampled_answer>& s, const std::vector<std::size_t>& subset, bool weighted);
+
+struct ttc_accuracy {
+  double pass = 0;       // pass@k (unbiased, from all n)
+  double majority = 0;   // majority vote over k samples
+  double weighted = 0;   // vote weighted by exp(score)
+  double best_of = 0;    // the single highest-score sample of k
+};
+
+// Expected accuracy of each method with k of the item's samples, over `draws` random k-subsets
+// (pass@k is exact). ref: Snell et al. 2024, "Scaling LLM Test-Time Compute Optimally"
+// (arXiv:2408.03314): best-of-N and (weighted) majority baselines.
+ttc_accuracy item_accuracy(const std::vector<sampled_answer>& s, std::int64_t k, int draws, rng& g);
+
+}  // namespace lmlab::datalab
