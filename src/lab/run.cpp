@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <map>
 
 #include "autograd/autograd.hpp"
@@ -185,11 +186,40 @@ double overall_accuracy(const std::vector<tasks::slice_accuracy>& s) {
   return n ? static_cast<double>(c) / static_cast<double>(n) : 0.0;
 }
 
+// Where a run's CPU time goes (process CPU seconds per phase), printed at the end of the run
+// log so that the quick suite's cost can be read run by run (docs/engine.md, issue 21).
+class phase_clock {
+ public:
+  // Adds the CPU time since the last call to `phase`.
+  void lap(const char* phase) {
+    const double now = cpu_now();
+    auto it = std::find_if(acc_.begin(), acc_.end(), [&](const auto& p) { return p.first == phase; });
+    if (it == acc_.end()) acc_.emplace_back(phase, now - last_);
+    else it->second += now - last_;
+    last_ = now;
+  }
+  std::string line() const {
+    std::string s = "lab: CPU seconds by phase:";
+    for (const auto& [k, v] : acc_) s += fmt::format(" {} {:.2f}", k, v);
+    return s;
+  }
+
+ private:
+  static double cpu_now() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+  }
+  double last_ = cpu_now();
+  std::vector<std::pair<std::string, double>> acc_;
+};
+
 }  // namespace
 
 run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, const fs::path& dir,
                               const fs::path& store_path, std::int64_t store_run, std::FILE* progress) {
   const auto t_start = std::chrono::steady_clock::now();
+  phase_clock phases;
   const nlohmann::json& mj = config.at("model");
   const nlohmann::json& tj = config.at("train");
   reject_unsupported(tj);
@@ -197,6 +227,7 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   tasks::dataset ds = tasks::build_task(config.at("task"), seed);
   tasks::validate(ds);
   LMLAB_CHECK(!ds.train.empty() && !ds.test.empty(), "lab: task {} produced an empty split", ds.task);
+  phases.lap("dataset");
 
   const std::int64_t train_len = longest_train(ds);
   const models::lm_config mc = run_model_config(mj, ds);
@@ -256,6 +287,7 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
     return per_query ? token_accuracy_by_slice(sub, preds) : tasks::accuracy_by_slice(sub, preds);
   };
 
+  phases.lap("setup");
   run_result res;
   res.n_params = model->num_parameters();
   const rng batch_stream(seed ^ 0xBA7C4ull);
@@ -270,13 +302,17 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   const std::int64_t step0 = step;
   train::loop_callbacks cb;
   cb.batch = [&](std::int64_t at) {
+    phases.lap("train_step");
     rng r = batch_stream.fork(static_cast<std::uint64_t>(at));
     std::vector<std::size_t> idx(static_cast<std::size_t>(B));
     for (auto& i : idx) i = static_cast<std::size_t>(r.below(ds.train.size()));
     auto b = tasks::make_batch(ds.train, idx, ds.pad_id);
-    return train::step_batch{ids_tensor(b.input, b.B, b.T), ids_tensor(b.target, b.B, b.T), r.next_u64()};
+    train::step_batch sb{ids_tensor(b.input, b.B, b.T), ids_tensor(b.target, b.B, b.T), r.next_u64()};
+    phases.lap("batches");
+    return sb;
   };
   cb.after_step = [&](std::int64_t done, float loss) {
+    phases.lap("train_step");
     last_loss = loss;
     ema = std::isnan(ema) ? last_loss : 0.95 * ema + 0.05 * last_loss;
     if (done % 10 == 0 || done == steps) {
@@ -291,6 +327,7 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
     if (eval_every > 0 && done % eval_every == 0 && done < steps) {
       const double acc = overall_accuracy(evaluate_test(static_cast<std::size_t>(std::min<std::int64_t>(eval_examples, 256))));
       if (db) db->log_metric(store_run, done, "test_accuracy", acc);
+      phases.lap("evaluation");
     }
     if (progress && (done % 25 == 0 || done == steps)) {
       const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_train).count();
@@ -303,12 +340,14 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
       flush();
       save(done);
     }
+    phases.lap("logging_and_checkpoints");
     if (time_limit > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count() > time_limit)
       throw error(fmt::format("lab: train.time_limit_s {} reached at step {}", time_limit, done),
                   "raise train.time_limit_s or lower train.steps");
   };
   train::train_steps(*model, optim, sched, clip, step, steps, cb);
   flush();
+  phases.lap("logging_and_checkpoints");
   res.steps = steps;
   res.final_train_loss = last_loss;
 
@@ -359,7 +398,10 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
                        static_cast<std::int64_t>(train_sub.size()));
     db->log_metric(store_run, steps, "final_train_loss", last_loss);
   }
+  phases.lap("evaluation");
   save(steps);
+  phases.lap("logging_and_checkpoints");
+  if (progress) std::fprintf(progress, "%s\n", phases.line().c_str());
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   if (db) db->log_metric(store_run, steps, "seconds", res.seconds);
   return res;
