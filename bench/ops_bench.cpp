@@ -33,9 +33,11 @@ struct gpt_config {
   std::string name;
   std::int64_t V, C, H, T, B;
 };
-// L, L64: the lab's shapes (issue 21): d_model 128, 4 heads and d_model 64, 2 heads, T 32, batch 32.
+// L, L64: the lab's shapes (issue 21): d_model 128, 4 heads and d_model 64, 2 heads, T 32, batch 32;
+// L16: the quick arithmetic runs' shape (d_model 64, 4 heads of 16 dims, T 17, batch 64).
 const gpt_config k_configs[] = {{"A", 96, 128, 4, 128, 32}, {"B", 96, 256, 8, 256, 16}, {"C", 512, 512, 8, 256, 8},
-                                {"L", 256, 128, 4, 32, 32},  {"L64", 256, 64, 2, 32, 32}};
+                                {"L", 256, 128, 4, 32, 32},  {"L64", 256, 64, 2, 32, 32},
+                                {"L16", 44, 64, 4, 17, 64}};
 
 double cpu_seconds() {
   rusage ru{};
