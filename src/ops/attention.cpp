@@ -2,7 +2,7 @@
 // saving only the per-row log-sum-exp; backward recomputes each tile's probabilities from it.
 // Tile products (Q K^T, P V, and the four backward products) run on ops/gemm, called from
 // inside the OpenMP region over (batch, head, query tile), where the BLAS runs single-threaded.
-// Short heads (T, S <= 64 and head dim <= 16, the lab's models) skip the GEMM calls: each
+// Short heads (T, S <= 32 and head dim <= 16, most quick lab runs) skip the GEMM calls: each
 // (batch, head) runs in plain vector loops (see "short heads" below).
 // ref: Dao et al. 2022, "FlashAttention", Algorithm 1 (forward, online softmax); Dao 2023,
 // "FlashAttention-2", Algorithm 2 (backward: dV += P^T dO, dP = dO V^T, dS = P (dP - rowsum(dO O)),
@@ -267,11 +267,12 @@ void backward_head(const attn_dims& a, std::int64_t h, rows<const T> q, rows<con
 // transposed once per head so that scores of a query row are one vector loop over keys, and
 // the other products run over the head dim. Same maths as the tiled path (one key tile: the
 // softmax is exact, no online rescaling); sums are taken in another order.
-constexpr std::int64_t k_short_S = 64;   // keys
-constexpr std::int64_t k_short_T = 64;   // queries
-// Head dim: at 16 dims (T 17, batch 64, 4 heads) the short path took 0.56 ms per forward +
-// backward against 0.94 ms tiled; at 32 dims (T 32) 0.55 against 0.44 ms (ops_bench L16, L64,
-// AVX-512 build, 2026-12-07), so wider heads keep the tiled path.
+// Bounds measured with ops_bench (fwd+bwd CPU ms, batch 64, 4 heads, AVX-512 build,
+// 2026-12-07, load 30+): 16-dim heads at T 17 (L16) 0.61-0.74 short vs 0.99-1.09 tiled; at T 32
+// 1.60-1.74 vs 1.64-2.14 (even); at T 48 3.65 vs 2.82-2.91 and T 72 (L16S) 7.2-7.5 vs 5.6-5.8
+// (tiled wins); 32-dim heads at T 32 (L64) 0.55 vs 0.44 ms.
+constexpr std::int64_t k_short_S = 32;  // keys
+constexpr std::int64_t k_short_T = 32;  // queries
 constexpr std::int64_t k_short_D = 16;
 
 bool short_heads(const attn_dims& a) { return a.T <= k_short_T && a.S <= k_short_S && a.D <= k_short_D; }
