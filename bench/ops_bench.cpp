@@ -33,9 +33,12 @@ struct gpt_config {
   std::string name;
   std::int64_t V, C, H, T, B;
 };
-// L, L64: the lab's shapes (issue 21): d_model 128, 4 heads and d_model 64, 2 heads, T 32, batch 32.
+// L, L64: the lab's shapes (issue 21): d_model 128, 4 heads and d_model 64, 2 heads, T 32, batch 32;
+// L16: the quick arithmetic runs' shape (d_model 64, 4 heads of 16 dims, T 17, batch 64);
+// L16S: the quick SCAN runs' (T 72: a batch's longest command + actions).
 const gpt_config k_configs[] = {{"A", 96, 128, 4, 128, 32}, {"B", 96, 256, 8, 256, 16}, {"C", 512, 512, 8, 256, 8},
-                                {"L", 256, 128, 4, 32, 32},  {"L64", 256, 64, 2, 32, 32}};
+                                {"L", 256, 128, 4, 32, 32},  {"L64", 256, 64, 2, 32, 32},
+                                {"L16", 44, 64, 4, 17, 64}, {"L16S", 20, 64, 4, 72, 64}};
 
 double cpu_seconds() {
   rusage ru{};

@@ -211,9 +211,10 @@ class attention_mixer : public mixer {
     q = hook_q(reshape(linear(x, w_q, b_q), {B, T, H_, D_}));
     k = hook_k(reshape(linear(x, w_k, b_k), {B, T, Hkv_, D_}));
     v = hook_v(reshape(linear(x, w_v, b_v), {B, T, Hkv_, D_}));
-    q = contiguous(transpose(q, 1, 2));
-    k = contiguous(transpose(k, 1, 2));
-    v = contiguous(transpose(v, 1, 2));
+    // (B, H, T, D) views of the projections: attention and apply_rotary read them in place.
+    q = transpose(q, 1, 2);
+    k = transpose(k, 1, 2);
+    v = transpose(v, 1, 2);
     if (use_rope_) {
       // Dynamic NTK recomputes its base from the total length (HF semantics).
       const rope_cache cache = rope_build_cache(rope_parameters(rope_, pos0 + T), pos0 + T, pos0);

@@ -5,6 +5,7 @@
 #include "ops/rope.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numbers>
 
@@ -168,27 +169,52 @@ rope_cache rope_build_cache(const rope_params& p, std::int64_t n_pos, std::int64
 
 namespace {
 
-// x (B,H,T,D) contiguous -> y; sign = +1 rotates forward, -1 applies the transpose (backward).
-// Pair i of a row: half_split (i, i+R/2), interleaved (2i, 2i+1).
+// A (B, H, T, D) tensor's rows as pointers: row (b, h, t) at p + b*s[0] + h*s[1] + t*s[2], its
+// D features contiguous. Transposed (B, T, H, D) views are read in place.
+struct row_view {
+  std::int64_t B, H, T;
+  std::array<std::int64_t, 3> s;
+};
+row_view rows_of(const tensor& x) {
+  return {x.size(0), x.size(1), x.size(2), {x.strides()[0], x.strides()[1], x.strides()[2]}};
+}
+bool rows_readable(const tensor& x) { return x.size(3) <= 1 || x.strides()[3] == 1; }
+
+// x -> y (both as row views); sign = +1 rotates forward, -1 applies the transpose (backward).
+// Pair i of a row: half_split (i, i+R/2), interleaved (2i, 2i+1). The cos/sin of the rows'
+// positions are rounded to T once per call (the same values the per-element cast gave), so the
+// half-split loop is a plain vector loop.
 template <class T>
-void rotate_kernel(const T* x, T* y, std::int64_t rows, std::int64_t T_len, std::int64_t D, const rope_cache& c,
+void rotate_kernel(const T* x, const row_view& xv, T* y, const row_view& yv, std::int64_t D, const rope_cache& c,
                    std::int64_t pos_offset, rotary_layout layout, double sign) {
-  const std::int64_t half = c.half, R = 2 * half;
+  const std::int64_t half = c.half, R = 2 * half, T_len = xv.T, rows = xv.B * xv.H * xv.T;
+  std::vector<T> co(static_cast<std::size_t>(T_len * half)), si(co.size());
+  for (std::int64_t t = 0; t < T_len; ++t)
+    for (std::int64_t i = 0; i < half; ++i) {
+      const std::size_t src = static_cast<std::size_t>((pos_offset + t - c.first) * half + i);
+      co[static_cast<std::size_t>(t * half + i)] = static_cast<T>(c.cos[src]);
+      si[static_cast<std::size_t>(t * half + i)] = static_cast<T>(sign * c.sin[src]);
+    }
 #pragma omp parallel for if (rows * D > 32768)
   for (std::int64_t r = 0; r < rows; ++r) {
-    const std::int64_t pos = pos_offset + r % T_len - c.first;
-    const double* cs = c.cos.data() + pos * half;
-    const double* sn = c.sin.data() + pos * half;
-    const T* xr = x + r * D;
-    T* yr = y + r * D;
-    const std::int64_t stride = layout == rotary_layout::half_split ? half : 1;
-    const std::int64_t step = layout == rotary_layout::half_split ? 1 : 2;
-    for (std::int64_t i = 0; i < half; ++i) {
-      const std::int64_t i1 = i * step, i2 = i1 + stride;
-      const T co = static_cast<T>(cs[i]), si = static_cast<T>(sign * sn[i]);
-      const T x1 = xr[i1], x2 = xr[i2];
-      yr[i1] = x1 * co - x2 * si;  // y = x*cos + rotate_half(x)*sin
-      yr[i2] = x2 * co + x1 * si;
+    const std::int64_t t = r % T_len, bh = r / T_len, h = bh % xv.H, b = bh / xv.H;
+    const T* xr = x + b * xv.s[0] + h * xv.s[1] + t * xv.s[2];
+    T* yr = y + b * yv.s[0] + h * yv.s[1] + t * yv.s[2];
+    const T* cs = co.data() + t * half;
+    const T* sn = si.data() + t * half;
+    if (layout == rotary_layout::half_split) {
+#pragma omp simd
+      for (std::int64_t i = 0; i < half; ++i) {
+        const T x1 = xr[i], x2 = xr[i + half];
+        yr[i] = x1 * cs[i] - x2 * sn[i];  // y = x*cos + rotate_half(x)*sin
+        yr[i + half] = x2 * cs[i] + x1 * sn[i];
+      }
+    } else {
+      for (std::int64_t i = 0; i < half; ++i) {
+        const T x1 = xr[2 * i], x2 = xr[2 * i + 1];
+        yr[2 * i] = x1 * cs[i] - x2 * sn[i];
+        yr[2 * i + 1] = x2 * cs[i] + x1 * sn[i];
+      }
     }
     for (std::int64_t i = R; i < D; ++i) yr[i] = xr[i];
   }
@@ -206,19 +232,18 @@ tensor apply_rotary(const tensor& x, const rope_cache& cache, std::int64_t pos_o
                    "build the rope cache for the longest context you evaluate",
                    "apply_rotary: positions [{}, {}) are outside the cache of positions [{}, {})", pos_offset,
                    pos_offset + T_len, cache.first, cache.n_pos);
-  tensor xc = x.contiguous_raw();
+  const tensor xc = rows_readable(x) ? x : x.contiguous_raw();
   tensor y = tensor::empty(x.shape(), x.type());
-  const std::int64_t rows = x.numel() / std::max<std::int64_t>(D, 1);
   dispatch_float(x.type(), "apply_rotary", [&]<class T>() {
-    rotate_kernel<T>(xc.data<T>(), y.data<T>(), rows, T_len, D, cache, pos_offset, layout, 1.0);
+    rotate_kernel<T>(xc.data<T>(), rows_of(xc), y.data<T>(), rows_of(y), D, cache, pos_offset, layout, 1.0);
   });
   if (needs_grad({&x})) {
     // The cache is captured by value: callers may rebuild theirs (dynamic NTK) before backward.
-    record("apply_rotary", y, {x}, [cache, pos_offset, layout, rows, T_len, D](const tensor& gy) {
-      tensor gc = gy.contiguous_raw();
+    record("apply_rotary", y, {x}, [cache, pos_offset, layout, D](const tensor& gy) {
+      const tensor gc = rows_readable(gy) ? gy : gy.contiguous_raw();
       tensor gx = tensor::empty(gy.shape(), gy.type());
       dispatch_float(gy.type(), "apply_rotary", [&]<class T>() {
-        rotate_kernel<T>(gc.data<T>(), gx.data<T>(), rows, T_len, D, cache, pos_offset, layout, -1.0);
+        rotate_kernel<T>(gc.data<T>(), rows_of(gc), gx.data<T>(), rows_of(gx), D, cache, pos_offset, layout, -1.0);
       });
       return std::vector<tensor>{gx};
     });

@@ -7,6 +7,7 @@
 #include "autograd/autograd.hpp"
 #include "ops/alibi.hpp"
 #include "ops/rope.hpp"
+#include "ops/shape.hpp"
 #include "zoo_op_util.hpp"
 
 using namespace zoo_test;
@@ -188,4 +189,20 @@ TEST(fire, normalised_distance_and_gradients) {
   expect_gradcheck([](const std::vector<tensor>& v) { return lmlab::fire_distance(v[0], v[1], 6); },
                    {tensor::full({}, 0.7, dtype::f64), tensor::full({}, 3.5, dtype::f64)}, "fire");
   EXPECT_THROW(lmlab::fire_distance(tensor::full({}, -1.0, dtype::f64), L, 3), lmlab::error);
+}
+
+TEST(apply_rotary, reads_transposed_views_in_place_with_the_same_result) {
+  // The attention mixer hands q and k over as (B, H, T, D) views of (B, T, H, D) projections.
+  rope_config c{.theta = 10000, .dim = 6};
+  const auto cache = lmlab::rope_build_cache(lmlab::rope_parameters(c), 12);
+  tensor base = uniform({2, 5, 3, 8}, -1, 1, 11);  // (B, T, H, D)
+  tensor view = lmlab::transpose(base, 1, 2);      // (B, H, T, D), not contiguous
+  for (auto layout : {lmlab::rotary_layout::half_split, lmlab::rotary_layout::interleaved}) {
+    const auto a = lmlab::apply_rotary(view, cache, 4, layout).to_vector();
+    const auto b = lmlab::apply_rotary(view.contiguous_raw(), cache, 4, layout).to_vector();
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]);
+    expect_gradcheck([&](const std::vector<tensor>& v) { return lmlab::apply_rotary(lmlab::transpose(v[0], 1, 2), cache, 4, layout); },
+                     {base}, "rotary of a view");
+  }
 }
