@@ -6,9 +6,12 @@
 #include <cmath>
 #include <map>
 
+#include <sys/resource.h>
+
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "lab/batches.hpp"
 #include "lab/runner.hpp"
 #include "lab/spec.hpp"
 #include "models/lm.hpp"
@@ -159,21 +162,22 @@ std::vector<std::vector<std::int32_t>> predict(models::causal_lm& model, const t
 // on its own), beside the exact-match accuracy of whole examples.
 std::vector<tasks::slice_accuracy> token_accuracy_by_slice(const std::vector<tasks::example>& examples,
                                                            const std::vector<std::vector<std::int32_t>>& preds) {
-  std::map<std::pair<double, std::string>, tasks::slice_accuracy> acc;
-  for (std::size_t i = 0; i < preds.size(); ++i) {
-    const auto& ex = examples[i];
-    auto& a = acc[{ex.difficulty, ex.slice}];
-    a.slice = ex.slice;
-    a.difficulty = ex.difficulty;
-    for (std::size_t t = 0; t < ex.target.size(); ++t) {
-      if (ex.target[t] == tasks::ignore_index) continue;
-      ++a.n;
-      if (preds[i][t] == ex.target[t]) ++a.correct;
+  return tasks::tally_by_slice(examples, [&](std::size_t i) {
+    std::pair<std::int64_t, std::int64_t> nc{0, 0};
+    for (std::size_t t = 0; t < examples[i].target.size(); ++t) {
+      if (examples[i].target[t] == tasks::ignore_index) continue;
+      ++nc.first;
+      if (preds[i][t] == examples[i].target[t]) ++nc.second;
     }
-  }
-  std::vector<tasks::slice_accuracy> out;
-  for (auto& [k, v] : acc) out.push_back(v);
-  return out;
+    return nc;
+  });
+}
+
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+  return sec(u.ru_utime) + sec(u.ru_stime);
 }
 
 double overall_accuracy(const std::vector<tasks::slice_accuracy>& s) {
@@ -268,12 +272,11 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
   };
   const auto t_train = std::chrono::steady_clock::now();
   const std::int64_t step0 = step;
+  const batch_sampler sampler(ds.train, B, get_or<bool>(tj, "batch_by_length", false));
   train::loop_callbacks cb;
   cb.batch = [&](std::int64_t at) {
     rng r = batch_stream.fork(static_cast<std::uint64_t>(at));
-    std::vector<std::size_t> idx(static_cast<std::size_t>(B));
-    for (auto& i : idx) i = static_cast<std::size_t>(r.below(ds.train.size()));
-    auto b = tasks::make_batch(ds.train, idx, ds.pad_id);
+    auto b = tasks::make_batch(ds.train, sampler.draw(r), ds.pad_id);
     return train::step_batch{ids_tensor(b.input, b.B, b.T), ids_tensor(b.target, b.B, b.T), r.next_u64()};
   };
   cb.after_step = [&](std::int64_t done, float loss) {
@@ -374,6 +377,9 @@ void execute_run(const exec_options& opt) {
   db.mark_running(info->id);
   const std::uint64_t seed = info->config.value("derived_seed", static_cast<std::uint64_t>(info->seed.value_or(0)));
   auto r = run_config_once({info->config, seed, opt.dir, &db, info->id, opt.progress});
+  // This process is the run: its CPU time (user + system, this sitting only when resumed) is
+  // what the run cost, whatever else shared the machine (docs/lab.md, the quick-suite budget).
+  db.log_metric(info->id, r.steps, "cpu_seconds", process_cpu_seconds());
   db.mark_finished(info->id);
   if (opt.progress)
     std::fprintf(opt.progress, "lab: finished %s: test accuracy %.4f, final loss %.4f, %lld params, %.1fs\n",

@@ -90,6 +90,7 @@ const std::vector<param_spec>& train_schema() {
       P("tokens", K::number, "training tokens", 1, inf),
       P("flops", K::number, "training FLOPs: steps = flops / (the model's train FLOPs per token x tokens per step)", 1, inf),
       shared("batch_size", 1, 1 << 24),
+      P("batch_by_length", K::boolean, "batches of similar-length examples, each example still drawn with probability 1/N (lab/batches.hpp)"),
       P("seq_len", K::integer, "tokens per sequence (default: the task's)", 1, 1 << 24),
       shared("lr", 1e-12, 10.0),
       shared("min_lr", 0.0, 10.0),
