@@ -325,13 +325,14 @@ run_result train_and_evaluate(const nlohmann::json& config, std::uint64_t seed, 
     for (const auto& s : exact_slices) db->log_evaluation(store_run, "test", s.slice, "exact_match", s.accuracy(), s.n);
     for (const auto& s : token_slices) db->log_evaluation(store_run, "test", s.slice, "token_accuracy", s.accuracy(), s.n);
   }
-  // Inference-time RoPE rescaling (no retraining): "linear:4,ntk:4,yarn:4" -> splits "test@yarn:4".
+  // Inference-time RoPE rescaling (no retraining): "linear:4;ntk:4;yarn:4" -> splits "test@yarn:4"
+  // (a spec's commas sweep, one value per run; ';' keeps several in one run).
   if (tj.contains("eval_rope_scalings")) {
     auto* zoo = dynamic_cast<models::lm*>(model.get());
     LMLAB_CHECK(zoo != nullptr && mc.uses_rope(), "lab: train.eval_rope_scalings needs a RoPE model (model.pos_encoding = rope)");
     std::string list = tj["eval_rope_scalings"].get<std::string>();
     for (std::size_t pos = 0; pos <= list.size();) {
-      std::size_t comma = list.find(',', pos);
+      std::size_t comma = list.find_first_of(",;", pos);
       if (comma == std::string::npos) comma = list.size();
       const std::string item = list.substr(pos, comma - pos);
       pos = comma + 1;

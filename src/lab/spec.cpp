@@ -105,7 +105,8 @@ const std::vector<param_spec>& train_schema() {
       P("eval_every", K::integer, "evaluate every N steps", 1, 1e15),
       P("eval_examples", K::integer, "test examples per evaluation", 1, 1e12),
       P("eval_rope_scalings", K::string,
-        "extra final evaluations with RoPE rescaled without retraining, e.g. \"linear:4,ntk:4,yarn:4\""),
+        "extra final evaluations with RoPE rescaled without retraining, e.g. \"linear:4;ntk:4;yarn:4\" (one run "
+        "evaluates each; commas sweep them as separate runs)"),
       P("threads", K::integer, "threads per run", 1, 4096),
       P("time_limit_s", K::number, "wall-clock limit per run", 1e-3, inf),
       P("mup", K::boolean, "muP parameterisation"),
