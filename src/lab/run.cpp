@@ -6,9 +6,12 @@
 #include <cmath>
 #include <map>
 
+#include <sys/resource.h>
+
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "lab/batches.hpp"
 #include "core/threads.hpp"
 #include "lab/runner.hpp"
 #include "lab/spec.hpp"
@@ -128,21 +131,22 @@ std::vector<std::vector<std::int32_t>> predict(models::causal_lm& model, const t
 // on its own), beside the exact-match accuracy of whole examples.
 std::vector<tasks::slice_accuracy> token_accuracy_by_slice(const std::vector<tasks::example>& examples,
                                                            const std::vector<std::vector<std::int32_t>>& preds) {
-  std::map<std::pair<double, std::string>, tasks::slice_accuracy> acc;
-  for (std::size_t i = 0; i < preds.size(); ++i) {
-    const auto& ex = examples[i];
-    auto& a = acc[{ex.difficulty, ex.slice}];
-    a.slice = ex.slice;
-    a.difficulty = ex.difficulty;
-    for (std::size_t t = 0; t < ex.target.size(); ++t) {
-      if (ex.target[t] == tasks::ignore_index) continue;
-      ++a.n;
-      if (preds[i][t] == ex.target[t]) ++a.correct;
+  return tasks::tally_by_slice(examples, [&](std::size_t i) {
+    std::pair<std::int64_t, std::int64_t> nc{0, 0};
+    for (std::size_t t = 0; t < examples[i].target.size(); ++t) {
+      if (examples[i].target[t] == tasks::ignore_index) continue;
+      ++nc.first;
+      if (preds[i][t] == examples[i].target[t]) ++nc.second;
     }
-  }
-  std::vector<tasks::slice_accuracy> out;
-  for (auto& [k, v] : acc) out.push_back(v);
-  return out;
+    return nc;
+  });
+}
+
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+  return sec(u.ru_utime) + sec(u.ru_stime);
 }
 
 double overall_accuracy(const std::vector<tasks::slice_accuracy>& s) {
@@ -231,6 +235,7 @@ class training_pass {
   explicit training_pass(run_state& s)
       : s_(s),
         batch_stream_(s.seed ^ 0xBA7C4ull),
+        sampler_(s.ds.train, s.oc.batch_size, get_or<bool>(s.tj, "batch_by_length", false)),
         eval_every_(get_or<std::int64_t>(s.tj, "eval_every", 0)),
         eval_examples_(get_or<std::int64_t>(s.tj, "eval_examples", 512)),
         time_limit_(get_or<double>(s.tj, "time_limit_s", 0.0)),
@@ -249,9 +254,7 @@ class training_pass {
  private:
   train::step_batch batch(std::int64_t at) const {
     rng r = batch_stream_.fork(static_cast<std::uint64_t>(at));
-    std::vector<std::size_t> idx(static_cast<std::size_t>(s_.oc.batch_size));
-    for (auto& i : idx) i = static_cast<std::size_t>(r.below(s_.ds.train.size()));
-    auto b = tasks::make_batch(s_.ds.train, idx, s_.ds.pad_id);
+    auto b = tasks::make_batch(s_.ds.train, sampler_.draw(r), s_.ds.pad_id);
     return train::step_batch{ids_tensor(b.input, b.B, b.T), ids_tensor(b.target, b.B, b.T), r.next_u64()};
   }
 
@@ -301,6 +304,7 @@ class training_pass {
 
   run_state& s_;
   const rng batch_stream_;
+  const batch_sampler sampler_;
   const std::int64_t eval_every_, eval_examples_;
   const double time_limit_;
   const std::int64_t ckpt_every_;
@@ -310,14 +314,15 @@ class training_pass {
   std::int64_t step0_ = 0;
 };
 
-// Inference-time RoPE rescaling (no retraining): "linear:4,ntk:4,yarn:4" -> splits "test@yarn:4",
-// with the training length as the original context.
+// Inference-time RoPE rescaling (no retraining): "linear:4;ntk:4;yarn:4" -> splits "test@yarn:4",
+// with the training length as the original context (a spec's commas sweep, one value per run;
+// ';' keeps several in one run).
 void evaluate_rope_scalings(const run_state& s) {
   auto* zoo = dynamic_cast<models::lm*>(s.model.get());
   LMLAB_CHECK(zoo != nullptr && s.mc.uses_rope(), "lab: train.eval_rope_scalings needs a RoPE model (model.pos_encoding = rope)");
   const std::string list = s.tj["eval_rope_scalings"].get<std::string>();
   for (std::size_t pos = 0; pos <= list.size();) {
-    std::size_t comma = list.find(',', pos);
+    std::size_t comma = list.find_first_of(",;", pos);
     if (comma == std::string::npos) comma = list.size();
     const std::string item = list.substr(pos, comma - pos);
     pos = comma + 1;
@@ -443,6 +448,9 @@ void execute_run(const exec_options& opt) {
   db.mark_running(info->id);
   const std::uint64_t seed = info->config.value("derived_seed", static_cast<std::uint64_t>(info->seed.value_or(0)));
   auto r = run_config_once({info->config, seed, opt.dir, &db, info->id, opt.progress});
+  // This process is the run: its CPU time (user + system, this sitting only when resumed) is
+  // what the run cost, whatever else shared the machine (docs/lab.md, the quick-suite budget).
+  db.log_metric(info->id, r.steps, "cpu_seconds", process_cpu_seconds());
   db.mark_finished(info->id);
   if (opt.progress)
     std::fprintf(opt.progress, "lab: finished %s: test accuracy %.4f, final loss %.4f, %lld params, %.1fs\n",

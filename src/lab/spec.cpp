@@ -90,6 +90,7 @@ const std::vector<param_spec>& train_schema() {
       P("tokens", K::number, "training tokens", 1, inf),
       P("flops", K::number, "training FLOPs: steps = flops / (the model's train FLOPs per token x tokens per step)", 1, inf),
       shared("batch_size", 1, 1 << 24),
+      P("batch_by_length", K::boolean, "batches of similar-length examples, each example still drawn with probability 1/N (lab/batches.hpp)"),
       P("seq_len", K::integer, "tokens per sequence (default: the task's)", 1, 1 << 24),
       shared("lr", 1e-12, 10.0),
       shared("min_lr", 0.0, 10.0),
@@ -104,7 +105,8 @@ const std::vector<param_spec>& train_schema() {
       P("eval_every", K::integer, "evaluate every N steps", 1, 1e15),
       P("eval_examples", K::integer, "test examples per evaluation", 1, 1e12),
       P("eval_rope_scalings", K::string,
-        "extra final evaluations with RoPE rescaled without retraining, e.g. \"linear:4,ntk:4,yarn:4\""),
+        "extra final evaluations with RoPE rescaled without retraining, e.g. \"linear:4;ntk:4;yarn:4\" (one run "
+        "evaluates each; commas sweep them as separate runs)"),
       P("threads", K::integer, "threads per run", 1, 4096),
       P("time_limit_s", K::number, "wall-clock limit per run", 1e-3, inf),
       P("mup", K::boolean, "muP parameterisation"),

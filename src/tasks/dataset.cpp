@@ -93,22 +93,41 @@ bool exact_match(const example& ex, std::span<const std::int32_t> pred) {
   return true;
 }
 
+std::vector<slice_accuracy> tally_by_slice(const std::vector<example>& examples,
+                                           const std::function<std::pair<std::int64_t, std::int64_t>(std::size_t)>& score) {
+  struct total {
+    double difficulty_sum = 0;
+    std::int64_t examples = 0;
+    slice_accuracy acc;
+  };
+  std::map<std::string, total> by_name;
+  for (std::size_t i = 0; i < examples.size(); ++i) {
+    total& t = by_name[examples[i].slice];
+    t.difficulty_sum += examples[i].difficulty;
+    ++t.examples;
+    const auto [n, correct] = score(i);
+    t.acc.n += n;
+    t.acc.correct += correct;
+  }
+  std::vector<slice_accuracy> out;
+  for (auto& [name, t] : by_name) {
+    t.acc.slice = name;
+    t.acc.difficulty = t.difficulty_sum / static_cast<double>(t.examples);
+    out.push_back(t.acc);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const slice_accuracy& a, const slice_accuracy& b) {
+    return a.difficulty < b.difficulty;  // ties keep name order
+  });
+  return out;
+}
+
 std::vector<slice_accuracy> accuracy_by_slice(const std::vector<example>& examples,
                                               const std::vector<std::vector<std::int32_t>>& predictions) {
   LMLAB_CHECK(examples.size() == predictions.size(), "accuracy_by_slice: {} examples but {} predictions",
               examples.size(), predictions.size());
-  std::map<std::pair<double, std::string>, slice_accuracy> acc;
-  for (std::size_t i = 0; i < examples.size(); ++i) {
-    const example& ex = examples[i];
-    slice_accuracy& s = acc[{ex.difficulty, ex.slice}];
-    s.slice = ex.slice;
-    s.difficulty = ex.difficulty;
-    ++s.n;
-    if (exact_match(ex, predictions[i])) ++s.correct;
-  }
-  std::vector<slice_accuracy> out;
-  for (auto& [k, v] : acc) out.push_back(v);
-  return out;
+  return tally_by_slice(examples, [&](std::size_t i) {
+    return std::pair<std::int64_t, std::int64_t>{1, exact_match(examples[i], predictions[i]) ? 1 : 0};
+  });
 }
 
 batch make_batch(const std::vector<example>& examples, std::span<const std::size_t> indices, std::int32_t pad_id,

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -88,7 +89,12 @@ struct slice_accuracy {
   double accuracy() const { return n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0; }
 };
 
-// Per-slice exact-match accuracy, slices ordered by (difficulty, name).
+// Per-slice totals: one entry per slice name (its difficulty the mean over its examples;
+// SCAN's "and" slice spans many action counts), ordered by (difficulty, name). score(i) gives
+// example i's (scored positions, correct ones).
+std::vector<slice_accuracy> tally_by_slice(const std::vector<example>& examples,
+                                           const std::function<std::pair<std::int64_t, std::int64_t>(std::size_t)>& score);
+// Per-slice exact-match accuracy (tally_by_slice with one point per example).
 std::vector<slice_accuracy> accuracy_by_slice(const std::vector<example>& examples,
                                               const std::vector<std::vector<std::int32_t>>& predictions);
 

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include "core/error.hpp"
 #include "store/results_store.hpp"
@@ -73,6 +74,31 @@ TEST(lab_run, trains_evaluates_logs_and_resumes) {
   const auto final_loss = db.metrics(id, "final_train_loss");
   ASSERT_FALSE(final_loss.empty());
   EXPECT_EQ(final_loss.back().value, r.final_train_loss);
+  fs::remove_all(dir);
+}
+
+// "a;b" evaluates both RoPE rescalings after one training (commas in a spec sweep them as
+// separate runs, which trained the same model three times in posenc_rope_scaling.toml).
+TEST(lab_run, one_run_evaluates_every_rope_scaling_of_its_list) {
+  const fs::path dir = fs::temp_directory_path() / ("lmlab_rope_scalings_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path db_path = dir / "s.db";
+  auto c = tiny_config(0);
+  c["model"].erase("mod_every");
+  c["model"]["pos_encoding"] = "rope";
+  c["train"]["eval_rope_scalings"] = "linear:2;ntk:2";
+  std::int64_t id;
+  {
+    store::results_store db(db_path);
+    id = db.create_run("lab", "t/rope", c);
+  }
+  lab::train_and_evaluate(c, 7, {}, db_path, id, nullptr);
+  store::results_store db(db_path);
+  std::set<std::string> splits;
+  for (const auto& e : db.evaluations(id))
+    if (e.slice == "all") splits.insert(e.split);
+  EXPECT_EQ(splits, (std::set<std::string>{"test", "test@linear:2", "test@ntk:2", "train"}));
   fs::remove_all(dir);
 }
 

@@ -55,6 +55,26 @@ TEST(dataset, exact_match_and_slices) {
   EXPECT_DOUBLE_EQ(acc[1].accuracy(), 1.0);
 }
 
+// A slice spanning several difficulties (SCAN's "and" over action counts) is one entry with the
+// mean difficulty; it used to be one entry per (difficulty, slice), and the store kept the last.
+TEST(dataset, a_slice_with_several_difficulties_is_one_entry) {
+  std::vector<example> v(4);
+  for (int i = 0; i < 4; ++i) {
+    v[i].input = {1, 2};
+    v[i].target = {-100, 5};
+    v[i].slice = i < 3 ? "and" : "single";
+    v[i].difficulty = i < 3 ? 2.0 + 2 * i : 1.0;  // and: 2, 4, 6
+  }
+  const std::vector<std::vector<std::int32_t>> pred{{0, 5}, {0, 5}, {0, 4}, {0, 4}};
+  const auto acc = accuracy_by_slice(v, pred);
+  ASSERT_EQ(acc.size(), 2u);
+  EXPECT_EQ(acc[0].slice, "single");
+  EXPECT_EQ(acc[1].slice, "and");
+  EXPECT_EQ(acc[1].n, 3);
+  EXPECT_DOUBLE_EQ(acc[1].difficulty, 4.0);
+  EXPECT_DOUBLE_EQ(acc[1].accuracy(), 2.0 / 3.0);
+}
+
 TEST(dataset, base_strings) {
   EXPECT_EQ(to_base_string(0, 7), "0");
   EXPECT_EQ(to_base_string(219, 7), "432");
