@@ -214,7 +214,8 @@ void add_lab(CLI::App& app) {
     if (!a->no_report) {
       // The report verb runs as its own process (it may be built without this verb's layers);
       // the paths travel as arguments, never through a shell.
-      const std::vector<std::string> argv = {fs::read_symlink("/proc/self/exe").string(), "report", "--store", a->store,
+      // The running binary (a rebuild during the suite must not swap it; lab/sweep.cpp).
+      const std::vector<std::string> argv = {"/proc/self/exe", "report", "--store", a->store,
                                              "--out", a->out, "--experiments", a->experiments};
       const int rc = run_process(argv);
       LMLAB_CHECK(rc == 0, "lab suite: the report failed (exit {}): {}", rc, fmt::format("{}", fmt::join(argv, " ")));

@@ -116,7 +116,10 @@ bool drain(child& c) {
 }
 
 std::vector<std::string> default_argv(const fs::path& store, const std::string& name, const fs::path& dir, int threads) {
-  std::string self = fs::read_symlink("/proc/self/exe").string();
+  // The running binary itself, not the path it was started from: a rebuild during a sweep
+  // replaces that path (the old inode lives on as "... (deleted)"), and every later run failed
+  // with "cannot execute". Executing /proc/self/exe runs the same binary for the whole sweep.
+  const std::string self = "/proc/self/exe";
   return {self, "lab", "exec", "--store", fs::absolute(store).string(), "--run", name, "--dir", fs::absolute(dir).string(),
           "--threads", std::to_string(threads)};
 }
