@@ -4,7 +4,7 @@
 # (4 shards, at most 2 at once), submits it with sbatch, waits, merges the shards with
 # `lmlab lab merge`, runs the same spec locally with `lmlab lab run`, and checks that both
 # stores hold the same runs (same ids) with the same numbers: every evaluation and every
-# metric but wall-clock seconds, compared exactly. A second merge must change nothing.
+# metric but wall-clock seconds and CPU seconds, compared exactly. A second merge must change nothing.
 # The spec is the quick recall spec cut to 30 steps on 2,000 examples (15 runs), so the whole
 # test costs about a minute of CPU.
 # Usage: scripts/test-slurm.sh [path/to/lmlab]   (exit 77: skipped, Slurm or munge missing)
@@ -66,7 +66,7 @@ runs = {s: {r["name"]: r["status"] for r in rows(s, "runs")} for s in ("slurm", 
 assert runs["slurm"] == runs["local"], f"runs differ: {runs}"
 assert len(runs["local"]) == 15 and set(runs["local"].values()) == {"finished"}, runs["local"]
 ev = {s: keyed(s, "evaluations", lambda r: (r["run"], r["split"], r["slice"], r["metric"])) for s in ("slurm", "local")}
-me = {s: keyed(s, "metrics", lambda r: (r["run"], r["name"], r["step"]), lambda r: r["name"] == "seconds")
+me = {s: keyed(s, "metrics", lambda r: (r["run"], r["name"], r["step"]), lambda r: r["name"] in ("seconds", "cpu_seconds"))
       for s in ("slurm", "local")}
 for what, d in (("evaluations", ev), ("metrics", me)):
     assert d["slurm"].keys() == d["local"].keys(), f"{what}: different keys"
