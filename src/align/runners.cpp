@@ -556,16 +556,8 @@ lab::run_result run_overopt(const lab::run_context& ctx) {
 
 void register_align() {
   static const bool done = [] {
-    tasks::task_info t;
-    t.name = "align_overopt";
-    t.summary = "alignment lab: proxy reward model, then best-of-n, RL or DPO (gold vs sqrt(KL))";
-    t.params = overopt_params().specs();
-    t.canonical = [](const nlohmann::json& j) {
-      const overopt_config c = overopt_params().read(j, {"name"});
-      check(c);
-      return overopt_params().write(c);
-    };
-    tasks::register_task(t);
+    tasks::register_task(tasks::task_from_table(
+        "align_overopt", "alignment lab: proxy reward model, then best-of-n, RL or DPO (gold vs sqrt(KL))", overopt_params()));
     lab::register_runner("align_overopt", run_overopt);
     return true;
   }();

@@ -104,12 +104,7 @@ const tasks::param_table<ngram_params>& ngram_table() {
 
 template <class C>
 void register_one(const std::string& name, const std::string& summary, const tasks::param_table<C>& table) {
-  tasks::task_info t;
-  t.name = name;
-  t.summary = summary;
-  t.params = table.specs();
-  t.canonical = [&table](const nlohmann::json& j) { return table.write(table.read(j, {"name"})); };
-  tasks::register_task(std::move(t));
+  tasks::register_task(tasks::task_from_table(name, summary, table));
 }
 
 // Writes one generation: run metrics at step = generation (every generation), and test

@@ -29,17 +29,13 @@ const tasks::param_table<tms_task>& tms_params() {
 }
 }  // namespace
 
+void check(const tms_task& c) {
+  if (c.m > c.n) throw tasks::param_error("m", "tms: m (hidden) must not exceed n (features)", "superposition needs m < n");
+}
+
 tasks::task_info tms_task_info() {
-  tasks::task_info t;
-  t.name = "tms";
-  t.summary = "toy model of superposition (Elhage et al. 2022); a lab runner, no dataset";
-  t.params = tms_params().specs();
-  t.canonical = [](const nlohmann::json& j) {
-    const tms_task c = tms_params().read(j, {"name"});
-    if (c.m > c.n) throw tasks::param_error("m", "tms: m (hidden) must not exceed n (features)", "superposition needs m < n");
-    return tms_params().write(c);
-  };
-  return t;
+  return tasks::task_from_table("tms", "toy model of superposition (Elhage et al. 2022); a lab runner, no dataset",
+                                tms_params());
 }
 
 tms_task read_tms_task(const nlohmann::json& task) { return tms_params().read(task, {"name"}); }

@@ -57,16 +57,8 @@ using clock_type = std::chrono::steady_clock;
 
 template <class C>
 tasks::task_info task_of(std::string name, std::string summary, const tasks::param_table<C>& table, bool with_dataset) {
-  tasks::task_info t;
-  t.name = std::move(name);
-  t.summary = std::move(summary);
-  t.params = table.specs();
+  tasks::task_info t = tasks::task_from_table(std::move(name), std::move(summary), table);
   const tasks::param_table<C>* tp = &table;
-  t.canonical = [tp](const nlohmann::json& j) {
-    const C c = tp->read(j, {"name"});
-    check(c);
-    return tp->write(c);
-  };
   if (with_dataset)
     t.build = [tp](const nlohmann::json& j, std::uint64_t seed) { return build(tp->read(j, {"name"}), seed); };
   return t;

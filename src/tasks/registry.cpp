@@ -17,16 +17,8 @@ namespace {
 
 template <class C>
 task_info make_info(std::string name, std::string summary, const param_table<C>& table) {
-  task_info t;
-  t.name = std::move(name);
-  t.summary = std::move(summary);
-  t.params = table.specs();
+  task_info t = task_from_table(std::move(name), std::move(summary), table);
   const param_table<C>* tp = &table;
-  t.canonical = [tp](const nlohmann::json& j) {
-    const C c = tp->read(j, {"name"});
-    if constexpr (requires { check(c); }) check(c);
-    return tp->write(c);
-  };
   t.build = [tp](const nlohmann::json& j, std::uint64_t seed) { return build(tp->read(j, {"name"}), seed); };
   return t;
 }

@@ -36,6 +36,24 @@ struct task_info {
 const std::deque<task_info>& task_registry();
 // Adds a task (a lab's, from its own layer); a name taken already is an error.
 void register_task(task_info t);
+
+// A task's schema from its parameter table: `params` and a canonical() that reads (without
+// "name"), runs `check(c)` when the config type declares one, and writes back with every
+// default. `build` stays empty (a lab runner's task); the caller sets it for a dataset task.
+template <class C>
+task_info task_from_table(std::string name, std::string summary, const param_table<C>& table) {
+  task_info t;
+  t.name = std::move(name);
+  t.summary = std::move(summary);
+  t.params = table.specs();
+  const param_table<C>* tp = &table;
+  t.canonical = [tp](const nlohmann::json& j) {
+    const C c = tp->read(j, {"name"});
+    if constexpr (requires { check(c); }) check(c);
+    return tp->write(c);
+  };
+  return t;
+}
 // Error names the unknown task and lists the known ones.
 const task_info& find_task(std::string_view name);
 
