@@ -289,6 +289,88 @@ void add_patch(CLI::App& parent) {
   });
 }
 
+// `interp probe --examples`: label<TAB>token ids, one example a line; labels numbered in order
+// of first appearance.
+struct probe_examples {
+  std::vector<std::vector<std::int32_t>> rows;
+  std::vector<int> y;
+  std::vector<std::string> labels;
+};
+
+probe_examples read_probe_examples(const std::string& file, std::int64_t vocab) {
+  probe_examples ex;
+  std::istringstream lines(lmlab::read_text_file(file));
+  std::map<std::string, int> label_id;
+  std::size_t ln = 0;
+  for (std::string line; std::getline(lines, line);) {
+    ++ln;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const auto tab = line.find('\t');
+    const std::string where = file + ":" + std::to_string(ln);
+    LMLAB_CHECK(tab != std::string::npos && tab > 0, "{}: expected label<TAB>token ids", where);
+    const std::string lab = line.substr(0, tab);
+    if (!label_id.contains(lab)) label_id[lab] = static_cast<int>(ex.labels.size()), ex.labels.push_back(lab);
+    ex.y.push_back(label_id[lab]);
+    ex.rows.push_back(parse_ids(line.substr(tab + 1), where, vocab, tab + 1));
+    LMLAB_CHECK(!ex.rows.back().empty(), "{}: no token ids", where);
+  }
+  LMLAB_CHECK(ex.labels.size() >= 2, "{}: the probe needs at least two labels, found {}", file, ex.labels.size());
+  return ex;
+}
+
+// Per hook, each example's activation at `position` (feats[hook][example], D[hook] wide), and
+// the token there (the control task's type).
+struct probe_features {
+  std::vector<std::size_t> D;
+  std::vector<std::vector<std::vector<double>>> feats;
+  std::vector<std::int64_t> types;
+};
+
+probe_features probe_features_at(lmlab::models::causal_lm& model, const std::vector<std::vector<std::int32_t>>& rows,
+                                  const std::vector<std::string>& hooks, std::int64_t position, const std::string& where) {
+  std::map<std::size_t, std::vector<std::size_t>> by_len;
+  for (std::size_t i = 0; i < rows.size(); ++i) by_len[rows[i].size()].push_back(i);
+  probe_features pf{std::vector<std::size_t>(hooks.size(), 0),
+                    std::vector<std::vector<std::vector<double>>>(hooks.size(), std::vector<std::vector<double>>(rows.size())),
+                    std::vector<std::int64_t>(rows.size())};
+  for (const auto& [T, idx] : by_len) {
+    std::vector<std::vector<std::int32_t>> batch;
+    for (auto i : idx) batch.push_back(rows[i]);
+    const auto pos = position < 0 ? static_cast<std::int64_t>(T) + position : position;
+    LMLAB_CHECK(pos >= 0 && pos < static_cast<std::int64_t>(T), "--position {}: outside examples of {} tokens", position, T);
+    const auto cache = in::cache_activations(model, rows_to_tensor(batch, where), hooks);
+    for (std::size_t k = 0; k < hooks.size(); ++k) {
+      const tensor& act = cache.at(hooks[k]);
+      LMLAB_CHECK(act.dim() == 3, "{}: the probe needs a (B, T, C) activation, got {}", hooks[k], lmlab::shape_str(act.shape()));
+      pf.D[k] = static_cast<std::size_t>(act.size(2));
+      for (std::size_t b = 0; b < idx.size(); ++b)
+        for (std::int64_t c = 0; c < act.size(2); ++c) pf.feats[k][idx[b]].push_back(act.at({static_cast<std::int64_t>(b), pos, c}));
+    }
+    for (auto i : idx) pf.types[i] = rows[i][static_cast<std::size_t>(pos)];
+  }
+  return pf;
+}
+
+// --save-direction: the two-class probe's direction W[1] - W[0], and the difference of class
+// means (all examples), the other common steering direction.
+void save_probe_direction(const std::string& file, const std::string& hook, const in::probe_result& r,
+                          const std::vector<double>& X, std::size_t d_, const probe_examples& ex) {
+  LMLAB_CHECK_HINT(r.classes == 2, "a direction is saved for two-class probes only", "--save-direction: the probe has {} classes",
+                   r.classes);
+  std::vector<float> d(d_), md(d_);
+  for (std::size_t c = 0; c < d_; ++c) d[c] = static_cast<float>(r.weights[d_ + c] - r.weights[c]);
+  std::vector<double> cnt(2, 0.0), sum(2 * d_, 0.0);
+  for (std::size_t i = 0; i < ex.y.size(); ++i) {
+    cnt[static_cast<std::size_t>(ex.y[i])] += 1;
+    for (std::size_t c = 0; c < d_; ++c) sum[static_cast<std::size_t>(ex.y[i]) * d_ + c] += X[i * d_ + c];
+  }
+  for (std::size_t c = 0; c < d_; ++c) md[c] = static_cast<float>(sum[d_ + c] / cnt[1] - sum[c] / cnt[0]);
+  const auto vec = [d_](const std::vector<float>& v) { return tensor::from<float>({static_cast<std::int64_t>(d_)}, std::span<const float>(v)); };
+  lmlab::nn::save_safetensors(file, {{"direction", vec(d)}, {"mean_diff", vec(md)}},
+                              {{"hook", hook}, {"positive", ex.labels[1]}, {"negative", ex.labels[0]}});
+  std::fprintf(stderr, "direction (%s minus %s) written to %s\n", ex.labels[1].c_str(), ex.labels[0].c_str(), file.c_str());
+}
+
 void add_probe(CLI::App& parent) {
   auto* s = parent.add_subcommand("probe", "Logistic probe on a hook's activations, with a control task (selectivity)");
   struct opts {
@@ -311,76 +393,23 @@ void add_probe(CLI::App& parent) {
     const auto f = lmlab::parse_table_format(o->out);
     auto m = open_model(o->ckpt);
     in::match_hooks(*m.ck.model, o->hook);
-    std::istringstream lines(lmlab::read_text_file(o->examples));
-    std::vector<std::vector<std::int32_t>> rows;
-    std::vector<int> y;
-    std::map<std::string, int> label_id;
-    std::vector<std::string> labels;
-    std::size_t ln = 0;
-    for (std::string line; std::getline(lines, line);) {
-      ++ln;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      const auto tab = line.find('\t');
-      const std::string where = o->examples + ":" + std::to_string(ln);
-      LMLAB_CHECK(tab != std::string::npos && tab > 0, "{}: expected label<TAB>token ids", where);
-      const std::string lab = line.substr(0, tab);
-      if (!label_id.contains(lab)) label_id[lab] = static_cast<int>(labels.size()), labels.push_back(lab);
-      y.push_back(label_id[lab]);
-      rows.push_back(parse_ids(line.substr(tab + 1), where, m.vocab(), tab + 1));
-      LMLAB_CHECK(!rows.back().empty(), "{}: no token ids", where);
-    }
-    LMLAB_CHECK(labels.size() >= 2, "{}: the probe needs at least two labels, found {}", o->examples, labels.size());
+    const auto ex = read_probe_examples(o->examples, m.vocab());
     // Activations at the probed position, batched by length; the type is the token there.
     const auto hooks = in::match_hooks(*m.ck.model, o->hook);
     LMLAB_CHECK_HINT(o->save.empty() || hooks.size() == 1, "give one hook name with --save-direction",
                      "--save-direction: '{}' matches {} hooks", o->hook, hooks.size());
-    std::map<std::size_t, std::vector<std::size_t>> by_len;
-    for (std::size_t i = 0; i < rows.size(); ++i) by_len[rows[i].size()].push_back(i);
-    std::vector<std::size_t> D(hooks.size(), 0);
-    std::vector<std::vector<std::vector<double>>> feats(hooks.size(), std::vector<std::vector<double>>(rows.size()));
-    std::vector<std::int64_t> types(rows.size());
-    for (const auto& [T, idx] : by_len) {
-      std::vector<std::vector<std::int32_t>> batch;
-      for (auto i : idx) batch.push_back(rows[i]);
-      const auto pos = o->position < 0 ? static_cast<std::int64_t>(T) + o->position : o->position;
-      LMLAB_CHECK(pos >= 0 && pos < static_cast<std::int64_t>(T), "--position {}: outside examples of {} tokens", o->position, T);
-      const auto cache = in::cache_activations(*m.ck.model, rows_to_tensor(batch, o->examples), hooks);
-      for (std::size_t k = 0; k < hooks.size(); ++k) {
-        const tensor& act = cache.at(hooks[k]);
-        LMLAB_CHECK(act.dim() == 3, "{}: the probe needs a (B, T, C) activation, got {}", hooks[k], lmlab::shape_str(act.shape()));
-        D[k] = static_cast<std::size_t>(act.size(2));
-        for (std::size_t b = 0; b < idx.size(); ++b)
-          for (std::int64_t c = 0; c < act.size(2); ++c) feats[k][idx[b]].push_back(act.at({static_cast<std::int64_t>(b), pos, c}));
-      }
-      for (auto i : idx) types[i] = rows[i][static_cast<std::size_t>(pos)];
-    }
+    const auto pf = probe_features_at(*m.ck.model, ex.rows, hooks, o->position, o->examples);
     const auto ci = [](const lmlab::analysis::interval& i) {
       return lmlab::cell(i.estimate, fmt::format("{:.3f} [{:.3f}, {:.3f}]", i.estimate, i.lo, i.hi));
     };
     lmlab::table t({"hook", "position", "classes", "train", "test", "train_acc", "task_acc", "control_acc", "selectivity"});
     for (std::size_t k = 0; k < hooks.size(); ++k) {
       std::vector<double> X;
-      for (const auto& v : feats[k]) X.insert(X.end(), v.begin(), v.end());
-      const auto r = in::probe_with_control(X, D[k], y, types, o->p);
+      for (const auto& v : pf.feats[k]) X.insert(X.end(), v.begin(), v.end());
+      const auto r = in::probe_with_control(X, pf.D[k], ex.y, pf.types, o->p);
       t.add_row({hooks[k], o->position, r.classes, static_cast<std::int64_t>(r.n_train), static_cast<std::int64_t>(r.n_test),
                  lmlab::cell(r.train_acc, fmt::format("{:.3f}", r.train_acc)), ci(r.task_acc), ci(r.control_acc), ci(r.selectivity)});
-      if (o->save.empty()) continue;
-      LMLAB_CHECK_HINT(r.classes == 2, "a direction is saved for two-class probes only", "--save-direction: the probe has {} classes",
-                       r.classes);
-      const std::size_t d_ = D[k];
-      std::vector<float> d(d_), md(d_);
-      for (std::size_t c = 0; c < d_; ++c) d[c] = static_cast<float>(r.weights[d_ + c] - r.weights[c]);
-      // The difference of class means (all examples), the other common steering direction.
-      std::vector<double> cnt(2, 0.0), sum(2 * d_, 0.0);
-      for (std::size_t i = 0; i < y.size(); ++i) {
-        cnt[static_cast<std::size_t>(y[i])] += 1;
-        for (std::size_t c = 0; c < d_; ++c) sum[static_cast<std::size_t>(y[i]) * d_ + c] += X[i * d_ + c];
-      }
-      for (std::size_t c = 0; c < d_; ++c) md[c] = static_cast<float>(sum[d_ + c] / cnt[1] - sum[c] / cnt[0]);
-      const auto vec = [d_](const std::vector<float>& v) { return tensor::from<float>({static_cast<std::int64_t>(d_)}, std::span<const float>(v)); };
-      lmlab::nn::save_safetensors(o->save, {{"direction", vec(d)}, {"mean_diff", vec(md)}},
-                                  {{"hook", hooks[k]}, {"positive", labels[1]}, {"negative", labels[0]}});
-      std::fprintf(stderr, "direction (%s minus %s) written to %s\n", labels[1].c_str(), labels[0].c_str(), o->save.c_str());
+      if (!o->save.empty()) save_probe_direction(o->save, hooks[k], r, X, pf.D[k], ex);
     }
     t.print(std::cout, f);
   });

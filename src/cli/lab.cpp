@@ -150,50 +150,42 @@ void add_slurm(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
   });
 }
 
-void add_lab(CLI::App& app) {
-  auto a = std::make_shared<lab_args>();
-  CLI::App* lab = app.add_subcommand("lab", "Train grids of small models on probe tasks: sweeps, the curated suite, results");
-  lab->require_subcommand(1);
-  lab->footer("Example: lmlab lab suite --size quick   (the main job: every experiment in experiments/, then the report)\n"
-              "         lmlab lab run experiments/recall.toml --size quick -j 2 --set model.d_model=64,128\n"
-              "         lmlab lab slurm experiments/recall.toml --shards 16   (a Slurm job array; then `lab merge`:\n"
-              "         docs/scaleout.md)");
+void add_store_option(CLI::App* c, const std::shared_ptr<lab_args>& a) {
+  c->add_option("--store", a->store, "results store (SQLite)")->capture_default_str();
+}
 
-  auto common = [&](CLI::App* c) {
-    c->add_option("--store", a->store, "results store (SQLite)")->capture_default_str();
-  };
-  auto sweep_flags = [&](CLI::App* c) {
-    common(c);
-    c->add_option("-j,--jobs", a->jobs, "runs in parallel (the cores are split between them)")->capture_default_str();
-    c->add_option("--threads", a->threads, "total cores to use (0: all)")->capture_default_str();
-    c->add_option("--set", a->sets, "override section.key=value (sweep grammar allowed); repeatable");
-    c->add_option("--runs-dir", a->runs_dir, "run folders (checkpoints, logs)")->capture_default_str();
-    c->add_flag("--retry-failed", a->retry_failed, "rerun runs that failed before");
-  };
+void add_sweep_flags(CLI::App* c, const std::shared_ptr<lab_args>& a) {
+  add_store_option(c, a);
+  c->add_option("-j,--jobs", a->jobs, "runs in parallel (the cores are split between them)")->capture_default_str();
+  c->add_option("--threads", a->threads, "total cores to use (0: all)")->capture_default_str();
+  c->add_option("--set", a->sets, "override section.key=value (sweep grammar allowed); repeatable");
+  c->add_option("--runs-dir", a->runs_dir, "run folders (checkpoints, logs)")->capture_default_str();
+  c->add_flag("--retry-failed", a->retry_failed, "rerun runs that failed before");
+}
 
+void add_run(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
   CLI::App* run = lab->add_subcommand("run", "Run experiment specs; rerunning skips finished runs and resumes the rest");
   run->add_option("spec", a->specs, "experiment spec TOML files")->required()->check(CLI::ExistingFile);
   run->add_option("--size", a->size, "a [sizes.NAME] table of the spec to apply (quick, full)");
   run->add_option("--shard", a->shard,
                   "I/N: run only shard I of N, each run into its own <run dir>/run.db (then `lab merge`)");
-  sweep_flags(run);
+  add_sweep_flags(run, a);
   run->callback([a]() {
     auto s = run_specs(*a, a->specs);
     print_failures(s);
     std::printf("%d runs: %d finished now, %d skipped (done before), %d failed\n", s.total, s.finished, s.skipped, s.failed);
     if (!a->shard.empty()) std::printf("shard %s: its runs are in their run folders; fold them in with `lmlab lab merge`\n", a->shard.c_str());
   });
+}
 
-  add_merge(lab, a);
-  add_slurm(lab, a);
-
+void add_suite(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
   CLI::App* suite = lab->add_subcommand("suite", "The curated experiments (experiments/*.toml) at one size, then the report");
   suite->add_option("--size", a->size, "quick (about 15 minutes on 2 cores) or full")->capture_default_str();
   suite->add_option("--experiments", a->experiments, "folder of specs")->capture_default_str();
   suite->add_option("--only", a->only, "comma list of experiment file stems to run (default: all)");
   suite->add_option("--out", a->out, "report folder")->capture_default_str();
   suite->add_flag("--no-report", a->no_report, "skip the report");
-  sweep_flags(suite);
+  add_sweep_flags(suite, a);
   suite->callback([a]() {
     if (a->size.empty()) a->size = "quick";
     std::vector<std::string> files;
@@ -222,10 +214,13 @@ void add_lab(CLI::App& app) {
       std::printf("report: %s/index.html\n", a->out.c_str());
     }
   });
+}
 
+// The hidden verb a sweep starts for each run (lab/sweep.cpp).
+void add_exec(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
   CLI::App* exec = lab->add_subcommand("exec", "Run one run of a sweep (started by `lab run`; not for direct use)");
   exec->group("");  // hidden
-  common(exec);
+  add_store_option(exec, a);
   exec->add_option("--run", a->run, "run name in the store")->required();
   exec->add_option("--dir", a->dir, "run folder")->required();
   exec->add_option("--threads", a->threads, "threads")->capture_default_str();
@@ -237,9 +232,12 @@ void add_lab(CLI::App& app) {
     o.threads = std::max(1, a->threads);
     lab::execute_run(o);
   });
+}
 
+// ls, show, export: the results store.
+void add_store_verbs(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
   CLI::App* ls = lab->add_subcommand("ls", "List lab runs in the store");
-  common(ls);
+  add_store_option(ls, a);
   ls->add_option("-o,--output", a->format, "text|md|csv|json|jsonl")->capture_default_str();
   ls->callback([a]() {
     store::results_store db(a->store);
@@ -247,7 +245,7 @@ void add_lab(CLI::App& app) {
   });
 
   CLI::App* show = lab->add_subcommand("show", "One run: config, status, evaluations, last metrics");
-  common(show);
+  add_store_option(show, a);
   show->add_option("run", a->run, "run id or name")->required();
   show->add_option("-o,--output", a->format, "text|md|csv|json|jsonl")->capture_default_str();
   show->callback([a]() {
@@ -269,7 +267,7 @@ void add_lab(CLI::App& app) {
   });
 
   CLI::App* exp = lab->add_subcommand("export", "Export runs, metrics or evaluations (CSV/JSON)");
-  common(exp);
+  add_store_option(exp, a);
   exp->add_option("--table", a->table, "runs|metrics|evaluations")->capture_default_str();
   exp->add_option("-o,--output", a->format, "csv|json|jsonl|md|text")->capture_default_str();
   exp->callback([a]() {
@@ -280,7 +278,10 @@ void add_lab(CLI::App& app) {
     else if (a->table == "evaluations") db.evaluations_table().print(std::cout, f);
     else throw usage_error(fmt::format("--table: unknown table '{}'", a->table), "use runs, metrics or evaluations");
   });
+}
 
+// tasks, task: the probe tasks.
+void add_task_verbs(CLI::App* lab) {
   CLI::App* tasks_cmd = lab->add_subcommand("tasks", "List the probe tasks and their parameters");
   tasks_cmd->callback([]() {
     table t({"task", "summary", "parameters"});
@@ -316,6 +317,23 @@ void add_lab(CLI::App& app) {
         std::cout << tasks::format_example(ds.vocab, (*split)[static_cast<std::size_t>(i)]) << "\n";
     }
   });
+}
+
+void add_lab(CLI::App& app) {
+  auto a = std::make_shared<lab_args>();
+  CLI::App* lab = app.add_subcommand("lab", "Train grids of small models on probe tasks: sweeps, the curated suite, results");
+  lab->require_subcommand(1);
+  lab->footer("Example: lmlab lab suite --size quick   (the main job: every experiment in experiments/, then the report)\n"
+              "         lmlab lab run experiments/recall.toml --size quick -j 2 --set model.d_model=64,128\n"
+              "         lmlab lab slurm experiments/recall.toml --shards 16   (a Slurm job array; then `lab merge`:\n"
+              "         docs/scaleout.md)");
+  add_run(lab, a);
+  add_merge(lab, a);
+  add_slurm(lab, a);
+  add_suite(lab, a);
+  add_exec(lab, a);
+  add_store_verbs(lab, a);
+  add_task_verbs(lab);
 }
 
 }  // namespace

@@ -30,11 +30,68 @@ struct run_args {
   bool stream = false;
 };
 
-void add_probe(CLI::App& app) {
-  CLI::App* probe = app.add_subcommand("probe", "Probe served models (OpenAI-compatible): sycophancy, calibration, "
-                                                "lost in the middle, nondeterminism, hallucination, perturbation, SCAN (docs/probe.md)");
-  probe->require_subcommand(1);
+lmlab::probe::endpoint_config endpoint_of(const run_args& a) {
+  using namespace lmlab::probe;
+  endpoint_config cfg;
+  std::tie(cfg.provider, cfg.model) = parse_model_ref(a.model);
+  cfg.base_url = a.base_url;
+  if (const char* k = std::getenv("OPENAI_API_KEY")) cfg.api_key = k;
+  cfg.timeout_s = a.timeout;
+  cfg.max_retries = a.retries;
+  cfg.stream = a.stream;
+  return cfg;
+}
 
+lmlab::probe::run_options run_options_of(const run_args& a) {
+  using namespace lmlab::probe;
+  run_options o;
+  o.suites = lmlab::split_list(a.suites);
+  o.suite_opts.seed = a.seed;
+  o.suite_opts.n = a.n;
+  o.suite_opts.langs = lmlab::split_list(a.langs);
+  o.suite_opts.data = a.data;
+  o.suite_opts.repeats = a.repeats;
+  o.suite_opts.positions = a.positions;
+  o.suite_opts.dev_fraction = a.dev_fraction;
+  o.suite_opts.temperatures = lmlab::parse_sweep(a.temperatures, "--temperatures");
+  o.suite_opts.concurrency_levels.clear();
+  for (auto v : lmlab::parse_sweep_int(a.concurrency_levels, "--concurrency-levels"))
+    o.suite_opts.concurrency_levels.push_back(static_cast<int>(v));
+  o.suite_opts.context_items.clear();
+  for (auto v : lmlab::parse_sweep_int(a.context_items, "--context-items"))
+    o.suite_opts.context_items.push_back(static_cast<int>(v));
+  o.concurrency = a.jobs;
+  o.scoring = parse_mc_mode(a.scoring);
+  o.output_dir = a.out;
+  o.run_name = a.name;
+  o.stop = &g_stop;
+  o.log = &std::cerr;
+  return o;
+}
+
+// The per-suite metrics, the run's counts, the report (with --report); throws when the run
+// was interrupted or samples failed.
+void print_probe_run(const run_args& a, const lmlab::probe::run_summary& sum) {
+  using namespace lmlab::probe;
+  lmlab::table t({"suite", "metric", "value"});
+  for (auto it = sum.results["results"].begin(); it != sum.results["results"].end(); ++it)
+    for (auto m = it.value().begin(); m != it.value().end(); ++m)
+      if (m.value().is_number()) t.add_row({it.key(), m.key().substr(0, m.key().find(',')), m.value().get<double>()});
+  t.print(std::cout, lmlab::table_format::md);
+  std::cout << "\nrun " << sum.run_id << " (" << sum.run_name << "): " << sum.n_samples << " samples, "
+            << sum.n_cached << " from cache, " << sum.n_failed << " failed\nresults: " << sum.results_file.string() << "\n";
+  if (!a.report.empty()) {
+    const auto w = lmlab::report::write_report(probe_report_document({{sum.results.value("model_name", a.model), sum.results}}),
+                                               a.report);
+    std::cout << "report: " << w.index.string() << "\n";
+  }
+  if (sum.interrupted) throw lmlab::error("probe run: interrupted", "rerun the same command to continue");
+  if (sum.n_failed > 0)
+    throw lmlab::error(fmt::format("probe run: {} samples failed after retries", sum.n_failed),
+                       "rerun the same command: answered samples come from the cache");
+}
+
+void add_probe_run(CLI::App* probe) {
   auto a = std::make_shared<run_args>();
   CLI::App* run = probe->add_subcommand("run", "Run probe suites against an endpoint; rerunning continues from the cache");
   run->add_option("--model", a->model, "provider/name, e.g. openai/gpt-4o-mini, llamacpp/qwen2.5-7b")->required();
@@ -61,57 +118,17 @@ void add_probe(CLI::App& app) {
   run->add_option("--report", a->report, "also write the report folder (index.html) for this run here");
   run->callback([a] {
     using namespace lmlab::probe;
-    endpoint_config cfg;
-    std::tie(cfg.provider, cfg.model) = parse_model_ref(a->model);
-    cfg.base_url = a->base_url;
-    if (const char* k = std::getenv("OPENAI_API_KEY")) cfg.api_key = k;
-    cfg.timeout_s = a->timeout;
-    cfg.max_retries = a->retries;
-    cfg.stream = a->stream;
-    run_options o;
-    o.suites = lmlab::split_list(a->suites);
-    o.suite_opts.seed = a->seed;
-    o.suite_opts.n = a->n;
-    o.suite_opts.langs = lmlab::split_list(a->langs);
-    o.suite_opts.data = a->data;
-    o.suite_opts.repeats = a->repeats;
-    o.suite_opts.positions = a->positions;
-    o.suite_opts.dev_fraction = a->dev_fraction;
-    o.suite_opts.temperatures = lmlab::parse_sweep(a->temperatures, "--temperatures");
-    o.suite_opts.concurrency_levels.clear();
-    for (auto v : lmlab::parse_sweep_int(a->concurrency_levels, "--concurrency-levels"))
-      o.suite_opts.concurrency_levels.push_back(static_cast<int>(v));
-    o.suite_opts.context_items.clear();
-    for (auto v : lmlab::parse_sweep_int(a->context_items, "--context-items"))
-      o.suite_opts.context_items.push_back(static_cast<int>(v));
-    o.concurrency = a->jobs;
-    o.scoring = parse_mc_mode(a->scoring);
-    o.output_dir = a->out;
-    o.run_name = a->name;
-    o.stop = &g_stop;
-    o.log = &std::cerr;
+    const endpoint_config cfg = endpoint_of(*a);
+    run_options o = run_options_of(*a);
     std::signal(SIGINT, on_sigint);
     lmlab::store::results_store db(a->store);
     client c(cfg, &db);
     auto sum = run_probe(c, db, o);
-    lmlab::table t({"suite", "metric", "value"});
-    for (auto it = sum.results["results"].begin(); it != sum.results["results"].end(); ++it)
-      for (auto m = it.value().begin(); m != it.value().end(); ++m)
-        if (m.value().is_number()) t.add_row({it.key(), m.key().substr(0, m.key().find(',')), m.value().get<double>()});
-    t.print(std::cout, lmlab::table_format::md);
-    std::cout << "\nrun " << sum.run_id << " (" << sum.run_name << "): " << sum.n_samples << " samples, "
-              << sum.n_cached << " from cache, " << sum.n_failed << " failed\nresults: " << sum.results_file.string() << "\n";
-    if (!a->report.empty()) {
-      const auto w = lmlab::report::write_report(probe_report_document({{sum.results.value("model_name", a->model), sum.results}}),
-                                                 a->report);
-      std::cout << "report: " << w.index.string() << "\n";
-    }
-    if (sum.interrupted) throw lmlab::error("probe run: interrupted", "rerun the same command to continue");
-    if (sum.n_failed > 0)
-      throw lmlab::error(fmt::format("probe run: {} samples failed after retries", sum.n_failed),
-                         "rerun the same command: answered samples come from the cache");
+    print_probe_run(*a, sum);
   });
+}
 
+void add_probe_compare(CLI::App* probe) {
   auto cmp = std::make_shared<std::tuple<std::string, std::string, std::string, std::string, double>>(
       "", "", "lmlab.db", "text", 0.05);
   CLI::App* compare = probe->add_subcommand("compare", "Paired comparison of two runs: McNemar and a paired bootstrap CI");
@@ -126,7 +143,9 @@ void add_probe(CLI::App& app) {
     const auto ra = db.resolve_run(std::get<0>(*cmp)), rb = db.resolve_run(std::get<1>(*cmp));
     lmlab::probe::compare_table(lmlab::probe::compare_runs(db, ra.id, rb.id, std::get<4>(*cmp))).print(std::cout, fmt);
   });
+}
 
+void add_probe_ls(CLI::App* probe) {
   auto ls = std::make_shared<std::pair<std::string, std::string>>("lmlab.db", "text");
   CLI::App* lsc = probe->add_subcommand("ls", "List probe runs in the results store");
   lsc->add_option("--store", ls->first, "results store")->capture_default_str();
@@ -139,6 +158,15 @@ void add_probe(CLI::App& app) {
       t.add_row({r.id, r.name, std::string(lmlab::store::to_string(r.status)), r.created_at, r.finished_at, r.failure_reason});
     t.print(std::cout, fmt);
   });
+}
+
+void add_probe(CLI::App& app) {
+  CLI::App* probe = app.add_subcommand("probe", "Probe served models (OpenAI-compatible): sycophancy, calibration, "
+                                                "lost in the middle, nondeterminism, hallucination, perturbation, SCAN (docs/probe.md)");
+  probe->require_subcommand(1);
+  add_probe_run(probe);
+  add_probe_compare(probe);
+  add_probe_ls(probe);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/split.hpp"
 
 namespace lmlab {
 namespace {
@@ -111,13 +112,8 @@ std::vector<std::int64_t> parse_sweep_int(std::string_view text, std::string_vie
 
 std::vector<std::string> split_list(std::string_view text) {
   std::vector<std::string> out;
-  std::size_t p = 0;
-  while (p <= text.size()) {
-    auto q = text.find(',', p);
-    if (q == std::string_view::npos) q = text.size();
-    if (q > p) out.emplace_back(text.substr(p, q - p));
-    p = q + 1;
-  }
+  for (const std::string_view item : split_view(text, ','))
+    if (!item.empty()) out.emplace_back(item);
   return out;
 }
 

@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "core/checked.hpp"
+#include "core/split.hpp"
 
 namespace lmlab {
 
@@ -140,12 +141,7 @@ const bool g_malloc_keeps_memory = [] {
 
 std::size_t cgroup_memory_limit(std::string_view proc_cgroup, const std::string& root) {
   std::size_t best = SIZE_MAX;
-  std::size_t pos = 0;
-  while (pos < proc_cgroup.size()) {
-    auto nl = proc_cgroup.find('\n', pos);
-    if (nl == std::string_view::npos) nl = proc_cgroup.size();
-    const std::string_view line = proc_cgroup.substr(pos, nl - pos);
-    pos = nl + 1;
+  for (const std::string_view line : split_view(proc_cgroup, '\n')) {
     const auto c1 = line.find(':');
     const auto c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
     if (c2 == std::string_view::npos) continue;
@@ -155,12 +151,7 @@ std::size_t cgroup_memory_limit(std::string_view proc_cgroup, const std::string&
     if (hierarchy == "0" && controllers.empty())  // cgroup v2 (unified; in hybrid mode under root/unified too)
       best = std::min({best, limit_along(root, path, "memory.max"), limit_along(root + "/unified", path, "memory.max")});
     bool memory = false;
-    for (std::size_t a = 0; a <= controllers.size();) {
-      auto b = controllers.find(',', a);
-      if (b == std::string_view::npos) b = controllers.size();
-      memory = memory || controllers.substr(a, b - a) == "memory";
-      a = b + 1;
-    }
+    for (const std::string_view c : split_view(controllers, ',')) memory = memory || c == "memory";
     if (memory) best = std::min(best, limit_along(root + "/memory", path, "memory.limit_in_bytes"));  // v1
   }
   // v1 reports "no limit" as a huge page-rounded number (9223372036854771712): treat as none.

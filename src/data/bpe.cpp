@@ -325,6 +325,8 @@ struct pair_entry {
 };
 }  // namespace
 
+// Long (~90 lines) on purpose: one merge loop whose pair counts, heap and word list are updated
+// together at each merge; split apart, each piece would need all of that state.
 byte_bpe train_byte_bpe(std::span<const std::string_view> texts, const bpe_train_options& opt) {
   const auto n_special = static_cast<std::int32_t>(opt.special_tokens.size());
   LMLAB_CHECK(opt.vocab_size >= 256 + n_special, "bpe train: vocab_size {} is below 256 byte tokens + {} special tokens",

@@ -125,18 +125,12 @@ std::vector<nlohmann::json> parts_of(const nlohmann::json& j, const char* key) {
 }
 }  // namespace
 
-std::unique_ptr<tokenizer> tokenizer_from_hf_json(const nlohmann::json& j, const std::string& where) {
-  LMLAB_CHECK(j.is_object() && j.contains("model") && j["model"].is_object(), "{}: not a Hugging Face tokenizer.json (no \"model\")",
-              where);
-  const auto& m = j["model"];
-  const std::string type = m.value("type", std::string());
-  LMLAB_CHECK_HINT(type == "BPE", "lmlab reads BPE tokenizers (GPT-2 byte-level, SentencePiece-style with byte fallback)",
-                   "{}: model.type = \"{}\" is not supported", where, type);
-  LMLAB_CHECK(m.contains("vocab") && m["vocab"].is_object() && m.contains("merges") && m["merges"].is_array(),
-              "{}: model.vocab and model.merges are required", where);
-  // Tokens by id: model.vocab plus added_tokens.
-  std::vector<std::string> tokens;
-  std::vector<char> is_special;
+namespace {
+
+// Tokens by id: model.vocab plus added_tokens (is_special: 1 for special added tokens), ids
+// 0..n-1 without gaps.
+void read_hf_tokens(const nlohmann::json& j, const std::string& where, std::vector<std::string>& tokens,
+                    std::vector<char>& is_special) {
   const auto put = [&](const std::string& text, std::int64_t id, bool special, const std::string& field) {
     LMLAB_CHECK(id >= 0 && id < (1 << 24), "{}: {} \"{}\": id {} is out of range", where, field, text, id);
     if (static_cast<std::size_t>(id) >= tokens.size()) {
@@ -152,7 +146,7 @@ std::unique_ptr<tokenizer> tokenizer_from_hf_json(const nlohmann::json& j, const
     tokens[k] = text;
     is_special[k] = special;
   };
-  for (auto it = m["vocab"].begin(); it != m["vocab"].end(); ++it) {
+  for (auto it = j["model"]["vocab"].begin(); it != j["model"]["vocab"].end(); ++it) {
     LMLAB_CHECK(it->is_number_integer(), "{}: model.vocab[\"{}\"] is not an id", where, it.key());
     put(it.key(), it->get<std::int64_t>(), false, "model.vocab");
   }
@@ -160,29 +154,24 @@ std::unique_ptr<tokenizer> tokenizer_from_hf_json(const nlohmann::json& j, const
     put(a.at("content").get<std::string>(), a.at("id").get<std::int64_t>(), a.value("special", false), "added_tokens");
   for (std::size_t i = 0; i < tokens.size(); ++i)
     LMLAB_CHECK(is_special[i] != 2, "{}: id {} has no token (ids must be 0..{} without gaps)", where, i, tokens.size() - 1);
+}
+
+std::vector<std::pair<std::string, std::string>> read_hf_merges(const nlohmann::json& list, const std::string& where) {
   std::vector<std::pair<std::string, std::string>> merges;
-  for (std::size_t i = 0; i < m["merges"].size(); ++i) {
-    const auto& e = m["merges"][i];
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto& e = list[i];
     if (e.is_string()) merges.push_back(split_merge(e.get<std::string>(), where, "model.merges", i));
     else if (e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string()) merges.emplace_back(e[0], e[1]);
     else throw error(fmt::format("{}: model.merges[{}] is neither \"left right\" nor [left, right]", where, i));
   }
-  const auto pre = parts_of(j, "pre_tokenizer"), norm = parts_of(j, "normalizer");
-  const auto has = [](const std::vector<nlohmann::json>& v, const std::string& t) {
-    return std::any_of(v.begin(), v.end(), [&](const nlohmann::json& x) { return x.value("type", std::string()) == t; });
-  };
-  if (pre.size() == 1 && has(pre, "ByteLevel")) {
-    LMLAB_CHECK_HINT(!pre[0].value("add_prefix_space", false) && pre[0].value("use_regex", true),
-                     "lmlab implements GPT-2's byte-level pre-tokeniser (no prefix space, GPT-2's regex)",
-                     "{}: pre_tokenizer ByteLevel with add_prefix_space or without its regex is not supported", where);
-    return byte_bpe_from_spelled(tokens, is_special, merges, where, "model.vocab", "model.merges");
-  }
-  LMLAB_CHECK_HINT(has(norm, "Replace") && pre.empty(),
-                   "supported: GPT-2 byte-level BPE (pre_tokenizer ByteLevel) and SentencePiece-style BPE (\"\u2581\" for spaces)",
-                   "{}: this pre_tokenizer/normalizer combination is not supported (pre-tokenisers other than GPT-2's regex "
-                   "are not implemented)", where);
-  // SentencePiece-style: a merge's rank orders merges as the SPM scores did (Hugging Face's
-  // converter emits merges by descending score), so score = -(best rank producing the token).
+  return merges;
+}
+
+// SentencePiece-style: a merge's rank orders merges as the SPM scores did (Hugging Face's
+// converter emits merges by descending score), so score = -(best rank producing the token).
+spm_vocab spm_vocab_from_hf(const nlohmann::json& j, const std::vector<std::string>& tokens, const std::vector<char>& is_special,
+                            const std::vector<std::pair<std::string, std::string>>& merges, const std::string& where) {
+  const auto& m = j["model"];
   spm_vocab v;
   v.tokens = tokens;
   v.scores.assign(tokens.size(), 0.0f);
@@ -221,7 +210,39 @@ std::unique_ptr<tokenizer> tokenizer_from_hf_json(const nlohmann::json& j, const
       }
     }
   }
-  return std::make_unique<spm_bpe>(std::move(v), where);
+  return v;
+}
+
+}  // namespace
+
+std::unique_ptr<tokenizer> tokenizer_from_hf_json(const nlohmann::json& j, const std::string& where) {
+  LMLAB_CHECK(j.is_object() && j.contains("model") && j["model"].is_object(), "{}: not a Hugging Face tokenizer.json (no \"model\")",
+              where);
+  const auto& m = j["model"];
+  const std::string type = m.value("type", std::string());
+  LMLAB_CHECK_HINT(type == "BPE", "lmlab reads BPE tokenizers (GPT-2 byte-level, SentencePiece-style with byte fallback)",
+                   "{}: model.type = \"{}\" is not supported", where, type);
+  LMLAB_CHECK(m.contains("vocab") && m["vocab"].is_object() && m.contains("merges") && m["merges"].is_array(),
+              "{}: model.vocab and model.merges are required", where);
+  std::vector<std::string> tokens;
+  std::vector<char> is_special;
+  read_hf_tokens(j, where, tokens, is_special);
+  const auto merges = read_hf_merges(m["merges"], where);
+  const auto pre = parts_of(j, "pre_tokenizer"), norm = parts_of(j, "normalizer");
+  const auto has = [](const std::vector<nlohmann::json>& v, const std::string& t) {
+    return std::any_of(v.begin(), v.end(), [&](const nlohmann::json& x) { return x.value("type", std::string()) == t; });
+  };
+  if (pre.size() == 1 && has(pre, "ByteLevel")) {
+    LMLAB_CHECK_HINT(!pre[0].value("add_prefix_space", false) && pre[0].value("use_regex", true),
+                     "lmlab implements GPT-2's byte-level pre-tokeniser (no prefix space, GPT-2's regex)",
+                     "{}: pre_tokenizer ByteLevel with add_prefix_space or without its regex is not supported", where);
+    return byte_bpe_from_spelled(tokens, is_special, merges, where, "model.vocab", "model.merges");
+  }
+  LMLAB_CHECK_HINT(has(norm, "Replace") && pre.empty(),
+                   "supported: GPT-2 byte-level BPE (pre_tokenizer ByteLevel) and SentencePiece-style BPE (\"\u2581\" for spaces)",
+                   "{}: this pre_tokenizer/normalizer combination is not supported (pre-tokenisers other than GPT-2's regex "
+                   "are not implemented)", where);
+  return std::make_unique<spm_bpe>(spm_vocab_from_hf(j, tokens, is_special, merges, where), where);
 }
 
 }  // namespace lmlab::data

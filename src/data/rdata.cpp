@@ -149,6 +149,47 @@ class reader {
     return s;
   }
 
+  // An atomic vector's elements: a length, then n elements of at least `width` bytes each.
+  template <class T, class Read>
+  void elements(std::vector<T>& out, long long width, const char* field, Read read) {
+    const long long n = length();
+    need_elements(n, width, field);
+    out.reserve(static_cast<std::size_t>(n));
+    for (long long i = 0; i < n; ++i) out.push_back(read(i));
+  }
+
+  // A pairlist, read iteratively along its CDR chain: [attr] [tag] CAR, then the next cell.
+  void read_pairlist(r_value& v, std::int32_t flags, int depth) {
+    v.type = r_type::pairlist;
+    bool first = true;
+    std::int32_t cell_flags = flags;
+    for (;;) {
+      const bool attr = cell_flags & (1 << 9), tag = cell_flags & (1 << 10);
+      if (attr) {
+        auto a = item(depth + 1);
+        if (first) read_attributes(v, *a);
+      }
+      std::string name;
+      if (tag) {
+        auto t = item(depth + 1);
+        if (t->type == r_type::symbol && !t->strings.empty()) name = *t->strings[0];
+      }
+      v.tags.push_back(name);
+      v.items.push_back(item(depth + 1));
+      first = false;
+      const std::size_t next_at = pos_;
+      cell_flags = i32();
+      const int next = cell_flags & 0xFF;
+      if (next == k_nilvalue || next == k_nilsxp) break;
+      if (next != k_listsxp) {  // a dotted pair: the CDR is not a list cell
+        pos_ = next_at;
+        v.tags.emplace_back();
+        v.items.push_back(item(depth + 1));
+        break;
+      }
+    }
+  }
+
   std::shared_ptr<const r_value> item(int depth) {
     if (depth > 10000) fail(pos_, "nesting deeper than 10000");
     const std::size_t at = pos_;
@@ -179,74 +220,34 @@ class reader {
         refs_.push_back(v);
         return v;
       }
-      case k_listsxp: {
-        // A pairlist, read iteratively along its CDR chain: [attr] [tag] CAR, then the next cell.
-        v->type = r_type::pairlist;
-        bool first = true;
-        std::int32_t cell_flags = flags;
-        for (;;) {
-          const bool attr = cell_flags & (1 << 9), tag = cell_flags & (1 << 10);
-          if (attr) {
-            auto a = item(depth + 1);
-            if (first) read_attributes(*v, *a);
-          }
-          std::string name;
-          if (tag) {
-            auto t = item(depth + 1);
-            if (t->type == r_type::symbol && !t->strings.empty()) name = *t->strings[0];
-          }
-          v->tags.push_back(name);
-          v->items.push_back(item(depth + 1));
-          first = false;
-          const std::size_t next_at = pos_;
-          cell_flags = i32();
-          const int next = cell_flags & 0xFF;
-          if (next == k_nilvalue || next == k_nilsxp) break;
-          if (next != k_listsxp) {  // a dotted pair: the CDR is not a list cell
-            pos_ = next_at;
-            v->tags.emplace_back();
-            v->items.push_back(item(depth + 1));
-            break;
-          }
-        }
+      case k_listsxp:
+        read_pairlist(*v, flags, depth);
         return v;
-      }
       case k_charsxp: {
         v->type = r_type::string;
         v->strings.push_back(charsxp(flags));
         return v;
       }
       case k_lglsxp:
-      case k_intsxp: {
+      case k_intsxp:
         v->type = type == k_lglsxp ? r_type::logical : r_type::integer;
-        const long long n = length();
-        need_elements(n, 4, "integer vector");
-        v->ints.reserve(static_cast<std::size_t>(n));
-        for (long long i = 0; i < n; ++i) v->ints.push_back(i32());
+        elements(v->ints, 4, "integer vector", [&](long long) { return i32(); });
         break;
-      }
-      case k_realsxp: {
+      case k_realsxp:
         v->type = r_type::real;
-        const long long n = length();
-        need_elements(n, 8, "double vector");
-        v->reals.reserve(static_cast<std::size_t>(n));
-        for (long long i = 0; i < n; ++i) v->reals.push_back(f64());
+        elements(v->reals, 8, "double vector", [&](long long) { return f64(); });
         break;
-      }
-      case k_strsxp: {
+      case k_strsxp:
         v->type = r_type::string;
-        const long long n = length();
-        need_elements(n, 8, "character vector");  // at least flags + length per element
-        v->strings.reserve(static_cast<std::size_t>(n));
-        for (long long i = 0; i < n; ++i) {
+        // at least flags + length per element
+        elements(v->strings, 8, "character vector", [&](long long i) {
           const std::size_t eat = pos_;
           const std::int32_t ef = i32();
           if ((ef & 0xFF) != k_charsxp)
             fail(eat, fmt::format("element {} of a character vector has type {}, expected CHARSXP (9)", i, ef & 0xFF));
-          v->strings.push_back(charsxp(ef));
-        }
+          return charsxp(ef);
+        });
         break;
-      }
       case k_vecsxp:
       case k_exprsxp: {
         v->type = r_type::list;

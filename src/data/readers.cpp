@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/split.hpp"
 #include "data/utf8.hpp"
 
 namespace lmlab::data {
@@ -72,14 +73,9 @@ std::vector<document> read_brown(const fs::path& dir) {
   std::map<std::string, std::string> genre;
   if (fs::exists(dir / "cats.txt")) {
     const std::string cats = read_text_file(dir / "cats.txt");
-    std::size_t pos = 0;
-    while (pos < cats.size()) {
-      auto nl = cats.find('\n', pos);
-      if (nl == std::string::npos) nl = cats.size();
-      const std::string line = cats.substr(pos, nl - pos);
-      pos = nl + 1;
+    for (const std::string_view line : split_view(cats, '\n')) {
       const auto sp = line.find(' ');
-      if (sp != std::string::npos) genre[line.substr(0, sp)] = line.substr(sp + 1);
+      if (sp != std::string_view::npos) genre[std::string(line.substr(0, sp))] = std::string(line.substr(sp + 1));
     }
   }
   static const std::regex file_re("c[a-r][0-9][0-9]");

@@ -60,11 +60,8 @@ const tasks::param_table<corpus_lm_config>& corpus_lm_table() {
 
 void register_corpus_lm_task() {
   static const bool done = [] {
-    tasks::task_info t;
-    t.name = "corpus_lm";
-    t.summary = "next-character prediction on windows of a real corpus (scaling-law sweeps)";
-    t.params = corpus_lm_table().specs();
-    t.canonical = [](const nlohmann::json& j) { return corpus_lm_table().write(corpus_lm_table().read(j, {"name"})); };
+    tasks::task_info t = tasks::task_from_table(
+        "corpus_lm", "next-character prediction on windows of a real corpus (scaling-law sweeps)", corpus_lm_table());
     t.build = [](const nlohmann::json& j, std::uint64_t seed) {
       const auto c = corpus_lm_table().read(j, {"name"});
       std::vector<std::string> docs;

@@ -206,111 +206,130 @@ std::optional<store::run_info> finished_run_state(const fs::path& dir, const std
 
 }  // namespace
 
-sweep_summary run_sweep(const experiment_spec& spec, const sweep_options& opt) {
-  LMLAB_CHECK(opt.jobs >= 1, "lab run: -j must be at least 1 (got {})", opt.jobs);
-  const int cores = opt.threads > 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::size_t> mine;
-  if (opt.only_shard) mine = shard_runs(spec, *opt.only_shard);
-  else
-    for (std::size_t i = 0; i < spec.runs.size(); ++i) mine.push_back(i);
-  const int jobs = std::min<int>(opt.jobs, std::max<int>(1, static_cast<int>(mine.size())));
-  const int threads_each = std::max(1, cores / jobs);
-  std::optional<store::results_store> main_db;
-  if (!opt.only_shard) main_db.emplace(opt.store);
-  const fs::path exp_dir = opt.runs_dir / spec.name;
+namespace {
+
+// One sweep's children: the queue of runs to do, the live children, the progress display.
+class sweep_driver {
+ public:
+  sweep_driver(const experiment_spec& spec, const sweep_options& opt) : spec_(spec), opt_(opt) {
+    LMLAB_CHECK(opt.jobs >= 1, "lab run: -j must be at least 1 (got {})", opt.jobs);
+    const int cores = opt.threads > 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
+    if (opt.only_shard) mine_ = shard_runs(spec, *opt.only_shard);
+    else
+      for (std::size_t i = 0; i < spec.runs.size(); ++i) mine_.push_back(i);
+    jobs_ = std::min<int>(opt.jobs, std::max<int>(1, static_cast<int>(mine_.size())));
+    threads_each_ = std::max(1, cores / jobs_);
+    if (!opt.only_shard) main_db_.emplace(opt.store);
+    tty_ = opt.progress && ::isatty(::fileno(opt.progress));
+  }
+
+  sweep_summary run() {
+    plan_queue();
+    if (opt_.progress)
+      std::fprintf(opt_.progress, "lab: %s%s: %d runs, %d already done, %zu to run, %d at a time x %d threads\n",
+                   spec_.name.c_str(),
+                   opt_.only_shard ? fmt::format(" shard {}/{}", opt_.only_shard->index, opt_.only_shard->count).c_str() : "",
+                   sum_.total, sum_.skipped, queue_.size(), jobs_, threads_each_);
+    t0_ = std::chrono::steady_clock::now();
+    while (next_ < queue_.size() || !live_.empty()) {
+      while (next_ < queue_.size() && static_cast<int>(live_.size()) < jobs_) start_next();
+      read_children();
+      reap_children();
+      draw(false, "");
+    }
+    if (opt_.progress)
+      std::fprintf(opt_.progress, "lab: %s: %d finished, %d failed, %d skipped (already done)\n", spec_.name.c_str(),
+                   sum_.finished, sum_.failed, sum_.skipped);
+    return sum_;
+  }
+
+ private:
   // Calls f(store) on the store that records run t.
-  auto with_store = [&](const todo& t, auto&& f) {
-    if (t.own_store.empty()) return f(*main_db);
+  template <class F>
+  auto with_store(const todo& t, F&& f) {
+    if (t.own_store.empty()) return f(*main_db_);
     store::results_store s(t.own_store, run_store_options());
     return f(s);
-  };
-
-  sweep_summary sum;
-  sum.total = static_cast<int>(mine.size());
-  std::vector<todo> queue;
-  for (const std::size_t i : mine) {
-    const run_config& r = spec.runs[i];
-    const std::string name = run_name(spec, r);
-    todo t{name, 0, exp_dir / r.id, {}};
-    std::optional<store::run_info> info;
-    if (opt.only_shard) {
-      info = finished_run_state(t.dir, name, opt.retry_failed, opt.progress);
-      t.own_store = run_store_partial_path(t.dir);
-    }
-    if (!info) {
-      t.id = with_store(t, [&](store::results_store& db) {
-        return db.ensure_run("lab", name, stored_config(spec, r), static_cast<std::int64_t>(r.seed));
-      });
-      info = with_store(t, [&](store::results_store& db) { return db.get_run(t.id); });
-    }
-    if (info->status == store::run_status::finished || (info->status == store::run_status::failed && !opt.retry_failed)) {
-      ++sum.skipped;
-      if (info->status == store::run_status::failed) sum.failures.push_back(name + ": " + info->failure_reason + " (earlier)");
-      continue;
-    }
-    queue.push_back(std::move(t));
   }
-  const bool tty = opt.progress && ::isatty(::fileno(opt.progress));
-  if (opt.progress)
-    std::fprintf(opt.progress, "lab: %s%s: %d runs, %d already done, %zu to run, %d at a time x %d threads\n",
-                 spec.name.c_str(),
-                 opt.only_shard ? fmt::format(" shard {}/{}", opt.only_shard->index, opt.only_shard->count).c_str() : "",
-                 sum.total, sum.skipped, queue.size(), jobs, threads_each);
 
-  std::map<pid_t, child> live;
-  std::size_t next = 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  int lines_drawn = 0;
-  auto draw = [&](bool force_plain_line, const std::string& plain) {
-    if (!opt.progress) return;
-    if (!tty) {
-      if (force_plain_line) std::fprintf(opt.progress, "%s\n", plain.c_str());
+  // Registers every run of this shard (or of the spec) and queues those not done before.
+  void plan_queue() {
+    const fs::path exp_dir = opt_.runs_dir / spec_.name;
+    sum_.total = static_cast<int>(mine_.size());
+    for (const std::size_t i : mine_) {
+      const run_config& r = spec_.runs[i];
+      const std::string name = run_name(spec_, r);
+      todo t{name, 0, exp_dir / r.id, {}};
+      std::optional<store::run_info> info;
+      if (opt_.only_shard) {
+        info = finished_run_state(t.dir, name, opt_.retry_failed, opt_.progress);
+        t.own_store = run_store_partial_path(t.dir);
+      }
+      if (!info) {
+        t.id = with_store(t, [&](store::results_store& db) {
+          return db.ensure_run("lab", name, stored_config(spec_, r), static_cast<std::int64_t>(r.seed));
+        });
+        info = with_store(t, [&](store::results_store& db) { return db.get_run(t.id); });
+      }
+      if (info->status == store::run_status::finished || (info->status == store::run_status::failed && !opt_.retry_failed)) {
+        ++sum_.skipped;
+        if (info->status == store::run_status::failed) sum_.failures.push_back(name + ": " + info->failure_reason + " (earlier)");
+        continue;
+      }
+      queue_.push_back(std::move(t));
+    }
+  }
+
+  void draw(bool force_plain_line, const std::string& plain) {
+    if (!opt_.progress) return;
+    if (!tty_) {
+      if (force_plain_line) std::fprintf(opt_.progress, "%s\n", plain.c_str());
       return;
     }
     // Redraw: one line per live run, then the overall bar.
-    for (int i = 0; i < lines_drawn; ++i) std::fprintf(opt.progress, "\x1b[1A\x1b[2K");
-    if (force_plain_line) std::fprintf(opt.progress, "\r\x1b[2K%s\n", plain.c_str());
-    lines_drawn = 0;
-    for (auto& [pid, c] : live) {
-      std::fprintf(opt.progress, "\r\x1b[2K  %s  %.100s\n", short_id(c.name).c_str(), c.last_line.c_str());
-      ++lines_drawn;
+    for (int i = 0; i < lines_drawn_; ++i) std::fprintf(opt_.progress, "\x1b[1A\x1b[2K");
+    if (force_plain_line) std::fprintf(opt_.progress, "\r\x1b[2K%s\n", plain.c_str());
+    lines_drawn_ = 0;
+    for (auto& [pid, c] : live_) {
+      std::fprintf(opt_.progress, "\r\x1b[2K  %s  %.100s\n", short_id(c.name).c_str(), c.last_line.c_str());
+      ++lines_drawn_;
     }
-    const int done = sum.finished + sum.failed;
-    const int todo_n = static_cast<int>(queue.size());
+    const int done = sum_.finished + sum_.failed;
+    const int todo_n = static_cast<int>(queue_.size());
     const int width = 30;
     const int fill = todo_n ? width * done / todo_n : width;
-    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     const double eta = done ? el / done * (todo_n - done) : NAN;
-    std::fprintf(opt.progress, "\r\x1b[2K[%s%s] %d/%d runs  %d failed  elapsed %s  ETA %s\n", std::string(fill, '#').c_str(),
-                 std::string(width - fill, '.').c_str(), done, todo_n, sum.failed, fmt_duration(el).c_str(),
+    std::fprintf(opt_.progress, "\r\x1b[2K[%s%s] %d/%d runs  %d failed  elapsed %s  ETA %s\n", std::string(fill, '#').c_str(),
+                 std::string(width - fill, '.').c_str(), done, todo_n, sum_.failed, fmt_duration(el).c_str(),
                  fmt_duration(eta).c_str());
-    ++lines_drawn;
-    std::fflush(opt.progress);
-  };
+    ++lines_drawn_;
+    std::fflush(opt_.progress);
+  }
 
-  auto start_next = [&]() {
-    const todo& t = queue[next++];
+  void start_next() {
+    const todo& t = queue_[next_++];
     fs::create_directories(t.dir);
     child c;
     c.name = t.name;
     c.store_id = t.id;
     c.log.open(t.dir / "log.txt", std::ios::app);
     c.started = std::chrono::steady_clock::now();
-    auto argv = opt.child_argv ? opt.child_argv(t.name, t.dir, threads_each)
-                               : default_argv(t.own_store.empty() ? opt.store : t.own_store, t.name, t.dir, threads_each);
+    auto argv = opt_.child_argv ? opt_.child_argv(t.name, t.dir, threads_each_)
+                                : default_argv(t.own_store.empty() ? opt_.store : t.own_store, t.name, t.dir, threads_each_);
     with_store(t, [&](store::results_store& db) { db.mark_running(t.id); });
     c.own_store = t.own_store;
-    c.pid = spawn(argv, threads_each, c.fd);
+    c.pid = spawn(argv, threads_each_, c.fd);
     ::fcntl(c.fd, F_SETFL, O_NONBLOCK);
-    draw(!tty, fmt::format("lab: start  {}", t.name));
-    live.emplace(c.pid, std::move(c));
-  };
+    draw(!tty_, fmt::format("lab: start  {}", t.name));
+    live_.emplace(c.pid, std::move(c));
+  }
 
-  while (next < queue.size() || !live.empty()) {
-    while (next < queue.size() && static_cast<int>(live.size()) < jobs) start_next();
+  // Reads what the children wrote; a closed pipe marks the child for reaping.
+  void read_children() {
     std::vector<pollfd> fds;
     std::vector<pid_t> pids;
-    for (auto& [pid, c] : live)
+    for (auto& [pid, c] : live_)
       if (c.fd >= 0) {
         fds.push_back({c.fd, POLLIN, 0});
         pids.push_back(pid);
@@ -319,14 +338,17 @@ sweep_summary run_sweep(const experiment_spec& spec, const sweep_options& opt) {
     else std::this_thread::sleep_for(std::chrono::milliseconds(50));
     for (std::size_t i = 0; i < fds.size(); ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      child& c = live.at(pids[i]);
+      child& c = live_.at(pids[i]);
       if (!drain(c)) {
         ::close(c.fd);
         c.fd = -1;
       }
     }
-    // Reap children whose pipes have closed.
-    for (auto it = live.begin(); it != live.end();) {
+  }
+
+  // Reaps children whose pipes have closed and records how each ended.
+  void reap_children() {
+    for (auto it = live_.begin(); it != live_.end();) {
       child& c = it->second;
       if (c.fd >= 0) {
         ++it;
@@ -338,34 +360,48 @@ sweep_summary run_sweep(const experiment_spec& spec, const sweep_options& opt) {
         ++it;
         continue;
       }
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - c.started).count();
-      const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      std::string line;
-      if (ok) {
-        // The child marks itself finished after writing its results; trust but verify.
-        with_store(todo{c.name, c.store_id, {}, c.own_store}, [&](store::results_store& db) {
-          if (db.get_run(c.store_id).status != store::run_status::finished) db.mark_finished(c.store_id);
-        });
-        ++sum.finished;
-        line = fmt::format("lab: done   {} ({})", c.name, fmt_duration(secs));
-      } else {
-        const std::string why = failure_reason(status, c.tail);
-        with_store(todo{c.name, c.store_id, {}, c.own_store}, [&](store::results_store& db) { db.mark_failed(c.store_id, why); });
-        ++sum.failed;
-        sum.failures.push_back(c.name + ": " + why);
-        line = fmt::format("lab: FAILED {} ({}): {}", c.name, fmt_duration(secs), why);
-      }
+      const std::string line = record_end(c, status);
       // The run's own store is whole and closed: only now does it take its final name.
       if (!c.own_store.empty()) fs::rename(c.own_store, run_store_path(c.own_store.parent_path()));
-      it = live.erase(it);
+      it = live_.erase(it);
       draw(true, line);
     }
-    draw(false, "");
   }
-  if (opt.progress)
-    std::fprintf(opt.progress, "lab: %s: %d finished, %d failed, %d skipped (already done)\n", spec.name.c_str(), sum.finished,
-                 sum.failed, sum.skipped);
-  return sum;
-}
+
+  std::string record_end(const child& c, int status) {
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - c.started).count();
+    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (ok) {
+      // The child marks itself finished after writing its results; trust but verify.
+      with_store(todo{c.name, c.store_id, {}, c.own_store}, [&](store::results_store& db) {
+        if (db.get_run(c.store_id).status != store::run_status::finished) db.mark_finished(c.store_id);
+      });
+      ++sum_.finished;
+      return fmt::format("lab: done   {} ({})", c.name, fmt_duration(secs));
+    }
+    const std::string why = failure_reason(status, c.tail);
+    with_store(todo{c.name, c.store_id, {}, c.own_store}, [&](store::results_store& db) { db.mark_failed(c.store_id, why); });
+    ++sum_.failed;
+    sum_.failures.push_back(c.name + ": " + why);
+    return fmt::format("lab: FAILED {} ({}): {}", c.name, fmt_duration(secs), why);
+  }
+
+  const experiment_spec& spec_;
+  const sweep_options& opt_;
+  std::vector<std::size_t> mine_;
+  int jobs_ = 1, threads_each_ = 1;
+  std::optional<store::results_store> main_db_;
+  bool tty_ = false;
+  sweep_summary sum_;
+  std::vector<todo> queue_;
+  std::map<pid_t, child> live_;
+  std::size_t next_ = 0;
+  std::chrono::steady_clock::time_point t0_;
+  int lines_drawn_ = 0;
+};
+
+}  // namespace
+
+sweep_summary run_sweep(const experiment_spec& spec, const sweep_options& opt) { return sweep_driver(spec, opt).run(); }
 
 }  // namespace lmlab::lab

@@ -288,6 +288,8 @@ gguf_file gguf_file::load(const std::filesystem::path& path) {
   return f;
 }
 
+// Long (~95 lines) on purpose: the file read in order (header, key-values, tensor infos, the
+// data section), each field checked where it is read so an error names its byte offset.
 gguf_file gguf_file::parse(std::span<const std::uint8_t> bytes, const std::string& where) {
   gguf_file f;
   f.where_ = where;

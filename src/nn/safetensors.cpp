@@ -35,6 +35,68 @@ bool parse_dtype(const std::string& s, dtype& out, half_kind& half) {
   else return false;
   return true;
 }
+struct entry {
+  std::string name;
+  shape_t shape;
+  dtype type;
+  half_kind half;
+  std::uint64_t begin, end;
+};
+
+// One tensor's header entry, checked against its dtype and shape and the data section's size.
+entry parse_entry(const std::string& name, const nlohmann::json& e, const std::string& where, std::uint64_t data_size) {
+  LMLAB_CHECK(e.is_object() && e.contains("dtype") && e.contains("shape") && e.contains("data_offsets"),
+              "{}: tensor '{}': the header entry needs dtype, shape and data_offsets", where, name);
+  dtype t{};
+  half_kind half{};
+  const std::string ds = e["dtype"].is_string() ? e["dtype"].get<std::string>() : "?";
+  LMLAB_CHECK_HINT(parse_dtype(ds, t, half), "lmlab reads F32, F64, I32, F16 and BF16 (F16 and BF16 load as F32)",
+                   "{}: tensor '{}' has unsupported dtype {}", where, name, ds);
+  LMLAB_CHECK(e["shape"].is_array(), "{}: tensor '{}' has a bad shape {}", where, name, e["shape"].dump());
+  shape_t shape;
+  std::uint64_t want = half == half_kind::none ? dtype_size(t) : 2;
+  const std::string what = fmt::format("{}: tensor '{}': shape {}", where, name, e["shape"].dump());
+  for (const auto& d : e["shape"]) {
+    LMLAB_CHECK(d.is_number_integer() && d.get<std::int64_t>() >= 0, "{}: tensor '{}' has a bad shape {}", where, name,
+                e["shape"].dump());
+    shape.push_back(d.get<std::int64_t>());
+    want = checked_mul(want, d.get<std::uint64_t>(), what);
+  }
+  const auto& off = e["data_offsets"];
+  LMLAB_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
+              "{}: tensor '{}' has bad data_offsets {}", where, name, off.dump());
+  const auto b = off[0].get<std::uint64_t>(), en = off[1].get<std::uint64_t>();
+  LMLAB_CHECK(en >= b && en - b == want, "{}: tensor '{}' has {} bytes of data but shape {} {} needs {}", where, name,
+              en >= b ? en - b : 0, shape_str(shape), ds, want);
+  LMLAB_CHECK_HINT(en <= data_size, "the file may have been cut short while writing; save it again",
+                   "{}: truncated: tensor '{}' ends at data byte {} but the data section has {}", where, name, en,
+                   data_size);
+  return {name, std::move(shape), t, half, b, en};
+}
+
+// The tensors tile the data section: in offset order, each starts where the previous ends,
+// and the last ends at the end of the file. Anything else (a header length off by one,
+// shifted or overlapping offsets) would load bytes as the wrong weights.
+void check_tiling(const std::vector<entry>& entries, const std::string& where, std::uint64_t data_size) {
+  std::vector<const entry*> order;
+  for (const auto& e : entries) order.push_back(&e);
+  std::sort(order.begin(), order.end(),
+            [](const entry* a, const entry* b) { return a->begin != b->begin ? a->begin < b->begin : a->end < b->end; });
+  const std::string hint = "the header length or the data_offsets are corrupt; save the file again";
+  std::uint64_t pos = 0;
+  const entry* prev = nullptr;
+  for (const entry* e : order) {
+    LMLAB_CHECK_HINT(e->begin >= pos, hint, "{}: tensor '{}' (data bytes [{}, {})) overlaps tensor '{}' ([{}, {}))", where,
+                     e->name, e->begin, e->end, prev->name, prev->begin, prev->end);
+    LMLAB_CHECK_HINT(e->begin == pos, hint, "{}: data bytes [{}, {}) before tensor '{}' belong to no tensor", where, pos,
+                     e->begin, e->name);
+    pos = e->end;
+    prev = e;
+  }
+  LMLAB_CHECK_HINT(pos == data_size, hint, "{}: the data section has {} bytes but the tensors cover {}", where, data_size,
+                   pos);
+}
+
 }  // namespace
 
 safetensors_file safetensors_file::load(const std::filesystem::path& path) {
@@ -62,13 +124,6 @@ safetensors_file safetensors_file::parse(std::span<const std::uint8_t> bytes, co
   LMLAB_CHECK(h.is_object(), "{}: the safetensors header is not a JSON object", where);
   const std::size_t data_begin = 8 + n;
   const std::uint64_t data_size = bytes.size() - data_begin;
-  struct entry {
-    std::string name;
-    shape_t shape;
-    dtype type;
-    half_kind half;
-    std::uint64_t begin, end;
-  };
   std::vector<entry> entries;
   for (auto it = h.begin(); it != h.end(); ++it) {
     const std::string& name = it.key();
@@ -80,55 +135,9 @@ safetensors_file safetensors_file::parse(std::span<const std::uint8_t> bytes, co
       }
       continue;
     }
-    const auto& e = *it;
-    LMLAB_CHECK(e.is_object() && e.contains("dtype") && e.contains("shape") && e.contains("data_offsets"),
-                "{}: tensor '{}': the header entry needs dtype, shape and data_offsets", where, name);
-    dtype t{};
-    half_kind half{};
-    const std::string ds = e["dtype"].is_string() ? e["dtype"].get<std::string>() : "?";
-    LMLAB_CHECK_HINT(parse_dtype(ds, t, half), "lmlab reads F32, F64, I32, F16 and BF16 (F16 and BF16 load as F32)",
-                     "{}: tensor '{}' has unsupported dtype {}", where, name, ds);
-    LMLAB_CHECK(e["shape"].is_array(), "{}: tensor '{}' has a bad shape {}", where, name, e["shape"].dump());
-    shape_t shape;
-    std::uint64_t want = half == half_kind::none ? dtype_size(t) : 2;
-    const std::string what = fmt::format("{}: tensor '{}': shape {}", where, name, e["shape"].dump());
-    for (const auto& d : e["shape"]) {
-      LMLAB_CHECK(d.is_number_integer() && d.get<std::int64_t>() >= 0, "{}: tensor '{}' has a bad shape {}", where, name,
-                  e["shape"].dump());
-      shape.push_back(d.get<std::int64_t>());
-      want = checked_mul(want, d.get<std::uint64_t>(), what);
-    }
-    const auto& off = e["data_offsets"];
-    LMLAB_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
-                "{}: tensor '{}' has bad data_offsets {}", where, name, off.dump());
-    const auto b = off[0].get<std::uint64_t>(), en = off[1].get<std::uint64_t>();
-    LMLAB_CHECK(en >= b && en - b == want, "{}: tensor '{}' has {} bytes of data but shape {} {} needs {}", where, name,
-                en >= b ? en - b : 0, shape_str(shape), ds, want);
-    LMLAB_CHECK_HINT(en <= data_size, "the file may have been cut short while writing; save it again",
-                     "{}: truncated: tensor '{}' ends at data byte {} but the data section has {}", where, name, en,
-                     data_size);
-    entries.push_back({name, std::move(shape), t, half, b, en});
+    entries.push_back(parse_entry(name, *it, where, data_size));
   }
-  // The tensors tile the data section: in offset order, each starts where the previous ends,
-  // and the last ends at the end of the file. Anything else (a header length off by one,
-  // shifted or overlapping offsets) would load bytes as the wrong weights.
-  std::vector<const entry*> order;
-  for (const auto& e : entries) order.push_back(&e);
-  std::sort(order.begin(), order.end(),
-            [](const entry* a, const entry* b) { return a->begin != b->begin ? a->begin < b->begin : a->end < b->end; });
-  const std::string hint = "the header length or the data_offsets are corrupt; save the file again";
-  std::uint64_t pos = 0;
-  const entry* prev = nullptr;
-  for (const entry* e : order) {
-    LMLAB_CHECK_HINT(e->begin >= pos, hint, "{}: tensor '{}' (data bytes [{}, {})) overlaps tensor '{}' ([{}, {}))", where,
-                     e->name, e->begin, e->end, prev->name, prev->begin, prev->end);
-    LMLAB_CHECK_HINT(e->begin == pos, hint, "{}: data bytes [{}, {}) before tensor '{}' belong to no tensor", where, pos,
-                     e->begin, e->name);
-    pos = e->end;
-    prev = e;
-  }
-  LMLAB_CHECK_HINT(pos == data_size, hint, "{}: the data section has {} bytes but the tensors cover {}", where, data_size,
-                   pos);
+  check_tiling(entries, where, data_size);
   for (auto& e : entries) {
     tensor x = tensor::empty(e.shape, e.type);
     const std::uint8_t* p = bytes.data() + data_begin + e.begin;

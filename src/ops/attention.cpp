@@ -420,12 +420,69 @@ rows<const T> as_const(rows<T> r) {
   return {r.p, r.ld};
 }
 
+// The softmax probabilities (B, H, T, S) from the saved log-sum-exp, recomputing the scores
+// tile by tile (hooks ask for them; the forward never materialises them).
+template <class T>
+tensor attention_pattern(const attn_dims& a, const head_layout& lq, const head_layout& lk, const T* pl, dtype type) {
+  const std::int64_t G = a.H / a.Hkv;
+  tensor pat = tensor::empty({a.B, a.H, a.T, a.S}, type);
+  T* pp = pat.data<T>();
+#pragma omp parallel for if (a.B * a.H * a.T * a.S > k_par_grain)
+  for (std::int64_t bh = 0; bh < a.B * a.H; ++bh) {
+    const std::int64_t b = bh / a.H, h = bh % a.H, hk = h / G;
+    std::vector<T> s(static_cast<std::size_t>(k_bq * k_bk));
+    for (std::int64_t i0 = 0; i0 < a.T; i0 += k_bq) {
+      const std::int64_t i1 = std::min(a.T, i0 + k_bq);
+      for (std::int64_t j0 = 0; j0 < a.S; j0 += k_bk) {
+        const std::int64_t j1 = std::min(a.S, j0 + k_bk);
+        score_tile<T>(a, h, as_const(head<T>(lq, b, h)), as_const(head<T>(lk, b, hk)), i0, i1, j0, j1, s.data(), k_bk);
+        for (std::int64_t i = i0; i < i1; ++i) {
+          const T l = pl[bh * a.T + i];
+          for (std::int64_t j = j0; j < j1; ++j) {
+            const T sc = s[static_cast<std::size_t>((i - i0) * k_bk + (j - j0))];
+            pp[(bh * a.T + i) * a.S + j] = l == -std::numeric_limits<T>::infinity() ? T(0) : vexp(sc - l);
+          }
+        }
+      }
+    }
+  }
+  return pat;
+}
+
+// With G > 1 query heads per kv head, each query head wrote its own dK/dV slab (B, H, S, D):
+// the G slabs of a group are summed into dK, dV (views rk, rv).
+template <class T>
+void sum_group_slabs(const attn_dims& a, const tensor& dkh, const tensor& dvh, const head_layout& rk, const head_layout& rv) {
+  const std::int64_t G = a.H / a.Hkv;
+  const T *pdk = dkh.data<T>(), *pdv = dvh.data<T>();
+  const std::int64_t slab = a.S * a.D;
+#pragma omp parallel for if (a.B * a.Hkv * slab > k_par_grain)
+  for (std::int64_t bk = 0; bk < a.B * a.Hkv; ++bk) {
+    const std::int64_t b = bk / a.Hkv, hk = bk % a.Hkv;
+    const rows<T> ok = head<T>(rk, b, hk), ov = head<T>(rv, b, hk);
+    for (std::int64_t gi = 0; gi < G; ++gi) {
+      const std::int64_t src = ((b * a.H) + hk * G + gi) * slab;
+      for (std::int64_t j = 0; j < a.S; ++j) {
+        T *rkj = ok.row(j), *rvj = ov.row(j);
+        const T *skj = pdk + src + j * a.D, *svj = pdv + src + j * a.D;
+#pragma omp simd
+        for (std::int64_t d = 0; d < a.D; ++d) {
+          rkj[d] += skj[d];
+          rvj[d] += svj[d];
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 // q (B, H, T, D), k v (B, H_kv, S, D) -> o (B, H, T, D); saves lse (B, H, T).
 // Inputs whose last dim is contiguous are read in place (no copy). The output is a
 // (B, H, T, D) view of a contiguous (B, T, H, D) buffer, so transpose(o, 1, 2) followed by a
 // reshape to (B, T, H * D) copies nothing.
+// Long (~90 lines) on purpose: the forward's two kernels (short heads, tiles) and, beside it,
+// the backward closure that differentiates it (STYLE.md "forward above backward").
 tensor attention(const tensor& q, const tensor& k, const tensor& v, const attention_options& opt) {
   prof::scope timed(prof::cat::attention);
   const attn_dims a = check_dims(q, k, v, opt, "attention");
@@ -466,30 +523,8 @@ tensor attention(const tensor& q, const tensor& k, const tensor& v, const attent
                         head<T>(lo, b, h), pl + bh * a.T, i0, i1, s.data(), acc.data(), m.data(), l.data());
       }
     }
-    if (opt.pattern_out) {  // softmax probabilities, materialised only on request (hooks)
-      tensor pat = tensor::empty({a.B, a.H, a.T, a.S}, q.type());
-      T* pp = pat.data<T>();
-#pragma omp parallel for if (a.B * a.H * a.T * a.S > k_par_grain)
-      for (std::int64_t bh = 0; bh < a.B * a.H; ++bh) {
-        const std::int64_t b = bh / a.H, h = bh % a.H, hk = h / G;
-        std::vector<T> s(static_cast<std::size_t>(k_bq * k_bk));
-        for (std::int64_t i0 = 0; i0 < a.T; i0 += k_bq) {
-          const std::int64_t i1 = std::min(a.T, i0 + k_bq);
-          for (std::int64_t j0 = 0; j0 < a.S; j0 += k_bk) {
-            const std::int64_t j1 = std::min(a.S, j0 + k_bk);
-            score_tile<T>(a, h, as_const(head<T>(lq, b, h)), as_const(head<T>(lk, b, hk)), i0, i1, j0, j1, s.data(), k_bk);
-            for (std::int64_t i = i0; i < i1; ++i) {
-              const T l = pl[bh * a.T + i];
-              for (std::int64_t j = j0; j < j1; ++j) {
-                const T sc = s[static_cast<std::size_t>((i - i0) * k_bk + (j - j0))];
-                pp[(bh * a.T + i) * a.S + j] = l == -std::numeric_limits<T>::infinity() ? T(0) : vexp(sc - l);
-              }
-            }
-          }
-        }
-      }
-      *opt.pattern_out = pat;
-    }
+    // softmax probabilities, materialised only on request (hooks)
+    if (opt.pattern_out) *opt.pattern_out = attention_pattern<T>(a, lq, lk, pl, q.type());
   });
   if (needs_grad({&q, &k, &v})) {
     auto saved = [](const head_layout& l) { return head_layout{l.t.detach(), l.s0, l.s1, l.ld}; };
@@ -532,28 +567,7 @@ tensor attention(const tensor& q, const tensor& k, const tensor& v, const attent
                                   as_const(head<T>(lo, b, h)), pl + bh * a.T, as_const(head<T>(lg, b, h)), head<T>(ldq, b, h),
                                   head<T>(ldk, b, hs), head<T>(ldv, b, hs));
                }
-               if (G > 1) {
-                 const head_layout rk = heads_of(dk), rv = heads_of(dv);
-                 const T *pdk = dkh.data<T>(), *pdv = dvh.data<T>();
-                 const std::int64_t slab = a.S * a.D;
-#pragma omp parallel for if (a.B * a.Hkv * slab > k_par_grain)
-                 for (std::int64_t bk = 0; bk < a.B * a.Hkv; ++bk) {
-                   const std::int64_t b = bk / a.Hkv, hk = bk % a.Hkv;
-                   const rows<T> ok = head<T>(rk, b, hk), ov = head<T>(rv, b, hk);
-                   for (std::int64_t gi = 0; gi < G; ++gi) {
-                     const std::int64_t src = ((b * a.H) + hk * G + gi) * slab;
-                     for (std::int64_t j = 0; j < a.S; ++j) {
-                       T *rkj = ok.row(j), *rvj = ov.row(j);
-                       const T *skj = pdk + src + j * a.D, *svj = pdv + src + j * a.D;
-#pragma omp simd
-                       for (std::int64_t d = 0; d < a.D; ++d) {
-                         rkj[d] += skj[d];
-                         rvj[d] += svj[d];
-                       }
-                     }
-                   }
-                 }
-               }
+               if (G > 1) sum_group_slabs<T>(a, dkh, dvh, heads_of(dk), heads_of(dv));
              });
              return {dq, dk, dv};
            });

@@ -41,6 +41,124 @@ void check_param(const tensor& p, const tensor& x, std::int64_t C, const char* o
               shape_str(p.shape()));
 }
 
+// layer_norm's backward: dx, dw, db (undefined where not wanted) from g (R, C) and the saved
+// input, mean and rstd.
+std::vector<tensor> layer_norm_backward(const tensor& g, const tensor& xc, const tensor& w, const tensor& mean_t,
+                                        const tensor& rstd_t, bool gx, bool gw, bool gb) {
+  const std::int64_t C = xc.size(-1), R = rows_of(xc);
+  tensor dx, dw, db;
+  dispatch_float(g.type(), "layer_norm", [&]<class T>() {
+    tensor gc = g.contiguous_raw();
+    tensor wk = w.defined() ? w.contiguous_raw() : tensor();
+    const T* pg = gc.data<T>();
+    const T* px = xc.data<T>();
+    const T* pw = wk.defined() ? wk.data<T>() : nullptr;
+    const T* pm = mean_t.data<T>();
+    const T* pr = rstd_t.data<T>();
+    if (gx) dx = tensor::empty(xc.shape(), g.type());
+    T* pdx = gx ? dx.data<T>() : nullptr;
+    const int nt = (R * C > k_par_grain) ? omp_get_max_threads() : 1;
+    std::vector<double> aw((gw ? static_cast<std::size_t>(nt * C) : 0), 0.0), ab((gb ? static_cast<std::size_t>(nt * C) : 0), 0.0);
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num();
+      std::vector<T> dxh(static_cast<std::size_t>(C));
+#pragma omp for schedule(static)
+      for (std::int64_t r = 0; r < R; ++r) {
+        const T* xr = px + r * C;
+        const T* gr = pg + r * C;
+        const T m = pm[r], rs = pr[r];
+        // y = xhat w + b, xhat = (x - m) rstd
+        // dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = g w
+        if (pdx) {
+          T s1 = 0, s2 = 0;
+#pragma omp simd reduction(+ : s1, s2)
+          for (std::int64_t c = 0; c < C; ++c) {
+            const T d = gr[c] * (pw ? pw[c] : T(1));
+            dxh[static_cast<std::size_t>(c)] = d;
+            s1 += d;
+            s2 += d * (xr[c] - m) * rs;
+          }
+          s1 /= static_cast<T>(C);
+          s2 /= static_cast<T>(C);
+          T* dr = pdx + r * C;
+#pragma omp simd
+          for (std::int64_t c = 0; c < C; ++c) dr[c] = rs * (dxh[static_cast<std::size_t>(c)] - s1 - (xr[c] - m) * rs * s2);
+        }
+        if (gw) {  // dw = sum_rows g xhat
+          double* a = aw.data() + static_cast<std::int64_t>(t) * C;
+#pragma omp simd
+          for (std::int64_t c = 0; c < C; ++c) a[c] += static_cast<double>(gr[c] * (xr[c] - m) * rs);
+        }
+        if (gb) {  // db = sum_rows g
+          double* a = ab.data() + static_cast<std::int64_t>(t) * C;
+#pragma omp simd
+          for (std::int64_t c = 0; c < C; ++c) a[c] += static_cast<double>(gr[c]);
+        }
+      }
+    }
+    if (gw) {
+      dw = tensor::empty({C}, g.type());
+      reduce_partials<T>(aw, nt, C, dw.data<T>());
+    }
+    if (gb) {
+      db = tensor::empty({C}, g.type());
+      reduce_partials<T>(ab, nt, C, db.data<T>());
+    }
+  });
+  return {dx, dw, db};
+}
+
+// rms_norm's backward: dx, dw (undefined where not wanted) from g (R, C) and the saved input
+// and rstd.
+std::vector<tensor> rms_norm_backward(const tensor& g, const tensor& xc, const tensor& w, const tensor& rstd_t, bool gx,
+                                      bool gw) {
+  const std::int64_t C = xc.size(-1), R = rows_of(xc);
+  tensor dx, dw;
+  dispatch_float(g.type(), "rms_norm", [&]<class T>() {
+    tensor gc = g.contiguous_raw();
+    tensor wk = w.defined() ? w.contiguous_raw() : tensor();
+    const T* pg = gc.data<T>();
+    const T* px = xc.data<T>();
+    const T* pw = wk.defined() ? wk.data<T>() : nullptr;
+    const T* pr = rstd_t.data<T>();
+    if (gx) dx = tensor::empty(xc.shape(), g.type());
+    T* pdx = gx ? dx.data<T>() : nullptr;
+    const int nt = (R * C > k_par_grain) ? omp_get_max_threads() : 1;
+    std::vector<double> aw(gw ? static_cast<std::size_t>(nt * C) : 0, 0.0);
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num();
+#pragma omp for schedule(static)
+      for (std::int64_t r = 0; r < R; ++r) {
+        const T* xr = px + r * C;
+        const T* gr = pg + r * C;
+        const T rs = pr[r];
+        // y = xhat w, xhat = x rstd  =>  dx = rstd (dxhat - xhat mean(dxhat xhat)), dxhat = g w
+        if (pdx) {
+          T s = 0;
+#pragma omp simd reduction(+ : s)
+          for (std::int64_t c = 0; c < C; ++c) s += gr[c] * (pw ? pw[c] : T(1)) * xr[c] * rs;
+          s /= static_cast<T>(C);
+          T* dr = pdx + r * C;
+#pragma omp simd
+          for (std::int64_t c = 0; c < C; ++c) dr[c] = rs * (gr[c] * (pw ? pw[c] : T(1)) - xr[c] * rs * s);
+        }
+        if (gw) {  // dw = sum_rows g xhat
+          double* a = aw.data() + static_cast<std::int64_t>(t) * C;
+#pragma omp simd
+          for (std::int64_t c = 0; c < C; ++c) a[c] += static_cast<double>(gr[c] * xr[c] * rs);
+        }
+      }
+    }
+    if (gw) {
+      dw = tensor::empty({C}, g.type());
+      reduce_partials<T>(aw, nt, C, dw.data<T>());
+    }
+  });
+  return {dx, dw};
+}
+
 }  // namespace
 
 // ---- layer_norm -------------------------------------------------------------------------
@@ -90,68 +208,8 @@ tensor layer_norm(const tensor& x, const tensor& w, const tensor& b, double eps)
   if (needs_grad({&x, &w, &b})) {
     const bool gx = x.requires_grad(), gw = w.defined() && w.requires_grad(), gb = b.defined() && b.requires_grad();
     record("layer_norm", out, {x, w, b},
-           [xc = xc.detach(), w = detach_opt(w), mean_t, rstd_t, R, C, gx, gw, gb](const tensor& g) -> std::vector<tensor> {
-             tensor dx, dw, db;
-             dispatch_float(g.type(), "layer_norm", [&]<class T>() {
-               tensor gc = g.contiguous_raw();
-               tensor wk = w.defined() ? w.contiguous_raw() : tensor();
-               const T* pg = gc.data<T>();
-               const T* px = xc.data<T>();
-               const T* pw = wk.defined() ? wk.data<T>() : nullptr;
-               const T* pm = mean_t.data<T>();
-               const T* pr = rstd_t.data<T>();
-               if (gx) dx = tensor::empty(xc.shape(), g.type());
-               T* pdx = gx ? dx.data<T>() : nullptr;
-               const int nt = (R * C > k_par_grain) ? omp_get_max_threads() : 1;
-               std::vector<double> aw((gw ? static_cast<std::size_t>(nt * C) : 0), 0.0), ab((gb ? static_cast<std::size_t>(nt * C) : 0), 0.0);
-#pragma omp parallel num_threads(nt)
-               {
-                 const int t = omp_get_thread_num();
-                 std::vector<T> dxh(static_cast<std::size_t>(C));
-#pragma omp for schedule(static)
-                 for (std::int64_t r = 0; r < R; ++r) {
-                   const T* xr = px + r * C;
-                   const T* gr = pg + r * C;
-                   const T m = pm[r], rs = pr[r];
-                   // y = xhat w + b, xhat = (x - m) rstd
-                   // dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = g w
-                   if (pdx) {
-                     T s1 = 0, s2 = 0;
-#pragma omp simd reduction(+ : s1, s2)
-                     for (std::int64_t c = 0; c < C; ++c) {
-                       const T d = gr[c] * (pw ? pw[c] : T(1));
-                       dxh[static_cast<std::size_t>(c)] = d;
-                       s1 += d;
-                       s2 += d * (xr[c] - m) * rs;
-                     }
-                     s1 /= static_cast<T>(C);
-                     s2 /= static_cast<T>(C);
-                     T* dr = pdx + r * C;
-#pragma omp simd
-                     for (std::int64_t c = 0; c < C; ++c) dr[c] = rs * (dxh[static_cast<std::size_t>(c)] - s1 - (xr[c] - m) * rs * s2);
-                   }
-                   if (gw) {  // dw = sum_rows g xhat
-                     double* a = aw.data() + static_cast<std::int64_t>(t) * C;
-#pragma omp simd
-                     for (std::int64_t c = 0; c < C; ++c) a[c] += static_cast<double>(gr[c] * (xr[c] - m) * rs);
-                   }
-                   if (gb) {  // db = sum_rows g
-                     double* a = ab.data() + static_cast<std::int64_t>(t) * C;
-#pragma omp simd
-                     for (std::int64_t c = 0; c < C; ++c) a[c] += static_cast<double>(gr[c]);
-                   }
-                 }
-               }
-               if (gw) {
-                 dw = tensor::empty({C}, g.type());
-                 reduce_partials<T>(aw, nt, C, dw.data<T>());
-               }
-               if (gb) {
-                 db = tensor::empty({C}, g.type());
-                 reduce_partials<T>(ab, nt, C, db.data<T>());
-               }
-             });
-             return {dx, dw, db};
+           [xc = xc.detach(), w = detach_opt(w), mean_t, rstd_t, gx, gw, gb](const tensor& g) {
+             return layer_norm_backward(g, xc, w, mean_t, rstd_t, gx, gw, gb);
            });
   }
   return out;
@@ -190,50 +248,8 @@ tensor rms_norm(const tensor& x, const tensor& w, double eps) {
   });
   if (needs_grad({&x, &w})) {
     const bool gx = x.requires_grad(), gw = w.defined() && w.requires_grad();
-    record("rms_norm", out, {x, w}, [xc = xc.detach(), w = detach_opt(w), rstd_t, R, C, gx, gw](const tensor& g) -> std::vector<tensor> {
-      tensor dx, dw;
-      dispatch_float(g.type(), "rms_norm", [&]<class T>() {
-        tensor gc = g.contiguous_raw();
-        tensor wk = w.defined() ? w.contiguous_raw() : tensor();
-        const T* pg = gc.data<T>();
-        const T* px = xc.data<T>();
-        const T* pw = wk.defined() ? wk.data<T>() : nullptr;
-        const T* pr = rstd_t.data<T>();
-        if (gx) dx = tensor::empty(xc.shape(), g.type());
-        T* pdx = gx ? dx.data<T>() : nullptr;
-        const int nt = (R * C > k_par_grain) ? omp_get_max_threads() : 1;
-        std::vector<double> aw(gw ? static_cast<std::size_t>(nt * C) : 0, 0.0);
-#pragma omp parallel num_threads(nt)
-        {
-          const int t = omp_get_thread_num();
-#pragma omp for schedule(static)
-          for (std::int64_t r = 0; r < R; ++r) {
-            const T* xr = px + r * C;
-            const T* gr = pg + r * C;
-            const T rs = pr[r];
-            // y = xhat w, xhat = x rstd  =>  dx = rstd (dxhat - xhat mean(dxhat xhat)), dxhat = g w
-            if (pdx) {
-              T s = 0;
-#pragma omp simd reduction(+ : s)
-              for (std::int64_t c = 0; c < C; ++c) s += gr[c] * (pw ? pw[c] : T(1)) * xr[c] * rs;
-              s /= static_cast<T>(C);
-              T* dr = pdx + r * C;
-#pragma omp simd
-              for (std::int64_t c = 0; c < C; ++c) dr[c] = rs * (gr[c] * (pw ? pw[c] : T(1)) - xr[c] * rs * s);
-            }
-            if (gw) {  // dw = sum_rows g xhat
-              double* a = aw.data() + static_cast<std::int64_t>(t) * C;
-#pragma omp simd
-              for (std::int64_t c = 0; c < C; ++c) a[c] += static_cast<double>(gr[c] * xr[c] * rs);
-            }
-          }
-        }
-        if (gw) {
-          dw = tensor::empty({C}, g.type());
-          reduce_partials<T>(aw, nt, C, dw.data<T>());
-        }
-      });
-      return {dx, dw};
+    record("rms_norm", out, {x, w}, [xc = xc.detach(), w = detach_opt(w), rstd_t, gx, gw](const tensor& g) {
+      return rms_norm_backward(g, xc, w, rstd_t, gx, gw);
     });
   }
   return out;

@@ -57,6 +57,8 @@ double yarn_correction_dim(double num_rotations, double dim, double base, double
 
 }  // namespace
 
+// Long (~90 lines) on purpose: one case per Hugging Face rope_type, side by side in the order
+// of transformers' modeling_rope_utils.py, so each can be checked against its rule.
 rope_params rope_parameters(const rope_config& cfg, std::int64_t seq_len) {
   LMLAB_CHECK_HINT(cfg.dim >= 2 && cfg.dim % 2 == 0, "set head_dim (times partial_rotary_factor) to an even number",
                    "rope: rotary dim must be even and >= 2, got {}", cfg.dim);

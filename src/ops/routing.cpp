@@ -49,17 +49,8 @@ tensor router_softmax(const tensor& logits) {
   return p;
 }
 
-}  // namespace
-
-moe_routing moe_route(const tensor& logits, const moe_route_options& opt) {
-  LMLAB_CHECK(logits.dim() == 2, "moe_route: logits must be (tokens, experts), got {}", shape_str(logits.shape()));
-  const std::int64_t N = logits.size(0), E = logits.size(1), k = opt.k;
-  LMLAB_CHECK_HINT(k >= 1 && k <= E, "top-k routing picks k of the E experts", "moe_route: k = {} with {} experts", k, E);
-  LMLAB_CHECK(opt.capacity_factor >= 0, "moe_route: capacity_factor must be >= 0 (0 = unlimited), got {}", opt.capacity_factor);
-  moe_routing r;
-  r.probs = router_softmax(logits);
-  const std::vector<double> p = r.probs.to_vector();
-  // Top-k per token, best first; ties to the lower expert index.
+// Top-k per token, best first; ties to the lower expert index.
+void pick_top_k(moe_routing& r, const std::vector<double>& p, std::int64_t N, std::int64_t E, std::int64_t k) {
   r.expert.resize(static_cast<std::size_t>(N * k));
   std::vector<std::int32_t> order(static_cast<std::size_t>(E));
   for (std::int64_t n = 0; n < N; ++n) {
@@ -70,7 +61,10 @@ moe_routing moe_route(const tensor& logits, const moe_route_options& opt) {
     });
     std::copy(order.begin(), order.begin() + k, r.expert.begin() + n * k);
   }
-  // Capacity: claim buffer slots in priority order; overflow is dropped.
+}
+
+// Capacity: claim buffer slots in priority order; overflow is dropped.
+void claim_slots(moe_routing& r, std::int64_t N, std::int64_t E, std::int64_t k, const moe_route_options& opt) {
   r.capacity = opt.capacity_factor > 0 ? ceil_count(opt.capacity_factor * static_cast<double>(N * k) / static_cast<double>(E)) : N * k;
   r.routed.assign(static_cast<std::size_t>(E), 0);
   r.kept.assign(static_cast<std::size_t>(E), 0);
@@ -101,6 +95,56 @@ moe_routing moe_route(const tensor& logits, const moe_route_options& opt) {
     for (std::int64_t j = 0; j < k; ++j) any = any || r.slot[static_cast<std::size_t>(n * k + j)] >= 0;
     if (!any) ++r.dropped_tokens;
   }
+}
+
+// The backward closures of the gates and of the aux loss, both through the router probabilities.
+void record_route_grads(moe_routing& r, std::int64_t N, std::int64_t E, std::int64_t k, const std::vector<double>& sums,
+                        const std::vector<double>& p, const std::vector<double>& f, bool renormalize, dtype type) {
+  // gate[n,j] = m_c p[n,e_j] / s_n  (m_c = kept mask; s_n = sum_j p[n,e_j] or 1):
+  //   d gate[n,j] / d p[n,e_i] = m_c (delta_ij - renorm * gate_unmasked[n,j]) / s_n
+  record("moe_gates", r.gates, {r.probs},
+         [N, E, k, expert = r.expert, slot = r.slot, sums, p, renorm = renormalize, ty = type](const tensor& g_in) {
+           const std::vector<double> g = g_in.to_vector();
+           std::vector<double> gp(static_cast<std::size_t>(N * E), 0.0);
+           for (std::int64_t n = 0; n < N; ++n) {
+             const double s = sums[static_cast<std::size_t>(n)];
+             double dot = 0;  // sum over kept j of g * p_j / s^2
+             for (std::int64_t j = 0; j < k; ++j) {
+               const auto c = static_cast<std::size_t>(n * k + j);
+               if (slot[c] < 0) continue;
+               const auto pe = static_cast<std::size_t>(n * E + expert[c]);
+               gp[pe] += g[c] / s;
+               dot += g[c] * p[pe] / (s * s);
+             }
+             if (renorm)
+               for (std::int64_t j = 0; j < k; ++j) gp[static_cast<std::size_t>(n * E + expert[static_cast<std::size_t>(n * k + j)])] -= dot;
+           }
+           return std::vector<tensor>{tensor::from<double>({N, E}, std::span<const double>(gp)).to_raw(ty)};
+         });
+  record("moe_aux_loss", r.aux_loss, {r.probs}, [N, E, f, ty = type, shape = r.probs.shape()](const tensor& g_in) {
+    const double g = g_in.item();
+    tensor gp = tensor::empty(shape, ty);
+    dispatch_float(ty, "moe_route", [&]<class T>() {
+      for (std::int64_t n = 0; n < N; ++n)
+        for (std::int64_t e = 0; e < E; ++e)
+          gp.data<T>()[n * E + e] = static_cast<T>(g * static_cast<double>(E) * f[static_cast<std::size_t>(e)] / static_cast<double>(N));
+    });
+    return std::vector<tensor>{gp};
+  });
+}
+
+}  // namespace
+
+moe_routing moe_route(const tensor& logits, const moe_route_options& opt) {
+  LMLAB_CHECK(logits.dim() == 2, "moe_route: logits must be (tokens, experts), got {}", shape_str(logits.shape()));
+  const std::int64_t N = logits.size(0), E = logits.size(1), k = opt.k;
+  LMLAB_CHECK_HINT(k >= 1 && k <= E, "top-k routing picks k of the E experts", "moe_route: k = {} with {} experts", k, E);
+  LMLAB_CHECK(opt.capacity_factor >= 0, "moe_route: capacity_factor must be >= 0 (0 = unlimited), got {}", opt.capacity_factor);
+  moe_routing r;
+  r.probs = router_softmax(logits);
+  const std::vector<double> p = r.probs.to_vector();
+  pick_top_k(r, p, N, E, k);
+  claim_slots(r, N, E, k, opt);
   // Gates: chosen probabilities, renormalised over the k choices, zeroed where dropped.
   // ref: Shazeer et al. 2017 eq. 3-5 (top-k gating); Mixtral renormalises over the top k.
   std::vector<double> sums(static_cast<std::size_t>(N), 1.0);
@@ -125,39 +169,7 @@ moe_routing moe_route(const tensor& logits, const moe_route_options& opt) {
     aux += f[static_cast<std::size_t>(e)] * P / static_cast<double>(N);
   }
   r.aux_loss = tensor::full({}, static_cast<double>(E) * aux, logits.type());
-  if (needs_grad({&r.probs})) {
-    // gate[n,j] = m_c p[n,e_j] / s_n  (m_c = kept mask; s_n = sum_j p[n,e_j] or 1):
-    //   d gate[n,j] / d p[n,e_i] = m_c (delta_ij - renorm * gate_unmasked[n,j]) / s_n
-    record("moe_gates", r.gates, {r.probs},
-           [N, E, k, expert = r.expert, slot = r.slot, sums, p, renorm = opt.renormalize, ty = logits.type()](const tensor& g_in) {
-             const std::vector<double> g = g_in.to_vector();
-             std::vector<double> gp(static_cast<std::size_t>(N * E), 0.0);
-             for (std::int64_t n = 0; n < N; ++n) {
-               const double s = sums[static_cast<std::size_t>(n)];
-               double dot = 0;  // sum over kept j of g * p_j / s^2
-               for (std::int64_t j = 0; j < k; ++j) {
-                 const auto c = static_cast<std::size_t>(n * k + j);
-                 if (slot[c] < 0) continue;
-                 const auto pe = static_cast<std::size_t>(n * E + expert[c]);
-                 gp[pe] += g[c] / s;
-                 dot += g[c] * p[pe] / (s * s);
-               }
-               if (renorm)
-                 for (std::int64_t j = 0; j < k; ++j) gp[static_cast<std::size_t>(n * E + expert[static_cast<std::size_t>(n * k + j)])] -= dot;
-             }
-             return std::vector<tensor>{tensor::from<double>({N, E}, std::span<const double>(gp)).to_raw(ty)};
-           });
-    record("moe_aux_loss", r.aux_loss, {r.probs}, [N, E, f, ty = logits.type(), shape = r.probs.shape()](const tensor& g_in) {
-      const double g = g_in.item();
-      tensor gp = tensor::empty(shape, ty);
-      dispatch_float(ty, "moe_route", [&]<class T>() {
-        for (std::int64_t n = 0; n < N; ++n)
-          for (std::int64_t e = 0; e < E; ++e)
-            gp.data<T>()[n * E + e] = static_cast<T>(g * static_cast<double>(E) * f[static_cast<std::size_t>(e)] / static_cast<double>(N));
-      });
-      return std::vector<tensor>{gp};
-    });
-  }
+  if (needs_grad({&r.probs})) record_route_grads(r, N, E, k, sums, p, f, opt.renormalize, logits.type());
   return r;
 }
 

@@ -192,134 +192,148 @@ void scan_forward(const scan_dims& s, const T* u, const T* dl, const T* A, const
 // and each step's local derivatives of h_t = a h_{t-1} + delta B u (a = exp(delta A)) and of
 // y_t = C h_t + D u are taken where the forward line is written. Sums over n (du, ddelta) and
 // over t (dA, dD) accumulate lane-wise. A work item is a batch row and a group of up to
+// dst[i] += src[i] over src's length (a thread's partial sums into the gradient).
+template <class T>
+void add_into(T* dst, const std::vector<T>& src) {
+  for (std::size_t i = 0; i < src.size(); ++i) dst[i] += src[i];
+}
+
+// A group's lane-major sums (block j, then n of per, then the kLanes channels) into the
+// channel-major accumulator acc[(d * per + n)], the ragged last block's padding lanes left out.
+template <class T>
+void add_group_lanes(const scan_dims& s, std::int64_t j0, std::int64_t nj, std::int64_t per, const T* lanes, T* acc) {
+  for (std::int64_t j = 0; j < nj; ++j) {
+    const std::int64_t d0 = (j0 + j) * kLanes, nd = std::min(s.D - d0, kLanes);
+    for (std::int64_t c = 0; c < nd; ++c)
+      for (std::int64_t n = 0; n < per; ++n) acc[(d0 + c) * per + n] += lanes[(j * per + n) * kLanes + c];
+  }
+}
+
 // kGroup channel blocks: the sums over channels (dB, dC) first accumulate lane-wise over the
 // group's blocks and only then across the lanes, one horizontal sum per (t, n) and group
 // instead of per block (the horizontal sums were a quarter of this kernel at d_inner 128,
 // issue 21). Time runs backwards chunk by chunk, each block's states and decays recomputed
 // from the forward's checkpoint ckpt (see scan_forward).
+// One thread's share of the backward (called inside the parallel region: its `omp for`
+// hands out the (batch, group) items), summing dA, dB, dC, dD into the thread's accumulators.
+// Long (~95 lines) on purpose: one loop nest (group, chunk backwards, t backwards, block, n);
+// the inner steps stay in it so that they vectorise as one body.
+template <class T>
+void scan_backward_thread(const scan_dims& s, const T* u, const T* dl, const T* A, const T* Bm, const T* Cm, const T* Dv,
+                          const T* ckpt, const T* gy, T* gu, T* gdl, std::vector<T>& a_acc, std::vector<T>& b_acc,
+                          std::vector<T>& c_acc, std::vector<T>& d_acc) {
+  const std::int64_t N = s.N, NL = N * kLanes, nblk = (s.D + kLanes - 1) / kLanes;
+  const std::int64_t ngrp = (nblk + kGroup - 1) / kGroup, CL = std::min(s.T, kChunk);
+  a_acc.assign(static_cast<std::size_t>(s.D * N), T(0));
+  b_acc.assign(static_cast<std::size_t>(s.B * s.T * N), T(0));
+  c_acc.assign(b_acc.size(), T(0));
+  d_acc.assign(static_cast<std::size_t>(s.D), T(0));
+  // Per block j of the group: its state, A, dL/dh and dA at j * NL; its recomputed chunk of
+  // states and decays at j * CL * NL.
+  const auto gl = static_cast<std::size_t>(kGroup * NL);
+  std::vector<T> h(gl), at(gl), g(gl), gat(gl), dacc(static_cast<std::size_t>(kGroup * kLanes));
+  std::vector<T> hist(static_cast<std::size_t>(CL) * gl), ahist(hist.size()), pb(static_cast<std::size_t>(NL)), pc(pb.size());
+  alignas(64) T dt[kLanes], ut[kLanes], dtu[kLanes], gyt[kLanes], sga[kLanes], sgb[kLanes];
+#pragma omp for schedule(static)
+  for (std::int64_t item = 0; item < s.B * ngrp; ++item) {
+    const std::int64_t b = item / ngrp, j0 = (item % ngrp) * kGroup, nj = std::min(kGroup, nblk - j0);
+    for (std::int64_t j = 0; j < nj; ++j) {
+      const std::int64_t d0 = (j0 + j) * kLanes;
+      load_block_A(s, A, d0, std::min(s.D - d0, kLanes), at.data() + j * NL);
+    }
+    std::fill(g.begin(), g.end(), T(0));
+    std::fill(gat.begin(), gat.end(), T(0));
+    std::fill(dacc.begin(), dacc.end(), T(0));
+    for (std::int64_t k = scan_chunks(s) - 1; k >= 0; --k) {
+      const std::int64_t t0 = k * kChunk, t1 = std::min(s.T, t0 + kChunk);
+      for (std::int64_t j = 0; j < nj; ++j) {
+        const std::int64_t d0 = (j0 + j) * kLanes;
+        const T* ck = ckpt + ((b * nblk + j0 + j) * scan_chunks(s) + k) * NL;
+        T* hj = h.data() + j * NL;
+        std::copy(ck, ck + NL, hj);  // h_{t0-1}
+        scan_block_forward(s, b, d0, std::min(s.D - d0, kLanes), t0, t1, u, dl, at.data() + j * NL, Bm, Cm, Dv,
+                           static_cast<T*>(nullptr), hj, hist.data() + j * CL * NL, ahist.data() + j * CL * NL,
+                           static_cast<T*>(nullptr));
+      }
+      for (std::int64_t t = t1 - 1; t >= t0; --t) {
+        const std::int64_t row = b * s.T + t;
+        const T* bt = Bm + row * N;
+        const T* ct = Cm + row * N;
+        std::fill(pb.begin(), pb.end(), T(0));
+        std::fill(pc.begin(), pc.end(), T(0));
+        for (std::int64_t j = 0; j < nj; ++j) {
+          const std::int64_t d0 = (j0 + j) * kLanes, nd = std::min(s.D - d0, kLanes), i0 = row * s.D + d0;
+          load_lanes(dt, dl + i0, nd);
+          load_lanes(ut, u + i0, nd);
+          load_lanes(gyt, gy + i0, nd);
+          T* dj = dacc.data() + j * kLanes;
+#pragma omp simd
+          for (std::int64_t c = 0; c < kLanes; ++c) {
+            dtu[c] = dt[c] * ut[c];
+            dj[c] += gyt[c] * ut[c];  // y_t = C h_t + D u_t
+            sga[c] = sgb[c] = 0;
+          }
+          const T* ht = hist.data() + (j * CL + t - t0) * NL;
+          const T* a_t = ahist.data() + (j * CL + t - t0) * NL;
+          const T* hp = t > t0 ? ht - NL : h.data() + j * NL;
+          for (std::int64_t n = 0; n < N; ++n) {
+            const T bn = bt[n], cn = ct[n];
+            const T* an = at.data() + j * NL + n * kLanes;
+            T* gn = g.data() + j * NL + n * kLanes;
+            T* gan = gat.data() + j * NL + n * kLanes;
+            T* pbn = pb.data() + n * kLanes;
+            T* pcn = pc.data() + n * kLanes;
+#pragma omp simd
+            for (std::int64_t c = 0; c < kLanes; ++c) {
+              const T gg = gn[c] + gyt[c] * cn;  // dL/dh_t
+              pcn[c] += gyt[c] * ht[n * kLanes + c];
+              // h_t = a h_{t-1} + delta B u,  a = exp(delta A)
+              const T a = a_t[n * kLanes + c];  // exp(delta_t A), saved by the recompute
+              const T gaa = gg * hp[n * kLanes + c] * a;  // dL/da * a
+              sga[c] += gaa * an[c];
+              sgb[c] += gg * bn;
+              gan[c] += gaa * dt[c];
+              pbn[c] += gg * dtu[c];
+              gn[c] = gg * a;
+            }
+          }
+          // du = dy D + sum_n dL/dh B delta;  ddelta = sum_n dL/da a A + sum_n dL/dh B u
+          for (std::int64_t c = 0; c < nd; ++c) {
+            gu[i0 + c] = (Dv ? gyt[c] * Dv[d0 + c] : T(0)) + sgb[c] * dt[c];
+            gdl[i0 + c] = sga[c] + sgb[c] * ut[c];
+          }
+        }
+        T* gbt = b_acc.data() + row * N;
+        T* gct = c_acc.data() + row * N;
+        for (std::int64_t n = 0; n < N; ++n) {
+          gbt[n] += lane_sum(pb.data() + n * kLanes);
+          gct[n] += lane_sum(pc.data() + n * kLanes);
+        }
+      }
+    }
+    if (Dv) add_group_lanes(s, j0, nj, 1, dacc.data(), d_acc.data());
+    add_group_lanes(s, j0, nj, N, gat.data(), a_acc.data());
+  }
+}
+
 template <class T>
 void scan_backward(const scan_dims& s, const T* u, const T* dl, const T* A, const T* Bm, const T* Cm, const T* Dv,
                    const T* ckpt, const T* gy, T* gu, T* gdl, T* gA, T* gB, T* gC, T* gD) {
-  const std::int64_t N = s.N, NL = N * kLanes, nblk = (s.D + kLanes - 1) / kLanes;
-  const std::int64_t ngrp = (nblk + kGroup - 1) / kGroup, CL = std::min(s.T, kChunk);
-  const std::size_t bt_n = static_cast<std::size_t>(s.B * s.T * N);
   const int nth = s.B * s.T * s.D * s.N > kParallelWork ? omp_get_max_threads() : 1;
   // Thread-local accumulators for the inputs shared across channels or batches.
   std::vector<std::vector<T>> lA(nth), lB(nth), lC(nth), lD(nth);
 #pragma omp parallel num_threads(nth)
   {
     const int me = omp_get_thread_num();
-    std::vector<T>& a_acc = lA[me];
-    std::vector<T>& b_acc = lB[me];
-    std::vector<T>& c_acc = lC[me];
-    std::vector<T>& d_acc = lD[me];
-    a_acc.assign(static_cast<std::size_t>(s.D * N), T(0));
-    b_acc.assign(bt_n, T(0));
-    c_acc.assign(bt_n, T(0));
-    d_acc.assign(static_cast<std::size_t>(s.D), T(0));
-    // Per block j of the group: its state, A, dL/dh and dA at j * NL; its recomputed chunk of
-    // states and decays at j * CL * NL.
-    const auto gl = static_cast<std::size_t>(kGroup * NL);
-    std::vector<T> h(gl), at(gl), g(gl), gat(gl), dacc(static_cast<std::size_t>(kGroup * kLanes));
-    std::vector<T> hist(static_cast<std::size_t>(CL) * gl), ahist(hist.size()), pb(static_cast<std::size_t>(NL)), pc(pb.size());
-    alignas(64) T dt[kLanes], ut[kLanes], dtu[kLanes], gyt[kLanes], sga[kLanes], sgb[kLanes];
-#pragma omp for schedule(static)
-    for (std::int64_t item = 0; item < s.B * ngrp; ++item) {
-      const std::int64_t b = item / ngrp, j0 = (item % ngrp) * kGroup, nj = std::min(kGroup, nblk - j0);
-      for (std::int64_t j = 0; j < nj; ++j) {
-        const std::int64_t d0 = (j0 + j) * kLanes;
-        load_block_A(s, A, d0, std::min(s.D - d0, kLanes), at.data() + j * NL);
-      }
-      std::fill(g.begin(), g.end(), T(0));
-      std::fill(gat.begin(), gat.end(), T(0));
-      std::fill(dacc.begin(), dacc.end(), T(0));
-      for (std::int64_t k = scan_chunks(s) - 1; k >= 0; --k) {
-        const std::int64_t t0 = k * kChunk, t1 = std::min(s.T, t0 + kChunk);
-        for (std::int64_t j = 0; j < nj; ++j) {
-          const std::int64_t d0 = (j0 + j) * kLanes;
-          const T* ck = ckpt + ((b * nblk + j0 + j) * scan_chunks(s) + k) * NL;
-          T* hj = h.data() + j * NL;
-          std::copy(ck, ck + NL, hj);  // h_{t0-1}
-          scan_block_forward(s, b, d0, std::min(s.D - d0, kLanes), t0, t1, u, dl, at.data() + j * NL, Bm, Cm, Dv,
-                             static_cast<T*>(nullptr), hj, hist.data() + j * CL * NL, ahist.data() + j * CL * NL,
-                             static_cast<T*>(nullptr));
-        }
-        for (std::int64_t t = t1 - 1; t >= t0; --t) {
-          const std::int64_t row = b * s.T + t;
-          const T* bt = Bm + row * N;
-          const T* ct = Cm + row * N;
-          std::fill(pb.begin(), pb.end(), T(0));
-          std::fill(pc.begin(), pc.end(), T(0));
-          for (std::int64_t j = 0; j < nj; ++j) {
-            const std::int64_t d0 = (j0 + j) * kLanes, nd = std::min(s.D - d0, kLanes), i0 = row * s.D + d0;
-            load_lanes(dt, dl + i0, nd);
-            load_lanes(ut, u + i0, nd);
-            load_lanes(gyt, gy + i0, nd);
-            T* dj = dacc.data() + j * kLanes;
-#pragma omp simd
-            for (std::int64_t c = 0; c < kLanes; ++c) {
-              dtu[c] = dt[c] * ut[c];
-              dj[c] += gyt[c] * ut[c];  // y_t = C h_t + D u_t
-              sga[c] = sgb[c] = 0;
-            }
-            const T* ht = hist.data() + (j * CL + t - t0) * NL;
-            const T* a_t = ahist.data() + (j * CL + t - t0) * NL;
-            const T* hp = t > t0 ? ht - NL : h.data() + j * NL;
-            for (std::int64_t n = 0; n < N; ++n) {
-              const T bn = bt[n], cn = ct[n];
-              const T* an = at.data() + j * NL + n * kLanes;
-              T* gn = g.data() + j * NL + n * kLanes;
-              T* gan = gat.data() + j * NL + n * kLanes;
-              T* pbn = pb.data() + n * kLanes;
-              T* pcn = pc.data() + n * kLanes;
-#pragma omp simd
-              for (std::int64_t c = 0; c < kLanes; ++c) {
-                const T gg = gn[c] + gyt[c] * cn;  // dL/dh_t
-                pcn[c] += gyt[c] * ht[n * kLanes + c];
-                // h_t = a h_{t-1} + delta B u,  a = exp(delta A)
-                const T a = a_t[n * kLanes + c];  // exp(delta_t A), saved by the recompute
-                const T gaa = gg * hp[n * kLanes + c] * a;  // dL/da * a
-                sga[c] += gaa * an[c];
-                sgb[c] += gg * bn;
-                gan[c] += gaa * dt[c];
-                pbn[c] += gg * dtu[c];
-                gn[c] = gg * a;
-              }
-            }
-            // du = dy D + sum_n dL/dh B delta;  ddelta = sum_n dL/da a A + sum_n dL/dh B u
-            for (std::int64_t c = 0; c < nd; ++c) {
-              gu[i0 + c] = (Dv ? gyt[c] * Dv[d0 + c] : T(0)) + sgb[c] * dt[c];
-              gdl[i0 + c] = sga[c] + sgb[c] * ut[c];
-            }
-          }
-          T* gbt = b_acc.data() + row * N;
-          T* gct = c_acc.data() + row * N;
-          for (std::int64_t n = 0; n < N; ++n) {
-            gbt[n] += lane_sum(pb.data() + n * kLanes);
-            gct[n] += lane_sum(pc.data() + n * kLanes);
-          }
-        }
-      }
-      for (std::int64_t j = 0; j < nj; ++j) {
-        const std::int64_t d0 = (j0 + j) * kLanes, nd = std::min(s.D - d0, kLanes);
-        for (std::int64_t c = 0; c < nd; ++c) {
-          if (Dv) d_acc[static_cast<std::size_t>(d0 + c)] += dacc[static_cast<std::size_t>(j * kLanes + c)];
-          for (std::int64_t n = 0; n < N; ++n)
-            a_acc[static_cast<std::size_t>((d0 + c) * N + n)] += gat[static_cast<std::size_t>(j * NL + n * kLanes + c)];
-        }
-      }
-    }
+    scan_backward_thread(s, u, dl, A, Bm, Cm, Dv, ckpt, gy, gu, gdl, lA[me], lB[me], lC[me], lD[me]);
   }
   // Reduce the thread-local partial sums.
   for (int th = 0; th < nth; ++th) {
     if (lA[th].empty()) continue;
-    for (std::size_t i = 0; i < lA[th].size(); ++i) gA[i] += lA[th][i];
-    for (std::size_t i = 0; i < bt_n; ++i) {
-      gB[i] += lB[th][i];
-      gC[i] += lC[th][i];
-    }
-    if (gD)
-      for (std::size_t i = 0; i < lD[th].size(); ++i) gD[i] += lD[th][i];
+    add_into(gA, lA[th]);
+    add_into(gB, lB[th]);
+    add_into(gC, lC[th]);
+    if (gD) add_into(gD, lD[th]);
   }
 }
 

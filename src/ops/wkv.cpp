@@ -81,6 +81,8 @@ void wkv_forward(const wkv_dims& s, const T* w, const T* u, const T* k, const T*
   }
 }
 
+// Long (~95 lines) on purpose: one fused loop nest (block, time backwards, channel) whose
+// running sums must be carried in this order; its inner steps stay together to vectorise.
 template <class T>
 void wkv_backward(const wkv_dims& s, const T* w, const T* u, const T* k, const T* v, const T* y, const T* gy, T* gw, T* gu,
                   T* gk, T* gv) {

@@ -89,6 +89,152 @@ mixer mixer_from_layer_type(const std::string& s, const std::string& origin, std
 }  // namespace
 
 namespace {
+void read_llama_family(model_config& m, const reader& r) {
+  const std::string& t = m.model_type;
+  read_attention(m, r);
+  m.tie_embeddings = r.boolean_or("tie_word_embeddings", t == "gemma2" || t == "gemma");
+  m.qkv_bias = t == "qwen2" || r.boolean_or("attention_bias", false);
+  if (t == "gemma2") m.norms_per_layer = 4;
+  bool sliding = false;
+  if (t == "mistral" || t == "mixtral") {
+    sliding = r.has("sliding_window");
+  } else if (t == "qwen2") {
+    sliding = r.boolean_or("use_sliding_window", false) && r.has("sliding_window");
+  }
+  if (sliding || t == "gemma2") m.sliding_window = r.integer("sliding_window");
+  const bool moe = t == "mixtral";
+  if (moe) {
+    m.n_experts = r.integer("num_local_experts");
+    m.n_active_experts = r.integer("num_experts_per_tok");
+    m.moe_intermediate = m.intermediate;
+  }
+  uniform_layers(m, sliding ? mixer::sliding : mixer::attention, moe);
+  if (t == "gemma2")  // ref: transformers modeling_gemma2.py: is_sliding = not bool(layer_idx % 2)
+    for (std::size_t i = 0; i < m.layers.size(); ++i) m.layers[i].kind = i % 2 == 0 ? mixer::sliding : mixer::attention;
+}
+
+void read_falcon(model_config& m, const reader& r) {
+  m.hidden = r.integer("hidden_size");
+  m.n_layers = r.has("num_hidden_layers") ? r.integer("num_hidden_layers") : r.integer("n_layer");
+  m.n_heads = r.has("num_attention_heads") ? r.integer("num_attention_heads") : r.integer("n_head");
+  const bool mq = r.boolean_or("multi_query", true);
+  m.n_kv_heads = r.integer_or("num_kv_heads", mq ? 1 : m.n_heads);
+  if (r.boolean_or("new_decoder_architecture", false)) m.n_kv_heads = r.integer("num_kv_heads");
+  m.head_dim = m.hidden / m.n_heads;
+  m.intermediate = r.integer_or("ffn_hidden_size", 4 * m.hidden);
+  m.vocab = r.integer("vocab_size");
+  m.gated_mlp = false;
+  m.tie_embeddings = r.boolean_or("tie_word_embeddings", true);
+  m.norms_per_layer = 2;  // one LayerNorm with weight and bias (parallel attention)
+  uniform_layers(m, mixer::attention, false);
+}
+
+void read_deepseek(model_config& m, const reader& r) {
+  const json& j = r.j;
+  m.hidden = r.integer("hidden_size");
+  m.n_layers = r.integer("num_hidden_layers");
+  m.n_heads = r.integer("num_attention_heads");
+  m.n_kv_heads = r.integer_or("num_key_value_heads", m.n_heads);
+  m.intermediate = r.integer("intermediate_size");
+  m.vocab = r.integer("vocab_size");
+  m.tie_embeddings = r.boolean_or("tie_word_embeddings", false);
+  m.q_lora_rank = r.integer_or("q_lora_rank", 0);
+  m.kv_lora_rank = r.integer("kv_lora_rank");
+  m.qk_nope_head_dim = r.integer("qk_nope_head_dim");
+  m.qk_rope_head_dim = r.integer("qk_rope_head_dim");
+  m.v_head_dim = r.integer("v_head_dim");
+  m.head_dim = m.qk_nope_head_dim + m.qk_rope_head_dim;
+  m.n_experts = r.integer("n_routed_experts");
+  m.n_active_experts = r.integer("num_experts_per_tok");
+  m.n_shared_experts = r.integer_or("n_shared_experts", 0);
+  m.moe_intermediate = r.integer("moe_intermediate_size");
+  const auto first_dense = r.has("first_k_dense_replace") ? j["first_k_dense_replace"].get<std::int64_t>() : 0;
+  const auto freq = r.integer_or("moe_layer_freq", 1);
+  uniform_layers(m, mixer::mla, false);
+  // ref: transformers modeling_deepseek_v3.py: MoE where layer_idx >= first_k_dense_replace
+  // and layer_idx % moe_layer_freq == 0.
+  for (std::int64_t i = 0; i < m.n_layers; ++i) m.layers[i].moe = i >= first_dense && i % freq == 0;
+}
+
+void read_mamba(model_config& m, const reader& r) {
+  m.hidden = r.integer("hidden_size");
+  m.n_layers = r.integer("num_hidden_layers");
+  m.vocab = r.integer("vocab_size");
+  m.ssm_state = r.integer("state_size");
+  m.ssm_conv = r.integer("conv_kernel");
+  m.ssm_inner = r.integer_or("intermediate_size", r.integer_or("expand", 2) * m.hidden);
+  m.ssm_dt_rank = r.integer_or("time_step_rank", (m.hidden + 15) / 16);
+  m.tie_embeddings = r.boolean_or("tie_word_embeddings", true);
+  m.norms_per_layer = 1;
+  uniform_layers(m, mixer::mamba, false);
+}
+
+void read_jamba(model_config& m, const reader& r) {
+  const json& j = r.j;
+  read_attention(m, r);
+  m.tie_embeddings = r.boolean_or("tie_word_embeddings", false);
+  m.ssm_state = r.integer("mamba_d_state");
+  m.ssm_conv = r.integer("mamba_d_conv");
+  m.ssm_inner = r.integer("mamba_expand") * m.hidden;
+  m.ssm_dt_rank = r.integer_or("mamba_dt_rank", (m.hidden + 15) / 16);
+  m.n_experts = r.integer("num_experts");
+  m.n_active_experts = r.integer("num_experts_per_tok");
+  m.moe_intermediate = m.intermediate;
+  const auto ap = r.integer("attn_layer_period"), ep = r.integer("expert_layer_period");
+  const auto ao = j.value("attn_layer_offset", 0), eo = j.value("expert_layer_offset", 0);
+  uniform_layers(m, mixer::mamba, false);
+  // ref: transformers configuration_jamba.py: layers_block_type / layers_num_experts
+  for (std::int64_t i = 0; i < m.n_layers; ++i) {
+    if (i % ap == ao) m.layers[i].kind = mixer::attention;
+    m.layers[i].moe = m.n_experts > 1 && i % ep == eo;
+  }
+}
+
+void read_recurrent_gemma(model_config& m, const reader& r) {
+  const json& j = r.j;
+  const std::string& origin = r.origin;
+  read_attention(m, r);
+  m.tie_embeddings = true;
+  m.lru_width = r.integer_or("lru_width", m.hidden);
+  m.rglru_conv = r.integer("conv1d_width");
+  m.sliding_window = r.integer("attention_window_size");
+  LMLAB_CHECK_HINT(j.contains("block_types") && j["block_types"].is_array() && !j["block_types"].empty(),
+                   "e.g. \"block_types\": [\"recurrent\", \"recurrent\", \"attention\"]",
+                   "{}: field 'block_types' must be a non-empty list", origin);
+  const auto& bt = j["block_types"];
+  uniform_layers(m, mixer::rglru, false);
+  for (std::size_t i = 0; i < m.layers.size(); ++i) {
+    const auto s = bt[i % bt.size()].get<std::string>();
+    m.layers[i].kind = s == "attention" ? mixer::sliding : mixer::rglru;
+  }
+}
+
+void read_rwkv(model_config& m, const reader& r) {
+  m.hidden = r.integer("hidden_size");
+  m.n_layers = r.integer("num_hidden_layers");
+  m.vocab = r.integer("vocab_size");
+  m.intermediate = r.integer_or("intermediate_size", 4 * m.hidden);
+  m.tie_embeddings = r.boolean_or("tie_word_embeddings", false);
+  m.norms_per_layer = 4;  // two LayerNorms with weight and bias
+  uniform_layers(m, mixer::rwkv, false);
+}
+
+// The newer `layer_types` list, where present, overrides the family's layer pattern.
+void apply_layer_types(model_config& m, const reader& r) {
+  const json& j = r.j;
+  const std::string& origin = r.origin;
+  if (j.contains("layer_types") && j["layer_types"].is_array()) {
+    const auto& lt = j["layer_types"];
+    LMLAB_CHECK_HINT(lt.size() == m.layers.size(), "one entry per layer", "{}: layer_types has {} entries, {} layers",
+                     origin, lt.size(), m.layers.size());
+    for (std::size_t i = 0; i < lt.size(); ++i) {
+      LMLAB_CHECK(lt[i].is_string(), "{}: layer_types[{}] must be a string", origin, i);
+      m.layers[i].kind = mixer_from_layer_type(lt[i].get<std::string>(), origin, i);
+    }
+    if (m.count(mixer::sliding) > 0 && m.sliding_window == 0) m.sliding_window = r.integer("sliding_window");
+  }
+}
+
 model_config parse_hf_config_fields(std::string_view json_text, const std::string& origin) {
   json j;
   try {
@@ -110,116 +256,19 @@ model_config parse_hf_config_fields(std::string_view json_text, const std::strin
 
   if (t == "llama" || t == "mistral" || t == "qwen2" || t == "phi3" || t == "mixtral" || t == "gemma2" ||
       t == "gemma") {
-    read_attention(m, r);
-    m.tie_embeddings = r.boolean_or("tie_word_embeddings", t == "gemma2" || t == "gemma");
-    m.qkv_bias = t == "qwen2" || r.boolean_or("attention_bias", false);
-    if (t == "gemma2") m.norms_per_layer = 4;
-    bool sliding = false;
-    if (t == "mistral" || t == "mixtral") {
-      sliding = r.has("sliding_window");
-    } else if (t == "qwen2") {
-      sliding = r.boolean_or("use_sliding_window", false) && r.has("sliding_window");
-    }
-    if (sliding || t == "gemma2") m.sliding_window = r.integer("sliding_window");
-    const bool moe = t == "mixtral";
-    if (moe) {
-      m.n_experts = r.integer("num_local_experts");
-      m.n_active_experts = r.integer("num_experts_per_tok");
-      m.moe_intermediate = m.intermediate;
-    }
-    uniform_layers(m, sliding ? mixer::sliding : mixer::attention, moe);
-    if (t == "gemma2")  // ref: transformers modeling_gemma2.py: is_sliding = not bool(layer_idx % 2)
-      for (std::size_t i = 0; i < m.layers.size(); ++i) m.layers[i].kind = i % 2 == 0 ? mixer::sliding : mixer::attention;
+    read_llama_family(m, r);
   } else if (t == "falcon") {
-    m.hidden = r.integer("hidden_size");
-    m.n_layers = r.has("num_hidden_layers") ? r.integer("num_hidden_layers") : r.integer("n_layer");
-    m.n_heads = r.has("num_attention_heads") ? r.integer("num_attention_heads") : r.integer("n_head");
-    const bool mq = r.boolean_or("multi_query", true);
-    m.n_kv_heads = r.integer_or("num_kv_heads", mq ? 1 : m.n_heads);
-    if (r.boolean_or("new_decoder_architecture", false)) m.n_kv_heads = r.integer("num_kv_heads");
-    m.head_dim = m.hidden / m.n_heads;
-    m.intermediate = r.integer_or("ffn_hidden_size", 4 * m.hidden);
-    m.vocab = r.integer("vocab_size");
-    m.gated_mlp = false;
-    m.tie_embeddings = r.boolean_or("tie_word_embeddings", true);
-    m.norms_per_layer = 2;  // one LayerNorm with weight and bias (parallel attention)
-    uniform_layers(m, mixer::attention, false);
+    read_falcon(m, r);
   } else if (t == "deepseek_v2" || t == "deepseek_v3") {
-    m.hidden = r.integer("hidden_size");
-    m.n_layers = r.integer("num_hidden_layers");
-    m.n_heads = r.integer("num_attention_heads");
-    m.n_kv_heads = r.integer_or("num_key_value_heads", m.n_heads);
-    m.intermediate = r.integer("intermediate_size");
-    m.vocab = r.integer("vocab_size");
-    m.tie_embeddings = r.boolean_or("tie_word_embeddings", false);
-    m.q_lora_rank = r.integer_or("q_lora_rank", 0);
-    m.kv_lora_rank = r.integer("kv_lora_rank");
-    m.qk_nope_head_dim = r.integer("qk_nope_head_dim");
-    m.qk_rope_head_dim = r.integer("qk_rope_head_dim");
-    m.v_head_dim = r.integer("v_head_dim");
-    m.head_dim = m.qk_nope_head_dim + m.qk_rope_head_dim;
-    m.n_experts = r.integer("n_routed_experts");
-    m.n_active_experts = r.integer("num_experts_per_tok");
-    m.n_shared_experts = r.integer_or("n_shared_experts", 0);
-    m.moe_intermediate = r.integer("moe_intermediate_size");
-    const auto first_dense = r.has("first_k_dense_replace") ? j["first_k_dense_replace"].get<std::int64_t>() : 0;
-    const auto freq = r.integer_or("moe_layer_freq", 1);
-    uniform_layers(m, mixer::mla, false);
-    // ref: transformers modeling_deepseek_v3.py: MoE where layer_idx >= first_k_dense_replace
-    // and layer_idx % moe_layer_freq == 0.
-    for (std::int64_t i = 0; i < m.n_layers; ++i) m.layers[i].moe = i >= first_dense && i % freq == 0;
+    read_deepseek(m, r);
   } else if (t == "mamba") {
-    m.hidden = r.integer("hidden_size");
-    m.n_layers = r.integer("num_hidden_layers");
-    m.vocab = r.integer("vocab_size");
-    m.ssm_state = r.integer("state_size");
-    m.ssm_conv = r.integer("conv_kernel");
-    m.ssm_inner = r.integer_or("intermediate_size", r.integer_or("expand", 2) * m.hidden);
-    m.ssm_dt_rank = r.integer_or("time_step_rank", (m.hidden + 15) / 16);
-    m.tie_embeddings = r.boolean_or("tie_word_embeddings", true);
-    m.norms_per_layer = 1;
-    uniform_layers(m, mixer::mamba, false);
+    read_mamba(m, r);
   } else if (t == "jamba") {
-    read_attention(m, r);
-    m.tie_embeddings = r.boolean_or("tie_word_embeddings", false);
-    m.ssm_state = r.integer("mamba_d_state");
-    m.ssm_conv = r.integer("mamba_d_conv");
-    m.ssm_inner = r.integer("mamba_expand") * m.hidden;
-    m.ssm_dt_rank = r.integer_or("mamba_dt_rank", (m.hidden + 15) / 16);
-    m.n_experts = r.integer("num_experts");
-    m.n_active_experts = r.integer("num_experts_per_tok");
-    m.moe_intermediate = m.intermediate;
-    const auto ap = r.integer("attn_layer_period"), ep = r.integer("expert_layer_period");
-    const auto ao = j.value("attn_layer_offset", 0), eo = j.value("expert_layer_offset", 0);
-    uniform_layers(m, mixer::mamba, false);
-    // ref: transformers configuration_jamba.py: layers_block_type / layers_num_experts
-    for (std::int64_t i = 0; i < m.n_layers; ++i) {
-      if (i % ap == ao) m.layers[i].kind = mixer::attention;
-      m.layers[i].moe = m.n_experts > 1 && i % ep == eo;
-    }
+    read_jamba(m, r);
   } else if (t == "recurrent_gemma") {
-    read_attention(m, r);
-    m.tie_embeddings = true;
-    m.lru_width = r.integer_or("lru_width", m.hidden);
-    m.rglru_conv = r.integer("conv1d_width");
-    m.sliding_window = r.integer("attention_window_size");
-    LMLAB_CHECK_HINT(j.contains("block_types") && j["block_types"].is_array() && !j["block_types"].empty(),
-                     "e.g. \"block_types\": [\"recurrent\", \"recurrent\", \"attention\"]",
-                     "{}: field 'block_types' must be a non-empty list", origin);
-    const auto& bt = j["block_types"];
-    uniform_layers(m, mixer::rglru, false);
-    for (std::size_t i = 0; i < m.layers.size(); ++i) {
-      const auto s = bt[i % bt.size()].get<std::string>();
-      m.layers[i].kind = s == "attention" ? mixer::sliding : mixer::rglru;
-    }
+    read_recurrent_gemma(m, r);
   } else if (t == "rwkv") {
-    m.hidden = r.integer("hidden_size");
-    m.n_layers = r.integer("num_hidden_layers");
-    m.vocab = r.integer("vocab_size");
-    m.intermediate = r.integer_or("intermediate_size", 4 * m.hidden);
-    m.tie_embeddings = r.boolean_or("tie_word_embeddings", false);
-    m.norms_per_layer = 4;  // two LayerNorms with weight and bias
-    uniform_layers(m, mixer::rwkv, false);
+    read_rwkv(m, r);
   } else {
     throw error(fmt::format("{}: model_type '{}' is not supported", origin, t),
                 "supported: llama, mistral, mixtral, qwen2, phi3, gemma, gemma2, falcon, deepseek_v2, deepseek_v3, "
@@ -228,16 +277,7 @@ model_config parse_hf_config_fields(std::string_view json_text, const std::strin
   LMLAB_CHECK_HINT(m.n_kv_heads <= 0 || m.n_heads % m.n_kv_heads == 0,
                    "key/value heads are shared by equal groups of query heads (GQA)",
                    "{}: num_key_value_heads {} does not divide num_attention_heads {}", origin, m.n_kv_heads, m.n_heads);
-  if (j.contains("layer_types") && j["layer_types"].is_array()) {
-    const auto& lt = j["layer_types"];
-    LMLAB_CHECK_HINT(lt.size() == m.layers.size(), "one entry per layer", "{}: layer_types has {} entries, {} layers",
-                     origin, lt.size(), m.layers.size());
-    for (std::size_t i = 0; i < lt.size(); ++i) {
-      LMLAB_CHECK(lt[i].is_string(), "{}: layer_types[{}] must be a string", origin, i);
-      m.layers[i].kind = mixer_from_layer_type(lt[i].get<std::string>(), origin, i);
-    }
-    if (m.count(mixer::sliding) > 0 && m.sliding_window == 0) m.sliding_window = r.integer("sliding_window");
-  }
+  apply_layer_types(m, r);
   return m;
 }
 
@@ -384,30 +424,26 @@ double embedding_params(const model_config& m) {
   return p;
 }
 
+// start + the sum over the layers of f(the layer's parameter counts), added in layer order.
+template <class F>
+double sum_over_layers(const model_config& m, double start, F f) {
+  double p = start;
+  for (const auto& l : m.layers) p += f(params_of(m, l));
+  return p;
+}
+
 }  // namespace
 
 double model_config::params_total() const {
-  double p = embedding_params(*this);
-  for (const auto& l : layers) {
-    const auto lp = params_of(*this, l);
-    p += lp.dense + lp.expert;
-  }
-  return p;
+  return sum_over_layers(*this, embedding_params(*this), [](const auto& lp) { return lp.dense + lp.expert; });
 }
 
 double model_config::params_active() const {
-  double p = embedding_params(*this);
-  for (const auto& l : layers) {
-    const auto lp = params_of(*this, l);
-    p += lp.dense + lp.active_expert;
-  }
-  return p;
+  return sum_over_layers(*this, embedding_params(*this), [](const auto& lp) { return lp.dense + lp.active_expert; });
 }
 
 double model_config::params_expert() const {
-  double p = 0;
-  for (const auto& l : layers) p += params_of(*this, l).expert;
-  return p;
+  return sum_over_layers(*this, 0, [](const auto& lp) { return lp.expert; });
 }
 
 std::int64_t model_config::count(mixer k) const {

@@ -61,6 +61,25 @@ std::pair<double, double> link(const hardware& hw, int size, int stride) {
 
 }  // namespace
 
+namespace {
+// Memory per device: 16 B/param mixed-precision Adam (ZeRO over dp) + activations (selective
+// recompute, or full) over tp and cp.
+double device_memory(const model_config& m, const layout& lay, const step_options& o, int mbs) {
+  training_memory_options mo;
+  mo.seq = o.seq / lay.cp, mo.micro_batch = lay.micro_batch, mo.tp = lay.tp, mo.pp = lay.pp, mo.dp = lay.dp;
+  mo.zero_stage = o.zero_stage;
+  mo.recomp = o.recompute_full ? recompute::full : recompute::selective;
+  mo.in_flight = o.sched == schedule::gpipe ? mbs
+                 : o.sched == schedule::one_f_one_b
+                     ? std::min(mbs, lay.pp)
+                     : lay.pp * (1.0 + (lay.pp - 1.0) / (static_cast<double>(lay.pp) * lay.virtual_stages));
+  const auto tm = estimate_training_memory(m, mo);
+  const double expert_share = m.params_total() > 0 ? m.params_expert() / m.params_total() : 0.0;
+  const double state = tm.params + tm.grads + tm.optimizer;
+  return state * (1.0 - expert_share + expert_share / lay.ep) + tm.activations;
+}
+}  // namespace
+
 step_estimate estimate_step(const model_config& m, const hardware& hw, const layout& lay, const step_options& o) {
   step_estimate e;
   e.lay = lay;
@@ -133,20 +152,7 @@ step_estimate estimate_step(const model_config& m, const hardware& hw, const lay
   e.tokens_per_sec = tokens / e.step_time;
   e.mfu = model_flops / e.step_time / (e.devices * hw.peak_flops);
 
-  // Memory per device: 16 B/param mixed-precision Adam (ZeRO over dp) + activations (selective
-  // recompute, or full) over tp and cp.
-  training_memory_options mo;
-  mo.seq = o.seq / lay.cp, mo.micro_batch = lay.micro_batch, mo.tp = lay.tp, mo.pp = lay.pp, mo.dp = lay.dp;
-  mo.zero_stage = o.zero_stage;
-  mo.recomp = o.recompute_full ? recompute::full : recompute::selective;
-  mo.in_flight = o.sched == schedule::gpipe ? mbs
-                 : o.sched == schedule::one_f_one_b
-                     ? std::min(mbs, lay.pp)
-                     : lay.pp * (1.0 + (lay.pp - 1.0) / (static_cast<double>(lay.pp) * lay.virtual_stages));
-  const auto tm = estimate_training_memory(m, mo);
-  const double expert_share = m.params_total() > 0 ? m.params_expert() / m.params_total() : 0.0;
-  const double state = tm.params + tm.grads + tm.optimizer;
-  e.memory = state * (1.0 - expert_share + expert_share / lay.ep) + tm.activations;
+  e.memory = device_memory(m, lay, o, mbs);
   const double cap = o.mem_cap > 0 ? o.mem_cap : hw.memory_bytes;
   if (cap > 0 && e.memory > cap) {
     e.fits = false;

@@ -8,12 +8,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cmath>
 #include <mutex>
 #include <random>
 #include <thread>
 
 #include "core/error.hpp"
+#include "data/plain_chat.hpp"
 #include "probe/tcp_bytes.hpp"
 
 namespace lmlab::probe {
@@ -122,16 +124,7 @@ json chat_message_json(const message& m) {
   return {{"role", m.role}, {"content", parts}};
 }
 
-std::string render_plain(const std::vector<message>& messages) {
-  std::string out;
-  for (const auto& m : messages) {
-    if (m.role == "system") out += m.content + "\n\n";
-    else if (m.role == "user") out += "User: " + m.content + "\n";
-    else out += "Assistant: " + m.content + "\n";
-  }
-  out += "Assistant:";
-  return out;
-}
+std::string render_plain(const std::vector<message>& messages) { return data::render_plain_chat(messages); }
 
 json capabilities::to_json() const {
   return {{"chat", chat},     {"completions", completions}, {"llama", llama}, {"logprobs", logprobs},
@@ -211,6 +204,52 @@ std::string client::scrub(std::string s) const {
   return s;
 }
 
+namespace {
+// The watchdog of one request (see client::send_once): every 10 ms until the request
+// finishes, it stops the client at the deadline, or while the body has not started once the
+// connection has received more than header_cap bytes; after stopping, again every 50 ms
+// until the request returns.
+class request_watchdog {
+ public:
+  request_watchdog(httplib::Client& cli, steady::time_point deadline, std::uint64_t header_cap,
+                   const std::atomic<bool>& body_started, const std::atomic<int>& sock)
+      : thread_([this, &cli, deadline, header_cap, &body_started, &sock] {
+          std::unique_lock lk(mu_);
+          while (!cv_.wait_for(lk, std::chrono::milliseconds(10), [&] { return finished_; })) {
+            if (steady::now() >= deadline) {
+              fired_ = true;
+              break;
+            }
+            if (!body_started.load() && tcp_bytes_received(sock.load()) > header_cap) {
+              flooded_ = true;
+              break;
+            }
+          }
+          if (finished_) return;
+          do cli.stop();
+          while (!cv_.wait_for(lk, std::chrono::milliseconds(50), [&] { return finished_; }));
+        }) {}
+  ~request_watchdog() { finish(); }
+
+  void finish() {
+    {
+      std::lock_guard lk(mu_);
+      finished_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  bool fired() const { return fired_; }      // the deadline passed
+  bool flooded() const { return flooded_; }  // the headers passed header_cap
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool finished_ = false, fired_ = false, flooded_ = false;
+  std::thread thread_;  // last: it starts once the members above exist
+};
+}  // namespace
+
 client::http_reply client::send_once(const std::string& full_path, const std::string& body, bool stream) {
   http_reply out;
   httplib::Client cli(host_);
@@ -250,34 +289,12 @@ client::http_reply client::send_once(const std::string& full_path, const std::st
   cli.set_socket_options([&sock](socket_t fd) { sock.store(fd); });
   constexpr std::uint64_t kBodySlack = std::uint64_t{4} << 20;
   const std::uint64_t header_cap = static_cast<std::uint64_t>(cfg_.max_header_bytes) + kBodySlack;
-  std::mutex wmu;
-  std::condition_variable wcv;
-  bool finished = false, fired = false, flooded = false;
-  std::thread watchdog([&] {
-    std::unique_lock lk(wmu);
-    while (!wcv.wait_for(lk, std::chrono::milliseconds(10), [&] { return finished; })) {
-      if (steady::now() >= deadline) {
-        fired = true;
-        break;
-      }
-      if (!body_started.load() && tcp_bytes_received(sock.load()) > header_cap) {
-        flooded = true;
-        break;
-      }
-    }
-    if (finished) return;
-    do cli.stop();
-    while (!wcv.wait_for(lk, std::chrono::milliseconds(50), [&] { return finished; }));
-  });
+  request_watchdog watchdog(cli, deadline, header_cap, body_started, sock);
   httplib::Response res;
   httplib::Error err = httplib::Error::Success;
   const bool ok = cli.send(req, res, err);
-  {
-    std::lock_guard lk(wmu);
-    finished = true;
-  }
-  wcv.notify_all();
-  watchdog.join();
+  watchdog.finish();
+  const bool fired = watchdog.fired(), flooded = watchdog.flooded();
   if (flooded) {
     out.failure = fmt::format("the response headers are larger than {} bytes (endpoint_config::max_header_bytes)",
                               cfg_.max_header_bytes);
@@ -303,6 +320,40 @@ client::http_reply client::send_once(const std::string& full_path, const std::st
   return out;
 }
 
+// A 2xx reply as the parser accepts it (scrubbed of the API key, checked), or nothing with
+// `last` saying why: an empty or malformed one is retried (a server glitch) and, if it
+// persists, fails without poisoning the cache.
+std::optional<json> client::usable_reply(api kind, const http_reply& reply, bool stream, std::string& last) const {
+  std::optional<json> parsed;
+  if (stream) {
+    try {
+      parsed = assemble_stream(kind, reply.body);
+      if (!parsed) last = "stream ended without [DONE] (truncated)";
+    } catch (const error& e) {
+      last = fmt::format("HTTP {} with an unusable stream: {}", reply.status, scrub(e.what()));
+    }
+  } else {
+    auto j = parse_json_reply(reply.body);
+    if (j.is_discarded()) last = fmt::format("HTTP {} with a body that is not JSON (or nested over {} levels): {}",
+                                             reply.status, max_reply_json_depth,
+                                             excerpt(scrub(reply.body)));
+    else if (!j.is_object()) last = "HTTP 200 with a JSON body that is not an object";
+    else parsed = std::move(j);
+  }
+  if (parsed) {
+    // Scrubbed value by value (never the serialised text, where a short key could cut
+    // into JSON syntax), then checked, so that what is cached is what is returned.
+    if (!cfg_.api_key.empty()) scrub_json(*parsed);
+    if (auto problem = response_problem(kind, *parsed); !problem.empty()) {
+      last = fmt::format("HTTP {} with an unusable response: {}", reply.status, scrub(problem));
+      parsed.reset();
+    }
+  }
+  return parsed;
+}
+
+// Long (~90 lines) on purpose: the cache, the in-flight de-duplication and the retry loop
+// share the request's key and flight; the reply's parsing is usable_reply().
 json client::post(std::string_view path, const json& body, std::int64_t repeat, std::int64_t seed,
                   bool* from_cache, int* attempts) {
   const bool stream = body.value("stream", false);
@@ -365,33 +416,7 @@ json client::post(std::string_view path, const json& body, std::int64_t repeat, 
     if (!reply.failure.empty()) {
       last = reply.failure;
     } else if (reply.status >= 200 && reply.status < 300) {
-      std::optional<json> parsed;
-      if (stream) {
-        try {
-          parsed = assemble_stream(kind, reply.body);
-          if (!parsed) last = "stream ended without [DONE] (truncated)";
-        } catch (const error& e) {
-          last = fmt::format("HTTP {} with an unusable stream: {}", reply.status, scrub(e.what()));
-        }
-      } else {
-        auto j = parse_json_reply(reply.body);
-        if (j.is_discarded()) last = fmt::format("HTTP {} with a body that is not JSON (or nested over {} levels): {}",
-                                                 reply.status, max_reply_json_depth,
-                                                 excerpt(scrub(reply.body)));
-        else if (!j.is_object()) last = "HTTP 200 with a JSON body that is not an object";
-        else parsed = std::move(j);
-      }
-      // Only a response the parser accepts is cached: an empty or malformed one is retried
-      // (a server glitch) and, if it persists, fails without poisoning the cache.
-      if (parsed) {
-        // Scrubbed value by value (never the serialised text, where a short key could cut
-        // into JSON syntax), then checked, so that what is cached is what is returned.
-        if (!cfg_.api_key.empty()) scrub_json(*parsed);
-        if (auto problem = response_problem(kind, *parsed); !problem.empty()) {
-          last = fmt::format("HTTP {} with an unusable response: {}", reply.status, scrub(problem));
-          parsed.reset();
-        }
-      }
+      std::optional<json> parsed = usable_reply(kind, reply, stream, last);
       if (parsed) {
         if (cache_)
           cache_->cache_response(key, repeat, seed, parsed->dump(),
@@ -631,6 +656,17 @@ gen_result client::generate(api a, const gen_request& q) {
   return r;
 }
 
+namespace {
+// What a probe reply shows about logprobs: tokens at all mean logprobs (through api `a`); two
+// or more alternatives at the first (or, with `last`, the last) token mean top_logprobs.
+void note_logprobs(capabilities& c, api a, const gen_result& r, bool last) {
+  if (r.tokens.empty()) return;
+  c.logprobs = true;
+  c.logprob_api = a;
+  c.top_logprobs = (last ? r.tokens.back() : r.tokens.front()).top.size() >= 2;
+}
+}  // namespace
+
 capabilities client::detect_capabilities() {
   capabilities c;
   const auto try_gen = [&](api a, gen_request q) -> std::optional<gen_result> {
@@ -646,11 +682,7 @@ capabilities client::detect_capabilities() {
   q.top_logprobs = 5;
   if (auto r = try_gen(api::chat, q)) {
     c.chat = true;
-    if (!r->tokens.empty()) {
-      c.logprobs = true;
-      c.logprob_api = api::chat;
-      c.top_logprobs = r->tokens[0].top.size() >= 2;
-    }
+    note_logprobs(c, api::chat, *r, false);
   } else {
     q.top_logprobs = 0;  // some servers reject the logprobs fields but chat fine without them
     c.chat = try_gen(api::chat, q).has_value();
@@ -663,20 +695,12 @@ capabilities client::detect_capabilities() {
   if (auto r = try_gen(api::completions, e)) {
     c.completions = true;
     c.echo = r->tokens.size() >= 2 && r->tokens[0].offset == 0 && r->text.starts_with(e.prompt);
-    if (!r->tokens.empty() && !c.top_logprobs) {
-      c.logprobs = true;
-      c.logprob_api = api::completions;
-      c.top_logprobs = r->tokens.back().top.size() >= 2;
-    }
+    if (!c.top_logprobs) note_logprobs(c, api::completions, *r, true);
   } else {
     e.echo = false;
     if (auto r2 = try_gen(api::completions, e)) {
       c.completions = true;
-      if (!r2->tokens.empty() && !c.top_logprobs) {
-        c.logprobs = true;
-        c.logprob_api = api::completions;
-        c.top_logprobs = r2->tokens.back().top.size() >= 2;
-      }
+      if (!c.top_logprobs) note_logprobs(c, api::completions, *r2, true);
     }
   }
   if (!c.top_logprobs) {
@@ -686,11 +710,7 @@ capabilities client::detect_capabilities() {
     l.top_logprobs = 5;
     if (auto r = try_gen(api::llama, l)) {
       c.llama = true;
-      if (!r->tokens.empty()) {
-        c.logprobs = true;
-        c.logprob_api = api::llama;
-        c.top_logprobs = r->tokens[0].top.size() >= 2;
-      }
+      note_logprobs(c, api::llama, *r, false);
     }
   }
   LMLAB_CHECK_HINT(c.chat || c.completions || c.llama,

@@ -174,6 +174,7 @@ class client {
  private:
   struct http_reply;
   http_reply send_once(const std::string& full_path, const std::string& body, bool stream);
+  std::optional<nlohmann::json> usable_reply(api kind, const http_reply& reply, bool stream, std::string& last) const;
   std::string scrub(std::string s) const;
   void scrub_json(nlohmann::json& j) const;  // every string value, and object keys that are data
 

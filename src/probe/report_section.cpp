@@ -391,6 +391,8 @@ std::string variant_name(const std::string& v) {
   return v.starts_with("base=") ? "base " + v.substr(5) : v;
 }
 
+// Long (~90 lines): two families (word problems, base-b arithmetic) read into one table and
+// one answer sentence per run; the shared parts are the helpers above.
 rp::section perturbation_section(const std::vector<report_run>& runs) {
   rp::section s;
   s.id = "probe-perturbation";

@@ -322,6 +322,8 @@ class perturbation final : public suite {
     return family == "arithmetic" ? "base" + variant.substr(5) : variant;
   }
 
+  // Long (~95 lines): one pass per variant computes all of its metrics (accuracy, paired drop,
+  // recitation, spread over instance sets) from the same sample lists.
   static void aggregate_family(const std::vector<json>& samples, const std::string& family, suite_result& r,
                                json& variants) {
     const std::string original = family == "arithmetic" ? "base=10" : "original";

@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "data/plain_chat.hpp"
 #include "models/sample.hpp"
 
 namespace lmlab::serve {
@@ -63,6 +64,60 @@ std::vector<std::pair<std::int32_t, double>> top_k_of(std::span<const double> ls
   return out;
 }
 
+namespace {
+
+// A token's text. After BOS it is decoded with it, so that SentencePiece drops the dummy-prefix
+// space of the first piece (as `lmlab sample` prints it: "Once", not " Once").
+std::string token_piece(const data::tokenizer& tok, std::int32_t bos, std::int32_t prev, std::int32_t id) {
+  if (bos >= 0 && prev == bos) {
+    const std::int32_t pair[2] = {prev, id};
+    return tok.decode(std::span<const std::int32_t>(pair, 2));
+  }
+  return tok.decode(std::span<const std::int32_t>(&id, 1));
+}
+
+// echo: the prompt's visible tokens (with their logprobs when asked) into out.prompt_tokens and
+// out.echo_text; returns the text offset where the completion starts.
+std::size_t echo_prompt(served_model& m, const prompt_in& pin, const logits_rows& rows, const gen_params& p,
+                        std::int32_t bos, choice_result& out) {
+  const std::span<const std::int32_t> prompt = pin.ids;
+  const std::size_t hidden_prefix = pin.hidden;
+  const bool mapped = !pin.source_offsets.empty();
+  std::size_t offset = 0;
+  for (std::size_t i = hidden_prefix; i < prompt.size(); ++i) {
+    token_info t;
+    t.id = prompt[i];
+    t.text = token_piece(*m.tok, bos, i > 0 ? prompt[i - 1] : -1, prompt[i]);
+    t.offset = mapped ? pin.source_offsets[i - hidden_prefix] : offset;
+    offset += t.text.size();
+    if (p.logprobs >= 0 && i > 0) {
+      const auto lsm = log_softmax(rows.row(static_cast<std::int64_t>(i) - 1));
+      t.logprob = lsm[static_cast<std::size_t>(prompt[i])];
+      t.top = top_k_of(lsm, p.logprobs, m.tok->vocab_size());
+    }
+    out.prompt_tokens.push_back(std::move(t));
+  }
+  if (mapped) {
+    out.echo_text = pin.source;
+    return pin.source.size();
+  }
+  for (const auto& t : out.prompt_tokens) out.echo_text += t.text;
+  return offset;
+}
+
+// The earliest stop string in the text past `scanned` (a stop may straddle tokens), or npos.
+std::size_t earliest_stop(const std::string& text, const std::vector<std::string>& stops, std::size_t scanned) {
+  std::size_t cut = std::string::npos;
+  for (const auto& s : stops) {
+    const std::size_t from = scanned >= s.size() ? scanned - s.size() + 1 : 0;
+    const auto at = text.find(s, from);
+    if (at != std::string::npos) cut = std::min(cut, at);
+  }
+  return cut;
+}
+
+}  // namespace
+
 choice_result run_choice(served_model& m, const prompt_in& pin, const gen_params& p, std::uint64_t choice_index,
                          const delta_fn& on_delta) {
   const std::span<const std::int32_t> prompt = pin.ids;
@@ -76,37 +131,10 @@ choice_result run_choice(served_model& m, const prompt_in& pin, const gen_params
   choice_result out;
   auto dec = m.lm->new_decoder();
   const logits_rows rows = dec->prefill(prompt);
-  std::size_t offset = 0;
-  // A token's text. After BOS it is decoded with it, so that SentencePiece drops the dummy-prefix
-  // space of the first piece (as `lmlab sample` prints it: "Once", not " Once").
   const std::int32_t bos = m.tok->special_id("bos");
-  const auto piece = [&](std::int32_t prev, std::int32_t id) {
-    if (bos >= 0 && prev == bos) {
-      const std::int32_t pair[2] = {prev, id};
-      return m.tok->decode(std::span<const std::int32_t>(pair, 2));
-    }
-    return m.tok->decode(std::span<const std::int32_t>(&id, 1));
-  };
+  std::size_t offset = 0;
   if (p.echo) {
-    for (std::size_t i = hidden_prefix; i < prompt.size(); ++i) {
-      token_info t;
-      t.id = prompt[i];
-      t.text = piece(i > 0 ? prompt[i - 1] : -1, prompt[i]);
-      t.offset = mapped ? pin.source_offsets[i - hidden_prefix] : offset;
-      offset += t.text.size();
-      if (want_lp && i > 0) {
-        const auto lsm = log_softmax(rows.row(static_cast<std::int64_t>(i) - 1));
-        t.logprob = lsm[static_cast<std::size_t>(prompt[i])];
-        t.top = top_k_of(lsm, p.logprobs, tok_vocab);
-      }
-      out.prompt_tokens.push_back(std::move(t));
-    }
-    if (mapped) {
-      out.echo_text = pin.source;
-      offset = pin.source.size();
-    } else {
-      for (const auto& t : out.prompt_tokens) out.echo_text += t.text;
-    }
+    offset = echo_prompt(m, pin, rows, p, bos, out);
     if (on_delta && !on_delta(out.echo_text, out.prompt_tokens)) return out;
   }
   const std::size_t base = offset;  // generated offsets continue after the echoed prompt
@@ -131,7 +159,7 @@ choice_result run_choice(served_model& m, const prompt_in& pin, const gen_params
     }
     token_info t;
     t.id = id;
-    t.text = piece(prev, id);
+    t.text = token_piece(*m.tok, bos, prev, id);
     t.offset = base + out.text.size();
     if (want_lp) {
       const auto lsm = log_softmax(logits);
@@ -140,13 +168,7 @@ choice_result run_choice(served_model& m, const prompt_in& pin, const gen_params
     }
     out.text += t.text;
     out.tokens.push_back(std::move(t));
-    // The earliest stop string in the new region (a stop may straddle tokens).
-    std::size_t cut = std::string::npos;
-    for (const auto& s : p.stop) {
-      const std::size_t from = scanned >= s.size() ? scanned - s.size() + 1 : 0;
-      const auto at = out.text.find(s, from);
-      if (at != std::string::npos) cut = std::min(cut, at);
-    }
+    const std::size_t cut = earliest_stop(out.text, p.stop, scanned);
     scanned = out.text.size();
     if (cut != std::string::npos) {
       out.text.resize(cut);
@@ -177,15 +199,6 @@ choice_result run_choice(served_model& m, const prompt_in& pin, const gen_params
   return out;
 }
 
-std::string render_chat(const std::vector<chat_turn>& turns) {
-  std::string out;
-  for (const auto& t : turns) {
-    if (t.role == "system") out += t.content + "\n\n";
-    else if (t.role == "user") out += "User: " + t.content + "\n";
-    else out += "Assistant: " + t.content + "\n";
-  }
-  out += "Assistant:";
-  return out;
-}
+std::string render_chat(const std::vector<chat_turn>& turns) { return data::render_plain_chat(turns); }
 
 }  // namespace lmlab::serve

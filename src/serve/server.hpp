@@ -14,18 +14,23 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <mutex>
 #include <semaphore>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "serve/model_adapter.hpp"
 #include "serve/protocol.hpp"
 
 namespace httplib {
 class Server;
+class DataSink;
+struct Request;
+struct Response;
 }
 
 namespace lmlab::serve {
@@ -68,6 +73,12 @@ class server {
 
  private:
   void routes();
+  void handle_completion(bool chat, const httplib::Request& req, httplib::Response& res);
+  void respond_whole(bool chat, const job& j, const response_meta& meta, httplib::Response& res);
+  void respond_stream(bool chat, std::shared_ptr<const job> j, const response_meta& meta, httplib::Response& res);
+  bool stream_choices(bool chat, const job& j, const response_meta& meta,
+                      const std::function<bool(const nlohmann::json&)>& put, httplib::DataSink& sink);
+  void count_usage(const job& j, const std::vector<choice_result>& choices);
   served_model& model_;
   server_options opt_;
   std::unique_ptr<httplib::Server> http_;

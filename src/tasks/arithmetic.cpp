@@ -9,20 +9,16 @@
 namespace lmlab::tasks {
 
 const param_table<arithmetic_config>& arithmetic_params() {
-  static const param_table<arithmetic_config> t = [] {
-    param_table<arithmetic_config> p("arithmetic");
-    p.add("op", &arithmetic_config::op, "operation", -INFINITY, INFINITY, {"add", "mul"})
-        .add("bases", &arithmetic_config::bases, "training bases", 2, 36)
-        .add("min_digits", &arithmetic_config::min_digits, "fewest digits of an operand", 1, 1000)
-        .add("max_digits", &arithmetic_config::max_digits, "most digits of an operand in train", 1, 1000)
-        .add("ood_digits", &arithmetic_config::ood_digits, "test digit lengths beyond max_digits", 1, 1000)
-        .add("ood_bases", &arithmetic_config::ood_bases, "test bases not trained on", 2, 36)
-        .add("holdout", &arithmetic_config::holdout, "share of in-distribution items held out for test", 0.0, 0.9)
-        .add("reverse_answer", &arithmetic_config::reverse_answer, "answer least significant digit first")
-        .add("num_train", &arithmetic_config::num_train, "training examples", 0, 1e9)
-        .add("num_test", &arithmetic_config::num_test, "test examples per slice group", 0, 1e9);
-    return p;
-  }();
+  static const param_table<arithmetic_config> t = param_table<arithmetic_config>("arithmetic")
+      .add("op", &arithmetic_config::op, "operation", -INFINITY, INFINITY, {"add", "mul"})
+      .add("bases", &arithmetic_config::bases, "training bases", 2, 36)
+      .add("min_digits", &arithmetic_config::min_digits, "fewest digits of an operand", 1, 1000)
+      .add("max_digits", &arithmetic_config::max_digits, "most digits of an operand in train", 1, 1000)
+      .add("ood_digits", &arithmetic_config::ood_digits, "test digit lengths beyond max_digits", 1, 1000)
+      .add("ood_bases", &arithmetic_config::ood_bases, "test bases not trained on", 2, 36)
+      .add("holdout", &arithmetic_config::holdout, "share of in-distribution items held out for test", 0.0, 0.9)
+      .add("reverse_answer", &arithmetic_config::reverse_answer, "answer least significant digit first")
+      .add_sizes("test examples per slice group");
   return t;
 }
 

@@ -11,30 +11,22 @@ std::string content_token_name(std::int64_t i) {
 }
 
 const param_table<copy_config>& copy_params() {
-  static const param_table<copy_config> t = [] {
-    param_table<copy_config> p("copy");
-    p.add("vocab_size", &copy_config::vocab_size, "content tokens", 2, 1 << 20)
-        .add("min_len", &copy_config::min_len, "shortest training string", 1, 1 << 20)
-        .add("max_len", &copy_config::max_len, "longest training string", 1, 1 << 20)
-        .add("num_train", &copy_config::num_train, "training examples", 0, 1e9)
-        .add("num_test", &copy_config::num_test, "test examples per test length", 0, 1e9)
-        .add("test_lengths", &copy_config::test_lengths, "string lengths of the test slices", 1, 1 << 20);
-    return p;
-  }();
+  static const param_table<copy_config> t = param_table<copy_config>("copy")
+      .add("vocab_size", &copy_config::vocab_size, "content tokens", 2, 1 << 20)
+      .add("min_len", &copy_config::min_len, "shortest training string", 1, 1 << 20)
+      .add("max_len", &copy_config::max_len, "longest training string", 1, 1 << 20)
+      .add_sizes("test examples per test length")
+      .add("test_lengths", &copy_config::test_lengths, "string lengths of the test slices", 1, 1 << 20);
   return t;
 }
 
 const param_table<selective_copy_config>& selective_copy_params() {
-  static const param_table<selective_copy_config> t = [] {
-    param_table<selective_copy_config> p("selective_copy");
-    p.add("vocab_size", &selective_copy_config::vocab_size, "content tokens", 2, 1 << 20)
-        .add("seq_len", &selective_copy_config::seq_len, "positions holding content and noise", 1, 1 << 20)
-        .add("num_tokens", &selective_copy_config::num_tokens, "content tokens to copy", 1, 1 << 20)
-        .add("num_train", &selective_copy_config::num_train, "training examples", 0, 1e9)
-        .add("num_test", &selective_copy_config::num_test, "test examples per test length", 0, 1e9)
-        .add("test_seq_lens", &selective_copy_config::test_seq_lens, "seq_len of each test slice", 1, 1 << 20);
-    return p;
-  }();
+  static const param_table<selective_copy_config> t = param_table<selective_copy_config>("selective_copy")
+      .add("vocab_size", &selective_copy_config::vocab_size, "content tokens", 2, 1 << 20)
+      .add("seq_len", &selective_copy_config::seq_len, "positions holding content and noise", 1, 1 << 20)
+      .add("num_tokens", &selective_copy_config::num_tokens, "content tokens to copy", 1, 1 << 20)
+      .add_sizes("test examples per test length")
+      .add("test_seq_lens", &selective_copy_config::test_seq_lens, "seq_len of each test slice", 1, 1 << 20);
   return t;
 }
 

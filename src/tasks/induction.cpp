@@ -6,15 +6,11 @@
 namespace lmlab::tasks {
 
 const param_table<induction_config>& induction_params() {
-  static const param_table<induction_config> t = [] {
-    param_table<induction_config> p("induction");
-    p.add("vocab_size", &induction_config::vocab_size, "content tokens", 2, 1 << 20)
-        .add("seq_len", &induction_config::seq_len, "input length including the final trigger", 3, 1 << 24)
-        .add("num_train", &induction_config::num_train, "training examples", 0, 1e9)
-        .add("num_test", &induction_config::num_test, "test examples per test length", 0, 1e9)
-        .add("test_seq_lens", &induction_config::test_seq_lens, "seq_len of each test slice", 3, 1 << 24);
-    return p;
-  }();
+  static const param_table<induction_config> t = param_table<induction_config>("induction")
+      .add("vocab_size", &induction_config::vocab_size, "content tokens", 2, 1 << 20)
+      .add("seq_len", &induction_config::seq_len, "input length including the final trigger", 3, 1 << 24)
+      .add_sizes("test examples per test length")
+      .add("test_seq_lens", &induction_config::test_seq_lens, "seq_len of each test slice", 3, 1 << 24);
   return t;
 }
 

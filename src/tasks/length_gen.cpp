@@ -10,20 +10,16 @@
 namespace lmlab::tasks {
 
 const param_table<length_gen_config>& length_gen_params() {
-  static const param_table<length_gen_config> t = [] {
-    param_table<length_gen_config> p("length_gen");
-    p.add("task", &length_gen_config::task, "wrapped task", -INFINITY, INFINITY,
-          {"copy", "selective_copy", "induction", "arithmetic"})
-        .add("train_max", &length_gen_config::train_max, "L: the longest training length", 1, 1 << 20)
-        .add("max_multiple", &length_gen_config::max_multiple, "evaluate at 1x..max_multiple x L", 1, 64)
-        .add("vocab_size", &length_gen_config::vocab_size, "content tokens", 2, 1 << 20)
-        .add("num_tokens", &length_gen_config::num_tokens, "selective_copy: tokens to copy", 1, 1 << 20)
-        .add("op", &length_gen_config::op, "arithmetic operation", -INFINITY, INFINITY, {"add", "mul"})
-        .add("base", &length_gen_config::base, "arithmetic base", 2, 36)
-        .add("num_train", &length_gen_config::num_train, "training examples", 0, 1e9)
-        .add("num_test", &length_gen_config::num_test, "test examples per length", 0, 1e9);
-    return p;
-  }();
+  static const param_table<length_gen_config> t = param_table<length_gen_config>("length_gen")
+      .add("task", &length_gen_config::task, "wrapped task", -INFINITY, INFINITY,
+        {"copy", "selective_copy", "induction", "arithmetic"})
+      .add("train_max", &length_gen_config::train_max, "L: the longest training length", 1, 1 << 20)
+      .add("max_multiple", &length_gen_config::max_multiple, "evaluate at 1x..max_multiple x L", 1, 64)
+      .add("vocab_size", &length_gen_config::vocab_size, "content tokens", 2, 1 << 20)
+      .add("num_tokens", &length_gen_config::num_tokens, "selective_copy: tokens to copy", 1, 1 << 20)
+      .add("op", &length_gen_config::op, "arithmetic operation", -INFINITY, INFINITY, {"add", "mul"})
+      .add("base", &length_gen_config::base, "arithmetic base", 2, 36)
+      .add_sizes("test examples per length");
   return t;
 }
 

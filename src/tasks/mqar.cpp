@@ -7,18 +7,14 @@
 namespace lmlab::tasks {
 
 const param_table<mqar_config>& mqar_params() {
-  static const param_table<mqar_config> t = [] {
-    param_table<mqar_config> p("mqar");
-    p.add("vocab_size", &mqar_config::vocab_size, "tokens; keys use [1, V/2), values [V/2, V)", 4, 1 << 24)
-        .add("seq_len", &mqar_config::seq_len, "input length (even)", 4, 1 << 20)
-        .add("num_kv_pairs", &mqar_config::num_kv_pairs, "key-value pairs per example", 1, 1 << 20)
-        .add("power_a", &mqar_config::power_a, "power-law exponent of query gaps (1 = uniform)", 1e-6, 1.0)
-        .add("random_non_queries", &mqar_config::random_non_queries, "fill non-query positions with random tokens")
-        .add("num_train", &mqar_config::num_train, "training examples", 0, 1e9)
-        .add("num_test", &mqar_config::num_test, "test examples per test slice", 0, 1e9)
-        .add("test_num_kv_pairs", &mqar_config::test_num_kv_pairs, "num_kv_pairs of each test slice", 1, 1 << 20);
-    return p;
-  }();
+  static const param_table<mqar_config> t = param_table<mqar_config>("mqar")
+      .add("vocab_size", &mqar_config::vocab_size, "tokens; keys use [1, V/2), values [V/2, V)", 4, 1 << 24)
+      .add("seq_len", &mqar_config::seq_len, "input length (even)", 4, 1 << 20)
+      .add("num_kv_pairs", &mqar_config::num_kv_pairs, "key-value pairs per example", 1, 1 << 20)
+      .add("power_a", &mqar_config::power_a, "power-law exponent of query gaps (1 = uniform)", 1e-6, 1.0)
+      .add("random_non_queries", &mqar_config::random_non_queries, "fill non-query positions with random tokens")
+      .add_sizes("test examples per test slice")
+      .add("test_num_kv_pairs", &mqar_config::test_num_kv_pairs, "num_kv_pairs of each test slice", 1, 1 << 20);
   return t;
 }
 

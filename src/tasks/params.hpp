@@ -90,6 +90,11 @@ class param_table {
     return *this;
   }
 
+  // num_train ("training examples") and num_test (help `test_help`), the sizes every task has.
+  param_table& add_sizes(std::string test_help) {
+    return add("num_train", &C::num_train, "training examples", 0, 1e9).add("num_test", &C::num_test, std::move(test_help), 0, 1e9);
+  }
+
   const std::vector<param_spec>& specs() const { return specs_; }
   const std::string& owner() const { return owner_; }
 

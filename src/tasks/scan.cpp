@@ -81,17 +81,14 @@ const std::vector<scan_command>& scan_all_commands() {
 }
 
 const param_table<scan_config>& scan_params() {
-  static const param_table<scan_config> t = [] {
-    param_table<scan_config> p("scan");
-    p.add("split", &scan_config::split, "which standard split", -INFINITY, INFINITY,
-          {"simple", "length", "addprim_jump", "addprim_turn_left", "all"})
-        .add("train_fraction", &scan_config::train_fraction, "simple split: share of commands in train", 0.0, 1.0)
-        .add("max_train_actions", &scan_config::max_train_actions, "length split: longest action sequence in train",
-             1, 48)
-        .add("oversample_primitive", &scan_config::oversample_primitive,
-             "addprim splits: repeat the primitive to 10% of train, as in the published files");
-    return p;
-  }();
+  static const param_table<scan_config> t = param_table<scan_config>("scan")
+      .add("split", &scan_config::split, "which standard split", -INFINITY, INFINITY,
+        {"simple", "length", "addprim_jump", "addprim_turn_left", "all"})
+      .add("train_fraction", &scan_config::train_fraction, "simple split: share of commands in train", 0.0, 1.0)
+      .add("max_train_actions", &scan_config::max_train_actions, "length split: longest action sequence in train",
+           1, 48)
+      .add("oversample_primitive", &scan_config::oversample_primitive,
+           "addprim splits: repeat the primitive to 10% of train, as in the published files");
   return t;
 }
 

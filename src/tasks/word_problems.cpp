@@ -48,135 +48,136 @@ std::optional<std::int64_t> exact_div(std::int64_t a, std::int64_t b) {
   return b > 0 && a >= 0 && a % b == 0 ? std::optional<std::int64_t>(a / b) : std::nullopt;
 }
 
+// The templates: data, one entry per template (its variables, slots, English and Korean texts
+// and the answer functions); the order is part of the task (items pick templates by index).
 // clang-format off
-const std::vector<tmpl>& templates() {
-  static const std::vector<tmpl> t = {
-    {"fruit_buy", 1, 1, {{"a", 2, 60, 5}, {"b", 2, 60, 3}, {"c", 1, 9, 2}, {"d", 1, 40, 2}},
-     {{"p", "person", "Sophie", "민준"}, {"q", "person", "John", "서연"}, {"f", "fruit", "apples", "사과"}},
-     {"{p} has {a} {f}. {p} buys {b} more {f} at the market.", "How many {f} does {p} have now?",
-      "{c} of the {f} are a bit smaller than usual.", "Then {p} gives {d} {f} to {q}.", nullptr},
-     {"{p|은} {f|을} {a}개 가지고 있습니다. {p|은} 시장에서 {f|을} {b}개 더 삽니다.", "{p|은} 지금 {f|을} 몇 개 가지고 있습니까?",
-      "그중 {c}개는 평소보다 조금 작습니다.", "그다음 {p|은} {q}에게 {f|을} {d}개 줍니다.", nullptr},
-     [](const vals& v) { return nonneg(v.at("a") + v.at("b")); },
-     [](const vals& v) { return nonneg(v.at("a") + v.at("b") - v.at("d")); }},
-    {"share_equally", 1, 1, {{"a", 4, 120, 24}, {"n", 2, 12, 4}, {"c", 1, 9, 3}, {"d", 1, 20, 2}},
-     {{"p", "person", "Maria", "지훈"}, {"q", "person", "Liam", "하은"}, {"o", "obj", "stickers", "스티커"}},
-     {"{p} has {a} {o} and shares them equally among {n} friends.", "How many {o} does each friend get?",
-      "{c} of the {o} are older than the others.", "Then {q} gives each friend {d} more {o}.", nullptr},
-     {"{p|은} {o} {a}개를 친구 {n}명에게 똑같이 나누어 줍니다.", "친구 한 명은 {o|을} 몇 개 받습니까?",
-      "그중 {c}개는 다른 것보다 오래되었습니다.", "그 후 {q|이} 친구들에게 {o|을} {d}개씩 더 줍니다.", nullptr},
-     [](const vals& v) { return exact_div(v.at("a"), v.at("n")); },
-     [](const vals& v) -> std::optional<std::int64_t> {
-       auto e = exact_div(v.at("a"), v.at("n"));
-       return e ? nonneg(*e + v.at("d")) : std::nullopt;
-     }},
-    {"reading_pages", 2, 1, {{"a", 50, 600, 240}, {"b", 5, 60, 20}, {"n", 2, 14, 7}, {"c", 2, 90, 12}, {"d", 1, 60, 15}},
-     {{"p", "person", "Noah", "도윤"}},
-     {"{p} is reading a book with {a} pages. {p} reads {b} pages every day for {n} days.",
-      "How many pages are left to read?", "The book was printed {c} years ago.",
-      "The next day {p} reads {d} more pages.", nullptr},
-     {"{p|은} {a}쪽짜리 책을 읽고 있습니다. {p|은} {n}일 동안 매일 {b}쪽씩 읽습니다.", "남은 쪽수는 몇 쪽입니까?",
-      "이 책은 {c}년 전에 출판되었습니다.", "다음 날 {p|은} {d}쪽을 더 읽습니다.", nullptr},
-     [](const vals& v) { return nonneg(v.at("a") - v.at("b") * v.at("n")); },
-     [](const vals& v) { return nonneg(v.at("a") - v.at("b") * v.at("n") - v.at("d")); }},
-    {"hourly_wage", 2, 1, {{"a", 8, 40, 15}, {"h", 1, 10, 6}, {"k", 1, 10, 4}, {"c", 8, 60, 22}, {"d", 1, 60, 12}},
-     {{"p", "person", "Aisha", ""}, {"q", "person", "Ravi", ""}},
-     {"{p} earns ${a} per hour and works {h} hours on Monday and {k} hours on Tuesday.",
-      "How many dollars does {p} earn in total?", "{q} earns ${c} per hour at a different job.",
-      "{p} then spends ${d} on lunch.", "How many dollars does {p} have left from these earnings?"},
-     {},
-     [](const vals& v) { return nonneg(v.at("a") * (v.at("h") + v.at("k"))); },
-     [](const vals& v) { return nonneg(v.at("a") * (v.at("h") + v.at("k")) - v.at("d")); }},
-    {"store_boxes", 2, 2, {{"n", 2, 20, 6}, {"a", 2, 24, 12}, {"b", 1, 200, 30}, {"c", 1, 9, 2}, {"d", 1, 10, 3}},
-     {{"o", "obj", "pencils", "연필"}},
-     {"A store has {n} boxes of {o} with {a} {o} in each box. The store sells {b} {o}.",
-      "How many {o} are left in the store?", "{c} of the boxes are red.",
-      "Then the store receives {d} more boxes with {a} {o} in each box.", nullptr},
-     {},
-     [](const vals& v) { return nonneg(v.at("n") * v.at("a") - v.at("b")); },
-     [](const vals& v) { return nonneg(v.at("n") * v.at("a") - v.at("b") + v.at("d") * v.at("a")); }},
-    {"ages", 2, 1, {{"a", 3, 60, 12}, {"b", 1, 30, 4}, {"n", 1, 20, 5}, {"c", 1, 15, 3}, {"d", 1, 30, 2}},
-     {{"p", "person", "Emma", ""}, {"q", "person", "Mateo", ""}, {"r", "person", "Chloe", ""}},
-     {"{p} is {a} years old. {q} is {b} years older than {p}.", "How old will {q} be in {n} years?",
-      "{p}'s dog is {c} years old.", "{r} is {d} years younger than {q}.", "How old will {r} be in {n} years?"},
-     {},
-     [](const vals& v) { return nonneg(v.at("a") + v.at("b") + v.at("n")); },
-     [](const vals& v) -> std::optional<std::int64_t> {
-       const std::int64_t r_now = v.at("a") + v.at("b") - v.at("d");
-       return r_now >= 1 ? nonneg(r_now + v.at("n")) : std::nullopt;
-     }},
-    {"train_distance", 1, 1, {{"s", 20, 300, 80}, {"h", 1, 12, 3}, {"c", 2, 20, 8}, {"d", 1, 200, 40}},
-     {},
-     {"A train travels at {s} kilometres per hour for {h} hours.", "How many kilometres does the train travel?",
-      "The train has {c} carriages.", "It then travels another {d} kilometres.", nullptr},
-     {"기차가 시속 {s}킬로미터로 {h}시간 동안 달립니다.", "기차는 모두 몇 킬로미터를 달립니까?",
-      "기차에는 객차가 {c}칸 있습니다.", "그 후 기차는 {d}킬로미터를 더 달립니다.", nullptr},
-     [](const vals& v) { return nonneg(v.at("s") * v.at("h")); },
-     [](const vals& v) { return nonneg(v.at("s") * v.at("h") + v.at("d")); }},
-    {"cookie_trays", 2, 1, {{"n", 2, 8, 3}, {"a", 4, 24, 12}, {"b", 1, 20, 6}, {"c", 1, 9, 5}, {"k", 2, 12, 5}},
-     {{"p", "person", "Kenji", ""}},
-     {"{p} bakes {n} trays of cookies with {a} cookies on each tray. {p} eats {b} cookies.",
-      "How many cookies are left?", "{c} of the cookies have chocolate chips.",
-      "{p} then packs the rest into bags of {k} cookies.", "How many bags does {p} fill?"},
-     {},
-     [](const vals& v) { return nonneg(v.at("n") * v.at("a") - v.at("b")); },
-     [](const vals& v) { return exact_div(v.at("n") * v.at("a") - v.at("b"), v.at("k")); }},
-    {"weekly_savings", 2, 1, {{"a", 5, 50, 12}, {"w", 2, 20, 10}, {"c", 10, 400, 85}, {"e", 2, 60, 15}, {"d", 1, 50, 20}},
-     {{"p", "person", "Fatima", ""}, {"q", "person", "Lucas", ""}, {"i", "item", "bicycle", ""}},
-     {"{p} saves ${a} each week for {w} weeks and then buys a {i} that costs ${c}.",
-      "How many dollars does {p} have left?", "The {i} was ${e} more expensive last year.",
-      "{q} then gives {p} ${d}.", nullptr},
-     {},
-     [](const vals& v) { return nonneg(v.at("a") * v.at("w") - v.at("c")); },
-     [](const vals& v) -> std::optional<std::int64_t> {
-       const auto left = nonneg(v.at("a") * v.at("w") - v.at("c"));
-       return left ? nonneg(*left + v.at("d")) : std::nullopt;
-     }},
-    {"classroom", 1, 1, {{"a", 10, 45, 28}, {"b", 1, 40, 13}, {"c", 1, 20, 7}, {"k", 2, 6, 3}},
-     {{"o", "obj", "crayons", ""}},
-     {"There are {a} students in a class, and {b} of them are girls.", "How many boys are in the class?",
-      "{c} of the students wear glasses.", "Each boy brings {k} {o} to class.", "How many {o} do the boys bring?"},
-     {},
-     [](const vals& v) { return v.at("b") < v.at("a") ? nonneg(v.at("a") - v.at("b")) : std::nullopt; },
-     [](const vals& v) {
-       return v.at("b") < v.at("a") ? nonneg((v.at("a") - v.at("b")) * v.at("k")) : std::nullopt;
-     }},
-    {"garden_rows", 2, 1, {{"r", 2, 12, 4}, {"a", 3, 20, 9}, {"b", 0, 30, 5}, {"c", 2, 50, 15}, {"d", 1, 40, 6}},
-     {{"p", "person", "Grace", ""}, {"f", "flower", "tulips", ""}},
-     {"{p} plants {r} rows of {f} with {a} {f} in each row. {b} of the {f} do not grow.",
-      "How many {f} grow?", "The garden is {c} metres from the house.",
-      "{p} picks {d} of the {f} that grow.", "How many {f} are left in the garden?"},
-     {},
-     [](const vals& v) { return nonneg(v.at("r") * v.at("a") - v.at("b")); },
-     [](const vals& v) {
-       return v.at("r") * v.at("a") >= v.at("b") ? nonneg(v.at("r") * v.at("a") - v.at("b") - v.at("d")) : std::nullopt;
-     }},
-    {"movie_tickets", 3, 2, {{"a", 6, 20, 12}, {"c", 3, 12, 7}, {"n", 1, 6, 2}, {"k", 1, 6, 3}, {"e", 50, 400, 120}, {"m", 1, 20, 5}},
-     {{"p", "person", "Omar", ""}},
-     {"Adult tickets cost ${a} and child tickets cost ${c}. {p} buys {n} adult tickets and {k} child tickets.",
-      "How many dollars does {p} spend?", "The cinema has {e} seats.",
-      "{p} pays with {m} ten-dollar bills.", "How many dollars of change does {p} get?"},
-     {},
-     [](const vals& v) { return nonneg(v.at("a") * v.at("n") + v.at("c") * v.at("k")); },
-     [](const vals& v) { return nonneg(10 * v.at("m") - (v.at("a") * v.at("n") + v.at("c") * v.at("k"))); }},
-    {"half_marbles", 2, 1, {{"a", 2, 100, 18}, {"b", 1, 30, 4}, {"c", 1, 30, 6}, {"d", 1, 30, 3}},
-     {{"p", "person", "Hannah", ""}, {"q", "person", "Diego", ""}},
-     {"{p} has {a} marbles. {p} gives half of them to {q} and then finds {b} more.",
-      "How many marbles does {p} have now?", "{q} already has {c} stickers.",
-      "{p} then loses {d} marbles.", nullptr},
-     {},
-     [](const vals& v) -> std::optional<std::int64_t> {
-       auto h = exact_div(v.at("a"), 2);
-       return h ? nonneg(*h + v.at("b")) : std::nullopt;
-     },
-     [](const vals& v) -> std::optional<std::int64_t> {
-       auto h = exact_div(v.at("a"), 2);
-       return h ? nonneg(*h + v.at("b") - v.at("d")) : std::nullopt;
-     }},
-  };
-  return t;
-}
+const std::vector<tmpl> template_table = {
+  {"fruit_buy", 1, 1, {{"a", 2, 60, 5}, {"b", 2, 60, 3}, {"c", 1, 9, 2}, {"d", 1, 40, 2}},
+   {{"p", "person", "Sophie", "민준"}, {"q", "person", "John", "서연"}, {"f", "fruit", "apples", "사과"}},
+   {"{p} has {a} {f}. {p} buys {b} more {f} at the market.", "How many {f} does {p} have now?",
+    "{c} of the {f} are a bit smaller than usual.", "Then {p} gives {d} {f} to {q}.", nullptr},
+   {"{p|은} {f|을} {a}개 가지고 있습니다. {p|은} 시장에서 {f|을} {b}개 더 삽니다.", "{p|은} 지금 {f|을} 몇 개 가지고 있습니까?",
+    "그중 {c}개는 평소보다 조금 작습니다.", "그다음 {p|은} {q}에게 {f|을} {d}개 줍니다.", nullptr},
+   [](const vals& v) { return nonneg(v.at("a") + v.at("b")); },
+   [](const vals& v) { return nonneg(v.at("a") + v.at("b") - v.at("d")); }},
+  {"share_equally", 1, 1, {{"a", 4, 120, 24}, {"n", 2, 12, 4}, {"c", 1, 9, 3}, {"d", 1, 20, 2}},
+   {{"p", "person", "Maria", "지훈"}, {"q", "person", "Liam", "하은"}, {"o", "obj", "stickers", "스티커"}},
+   {"{p} has {a} {o} and shares them equally among {n} friends.", "How many {o} does each friend get?",
+    "{c} of the {o} are older than the others.", "Then {q} gives each friend {d} more {o}.", nullptr},
+   {"{p|은} {o} {a}개를 친구 {n}명에게 똑같이 나누어 줍니다.", "친구 한 명은 {o|을} 몇 개 받습니까?",
+    "그중 {c}개는 다른 것보다 오래되었습니다.", "그 후 {q|이} 친구들에게 {o|을} {d}개씩 더 줍니다.", nullptr},
+   [](const vals& v) { return exact_div(v.at("a"), v.at("n")); },
+   [](const vals& v) -> std::optional<std::int64_t> {
+     auto e = exact_div(v.at("a"), v.at("n"));
+     return e ? nonneg(*e + v.at("d")) : std::nullopt;
+   }},
+  {"reading_pages", 2, 1, {{"a", 50, 600, 240}, {"b", 5, 60, 20}, {"n", 2, 14, 7}, {"c", 2, 90, 12}, {"d", 1, 60, 15}},
+   {{"p", "person", "Noah", "도윤"}},
+   {"{p} is reading a book with {a} pages. {p} reads {b} pages every day for {n} days.",
+    "How many pages are left to read?", "The book was printed {c} years ago.",
+    "The next day {p} reads {d} more pages.", nullptr},
+   {"{p|은} {a}쪽짜리 책을 읽고 있습니다. {p|은} {n}일 동안 매일 {b}쪽씩 읽습니다.", "남은 쪽수는 몇 쪽입니까?",
+    "이 책은 {c}년 전에 출판되었습니다.", "다음 날 {p|은} {d}쪽을 더 읽습니다.", nullptr},
+   [](const vals& v) { return nonneg(v.at("a") - v.at("b") * v.at("n")); },
+   [](const vals& v) { return nonneg(v.at("a") - v.at("b") * v.at("n") - v.at("d")); }},
+  {"hourly_wage", 2, 1, {{"a", 8, 40, 15}, {"h", 1, 10, 6}, {"k", 1, 10, 4}, {"c", 8, 60, 22}, {"d", 1, 60, 12}},
+   {{"p", "person", "Aisha", ""}, {"q", "person", "Ravi", ""}},
+   {"{p} earns ${a} per hour and works {h} hours on Monday and {k} hours on Tuesday.",
+    "How many dollars does {p} earn in total?", "{q} earns ${c} per hour at a different job.",
+    "{p} then spends ${d} on lunch.", "How many dollars does {p} have left from these earnings?"},
+   {},
+   [](const vals& v) { return nonneg(v.at("a") * (v.at("h") + v.at("k"))); },
+   [](const vals& v) { return nonneg(v.at("a") * (v.at("h") + v.at("k")) - v.at("d")); }},
+  {"store_boxes", 2, 2, {{"n", 2, 20, 6}, {"a", 2, 24, 12}, {"b", 1, 200, 30}, {"c", 1, 9, 2}, {"d", 1, 10, 3}},
+   {{"o", "obj", "pencils", "연필"}},
+   {"A store has {n} boxes of {o} with {a} {o} in each box. The store sells {b} {o}.",
+    "How many {o} are left in the store?", "{c} of the boxes are red.",
+    "Then the store receives {d} more boxes with {a} {o} in each box.", nullptr},
+   {},
+   [](const vals& v) { return nonneg(v.at("n") * v.at("a") - v.at("b")); },
+   [](const vals& v) { return nonneg(v.at("n") * v.at("a") - v.at("b") + v.at("d") * v.at("a")); }},
+  {"ages", 2, 1, {{"a", 3, 60, 12}, {"b", 1, 30, 4}, {"n", 1, 20, 5}, {"c", 1, 15, 3}, {"d", 1, 30, 2}},
+   {{"p", "person", "Emma", ""}, {"q", "person", "Mateo", ""}, {"r", "person", "Chloe", ""}},
+   {"{p} is {a} years old. {q} is {b} years older than {p}.", "How old will {q} be in {n} years?",
+    "{p}'s dog is {c} years old.", "{r} is {d} years younger than {q}.", "How old will {r} be in {n} years?"},
+   {},
+   [](const vals& v) { return nonneg(v.at("a") + v.at("b") + v.at("n")); },
+   [](const vals& v) -> std::optional<std::int64_t> {
+     const std::int64_t r_now = v.at("a") + v.at("b") - v.at("d");
+     return r_now >= 1 ? nonneg(r_now + v.at("n")) : std::nullopt;
+   }},
+  {"train_distance", 1, 1, {{"s", 20, 300, 80}, {"h", 1, 12, 3}, {"c", 2, 20, 8}, {"d", 1, 200, 40}},
+   {},
+   {"A train travels at {s} kilometres per hour for {h} hours.", "How many kilometres does the train travel?",
+    "The train has {c} carriages.", "It then travels another {d} kilometres.", nullptr},
+   {"기차가 시속 {s}킬로미터로 {h}시간 동안 달립니다.", "기차는 모두 몇 킬로미터를 달립니까?",
+    "기차에는 객차가 {c}칸 있습니다.", "그 후 기차는 {d}킬로미터를 더 달립니다.", nullptr},
+   [](const vals& v) { return nonneg(v.at("s") * v.at("h")); },
+   [](const vals& v) { return nonneg(v.at("s") * v.at("h") + v.at("d")); }},
+  {"cookie_trays", 2, 1, {{"n", 2, 8, 3}, {"a", 4, 24, 12}, {"b", 1, 20, 6}, {"c", 1, 9, 5}, {"k", 2, 12, 5}},
+   {{"p", "person", "Kenji", ""}},
+   {"{p} bakes {n} trays of cookies with {a} cookies on each tray. {p} eats {b} cookies.",
+    "How many cookies are left?", "{c} of the cookies have chocolate chips.",
+    "{p} then packs the rest into bags of {k} cookies.", "How many bags does {p} fill?"},
+   {},
+   [](const vals& v) { return nonneg(v.at("n") * v.at("a") - v.at("b")); },
+   [](const vals& v) { return exact_div(v.at("n") * v.at("a") - v.at("b"), v.at("k")); }},
+  {"weekly_savings", 2, 1, {{"a", 5, 50, 12}, {"w", 2, 20, 10}, {"c", 10, 400, 85}, {"e", 2, 60, 15}, {"d", 1, 50, 20}},
+   {{"p", "person", "Fatima", ""}, {"q", "person", "Lucas", ""}, {"i", "item", "bicycle", ""}},
+   {"{p} saves ${a} each week for {w} weeks and then buys a {i} that costs ${c}.",
+    "How many dollars does {p} have left?", "The {i} was ${e} more expensive last year.",
+    "{q} then gives {p} ${d}.", nullptr},
+   {},
+   [](const vals& v) { return nonneg(v.at("a") * v.at("w") - v.at("c")); },
+   [](const vals& v) -> std::optional<std::int64_t> {
+     const auto left = nonneg(v.at("a") * v.at("w") - v.at("c"));
+     return left ? nonneg(*left + v.at("d")) : std::nullopt;
+   }},
+  {"classroom", 1, 1, {{"a", 10, 45, 28}, {"b", 1, 40, 13}, {"c", 1, 20, 7}, {"k", 2, 6, 3}},
+   {{"o", "obj", "crayons", ""}},
+   {"There are {a} students in a class, and {b} of them are girls.", "How many boys are in the class?",
+    "{c} of the students wear glasses.", "Each boy brings {k} {o} to class.", "How many {o} do the boys bring?"},
+   {},
+   [](const vals& v) { return v.at("b") < v.at("a") ? nonneg(v.at("a") - v.at("b")) : std::nullopt; },
+   [](const vals& v) {
+     return v.at("b") < v.at("a") ? nonneg((v.at("a") - v.at("b")) * v.at("k")) : std::nullopt;
+   }},
+  {"garden_rows", 2, 1, {{"r", 2, 12, 4}, {"a", 3, 20, 9}, {"b", 0, 30, 5}, {"c", 2, 50, 15}, {"d", 1, 40, 6}},
+   {{"p", "person", "Grace", ""}, {"f", "flower", "tulips", ""}},
+   {"{p} plants {r} rows of {f} with {a} {f} in each row. {b} of the {f} do not grow.",
+    "How many {f} grow?", "The garden is {c} metres from the house.",
+    "{p} picks {d} of the {f} that grow.", "How many {f} are left in the garden?"},
+   {},
+   [](const vals& v) { return nonneg(v.at("r") * v.at("a") - v.at("b")); },
+   [](const vals& v) {
+     return v.at("r") * v.at("a") >= v.at("b") ? nonneg(v.at("r") * v.at("a") - v.at("b") - v.at("d")) : std::nullopt;
+   }},
+  {"movie_tickets", 3, 2, {{"a", 6, 20, 12}, {"c", 3, 12, 7}, {"n", 1, 6, 2}, {"k", 1, 6, 3}, {"e", 50, 400, 120}, {"m", 1, 20, 5}},
+   {{"p", "person", "Omar", ""}},
+   {"Adult tickets cost ${a} and child tickets cost ${c}. {p} buys {n} adult tickets and {k} child tickets.",
+    "How many dollars does {p} spend?", "The cinema has {e} seats.",
+    "{p} pays with {m} ten-dollar bills.", "How many dollars of change does {p} get?"},
+   {},
+   [](const vals& v) { return nonneg(v.at("a") * v.at("n") + v.at("c") * v.at("k")); },
+   [](const vals& v) { return nonneg(10 * v.at("m") - (v.at("a") * v.at("n") + v.at("c") * v.at("k"))); }},
+  {"half_marbles", 2, 1, {{"a", 2, 100, 18}, {"b", 1, 30, 4}, {"c", 1, 30, 6}, {"d", 1, 30, 3}},
+   {{"p", "person", "Hannah", ""}, {"q", "person", "Diego", ""}},
+   {"{p} has {a} marbles. {p} gives half of them to {q} and then finds {b} more.",
+    "How many marbles does {p} have now?", "{q} already has {c} stickers.",
+    "{p} then loses {d} marbles.", nullptr},
+   {},
+   [](const vals& v) -> std::optional<std::int64_t> {
+     auto h = exact_div(v.at("a"), 2);
+     return h ? nonneg(*h + v.at("b")) : std::nullopt;
+   },
+   [](const vals& v) -> std::optional<std::int64_t> {
+     auto h = exact_div(v.at("a"), 2);
+     return h ? nonneg(*h + v.at("b") - v.at("d")) : std::nullopt;
+   }},
+};
 // clang-format on
+
+const std::vector<tmpl>& templates() { return template_table; }
 
 const std::vector<std::string>& name_list(const std::string& kind, const std::string& lang) {
   static const std::map<std::string, std::vector<std::string>> en = {
@@ -343,18 +344,14 @@ word_problem sample_word_problem(const std::string& template_id, const std::stri
 }
 
 const param_table<word_problems_config>& word_problems_params() {
-  static const param_table<word_problems_config> t = [] {
-    param_table<word_problems_config> p("word_problems");
-    p.add("templates", &word_problems_config::templates, "template ids (empty: all)")
-        .add("language", &word_problems_config::language, "language of the text", -INFINITY, INFINITY, {"en", "ko"})
-        .add("train_variants", &word_problems_config::train_variants, "variants drawn for training", -INFINITY,
-             INFINITY, kVariants)
-        .add("test_variants", &word_problems_config::test_variants, "variants tested (one slice each)", -INFINITY,
-             INFINITY, kVariants)
-        .add("num_train", &word_problems_config::num_train, "training examples", 0, 1e9)
-        .add("num_test", &word_problems_config::num_test, "test examples per variant", 0, 1e9);
-    return p;
-  }();
+  static const param_table<word_problems_config> t = param_table<word_problems_config>("word_problems")
+      .add("templates", &word_problems_config::templates, "template ids (empty: all)")
+      .add("language", &word_problems_config::language, "language of the text", -INFINITY, INFINITY, {"en", "ko"})
+      .add("train_variants", &word_problems_config::train_variants, "variants drawn for training", -INFINITY,
+           INFINITY, kVariants)
+      .add("test_variants", &word_problems_config::test_variants, "variants tested (one slice each)", -INFINITY,
+           INFINITY, kVariants)
+      .add_sizes("test examples per variant");
   return t;
 }
 

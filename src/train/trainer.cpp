@@ -185,6 +185,37 @@ train_config checked_config(const train_config& cfg_in, const token_source& data
 }
 }  // namespace
 
+namespace {
+// One data-parallel step's timings, summed (the counts are the same every step).
+void add_step_stats(dp_step_stats& total, const dp_step_stats& d) {
+  total.compute_s += d.compute_s;
+  total.comm_s += d.comm_s;
+  total.exposed_s += d.exposed_s;
+  total.buckets = d.buckets;
+  total.started_in_backward = d.started_in_backward;
+  total.bytes = d.bytes;
+}
+
+// The summary's per-step means and rates.
+void finish_rates(train_summary& sum, double train_seconds, std::int64_t tokens_run, double flops_per_token, double peak) {
+  if (const auto n = static_cast<double>(sum.losses.size()); n > 0) {
+    sum.dp_mean.compute_s /= n;
+    sum.dp_mean.comm_s /= n;
+    sum.dp_mean.exposed_s /= n;
+  }
+  sum.seconds = train_seconds;
+  sum.tokens_per_s = train_seconds > 0 ? tokens_run / train_seconds : 0;
+  sum.mfu = sum.tokens_per_s * flops_per_token / peak;
+}
+
+void append_metrics_line(const fs::path& out_dir, const nlohmann::json& m) {
+  fs::create_directories(out_dir);
+  std::ofstream(out_dir / "metrics.jsonl", std::ios::app) << m.dump() << "\n";
+}
+}  // namespace
+
+// Long (~90 lines): the run's state (model, optimizer, schedule, timers) and the callbacks
+// that train_steps calls with it; the loop itself is train_steps below.
 train_summary run_training(const train_config& cfg_in, const token_source& data, const run_options& opt) {
   const train_config cfg = checked_config(cfg_in, data);
   const auto& tc = cfg.train;
@@ -226,9 +257,7 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
     nlohmann::json m = {{"step", at_step}, {"val_loss", last_val}, {"train_loss", train_loss}, {"lr", sched.at(at_step - 1)},
                         {"tokens_per_s", train_seconds > 0 ? tokens_run / train_seconds : 0.0}};
     for (auto& [k, v] : sum.model_metrics.items()) m[k] = v;  // MoE drops, MoD fraction (last training step)
-    if (!opt.write_files) return;
-    fs::create_directories(out_dir);
-    std::ofstream(out_dir / "metrics.jsonl", std::ios::app) << m.dump() << "\n";
+    if (opt.write_files) append_metrics_line(out_dir, m);
   };
 
   model.train();
@@ -248,15 +277,7 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
   };
   cb.after_step = [&](std::int64_t done, float lv) {
     sum.model_metrics = model.last_metrics();
-    if (ranks > 1) {
-      const dp_step_stats& d = opt.dp->last_stats();
-      sum.dp_mean.compute_s += d.compute_s;
-      sum.dp_mean.comm_s += d.comm_s;
-      sum.dp_mean.exposed_s += d.exposed_s;
-      sum.dp_mean.buckets = d.buckets;
-      sum.dp_mean.started_in_backward = d.started_in_backward;
-      sum.dp_mean.bytes = d.bytes;
-    }
+    if (ranks > 1) add_step_stats(sum.dp_mean, opt.dp->last_stats());
     sum.losses.push_back(lv);
     step = done;
     train_seconds += std::chrono::duration<double>(clock::now() - t0).count();
@@ -279,16 +300,9 @@ train_summary run_training(const train_config& cfg_in, const token_source& data,
   train_steps(model, optim, sched, tc.grad_clip, step, end, cb);
   if (tty) std::fprintf(opt.progress, "\n");
   sum.dp_ranks = ranks;
-  if (const auto n = static_cast<double>(sum.losses.size()); n > 0) {
-    sum.dp_mean.compute_s /= n;
-    sum.dp_mean.comm_s /= n;
-    sum.dp_mean.exposed_s /= n;
-  }
   sum.end_step = step;
-  sum.seconds = train_seconds;
-  sum.tokens_per_s = train_seconds > 0 ? tokens_run / train_seconds : 0;
-  sum.mfu = sum.tokens_per_s * flops_tok / peak;
   sum.final_val_loss = last_val;
+  finish_rates(sum, train_seconds, tokens_run, flops_tok, peak);
   return sum;
 }
 

@@ -74,3 +74,21 @@ TEST(layers, no_source_includes_a_header_from_a_higher_layer) {
   }
   EXPECT_GT(files, 100u);
 }
+
+// docs/DESIGN.md states the layer order the build uses: its list (the backquoted one that
+// starts with `core,`) names the LMLAB_LAYERS of CMakeLists.txt, in the same order.
+TEST(layers, design_md_states_the_build_order) {
+  const auto order = layer_order();
+  ASSERT_GE(order.size(), 10u) << "LMLAB_LAYERS not found in CMakeLists.txt";
+  const std::string design = lmlab::read_text_file("docs/DESIGN.md");
+  const auto at = design.find("`core,");
+  ASSERT_NE(at, std::string::npos) << "docs/DESIGN.md: no layer list starting with `core,";
+  const auto end = design.find('`', at + 1);
+  ASSERT_NE(end, std::string::npos);
+  std::vector<std::string> stated;
+  static const std::regex word("[a-z_]+");
+  const std::string list = design.substr(at + 1, end - at - 1);
+  for (auto it = std::sregex_iterator(list.begin(), list.end(), word); it != std::sregex_iterator(); ++it)
+    stated.push_back(it->str());
+  EXPECT_EQ(stated, order) << "docs/DESIGN.md's layer order differs from CMakeLists.txt LMLAB_LAYERS";
+}
