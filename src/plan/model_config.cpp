@@ -219,6 +219,52 @@ void read_rwkv(model_config& m, const reader& r) {
   uniform_layers(m, mixer::rwkv, false);
 }
 
+// lmlab's own checkpoint config.json (model_type "lmlab-lm", written by models/lm_config): the
+// layer pattern's letters A (attention; sliding when sliding_window > 0), M (Mamba), R (RG-LRU),
+// W (RWKV-4) repeat over the layers; T (retention) has no planner model. Sizes of 0 mean the
+// model's defaults (dt_rank ceil(d/16), lru_width d). Counts follow the planner's formulas, which
+// leave out LayerNorm and MLP biases (tests/plan compares with the model's own count).
+void read_lmlab(model_config& m, const reader& r) {
+  read_attention(m, r);
+  const json& j = r.j;
+  const auto optional_size = [&](const char* key) -> std::int64_t {
+    return r.has(key) && j[key].is_number_integer() && j[key].get<std::int64_t>() == 0 ? 0 : r.integer_or(key, 0);
+  };
+  const std::string ffn = j.contains("ffn") && j["ffn"].is_string() ? j["ffn"].get<std::string>() : "gelu";
+  m.tie_embeddings = r.boolean_or("tie_word_embeddings", true);
+  m.qkv_bias = r.boolean_or("bias", true);
+  m.gated_mlp = ffn == "swiglu";
+  m.sliding_window = optional_size("sliding_window");
+  const bool moe = ffn == "moe";
+  if (moe) {
+    m.n_experts = r.integer("num_experts");
+    m.n_active_experts = r.integer("num_experts_per_tok");
+    m.moe_intermediate = m.intermediate;
+  }
+  m.ssm_state = r.integer_or("d_state", 16);
+  m.ssm_conv = r.integer_or("d_conv", 4);
+  m.ssm_inner = r.integer_or("expand", 2) * m.hidden;
+  m.ssm_dt_rank = optional_size("dt_rank") > 0 ? optional_size("dt_rank") : (m.hidden + 15) / 16;
+  m.lru_width = optional_size("lru_width") > 0 ? optional_size("lru_width") : m.hidden;
+  m.rglru_conv = m.ssm_conv;
+  const std::string pattern =
+      j.contains("layer_pattern") && j["layer_pattern"].is_string() ? j["layer_pattern"].get<std::string>() : "A";
+  LMLAB_CHECK_HINT(!pattern.empty(), "e.g. \"layer_pattern\": \"A\"", "{}: layer_pattern is empty", r.origin);
+  uniform_layers(m, mixer::attention, moe);
+  for (std::size_t i = 0; i < m.layers.size(); ++i) {
+    switch (pattern[i % pattern.size()]) {
+      case 'A': m.layers[i].kind = m.sliding_window > 0 ? mixer::sliding : mixer::attention; break;
+      case 'M': m.layers[i].kind = mixer::mamba; break;
+      case 'R': m.layers[i].kind = mixer::rglru; break;
+      case 'W': m.layers[i].kind = mixer::rwkv; break;
+      default:
+        throw error(fmt::format("{}: layer_pattern \"{}\": the planner has no model of mixer '{}'", r.origin,
+                                pattern, pattern[i % pattern.size()]),
+                    "it models A (attention), M (Mamba), R (RG-LRU) and W (RWKV) layers; T (retention) is not modelled");
+    }
+  }
+}
+
 // The newer `layer_types` list, where present, overrides the family's layer pattern.
 void apply_layer_types(model_config& m, const reader& r) {
   const json& j = r.j;
@@ -269,10 +315,12 @@ model_config parse_hf_config_fields(std::string_view json_text, const std::strin
     read_recurrent_gemma(m, r);
   } else if (t == "rwkv") {
     read_rwkv(m, r);
+  } else if (t == "lmlab-lm") {
+    read_lmlab(m, r);
   } else {
     throw error(fmt::format("{}: model_type '{}' is not supported", origin, t),
                 "supported: llama, mistral, mixtral, qwen2, phi3, gemma, gemma2, falcon, deepseek_v2, deepseek_v3, "
-                "mamba, jamba, recurrent_gemma, rwkv; or pass --pattern to describe the layers");
+                "mamba, jamba, recurrent_gemma, rwkv, lmlab-lm (lmlab's own checkpoints); or pass --pattern to describe the layers");
   }
   LMLAB_CHECK_HINT(m.n_kv_heads <= 0 || m.n_heads % m.n_kv_heads == 0,
                    "key/value heads are shared by equal groups of query heads (GQA)",
@@ -384,7 +432,8 @@ double mixer_params(const model_config& m, mixer k) {
     case mixer::rglru: {
       // ref: transformers modeling_recurrent_gemma.py RecurrentGemmaRecurrentBlock
       const double w = static_cast<double>(m.lru_width);
-      const double heads = static_cast<double>(m.n_heads), bw = w / heads;
+      // lmlab's RG-LRU (models/mixers_recurrent.cpp) has full w x w gates, not per-head blocks.
+      const double heads = m.model_type == "lmlab-lm" ? 1.0 : static_cast<double>(m.n_heads), bw = w / heads;
       return 2 * (h * w + w) + (w * h + h) + w * m.rglru_conv + w + 2 * (heads * bw * bw + w) + w;
     }
   }
@@ -411,7 +460,11 @@ layer_params params_of(const model_config& m, const layer_spec& l) {
     p.dense += h * m.n_experts + e * m.n_shared_experts;  // router + shared experts
     if (m.model_type == "deepseek_v3") p.dense += m.n_experts;  // e_score_correction_bias
   } else {
-    if (m.model_type == "rwkv" || m.intermediate > 0) p.dense += mlp_params(m, static_cast<double>(m.intermediate));
+    const double inter = static_cast<double>(m.intermediate);
+    if (m.model_type == "lmlab-lm" && l.kind == mixer::rwkv)  // lmlab's W blocks use RWKV's channel mix as FFN
+      p.dense += h * inter + inter * h + h * h + 2 * h;
+    else if (m.model_type == "rwkv" || m.intermediate > 0)
+      p.dense += mlp_params(m, inter);
   }
   return p;
 }
