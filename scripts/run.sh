@@ -7,5 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
 bash scripts/fetch-report-assets.sh
+build/lmlab data fetch brown  # the corpus of the LM experiments (posenc_lm, depth_width, mod, scaling_brown, collapse_ngram*); cached after the first time
 build/lmlab lab suite --size "${LMLAB_SIZE:-quick}" -j 2 --store lmlab.db --out lmlab-report
 echo "open lmlab-report/index.html"

@@ -4,6 +4,7 @@
 #include "align/runners.hpp"
 #include "datalab/runners.hpp"
 #include "knowledge/runners.hpp"
+#include "labs/lm_length.hpp"
 #include "vlm/runner.hpp"
 
 namespace lmlab::labs {
@@ -15,6 +16,7 @@ void register_all_labs() {
     align::register_align();
     knowledge::register_knowledge();
     datalab::register_datalab();
+    register_lm_length();  // posenc_lm.toml: LM perplexity against evaluation length
     return true;
   }();
   (void)done;

@@ -240,6 +240,10 @@ tensor lm::forward_embeddings(const tensor& x_in) {
   LMLAB_CHECK_HINT(!wpe || T <= cfg_.n_ctx, "crop the sequence to the last n_ctx tokens (learned positions end there)",
                    "lm: sequence length {} exceeds n_ctx = {}", T, cfg_.n_ctx);
   tensor x = x_in;
+  // ref: Vaswani et al. 2017 sec. 3.4: with sinusoidal positions the embeddings are multiplied
+  // by sqrt(d_model) before the (unit-amplitude) table is added; without it a 0.02-std embedding
+  // is drowned by the positions (docs/architectures.md).
+  if (cfg_.pos_encoding == "sinusoidal") x = mul_scalar(x, std::sqrt(static_cast<double>(C)));
   if (wpe || cfg_.pos_encoding == "sinusoidal") {
     tensor pos = wpe ? narrow(wpe->weight, 0, 0, T) : sinusoidal_table(T, C, 10000.0, x.type());  // (T,C)
     if (hook_pos_embed.active()) pos = hook_pos_embed(expand(pos, {B, T, C}));
@@ -364,6 +368,7 @@ tensor lm::step(lm_state& st, const tensor& ids) {
   const std::int64_t B = ids.size(0), C = cfg_.d_model;
   // Hooks see the forward's shapes with T = 1.
   tensor x = reshape(hook_embed(reshape(wte->forward(ids.contiguous_raw()), {B, 1, C})), {B, C});
+  if (cfg_.pos_encoding == "sinusoidal") x = mul_scalar(x, std::sqrt(static_cast<double>(C)));  // as in forward_embeddings
   if (wpe || cfg_.pos_encoding == "sinusoidal") {
     tensor pos = wpe ? narrow(wpe->weight, 0, s.pos, 1) : narrow(sinusoidal_table(s.pos + 1, C, 10000.0, x.type()), 0, s.pos, 1);
     if (hook_pos_embed.active()) x = add(x, reshape(hook_pos_embed(expand(reshape(pos, {1, 1, C}), {B, 1, C})), {B, C}));

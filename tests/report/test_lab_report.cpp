@@ -410,10 +410,11 @@ TEST(lab_report, published_rules_of_the_other_experiments) {
   auto ar = [](int d, double id, double ood) {
     return run_with("arith", {{"d_model", d}}, {}, 0, 0.5, {{"id/d=3", id}, {"ood_len/d=6", ood}});
   };
-  // depth_width: the closest-sized pair of different depth, final loss within 5%; a smaller
+  // depth_width: the closest-sized pair of different depth, held-out loss within 5%; a smaller
   // model with a very different loss does not enter the comparison.
   auto dw = [](int layers, int width, double params, double loss) {
-    auto r = run_with("depth_width", {{"n_layers", layers}, {"d_model", width}}, {}, 0, 0.5, {}, loss);
+    auto r = run_with("depth_width", {{"n_layers", layers}, {"d_model", width}}, {}, 0, 0.5);
+    r.evaluations.push_back({"test", "len=32", "nll", loss, 10});
     r.metrics.push_back({0, "n_params", params});
     return r;
   };
@@ -422,7 +423,11 @@ TEST(lab_report, published_rules_of_the_other_experiments) {
     return run_with("hybrid_ratio", {{"pattern", p}}, {}, 0, acc, {{"kv=4", 1.0}, {"kv=8", acc}});
   };
   // mod: MoD (mod_capacity > 0) vs dense.
-  auto md = [](double cap, double acc) { return run_with("mod", {{"mod_capacity", cap}}, {}, 0, acc); };
+  auto md = [](double cap, double nll) {
+    auto r = run_with("mod", {{"mod_capacity", cap}}, {}, 0, 0.5);
+    r.evaluations.push_back({"test", "len=32", "nll", nll, 10});
+    return r;
+  };
   struct verdict_case {
     const char* experiment;
     std::vector<rp::lab_run> runs;
@@ -457,11 +462,11 @@ TEST(lab_report, published_rules_of_the_other_experiments) {
        "Verdict: undecided: the model did not learn the task — measured: max(simple).accuracy = split=simple at 0.87 >= "
        "0.95 does not hold (needed before the claim)."},
       {"depth_width", {dw(4, 64, 200000, 2.00), dw(1, 128, 205000, 2.08), dw(1, 64, 60000, 3.0)},
-       "Verdict: agrees — first.final_train_loss = d_model=64 n_layers=4 at 2.00 within 5% of "
-       "second.final_train_loss = d_model=128 n_layers=1 at 2.08 (4.0% apart)."},
+       "Verdict: agrees — first.nll@len=32 = d_model=64 n_layers=4 at 2.00 within 5% of "
+       "second.nll@len=32 = d_model=128 n_layers=1 at 2.08 (4.0% apart)."},
       {"depth_width", {dw(4, 64, 200000, 2.00), dw(1, 128, 205000, 2.50)},
-       "Verdict: differs — first.final_train_loss = d_model=64 n_layers=4 at 2.00 within 5% of "
-       "second.final_train_loss = d_model=128 n_layers=1 at 2.50 (25.0% apart) does not hold."},
+       "Verdict: differs — first.nll@len=32 = d_model=64 n_layers=4 at 2.00 within 5% of "
+       "second.nll@len=32 = d_model=128 n_layers=1 at 2.50 (25.0% apart) does not hold."},
       {"depth_width", {dw(4, 64, 200000, 2.00), dw(1, 64, 60000, 2.0)},
        "Verdict: undecided: no two variants that differ in model.n_layers have n_params within 15% of each "
        "other."},
@@ -471,11 +476,14 @@ TEST(lab_report, published_rules_of_the_other_experiments) {
       {"hybrid_ratio", {hy("A", 0.80), hy("MMMA", 0.70)},
        "Verdict: differs — max(hybrid).accuracy = pattern=MMMA at 0.70 >= max(attention).accuracy = pattern=A "
        "at 0.80 (allowing 0.02) does not hold."},
-      {"mod", {md(0, 0.60), md(0.125, 0.65)},
-       "Verdict: agrees — max(mod).accuracy = mod_capacity=0.125 at 0.65 >= max(dense).accuracy = "
-       "mod_capacity=0.0 at 0.60 (allowing 0.02)."},
-      {"mod", {md(0, 0.60)},
-       "Verdict: undecided: no finished variant of group 'mod' (model.mod_capacity > 0) has accuracy."},
+      {"mod", {md(0, 2.00), md(0.125, 2.01)},
+       "Verdict: agrees — min(mod).nll@len=32 = mod_capacity=0.125 at 2.01 <= min(dense).nll@len=32 = "
+       "mod_capacity=0.0 at 2.00 (allowing 0.02)."},
+      {"mod", {md(0, 2.00), md(0.125, 2.10)},
+       "Verdict: differs — min(mod).nll@len=32 = mod_capacity=0.125 at 2.10 <= min(dense).nll@len=32 = "
+       "mod_capacity=0.0 at 2.00 (allowing 0.02) does not hold."},
+      {"mod", {md(0, 2.00)},
+       "Verdict: undecided: no finished variant of group 'mod' (model.mod_capacity > 0) has nll@len=32."},
       {"scan", {run_with("scan", {}, {{"split", "length"}}, 0, 0.1)},  // no simple-split run
        "Verdict: undecided: the model did not learn the task — no finished variant of group 'simple' (task.split = "
        "simple) has accuracy (needed before the claim)."},
