@@ -32,7 +32,7 @@ struct run_args {
 
 void add_probe(CLI::App& app) {
   CLI::App* probe = app.add_subcommand("probe", "Probe served models (OpenAI-compatible): sycophancy, calibration, "
-                                                "lost in the middle, nondeterminism, hallucination, perturbation, SCAN (docs/probe.md)");
+                                                "lost in the middle, nondeterminism, hallucination, perturbation, SCAN, POPE with images (docs/probe.md)");
   probe->require_subcommand(1);
 
   auto a = std::make_shared<run_args>();
