@@ -397,8 +397,8 @@ job parse_chat_request(const json& body, const served_model& m, const server_lim
         // Every field is type-checked before use: a non-string "type" is a 400, not a 500.
         if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") ||
             !part["text"].is_string())
-          bad(at + ".content", fmt::format("'{}.content' parts must be {{\"type\": \"text\", \"text\": ...}} "
-                                           "or {{\"type\": \"image_url\", \"image_url\": {{\"url\": ...}}}}", at));
+          bad(at + ".content", fmt::format("'{}.content' parts must be {{\"type\": \"text\", \"text\": ...}}{}", at,
+                                           m.lm->max_images() > 0 ? " or {\"type\": \"image_url\", \"image_url\": {\"url\": ...}}" : ""));
         text += part["text"].get<std::string>();
       }
     } else {

@@ -228,6 +228,12 @@ TEST_F(serve_vlm, bad_images_get_a_400_json_error_and_the_server_goes_on) {
   const reply r = post(srv_->port(), no_url);
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.body["error"]["code"], "invalid_image_url") << r.body.dump();
+  // A part of another type: the error names both forms this model reads.
+  json odd = chat_with({});
+  odd["messages"][0]["content"].push_back({{"type", 5}});
+  const reply ro = post(srv_->port(), odd);
+  EXPECT_EQ(ro.status, 400);
+  EXPECT_NE(ro.body["error"]["message"].get<std::string>().find("\"image_url\""), std::string::npos) << ro.body.dump();
   // A good image is answered with one scene word, and deterministically.
   const reply ok = post(srv_->port(), chat_with({good}));
   ASSERT_EQ(ok.status, 200) << ok.body.dump();
