@@ -162,7 +162,7 @@ void add_probe_ls(CLI::App* probe) {
 
 void add_probe(CLI::App& app) {
   CLI::App* probe = app.add_subcommand("probe", "Probe served models (OpenAI-compatible): sycophancy, calibration, "
-                                                "lost in the middle, nondeterminism, hallucination, perturbation, SCAN (docs/probe.md)");
+                                                "lost in the middle, nondeterminism, hallucination, perturbation, SCAN, POPE with images (docs/probe.md)");
   probe->require_subcommand(1);
   add_probe_run(probe);
   add_probe_compare(probe);

@@ -22,7 +22,7 @@ struct serve_args {
   int port = 8080, threads = 4;
   std::size_t max_connections = 256;
   double header_timeout = 10, body_timeout = 30;
-  std::int64_t max_tokens = 2048, max_request_tokens = 65536;
+  std::int64_t max_tokens = 2048, max_request_tokens = 65536, max_image_pixels = std::int64_t{1} << 22;
   bool truncate_prompt = false, quiet = false, recompute = false;
 };
 
@@ -51,6 +51,9 @@ void add_serve(CLI::App& app) {
       ->capture_default_str();
   s->add_option("--model-name", a->model_name, "name requests send as \"model\" (default: the run folder's name)");
   s->add_option("--max-tokens", a->max_tokens, "largest max_tokens a request may ask for")->capture_default_str();
+  s->add_option("--max-image-pixels", a->max_image_pixels,
+                "largest image (width x height) a chat image_url part may carry, for models that read images (else 400)")
+      ->capture_default_str();
   s->add_flag("--truncate-prompt", a->truncate_prompt,
               "keep the end of a prompt longer than the context (default: 400 context_length_exceeded)");
   s->add_option("--unknown-char", a->unknown_char,
@@ -78,6 +81,7 @@ void add_serve(CLI::App& app) {
     o.limits.max_tokens = a->max_tokens;
     o.limits.max_request_tokens = a->max_request_tokens;
     o.limits.truncate_prompt = a->truncate_prompt;
+    o.limits.max_image_pixels = a->max_image_pixels;
     if (!a->unknown_char.empty()) {
       try {
         (void)model.tok->encode(a->unknown_char);

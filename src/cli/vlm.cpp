@@ -2,6 +2,9 @@
 // is registered with every lab's by src/labs/labs.cpp.
 //   lmlab vlm scene [--seed S] [--index I] [--ppm out.ppm] [--png out.png] [--set task.key=value ...]
 // prints a scene's objects, caption, questions and POPE questions, and writes its image.
+//   lmlab vlm train SPEC.toml --out DIR [--size quick] [--run I] [--set section.key=value ...]
+// trains run I of an experiment spec (its first by default), saves it as a VLM checkpoint that
+// `lmlab serve DIR` serves with image inputs, and prints its QA accuracy and POPE F1.
 // Definitions, experiments and measurements: docs/vlm.md.
 // Not for: the logic (src/vlm/).
 #include <iostream>
@@ -9,6 +12,9 @@
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "lab/runner.hpp"
+#include "lab/spec.hpp"
+#include "vlm/checkpoint.hpp"
 #include "vlm/image_io.hpp"
 #include "vlm/pope.hpp"
 #include "vlm/runner.hpp"
@@ -63,6 +69,28 @@ void print_scene(const scene_opts& o) {
   if (!o.png.empty()) lmlab::write_file_atomic(o.png, v::encode_png(s.image));
 }
 
+struct train_opts {
+  std::string spec, out, size;
+  std::size_t run = 0;
+  std::vector<std::string> sets;
+};
+
+void train_checkpoint(const train_opts& o) {
+  std::vector<std::string> overrides;
+  if (!o.size.empty()) overrides = lmlab::lab::size_overrides(lmlab::read_text_file(o.spec), o.spec, o.size);
+  overrides.insert(overrides.end(), o.sets.begin(), o.sets.end());
+  const auto spec = lmlab::lab::load_spec(o.spec, overrides);
+  LMLAB_CHECK_HINT(o.run < spec.runs.size(), "--run counts from 0", "vlm train: --run {} but {} has {} runs", o.run, o.spec,
+                   spec.runs.size());
+  const auto& rc = spec.runs[o.run];
+  LMLAB_CHECK_HINT(rc.config.contains("task") && rc.config["task"].value("name", "") == "vlm_pope",
+                   "use an experiments/vlm_*.toml spec", "vlm train: {} is not a vlm_pope experiment", o.spec);
+  lmlab::lab::run_context ctx{rc.config, rc.seed, {}, nullptr, -1, stderr};
+  const auto r = v::run_vlm(ctx, o.out);
+  std::cout << "saved " << o.out << " (" << r.n_params << " parameters, " << r.steps << " steps, run " << rc.index << " of "
+            << spec.name << ", seed " << rc.replicate << "); serve it with: lmlab serve " << o.out << "\n";
+}
+
 void add_vlm(CLI::App& app) {
   auto* s = app.add_subcommand("vlm", "VLM lab: synthetic scenes, tiny VLM, POPE, VCD (experiments: lmlab lab run experiments/vlm_*.toml)");
   s->require_subcommand(1);
@@ -74,6 +102,17 @@ void add_vlm(CLI::App& app) {
   sc->add_option("--png", o->png, "write the image as a PNG file");
   sc->add_option("--set", o->sets, "task.KEY=VALUE: a vlm_pope task parameter (lmlab lab task vlm_pope)");
   sc->callback([o] { print_scene(*o); });
+  auto t = std::make_shared<train_opts>();
+  auto* tr = s->add_subcommand("train", "Train one run of a vlm_* experiment spec and save it as a checkpoint for lmlab serve");
+  tr->add_option("SPEC", t->spec, "experiment spec (experiments/vlm_pope.toml)")->required();
+  tr->add_option("--out", t->out, "checkpoint folder to write")->required();
+  tr->add_option("--size", t->size, "the spec's size (quick, full)");
+  tr->add_option("--run", t->run, "which run of the expanded grid (0: the first)")->capture_default_str();
+  tr->add_option("--set", t->sets, "section.key=value override, as lmlab lab run --set");
+  tr->footer("Example:\n  lmlab vlm train experiments/vlm_pope.toml --size quick --out runs/vlm-pope\n"
+             "  lmlab serve runs/vlm-pope --port 8080\n"
+             "  lmlab probe run --model lmlab/vlm-pope --base-url http://127.0.0.1:8080/v1 --suite pope");
+  tr->callback([t] { train_checkpoint(*t); });
 }
 
 }  // namespace

@@ -24,6 +24,9 @@ const std::vector<const suite*>& all_suites() {
 #ifdef LMLAB_PROBE_HAS_TASKS
                                               &perturbation_suite(), &compositional_suite(),
 #endif
+#ifdef LMLAB_PROBE_HAS_VLM
+                                              &pope_suite(),
+#endif
   };
   return v;
 }

@@ -19,6 +19,9 @@ const suite& hallucination_suite();
 // Built from src/tasks (suites_tasks.cpp); registered only when the tasks layer is linked.
 const suite& perturbation_suite();
 const suite& compositional_suite();
+// Built from src/vlm (suites_pope.cpp); registered only when the vlm layer is linked.
+const suite& pope_suite();
+bool pope_said_yes(const std::string& reply);  // POPE's answer parsing (tests)
 
 // A multiple-choice question with a known answer (choices[answer] is right).
 struct mc_question {

@@ -129,7 +129,7 @@ choice_result run_choice(served_model& m, const prompt_in& pin, const gen_params
   const std::int32_t eot = m.tok->special_id("<|endoftext|>");
   const bool want_lp = p.logprobs >= 0;
   choice_result out;
-  auto dec = m.lm->new_decoder();
+  auto dec = pin.images.empty() ? m.lm->new_decoder() : m.lm->new_image_decoder(pin.images);
   const logits_rows rows = dec->prefill(prompt);
   const std::int32_t bos = m.tok->special_id("bos");
   std::size_t offset = 0;

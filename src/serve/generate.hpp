@@ -42,6 +42,7 @@ struct prompt_in {
   // text and, per visible id, the byte offset in it of the character that id stands for.
   std::string source;
   std::vector<std::size_t> source_offsets;
+  std::vector<tensor> images;        // chat image_url parts, decoded (causal_lm::max_images)
 };
 
 struct token_info {

@@ -8,6 +8,7 @@
 #include "models/causal_lm.hpp"
 #include "train/checkpoint.hpp"
 #include "train/import.hpp"
+#include "serve/vlm_adapter.hpp"
 
 namespace lmlab::serve {
 namespace {
@@ -171,6 +172,7 @@ served_model make_served_model(std::unique_ptr<models::causal_lm> model, std::un
 }
 
 served_model load_served_model(const std::filesystem::path& dir, const std::string& name, decode_mode mode) {
+  if (is_vlm_checkpoint_dir(dir)) return load_vlm_served_model(dir, name);  // a lab VLM (vlm_adapter.hpp)
   auto ck = train::load_model_any(dir);  // a checkpoint folder, a .gguf file or a Hugging Face folder
   LMLAB_CHECK_HINT(ck.tokenizer.has_value(), "checkpoints written by `lmlab train` carry tokenizer.json",
                    "{}: no tokenizer.json in the checkpoint (the server needs it to read prompts)", dir.string());

@@ -17,10 +17,13 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "core/tensor.hpp"
 #include "data/tokenizer.hpp"
 
 namespace lmlab::models {
@@ -58,6 +61,16 @@ class causal_lm {
   virtual bool has_kv_cache() const = 0;        // how decoders step (reported by /v1/models)
   virtual std::string architecture() const = 0;
   virtual std::unique_ptr<decoder> new_decoder() = 0;
+  // Image inputs (a VLM; serve/vlm_adapter.hpp): how many images a request may carry (0: the
+  // model reads text only), and a decoder whose prompt follows `images` (each f32 (3, H, W) in
+  // [0, 1], as the request sent them).
+  virtual int max_images() const { return 0; }
+  virtual std::unique_ptr<decoder> new_image_decoder(std::span<const tensor> images) { return new_decoder(); }
+  // A model-specific chat template: the prompt text for (role, content) turns, or nullopt for
+  // the server's own (generate.hpp render_chat).
+  virtual std::optional<std::string> chat_prompt(const std::vector<std::pair<std::string, std::string>>& turns) const {
+    return std::nullopt;
+  }
 };
 
 // step: the model's step mode where it has one; recompute: always the full window (the

@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "data/spm_bpe.hpp"
 #include "data/utf8.hpp"
+#include "serve/vlm_adapter.hpp"
 
 namespace lmlab::serve {
 namespace {
@@ -371,6 +372,7 @@ job parse_chat_request(const json& body, const served_model& m, const server_lim
   if (!msgs->is_array() || msgs->empty())
     bad("messages", fmt::format("'messages' must be a non-empty array, got {}", msgs->is_array() ? "an empty array" : type_name(*msgs)));
   std::vector<chat_turn> turns;
+  std::vector<tensor> images;
   for (std::size_t i = 0; i < msgs->size(); ++i) {
     const json& mm = (*msgs)[i];
     const std::string at = fmt::format("messages[{}]", i);
@@ -386,11 +388,17 @@ job parse_chat_request(const json& body, const served_model& m, const server_lim
     if (content && content->is_string()) {
       text = content->get<std::string>();
     } else if (content && content->is_array()) {
-      for (const auto& part : *content) {  // [{"type": "text", "text": "..."}]
+      for (std::size_t k = 0; k < content->size(); ++k) {  // [{"type": "text", "text": "..."}, {"type": "image_url", ...}]
+        const json& part = (*content)[k];
+        if (part.is_object() && part.contains("type") && part["type"] == "image_url") {  // serve/vlm_adapter.hpp
+          images.push_back(decode_image_part(part, fmt::format("{}.content[{}]", at, k), m, lim));
+          continue;
+        }
         // Every field is type-checked before use: a non-string "type" is a 400, not a 500.
         if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") ||
             !part["text"].is_string())
-          bad(at + ".content", fmt::format("'{}.content' parts must be {{\"type\": \"text\", \"text\": ...}}", at));
+          bad(at + ".content", fmt::format("'{}.content' parts must be {{\"type\": \"text\", \"text\": ...}}{}", at,
+                                           m.lm->max_images() > 0 ? " or {\"type\": \"image_url\", \"image_url\": {\"url\": ...}}" : ""));
         text += part["text"].get<std::string>();
       }
     } else {
@@ -399,7 +407,14 @@ job parse_chat_request(const json& body, const served_model& m, const server_lim
     turns.push_back({r, text});
   }
   j.params.stop.push_back(chat_turn_stop);
-  j.prompts.push_back(prepare_prompt(encode_text(render_chat(turns), m, lim, "messages"), m, lim, "messages"));
+  if (static_cast<int>(images.size()) > m.lm->max_images())
+    bad("messages", fmt::format("this model reads at most {} image(s) per request, got {}", m.lm->max_images(), images.size()));
+  // A model with its own template (the lab VLM) renders the turns itself.
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (const auto& t : turns) pairs.emplace_back(t.role, t.content);
+  const std::optional<std::string> own = m.lm->chat_prompt(pairs);
+  j.prompts.push_back(prepare_prompt(encode_text(own ? *own : render_chat(turns), m, lim, "messages"), m, lim, "messages"));
+  j.prompts.back().images = std::move(images);
   check_token_budget(j, lim);
   return j;
 }

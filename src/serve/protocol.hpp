@@ -53,6 +53,9 @@ struct server_limits {
   // this text instead; empty: such a prompt is a 400. Echo still reports the original text,
   // with each token's text_offset pointing at the character it stands for.
   std::string unknown_char;
+  // Chat image_url parts (models that take images): the most pixels one image may have (a
+  // larger one is a 400 `image_too_large`, refused from its PNG header before it is inflated).
+  std::int64_t max_image_pixels = std::int64_t{1} << 22;
 };
 
 struct job {

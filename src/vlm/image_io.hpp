@@ -4,12 +4,19 @@
 // PNG: ref: the PNG specification (W3C / ISO 15948): signature, IHDR (8-bit truecolour, no
 // interlace), one IDAT of zlib-compressed scanlines each led by filter byte 0, IEND; CRC-32 over
 // each chunk's type and data. Base64: ref: RFC 4648 sec. 4 (with '=' padding).
-// Not for: decoding images (nothing reads them yet), other pixel formats.
+// Decoding (what `lmlab serve` reads from requests): base64 (strict: the RFC 4648 alphabet with
+// '=' padding, no whitespace), `data:image/png;base64,` URIs, and PNG of bit depth 8 in colour
+// types 0 (grey), 2 (RGB), 4 (grey + alpha), 6 (RGBA) with the five scanline filters (ref: the
+// PNG specification sec. 9.2, Paeth's predictor sec. 9.4); alpha is dropped; interlaced, 16-bit
+// and palette images are refused. Untrusted input: every length, CRC and the inflated size are
+// checked, and the pixel count is bounded before anything is inflated.
+// Not for: other pixel formats, resizing (the server's adapter).
 #pragma once
 
 #include <string>
 #include <string_view>
 
+#include "core/error.hpp"
 #include "core/tensor.hpp"
 
 namespace lmlab::vlm {
@@ -18,5 +25,24 @@ std::string encode_ppm(const tensor& image);   // binary P6
 std::string encode_png(const tensor& image);
 std::string base64(std::string_view bytes);
 std::string png_data_uri(const tensor& image);  // "data:image/png;base64,..."
+
+// Errors are image_error (an lmlab::error) with a message naming what is wrong.
+class image_error : public error {
+ public:
+  using error::error;
+};
+// The bytes of base64 text; image_error at the first bad character (its offset) or bad length.
+std::string base64_decode(std::string_view text);
+// The decoded bytes of a "data:image/png;base64,..." URI; image_error for another scheme,
+// media type or encoding.
+std::string decode_data_uri(std::string_view uri);
+struct png_header {
+  std::int64_t width = 0, height = 0;
+  int bit_depth = 0, colour_type = 0, interlace = 0;
+};
+// The signature and IHDR alone (what a server checks before inflating anything).
+png_header read_png_header(std::string_view png);
+// A PNG -> f32 (3, H, W) in [0, 1]. Refused (image_error) when width * height > max_pixels.
+tensor decode_png(std::string_view png, std::int64_t max_pixels);
 
 }  // namespace lmlab::vlm

@@ -15,6 +15,7 @@
 #include "store/results_store.hpp"
 #include "tasks/registry.hpp"
 #include "train/optim.hpp"
+#include "vlm/checkpoint.hpp"
 #include "vlm/pope.hpp"
 #include "vlm/vcd.hpp"
 
@@ -329,7 +330,9 @@ void eval_pope(vlm_model& m, const tensor& feats, const tensor& distorted, const
   }
 }
 
-vlm_config model_config(const vlm_task& t, const nlohmann::json& model_json) {
+}  // namespace
+
+vlm_config vlm_model_config(const vlm_task& t, const nlohmann::json& model_json) {
   vlm_config c;
   c.canvas = t.canvas;
   c.vision = {t.patch, t.vit_d, t.vit_layers, t.vit_heads, 2 * t.vit_d};
@@ -348,11 +351,19 @@ vlm_config model_config(const vlm_task& t, const nlohmann::json& model_json) {
   return c;
 }
 
+namespace {
+double pope_value(const std::vector<eval_out>& ev, const std::string& slice, const std::string& metric) {
+  for (const auto& e : ev)
+    if (e.slice == slice && e.metric == metric) return e.value;
+  return std::nan("");
+}
 }  // namespace
 
 // ---- the run ------------------------------------------------------------------------------
 
-lab::run_result run_vlm(const lab::run_context& ctx) {
+lab::run_result run_vlm(const lab::run_context& ctx) { return run_vlm(ctx, {}); }
+
+lab::run_result run_vlm(const lab::run_context& ctx, const std::filesystem::path& save_to) {
   const auto t0 = std::chrono::steady_clock::now();
   const vlm_task t = read_vlm_task(ctx.config.at("task"));
   const scene_config sc = t.scenes();
@@ -363,7 +374,7 @@ lab::run_result run_vlm(const lab::run_context& ctx) {
   std::vector<scene> pool, test;
   for (std::int64_t i = 0; i < t.train_scenes; ++i) pool.push_back(make_scene(sc, seed, static_cast<std::uint64_t>(i)));
   for (std::int64_t i = 0; i < t.test_scenes; ++i) test.push_back(make_scene(sc, seed, (1ull << 40) + static_cast<std::uint64_t>(i)));
-  vlm_model m(model_config(t, ctx.config.value("model", nlohmann::json::object())), seed);
+  vlm_model m(vlm_model_config(t, ctx.config.value("model", nlohmann::json::object())), seed);
   const std::int64_t B = oc.batch_size, K = m.image_tokens();
 
   // Stage 1: CLIP on (image, caption).
@@ -404,8 +415,9 @@ lab::run_result run_vlm(const lab::run_context& ctx) {
     return lm_loss(m, features(idx), make_batch(rows, sc2, K));
   });
 
-  // Evaluation on held-out scenes.
   m.eval();
+  if (!save_to.empty()) save_vlm(save_to, m, t, ctx.config.value("model", nlohmann::json::object()));
+  // Evaluation on held-out scenes.
   std::vector<eval_out> ev;
   const tensor tf = encode_pool(m, test, false, t, seed), td = encode_pool(m, test, true, t, seed);
   eval_qa(m, tf, test, sc, seed, ev);
@@ -428,7 +440,9 @@ lab::run_result run_vlm(const lab::run_context& ctx) {
       if (std::isfinite(v)) ctx.db->log_metric(ctx.store_run, r.steps, n, v);
   }
   if (ctx.progress)
-    std::fprintf(ctx.progress, "vlm: clip %.3f align %.3f qa %.3f; QA accuracy %.3f\n", clip, align, qa_loss, r.test_accuracy);
+    std::fprintf(ctx.progress, "vlm: clip %.3f align %.3f qa %.3f; QA accuracy %.3f; POPE F1 random %.3f popular %.3f adversarial %.3f\n",
+                 clip, align, qa_loss, r.test_accuracy, pope_value(ev, "random", "f1"), pope_value(ev, "popular", "f1"),
+                 pope_value(ev, "adversarial", "f1"));
   return r;
 }
 
@@ -440,7 +454,7 @@ void register_lab() {
     ti.params = task_table().specs();
     ti.canonical = [](const nlohmann::json& j) { return write_vlm_task(read_vlm_task(j)); };
     tasks::register_task(ti);
-    lab::register_runner("vlm_pope", run_vlm);
+    lab::register_runner("vlm_pope", [](const lab::run_context& c) { return run_vlm(c); });
     return true;
   }();
   (void)done;

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 #include "vlm/model.hpp"
@@ -64,7 +65,13 @@ nlohmann::json write_vlm_task(const vlm_task& t);
 // Registers the task "vlm_pope" and its runner (once; later calls do nothing).
 void register_lab();
 
-// The run itself (what the registered runner calls).
+// The model configuration a task and a spec's [model] table give (vocabulary and n_ctx from the
+// task; errors name "model.<key>").
+vlm_config vlm_model_config(const vlm_task& t, const nlohmann::json& model_json);
+
+// The run itself (what the registered runner calls). With `save_to`, the trained model is also
+// saved there as a VLM checkpoint (checkpoint.hpp) before it is evaluated (`lmlab vlm train`).
 lab::run_result run_vlm(const lab::run_context& ctx);
+lab::run_result run_vlm(const lab::run_context& ctx, const std::filesystem::path& save_to);
 
 }  // namespace lmlab::vlm
