@@ -26,7 +26,7 @@ namespace lmlab::datalab {
 namespace {
 
 struct synth_params {
-  std::int64_t ops_min = 2, ops_max = 3, ood_ops = 4;
+  std::int64_t ops_min = 2, ops_max = 3, ood_ops = 4, max_value = 99;
   std::int64_t n_real = 300, n_synth = 2000, n_test = 200, teacher_steps = 0;
   double teacher_temperature = 1.0;
 };
@@ -42,6 +42,7 @@ const tasks::param_table<synth_params>& synth_table() {
     p.add("ops_min", &synth_params::ops_min, "fewest operations of a training / in-distribution problem", 1, 8)
         .add("ops_max", &synth_params::ops_max, "most operations of a training / in-distribution problem", 1, 8)
         .add("ood_ops", &synth_params::ood_ops, "operations of the out-of-distribution test problems", 1, 8)
+        .add("max_value", &synth_params::max_value, "largest start value, operand and running total (9: one-digit numbers)", 1, 99)
         .add("n_real", &synth_params::n_real, "real problems with gold step-by-step solutions", 1, 1e7)
         .add("n_synth", &synth_params::n_synth, "new problems the teacher solves (one sample each)", 1, 1e7)
         .add("n_test", &synth_params::n_test, "held-out problems per slice (id, ood)", 1, 1e6)
@@ -144,16 +145,17 @@ lab::run_result run_synth(const lab::run_context& ctx) {
   std::unordered_set<std::uint64_t> held;
   auto ops_in_range = [&](rng& g) { return static_cast<int>(p.ops_min + static_cast<std::int64_t>(g.below(static_cast<std::uint64_t>(p.ops_max - p.ops_min + 1)))); };
   for (std::int64_t i = 0; i < p.n_test; ++i) {
-    test_id.push_back(sample_chain_problem(ops_in_range(gt), gt));
-    test_ood.push_back(sample_chain_problem(static_cast<int>(p.ood_ops), gt));
+    test_id.push_back(sample_chain_problem(ops_in_range(gt), gt, static_cast<int>(p.max_value)));
+    test_ood.push_back(sample_chain_problem(static_cast<int>(p.ood_ops), gt, static_cast<int>(p.max_value)));
     held.insert(problem_key(test_id.back()));
     held.insert(problem_key(test_ood.back()));
   }
   auto fresh = [&](rng& g) {
-    for (;;) {
-      auto q = sample_chain_problem(ops_in_range(g), g);
+    for (int tries = 0; tries < 10000; ++tries) {
+      auto q = sample_chain_problem(ops_in_range(g), g, static_cast<int>(p.max_value));
       if (!held.count(problem_key(q))) return q;
     }
+    throw tasks::param_error("max_value", "synth_verified: nearly every problem is held out for testing", "raise task.max_value or lower task.n_test");
   };
   rng gr(ctx.seed, 0x5245414C00ull), gs(ctx.seed, 0x53594E5400ull), gsample(ctx.seed, 0x534D504C00ull);
   std::vector<token_example> real;

@@ -19,17 +19,18 @@ int chain_problem::answer() const {
   return x;
 }
 
-chain_problem sample_chain_problem(int k, rng& g) {
+chain_problem sample_chain_problem(int k, rng& g, int max_value) {
   LMLAB_CHECK(k >= 1 && k <= 16, "chain problem: operations must be in 1..16, got {}", k);
+  LMLAB_CHECK(max_value >= 1 && max_value <= 99, "chain problem: max_value must be in 1..99, got {}", max_value);
   chain_problem p;
-  p.start = static_cast<int>(g.below(100));
+  p.start = static_cast<int>(g.below(static_cast<std::uint64_t>(max_value + 1)));
   int x = p.start;
   for (int i = 0; i < k; ++i) {
     // Pick the operation so that a legal operand exists, then an operand in range.
-    const bool can_add = x <= 98, can_sub = x >= 1;
+    const bool can_add = x < max_value, can_sub = x >= 1;
     const char op = (can_add && (!can_sub || g.below(2) == 0)) ? '+' : '-';
-    const int hi = op == '+' ? 99 - x : x;  // operand in 1..hi keeps the total in 0..99
-    const int y = 1 + static_cast<int>(g.below(static_cast<std::uint64_t>(std::min(hi, 99))));
+    const int hi = op == '+' ? max_value - x : x;  // operand in 1..hi keeps the total in 0..max_value
+    const int y = 1 + static_cast<int>(g.below(static_cast<std::uint64_t>(hi)));
     p.ops.push_back(op);
     p.operands.push_back(y);
     x = apply(x, op, y);

@@ -1,7 +1,7 @@
 // Synthetic verifiable data: chained two-digit arithmetic problems with step-by-step solutions,
 // a verifier that checks every step, and the token form the lab's small models read and write.
-// A problem is a start value and k operations (+ or −, two-digit operands) whose running total
-// stays within 00..99; numbers are always two digits, so every solution step is 9 tokens:
+// A problem is a start value and k operations (+ or −) whose running total stays within
+// 0..max_value (at most 99); numbers are always two digits, so every solution step is 9 tokens:
 //   problem 12 + 07 − 03, solution 12+07=19; 19−03=16; #16
 //   Inputs:  <bos> 1 2 + 0 7 - 0 3 = 1 2 + 0 7 = 1 9 ; 1 9 - 0 3 = 1 6 ; # 1 6
 //   Labels:  -100 ... (prompt)  -100 1 2 + 0 7 = 1 9 ; 1 9 - 0 3 = 1 6 ; # 1 6 <eos>
@@ -29,8 +29,10 @@ struct chain_problem {
   int answer() const;      // the exact running total after every operation
 };
 
-// k operations, operands 1..99, start 0..99, every running total in 0..99 (resampled until so).
-chain_problem sample_chain_problem(int k, rng& g);
+// k operations; the start value in 0..max_value, each operation + or − (uniform among those
+// possible) with an operand in 1..max_value that keeps the running total in 0..max_value.
+// max_value <= 99 (two-digit numbers); 9 makes every number one digit (written 00..09).
+chain_problem sample_chain_problem(int k, rng& g, int max_value = 99);
 // A stable 64-bit key of the problem (held-out partitions, deduplication).
 std::uint64_t problem_key(const chain_problem& p);
 

@@ -85,20 +85,22 @@ TEST(synth_verify, the_verifier_by_hand) {
 TEST(synth_verify, generated_problems_stay_in_range) {
   lmlab::rng g(3);
   for (int i = 0; i < 2000; ++i) {
-    const auto p = dl::sample_chain_problem(1 + i % 5, g);
+    const int max_value = i % 2 ? 99 : 9;
+    const auto p = dl::sample_chain_problem(1 + i % 5, g, max_value);
     int x = p.start;
     ASSERT_GE(x, 0);
-    ASSERT_LE(x, 99);
+    ASSERT_LE(x, max_value);
     for (std::size_t j = 0; j < p.ops.size(); ++j) {
       ASSERT_GE(p.operands[j], 1);
       x += p.ops[j] == '+' ? p.operands[j] : -p.operands[j];
       ASSERT_GE(x, 0);
-      ASSERT_LE(x, 99);
+      ASSERT_LE(x, max_value);
     }
     ASSERT_TRUE(dl::verify_solution(p, dl::gold_solution(p)).verified());
     ASSERT_EQ(dl::gold_solution(p).size(), 9 * p.ops.size() + 4);
   }
   EXPECT_THROW(dl::sample_chain_problem(0, g), lmlab::error);
+  EXPECT_THROW(dl::sample_chain_problem(2, g, 100), lmlab::error);
 }
 
 TEST(synth_verify, the_runner_end_to_end_on_a_tiny_model) {
