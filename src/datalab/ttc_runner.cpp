@@ -232,7 +232,26 @@ lab::run_result run_ttc(const lab::run_context& ctx) {
     auto v = train_verifier(*model, ds, lab::run_model_config(ctx.config.at("model"), ds), ctx.config.value("train", nlohmann::json::object()),
                             eos, p, ctx.seed, g);
     score_with_verifier(v, items);
-    if (ctx.db) ctx.db->log_evaluation(ctx.store_run, "test", "verifier", "right_share", v.train_accuracy_base, p.verifier_items);
+    // Its ranking quality on the test samples: AUC = P(a right sample outscores a wrong one).
+    std::vector<double> right, wrong;
+    for (const auto& it : items)
+      for (const auto& x : it.s) (x.correct ? right : wrong).push_back(x.verifier);
+    double auc = NAN;
+    if (!right.empty() && !wrong.empty()) {
+      std::sort(wrong.begin(), wrong.end());
+      double wins = 0;
+      for (double r : right) {
+        const auto lo = std::lower_bound(wrong.begin(), wrong.end(), r), hi = std::upper_bound(wrong.begin(), wrong.end(), r);
+        wins += static_cast<double>(lo - wrong.begin()) + 0.5 * static_cast<double>(hi - lo);
+      }
+      auc = wins / (static_cast<double>(right.size()) * static_cast<double>(wrong.size()));
+    }
+    if (ctx.db) {
+      ctx.db->log_evaluation(ctx.store_run, "test", "verifier", "right_share", v.train_accuracy_base, p.verifier_items);
+      if (!std::isnan(auc))
+        ctx.db->log_evaluation(ctx.store_run, "test", "verifier", "auc_test", auc, static_cast<std::int64_t>(right.size() + wrong.size()));
+    }
+    if (ctx.progress) std::fprintf(ctx.progress, "ttc: learned verifier test AUC %.3f\n", auc);
   }
   double tokens = 0;
   for (const auto& it : items) tokens += it.tokens;
