@@ -28,6 +28,8 @@ struct run_args {
   std::uint64_t seed = 1234;
   double timeout = 120, dev_fraction = 0.3;
   bool stream = false;
+  int samples = 0;
+  double sample_temperature = 0.7;
 };
 
 lmlab::probe::endpoint_config endpoint_of(const run_args& a) {
@@ -61,6 +63,7 @@ lmlab::probe::run_options run_options_of(const run_args& a) {
   for (auto v : lmlab::parse_sweep_int(a.context_items, "--context-items"))
     o.suite_opts.context_items.push_back(static_cast<int>(v));
   o.concurrency = a.jobs;
+  o.samples = {a.samples, a.sample_temperature};
   o.scoring = parse_mc_mode(a.scoring);
   o.output_dir = a.out;
   o.run_name = a.name;
@@ -115,6 +118,12 @@ void add_probe_run(CLI::App* probe) {
   run->add_option("--context-items", a->context_items, "lost_in_middle: items in the context (sweep)")->capture_default_str();
   run->add_option("--positions", a->positions, "lost_in_middle: answer positions")->capture_default_str();
   run->add_option("--dev-fraction", a->dev_fraction, "calibration: share for temperature fitting")->capture_default_str();
+  run->add_option("--samples", a->samples, "free-form items: also ask N samples each; pass@k and majority vote (docs/probe.md)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  run->add_option("--sample-temperature", a->sample_temperature, "temperature of those samples")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   run->add_option("--report", a->report, "also write the report folder (index.html) for this run here");
   run->callback([a] {
     using namespace lmlab::probe;

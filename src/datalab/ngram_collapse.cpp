@@ -30,6 +30,8 @@ std::vector<std::vector<std::string>> word_chunks(const std::vector<std::string>
   return out;
 }
 
+}  // namespace
+
 std::uint64_t pair_key(std::int32_t a, std::int32_t b) {
   return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(a)) << 32) | static_cast<std::uint32_t>(b);
 }
@@ -61,7 +63,25 @@ std::vector<bool> tail_mask(const std::vector<std::int32_t>& real, std::int32_t 
   return m;
 }
 
-}  // namespace
+void measure_samples(const std::vector<std::int32_t>& synth, std::size_t len, std::size_t n_chunks, const std::vector<bool>& tail,
+                     int bleu_chunks, ngram_generation& m) {
+  const double n_tail_types = static_cast<double>(std::max<std::ptrdiff_t>(1, std::count(tail.begin(), tail.end(), true)));
+  double in_tail = 0;
+  std::vector<bool> seen(tail.size(), false);
+  for (auto w : synth) {
+    in_tail += tail[static_cast<std::size_t>(w)];
+    seen[static_cast<std::size_t>(w)] = true;
+  }
+  m.tail_mass = synth.empty() ? NAN : in_tail / static_cast<double>(synth.size());
+  double tail_seen = 0;
+  for (std::size_t w = 0; w < tail.size(); ++w) tail_seen += tail[w] && seen[w];
+  m.tail_coverage = tail_seen / n_tail_types;
+  const auto seqs = as_chunks(synth, len, n_chunks);
+  m.distinct_1 = analysis::distinct_n(seqs, 1);
+  m.distinct_2 = analysis::distinct_n(seqs, 2);
+  const auto few = as_chunks(synth, len, static_cast<std::size_t>(std::max(2, bleu_chunks)));
+  m.self_bleu = few.size() >= 2 ? analysis::self_bleu(few, 4) : NAN;
+}
 
 ngram_corpus prepare_ngram_corpus(const std::vector<std::string>& train_docs, const std::vector<std::string>& heldout_docs,
                                   const ngram_collapse_config& c) {
@@ -95,14 +115,18 @@ ngram_corpus prepare_ngram_corpus(const std::vector<std::string>& train_docs, co
   return out;
 }
 
-ngram_collapse_result run_ngram_collapse(const ngram_collapse_config& c, std::uint64_t seed) {
+ngram_corpus load_ngram_corpus(const ngram_collapse_config& c) {
   const auto docs = data::load_corpus(c.corpus, /*allow_fetch=*/false);
   // A pinned document order (not the run seed): every seed sees the same real split.
   rng pinned(0x0B203E5Full);
   const std::vector<std::size_t> order = choose_indices(docs.size(), docs.size(), pinned);
   std::vector<std::string> train, held;
   for (std::size_t i : order) (i % 10 == 0 ? held : train).push_back(docs[i].text);
-  return run_ngram_collapse(prepare_ngram_corpus(train, held, c), c, seed);
+  return prepare_ngram_corpus(train, held, c);
+}
+
+ngram_collapse_result run_ngram_collapse(const ngram_collapse_config& c, std::uint64_t seed) {
+  return run_ngram_collapse(load_ngram_corpus(c), c, seed);
 }
 
 ngram_collapse_result run_ngram_collapse(const ngram_corpus& corpus, const ngram_collapse_config& c, std::uint64_t seed) {
@@ -118,7 +142,6 @@ ngram_collapse_result run_ngram_collapse(const ngram_corpus& corpus, const ngram
   for (auto w : corpus.real) real_word[static_cast<std::size_t>(w)] = true;
   const double n_real_words = static_cast<double>(std::count(real_word.begin(), real_word.end(), true));
   const std::size_t n_chunks = corpus.real.size() / len;
-  const double n_tail_types = static_cast<double>(std::max<std::ptrdiff_t>(1, std::count(tail.begin(), tail.end(), true)));
 
   rng g(seed, 0x6E6772ull);  // "ngr"
   std::vector<std::int32_t> pool = corpus.real, synth;
@@ -165,21 +188,7 @@ ngram_collapse_result run_ngram_collapse(const ngram_corpus& corpus, const ngram
       const auto s = lm.sample(len, c.s.temperature, g);
       synth.insert(synth.end(), s.begin(), s.end());
     }
-    double in_tail = 0;
-    std::vector<bool> seen(tail.size(), false);
-    for (auto w : synth) {
-      in_tail += tail[static_cast<std::size_t>(w)];
-      seen[static_cast<std::size_t>(w)] = true;
-    }
-    m.tail_mass = in_tail / static_cast<double>(synth.size());
-    double tail_seen = 0;
-    for (std::size_t w = 0; w < tail.size(); ++w) tail_seen += tail[w] && seen[w];
-    m.tail_coverage = tail_seen / n_tail_types;
-    const auto seqs = as_chunks(synth, len, n_chunks);
-    m.distinct_1 = analysis::distinct_n(seqs, 1);
-    m.distinct_2 = analysis::distinct_n(seqs, 2);
-    const auto few = as_chunks(synth, len, static_cast<std::size_t>(std::max(2, c.bleu_chunks)));
-    m.self_bleu = few.size() >= 2 ? analysis::self_bleu(few, 4) : NAN;
+    measure_samples(synth, len, n_chunks, tail, c.bleu_chunks, m);
     res.gens.push_back(m);
   }
   return res;

@@ -9,9 +9,11 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "datalab/collapse.hpp"
+#include "datalab/text_metrics.hpp"
 
 namespace lmlab::datalab {
 
@@ -56,9 +58,26 @@ struct ngram_corpus {
 ngram_corpus prepare_ngram_corpus(const std::vector<std::string>& train_docs, const std::vector<std::string>& heldout_docs,
                                   const ngram_collapse_config& c);
 
-// Loads the corpus (no network: an unfetched corpus is an error saying how to fetch it).
+// Loads the corpus (no network: an unfetched corpus is an error saying how to fetch it) and
+// splits it: documents in a pinned order (not the run seed), every tenth held out.
+ngram_corpus load_ngram_corpus(const ngram_collapse_config& c);
 ngram_collapse_result run_ngram_collapse(const ngram_collapse_config& c, std::uint64_t seed);
 // The same on given documents (tests).
 ngram_collapse_result run_ngram_collapse(const ngram_corpus& corpus, const ngram_collapse_config& c, std::uint64_t seed);
+
+// Helpers shared with the neural loop (lm_collapse.cpp), over flat token vectors of whole
+// chunks of `len`:
+std::uint64_t pair_key(std::int32_t a, std::int32_t b);
+// the bigram types inside chunks (no pair crosses a chunk boundary);
+std::unordered_set<std::uint64_t> bigram_types(const std::vector<std::int32_t>& tokens, std::size_t len);
+// the first `max_chunks` chunks as sequences;
+std::vector<token_seq> as_chunks(const std::vector<std::int32_t>& tokens, std::size_t len, std::size_t max_chunks);
+// the real tail's word ids (rarest_ngrams over unigrams at q) as a mask over the vocabulary;
+// `mass` gets the tail's share of the real tokens.
+std::vector<bool> tail_mask(const std::vector<std::int32_t>& real, std::int32_t vocab, double q, double& mass);
+// the measures of a model's samples (`synth`, n_chunks chunks): tail_mass, tail_coverage,
+// distinct_1/2 and self-BLEU-4 over the first `bleu_chunks` chunks.
+void measure_samples(const std::vector<std::int32_t>& synth, std::size_t len, std::size_t n_chunks, const std::vector<bool>& tail,
+                     int bleu_chunks, ngram_generation& m);
 
 }  // namespace lmlab::datalab

@@ -8,9 +8,13 @@
 
 #include "datalab/collapse.hpp"
 #include "datalab/corpus_task.hpp"
+#include "datalab/lm_collapse.hpp"
 #include "datalab/ngram_collapse.hpp"
+#include "datalab/synth_runner.hpp"
 #include "datalab/ttc_runner.hpp"
 #include "lab/runner.hpp"
+#include "lab/spec.hpp"
+#include "models/lm_config.hpp"
 #include "store/results_store.hpp"
 #include "tasks/registry.hpp"
 
@@ -61,6 +65,12 @@ struct ngram_params : schedule_params {
   double lambda = 0.9, tail_q = 0.1;
 };
 
+struct lm_params : schedule_params {
+  std::string corpus = "brown";
+  std::int64_t min_count = 3, real_tokens = 8192, heldout_tokens = 4096, chunk = 32;
+  double tail_q = 0.1;
+};
+
 const tasks::param_table<gaussian_params>& gaussian_table() {
   static const auto t = [] {
     tasks::param_table<gaussian_params> p("collapse_gaussian");
@@ -96,6 +106,21 @@ const tasks::param_table<ngram_params>& ngram_table() {
         .add("heldout_tokens", &ngram_params::heldout_tokens, "held-out real tokens", 64, 1e8)
         .add("chunk", &ngram_params::chunk, "tokens per chunk (sample length)", 2, 4096)
         .add("tail_q", &ngram_params::tail_q, "tail: rarest real words holding at most this share of tokens", 0, 1);
+    add_schedule_keys(p);
+    return p;
+  }();
+  return t;
+}
+
+const tasks::param_table<lm_params>& lm_table() {
+  static const auto t = [] {
+    tasks::param_table<lm_params> p("collapse_lm");
+    p.add("corpus", &lm_params::corpus, "corpus (`lmlab data list`; fetched beforehand)")
+        .add("min_count", &lm_params::min_count, "real words rarer than this become <unk>", 1, 1000)
+        .add("real_tokens", &lm_params::real_tokens, "real training tokens (whole chunks)", 64, 1e8)
+        .add("heldout_tokens", &lm_params::heldout_tokens, "held-out real tokens", 64, 1e8)
+        .add("chunk", &lm_params::chunk, "words per chunk (sample length; the model's n_ctx)", 2, 4096)
+        .add("tail_q", &lm_params::tail_q, "tail: rarest real words holding at most this share of tokens", 0, 1);
     add_schedule_keys(p);
     return p;
   }();
@@ -180,6 +205,26 @@ lab::run_result run_mixture(const lab::run_context& ctx) {
   return finish(c.s.generations, seconds_since(t0));
 }
 
+// The per-generation values of an LM on a corpus (n-gram or neural), relative to generation 1.
+metric_list lm_generation_metrics(const ngram_generation& g, const ngram_generation& g1, double real_tail_mass) {
+  return {{"heldout_ppl", g.heldout_ppl},
+          {"ppl_ratio", g.heldout_ppl / g1.heldout_ppl},
+          {"nll_tail", g.heldout_nll_tail},
+          {"nll_head", g.heldout_nll_head},
+          {"nll_tail_rise", g.heldout_nll_tail - g1.heldout_nll_tail},
+          {"nll_head_rise", g.heldout_nll_head - g1.heldout_nll_head},
+          {"train_tokens", g.train_tokens},
+          {"coverage_1", g.coverage_1},
+          {"coverage_2", g.coverage_2},
+          {"entropy_1", g.entropy_1},
+          {"tail_mass", g.tail_mass},
+          {"tail_ratio", g.tail_mass / real_tail_mass},
+          {"tail_coverage", g.tail_coverage},
+          {"distinct_1", g.distinct_1},
+          {"distinct_2", g.distinct_2},
+          {"self_bleu", g.self_bleu}};
+}
+
 lab::run_result run_ngram(const lab::run_context& ctx) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto p = ngram_table().read(ctx.config.at("task"), {"name"});
@@ -196,22 +241,7 @@ lab::run_result run_ngram(const lab::run_context& ctx) {
   const auto res = run_ngram_collapse(c, ctx.seed);
   const auto& g1 = res.gens.front();
   for (const auto& g : res.gens) {
-    const metric_list m = {{"heldout_ppl", g.heldout_ppl},
-                           {"ppl_ratio", g.heldout_ppl / g1.heldout_ppl},
-                           {"nll_tail", g.heldout_nll_tail},
-                           {"nll_head", g.heldout_nll_head},
-                           {"nll_tail_rise", g.heldout_nll_tail - g1.heldout_nll_tail},
-                           {"nll_head_rise", g.heldout_nll_head - g1.heldout_nll_head},
-                           {"train_tokens", g.train_tokens},
-                           {"coverage_1", g.coverage_1},
-                           {"coverage_2", g.coverage_2},
-                           {"entropy_1", g.entropy_1},
-                           {"tail_mass", g.tail_mass},
-                           {"tail_ratio", g.tail_mass / res.real_tail_mass},
-                           {"tail_coverage", g.tail_coverage},
-                           {"distinct_1", g.distinct_1},
-                           {"distinct_2", g.distinct_2},
-                           {"self_bleu", g.self_bleu}};
+    const metric_list m = lm_generation_metrics(g, g1, res.real_tail_mass);
     log_generation(ctx, g.generation, c.s.generations, m, static_cast<std::int64_t>(c.heldout_tokens));
   }
   if (ctx.db) {
@@ -219,6 +249,43 @@ lab::run_result run_ngram(const lab::run_context& ctx) {
     ctx.db->log_metric(ctx.store_run, 0, "real_tail_mass", res.real_tail_mass);
   }
   return finish(c.s.generations, seconds_since(t0));
+}
+
+// Neural LMs: the spec's [model] (vocab_size and n_ctx come from the corpus and chunk) and its
+// [train] keys shared with `lmlab train`, steps per generation.
+lab::run_result run_lm(const lab::run_context& ctx) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto p = lm_table().read(ctx.config.at("task"), {"name"});
+  lm_collapse_config c;
+  c.data.corpus = p.corpus;
+  c.data.min_count = static_cast<int>(p.min_count);
+  c.data.real_tokens = p.real_tokens;
+  c.data.heldout_tokens = p.heldout_tokens;
+  c.data.chunk = static_cast<int>(p.chunk);
+  c.data.tail_q = p.tail_q;
+  c.data.s = schedule_of(p, 0, 1);
+  nlohmann::json mj = lab::lm_model_json(ctx.config.value("model", nlohmann::json::object()));
+  mj["vocab_size"] = 2;  // placeholders: run_lm_collapse sets both from the corpus
+  mj["n_ctx"] = p.chunk;
+  c.model = models::lm_config_from_json(mj, "model");
+  const nlohmann::json tj = ctx.config.value("train", nlohmann::json::object());
+  c.optim = lab::shared_train_keys(tj);
+  c.optim.steps = tj.value("steps", std::int64_t{300});
+  const auto res = run_lm_collapse(load_ngram_corpus(c.data), c, ctx.seed);
+  const auto& g1 = res.gens.front();
+  for (const auto& g : res.gens) {
+    auto m = lm_generation_metrics(g, g1, res.real_tail_mass);
+    m.emplace_back("train_loss", g.train_loss);
+    log_generation(ctx, g.generation, c.data.s.generations, m, c.data.heldout_tokens);
+  }
+  if (ctx.db) {
+    ctx.db->log_metric(ctx.store_run, 0, "vocab", res.vocab);
+    ctx.db->log_metric(ctx.store_run, 0, "real_tail_mass", res.real_tail_mass);
+  }
+  auto r = finish(c.data.s.generations, seconds_since(t0));
+  r.n_params = res.n_params;
+  r.final_train_loss = res.gens.back().train_loss;
+  return r;
 }
 
 }  // namespace
@@ -231,8 +298,11 @@ void register_datalab() {
     lab::register_runner("collapse_gaussian", run_gaussian);
     lab::register_runner("collapse_mixture", run_mixture);
     lab::register_runner("collapse_ngram", run_ngram);
+    register_one("collapse_lm", "model collapse: a small transformer LM on a real corpus retrained from scratch each generation", lm_table());
+    lab::register_runner("collapse_lm", run_lm);
     register_corpus_lm_task();  // trained by the lab's default runner
     register_ttc();
+    register_synth();
     return true;
   }();
   (void)done;

@@ -49,6 +49,9 @@ ttc_accuracy item_accuracy(const std::vector<sampled_answer>& s, std::int64_t k,
   for (const auto& x : s) c += x.correct;
   ttc_accuracy a;
   a.pass = pass_at_k(n, c, k);
+  bool scored = true;
+  for (const auto& x : s) scored = scored && !std::isnan(x.verifier);
+  if (scored) a.learned = 0;
   // With k = n every draw is the same subset.
   const int d = k == n ? 1 : draws;
   for (int r = 0; r < d; ++r) {
@@ -59,7 +62,14 @@ ttc_accuracy item_accuracy(const std::vector<sampled_answer>& s, std::int64_t k,
     for (std::size_t i : sub)
       if (s[i].score > s[best].score) best = i;
     a.best_of += s[best].correct;
+    if (scored) {
+      std::size_t top = sub[0];
+      for (std::size_t i : sub)
+        if (s[i].verifier > s[top].verifier) top = i;
+      a.learned += s[top].correct;
+    }
   }
+  if (scored) a.learned /= d;
   a.majority /= d;
   a.weighted /= d;
   a.best_of /= d;

@@ -4,6 +4,7 @@
 // Not for: sampling (ttc_runner.cpp), training.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@ struct sampled_answer {
   std::string answer;   // normalised text of the answer
   bool correct = false; // by the gold verifier
   double score = 0;     // a verifier's score or the model's log-probability of the answer
+  double verifier = NAN;  // a learned verifier's score (log-odds of "right"); NaN: none
 };
 
 // The most frequent answer; ties go to the answer with the higher summed weight, then the
@@ -33,6 +35,7 @@ struct ttc_accuracy {
   double majority = 0;   // majority vote over k samples
   double weighted = 0;   // vote weighted by exp(score)
   double best_of = 0;    // the single highest-score sample of k
+  double learned = NAN;  // the single sample of k the learned verifier rates highest (NaN: no scores)
 };
 
 // Expected accuracy of each method with k of the item's samples, over `draws` random k-subsets

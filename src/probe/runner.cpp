@@ -47,7 +47,8 @@ std::string as_reply(const mc_score& s) {
   return s.pred >= 0 ? "The answer is " + choice_label(s.pred) + "." : s.response;
 }
 
-json eval_item(client& c, const capabilities& caps, const suite& su, const item& it, mc_mode mode) {
+json eval_item(client& c, const capabilities& caps, const suite& su, const item& it, mc_mode mode,
+               const sampling_options& so) {
   json s = {{"doc_id", it.id}, {"doc", it.doc}, {"arguments", messages_json(it.messages)}, {"repeat", it.repeat}};
   gen_request q;
   q.messages = it.messages;
@@ -92,6 +93,7 @@ json eval_item(client& c, const capabilities& caps, const suite& su, const item&
     s["score_path"] = "generated_text";
     s["from_cache"] = r.from_cache;
     su.score_text(it, r.text, s);
+    add_samples(c, caps, su, it, s, so);
   }
   s["acc"] = s.value("correct", false) ? 1.0 : 0.0;
   return s;
@@ -155,7 +157,7 @@ suite_outcome evaluate_suite(client& c, store::results_store& db, const run_opti
     parallel_for(idx.size(), level > 0 ? level : opt.concurrency, [&](std::size_t k) {
       const std::size_t i = idx[k];
       try {
-        auto s = eval_item(c, caps, su, items[i], opt.scoring);
+        auto s = eval_item(c, caps, su, items[i], opt.scoring, opt.samples);
         db.put_sample(run_id, su.name(), items[i].id, items[i].repeat, s);
         std::lock_guard lk(mu);
         o.samples[i] = std::move(s);
@@ -192,6 +194,7 @@ struct harness_tables {
 void record_aggregate(store::results_store& db, const run_options& opt, const suite& su, std::int64_t run_id,
                       const std::vector<json>& ok, std::size_t n_items, harness_tables& h) {
   auto agg = su.aggregate(ok);
+  add_sample_aggregates(ok, agg);
   json r = {{"alias", su.name()}};
   for (auto it = agg.metrics.begin(); it != agg.metrics.end(); ++it) {
     // lm-evaluation-harness keys are "<metric>,<filter>"; our only filter is "none".

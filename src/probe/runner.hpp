@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "probe/client.hpp"
+#include "probe/samples_vote.hpp"
 #include "probe/scoring.hpp"
 #include "probe/suite.hpp"
 #include "store/results_store.hpp"
@@ -32,6 +33,7 @@ struct run_options {
   std::string run_name;                 // default: "<provider>/<model> <suites> seed=<seed>"
   const std::atomic<bool>* stop = nullptr;  // set by SIGINT: finish in-flight items, then stop
   std::ostream* log = nullptr;          // progress lines
+  sampling_options samples;             // --samples: n answers per free-form item (samples_vote.hpp)
 };
 
 struct run_summary {

@@ -48,3 +48,19 @@ TEST(ttc, votes_by_hand) {
   EXPECT_DOUBLE_EQ(one.majority, one.weighted);
   EXPECT_DOUBLE_EQ(one.majority, one.best_of);
 }
+
+TEST(ttc, learned_verifier_best_of_by_hand) {
+  // Without verifier scores the learned method is absent (NaN).
+  std::vector<dl::sampled_answer> s = {{"7", false, 0.0}, {"8", true, -1.0}, {"7", false, 0.0}, {"9", false, -2.0}};
+  lmlab::rng g(2);
+  EXPECT_TRUE(std::isnan(dl::item_accuracy(s, 4, 5, g).learned));
+  // The verifier rates the right answer highest, the model's own log-probability does not.
+  const double v[] = {0.1, 2.0, 0.3, -1.0};
+  for (std::size_t i = 0; i < s.size(); ++i) s[i].verifier = v[i];
+  const auto all = dl::item_accuracy(s, 4, 5, g);
+  EXPECT_DOUBLE_EQ(all.learned, 1.0);
+  EXPECT_DOUBLE_EQ(all.best_of, 0.0);  // log-probability picks sample 0 ("7", wrong)
+  // k = 2 over 6 equally likely pairs: the right one is chosen whenever sample 1 is in the pair (3 of 6).
+  const auto two = dl::item_accuracy(s, 2, 40000, g);
+  EXPECT_NEAR(two.learned, 0.5, 0.01);
+}

@@ -1,0 +1,121 @@
+// Synthetic verifiable data (datalab/synth_verify.hpp): the token form and the step verifier by
+// hand, the generator's range, and the synth_verified runner end to end on a tiny model.
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+#include "datalab/runners.hpp"
+#include "datalab/synth_verify.hpp"
+#include "lab/runner.hpp"
+#include "lab/spec.hpp"
+
+namespace dl = lmlab::datalab;
+namespace tk = lmlab::datalab::chain_tok;
+
+namespace {
+// 12 + 07 − 03 = 16
+dl::chain_problem example() {
+  dl::chain_problem p;
+  p.start = 12;
+  p.ops = {'+', '-'};
+  p.operands = {7, 3};
+  return p;
+}
+std::vector<std::int32_t> step(int a, char op, int b, int r) {
+  return {a / 10, a % 10, op == '+' ? tk::plus : tk::minus, b / 10, b % 10, tk::eq, r / 10, r % 10, tk::semi};
+}
+std::vector<std::int32_t> cat(std::initializer_list<std::vector<std::int32_t>> parts) {
+  std::vector<std::int32_t> out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+std::vector<std::int32_t> final_answer(int r) { return {tk::hash, r / 10, r % 10, tk::eos}; }
+}  // namespace
+
+TEST(synth_verify, tokens_by_hand) {
+  const auto p = example();
+  EXPECT_EQ(p.answer(), 16);
+  EXPECT_EQ(dl::problem_tokens(p), (std::vector<std::int32_t>{tk::bos, 1, 2, tk::plus, 0, 7, tk::minus, 0, 3, tk::eq}));
+  EXPECT_EQ(dl::gold_solution(p), cat({step(12, '+', 7, 19), step(19, '-', 3, 16), final_answer(16)}));
+  EXPECT_EQ(dl::answer_only_solution(p), final_answer(16));
+  std::string text;
+  for (auto t : dl::gold_solution(p)) text += dl::chain_token_text(t);
+  EXPECT_EQ(text, "12+07=19;19-03=16;#16<eos>");
+}
+
+TEST(synth_verify, the_verifier_by_hand) {
+  const auto p = example();
+  const auto gold = dl::verify_solution(p, dl::gold_solution(p));
+  EXPECT_TRUE(gold.verified());
+  EXPECT_EQ(gold.valid_steps, 2);
+  // Without the trailing <eos> (a cut sample) it is still well formed.
+  auto cut = dl::gold_solution(p);
+  cut.pop_back();
+  EXPECT_TRUE(dl::verify_solution(p, cut).verified());
+  // A wrong sum in step 1 carried on consistently: a wrong answer and no valid leading step.
+  const auto wrong = dl::verify_solution(p, cat({step(12, '+', 7, 18), step(18, '-', 3, 15), final_answer(15)}));
+  EXPECT_TRUE(wrong.well_formed);
+  EXPECT_FALSE(wrong.all_steps_valid);
+  EXPECT_FALSE(wrong.answer_correct);
+  EXPECT_EQ(wrong.valid_steps, 0);
+  // Two errors that cancel: the right answer, a wrong step (the verifier rejects it).
+  const auto lucky = dl::verify_solution(p, cat({step(12, '+', 7, 18), step(18, '-', 2, 16), final_answer(16)}));
+  EXPECT_TRUE(lucky.answer_correct);
+  EXPECT_FALSE(lucky.all_steps_valid);
+  EXPECT_FALSE(lucky.verified());
+  // A step that does not start from the previous result, though each sum is right.
+  const auto jump = dl::verify_solution(p, cat({step(12, '+', 7, 19), step(20, '-', 4, 16), final_answer(16)}));
+  EXPECT_EQ(jump.valid_steps, 1);
+  EXPECT_FALSE(jump.verified());
+  // A final answer that differs from the last step.
+  const auto mismatch = dl::verify_solution(p, cat({step(12, '+', 7, 19), step(19, '-', 3, 16), final_answer(17)}));
+  EXPECT_TRUE(mismatch.well_formed);
+  EXPECT_FALSE(mismatch.all_steps_valid);
+  EXPECT_FALSE(mismatch.answer_correct);
+  // Answer only: not well formed (no steps) but its answer is read.
+  const auto bare = dl::verify_solution(p, dl::answer_only_solution(p));
+  EXPECT_FALSE(bare.well_formed);
+  EXPECT_TRUE(bare.answer_correct);
+  EXPECT_FALSE(bare.verified());
+  // Too few steps, garbage, nothing.
+  EXPECT_FALSE(dl::verify_solution(p, cat({step(12, '+', 7, 19), final_answer(19)})).verified());
+  EXPECT_FALSE(dl::verify_solution(p, std::vector<std::int32_t>{tk::plus, tk::plus, tk::eos}).verified());
+  EXPECT_FALSE(dl::verify_solution(p, std::vector<std::int32_t>{}).answer_correct);
+}
+
+TEST(synth_verify, generated_problems_stay_in_range) {
+  lmlab::rng g(3);
+  for (int i = 0; i < 2000; ++i) {
+    const int max_value = i % 2 ? 99 : 9;
+    const auto p = dl::sample_chain_problem(1 + i % 5, g, max_value);
+    int x = p.start;
+    ASSERT_GE(x, 0);
+    ASSERT_LE(x, max_value);
+    for (std::size_t j = 0; j < p.ops.size(); ++j) {
+      ASSERT_GE(p.operands[j], 1);
+      x += p.ops[j] == '+' ? p.operands[j] : -p.operands[j];
+      ASSERT_GE(x, 0);
+      ASSERT_LE(x, max_value);
+    }
+    ASSERT_TRUE(dl::verify_solution(p, dl::gold_solution(p)).verified());
+    ASSERT_EQ(dl::gold_solution(p).size(), 9 * p.ops.size() + 4);
+  }
+  EXPECT_THROW(dl::sample_chain_problem(0, g), lmlab::error);
+  EXPECT_THROW(dl::sample_chain_problem(2, g, 100), lmlab::error);
+}
+
+TEST(synth_verify, the_runner_end_to_end_on_a_tiny_model) {
+  dl::register_datalab();
+  const auto spec = lmlab::lab::parse_spec(
+      "name = \"s\"\n[model]\nd_model = 16\nn_layers = 1\nn_heads = 2\n[task]\nname = \"synth_verified\"\nops_min = 1\nops_max = 1\n"
+      "ood_ops = 2\nn_real = 50\nn_synth = 40\nn_test = 20\n[train]\nsteps = 20\nbatch_size = 8\nlr = 0.01\n",
+      "s.toml");
+  ASSERT_EQ(spec.runs.size(), 1u);
+  const auto r = lmlab::lab::run_config_once({spec.runs[0].config, 1, {}, nullptr, -1, nullptr});
+  EXPECT_EQ(r.steps, 20);
+  try {
+    lmlab::lab::parse_spec("name = \"s\"\n[task]\nname = \"synth_verified\"\nops_min = 3\nops_max = 2\n", "s.toml");
+    FAIL() << "ops_min > ops_max was accepted";
+  } catch (const lmlab::error& e) {
+    EXPECT_NE(std::string(e.what()).find("ops_min"), std::string::npos) << e.what();
+  }
+}
