@@ -195,6 +195,11 @@ void add_suite(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
       if (e.path().extension() == ".toml") {
         const std::string stem = e.path().stem().string();
         if (!a->only.empty() && ("," + a->only + ",").find("," + stem + ",") == std::string::npos) continue;
+        if (!lab::has_size(read_text_file(e.path()), e.path().string(), a->size)) {
+          std::printf("suite (%s): %s has no [sizes.%s]: not run at this size\n", a->size.c_str(), stem.c_str(),
+                      a->size.c_str());
+          continue;
+        }
         files.push_back(e.path().string());
       }
     std::sort(files.begin(), files.end());

@@ -735,18 +735,30 @@ experiment_spec load_spec(const std::filesystem::path& path, const std::vector<s
   return parse_spec(read_text_file(path), path.string(), overrides);
 }
 
-std::vector<std::string> size_overrides(std::string_view toml_text, std::string_view source, std::string_view size) {
-  toml::table root;
+namespace {
+toml::table parse_sizes_root(std::string_view toml_text, std::string_view source) {
   try {
-    root = toml::parse(toml_text, std::string(source));
+    return toml::parse(toml_text, std::string(source));
   } catch (const toml::parse_error& e) {
     throw lmlab::error(fmt::format("{}:{}: {}", source, e.source().begin.line, e.description()));
   }
+}
+}  // namespace
+
+bool has_size(std::string_view toml_text, std::string_view source, std::string_view size) {
+  const toml::table root = parse_sizes_root(toml_text, source);
+  const toml::node* sizes = root.get("sizes");
+  return size == "full" || (sizes && sizes->is_table() && sizes->as_table()->get(size) != nullptr);
+}
+
+std::vector<std::string> size_overrides(std::string_view toml_text, std::string_view source, std::string_view size) {
+  const toml::table root = parse_sizes_root(toml_text, source);
   std::vector<std::string> out;
   const toml::node* sizes = root.get("sizes");
   if (!sizes) return out;
   LMLAB_CHECK(sizes->is_table(), "{}: sizes: expected tables [sizes.quick], [sizes.full]", source);
   const toml::node* t = sizes->as_table()->get(size);
+  if (!t && size == "full") return out;  // the base values are the full size
   LMLAB_CHECK_HINT(t && t->is_table(), "add a [sizes." + std::string(size) + "] table of section.key = value overrides",
                    "{}: no size '{}'", source, size);
   for (auto&& [k, v] : *t->as_table()) {

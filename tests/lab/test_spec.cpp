@@ -466,3 +466,14 @@ TEST(spec, model_keys_are_the_models_field_table_plus_the_lab_conveniences) {
   EXPECT_EQ(keys.size(), n + 7);  // arch, mixer, d_head, d_ff, activation, rope_scaling_type, rope_scaling_factor
   EXPECT_TRUE(have.count("arch"));
 }
+
+TEST(spec, full_is_the_base_values_and_a_spec_without_a_quick_table_is_not_in_the_quick_suite) {
+  const std::string with_quick = "name = \"a\"\n[sizes.quick]\n\"train.steps\" = 10\n";
+  const std::string without = "name = \"b\"\n";
+  EXPECT_TRUE(lmlab::lab::has_size(with_quick, "a.toml", "quick"));
+  EXPECT_FALSE(lmlab::lab::has_size(without, "b.toml", "quick"));
+  EXPECT_TRUE(lmlab::lab::has_size(without, "b.toml", "full"));
+  EXPECT_TRUE(lmlab::lab::size_overrides(with_quick, "a.toml", "full").empty());
+  EXPECT_EQ(lmlab::lab::size_overrides(with_quick, "a.toml", "quick"), std::vector<std::string>{"train.steps=10"});
+  EXPECT_THROW(lmlab::lab::size_overrides(with_quick, "a.toml", "huge"), lmlab::error);
+}
