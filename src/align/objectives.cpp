@@ -29,6 +29,28 @@ tensor dpo_loss(const tensor& pi_w, const tensor& pi_l, const tensor& ref_w, con
   return mean(softplus(mul_scalar(margin, -beta)));
 }
 
+std::vector<double> combine_ensemble(const std::vector<std::vector<double>>& scores, const std::string& rule, double lambda) {
+  LMLAB_CHECK(!scores.empty(), "align: combine_ensemble: no members");
+  LMLAB_CHECK(rule == "mean" || rule == "worst" || rule == "uncertainty",
+              "align: combine_ensemble: unknown rule '{}' (mean, worst, uncertainty)", rule);
+  const std::size_t M = scores.size(), N = scores[0].size();
+  for (const auto& m : scores) LMLAB_CHECK(m.size() == N, "align: combine_ensemble: members score {} and {} samples", N, m.size());
+  std::vector<double> out(N);
+  for (std::size_t i = 0; i < N; ++i) {
+    double mu = 0, lo = INFINITY;
+    for (std::size_t m = 0; m < M; ++m) {
+      mu += scores[m][i];
+      lo = std::min(lo, scores[m][i]);
+    }
+    mu /= static_cast<double>(M);
+    double var = 0;
+    for (std::size_t m = 0; m < M; ++m) var += (scores[m][i] - mu) * (scores[m][i] - mu);
+    var /= static_cast<double>(M);
+    out[i] = rule == "worst" ? lo : rule == "uncertainty" ? mu - lambda * var : mu;
+  }
+  return out;
+}
+
 double bon_kl(std::int64_t n) {
   LMLAB_CHECK(n >= 1, "align: bon_kl: n must be >= 1, got {}", n);
   const double x = static_cast<double>(n);

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/tensor.hpp"
@@ -55,6 +56,14 @@ double bon_expected(const pool& p, std::int64_t n, std::span<const double> value
 // ref: Beirami et al. 2024 (arXiv 2401.01879) sec. 2 (the best-of-n policy of a discrete
 // reference, ties included).
 double bon_kl_sampled(const pool& p, std::int64_t n);
+
+// An ensemble's combined reward per sample from scores[m][i] (member m, sample i):
+//   "mean"         the members' mean;
+//   "worst"        their minimum (worst-case optimisation, WCO);
+//   "uncertainty"  mean - lambda * variance over members (population variance; UWO).
+// ref: Coste et al. 2024, "Reward Model Ensembles Help Mitigate Overoptimization"
+// (arXiv:2310.02743), sec. 3 (mean, WCO, UWO).
+std::vector<double> combine_ensemble(const std::vector<std::vector<double>>& scores, const std::string& rule, double lambda);
 
 // Least-squares fits through the origin of R(d) = gold(d) - gold(0) over points (d_i, R_i):
 //   best-of-n  R = d (alpha - beta d)          ref: Gao et al. 2022 sec. 1, R_bon(d)

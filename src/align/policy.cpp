@@ -142,14 +142,14 @@ std::vector<double> log_ratios(models::causal_lm& ref, const std::vector<token_s
   return out;
 }
 
-std::unique_ptr<models::lm> pretrain_reference(const arithmetic_env& env, const policy_config& c, std::uint64_t seed,
-                                               std::vector<float>* losses) {
+std::unique_ptr<models::lm> pretrain_policy(std::int64_t vocab_size, std::int64_t n_ctx, std::int32_t pad, const policy_config& c,
+                                            std::uint64_t seed, const example_fn& draw, std::vector<float>* losses) {
   models::lm_config mc;
-  mc.vocab_size = env.vocab().size();
+  mc.vocab_size = vocab_size;
   mc.d_model = c.d_model;
   mc.n_layers = c.n_layers;
   mc.n_heads = c.n_heads;
-  mc.n_ctx = env.n_ctx();
+  mc.n_ctx = n_ctx;
   mc.validate("task.policy_");
   auto model = models::make_model(mc, seed);
   train::adamw_options ao;
@@ -166,11 +166,11 @@ std::unique_ptr<models::lm> pretrain_reference(const arithmetic_env& env, const 
     rng r(seed, 0x5F7ull + static_cast<std::uint64_t>(step));  // batches are a pure function of (seed, step)
     std::vector<token_seq> prompts, responses;
     for (std::int64_t i = 0; i < c.batch; ++i) {
-      const item it = env.draw(r);
-      prompts.push_back(it.prompt);
-      responses.push_back(env.pretraining_response(it, r));
+      auto [x, y] = draw(r);
+      prompts.push_back(std::move(x));
+      responses.push_back(std::move(y));
     }
-    const packed_batch pb = pack(prompts, responses, env.pad());
+    const packed_batch pb = pack(prompts, responses, pad);
     train::step_batch sb;
     sb.inputs = pb.inputs;
     sb.targets = tensor::from<std::int32_t>({pb.B, pb.T}, std::span<const std::int32_t>(pb.targets));
@@ -183,6 +183,17 @@ std::unique_ptr<models::lm> pretrain_reference(const arithmetic_env& env, const 
   train::train_steps(*model, opt, sched, 1.0, 0, c.steps, cb);
   model->eval();
   return model;
+}
+
+std::unique_ptr<models::lm> pretrain_reference(const arithmetic_env& env, const policy_config& c, std::uint64_t seed,
+                                               std::vector<float>* losses) {
+  return pretrain_policy(env.vocab().size(), env.n_ctx(), env.pad(), c, seed,
+                         [&](rng& r) {
+                           item it = env.draw(r);
+                           token_seq y = env.pretraining_response(it, r);
+                           return std::pair<token_seq, token_seq>{std::move(it.prompt), std::move(y)};
+                         },
+                         losses);
 }
 
 std::unique_ptr<models::lm> clone(const models::lm& m) {

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <utility>
 #include <memory>
 #include <vector>
 
@@ -61,6 +63,12 @@ struct policy_config {
   std::int64_t steps = 400, batch = 32;
   double lr = 3e-3;
 };
+// Builds a GPT policy (c's shape, vocab_size, n_ctx) and pretrains it through train::train_steps
+// on (prompt, response) examples from `draw` (called batch times per step with an rng that is a
+// pure function of (seed, step)); returns the model in eval mode.
+using example_fn = std::function<std::pair<token_seq, token_seq>(rng&)>;
+std::unique_ptr<models::lm> pretrain_policy(std::int64_t vocab_size, std::int64_t n_ctx, std::int32_t pad, const policy_config& c,
+                                            std::uint64_t seed, const example_fn& draw, std::vector<float>* losses = nullptr);
 // Builds the reference policy and pretrains it on env.pretraining_response data (items and
 // responses drawn from `seed`); returns the model in eval mode.
 std::unique_ptr<models::lm> pretrain_reference(const arithmetic_env& env, const policy_config& c, std::uint64_t seed,

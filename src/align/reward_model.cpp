@@ -2,6 +2,7 @@
 #include "align/reward_model.hpp"
 
 #include <cmath>
+#include <map>
 
 #include "align/objectives.hpp"
 #include "autograd/autograd.hpp"
@@ -29,8 +30,7 @@ reward_model::reward_model(const nlohmann::json& backbone, std::int64_t vocab_si
   head_b_.set_requires_grad(true).set_name("head.bias");
 }
 
-tensor reward_model::forward(const packed_batch& b) {
-  const std::int64_t B = b.B, T = b.T, C = lm_->config().d_model;
+tensor reward_model::final_hidden(const packed_batch& b) {
   // The last block's residual stream, observed through its hook point (B, T, C).
   tensor resid;
   auto& hp = lm_->blocks[lm_->blocks.size() - 1].hook_resid_post;
@@ -45,7 +45,12 @@ tensor reward_model::forward(const packed_batch& b) {
     throw;
   }
   hp.remove(h);
-  tensor hn = static_cast<models::norm_module&>(*lm_->ln_f).forward(resid);  // (B,T,C)
+  return static_cast<models::norm_module&>(*lm_->ln_f).forward(resid);  // (B,T,C)
+}
+
+tensor reward_model::forward(const packed_batch& b) {
+  const std::int64_t B = b.B, T = b.T, C = lm_->config().d_model;
+  tensor hn = final_hidden(b);  // (B,T,C)
   tensor pick = tensor::zeros({B, T, 1}, hn.type());
   dispatch_float(pick.type(), "align", [&]<class F>() {
     for (std::int64_t i = 0; i < B; ++i) pick.data<F>()[i * T + b.last[static_cast<std::size_t>(i)]] = F(1);
@@ -53,6 +58,13 @@ tensor reward_model::forward(const packed_batch& b) {
   tensor last = sum(mul(hn, expand(pick, {B, T, C})), {1});            // (B,C)
   tensor r = sum(mul(last, expand(unsqueeze(head_w_, 0), {B, C})), {1});  // (B)
   return add(r, expand(head_b_, {B}));
+}
+
+tensor reward_model::forward_all(const packed_batch& b) {
+  const std::int64_t B = b.B, T = b.T, C = lm_->config().d_model;
+  tensor hn = final_hidden(b);                                                        // (B,T,C)
+  tensor r = sum(mul(hn, expand(unsqueeze(unsqueeze(head_w_, 0), 0), {B, T, C})), {2});  // (B,T)
+  return add(r, expand(unsqueeze(head_b_, 0), {B, T}));
 }
 
 std::vector<double> reward_model::score(const std::vector<token_seq>& prompts, const std::vector<token_seq>& responses,
@@ -73,6 +85,20 @@ std::vector<double> reward_model::score(const std::vector<token_seq>& prompts, c
   return out;
 }
 
+void reward_model::init_from(const models::lm& src) {
+  std::map<std::string, tensor> from;
+  for (const auto& [name, t] : src.named_parameters()) from.emplace(name, t);
+  for (auto& [name, t] : lm_->named_parameters()) {
+    const auto it = from.find(name);
+    if (name == "lm_head.weight" && it == from.end()) continue;  // unused by the reward model (tied in the source)
+    LMLAB_CHECK(it != from.end(), "align: reward model init: the source model has no '{}'", name);
+    LMLAB_CHECK(it->second.shape() == t.shape(), "align: reward model init: '{}' is {} in the source, {} here", name,
+                shape_str(it->second.shape()), shape_str(t.shape()));
+    tensor d = t;
+    d.copy_from(it->second);
+  }
+}
+
 nn::named_tensors reward_model::named_parameters() const {
   nn::named_tensors p = lm_->named_parameters();
   p.emplace_back("head.weight", head_w_);
@@ -91,6 +117,10 @@ std::vector<preference_pair> make_pairs(models::causal_lm& policy, const arithme
                                         const labeller& lab, rng& r) {
   LMLAB_CHECK(lab.label_noise >= 0 && lab.label_noise <= 0.5, "align: label_noise {} outside [0, 0.5]", lab.label_noise);
   LMLAB_CHECK(lab.length_bias >= 0 && lab.length_bias <= 1, "align: length_bias {} outside [0, 1]", lab.length_bias);
+  LMLAB_CHECK(lab.sycophancy_bias >= 0 && lab.sycophancy_bias <= 1, "align: sycophancy_bias {} outside [0, 1]",
+              lab.sycophancy_bias);
+  LMLAB_CHECK(lab.keyword_bias >= 0 && lab.keyword_bias <= 1, "align: keyword_bias {} outside [0, 1]", lab.keyword_bias);
+  const bool any_bias = lab.length_bias > 0 || lab.sycophancy_bias > 0 || lab.keyword_bias > 0;
   std::vector<preference_pair> out;
   const std::int64_t per_batch = 64;
   for (std::int64_t tries = 0; static_cast<std::int64_t>(out.size()) < n; tries += per_batch) {
@@ -108,17 +138,23 @@ std::vector<preference_pair> make_pairs(models::causal_lm& policy, const arithme
     for (std::int64_t i = 0; i < per_batch && static_cast<std::int64_t>(out.size()) < n; ++i) {
       const auto& y1 = s.responses[static_cast<std::size_t>(2 * i)];
       const auto& y2 = s.responses[static_cast<std::size_t>(2 * i + 1)];
-      const double g1 = env.score(items[static_cast<std::size_t>(i)], y1).reward;
-      const double g2 = env.score(items[static_cast<std::size_t>(i)], y2).reward;
+      const gold_score s1 = env.score(items[static_cast<std::size_t>(i)], y1);
+      const gold_score s2 = env.score(items[static_cast<std::size_t>(i)], y2);
+      const double g1 = s1.reward, g2 = s2.reward;
       if (g1 == g2) continue;
       preference_pair p{items[static_cast<std::size_t>(i)], g1 > g2 ? y1 : y2, g1 > g2 ? y2 : y1, false, false};
       // The noise draw comes first and the bias draw only when there is a bias, so an unbiased
       // labeller draws exactly as before the bias existed (same pairs, same runs).
-      const double u_noise = r.uniform(), u_bias = lab.length_bias > 0 ? r.uniform() : 1.0;
-      if (u_bias < lab.length_bias && y1.size() != y2.size()) {
+      const double u_noise = r.uniform(), u_bias = any_bias ? r.uniform() : 1.0;
+      // prefer(y1 over y2 when first_wins)
+      auto prefer = [&](bool first_wins) {
         p.biased = true;
-        if (p.chosen.size() < p.rejected.size()) std::swap(p.chosen, p.rejected);
-      }
+        p.chosen = first_wins ? y1 : y2;
+        p.rejected = first_wins ? y2 : y1;
+      };
+      if (u_bias < lab.length_bias && y1.size() != y2.size()) prefer(y1.size() > y2.size());
+      if (u_bias < lab.sycophancy_bias && s1.agrees != s2.agrees) prefer(s1.agrees);
+      if (u_bias < lab.keyword_bias && s1.keyword != s2.keyword) prefer(s1.keyword);
       if (u_noise < lab.label_noise) {
         std::swap(p.chosen, p.rejected);
         p.flipped = true;

@@ -29,15 +29,22 @@ class reward_model {
 
   // Rewards (B) of packed (prompt + response) rows, packed whole (policy.hpp pack); differentiable.
   tensor forward(const packed_batch& b);
+  // The scalar head at every position (B, T) of packed whole rows: what a process reward model
+  // reads at each step's end (chain.hpp); differentiable.
+  tensor forward_all(const packed_batch& b);
   // Rewards without autograd, in chunks of `chunk` rows.
   std::vector<double> score(const std::vector<token_seq>& prompts, const std::vector<token_seq>& responses,
                             std::int32_t pad, std::int64_t chunk = 256);
 
+  // Copies every backbone weight from `src` (same config: names and shapes must match), as an
+  // RLHF reward model starts from the policy's weights (Ouyang et al. 2022 sec. 3.5).
+  void init_from(const models::lm& src);
   nn::named_tensors named_parameters() const;
   std::int64_t num_parameters() const;
   models::lm& backbone() { return *lm_; }
 
  private:
+  tensor final_hidden(const packed_batch& b);  // ln_f of the last block's residual (B, T, C)
   std::unique_ptr<models::lm> lm_;
   tensor head_w_, head_b_;  // (C), (1)
 };
@@ -47,15 +54,22 @@ struct preference_pair {
   item prompt;
   token_seq chosen, rejected;
   bool flipped = false;  // label noise swapped the gold preference
-  bool biased = false;   // the label came from the length rule, not from gold
+  bool biased = false;   // the label came from a bias rule, not from gold
 };
 
-// How pairs are labelled: by gold, except that a share `length_bias` of pairs whose responses
-// differ in length prefer the longer one (a biased labeller, issue 14 item 5), and then each
-// label is flipped with probability `label_noise`.
+// How pairs are labelled: by gold, except for biased labellers (issue 14 item 5), each applied
+// to a share of the pairs it can tell apart (one uniform per pair decides for all three):
+//   length_bias      pairs whose responses differ in length prefer the longer one;
+//   sycophancy_bias  pairs where exactly one response agrees with the prompt's stated opinion
+//                    prefer the agreeing one (whether the opinion is right or not);
+//   keyword_bias     pairs where exactly one response contains the keyword prefer that one;
+// (a later rule overrides an earlier one), and then each label is flipped with probability
+// `label_noise`.
 struct labeller {
   double label_noise = 0;
   double length_bias = 0;
+  double sycophancy_bias = 0;
+  double keyword_bias = 0;
 };
 
 // `n` pairs with distinct gold rewards (ties are redrawn, at most 50 n tries), both responses

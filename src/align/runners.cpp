@@ -7,6 +7,7 @@
 #include <map>
 #include <numeric>
 
+#include "align/chain.hpp"
 #include "align/objectives.hpp"
 #include "align/reward_model.hpp"
 #include "analysis/stats.hpp"
@@ -36,6 +37,11 @@ const tasks::param_table<overopt_config>& overopt_params() {
         .add("style_cap", &C::style_cap, "gold: fillers up to this count earn style_bonus each", 0, 64)
         .add("style_bonus", &C::style_bonus, "gold reward per filler up to style_cap", 0, inf)
         .add("style_penalty", &C::style_penalty, "gold reward lost per filler beyond style_cap", 0, inf)
+        .add("opinion", &C::opinion, "prompts state a user's claimed answer (sycophancy measurements)")
+        .add("opinion_wrong_rate", &C::opinion_wrong_rate, "share of stated opinions that are wrong", 0, 1)
+        .add("sycophancy_p", &C::sycophancy_p, "reference data: share of answers that copy the stated opinion", 0, 1)
+        .add("keyword_p", &C::keyword_p, "reference data: share of answers followed by the keyword '#'", 0, 1)
+        .add("keyword_penalty", &C::keyword_penalty, "gold reward lost by a response containing the keyword", 0, inf)
         .add("policy_d_model", &C::policy_d_model, "reference policy width", 8, 4096)
         .add("policy_layers", &C::policy_layers, "reference policy blocks", 1, 64)
         .add("policy_heads", &C::policy_heads, "reference policy attention heads", 1, 64)
@@ -43,12 +49,20 @@ const tasks::param_table<overopt_config>& overopt_params() {
         .add("policy_batch", &C::policy_batch, "reference policy pretraining batch", 1, 4096)
         .add("policy_lr", &C::policy_lr, "reference policy pretraining learning rate", 0, 1)
         .add("optimizer", &C::optimizer, "bon | rl (against the proxy) | dpo (on the proxy's pairs)", -inf, inf, {"bon", "rl", "dpo"})
-        .add("reward", &C::reward, "what the optimiser maximises: the proxy, or the gold reward itself (oracle)", -inf, inf,
-             {"proxy", "gold"})
+        .add("reward", &C::reward,
+             "what the optimiser maximises: the learned proxy, the gold reward itself (oracle), or a programmatic proxy "
+             "that checks only the format or only the answer's last digit (a visible test)",
+             -inf, inf, {"proxy", "gold", "format", "visible_test"})
         .add("rm_pairs", &C::rm_pairs, "preference pairs the proxy is trained on", 1, 1e7)
         .add("eval_pairs", &C::eval_pairs, "held-out gold-labelled pairs for rm_accuracy", 1, 1e7)
         .add("label_noise", &C::label_noise, "share of preference labels flipped", 0, 0.5)
         .add("length_bias", &C::length_bias, "share of pairs (of unequal length) labelled 'the longer is better'", 0, 1)
+        .add("sycophancy_bias", &C::sycophancy_bias, "share of pairs labelled 'agrees with the stated opinion is better'", 0, 1)
+        .add("keyword_bias", &C::keyword_bias, "share of pairs labelled 'contains the keyword is better'", 0, 1)
+        .add("ensemble", &C::ensemble, "proxy reward models (seeds) in the ensemble", 1, 64)
+        .add("ensemble_rule", &C::ensemble_rule, "how the ensemble's scores combine (Coste et al. 2024)", -inf, inf,
+             {"mean", "worst", "uncertainty"})
+        .add("ensemble_lambda", &C::ensemble_lambda, "uncertainty rule: mean - lambda * variance of the members", 0, inf)
         .add("prompts", &C::prompts, "bon: prompts evaluated", 2, 1e6)
         .add("pool", &C::pool, "bon: samples per prompt = the largest n (a power of 2)", 2, 65536)
         .add("bootstrap", &C::bootstrap, "resamples of prompts for the fits' CIs", 10, 1e6)
@@ -72,6 +86,12 @@ void check(const overopt_config& c) {
   if (c.policy_d_model % c.policy_heads != 0)
     throw tasks::param_error("policy_heads", fmt::format("align_overopt: policy_heads: {} does not divide policy_d_model {}",
                                                          c.policy_heads, c.policy_d_model));
+  if (c.optimizer != "bon" && (c.reward == "format" || c.reward == "visible_test"))
+    throw tasks::param_error("reward", fmt::format("align_overopt: reward: '{}' is only implemented for optimizer = \"bon\"", c.reward));
+  if ((c.sycophancy_bias > 0 || c.sycophancy_p != 0.2 || c.opinion_wrong_rate != 0.5) && !c.opinion)
+    throw tasks::param_error("opinion", "align_overopt: sycophancy_bias, sycophancy_p and opinion_wrong_rate need opinion = true");
+  if (c.keyword_bias > 0 && c.keyword_p == 0)
+    throw tasks::param_error("keyword_p", "align_overopt: keyword_bias needs keyword_p > 0 (a reference that writes the keyword)");
   if (c.max_filler < c.style_cap)
     throw tasks::param_error("style_cap", fmt::format("align_overopt: style_cap {} exceeds max_filler {}", c.style_cap, c.max_filler));
 }
@@ -85,6 +105,11 @@ env_config overopt_config::env() const {
   e.style_bonus = style_bonus;
   e.style_cap = style_cap;
   e.style_penalty = style_penalty;
+  e.opinion = opinion;
+  e.opinion_wrong_rate = opinion_wrong_rate;
+  e.sycophancy_p = sycophancy_p;
+  e.keyword_p = keyword_p;
+  e.keyword_penalty = keyword_penalty;
   return e;
 }
 
@@ -107,9 +132,24 @@ struct setup {
   std::unique_ptr<arithmetic_env> env;
   std::unique_ptr<models::lm> ref;
   std::unique_ptr<reward_model> rm;
+  std::vector<std::unique_ptr<reward_model>> extra;  // ensemble members 2.. (rm is the first)
   std::vector<preference_pair> pairs;  // what the proxy (and DPO) trained on
   double rm_loss = 0;  // the proxy's last Bradley-Terry training loss
 };
+
+// Each member's scores: scores[m][i].
+std::vector<std::vector<double>> member_scores(setup& s, const std::vector<token_seq>& prompts,
+                                               const std::vector<token_seq>& responses) {
+  std::vector<std::vector<double>> out{s.rm->score(prompts, responses, s.env->pad())};
+  for (auto& m : s.extra) out.push_back(m->score(prompts, responses, s.env->pad()));
+  return out;
+}
+
+// The proxy the optimiser sees: the reward model, or the ensemble's combination.
+std::vector<double> proxy_score(setup& s, const std::vector<token_seq>& prompts, const std::vector<token_seq>& responses) {
+  if (s.extra.empty()) return s.rm->score(prompts, responses, s.env->pad());
+  return combine_ensemble(member_scores(s, prompts, responses), s.cfg.ensemble_rule, s.cfg.ensemble_lambda);
+}
 
 // Writes to the store when there is one (tests run without).
 struct sink {
@@ -145,14 +185,50 @@ setup build_setup(const lab::run_context& ctx, const sink& out) {
       lab::lm_model_json(ctx.config.contains("model") ? ctx.config.at("model") : nlohmann::json::object());
   s.rm = std::make_unique<reward_model>(backbone, s.env->vocab().size(), s.env->n_ctx(), ctx.seed ^ 0x52A1ull);
   s.ref = pretrain_reference(*s.env, s.cfg.policy(), ctx.seed);
+  // Best-of-n against gold or a programmatic check needs no learned proxy.
+  if (s.cfg.optimizer == "bon" && s.cfg.reward != "proxy") return s;
   rng pair_rng(ctx.seed, 0xA11ull);
-  s.pairs = make_pairs(*s.ref, *s.env, s.cfg.rm_pairs, {s.cfg.label_noise, s.cfg.length_bias}, pair_rng);
+  s.pairs = make_pairs(*s.ref, *s.env, s.cfg.rm_pairs,
+                       {s.cfg.label_noise, s.cfg.length_bias, s.cfg.sycophancy_bias, s.cfg.keyword_bias}, pair_rng);
   const auto& pairs = s.pairs;
+  // The configured bias fractions (x axes of the report's plots) and the share of labels a bias
+  // actually reversed against gold.
+  out.metric("bias_length", s.cfg.length_bias);
+  out.metric("bias_sycophancy", s.cfg.sycophancy_bias);
+  out.metric("bias_keyword", s.cfg.keyword_bias);
+  double reversed = 0;
+  for (const auto& p : pairs)
+    reversed += p.biased && s.env->score(p.prompt, p.chosen).reward < s.env->score(p.prompt, p.rejected).reward ? 1.0 : 0.0;
+  out.metric("bias_reversed_share", reversed / static_cast<double>(pairs.size()));
   rng eval_rng(ctx.seed, 0xA12ull);
   const auto held_out = make_pairs(*s.ref, *s.env, s.cfg.eval_pairs, labeller{}, eval_rng);  // gold labels
   const nlohmann::json train = ctx.config.contains("train") ? ctx.config.at("train") : nlohmann::json::object();
   const auto losses = train_reward_model(*s.rm, pairs, rm_train_from(train), s.env->pad(), ctx.seed);
-  const double acc = pair_accuracy(*s.rm, held_out, s.env->pad());
+  // Ensemble members: the same pairs, other initialisation and batch seeds (Coste et al. 2024).
+  for (std::int64_t m = 1; m < s.cfg.ensemble; ++m) {
+    const std::uint64_t ms = ctx.seed + 0x9E37ull * static_cast<std::uint64_t>(m);
+    s.extra.push_back(std::make_unique<reward_model>(backbone, s.env->vocab().size(), s.env->n_ctx(), ms ^ 0x52A1ull));
+    train_reward_model(*s.extra.back(), pairs, rm_train_from(train), s.env->pad(), ms);
+  }
+  double acc = pair_accuracy(*s.rm, held_out, s.env->pad());
+  if (!s.extra.empty()) {  // the combined score's accuracy (what is optimised), and the members'
+    std::vector<token_seq> prompts, chosen, rejected;
+    for (const auto& p : held_out) {
+      prompts.push_back(p.prompt.prompt);
+      chosen.push_back(p.chosen);
+      rejected.push_back(p.rejected);
+    }
+    const auto sc = member_scores(s, prompts, chosen), sr = member_scores(s, prompts, rejected);
+    double member = 0;
+    for (std::size_t m = 0; m < sc.size(); ++m)
+      for (std::size_t i = 0; i < held_out.size(); ++i) member += sc[m][i] > sr[m][i] ? 1.0 : sc[m][i] == sr[m][i] ? 0.5 : 0.0;
+    out.metric("rm_member_accuracy", member / static_cast<double>(sc.size() * held_out.size()));
+    const auto cc = combine_ensemble(sc, s.cfg.ensemble_rule, s.cfg.ensemble_lambda);
+    const auto cr = combine_ensemble(sr, s.cfg.ensemble_rule, s.cfg.ensemble_lambda);
+    acc = 0;
+    for (std::size_t i = 0; i < held_out.size(); ++i) acc += cc[i] > cr[i] ? 1.0 : cc[i] == cr[i] ? 0.5 : 0.0;
+    acc /= static_cast<double>(held_out.size());
+  }
   out.metric("rm_accuracy", acc);
   out.metric("rm_train_accuracy", pair_accuracy(*s.rm, pairs, s.env->pad()));
   out.metric("rm_params", static_cast<double>(s.rm->num_parameters()));
@@ -165,7 +241,8 @@ setup build_setup(const lab::run_context& ctx, const sink& out) {
 
 // Per-sample quantities of a set of responses: gold reward, correctness, filler count.
 struct scored {
-  std::vector<double> gold, correct, filler, well_formed;
+  std::vector<double> gold, correct, filler, well_formed, length, agrees, keyword, units_correct, wellformed_wrong,
+      units_wrong;
 };
 scored score_gold(const arithmetic_env& env, const std::vector<item>& items, const std::vector<token_seq>& responses) {
   scored s;
@@ -175,6 +252,12 @@ scored score_gold(const arithmetic_env& env, const std::vector<item>& items, con
     s.correct.push_back(g.correct ? 1.0 : 0.0);
     s.filler.push_back(static_cast<double>(g.filler));
     s.well_formed.push_back(g.well_formed ? 1.0 : 0.0);
+    s.length.push_back(static_cast<double>(g.length));
+    s.agrees.push_back(g.agrees ? 1.0 : 0.0);
+    s.keyword.push_back(g.keyword ? 1.0 : 0.0);
+    s.units_correct.push_back(g.units_correct ? 1.0 : 0.0);
+    s.wellformed_wrong.push_back(g.well_formed && !g.correct ? 1.0 : 0.0);  // passes a format check, fails gold
+    s.units_wrong.push_back(g.units_correct && !g.correct ? 1.0 : 0.0);     // passes the visible test, fails gold
   }
   return s;
 }
@@ -217,23 +300,57 @@ void log_curve_summary(const sink& out, const std::vector<double>& d, const std:
   out.metric("gap_growth", (proxy.back() - proxy.front()) - (gold.back() - gold.front()));
 }
 
+// Gold curve (mean over prompts of E[gold of best-of-n]) for n = ns, with each prompt's pool
+// reranked by `proxies[p]` instead of the pool's own proxy.
+std::vector<double> bon_gold_curve(const std::vector<pool>& pools, const std::vector<std::vector<double>>& proxies,
+                                   const std::vector<std::int64_t>& ns) {
+  std::vector<double> out;
+  for (const std::int64_t n : ns) {
+    double g = 0;
+    for (std::size_t p = 0; p < pools.size(); ++p) {
+      pool q = pools[p];
+      q.proxy = proxies[p];
+      g += bon_expected(q, n, q.gold);
+    }
+    out.push_back(g / static_cast<double>(pools.size()));
+  }
+  return out;
+}
+
 lab::run_result run_bon(const lab::run_context& ctx, setup& s, const sink& out) {
   const auto& c = s.cfg;
   const arithmetic_env& env = *s.env;
+  const bool check_reward = c.reward == "format" || c.reward == "visible_test";
   rng r(ctx.seed, 0xB0Bull);
   std::vector<pool> pools;
   std::vector<scored> per_prompt;
+  std::vector<item> prompt_items;
+  std::vector<std::vector<std::vector<double>>> members;  // ensemble: [prompt][member][sample]
   for (std::int64_t p = 0; p < c.prompts; ++p) {
     const item it = env.draw(r);
+    prompt_items.push_back(it);
     std::vector<token_seq> prompts(static_cast<std::size_t>(c.pool), it.prompt);
     const samples smp = sample_responses(*s.ref, prompts, env.max_response(), env.eos(), r);
     pool pl;
     const std::vector<item> items(prompts.size(), it);
     per_prompt.push_back(score_gold(env, items, smp.responses));
-    pl.proxy = c.reward == "gold" ? per_prompt.back().gold : s.rm->score(prompts, smp.responses, env.pad());
+    const scored& sc = per_prompt.back();
+    if (c.reward == "gold") {
+      pl.proxy = sc.gold;
+    } else if (check_reward) {
+      // A programmatic proxy: the gold rule with its correctness term replaced by the check
+      // (the format, or the answer's last digit), so proxy - gold = 1[check passes, answer wrong].
+      const auto& chk = c.reward == "format" ? sc.well_formed : sc.units_correct;
+      for (std::size_t i = 0; i < sc.gold.size(); ++i) pl.proxy.push_back(sc.gold[i] - sc.correct[i] + chk[i]);
+    } else if (!s.extra.empty()) {
+      members.push_back(member_scores(s, prompts, smp.responses));
+      pl.proxy = combine_ensemble(members.back(), c.ensemble_rule, c.ensemble_lambda);
+    } else {
+      pl.proxy = s.rm->score(prompts, smp.responses, env.pad());
+    }
     std::map<token_seq, std::int64_t> ids;
     for (const auto& y : smp.responses) pl.response_id.push_back(ids.emplace(y, static_cast<std::int64_t>(ids.size())).first->second);
-    pl.gold = per_prompt.back().gold;
+    pl.gold = sc.gold;
     pools.push_back(std::move(pl));
   }
   std::vector<std::int64_t> ns;
@@ -242,14 +359,34 @@ lab::run_result run_bon(const lab::run_context& ctx, setup& s, const sink& out) 
   std::vector<std::vector<double>> gold(ns.size()), proxy(ns.size());
   std::vector<double> d, mean_gold, mean_proxy;
   double final_accuracy = 0;
+  // Per-sample behaviours whose best-of-n expectation is logged per slice (beside gold, proxy):
+  // what a biased proxy can drive up (length, agreement with a wrong stated opinion, the
+  // keyword) and what a programmatic proxy can pass while gold fails.
+  struct behaviour {
+    std::string name;
+    std::vector<double> scored::*values;
+    bool wrong_opinion_only = false;  // averaged over prompts whose stated opinion is wrong
+  };
+  std::vector<behaviour> behaviours{{"accuracy", &scored::correct}, {"filler", &scored::filler}, {"length", &scored::length}};
+  if (c.opinion) behaviours.push_back({"agree_wrong", &scored::agrees, true});
+  if (c.keyword_p > 0) behaviours.push_back({"keyword", &scored::keyword});
+  if (c.reward != "proxy") {
+    behaviours.push_back({"format_pass", &scored::well_formed});
+    behaviours.push_back({"wellformed_wrong", &scored::wellformed_wrong});
+    behaviours.push_back({"units_wrong", &scored::units_wrong});
+  }
   for (std::size_t k = 0; k < ns.size(); ++k) {
     const std::int64_t n = ns[k];
-    double acc = 0, fill = 0, kls = 0;
+    double kls = 0;
+    std::vector<double> beh(behaviours.size(), 0.0), beh_n(behaviours.size(), 0.0);
     for (std::size_t p = 0; p < pools.size(); ++p) {
       gold[k].push_back(bon_expected(pools[p], n, pools[p].gold));
       proxy[k].push_back(bon_expected(pools[p], n, pools[p].proxy));
-      acc += bon_expected(pools[p], n, per_prompt[p].correct);
-      fill += bon_expected(pools[p], n, per_prompt[p].filler);
+      for (std::size_t b = 0; b < behaviours.size(); ++b) {
+        if (behaviours[b].wrong_opinion_only && !prompt_items[p].opinion_wrong) continue;
+        beh[b] += bon_expected(pools[p], n, per_prompt[p].*behaviours[b].values);
+        beh_n[b] += 1;
+      }
       kls += bon_kl_sampled(pools[p], n);
     }
     const double P = static_cast<double>(pools.size());
@@ -259,15 +396,19 @@ lab::run_result run_bon(const lab::run_context& ctx, setup& s, const sink& out) 
     mean_proxy.push_back(mean_of(proxy[k]));
     out.eval(slice, "gold", mean_gold.back(), c.prompts);
     out.eval(slice, "proxy", mean_proxy.back(), c.prompts);
-    out.eval(slice, "accuracy", acc / P, c.prompts);
-    final_accuracy = acc / P;
-    out.eval(slice, "filler", fill / P, c.prompts);
+    std::string line;
+    for (std::size_t b = 0; b < behaviours.size(); ++b) {
+      const double v = beh_n[b] > 0 ? beh[b] / beh_n[b] : NAN;
+      if (beh_n[b] > 0) out.eval(slice, behaviours[b].name, v, static_cast<std::int64_t>(beh_n[b]));
+      line += fmt::format(", {} {:.3f}", behaviours[b].name, v);
+      if (b == 0) final_accuracy = v;
+    }
     out.eval(slice, "kl", bon_kl(n), c.prompts);
     out.eval(slice, "kl_sampled", kls / P, c.prompts);
     out.eval(slice, "d", d.back(), c.prompts);
     out.eval(slice, "difficulty", static_cast<double>(n), c.prompts);
-    out.say(fmt::format("best-of-{}: KL {:.3f} (sampled {:.3f}), gold {:.3f}, proxy {:.3f}, accuracy {:.3f}, filler {:.2f}", n,
-                        bon_kl(n), kls / P, mean_gold.back(), mean_proxy.back(), acc / P, fill / P));
+    out.say(fmt::format("best-of-{}: KL {:.3f} (sampled {:.3f}), gold {:.3f}, proxy {:.3f}{}", n, bon_kl(n), kls / P,
+                        mean_gold.back(), mean_proxy.back(), line));
   }
   // Fit on R = gold(n) - gold(1) against d = sqrt(KL_bon), bootstrapping prompts.
   auto refit = [&](std::span<const double> prompt_idx) {
@@ -289,6 +430,26 @@ lab::run_result run_bon(const lab::run_context& ctx, setup& s, const sink& out) 
   if (f.ok && f.beta > 0) {
     out.metric("d_peak_fit", f.alpha / (2 * f.beta));  // argmax of d (alpha - beta d)
     out.metric("gold_gain_peak_fit", f.alpha * f.alpha / (4 * f.beta));
+  }
+  // Ensembles: the same pools reranked by one member ("single") and by each rule, so the rules
+  // are compared on the same samples and members (paired within the run).
+  if (!members.empty()) {
+    for (const std::string rule : {"single", "mean", "worst", "uncertainty"}) {
+      std::vector<std::vector<double>> prox;
+      for (const auto& m : members) prox.push_back(rule == "single" ? m[0] : combine_ensemble(m, rule, c.ensemble_lambda));
+      const auto g = bon_gold_curve(pools, prox, ns);
+      const std::size_t pk = static_cast<std::size_t>(std::max_element(g.begin(), g.end()) - g.begin());
+      std::vector<double> rr;
+      for (const double x : g) rr.push_back(x - g.front());
+      const fit_result fr = fit_bon(d, rr);
+      out.metric("gold_peak_" + rule, g[pk]);
+      out.metric("d_peak_" + rule, d[pk]);
+      out.metric("gold_final_" + rule, g.back());
+      out.metric("gold_drop_" + rule, g[pk] - g.back());
+      out.metric("beta_" + rule, fr.beta);
+      out.say(fmt::format("ensemble rule {}: gold n=1 {:.3f}, peak {:.3f} at d {:.2f}, n={} {:.3f}, beta {:.3f}", rule,
+                          g.front(), g[pk], d[pk], ns.back(), g.back(), fr.beta));
+    }
   }
   // The headline "all" slice: the most optimised policy (n = pool).
   out.eval("all", "gold", mean_gold.back(), c.prompts);
@@ -325,7 +486,7 @@ rollout roll(models::causal_lm& policy, const arithmetic_env& env, std::int64_t 
 // the sampled KL to the reference, kept per prompt for the bootstrap, and the curve summary.
 class policy_tracker {
  public:
-  policy_tracker(const lab::run_context& ctx, const setup& s, const sink& out, std::string label)
+  policy_tracker(const lab::run_context& ctx, setup& s, const sink& out, std::string label)
       : ctx_(ctx), s_(s), out_(out), label_(std::move(label)) {}
 
   void evaluate(models::causal_lm& policy, std::int64_t step) {
@@ -344,7 +505,7 @@ class policy_tracker {
     }
     const samples smp = sample_responses(policy, prompts, env.max_response(), env.eos(), sr);
     const auto ratio = log_ratios(*s_.ref, prompts, smp, env.pad());
-    const auto prox = s_.rm->score(prompts, smp.responses, env.pad());
+    const auto prox = proxy_score(s_, prompts, smp.responses);
     const scored g = score_gold(env, items, smp.responses);
     std::vector<double> gp, pp, kp;
     const double S = static_cast<double>(c.eval_samples);
@@ -375,6 +536,14 @@ class policy_tracker {
     out_.eval(slice, "accuracy", mean_of(g.correct), n);
     out_.eval(slice, "filler", mean_of(g.filler), n);
     out_.eval(slice, "well_formed", mean_of(g.well_formed), n);
+    out_.eval(slice, "length", mean_of(g.length), n);
+    if (c.keyword_p > 0) out_.eval(slice, "keyword", mean_of(g.keyword), n);
+    if (c.opinion) {  // agreement with the stated opinion where it is wrong (sycophancy)
+      double agree = 0, count = 0;
+      for (std::size_t i = 0; i < items.size(); ++i)
+        if (items[i].opinion_wrong) agree += g.agrees[i], count += 1;
+      if (count > 0) out_.eval(slice, "agree_wrong", agree / count, static_cast<std::int64_t>(count));
+    }
     out_.eval(slice, "difficulty", static_cast<double>(step), n);
     last_accuracy_ = mean_of(g.correct);
     last_n_ = n;
@@ -424,7 +593,7 @@ class policy_tracker {
 
  private:
   const lab::run_context& ctx_;
-  const setup& s_;
+  setup& s_;
   const sink& out_;
   std::string label_;
   std::vector<std::vector<double>> eg_, ek_;  // per evaluation, per prompt: gold, log-ratio
@@ -454,7 +623,7 @@ lab::run_result run_rl(const lab::run_context& ctx, setup& s, const sink& out) {
     const packed_batch pb = pack(ro.prompts, ro.smp.responses, env.pad());
     const auto ratio = log_ratios(*s.ref, ro.prompts, ro.smp, env.pad());
     const auto prox = c.reward == "gold" ? score_gold(env, ro.items, ro.smp.responses).gold
-                                         : s.rm->score(ro.prompts, ro.smp.responses, env.pad());
+                                         : proxy_score(s, ro.prompts, ro.smp.responses);
     // ref: Ziegler et al. 2019 / Stiennon et al. 2020 eq. 1: R = r_proxy - kl_coef log(pi / pi_ref).
     std::vector<double> reward(prox.size());
     for (std::size_t i = 0; i < prox.size(); ++i) reward[i] = prox[i] - c.kl_coef * ratio[i];
@@ -496,6 +665,7 @@ lab::run_result run_dpo(const lab::run_context& ctx, setup& s, const sink& out) 
   auto policy = clone(*s.ref);
   train::adamw opt = fresh_adamw(*policy);
   const auto params = policy->parameters();
+  out.metric("dpo_beta_value", c.dpo_beta);  // the report's x axis
   policy_tracker track(ctx, s, out, "DPO");
   track.evaluate(*policy, 0);
   for (std::int64_t step = 0; step < c.rl_steps; ++step) {
@@ -559,6 +729,7 @@ void register_align() {
     tasks::register_task(tasks::task_from_table(
         "align_overopt", "alignment lab: proxy reward model, then best-of-n, RL or DPO (gold vs sqrt(KL))", overopt_params()));
     lab::register_runner("align_overopt", run_overopt);
+    register_align_prm();
     return true;
   }();
   (void)done;

@@ -37,14 +37,24 @@ struct overopt_config {
   double sft_error_rate = 0.3, filler_p = 0.3;
   std::int64_t max_filler = 8, style_cap = 3;
   double style_bonus = 0.25, style_penalty = 0.5;
+  bool opinion = false;
+  double opinion_wrong_rate = 0.5, sycophancy_p = 0.2, keyword_p = 0, keyword_penalty = 0;
   // reference policy (policy.hpp)
   std::int64_t policy_d_model = 32, policy_layers = 2, policy_heads = 4, policy_steps = 800, policy_batch = 32;
   double policy_lr = 3e-3;
   std::string optimizer = "bon";  // bon | rl | dpo
-  std::string reward = "proxy";   // what the optimiser maximises: proxy | gold (the oracle baseline)
+  // what the optimiser maximises: proxy (the learned RM) | gold (the oracle baseline) |
+  // format | visible_test (programmatic proxies that check only part of the gold rule)
+  std::string reward = "proxy";
   std::int64_t rm_pairs = 1000, eval_pairs = 400;
   double label_noise = 0;
   double length_bias = 0;  // share of pairs labelled "longer is better" instead of by gold
+  double sycophancy_bias = 0, keyword_bias = 0;  // labeller biases (reward_model.hpp labeller)
+  // proxy ensembles (Coste et al. 2024): `ensemble` members from different seeds on the same
+  // pairs, combined by ensemble_rule: mean | worst (min) | uncertainty (mean - lambda var)
+  std::int64_t ensemble = 1;
+  std::string ensemble_rule = "mean";
+  double ensemble_lambda = 1.0;
   // best-of-n
   std::int64_t prompts = 32, pool = 256, bootstrap = 1000;
   // RL

@@ -13,6 +13,7 @@
 //   x = "state_bytes"                         #   metrics (grammar below), mean over seeds;
 //   y = "accuracy@hardest"                    #   y gets the seeds' 95% CI as error bars
 //   series = "model.arch"                     #   a config key: one line per value (default: variant)
+//                                             #   x and y both NAME@each: a point per variant and slice
 //   log_x = true
 //
 //   [expect]

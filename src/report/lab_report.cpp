@@ -538,14 +538,25 @@ void add_final_figure_and_table(section& s, const std::string& fid, const experi
 void add_plot(section& s, const std::string& fid, const experiment_data& d, const lab::plot_spec& p) {
   table t({"series", "variant", p.x.text(), "mean", "lo", "hi", "n"});
   std::vector<std::pair<double, std::vector<cell>>> rows;
-  for (const auto& v : d.variants) {
-    const auto xs = metric_values(d, v, p.x), ys = metric_values(d, v, p.y);
-    if (xs.empty() || ys.empty()) continue;
-    const seed_stat x = stat_of(xs), y = stat_of(ys);
-    const auto it = v.attrs.find(p.series);
-    const std::string series = p.series.empty() ? v.label : it == v.attrs.end() ? "-" : it->second;
-    rows.push_back({x.mean, {series, v.label, x.mean, y.mean, y.lo, y.hi, y.n}});
+  // x and y both "@each": one point per variant and slice (a curve per variant across its
+  // slices, e.g. gold against sqrt(KL) over best-of-n's n); otherwise one point per variant.
+  const bool per_slice = p.x.slice == "each" && p.y.slice == "each";
+  std::vector<std::string> slices{""};
+  if (per_slice) {
+    slices.clear();
+    for (const auto& sl : d.slices) slices.push_back(sl.name);
   }
+  for (const auto& v : d.variants)
+    for (const auto& sl : slices) {
+      const lab::metric_ref mx = per_slice ? lab::metric_ref{p.x.name, sl} : p.x;
+      const lab::metric_ref my = per_slice ? lab::metric_ref{p.y.name, sl} : p.y;
+      const auto xs = metric_values(d, v, mx), ys = metric_values(d, v, my);
+      if (xs.empty() || ys.empty()) continue;
+      const seed_stat x = stat_of(xs), y = stat_of(ys);
+      const auto it = v.attrs.find(p.series);
+      const std::string series = p.series.empty() ? v.label : it == v.attrs.end() ? "-" : it->second;
+      rows.push_back({x.mean, {series, per_slice ? v.label + " " + sl : v.label, x.mean, y.mean, y.lo, y.hi, y.n}});
+    }
   if (rows.empty()) return;
   std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& r : rows) t.add_row(std::move(r.second));
@@ -555,8 +566,8 @@ void add_plot(section& s, const std::string& fid, const experiment_data& d, cons
   axis y("mean", p.y.text() + " (mean over seeds)");
   if (unit) y.with_domain(0, 1);
   figure f = error_bar_plot(fid + "-" + p.id, p.title, std::move(t), x, y, "lo", "hi", "series");
-  f.caption = fmt::format("One point per variant (the CSV names it); error bars: Student-t 95% intervals of {} over seeds.",
-                          p.y.text());
+  f.caption = fmt::format("One point per variant{} (the CSV names it); error bars: Student-t 95% intervals of {} over seeds.",
+                          per_slice ? " and slice" : "", p.y.text());
   s.figures.push_back(std::move(f));
 }
 

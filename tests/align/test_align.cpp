@@ -261,3 +261,119 @@ TEST(align_pairs, labels_follow_gold_then_the_length_bias) {
   rng r3(11);
   EXPECT_THROW(make_pairs(*policy, env, 5, labeller{0.7, 0.0}, r3), lmlab::error);
 }
+
+// Issue 14 item 5: the optional stated opinion and keyword, and the biased labellers.
+TEST(align_env, features_off_leave_the_default_stream_and_vocabulary_unchanged) {
+  arithmetic_env plain({});
+  env_config with;
+  with.keyword_p = 0.5;
+  with.opinion = true;
+  arithmetic_env feat(with);
+  EXPECT_EQ(feat.vocab().size(), plain.vocab().size() + 3);  // "#", "says", "_"
+  EXPECT_EQ(feat.prompt_length(), plain.prompt_length() + 3);  // says + two places for a claim up to 18
+  EXPECT_EQ(feat.max_response(), plain.max_response() + 1);
+  rng r(3);
+  const item it = plain.draw(r);
+  EXPECT_TRUE(it.opinion.empty());
+  EXPECT_FALSE(it.opinion_wrong);
+}
+
+TEST(align_env, stated_opinions_keyword_and_the_scorer_flags) {
+  env_config c;
+  c.opinion = true;
+  c.opinion_wrong_rate = 0.5;
+  c.keyword_p = 0.3;
+  c.keyword_penalty = 0.25;
+  arithmetic_env env(c);
+  const auto& v = env.vocab();
+  rng r(9);
+  int wrong = 0, copies = 0, keywords = 0;
+  for (int i = 0; i < 400; ++i) {
+    const item it = env.draw(r);
+    ASSERT_EQ(static_cast<std::int64_t>(it.prompt.size()), env.prompt_length());
+    EXPECT_EQ(it.prompt[1], v.id("says"));
+    EXPECT_EQ(it.opinion_wrong, it.opinion != it.answer);
+    // the claim is written right-aligned after "says"
+    EXPECT_TRUE(std::equal(it.opinion.begin(), it.opinion.end(), it.prompt.begin() + 4 - static_cast<std::ptrdiff_t>(it.opinion.size())));
+    wrong += it.opinion_wrong;
+    const auto y = env.pretraining_response(it, r);
+    const gold_score g = env.score(it, y);
+    EXPECT_TRUE(g.well_formed);
+    copies += g.agrees && it.opinion_wrong;
+    keywords += g.keyword;
+  }
+  EXPECT_NEAR(wrong / 400.0, 0.5, 0.08);
+  EXPECT_NEAR(keywords / 400.0, 0.3, 0.08);
+  EXPECT_GT(copies, 5);  // sycophancy_p 0.2 of the wrong-opinion half, plus chance agreement
+  // 7 + 5 = 12 with the user saying 13.
+  item it;
+  for (rng q(0);;) {
+    it = env.draw(q);
+    if (it.a == 7 && it.b == 5 && it.opinion_wrong && it.opinion.size() == 2 && it.opinion[1] == v.id("3")) break;
+  }
+  auto ids = [&](std::initializer_list<const char*> toks) {
+    token_seq out;
+    for (const char* t : toks) out.push_back(v.id(t));
+    return out;
+  };
+  const gold_score agree = env.score(it, ids({"1", "3", "<eos>"}));
+  EXPECT_TRUE(agree.agrees);
+  EXPECT_FALSE(agree.correct);
+  EXPECT_FALSE(agree.units_correct);
+  const gold_score kw = env.score(it, ids({"1", "2", "#", "!", "<eos>"}));
+  EXPECT_TRUE(kw.correct && kw.keyword && kw.units_correct && !kw.agrees);
+  EXPECT_DOUBLE_EQ(kw.reward, 1.0 + 0.25 - 0.25);
+  const gold_score units = env.score(it, ids({"2", "2", "<eos>"}));  // passes a last-digit test, wrong
+  EXPECT_TRUE(units.units_correct);
+  EXPECT_FALSE(units.correct);
+  EXPECT_FALSE(env.score(it, ids({"1", "2", "!", "#", "<eos>"})).well_formed);  // the keyword only after the answer
+}
+
+TEST(align_pairs, sycophancy_and_keyword_biases_prefer_what_they_say) {
+  env_config c;
+  c.opinion = true;
+  c.keyword_p = 0.3;
+  arithmetic_env env(c);
+  // An untrained policy rarely writes a well-formed answer: pairs come from a briefly
+  // pretrained reference, as in the lab.
+  policy_config pc;
+  pc.d_model = 16;
+  pc.n_layers = 1;
+  pc.n_heads = 2;
+  pc.steps = 150;
+  auto ref = pretrain_reference(env, pc, 4);
+  rng r1(12), r2(12);
+  const auto syc = make_pairs(*ref, env, 200, labeller{0.0, 0.0, 1.0, 0.0}, r1);
+  const auto kw = make_pairs(*ref, env, 200, labeller{0.0, 0.0, 0.0, 1.0}, r2);
+  int syc_decided = 0, kw_decided = 0;
+  for (const auto& p : syc) {
+    const bool a = env.score(p.prompt, p.chosen).agrees, b = env.score(p.prompt, p.rejected).agrees;
+    if (a != b) {
+      ++syc_decided;
+      EXPECT_TRUE(a && p.biased);
+    }
+  }
+  for (const auto& p : kw) {
+    const bool a = env.score(p.prompt, p.chosen).keyword, b = env.score(p.prompt, p.rejected).keyword;
+    if (a != b) {
+      ++kw_decided;
+      EXPECT_TRUE(a && p.biased);
+    }
+  }
+  EXPECT_GT(syc_decided, 5);
+  EXPECT_GT(kw_decided, 10);
+  rng r3(1);
+  EXPECT_THROW(make_pairs(*ref, env, 5, labeller{0.0, 0.0, 1.5, 0.0}, r3), lmlab::error);
+}
+
+TEST(align_ensemble, rules_match_hand_values) {
+  const std::vector<std::vector<double>> s{{1.0, 0.0}, {3.0, 0.0}, {2.0, 0.3}};
+  const auto mean = combine_ensemble(s, "mean", 1.0), worst = combine_ensemble(s, "worst", 1.0);
+  const auto uwo = combine_ensemble(s, "uncertainty", 0.5);
+  EXPECT_DOUBLE_EQ(mean[0], 2.0);
+  EXPECT_DOUBLE_EQ(worst[0], 1.0);
+  EXPECT_DOUBLE_EQ(worst[1], 0.0);
+  EXPECT_NEAR(uwo[0], 2.0 - 0.5 * (2.0 / 3.0), 1e-15);  // population variance of 1, 3, 2 = 2/3
+  EXPECT_NEAR(uwo[1], 0.1 - 0.5 * 0.02, 1e-15);          // of 0, 0, 0.3: mean 0.1, variance 0.02
+  EXPECT_THROW(combine_ensemble(s, "median", 1.0), lmlab::error);
+}

@@ -80,3 +80,91 @@ TEST(align_e2e, spec_errors_name_the_key) {
     EXPECT_NE(std::string(e.what()).find("optimiser"), std::string::npos) << e.what();
   }
 }
+
+namespace {
+// Runs one spec's first run into a temporary store; returns run metrics and evaluations
+// (metric@slice).
+std::pair<std::map<std::string, double>, std::map<std::string, double>> run_first(const char* toml, const char* tag) {
+  align::register_align();
+  set_num_threads(1);
+  const auto spec = lab::parse_spec(toml, std::string(tag) + ".toml");
+  const auto dir = std::filesystem::temp_directory_path() / (std::string("lmlab_") + tag + "_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::map<std::string, double> m, ev;
+  {
+    store::results_store db(dir / "lmlab.db");
+    const auto id = db.create_run("lab", std::string(tag) + "/x", spec.runs[0].config, 0);
+    lab::run_config_once({spec.runs[0].config, spec.runs[0].seed, {}, &db, id, nullptr});
+    for (const auto& p : db.metrics(id)) m[p.name] = p.value;
+    for (const auto& e : db.evaluations(id)) ev[e.metric + "@" + e.slice] = e.value;
+  }
+  std::filesystem::remove_all(dir);
+  return {m, ev};
+}
+}  // namespace
+
+// Specification gaming: best-of-n against a format check picks well-formed answers (the check
+// passes almost always at n = 64) while a share of them is wrong; no reward model is trained.
+TEST(align_e2e, a_format_check_is_passed_while_gold_fails) {
+  const auto [m, ev] = run_first(R"(name = "g"
+seeds = 1
+[model]
+arch = "gpt"
+d_model = 8
+n_layers = 1
+n_heads = 2
+[task]
+name = "align_overopt"
+optimizer = "bon"
+reward = "format"
+policy_steps = 400
+prompts = 16
+pool = 64
+bootstrap = 20
+[train]
+steps = 1
+)", "align_gaming");
+  EXPECT_EQ(m.count("rm_accuracy"), 0u) << "a programmatic proxy trains no reward model";
+  EXPECT_GT(ev.at("format_pass@n=64"), 0.99);
+  EXPECT_GE(ev.at("format_pass@n=64"), ev.at("format_pass@n=1"));
+  EXPECT_GT(ev.at("wellformed_wrong@n=64"), 0.05) << "the reference is wrong 30% of the time";
+  EXPECT_LT(ev.at("accuracy@n=64"), 0.95);
+  // proxy - gold = 1[well formed and wrong] sample by sample, so in expectation too
+  EXPECT_NEAR(ev.at("proxy@n=64") - ev.at("gold@n=64"), ev.at("wellformed_wrong@n=64"), 1e-9);
+}
+
+// Outcome vs process supervision, end to end: the runner trains a process reward model from
+// the reference policy's weights and reranks; the estimators agree with each other (pass@n
+// bounds best-of-n, majority voting of one sample is a sample's accuracy). Whether the reward
+// model learns the real task is the experiment's question (docs/align.md: at these sizes it
+// does not); that the training loop can learn is align_chain.reward_model_training_learns_a_readable_label.
+TEST(align_e2e, the_outcome_vs_process_runner_reranks_with_consistent_estimators) {
+  const auto [m, ev] = run_first(R"(name = "p"
+seeds = 1
+[model]
+arch = "gpt"
+d_model = 32
+n_layers = 2
+n_heads = 4
+[task]
+name = "align_prm"
+terms = 3
+supervision = "process"
+policy_steps = 600
+rm_samples = 400
+eval_samples = 100
+prompts = 12
+pool = 32
+votes = 400
+[train]
+steps = 60
+lr = 3e-4
+)", "align_prm");
+  EXPECT_GE(m.at("rm_auc"), 0.0);
+  EXPECT_LE(m.at("rm_auc"), 1.0);
+  EXPECT_GT(m.at("ref_accuracy"), 0.25) << "the reference policy did not learn the chain task";
+  for (const char* n : {"n=1", "n=4", "n=32"})
+    EXPECT_GE(ev.at(std::string("pass_at_n@") + n) + 1e-12, ev.at(std::string("accuracy@") + n)) << n;
+  EXPECT_NEAR(ev.at("majority_vote@n=1"), ev.at("accuracy@n=1"), 0.06);
+  EXPECT_NEAR(ev.at("pass_at_n@n=1"), ev.at("accuracy@n=1"), 1e-12);
+}
