@@ -384,10 +384,30 @@ lab::run_result run_edit(const lab::run_context& ctx) {
   rng r(ctx.seed, 0x65646974ull);  // "edit"
   edit_tally none, rome, ft;
   double value_prob = 0;  // p(new value) with v* in place: what the rank-one edit is asked to reach
+  double key_gain = 0;    // the share of v* - (W k + b) the question's own key receives (1: all of it)
+  double answer_prob_clean = 0, answer_prob_ablated = 0;  // p(current answer) without / with the subject's MLP output resampled
   const std::string w_name = fmt::format("blocks.{}.mlp.w_out", layer);
   for (std::int64_t e = 0; e < c.num_edits; ++e) {
     const edit_probe ep = make_edit(model, t.ds, qa_people, static_cast<std::size_t>(e), c, r);
     none.add(model, ep, t.ds.pad_id);
+    {  // Does the answer read the fact from this MLP at the subject? Resample-ablate it.
+      tasks::example truth = ep.target;
+      const auto sq = score_answers(model, {truth}, t.ds.pad_id)[0];
+      truth.target[truth.target.size() - 2] = sq.argmax[0];  // the unedited model's answer
+      std::size_t o = static_cast<std::size_t>(e + 1) % qa_people.size();  // another QA person
+      while (t.ds.vocab.id(qa_people[o].last) == ep.target.input[static_cast<std::size_t>(ep.subject_pos)] &&
+             t.ds.vocab.id(qa_people[o].first) == ep.target.input[static_cast<std::size_t>(ep.subject_pos) - 1])
+        o = (o + 1) % qa_people.size();
+      const person& other = qa_people[o];
+      const auto other_q = answer_example(t.ds.vocab, question_tokens(other, static_cast<std::size_t>(e) % attributes().size()),
+                                          {"unknown"}, "", 0);
+      const auto other_pos = std::find(other_q.input.begin(), other_q.input.end(), t.ds.vocab.id(other.last)) - other_q.input.begin();
+      const mlp_io own = mlp_at(model, layer, ep.target.input, ep.subject_pos), swapped = mlp_at(model, layer, other_q.input, other_pos);
+      std::vector<double> d(own.out.size());
+      for (std::size_t i = 0; i < d.size(); ++i) d[i] = swapped.out[i] - own.out[i];
+      answer_prob_clean += answer_prob_with_delta(model, layer, truth, ep.subject_pos, std::vector<double>(d.size(), 0.0));
+      answer_prob_ablated += answer_prob_with_delta(model, layer, truth, ep.subject_pos, d);
+    }
     // k*: the subject's key averaged over its contexts, as ROME averages over prefixes (eq. 3):
     // the question, and the bare name that opens every biography sentence naming the person.
     mlp_io io = mlp_at(model, layer, ep.target.input, ep.subject_pos);
@@ -396,7 +416,9 @@ lab::run_result run_edit(const lab::run_context& ctx) {
     std::vector<std::int32_t> name = {t.ds.vocab.id("<bos>")};
     name.insert(name.end(), bare.begin(), bare.end());
     const mlp_io io_name = mlp_at(model, layer, name, 2);
+    const std::vector<double> question_key = io.key;
     for (std::size_t i = 0; i < io.key.size(); ++i) io.key[i] = 0.5 * (io.key[i] + io_name.key[i]);
+    key_gain += edit_gain(C, c.ridge, io.key, question_key);
     const value_fit vf = optimize_value(model, layer, ep.target, ep.subject_pos,
                                         {static_cast<int>(c.value_steps), c.value_lr, c.value_l2, 0.95});
     value_prob += vf.prob_after;
@@ -415,6 +437,9 @@ lab::run_result run_edit(const lab::run_context& ctx) {
   rome.log(ctx, "rome");
   ft.log(ctx, "finetune");
   log_eval(ctx, "rome", "value_prob", value_prob / static_cast<double>(c.num_edits), c.num_edits);
+  log_eval(ctx, "rome", "key_gain", key_gain / static_cast<double>(c.num_edits), c.num_edits);
+  log_eval(ctx, "none", "answer_prob", answer_prob_clean / static_cast<double>(c.num_edits), c.num_edits);
+  log_eval(ctx, "none", "answer_prob_subject_mlp_resampled", answer_prob_ablated / static_cast<double>(c.num_edits), c.num_edits);
   return finish(ctx, t, acc, start);
 }
 
