@@ -22,7 +22,9 @@
 //   knowledge_edit (the biographies keys + edit keys) runner: train as biographies, then edit
 //                  facts of QA people with the rank-one MLP edit (rome.hpp) and, for comparison,
 //                  by fine-tuning the same matrix; metrics efficacy, paraphrase, specificity on
-//                  slices rome and finetune (none: the unedited model).
+//                  slices rome and finetune (none: the unedited model); value_prob and
+//                  key_gain (rome), and a resample ablation of the subject's MLP output
+//                  (answer_prob, answer_prob_subject_mlp_resampled on slice none).
 // A runner's training phases take train.steps (a step budget only) and the shared [train] keys.
 // Runs of these runners are short and restart from the beginning when interrupted (no
 // mid-run checkpoint); a finished run is skipped on rerun like any other.
