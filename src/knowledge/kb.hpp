@@ -80,6 +80,11 @@ struct kb_config {
   std::string probe_hook = "";             // "" : the last block's hook_resid_post
   std::int64_t unknown_people = 0;  // trained only as QA answered "unknown"
   std::int64_t unseen_people = 0;   // tested (unseen/<attr>, answer "unknown"), never trained
+  // Used by the biographies runner: > 0 slices the questions' accuracy by the model's
+  // confidence in `reliability_bins` equal bins (slices confidence=0.05 ..., difficulty = the
+  // bin's middle) instead of by question kind: the slices figure is then the reliability
+  // diagram (Guo et al. 2017, Fig. 1), and exact_match@qa_seen keeps the in-distribution accuracy.
+  std::int64_t reliability_bins = 0;
 };
 
 // Adds the kb_config keys to the table of a config that extends it (the editing task's).
@@ -128,7 +133,8 @@ void add_kb_params(tasks::param_table<C>& p) {
       .add("finetune_lr", &C::finetune_lr, "learning rate of the QA fine-tuning (0: train.lr)", 0, 1)
       .add("probe_hook", &C::probe_hook, "hook read by the attribute probes at the name ('': last hook_resid_post)")
       .add("unknown_people", &C::unknown_people, "people trained only as QA answered 'unknown'", 0, 960)
-      .add("unseen_people", &C::unseen_people, "never-seen people whose questions are tested (answer 'unknown')", 0, 960);
+      .add("unseen_people", &C::unseen_people, "never-seen people whose questions are tested (answer 'unknown')", 0, 960)
+      .add("reliability_bins", &C::reliability_bins, "> 0: slice the questions by confidence bin (reliability diagram)", 0, 100);
 }
 
 }  // namespace lmlab::knowledge

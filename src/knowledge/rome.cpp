@@ -134,6 +134,31 @@ value_fit optimize_value(models::lm& model, std::int64_t layer, const tasks::exa
   return fit;
 }
 
+double answer_prob_with_delta(models::lm& model, std::int64_t layer, const tasks::example& ex, std::int64_t pos,
+                              const std::vector<double>& delta) {
+  check_layer(model, layer);
+  const auto T = static_cast<std::int64_t>(ex.input.size());
+  const std::int64_t C = model.config().d_model;
+  LMLAB_CHECK(static_cast<std::int64_t>(delta.size()) == C && pos >= 0 && pos < T,
+              "rome: answer_prob_with_delta: delta {} for d_model {}, position {} of {}", delta.size(), C, pos, T);
+  std::vector<float> mask(static_cast<std::size_t>(T), 0.0f);
+  mask[static_cast<std::size_t>(pos)] = 1.0f;
+  const tensor mask_t = tensor::from<float>({1, T, 1}, std::span<const float>(mask));
+  const std::vector<float> d(delta.begin(), delta.end());
+  const tensor delta_t = tensor::from<float>({1, 1, C}, std::span<const float>(d));
+  std::int64_t n_sup = 0;
+  for (auto t : ex.target) n_sup += t != tasks::ignore_index;
+  const bool was_training = model.training();
+  model.eval();
+  no_grad ng;
+  hooks::hook_scope scope(model);
+  scope.add(out_hook(layer), [&](const tensor& x, const nn::hook_point&) { return add(x, mul(mask_t, delta_t)); });
+  const double l = model.loss(ids_row(ex.input), tensor::from<std::int32_t>({1, T}, std::span<const std::int32_t>(ex.target)))
+                       .to_vector()[0];
+  model.train(was_training);
+  return std::exp(-l * static_cast<double>(n_sup));
+}
+
 std::vector<double> solve_spd(const std::vector<double>& A, std::size_t n, const std::vector<double>& b, double ridge) {
   LMLAB_CHECK(A.size() == n * n && b.size() == n, "rome: solve_spd: shapes {} and {} for n = {}", A.size(), b.size(), n);
   std::vector<double> L(n * n, 0.0);  // A + ridge·I = L Lᵀ
@@ -181,6 +206,19 @@ std::vector<float> apply_rank_one(models::lm& model, std::int64_t layer, const s
   for (std::size_t r = 0; r < rows; ++r)
     for (std::size_t c = 0; c < M; ++c) p[r * M + c] += static_cast<float>(delta[r] / uk * u[c]);
   return saved;
+}
+
+double edit_gain(const std::vector<double>& C, double lambda, const std::vector<double>& key, const std::vector<double>& probe) {
+  const std::size_t M = key.size();
+  LMLAB_CHECK(C.size() == M * M && probe.size() == M, "rome: edit_gain: C {}, key {}, probe {}", C.size(), M, probe.size());
+  double mean_diag = 0;
+  for (std::size_t i = 0; i < M; ++i) mean_diag += C[i * M + i];
+  mean_diag /= static_cast<double>(M);
+  const std::vector<double> u = solve_spd(C, M, key, lambda * mean_diag);
+  double uk = 0, up = 0;
+  for (std::size_t i = 0; i < M; ++i) uk += u[i] * key[i], up += u[i] * probe[i];
+  LMLAB_CHECK(uk > 0, "rome: kᵀ C⁻¹ k = {} is not positive", uk);
+  return up / uk;
 }
 
 void restore_weight(models::lm& model, std::int64_t layer, const std::vector<float>& saved) {

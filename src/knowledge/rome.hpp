@@ -50,11 +50,24 @@ struct value_fit {
 value_fit optimize_value(models::lm& model, std::int64_t layer, const tasks::example& ex, std::int64_t pos,
                          const value_options& opt = {});
 
+// p(answer tokens of `ex`) with `delta` (C) added to the MLP output of `layer` at position
+// `pos`; delta = 0 gives the model's own probability. With delta = (another subject's MLP
+// output) − (this one's) it is a resample ablation of the subject's MLP output, the test behind
+// ROME's premise that the fact is read from there (Meng et al. 2022, §2 causal tracing).
+double answer_prob_with_delta(models::lm& model, std::int64_t layer, const tasks::example& ex, std::int64_t pos,
+                              const std::vector<double>& delta);
+
 // W += Λ uᵀ with u = (C + λ·mean(diag C)·I)⁻¹ k and Λ = delta / (uᵀ k), delta = v* − (W k + b).
 // Returns the previous W so the caller can restore it (restore_weight).
 std::vector<float> apply_rank_one(models::lm& model, std::int64_t layer, const std::vector<double>& C, double lambda,
                                   const std::vector<double>& key, const std::vector<double>& delta);
 void restore_weight(models::lm& model, std::int64_t layer, const std::vector<float>& saved);
+
+// The share of the edit that another key k receives: after apply_rank_one(C, λ, k*, delta),
+// the MLP output at k is W k + b + gain·delta with gain = (uᵀ k) / (uᵀ k*), u as above; 1 at
+// k* itself. Where k* is an average over contexts (the editing runner's k*), the gain at the
+// question's own key says how much of v* the question receives.
+double edit_gain(const std::vector<double>& C, double lambda, const std::vector<double>& key, const std::vector<double>& probe);
 
 // Solves (A + ridge·I) x = b for symmetric positive (semi)definite A (n, n) by Cholesky.
 std::vector<double> solve_spd(const std::vector<double>& A, std::size_t n, const std::vector<double>& b, double ridge);

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "analysis/calibration.hpp"
+#include "analysis/hallucination.hpp"
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
 #include "hooks/hooks.hpp"
@@ -14,6 +15,7 @@
 #include "knowledge/context.hpp"
 #include "knowledge/fit.hpp"
 #include "knowledge/relations.hpp"
+#include "knowledge/retrieval.hpp"
 #include "knowledge/rome.hpp"
 #include "lab/run.hpp"
 #include "lab/runner.hpp"
@@ -193,12 +195,42 @@ void log_abstention_and_calibration(const lab::run_context& ctx, const tasks::da
   log_eval(ctx, "qa", "accuracy", acc / static_cast<double>(n), n);
 }
 
+// The reliability diagram as slices: each question (not the storage completions) goes to the
+// bin of its confidence, slice "confidence=<middle>", difficulty = the middle; the bins'
+// accuracies are what Guo et al. 2017 (Fig. 1) plot against confidence. The bins are
+// analysis::expected_calibration_error's (equal width, the last one closed), so the slices
+// and the ECE logged beside them agree. Also exact_match@qa_seen: the in-distribution accuracy.
+double log_reliability(const lab::run_context& ctx, const tasks::dataset& ds, const std::vector<answer_score>& scores,
+                       std::int64_t bins) {
+  std::vector<tasks::example> qs;
+  std::vector<answer_score> ss;
+  double seen = 0, n_seen = 0;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    const std::string& slice = ds.test[i].slice;
+    if (slice.rfind("storage/", 0) == 0) continue;
+    if (slice.rfind("qa_seen/", 0) == 0) seen += scores[i].correct, ++n_seen;
+    const double conf = scores[i].confidence;
+    const std::vector<bool> one = {scores[i].correct};
+    const auto e = analysis::expected_calibration_error(std::span<const double>(&conf, 1), one, static_cast<std::size_t>(bins));
+    const auto b = std::find_if(e.bins.begin(), e.bins.end(), [](const analysis::calibration_bin& x) { return x.count > 0; });
+    const double mid = 0.5 * (b->lo + b->hi);
+    tasks::example ex = ds.test[i];
+    ex.slice = fmt::format("confidence={:.3f}", mid);
+    ex.difficulty = mid;
+    qs.push_back(std::move(ex));
+    ss.push_back(scores[i]);
+  }
+  if (n_seen > 0) log_eval(ctx, "qa_seen", "exact_match", seen / n_seen, static_cast<std::int64_t>(n_seen));
+  return log_accuracy(ctx, qs, ss);
+}
+
 lab::run_result run_biographies(const lab::run_context& ctx) {
   const auto start = clock_type::now();
   const kb_config c = kb_params().read(ctx.config.at("task"), {"name"});
   trained t = make_and_train(ctx, c);
   const auto scores = score_answers(*t.model, t.ds.test, t.ds.pad_id);
-  const double acc = log_accuracy(ctx, t.ds.test, scores);
+  const double acc = c.reliability_bins > 0 ? log_reliability(ctx, t.ds, scores, c.reliability_bins)
+                                            : log_accuracy(ctx, t.ds.test, scores);
   log_abstention_and_calibration(ctx, t.ds, scores);
   probe_attributes(ctx, *t.model, t.ds, c);
   return finish(ctx, t, acc, start);
@@ -352,10 +384,30 @@ lab::run_result run_edit(const lab::run_context& ctx) {
   rng r(ctx.seed, 0x65646974ull);  // "edit"
   edit_tally none, rome, ft;
   double value_prob = 0;  // p(new value) with v* in place: what the rank-one edit is asked to reach
+  double key_gain = 0;    // the share of v* - (W k + b) the question's own key receives (1: all of it)
+  double answer_prob_clean = 0, answer_prob_ablated = 0;  // p(current answer) without / with the subject's MLP output resampled
   const std::string w_name = fmt::format("blocks.{}.mlp.w_out", layer);
   for (std::int64_t e = 0; e < c.num_edits; ++e) {
     const edit_probe ep = make_edit(model, t.ds, qa_people, static_cast<std::size_t>(e), c, r);
     none.add(model, ep, t.ds.pad_id);
+    {  // Does the answer read the fact from this MLP at the subject? Resample-ablate it.
+      tasks::example truth = ep.target;
+      const auto sq = score_answers(model, {truth}, t.ds.pad_id)[0];
+      truth.target[truth.target.size() - 2] = sq.argmax[0];  // the unedited model's answer
+      std::size_t o = static_cast<std::size_t>(e + 1) % qa_people.size();  // another QA person
+      while (t.ds.vocab.id(qa_people[o].last) == ep.target.input[static_cast<std::size_t>(ep.subject_pos)] &&
+             t.ds.vocab.id(qa_people[o].first) == ep.target.input[static_cast<std::size_t>(ep.subject_pos) - 1])
+        o = (o + 1) % qa_people.size();
+      const person& other = qa_people[o];
+      const auto other_q = answer_example(t.ds.vocab, question_tokens(other, static_cast<std::size_t>(e) % attributes().size()),
+                                          {"unknown"}, "", 0);
+      const auto other_pos = std::find(other_q.input.begin(), other_q.input.end(), t.ds.vocab.id(other.last)) - other_q.input.begin();
+      const mlp_io own = mlp_at(model, layer, ep.target.input, ep.subject_pos), swapped = mlp_at(model, layer, other_q.input, other_pos);
+      std::vector<double> d(own.out.size());
+      for (std::size_t i = 0; i < d.size(); ++i) d[i] = swapped.out[i] - own.out[i];
+      answer_prob_clean += answer_prob_with_delta(model, layer, truth, ep.subject_pos, std::vector<double>(d.size(), 0.0));
+      answer_prob_ablated += answer_prob_with_delta(model, layer, truth, ep.subject_pos, d);
+    }
     // k*: the subject's key averaged over its contexts, as ROME averages over prefixes (eq. 3):
     // the question, and the bare name that opens every biography sentence naming the person.
     mlp_io io = mlp_at(model, layer, ep.target.input, ep.subject_pos);
@@ -364,7 +416,9 @@ lab::run_result run_edit(const lab::run_context& ctx) {
     std::vector<std::int32_t> name = {t.ds.vocab.id("<bos>")};
     name.insert(name.end(), bare.begin(), bare.end());
     const mlp_io io_name = mlp_at(model, layer, name, 2);
+    const std::vector<double> question_key = io.key;
     for (std::size_t i = 0; i < io.key.size(); ++i) io.key[i] = 0.5 * (io.key[i] + io_name.key[i]);
+    key_gain += edit_gain(C, c.ridge, io.key, question_key);
     const value_fit vf = optimize_value(model, layer, ep.target, ep.subject_pos,
                                         {static_cast<int>(c.value_steps), c.value_lr, c.value_l2, 0.95});
     value_prob += vf.prob_after;
@@ -383,6 +437,62 @@ lab::run_result run_edit(const lab::run_context& ctx) {
   rome.log(ctx, "rome");
   ft.log(ctx, "finetune");
   log_eval(ctx, "rome", "value_prob", value_prob / static_cast<double>(c.num_edits), c.num_edits);
+  log_eval(ctx, "rome", "key_gain", key_gain / static_cast<double>(c.num_edits), c.num_edits);
+  log_eval(ctx, "none", "answer_prob", answer_prob_clean / static_cast<double>(c.num_edits), c.num_edits);
+  log_eval(ctx, "none", "answer_prob_subject_mlp_resampled", answer_prob_ablated / static_cast<double>(c.num_edits), c.num_edits);
+  return finish(ctx, t, acc, start);
+}
+
+// ---- retrieval vs parametric vs conflicting context ---------------------------------------
+
+// Per slice: accuracy, the taxonomy's label rates (analysis/hallucination.hpp, the classifier
+// the probe harness uses; metric = the label's name) and, where a passage states a value,
+// follow_context / follow_memory (the answer is the passage's value / the trained value).
+void log_taxonomy(const lab::run_context& ctx, const retrieval_data& rd, const std::vector<answer_score>& scores) {
+  struct tally {
+    std::int64_t n = 0, context = 0, memory = 0, with_both = 0;
+    std::map<analysis::answer_label, std::int64_t> labels;
+  };
+  std::map<std::string, tally> per;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    const auto& it = rd.items[i];
+    const std::int32_t answer = scores[i].argmax.at(0);
+    for (const std::string& slice : {rd.ds.test[i].slice, std::string("all")}) {
+      tally& t = per[slice];
+      ++t.n;
+      ++t.labels[analysis::classify_answer(evidence_of(it, answer, rd.ds.vocab))];
+      if (it.context_value >= 0 && it.memory_value >= 0) {
+        ++t.with_both;
+        t.context += answer == it.context_value;
+        t.memory += answer == it.memory_value;
+      }
+    }
+  }
+  for (const auto& [slice, t] : per) {
+    const double n = static_cast<double>(t.n);
+    for (const auto l : analysis::all_answer_labels)
+      log_eval(ctx, slice, std::string(analysis::to_string(l)), static_cast<double>(t.labels.count(l) ? t.labels.at(l) : 0) / n, t.n);
+    if (t.with_both > 0 && slice != "all") {
+      log_eval(ctx, slice, "follow_context", static_cast<double>(t.context) / static_cast<double>(t.with_both), t.with_both);
+      log_eval(ctx, slice, "follow_memory", static_cast<double>(t.memory) / static_cast<double>(t.with_both), t.with_both);
+    }
+  }
+}
+
+lab::run_result run_retrieval(const lab::run_context& ctx) {
+  const auto start = clock_type::now();
+  const retrieval_config c = retrieval_params().read(ctx.config.at("task"), {"name"});
+  retrieval_data rd = build_retrieval(c, ctx.seed);
+  tasks::validate(rd.ds);
+  trained t;
+  t.model = models::make_model(lab::run_model_config(ctx.config.at("model"), rd.ds), ctx.seed);
+  const auto oc = lab::shared_train_keys(ctx.config.at("train"));
+  t.steps = train_steps_of(ctx.config.at("train"));
+  t.loss = fit(*t.model, rd.ds.train, rd.ds.pad_id, oc, t.steps, oc.lr, ctx.seed, 0);
+  t.model->eval();
+  const auto scores = score_answers(*t.model, rd.ds.test, rd.ds.pad_id);
+  const double acc = log_accuracy(ctx, rd.ds.test, scores);
+  log_taxonomy(ctx, rd, scores);
   return finish(ctx, t, acc, start);
 }
 
@@ -401,6 +511,9 @@ void register_knowledge() {
     lab::register_runner("biographies", run_biographies);
     lab::register_runner("reversal", run_reversal);
     lab::register_runner("knowledge_edit", run_edit);
+    tasks::register_task(task_of("kb_context", "facts from weights, from a passage, and against a conflicting passage (Longpre et al. 2021)",
+                                 retrieval_params(), true));
+    lab::register_runner("kb_context", run_retrieval);
     return true;
   }();
   (void)done;

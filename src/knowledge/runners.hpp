@@ -10,11 +10,21 @@
 //                  (forward, both_reverse, reverse), and the log-probability of the correct
 //                  name against num_random other names (metrics logprob_gap, rank on slices
 //                  forward and reverse).
+//                  With task.reliability_bins > 0 the question accuracy is sliced by
+//                  confidence bin instead (the reliability diagram; exact_match@qa_seen).
 //   kv_position    (context.hpp) a dataset only: the default lab run trains and scores it.
+//   kb_context     (retrieval.hpp) runner: train on facts at several frequencies plus
+//                  passage reading (mixed); accuracy per slice (closed/agree/conflict/missing
+//                  per frequency, novel/*), each answer's label from the shared hallucination
+//                  classifier (analysis/hallucination.hpp; metrics correct, abstention,
+//                  intrinsic, fabricated, extrinsic per slice), and on slices whose passage
+//                  states a value for a known person, follow_context and follow_memory.
 //   knowledge_edit (the biographies keys + edit keys) runner: train as biographies, then edit
 //                  facts of QA people with the rank-one MLP edit (rome.hpp) and, for comparison,
 //                  by fine-tuning the same matrix; metrics efficacy, paraphrase, specificity on
-//                  slices rome and finetune (none: the unedited model).
+//                  slices rome and finetune (none: the unedited model); value_prob and
+//                  key_gain (rome), and a resample ablation of the subject's MLP output
+//                  (answer_prob, answer_prob_subject_mlp_resampled on slice none).
 // A runner's training phases take train.steps (a step budget only) and the shared [train] keys.
 // Runs of these runners are short and restart from the beginning when interrupted (no
 // mid-run checkpoint); a finished run is skipped on rerun like any other.

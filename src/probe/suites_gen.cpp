@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "analysis/hallucination.hpp"
 #include "core/error.hpp"
 #include "probe/scoring.hpp"
 #include "probe/suites.hpp"
@@ -300,17 +301,22 @@ class hallucination final : public suite {
     const std::string kind = it.doc["kind"];
     const bool abstain = is_abstention(text);
     const auto has = [&](const std::string& needle) { return !needle.empty() && text.find(needle) != std::string::npos; };
-    std::string label;
+    // The evidence is decided here; the label comes from the classifier the knowledge lab
+    // shares (analysis/hallucination.hpp), so both harnesses rank evidence the same way.
+    analysis::answer_evidence ev;
+    ev.abstained = abstain;
     if (kind == "answerable") {
-      const bool other_year = mentions_other_year(text, it.doc["year"].get<std::string>());
-      label = has(it.doc["year"]) ? "correct" : abstain ? "abstention" : other_year ? "intrinsic" : "extrinsic";
+      ev.matches_gold = has(it.doc["year"]);
+      ev.contradicts_context = mentions_other_year(text, it.doc["year"].get<std::string>());
     } else if (kind == "contradicted") {
       const bool corrects = has(it.doc["person"]) || normalize_answer(text).find("not ") != std::string::npos ||
                             text.find("아니") != std::string::npos || text.find("않") != std::string::npos;
-      label = corrects && !abstain ? "correct" : abstain ? "abstention" : has(it.doc["false_person"]) ? "intrinsic" : "extrinsic";
+      ev.matches_gold = corrects && !abstain;
+      ev.contradicts_context = has(it.doc["false_person"]);
     } else {
-      label = abstain ? "correct" : "extrinsic";
+      ev.matches_gold = abstain;
     }
+    const std::string label(analysis::to_string(analysis::classify_answer(ev)));
     s["label"] = label;
     s["correct"] = label == "correct";
   }

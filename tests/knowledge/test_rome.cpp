@@ -113,6 +113,31 @@ TEST(knowledge_rome, edit_changes_the_fact_and_leaves_an_unrelated_input_unchang
   EXPECT_GT(max_abs_diff(before_other, logits_of(*m, other)), 1e-2);
 }
 
+// k* averaged over two contexts, as the editing runner does: the averaged key maps to v*
+// exactly, and the question's own key receives gain·delta, gain = edit_gain (computed here
+// in closed form, then checked against the edited model's MLP output).
+TEST(knowledge_rome, an_averaged_key_maps_to_v_star_and_the_question_gets_edit_gain_of_it) {
+  auto m = tiny_model();
+  const std::int64_t layer = 1;
+  const std::vector<std::int32_t> question = {1, 2, 3}, bare = {4, 3}, other = {5, 6, 8, 9};
+  const auto C = key_second_moment(*m, layer, {fact_example(question, 0), fact_example(bare, 0), fact_example(other, 0)}, 0);
+  const mlp_io q = mlp_at(*m, layer, question, 2), b = mlp_at(*m, layer, bare, 1);
+  std::vector<double> k_star(q.key.size()), delta(q.out.size());
+  for (std::size_t i = 0; i < k_star.size(); ++i) k_star[i] = 0.5 * (q.key[i] + b.key[i]);
+  for (std::size_t i = 0; i < delta.size(); ++i) delta[i] = 0.3 * static_cast<double>(i % 3) - 0.2;  // any v* - (W k* + b)
+  EXPECT_NEAR(edit_gain(C, 1e-6, k_star, k_star), 1.0, 1e-12);
+  const double gain = edit_gain(C, 1e-6, k_star, q.key);
+  apply_rank_one(*m, layer, C, 1e-6, k_star, delta);
+  // The MLP is affine in the key after the nonlinearity, so the question's output moves by gain·delta.
+  const mlp_io q_after = mlp_at(*m, layer, question, 2), b_after = mlp_at(*m, layer, bare, 1);
+  const double gain_b = edit_gain(C, 1e-6, k_star, b.key);
+  EXPECT_NEAR(0.5 * (gain + gain_b), 1.0, 1e-9);  // linear in the key: the two halves average to 1
+  for (std::size_t i = 0; i < delta.size(); ++i) {
+    EXPECT_NEAR(q_after.out[i], q.out[i] + gain * delta[i], 1e-4) << i;
+    EXPECT_NEAR(b_after.out[i], b.out[i] + gain_b * delta[i], 1e-4) << i;
+  }
+}
+
 TEST(knowledge_rome, errors_name_the_problem) {
   auto m = tiny_model();
   EXPECT_THROW(mlp_at(*m, 5, {1, 2}, 1), lmlab::error);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 
@@ -90,6 +91,73 @@ TEST(knowledge_runners, biographies_logs_every_slice_and_the_probes) {
     EXPECT_GE(r.ev.at({"qa", m}), 0.0);
     EXPECT_LE(r.ev.at({"qa", m}), 1.0);
   }
+}
+
+TEST(knowledge_runners, kb_context_logs_accuracy_taxonomy_and_conflict_rates) {
+  const auto cfg = config_of({{"name", "kb_context"}, {"num_people", 8}, {"max_copies", 2}, {"novel_people", 4},
+                              {"context_train", 200}, {"context_pool", 10}},
+                             60);
+  const auto r = run_stored(cfg, 4);
+  for (const std::string s : {"closed/f=1", "closed/f=2", "agree/f=1", "conflict/f=2", "missing/f=1", "novel/open",
+                              "novel/missing", "novel/closed", "all"}) {
+    ASSERT_TRUE(r.ev.count({s, "accuracy"})) << s;
+    double sum = 0;
+    for (const char* l : {"correct", "abstention", "intrinsic", "fabricated", "extrinsic"}) {
+      ASSERT_TRUE(r.ev.count({s, l})) << s << " " << l;
+      sum += r.ev.at({s, l});
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-12) << s;  // one label per answer
+    EXPECT_NEAR(r.ev.at({s, "correct"}), r.ev.at({s, "accuracy"}), 1e-12) << s;  // correct = exact match
+  }
+  for (const std::string s : {"conflict/f=1", "conflict/f=2", "agree/f=1"}) {
+    ASSERT_TRUE(r.ev.count({s, "follow_context"})) << s;
+    EXPECT_LE(r.ev.at({s, "follow_context"}) + (s[0] == 'c' ? r.ev.at({s, "follow_memory"}) : 0.0), 1.0 + 1e-12) << s;
+  }
+  // With an agreeing passage the passage's value is the trained one: one number.
+  EXPECT_DOUBLE_EQ(r.ev.at({"agree/f=1", "follow_context"}), r.ev.at({"agree/f=1", "follow_memory"}));
+  EXPECT_FALSE(r.ev.count({"closed/f=1", "follow_context"}));
+  // On a conflict "correct" is following the passage; answering the trained value is intrinsic.
+  EXPECT_DOUBLE_EQ(r.ev.at({"conflict/f=2", "correct"}), r.ev.at({"conflict/f=2", "follow_context"}));
+  EXPECT_LE(r.ev.at({"conflict/f=2", "follow_memory"}), r.ev.at({"conflict/f=2", "intrinsic"}) + 1e-12);
+  EXPECT_EQ(run_stored(cfg, 4).ev, r.ev);  // deterministic
+}
+
+TEST(knowledge_runners, biographies_reliability_bins_slice_the_questions_by_confidence) {
+  const auto cfg = config_of({{"name", "biographies"}, {"num_people", 20}, {"mode", "mixed"}, {"unseen_people", 4},
+                              {"reliability_bins", 10}},
+                             80);
+  knowledge::register_knowledge();
+  set_num_threads(1);
+  const fs::path dir = fs::temp_directory_path() / fmt::format("lmlab_knowledge_rel_{}", ::getpid());
+  fs::create_directories(dir);
+  {
+    store::results_store db(dir / "lmlab.db");
+    const auto id = db.create_run("lab", "k/rel", cfg, 0);
+    lab::run_config_once({cfg, 5, {}, &db, id, nullptr});
+    std::int64_t n = 0, n_all = -1;
+    double weighted = 0, acc_all = -1;
+    for (const auto& e : db.evaluations(id)) {
+      if (e.split != "test" || e.metric != "accuracy") continue;
+      if (e.slice == "all") {
+        n_all = e.n, acc_all = e.value;
+        continue;
+      }
+      if (e.slice == "qa") continue;  // log_abstention_and_calibration's overall question accuracy
+      ASSERT_EQ(e.slice.rfind("confidence=", 0), 0u) << e.slice;  // no question-kind slices
+      const double mid = std::stod(e.slice.substr(11));
+      EXPECT_NEAR(std::fmod(mid * 10, 1.0), 0.5, 1e-9) << e.slice;  // a bin middle of 10 bins
+      n += e.n;
+      weighted += e.value * static_cast<double>(e.n);
+    }
+    // Every question in one bin: 10 QA people, 10 read-about people, 4 unseen, 5 questions each.
+    EXPECT_EQ(n, 5 * (10 + 10 + 4));
+    EXPECT_EQ(n_all, n);
+    EXPECT_NEAR(weighted / static_cast<double>(n), acc_all, 1e-12);
+    bool seen = false;
+    for (const auto& e : db.evaluations(id)) seen = seen || (e.slice == "qa_seen" && e.metric == "exact_match");
+    EXPECT_TRUE(seen);
+  }
+  fs::remove_all(dir);
 }
 
 TEST(knowledge_runners, knowledge_edit_logs_efficacy_paraphrase_specificity) {
