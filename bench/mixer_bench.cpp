@@ -15,9 +15,10 @@
 // loads (bench/bench_common.hpp) and reports tokens/s and CPU utilisation (getrusage CPU
 // seconds / wall seconds; 2.0 = two cores busy); "ratio per CPU-s" compares tokens per CPU
 // second, which a machine loaded by other jobs distorts less than tokens/s. MFU divides the model's own
-// train_flops_per_token(T) x tokens/s by the nominal peak (core/cpu.hpp, as train_bench) and
-// by the best SGEMM rate this build reaches at the model's own linear-layer shapes (batch x T
-// rows, width d_model: "GEMM peak"); the last columns say where lmlab's step time goes
+// train_flops_per_token(T) x tokens per CPU-second x threads (the rate with every thread busy) by
+// the nominal peak (core/cpu.hpp, as train_bench) and by the best SGEMM rate per CPU-second x
+// threads this build reaches at the model's own linear-layer shapes (batch x T rows, width
+// d_model: "GEMM peak"); the last columns say where lmlab's step CPU time goes
 // (bench/step_profile.hpp). The lab's shapes (issue 21): `--seq 16,32,64 --batch 32
 // --d-model 64 --layers 4 --heads 2 --threads 1`. `--isa avx2` caps oneDNN, OpenBLAS and
 // PyTorch at AVX2; our own kernels follow the build (-DLMLAB_ARCH=x86-64-v3).
@@ -130,13 +131,15 @@ int child_train(const std::string& pattern, std::int64_t T, std::int64_t B, int 
   };
   for (int i = 0; i < warmup; ++i) step(i);
   prof::enable(true);
+  const double m0 = prof::thread_cpu_seconds();
   const double c0 = bench::cpu_seconds(), t0 = bench::now();
   for (int i = 0; i < steps; ++i) step(warmup + i);
   const double t1 = bench::now(), c1 = bench::cpu_seconds();
+  const double m1 = prof::thread_cpu_seconds();
   prof::enable(false);
-  const double gemm_peak = bench::best_sgemm_gflops(B * T, g_d, 0.05);
+  const double gemm_peak = bench::best_sgemm_gflops(B * T, g_d, 0.05, true, threads);
   std::printf("OK %.6g %.4f %.4f %.6f %.6g%s\n", static_cast<double>(steps * B * T) / (t1 - t0), (c1 - c0) / (t1 - t0), t1 - t0, loss,
-              gemm_peak, bench::step_fractions(prof::snapshot(), t1 - t0).c_str());
+              gemm_peak, bench::step_fractions(prof::snapshot(), m1 - m0).c_str());
   return 0;
 }
 
@@ -304,14 +307,21 @@ int main(int argc, char** argv) {
             const double nominal = ci.flop_per_cycle * ghz * 1e9 * static_cast<double>(t64);
             auto rate = [](const child_result& r) { return r.ok ? cell(r.value, lmlab::format_number(r.value, 4)) : cell("-"); };
             auto util = [](const child_result& r) { return r.ok ? cell(r.util, pct(r.util)) : cell("-"); };
-            auto mfu = [&](const child_result& r) { return r.ok ? cell(r.value * flop_tok / nominal, pct(r.value * flop_tok / nominal)) : cell("-"); };
+            // MFU per CPU-second: tokens/s as if the t64 threads were fully busy (tokens/s x
+            // t64 / CPU use), so that a loaded machine does not divide it down; the GEMM peak is
+            // measured the same way (bench/step_profile.hpp).
+            auto busy_rate = [&](const child_result& r) { return r.util > 0 ? r.value * static_cast<double>(t64) / r.util : NAN; };
+            auto mfu = [&](const child_result& r) {
+              const double m = r.ok ? busy_rate(r) * flop_tok / nominal : NAN;
+              return std::isfinite(m) ? cell(m, pct(m)) : cell("-");
+            };
             const bool both = lr.ok && tr.ok;
             const double ratio = both ? lr.value / tr.value : NAN;
             // Tokens per CPU-second of each: the ratio a loaded machine distorts least.
             const double cpu_ratio = both && lr.util > 0 && tr.util > 0 ? (lr.value / lr.util) / (tr.value / tr.util) : NAN;
             // The lmlab child's OK line: tokens/s util seconds loss gemm_peak fractions...
             const double gemm_peak = lr.ok && lr.extra.size() > 2 ? lr.extra[2] * 1e9 : NAN;
-            const double mfu_gemm = lr.ok ? lr.value * flop_tok / gemm_peak : NAN;
+            const double mfu_gemm = lr.ok ? busy_rate(lr) * flop_tok / gemm_peak : NAN;
             std::vector<cell> row = {mixer_name(mk), T, t64, rate(lr), util(lr), rate(tr), util(tr),
                                      both ? cell(ratio, lmlab::format_number(ratio, 3) + "x") : cell("-"),
                                      std::isfinite(cpu_ratio) ? cell(cpu_ratio, lmlab::format_number(cpu_ratio, 3) + "x") : cell("-"),

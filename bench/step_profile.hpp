@@ -1,7 +1,8 @@
 // Helpers shared by the training benchmarks (bench/train_bench.cpp, bench/mixer_bench.cpp) for
 // the lab's shapes and for an AVX2-capped run (issue 21):
 // - where a step's time goes: autograd/profile.hpp's categories as fractions of the timed
-//   steps' wall time, plus "framework" = the rest (tape, allocation, shape logic, model glue);
+//   steps' CPU time on the main thread, plus "framework" = the rest (tape, allocation, shape
+//   logic, model glue);
 // - the best SGEMM rate of this build at a model's own linear-layer shapes (the "GEMM peak"
 //   that MFU is also divided by: at tiny shapes it is far below the nominal peak);
 // - the environment that caps every engine at AVX2 (--isa avx2) and the ISA our own kernels
@@ -90,8 +91,10 @@ inline std::vector<cell> breakdown_cells(const child_result& r, std::size_t firs
 
 // The best GFLOP/s of lmlab::gemm over a model's linear-layer GEMMs at R = batch x T rows and
 // width d: forward x W^T of qkv (3d), proj (d), mlp_up (4d), mlp_down, and the backward dY W and
-// dY^T X of mlp_up. Each shape runs for at least min_time seconds.
-inline double best_sgemm_gflops(std::int64_t R, std::int64_t d, double min_time) {
+// dY^T X of mlp_up. Each shape runs for at least min_time seconds. per_cpu: the rate per
+// process CPU-second times `threads` (what the threads would reach fully busy), which a machine
+// loaded by other jobs distorts far less than the wall-clock rate (the default).
+inline double best_sgemm_gflops(std::int64_t R, std::int64_t d, double min_time, bool per_cpu = false, int threads = 1) {
   struct shp {
     bool ta, tb;
     std::int64_t M, N, K;
@@ -110,14 +113,15 @@ inline double best_sgemm_gflops(std::int64_t R, std::int64_t d, double min_time)
     auto run = [&] { lmlab::gemm(s.ta, s.tb, s.M, s.N, s.K, 1.0f, A.data(), ca, B.data(), cb, 0.0f, C.data(), s.N); };
     run();
     int reps = 0;
-    const double t0 = now();
+    const double t0 = now(), c0 = cpu_seconds();
     double t1 = t0;
     while (t1 - t0 < min_time || reps < 2) {
       run();
       ++reps;
       t1 = now();
     }
-    best = std::max(best, 2.0 * static_cast<double>(s.M * s.N) * static_cast<double>(s.K) * reps / (t1 - t0) * 1e-9);
+    const double secs = per_cpu ? (cpu_seconds() - c0) / threads : t1 - t0;
+    best = std::max(best, 2.0 * static_cast<double>(s.M * s.N) * static_cast<double>(s.K) * reps / secs * 1e-9);
   }
   return best;
 }

@@ -138,12 +138,14 @@ int child_lmlab(const bench_config& c, int threads, int steps, int warmup) {
   };
   for (int i = 0; i < warmup; ++i) step(i);
   prof::enable(true);
+  const double m0 = prof::thread_cpu_seconds();
   const double c0 = cpu_seconds(), t0 = now();
   for (int i = 0; i < steps; ++i) step(warmup + i);
   const double t1 = now(), c1 = cpu_seconds();
+  const double m1 = prof::thread_cpu_seconds();
   prof::enable(false);
   std::printf("OK %.6g %.4f %.4f %.6f%s\n", static_cast<double>(steps * c.B * c.T) / (t1 - t0), (c1 - c0) / (t1 - t0),
-              t1 - t0, loss, bench::step_fractions(prof::snapshot(), t1 - t0).c_str());
+              t1 - t0, loss, bench::step_fractions(prof::snapshot(), m1 - m0).c_str());
   return 0;
 }
 

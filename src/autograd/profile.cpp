@@ -51,7 +51,7 @@ cat category_of(const char* op) {
   auto starts = [op](const char* s) { return std::strncmp(op, s, std::strlen(s)) == 0; };
   if (is("linear") || is("matmul")) return cat::gemm;
   if (is("attention")) return cat::attention;
-  if (is("selective_scan") || is("causal_conv1d") || is("wkv") || is("rglru") || starts("retention")) return cat::scan;
+  if (starts("selective_scan") || is("causal_conv1d") || is("wkv") || is("rglru") || starts("retention")) return cat::scan;
   return cat::elementwise;
 }
 

@@ -82,17 +82,26 @@ class mamba_mixer : public mixer {
   }
 
   tensor forward(const tensor& x) override {
+    // The kernels read their inputs through contiguous_raw (one copy, no autograd node), so
+    // the column slices of xz and dbc go to them as views (col's contiguous node saved).
+    auto view = [](const tensor& t, std::int64_t start, std::int64_t len) { return narrow(t, t.dim() - 1, start, len); };
     tensor xz = linear(x, in_proj);                                        // (B,T,2Di)
-    tensor xc = silu(causal_conv1d(col(xz, 0, Di_), conv_w, conv_b));      // (B,T,Di)
-    tensor z = col(xz, Di_, Di_);
+    tensor xc = silu(causal_conv1d(view(xz, 0, Di_), conv_w, conv_b));     // (B,T,Di)
+    tensor z = view(xz, Di_, Di_);
     tensor dbc = linear(xc, x_proj);                                       // (B,T,R+2N)
-    tensor delta = hook_dt(softplus(linear(col(dbc, 0, R_), dt_w, dt_b))); // (B,T,Di)
+    tensor dt_raw = linear(col(dbc, 0, R_), dt_w, dt_b);                   // (B,T,Di) before softplus
     tensor A = neg(exp(A_log));
     tensor last;
-    tensor y = selective_scan(xc, delta, A, col(dbc, R_, N_), col(dbc, R_ + N_, N_), Dskip,
-                              hook_state.active() ? &last : nullptr);
+    tensor* lastp = hook_state.active() ? &last : nullptr;
+    tensor y;
+    if (hook_dt.active()) {  // the hook sees (and may replace) delta: the composed ops
+      tensor delta = hook_dt(softplus(dt_raw));
+      y = mul(selective_scan(xc, delta, A, view(dbc, R_, N_), view(dbc, R_ + N_, N_), Dskip, lastp), silu(z));
+    } else {  // softplus, scan and the SiLU(z) gate in one op, the same formulas (ops/scan.hpp)
+      y = selective_scan_gated(xc, dt_raw, A, view(dbc, R_, N_), view(dbc, R_ + N_, N_), Dskip, z, lastp);
+    }
     if (hook_state.active()) hook_state(last);  // (B, Di, N) state after the last token
-    return linear(mul(y, silu(z)), out_proj);
+    return linear(y, out_proj);
   }
 
   std::unique_ptr<mixer_state> new_state(std::int64_t B) const override {

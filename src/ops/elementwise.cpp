@@ -392,41 +392,15 @@ tensor relu(const tensor& x) {
 }
 
 tensor silu(const tensor& x) {
-  // y = x s, s = sigmoid(x); dx = g s (1 + x (1 - s))
+  // y = x s, s = sigmoid(x); dx = g s (1 + x (1 - s))   (silu_fwd, silu_bwd: ops/internal.hpp)
   return unary(
-      x, "silu",
-      [](auto v) {
-        using T = decltype(v);
-        return v / (T(1) + vexp(-v));
-      },
-      [](auto v, auto, auto g) {
-        using T = decltype(v);
-        const T s = T(1) / (T(1) + vexp(-v));
-        return g * s * (T(1) + v * (T(1) - s));
-      },
-      true, false);
+      x, "silu", [](auto v) { return silu_fwd(v); }, [](auto v, auto, auto g) { return silu_bwd(v, g); }, true, false);
 }
 
 tensor softplus(const tensor& x) {
-  // y = log(1 + e^x) (x for x > 20, as PyTorch); dx = g sigmoid(x)
-  // f32: max(x, 0) + log1p(e^-|x|), the same function, in the vectorisable exp_fast and
-  // log1p_fast (ops/vexp.hpp): libm's scalar log1pf and expf were 10% of a Mamba training step
-  // at d_model 64 (issue 21). Above 20, e^-|x| < 2.1e-9 adds nothing to x in float.
+  // y = log(1 + e^x) (x for x > 20, as PyTorch); dx = g sigmoid(x)   (ops/internal.hpp)
   return unary(
-      x, "softplus",
-      [](auto v) {
-        using T = decltype(v);
-        if constexpr (std::is_same_v<T, float>) {
-          return (v > 0.0f ? v : 0.0f) + log1p_fast(exp_fast(-std::abs(v)));
-        } else {
-          return v > T(20) ? v : std::log1p(std::exp(v));
-        }
-      },
-      [](auto v, auto, auto g) {
-        using T = decltype(v);
-        return v > T(20) ? g : g / (T(1) + vexp(-v));
-      },
-      true, false);
+      x, "softplus", [](auto v) { return softplus_fwd(v); }, [](auto v, auto, auto g) { return softplus_bwd(v, g); }, true, false);
 }
 
 tensor gelu(const tensor& x, gelu_approx approx) {

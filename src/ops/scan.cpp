@@ -13,6 +13,7 @@
 
 #include "autograd/autograd.hpp"
 #include "autograd/profile.hpp"
+#include "ops/internal.hpp"
 #include "ops/vexp.hpp"
 
 namespace lmlab {
@@ -122,7 +123,9 @@ inline T lane_sum(const T* p) {
 // hist receives h_t at (t - t0)*N*kLanes for every t, ahist (when given) the decays
 // exp(delta_t A) alike. ckpt, when given, receives the state entering each step t that is a
 // multiple of kChunk, at (t / kChunk)*N*kLanes. y may be null (the backward's recompute).
-template <class T>
+// NonPos: every delta_t A <= 0 (delta >= 0, A <= 0, as in Mamba), so the decays take
+// exp_fast_nonpos (bit-identical to exp_fast there, less work). Hist: hist and ahist are given.
+template <class T, bool NonPos, bool Hist>
 void scan_block_forward(const scan_dims& s, std::int64_t b, std::int64_t d0, std::int64_t nd, std::int64_t t0, std::int64_t t1,
                         const T* u, const T* dl, const T* at, const T* Bm, const T* Cm, const T* Dv, T* y, T* h, T* hist, T* ahist,
                         T* ckpt) {
@@ -139,36 +142,56 @@ void scan_block_forward(const scan_dims& s, std::int64_t b, std::int64_t d0, std
       dtu[c] *= dt[c];
       acc[c] = 0;
     }
-    const T* hp = hist && t > t0 ? hist + (t - 1 - t0) * NL : h;
-    T* hn = hist ? hist + (t - t0) * NL : h;
-    T* an_out = ahist ? ahist + (t - t0) * NL : nullptr;
+    const T* hp = Hist && t > t0 ? hist + (t - 1 - t0) * NL : h;
+    T* hn = Hist ? hist + (t - t0) * NL : h;
+    T* an_out = Hist ? ahist + (t - t0) * NL : nullptr;
     if (ckpt && t % kChunk == 0) std::copy(hp, hp + NL, ckpt + (t / kChunk) * NL);
     for (std::int64_t n = 0; n < N; ++n) {
       const T bn = bt[n], cn = ct[n];
       const T* an = at + n * kLanes;
 #pragma omp simd
       for (std::int64_t c = 0; c < kLanes; ++c) {
-        const T a = exp_fast(dt[c] * an[c]);
+        const T a = NonPos ? exp_fast_nonpos(dt[c] * an[c]) : exp_fast(dt[c] * an[c]);
         const T hv = a * hp[n * kLanes + c] + dtu[c] * bn;  // ref: Mamba eq. 2a, A_bar = exp(delta A), B_bar = delta B
         hn[n * kLanes + c] = hv;
         acc[c] += cn * hv;  // ref: Mamba eq. 2b
-        if (an_out) an_out[n * kLanes + c] = a;
+        if constexpr (Hist) an_out[n * kLanes + c] = a;
       }
     }
-    if (y)
-      for (std::int64_t c = 0; c < nd; ++c) {
-        const std::int64_t i = row * s.D + d0 + c;
-        y[i] = acc[c] + (Dv ? Dv[d0 + c] * u[i] : T(0));
+    if (y) {
+      T* yr = y + row * s.D + d0;
+      const T* ur = u + row * s.D + d0;
+      if (nd == kLanes && Dv) {
+        const T* dr = Dv + d0;
+#pragma omp simd
+        for (std::int64_t c = 0; c < kLanes; ++c) yr[c] = acc[c] + dr[c] * ur[c];
+      } else {
+        for (std::int64_t c = 0; c < nd; ++c) yr[c] = acc[c] + (Dv ? Dv[d0 + c] * ur[c] : T(0));
       }
+    }
   }
 }
 
 std::int64_t scan_chunks(const scan_dims& s) { return (s.T + kChunk - 1) / kChunk; }
 
+// True when no delta is negative and no A positive (NaNs pass), so every decay argument
+// delta_t A is <= 0 (or NaN) and exp_fast_nonpos applies: always so in Mamba (delta =
+// softplus(.), A = -exp(A_log)). One pass over (B,T,D) and (D,N), next to the scan's B*T*D*N.
+template <class T>
+bool decays_nonpos(const scan_dims& s, const T* dl, const T* A) {
+  const std::int64_t nd = s.B * s.T * s.D, na = s.D * s.N;
+  int bad = 0;
+#pragma omp simd reduction(| : bad)
+  for (std::int64_t i = 0; i < nd; ++i) bad |= dl[i] < T(0);
+#pragma omp simd reduction(| : bad)
+  for (std::int64_t i = 0; i < na; ++i) bad |= A[i] > T(0);
+  return bad == 0;
+}
+
 // ckpt, when given, is (B * ceil(D/kLanes), scan_chunks, N*kLanes): the backward's checkpoints.
 template <class T>
 void scan_forward(const scan_dims& s, const T* u, const T* dl, const T* A, const T* Bm, const T* Cm, const T* Dv, T* y,
-                  T* last, T* ckpt) {
+                  T* last, T* ckpt, bool nonpos) {
   const std::int64_t nblk = (s.D + kLanes - 1) / kLanes, NL = s.N * kLanes;
 #pragma omp parallel if (s.B * s.T * s.D * s.N > kParallelWork)
   {
@@ -178,8 +201,11 @@ void scan_forward(const scan_dims& s, const T* u, const T* dl, const T* A, const
       const std::int64_t b = item / nblk, d0 = (item % nblk) * kLanes, nd = std::min(s.D - d0, kLanes);
       load_block_A(s, A, d0, nd, at.data());
       std::fill(h.begin(), h.end(), T(0));
-      scan_block_forward(s, b, d0, nd, 0, s.T, u, dl, at.data(), Bm, Cm, Dv, y, h.data(), static_cast<T*>(nullptr),
-                         static_cast<T*>(nullptr), ckpt ? ckpt + item * scan_chunks(s) * NL : nullptr);
+      T* ck = ckpt ? ckpt + item * scan_chunks(s) * NL : nullptr;
+      if (nonpos)
+        scan_block_forward<T, true, false>(s, b, d0, nd, 0, s.T, u, dl, at.data(), Bm, Cm, Dv, y, h.data(), nullptr, nullptr, ck);
+      else
+        scan_block_forward<T, false, false>(s, b, d0, nd, 0, s.T, u, dl, at.data(), Bm, Cm, Dv, y, h.data(), nullptr, nullptr, ck);
       if (last)
         for (std::int64_t c = 0; c < nd; ++c)
           for (std::int64_t n = 0; n < s.N; ++n) last[(b * s.D + d0 + c) * s.N + n] = h[static_cast<std::size_t>(n * kLanes + c)];
@@ -209,6 +235,25 @@ void add_group_lanes(const scan_dims& s, std::int64_t j0, std::int64_t nj, std::
   }
 }
 
+// One block's input gradients at one step, nd <= kLanes channels:
+// du = dy D + sum_n dL/dh B delta;  ddelta = sum_n dL/da a A + sum_n dL/dh B u.
+template <class T>
+inline void write_input_grads(std::int64_t nd, const T* dr, const T* gyt, const T* dt, const T* ut, const T* sga,
+                              const T* sgb, T* gur, T* gdr) {
+  if (nd == kLanes && dr) {
+#pragma omp simd
+    for (std::int64_t c = 0; c < kLanes; ++c) {
+      gur[c] = gyt[c] * dr[c] + sgb[c] * dt[c];
+      gdr[c] = sga[c] + sgb[c] * ut[c];
+    }
+  } else {
+    for (std::int64_t c = 0; c < nd; ++c) {
+      gur[c] = (dr ? gyt[c] * dr[c] : T(0)) + sgb[c] * dt[c];
+      gdr[c] = sga[c] + sgb[c] * ut[c];
+    }
+  }
+}
+
 // kGroup channel blocks: the sums over channels (dB, dC) first accumulate lane-wise over the
 // group's blocks and only then across the lanes, one horizontal sum per (t, n) and group
 // instead of per block (the horizontal sums were a quarter of this kernel at d_inner 128,
@@ -221,7 +266,7 @@ void add_group_lanes(const scan_dims& s, std::int64_t j0, std::int64_t nj, std::
 template <class T>
 void scan_backward_thread(const scan_dims& s, const T* u, const T* dl, const T* A, const T* Bm, const T* Cm, const T* Dv,
                           const T* ckpt, const T* gy, T* gu, T* gdl, std::vector<T>& a_acc, std::vector<T>& b_acc,
-                          std::vector<T>& c_acc, std::vector<T>& d_acc) {
+                          std::vector<T>& c_acc, std::vector<T>& d_acc, bool nonpos) {
   const std::int64_t N = s.N, NL = N * kLanes, nblk = (s.D + kLanes - 1) / kLanes;
   const std::int64_t ngrp = (nblk + kGroup - 1) / kGroup, CL = std::min(s.T, kChunk);
   a_acc.assign(static_cast<std::size_t>(s.D * N), T(0));
@@ -251,9 +296,13 @@ void scan_backward_thread(const scan_dims& s, const T* u, const T* dl, const T* 
         const T* ck = ckpt + ((b * nblk + j0 + j) * scan_chunks(s) + k) * NL;
         T* hj = h.data() + j * NL;
         std::copy(ck, ck + NL, hj);  // h_{t0-1}
-        scan_block_forward(s, b, d0, std::min(s.D - d0, kLanes), t0, t1, u, dl, at.data() + j * NL, Bm, Cm, Dv,
-                           static_cast<T*>(nullptr), hj, hist.data() + j * CL * NL, ahist.data() + j * CL * NL,
-                           static_cast<T*>(nullptr));
+        const std::int64_t nd = std::min(s.D - d0, kLanes);
+        T* hs = hist.data() + j * CL * NL;
+        T* as = ahist.data() + j * CL * NL;
+        if (nonpos)
+          scan_block_forward<T, true, true>(s, b, d0, nd, t0, t1, u, dl, at.data() + j * NL, Bm, Cm, Dv, nullptr, hj, hs, as, nullptr);
+        else
+          scan_block_forward<T, false, true>(s, b, d0, nd, t0, t1, u, dl, at.data() + j * NL, Bm, Cm, Dv, nullptr, hj, hs, as, nullptr);
       }
       for (std::int64_t t = t1 - 1; t >= t0; --t) {
         const std::int64_t row = b * s.T + t;
@@ -297,11 +346,7 @@ void scan_backward_thread(const scan_dims& s, const T* u, const T* dl, const T* 
               gn[c] = gg * a;
             }
           }
-          // du = dy D + sum_n dL/dh B delta;  ddelta = sum_n dL/da a A + sum_n dL/dh B u
-          for (std::int64_t c = 0; c < nd; ++c) {
-            gu[i0 + c] = (Dv ? gyt[c] * Dv[d0 + c] : T(0)) + sgb[c] * dt[c];
-            gdl[i0 + c] = sga[c] + sgb[c] * ut[c];
-          }
+          write_input_grads(nd, Dv ? Dv + d0 : nullptr, gyt, dt, ut, sga, sgb, gu + i0, gdl + i0);
         }
         T* gbt = b_acc.data() + row * N;
         T* gct = c_acc.data() + row * N;
@@ -318,14 +363,14 @@ void scan_backward_thread(const scan_dims& s, const T* u, const T* dl, const T* 
 
 template <class T>
 void scan_backward(const scan_dims& s, const T* u, const T* dl, const T* A, const T* Bm, const T* Cm, const T* Dv,
-                   const T* ckpt, const T* gy, T* gu, T* gdl, T* gA, T* gB, T* gC, T* gD) {
+                   const T* ckpt, const T* gy, T* gu, T* gdl, T* gA, T* gB, T* gC, T* gD, bool nonpos) {
   const int nth = s.B * s.T * s.D * s.N > kParallelWork ? omp_get_max_threads() : 1;
   // Thread-local accumulators for the inputs shared across channels or batches.
   std::vector<std::vector<T>> lA(nth), lB(nth), lC(nth), lD(nth);
 #pragma omp parallel num_threads(nth)
   {
     const int me = omp_get_thread_num();
-    scan_backward_thread(s, u, dl, A, Bm, Cm, Dv, ckpt, gy, gu, gdl, lA[me], lB[me], lC[me], lD[me]);
+    scan_backward_thread(s, u, dl, A, Bm, Cm, Dv, ckpt, gy, gu, gdl, lA[me], lB[me], lC[me], lD[me], nonpos);
   }
   // Reduce the thread-local partial sums.
   for (int th = 0; th < nth; ++th) {
@@ -351,13 +396,15 @@ tensor selective_scan(const tensor& u, const tensor& delta, const tensor& A, con
   if (last_state) last = tensor::empty({s.B, s.D, s.N}, u.type());
   const bool grad = needs_grad({&u, &delta, &A, &Bm, &Cm, &Dskip});
   if (grad) ckpt = tensor::empty({s.B * ((s.D + kLanes - 1) / kLanes), scan_chunks(s), s.N * kLanes}, u.type());
+  bool nonpos = false;
   dispatch_float(u.type(), "selective_scan", [&]<class T>() {
+    nonpos = decays_nonpos(s, dc.data<T>(), ac.data<T>());
     scan_forward<T>(s, uc.data<T>(), dc.data<T>(), ac.data<T>(), bc.data<T>(), cc.data<T>(), Dc.defined() ? Dc.data<T>() : nullptr,
-                    y.data<T>(), last_state ? last.data<T>() : nullptr, grad ? ckpt.data<T>() : nullptr);
+                    y.data<T>(), last_state ? last.data<T>() : nullptr, grad ? ckpt.data<T>() : nullptr, nonpos);
   });
   if (last_state) *last_state = last;
   if (grad) {
-    record("selective_scan", y, {u, delta, A, Bm, Cm, Dskip}, [s, uc, dc, ac, bc, cc, Dc, ckpt](const tensor& gy_in) {
+    record("selective_scan", y, {u, delta, A, Bm, Cm, Dskip}, [s, uc, dc, ac, bc, cc, Dc, ckpt, nonpos](const tensor& gy_in) {
       tensor gy = gy_in.contiguous_raw();
       const dtype t = uc.type();
       tensor gu = tensor::empty(uc.shape(), t), gdl = tensor::empty(uc.shape(), t), gA = tensor::zeros(ac.shape(), t),
@@ -366,10 +413,88 @@ tensor selective_scan(const tensor& u, const tensor& delta, const tensor& A, con
       dispatch_float(t, "selective_scan", [&]<class T>() {
         scan_backward<T>(s, uc.data<T>(), dc.data<T>(), ac.data<T>(), bc.data<T>(), cc.data<T>(), Dc.defined() ? Dc.data<T>() : nullptr,
                          ckpt.data<T>(), gy.data<T>(), gu.data<T>(), gdl.data<T>(), gA.data<T>(), gB.data<T>(), gC.data<T>(),
-                         gD.defined() ? gD.data<T>() : nullptr);
+                         gD.defined() ? gD.data<T>() : nullptr, nonpos);
       });
       return std::vector<tensor>{gu, gdl, gA, gB, gC, gD};
     });
+  }
+  return y;
+}
+
+tensor selective_scan_gated(const tensor& u, const tensor& delta_raw, const tensor& A, const tensor& Bm, const tensor& Cm,
+                            const tensor& Dskip, const tensor& z, tensor* last_state) {
+  prof::scope timed(prof::cat::scan);
+  const scan_dims s = check_scan("selective_scan_gated", u, delta_raw, A, Bm, Cm, Dskip);
+  if (z.defined()) {
+    LMLAB_CHECK(z.shape() == u.shape(), "selective_scan_gated: z {} must match u {}", shape_str(z.shape()), shape_str(u.shape()));
+    check_float(z, "selective_scan_gated", "z", u.type());
+  }
+  tensor uc = u.contiguous_raw(), rc = delta_raw.contiguous_raw(), ac = A.contiguous_raw(), bc = Bm.contiguous_raw(),
+         cc = Cm.contiguous_raw();
+  tensor Dc = Dskip.defined() ? Dskip.contiguous_raw() : tensor();
+  tensor zc = z.defined() ? z.contiguous_raw() : tensor();
+  const dtype ty = u.type();
+  const std::int64_t n = u.numel();
+  tensor dc = tensor::empty(u.shape(), ty);   // delta = softplus(delta_raw)
+  tensor yp = tensor::empty(u.shape(), ty);   // the scan's output before the gate
+  tensor y = zc.defined() ? tensor::empty(u.shape(), ty) : yp;
+  tensor last, ckpt;
+  if (last_state) last = tensor::empty({s.B, s.D, s.N}, ty);
+  const bool grad = needs_grad({&u, &delta_raw, &A, &Bm, &Cm, &Dskip, &z});
+  if (grad) ckpt = tensor::empty({s.B * ((s.D + kLanes - 1) / kLanes), scan_chunks(s), s.N * kLanes}, ty);
+  bool nonpos = false;
+  dispatch_float(ty, "selective_scan_gated", [&]<class T>() {
+    const T* r = rc.data<T>();
+    T* dl = dc.data<T>();
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) dl[i] = detail::softplus_fwd(r[i]);
+    nonpos = decays_nonpos(s, dl, ac.data<T>());
+    scan_forward<T>(s, uc.data<T>(), dl, ac.data<T>(), bc.data<T>(), cc.data<T>(), Dc.defined() ? Dc.data<T>() : nullptr, yp.data<T>(),
+                    last_state ? last.data<T>() : nullptr, grad ? ckpt.data<T>() : nullptr, nonpos);
+    if (zc.defined()) {
+      const T* pz = zc.data<T>();
+      const T* py = yp.data<T>();
+      T* out = y.data<T>();
+#pragma omp simd
+      for (std::int64_t i = 0; i < n; ++i) out[i] = py[i] * detail::silu_fwd(pz[i]);  // y * silu(z)
+    }
+  });
+  if (last_state) *last_state = last;
+  if (grad) {
+    record("selective_scan_gated", y, {u, delta_raw, A, Bm, Cm, Dskip, z},
+           [s, uc, rc, dc, ac, bc, cc, Dc, zc, yp = zc.defined() ? yp.detach() : tensor(), ckpt, nonpos, n](const tensor& g_in) {
+             tensor g = g_in.contiguous_raw();
+             const dtype t = uc.type();
+             tensor gu = tensor::empty(uc.shape(), t), gdl = tensor::empty(uc.shape(), t), gA = tensor::zeros(ac.shape(), t),
+                    gB = tensor::zeros(bc.shape(), t), gC = tensor::zeros(cc.shape(), t);
+             tensor gD = Dc.defined() ? tensor::zeros(Dc.shape(), t) : tensor();
+             tensor gz = zc.defined() ? tensor::empty(zc.shape(), t) : tensor();
+             tensor gy = zc.defined() ? tensor::empty(uc.shape(), t) : g;
+             dispatch_float(t, "selective_scan_gated", [&]<class T>() {
+               if (zc.defined()) {
+                 // out = y * sz, sz = silu(z): dy = g sz; dz = silu'(z) (g y)   (as mul and silu)
+                 const T* pg = g.data<T>();
+                 const T* pz = zc.data<T>();
+                 const T* py = yp.data<T>();
+                 T* pgy = gy.data<T>();
+                 T* pgz = gz.data<T>();
+#pragma omp simd
+                 for (std::int64_t i = 0; i < n; ++i) {
+                   pgy[i] = pg[i] * detail::silu_fwd(pz[i]);
+                   pgz[i] = detail::silu_bwd(pz[i], pg[i] * py[i]);
+                 }
+               }
+               scan_backward<T>(s, uc.data<T>(), dc.data<T>(), ac.data<T>(), bc.data<T>(), cc.data<T>(), Dc.defined() ? Dc.data<T>() : nullptr,
+                                ckpt.data<T>(), gy.data<T>(), gu.data<T>(), gdl.data<T>(), gA.data<T>(), gB.data<T>(), gC.data<T>(),
+                                gD.defined() ? gD.data<T>() : nullptr, nonpos);
+               // delta = softplus(delta_raw): ddelta_raw = ddelta sigmoid(delta_raw)
+               const T* r = rc.data<T>();
+               T* pd = gdl.data<T>();
+#pragma omp simd
+               for (std::int64_t i = 0; i < n; ++i) pd[i] = detail::softplus_bwd(r[i], pd[i]);
+             });
+             return std::vector<tensor>{gu, gdl, gA, gB, gC, gD, gz};
+           });
   }
   return y;
 }

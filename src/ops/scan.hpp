@@ -23,6 +23,18 @@ namespace lmlab {
 tensor selective_scan(const tensor& u, const tensor& delta, const tensor& A, const tensor& Bm, const tensor& Cm,
                       const tensor& Dskip, tensor* last_state = nullptr);
 
+// Mamba's scan with its discretisation of delta and its output gate fused in (the reference
+// code's selective_scan_fn(u, delta, A, B, C, D, z, delta_softplus=True); Gu & Dao 2023, fig. 3):
+//   y = selective_scan(u, softplus(delta_raw), A, Bm, Cm, Dskip) * silu(z)
+// the same scalar formulas as composing softplus, selective_scan, silu and mul
+// (ops/internal.hpp), with one autograd node and two passes over (B,T,D) instead of four
+// nodes, five passes and their temporaries. Results equal the composed ops' up to the last
+// bits (GCC contracts a*b + c into FMAs per inlining site; tests/ops/test_scan.cpp checks
+// 2e-6 of each tensor's scale; a Mamba lab run gave identical losses). z (B,T,D) or undefined.
+// Differentiable in all seven inputs.
+tensor selective_scan_gated(const tensor& u, const tensor& delta_raw, const tensor& A, const tensor& Bm, const tensor& Cm,
+                            const tensor& Dskip, const tensor& z, tensor* last_state = nullptr);
+
 // The same recurrence in plain double loops (no threads, no autograd): the tests' reference.
 tensor selective_scan_reference(const tensor& u, const tensor& delta, const tensor& A, const tensor& Bm,
                                 const tensor& Cm, const tensor& Dskip);

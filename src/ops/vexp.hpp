@@ -75,6 +75,43 @@ inline float exp_fast(float x) {
 
 inline double exp_fast(double x) { return std::exp(x); }
 
+// exp_fast for x <= 0 (or NaN): the selective scan's decays exp(delta A), delta >= 0, A <= 0,
+// where exp is a third of the forward (issue 21). The same reduction and polynomial, so the
+// result is bit-identical to exp_fast(x), with less work around them: no upper clamp, and 2^n
+// applied by adding n to p's exponent bits (exact while the result is normal; the integer n
+// is read from the rounding constant's low mantissa bits, no conversion). The one difference:
+// where e^x is within an ulp of FLT_MIN and p rounds below 1, exp_fast rounds to a denormal
+// and this returns another value below FLT_MIN (tests/ops/test_vexp.cpp). Positive x: wrong
+// results; callers check the sign first.
+inline float exp_fast_nonpos(float x) {
+  using namespace vexp_detail;
+  constexpr float kLog2e = 1.44269504088896341f;
+  constexpr float kLn2Hi = 0.693145751953125f;
+  constexpr float kLn2Lo = 1.42860682030941723212e-6f;
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: t's low mantissa bits are 2^22 + n
+  constexpr float kFlushBelow = -87.3365447505531f;
+  const float xc = x >= -104.0f ? x : -104.0f;
+  const float t = fmadd(xc, kLog2e, kRound);
+  const float nf = t - kRound;
+  float r = fmadd(-nf, kLn2Hi, xc);
+  r = fmadd(-nf, kLn2Lo, r);
+  float p = 1.0f / 5040.0f;  // ref: Taylor series, Horner form (as exp_fast)
+  p = fmadd(p, r, 1.0f / 720.0f);
+  p = fmadd(p, r, 1.0f / 120.0f);
+  p = fmadd(p, r, 1.0f / 24.0f);
+  p = fmadd(p, r, 1.0f / 6.0f);
+  p = fmadd(p, r, 0.5f);
+  p = fmadd(p, r, 1.0f);
+  p = fmadd(p, r, 1.0f);
+  // (2^22 + n) << 23 wraps to n << 23 modulo 2^32: n added to p's exponent field.
+  const std::uint32_t scale = std::bit_cast<std::uint32_t>(t) << 23;
+  float y = std::bit_cast<float>(std::bit_cast<std::uint32_t>(p) + scale);
+  y = x >= kFlushBelow ? y : 0.0f;
+  return x == x ? y : x;
+}
+
+inline double exp_fast_nonpos(double x) { return std::exp(x); }
+
 // e^x - 1 without the cancellation of exp_fast(x) - 1 near 0 (the RG-LRU's 1 - a^2 as a -> 1):
 // on |x| < 0.7 its degree-10 Taylor polynomial (truncation < 1e-9 relative), else
 // exp_fast(x) - 1. Both branches are computed and one selected, so a simd loop stays

@@ -311,6 +311,58 @@ std::vector<op_row> make_table() {
   arow("attention_short_head_dim_8", {2, 2, 9, 8}, {2, 1, 9, 8}, attn(true, 0, {}));
   arow("attention_short_window_alibi_gqa", {1, 4, 9, 5}, {1, 2, 9, 5}, attn(true, 4, {0.5, 0.25, 0.125, 0.0625}));
   arow("attention_short_no_visible_key", {1, 2, 6, 3}, {1, 2, 4, 3}, attn(true, 0, {}));
+
+  // Mamba's gated selective scan (ops/scan.hpp): y = scan(u, softplus(delta_raw), A, B, C, D)
+  // * silu(z), against plain double loops. Inputs u, delta_raw, A, B, C[, D][, z]; A enters as
+  // given (either sign: the general exp path) or as -exp(x) (Mamba's A <= 0: the decays take
+  // exp_fast_nonpos). D = 17 channels: a full 16-lane block and a ragged one.
+  auto gscan = [](bool neg_exp_a, bool has_d, bool has_z) {
+    fn_t op = [=](const std::vector<tensor>& x) {
+      const tensor A = neg_exp_a ? neg(exp(x[2])) : x[2];
+      return selective_scan_gated(x[0], x[1], A, x[3], x[4], has_d ? x[5] : tensor(), has_z ? x[has_d ? 6 : 5] : tensor());
+    };
+    ref_t ref = [=](const std::vector<dense>& x) {
+      const std::int64_t B = x[0].shape[0], T = x[0].shape[1], D = x[0].shape[2], N = x[2].shape[1];
+      dense y{x[0].shape, std::vector<double>(x[0].v.size())};
+      for (std::int64_t b = 0; b < B; ++b)
+        for (std::int64_t d = 0; d < D; ++d) {
+          std::vector<double> h(static_cast<std::size_t>(N), 0.0);
+          for (std::int64_t t = 0; t < T; ++t) {
+            const auto i = static_cast<std::size_t>((b * T + t) * D + d);
+            const double r = x[1].v[i], dl = r > 20 ? r : std::log1p(std::exp(r)), u = x[0].v[i];
+            double acc = has_d ? x[5].v[static_cast<std::size_t>(d)] * u : 0.0;
+            for (std::int64_t n = 0; n < N; ++n) {
+              const double a0 = x[2].v[static_cast<std::size_t>(d * N + n)], A = neg_exp_a ? -std::exp(a0) : a0;
+              const auto bn = static_cast<std::size_t>((b * T + t) * N + n);
+              double& hn = h[static_cast<std::size_t>(n)];
+              hn = std::exp(dl * A) * hn + dl * x[3].v[bn] * u;
+              acc += x[4].v[bn] * hn;
+            }
+            if (has_z) {
+              const double z = x[has_d ? 6 : 5].v[i];
+              acc *= z * sigm(z);
+            }
+            y.v[i] = acc;
+          }
+        }
+      return y;
+    };
+    return std::make_pair(op, ref);
+  };
+  {
+    auto [op, ref] = gscan(true, true, true);
+    add_row({"selective_scan_gated_mamba", {N({2, 5, 17}), N({2, 5, 17}), N({17, 3}), N({2, 5, 3}), N({2, 5, 3}), N({17}), N({2, 5, 17})},
+             op, ref, 1e-5, 1e-6});
+  }
+  {
+    auto [op, ref] = gscan(false, true, true);
+    add_row({"selective_scan_gated_any_sign_A", {N({1, 6, 3}), N({1, 6, 3}), N({3, 2}), N({1, 6, 2}), N({1, 6, 2}), N({3}), N({1, 6, 3})},
+             op, ref, 1e-5, 1e-6});
+  }
+  {
+    auto [op, ref] = gscan(true, false, false);
+    add_row({"selective_scan_gated_no_D_no_z", {N({2, 4, 5}), N({2, 4, 5}), N({5, 2}), N({2, 4, 2}), N({2, 4, 2})}, op, ref, 1e-5, 1e-6});
+  }
   return t;
 }
 

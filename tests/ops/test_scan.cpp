@@ -3,9 +3,12 @@
 // full sequence, shape errors, the multi-threaded path, and the causal conv1d by hand.
 #include "ops/scan.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 
 #include "autograd/autograd.hpp"
+#include "ops/ops.hpp"
 #include "zoo_op_util.hpp"
 
 using namespace zoo_test;
@@ -102,4 +105,40 @@ TEST(selective_scan, multithreaded_path_forward_and_gradients) {
                lmlab::selective_scan_reference(in.u, in.delta, in.A, in.Bm, in.Cm, in.D), 1e-12, 1e-12, "big scan");
   expect_spot_gradcheck([](const std::vector<tensor>& x) { return lmlab::selective_scan(x[0], x[1], x[2], x[3], x[4], x[5]); },
                         {in.u, in.delta, in.A, in.Bm, in.Cm, in.D}, 6, "big scan");
+}
+
+// The gated scan (Mamba's mixer path) against the composed ops it replaces (softplus,
+// selective_scan, silu, mul), forward and every gradient, at a lab shape (d_state 16, two
+// 16-lane channel blocks and a ragged one) and past one checkpoint chunk (T 70). The formulas
+// are shared (ops/internal.hpp), but GCC contracts a*b + c into FMAs differently where they are
+// inlined, so results may differ in the last bits: checked at 2e-6 relative to each tensor's
+// largest magnitude (f32 rounding is 6e-8).
+TEST(selective_scan, gated_matches_composed_ops) {
+  for (const std::int64_t T : {32, 70}) {
+    scan_inputs in = make_scan(3, T, 40, 16, dtype::f32, 41);
+    tensor draw = uniform({3, T, 40}, -3, 3, 51, dtype::f32), z = uniform({3, T, 40}, -4, 4, 52, dtype::f32);
+    tensor A_log = uniform({40, 16}, -1, 2, 53, dtype::f32);
+    auto run = [&](bool gated) {
+      std::vector<tensor> xs = {in.u.clone_raw(), draw.clone_raw(), A_log.clone_raw(), in.Bm.clone_raw(), in.Cm.clone_raw(),
+                                in.D.clone_raw(), z.clone_raw()};
+      for (auto& x : xs) x.set_requires_grad(true);
+      const tensor A = lmlab::neg(lmlab::exp(xs[2]));
+      tensor y = gated ? lmlab::selective_scan_gated(xs[0], xs[1], A, xs[3], xs[4], xs[5], xs[6])
+                       : lmlab::mul(lmlab::selective_scan(xs[0], lmlab::softplus(xs[1]), A, xs[3], xs[4], xs[5]), lmlab::silu(xs[6]));
+      tensor g = uniform(y.shape(), -1, 1, 61, dtype::f32);
+      lmlab::backward(y, g);
+      std::vector<std::vector<double>> out = {y.to_vector()};
+      for (auto& x : xs) out.push_back(x.grad().to_vector());
+      return out;
+    };
+    const auto a = run(true), b = run(false);
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      ASSERT_EQ(a[k].size(), b[k].size());
+      double scale = 0;
+      for (const double v : b[k]) scale = std::max(scale, std::abs(v));
+      for (std::size_t i = 0; i < a[k].size(); ++i)
+        ASSERT_LE(std::abs(a[k][i] - b[k][i]), 2e-6 * scale) << "T " << T << " tensor " << k << " element " << i << ": " << a[k][i]
+                                                              << " vs " << b[k][i];
+    }
+  }
 }

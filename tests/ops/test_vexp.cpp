@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -125,4 +127,32 @@ TEST(vexp, log1p_on_the_unit_interval) {
     worst = std::max(worst, ulps(std::log1p(static_cast<double>(y)), lmlab::log1p_fast(y)));
   EXPECT_LE(worst, 2.0);
   EXPECT_EQ(lmlab::log1p_fast(0.0f), 0.0f);
+}
+
+TEST(vexp, nonpos_variant_bit_identical_to_exp_fast) {
+  // exp_fast_nonpos (the selective scan's decays) must give exp_fast's bits for every x <= 0
+  // (so the scan's results do not move), except where e^x is within an ulp of FLT_MIN: there
+  // both results are below FLT_MIN (exp_fast rounds to a denormal).
+  const float flt_min = std::numeric_limits<float>::min();
+  std::int64_t checked = 0;
+  // Every 61st float in [-1, 0] (all exponents, scattered mantissas) and a dense sweep of [-110, -1].
+  for (std::uint32_t b = std::bit_cast<std::uint32_t>(-0.0f); b <= std::bit_cast<std::uint32_t>(-1.0f); b += 61) {
+    const float x = std::bit_cast<float>(b);
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(lmlab::exp_fast_nonpos(x)), std::bit_cast<std::uint32_t>(lmlab::exp_fast(x))) << x;
+    ++checked;
+  }
+  for (float x = -110.0f; x < -1.0f; x = std::nextafter(x + 1e-4f, 0.0f)) {
+    const float a = lmlab::exp_fast_nonpos(x), e = lmlab::exp_fast(x);
+    if (e < flt_min * 1.0000002f) {
+      ASSERT_LT(a, flt_min * 1.0000002f) << x;
+      continue;
+    }
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(a), std::bit_cast<std::uint32_t>(e)) << x;
+    ++checked;
+  }
+  EXPECT_GT(checked, 1'000'000);
+  EXPECT_EQ(lmlab::exp_fast_nonpos(0.0f), 1.0f);
+  EXPECT_EQ(lmlab::exp_fast_nonpos(-std::numeric_limits<float>::infinity()), 0.0f);
+  EXPECT_FALSE(std::signbit(lmlab::exp_fast_nonpos(-200.0f)));
+  EXPECT_TRUE(std::isnan(lmlab::exp_fast_nonpos(std::numeric_limits<float>::quiet_NaN())));
 }
