@@ -2,7 +2,8 @@
 // errors, activation caches written to safetensors (whole or one layer at a time), induction
 // and previous-token head scores, activation patching with the normalised logit-difference
 // metric, and activation steering with a scale sweep. Linear probes: interp/probe.hpp.
-// Built on hooks/ (the hook points each model places; names in docs/architectures.md).
+// Built on hooks/ (the hook points each model places; names in docs/architectures.md). Also:
+// induction-head formation (formation.hpp), the carry probe-steer-patch (carry.hpp), SAEs (sae.hpp).
 // Definitions and citations: docs/interp.md.
 // Not for: placing hook points (models/), the CLI (cli/interp.cpp), report pages (report/).
 #pragma once

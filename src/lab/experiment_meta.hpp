@@ -14,6 +14,9 @@
 //   y = "accuracy@hardest"                    #   y gets the seeds' 95% CI as error bars
 //   series = "model.arch"                     #   a config key: one line per value (default: variant)
 //   log_x = true
+//   # x = "step": y is a run metric logged over training, one line per series (mean, 95% CI band)
+//   # x = "slice": y = "METRIC[@PREFIX*]", the test evaluations of METRIC per slice: slices
+//   #   "KEY=NUM" or "GROUP/KEY=NUM" give lines over NUM per GROUP; "ROW=NUM/COL=NUM" a heatmap
 //
 //   [expect]
 //   published = "attention solves MQAR while small-state recurrent mixers degrade"
