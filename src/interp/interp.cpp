@@ -335,6 +335,41 @@ patch_result patch_positions(models::causal_lm& model, const tensor& clean_ids, 
   return r;
 }
 
+double logit_diff_rows(const tensor& logits, const std::vector<std::int32_t>& answers, const std::vector<std::int32_t>& wrongs) {
+  LMLAB_CHECK(logits.dim() == 3, "logit_diff_rows: expected (B, T, V) logits, got {}", shape_str(logits.shape()));
+  const std::int64_t B = logits.size(0), T = logits.size(1), V = logits.size(2);
+  LMLAB_CHECK(static_cast<std::int64_t>(answers.size()) == B && static_cast<std::int64_t>(wrongs.size()) == B,
+              "logit_diff_rows: {} answers and {} wrong tokens for {} rows", answers.size(), wrongs.size(), B);
+  double s = 0;
+  for (std::int64_t b = 0; b < B; ++b) {
+    const auto a = answers[static_cast<std::size_t>(b)], w = wrongs[static_cast<std::size_t>(b)];
+    LMLAB_CHECK(a >= 0 && a < V && w >= 0 && w < V, "logit_diff_rows: token ids {} and {} must be below {}", a, w, V);
+    s += logits.at({b, T - 1, a}) - logits.at({b, T - 1, w});
+  }
+  return s / static_cast<double>(B);
+}
+
+patch_result patch_positions(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids,
+                             const logits_metric& metric, const std::vector<std::string>& names) {
+  check_pair(clean_ids, corrupt_ids);
+  patch_result r;
+  {
+    no_grad ng;
+    r.clean = metric(model.forward(clean_ids));
+    r.corrupted = metric(model.forward(corrupt_ids));
+  }
+  const auto clean = cache_activations(model, clean_ids, names);
+  for (const auto& name : names) {
+    const tensor& c = clean.at(name);
+    LMLAB_CHECK(c.dim() >= 2 && c.size(1) == clean_ids.size(1), "{}: not a (B, T, ...) activation: {}", name, shape_str(c.shape()));
+    for (std::int64_t t = 0; t < c.size(1); ++t) {
+      const double m = metric(forward_with(model, corrupt_ids, name, patch_slice(c, 1, t)));
+      r.cells.push_back({name, layer_of(name), t, m, normalise(m, r.clean, r.corrupted)});
+    }
+  }
+  return r;
+}
+
 patch_result patch_heads(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids, std::int32_t answer,
                          std::int32_t wrong) {
   check_pair(clean_ids, corrupt_ids);
@@ -373,6 +408,31 @@ std::vector<std::pair<std::string, tensor>> logit_lens(models::causal_lm& model,
 }
 
 // ---- steering -------------------------------------------------------------------------------
+
+tensor forward_adding_at(models::causal_lm& model, const tensor& ids, const std::string& hook, const std::vector<double>& direction,
+                         const std::vector<double>& scales, std::int64_t position) {
+  match_hooks(model, hook);
+  auto add = [&](const tensor& x, const nn::hook_point& where) {
+    LMLAB_CHECK(x.dim() == 3 && x.size(2) == static_cast<std::int64_t>(direction.size()),
+                "{}: steering direction of {} for an activation {} (expected (B, T, C))", where.name(), direction.size(),
+                shape_str(x.shape()));
+    const std::int64_t B = x.size(0), T = x.size(1), C = x.size(2);
+    LMLAB_CHECK(scales.size() == 1 || static_cast<std::int64_t>(scales.size()) == B, "{}: {} scales for {} rows", where.name(),
+                scales.size(), B);
+    const std::int64_t t = position < 0 ? T + position : position;
+    LMLAB_CHECK(t >= 0 && t < T, "{}: position {} outside a sequence of {}", where.name(), position, T);
+    tensor r = x.clone_raw();
+    dispatch_float(r.type(), "steer", [&]<class F>() {
+      F* p = r.data<F>();
+      for (std::int64_t b = 0; b < B; ++b) {
+        const double s = scales.size() == 1 ? scales[0] : scales[static_cast<std::size_t>(b)];
+        for (std::int64_t c = 0; c < C; ++c) p[(b * T + t) * C + c] += static_cast<F>(s * direction[static_cast<std::size_t>(c)]);
+      }
+    });
+    return r;
+  };
+  return forward_with(model, ids, hook, add);
+}
 
 std::vector<steer_point> steer_sweep(models::causal_lm& model, const tensor& ids, const std::string& hook,
                                      const tensor& direction, const std::vector<double>& scales, const logits_metric& metric) {

@@ -2,7 +2,8 @@
 // errors, activation caches written to safetensors (whole or one layer at a time), induction
 // and previous-token head scores, activation patching with the normalised logit-difference
 // metric, and activation steering with a scale sweep. Linear probes: interp/probe.hpp.
-// Built on hooks/ (the hook points each model places; names in docs/architectures.md).
+// Built on hooks/ (the hook points each model places; names in docs/architectures.md). Also:
+// induction-head formation (formation.hpp), the carry probe-steer-patch (carry.hpp), SAEs (sae.hpp).
 // Definitions and citations: docs/interp.md.
 // Not for: placing hook points (models/), the CLI (cli/interp.cpp), report pages (report/).
 #pragma once
@@ -95,6 +96,13 @@ patch_result patch_positions(models::causal_lm& model, const tensor& clean_ids, 
 // attention layer N.
 patch_result patch_heads(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids,
                          std::int32_t answer, std::int32_t wrong);
+// The same grid with any metric of the logits (e.g. logit_diff_rows for per-row answers): the
+// normalised effect uses metric(clean), metric(corrupted) and metric(patched).
+using logits_metric = std::function<double(const tensor& logits)>;
+patch_result patch_positions(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids,
+                             const logits_metric& metric, const std::vector<std::string>& hooks);
+// Per row b: logit[answer[b]] - logit[wrong[b]] at the last position, mean over rows.
+double logit_diff_rows(const tensor& logits, const std::vector<std::int32_t>& answers, const std::vector<std::int32_t>& wrongs);
 // The corrupted run with the whole clean activation of `hook` copied in; returns the logits.
 tensor patch_whole(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids, const std::string& hook);
 
@@ -112,9 +120,13 @@ struct steer_point {
   double metric = 0;
   double delta = 0;  // metric - metric without steering
 };
-using logits_metric = std::function<double(const tensor& logits)>;
 // Adds scale * direction (shape: the hook's last dim, broadcast over batch and positions) at
 // `hook`, for each scale, and measures `metric` on the logits.
+// Logits of one forward with scale * direction added at `hook` at one position (a (B, T, C)
+// activation; position < 0 counts from the end), per row: row b gets scales[b] (one entry:
+// every row). The causal check of a probe at the position it was trained on.
+tensor forward_adding_at(models::causal_lm& model, const tensor& ids, const std::string& hook, const std::vector<double>& direction,
+                         const std::vector<double>& scales, std::int64_t position);
 std::vector<steer_point> steer_sweep(models::causal_lm& model, const tensor& ids, const std::string& hook,
                                      const tensor& direction, const std::vector<double>& scales, const logits_metric& metric);
 

@@ -6,7 +6,7 @@
 // Trained with Adam on fresh batches; several instances from different seeds, the lowest final
 // loss kept (as the paper trains many instances). Small enough for exact hand-written
 // gradients; the autograd engine is not needed.
-// Not for: SAEs or superposition in lab models (not built yet; docs/interp.md).
+// Not for: SAEs (sae.hpp) or superposition in lab models (not built yet; docs/interp.md).
 #pragma once
 
 #include <cstdint>

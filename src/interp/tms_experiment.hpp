@@ -2,11 +2,11 @@
 // experiment specs) and the numbers one trained model contributes to the sweep — how many
 // features it represents, its dimensions per feature, how much the represented features
 // interfere, and the most antipodal pair. The lab runner that trains and logs them is
-// registered by src/cli/interp_lab.cpp (lab/runner.hpp); experiments/tms_*.toml use it.
+// registered by src/labs/tms_runner.cpp (lab/runner.hpp); experiments/tms_*.toml use it.
 // ref: Elhage et al. 2022, "Toy Models of Superposition": sec. 2 (the n = 5, m = 2 intro
 // figure, importance 0.9^i), "Feature Dimensionality" (D* = m / ‖W‖_F², per-feature
 // D_i = ‖W_i‖² / Σ_j (Ŵ_i·W_j)²), and the n = 2, m = 1 phase diagram.
-// Not for: training (tms.hpp), SAEs (not built yet).
+// Not for: training (tms.hpp), SAEs (sae.hpp).
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -15,6 +15,9 @@
 //   series = "model.arch"                     #   a config key: one line per value (default: variant)
 //                                             #   x and y both NAME@each: a point per variant and slice
 //   log_x = true
+//   # x = "step": y is a run metric logged over training, one line per series (mean, 95% CI band)
+//   # x = "slice": y = "METRIC[@PREFIX*]", the test evaluations of METRIC per slice: slices
+//   #   "KEY=NUM" or "GROUP/KEY=NUM" give lines over NUM per GROUP; "ROW=NUM/COL=NUM" a heatmap
 //
 //   [expect]
 //   published = "attention solves MQAR while small-state recurrent mixers degrade"

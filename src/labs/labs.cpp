@@ -12,6 +12,7 @@ namespace lmlab::labs {
 void register_all_labs() {
   static const bool done = [] {
     register_tms();
+    register_interp();
     vlm::register_lab();
     align::register_align();
     knowledge::register_knowledge();

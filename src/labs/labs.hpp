@@ -11,5 +11,7 @@ void register_all_labs();
 
 // interp's toy models of superposition: the "tms" task and its runner (tms_runner.cpp).
 void register_tms();
+// interp's runners that train a model: induction-head formation (interp_runners.cpp).
+void register_interp();
 
 }  // namespace lmlab::labs

@@ -533,9 +533,84 @@ void add_final_figure_and_table(section& s, const std::string& fid, const experi
                       std::move(runs_table)});
 }
 
+// x = "step": a run metric y over training steps, mean and 95% CI over seeds per (series, step).
+void add_step_plot(section& s, const std::string& fid, const experiment_data& d, const lab::plot_spec& p) {
+  table rows({"series", "step", p.y.name});
+  for (const auto& v : d.variants) {
+    const auto it = v.attrs.find(p.series);
+    const std::string series = p.series.empty() ? v.label : it == v.attrs.end() ? "-" : it->second;
+    for (const lab_run* r : v.finished)
+      for (const auto& m : r->metrics)
+        if (m.name == p.y.name) rows.add_row({series, m.step, m.value});
+  }
+  if (rows.rows().empty()) return;
+  figure f = line_plot(fid + "-" + p.id, p.title, mean_ci_by_group(rows, {"series", "step"}, p.y.name),
+                       axis("step", "training step"), axis("mean", p.y.name + " (mean over seeds)"), "series");
+  draw_interval(f, "lo", "hi", true);
+  f.caption = fmt::format("One line per series; the band is the Student-t 95% CI of {} over seeds.", p.y.name);
+  s.figures.push_back(std::move(f));
+}
+
+// x = "slice": the test evaluations of metric y whose slice matches y's slice (PREFIX*, exact,
+// or none: every slice). A slice "KEY=NUM" or "GROUP/KEY=NUM" gives a line over NUM per GROUP
+// (per variant too when there are several); a slice "ROW=NUM/COL=NUM" gives a heatmap of rows
+// x columns (one per variant). Mean (and 95% CI) over seeds.
+void add_slice_plot(section& s, const std::string& fid, const experiment_data& d, const lab::plot_spec& p) {
+  const bool prefix = !p.y.slice.empty() && p.y.slice.back() == '*';
+  const std::string pre = prefix ? p.y.slice.substr(0, p.y.slice.size() - 1) : p.y.slice;
+  auto number_after_eq = [](const std::string& part, std::string& key, double& out) {
+    const auto eq = part.rfind('=');
+    if (eq == std::string::npos) return false;
+    key = part.substr(0, eq);
+    char* end = nullptr;
+    const std::string v = part.substr(eq + 1);
+    out = std::strtod(v.c_str(), &end);
+    return !v.empty() && *end == '\0';
+  };
+  table line_rows({"series", "x", p.y.name}), heat_rows({"row", "col", p.y.name});
+  std::string x_key, row_key, col_key;
+  for (const auto& v : d.variants)
+    for (const lab_run* r : v.finished)
+      for (const auto& e : r->evaluations) {
+        if (e.split != "test" || e.metric != p.y.name || e.slice == "all") continue;
+        if (!pre.empty() && (prefix ? e.slice.rfind(pre, 0) != 0 : e.slice != pre)) continue;
+        const auto slash = e.slice.rfind('/');
+        const std::string group = slash == std::string::npos ? "" : e.slice.substr(0, slash);
+        const std::string last = slash == std::string::npos ? e.slice : e.slice.substr(slash + 1);
+        std::string k1, k2;
+        double a = 0, b = 0;
+        if (!number_after_eq(last, k2, b)) continue;
+        const std::string who = d.variants.size() > 1 ? v.label : "";
+        if (number_after_eq(group, k1, a) && group.find('/') == std::string::npos) {
+          row_key = k1, col_key = k2;
+          heat_rows.add_row({who.empty() ? cell(a) : cell(who + " " + k1 + "=" + group.substr(k1.size() + 1)), b, e.value});
+        } else {
+          x_key = k2;
+          const std::string series = who.empty() ? (group.empty() ? p.y.name : group) : group.empty() ? who : who + " " + group;
+          line_rows.add_row({series, b, e.value});
+        }
+      }
+  if (!heat_rows.rows().empty()) {
+    figure h = heatmap(fid + "-" + p.id, p.title, mean_ci_by_group(heat_rows, {"row", "col"}, p.y.name),
+                       axis("col", col_key).ordinal(), axis("row", row_key).ordinal(), axis("mean", p.y.name));
+    h.caption = fmt::format("Cells: mean of {} over seeds; the CSV holds each cell's 95% CI (lo, hi) and n.", p.y.name);
+    s.figures.push_back(std::move(h));
+    return;
+  }
+  if (line_rows.rows().empty()) return;
+  axis x("x", x_key);
+  if (p.log_x) x.log_scale();
+  figure f = error_bar_plot(fid + "-" + p.id, p.title, mean_ci_by_group(line_rows, {"series", "x"}, p.y.name), x,
+                            axis("mean", p.y.name + " (mean over seeds)"), "lo", "hi", "series");
+  f.caption = fmt::format("Error bars: Student-t 95% intervals of {} over seeds.", p.y.name);
+  s.figures.push_back(std::move(f));
+}
+
 // A [[report.plot]]: one point per variant at (mean x, mean y ± 95% CI of y over seeds), joined
-// per series (a config key's value, or the variant label).
+// per series (a config key's value, or the variant label); x = "step" and x = "slice" above.
 void add_plot(section& s, const std::string& fid, const experiment_data& d, const lab::plot_spec& p) {
+  if (p.x.name == "step" && p.x.slice.empty()) return add_step_plot(s, fid, d, p);
+  if (p.x.name == "slice" && p.x.slice.empty()) return add_slice_plot(s, fid, d, p);
   table t({"series", "variant", p.x.text(), "mean", "lo", "hi", "n"});
   std::vector<std::pair<double, std::vector<cell>>> rows;
   // x and y both "@each": one point per variant and slice (a curve per variant across its
