@@ -245,19 +245,7 @@ std::vector<float> train_chain_rm(reward_model& rm, const chain_env& env, const 
                                   const std::string& supervision, const chain_rm_train& c, std::uint64_t seed) {
   LMLAB_CHECK(!items.empty() && items.size() == responses.size() && items.size() == labels.size(),
               "align_prm: train_chain_rm: {} items, {} responses, {} labels", items.size(), responses.size(), labels.size());
-  train::adamw_options ao;
-  ao.beta2 = 0.95;
-  ao.weight_decay = c.weight_decay;
-  auto params = rm.named_parameters();
-  std::erase_if(params, [](const auto& p) { return p.first == "lm_head.weight"; });
-  train::adamw opt(params, ao);
-  std::vector<tensor> plist;
-  for (const auto& p : params) plist.push_back(p.second);
-  train::lr_schedule sched;
-  sched.max_lr = c.lr;
-  sched.min_lr = c.lr * 0.1;
-  sched.warmup = std::min<std::int64_t>(30, c.steps / 10);
-  sched.total = c.steps;
+  rm_optimizer opt(rm, c.lr, c.weight_decay, c.steps);
   rm.backbone().train();
   std::vector<float> losses;
   for (std::int64_t step = 0; step < c.steps; ++step) {
@@ -291,8 +279,7 @@ std::vector<float> train_chain_rm(reward_model& rm, const chain_env& env, const 
     const double v = loss.item();
     LMLAB_CHECK(std::isfinite(v), "align_prm: reward model loss is {} at step {}", v, step);
     backward(loss);
-    train::clip_grad_norm(plist, 1.0);
-    opt.step(sched.at(step));
+    opt.step(step, 1.0);
     losses.push_back(static_cast<float>(v));
   }
   rm.backbone().eval();

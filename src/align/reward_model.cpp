@@ -180,22 +180,38 @@ packed_batch pack_pairs(const std::vector<preference_pair>& pairs, const std::ve
 }
 }  // namespace
 
+namespace {
+nn::named_tensors rm_trainable(reward_model& rm) {
+  auto params = rm.named_parameters();
+  std::erase_if(params, [](const auto& p) { return p.first == "lm_head.weight"; });
+  return params;
+}
+train::adamw_options rm_adamw(double weight_decay) {
+  train::adamw_options ao;
+  ao.beta2 = 0.95;
+  ao.weight_decay = weight_decay;
+  return ao;
+}
+}  // namespace
+
+rm_optimizer::rm_optimizer(reward_model& rm, double lr, double weight_decay, std::int64_t steps)
+    : params_(rm_trainable(rm)), opt_(params_, rm_adamw(weight_decay)) {
+  for (const auto& p : params_) plist_.push_back(p.second);
+  sched_.max_lr = lr;
+  sched_.min_lr = lr * 0.1;
+  sched_.warmup = std::min<std::int64_t>(30, steps / 10);
+  sched_.total = steps;
+}
+
+void rm_optimizer::step(std::int64_t step, double grad_clip) {
+  train::clip_grad_norm(plist_, grad_clip);
+  opt_.step(sched_.at(step));
+}
+
 std::vector<float> train_reward_model(reward_model& rm, const std::vector<preference_pair>& pairs, const rm_train_config& c,
                                       std::int32_t pad, std::uint64_t seed) {
   LMLAB_CHECK(!pairs.empty() && c.steps > 0 && c.batch > 0, "align: reward model training needs pairs, steps and a batch");
-  train::adamw_options ao;
-  ao.beta2 = 0.95;
-  ao.weight_decay = c.weight_decay;
-  auto params = rm.named_parameters();
-  std::erase_if(params, [](const auto& p) { return p.first == "lm_head.weight"; });
-  train::adamw opt(params, ao);
-  std::vector<tensor> plist;
-  for (const auto& p : params) plist.push_back(p.second);
-  train::lr_schedule sched;
-  sched.max_lr = c.lr;
-  sched.min_lr = c.lr * 0.1;
-  sched.warmup = std::min<std::int64_t>(30, c.steps / 10);
-  sched.total = c.steps;
+  rm_optimizer opt(rm, c.lr, c.weight_decay, c.steps);
   rm.backbone().train();
   std::vector<float> losses;
   for (std::int64_t step = 0; step < c.steps; ++step) {
@@ -210,8 +226,7 @@ std::vector<float> train_reward_model(reward_model& rm, const std::vector<prefer
     const double l = loss.item();
     LMLAB_CHECK(std::isfinite(l), "align: reward model loss is {} at step {}", l, step);
     backward(loss);
-    train::clip_grad_norm(plist, c.grad_clip);
-    opt.step(sched.at(step));
+    opt.step(step, c.grad_clip);
     losses.push_back(static_cast<float>(l));
   }
   rm.backbone().eval();

@@ -17,6 +17,7 @@
 #include "align/env.hpp"
 #include "align/policy.hpp"
 #include "models/lm.hpp"
+#include "train/optim.hpp"
 
 namespace lmlab::align {
 
@@ -82,6 +83,22 @@ struct rm_train_config {
   double lr = 3e-3, weight_decay = 0.0, grad_clip = 1.0;
 };
 // Bradley-Terry training; returns the loss per step.
+// The optimiser every reward model here trains with (train_reward_model, train_chain_rm):
+// AdamW (beta2 0.95) over the backbone and scalar head without the unused LM head, warmup
+// min(30, steps / 10), cosine from lr to lr / 10. step() clips the gradient norm and steps.
+class rm_optimizer {
+ public:
+  rm_optimizer(reward_model& rm, double lr, double weight_decay, std::int64_t steps);
+  void zero_grad() { opt_.zero_grad(); }
+  void step(std::int64_t step, double grad_clip);
+
+ private:
+  nn::named_tensors params_;
+  train::adamw opt_;
+  std::vector<tensor> plist_;
+  train::lr_schedule sched_;
+};
+
 std::vector<float> train_reward_model(reward_model& rm, const std::vector<preference_pair>& pairs, const rm_train_config& c,
                                       std::int32_t pad, std::uint64_t seed);
 // Share of pairs whose chosen response the model scores higher (ties count half).
