@@ -340,6 +340,101 @@ struct sink {
 
 }  // namespace
 
+namespace {
+
+// Held-out skill of the reward model: how well its score separates right from wrong final
+// answers (AUC over all correct x incorrect pairs; 0.5 when one class is missing).
+double held_out_auc(reward_model& rm, const chain_env& env, const std::vector<labelled>& held, const std::string& supervision) {
+  std::vector<token_seq> ps, rs;
+  for (const auto& l : held) {
+    ps.push_back(l.item.prompt);
+    rs.push_back(l.response);
+  }
+  const auto sc = chain_scores(rm, env, ps, rs, supervision);
+  double wins = 0, pairs = 0;
+  for (std::size_t i = 0; i < held.size(); ++i)
+    for (std::size_t j = 0; j < held.size(); ++j)
+      if (held[i].labels.correct && !held[j].labels.correct) {
+        wins += sc[i] > sc[j] ? 1.0 : sc[i] == sc[j] ? 0.5 : 0.0;
+        pairs += 1;
+      }
+  return pairs > 0 ? wins / pairs : 0.5;
+}
+
+// A pool of the reference policy's samples per test prompt, scored by the reward model, with
+// each sample's correctness, all-steps-right flag and final answer.
+struct test_pools {
+  std::vector<pool> pools;
+  std::vector<std::vector<double>> correct, process;
+  std::vector<std::vector<std::int64_t>> answers;
+};
+
+test_pools draw_test_pools(reward_model& rm, models::causal_lm& ref, const chain_env& env, const prm_config& c,
+                           std::uint64_t seed) {
+  rng test_rng(seed, 0x9A4ull);
+  test_pools tp;
+  for (std::int64_t p = 0; p < c.prompts; ++p) {
+    const chain_item it = env.draw(test_rng);
+    const std::vector<token_seq> prompts(static_cast<std::size_t>(c.pool), it.prompt);
+    const samples smp = sample_responses(ref, prompts, env.max_response(), env.eos(), test_rng);
+    pool pl;
+    pl.proxy = chain_scores(rm, env, prompts, smp.responses, c.supervision);
+    std::vector<double> cor, pro;
+    std::vector<std::int64_t> ans;
+    std::map<token_seq, std::int64_t> ids;
+    for (const auto& y : smp.responses) {
+      const labelled l{it, y, env.label(it, y)};
+      cor.push_back(l.labels.correct ? 1.0 : 0.0);
+      pro.push_back(l.labels.process_ok() ? 1.0 : 0.0);
+      ans.push_back(final_answer(env, l));
+      pl.response_id.push_back(ids.emplace(y, static_cast<std::int64_t>(ids.size())).first->second);
+    }
+    pl.gold = cor;
+    tp.pools.push_back(std::move(pl));
+    tp.correct.push_back(std::move(cor));
+    tp.process.push_back(std::move(pro));
+    tp.answers.push_back(std::move(ans));
+  }
+  return tp;
+}
+
+struct rerank_summary {
+  double acc_first = 0, acc_last = 0, vote_last = 0;
+};
+
+// Best-of-n by the reward model for n = 1, 2, 4, ... pool, beside majority vote and pass@n;
+// one slice per n.
+rerank_summary report_reranking(const sink& out, const test_pools& tp, const prm_config& c, std::uint64_t seed) {
+  rng vote_rng(seed, 0x9A5ull);
+  rerank_summary r;
+  for (std::int64_t n = 1; n <= c.pool; n *= 2) {
+    double acc = 0, proc = 0, oracle = 0, vote = 0;
+    for (std::size_t p = 0; p < tp.pools.size(); ++p) {
+      acc += bon_expected(tp.pools[p], n, tp.correct[p]);
+      proc += bon_expected(tp.pools[p], n, tp.process[p]);
+      pool o = tp.pools[p];
+      o.proxy = tp.correct[p];  // reranking by the truth: pass@n
+      oracle += bon_expected(o, n, tp.correct[p]);
+      vote += majority_vote_accuracy(tp.answers[p], tp.correct[p], n, c.votes, vote_rng);
+    }
+    const double P = static_cast<double>(tp.pools.size());
+    const std::string slice = fmt::format("n={}", n);
+    out.eval(slice, "accuracy", acc / P, c.prompts);
+    out.eval(slice, "process_ok", proc / P, c.prompts);
+    out.eval(slice, "pass_at_n", oracle / P, c.prompts);
+    out.eval(slice, "majority_vote", vote / P, c.prompts);
+    out.eval(slice, "difficulty", static_cast<double>(n), c.prompts);
+    out.say(fmt::format("best-of-{} by the {} RM: accuracy {:.3f} (all steps right {:.3f}); majority vote {:.3f}; pass@n {:.3f}", n,
+                        c.supervision, acc / P, proc / P, vote / P, oracle / P));
+    if (n == 1) r.acc_first = acc / P;
+    r.acc_last = acc / P;
+    r.vote_last = vote / P;
+  }
+  return r;
+}
+
+}  // namespace
+
 lab::run_result run_prm(const lab::run_context& ctx) {
   const auto t0 = std::chrono::steady_clock::now();
   set_num_threads(1);  // tiny shapes: see runners.cpp
@@ -414,77 +509,15 @@ lab::run_result run_prm(const lab::run_context& ctx) {
   // held-out reference solutions (AUC over all correct x incorrect pairs).
   rng eval_rng(ctx.seed, 0x9A3ull);
   const auto held = sample_labelled(*ref, env, c.eval_samples, eval_rng);
-  {
-    std::vector<token_seq> ps, rs;
-    for (const auto& l : held) {
-      ps.push_back(l.item.prompt);
-      rs.push_back(l.response);
-    }
-    const auto sc = chain_scores(rm, env, ps, rs, c.supervision);
-    double wins = 0, pairs = 0;
-    for (std::size_t i = 0; i < held.size(); ++i)
-      for (std::size_t j = 0; j < held.size(); ++j)
-        if (held[i].labels.correct && !held[j].labels.correct) {
-          wins += sc[i] > sc[j] ? 1.0 : sc[i] == sc[j] ? 0.5 : 0.0;
-          pairs += 1;
-        }
-    out.metric("rm_auc", pairs > 0 ? wins / pairs : 0.5);
-    out.say(fmt::format("{} reward model: held-out AUC {:.3f}, final BCE {:.3f}; reference accuracy {:.3f}, all steps right {:.3f}",
-                        c.supervision, pairs > 0 ? wins / pairs : 0.5, last_loss, ref_correct / Ntr, ref_process / Ntr));
-  }
+  const double auc = held_out_auc(rm, env, held, c.supervision);
+  out.metric("rm_auc", auc);
+  out.say(fmt::format("{} reward model: held-out AUC {:.3f}, final BCE {:.3f}; reference accuracy {:.3f}, all steps right {:.3f}",
+                      c.supervision, auc, last_loss, ref_correct / Ntr, ref_process / Ntr));
 
   // Reranking: a pool of samples per test prompt; best-of-n by the reward model for every n.
-  rng test_rng(ctx.seed, 0x9A4ull);
-  std::vector<pool> pools;
-  std::vector<std::vector<double>> correct, process;
-  std::vector<std::vector<std::int64_t>> answers;
-  for (std::int64_t p = 0; p < c.prompts; ++p) {
-    const chain_item it = env.draw(test_rng);
-    const std::vector<token_seq> prompts(static_cast<std::size_t>(c.pool), it.prompt);
-    const samples smp = sample_responses(*ref, prompts, env.max_response(), env.eos(), test_rng);
-    pool pl;
-    pl.proxy = chain_scores(rm, env, prompts, smp.responses, c.supervision);
-    std::vector<double> cor, pro;
-    std::vector<std::int64_t> ans;
-    std::map<token_seq, std::int64_t> ids;
-    for (const auto& y : smp.responses) {
-      const labelled l{it, y, env.label(it, y)};
-      cor.push_back(l.labels.correct ? 1.0 : 0.0);
-      pro.push_back(l.labels.process_ok() ? 1.0 : 0.0);
-      ans.push_back(final_answer(env, l));
-      pl.response_id.push_back(ids.emplace(y, static_cast<std::int64_t>(ids.size())).first->second);
-    }
-    pl.gold = cor;
-    pools.push_back(std::move(pl));
-    correct.push_back(std::move(cor));
-    process.push_back(std::move(pro));
-    answers.push_back(std::move(ans));
-  }
-  rng vote_rng(ctx.seed, 0x9A5ull);
-  double acc_first = 0, acc_last = 0, vote_last = 0;
-  for (std::int64_t n = 1; n <= c.pool; n *= 2) {
-    double acc = 0, proc = 0, oracle = 0, vote = 0;
-    for (std::size_t p = 0; p < pools.size(); ++p) {
-      acc += bon_expected(pools[p], n, correct[p]);
-      proc += bon_expected(pools[p], n, process[p]);
-      pool o = pools[p];
-      o.proxy = correct[p];  // reranking by the truth: pass@n
-      oracle += bon_expected(o, n, correct[p]);
-      vote += majority_vote_accuracy(answers[p], correct[p], n, c.votes, vote_rng);
-    }
-    const double P = static_cast<double>(pools.size());
-    const std::string slice = fmt::format("n={}", n);
-    out.eval(slice, "accuracy", acc / P, c.prompts);
-    out.eval(slice, "process_ok", proc / P, c.prompts);
-    out.eval(slice, "pass_at_n", oracle / P, c.prompts);
-    out.eval(slice, "majority_vote", vote / P, c.prompts);
-    out.eval(slice, "difficulty", static_cast<double>(n), c.prompts);
-    out.say(fmt::format("best-of-{} by the {} RM: accuracy {:.3f} (all steps right {:.3f}); majority vote {:.3f}; pass@n {:.3f}", n,
-                        c.supervision, acc / P, proc / P, vote / P, oracle / P));
-    if (n == 1) acc_first = acc / P;
-    acc_last = acc / P;
-    vote_last = vote / P;
-  }
+  const test_pools tp = draw_test_pools(rm, *ref, env, c, ctx.seed);
+  const rerank_summary rr = report_reranking(out, tp, c, ctx.seed);
+  const double acc_first = rr.acc_first, acc_last = rr.acc_last, vote_last = rr.vote_last;
   out.eval("all", "accuracy", acc_last, c.prompts);
   out.metric("accuracy_gain", acc_last - acc_first);
   out.metric("gain_over_vote", acc_last - vote_last);

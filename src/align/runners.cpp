@@ -317,15 +317,26 @@ std::vector<double> bon_gold_curve(const std::vector<pool>& pools, const std::ve
   return out;
 }
 
-lab::run_result run_bon(const lab::run_context& ctx, setup& s, const sink& out) {
-  const auto& c = s.cfg;
-  const arithmetic_env& env = *s.env;
-  const bool check_reward = c.reward == "format" || c.reward == "visible_test";
-  rng r(ctx.seed, 0xB0Bull);
+// The best-of-n pools: c.prompts prompts, c.pool samples of the reference policy each, scored
+// by gold and by the proxy the config names (gold itself, a programmatic check, an ensemble of
+// reward models, or the one reward model).
+struct bon_pools {
   std::vector<pool> pools;
   std::vector<scored> per_prompt;
   std::vector<item> prompt_items;
   std::vector<std::vector<std::vector<double>>> members;  // ensemble: [prompt][member][sample]
+};
+
+bon_pools draw_bon_pools(const lab::run_context& ctx, setup& s) {
+  const auto& c = s.cfg;
+  const arithmetic_env& env = *s.env;
+  bon_pools bp;
+  std::vector<pool>& pools = bp.pools;
+  std::vector<scored>& per_prompt = bp.per_prompt;
+  std::vector<item>& prompt_items = bp.prompt_items;
+  std::vector<std::vector<std::vector<double>>>& members = bp.members;
+  const bool check_reward = c.reward == "format" || c.reward == "visible_test";
+  rng r(ctx.seed, 0xB0Bull);
   for (std::int64_t p = 0; p < c.prompts; ++p) {
     const item it = env.draw(r);
     prompt_items.push_back(it);
@@ -353,6 +364,37 @@ lab::run_result run_bon(const lab::run_context& ctx, setup& s, const sink& out) 
     pl.gold = sc.gold;
     pools.push_back(std::move(pl));
   }
+  return bp;
+}
+
+// Ensembles: the same pools reranked by one member ("single") and by each rule, so the rules
+// are compared on the same samples and members (paired within the run).
+void log_ensembles(const sink& out, const std::vector<pool>& pools, const std::vector<std::vector<std::vector<double>>>& members,
+                 const std::vector<std::int64_t>& ns, const std::vector<double>& d, double ensemble_lambda) {
+  for (const std::string rule : {"single", "mean", "worst", "uncertainty"}) {
+    std::vector<std::vector<double>> prox;
+    for (const auto& m : members) prox.push_back(rule == "single" ? m[0] : combine_ensemble(m, rule, ensemble_lambda));
+    const auto g = bon_gold_curve(pools, prox, ns);
+    const std::size_t pk = static_cast<std::size_t>(std::max_element(g.begin(), g.end()) - g.begin());
+    std::vector<double> rr;
+    for (const double x : g) rr.push_back(x - g.front());
+    const fit_result fr = fit_bon(d, rr);
+    out.metric("gold_peak_" + rule, g[pk]);
+    out.metric("d_peak_" + rule, d[pk]);
+    out.metric("gold_final_" + rule, g.back());
+    out.metric("gold_drop_" + rule, g[pk] - g.back());
+    out.metric("beta_" + rule, fr.beta);
+    out.say(fmt::format("ensemble rule {}: gold n=1 {:.3f}, peak {:.3f} at d {:.2f}, n={} {:.3f}, beta {:.3f}", rule,
+                        g.front(), g[pk], d[pk], ns.back(), g.back(), fr.beta));
+  }
+}
+
+lab::run_result run_bon(const lab::run_context& ctx, setup& s, const sink& out) {
+  const auto& c = s.cfg;
+  bon_pools bp = draw_bon_pools(ctx, s);
+  std::vector<pool>& pools = bp.pools;
+  const std::vector<scored>& per_prompt = bp.per_prompt;
+  const std::vector<item>& prompt_items = bp.prompt_items;
   std::vector<std::int64_t> ns;
   for (std::int64_t n = 1; n <= c.pool; n *= 2) ns.push_back(n);
   // gold[k][p]: prompt p's expected gold reward under best-of-ns[k].
@@ -431,26 +473,7 @@ lab::run_result run_bon(const lab::run_context& ctx, setup& s, const sink& out) 
     out.metric("d_peak_fit", f.alpha / (2 * f.beta));  // argmax of d (alpha - beta d)
     out.metric("gold_gain_peak_fit", f.alpha * f.alpha / (4 * f.beta));
   }
-  // Ensembles: the same pools reranked by one member ("single") and by each rule, so the rules
-  // are compared on the same samples and members (paired within the run).
-  if (!members.empty()) {
-    for (const std::string rule : {"single", "mean", "worst", "uncertainty"}) {
-      std::vector<std::vector<double>> prox;
-      for (const auto& m : members) prox.push_back(rule == "single" ? m[0] : combine_ensemble(m, rule, c.ensemble_lambda));
-      const auto g = bon_gold_curve(pools, prox, ns);
-      const std::size_t pk = static_cast<std::size_t>(std::max_element(g.begin(), g.end()) - g.begin());
-      std::vector<double> rr;
-      for (const double x : g) rr.push_back(x - g.front());
-      const fit_result fr = fit_bon(d, rr);
-      out.metric("gold_peak_" + rule, g[pk]);
-      out.metric("d_peak_" + rule, d[pk]);
-      out.metric("gold_final_" + rule, g.back());
-      out.metric("gold_drop_" + rule, g[pk] - g.back());
-      out.metric("beta_" + rule, fr.beta);
-      out.say(fmt::format("ensemble rule {}: gold n=1 {:.3f}, peak {:.3f} at d {:.2f}, n={} {:.3f}, beta {:.3f}", rule,
-                          g.front(), g[pk], d[pk], ns.back(), g.back(), fr.beta));
-    }
-  }
+  if (!bp.members.empty()) log_ensembles(out, pools, bp.members, ns, d, c.ensemble_lambda);
   // The headline "all" slice: the most optimised policy (n = pool).
   out.eval("all", "gold", mean_gold.back(), c.prompts);
   out.eval("all", "accuracy", final_accuracy, c.prompts);

@@ -123,6 +123,29 @@ scores evaluate(models::causal_lm& model, const std::vector<chain_problem>& ps) 
   return s;
 }
 
+// The teacher's solutions as training examples, all of them and those the verifier keeps, with
+// how many reach the right answer, how many of those through a wrong step ("lucky"), and how
+// many verified ones are right.
+struct filtered {
+  std::vector<token_example> all, verified;
+  double right = 0, lucky = 0, verified_right = 0;
+};
+
+filtered filter_solutions(const std::vector<chain_problem>& problems, const std::vector<std::vector<std::int32_t>>& sols) {
+  filtered f;
+  for (std::size_t i = 0; i < sols.size(); ++i) {
+    const verdict v = verify_solution(problems[i], sols[i]);
+    f.all.push_back(make_example(problems[i], sols[i]));
+    f.right += v.answer_correct;
+    f.lucky += v.answer_correct && !(v.well_formed && v.all_steps_valid);
+    if (v.verified()) {
+      f.verified.push_back(f.all.back());
+      f.verified_right += v.answer_correct;
+    }
+  }
+  return f;
+}
+
 lab::run_result run_synth(const lab::run_context& ctx) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto p = synth_table().read(ctx.config.at("task"), {"name"});
@@ -169,18 +192,10 @@ lab::run_result run_synth(const lab::run_context& ctx) {
   std::vector<chain_problem> synth_problems;
   for (std::int64_t i = 0; i < p.n_synth; ++i) synth_problems.push_back(fresh(gs));
   const auto sols = solve(*teacher, synth_problems, p.teacher_temperature, gsample);
-  std::vector<token_example> synth_all, synth_verified;
-  double right = 0, lucky = 0, verified_right = 0;
-  for (std::size_t i = 0; i < sols.size(); ++i) {
-    const verdict v = verify_solution(synth_problems[i], sols[i]);
-    synth_all.push_back(make_example(synth_problems[i], sols[i]));
-    right += v.answer_correct;
-    lucky += v.answer_correct && !(v.well_formed && v.all_steps_valid);
-    if (v.verified()) {
-      synth_verified.push_back(synth_all.back());
-      verified_right += v.answer_correct;
-    }
-  }
+  const filtered f = filter_solutions(synth_problems, sols);
+  const std::vector<token_example>& synth_all = f.all;
+  const std::vector<token_example>& synth_verified = f.verified;
+  const double right = f.right, lucky = f.lucky, verified_right = f.verified_right;
   const double ns = static_cast<double>(sols.size());
   using row = std::tuple<std::string, std::string, double, std::int64_t>;  // slice, metric, value, n
   std::vector<row> rows = {{"synth", "answer_rate", right / ns, p.n_synth},

@@ -748,7 +748,8 @@ toml::table parse_sizes_root(std::string_view toml_text, std::string_view source
 bool has_size(std::string_view toml_text, std::string_view source, std::string_view size) {
   const toml::table root = parse_sizes_root(toml_text, source);
   const toml::node* sizes = root.get("sizes");
-  return size == "full" || (sizes && sizes->is_table() && sizes->as_table()->get(size) != nullptr);
+  // No [sizes] at all: the spec runs as written at every size.
+  return size == "full" || !sizes || (sizes->is_table() && sizes->as_table()->get(size) != nullptr);
 }
 
 std::vector<std::string> size_overrides(std::string_view toml_text, std::string_view source, std::string_view size) {

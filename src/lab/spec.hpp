@@ -75,9 +75,9 @@ experiment_spec load_spec(const std::filesystem::path& path, const std::vector<s
 // "section.key=value" strings, applied before the user's --set) for that size.
 std::vector<std::string> size_overrides(std::string_view toml_text, std::string_view source, std::string_view size);
 // The size "full" is the base values when there is no [sizes.full] table.
-// Whether the spec has a [sizes.NAME] table (always true for "full"): `lab suite --size NAME`
-// runs only the specs that do (an experiment too costly to decide anything at quick size
-// leaves out [sizes.quick]).
+// Whether the spec runs at size NAME: it has a [sizes.NAME] table, or no [sizes] tables at
+// all, or NAME is "full". `lab suite --size NAME` runs only those (an experiment too costly to
+// decide anything at quick size has [sizes.full] but no [sizes.quick]).
 bool has_size(std::string_view toml_text, std::string_view source, std::string_view size);
 
 // The run id of a canonical config, and the derived seed of a replicate.

@@ -145,6 +145,35 @@ lab::run_result run_formation(const lab::run_context& ctx) {
 
 std::string num(double v) { return fmt::format("{:g}", v); }
 
+// 3. of run_carry: activation patching over (depth, position), logged as a heatmap's slices
+// plus the positions and the two effects the spec's rules read.
+void log_carry_patching(models::causal_lm& model, const lmlab::tasks::dataset& ds, const in::carry_task& task,
+                        const lab::run_context& ctx, std::int64_t step) {
+  auto eval = [&](const std::string& slice, const char* metric, double v, std::int64_t n) {
+    if (ctx.db) ctx.db->log_evaluation(ctx.store_run, "test", slice, metric, v, n);
+  };
+  auto metric = [&](const char* name, double v) {
+    if (ctx.db) ctx.db->log_metric(ctx.store_run, step, name, v);
+  };
+  const in::carry_patch pc = in::patch_carry(model, ds, task, ctx.seed);
+  for (const auto& c : pc.cells)
+    eval("depth=" + num(c.depth) + "/pos=" + std::to_string(c.pos), "patch_effect", c.effect, task.patch_pairs);
+  metric("patch_clean_logit_diff", pc.clean);
+  metric("patch_corrupted_logit_diff", pc.corrupted);
+  metric("pos_a0", static_cast<double>(pc.pos_a0));
+  metric("pos_b0", static_cast<double>(pc.pos_b0));
+  metric("pos_s0", static_cast<double>(pc.pos_s0));
+  // The effect of each carry input position at the first depth, and of the s0 position at the
+  // middle of the stack: where the carry is read from and when it has moved.
+  double first = 0, last_pos_mid = 0;
+  for (const auto& c : pc.cells) {
+    if (c.depth == 0 && c.pos == pc.pos_a0) first = c.effect;
+    if (c.depth == 1 && c.pos == pc.pos_s0) last_pos_mid = c.effect;
+  }
+  metric("patch_effect_a0_depth0", first);
+  metric("patch_effect_s0_depth1", last_pos_mid);
+}
+
 lab::run_result run_carry(const lab::run_context& ctx) {
   namespace fs = std::filesystem;
   const in::carry_task task = in::read_carry_task(ctx.config.at("task"));
@@ -228,24 +257,7 @@ lab::run_result run_carry(const lab::run_context& ctx) {
   metric("max_selectivity", best_selectivity);
   metric("flip_gap", flip_gap);            // max over positions and scales: probe minus random
   metric("flip_gap_meandiff", flip_gap_mean);  // the same for the class-mean difference
-  // 3. Patching over (depth, position).
-  const in::carry_patch pc = in::patch_carry(*model, ds, task, ctx.seed);
-  for (const auto& c : pc.cells)
-    eval("depth=" + num(c.depth) + "/pos=" + std::to_string(c.pos), "patch_effect", c.effect, task.patch_pairs);
-  metric("patch_clean_logit_diff", pc.clean);
-  metric("patch_corrupted_logit_diff", pc.corrupted);
-  metric("pos_a0", static_cast<double>(pc.pos_a0));
-  metric("pos_b0", static_cast<double>(pc.pos_b0));
-  metric("pos_s0", static_cast<double>(pc.pos_s0));
-  // The effect of each carry input position at the first depth, and of the s0 position at the
-  // middle of the stack: where the carry is read from and when it has moved.
-  double first = 0, last_pos_mid = 0;
-  for (const auto& c : pc.cells) {
-    if (c.depth == 0 && c.pos == pc.pos_a0) first = c.effect;
-    if (c.depth == 1 && c.pos == pc.pos_s0) last_pos_mid = c.effect;
-  }
-  metric("patch_effect_a0_depth0", first);
-  metric("patch_effect_s0_depth1", last_pos_mid);
+  log_carry_patching(*model, ds, task, ctx, res.steps);
   return res;
 }
 

@@ -469,10 +469,12 @@ TEST(spec, model_keys_are_the_models_field_table_plus_the_lab_conveniences) {
 
 TEST(spec, full_is_the_base_values_and_a_spec_without_a_quick_table_is_not_in_the_quick_suite) {
   const std::string with_quick = "name = \"a\"\n[sizes.quick]\n\"train.steps\" = 10\n";
-  const std::string without = "name = \"b\"\n";
+  const std::string without = "name = \"b\"\n[sizes.full]\n\"train.steps\" = 10\n";
+  const std::string no_sizes = "name = \"c\"\n";
   EXPECT_TRUE(lmlab::lab::has_size(with_quick, "a.toml", "quick"));
   EXPECT_FALSE(lmlab::lab::has_size(without, "b.toml", "quick"));
   EXPECT_TRUE(lmlab::lab::has_size(without, "b.toml", "full"));
+  EXPECT_TRUE(lmlab::lab::has_size(no_sizes, "c.toml", "quick"));
   EXPECT_TRUE(lmlab::lab::size_overrides(with_quick, "a.toml", "full").empty());
   EXPECT_EQ(lmlab::lab::size_overrides(with_quick, "a.toml", "quick"), std::vector<std::string>{"train.steps=10"});
   EXPECT_THROW(lmlab::lab::size_overrides(with_quick, "a.toml", "huge"), lmlab::error);
