@@ -193,8 +193,7 @@ lab::run_result run_synth(const lab::run_context& ctx) {
   for (std::int64_t i = 0; i < p.n_synth; ++i) synth_problems.push_back(fresh(gs));
   const auto sols = solve(*teacher, synth_problems, p.teacher_temperature, gsample);
   const filtered f = filter_solutions(synth_problems, sols);
-  const std::vector<token_example>& synth_all = f.all;
-  const std::vector<token_example>& synth_verified = f.verified;
+  const std::vector<token_example>&synth_all = f.all, &synth_verified = f.verified;
   const double right = f.right, lucky = f.lucky, verified_right = f.verified_right;
   const double ns = static_cast<double>(sols.size());
   using row = std::tuple<std::string, std::string, double, std::int64_t>;  // slice, metric, value, n
