@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "align/objectives.hpp"
+#include "align/sink.hpp"
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
 #include "lab/spec.hpp"
@@ -325,19 +326,6 @@ std::int64_t final_answer(const chain_env& env, const labelled& l) {
   return v;
 }
 
-struct sink {
-  const lab::run_context& ctx;
-  void metric(const std::string& name, double v, std::int64_t step = 0) const {
-    if (ctx.db) ctx.db->log_metric(ctx.store_run, step, name, v);
-  }
-  void eval(const std::string& slice, const std::string& name, double v, std::int64_t n) const {
-    if (ctx.db) ctx.db->log_evaluation(ctx.store_run, "test", slice, name, v, n);
-  }
-  void say(const std::string& s) const {
-    if (ctx.progress) std::fprintf(ctx.progress, "align_prm: %s\n", s.c_str());
-  }
-};
-
 }  // namespace
 
 namespace {
@@ -438,7 +426,7 @@ rerank_summary report_reranking(const sink& out, const test_pools& tp, const prm
 lab::run_result run_prm(const lab::run_context& ctx) {
   const auto t0 = std::chrono::steady_clock::now();
   set_num_threads(1);  // tiny shapes: see runners.cpp
-  const sink out{ctx};
+  const sink out{ctx, "align_prm"};
   const prm_config c = prm_params().read(ctx.config.at("task"), {"name"});
   if ((c.pool & (c.pool - 1)) != 0) throw tasks::param_error("pool", fmt::format("align_prm: pool: {} is not a power of 2", c.pool));
   if (c.policy_d_model % c.policy_heads != 0)

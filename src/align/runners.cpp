@@ -10,6 +10,7 @@
 #include "align/chain.hpp"
 #include "align/objectives.hpp"
 #include "align/reward_model.hpp"
+#include "align/sink.hpp"
 #include "analysis/stats.hpp"
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
@@ -150,20 +151,6 @@ std::vector<double> proxy_score(setup& s, const std::vector<token_seq>& prompts,
   if (s.extra.empty()) return s.rm->score(prompts, responses, s.env->pad());
   return combine_ensemble(member_scores(s, prompts, responses), s.cfg.ensemble_rule, s.cfg.ensemble_lambda);
 }
-
-// Writes to the store when there is one (tests run without).
-struct sink {
-  const lab::run_context& ctx;
-  void metric(const std::string& name, double v, std::int64_t step = 0) const {
-    if (ctx.db) ctx.db->log_metric(ctx.store_run, step, name, v);
-  }
-  void eval(const std::string& slice, const std::string& name, double v, std::int64_t n) const {
-    if (ctx.db) ctx.db->log_evaluation(ctx.store_run, "test", slice, name, v, n);
-  }
-  void say(const std::string& s) const {
-    if (ctx.progress) std::fprintf(ctx.progress, "align: %s\n", s.c_str());
-  }
-};
 
 rm_train_config rm_train_from(const nlohmann::json& train) {
   rm_train_config c;

@@ -80,11 +80,11 @@ std::vector<answer_score> score_answers(models::causal_lm& model, const std::vec
 
 void log_eval(const lab::run_context& ctx, const std::string& slice, const std::string& metric, double value,
               std::int64_t n) {
-  if (ctx.db) ctx.db->log_evaluation(ctx.store_run, "test", slice, metric, value, n);
+  ctx.log_eval(slice, metric, value, n);
 }
 
 void log_run_metric(const lab::run_context& ctx, std::int64_t step, const std::string& name, double value) {
-  if (ctx.db) ctx.db->log_metric(ctx.store_run, step, name, value);
+  ctx.log_metric(step, name, value);
 }
 
 double log_accuracy(const lab::run_context& ctx, const std::vector<tasks::example>& examples,

@@ -8,6 +8,14 @@
 
 namespace lmlab::lab {
 
+void run_context::log_metric(std::int64_t step, const std::string& name, double value) const {
+  if (db) db->log_metric(store_run, step, name, value);
+}
+
+void run_context::log_eval(const std::string& slice, const std::string& metric, double value, std::int64_t n) const {
+  if (db) db->log_evaluation(store_run, "test", slice, metric, value, n);
+}
+
 namespace {
 std::map<std::string, runner_fn, std::less<>>& runners() {
   static std::map<std::string, runner_fn, std::less<>> r;

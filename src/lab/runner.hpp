@@ -34,6 +34,11 @@ struct run_context {
   store::results_store* db = nullptr;    // null in tests
   std::int64_t store_run = -1;           // the run's id in db
   std::FILE* progress = nullptr;         // may be null
+
+  // Write to the store when there is one (tests run without): a run metric at `step`, and an
+  // evaluation of the "test" split.
+  void log_metric(std::int64_t step, const std::string& name, double value) const;
+  void log_eval(const std::string& slice, const std::string& metric, double value, std::int64_t n) const;
 };
 
 using runner_fn = std::function<run_result(const run_context&)>;

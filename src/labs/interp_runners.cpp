@@ -84,9 +84,7 @@ lab::run_result run_formation(const lab::run_context& ctx) {
   double loss_sum = 0;
   std::int64_t loss_n = 0;
   float last = NAN;
-  auto log = [&](std::int64_t step, const char* name, double v) {
-    if (ctx.db) ctx.db->log_metric(ctx.store_run, step, name, v);
-  };
+  auto log = [&](std::int64_t step, const char* name, double v) { ctx.log_metric(step, name, v); };
   auto evaluate_at = [&](std::int64_t step) {
     model->eval();
     in::formation_point p = in::evaluate_formation(*model, eval_ids, n);
@@ -149,12 +147,8 @@ std::string num(double v) { return fmt::format("{:g}", v); }
 // plus the positions and the two effects the spec's rules read.
 void log_carry_patching(models::causal_lm& model, const lmlab::tasks::dataset& ds, const in::carry_task& task,
                         const lab::run_context& ctx, std::int64_t step) {
-  auto eval = [&](const std::string& slice, const char* metric, double v, std::int64_t n) {
-    if (ctx.db) ctx.db->log_evaluation(ctx.store_run, "test", slice, metric, v, n);
-  };
-  auto metric = [&](const char* name, double v) {
-    if (ctx.db) ctx.db->log_metric(ctx.store_run, step, name, v);
-  };
+  auto eval = [&](const std::string& slice, const char* metric, double v, std::int64_t n) { ctx.log_eval(slice, metric, v, n); };
+  auto metric = [&](const char* name, double v) { ctx.log_metric(step, name, v); };
   const in::carry_patch pc = in::patch_carry(model, ds, task, ctx.seed);
   for (const auto& c : pc.cells)
     eval("depth=" + num(c.depth) + "/pos=" + std::to_string(c.pos), "patch_effect", c.effect, task.patch_pairs);
@@ -191,12 +185,8 @@ lab::run_result run_carry(const lab::run_context& ctx) {
   if (temp_dir) fs::remove_all(dir);
   model->eval();
 
-  auto eval = [&](const std::string& slice, const char* metric, double v, std::int64_t n) {
-    if (ctx.db) ctx.db->log_evaluation(ctx.store_run, "test", slice, metric, v, n);
-  };
-  auto metric = [&](const char* name, double v) {
-    if (ctx.db) ctx.db->log_metric(ctx.store_run, res.steps, name, v);
-  };
+  auto eval = [&](const std::string& slice, const char* metric, double v, std::int64_t n) { ctx.log_eval(slice, metric, v, n); };
+  auto metric = [&](const char* name, double v) { ctx.log_metric(res.steps, name, v); };
   // 1. Probes at the "=" position (one type) and at the s0 position (types: the s0 token).
   const auto items = in::carry_items(ds, task, ctx.seed, task.probe_examples, 1);
   in::probe_options po;

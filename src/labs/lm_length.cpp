@@ -79,7 +79,7 @@ lab::run_result run(const lab::run_context& ctx) {
       std::fprintf(ctx.progress, "lm_length: %s perplexity %.3f next-char accuracy %.3f\n", slice.c_str(), std::exp(nll), acc);
   }
   const double acc_all = all_tokens ? static_cast<double>(all_correct) / static_cast<double>(all_tokens) : 0.0;
-  if (ctx.db) ctx.db->log_evaluation(ctx.store_run, "test", "all", "accuracy", acc_all, static_cast<std::int64_t>(ds.test.size()));
+  ctx.log_eval("all", "accuracy", acc_all, static_cast<std::int64_t>(ds.test.size()));
   res.test_accuracy = acc_all;
   return res;
 }
