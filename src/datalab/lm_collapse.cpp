@@ -118,10 +118,7 @@ lm_collapse_result run_lm_collapse(const ngram_corpus& corpus, const lm_collapse
   lm_collapse_result res;
   res.vocab = vocab - 1;
   const std::vector<bool> tail = tail_mask(corpus.real, vocab, c.data.tail_q, res.real_tail_mass);
-  const auto real_bigrams = bigram_types(corpus.real, len);
-  std::vector<bool> real_word(static_cast<std::size_t>(vocab), false);
-  for (auto w : corpus.real) real_word[static_cast<std::size_t>(w)] = true;
-  const double n_real_words = static_cast<double>(std::count(real_word.begin(), real_word.end(), true));
+  const real_types real = real_types_of(corpus.real, vocab, len);
   const std::size_t n_chunks = corpus.real.size() / len;
   const train::optim_config& oc = c.optim;
 
@@ -163,20 +160,10 @@ lm_collapse_result run_lm_collapse(const ngram_corpus& corpus, const lm_collapse
     // The training data: coverage of the real words and bigrams, unigram entropy.
     std::vector<std::int64_t> uni(static_cast<std::size_t>(vocab), 0);
     for (auto w : data) ++uni[static_cast<std::size_t>(w)];
-    double covered = 0, h = 0;
-    for (std::size_t w = 1; w < uni.size(); ++w) {
-      if (uni[w] > 0 && real_word[w]) ++covered;
-      if (uni[w] > 0) {
-        const double p = static_cast<double>(uni[w]) / m.train_tokens;
-        h -= p * std::log2(p);
-      }
-    }
-    m.coverage_1 = covered / n_real_words;
-    m.entropy_1 = h;
-    const auto bi = bigram_types(data, len);
-    double bi_cov = 0;
-    for (auto k : real_bigrams) bi_cov += static_cast<double>(bi.count(k));
-    m.coverage_2 = bi_cov / static_cast<double>(real_bigrams.size());
+    const data_coverage cov = measure_training_data(data, uni, m.train_tokens, len, real);
+    m.coverage_1 = cov.coverage_1;
+    m.entropy_1 = cov.entropy_1;
+    m.coverage_2 = cov.coverage_2;
     // This model's samples: the next generation's synthetic batch.
     synth = sample_chunks(*model, n_chunks, len, s.temperature, g);
     measure_samples(synth, len, n_chunks, tail, c.data.bleu_chunks, m);

@@ -43,6 +43,35 @@ std::unordered_set<std::uint64_t> bigram_types(const std::vector<std::int32_t>& 
   return s;
 }
 
+real_types real_types_of(const std::vector<std::int32_t>& real, std::int32_t vocab, std::size_t len) {
+  real_types r;
+  r.bigrams = bigram_types(real, len);
+  r.word.assign(static_cast<std::size_t>(vocab), false);
+  for (auto w : real) r.word[static_cast<std::size_t>(w)] = true;
+  r.n_words = static_cast<double>(std::count(r.word.begin(), r.word.end(), true));
+  return r;
+}
+
+data_coverage measure_training_data(const std::vector<std::int32_t>& data, const std::vector<std::int64_t>& uni, double tokens,
+                                    std::size_t len, const real_types& real) {
+  data_coverage d;
+  double covered = 0, h = 0;
+  for (std::size_t w = 1; w < uni.size(); ++w) {
+    if (uni[w] > 0 && real.word[w]) ++covered;
+    if (uni[w] > 0) {
+      const double p = static_cast<double>(uni[w]) / tokens;
+      h -= p * std::log2(p);
+    }
+  }
+  d.coverage_1 = covered / real.n_words;
+  d.entropy_1 = h;
+  const auto bi = bigram_types(data, len);
+  double bi_cov = 0;
+  for (auto k : real.bigrams) bi_cov += static_cast<double>(bi.count(k));
+  d.coverage_2 = bi_cov / static_cast<double>(real.bigrams.size());
+  return d;
+}
+
 std::vector<token_seq> as_chunks(const std::vector<std::int32_t>& tokens, std::size_t len, std::size_t max_chunks) {
   std::vector<token_seq> out;
   for (std::size_t c = 0; c + len <= tokens.size() && out.size() < max_chunks; c += len)
@@ -137,10 +166,7 @@ ngram_collapse_result run_ngram_collapse(const ngram_corpus& corpus, const ngram
   ngram_collapse_result res;
   res.vocab = vocab - 1;
   const std::vector<bool> tail = tail_mask(corpus.real, vocab, c.tail_q, res.real_tail_mass);
-  const auto real_bigrams = bigram_types(corpus.real, len);
-  std::vector<bool> real_word(static_cast<std::size_t>(vocab), false);
-  for (auto w : corpus.real) real_word[static_cast<std::size_t>(w)] = true;
-  const double n_real_words = static_cast<double>(std::count(real_word.begin(), real_word.end(), true));
+  const real_types real = real_types_of(corpus.real, vocab, len);
   const std::size_t n_chunks = corpus.real.size() / len;
 
   rng g(seed, 0x6E6772ull);  // "ngr"
@@ -167,21 +193,10 @@ ngram_collapse_result run_ngram_collapse(const ngram_corpus& corpus, const ngram
     m.heldout_nll_tail = n_tail > 0 ? nll_tail / n_tail : NAN;
     m.heldout_nll_head = (nll - nll_tail) / (n_held - n_tail);
     // The training data: coverage of the real words and bigrams, unigram entropy.
-    const auto& uni = lm.unigram_counts();
-    double covered = 0, h = 0;
-    for (std::size_t w = 1; w < uni.size(); ++w) {
-      if (uni[w] > 0 && real_word[w]) ++covered;
-      if (uni[w] > 0) {
-        const double p = static_cast<double>(uni[w]) / m.train_tokens;
-        h -= p * std::log2(p);
-      }
-    }
-    m.coverage_1 = covered / n_real_words;
-    m.entropy_1 = h;
-    const auto bi = bigram_types(data, len);
-    double bi_cov = 0;
-    for (auto k : real_bigrams) bi_cov += bi.count(k);
-    m.coverage_2 = bi_cov / static_cast<double>(real_bigrams.size());
+    const data_coverage cov = measure_training_data(data, lm.unigram_counts(), m.train_tokens, len, real);
+    m.coverage_1 = cov.coverage_1;
+    m.entropy_1 = cov.entropy_1;
+    m.coverage_2 = cov.coverage_2;
     // This model's samples: the next generation's synthetic batch.
     synth.clear();
     for (std::size_t k = 0; k < n_chunks; ++k) {

@@ -70,6 +70,21 @@ ngram_collapse_result run_ngram_collapse(const ngram_corpus& corpus, const ngram
 std::uint64_t pair_key(std::int32_t a, std::int32_t b);
 // the bigram types inside chunks (no pair crosses a chunk boundary);
 std::unordered_set<std::uint64_t> bigram_types(const std::vector<std::int32_t>& tokens, std::size_t len);
+// the real data's word and bigram types, against which each generation's training data is
+// measured;
+struct real_types {
+  std::unordered_set<std::uint64_t> bigrams;
+  std::vector<bool> word;  // over the vocabulary
+  double n_words = 0;      // how many words occur
+};
+real_types real_types_of(const std::vector<std::int32_t>& real, std::int32_t vocab, std::size_t len);
+// a generation's training data `data` (`tokens` tokens, unigram counts `uni`): the share of the
+// real words and bigram types it holds, and its unigram entropy in bits;
+struct data_coverage {
+  double coverage_1 = 0, entropy_1 = 0, coverage_2 = 0;
+};
+data_coverage measure_training_data(const std::vector<std::int32_t>& data, const std::vector<std::int64_t>& uni, double tokens,
+                                    std::size_t len, const real_types& real);
 // the first `max_chunks` chunks as sequences;
 std::vector<token_seq> as_chunks(const std::vector<std::int32_t>& tokens, std::size_t len, std::size_t max_chunks);
 // the real tail's word ids (rarest_ngrams over unigrams at q) as a mask over the vocabulary;
