@@ -4,6 +4,8 @@
 # (fuzz/corpus/<name>/; new inputs go to build-fuzz/fuzz/corpus-<name>/, crashes to
 # build-fuzz/fuzz/crash-<name>-*). Prints one line per target: executions, crashes, seconds.
 # Usage: scripts/fuzz.sh [SECONDS] [NAME...]     e.g. scripts/fuzz.sh 3600 safetensors
+# FUZZ_RUNS=N stops each target after N executions instead (SECONDS is then a cap, 0 = none):
+#   FUZZ_RUNS=10000000 scripts/fuzz.sh 0 toml_spec
 # Needs clang, libclang-rt-14-dev and libfuzzer-14-dev (scripts/deps.sh installs them).
 # Not for: CI's short runs (ctest -L fuzz replays the corpora in every build; in a
 # -DLMLAB_FUZZ=ON build it fuzzes each target for LMLAB_FUZZ_SECONDS).
@@ -29,7 +31,9 @@ for n in "${names[@]}"; do
   mkdir -p "$work"
   start=$(date +%s)
   rc=0
-  ASAN_OPTIONS=detect_leaks=0 "build-fuzz/fuzz/fuzz_$n" -max_total_time="$secs" -rss_limit_mb=4096 -print_final_stats=1 \
+  limits=(-max_total_time="$secs")
+  if [[ -n "${FUZZ_RUNS:-}" ]]; then limits+=(-runs="$FUZZ_RUNS"); fi
+  ASAN_OPTIONS=detect_leaks=0 "build-fuzz/fuzz/fuzz_$n" "${limits[@]}" -rss_limit_mb=4096 -print_final_stats=1 \
     -artifact_prefix="build-fuzz/fuzz/crash-$n-" "$work" "fuzz/corpus/$n" >"$log" 2>&1 || rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
   crashes=$(find build-fuzz/fuzz -maxdepth 1 -name "crash-$n-*" | wc -l)

@@ -152,7 +152,10 @@ suite_outcome evaluate_suite(client& c, store::results_store& db, const run_opti
   std::map<int, std::vector<std::size_t>> batches;
   for (std::size_t i = 0; i < items.size(); ++i) batches[items[i].concurrency].push_back(i);
   std::size_t finished = 0;
-  for (const auto& [level, idx] : batches) {
+  for (const auto& batch : batches) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in the lambda.
+    const int level = batch.first;
+    const std::vector<std::size_t>& idx = batch.second;
     if (opt.stop && opt.stop->load()) break;
     parallel_for(idx.size(), level > 0 ? level : opt.concurrency, [&](std::size_t k) {
       const std::size_t i = idx[k];
