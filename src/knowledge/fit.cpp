@@ -19,11 +19,38 @@ tensor ids_tensor(const std::vector<std::int32_t>& v, std::int64_t B, std::int64
 }
 }  // namespace
 
+// Freezes the parameters `trainable` rejects for one phase (no gradient, so neither the
+// optimizer nor the clipping norm sees them) and unfreezes them when the phase ends.
+class freeze_scope {
+ public:
+  freeze_scope(models::causal_lm& model, const std::function<bool(const std::string&)>& trainable) {
+    model.zero_grad();  // a gradient left by an earlier phase must not enter this phase's clipping norm
+    const auto params = model.named_parameters();
+    for (const auto& [name, t] : params)
+      if (trainable && !trainable(name)) frozen_.push_back(t);
+    LMLAB_CHECK(frozen_.size() < params.size(), "knowledge: a training phase's parameter filter leaves nothing to train");
+    for (auto& t : frozen_) t.set_requires_grad(false);
+  }
+  ~freeze_scope() {
+    for (auto& t : frozen_) t.set_requires_grad(true);
+  }
+  freeze_scope(const freeze_scope&) = delete;
+  freeze_scope& operator=(const freeze_scope&) = delete;
+
+ private:
+  std::vector<tensor> frozen_;
+};
+
 float fit(models::causal_lm& model, const std::vector<tasks::example>& examples, std::int32_t pad_id,
-          const train::optim_config& oc, std::int64_t steps, double lr, std::uint64_t seed, std::uint64_t stream) {
+          const train::optim_config& oc, std::int64_t steps, double lr, std::uint64_t seed, std::uint64_t stream,
+          const fit_extras& extras) {
   LMLAB_CHECK(!examples.empty() && steps > 0, "knowledge: a training phase needs examples and steps > 0");
   model.train(true);
-  train::adamw optim(model.named_parameters(), {oc.beta1, oc.beta2, oc.eps, oc.weight_decay});
+  const freeze_scope frozen(model, extras.trainable);
+  nn::named_tensors params;
+  for (auto& [name, t] : model.named_parameters())
+    if (!extras.trainable || extras.trainable(name)) params.emplace_back(name, t);
+  train::adamw optim(std::move(params), {oc.beta1, oc.beta2, oc.eps, oc.weight_decay});
   const double min_lr = oc.min_lr >= 0 ? oc.min_lr * (lr / oc.lr) : lr * 0.1;
   const train::lr_schedule sched{lr, min_lr, oc.warmup(steps), steps, train::lr_schedule::shape::cosine, 0.2};
   const rng batch_stream(seed ^ 0x4b4eull, stream);
@@ -37,9 +64,13 @@ float fit(models::causal_lm& model, const std::vector<tasks::example>& examples,
     auto b = tasks::make_batch(examples, idx, pad_id);
     return train::step_batch{ids_tensor(b.input, b.B, b.T), ids_tensor(b.target, b.B, b.T), r.next_u64()};
   };
-  cb.after_step = [&](std::int64_t, float loss) {
+  cb.after_step = [&](std::int64_t done, float loss) {
     LMLAB_CHECK(std::isfinite(loss), "knowledge: training loss is {} (diverged)", loss);
     last = loss;
+    if (extras.every > 0 && extras.on_every && done % extras.every == 0) {
+      extras.on_every(done);
+      model.train(true);
+    }
   };
   train::train_steps(model, optim, sched, oc.grad_clip, 0, steps, cb);
   return last;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,10 +19,21 @@
 
 namespace lmlab::knowledge {
 
+// Optional parts of a training phase. `trainable` (empty: every parameter) picks the parameters
+// the phase updates by name; the others are frozen (no gradient) for the phase and unfrozen
+// after it. `on_every` (with every > 0) is called after each `every`-th step with the steps done,
+// e.g. to score the model along the way; the model is left in training mode after it.
+struct fit_extras {
+  std::function<bool(const std::string& name)> trainable;
+  std::int64_t every = 0;
+  std::function<void(std::int64_t done)> on_every;
+};
+
 // Trains `model` on `examples` (uniform batches of oc.batch_size) for `steps` steps at peak
 // learning rate `lr`; returns the last training loss. `stream` separates phases.
 float fit(models::causal_lm& model, const std::vector<tasks::example>& examples, std::int32_t pad_id,
-          const train::optim_config& oc, std::int64_t steps, double lr, std::uint64_t seed, std::uint64_t stream);
+          const train::optim_config& oc, std::int64_t steps, double lr, std::uint64_t seed, std::uint64_t stream,
+          const fit_extras& extras = {});
 
 struct answer_score {
   bool correct = false;   // every supervised position's argmax equals its target

@@ -85,6 +85,13 @@ struct kb_config {
   // bin's middle) instead of by question kind: the slices figure is then the reliability
   // diagram (Guo et al. 2017, Fig. 1), and exact_match@qa_seen keeps the in-distribution accuracy.
   std::int64_t reliability_bins = 0;
+  // Used by the biographies runner (pretrain_finetune): which parameters the QA fine-tuning
+  // updates ("all", or "attention": the attention blocks only, every MLP, embedding and norm
+  // frozen, like the paper's LoRA fine-tuning of the attention matrices, §4), and every how many
+  // fine-tuning steps the held-out people's extraction, storage and the QA people's accuracy
+  // are logged (run metrics finetune_extract, finetune_storage, finetune_qa_seen; 0: never).
+  std::string finetune_params = "all";
+  std::int64_t finetune_eval_every = 0;
 };
 
 // Adds the kb_config keys to the table of a config that extends it (the editing task's).
@@ -134,7 +141,11 @@ void add_kb_params(tasks::param_table<C>& p) {
       .add("probe_hook", &C::probe_hook, "hook read by the attribute probes at the name ('': last hook_resid_post)")
       .add("unknown_people", &C::unknown_people, "people trained only as QA answered 'unknown'", 0, 960)
       .add("unseen_people", &C::unseen_people, "never-seen people whose questions are tested (answer 'unknown')", 0, 960)
-      .add("reliability_bins", &C::reliability_bins, "> 0: slice the questions by confidence bin (reliability diagram)", 0, 100);
+      .add("reliability_bins", &C::reliability_bins, "> 0: slice the questions by confidence bin (reliability diagram)", 0, 100)
+      .add("finetune_params", &C::finetune_params, "parameters the QA fine-tuning updates: all, or attention (the rest frozen)",
+           -inf, inf, {"all", "attention"})
+      .add("finetune_eval_every", &C::finetune_eval_every, "log extraction/storage/QA accuracy every N fine-tuning steps (0: never)",
+           0, 1e9);
 }
 
 }  // namespace lmlab::knowledge

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "analysis/calibration.hpp"
@@ -17,6 +18,7 @@
 #include "knowledge/relations.hpp"
 #include "knowledge/retrieval.hpp"
 #include "knowledge/rome.hpp"
+#include "knowledge/trace.hpp"
 #include "lab/run.hpp"
 #include "lab/runner.hpp"
 #include "models/lm.hpp"
@@ -37,7 +39,10 @@ const tasks::param_table<edit_config>& edit_params() {
         .add("value_l2", &edit_config::value_l2, "L2 penalty on v* - (W k* + b)", 0, 100)
         .add("finetune_edit_steps", &edit_config::finetune_edit_steps, "fine-tuning comparison: steps on the fact", 1, 1e5)
         .add("finetune_edit_lr", &edit_config::finetune_edit_lr, "fine-tuning comparison: Adam learning rate", 0, 10)
-        .add("num_neighbours", &edit_config::num_neighbours, "other QA people asked the same attribute", 1, 1e5);
+        .add("num_neighbours", &edit_config::num_neighbours, "other QA people asked the same attribute", 1, 1e5)
+        .add("trace_questions", &edit_config::trace_questions, "> 0: resample-trace each block's MLP at the subject on this many questions", 0, 1e5)
+        .add("layer_select", &edit_config::layer_select, "fixed: edit task.layer; traced: the block the trace finds most used",
+             -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(), {"fixed", "traced"});
     return p;
   }();
   return t;
@@ -50,6 +55,8 @@ void check(const edit_config& c) {
     throw tasks::param_error("num_neighbours",
                              fmt::format("knowledge_edit: {} neighbours but only {} other QA people", c.num_neighbours, n_qa - 1),
                              "lower num_neighbours or raise num_people / qa_fraction");
+  if (c.layer_select == "traced" && c.trace_questions == 0)
+    throw tasks::param_error("layer_select", "knowledge_edit: layer_select = \"traced\" needs trace_questions > 0");
 }
 
 namespace {
@@ -81,6 +88,78 @@ struct trained {
   std::int64_t steps = 0;
 };
 
+// P-probing (Allen-Zhu & Li 2023 §5): can a linear probe read each attribute from the hidden
+// state at the person's last name token? Inputs "<bos> first last"; the causal model's state
+// there is the same whatever text follows the name.
+// Slices <prefix>name/<attr>, and <prefix>name/all: the mean over the attributes (probe_accuracy,
+// probe_chance), whose spread over seeds is smaller than any one attribute's.
+void probe_attributes(const lab::run_context& ctx, models::lm& model, const tasks::dataset& ds, const kb_config& c,
+                      const std::string& prefix = "") {
+  const auto people = make_people(c.num_people, c.qa_fraction, ctx.seed);
+  const std::string hook =
+      c.probe_hook.empty() ? fmt::format("blocks.{}.hook_resid_post", model.blocks.size() - 1) : c.probe_hook;
+  std::vector<std::int32_t> ids;
+  std::vector<std::int64_t> types;
+  for (const auto& p : people) {
+    for (const auto& w : {std::string("<bos>"), p.first, p.last}) ids.push_back(ds.vocab.id(w));
+    types.push_back(ds.vocab.id(p.last));
+  }
+  const auto N = static_cast<std::int64_t>(people.size());
+  auto [logits, cache] = hooks::run_with_cache(model, tensor::from<std::int32_t>({N, 3}, std::span<const std::int32_t>(ids)),
+                                               [&](const std::string& s) { return s == hook; });
+  LMLAB_CHECK_HINT(cache.count(hook), "`lmlab interp hooks CKPT` lists the hook names", "biographies: probe_hook '{}' is not a hook of this model", hook);
+  const tensor& h = cache.at(hook);
+  const auto D = static_cast<std::size_t>(h.size(-1));
+  const auto all = h.to_vector();
+  LMLAB_CHECK(all.size() == static_cast<std::size_t>(N) * 3 * D, "biographies: probe_hook '{}' is not a (B, T, C) activation", hook);
+  std::vector<double> X;
+  for (std::int64_t i = 0; i < N; ++i)
+    X.insert(X.end(), all.begin() + static_cast<std::ptrdiff_t>((i * 3 + 2) * static_cast<std::int64_t>(D)),
+             all.begin() + static_cast<std::ptrdiff_t>((i * 3 + 3) * static_cast<std::int64_t>(D)));
+  double sum_acc = 0, sum_chance = 0;
+  std::int64_t n_test = 0;
+  for (std::size_t a = 0; a < attributes().size(); ++a) {
+    std::vector<int> y;
+    for (const auto& p : people) y.push_back(p.value[a]);
+    interp::probe_options opt;
+    opt.seed = ctx.seed;
+    opt.resamples = 200;
+    const auto r = interp::probe_with_control(X, D, y, types, opt);
+    const double chance = 1.0 / static_cast<double>(attributes()[a].values.size());
+    n_test = static_cast<std::int64_t>(r.n_test);
+    log_eval(ctx, prefix + "name/" + attributes()[a].name, "probe_accuracy", r.task_acc.estimate, n_test);
+    log_eval(ctx, prefix + "name/" + attributes()[a].name, "probe_chance", chance, n_test);
+    sum_acc += r.task_acc.estimate;
+    sum_chance += chance;
+  }
+  const auto n_attr = static_cast<double>(attributes().size());
+  log_eval(ctx, prefix + "name/all", "probe_accuracy", sum_acc / n_attr, n_test);
+  log_eval(ctx, prefix + "name/all", "probe_chance", sum_chance / n_attr, n_test);
+}
+
+// The QA fine-tuning's parameter filter and, with finetune_eval_every > 0, its scoring along the
+// way: run metrics finetune_extract, finetune_storage and finetune_qa_seen at step
+// pretrain_steps + done (the accuracy over the slices extract/*, storage/*, qa_seen/*).
+fit_extras finetune_extras(const lab::run_context& ctx, models::lm& model, const tasks::dataset& ds, const kb_config& c,
+                           std::int64_t pretrain_steps) {
+  fit_extras x;
+  if (c.finetune_params == "attention")
+    x.trainable = [](const std::string& name) { return name.find(".attn.") != std::string::npos; };
+  if (c.finetune_eval_every <= 0) return x;
+  x.every = c.finetune_eval_every;
+  x.on_every = [&ctx, &model, &ds, pretrain_steps](std::int64_t done) {
+    model.eval();
+    for (const char* slice : {"extract", "storage", "qa_seen"}) {
+      const auto ex = with_slice(ds.test, std::string(slice) + "/");
+      double ok = 0;
+      for (const auto& s : score_answers(model, ex, ds.pad_id)) ok += s.correct;
+      log_run_metric(ctx, pretrain_steps + done, std::string("finetune_") + slice,
+                     ok / static_cast<double>(std::max<std::size_t>(1, ex.size())));
+    }
+  };
+  return x;
+}
+
 trained make_and_train(const lab::run_context& ctx, const kb_config& c) {
   trained t;
   t.ds = build(c, ctx.seed);
@@ -101,8 +180,10 @@ trained make_and_train(const lab::run_context& ctx, const kb_config& c) {
     for (const auto& x : s) ok += x.correct;
     log_run_metric(ctx, steps, "pretrain_loss", bio_loss);
     log_run_metric(ctx, steps, "pretrain_storage", ok / static_cast<double>(std::max<std::size_t>(1, s.size())));
+    probe_attributes(ctx, *t.model, t.ds, c, "pretrained/");  // P-probing is on the pretrained model (§5)
     const double lr = c.finetune_lr > 0 ? c.finetune_lr : oc.lr;
-    t.loss = fit(*t.model, with_slice(t.ds.train, "qa/"), t.ds.pad_id, oc, c.finetune_steps, lr, ctx.seed, 1);
+    t.loss = fit(*t.model, with_slice(t.ds.train, "qa/"), t.ds.pad_id, oc, c.finetune_steps, lr, ctx.seed, 1,
+                 finetune_extras(ctx, *t.model, t.ds, c, steps));
     t.steps = steps + c.finetune_steps;
   }
   t.model->eval();
@@ -125,44 +206,6 @@ lab::run_result finish(const lab::run_context& ctx, const trained& t, double acc
   log_common(ctx, *t.model, t.steps, t.loss);
   log_run_metric(ctx, t.steps, "seconds", r.seconds);
   return r;
-}
-
-// P-probing (Allen-Zhu & Li 2023 §5): can a linear probe read each attribute from the hidden
-// state at the person's last name token? Inputs "<bos> first last"; the causal model's state
-// there is the same whatever text follows the name.
-void probe_attributes(const lab::run_context& ctx, models::lm& model, const tasks::dataset& ds, const kb_config& c) {
-  const auto people = make_people(c.num_people, c.qa_fraction, ctx.seed);
-  const std::string hook =
-      c.probe_hook.empty() ? fmt::format("blocks.{}.hook_resid_post", model.blocks.size() - 1) : c.probe_hook;
-  std::vector<std::int32_t> ids;
-  std::vector<std::int64_t> types;
-  for (const auto& p : people) {
-    for (const auto& w : {std::string("<bos>"), p.first, p.last}) ids.push_back(ds.vocab.id(w));
-    types.push_back(ds.vocab.id(p.last));
-  }
-  const auto N = static_cast<std::int64_t>(people.size());
-  auto [logits, cache] = hooks::run_with_cache(model, tensor::from<std::int32_t>({N, 3}, std::span<const std::int32_t>(ids)),
-                                               [&](const std::string& s) { return s == hook; });
-  LMLAB_CHECK_HINT(cache.count(hook), "`lmlab interp hooks CKPT` lists the hook names", "biographies: probe_hook '{}' is not a hook of this model", hook);
-  const tensor& h = cache.at(hook);
-  const auto D = static_cast<std::size_t>(h.size(-1));
-  const auto all = h.to_vector();
-  LMLAB_CHECK(all.size() == static_cast<std::size_t>(N) * 3 * D, "biographies: probe_hook '{}' is not a (B, T, C) activation", hook);
-  std::vector<double> X;
-  for (std::int64_t i = 0; i < N; ++i)
-    X.insert(X.end(), all.begin() + static_cast<std::ptrdiff_t>((i * 3 + 2) * static_cast<std::int64_t>(D)),
-             all.begin() + static_cast<std::ptrdiff_t>((i * 3 + 3) * static_cast<std::int64_t>(D)));
-  for (std::size_t a = 0; a < attributes().size(); ++a) {
-    std::vector<int> y;
-    for (const auto& p : people) y.push_back(p.value[a]);
-    interp::probe_options opt;
-    opt.seed = ctx.seed;
-    opt.resamples = 200;
-    const auto r = interp::probe_with_control(X, D, y, types, opt);
-    log_eval(ctx, "name/" + attributes()[a].name, "probe_accuracy", r.task_acc.estimate, static_cast<std::int64_t>(r.n_test));
-    log_eval(ctx, "name/" + attributes()[a].name, "probe_chance", 1.0 / static_cast<double>(attributes()[a].values.size()),
-             static_cast<std::int64_t>(r.n_test));
-  }
 }
 
 // Abstention per slice (the share of answers that are "unknown") and the calibration of the QA
@@ -365,6 +408,45 @@ void finetune_fact(models::lm& model, std::int64_t layer, const tasks::example& 
   }
 }
 
+// Does the answer read the fact from this MLP at the subject? p(the unedited answer) without and
+// with block `layer`'s MLP output at the subject replaced by another QA person's (resample ablation).
+std::pair<double, double> resample_subject_mlp(models::lm& model, const tasks::dataset& ds, const std::vector<person>& qa_people,
+                                               const edit_probe& ep, std::int64_t e, std::int64_t layer) {
+  tasks::example truth = ep.target;
+  const auto sq = score_answers(model, {truth}, ds.pad_id)[0];
+  truth.target[truth.target.size() - 2] = sq.argmax[0];  // the unedited model's answer
+  std::size_t o = static_cast<std::size_t>(e + 1) % qa_people.size();  // another QA person
+  while (ds.vocab.id(qa_people[o].last) == ep.target.input[static_cast<std::size_t>(ep.subject_pos)] &&
+         ds.vocab.id(qa_people[o].first) == ep.target.input[static_cast<std::size_t>(ep.subject_pos) - 1])
+    o = (o + 1) % qa_people.size();
+  const person& other = qa_people[o];
+  const auto other_q = answer_example(ds.vocab, question_tokens(other, static_cast<std::size_t>(e) % attributes().size()),
+                                      {"unknown"}, "", 0);
+  const auto other_pos = std::find(other_q.input.begin(), other_q.input.end(), ds.vocab.id(other.last)) - other_q.input.begin();
+  const mlp_io own = mlp_at(model, layer, ep.target.input, ep.subject_pos), swapped = mlp_at(model, layer, other_q.input, other_pos);
+  std::vector<double> d(own.out.size());
+  for (std::size_t i = 0; i < d.size(); ++i) d[i] = swapped.out[i] - own.out[i];
+  return {answer_prob_with_delta(model, layer, truth, ep.subject_pos, std::vector<double>(d.size(), 0.0)),
+          answer_prob_with_delta(model, layer, truth, ep.subject_pos, d)};
+}
+
+// With trace_questions > 0: the subject-MLP trace over blocks (trace.hpp) on the QA people,
+// logged as answer_prob on slices trace/block=L (difficulty L) and trace/clean; with
+// layer_select = "traced" the edited block is the one the trace finds most used.
+std::int64_t trace_and_pick_layer(const lab::run_context& ctx, models::lm& model, const tasks::dataset& ds,
+                                  const std::vector<person>& qa_people, const edit_config& c, std::int64_t layer) {
+  if (c.trace_questions <= 0) return layer;
+  const subject_trace tr = trace_subject_mlps(model, ds.vocab, qa_people, c.trace_questions);
+  log_eval(ctx, "trace/clean", "answer_prob", tr.clean, tr.questions);
+  for (std::size_t L = 0; L < tr.ablated.size(); ++L) {
+    log_eval(ctx, fmt::format("trace/block={}", L), "answer_prob", tr.ablated[L], tr.questions);
+    log_eval(ctx, fmt::format("trace/block={}", L), "difficulty", static_cast<double>(L), tr.questions);
+  }
+  const std::int64_t chosen = c.layer_select == "traced" ? tr.most_used() : layer;
+  log_eval(ctx, "rome", "layer", static_cast<double>(chosen), tr.questions);
+  return chosen;
+}
+
 lab::run_result run_edit(const lab::run_context& ctx) {
   const auto start = clock_type::now();
   const edit_config c = edit_params().read(ctx.config.at("task"), {"name"});
@@ -372,15 +454,16 @@ lab::run_result run_edit(const lab::run_context& ctx) {
   models::lm& model = *t.model;
   const double acc = log_accuracy(ctx, t.ds.test, score_answers(model, t.ds.test, t.ds.pad_id));
   const auto n_layers = static_cast<std::int64_t>(model.blocks.size());
-  const std::int64_t layer = c.layer < 0 ? n_layers + c.layer : c.layer;
+  const std::int64_t configured = c.layer < 0 ? n_layers + c.layer : c.layer;
   // The answer is read at the last prompt token; an edit of the subject's position in the last
   // block reaches no later position, so it could not change the answer.
-  LMLAB_CHECK_HINT(layer >= 0 && layer < n_layers - 1, "choose task.layer in [0, model.n_layers - 2]",
+  LMLAB_CHECK_HINT(configured >= 0 && configured < n_layers - 1, "choose task.layer in [0, model.n_layers - 2]",
                    "knowledge_edit: task.layer {} is not a block before the last of {}", c.layer, n_layers);
-  const auto C = key_second_moment(model, layer, t.ds.train, t.ds.pad_id);
   std::vector<person> qa_people;
   for (const auto& p : make_people(c.num_people, c.qa_fraction, ctx.seed))
     if (p.qa_in_train) qa_people.push_back(p);
+  const std::int64_t layer = trace_and_pick_layer(ctx, model, t.ds, qa_people, c, configured);
+  const auto C = key_second_moment(model, layer, t.ds.train, t.ds.pad_id);
   rng r(ctx.seed, 0x65646974ull);  // "edit"
   edit_tally none, rome, ft;
   double value_prob = 0;  // p(new value) with v* in place: what the rank-one edit is asked to reach
@@ -390,24 +473,9 @@ lab::run_result run_edit(const lab::run_context& ctx) {
   for (std::int64_t e = 0; e < c.num_edits; ++e) {
     const edit_probe ep = make_edit(model, t.ds, qa_people, static_cast<std::size_t>(e), c, r);
     none.add(model, ep, t.ds.pad_id);
-    {  // Does the answer read the fact from this MLP at the subject? Resample-ablate it.
-      tasks::example truth = ep.target;
-      const auto sq = score_answers(model, {truth}, t.ds.pad_id)[0];
-      truth.target[truth.target.size() - 2] = sq.argmax[0];  // the unedited model's answer
-      std::size_t o = static_cast<std::size_t>(e + 1) % qa_people.size();  // another QA person
-      while (t.ds.vocab.id(qa_people[o].last) == ep.target.input[static_cast<std::size_t>(ep.subject_pos)] &&
-             t.ds.vocab.id(qa_people[o].first) == ep.target.input[static_cast<std::size_t>(ep.subject_pos) - 1])
-        o = (o + 1) % qa_people.size();
-      const person& other = qa_people[o];
-      const auto other_q = answer_example(t.ds.vocab, question_tokens(other, static_cast<std::size_t>(e) % attributes().size()),
-                                          {"unknown"}, "", 0);
-      const auto other_pos = std::find(other_q.input.begin(), other_q.input.end(), t.ds.vocab.id(other.last)) - other_q.input.begin();
-      const mlp_io own = mlp_at(model, layer, ep.target.input, ep.subject_pos), swapped = mlp_at(model, layer, other_q.input, other_pos);
-      std::vector<double> d(own.out.size());
-      for (std::size_t i = 0; i < d.size(); ++i) d[i] = swapped.out[i] - own.out[i];
-      answer_prob_clean += answer_prob_with_delta(model, layer, truth, ep.subject_pos, std::vector<double>(d.size(), 0.0));
-      answer_prob_ablated += answer_prob_with_delta(model, layer, truth, ep.subject_pos, d);
-    }
+    const auto [clean, ablated] = resample_subject_mlp(model, t.ds, qa_people, ep, e, layer);
+    answer_prob_clean += clean;
+    answer_prob_ablated += ablated;
     // k*: the subject's key averaged over its contexts, as ROME averages over prefixes (eq. 3):
     // the question, and the bare name that opens every biography sentence naming the person.
     mlp_io io = mlp_at(model, layer, ep.target.input, ep.subject_pos);

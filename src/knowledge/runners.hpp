@@ -47,6 +47,8 @@ struct edit_config : kb_config {
   std::int64_t finetune_edit_steps = 20;  // the fine-tuning comparison: steps on the one fact
   double finetune_edit_lr = 1e-2;
   std::int64_t num_neighbours = 10;  // other QA people asked the same attribute
+  std::int64_t trace_questions = 0;  // > 0: the subject-MLP trace over blocks (trace.hpp) on this many questions
+  std::string layer_select = "fixed";  // "traced": edit the block the trace finds most used (needs trace_questions)
 };
 const tasks::param_table<edit_config>& edit_params();
 void check(const edit_config& c);

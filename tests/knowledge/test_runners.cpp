@@ -31,6 +31,7 @@ using evals = std::map<std::pair<std::string, std::string>, double>;
 struct stored_run {
   lab::run_result result;
   evals ev;
+  std::map<std::string, std::vector<std::pair<std::int64_t, double>>> metrics;  // name -> (step, value)
 };
 
 stored_run run_stored(const nlohmann::json& config, std::uint64_t seed) {
@@ -45,6 +46,7 @@ stored_run run_stored(const nlohmann::json& config, std::uint64_t seed) {
     out.result = lab::run_config_once({config, seed, {}, &db, id, nullptr});
     for (const auto& e : db.evaluations(id))
       if (e.split == "test") out.ev[{e.slice, e.metric}] = e.value;
+    for (const auto& m : db.metrics(id)) out.metrics[m.name].emplace_back(m.step, m.value);
   }
   fs::remove_all(dir);
   return out;
@@ -200,5 +202,60 @@ TEST(knowledge_runners, runner_budget_must_be_steps) {
     FAIL() << "a token budget was accepted";
   } catch (const lmlab::error& e) {
     EXPECT_NE(std::string(e.what()).find("train.steps"), std::string::npos) << e.what();
+  }
+}
+
+TEST(knowledge_runners, biographies_attention_finetune_logs_extraction_along_the_way_and_pretrained_probes) {
+  const auto cfg = config_of({{"name", "biographies"}, {"num_people", 20}, {"finetune_steps", 30}, {"finetune_params", "attention"},
+                              {"finetune_eval_every", 10}},
+                             60);
+  const auto r = run_stored(cfg, 3);
+  for (const char* m : {"finetune_extract", "finetune_storage", "finetune_qa_seen"}) {
+    ASSERT_TRUE(r.metrics.count(m)) << m;
+    const auto& pts = r.metrics.at(m);
+    ASSERT_EQ(pts.size(), 3u) << m;  // after fine-tuning steps 10, 20, 30
+    EXPECT_EQ(pts[0].first, 70);
+    EXPECT_EQ(pts[2].first, 90);
+  }
+  // The last point is the final model: the same accuracy the test slices report.
+  double extract = 0;
+  for (const auto& a : knowledge::attributes()) extract += r.ev.at({"extract/" + a.name, "accuracy"});
+  EXPECT_NEAR(r.metrics.at("finetune_extract").back().second, extract / 5.0, 1e-9);
+  for (const char* p : {"name/all", "pretrained/name/all"}) {
+    ASSERT_TRUE(r.ev.count({p, "probe_accuracy"})) << p;
+    double chance = 0;
+    for (const auto& a : knowledge::attributes()) chance += 1.0 / static_cast<double>(a.values.size());
+    EXPECT_NEAR(r.ev.at({p, "probe_chance"}), chance / 5.0, 1e-12) << p;
+  }
+}
+
+TEST(knowledge_runners, knowledge_edit_traces_every_block_and_edits_the_most_used_one) {
+  auto cfg = config_of({{"name", "knowledge_edit"}, {"num_people", 20}, {"mode", "mixed"}, {"num_edits", 2},
+                        {"num_neighbours", 4}, {"layer", 0}, {"value_steps", 5}, {"finetune_edit_steps", 3},
+                        {"trace_questions", 6}, {"layer_select", "traced"}},
+                       60);
+  cfg["model"]["n_layers"] = 4;
+  const auto r = run_stored(cfg, 4);
+  ASSERT_TRUE(r.ev.count({"trace/clean", "answer_prob"}));
+  double lowest = 2;
+  std::int64_t argmin = -1;
+  for (std::int64_t L = 0; L < 3; ++L) {  // blocks 0..2 of 4 (the last is not traced)
+    const auto key = std::make_pair(fmt::format("trace/block={}", L), std::string("answer_prob"));
+    ASSERT_TRUE(r.ev.count(key)) << L;
+    if (r.ev.at(key) < lowest) lowest = r.ev.at(key), argmin = L;
+  }
+  EXPECT_FALSE(r.ev.count({"trace/block=3", "answer_prob"}));
+  EXPECT_EQ(r.ev.at({"rome", "layer"}), static_cast<double>(argmin));
+  EXPECT_TRUE(r.ev.count({"rome", "efficacy"}));
+}
+
+TEST(knowledge_runners, traced_layer_selection_needs_trace_questions) {
+  knowledge::register_knowledge();
+  const auto cfg = config_of({{"name", "knowledge_edit"}, {"num_people", 30}, {"mode", "mixed"}, {"layer_select", "traced"}}, 10);
+  try {
+    knowledge::check(knowledge::edit_params().read(cfg["task"], {"name"}));
+    FAIL() << "no error";
+  } catch (const tasks::param_error& e) {
+    EXPECT_NE(std::string(e.what()).find("trace_questions"), std::string::npos) << e.what();
   }
 }
