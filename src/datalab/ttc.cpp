@@ -42,6 +42,38 @@ std::size_t vote(const std::vector<sampled_answer>& s, const std::vector<std::si
   return best->first;
 }
 
+std::size_t verifier_vote(const std::vector<sampled_answer>& s, const std::vector<std::size_t>& subset) {
+  LMLAB_CHECK(!subset.empty(), "verifier_vote: no samples");
+  struct tally {
+    double weight = 0, count = 0;
+    std::size_t first = 0;
+  };
+  std::map<std::string, tally> t;
+  for (std::size_t i : subset) {
+    auto [it, inserted] = t.try_emplace(s[i].answer, tally{0, 0, i});
+    it->second.weight += 1.0 / (1.0 + std::exp(-s[i].verifier));
+    it->second.count += 1;
+  }
+  const tally* best = nullptr;
+  for (const auto& [a, x] : t)
+    if (!best || x.weight > best->weight || (x.weight == best->weight && (x.count > best->count || (x.count == best->count && x.first < best->first))))
+      best = &x;
+  return best->first;
+}
+
+namespace {
+
+// 1 / (distinct answers in the subset) when the right answer is among them, else 0.
+double uninformed_pick(const std::vector<sampled_answer>& s, const std::vector<std::size_t>& subset) {
+  std::map<std::string, bool> answers;
+  for (std::size_t i : subset) answers[s[i].answer] = s[i].correct;
+  for (const auto& [a, right] : answers)
+    if (right) return 1.0 / static_cast<double>(answers.size());
+  return 0.0;
+}
+
+}  // namespace
+
 ttc_accuracy item_accuracy(const std::vector<sampled_answer>& s, std::int64_t k, int draws, rng& g) {
   const auto n = static_cast<std::int64_t>(s.size());
   LMLAB_CHECK(k >= 1 && k <= n && draws >= 1, "ttc: k must be in [1, {}], got {}", n, k);
@@ -51,7 +83,7 @@ ttc_accuracy item_accuracy(const std::vector<sampled_answer>& s, std::int64_t k,
   a.pass = pass_at_k(n, c, k);
   bool scored = true;
   for (const auto& x : s) scored = scored && !std::isnan(x.verifier);
-  if (scored) a.learned = 0;
+  if (scored) a.learned = 0, a.learned_vote = 0;
   // With k = n every draw is the same subset.
   const int d = k == n ? 1 : draws;
   for (int r = 0; r < d; ++r) {
@@ -62,14 +94,17 @@ ttc_accuracy item_accuracy(const std::vector<sampled_answer>& s, std::int64_t k,
     for (std::size_t i : sub)
       if (s[i].score > s[best].score) best = i;
     a.best_of += s[best].correct;
+    a.uninformed += uninformed_pick(s, sub);
     if (scored) {
+      a.learned_vote += s[verifier_vote(s, sub)].correct;
       std::size_t top = sub[0];
       for (std::size_t i : sub)
         if (s[i].verifier > s[top].verifier) top = i;
       a.learned += s[top].correct;
     }
   }
-  if (scored) a.learned /= d;
+  if (scored) a.learned /= d, a.learned_vote /= d;
+  a.uninformed /= d;
   a.majority /= d;
   a.weighted /= d;
   a.best_of /= d;
