@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 // A function, not a namespace-scope vector: registration runs during static initialisation.
 const std::vector<std::string>& own_keys() {
   static const std::vector<std::string> k = {"n_samples",      "temperature",    "draws",    "eval_items",
-                                             "verifier_steps", "verifier_items", "verifiers"};
+                                             "verifier_steps", "verifier_items", "verifiers",      "verifier_lr"};
   return k;
 }
 
@@ -38,6 +38,7 @@ struct ttc_params {
   std::int64_t n_samples = 16, draws = 50, eval_items = 200;
   std::int64_t verifier_steps = 0, verifier_items = 300;  // the learned verifier (0 steps: none)
   double temperature = 1.0;
+  double verifier_lr = 0;  // the verifiers' peak learning rate (0: train.lr)
   std::vector<std::string> verifiers = {"outcome"};  // kinds (ttc_verifier.hpp); the first gives `learned`
 };
 
@@ -72,6 +73,10 @@ std::pair<nlohmann::json, ttc_params> split(const nlohmann::json& j) {
     const std::string owner = "ttc_arithmetic";
     if (it.key() == "temperature") p.temperature = tasks::json_to_number(it.value(), owner, it.key());
     else if (it.key() == "verifiers") p.verifiers = read_verifiers(it.value());
+    else if (it.key() == "verifier_lr") {
+      p.verifier_lr = tasks::json_to_number(it.value(), owner, it.key());
+      if (!(p.verifier_lr >= 0)) throw tasks::param_error(it.key(), "ttc_arithmetic: verifier_lr must be >= 0 (0: train.lr)");
+    }
     else {
       const std::int64_t v = tasks::json_to_integer(it.value(), owner, it.key());
       const std::int64_t lo = it.key() == "verifier_steps" ? 0 : 1;
@@ -191,7 +196,8 @@ std::vector<std::vector<std::vector<double>>> run_verifiers(const lab::run_conte
   const std::int32_t eos = ds.vocab.id("<eos>");
   const std::vector<item_samples> train_items = sample_train_items(model, ds, eos, p, g);
   const models::lm_config mc = lab::run_model_config(ctx.config.at("model"), ds);
-  const train::optim_config oc = lab::shared_train_keys(ctx.config.value("train", nlohmann::json::object()));
+  train::optim_config oc = lab::shared_train_keys(ctx.config.value("train", nlohmann::json::object()));
+  if (p.verifier_lr > 0) oc.lr = p.verifier_lr, oc.min_lr = -1;  // min_lr < 0: a tenth of lr
   std::vector<std::vector<std::vector<double>>> scores;
   for (const std::string& kind : p.verifiers) {
     verifier_setup vs{kind, ds.vocab.id("1"), ds.vocab.id("0"), ds.pad_id, p.verifier_steps, rng(ctx.seed, 0x56455249ull).next_u64()};
@@ -328,6 +334,12 @@ void register_ttc() {
                : k == "verifier_steps" ? "training steps of the learned verifier (0: none)"
                : k == "verifier_items" ? "training problems whose samples train the verifier"
                                        : "in-distribution test items scored";
+      if (k == "verifier_lr") {
+        s.kind = tasks::param_kind::number;
+        s.min = 0;
+        s.default_value = 0.0;
+        s.help = "peak learning rate of the verifiers (0: train.lr)";
+      }
       if (k == "verifiers") {
         s.kind = tasks::param_kind::string_list;
         s.min = -INFINITY;
@@ -349,6 +361,7 @@ void register_ttc() {
         out["verifier_steps"] = p.verifier_steps;
         out["verifier_items"] = p.verifier_items;
         if (p.verifiers != std::vector<std::string>{"outcome"}) out["verifiers"] = p.verifiers;
+        if (p.verifier_lr > 0) out["verifier_lr"] = p.verifier_lr;
       }
       return out;
     };
