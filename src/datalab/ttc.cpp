@@ -2,6 +2,7 @@
 #include "datalab/ttc.hpp"
 
 #include <cmath>
+#include <functional>
 #include <map>
 
 #include "core/error.hpp"
@@ -17,48 +18,42 @@ double pass_at_k(std::int64_t n, std::int64_t c, std::int64_t k) {
   return 1.0 - fail;
 }
 
-std::size_t vote(const std::vector<sampled_answer>& s, const std::vector<std::size_t>& subset, bool weighted) {
+namespace {
+
+// The answer with the largest (key, tie) over its samples, then the one seen first; key and
+// tie are sums of per-sample values.
+std::size_t tally_vote(const std::vector<sampled_answer>& s, const std::vector<std::size_t>& subset,
+                       const std::function<double(const sampled_answer&)>& key, const std::function<double(const sampled_answer&)>& tie) {
   LMLAB_CHECK(!subset.empty(), "vote: no samples");
   struct tally {
-    double count = 0, weight = 0;
+    double key = 0, tie = 0;
     std::size_t first = 0;
   };
   std::map<std::string, tally> t;
   for (std::size_t i : subset) {
     auto [it, inserted] = t.try_emplace(s[i].answer, tally{0, 0, i});
-    it->second.count += 1;
-    it->second.weight += std::exp(s[i].score);
-  }
-  const tally* best = nullptr;
-  for (const auto& [a, x] : t) {
-    const double key = weighted ? x.weight : x.count, tie = weighted ? x.count : x.weight;
-    if (!best) {
-      best = &x;
-      continue;
-    }
-    const double bkey = weighted ? best->weight : best->count, btie = weighted ? best->count : best->weight;
-    if (key > bkey || (key == bkey && (tie > btie || (tie == btie && x.first < best->first)))) best = &x;
-  }
-  return best->first;
-}
-
-std::size_t verifier_vote(const std::vector<sampled_answer>& s, const std::vector<std::size_t>& subset) {
-  LMLAB_CHECK(!subset.empty(), "verifier_vote: no samples");
-  struct tally {
-    double weight = 0, count = 0;
-    std::size_t first = 0;
-  };
-  std::map<std::string, tally> t;
-  for (std::size_t i : subset) {
-    auto [it, inserted] = t.try_emplace(s[i].answer, tally{0, 0, i});
-    it->second.weight += 1.0 / (1.0 + std::exp(-s[i].verifier));
-    it->second.count += 1;
+    it->second.key += key(s[i]);
+    it->second.tie += tie(s[i]);
   }
   const tally* best = nullptr;
   for (const auto& [a, x] : t)
-    if (!best || x.weight > best->weight || (x.weight == best->weight && (x.count > best->count || (x.count == best->count && x.first < best->first))))
+    if (!best || x.key > best->key || (x.key == best->key && (x.tie > best->tie || (x.tie == best->tie && x.first < best->first))))
       best = &x;
   return best->first;
+}
+
+double one(const sampled_answer&) { return 1.0; }
+double probability(const sampled_answer& x) { return std::exp(x.score); }
+double verifier_probability(const sampled_answer& x) { return 1.0 / (1.0 + std::exp(-x.verifier)); }
+
+}  // namespace
+
+std::size_t vote(const std::vector<sampled_answer>& s, const std::vector<std::size_t>& subset, bool weighted) {
+  return weighted ? tally_vote(s, subset, probability, one) : tally_vote(s, subset, one, probability);
+}
+
+std::size_t verifier_vote(const std::vector<sampled_answer>& s, const std::vector<std::size_t>& subset) {
+  return tally_vote(s, subset, verifier_probability, one);
 }
 
 namespace {
