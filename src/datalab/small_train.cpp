@@ -41,8 +41,14 @@ train::step_batch example_batch(const std::vector<token_example>& data, std::int
 
 std::unique_ptr<models::lm> train_on_examples(const models::lm_config& mc, const std::vector<token_example>& data,
                                               const train::optim_config& oc, std::int64_t steps, std::int32_t pad,
-                                              std::uint64_t seed, double* last_loss) {
+                                              std::uint64_t seed, double* last_loss, const models::causal_lm* init) {
   auto model = models::make_model(mc, seed);
+  if (init)
+    for (auto& [name, t] : model->named_parameters()) {
+      const tensor src = init->parameter(name);
+      LMLAB_CHECK(src.shape() == t.shape(), "training: initial weights {} have another shape", name);
+      t.copy_from(src);
+    }
   train::adamw opt(model->named_parameters(), train::adamw_options{oc.beta1, oc.beta2, oc.eps, oc.weight_decay});
   const train::lr_schedule sched{oc.lr, oc.final_lr(), oc.warmup(steps), steps, train::lr_schedule::shape::cosine, 0.2};
   std::vector<float> losses;

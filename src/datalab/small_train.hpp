@@ -29,9 +29,11 @@ train::step_batch example_batch(const std::vector<token_example>& data, std::int
 
 // A model of `mc` initialised from `seed`, trained for `steps` with oc's batch size, AdamW
 // settings, cosine schedule and clipping; returns it in training mode. `last_loss` gets the mean
-// loss of the last tenth of the steps when not null.
+// loss of the last tenth of the steps when not null. With `init`, training starts from a copy of
+// its weights (matched by name, same shapes) instead of a fresh initialisation.
 std::unique_ptr<models::lm> train_on_examples(const models::lm_config& mc, const std::vector<token_example>& data,
                                               const train::optim_config& oc, std::int64_t steps, std::int32_t pad,
-                                              std::uint64_t seed, double* last_loss = nullptr);
+                                              std::uint64_t seed, double* last_loss = nullptr,
+                                              const models::causal_lm* init = nullptr);
 
 }  // namespace lmlab::datalab

@@ -2,6 +2,7 @@
 #include "datalab/ttc.hpp"
 
 #include <cmath>
+#include <functional>
 #include <map>
 
 #include "core/error.hpp"
@@ -17,30 +18,56 @@ double pass_at_k(std::int64_t n, std::int64_t c, std::int64_t k) {
   return 1.0 - fail;
 }
 
-std::size_t vote(const std::vector<sampled_answer>& s, const std::vector<std::size_t>& subset, bool weighted) {
+namespace {
+
+// The answer with the largest (key, tie) over its samples, then the one seen first; key and
+// tie are sums of per-sample values.
+std::size_t tally_vote(const std::vector<sampled_answer>& s, const std::vector<std::size_t>& subset,
+                       const std::function<double(const sampled_answer&)>& key, const std::function<double(const sampled_answer&)>& tie) {
   LMLAB_CHECK(!subset.empty(), "vote: no samples");
   struct tally {
-    double count = 0, weight = 0;
+    double key = 0, tie = 0;
     std::size_t first = 0;
   };
   std::map<std::string, tally> t;
   for (std::size_t i : subset) {
     auto [it, inserted] = t.try_emplace(s[i].answer, tally{0, 0, i});
-    it->second.count += 1;
-    it->second.weight += std::exp(s[i].score);
+    it->second.key += key(s[i]);
+    it->second.tie += tie(s[i]);
   }
   const tally* best = nullptr;
-  for (const auto& [a, x] : t) {
-    const double key = weighted ? x.weight : x.count, tie = weighted ? x.count : x.weight;
-    if (!best) {
+  for (const auto& [a, x] : t)
+    if (!best || x.key > best->key || (x.key == best->key && (x.tie > best->tie || (x.tie == best->tie && x.first < best->first))))
       best = &x;
-      continue;
-    }
-    const double bkey = weighted ? best->weight : best->count, btie = weighted ? best->count : best->weight;
-    if (key > bkey || (key == bkey && (tie > btie || (tie == btie && x.first < best->first)))) best = &x;
-  }
   return best->first;
 }
+
+double one(const sampled_answer&) { return 1.0; }
+double probability(const sampled_answer& x) { return std::exp(x.score); }
+double verifier_probability(const sampled_answer& x) { return 1.0 / (1.0 + std::exp(-x.verifier)); }
+
+}  // namespace
+
+std::size_t vote(const std::vector<sampled_answer>& s, const std::vector<std::size_t>& subset, bool weighted) {
+  return weighted ? tally_vote(s, subset, probability, one) : tally_vote(s, subset, one, probability);
+}
+
+std::size_t verifier_vote(const std::vector<sampled_answer>& s, const std::vector<std::size_t>& subset) {
+  return tally_vote(s, subset, verifier_probability, one);
+}
+
+namespace {
+
+// 1 / (distinct answers in the subset) when the right answer is among them, else 0.
+double uninformed_pick(const std::vector<sampled_answer>& s, const std::vector<std::size_t>& subset) {
+  std::map<std::string, bool> answers;
+  for (std::size_t i : subset) answers[s[i].answer] = s[i].correct;
+  for (const auto& [a, right] : answers)
+    if (right) return 1.0 / static_cast<double>(answers.size());
+  return 0.0;
+}
+
+}  // namespace
 
 ttc_accuracy item_accuracy(const std::vector<sampled_answer>& s, std::int64_t k, int draws, rng& g) {
   const auto n = static_cast<std::int64_t>(s.size());
@@ -51,7 +78,7 @@ ttc_accuracy item_accuracy(const std::vector<sampled_answer>& s, std::int64_t k,
   a.pass = pass_at_k(n, c, k);
   bool scored = true;
   for (const auto& x : s) scored = scored && !std::isnan(x.verifier);
-  if (scored) a.learned = 0;
+  if (scored) a.learned = 0, a.learned_vote = 0;
   // With k = n every draw is the same subset.
   const int d = k == n ? 1 : draws;
   for (int r = 0; r < d; ++r) {
@@ -62,14 +89,17 @@ ttc_accuracy item_accuracy(const std::vector<sampled_answer>& s, std::int64_t k,
     for (std::size_t i : sub)
       if (s[i].score > s[best].score) best = i;
     a.best_of += s[best].correct;
+    a.uninformed += uninformed_pick(s, sub);
     if (scored) {
+      a.learned_vote += s[verifier_vote(s, sub)].correct;
       std::size_t top = sub[0];
       for (std::size_t i : sub)
         if (s[i].verifier > s[top].verifier) top = i;
       a.learned += s[top].correct;
     }
   }
-  if (scored) a.learned /= d;
+  if (scored) a.learned /= d, a.learned_vote /= d;
+  a.uninformed /= d;
   a.majority /= d;
   a.weighted /= d;
   a.best_of /= d;

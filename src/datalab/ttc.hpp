@@ -36,7 +36,18 @@ struct ttc_accuracy {
   double weighted = 0;   // vote weighted by exp(score)
   double best_of = 0;    // the single highest-score sample of k
   double learned = NAN;  // the single sample of k the learned verifier rates highest (NaN: no scores)
+  double learned_vote = NAN;  // vote weighted by the learned verifier's σ(score) (NaN: no scores)
+  // Best-of-k by a score that is a function of the answer alone and carries no information
+  // (i.i.d. per distinct answer): the right answer, when present, wins with probability
+  // 1 / (distinct answers among the k). Below pass@1 whenever the right answer is the most
+  // frequent: a verifier without within-item signal picks among answers, not samples.
+  double uninformed = 0;
 };
+
+// Vote weighted by the learned verifier: each answer gets Σ σ(verifier score) over its samples
+// (ties: count, then first seen). ref: Uesato et al. 2022 (arXiv:2211.14275) and Snell et al.
+// 2024 (sec. 5, "best-of-N weighted"): verifier scores summed over samples with the same answer.
+std::size_t verifier_vote(const std::vector<sampled_answer>& s, const std::vector<std::size_t>& subset);
 
 // Expected accuracy of each method with k of the item's samples, over `draws` random k-subsets
 // (pass@k is exact). ref: Snell et al. 2024, "Scaling LLM Test-Time Compute Optimally"

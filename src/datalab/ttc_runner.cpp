@@ -4,12 +4,16 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <unistd.h>
+
+#include <fmt/ranges.h>
 
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
 #include "datalab/small_train.hpp"
 #include "datalab/ttc.hpp"
+#include "datalab/ttc_verifier.hpp"
 #include "lab/run.hpp"
 #include "lab/runner.hpp"
 #include "models/lm.hpp"
@@ -25,7 +29,8 @@ namespace fs = std::filesystem;
 
 // A function, not a namespace-scope vector: registration runs during static initialisation.
 const std::vector<std::string>& own_keys() {
-  static const std::vector<std::string> k = {"n_samples", "temperature", "draws", "eval_items", "verifier_steps", "verifier_items"};
+  static const std::vector<std::string> k = {"n_samples",      "temperature",    "draws",    "eval_items",
+                                             "verifier_steps", "verifier_items", "verifiers",      "verifier_lr"};
   return k;
 }
 
@@ -33,7 +38,27 @@ struct ttc_params {
   std::int64_t n_samples = 16, draws = 50, eval_items = 200;
   std::int64_t verifier_steps = 0, verifier_items = 300;  // the learned verifier (0 steps: none)
   double temperature = 1.0;
+  double verifier_lr = 0;  // the verifiers' peak learning rate (0: train.lr)
+  std::vector<std::string> verifiers = {"outcome"};  // kinds (ttc_verifier.hpp); the first gives `learned`
 };
+
+std::vector<std::string> read_verifiers(const nlohmann::json& v) {
+  const auto bad = [&] {
+    return tasks::param_error("verifiers", fmt::format("ttc_arithmetic: verifiers must be a non-empty list of distinct kinds, got {}", v.dump()),
+                              fmt::format("kinds: {}", fmt::join(verifier_kinds(), ", ")));
+  };
+  if (!v.is_array() || v.empty()) throw bad();
+  std::vector<std::string> out;
+  for (const auto& e : v) {
+    if (!e.is_string()) throw bad();
+    const std::string k = e.get<std::string>();
+    if (std::find(verifier_kinds().begin(), verifier_kinds().end(), k) == verifier_kinds().end() ||
+        std::find(out.begin(), out.end(), k) != out.end())
+      throw bad();
+    out.push_back(k);
+  }
+  return out;
+}
 
 // Splits a ttc_arithmetic table into the arithmetic task's keys and ours.
 std::pair<nlohmann::json, ttc_params> split(const nlohmann::json& j) {
@@ -47,6 +72,11 @@ std::pair<nlohmann::json, ttc_params> split(const nlohmann::json& j) {
     }
     const std::string owner = "ttc_arithmetic";
     if (it.key() == "temperature") p.temperature = tasks::json_to_number(it.value(), owner, it.key());
+    else if (it.key() == "verifiers") p.verifiers = read_verifiers(it.value());
+    else if (it.key() == "verifier_lr") {
+      p.verifier_lr = tasks::json_to_number(it.value(), owner, it.key());
+      if (!(p.verifier_lr >= 0)) throw tasks::param_error(it.key(), "ttc_arithmetic: verifier_lr must be >= 0 (0: train.lr)");
+    }
     else {
       const std::int64_t v = tasks::json_to_integer(it.value(), owner, it.key());
       const std::int64_t lo = it.key() == "verifier_steps" ? 0 : 1;
@@ -62,13 +92,6 @@ std::pair<nlohmann::json, ttc_params> split(const nlohmann::json& j) {
   arith["name"] = "arithmetic";
   return {arith, p};
 }
-
-struct item_samples {
-  std::vector<sampled_answer> s;
-  std::vector<std::vector<std::int32_t>> answers;  // each sample's tokens
-  std::vector<std::int32_t> prompt;
-  double tokens = 0;  // prompt + answer tokens of one sample
-};
 
 // n answers to one test example: the prompt is the input up to the first supervised position.
 item_samples sample_item(models::causal_lm& model, const tasks::example& ex, std::int32_t eos, const ttc_params& p, rng& g) {
@@ -121,6 +144,7 @@ item_samples sample_item(models::causal_lm& model, const tasks::example& ex, std
   item_samples r;
   r.prompt.assign(ex.input.begin(), ex.input.begin() + static_cast<std::ptrdiff_t>(i0 + 1));
   r.answers = out;
+  r.gold = gold;
   r.tokens = static_cast<double>(i0 + 1 + gold.size());
   for (std::size_t b = 0; b < out.size(); ++b) {
     std::string a;
@@ -130,78 +154,90 @@ item_samples sample_item(models::causal_lm& model, const tasks::example& ex, std
   return r;
 }
 
-// The learned verifier (an outcome reward model): a fresh model of the run's architecture
-// trained on the generator's own samples for training-split problems, each sequence prompt +
-// sampled answer followed by one supervised position whose target is the digit token "1" (the
-// answer is right by the gold check) or "0". Its score of a sample is log p("1") − log p("0")
-// at that position. ref: Cobbe et al. 2021, "Training Verifiers to Solve Math Word Problems"
-// (arXiv:2110.14168): a verifier trained on the generator's samples labelled by final-answer
-// correctness, used to rank best-of-n.
-struct learned_verifier {
-  std::unique_ptr<models::lm> model;
-  std::int32_t yes = 0, no = 0;
-  double train_accuracy_base = 0;  // share of right samples in its training data
-};
-
-std::vector<std::int32_t> verifier_input(const item_samples& it, std::size_t j) {
-  std::vector<std::int32_t> t = it.prompt;
-  t.insert(t.end(), it.answers[j].begin(), it.answers[j].end());
-  return t;
-}
-
-learned_verifier train_verifier(models::causal_lm& gen, const tasks::dataset& ds, models::lm_config mc, const nlohmann::json& train_json,
-                                std::int32_t eos, const ttc_params& p, std::uint64_t seed, rng& g) {
-  learned_verifier v;
-  v.yes = ds.vocab.id("1");
-  v.no = ds.vocab.id("0");
-  std::vector<token_example> data;
-  double right = 0;
-  std::size_t longest = 0;
+// The generator's samples for `verifier_items` training problems (what the verifiers learn from).
+std::vector<item_samples> sample_train_items(models::causal_lm& model, const tasks::dataset& ds, std::int32_t eos, const ttc_params& p,
+                                             rng& g) {
+  std::vector<item_samples> out;
   for (const auto& ex : ds.train) {
-    if (static_cast<std::int64_t>(data.size()) >= p.verifier_items * p.n_samples) break;
-    const item_samples it = sample_item(gen, ex, eos, p, g);
-    for (std::size_t j = 0; j < it.s.size(); ++j) {
-      token_example e;
-      e.input = verifier_input(it, j);
-      e.target.assign(e.input.size(), tasks::ignore_index);
-      e.target.back() = it.s[j].correct ? v.yes : v.no;
-      right += it.s[j].correct;
-      longest = std::max(longest, e.input.size());
-      data.push_back(std::move(e));
-    }
+    if (static_cast<std::int64_t>(out.size()) >= p.verifier_items) break;
+    out.push_back(sample_item(model, ex, eos, p, g));
   }
-  LMLAB_CHECK(!data.empty(), "ttc_arithmetic: no training items for the verifier");
-  v.train_accuracy_base = right / static_cast<double>(data.size());
-  mc.n_ctx = std::max<std::int64_t>(mc.n_ctx, static_cast<std::int64_t>(longest));
-  const train::optim_config oc = lab::shared_train_keys(train_json);
-  v.model = train_on_examples(mc, data, oc, p.verifier_steps, ds.pad_id, rng(seed, 0x56455249ull).next_u64());
-  return v;
+  LMLAB_CHECK(!out.empty(), "ttc_arithmetic: no training items for the verifier");
+  return out;
 }
 
-// Scores every sample of every item: log p("1") − log p("0") after the answer.
-void score_with_verifier(learned_verifier& v, std::vector<item_samples>& items) {
-  no_grad ng;
-  v.model->eval();
-  for (auto& it : items) {
-    std::size_t T = 0;
-    for (std::size_t j = 0; j < it.s.size(); ++j) T = std::max(T, verifier_input(it, j).size());
-    std::vector<std::int32_t> in;
-    std::vector<std::size_t> last;
-    for (std::size_t j = 0; j < it.s.size(); ++j) {
-      auto t = verifier_input(it, j);
-      last.push_back(t.size() - 1);
-      t.resize(T, 0);
-      in.insert(in.end(), t.begin(), t.end());
+// Logs how well `score` ranks the test samples (slice "verifier", metrics PREFIX_auc_pooled,
+// PREFIX_auc_within, PREFIX_auc_same_len, PREFIX_ties); returns the pooled AUC.
+double log_ranking(const lab::run_context& ctx, const std::string& prefix, const std::vector<item_samples>& items,
+                   const std::function<double(const item_samples&, std::size_t)>& score) {
+  std::vector<std::vector<double>> sc(items.size());
+  std::vector<std::vector<bool>> ok(items.size());
+  std::vector<std::vector<std::int64_t>> len(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i)
+    for (std::size_t j = 0; j < items[i].s.size(); ++j) {
+      sc[i].push_back(score(items[i], j));
+      ok[i].push_back(items[i].s[j].correct);
+      len[i].push_back(static_cast<std::int64_t>(items[i].answers[j].size()));
     }
-    const auto B = static_cast<std::int64_t>(it.s.size());
-    const tensor logits =
-        v.model->forward(tensor::from<std::int32_t>({B, static_cast<std::int64_t>(T)}, std::span<const std::int32_t>(in))).contiguous_raw();
-    const std::int64_t V = logits.size(2);
-    for (std::size_t j = 0; j < it.s.size(); ++j) {
-      const float* row = logits.data<float>() + (static_cast<std::int64_t>(j) * static_cast<std::int64_t>(T) + static_cast<std::int64_t>(last[j])) * V;
-      it.s[j].verifier = static_cast<double>(row[v.yes]) - static_cast<double>(row[v.no]);
+  const ranking_quality q = ranking_of(sc, ok, len);
+  for (const auto& [name, v] : std::vector<std::pair<std::string, double>>{
+           {"auc_pooled", q.pooled}, {"auc_within", q.within}, {"auc_same_len", q.within_same_length}, {"ties", q.ties}})
+    if (!std::isnan(v)) ctx.log_eval("verifier", prefix + "_" + name, v, q.mixed_items);
+  if (ctx.progress)
+    std::fprintf(ctx.progress, "ttc: %s ranking AUC pooled %.3f within items %.3f (same length %.3f, ties %.3f, %lld mixed items)\n",
+                 prefix.c_str(), q.pooled, q.within, q.within_same_length, q.ties, static_cast<long long>(q.mixed_items));
+  return q.pooled;
+}
+
+// Trains each verifier kind on the training items' samples and scores the test samples:
+// scores[v][item][sample]. The first kind's scores also go to sampled_answer::verifier.
+std::vector<std::vector<std::vector<double>>> run_verifiers(const lab::run_context& ctx, const ttc_params& p, models::causal_lm& model,
+                                                            const tasks::dataset& ds, std::vector<item_samples>& items, rng& g) {
+  const std::int32_t eos = ds.vocab.id("<eos>");
+  const std::vector<item_samples> train_items = sample_train_items(model, ds, eos, p, g);
+  const models::lm_config mc = lab::run_model_config(ctx.config.at("model"), ds);
+  train::optim_config oc = lab::shared_train_keys(ctx.config.value("train", nlohmann::json::object()));
+  if (p.verifier_lr > 0) oc.lr = p.verifier_lr, oc.min_lr = -1;  // min_lr < 0: a tenth of lr
+  std::vector<std::vector<std::vector<double>>> scores;
+  for (const std::string& kind : p.verifiers) {
+    verifier_setup vs{kind, ds.vocab.id("1"), ds.vocab.id("0"), ds.pad_id, p.verifier_steps, rng(ctx.seed, 0x56455249ull).next_u64()};
+    const learned_verifier v = train_verifier(train_items, vs, mc, oc, model);
+    auto& sc = scores.emplace_back();
+    for (const auto& it : items) sc.push_back(verifier_scores(v, it));
+    const double pooled = log_ranking(ctx, kind, items, [&](const item_samples& it, std::size_t j) {
+      return sc[static_cast<std::size_t>(&it - items.data())][j];
+    });
+    ctx.log_eval("verifier", kind + "_right_share", v.right_share, v.sequences);
+    if (scores.size() == 1) {  // the first kind: the names the runs before several kinds logged
+      ctx.log_eval("verifier", "right_share", v.right_share, p.verifier_items);
+      if (!std::isnan(pooled)) ctx.log_eval("verifier", "auc_test", pooled, p.verifier_items);
+      for (std::size_t i = 0; i < items.size(); ++i)
+        for (std::size_t j = 0; j < items[i].s.size(); ++j) items[i].s[j].verifier = sc[i][j];
     }
   }
+  // References: the generator's own log-probability, and answer length (right answers longer?).
+  log_ranking(ctx, "logp", items, [](const item_samples& it, std::size_t j) { return it.s[j].score; });
+  log_ranking(ctx, "length", items, [](const item_samples& it, std::size_t j) { return static_cast<double>(it.answers[j].size()); });
+  return scores;
+}
+
+// Best-of-k and the verifier-weighted vote by verifier v's scores for every kind after the
+// first, on their own random subsets: (learned, learned_vote) per kind.
+std::vector<std::pair<double, double>> extra_learned(const std::vector<item_samples>& items, const std::vector<std::vector<std::vector<double>>>& scores,
+                                  std::int64_t k, const ttc_params& p, std::uint64_t seed) {
+  std::vector<std::pair<double, double>> out;
+  for (std::size_t v = 1; v < scores.size(); ++v) {
+    rng g(seed, 0x4c524e00ull + static_cast<std::uint64_t>(v * 64 + static_cast<std::size_t>(k)));
+    double best = 0, vote = 0;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      std::vector<sampled_answer> s = items[i].s;
+      for (std::size_t j = 0; j < s.size(); ++j) s[j].verifier = scores[v][i][j];
+      const ttc_accuracy a = item_accuracy(s, k, static_cast<int>(p.draws), g);
+      best += a.learned, vote += a.learned_vote;
+    }
+    out.emplace_back(best / static_cast<double>(items.size()), vote / static_cast<double>(items.size()));
+  }
+  return out;
 }
 
 lab::run_result run_ttc(const lab::run_context& ctx) {
@@ -228,31 +264,8 @@ lab::run_result run_ttc(const lab::run_context& ctx) {
     if (ex.slice.rfind("id/", 0) == 0) items.push_back(sample_item(*model, ex, eos, p, g));
   }
   LMLAB_CHECK(!items.empty(), "ttc_arithmetic: no in-distribution test items");
-  if (p.verifier_steps > 0) {
-    auto v = train_verifier(*model, ds, lab::run_model_config(ctx.config.at("model"), ds), ctx.config.value("train", nlohmann::json::object()),
-                            eos, p, ctx.seed, g);
-    score_with_verifier(v, items);
-    // Its ranking quality on the test samples: AUC = P(a right sample outscores a wrong one).
-    std::vector<double> right, wrong;
-    for (const auto& it : items)
-      for (const auto& x : it.s) (x.correct ? right : wrong).push_back(x.verifier);
-    double auc = NAN;
-    if (!right.empty() && !wrong.empty()) {
-      std::sort(wrong.begin(), wrong.end());
-      double wins = 0;
-      for (double r : right) {
-        const auto lo = std::lower_bound(wrong.begin(), wrong.end(), r), hi = std::upper_bound(wrong.begin(), wrong.end(), r);
-        wins += static_cast<double>(lo - wrong.begin()) + 0.5 * static_cast<double>(hi - lo);
-      }
-      auc = wins / (static_cast<double>(right.size()) * static_cast<double>(wrong.size()));
-    }
-    if (ctx.db) {
-      ctx.db->log_evaluation(ctx.store_run, "test", "verifier", "right_share", v.train_accuracy_base, p.verifier_items);
-      if (!std::isnan(auc))
-        ctx.db->log_evaluation(ctx.store_run, "test", "verifier", "auc_test", auc, static_cast<std::int64_t>(right.size() + wrong.size()));
-    }
-    if (ctx.progress) std::fprintf(ctx.progress, "ttc: learned verifier test AUC %.3f\n", auc);
-  }
+  std::vector<std::vector<std::vector<double>>> scores;
+  if (p.verifier_steps > 0) scores = run_verifiers(ctx, p, *model, ds, items, g);
   double tokens = 0;
   for (const auto& it : items) tokens += it.tokens;
   tokens /= static_cast<double>(items.size());
@@ -262,20 +275,35 @@ lab::run_result run_ttc(const lab::run_context& ctx) {
       const auto a = item_accuracy(it.s, k, static_cast<int>(p.draws), g);
       sum.pass += a.pass, sum.majority += a.majority, sum.weighted += a.weighted, sum.best_of += a.best_of;
       sum.learned = std::isnan(a.learned) ? NAN : (std::isnan(sum.learned) ? 0 : sum.learned) + a.learned;
+      sum.learned_vote = std::isnan(a.learned_vote) ? NAN : (std::isnan(sum.learned_vote) ? 0 : sum.learned_vote) + a.learned_vote;
+      sum.uninformed += a.uninformed;
     }
     const double n = static_cast<double>(items.size());
-    const std::vector<std::pair<std::string, double>> m = {{"pass", sum.pass / n},
-                                                           {"majority", sum.majority / n},
-                                                           {"weighted", sum.weighted / n},
-                                                           {"best_of", sum.best_of / n},
-                                                           {"learned", sum.learned / n},
-                                                           {"flops_per_item", static_cast<double>(k) * tokens * fwd_per_token}};
-    if (ctx.db)
+    std::vector<std::pair<std::string, double>> m = {{"pass", sum.pass / n},
+                                                     {"majority", sum.majority / n},
+                                                     {"weighted", sum.weighted / n},
+                                                     {"best_of", sum.best_of / n},
+                                                     {"learned", sum.learned / n},
+                                                     {"learned_vote", sum.learned_vote / n},
+                                                     {"uninformed", sum.uninformed / n},
+                                                     {"flops_per_item", static_cast<double>(k) * tokens * fwd_per_token}};
+    if (!scores.empty()) {
+      m.emplace_back("learned_" + p.verifiers[0], sum.learned / n);
+      m.emplace_back("learned_vote_" + p.verifiers[0], sum.learned_vote / n);
+    }
+    const auto more = extra_learned(items, scores, k, p, ctx.seed);
+    for (std::size_t v = 0; v < more.size(); ++v) {
+      m.emplace_back("learned_" + p.verifiers[v + 1], more[v].first);
+      m.emplace_back("learned_vote_" + p.verifiers[v + 1], more[v].second);
+    }
+    for (const auto& [name, v] : m)
+      if (!std::isnan(v)) ctx.log_eval(fmt::format("k={}", k), name, v, static_cast<std::int64_t>(items.size()));
+    if (ctx.progress) {
+      std::string line = fmt::format("ttc: k={}", k);
       for (const auto& [name, v] : m)
-        if (!std::isnan(v)) ctx.db->log_evaluation(ctx.store_run, "test", fmt::format("k={}", k), name, v, static_cast<std::int64_t>(items.size()));
-    if (ctx.progress)
-      std::fprintf(ctx.progress, "ttc: k=%lld pass %.3f majority %.3f weighted %.3f best_of %.3f learned %.3f\n",
-                   static_cast<long long>(k), m[0].second, m[1].second, m[2].second, m[3].second, m[4].second);
+        if (name != "flops_per_item") line += fmt::format(" {} {:.3f}", name, v);
+      std::fprintf(ctx.progress, "%s\n", line.c_str());
+    }
   }
   return res;
 }
@@ -306,6 +334,20 @@ void register_ttc() {
                : k == "verifier_steps" ? "training steps of the learned verifier (0: none)"
                : k == "verifier_items" ? "training problems whose samples train the verifier"
                                        : "in-distribution test items scored";
+      if (k == "verifier_lr") {
+        s.kind = tasks::param_kind::number;
+        s.min = 0;
+        s.default_value = 0.0;
+        s.help = "peak learning rate of the verifiers (0: train.lr)";
+      }
+      if (k == "verifiers") {
+        s.kind = tasks::param_kind::string_list;
+        s.min = -INFINITY;
+        s.choices = verifier_kinds();
+        s.default_value = nlohmann::json::array({"outcome"});
+        s.help = "learned verifier kinds trained on the same samples (outcome, outcome_balanced, outcome_gen, outcome_gen_balanced, "
+                 "process_gen); the first gives `learned`, each `learned_<kind>`";
+      }
       t.params.push_back(s);
     }
     t.canonical = [](const nlohmann::json& j) {
@@ -318,6 +360,8 @@ void register_ttc() {
       if (p.verifier_steps > 0) {  // only then, so specs without a verifier keep their canonical form
         out["verifier_steps"] = p.verifier_steps;
         out["verifier_items"] = p.verifier_items;
+        if (p.verifiers != std::vector<std::string>{"outcome"}) out["verifiers"] = p.verifiers;
+        if (p.verifier_lr > 0) out["verifier_lr"] = p.verifier_lr;
       }
       return out;
     };

@@ -48,7 +48,7 @@ TEST(lm_collapse, loop_on_a_toy_corpus) {
   auto c = tiny();
   const auto corpus = dl::prepare_ngram_corpus(toy_docs(10, 0), toy_docs(4, 100), c.data);
   const double V = static_cast<double>(corpus.words.size() - 1);  // <s> is never a target
-  for (auto flow : {dl::workflow::replace, dl::workflow::accumulate}) {
+  for (auto flow : {dl::workflow::replace, dl::workflow::accumulate, dl::workflow::accumulate_subset}) {
     c.data.s.flow = flow;
     const auto r = dl::run_lm_collapse(corpus, c, 1);
     ASSERT_EQ(r.gens.size(), 3u);
@@ -79,6 +79,19 @@ TEST(lm_collapse, loop_on_a_toy_corpus) {
     EXPECT_DOUBLE_EQ(g.coverage_1, 1.0);
     EXPECT_DOUBLE_EQ(g.coverage_2, 1.0);
   }
+}
+
+// Temperature is a knob of the sampler: near T = 0 sampling is greedy, so every chunk (all
+// start from <s>) is the same one, and the samples' distinct bigrams are at most one chunk's
+// 15 of the 100 chunks × 15 bigrams: distinct-2 <= 0.01 in every generation.
+TEST(lm_collapse, near_zero_temperature_samples_one_chunk) {
+  auto c = tiny();
+  const auto corpus = dl::prepare_ngram_corpus(toy_docs(10, 0), toy_docs(4, 100), c.data);
+  c.data.s.temperature = 1e-3;
+  const auto r = dl::run_lm_collapse(corpus, c, 3);
+  for (const auto& g : r.gens) EXPECT_LE(g.distinct_2, 15.0 / (100 * 15) + 1e-12) << "generation " << g.generation;
+  c.data.s.temperature = 1.0;
+  EXPECT_GT(dl::run_lm_collapse(corpus, c, 3).gens[0].distinct_2, 0.05);
 }
 
 TEST(lm_collapse, bad_settings_are_named) {

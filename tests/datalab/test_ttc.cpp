@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include "autograd/autograd.hpp"
 #include "core/error.hpp"
+#include "datalab/ttc_verifier.hpp"
+#include "models/lm.hpp"
+#include "tasks/dataset.hpp"
 
 namespace dl = lmlab::datalab;
 
@@ -63,4 +67,149 @@ TEST(ttc, learned_verifier_best_of_by_hand) {
   // k = 2 over 6 equally likely pairs: the right one is chosen whenever sample 1 is in the pair (3 of 6).
   const auto two = dl::item_accuracy(s, 2, 40000, g);
   EXPECT_NEAR(two.learned, 0.5, 0.01);
+}
+
+// Ranking quality (datalab/ttc_verifier.hpp) by hand.
+TEST(ttc_verifier, auc_by_hand) {
+  // right {3, 1}, wrong {2, 1}: (3,2) win, (3,1) win, (1,2) loss, (1,1) tie -> 2.5 / 4
+  EXPECT_DOUBLE_EQ(dl::auc({3, 1}, {2, 1}), 0.625);
+  EXPECT_DOUBLE_EQ(dl::auc({1}, {0}), 1.0);
+  EXPECT_TRUE(std::isnan(dl::auc({}, {1})));
+}
+
+TEST(ttc_verifier, pooled_ranking_can_hide_a_reversed_within_item_ranking) {
+  // Item A ranks its right sample first, item B ranks it last, item D ties: a score that
+  // separates items (A's samples high) looks good pooled but is at chance within items.
+  const std::vector<std::vector<double>> sc = {{0.9, 0.1}, {0.2, 0.5, 0.5}, {0.3, 0.3}, {0.7}};
+  const std::vector<std::vector<bool>> ok = {{true, false}, {true, false, false}, {true, false}, {true}};
+  const std::vector<std::vector<std::int64_t>> len = {{2, 2}, {2, 1, 2}, {1, 1}, {3}};
+  const auto q = dl::ranking_of(sc, ok, len);
+  EXPECT_EQ(q.mixed_items, 3);  // the all-right item counts only in the pooled AUC
+  EXPECT_DOUBLE_EQ(q.within, (1.0 + 0.0 + 0.5) / 3);
+  // pooled: right {0.9, 0.2, 0.3, 0.7} against wrong {0.1, 0.5, 0.5, 0.3}:
+  // 0.9 beats 4, 0.2 beats 1, 0.3 beats 1 and ties 1, 0.7 beats 4 -> 10.5 / 16
+  EXPECT_DOUBLE_EQ(q.pooled, 10.5 / 16);
+  EXPECT_DOUBLE_EQ(q.ties, 1.0 / 4);  // pairs: A 1, B 2, D 1; one tie
+  // same-length pairs: A (win), B's right with its second wrong (loss), D (tie) -> 1.5 / 3
+  EXPECT_DOUBLE_EQ(q.within_same_length, 0.5);
+  EXPECT_THROW(dl::ranking_of(sc, ok, {{2, 2}}), lmlab::error);
+}
+
+namespace {
+
+// Prompt {5, 6}; gold 7 8 <eos=2>; answers right, wrong in the second token, stopped early.
+dl::item_samples three_answers() {
+  dl::item_samples it;
+  it.prompt = {5, 6};
+  it.gold = {7, 8, 2};
+  it.answers = {{7, 8, 2}, {7, 9, 2}, {7, 2}};
+  it.s = {{"7 8 2", true, 0.0}, {"7 9 2", false, 0.0}, {"7 2", false, 0.0}};
+  it.tokens = 5;
+  return it;
+}
+
+}  // namespace
+
+TEST(ttc_verifier, training_labels_by_hand) {
+  const auto it = three_answers();
+  const std::int32_t Y = 1, N = 0, I = lmlab::tasks::ignore_index;
+  dl::verifier_setup v;
+  v.yes = Y, v.no = N;
+  double share = 0;
+  v.kind = "outcome";  // one label after the answer
+  auto d = dl::verifier_examples({it}, v, &share);
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_EQ(d[0].input, (std::vector<std::int32_t>{5, 6, 7, 8, 2}));
+  EXPECT_EQ(d[0].target, (std::vector<std::int32_t>{I, I, I, I, Y}));
+  EXPECT_EQ(d[1].target, (std::vector<std::int32_t>{I, I, I, I, N}));
+  EXPECT_EQ(d[2].target, (std::vector<std::int32_t>{I, I, I, N}));
+  EXPECT_DOUBLE_EQ(share, 1.0 / 3);
+  v.kind = "process_gen";  // a label after every answer token: still a prefix of the gold answer?
+  d = dl::verifier_examples({it}, v);
+  EXPECT_EQ(d[0].target, (std::vector<std::int32_t>{I, I, Y, Y, Y}));
+  EXPECT_EQ(d[1].target, (std::vector<std::int32_t>{I, I, Y, N, N}));
+  EXPECT_EQ(d[2].target, (std::vector<std::int32_t>{I, I, Y, N}));
+  v.kind = "outcome_balanced";  // one right, so one wrong (the first)
+  d = dl::verifier_examples({it}, v, &share);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[1].input, (std::vector<std::int32_t>{5, 6, 7, 9, 2}));
+  EXPECT_DOUBLE_EQ(share, 0.5);
+  auto all_right = it;
+  for (auto& x : all_right.s) x.correct = true;
+  EXPECT_TRUE(dl::verifier_examples({all_right}, v).empty());  // no item with both kinds
+  v.kind = "nope";
+  EXPECT_THROW(dl::verifier_examples({it}, v), lmlab::error);
+}
+
+// Regression test for the alignment of scores with samples: in a padded batch every sample's
+// score is the logit difference at its own last answer token (outcome) or the minimum over its
+// answer tokens (process), exactly as when it is scored alone.
+TEST(ttc_verifier, scores_align_with_samples_in_a_padded_batch) {
+  lmlab::models::lm_config mc;
+  mc.vocab_size = 12, mc.d_model = 16, mc.n_layers = 1, mc.n_heads = 2, mc.n_ctx = 8;
+  for (const std::string kind : {"outcome", "process_gen"}) {
+    dl::learned_verifier v;
+    v.model = lmlab::models::make_model(mc, 3);
+    v.model->eval();
+    v.setup.kind = kind, v.setup.yes = 1, v.setup.no = 0, v.setup.pad = 11;
+    const auto it = three_answers();
+    const auto batched = dl::verifier_scores(v, it);
+    ASSERT_EQ(batched.size(), 3u);
+    for (std::size_t j = 0; j < 3; ++j) {
+      auto one = it;
+      one.answers = {it.answers[j]};
+      one.s = {it.s[j]};
+      EXPECT_NEAR(dl::verifier_scores(v, one)[0], batched[j], 1e-5) << kind << " sample " << j;
+      // By hand: the logits of the sample alone.
+      std::vector<std::int32_t> seq = it.prompt;
+      seq.insert(seq.end(), it.answers[j].begin(), it.answers[j].end());
+      const auto T = static_cast<std::int64_t>(seq.size());
+      lmlab::no_grad ng;
+      const auto logits = v.model->forward(lmlab::tensor::from<std::int32_t>({1, T}, std::span<const std::int32_t>(seq))).contiguous_raw();
+      const float* l = logits.data<float>();
+      double want = INFINITY;
+      for (std::int64_t t = kind == "outcome" ? T - 1 : 2; t < T; ++t) want = std::min(want, double(l[t * 12 + 1]) - double(l[t * 12 + 0]));
+      EXPECT_NEAR(batched[j], want, 1e-5) << kind << " sample " << j;
+    }
+  }
+}
+
+// The *_gen verifiers start from the generator's weights: with a zero learning rate one step
+// leaves them equal to it; without `init` they differ (fresh initialisation from another seed).
+TEST(ttc_verifier, training_can_start_from_another_models_weights) {
+  lmlab::models::lm_config mc;
+  mc.vocab_size = 12, mc.d_model = 16, mc.n_layers = 1, mc.n_heads = 2, mc.n_ctx = 8;
+  const auto gen = lmlab::models::make_model(mc, 7);
+  lmlab::train::optim_config oc;
+  oc.lr = 0, oc.min_lr = 0, oc.weight_decay = 0, oc.batch_size = 2;
+  const std::vector<dl::token_example> data = {dl::next_token_example({1, 2, 3, 4}, 1)};
+  const auto from = dl::train_on_examples(mc, data, oc, 1, 0, 99, nullptr, gen.get());
+  const auto fresh = dl::train_on_examples(mc, data, oc, 1, 0, 99);
+  const auto w = gen->parameter("wte.weight").values<float>();
+  EXPECT_EQ(from->parameter("wte.weight").values<float>(), w);
+  EXPECT_NE(fresh->parameter("wte.weight").values<float>(), w);
+}
+
+TEST(ttc_verifier, uninformed_pick_and_verifier_vote_by_hand) {
+  // "8" is right and the most frequent (2 of 4); "7" and "9" are wrong. One sample's chance is
+  // 1/2, but a score that is random per distinct answer picks "8" with probability 1/3.
+  std::vector<dl::sampled_answer> s = {{"8", true, 0.0}, {"7", false, 0.0}, {"8", true, 0.0}, {"9", false, 0.0}};
+  lmlab::rng g(5);
+  auto a = dl::item_accuracy(s, 4, 3, g);
+  EXPECT_DOUBLE_EQ(a.uninformed, 1.0 / 3);
+  EXPECT_TRUE(std::isnan(a.learned_vote));
+  // k = 2 over the 6 pairs: {8,8} 1, {8,7} ×2 1/2, {8,9} ×2 1/2, {7,9} 0 -> (1 + 4·½) / 6 = 1/2
+  EXPECT_NEAR(dl::item_accuracy(s, 2, 60000, g).uninformed, 0.5, 0.01);
+  // Verifier scores: "9" alone is rated highest (σ(2) = 0.881) but "8" sums σ(1) + σ(0.5) =
+  // 0.731 + 0.622 = 1.353: best-of-4 is wrong, the verifier-weighted vote right.
+  const double v[] = {1.0, -3.0, 0.5, 2.0};
+  for (std::size_t i = 0; i < s.size(); ++i) s[i].verifier = v[i];
+  a = dl::item_accuracy(s, 4, 3, g);
+  EXPECT_DOUBLE_EQ(a.learned, 0.0);
+  EXPECT_DOUBLE_EQ(a.learned_vote, 1.0);
+  EXPECT_EQ(dl::verifier_vote(s, {1, 3}), 3u);  // σ(2) > σ(−3)
+  s[3].verifier = 3.0;                          // σ(3) = 0.953 < 1.353: still "8"
+  EXPECT_EQ(dl::verifier_vote(s, {0, 1, 2, 3}), 0u);
+  s[3].verifier = 10.0;  // a single "9" cannot outweigh two "8"s beyond σ = 1... 1.0 < 1.353
+  EXPECT_EQ(dl::verifier_vote(s, {0, 1, 2, 3}), 0u);
 }
