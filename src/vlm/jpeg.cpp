@@ -3,7 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <csetjmp>
+#include <cstdlib>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -94,7 +97,55 @@ decoded decode_into(std::string_view jpeg, std::int64_t max_pixels, bool header_
   return d;
 }
 
+bool run_encode(jpeg_compress_struct& c, jpeg_errors& err, const std::vector<unsigned char>& px, int W, int H, int comps, int quality,
+                bool progressive, unsigned char** buf, unsigned long* size) {
+  c.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = on_error;
+  if (setjmp(err.back)) return false;
+  jpeg_create_compress(&c);
+  jpeg_mem_dest(&c, buf, size);
+  c.image_width = static_cast<JDIMENSION>(W);
+  c.image_height = static_cast<JDIMENSION>(H);
+  c.input_components = comps;
+  c.in_color_space = comps == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_set_defaults(&c);
+  jpeg_set_quality(&c, quality, TRUE);
+  for (int i = 0; i < c.num_components; ++i) c.comp_info[i].h_samp_factor = c.comp_info[i].v_samp_factor = 1;  // 4:4:4
+  if (progressive) jpeg_simple_progression(&c);
+  jpeg_start_compress(&c, TRUE);
+  while (c.next_scanline < c.image_height) {
+    JSAMPROW row = const_cast<unsigned char*>(px.data()) + static_cast<std::size_t>(c.next_scanline) * static_cast<std::size_t>(W * comps);
+    jpeg_write_scanlines(&c, &row, 1);
+  }
+  jpeg_finish_compress(&c);
+  return true;
+}
+
 }  // namespace
+
+std::string encode_jpeg(const tensor& image, int quality, bool progressive) {
+  if (image.dim() != 3 || (image.size(0) != 1 && image.size(0) != 3))
+    throw image_error(fmt::format("jpeg: expected a (1 or 3, H, W) image, got {}", shape_str(image.shape())));
+  if (quality < 1 || quality > 100) throw image_error(fmt::format("jpeg: quality {} is not in 1-100", quality));
+  const auto C = static_cast<int>(image.size(0)), H = static_cast<int>(image.size(1)), W = static_cast<int>(image.size(2));
+  const std::vector<double> v = image.to_vector();
+  std::vector<unsigned char> px(v.size());
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x)
+      for (int c = 0; c < C; ++c)
+        px[static_cast<std::size_t>((y * W + x) * C + c)] =
+            static_cast<unsigned char>(std::lround(255 * std::clamp(v[static_cast<std::size_t>((c * H + y) * W + x)], 0.0, 1.0)));
+  jpeg_compress_struct cinfo{};
+  jpeg_errors err{};
+  unsigned char* buf = nullptr;
+  unsigned long size = 0;
+  const bool ok = run_encode(cinfo, err, px, W, H, C, quality, progressive, &buf, &size);
+  jpeg_destroy_compress(&cinfo);
+  std::string out = ok ? std::string(reinterpret_cast<char*>(buf), size) : std::string();
+  std::free(buf);
+  if (!ok) throw image_error(fmt::format("jpeg: encoding failed: {}", err.message));
+  return out;
+}
 
 bool looks_like_jpeg(std::string_view b) { return b.size() >= 3 && b.substr(0, 3) == std::string_view("\xFF\xD8\xFF", 3); }
 

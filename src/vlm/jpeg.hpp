@@ -5,11 +5,13 @@
 // from the header and checked against `max_pixels` before any pixel is decoded, and libjpeg's
 // warnings (corrupt or truncated data it would paper over) are errors, like its fatal errors;
 // each is an image_error that quotes libjpeg's message.
-// Not for: encoding (tests make their JPEGs with scripts/ref/make_test_jpeg.py, python3-PIL),
-// EXIF orientation, colour management.
+// Encoding (encode_jpeg) exists for tests and tools: 4:4:4 (no chroma subsampling), so a
+// quality-100 image decodes back within a few levels.
+// Not for: EXIF orientation, colour management.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "core/tensor.hpp"
@@ -25,6 +27,8 @@ struct jpeg_header {
 jpeg_header read_jpeg_header(std::string_view jpeg);
 // A JPEG -> f32 (3, H, W) in [0, 1]. Refused (image_error) when width * height > max_pixels.
 tensor decode_jpeg(std::string_view jpeg, std::int64_t max_pixels);
+// f32 (C, H, W) in [0, 1] (C = 1 grey or 3 RGB; clamped) -> JPEG bytes at `quality` (1-100).
+std::string encode_jpeg(const tensor& image, int quality, bool progressive = false);
 // True when `bytes` starts with the JPEG start-of-image marker FF D8 FF.
 bool looks_like_jpeg(std::string_view bytes);
 

@@ -1,5 +1,5 @@
-// JPEG input (vlm/jpeg.hpp) through libjpeg-turbo: images encoded here with the same library
-// (quality 100, no chroma subsampling) decode back within JPEG's rounding; the header is read
+// JPEG input (vlm/jpeg.hpp) through libjpeg-turbo: images encoded with the same library
+// (vlm::encode_jpeg: quality 100, no chroma subsampling) decode back within JPEG's rounding; the header is read
 // without decoding; oversized, CMYK-less, truncated and corrupted files are refused with an
 // image_error (every truncation and a flipped byte at each offset: an error or an image, never a
 // crash); data URIs of both formats.
@@ -9,8 +9,6 @@
 #include <cstdio>
 #include <string>
 #include <vector>
-
-#include <jpeglib.h>
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
@@ -22,35 +20,6 @@ using namespace lmlab::vlm;
 
 namespace {
 
-// W x H pixels of `components` (1 or 3) samples, row-major interleaved, as a JPEG.
-std::string encode_jpeg(const std::vector<unsigned char>& px, int W, int H, int components, bool progressive = false) {
-  jpeg_compress_struct c{};
-  jpeg_error_mgr err{};
-  c.err = jpeg_std_error(&err);
-  jpeg_create_compress(&c);
-  unsigned char* buf = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&c, &buf, &size);
-  c.image_width = static_cast<JDIMENSION>(W);
-  c.image_height = static_cast<JDIMENSION>(H);
-  c.input_components = components;
-  c.in_color_space = components == 1 ? JCS_GRAYSCALE : JCS_RGB;
-  jpeg_set_defaults(&c);
-  jpeg_set_quality(&c, 100, TRUE);
-  for (int i = 0; i < c.num_components; ++i) c.comp_info[i].h_samp_factor = c.comp_info[i].v_samp_factor = 1;  // 4:4:4
-  if (progressive) jpeg_simple_progression(&c);
-  jpeg_start_compress(&c, TRUE);
-  while (c.next_scanline < c.image_height) {
-    JSAMPROW row = const_cast<unsigned char*>(px.data()) + static_cast<std::size_t>(c.next_scanline) * static_cast<std::size_t>(W * components);
-    jpeg_write_scanlines(&c, &row, 1);
-  }
-  jpeg_finish_compress(&c);
-  jpeg_destroy_compress(&c);
-  std::string out(reinterpret_cast<char*>(buf), size);
-  std::free(buf);
-  return out;
-}
-
 // A smooth RGB (or grey) test image: JPEG at quality 100 keeps it within a few levels.
 std::vector<unsigned char> gradient(int W, int H, int components) {
   std::vector<unsigned char> px;
@@ -60,12 +29,22 @@ std::vector<unsigned char> gradient(int W, int H, int components) {
   return px;
 }
 
+// Interleaved 8-bit pixels -> JPEG through vlm::encode_jpeg (libjpeg-turbo, 4:4:4).
+std::string jpeg_of(const std::vector<unsigned char>& px, int W, int H, int components, bool progressive = false) {
+  tensor t = tensor::empty({components, H, W});
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x)
+      for (int c = 0; c < components; ++c)
+        t.data<float>()[(c * H + y) * W + x] = static_cast<float>(px[static_cast<std::size_t>((y * W + x) * components + c)]) / 255.0f;
+  return vlm::encode_jpeg(t, 100, progressive);
+}
+
 TEST(vlm_jpeg, decodes_colour_and_grey_within_rounding) {
   const int W = 16, H = 8;
   for (const int comps : {3, 1})
     for (const bool progressive : {false, true}) {
       const auto px = gradient(W, H, comps);
-      const std::string jpg = encode_jpeg(px, W, H, comps, progressive);
+      const std::string jpg = jpeg_of(px, W, H, comps, progressive);
       ASSERT_TRUE(looks_like_jpeg(jpg));
       const jpeg_header h = read_jpeg_header(jpg);
       EXPECT_EQ(h.width, W);
@@ -85,7 +64,7 @@ TEST(vlm_jpeg, decodes_colour_and_grey_within_rounding) {
 }
 
 TEST(vlm_jpeg, refusals_name_the_reason) {
-  const std::string jpg = encode_jpeg(gradient(16, 8, 3), 16, 8, 3);
+  const std::string jpg = jpeg_of(gradient(16, 8, 3), 16, 8, 3);
   const auto err = [](const std::string& b, std::int64_t max_pixels = 1 << 20) {
     try {
       decode_jpeg(b, max_pixels);
@@ -111,8 +90,13 @@ TEST(vlm_jpeg, refusals_name_the_reason) {
   }
 }
 
+TEST(vlm_jpeg, encoder_refuses_bad_input) {
+  EXPECT_THROW(vlm::encode_jpeg(tensor::zeros({2, 4, 4}), 90), image_error);
+  EXPECT_THROW(vlm::encode_jpeg(tensor::zeros({3, 4, 4}), 0), image_error);
+}
+
 TEST(vlm_jpeg, data_uris_of_both_formats) {
-  const std::string jpg = encode_jpeg(gradient(4, 4, 3), 4, 4, 3);
+  const std::string jpg = jpeg_of(gradient(4, 4, 3), 4, 4, 3);
   const image_bytes a = decode_image_data_uri("data:image/jpeg;base64," + base64(jpg));
   EXPECT_EQ(a.format, "jpeg");
   EXPECT_EQ(a.bytes, jpg);
