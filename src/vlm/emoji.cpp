@@ -49,8 +49,9 @@ std::map<std::string, std::string_view> sfnt_tables(std::string_view font) {
     const std::size_t rec = 12 + 16 * static_cast<std::size_t>(i);
     f.need(rec, 16);
     const std::uint32_t off = f.u32(rec + 8), len = f.u32(rec + 12);
-    LMLAB_CHECK(off <= font.size() && len <= font.size() - off, "font: table '{}' (record at offset {}) spans {}+{}, past the end ({} bytes)",
-                font.substr(rec, 4), rec, off, len, font.size());
+    LMLAB_CHECK(off <= font.size() && len <= font.size() - off,
+                "font: table '{}' (record at offset {}) spans {}+{}, past the end ({} bytes)", font.substr(rec, 4), rec, off, len,
+                font.size());
     out[std::string(font.substr(rec, 4))] = font.substr(off, len);
   }
   return out;
@@ -106,7 +107,8 @@ std::map<std::uint32_t, std::string_view> cbdt_pngs(std::string_view cblc, std::
     const std::size_t head = array + l.u32(e + 4);
     LMLAB_CHECK(first <= last, "CBLC: index subtable {} at offset {} has glyphs {}..{}", k, e, first, last);
     const std::uint32_t index_format = l.u16(head), image_format = l.u16(head + 2), data_at = l.u32(head + 4);
-    LMLAB_CHECK(index_format == 1 || index_format == 3, "CBLC: index subtable at offset {} has format {} (1 and 3 supported)", head, index_format);
+    LMLAB_CHECK(index_format == 1 || index_format == 3, "CBLC: index subtable at offset {} has format {} (1 and 3 supported)", head,
+                index_format);
     const std::size_t width = index_format == 1 ? 4 : 2;
     const auto offset_of = [&](std::uint32_t i) -> std::size_t {
       return data_at + (width == 4 ? l.u32(head + 8 + 4 * i) : l.u16(head + 8 + 2 * i));
@@ -114,8 +116,8 @@ std::map<std::uint32_t, std::string_view> cbdt_pngs(std::string_view cblc, std::
     for (std::uint32_t g = first; g <= last; ++g) {
       const std::size_t start = offset_of(g - first), end = offset_of(g - first + 1);
       if (end == start) continue;  // no bitmap for this glyph
-      LMLAB_CHECK(start < end && end <= cbdt.size(), "CBLC: glyph {} spans CBDT bytes {}..{} (CBDT has {}; subtable at offset {})", g, start, end,
-                  cbdt.size(), head);
+      LMLAB_CHECK(start < end && end <= cbdt.size(), "CBLC: glyph {} spans CBDT bytes {}..{} (CBDT has {}; subtable at offset {})", g,
+                  start, end, cbdt.size(), head);
       out[g] = glyph_png(d, start, end, image_format, g);
     }
   }
@@ -168,8 +170,10 @@ std::vector<std::string> name_words(const std::string& name) {
   std::string w;
   for (const char ch : name + " ") {
     const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x80 && std::isalnum(c)) w.push_back(static_cast<char>(std::tolower(c)));
-    else if (!w.empty()) out.push_back(std::move(w)), w.clear();
+    if (c < 0x80 && std::isalnum(c))
+      w.push_back(static_cast<char>(std::tolower(c)));
+    else if (!w.empty())
+      out.push_back(std::move(w)), w.clear();
   }
   return out;
 }

@@ -21,7 +21,8 @@ idx_array parse_idx(std::string_view bytes, const std::string& name) {
   std::uint64_t count = 1;
   for (std::size_t d = 0; d < nd; ++d) {
     const std::size_t at = 4 + 4 * d;
-    const std::uint64_t v = (std::uint64_t{u8(at)} << 24) | (std::uint64_t{u8(at + 1)} << 16) | (std::uint64_t{u8(at + 2)} << 8) | u8(at + 3);
+    const std::uint64_t v =
+        (std::uint64_t{u8(at)} << 24) | (std::uint64_t{u8(at + 1)} << 16) | (std::uint64_t{u8(at + 2)} << 8) | u8(at + 3);
     LMLAB_CHECK(v >= 1 && v <= (1u << 24), "{}: IDX: dimension {} is {} (offset {}; 1 to 2^24 expected)", name, d, v, at);
     a.dims.push_back(static_cast<std::int64_t>(v));
     count *= v;
@@ -30,7 +31,8 @@ idx_array parse_idx(std::string_view bytes, const std::string& name) {
   LMLAB_CHECK(count <= (std::uint64_t{1} << 32), "{}: IDX: {} values are too many", name, count);
   LMLAB_CHECK(bytes.size() - head == count, "{}: IDX: the dimensions need {} data bytes from offset {}, the file has {}", name, count, head,
               bytes.size() - head);
-  a.values.assign(reinterpret_cast<const std::uint8_t*>(bytes.data()) + head, reinterpret_cast<const std::uint8_t*>(bytes.data()) + bytes.size());
+  a.values.assign(reinterpret_cast<const std::uint8_t*>(bytes.data()) + head,
+                  reinterpret_cast<const std::uint8_t*>(bytes.data()) + bytes.size());
   return a;
 }
 
@@ -42,8 +44,8 @@ const std::vector<std::string>& fashion_class_names() {
 }
 
 labelled_images fashion_from_idx(const idx_array& images, const idx_array& labels, std::int64_t limit) {
-  LMLAB_CHECK(images.dims.size() == 3 && images.dims[1] == 28 && images.dims[2] == 28, "fashion-mnist: images are not (n, 28, 28) (got {} dimensions)",
-              images.dims.size());
+  LMLAB_CHECK(images.dims.size() == 3 && images.dims[1] == 28 && images.dims[2] == 28,
+              "fashion-mnist: images are not (n, 28, 28) (got {} dimensions)", images.dims.size());
   LMLAB_CHECK(labels.dims.size() == 1 && labels.dims[0] == images.dims[0], "fashion-mnist: {} labels for {} images",
               labels.dims.empty() ? 0 : labels.dims[0], images.dims[0]);
   const std::int64_t n = limit > 0 ? std::min(limit, images.dims[0]) : images.dims[0];

@@ -30,8 +30,8 @@ idx_array parse_idx(std::string_view bytes, const std::string& name);
 const std::vector<std::string>& fashion_class_names();
 
 struct labelled_images {
-  tensor images;                      // f32 (n, 3, S, S) in [0, 1]: grey replicated to RGB, ink bright
-  std::vector<std::int32_t> labels;   // n labels in [0, 10)
+  tensor images;                     // f32 (n, 3, S, S) in [0, 1]: grey replicated to RGB, ink bright
+  std::vector<std::int32_t> labels;  // n labels in [0, 10)
 };
 // Images and labels from two IDX arrays: the first `limit` items (all when limit <= 0);
 // errors when the arrays disagree in count, hold a label past 9 or are not 28x28.

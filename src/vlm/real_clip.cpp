@@ -45,7 +45,9 @@ const tasks::param_table<clip_real_task>& task_table() {
 class clip_net : public nn::module {
  public:
   clip_net(const clip_real_task& t, std::int64_t vocab, std::uint64_t seed)
-      : vision({t.patch, t.vit_d, t.vit_layers, t.vit_heads, 2 * t.vit_d}, t.side), image_head(t.vit_d, t.vit_d), text(vocab, t.vit_d),
+      : vision({t.patch, t.vit_d, t.vit_layers, t.vit_heads, 2 * t.vit_d}, t.side),
+        image_head(t.vit_d, t.vit_d),
+        text(vocab, t.vit_d),
         text_head(t.vit_d, t.vit_d) {
     register_module("vision", vision);
     register_module("clip_image_head", image_head);
@@ -104,7 +106,8 @@ tensor pad_ids(const std::vector<std::vector<std::int32_t>>& rows) {
   for (const auto& r : rows) T = std::max(T, r.size());
   std::vector<std::int32_t> ids(rows.size() * T, 0);
   for (std::size_t b = 0; b < rows.size(); ++b) std::copy(rows[b].begin(), rows[b].end(), ids.begin() + static_cast<std::ptrdiff_t>(b * T));
-  return tensor::from<std::int32_t>({static_cast<std::int64_t>(rows.size()), static_cast<std::int64_t>(T)}, std::span<const std::int32_t>(ids));
+  return tensor::from<std::int32_t>({static_cast<std::int64_t>(rows.size()), static_cast<std::int64_t>(T)},
+                                    std::span<const std::int32_t>(ids));
 }
 
 // Fashion: train and test images, captions the class names (the vocabulary grows on them).
@@ -185,10 +188,12 @@ double centroid_accuracy(const item_set& train, const item_set& s, std::int64_t 
   const std::vector<double> tr = train.images.to_vector(), ev = s.images.to_vector();
   std::vector<double> mean(static_cast<std::size_t>(C * D), 0.0);
   for (std::int64_t i = 0; i < train.size(); ++i)
-    for (std::int64_t k = 0; k < D; ++k) mean[static_cast<std::size_t>(train.label[static_cast<std::size_t>(i)] * D + k)] += tr[static_cast<std::size_t>(i * D + k)];
+    for (std::int64_t k = 0; k < D; ++k)
+      mean[static_cast<std::size_t>(train.label[static_cast<std::size_t>(i)] * D + k)] += tr[static_cast<std::size_t>(i * D + k)];
   std::vector<double> norm(static_cast<std::size_t>(C), 0.0);
   for (std::int64_t c = 0; c < C; ++c)
-    for (std::int64_t k = 0; k < D; ++k) norm[static_cast<std::size_t>(c)] += mean[static_cast<std::size_t>(c * D + k)] * mean[static_cast<std::size_t>(c * D + k)];
+    for (std::int64_t k = 0; k < D; ++k)
+      norm[static_cast<std::size_t>(c)] += mean[static_cast<std::size_t>(c * D + k)] * mean[static_cast<std::size_t>(c * D + k)];
   std::int64_t ok = 0;
   for (std::int64_t i = 0; i < n; ++i) {
     std::int64_t best = 0;
@@ -209,7 +214,8 @@ double centroid_accuracy(const item_set& train, const item_set& s, std::int64_t 
 void eval_retrieval(const clip_net& m, const item_set& s, std::int64_t n, const std::string& slice, std::vector<scored>& out) {
   std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) idx[static_cast<std::size_t>(i)] = i;
-  const auto sim = similarities(m, rows_of(s.images, idx), std::vector<std::vector<std::int32_t>>(s.captions.begin(), s.captions.begin() + n));
+  const auto sim =
+      similarities(m, rows_of(s.images, idx), std::vector<std::vector<std::int32_t>>(s.captions.begin(), s.captions.begin() + n));
   std::int64_t top1 = 0, top5 = 0, text1 = 0;
   for (std::int64_t i = 0; i < n; ++i) {
     std::int64_t above_row = 0, above_col = 0;
@@ -240,8 +246,10 @@ lab::run_result run_clip_real(const lab::run_context& ctx) {
   const std::int64_t steps = tj.value("steps", std::int64_t{0});
   word_vocab v;
   item_set train, test;
-  if (t.dataset == "fashion") fashion_sets(t, v, train, test);
-  else emoji_sets(t, ctx.seed, v, train, test);
+  if (t.dataset == "fashion")
+    fashion_sets(t, v, train, test);
+  else
+    emoji_sets(t, ctx.seed, v, train, test);
   clip_net m(t, v.size(), ctx.seed);
   const double loss = run_stage(m.named_parameters(), {steps, oc.batch_size, oc, ctx.seed, 1}, [&](rng& g) {
     std::vector<std::int64_t> idx(static_cast<std::size_t>(oc.batch_size));
@@ -271,12 +279,15 @@ lab::run_result run_clip_real(const lab::run_context& ctx) {
   r.test_accuracy = ev[t.dataset == "fashion" ? 1 : 5].value;  // heldout accuracy / top1
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (const auto& e : ev) ctx.log_eval(e.slice, e.metric, e.value, e.n);
-  for (const auto& [n, x] : std::vector<std::pair<std::string, double>>{
-           {"clip_loss", loss}, {"n_params", static_cast<double>(r.n_params)}, {"steps", static_cast<double>(steps)}, {"vocab", static_cast<double>(v.size())}, {"seconds", r.seconds}})
+  for (const auto& [n, x] : std::vector<std::pair<std::string, double>>{{"clip_loss", loss},
+                                                                        {"n_params", static_cast<double>(r.n_params)},
+                                                                        {"steps", static_cast<double>(steps)},
+                                                                        {"vocab", static_cast<double>(v.size())},
+                                                                        {"seconds", r.seconds}})
     if (std::isfinite(x)) ctx.log_metric(steps, n, x);
   if (ctx.progress)
-    std::fprintf(ctx.progress, "vlm_clip_real %s: clip loss %.3f; train %.3f, held out %.3f (n %lld)\n", t.dataset.c_str(), loss, ev[0].value,
-                 r.test_accuracy, static_cast<long long>(test.size()));
+    std::fprintf(ctx.progress, "vlm_clip_real %s: clip loss %.3f; train %.3f, held out %.3f (n %lld)\n", t.dataset.c_str(), loss,
+                 ev[0].value, r.test_accuracy, static_cast<long long>(test.size()));
   return r;
 }
 

@@ -75,7 +75,8 @@ TEST(vlm_jpeg, refusals_name_the_reason) {
   };
   EXPECT_EQ(err("\x89PNG...."), "jpeg: not a JPEG file (no FF D8 FF start-of-image marker)");
   EXPECT_EQ(err(jpg, 127), "jpeg: 16x8 is 128 pixels, more than the 127 allowed");
-  EXPECT_NE(err(jpg.substr(0, jpg.size() / 2)).find("jpeg: Premature end of JPEG file"), std::string::npos) << err(jpg.substr(0, jpg.size() / 2));
+  EXPECT_NE(err(jpg.substr(0, jpg.size() / 2)).find("jpeg: Premature end of JPEG file"), std::string::npos)
+      << err(jpg.substr(0, jpg.size() / 2));
   EXPECT_NE(err(jpg.substr(0, 20)).find("jpeg: "), std::string::npos);
   rng g(3, 4);
   for (std::size_t cut = 0; cut < jpg.size(); ++cut) EXPECT_NE(err(jpg.substr(0, cut)), "no error") << "truncated at " << cut;
@@ -111,7 +112,9 @@ TEST(vlm_jpeg, data_uris_of_both_formats) {
     decode_image_data_uri("data:image/gif;base64,R0lG");
     ADD_FAILURE();
   } catch (const image_error& e) {
-    EXPECT_STREQ(e.what(), "image_url: expected a 'data:image/png;base64,...' or 'data:image/jpeg;base64,...' data URI, got 'data:image/gif;base64,R0lG'");
+    EXPECT_STREQ(
+        e.what(),
+        "image_url: expected a 'data:image/png;base64,...' or 'data:image/jpeg;base64,...' data URI, got 'data:image/gif;base64,R0lG'");
   }
 }
 

@@ -33,7 +33,8 @@ TEST(vlm_clip_real, spec_errors_name_the_key) {
   vlm::register_clip_real();  // idempotent
   EXPECT_NE(error_of("dataset = \"cifar\"").find("dataset"), std::string::npos) << error_of("dataset = \"cifar\"");
   EXPECT_NE(error_of("side = 14").find("Fashion-MNIST images are 28 pixels, not 14"), std::string::npos) << error_of("side = 14");
-  EXPECT_NE(error_of("dataset = \"emoji\"\nside = 24\npatch = 5").find("vlm_clip_real.patch: 5 does not divide side 24"), std::string::npos);
+  EXPECT_NE(error_of("dataset = \"emoji\"\nside = 24\npatch = 5").find("vlm_clip_real.patch: 5 does not divide side 24"),
+            std::string::npos);
   EXPECT_NE(error_of("test_share = 0.95").find("test_share"), std::string::npos);
   EXPECT_EQ(error_of("dataset = \"emoji\"\nside = 24\npatch = 6"), "no error");
 }

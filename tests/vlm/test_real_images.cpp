@@ -43,7 +43,8 @@ std::string palette_png(const std::vector<int>& idx, int W, int H, int depth, co
     std::string row(static_cast<std::size_t>((W * depth + 7) / 8), '\0');
     for (int x = 0; x < W; ++x) {
       const int bit = x * depth;
-      row[static_cast<std::size_t>(bit / 8)] = static_cast<char>(row[static_cast<std::size_t>(bit / 8)] | (idx[static_cast<std::size_t>(y * W + x)] << (8 - depth - bit % 8)));
+      row[static_cast<std::size_t>(bit / 8)] =
+          static_cast<char>(row[static_cast<std::size_t>(bit / 8)] | (idx[static_cast<std::size_t>(y * W + x)] << (8 - depth - bit % 8)));
     }
     raw += row;
   }
@@ -51,9 +52,10 @@ std::string palette_png(const std::vector<int>& idx, int W, int H, int depth, co
   std::string z(n, '\0');
   compress(reinterpret_cast<Bytef*>(z.data()), &n, reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size()));
   z.resize(n);
-  const std::string ihdr = be(static_cast<std::uint32_t>(W), 4) + be(static_cast<std::uint32_t>(H), 4) + static_cast<char>(depth) + '\x03' + std::string(3, '\0');
-  return std::string("\x89PNG\r\n\x1a\n") + png_chunk("IHDR", ihdr) + png_chunk("PLTE", plte) + (trns.empty() ? "" : png_chunk("tRNS", trns)) +
-         png_chunk("IDAT", z) + png_chunk("IEND", "");
+  const std::string ihdr = be(static_cast<std::uint32_t>(W), 4) + be(static_cast<std::uint32_t>(H), 4) + static_cast<char>(depth) + '\x03' +
+                           std::string(3, '\0');
+  return std::string("\x89PNG\r\n\x1a\n") + png_chunk("IHDR", ihdr) + png_chunk("PLTE", plte) +
+         (trns.empty() ? "" : png_chunk("tRNS", trns)) + png_chunk("IDAT", z) + png_chunk("IEND", "");
 }
 
 // Feeds every truncation and, at each offset, a flipped byte to `read`; each must return or
@@ -209,7 +211,9 @@ TEST(vlm_real_images, emoji_test_names_single_code_points_only) {
   EXPECT_EQ(n.at(0x1F600).group, "Smileys & Emotion");
   EXPECT_EQ(n.at(0x2764).name, "red heart");  // "2764 FE0F" names U+2764
   EXPECT_EQ(n.at(0x2764).group, "Symbols");
-  EXPECT_EQ(name_words("three o\xE2\x80\x99" "clock"), (std::vector<std::string>{"three", "o", "clock"}));
+  EXPECT_EQ(name_words("three o\xE2\x80\x99"
+                       "clock"),
+            (std::vector<std::string>{"three", "o", "clock"}));
   EXPECT_EQ(name_words("T-Shirt/Top"), (std::vector<std::string>{"t", "shirt", "top"}));
   try {
     parse_emoji_test("# ok\n1F600 fully-qualified\n");
@@ -222,7 +226,8 @@ TEST(vlm_real_images, emoji_test_names_single_code_points_only) {
 
 TEST(vlm_real_images, emoji_font_tables_give_each_named_glyph_its_png) {
   // Glyph 1: a 4x2 palette bitmap (opaque red left half, transparent right half); glyph 2: RGB.
-  const std::string red = palette_png({0, 0, 1, 1, 0, 0, 1, 1}, 4, 2, 4, std::string("\xff\x00\x00\x00\x00\x00", 6), std::string("\xff\x00", 2));
+  const std::string red =
+      palette_png({0, 0, 1, 1, 0, 0, 1, 1}, 4, 2, 4, std::string("\xff\x00\x00\x00\x00\x00", 6), std::string("\xff\x00", 2));
   const std::string blue = encode_png(tensor::from<float>({3, 1, 1}, {0.0f, 0.0f, 1.0f}));
   for (const int format : {1, 3}) {
     const std::string font = tiny_font({red, blue}, format);
