@@ -182,6 +182,47 @@ def main():
             out("toml_spec", os.path.basename(src).replace(".toml", ""), f.read())
 
     gguf_seeds()
+    vlm_image_seeds()
+
+
+def png_chunk(t, d):
+    import zlib
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+
+def png_bytes(w, h, depth, colour_type, rows, extra=b""):
+    """A PNG of filter-0 rows (bytes each), with optional chunks (PLTE, tRNS) before IDAT."""
+    import zlib
+    chunk = png_chunk
+    raw = b"".join(b"\0" + r for r in rows)
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def vlm_image_seeds():
+    """fuzz_vlm_images: the first byte picks the reader (0 PNG, 1 JPEG, 2 IDX, 3 font, 4 emoji-test)."""
+    chunk = png_chunk
+    pal = png_bytes(2, 2, 4, 3, [b"\x01", b"\x10"], chunk(b"PLTE", b"\xff\0\0\0\0\xff") + chunk(b"tRNS", b"\x80"))
+    out("vlm_images", "png_palette4", b"\0" + pal)
+    out("vlm_images", "png_rgb", b"\0" + png_bytes(1, 1, 8, 2, [b"\xff\0\0"]))
+    out("vlm_images", "png_grey2", b"\0" + png_bytes(3, 1, 2, 0, [b"\x1b"]))
+    out("vlm_images", "jpeg_soi_only", b"\1\xff\xd8\xff\xd9")
+    out("vlm_images", "idx", b"\2" + b"\0\0\x08\x02" + struct.pack(">II", 2, 3) + b"abcdef")
+    # A colour bitmap font: cmap format 12 (U+1F600 -> glyph 1), CBLC (index format 1, image
+    # format 17) and CBDT with the palette PNG above.
+    cmap = struct.pack(">HHHHI", 0, 1, 3, 10, 12) + struct.pack(">HHIII", 12, 0, 28, 0, 1) + struct.pack(">III", 0x1F600, 0x1F600, 1)
+    cbdt = struct.pack(">I", 0x30000) + b"\x10" * 5 + struct.pack(">I", len(pal)) + pal
+    cblc = struct.pack(">HHI", 3, 0, 1) + struct.pack(">IIII", 56, 0, 1, 0) + b"\0" * 24 + struct.pack(">HHBBBb", 1, 1, 109, 109, 32, 1)
+    cblc += struct.pack(">HHI", 1, 1, 8) + struct.pack(">HHI", 1, 17, 4) + struct.pack(">II", 0, len(cbdt) - 4)
+    tables = [(b"CBDT", cbdt), (b"CBLC", cblc), (b"cmap", cmap)]
+    font, body, at = struct.pack(">IH", 0x10000, len(tables)) + b"\0" * 6, b"", 12 + 16 * len(tables)
+    for tag, d in tables:
+        font += tag + struct.pack(">III", 0, at, len(d))
+        body += d
+        at += len(d)
+    out("vlm_images", "font", b"\3" + font + body)
+    out("vlm_images", "emoji_test", b"\4# group: Smileys & Emotion\n1F600 ; fully-qualified # \xf0\x9f\x98\x80 E1.0 grinning face\n"
+        b"2764 FE0F ; fully-qualified # x E0.6 red heart\n1F44B 1F3FB ; fully-qualified # x E1.0 waving hand: light skin tone\n")
 
 
 if __name__ == "__main__":

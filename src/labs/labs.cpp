@@ -5,6 +5,7 @@
 #include "datalab/runners.hpp"
 #include "knowledge/runners.hpp"
 #include "labs/lm_length.hpp"
+#include "vlm/real_clip.hpp"
 #include "vlm/runner.hpp"
 
 namespace lmlab::labs {
@@ -18,6 +19,7 @@ void register_all_labs() {
     knowledge::register_knowledge();
     datalab::register_datalab();
     register_lm_length();  // posenc_lm.toml: LM perplexity against evaluation length
+    vlm::register_clip_real();  // vlm_clip_*.toml: CLIP on Fashion-MNIST and Noto emoji (src/vlm/real_clip.hpp)
     return true;
   }();
   (void)done;

@@ -208,20 +208,20 @@ tensor decode_image_part(const nlohmann::json& part, const std::string& where, c
     throw api_error(400, fmt::format("'{}' must be {{\"type\": \"image_url\", \"image_url\": {{\"url\": \"data:image/png;base64,...\"}}}}", where),
                     where + ".image_url", "invalid_image_url");
   const std::string& u = url->get_ref<const std::string&>();
-  std::string png;
+  vlm::image_bytes img;
   try {
-    png = vlm::decode_data_uri(u);
+    img = vlm::decode_image_data_uri(u);
   } catch (const vlm::image_error& e) {
-    throw api_error(400, fmt::format("'{}.image_url.url': {} (this server reads PNG data URIs only, not remote URLs)", where, e.what()),
+    throw api_error(400, fmt::format("'{}.image_url.url': {} (this server reads PNG and JPEG data URIs only, not remote URLs)", where, e.what()),
                     where + ".image_url.url", "invalid_image_url");
   }
   try {
-    const vlm::png_header h = vlm::read_png_header(png);
-    if (h.width * h.height > lim.max_image_pixels)
-      throw api_error(400, fmt::format("'{}': the image is {}x{} = {} pixels, more than this server's limit of {}", where, h.width,
-                                       h.height, h.width * h.height, lim.max_image_pixels),
+    const auto [w, h] = vlm::image_size(img);
+    if (w * h > lim.max_image_pixels)
+      throw api_error(400, fmt::format("'{}': the image is {}x{} = {} pixels, more than this server's limit of {}", where, w, h, w * h,
+                                       lim.max_image_pixels),
                       where + ".image_url.url", "image_too_large");
-    return vlm::decode_png(png, lim.max_image_pixels);
+    return vlm::decode_image(img, lim.max_image_pixels);
   } catch (const vlm::image_error& e) {
     throw api_error(400, fmt::format("'{}': {}", where, e.what()), where + ".image_url.url", "invalid_image");
   }

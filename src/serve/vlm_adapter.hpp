@@ -1,12 +1,13 @@
 // `lmlab serve` for the VLM lab's checkpoints (vlm/checkpoint.hpp): chat requests carry one image
-// as an OpenAI `image_url` part with a PNG data URI, and the lab VLM answers about it.
+// as an OpenAI `image_url` part with a PNG or JPEG data URI, and the lab VLM answers about it.
 //   images   decoded (vlm/image_io.hpp), then resampled to the model's canvas: each output pixel
 //            the mean of the input pixels whose centres fall inside it (an image that is an
 //            integer multiple of the canvas, like the pope suite's 8x upscaled scenes, comes
 //            back exactly; a smaller one is sampled nearest). Refused with a 400 JSON error:
-//            a URL that is not a data:image/png;base64 URI (code invalid_image_url), bytes that
-//            are not a PNG we read (invalid_image), more pixels than server_limits::
-//            max_image_pixels (image_too_large, from the PNG header, before inflating), an
+//            a URL that is not a data:image/png or data:image/jpeg base64 URI (code
+//            invalid_image_url), bytes that are not a PNG or JPEG we read (invalid_image), more
+//            pixels than server_limits::max_image_pixels (image_too_large, from the PNG or JPEG
+//            header, before any pixel is decoded), an
 //            image sent to a text-only model (images_not_supported), more than one image.
 //   prompt   the lab VLM was trained on "is there a circle ?", "what colour is the ring ?",
 //            "is the cross left of the square ?" over its scene vocabulary (vlm/scene.hpp), with

@@ -129,7 +129,7 @@ TEST(fetcher, unknown_source_and_missing_program) {
   } catch (const lmlab::error& e) {
     EXPECT_STREQ(e.what(), "data: unknown source \"shakespeare\"");
     EXPECT_EQ(e.hint(), "known sources: brown, python-doc, jargon, linux-doc, gpt2, gpt-tokenizer, kjv, web, sparv, austen, libreoffice-en, "
-              "libreoffice-ko (`lmlab data list`)");
+              "libreoffice-ko, fashion-mnist, noto-emoji, unicode-emoji (`lmlab data list`)");
   }
   std::string out;
   EXPECT_EQ(error_of([&] { d::run_program({"lmlab-no-such-program"}, fs::temp_directory_path(), out); }),

@@ -22,6 +22,7 @@
 #include "tiny_model.hpp"
 #include "vlm/checkpoint.hpp"
 #include "vlm/image_io.hpp"
+#include "vlm/jpeg.hpp"
 #include "vlm/pope.hpp"
 
 using namespace lmlab;
@@ -200,6 +201,7 @@ TEST_F(serve_vlm, bad_images_get_a_400_json_error_and_the_server_goes_on) {
   std::string bad_crc = png;
   bad_crc[png.size() - 20] ^= 0x40;  // inside IDAT: its CRC no longer matches
   tensor big = tensor::zeros({3, 200, 200});
+  const std::string jpg = vlm::encode_jpeg(s.image, 95);
   struct bad_case {
     std::vector<std::string> urls;
     std::string code;
@@ -207,7 +209,10 @@ TEST_F(serve_vlm, bad_images_get_a_400_json_error_and_the_server_goes_on) {
   const std::vector<bad_case> cases = {
       {{"data:image/png;base64,iVBOR!!!"}, "invalid_image_url"},
       {{"https://example.com/cat.png"}, "invalid_image_url"},
-      {{"data:image/jpeg;base64," + vlm::base64("abc")}, "invalid_image_url"},
+      {{"data:image/gif;base64," + vlm::base64("abc")}, "invalid_image_url"},
+      {{"data:image/jpeg;base64," + vlm::base64("abc")}, "invalid_image"},
+      {{"data:image/jpeg;base64," + vlm::base64(jpg.substr(0, jpg.size() / 2))}, "invalid_image"},  // truncated
+      {{"data:image/jpeg;base64," + vlm::base64(vlm::encode_jpeg(big, 90))}, "image_too_large"},
       {{"data:image/png;base64," + vlm::base64("hello, not a png")}, "invalid_image"},
       {{"data:image/png;base64," + vlm::base64(bad_crc)}, "invalid_image"},
       {{"data:image/png;base64," + vlm::base64(png.substr(0, png.size() / 2))}, "invalid_image"},
@@ -240,6 +245,10 @@ TEST_F(serve_vlm, bad_images_get_a_400_json_error_and_the_server_goes_on) {
   const std::string text = ok.body["choices"][0]["message"]["content"];
   EXPECT_EQ(vlm::encode_words(text).size(), 1u) << text;
   EXPECT_EQ(post(srv_->port(), chat_with({good})).body["choices"][0]["message"]["content"], text);
+  // The same scene as a JPEG data URI is read too.
+  const reply oj = post(srv_->port(), chat_with({"data:image/jpeg;base64," + vlm::base64(jpg)}));
+  ASSERT_EQ(oj.status, 200) << oj.body.dump();
+  EXPECT_EQ(vlm::encode_words(oj.body["choices"][0]["message"]["content"]).size(), 1u);
 }
 
 TEST(serve_vlm_text_model, a_text_only_model_refuses_images) {

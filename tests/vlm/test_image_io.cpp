@@ -188,10 +188,13 @@ TEST(vlm_image_io, png_decoder_refuses_bad_files_with_a_reason) {
   EXPECT_NE(err(png.substr(0, png.size() - 12)).find("truncated chunk"), std::string::npos);  // no IEND
   std::string deep = png;
   deep[24] = 16;  // bit depth 16
-  EXPECT_EQ(err(deep), "png: bit depth 16 is not supported (8 only)");  // checked before the CRC
-  std::string pal = png;
-  pal[25] = 3;
-  EXPECT_EQ(err(pal), "png: colour type 3 is not supported (grey, RGB, grey+alpha or RGBA only)");
+  EXPECT_EQ(err(deep), "png: bit depth 16 is not supported for colour type 2 (8; also 1, 2, 4 for grey and palette)");  // before the CRC
+  std::string low = png;
+  low[24] = 4;  // 4-bit RGB does not exist
+  EXPECT_EQ(err(low), "png: bit depth 4 is not supported for colour type 2 (8; also 1, 2, 4 for grey and palette)");
+  std::string odd = png;
+  odd[25] = 5;
+  EXPECT_EQ(err(odd), "png: colour type 5 is not supported (grey, RGB, palette, grey+alpha or RGBA only)");
   std::string zero = png;
   zero[16] = zero[17] = zero[18] = zero[19] = 0;
   EXPECT_EQ(err(zero), "png: bad size 0x16");
