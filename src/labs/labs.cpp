@@ -18,6 +18,7 @@ void register_all_labs() {
     knowledge::register_knowledge();
     datalab::register_datalab();
     register_lm_length();  // posenc_lm.toml: LM perplexity against evaluation length
+    register_sae_lm();     // sae_lm.toml: SAEs on a character LM, with the CE-loss score
     return true;
   }();
   (void)done;
