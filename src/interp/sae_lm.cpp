@@ -2,6 +2,7 @@
 #include "interp/sae_lm.hpp"
 
 #include <functional>
+#include <sstream>
 
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
@@ -67,24 +68,22 @@ sae_ce sae_ce_scores(models::causal_lm& model, const tensor& inputs, const tenso
 
 std::vector<sae_variant> parse_sae_variants(const std::string& kinds) {
   std::vector<sae_variant> out;
-  std::size_t start = 0;
-  while (start <= kinds.size()) {
-    const std::size_t end = std::min(kinds.find(',', start), kinds.size());
-    std::string item = kinds.substr(start, end - start);
-    std::erase(item, ' ');
+  std::istringstream words(kinds);  // space-separated: a comma in a spec string makes a sweep axis
+  for (std::string word; words >> word;) {
     sae_variant v;
+    std::string item = word;
     const std::string aux = "+auxk";
     if (item.size() > aux.size() && item.ends_with(aux)) v.auxk = true, item.resize(item.size() - aux.size());
     if (item != "l1" && item != "topk" && item != "batchtopk")
-      throw tasks::param_error("kinds", fmt::format("sae_lm: kinds: '{}' is not an SAE kind", kinds.substr(start, end - start)),
-                               "use l1, topk or batchtopk, each optionally with +auxk, comma-separated");
+      throw tasks::param_error("kinds", fmt::format("sae_lm: kinds: '{}' is not an SAE kind", word),
+                               "use l1, topk or batchtopk, each optionally with +auxk, separated by spaces");
     v.kind = parse_sae_kind(item);
     v.name = item + (v.auxk ? "_auxk" : "");
     for (const auto& o : out)
-      if (o.name == v.name) throw tasks::param_error("kinds", fmt::format("sae_lm: kinds: '{}' is listed twice", v.name));
+      if (o.name == v.name) throw tasks::param_error("kinds", fmt::format("sae_lm: kinds: '{}' is listed twice", word));
     out.push_back(v);
-    start = end + 1;
   }
+  if (out.empty()) throw tasks::param_error("kinds", "sae_lm: kinds is empty", "e.g. kinds = \"topk batchtopk topk+auxk\"");
   return out;
 }
 
@@ -96,7 +95,7 @@ const tasks::param_table<sae_lm_task>& sae_lm_params() {
         .add("seq_len", &sae_lm_task::seq_len, "characters per window", 2, 65536)
         .add_sizes("held-out windows: the SAE metrics and the CE-loss score")
         .add("hook", &sae_lm_task::hook, "the (B, T, C) hook the SAEs read and replace")
-        .add("kinds", &sae_lm_task::kinds, "SAE kinds, comma-separated (l1, topk, batchtopk; +auxk adds the AuxK loss)")
+        .add("kinds", &sae_lm_task::kinds, "SAE kinds, space-separated (l1, topk, batchtopk; +auxk adds the AuxK loss)")
         .add("sae_windows", &sae_lm_task::sae_windows, "training windows whose activations (every position) train the SAEs", 1, 1e7)
         .add("d_sae", &sae_lm_task::d_sae, "SAE latents", 1, 1 << 20)
         .add("k", &sae_lm_task::k, "active latents per row (topk; batchtopk on average)", 1, 1 << 20)

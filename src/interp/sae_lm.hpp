@@ -42,7 +42,7 @@ struct sae_lm_task {
   std::string corpus = "brown";
   std::int64_t seq_len = 64, num_train = 4000, num_test = 64;
   std::string hook = "blocks.1.hook_resid_pre";
-  std::string kinds = "topk,batchtopk,batchtopk+auxk";  // comma-separated; "+auxk" adds AuxK
+  std::string kinds = "topk batchtopk topk+auxk";  // space-separated; "+auxk" adds AuxK
   std::int64_t sae_windows = 256;
   std::int64_t d_sae = 256, k = 8;
   double l1 = 1e-2;            // kind l1

@@ -179,20 +179,21 @@ TEST(sae_batch, auxk_acts_only_on_dead_latents_and_batchtopk_keeps_l0_near_k) {
 }
 
 TEST(sae_batch, variants_parse_and_bad_ones_name_the_key) {
-  const auto v = parse_sae_variants("topk, batchtopk+auxk,l1");
+  const auto v = parse_sae_variants("topk  batchtopk+auxk l1");
   ASSERT_EQ(v.size(), 3u);
   EXPECT_EQ(v[1].name, "batchtopk_auxk");
   EXPECT_TRUE(v[1].auxk);
   EXPECT_EQ(v[1].kind, sae_kind::batchtopk);
   EXPECT_FALSE(v[2].auxk);
   try {
-    parse_sae_variants("topk,jumprelu");
+    parse_sae_variants("topk jumprelu");
     FAIL() << "no error";
   } catch (const tasks::param_error& e) {
     EXPECT_EQ(e.key(), "kinds");
     EXPECT_NE(std::string(e.what()).find("'jumprelu'"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(parse_sae_variants("topk,topk"), tasks::param_error);
+  EXPECT_THROW(parse_sae_variants("topk topk"), tasks::param_error);
+  EXPECT_THROW(parse_sae_variants(" "), tasks::param_error);
   EXPECT_THROW(parse_sae_kind("jumprelu"), lmlab::error);
 }
 
