@@ -389,9 +389,9 @@ const tasks::param_table<sae_task>& sae_params() {
         .add("d", &sae_task::d, "dimensions they are packed into", 1, 1 << 16)
         .add("mean_active", &sae_task::mean_active, "expected active features per sample", 1e-6, 1e6)
         .add("skew", &sae_task::skew, "frequency skew: p_i proportional to (i + 1)^-skew", 0, 10)
-        .add("kind", &sae_task::kind, "SAE kind", -INFINITY, INFINITY, {"l1", "topk"})
+        .add("kind", &sae_task::kind, "SAE kind", -INFINITY, INFINITY, {"l1", "topk", "batchtopk"})
         .add("d_sae", &sae_task::d_sae, "latents", 1, 1 << 16)
-        .add("k", &sae_task::k, "active latents (topk)", 1, 1 << 16)
+        .add("k", &sae_task::k, "active latents (topk; batchtopk on average)", 1, 1 << 16)
         .add("l1", &sae_task::l1, "L1 coefficient (l1)", 0, 1e6)
         .add("steps", &sae_task::steps, "Adam steps", 1, 1e7)
         .add("batch", &sae_task::batch, "samples per step", 1, 1 << 20)
@@ -405,7 +405,7 @@ const tasks::param_table<sae_task>& sae_params() {
 }  // namespace
 
 void check(const sae_task& t) {
-  if (t.kind == "topk" && t.k > t.d_sae) throw tasks::param_error("k", fmt::format("sae_synthetic: k = {} exceeds d_sae = {}", t.k, t.d_sae));
+  if (t.kind != "l1" && t.k > t.d_sae) throw tasks::param_error("k", fmt::format("sae_synthetic: k = {} exceeds d_sae = {}", t.k, t.d_sae));
   if (t.mean_active > static_cast<double>(t.n_features))
     throw tasks::param_error("mean_active", fmt::format("sae_synthetic: mean_active {} exceeds n_features {}", t.mean_active, t.n_features));
 }
