@@ -1,6 +1,6 @@
 // The "sae_lm" lab runner (lab/runner.hpp; the task: interp/sae_lm.hpp): trains a character LM
-// on a corpus exactly as the default runner does (lab::train_and_evaluate on the corpus_lm
-// task: same batches, checkpoint, metrics), reloads it, caches the activation at the task's
+// on a corpus exactly as the default runner does (trained_lm.hpp: lab::train_and_evaluate on the
+// corpus_lm task: same batches, checkpoint, metrics), reloads it, caches the activation at the task's
 // hook on training windows, trains one SAE per listed kind on it, and scores each on held-out
 // windows: L0, explained variance, dead latents, and the CE-loss score with the SAE spliced
 // into the forward pass. Logged per kind as run metrics `<metric>_<kind>` (e.g.
@@ -8,31 +8,23 @@
 // plus the paired per-seed differences the spec's rules read.
 // Here, not in interp, because interp sits below lab.
 // Not for: the synthetic SAE benchmark (interp_runners.cpp, "sae_synthetic").
-#include <unistd.h>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <map>
 #include <string>
 
 #include "labs/labs.hpp"
+#include "labs/trained_lm.hpp"
 
 #include "core/error.hpp"
 #include "interp/sae_lm.hpp"
-#include "lab/run.hpp"
 #include "lab/runner.hpp"
-#include "models/lm.hpp"
-#include "store/results_store.hpp"
-#include "tasks/registry.hpp"
-#include "train/checkpoint.hpp"
 
 namespace {
 
 namespace in = lmlab::interp;
 namespace lab = lmlab::lab;
-namespace fs = std::filesystem;
 
 // ids i32 (n, T) of the first n examples' inputs (or targets) of a split.
 lmlab::tensor rows_tensor(const std::vector<lmlab::tasks::example>& split, std::int64_t n, bool targets) {
@@ -65,18 +57,10 @@ double unigram_ce(const lmlab::tasks::dataset& ds) {
 lab::run_result run_sae_lm(const lab::run_context& ctx) {
   const in::sae_lm_task task = in::read_sae_lm_task(ctx.config.at("task"));
   const auto variants = in::parse_sae_variants(task.kinds);
-  nlohmann::json train_cfg = ctx.config;
-  train_cfg["task"] = in::corpus_task_json(task);
-  fs::path dir = ctx.dir;
-  const bool temp_dir = dir.empty();
-  if (temp_dir) dir = fs::temp_directory_path() / fmt::format("lmlab_sae_lm_{}_{}", ::getpid(), ctx.seed);
-  lab::run_result res = lab::train_and_evaluate(train_cfg, ctx.seed, dir, ctx.db ? ctx.db->path() : fs::path(), ctx.store_run,
-                                                ctx.progress);
-  const lmlab::tasks::dataset ds = lmlab::tasks::build_task(train_cfg["task"], ctx.seed);
-  auto model = lmlab::models::make_model(lab::run_model_config(ctx.config.at("model"), ds), ctx.seed);
-  lmlab::train::load_weights(dir / "checkpoint", *model);
-  if (temp_dir) fs::remove_all(dir);
-  model->eval();
+  lmlab::labs::trained_lm trained = lmlab::labs::train_and_reload(ctx, in::corpus_task_json(task), "sae_lm");
+  const lab::run_result res = trained.result;
+  const lmlab::tasks::dataset& ds = trained.ds;
+  auto& model = trained.model;
 
   std::int64_t C = 0;
   const std::vector<double> X = in::hook_rows(*model, rows_tensor(ds.train, task.sae_windows, false), task.hook, &C);

@@ -1,12 +1,10 @@
-// The ridge-classifier probe (probe.hpp fit_ridge): the closed form against hand values, and
-// with the Hewitt & Liang control task the same three cases as the logistic probe: a planted
-// feature is selective, independent labels are not, a type-only representation is not.
+// The ridge-classifier probe (probe.hpp fit_ridge): the closed form against hand values and its
+// errors. With the control task it runs the logistic probe's three cases (test_probe.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "core/error.hpp"
-#include "core/rng.hpp"
 #include "interp/probe.hpp"
 
 using namespace lmlab;
@@ -37,51 +35,6 @@ TEST(ridge_probe, two_features_solve_the_normal_equations) {
   EXPECT_NEAR(m.w[2], w, 1e-12);
   EXPECT_NEAR(m.w[3], w, 1e-12);
   EXPECT_NEAR(m.w[0], -w, 1e-12);
-}
-
-namespace {
-struct data {
-  std::vector<double> X;
-  std::vector<int> y;
-  std::vector<std::int64_t> types;
-};
-data make(std::size_t N, std::size_t D, bool planted, std::uint64_t seed) {
-  data d;
-  rng r(seed);
-  for (std::size_t i = 0; i < N; ++i) {
-    const int y = static_cast<int>(r.below(2));
-    d.y.push_back(y);
-    d.types.push_back(static_cast<std::int64_t>(r.below(100)));
-    for (std::size_t k = 0; k < D; ++k) d.X.push_back(r.normal() + (planted && k == 0 ? (y ? 2.0 : -2.0) : 0.0));
-  }
-  return d;
-}
-}  // namespace
-
-TEST(ridge_probe, control_task_separates_planted_from_independent_and_type_only) {
-  const interp::probe_options o{.kind = probe_kind::ridge, .l2 = 1e-2, .seed = 3};
-  const auto p = make(400, 8, true, 1);
-  const auto rp = interp::probe_with_control(p.X, 8, p.y, p.types, o);
-  EXPECT_GT(rp.task_acc.estimate, 0.9);
-  EXPECT_GT(rp.selectivity.lo, 0.25);
-  EXPECT_GT(rp.weights[8] - rp.weights[0], 0.1);  // class 1 reads feature 0 upwards
-  const auto n = make(400, 8, false, 2);
-  const auto rn = interp::probe_with_control(n.X, 8, n.y, n.types, o);
-  EXPECT_LT(rn.selectivity.lo, 0.0);
-  EXPECT_GT(rn.selectivity.hi, 0.0);
-  // One-hot types with type-determined labels: both tasks memorised, selectivity ~ 0.
-  data t;
-  rng r(5);
-  for (std::size_t i = 0; i < 300; ++i) {
-    const auto ty = static_cast<std::int64_t>(r.below(10));
-    t.types.push_back(ty);
-    t.y.push_back(static_cast<int>(ty % 2));
-    for (std::int64_t k = 0; k < 10; ++k) t.X.push_back(k == ty ? 1.0 : 0.0);
-  }
-  const auto rt = interp::probe_with_control(t.X, 10, t.y, t.types, {.kind = probe_kind::ridge, .l2 = 1e-2, .seed = 1});
-  EXPECT_GT(rt.task_acc.estimate, 0.95);
-  EXPECT_GT(rt.control_acc.estimate, 0.95);
-  EXPECT_LT(std::abs(rt.selectivity.estimate), 0.05);
 }
 
 TEST(ridge_probe, bad_kind_and_l2_are_errors) {
