@@ -372,9 +372,9 @@ void save_probe_direction(const std::string& file, const std::string& hook, cons
 }
 
 void add_probe(CLI::App& parent) {
-  auto* s = parent.add_subcommand("probe", "Logistic probe on a hook's activations, with a control task (selectivity)");
+  auto* s = parent.add_subcommand("probe", "Logistic or ridge probe on a hook's activations, with a control task (selectivity)");
   struct opts {
-    std::string ckpt, hook, examples, out = "text", save;
+    std::string ckpt, hook, examples, out = "text", save, kind = "logistic";
     std::int64_t position = -1;
     bool ids = true;
     in::probe_options p;
@@ -386,11 +386,13 @@ void add_probe(CLI::App& parent) {
   s->add_option("--position", o->position, "position probed; negative counts from the end")->capture_default_str();
   s->add_option("--test-fraction", o->p.test_fraction, "held-out examples")->capture_default_str();
   s->add_option("--l2", o->p.l2, "L2 penalty on the standardised weights")->capture_default_str();
+  s->add_option("--kind", o->kind, "logistic (L-BFGS) or ridge (least squares on one-hot labels, closed form)")->capture_default_str();
   s->add_option("--seed", o->p.seed, "split, control labels and bootstrap")->capture_default_str();
   s->add_option("--save-direction", o->save, "write the probe direction (two classes: W[1] - W[0]) as tensor direction, and the difference of class means as mean_diff, for `interp steer`");
   add_output(s, o->out);
   s->callback([o] {
     const auto f = lmlab::parse_table_format(o->out);
+    o->p.kind = in::parse_probe_kind(o->kind);
     auto m = open_model(o->ckpt);
     in::match_hooks(*m.ck.model, o->hook);
     const auto ex = read_probe_examples(o->examples, m.vocab());

@@ -147,7 +147,7 @@ probe_result probe_with_control(const std::vector<double>& X, std::size_t D, con
     std::vector<int> ys;
     subset(train_idx, lab, xs, ys);
     const int classes = std::max(2, *std::max_element(lab.begin(), lab.end()) + 1);
-    logistic_model m = fit_logistic(xs, D, ys, classes, opt);
+    logistic_model m = opt.kind == probe_kind::ridge ? fit_ridge(xs, D, ys, classes, opt) : fit_logistic(xs, D, ys, classes, opt);
     if (train_acc) {
       double c = 0;
       for (std::size_t i = 0; i < ys.size(); ++i) c += m.predict(xs.data() + i * D) == ys[i];

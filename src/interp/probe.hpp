@@ -1,6 +1,7 @@
 // Linear probes with a control task: multinomial logistic regression (L2, features
-// standardised on the training split, fitted by L-BFGS from Debian's liblbfgs) on activation
-// vectors, with a train/test split by example, a control task and bootstrap intervals.
+// standardised on the training split, fitted by L-BFGS from Debian's liblbfgs) or a ridge
+// classifier (least squares on one-hot labels with an L2 penalty, closed form; ridge.cpp) on
+// activation vectors, with a train/test split by example, a control task and bootstrap intervals.
 // ref: Hewitt & Liang 2019, "Designing and Interpreting Probes with Control Tasks", sec. 2-3:
 // the control task gives every word *type* a label drawn once at random from the empirical
 // label distribution, so only a probe that memorises types can solve it;
@@ -9,13 +10,18 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "analysis/stats.hpp"
 
 namespace lmlab::interp {
 
+enum class probe_kind { logistic, ridge };
+probe_kind parse_probe_kind(const std::string& s);  // "logistic" | "ridge"; error names the value
+
 struct probe_options {
+  probe_kind kind = probe_kind::logistic;
   double test_fraction = 0.3;
   double l2 = 1e-3;           // on the mean loss, weights only (not the biases)
   int max_iterations = 500;
@@ -43,6 +49,13 @@ struct logistic_model {
 // X (N, D) row-major; labels in [0, classes).
 logistic_model fit_logistic(const std::vector<double>& X, std::size_t D, const std::vector<int>& y, int classes,
                             const probe_options& opt = {});
+
+// ref: the ridge classifier (Hoerl & Kennard 1970; scikit-learn's RidgeClassifier): on features
+// standardised over these examples, W minimises (1/2N) ||Z W + 1 b - Y||^2 + (l2/2) ||W||^2 with
+// Y the one-hot labels (b = the label frequencies, as Z is centred), solved by Cholesky; predict
+// is the argmax of W x + b, as for the logistic model. Returned in the original feature space.
+logistic_model fit_ridge(const std::vector<double>& X, std::size_t D, const std::vector<int>& y, int classes,
+                         const probe_options& opt = {});
 
 // X (N, D) row-major, labels y (N) in [0, classes), types (N) (e.g. the token id at the probed
 // position) for the control task. The split is by example (a random permutation from seed).

@@ -13,11 +13,21 @@ namespace lmlab::interp {
 sae_kind parse_sae_kind(const std::string& s) {
   if (s == "l1") return sae_kind::l1;
   if (s == "topk") return sae_kind::topk;
-  throw error(fmt::format("sae: kind '{}' is not known", s), "use l1 or topk");
+  if (s == "batchtopk") return sae_kind::batchtopk;
+  throw error(fmt::format("sae: kind '{}' is not known", s), "use l1, topk or batchtopk");
+}
+
+const char* sae_kind_name(sae_kind k) {
+  switch (k) {
+    case sae_kind::l1: return "l1";
+    case sae_kind::topk: return "topk";
+    case sae_kind::batchtopk: return "batchtopk";
+  }
+  return "?";
 }
 
 namespace {
-// Pre-activations pre (d_sae) of x, then the activation in place.
+// Pre-activations pre (d_sae) of x.
 void encode_pre(const sae& s, const double* x, double* pre) {
   const auto D = static_cast<std::size_t>(s.d_in);
   for (std::int64_t j = 0; j < s.d_sae; ++j) {
@@ -28,8 +38,13 @@ void encode_pre(const sae& s, const double* x, double* pre) {
   }
 }
 
+// One row's activation at inference (batchtopk: the JumpReLU with its threshold).
 void activate(const sae& s, const double* pre, double* f) {
   const auto M = static_cast<std::size_t>(s.d_sae);
+  if (s.kind == sae_kind::batchtopk) {
+    for (std::size_t j = 0; j < M; ++j) f[j] = pre[j] > s.threshold && pre[j] > 0 ? pre[j] : 0.0;
+    return;
+  }
   if (s.kind == sae_kind::l1 || s.k >= s.d_sae) {
     for (std::size_t j = 0; j < M; ++j) f[j] = std::max(0.0, pre[j]);
     return;
@@ -43,6 +58,28 @@ void activate(const sae& s, const double* pre, double* f) {
   for (std::int64_t q = 0; q < s.k; ++q) f[idx[static_cast<std::size_t>(q)]] = std::max(0.0, pre[idx[static_cast<std::size_t>(q)]]);
 }
 }  // namespace
+
+void sae::pre_activations(const double* x, double* pre) const { encode_pre(*this, x, pre); }
+
+void sae::encode_batch(const double* X, std::int64_t B, double* F) const {
+  const auto D = static_cast<std::size_t>(d_in), M = static_cast<std::size_t>(d_sae);
+  if (kind != sae_kind::batchtopk) {
+    for (std::int64_t b = 0; b < B; ++b) encode(X + static_cast<std::size_t>(b) * D, F + static_cast<std::size_t>(b) * M);
+    return;
+  }
+  // ref: Bussmann et al. 2024 sec. 3: the B k largest pre-activations of the whole batch (ties:
+  // the lower flat index), then ReLU.
+  const std::size_t n = static_cast<std::size_t>(B) * M;
+  std::vector<double> pre(n);
+  for (std::int64_t b = 0; b < B; ++b) encode_pre(*this, X + static_cast<std::size_t>(b) * D, pre.data() + static_cast<std::size_t>(b) * M);
+  const std::size_t keep = std::min(n, static_cast<std::size_t>(B * k));
+  std::vector<std::size_t> idx(n);
+  std::iota(idx.begin(), idx.end(), std::size_t{0});
+  auto before = [&](std::size_t a, std::size_t c) { return pre[a] != pre[c] ? pre[a] > pre[c] : a < c; };
+  if (keep < n) std::nth_element(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(keep), idx.end(), before);
+  std::fill(F, F + n, 0.0);
+  for (std::size_t q = 0; q < keep; ++q) F[idx[q]] = std::max(0.0, pre[idx[q]]);
+}
 
 void sae::encode(const double* x, double* f) const {
   std::vector<double> pre(static_cast<std::size_t>(d_sae));
@@ -72,19 +109,20 @@ void sae::normalise_decoder() {
   }
 }
 
-double sae_loss(const sae& s, const std::vector<double>& X, std::int64_t B, double l1, std::vector<double>* grad) {
+double sae_loss(const sae& s, const std::vector<double>& X, std::int64_t B, double l1, std::vector<double>* grad,
+                std::vector<double>* codes) {
   const auto D = static_cast<std::size_t>(s.d_in), M = static_cast<std::size_t>(s.d_sae);
   LMLAB_CHECK(X.size() == static_cast<std::size_t>(B) * D && B > 0, "sae: {} values for {} rows of {}", X.size(), B, D);
   const std::size_t n_enc = M * D, off_benc = n_enc, off_dec = off_benc + M, off_bdec = off_dec + M * D;
   if (grad) grad->assign(off_bdec + D, 0.0);
-  std::vector<double> pre(M), f(M), xh(D), e(D), df(M);
+  std::vector<double> F(static_cast<std::size_t>(B) * M), xh(D), e(D), df(M);
+  s.encode_batch(X.data(), B, F.data());
   double loss = 0;
   const double inv_b = 1.0 / static_cast<double>(B);
   for (std::int64_t b = 0; b < B; ++b) {
     const double* x = X.data() + static_cast<std::size_t>(b) * D;
-    encode_pre(s, x, pre.data());
-    activate(s, pre.data(), f.data());
-    s.decode(f.data(), xh.data());
+    const double* f = F.data() + static_cast<std::size_t>(b) * M;
+    s.decode(f, xh.data());
     for (std::size_t i = 0; i < D; ++i) {
       e[i] = xh[i] - x[i];
       loss += e[i] * e[i] * inv_b;
@@ -129,14 +167,14 @@ double sae_loss(const sae& s, const std::vector<double>& X, std::int64_t B, doub
       }
     }
   }
+  if (codes) *codes = std::move(F);
   return loss;
 }
 
-sae train_sae(const std::vector<double>& X, std::int64_t N, const sae_config& c) {
-  LMLAB_CHECK(c.d_in >= 1 && c.d_sae >= 1, "sae: d_in {} and d_sae {} must be positive", c.d_in, c.d_sae);
-  LMLAB_CHECK(N >= 1 && X.size() == static_cast<std::size_t>(N * c.d_in), "sae: {} values for {} rows of {}", X.size(), N, c.d_in);
-  LMLAB_CHECK(c.kind != sae_kind::topk || (c.k >= 1 && c.k <= c.d_sae), "sae: k = {} must lie in [1, d_sae = {}]", c.k, c.d_sae);
-  LMLAB_CHECK(c.steps >= 1 && c.batch >= 1 && c.lr > 0, "sae: steps, batch and lr must be positive");
+namespace {
+// Gao et al. sec. 2.1's initialisation: random unit decoder rows, W_enc = W_dec^T, b_dec the
+// data mean.
+sae init_sae(const std::vector<double>& X, std::int64_t N, const sae_config& c) {
   const auto D = static_cast<std::size_t>(c.d_in), M = static_cast<std::size_t>(c.d_sae);
   sae s;
   s.kind = c.kind;
@@ -147,37 +185,74 @@ sae train_sae(const std::vector<double>& X, std::int64_t N, const sae_config& c)
   s.W_dec.resize(M * D);
   for (auto& w : s.W_dec) w = init.normal();
   s.normalise_decoder();
-  s.W_enc.resize(M * D);
-  for (std::size_t j = 0; j < M; ++j)
-    for (std::size_t i = 0; i < D; ++i) s.W_enc[j * D + i] = s.W_dec[j * D + i];
+  s.W_enc = s.W_dec;
   s.b_enc.assign(M, 0.0);
   s.b_dec.assign(D, 0.0);
   for (std::int64_t n = 0; n < N; ++n)
     for (std::size_t i = 0; i < D; ++i) s.b_dec[i] += X[static_cast<std::size_t>(n) * D + i] / static_cast<double>(N);
+  return s;
+}
+
+// The AuxK term of one step (Gao et al. sec. A.2): adds aux_coef x its gradient to g, with
+// E = x - x_hat from the step's codes held fixed. Returns the auxiliary loss (0: no dead latent).
+double add_aux(const sae& s, const std::vector<double>& batch, std::int64_t B, const std::vector<double>& F,
+               const std::vector<std::uint8_t>& dead, const sae_config& c, std::vector<double>& g) {
+  if (std::find(dead.begin(), dead.end(), std::uint8_t{1}) == dead.end()) return 0.0;
+  const auto D = static_cast<std::size_t>(s.d_in), M = static_cast<std::size_t>(s.d_sae);
+  std::vector<double> E(batch.size()), xh(D), ga;
+  for (std::int64_t b = 0; b < B; ++b) {
+    s.decode(F.data() + static_cast<std::size_t>(b) * M, xh.data());
+    for (std::size_t i = 0; i < D; ++i) E[static_cast<std::size_t>(b) * D + i] = batch[static_cast<std::size_t>(b) * D + i] - xh[i];
+  }
+  const std::int64_t k_aux = c.k_aux > 0 ? c.k_aux : std::max<std::int64_t>(1, c.d_in / 2);
+  const double aux = sae_aux_loss(s, batch, E, B, dead, k_aux, &ga);
+  for (std::size_t p = 0; p < g.size(); ++p) g[p] += c.aux_coef * ga[p];
+  return aux;
+}
+}  // namespace
+
+sae train_sae(const std::vector<double>& X, std::int64_t N, const sae_config& c) {
+  LMLAB_CHECK(c.d_in >= 1 && c.d_sae >= 1, "sae: d_in {} and d_sae {} must be positive", c.d_in, c.d_sae);
+  LMLAB_CHECK(N >= 1 && X.size() == static_cast<std::size_t>(N * c.d_in), "sae: {} values for {} rows of {}", X.size(), N, c.d_in);
+  LMLAB_CHECK(c.kind == sae_kind::l1 || (c.k >= 1 && c.k <= c.d_sae), "sae: k = {} must lie in [1, d_sae = {}]", c.k, c.d_sae);
+  LMLAB_CHECK(c.steps >= 1 && c.batch >= 1 && c.lr > 0, "sae: steps, batch and lr must be positive");
+  LMLAB_CHECK(c.aux_coef >= 0 && c.dead_steps >= 1, "sae: aux_coef {} must be >= 0 and dead_steps {} >= 1", c.aux_coef, c.dead_steps);
+  const auto D = static_cast<std::size_t>(c.d_in), M = static_cast<std::size_t>(c.d_sae);
+  sae s = init_sae(X, N, c);
   const std::size_t P = 2 * M * D + M + D;
-  std::vector<double> mo(P, 0.0), v(P, 0.0), g, batch(static_cast<std::size_t>(c.batch) * D);
+  std::vector<double> mo(P, 0.0), v(P, 0.0), g, F, batch(static_cast<std::size_t>(c.batch) * D);
+  std::vector<std::int64_t> last_fired(M, 0);
+  std::vector<std::uint8_t> dead(M, 0);
   const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
   rng draw(c.seed, 0x62617463ull);
-  auto param = [&](std::size_t p) -> double& {
-    if (p < M * D) return s.W_enc[p];
-    p -= M * D;
-    if (p < M) return s.b_enc[p];
-    p -= M;
-    if (p < M * D) return s.W_dec[p];
-    return s.b_dec[p - M * D];
-  };
+  double* const blocks[4] = {s.W_enc.data(), s.b_enc.data(), s.W_dec.data(), s.b_dec.data()};
+  const std::size_t sizes[4] = {M * D, M, M * D, D};
+  bool have_threshold = false;
   for (std::int64_t step = 1; step <= c.steps; ++step) {
     for (std::int64_t b = 0; b < c.batch; ++b) {
       const auto row = static_cast<std::size_t>(draw.below(static_cast<std::uint64_t>(N)));
       std::copy_n(X.begin() + static_cast<std::ptrdiff_t>(row * D), D, batch.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(b) * D));
     }
-    sae_loss(s, batch, c.batch, c.kind == sae_kind::l1 ? c.l1 : 0.0, &g);
-    const double c1 = 1 - std::pow(b1, static_cast<double>(step)), c2 = 1 - std::pow(b2, static_cast<double>(step));
-    for (std::size_t p = 0; p < P; ++p) {
-      mo[p] = b1 * mo[p] + (1 - b1) * g[p];
-      v[p] = b2 * v[p] + (1 - b2) * g[p] * g[p];
-      param(p) -= c.lr * (mo[p] / c1) / (std::sqrt(v[p] / c2) + eps);
+    sae_loss(s, batch, c.batch, c.kind == sae_kind::l1 ? c.l1 : 0.0, &g, &F);
+    if (c.aux_coef > 0) {
+      for (std::size_t j = 0; j < M; ++j) dead[j] = step - last_fired[j] > c.dead_steps;
+      add_aux(s, batch, c.batch, F, dead, c, g);
     }
+    double min_kept = INFINITY;
+    for (std::size_t q = 0; q < F.size(); ++q)
+      if (F[q] > 0) last_fired[q % M] = step, min_kept = std::min(min_kept, F[q]);
+    // ref: Bussmann et al. sec. 3: theta estimated from the smallest kept activation per batch.
+    if (c.kind == sae_kind::batchtopk && std::isfinite(min_kept)) {
+      s.threshold = have_threshold ? 0.99 * s.threshold + 0.01 * min_kept : min_kept;
+      have_threshold = true;
+    }
+    const double c1 = 1 - std::pow(b1, static_cast<double>(step)), c2 = 1 - std::pow(b2, static_cast<double>(step));
+    for (std::size_t blk = 0, p = 0; blk < 4; ++blk)
+      for (std::size_t q = 0; q < sizes[blk]; ++q, ++p) {
+        mo[p] = b1 * mo[p] + (1 - b1) * g[p];
+        v[p] = b2 * v[p] + (1 - b2) * g[p] * g[p];
+        blocks[blk][q] -= c.lr * (mo[p] / c1) / (std::sqrt(v[p] / c2) + eps);
+      }
     s.normalise_decoder();
   }
   return s;
@@ -314,9 +389,9 @@ const tasks::param_table<sae_task>& sae_params() {
         .add("d", &sae_task::d, "dimensions they are packed into", 1, 1 << 16)
         .add("mean_active", &sae_task::mean_active, "expected active features per sample", 1e-6, 1e6)
         .add("skew", &sae_task::skew, "frequency skew: p_i proportional to (i + 1)^-skew", 0, 10)
-        .add("kind", &sae_task::kind, "SAE kind", -INFINITY, INFINITY, {"l1", "topk"})
+        .add("kind", &sae_task::kind, "SAE kind", -INFINITY, INFINITY, {"l1", "topk", "batchtopk"})
         .add("d_sae", &sae_task::d_sae, "latents", 1, 1 << 16)
-        .add("k", &sae_task::k, "active latents (topk)", 1, 1 << 16)
+        .add("k", &sae_task::k, "active latents (topk; batchtopk on average)", 1, 1 << 16)
         .add("l1", &sae_task::l1, "L1 coefficient (l1)", 0, 1e6)
         .add("steps", &sae_task::steps, "Adam steps", 1, 1e7)
         .add("batch", &sae_task::batch, "samples per step", 1, 1 << 20)
@@ -330,7 +405,7 @@ const tasks::param_table<sae_task>& sae_params() {
 }  // namespace
 
 void check(const sae_task& t) {
-  if (t.kind == "topk" && t.k > t.d_sae) throw tasks::param_error("k", fmt::format("sae_synthetic: k = {} exceeds d_sae = {}", t.k, t.d_sae));
+  if (t.kind != "l1" && t.k > t.d_sae) throw tasks::param_error("k", fmt::format("sae_synthetic: k = {} exceeds d_sae = {}", t.k, t.d_sae));
   if (t.mean_active > static_cast<double>(t.n_features))
     throw tasks::param_error("mean_active", fmt::format("sae_synthetic: mean_active {} exceeds n_features {}", t.mean_active, t.n_features));
 }

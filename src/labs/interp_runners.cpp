@@ -11,15 +11,14 @@
 // clean into corrupted runs over (depth, position). Here, not in interp, because interp sits
 // below lab.
 // Not for: the toy models of superposition (tms_runner.cpp), the `lmlab interp` verbs.
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <string>
 
 #include "labs/labs.hpp"
+#include "labs/trained_lm.hpp"
 
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
@@ -34,7 +33,6 @@
 #include "models/lm.hpp"
 #include "store/results_store.hpp"
 #include "tasks/registry.hpp"
-#include "train/checkpoint.hpp"
 #include "train/optim.hpp"
 #include "train/trainer.hpp"
 
@@ -169,21 +167,12 @@ void log_carry_patching(models::causal_lm& model, const lmlab::tasks::dataset& d
 }
 
 lab::run_result run_carry(const lab::run_context& ctx) {
-  namespace fs = std::filesystem;
   const in::carry_task task = in::read_carry_task(ctx.config.at("task"));
-  nlohmann::json train_cfg = ctx.config;
-  train_cfg["task"] = in::arithmetic_task_json(task);
-  // Train (or resume) exactly as the default runner; keep the checkpoint to reload.
-  fs::path dir = ctx.dir;
-  const bool temp_dir = dir.empty();
-  if (temp_dir) dir = fs::temp_directory_path() / fmt::format("lmlab_carry_{}_{}", ::getpid(), ctx.seed);
-  lab::run_result res = lab::train_and_evaluate(train_cfg, ctx.seed, dir, ctx.db ? ctx.db->path() : fs::path(), ctx.store_run,
-                                                ctx.progress);
-  const lmlab::tasks::dataset ds = lmlab::tasks::build_task(train_cfg["task"], ctx.seed);
-  auto model = models::make_model(lab::run_model_config(ctx.config.at("model"), ds), ctx.seed);
-  train::load_weights(dir / "checkpoint", *model);
-  if (temp_dir) fs::remove_all(dir);
-  model->eval();
+  // Train (or resume) exactly as the default runner, then reload the checkpoint.
+  lmlab::labs::trained_lm trained = lmlab::labs::train_and_reload(ctx, in::arithmetic_task_json(task), "carry");
+  const lab::run_result res = trained.result;
+  const lmlab::tasks::dataset& ds = trained.ds;
+  auto& model = trained.model;
 
   auto eval = [&](const std::string& slice, const char* metric, double v, std::int64_t n) { ctx.log_eval(slice, metric, v, n); };
   auto metric = [&](const char* name, double v) { ctx.log_metric(res.steps, name, v); };

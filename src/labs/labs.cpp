@@ -20,6 +20,7 @@ void register_all_labs() {
     datalab::register_datalab();
     register_lm_length();  // posenc_lm.toml: LM perplexity against evaluation length
     vlm::register_clip_real();  // vlm_clip_*.toml: CLIP on Fashion-MNIST and Noto emoji (src/vlm/real_clip.hpp)
+    register_sae_lm();     // sae_lm.toml: SAEs on a character LM, with the CE-loss score
     return true;
   }();
   (void)done;

@@ -13,5 +13,7 @@ void register_all_labs();
 void register_tms();
 // interp's runners that train a model: induction-head formation (interp_runners.cpp).
 void register_interp();
+// interp's SAEs on a character LM's activations: the "sae_lm" task (sae_lm_runner.cpp).
+void register_sae_lm();
 
 }  // namespace lmlab::labs

@@ -171,3 +171,18 @@ instances = 1
   EXPECT_NE(e.output.find("task.sparsty"), std::string::npos) << e.output;
   EXPECT_NE(e.output.find("did you mean 'sparsity'"), std::string::npos) << e.output;
 }
+
+TEST(interp_cli, ridge_probe_runs_and_a_bad_kind_is_an_error) {
+  fixture fx;
+  std::string tsv;
+  for (int i = 0; i < 40; ++i) tsv += std::string(i % 2 ? "yes" : "no") + "\t" + std::to_string(i % 11) + " 3 " + std::to_string(i % 7) + "\n";
+  const std::string file = fx.write("r.tsv", tsv);
+  auto r = run_lmlab({"interp", "probe", fx.ckpt("A"), "--hook", "blocks.*.hook_resid_post", "--examples", file, "--kind", "ridge", "-o", "csv"});
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("hook,position,classes,train,test,train_acc,task_acc,control_acc,selectivity\nblocks.0.hook_resid_post,", 0), 0u)
+      << r.output;
+  EXPECT_NE(r.output.find("\nblocks.1.hook_resid_post,"), std::string::npos) << r.output;
+  r = run_lmlab({"interp", "probe", fx.ckpt("A"), "--hook", "blocks.0.hook_resid_post", "--examples", file, "--kind", "svm"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.output.find("error: probe: kind 'svm' is not known\nhint: use logistic or ridge"), std::string::npos) << r.output;
+}

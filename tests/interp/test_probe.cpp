@@ -1,5 +1,5 @@
-// Logistic probes with a control task (Hewitt & Liang 2019): a planted linear feature gives
-// high selectivity; labels independent of the features give selectivity near 0; a
+// Linear probes (logistic and ridge) with a control task (Hewitt & Liang 2019): a planted linear
+// feature gives high selectivity; labels independent of the features give selectivity near 0; a
 // representation that encodes only the word type gives high control accuracy (low selectivity).
 #include <gtest/gtest.h>
 
@@ -33,11 +33,13 @@ data make(std::size_t N, std::size_t D, bool planted, std::uint64_t seed) {
   return d;
 }
 
+class probe_kinds : public ::testing::TestWithParam<interp::probe_kind> {};
+
 }  // namespace
 
-TEST(probe, a_planted_feature_gives_high_selectivity) {
+TEST_P(probe_kinds, a_planted_feature_gives_high_selectivity) {
   const auto d = make(400, 8, true, 1);
-  const auto r = interp::probe_with_control(d.X, 8, d.y, d.types, {.seed = 3});
+  const auto r = interp::probe_with_control(d.X, 8, d.y, d.types, {.kind = GetParam(), .seed = 3});
   EXPECT_EQ(r.n_test, 120u);
   EXPECT_GT(r.task_acc.estimate, 0.9);
   EXPECT_LT(r.control_acc.estimate, 0.65);
@@ -49,16 +51,16 @@ TEST(probe, a_planted_feature_gives_high_selectivity) {
   EXPECT_GT(w0, 5 * rest);
 }
 
-TEST(probe, labels_independent_of_the_features_give_selectivity_near_zero) {
+TEST_P(probe_kinds, labels_independent_of_the_features_give_selectivity_near_zero) {
   const auto d = make(400, 8, false, 2);
-  const auto r = interp::probe_with_control(d.X, 8, d.y, d.types, {.seed = 3});
+  const auto r = interp::probe_with_control(d.X, 8, d.y, d.types, {.kind = GetParam(), .seed = 3});
   EXPECT_NEAR(r.task_acc.estimate, 0.5, 0.12);
   EXPECT_NEAR(r.selectivity.estimate, 0.0, 0.12);
   EXPECT_LT(r.selectivity.lo, 0.0);
   EXPECT_GT(r.selectivity.hi, 0.0);
 }
 
-TEST(probe, a_representation_of_the_type_alone_is_not_selective) {
+TEST_P(probe_kinds, a_representation_of_the_type_alone_is_not_selective) {
   // Features one-hot in the type (10 types); labels a function of the type. Both the task and
   // the control task are solved by memorising types, so selectivity is low.
   data d;
@@ -69,11 +71,13 @@ TEST(probe, a_representation_of_the_type_alone_is_not_selective) {
     d.y.push_back(static_cast<int>(t % 2));
     for (std::int64_t k = 0; k < 10; ++k) d.X.push_back(k == t ? 1.0 : 0.0);
   }
-  const auto res = interp::probe_with_control(d.X, 10, d.y, d.types, {.seed = 1});
+  const auto res = interp::probe_with_control(d.X, 10, d.y, d.types, {.kind = GetParam(), .seed = 1});
   EXPECT_GT(res.task_acc.estimate, 0.95);
   EXPECT_GT(res.control_acc.estimate, 0.95);
   EXPECT_LT(std::abs(res.selectivity.estimate), 0.05);
 }
+
+INSTANTIATE_TEST_SUITE_P(kinds, probe_kinds, ::testing::Values(interp::probe_kind::logistic, interp::probe_kind::ridge));
 
 TEST(probe, bad_inputs_are_errors_naming_the_problem) {
   try {

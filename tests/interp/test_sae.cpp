@@ -93,7 +93,7 @@ TEST(sae, gradients_match_finite_differences) {
 }
 
 TEST(sae, errors_name_the_bad_value) {
-  EXPECT_THROW(parse_sae_kind("batchtopk"), lmlab::error);
+  EXPECT_THROW(parse_sae_kind("gated"), lmlab::error);
   sae_config c;
   c.d_in = 2;
   c.d_sae = 3;
