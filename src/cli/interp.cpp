@@ -524,7 +524,10 @@ void add_logit_lens(CLI::App& parent) {
     std::vector<std::string> cols = {"layer", "top"};
     if (a >= 0) cols.insert(cols.end(), {"p_answer", "rank_answer"});
     lmlab::table t(cols);
-    const auto show = [&](std::int32_t id) { return m.tok ? m.tok->decode(std::span<const std::int32_t>(&id, 1)) : std::to_string(id); };
+    const auto& model = m;  // a lambda may not capture a structured binding before C++20 in clang 14
+    const auto show = [&](std::int32_t id) {
+      return model.tok ? model.tok->decode(std::span<const std::int32_t>(&id, 1)) : std::to_string(id);
+    };
     for (const auto& [name, logits] : in::logit_lens(*m.ck.model, ids)) {
       // Softmax of row 0's last position.
       const std::int64_t T = logits.size(1), V = logits.size(2);
