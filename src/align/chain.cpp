@@ -135,7 +135,10 @@ const tasks::param_table<prm_config>& prm_params() {
         .add("eval_samples", &C::eval_samples, "held-out solutions for rm_auc", 2, 1e7)
         .add("prompts", &C::prompts, "test prompts reranked", 1, 1e6)
         .add("pool", &C::pool, "samples per test prompt = the largest n (a power of 2)", 2, 65536)
-        .add("votes", &C::votes, "Monte Carlo subsets per n for the majority-vote baseline", 1, 1e6);
+        .add("votes", &C::votes, "Monte Carlo subsets per n for the majority-vote baseline", 1, 1e6)
+        .add("rerank", &C::rerank,
+             "which samples a reward model may pick: well_formed (a final answer can be read off, as for majority voting) or all",
+             -inf, inf, {"well_formed", "all"});
     return p;
   }();
   return t;
@@ -376,6 +379,8 @@ test_pools draw_test_pools(reward_model& rm, models::causal_lm& ref, const chain
       pro.push_back(l.labels.process_ok() ? 1.0 : 0.0);
       ans.push_back(final_answer(env, l));
       pl.response_id.push_back(ids.emplace(y, static_cast<std::int64_t>(ids.size())).first->second);
+      // A malformed sample ranks below every well-formed one (its final answer cannot be read).
+      if (c.rerank == "well_formed" && !l.labels.well_formed) pl.proxy[pl.response_id.size() - 1] = -1e9;
     }
     pl.gold = cor;
     tp.pools.push_back(std::move(pl));
@@ -499,8 +504,14 @@ lab::run_result run_prm(const lab::run_context& ctx) {
   const auto held = sample_labelled(*ref, env, c.eval_samples, eval_rng);
   const double auc = held_out_auc(rm, env, held, c.supervision);
   out.metric("rm_auc", auc);
-  out.say(fmt::format("{} reward model: held-out AUC {:.3f}, final BCE {:.3f}; reference accuracy {:.3f}, all steps right {:.3f}",
-                      c.supervision, auc, last_loss, ref_correct / Ntr, ref_process / Ntr));
+  // The same AUC on (up to eval_samples of) the training solutions: fit vs generalisation.
+  const std::vector<labelled> seen(train.begin(), train.begin() + std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(train.size()),
+                                                                                            static_cast<std::ptrdiff_t>(c.eval_samples)));
+  const double train_auc = held_out_auc(rm, env, seen, c.supervision);
+  out.metric("rm_train_auc", train_auc);
+  out.say(fmt::format("{} reward model: held-out AUC {:.3f} (training solutions {:.3f}), final BCE {:.3f}; reference accuracy "
+                      "{:.3f}, all steps right {:.3f}",
+                      c.supervision, auc, train_auc, last_loss, ref_correct / Ntr, ref_process / Ntr));
 
   // Reranking: a pool of samples per test prompt; best-of-n by the reward model for every n.
   const test_pools tp = draw_test_pools(rm, *ref, env, c, ctx.seed);

@@ -87,6 +87,9 @@ struct prm_config {
   std::int64_t rm_samples = 2000;       // labelled reference solutions the reward model trains on
   std::int64_t eval_samples = 400;      // held-out solutions for rm_auc
   std::int64_t prompts = 32, pool = 256, votes = 200;
+  // Reranking sees only well-formed samples (a final answer can be read off), as majority
+  // voting does; "all" lets a reward model pick malformed ones too.
+  std::string rerank = "well_formed";
 };
 const tasks::param_table<prm_config>& prm_params();
 

@@ -62,6 +62,8 @@ const tasks::param_table<overopt_config>& overopt_params() {
         .add("length_bias", &C::length_bias, "share of pairs (of unequal length) labelled 'the longer is better'", 0, 1)
         .add("sycophancy_bias", &C::sycophancy_bias, "share of pairs labelled 'agrees with the stated opinion is better'", 0, 1)
         .add("keyword_bias", &C::keyword_bias, "share of pairs labelled 'contains the keyword is better'", 0, 1)
+        .add("sycophancy_pairs", &C::sycophancy_pairs,
+             "share of pairs with a wrong stated opinion replaced by (wrong claim, right answer) labelled 'the claim is better'", 0, 1)
         .add("ensemble", &C::ensemble, "proxy reward models (seeds) in the ensemble", 1, 64)
         .add("ensemble_rule", &C::ensemble_rule, "how the ensemble's scores combine (Coste et al. 2024)", -inf, inf,
              {"mean", "worst", "uncertainty"})
@@ -93,8 +95,8 @@ void check(const overopt_config& c) {
                                                          c.policy_heads, c.policy_d_model));
   if (c.optimizer != "bon" && (c.reward == "format" || c.reward == "visible_test"))
     throw tasks::param_error("reward", fmt::format("align_overopt: reward: '{}' is only implemented for optimizer = \"bon\"", c.reward));
-  if ((c.sycophancy_bias > 0 || c.sycophancy_p != 0.2 || c.opinion_wrong_rate != 0.5) && !c.opinion)
-    throw tasks::param_error("opinion", "align_overopt: sycophancy_bias, sycophancy_p and opinion_wrong_rate need opinion = true");
+  if ((c.sycophancy_bias > 0 || c.sycophancy_pairs > 0 || c.sycophancy_p != 0.2 || c.opinion_wrong_rate != 0.5) && !c.opinion)
+    throw tasks::param_error("opinion", "align_overopt: sycophancy_bias, sycophancy_pairs, sycophancy_p and opinion_wrong_rate need opinion = true");
   if (c.keyword_bias > 0 && c.keyword_p == 0)
     throw tasks::param_error("keyword_p", "align_overopt: keyword_bias needs keyword_p > 0 (a reference that writes the keyword)");
   if (c.max_filler < c.style_cap)
@@ -180,13 +182,15 @@ setup build_setup(const lab::run_context& ctx, const sink& out) {
   if (s.cfg.optimizer == "bon" && s.cfg.reward != "proxy") return s;
   rng pair_rng(ctx.seed, 0xA11ull);
   s.pairs = make_pairs(*s.ref, *s.env, s.cfg.rm_pairs,
-                       {s.cfg.label_noise, s.cfg.length_bias, s.cfg.sycophancy_bias, s.cfg.keyword_bias}, pair_rng);
+                       {s.cfg.label_noise, s.cfg.length_bias, s.cfg.sycophancy_bias, s.cfg.keyword_bias, s.cfg.sycophancy_pairs},
+                       pair_rng);
   const auto& pairs = s.pairs;
   // The configured bias fractions (x axes of the report's plots) and the share of labels a bias
   // actually reversed against gold.
   out.metric("bias_length", s.cfg.length_bias);
   out.metric("bias_sycophancy", s.cfg.sycophancy_bias);
   out.metric("bias_keyword", s.cfg.keyword_bias);
+  out.metric("bias_sycophancy_pairs", s.cfg.sycophancy_pairs);
   double reversed = 0;
   for (const auto& p : pairs)
     reversed += p.biased && s.env->score(p.prompt, p.chosen).reward < s.env->score(p.prompt, p.rejected).reward ? 1.0 : 0.0;

@@ -52,6 +52,7 @@ struct overopt_config {
   double label_noise = 0;
   double length_bias = 0;  // share of pairs labelled "longer is better" instead of by gold
   double sycophancy_bias = 0, keyword_bias = 0;  // labeller biases (reward_model.hpp labeller)
+  double sycophancy_pairs = 0;  // labeller: share of wrong-opinion pairs made (claim > right answer)
   // proxy ensembles (Coste et al. 2024): `ensemble` members from different seeds on the same
   // pairs, combined by ensemble_rule: mean | worst (min) | uncertainty (mean - lambda var)
   std::int64_t ensemble = 1;
