@@ -34,6 +34,15 @@ void expect_close(const std::vector<double>& a, const std::vector<double>& b, do
   }
   EXPECT_LE(worst, 0.0) << what << ": worst element " << at << ": " << a[at] << " vs " << b[at];
 }
+// A briefly pretrained 1-layer reference (an untrained policy rarely writes a well-formed answer).
+std::unique_ptr<models::lm> small_reference(const arithmetic_env& env) {
+  policy_config pc;
+  pc.d_model = 16;
+  pc.n_layers = 1;
+  pc.n_heads = 2;
+  pc.steps = 150;
+  return pretrain_reference(env, pc, 4);
+}
 }  // namespace
 
 TEST(align_bt, loss_and_gradient_match_hand_values) {
@@ -336,12 +345,7 @@ TEST(align_pairs, sycophancy_and_keyword_biases_prefer_what_they_say) {
   arithmetic_env env(c);
   // An untrained policy rarely writes a well-formed answer: pairs come from a briefly
   // pretrained reference, as in the lab.
-  policy_config pc;
-  pc.d_model = 16;
-  pc.n_layers = 1;
-  pc.n_heads = 2;
-  pc.steps = 150;
-  auto ref = pretrain_reference(env, pc, 4);
+  auto ref = small_reference(env);
   rng r1(12), r2(12);
   const auto syc = make_pairs(*ref, env, 200, labeller{0.0, 0.0, 1.0, 0.0}, r1);
   const auto kw = make_pairs(*ref, env, 200, labeller{0.0, 0.0, 0.0, 1.0}, r2);
@@ -382,12 +386,7 @@ TEST(align_pairs, sycophancy_pairs_reverse_a_set_share_of_labels) {
   env_config c;
   c.opinion = true;
   arithmetic_env env(c);
-  policy_config pc;
-  pc.d_model = 16;
-  pc.n_layers = 1;
-  pc.n_heads = 2;
-  pc.steps = 150;
-  auto ref = pretrain_reference(env, pc, 4);
+  auto ref = small_reference(env);
   for (const double f : {0.0, 0.5, 1.0}) {
     labeller lab;
     lab.sycophancy_pairs = f;
