@@ -369,6 +369,10 @@ double held_out_auc(reward_model& rm, const chain_env& env, const std::vector<la
   return pairs > 0 ? wins / pairs : 0.5;
 }
 
+std::vector<labelled> first_n(const std::vector<labelled>& v, std::int64_t n) {
+  return {v.begin(), v.begin() + std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(v.size()), static_cast<std::ptrdiff_t>(n))};
+}
+
 // A pool of the reference policy's samples per test prompt, scored by the reward model, with
 // each sample's correctness, all-steps-right flag and final answer.
 struct test_pools {
@@ -523,9 +527,7 @@ lab::run_result run_prm(const lab::run_context& ctx) {
   const double auc = held_out_auc(rm, env, held, c.supervision, c.read_at);
   out.metric("rm_auc", auc);
   // The same AUC on (up to eval_samples of) the training solutions: fit vs generalisation.
-  const std::vector<labelled> seen(train.begin(), train.begin() + std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(train.size()),
-                                                                                            static_cast<std::ptrdiff_t>(c.eval_samples)));
-  const double train_auc = held_out_auc(rm, env, seen, c.supervision, c.read_at);
+  const double train_auc = held_out_auc(rm, env, first_n(train, c.eval_samples), c.supervision, c.read_at);
   out.metric("rm_train_auc", train_auc);
   out.say(fmt::format("{} reward model: held-out AUC {:.3f} (training solutions {:.3f}), final BCE {:.3f}; reference accuracy "
                       "{:.3f}, all steps right {:.3f}",
