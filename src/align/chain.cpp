@@ -135,14 +135,31 @@ const tasks::param_table<prm_config>& prm_params() {
         .add("eval_samples", &C::eval_samples, "held-out solutions for rm_auc", 2, 1e7)
         .add("prompts", &C::prompts, "test prompts reranked", 1, 1e6)
         .add("pool", &C::pool, "samples per test prompt = the largest n (a power of 2)", 2, 65536)
-        .add("votes", &C::votes, "Monte Carlo subsets per n for the majority-vote baseline", 1, 1e6);
+        .add("votes", &C::votes, "Monte Carlo subsets per n for the majority-vote baseline", 1, 1e6)
+        .add("read_at", &C::read_at, "where the head is read per step (or answer): separator (the ';' or <eos>) or last_digit",
+             -inf, inf, {"separator", "last_digit"})
+        .add("rerank", &C::rerank,
+             "which samples a reward model may pick: well_formed (a final answer can be read off, as for majority voting) or all",
+             -inf, inf, {"well_formed", "all"});
     return p;
   }();
   return t;
 }
 
+std::int64_t chain_read_position(const chain_env& env, const token_seq& response, std::int64_t end, const std::string& read_at) {
+  LMLAB_CHECK(read_at == "separator" || read_at == "last_digit", "align_prm: read_at '{}' (separator, last_digit)", read_at);
+  LMLAB_CHECK(end >= 0 && end < static_cast<std::int64_t>(response.size()), "align_prm: step end {} outside a response of {}", end,
+              response.size());
+  const std::int32_t sep = env.vocab().id(";");
+  const auto at = [&](std::int64_t i) { return response[static_cast<std::size_t>(i)]; };
+  const bool boundary = at(end) == sep || at(end) == env.eos();
+  if (read_at == "last_digit" && boundary && end >= 1 && at(end - 1) != sep) return end - 1;
+  return end;
+}
+
 std::vector<double> chain_scores(reward_model& rm, const chain_env& env, const std::vector<token_seq>& prompts,
-                                 const std::vector<token_seq>& responses, const std::string& supervision, std::int64_t chunk) {
+                                 const std::vector<token_seq>& responses, const std::string& supervision, std::int64_t chunk,
+                                 const std::string& read_at) {
   LMLAB_CHECK(supervision == "outcome" || supervision == "process", "align_prm: supervision '{}' (outcome, process)", supervision);
   no_grad ng;
   const bool was = rm.backbone().training();
@@ -159,7 +176,8 @@ std::vector<double> chain_scores(reward_model& rm, const chain_env& env, const s
     for (std::size_t b = 0; b < ps.size(); ++b) {
       const std::size_t row = b * static_cast<std::size_t>(pb.T);
       if (supervision == "outcome") {
-        out.push_back(v[row + static_cast<std::size_t>(pb.last[b])]);
+        const auto last = static_cast<std::int64_t>(rs[b].size()) - 1;
+        out.push_back(v[row + ps[b].size() + static_cast<std::size_t>(chain_read_position(env, rs[b], last, read_at))]);
         continue;
       }
       // ref: Lightman et al. 2023 sec. 2.6: a solution's PRM score is the probability that
@@ -170,7 +188,7 @@ std::vector<double> chain_scores(reward_model& rm, const chain_env& env, const s
       for (std::size_t t = 0; t < rs[b].size(); ++t) {
         const bool is_end = t + 1 == rs[b].size() || rs[b][t] == sep;
         if (!is_end) continue;
-        const double s_t = v[row + P + t];
+        const double s_t = v[row + P + static_cast<std::size_t>(chain_read_position(env, rs[b], static_cast<std::int64_t>(t), read_at))];
         lp += -(s_t > 0 ? std::log1p(std::exp(-s_t)) : -s_t + std::log1p(std::exp(s_t)));  // log sigmoid
       }
       out.push_back(lp);
@@ -266,11 +284,12 @@ std::vector<float> train_chain_rm(reward_model& rm, const chain_env& env, const 
       const std::int64_t base = static_cast<std::int64_t>(b) * pb.T;
       const chain_labels& l = labels[rows[b]];
       if (supervision == "outcome") {
-        pos.push_back(base + pb.last[b]);
+        const auto last = static_cast<std::int64_t>(rs[b].size()) - 1;
+        pos.push_back(base + static_cast<std::int64_t>(ps[b].size()) + chain_read_position(env, rs[b], last, c.read_at));
         lab.push_back(l.correct ? 1 : 0);
       } else {
         for (std::size_t k = 0; k < l.step_ok.size(); ++k) {
-          pos.push_back(base + static_cast<std::int64_t>(ps[b].size()) + l.step_end[k]);
+          pos.push_back(base + static_cast<std::int64_t>(ps[b].size()) + chain_read_position(env, rs[b], l.step_end[k], c.read_at));
           lab.push_back(l.step_ok[k] ? 1 : 0);
         }
       }
@@ -332,13 +351,14 @@ namespace {
 
 // Held-out skill of the reward model: how well its score separates right from wrong final
 // answers (AUC over all correct x incorrect pairs; 0.5 when one class is missing).
-double held_out_auc(reward_model& rm, const chain_env& env, const std::vector<labelled>& held, const std::string& supervision) {
+double held_out_auc(reward_model& rm, const chain_env& env, const std::vector<labelled>& held, const std::string& supervision,
+                    const std::string& read_at) {
   std::vector<token_seq> ps, rs;
   for (const auto& l : held) {
     ps.push_back(l.item.prompt);
     rs.push_back(l.response);
   }
-  const auto sc = chain_scores(rm, env, ps, rs, supervision);
+  const auto sc = chain_scores(rm, env, ps, rs, supervision, 256, read_at);
   double wins = 0, pairs = 0;
   for (std::size_t i = 0; i < held.size(); ++i)
     for (std::size_t j = 0; j < held.size(); ++j)
@@ -347,6 +367,10 @@ double held_out_auc(reward_model& rm, const chain_env& env, const std::vector<la
         pairs += 1;
       }
   return pairs > 0 ? wins / pairs : 0.5;
+}
+
+std::vector<labelled> first_n(const std::vector<labelled>& v, std::int64_t n) {
+  return {v.begin(), v.begin() + std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(v.size()), static_cast<std::ptrdiff_t>(n))};
 }
 
 // A pool of the reference policy's samples per test prompt, scored by the reward model, with
@@ -366,7 +390,7 @@ test_pools draw_test_pools(reward_model& rm, models::causal_lm& ref, const chain
     const std::vector<token_seq> prompts(static_cast<std::size_t>(c.pool), it.prompt);
     const samples smp = sample_responses(ref, prompts, env.max_response(), env.eos(), test_rng);
     pool pl;
-    pl.proxy = chain_scores(rm, env, prompts, smp.responses, c.supervision);
+    pl.proxy = chain_scores(rm, env, prompts, smp.responses, c.supervision, 256, c.read_at);
     std::vector<double> cor, pro;
     std::vector<std::int64_t> ans;
     std::map<token_seq, std::int64_t> ids;
@@ -376,6 +400,8 @@ test_pools draw_test_pools(reward_model& rm, models::causal_lm& ref, const chain
       pro.push_back(l.labels.process_ok() ? 1.0 : 0.0);
       ans.push_back(final_answer(env, l));
       pl.response_id.push_back(ids.emplace(y, static_cast<std::int64_t>(ids.size())).first->second);
+      // A malformed sample ranks below every well-formed one (its final answer cannot be read).
+      if (c.rerank == "well_formed" && !l.labels.well_formed) pl.proxy[pl.response_id.size() - 1] = -1e9;
     }
     pl.gold = cor;
     tp.pools.push_back(std::move(pl));
@@ -480,6 +506,7 @@ lab::run_result run_prm(const lab::run_context& ctx) {
   tc.batch = tj.value("batch_size", tc.batch);
   tc.lr = tj.value("lr", tc.lr);
   tc.weight_decay = tj.value("weight_decay", tc.weight_decay);
+  tc.read_at = c.read_at;
   std::vector<chain_item> titems;
   std::vector<token_seq> tresp;
   std::vector<chain_labels> tlab;
@@ -497,10 +524,14 @@ lab::run_result run_prm(const lab::run_context& ctx) {
   // held-out reference solutions (AUC over all correct x incorrect pairs).
   rng eval_rng(ctx.seed, 0x9A3ull);
   const auto held = sample_labelled(*ref, env, c.eval_samples, eval_rng);
-  const double auc = held_out_auc(rm, env, held, c.supervision);
+  const double auc = held_out_auc(rm, env, held, c.supervision, c.read_at);
   out.metric("rm_auc", auc);
-  out.say(fmt::format("{} reward model: held-out AUC {:.3f}, final BCE {:.3f}; reference accuracy {:.3f}, all steps right {:.3f}",
-                      c.supervision, auc, last_loss, ref_correct / Ntr, ref_process / Ntr));
+  // The same AUC on (up to eval_samples of) the training solutions: fit vs generalisation.
+  const double train_auc = held_out_auc(rm, env, first_n(train, c.eval_samples), c.supervision, c.read_at);
+  out.metric("rm_train_auc", train_auc);
+  out.say(fmt::format("{} reward model: held-out AUC {:.3f} (training solutions {:.3f}), final BCE {:.3f}; reference accuracy "
+                      "{:.3f}, all steps right {:.3f}",
+                      c.supervision, auc, train_auc, last_loss, ref_correct / Ntr, ref_process / Ntr));
 
   // Reranking: a pool of samples per test prompt; best-of-n by the reward model for every n.
   const test_pools tp = draw_test_pools(rm, *ref, env, c, ctx.seed);

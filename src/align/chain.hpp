@@ -87,6 +87,13 @@ struct prm_config {
   std::int64_t rm_samples = 2000;       // labelled reference solutions the reward model trains on
   std::int64_t eval_samples = 400;      // held-out solutions for rm_auc
   std::int64_t prompts = 32, pool = 256, votes = 200;
+  // Reranking sees only well-formed samples (a final answer can be read off), as majority
+  // voting does; "all" lets a reward model pick malformed ones too.
+  std::string rerank = "well_formed";
+  // Where the head is read for a step (process) or the answer (outcome): at the step's ";" or
+  // <eos> ("separator", Lightman et al.'s step-end token), or at the step's last digit
+  // ("last_digit"), whose residual holds the written digit itself.
+  std::string read_at = "separator";
 };
 const tasks::param_table<prm_config>& prm_params();
 
@@ -94,7 +101,12 @@ const tasks::param_table<prm_config>& prm_params();
 // token's logit (outcome) or the sum of log sigmoid over step ends (process). No autograd.
 std::vector<double> chain_scores(reward_model& rm, const chain_env& env, const std::vector<token_seq>& prompts,
                                  const std::vector<token_seq>& responses, const std::string& supervision,
-                                 std::int64_t chunk = 256);
+                                 std::int64_t chunk = 256, const std::string& read_at = "separator");
+
+// The response index the head is read at for the step (or answer) ending at `end` (its ";",
+// <eos> or last token): `end` itself, or with read_at = "last_digit" the token before when
+// `end` is a ";" or <eos> that follows a step's token.
+std::int64_t chain_read_position(const chain_env& env, const token_seq& response, std::int64_t end, const std::string& read_at);
 
 // One training step's loss: binary cross-entropy, mean over labelled positions, of the head's
 // logits (B, T) at `positions` (flat b * T + t) against `labels` (1 correct, 0 not):
@@ -106,6 +118,7 @@ tensor positions_bce(const tensor& scores, const std::vector<std::int64_t>& posi
 struct chain_rm_train {
   std::int64_t steps = 300, batch = 32;
   double lr = 3e-3, weight_decay = 0;
+  std::string read_at = "separator";  // chain_read_position
 };
 std::vector<float> train_chain_rm(reward_model& rm, const chain_env& env, const std::vector<chain_item>& items,
                                   const std::vector<token_seq>& responses, const std::vector<chain_labels>& labels,

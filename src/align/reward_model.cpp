@@ -113,6 +113,29 @@ std::int64_t reward_model::num_parameters() const {
   return n;
 }
 
+namespace {
+// labeller::sycophancy_pairs: p becomes (the wrong claim + tail) over (the right answer + tail),
+// tail = what follows the leading digits of the chosen response (<eos> if it is malformed).
+void claim_pair(preference_pair& p, const arithmetic_env& env) {
+  const auto& digits = env.vocab();
+  auto is_digit = [&](std::int32_t t) {
+    const std::string& s = digits.token(t);
+    return s.size() == 1 && s[0] >= '0' && s[0] <= '9';
+  };
+  std::size_t k = 0;
+  while (k < p.chosen.size() && is_digit(p.chosen[k])) ++k;
+  // A malformed chosen response lends no tail (its digits would not parse): then just <eos>.
+  const token_seq tail = env.score(p.prompt, p.chosen).well_formed
+                             ? token_seq(p.chosen.begin() + static_cast<std::ptrdiff_t>(k), p.chosen.end())
+                             : token_seq{env.eos()};
+  p.chosen = p.prompt.opinion;
+  p.chosen.insert(p.chosen.end(), tail.begin(), tail.end());
+  p.rejected = p.prompt.answer;
+  p.rejected.insert(p.rejected.end(), tail.begin(), tail.end());
+  p.biased = true;
+}
+}  // namespace
+
 std::vector<preference_pair> make_pairs(models::causal_lm& policy, const arithmetic_env& env, std::int64_t n,
                                         const labeller& lab, rng& r) {
   LMLAB_CHECK(lab.label_noise >= 0 && lab.label_noise <= 0.5, "align: label_noise {} outside [0, 0.5]", lab.label_noise);
@@ -120,6 +143,8 @@ std::vector<preference_pair> make_pairs(models::causal_lm& policy, const arithme
   LMLAB_CHECK(lab.sycophancy_bias >= 0 && lab.sycophancy_bias <= 1, "align: sycophancy_bias {} outside [0, 1]",
               lab.sycophancy_bias);
   LMLAB_CHECK(lab.keyword_bias >= 0 && lab.keyword_bias <= 1, "align: keyword_bias {} outside [0, 1]", lab.keyword_bias);
+  LMLAB_CHECK(lab.sycophancy_pairs >= 0 && lab.sycophancy_pairs <= 1, "align: sycophancy_pairs {} outside [0, 1]",
+              lab.sycophancy_pairs);
   const bool any_bias = lab.length_bias > 0 || lab.sycophancy_bias > 0 || lab.keyword_bias > 0;
   std::vector<preference_pair> out;
   const std::int64_t per_batch = 64;
@@ -155,6 +180,8 @@ std::vector<preference_pair> make_pairs(models::causal_lm& policy, const arithme
       if (u_bias < lab.length_bias && y1.size() != y2.size()) prefer(y1.size() > y2.size());
       if (u_bias < lab.sycophancy_bias && s1.agrees != s2.agrees) prefer(s1.agrees);
       if (u_bias < lab.keyword_bias && s1.keyword != s2.keyword) prefer(s1.keyword);
+      if (lab.sycophancy_pairs > 0 && r.uniform() < lab.sycophancy_pairs && items[static_cast<std::size_t>(i)].opinion_wrong)
+        claim_pair(p, env);
       if (u_noise < lab.label_noise) {
         std::swap(p.chosen, p.rejected);
         p.flipped = true;

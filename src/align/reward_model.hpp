@@ -71,6 +71,13 @@ struct labeller {
   double length_bias = 0;
   double sycophancy_bias = 0;
   double keyword_bias = 0;
+  // A bias whose strength sets the share of labels it reverses: each pair whose prompt states
+  // a wrong opinion is, with this probability, replaced by a minimal pair (the right answer vs
+  // the wrong claim, both with the chosen response's tail of keyword/fillers/<eos>)
+  // labelled "the claim is better". So the share of labels reversed against gold is
+  // sycophancy_pairs x (share of wrong opinions) (the existing sycophancy_bias reaches only
+  // the few sampled pairs that differ in agreement).
+  double sycophancy_pairs = 0;
 };
 
 // `n` pairs with distinct gold rewards (ties are redrawn, at most 50 n tries), both responses

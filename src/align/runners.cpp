@@ -9,6 +9,7 @@
 
 #include "align/chain.hpp"
 #include "align/objectives.hpp"
+#include "align/ppo.hpp"
 #include "align/reward_model.hpp"
 #include "align/sink.hpp"
 #include "analysis/stats.hpp"
@@ -49,7 +50,8 @@ const tasks::param_table<overopt_config>& overopt_params() {
         .add("policy_steps", &C::policy_steps, "reference policy pretraining steps", 1, 1e7)
         .add("policy_batch", &C::policy_batch, "reference policy pretraining batch", 1, 4096)
         .add("policy_lr", &C::policy_lr, "reference policy pretraining learning rate", 0, 1)
-        .add("optimizer", &C::optimizer, "bon | rl (against the proxy) | dpo (on the proxy's pairs)", -inf, inf, {"bon", "rl", "dpo"})
+        .add("optimizer", &C::optimizer, "bon | rl (REINFORCE) | ppo (PPO-clip) against the proxy | dpo (on the proxy's pairs)", -inf, inf,
+             {"bon", "rl", "dpo", "ppo"})
         .add("reward", &C::reward,
              "what the optimiser maximises: the learned proxy, the gold reward itself (oracle), or a programmatic proxy "
              "that checks only the format or only the answer's last digit (a visible test)",
@@ -60,6 +62,8 @@ const tasks::param_table<overopt_config>& overopt_params() {
         .add("length_bias", &C::length_bias, "share of pairs (of unequal length) labelled 'the longer is better'", 0, 1)
         .add("sycophancy_bias", &C::sycophancy_bias, "share of pairs labelled 'agrees with the stated opinion is better'", 0, 1)
         .add("keyword_bias", &C::keyword_bias, "share of pairs labelled 'contains the keyword is better'", 0, 1)
+        .add("sycophancy_pairs", &C::sycophancy_pairs,
+             "share of pairs with a wrong stated opinion replaced by (wrong claim, right answer) labelled 'the claim is better'", 0, 1)
         .add("ensemble", &C::ensemble, "proxy reward models (seeds) in the ensemble", 1, 64)
         .add("ensemble_rule", &C::ensemble_rule, "how the ensemble's scores combine (Coste et al. 2024)", -inf, inf,
              {"mean", "worst", "uncertainty"})
@@ -75,7 +79,9 @@ const tasks::param_table<overopt_config>& overopt_params() {
         .add("dpo_beta", &C::dpo_beta, "dpo: beta of the DPO loss (steps, batch and lr are the rl_* keys)", 1e-6, inf)
         .add("eval_every", &C::eval_every, "rl: steps between evaluations", 1, 1e7)
         .add("eval_prompts", &C::eval_prompts, "rl: prompts per evaluation", 2, 1e6)
-        .add("eval_samples", &C::eval_samples, "rl: samples per prompt per evaluation", 1, 4096);
+        .add("eval_samples", &C::eval_samples, "rl: samples per prompt per evaluation", 1, 4096)
+        .add("ppo_epochs", &C::ppo_epochs, "ppo: optimisation passes over each rollout batch", 1, 1000)
+        .add("ppo_clip", &C::ppo_clip, "ppo: clip range eps of the probability ratio", 1e-6, 10);
     return p;
   }();
   return t;
@@ -89,8 +95,8 @@ void check(const overopt_config& c) {
                                                          c.policy_heads, c.policy_d_model));
   if (c.optimizer != "bon" && (c.reward == "format" || c.reward == "visible_test"))
     throw tasks::param_error("reward", fmt::format("align_overopt: reward: '{}' is only implemented for optimizer = \"bon\"", c.reward));
-  if ((c.sycophancy_bias > 0 || c.sycophancy_p != 0.2 || c.opinion_wrong_rate != 0.5) && !c.opinion)
-    throw tasks::param_error("opinion", "align_overopt: sycophancy_bias, sycophancy_p and opinion_wrong_rate need opinion = true");
+  if ((c.sycophancy_bias > 0 || c.sycophancy_pairs > 0 || c.sycophancy_p != 0.2 || c.opinion_wrong_rate != 0.5) && !c.opinion)
+    throw tasks::param_error("opinion", "align_overopt: sycophancy_bias, sycophancy_pairs, sycophancy_p and opinion_wrong_rate need opinion = true");
   if (c.keyword_bias > 0 && c.keyword_p == 0)
     throw tasks::param_error("keyword_p", "align_overopt: keyword_bias needs keyword_p > 0 (a reference that writes the keyword)");
   if (c.max_filler < c.style_cap)
@@ -176,13 +182,15 @@ setup build_setup(const lab::run_context& ctx, const sink& out) {
   if (s.cfg.optimizer == "bon" && s.cfg.reward != "proxy") return s;
   rng pair_rng(ctx.seed, 0xA11ull);
   s.pairs = make_pairs(*s.ref, *s.env, s.cfg.rm_pairs,
-                       {s.cfg.label_noise, s.cfg.length_bias, s.cfg.sycophancy_bias, s.cfg.keyword_bias}, pair_rng);
+                       {s.cfg.label_noise, s.cfg.length_bias, s.cfg.sycophancy_bias, s.cfg.keyword_bias, s.cfg.sycophancy_pairs},
+                       pair_rng);
   const auto& pairs = s.pairs;
   // The configured bias fractions (x axes of the report's plots) and the share of labels a bias
   // actually reversed against gold.
   out.metric("bias_length", s.cfg.length_bias);
   out.metric("bias_sycophancy", s.cfg.sycophancy_bias);
   out.metric("bias_keyword", s.cfg.keyword_bias);
+  out.metric("bias_sycophancy_pairs", s.cfg.sycophancy_pairs);
   double reversed = 0;
   for (const auto& p : pairs)
     reversed += p.biased && s.env->score(p.prompt, p.chosen).reward < s.env->score(p.prompt, p.rejected).reward ? 1.0 : 0.0;
@@ -619,13 +627,50 @@ train::adamw fresh_adamw(const models::lm& policy) {
   return train::adamw(policy.named_parameters(), ao);
 }
 
+// One batch's update. REINFORCE (Williams 1992): one step on -mean(log pi(y|x) A).
+// PPO-clip (ppo.hpp): ppo_epochs steps on the clipped surrogate against the log-probabilities
+// the batch was sampled with; returns the last epoch's clip fraction (0 for REINFORCE).
+double policy_update(models::lm& policy, train::adamw& opt, const std::vector<tensor>& params, const packed_batch& pb,
+                     const std::vector<double>& adv, const overopt_config& c) {
+  const std::vector<float> af(adv.begin(), adv.end());
+  policy.train();
+  if (c.optimizer != "ppo") {
+    opt.zero_grad();
+    tensor loss = neg(mean(mul(policy_logprob(policy, pb), tensor::from<float>({pb.B}, std::span<const float>(af)))));
+    LMLAB_CHECK(std::isfinite(loss.item()), "align: RL loss is not finite");
+    backward(loss);
+    train::clip_grad_norm(params, 1.0);
+    opt.step(c.rl_lr);
+    return 0;
+  }
+  tensor old;
+  {
+    no_grad ng;
+    old = policy_logprob(policy, pb);
+  }
+  const auto ov = old.to_vector();
+  double frac = 0;
+  for (std::int64_t e = 0; e < c.ppo_epochs; ++e) {
+    opt.zero_grad();
+    tensor lp = policy_logprob(policy, pb);
+    const auto nv = lp.to_vector();
+    frac = ppo_clip_fraction(nv, ov, adv, c.ppo_clip);
+    tensor loss = ppo_clip_loss(lp, old, adv, c.ppo_clip);
+    LMLAB_CHECK(std::isfinite(loss.item()), "align: PPO loss is not finite at epoch {}", e);
+    backward(loss);
+    train::clip_grad_norm(params, 1.0);
+    opt.step(c.rl_lr);
+  }
+  return frac;
+}
+
 lab::run_result run_rl(const lab::run_context& ctx, setup& s, const sink& out) {
   const auto& c = s.cfg;
   const arithmetic_env& env = *s.env;
   auto policy = clone(*s.ref);
   train::adamw opt = fresh_adamw(*policy);
   const auto params = policy->parameters();
-  policy_tracker track(ctx, s, out, "RL");
+  policy_tracker track(ctx, s, out, c.optimizer == "ppo" ? "PPO" : "RL");
   track.evaluate(*policy, 0);
   for (std::int64_t step = 0; step < c.rl_steps; ++step) {
     rng r(ctx.seed, 0x2100ull + static_cast<std::uint64_t>(step));
@@ -637,25 +682,11 @@ lab::run_result run_rl(const lab::run_context& ctx, setup& s, const sink& out) {
     // ref: Ziegler et al. 2019 / Stiennon et al. 2020 eq. 1: R = r_proxy - kl_coef log(pi / pi_ref).
     std::vector<double> reward(prox.size());
     for (std::size_t i = 0; i < prox.size(); ++i) reward[i] = prox[i] - c.kl_coef * ratio[i];
-    // REINFORCE with a leave-one-out group baseline (Williams 1992; Kool et al. 2019, "Buy 4
-    // REINFORCE samples, get a baseline for free"): advantage = R_i - mean of the group's others.
-    std::vector<float> adv(prox.size());
-    const std::size_t G = static_cast<std::size_t>(c.rl_group);
-    for (std::size_t p = 0; p < prox.size(); p += G) {
-      double tot = 0;
-      for (std::size_t j = 0; j < G; ++j) tot += reward[p + j];
-      for (std::size_t j = 0; j < G; ++j)
-        adv[p + j] = static_cast<float>(reward[p + j] - (tot - reward[p + j]) / static_cast<double>(G - 1));
-    }
-    policy->train();
-    opt.zero_grad();
-    tensor lp = policy_logprob(*policy, pb);  // (B)
-    tensor a = tensor::from<float>({pb.B}, std::span<const float>(adv));
-    tensor loss = neg(mean(mul(lp, a)));
-    LMLAB_CHECK(std::isfinite(loss.item()), "align: RL loss is not finite at step {}", step);
-    backward(loss);
-    train::clip_grad_norm(params, 1.0);
-    opt.step(c.rl_lr);
+    // Advantage: the leave-one-out group baseline (ppo.hpp group_advantages).
+    const auto adv = group_advantages(reward, c.rl_group);
+    const double clip_frac = policy_update(*policy, opt, params, pb, adv, c);
+    if (c.optimizer == "ppo" && ((step + 1) % c.eval_every == 0 || step + 1 == c.rl_steps))
+      out.metric("ppo_clip_fraction", clip_frac, step + 1);
     policy->eval();
     if ((step + 1) % c.eval_every == 0 || step + 1 == c.rl_steps) track.evaluate(*policy, step + 1);
   }
@@ -726,7 +757,7 @@ lab::run_result run_overopt(const lab::run_context& ctx) {
   const sink out{ctx};
   setup s = build_setup(ctx, out);
   lab::run_result res = s.cfg.optimizer == "bon" ? run_bon(ctx, s, out)
-                        : s.cfg.optimizer == "rl" ? run_rl(ctx, s, out)
+                        : s.cfg.optimizer == "rl" || s.cfg.optimizer == "ppo" ? run_rl(ctx, s, out)
                                                   : run_dpo(ctx, s, out);
   res.final_train_loss = s.rm_loss;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -9,6 +9,8 @@
 //             sampled, fit of R_bon(d) with bootstrap CIs over prompts;
 //      "rl":  REINFORCE with a leave-one-out baseline and a KL penalty to the reference,
 //             gold/proxy/KL logged every eval_every steps, fit of R_RL(d) with bootstrap CIs;
+//      "ppo": PPO-clip (ppo.hpp) on the same rollouts, rewards and group baseline as "rl",
+//             ppo_epochs passes per batch, logged like RL;
 //      "dpo": DPO (beta = dpo_beta) on the proxy's own pairs, no reward model in the loop,
 //             logged like RL (rl_steps, rl_prompts x rl_group pairs per step, rl_lr).
 // Metrics (the store; names in docs/align.md): per slice "n=K" or "step=K" evaluations gold,
@@ -50,6 +52,7 @@ struct overopt_config {
   double label_noise = 0;
   double length_bias = 0;  // share of pairs labelled "longer is better" instead of by gold
   double sycophancy_bias = 0, keyword_bias = 0;  // labeller biases (reward_model.hpp labeller)
+  double sycophancy_pairs = 0;  // labeller: share of wrong-opinion pairs made (claim > right answer)
   // proxy ensembles (Coste et al. 2024): `ensemble` members from different seeds on the same
   // pairs, combined by ensemble_rule: mean | worst (min) | uncertainty (mean - lambda var)
   std::int64_t ensemble = 1;
@@ -60,6 +63,8 @@ struct overopt_config {
   // RL
   std::int64_t rl_steps = 100, rl_prompts = 8, rl_group = 8, eval_every = 10, eval_prompts = 32, eval_samples = 8;
   double rl_lr = 1e-4, kl_coef = 0.2;
+  std::int64_t ppo_epochs = 4;  // ppo: optimisation passes over each rollout batch (ppo.hpp)
+  double ppo_clip = 0.2;        // ppo: the ratio's clip range eps
   double dpo_beta = 0.1;
 
   env_config env() const;

@@ -34,6 +34,15 @@ void expect_close(const std::vector<double>& a, const std::vector<double>& b, do
   }
   EXPECT_LE(worst, 0.0) << what << ": worst element " << at << ": " << a[at] << " vs " << b[at];
 }
+// A briefly pretrained 1-layer reference (an untrained policy rarely writes a well-formed answer).
+std::unique_ptr<models::lm> small_reference(const arithmetic_env& env) {
+  policy_config pc;
+  pc.d_model = 16;
+  pc.n_layers = 1;
+  pc.n_heads = 2;
+  pc.steps = 150;
+  return pretrain_reference(env, pc, 4);
+}
 }  // namespace
 
 TEST(align_bt, loss_and_gradient_match_hand_values) {
@@ -336,12 +345,7 @@ TEST(align_pairs, sycophancy_and_keyword_biases_prefer_what_they_say) {
   arithmetic_env env(c);
   // An untrained policy rarely writes a well-formed answer: pairs come from a briefly
   // pretrained reference, as in the lab.
-  policy_config pc;
-  pc.d_model = 16;
-  pc.n_layers = 1;
-  pc.n_heads = 2;
-  pc.steps = 150;
-  auto ref = pretrain_reference(env, pc, 4);
+  auto ref = small_reference(env);
   rng r1(12), r2(12);
   const auto syc = make_pairs(*ref, env, 200, labeller{0.0, 0.0, 1.0, 0.0}, r1);
   const auto kw = make_pairs(*ref, env, 200, labeller{0.0, 0.0, 0.0, 1.0}, r2);
@@ -376,4 +380,33 @@ TEST(align_ensemble, rules_match_hand_values) {
   EXPECT_NEAR(uwo[0], 2.0 - 0.5 * (2.0 / 3.0), 1e-15);  // population variance of 1, 3, 2 = 2/3
   EXPECT_NEAR(uwo[1], 0.1 - 0.5 * 0.02, 1e-15);          // of 0, 0, 0.3: mean 0.1, variance 0.02
   EXPECT_THROW(combine_ensemble(s, "median", 1.0), lmlab::error);
+}
+
+TEST(align_pairs, sycophancy_pairs_reverse_a_set_share_of_labels) {
+  env_config c;
+  c.opinion = true;
+  arithmetic_env env(c);
+  auto ref = small_reference(env);
+  for (const double f : {0.0, 0.5, 1.0}) {
+    labeller lab;
+    lab.sycophancy_pairs = f;
+    rng r(21);
+    const auto pairs = make_pairs(*ref, env, 400, lab, r);
+    double reversed = 0, wrong_op = 0;
+    for (const auto& p : pairs) {
+      wrong_op += p.prompt.opinion_wrong ? 1 : 0;
+      const gold_score a = env.score(p.prompt, p.chosen), b = env.score(p.prompt, p.rejected);
+      if (!p.biased) continue;
+      // a replaced pair: the wrong claim over the right answer, the same tail
+      EXPECT_TRUE(a.agrees && !a.correct && b.correct && a.filler == b.filler);
+      reversed += a.reward < b.reward ? 1 : 0;
+    }
+    const double N = static_cast<double>(pairs.size()), want = f * wrong_op / N;
+    // the share reversed is f x the share of wrong opinions, within 4 binomial standard errors
+    EXPECT_NEAR(reversed / N, want, 4 * std::sqrt(std::max(want * (1 - want), 1e-4) / N) + 1e-12) << "f " << f;
+  }
+  rng r(1);
+  labeller bad;
+  bad.sycophancy_pairs = 1.5;
+  EXPECT_THROW(make_pairs(*ref, env, 5, bad, r), lmlab::error);
 }

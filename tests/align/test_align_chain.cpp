@@ -190,3 +190,21 @@ TEST(align_chain, reward_model_training_learns_a_readable_label) {
     EXPECT_GT(wins / pairs, 0.9) << sup;
   }
 }
+
+TEST(align_chain, read_positions_at_the_separator_or_the_last_digit) {
+  chain_env env({4, 0.15});
+  const token_seq y = ids(env, {"8", ";", "1", "6", ";", ";", "1", "8", "<eos>"});
+  // separator: the step end itself
+  for (const std::int64_t e : {1, 4, 5, 8}) EXPECT_EQ(chain_read_position(env, y, e, "separator"), e);
+  // last_digit: the token before a ";" or <eos> that follows a step's token; an empty step
+  // (";" after ";") and a non-boundary end (a cut response's last digit) stay where they are
+  EXPECT_EQ(chain_read_position(env, y, 1, "last_digit"), 0);
+  EXPECT_EQ(chain_read_position(env, y, 4, "last_digit"), 3);
+  EXPECT_EQ(chain_read_position(env, y, 5, "last_digit"), 5);
+  EXPECT_EQ(chain_read_position(env, y, 8, "last_digit"), 7);
+  EXPECT_EQ(chain_read_position(env, y, 7, "last_digit"), 7);
+  const token_seq first = ids(env, {";", "1", "<eos>"});
+  EXPECT_EQ(chain_read_position(env, first, 0, "last_digit"), 0);  // nothing before the response's first token
+  EXPECT_THROW(chain_read_position(env, y, 9, "last_digit"), lmlab::error);
+  EXPECT_THROW(chain_read_position(env, y, 1, "middle"), lmlab::error);
+}
