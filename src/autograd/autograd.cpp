@@ -93,6 +93,22 @@ void accumulate_into(std::shared_ptr<tensor_impl>& slot, const tensor& g) {
   add_inplace(s, g);
 }
 
+namespace {
+// n's accumulate_part, when n has one and its input's gradient is pending and held by nothing
+// else (a later add may not write into memory another tensor can see).
+bool accumulate_part_into_pending(node& n, const tensor& g, std::unordered_map<node*, tensor>& pending) {
+  if (!n.accumulate_part || n.next.size() != 1 || !n.next[0]) return false;
+  auto it = pending.find(n.next[0].get());
+  if (it == pending.end()) return false;
+  tensor& acc = it->second;
+  if (acc.impl_ptr().use_count() > 1 || acc.impl().store.use_count() > 1 || !acc.is_contiguous() || acc.type() != g.type())
+    return false;
+  prof::scope timed(prof::enabled() ? prof::category_of(n.op) : prof::cat::elementwise);
+  n.accumulate_part(acc, g);
+  return true;
+}
+}  // namespace
+
 leaf_ready_scope::leaf_ready_scope(leaf_ready_fn fn) : prev_(std::move(g_leaf_ready)) { g_leaf_ready = std::move(fn); }
 leaf_ready_scope::~leaf_ready_scope() { g_leaf_ready = std::move(prev_); }
 
@@ -139,6 +155,10 @@ void backward(const tensor& root, const tensor& grad_root, bool retain_graph) {
       continue;
     }
     LMLAB_CHECK(n->backward != nullptr, "backward: the graph through '{}' was already freed; pass retain_graph=true to backward twice", n->op);
+    if (accumulate_part_into_pending(*n, g, pending)) {
+      if (!retain_graph) n->backward = nullptr;
+      continue;
+    }
     std::vector<tensor> grads;
     {
       prof::scope timed(prof::enabled() ? prof::category_of(n->op) : prof::cat::elementwise);

@@ -23,6 +23,11 @@ struct node {
   // Maps d(loss)/d(output) to d(loss)/d(input_i) for each input (undefined = no gradient).
   // Each returned gradient has its input's shape and dtype.
   std::function<std::vector<tensor>(const tensor& grad_out)> backward;
+  // Optional, for a one-input op whose input gradient is grad_out placed into a part of a
+  // zero tensor (narrow): adds grad_out into that part of `acc`, the input's gradient so far,
+  // which the engine owns. Used instead of `backward` when that gradient already exists, so
+  // a split into slices costs no zero-filled full-size gradient per slice.
+  std::function<void(tensor& acc, const tensor& grad_out)> accumulate_part;
   std::weak_ptr<tensor_impl> leaf;           // set for a leaf's accumulator node
   shape_t out_shape;                         // the output's shape (checks)
   dtype out_type = dtype::f32;

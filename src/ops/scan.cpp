@@ -556,6 +556,7 @@ namespace {
 
 struct conv_dims {
   std::int64_t B, T, D, K;
+  std::int64_t rs;  // x's row stride: x[b, t, :] starts at (b T + t) rs
 };
 
 // y[b,t,:] = bias + sum_k w[:,k] * x[b, t-K+1+k, :]; wt is w transposed to (K, D).
@@ -567,7 +568,7 @@ void conv_forward(const conv_dims& s, const T* x, const T* wt, const T* bias, T*
       T* yr = y + (b * s.T + t) * s.D;
       for (std::int64_t d = 0; d < s.D; ++d) yr[d] = bias ? bias[d] : T(0);
       for (std::int64_t k = std::max<std::int64_t>(0, s.K - 1 - t); k < s.K; ++k) {
-        const T* xr = x + (b * s.T + t - s.K + 1 + k) * s.D;
+        const T* xr = x + (b * s.T + t - s.K + 1 + k) * s.rs;
         const T* wk = wt + k * s.D;
 #pragma omp simd
         for (std::int64_t d = 0; d < s.D; ++d) yr[d] += wk[d] * xr[d];
@@ -586,8 +587,12 @@ tensor causal_conv1d(const tensor& x, const tensor& w, const tensor& bias, tenso
   if (bias.defined())
     LMLAB_CHECK(bias.shape() == shape_t{x.size(2)} && bias.type() == x.type(), "causal_conv1d: bias must be ({}) {}, got {} {}",
                 x.size(2), dtype_name(x.type()), shape_str(bias.shape()), dtype_name(bias.type()));
-  const conv_dims s{x.size(0), x.size(1), x.size(2), w.size(1)};
-  tensor xc = x.contiguous_raw();
+  // x is read in place when its rows are evenly spaced and unit-stride (a column slice of a
+  // (B, T, C') tensor, as Mamba's x half of in_proj's output): no (B, T, D) copy.
+  const auto& xs = x.strides();
+  const bool rows_ok = xs[2] == 1 && xs[0] == x.size(1) * xs[1];
+  tensor xc = rows_ok ? x.detach() : x.contiguous_raw();
+  const conv_dims s{x.size(0), x.size(1), x.size(2), w.size(1), xc.strides()[1]};
   tensor wt = w.transpose_raw(0, 1).contiguous_raw();  // (K, D)
   tensor bc = bias.defined() ? bias.contiguous_raw() : tensor();
   tensor y = tensor::empty(x.shape(), x.type());
@@ -638,7 +643,7 @@ tensor causal_conv1d(const tensor& x, const tensor& w, const tensor& bias, tenso
             if (db)
               for (std::int64_t d = 0; d < s.D; ++d) db[d] += gr[d];
             for (std::int64_t k = std::max<std::int64_t>(0, s.K - 1 - t); k < s.K; ++k) {
-              const T* xr = x + (b * s.T + t - s.K + 1 + k) * s.D;
+              const T* xr = x + (b * s.T + t - s.K + 1 + k) * s.rs;
               T* dwk = dw + k * s.D;
 #pragma omp simd
               for (std::int64_t d = 0; d < s.D; ++d) dwk[d] += gr[d] * xr[d];

@@ -119,15 +119,66 @@ tensor contiguous(const tensor& x) {
   return out;
 }
 
-// x (.., S_d, ..) -> (.., length, ..), a view of [start, start + length)
+namespace {
+
+// A part [start, start + length) of dim d of a contiguous (.., S_d, ..) tensor is `outer`
+// runs of length * inner elements, one every S_d * inner.
+struct part_runs {
+  std::int64_t outer = 1, inner = 1, S = 0, start = 0, length = 0;
+};
+
+part_runs runs_of(const shape_t& s, std::int64_t d, std::int64_t start, std::int64_t length) {
+  part_runs r{1, 1, s[static_cast<std::size_t>(d)], start, length};
+  for (std::int64_t i = 0; i < d; ++i) r.outer *= s[static_cast<std::size_t>(i)];
+  for (std::size_t i = static_cast<std::size_t>(d) + 1; i < s.size(); ++i) r.inner *= s[i];
+  return r;
+}
+
+// acc's part += g (add), or acc = g in the part and 0 elsewhere (!add); g is the part, contiguous.
+template <class T>
+void place_part(const part_runs& r, T* acc, const T* g, bool add) {
+  const std::int64_t pre = r.start * r.inner, len = r.length * r.inner, row = r.S * r.inner;
+  for (std::int64_t o = 0; o < r.outer; ++o) {
+    T* a = acc + o * row;
+    const T* go = g + o * len;
+    if (add) {
+#pragma omp simd
+      for (std::int64_t i = 0; i < len; ++i) a[pre + i] += go[i];
+    } else {
+      std::fill(a, a + pre, T(0));
+      std::copy(go, go + len, a + pre);
+      std::fill(a + pre + len, a + row, T(0));
+    }
+  }
+}
+
+void place_part(const part_runs& r, tensor& acc, const tensor& g_in, bool add) {
+  tensor g = g_in.contiguous_raw();
+  dispatch_float(acc.type(), "narrow", [&]<class T>() { place_part<T>(r, acc.data<T>(), g.data<T>(), add); });
+}
+
+}  // namespace
+
+// x (.., S_d, ..) -> (.., length, ..), a view of [start, start + length). The backward places
+// the gradient into a zero tensor of x's shape; when x's gradient already exists (another
+// slice of x was used too) the engine adds into its part instead (node::accumulate_part).
 tensor narrow(const tensor& x, std::int64_t dim, std::int64_t start, std::int64_t length) {
   tensor out = x.narrow_raw(dim, start, length);
   if (needs_grad({&x})) {
-    record("narrow", out, {x}, [s = x.shape(), t = x.type(), dim, start, length](const tensor& g) -> std::vector<tensor> {
-      tensor gx = tensor::zeros(s, t);
-      gx.narrow_raw(dim, start, length).copy_from(g);
+    const std::int64_t d = norm_dim(dim, x.dim(), "narrow");
+    const part_runs r = runs_of(x.shape(), d, start, length);
+    const bool floating = x.type() != dtype::i32;
+    record("narrow", out, {x}, [s = x.shape(), t = x.type(), dim, start, length, r, floating](const tensor& g) -> std::vector<tensor> {
+      if (!floating) {
+        tensor gx = tensor::zeros(s, t);
+        gx.narrow_raw(dim, start, length).copy_from(g);
+        return {gx};
+      }
+      tensor gx = tensor::empty(s, t);
+      place_part(r, gx, g, false);
       return {gx};
     });
+    if (floating) out.impl().grad_fn->accumulate_part = [r](tensor& acc, const tensor& g) { place_part(r, acc, g, true); };
   }
   return out;
 }

@@ -110,6 +110,33 @@ TEST(autograd, views_propagate_to_the_base) {
   EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{1, 2, 2, 1, 2, 2}));
 }
 
+TEST(autograd, slices_of_one_tensor_add_into_its_gradient) {
+  // A non-leaf split into slices along each dim, overlapping, and also used whole: the first
+  // slice's backward places its gradient, the later ones add into their part of it
+  // (node::accumulate_part), whatever the order. Exact in double: each element is a sum of
+  // small integers.
+  tensor x = tensor::from<double>({2, 3, 4}, std::vector<double>(24, 1.0));
+  x.set_requires_grad(true);
+  tensor h = mul_scalar(x, 2);
+  tensor y = add(add(sum(narrow(h, 2, 0, 3)), mul_scalar(sum(narrow(h, 2, 2, 2)), 10)),
+                 add(mul_scalar(sum(narrow(h, 1, 1, 2)), 100), mul_scalar(sum(narrow(h, 0, 1, 1)), 1000)));
+  backward(add(y, sum(h)));
+  const auto g = x.grad().to_vector();
+  for (std::int64_t b = 0; b < 2; ++b)
+    for (std::int64_t t = 0; t < 3; ++t)
+      for (std::int64_t c = 0; c < 4; ++c) {
+        const double want = 2 * (1 + (c < 3 ? 1 : 0) + (c >= 2 ? 10 : 0) + (t >= 1 ? 100 : 0) + (b == 1 ? 1000 : 0));
+        EXPECT_EQ(g[static_cast<std::size_t>((b * 3 + t) * 4 + c)], want) << b << " " << t << " " << c;
+      }
+  auto res = gradcheck(
+      [](const std::vector<tensor>& in) {
+        tensor h2 = mul(in[0], in[0]);
+        return cat({narrow(h2, 1, 0, 2), narrow(h2, 1, 1, 2), mul(narrow(h2, 1, 2, 1), narrow(h2, 1, 0, 1))}, 1);
+      },
+      {tensor::from<double>({2, 3, 2}, {0.3, -1.2, 0.7, 2.0, -0.4, 1.1, 0.9, -0.8, 1.5, 0.2, -1.7, 0.6})});
+  EXPECT_TRUE(res.ok) << res.report;
+}
+
 TEST(gradcheck, catches_a_wrong_backward) {
   // An op whose recorded backward is deliberately wrong (2x instead of 3x).
   auto bad = [](const std::vector<tensor>& in) {

@@ -98,6 +98,23 @@ TEST(causal_conv1d, step_mode) {
   expect_close(st, st_full, 0, 0, "conv state");
 }
 
+// A column slice of a wider (B, T, C') tensor (Mamba's x half of in_proj) is read in place;
+// output and every gradient equal the contiguous copy's exactly (the same arithmetic).
+TEST(causal_conv1d, column_slice_read_in_place_equals_contiguous_copy) {
+  tensor xz = uniform({2, 6, 9}, -1, 1, 54), w = uniform({4, 3}, -1, 1, 55), b = uniform({4}, -1, 1, 56);
+  auto run = [&](bool as_view) {
+    tensor xzl = xz.clone_raw().set_requires_grad(true), wl = w.clone_raw().set_requires_grad(true);
+    tensor bl = b.clone_raw().set_requires_grad(true);
+    tensor x = lmlab::narrow(xzl, 2, 3, 4);
+    if (!as_view) x = lmlab::contiguous(x);
+    tensor y = lmlab::causal_conv1d(x, wl, bl);
+    lmlab::backward(y, uniform(y.shape(), -1, 1, 57));
+    return std::vector<std::vector<double>>{y.to_vector(), xzl.grad().to_vector(), wl.grad().to_vector(), bl.grad().to_vector()};
+  };
+  const auto a = run(true), c = run(false);
+  for (std::size_t k = 0; k < a.size(); ++k) EXPECT_EQ(a[k], c[k]) << "tensor " << k;
+}
+
 TEST(selective_scan, multithreaded_path_forward_and_gradients) {
   // 2*64*40*16 state updates: above the single-thread cutoff, so the OpenMP paths run.
   auto in = make_scan(2, 64, 40, 16, dtype::f64, 61);
