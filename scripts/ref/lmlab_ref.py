@@ -102,9 +102,12 @@ def lr_at(step, max_lr, min_lr, warmup, total):
 
 
 def make_optimizer(p, lr, betas, eps, weight_decay):
-    """AdamW with decay on matrices and embeddings only (dim >= 2), as lmlab's trainer."""
-    decay = [t for n, t in p.items() if t.dim() >= 2]
-    no_decay = [t for n, t in p.items() if t.dim() < 2]
+    """AdamW with decay on matrices and embeddings only (dim >= 2), as lmlab's trainer, and
+    never on Mamba's A_log and D (the Mamba reference's _no_weight_decay; nn::weight_decay::never)."""
+    def decays(n, t):
+        return t.dim() >= 2 and not n.endswith((".A_log", ".D"))
+    decay = [t for n, t in p.items() if decays(n, t)]
+    no_decay = [t for n, t in p.items() if not decays(n, t)]
     return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
                               {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=betas, eps=eps)
 

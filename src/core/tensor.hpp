@@ -77,6 +77,7 @@ struct tensor_impl {
   shape_t strides;          // in elements
   dtype type = dtype::f32;
   bool requires_grad = false;            // a leaf that wants .grad (parameters)
+  bool no_weight_decay = false;          // optimizers never decay it (set by the owning module)
   std::shared_ptr<tensor_impl> grad;     // accumulated gradient of a leaf
   std::shared_ptr<node> grad_fn;         // the op that produced this tensor (non-leaf)
   std::shared_ptr<node> grad_acc;        // accumulator node of a leaf (made on first use)

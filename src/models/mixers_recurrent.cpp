@@ -57,8 +57,8 @@ class mamba_mixer : public mixer {
     x_proj = register_parameter("x_proj.weight", tensor::zeros({R_ + 2 * N_, Di_}));
     dt_w = register_parameter("dt_proj.weight", tensor::zeros({Di_, R_}));
     dt_b = register_parameter("dt_proj.bias", tensor::zeros({Di_}));
-    A_log = register_parameter("A_log", tensor::zeros({Di_, N_}));
-    Dskip = register_parameter("D", tensor::ones({Di_}));
+    A_log = register_parameter("A_log", tensor::zeros({Di_, N_}), nn::weight_decay::never);  // as the reference
+    Dskip = register_parameter("D", tensor::ones({Di_}), nn::weight_decay::never);
     out_proj = register_parameter("out_proj.weight", tensor::zeros({C_, Di_}));
     register_hook_point("hook_dt", hook_dt);
     register_hook_point("hook_state", hook_state);

@@ -6,9 +6,10 @@
 
 namespace lmlab::nn {
 
-tensor module::register_parameter(std::string name, tensor t) {
+tensor module::register_parameter(std::string name, tensor t, weight_decay wd) {
   LMLAB_ASSERT(t.defined(), "register_parameter({}): undefined tensor", name);
   t.set_requires_grad(true);
+  t.impl().no_weight_decay = wd == weight_decay::never;
   params_.emplace_back(std::move(name), t);
   return t;
 }

@@ -20,6 +20,13 @@ namespace lmlab::nn {
 
 using named_tensors = std::vector<std::pair<std::string, tensor>>;
 
+// Whether the optimizer may decay a parameter: `by_shape` leaves it to the optimizer's rule
+// (train/optim.hpp: matrices and embeddings yes, vectors no); `never` is for parameters whose
+// paper excludes them whatever their shape (Mamba's A_log and D: the reference code sets
+// `_no_weight_decay` on both). The flag lives on the tensor, as PyTorch's attribute does, so
+// every optimizer built from named_parameters() honours it.
+enum class weight_decay { by_shape, never };
+
 class module {
  public:
   module() = default;
@@ -53,7 +60,7 @@ class module {
 
  protected:
   // Registers a parameter (marks requires_grad) and returns it.
-  tensor register_parameter(std::string name, tensor t);
+  tensor register_parameter(std::string name, tensor t, weight_decay wd = weight_decay::by_shape);
   template <class M>
   M& register_module(std::string name, M& child) {
     children_.emplace_back(std::move(name), &child);

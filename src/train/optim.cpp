@@ -14,7 +14,8 @@ namespace lmlab::train {
 adamw::adamw(nn::named_tensors params, adamw_options opt) : opt_(opt) {
   for (auto& [name, p] : params) {
     LMLAB_CHECK(p.is_contiguous(), "adamw: parameter '{}' is not contiguous", name);
-    slots_.push_back({name, p, tensor::zeros(p.shape(), p.type()), tensor::zeros(p.shape(), p.type()), p.dim() >= 2});
+    const bool decay = p.dim() >= 2 && !p.impl().no_weight_decay;  // optim.hpp: which parameters decay
+    slots_.push_back({name, p, tensor::zeros(p.shape(), p.type()), tensor::zeros(p.shape(), p.type()), decay});
   }
 }
 

@@ -19,7 +19,8 @@ struct adamw_options {
 };
 
 // Parameters with dim >= 2 (matrices, embeddings) get weight decay; biases and norm gains do
-// not (nanoGPT's grouping; scripts/ref/lmlab_ref.py make_optimizer does the same).
+// not (nanoGPT's grouping; scripts/ref/lmlab_ref.py make_optimizer does the same), nor any
+// parameter its module registered with nn::weight_decay::never (Mamba's A_log and D).
 class adamw {
  public:
   adamw(nn::named_tensors params, adamw_options opt);

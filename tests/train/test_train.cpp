@@ -98,6 +98,33 @@ TEST(adamw, one_step_matches_the_pytorch_formula) {
   EXPECT_NEAR(st[2].second.at({1, 0}), 0.001 * 0.09 * 0.999 + 0.001 * 0.09, 1e-9);
 }
 
+// Which parameters decay: a step with zero gradients moves only the decayed ones, by 1 - lr*wd.
+// Matrices and embeddings decay; vectors and Mamba's A_log and D (the reference code's
+// _no_weight_decay, whatever their shape) do not.
+TEST(adamw, mamba_A_log_and_D_are_not_decayed) {
+  models::lm m(lmlab::testing::small_lm(9, 8, "MA", 2, 4), 1);
+  train::adamw opt(m.named_parameters(), {0.9, 0.999, 1e-8, 0.1});
+  auto before = m.named_parameters();
+  std::vector<std::vector<double>> was;
+  for (auto& [n, p] : before) {
+    was.push_back(p.to_vector());
+    p.set_grad(tensor::zeros(p.shape()));
+  }
+  opt.step(0.5);
+  std::vector<std::string> decayed;
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    const auto now = before[i].second.to_vector();
+    if (now == was[i]) continue;
+    decayed.push_back(before[i].first);
+    for (std::size_t j = 0; j < now.size(); ++j)
+      EXPECT_EQ(static_cast<float>(now[j]), static_cast<float>(was[i][j]) * 0.95f) << before[i].first;
+  }
+  for (const char* n : {"blocks.0.ssm.A_log", "blocks.0.ssm.D", "blocks.0.ssm.dt_proj.bias", "blocks.0.ln1.weight"})
+    EXPECT_EQ(std::count(decayed.begin(), decayed.end(), n), 0) << n;
+  for (const char* n : {"blocks.0.ssm.in_proj.weight", "blocks.0.ssm.x_proj.weight", "blocks.1.attn.w_q", "wte.weight"})
+    EXPECT_EQ(std::count(decayed.begin(), decayed.end(), n), 1) << n;
+}
+
 TEST(schedule, warmup_then_cosine_to_min) {
   train::lr_schedule s{1.0, 0.1, 4, 14};
   EXPECT_DOUBLE_EQ(s.at(0), 0.25);
