@@ -35,6 +35,19 @@ struct ttc_params {
   double temperature = 1.0;
 };
 
+// The schema of our keys, in own_keys() order (split() reads them, with its own messages).
+const tasks::param_table<ttc_params>& own_table() {
+  static const tasks::param_table<ttc_params> t =
+      tasks::param_table<ttc_params>("ttc_arithmetic")
+          .add("n_samples", &ttc_params::n_samples, "answers sampled per test item (k runs over powers of 2 up to it)", 1)
+          .add("temperature", &ttc_params::temperature, "sampling temperature", 1e-3)
+          .add("draws", &ttc_params::draws, "random k-subsets averaged per item", 1)
+          .add("eval_items", &ttc_params::eval_items, "in-distribution test items scored", 1)
+          .add("verifier_steps", &ttc_params::verifier_steps, "training steps of the learned verifier (0: none)", 0)
+          .add("verifier_items", &ttc_params::verifier_items, "training problems whose samples train the verifier", 1);
+  return t;
+}
+
 // Splits a ttc_arithmetic table into the arithmetic task's keys and ours.
 std::pair<nlohmann::json, ttc_params> split(const nlohmann::json& j) {
   nlohmann::json arith = nlohmann::json::object();
@@ -289,25 +302,7 @@ void register_ttc() {
     t.name = "ttc_arithmetic";
     t.summary = "test-time compute (pass@k, majority / weighted vote, best-of-n) on base-b arithmetic";
     t.params = arith.params;
-    for (const auto& k : own_keys()) {
-      tasks::param_spec s;
-      s.name = k;
-      s.kind = k == "temperature" ? tasks::param_kind::number : tasks::param_kind::integer;
-      s.min = k == "temperature" ? 1e-3 : k == "verifier_steps" ? 0 : 1;
-      s.default_value = k == "temperature" ? nlohmann::json(1.0)
-                                           : nlohmann::json(k == "n_samples"        ? 16
-                                                            : k == "draws"          ? 50
-                                                            : k == "verifier_steps" ? 0
-                                                            : k == "verifier_items" ? 300
-                                                                                    : 200);
-      s.help = k == "n_samples" ? "answers sampled per test item (k runs over powers of 2 up to it)"
-               : k == "temperature" ? "sampling temperature"
-               : k == "draws" ? "random k-subsets averaged per item"
-               : k == "verifier_steps" ? "training steps of the learned verifier (0: none)"
-               : k == "verifier_items" ? "training problems whose samples train the verifier"
-                                       : "in-distribution test items scored";
-      t.params.push_back(s);
-    }
+    for (const auto& s : own_table().specs()) t.params.push_back(s);
     t.canonical = [](const nlohmann::json& j) {
       auto [a, p] = split(j);
       nlohmann::json out = tasks::find_task("arithmetic").canonical(a);
