@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <filesystem>
 #include <set>
+#include "toy_docs.hpp"
 
 namespace dl = lmlab::datalab;
 
@@ -176,21 +177,7 @@ TEST(ngram_lm, sampling_matches_the_probabilities_at_each_temperature) {
   }
 }
 
-namespace {
-std::vector<std::string> toy_docs(int n, int offset) {
-  // Words w0..w59 with a Zipf-like skew: word k appears in document d when (d + k) % (k + 1) == 0.
-  std::vector<std::string> docs;
-  for (int d = 0; d < n; ++d) {
-    std::string t;
-    for (int i = 0; i < 200; ++i) {
-      const int k = ((d + offset) * 7 + i * i) % 60;
-      t += "w" + std::to_string(k % (1 + (i % 12) * 5)) + " ";
-    }
-    docs.push_back(t);
-  }
-  return docs;
-}
-}  // namespace
+using lmlab::testing::toy_docs;
 
 TEST(ngram_collapse, loop_on_a_toy_corpus) {
   dl::ngram_collapse_config c;

@@ -10,24 +10,13 @@
 #include "datalab/lm_collapse.hpp"
 #include "datalab/runners.hpp"
 #include "lab/spec.hpp"
+#include "toy_docs.hpp"
 
 namespace dl = lmlab::datalab;
 
-namespace {
-std::vector<std::string> toy_docs(int n, int offset) {
-  // The n-gram test's corpus: 60 words with a skewed, position-dependent distribution.
-  std::vector<std::string> docs;
-  for (int d = 0; d < n; ++d) {
-    std::string t;
-    for (int i = 0; i < 200; ++i) {
-      const int k = ((d + offset) * 7 + i * i) % 60;
-      t += "w" + std::to_string(k % (1 + (i % 12) * 5)) + " ";
-    }
-    docs.push_back(t);
-  }
-  return docs;
-}
+using lmlab::testing::toy_docs;
 
+namespace {
 dl::lm_collapse_config tiny() {
   dl::lm_collapse_config c;
   c.data.real_tokens = 1600;
