@@ -143,14 +143,8 @@ std::vector<double> log_ratios(models::causal_lm& ref, const std::vector<token_s
 }
 
 policy_config policy_keys::policy() const {
-  policy_config p;
-  p.d_model = policy_d_model;
-  p.n_layers = policy_layers;
-  p.n_heads = policy_heads;
-  p.steps = policy_steps;
-  p.batch = policy_batch;
-  p.lr = policy_lr;
-  return p;
+  return {.d_model = policy_d_model, .n_layers = policy_layers, .n_heads = policy_heads, .steps = policy_steps,
+          .batch = policy_batch, .lr = policy_lr};
 }
 
 void check_policy_keys(const policy_keys& k, const std::string& owner) {
