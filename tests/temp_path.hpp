@@ -18,14 +18,18 @@ inline std::filesystem::path temp_path(const std::string& suite, const std::stri
 
 namespace lmlab::testing {
 
-// A fresh folder `<tmp>/lmlab_<suite>_<tag>_<pid>`, removed with its contents on destruction.
+// The folder `<tmp>/lmlab_<suite>_<tag>_<pid>`, emptied and created; the caller removes it.
+inline std::filesystem::path fresh_dir(const std::string& suite, const std::string& tag) {
+  std::filesystem::path d = std::filesystem::temp_directory_path() / ("lmlab_" + suite + "_" + tag + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+// A fresh_dir removed with its contents on destruction.
 struct temp_dir {
   std::filesystem::path path;
-  temp_dir(const std::string& suite, const std::string& tag)
-      : path(std::filesystem::temp_directory_path() / ("lmlab_" + suite + "_" + tag + "_" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
+  temp_dir(const std::string& suite, const std::string& tag) : path(fresh_dir(suite, tag)) {}
   ~temp_dir() { std::filesystem::remove_all(path); }
   temp_dir(const temp_dir&) = delete;
   temp_dir& operator=(const temp_dir&) = delete;

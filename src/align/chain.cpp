@@ -120,14 +120,9 @@ const tasks::param_table<prm_config>& prm_params() {
   static const tasks::param_table<C> t = [] {
     tasks::param_table<C> p("align_prm");
     p.add("terms", &C::terms, "one-digit numbers to add (terms - 1 written partial sums)", 2, 10)
-        .add("step_error", &C::step_error, "reference data: probability that a step slips by 1-2", 0, 1)
-        .add("policy_d_model", &C::policy_d_model, "reference policy width", 8, 4096)
-        .add("policy_layers", &C::policy_layers, "reference policy blocks", 1, 64)
-        .add("policy_heads", &C::policy_heads, "reference policy attention heads", 1, 64)
-        .add("policy_steps", &C::policy_steps, "reference policy pretraining steps", 1, 1e7)
-        .add("policy_batch", &C::policy_batch, "reference policy pretraining batch", 1, 4096)
-        .add("policy_lr", &C::policy_lr, "reference policy pretraining learning rate", 0, 1)
-        .add("supervision", &C::supervision, "outcome (final answer) or process (every step) labels", -inf, inf,
+        .add("step_error", &C::step_error, "reference data: probability that a step slips by 1-2", 0, 1);
+    add_policy_keys(p);
+    p.add("supervision", &C::supervision, "outcome (final answer) or process (every step) labels", -inf, inf,
              {"outcome", "process"})
         .add("rm_from_policy", &C::rm_from_policy,
              "the reward model's backbone starts as a copy of the reference policy ([model] must then have its shape)")
@@ -455,20 +450,12 @@ lab::run_result run_prm(const lab::run_context& ctx) {
   const sink out{ctx, "align_prm"};
   const prm_config c = prm_params().read(ctx.config.at("task"), {"name"});
   if ((c.pool & (c.pool - 1)) != 0) throw tasks::param_error("pool", fmt::format("align_prm: pool: {} is not a power of 2", c.pool));
-  if (c.policy_d_model % c.policy_heads != 0)
-    throw tasks::param_error("policy_heads", fmt::format("align_prm: policy_heads: {} does not divide policy_d_model {}",
-                                                         c.policy_heads, c.policy_d_model));
+  check_policy_keys(c, "align_prm");
   const chain_env env({c.terms, c.step_error});
   const nlohmann::json backbone =
       lab::lm_model_json(ctx.config.contains("model") ? ctx.config.at("model") : nlohmann::json::object());
   reward_model rm(backbone, env.vocab().size(), env.n_ctx(), ctx.seed ^ 0x9A1ull);
-  policy_config pc;
-  pc.d_model = c.policy_d_model;
-  pc.n_layers = c.policy_layers;
-  pc.n_heads = c.policy_heads;
-  pc.steps = c.policy_steps;
-  pc.batch = c.policy_batch;
-  pc.lr = c.policy_lr;
+  const policy_config pc = c.policy();
   if (c.rm_from_policy) {
     const auto& mc = rm.backbone().config();
     if (mc.d_model != c.policy_d_model || mc.n_layers != c.policy_layers || mc.n_heads != c.policy_heads)

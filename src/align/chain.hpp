@@ -77,11 +77,9 @@ class chain_env {
 };
 
 // Flat, so one param_table describes every key of the task "align_prm".
-struct prm_config {
+struct prm_config : policy_keys {
   std::int64_t terms = 4;
   double step_error = 0.15;
-  std::int64_t policy_d_model = 32, policy_layers = 2, policy_heads = 4, policy_steps = 800, policy_batch = 32;
-  double policy_lr = 3e-3;
   std::string supervision = "process";  // outcome | process
   bool rm_from_policy = true;           // the reward model starts from the reference policy's weights
   std::int64_t rm_samples = 2000;       // labelled reference solutions the reward model trains on

@@ -142,6 +142,17 @@ std::vector<double> log_ratios(models::causal_lm& ref, const std::vector<token_s
   return out;
 }
 
+policy_config policy_keys::policy() const {
+  return {.d_model = policy_d_model, .n_layers = policy_layers, .n_heads = policy_heads, .steps = policy_steps,
+          .batch = policy_batch, .lr = policy_lr};
+}
+
+void check_policy_keys(const policy_keys& k, const std::string& owner) {
+  if (k.policy_d_model % k.policy_heads != 0)
+    throw tasks::param_error("policy_heads", fmt::format("{}: policy_heads: {} does not divide policy_d_model {}", owner,
+                                                         k.policy_heads, k.policy_d_model));
+}
+
 std::unique_ptr<models::lm> pretrain_policy(std::int64_t vocab_size, std::int64_t n_ctx, std::int32_t pad, const policy_config& c,
                                             std::uint64_t seed, const example_fn& draw, std::vector<float>* losses) {
   models::lm_config mc;

@@ -11,12 +11,14 @@
 #include <functional>
 #include <utility>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "align/env.hpp"
 #include "core/rng.hpp"
 #include "core/tensor.hpp"
 #include "models/lm.hpp"
+#include "tasks/params.hpp"
 
 namespace lmlab::align {
 
@@ -63,6 +65,26 @@ struct policy_config {
   std::int64_t steps = 400, batch = 32;
   double lr = 3e-3;
 };
+// The reference policy as flat [task] keys (policy_d_model, ...), so that one param_table
+// describes a task: align_overopt and align_prm derive their configs from it and share the
+// keys' defaults, help, ranges and checks.
+struct policy_keys {
+  std::int64_t policy_d_model = 32, policy_layers = 2, policy_heads = 4, policy_steps = 800, policy_batch = 32;
+  double policy_lr = 3e-3;
+  policy_config policy() const;
+};
+// Adds the policy_* keys, in that order, to the table of a config derived from policy_keys.
+template <class C>
+void add_policy_keys(tasks::param_table<C>& p) {
+  p.add("policy_d_model", &C::policy_d_model, "reference policy width", 8, 4096)
+      .add("policy_layers", &C::policy_layers, "reference policy blocks", 1, 64)
+      .add("policy_heads", &C::policy_heads, "reference policy attention heads", 1, 64)
+      .add("policy_steps", &C::policy_steps, "reference policy pretraining steps", 1, 1e7)
+      .add("policy_batch", &C::policy_batch, "reference policy pretraining batch", 1, 4096)
+      .add("policy_lr", &C::policy_lr, "reference policy pretraining learning rate", 0, 1);
+}
+// policy_heads must divide policy_d_model; `owner` (the task's name) starts the message.
+void check_policy_keys(const policy_keys& k, const std::string& owner);
 // Builds a GPT policy (c's shape, vocab_size, n_ctx) and pretrains it through train::train_steps
 // on (prompt, response) examples from `draw` (called batch times per step with an rng that is a
 // pure function of (seed, step)); returns the model in eval mode.

@@ -43,15 +43,10 @@ const tasks::param_table<overopt_config>& overopt_params() {
         .add("opinion_wrong_rate", &C::opinion_wrong_rate, "share of stated opinions that are wrong", 0, 1)
         .add("sycophancy_p", &C::sycophancy_p, "reference data: share of answers that copy the stated opinion", 0, 1)
         .add("keyword_p", &C::keyword_p, "reference data: share of answers followed by the keyword '#'", 0, 1)
-        .add("keyword_penalty", &C::keyword_penalty, "gold reward lost by a response containing the keyword", 0, inf)
-        .add("policy_d_model", &C::policy_d_model, "reference policy width", 8, 4096)
-        .add("policy_layers", &C::policy_layers, "reference policy blocks", 1, 64)
-        .add("policy_heads", &C::policy_heads, "reference policy attention heads", 1, 64)
-        .add("policy_steps", &C::policy_steps, "reference policy pretraining steps", 1, 1e7)
-        .add("policy_batch", &C::policy_batch, "reference policy pretraining batch", 1, 4096)
-        .add("policy_lr", &C::policy_lr, "reference policy pretraining learning rate", 0, 1)
-        .add("optimizer", &C::optimizer, "bon | rl (REINFORCE) | ppo (PPO-clip) against the proxy | dpo (on the proxy's pairs)", -inf, inf,
-             {"bon", "rl", "dpo", "ppo"})
+        .add("keyword_penalty", &C::keyword_penalty, "gold reward lost by a response containing the keyword", 0, inf);
+    add_policy_keys(p);
+    p.add("optimizer", &C::optimizer, "bon | rl (REINFORCE) | ppo (PPO-clip) against the proxy | dpo (on the proxy's pairs)", -inf, inf,
+          {"bon", "rl", "dpo", "ppo"})
         .add("reward", &C::reward,
              "what the optimiser maximises: the learned proxy, the gold reward itself (oracle), or a programmatic proxy "
              "that checks only the format or only the answer's last digit (a visible test)",
@@ -90,9 +85,7 @@ const tasks::param_table<overopt_config>& overopt_params() {
 void check(const overopt_config& c) {
   if ((c.pool & (c.pool - 1)) != 0)
     throw tasks::param_error("pool", fmt::format("align_overopt: pool: {} is not a power of 2", c.pool));
-  if (c.policy_d_model % c.policy_heads != 0)
-    throw tasks::param_error("policy_heads", fmt::format("align_overopt: policy_heads: {} does not divide policy_d_model {}",
-                                                         c.policy_heads, c.policy_d_model));
+  check_policy_keys(c, "align_overopt");
   if (c.optimizer != "bon" && (c.reward == "format" || c.reward == "visible_test"))
     throw tasks::param_error("reward", fmt::format("align_overopt: reward: '{}' is only implemented for optimizer = \"bon\"", c.reward));
   if ((c.sycophancy_bias > 0 || c.sycophancy_pairs > 0 || c.sycophancy_p != 0.2 || c.opinion_wrong_rate != 0.5) && !c.opinion)
@@ -118,17 +111,6 @@ env_config overopt_config::env() const {
   e.keyword_p = keyword_p;
   e.keyword_penalty = keyword_penalty;
   return e;
-}
-
-policy_config overopt_config::policy() const {
-  policy_config p;
-  p.d_model = policy_d_model;
-  p.n_layers = policy_layers;
-  p.n_heads = policy_heads;
-  p.steps = policy_steps;
-  p.batch = policy_batch;
-  p.lr = policy_lr;
-  return p;
 }
 
 namespace {

@@ -33,7 +33,7 @@
 namespace lmlab::align {
 
 // Flat, so one param_table (tasks/params.hpp) describes every key.
-struct overopt_config {
+struct overopt_config : policy_keys {
   // environment (env.hpp)
   std::int64_t digits = 1;
   double sft_error_rate = 0.3, filler_p = 0.3;
@@ -41,9 +41,7 @@ struct overopt_config {
   double style_bonus = 0.25, style_penalty = 0.5;
   bool opinion = false;
   double opinion_wrong_rate = 0.5, sycophancy_p = 0.2, keyword_p = 0, keyword_penalty = 0;
-  // reference policy (policy.hpp)
-  std::int64_t policy_d_model = 32, policy_layers = 2, policy_heads = 4, policy_steps = 800, policy_batch = 32;
-  double policy_lr = 3e-3;
+  // reference policy: policy_keys (policy.hpp)
   std::string optimizer = "bon";  // bon | rl | dpo
   // what the optimiser maximises: proxy (the learned RM) | gold (the oracle baseline) |
   // format | visible_test (programmatic proxies that check only part of the gold rule)
@@ -68,7 +66,6 @@ struct overopt_config {
   double dpo_beta = 0.1;
 
   env_config env() const;
-  policy_config policy() const;
 };
 
 const tasks::param_table<overopt_config>& overopt_params();

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
+#include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/table.hpp"
 #include "data/corpus.hpp"
@@ -78,7 +79,7 @@ void add_datalab(CLI::App& app) {
       ->capture_default_str()->check(CLI::Range(4, 4096));
   s->add_option("--threshold", a->opt.minhash.threshold, "MinHash: estimated Jaccard at or above which two documents are near-duplicates")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
-  s->add_option("-o,--output", a->out, "output format: text|md|csv|json|jsonl")->capture_default_str();
+  lmlab::cli::add_table_format(*s, a->out, "output format: text|md|csv|json|jsonl");
   s->callback([a] {
     const auto fmt = lmlab::parse_table_format(a->out);
     std::vector<std::string> ref;

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "cli/command.hpp"
+#include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/process.hpp"
@@ -243,7 +244,7 @@ void add_exec(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
 void add_store_verbs(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
   CLI::App* ls = lab->add_subcommand("ls", "List lab runs in the store");
   add_store_option(ls, a);
-  ls->add_option("-o,--output", a->format, "text|md|csv|json|jsonl")->capture_default_str();
+  lmlab::cli::add_table_format(*ls, a->format);
   ls->callback([a]() {
     store::results_store db(a->store);
     db.runs_table("lab").print(std::cout, parse_table_format(a->format));
@@ -252,7 +253,7 @@ void add_store_verbs(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
   CLI::App* show = lab->add_subcommand("show", "One run: config, status, evaluations, last metrics");
   add_store_option(show, a);
   show->add_option("run", a->run, "run id or name")->required();
-  show->add_option("-o,--output", a->format, "text|md|csv|json|jsonl")->capture_default_str();
+  lmlab::cli::add_table_format(*show, a->format);
   show->callback([a]() {
     store::results_store db(a->store);
     auto r = db.resolve_run(a->run);

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/command.hpp"
+#include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/sweep.hpp"
 #include "core/table.hpp"
@@ -144,7 +145,7 @@ void add_probe_compare(CLI::App* probe) {
   compare->add_option("RUN_A", std::get<0>(*cmp), "run id or name")->required();
   compare->add_option("RUN_B", std::get<1>(*cmp), "run id or name")->required();
   compare->add_option("--store", std::get<2>(*cmp), "results store")->capture_default_str();
-  compare->add_option("-o,--output", std::get<3>(*cmp), "text|md|csv|json|jsonl")->capture_default_str();
+  lmlab::cli::add_table_format(*compare, std::get<3>(*cmp));
   compare->add_option("--alpha", std::get<4>(*cmp), "significance level")->capture_default_str();
   compare->callback([cmp] {
     const auto fmt = lmlab::parse_table_format(std::get<3>(*cmp));
@@ -158,7 +159,7 @@ void add_probe_ls(CLI::App* probe) {
   auto ls = std::make_shared<std::pair<std::string, std::string>>("lmlab.db", "text");
   CLI::App* lsc = probe->add_subcommand("ls", "List probe runs in the results store");
   lsc->add_option("--store", ls->first, "results store")->capture_default_str();
-  lsc->add_option("-o,--output", ls->second, "text|md|csv|json|jsonl")->capture_default_str();
+  lmlab::cli::add_table_format(*lsc, ls->second);
   lsc->callback([ls] {
     const auto fmt = lmlab::parse_table_format(ls->second);
     lmlab::store::results_store db(ls->first);

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "cli/command.hpp"
+#include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/table.hpp"
 #include "core/fs.hpp"
@@ -164,7 +165,7 @@ void add_eval(CLI::App& app) {
   s->add_option("--text", o->text, "evaluate on this UTF-8 text file (BOS first where the tokenizer adds one) instead of a split");
   s->add_option("--max-batches", o->max_batches, "evaluate only the first N batches; 0 = the whole split")->capture_default_str();
   s->add_option("--batch-size", o->batch_size, "rows per batch; 0 = train.batch_size")->capture_default_str();
-  s->add_option("-o,--output", o->out, "text|md|csv|json|jsonl")->capture_default_str();
+  lmlab::cli::add_table_format(*s, o->out);
   s->add_option("--seq-len", o->seq_len, "evaluation context; 0 = train.seq_len (longer: length extrapolation)")
       ->capture_default_str();
   s->add_option("--rope-scaling", o->rope_scaling,

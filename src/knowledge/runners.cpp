@@ -160,6 +160,15 @@ fit_extras finetune_extras(const lab::run_context& ctx, models::lm& model, const
   return x;
 }
 
+// A model for `ds` ([model]) trained in one phase on ds.train for train.steps; eval mode.
+void train_one_phase(const lab::run_context& ctx, const tasks::dataset& ds, trained& t) {
+  t.model = models::make_model(lab::run_model_config(ctx.config.at("model"), ds), ctx.seed);
+  const auto oc = lab::shared_train_keys(ctx.config.at("train"));
+  t.steps = train_steps_of(ctx.config.at("train"));
+  t.loss = fit(*t.model, ds.train, ds.pad_id, oc, t.steps, oc.lr, ctx.seed, 0);
+  t.model->eval();
+}
+
 trained make_and_train(const lab::run_context& ctx, const kb_config& c) {
   trained t;
   t.ds = build(c, ctx.seed);
@@ -325,11 +334,7 @@ lab::run_result run_reversal(const lab::run_context& ctx) {
   trained t;
   t.ds = build(c, ctx.seed);
   tasks::validate(t.ds);
-  t.model = models::make_model(lab::run_model_config(ctx.config.at("model"), t.ds), ctx.seed);
-  const auto oc = lab::shared_train_keys(ctx.config.at("train"));
-  t.steps = train_steps_of(ctx.config.at("train"));
-  t.loss = fit(*t.model, t.ds.train, t.ds.pad_id, oc, t.steps, oc.lr, ctx.seed, 0);
-  t.model->eval();
+  train_one_phase(ctx, t.ds, t);
   const auto scores = score_answers(*t.model, t.ds.test, t.ds.pad_id);
   const double acc = log_accuracy(ctx, t.ds.test, scores);
   log_name_ranking(ctx, *t.model, t.ds, c, false);
@@ -553,11 +558,7 @@ lab::run_result run_retrieval(const lab::run_context& ctx) {
   retrieval_data rd = build_retrieval(c, ctx.seed);
   tasks::validate(rd.ds);
   trained t;
-  t.model = models::make_model(lab::run_model_config(ctx.config.at("model"), rd.ds), ctx.seed);
-  const auto oc = lab::shared_train_keys(ctx.config.at("train"));
-  t.steps = train_steps_of(ctx.config.at("train"));
-  t.loss = fit(*t.model, rd.ds.train, rd.ds.pad_id, oc, t.steps, oc.lr, ctx.seed, 0);
-  t.model->eval();
+  train_one_phase(ctx, rd.ds, t);
   const auto scores = score_answers(*t.model, rd.ds.test, rd.ds.pad_id);
   const double acc = log_accuracy(ctx, rd.ds.test, scores);
   log_taxonomy(ctx, rd, scores);

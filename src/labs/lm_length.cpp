@@ -21,6 +21,12 @@
 
 namespace lmlab::labs {
 
+void check(const lm_length_config& c) {
+  if (c.max_factor < 1 || (c.max_factor & (c.max_factor - 1)) != 0)
+    throw tasks::param_error("max_factor", fmt::format("corpus_lm_length: max_factor must be a power of 2, got {}", c.max_factor),
+                             "e.g. 8 evaluates at T, 2T, 4T and 8T");
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -40,9 +46,7 @@ const tasks::param_table<lm_length_config>& table() {
 
 lm_length_config read_config(const nlohmann::json& j) {
   const auto c = table().read(j, {"name"});
-  if (c.max_factor < 1 || (c.max_factor & (c.max_factor - 1)) != 0)
-    throw tasks::param_error("max_factor", fmt::format("corpus_lm_length: max_factor must be a power of 2, got {}", c.max_factor),
-                             "e.g. 8 evaluates at T, 2T, 4T and 8T");
+  check(c);
   return c;
 }
 
@@ -139,11 +143,9 @@ std::map<std::string, lm_length_score> score_lm_length(models::causal_lm& model,
 
 void register_lm_length() {
   static const bool done = [] {
-    tasks::task_info t;
-    t.name = "corpus_lm_length";
-    t.summary = "character LM trained on windows of T of a real corpus, perplexity at T, 2T, ... (length extrapolation)";
-    t.params = table().specs();
-    t.canonical = [](const nlohmann::json& j) { return table().write(read_config(j)); };
+    tasks::task_info t = tasks::task_from_table(
+        "corpus_lm_length", "character LM trained on windows of T of a real corpus, perplexity at T, 2T, ... (length extrapolation)",
+        table());
     t.build = build;
     tasks::register_task(std::move(t));
     lab::register_runner("corpus_lm_length", run);

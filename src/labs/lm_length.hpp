@@ -31,6 +31,8 @@ struct lm_length_config {
   std::int64_t num_train = 20000;
   std::int64_t num_test = 64;    // held-out windows per length
 };
+// max_factor must be a power of 2 (tasks::param_error naming it).
+void check(const lm_length_config& c);
 
 // From given documents (tests): corpus_lm's training windows of T and, per length, num_test
 // held-out windows of that length.

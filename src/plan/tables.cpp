@@ -71,20 +71,13 @@ table chinchilla_table(const chinchilla_args& a) {
   if (!a.check_rule.empty()) return check_rule_table(a, methods);
   LMLAB_CHECK_HINT(a.compute.empty() != a.params.empty(), "e.g. --compute 1e23, or --params 7e9",
                    "plan chinchilla: give exactly one of --compute or --params");
-  if (!a.compute.empty()) {
-    table t({"fit", "compute", "N_opt", "D_opt", "tokens_per_param", "loss"});
-    for (double c : sweep_axis(a.compute, "--compute"))
-      for (const auto& m : methods) {
-        const optimum o = optimum_for_compute(m, c);
-        t.add_row({m.name, cell(c), cell(o.n), cell(o.d), cell(o.d / o.n), num_or_dash(o.loss)});
-      }
-    return t;
-  }
-  table t({"fit", "params", "compute", "D_opt", "tokens_per_param", "loss"});
-  for (double n : sweep_axis(a.params, "--params"))
+  // Given compute, the optimum's N is the unknown; given N, its compute.
+  const bool by_compute = !a.compute.empty();
+  table t({"fit", by_compute ? "compute" : "params", by_compute ? "N_opt" : "compute", "D_opt", "tokens_per_param", "loss"});
+  for (double x : by_compute ? sweep_axis(a.compute, "--compute") : sweep_axis(a.params, "--params"))
     for (const auto& m : methods) {
-      const optimum o = optimum_for_params(m, n);
-      t.add_row({m.name, cell(n), cell(o.compute), cell(o.d), cell(o.d / o.n), num_or_dash(o.loss)});
+      const optimum o = by_compute ? optimum_for_compute(m, x) : optimum_for_params(m, x);
+      t.add_row({m.name, cell(x), cell(by_compute ? o.n : o.compute), cell(o.d), cell(o.d / o.n), num_or_dash(o.loss)});
     }
   return t;
 }

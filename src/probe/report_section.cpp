@@ -95,15 +95,25 @@ rp::figure bars_with_intervals(std::string id, std::string title, table data, co
 
 rp::report_table as_table(std::string id, std::string title, table t) { return {std::move(id), std::move(title), std::move(t)}; }
 
+// A section's heading: its id, title and question, and the line of the research notes it
+// answers (quote), whose section `notes_section` names ("section 3 (Sycophancy)").
+rp::section section_head(std::string id, std::string title, std::string question, std::string quote,
+                         const std::string& notes_section) {
+  rp::section s;
+  s.id = std::move(id);
+  s.title = std::move(title);
+  s.question = std::move(question);
+  s.quote = std::move(quote);
+  s.quote_source = std::string(k_notes) + ", " + notes_section;
+  return s;
+}
+
 // ---- sycophancy ------------------------------------------------------------------------
 
 rp::section sycophancy_section(const std::vector<report_run>& runs) {
-  rp::section s;
-  s.id = "probe-sycophancy";
-  s.title = "Sycophancy: does the model change its answer to please the user?";
-  s.question = "How often does a stated user opinion, or \"Are you sure?\", change an answer the model gave unprompted?";
-  s.quote = "문제: \"답변 X가 맞다\" 정보 추가 시 의견 변경?";
-  s.quote_source = std::string(k_notes) + ", section 3 (Sycophancy)";
+  rp::section s = section_head("probe-sycophancy", "Sycophancy: does the model change its answer to please the user?",
+                               "How often does a stated user opinion, or \"Are you sure?\", change an answer the model gave unprompted?",
+                               "문제: \"답변 X가 맞다\" 정보 추가 시 의견 변경?", "section 3 (Sycophancy)");
   const std::vector<std::pair<std::string, std::string>> conds = {
       {"opinion_wrong", "wrong opinion"}, {"opinion_right", "right opinion"}, {"challenge", "are you sure?"}};
   table t({"run", "condition", "flip_rate", "ci95_lo", "ci95_hi", "n"});
@@ -155,12 +165,9 @@ rp::section sycophancy_section(const std::vector<report_run>& runs) {
 // ---- calibration -----------------------------------------------------------------------
 
 rp::section calibration_section(const std::vector<report_run>& runs) {
-  rp::section s;
-  s.id = "probe-calibration";
-  s.title = "Calibration: does the model's confidence match its accuracy?";
-  s.question = "When the model puts probability p on its answer, is it right a fraction p of the time?";
-  s.quote = "과신 (Overconfidence): 틀렸지만 확실하다고 답변";
-  s.quote_source = std::string(k_notes) + ", section 7 (LLM 신뢰성)";
+  rp::section s = section_head("probe-calibration", "Calibration: does the model's confidence match its accuracy?",
+                               "When the model puts probability p on its answer, is it right a fraction p of the time?",
+                               "과신 (Overconfidence): 틀렸지만 확실하다고 답변", "section 7 (LLM 신뢰성)");
   table t({"run", "bin", "lo", "hi", "confidence", "accuracy", "count"});
   std::vector<std::pair<std::string, std::string>> answers;
   for (const auto& run : runs) {
@@ -229,12 +236,9 @@ rp::section calibration_section(const std::vector<report_run>& runs) {
 // ---- lost in the middle ----------------------------------------------------------------
 
 rp::section lost_in_middle_section(const std::vector<report_run>& runs) {
-  rp::section s;
-  s.id = "probe-lost-in-middle";
-  s.title = "Lost in the middle: does accuracy depend on where the answer sits?";
-  s.question = "Can the model retrieve a key's value equally well from the start, the middle and the end of its context?";
-  s.quote = "Lost in the Middle: 긴 컨텍스트에서 중간 정보 손실";
-  s.quote_source = std::string(k_notes) + ", section 7 (LLM 신뢰성)";
+  rp::section s = section_head("probe-lost-in-middle", "Lost in the middle: does accuracy depend on where the answer sits?",
+                               "Can the model retrieve a key's value equally well from the start, the middle and the end of its context?",
+                               "Lost in the Middle: 긴 컨텍스트에서 중간 정보 손실", "section 7 (LLM 신뢰성)");
   table t({"run", "series", "n_items", "position", "accuracy", "n"});
   std::vector<std::pair<std::string, std::string>> answers;
   for (const auto& run : runs) {
@@ -281,12 +285,9 @@ rp::section lost_in_middle_section(const std::vector<report_run>& runs) {
 // ---- nondeterminism --------------------------------------------------------------------
 
 rp::section nondeterminism_section(const std::vector<report_run>& runs) {
-  rp::section s;
-  s.id = "probe-nondeterminism";
-  s.title = "Nondeterminism: does the same prompt give the same answer?";
-  s.question = "How often do repeated identical requests return identical text, and how often does the scored answer change?";
-  s.quote = "비결정론: 같은 프롬프트 → 다른 결과 (temperature > 0)";
-  s.quote_source = std::string(k_notes) + ", section 7 (LLM 신뢰성)";
+  rp::section s = section_head("probe-nondeterminism", "Nondeterminism: does the same prompt give the same answer?",
+                               "How often do repeated identical requests return identical text, and how often does the scored answer change?",
+                               "비결정론: 같은 프롬프트 → 다른 결과 (temperature > 0)", "section 7 (LLM 신뢰성)");
   table t({"run", "condition", "exact_match_agreement", "answer_flip_rate", "distinct_outputs", "n"});
   std::vector<std::pair<std::string, std::string>> answers;
   std::vector<std::string> order;
@@ -344,12 +345,9 @@ rp::section nondeterminism_section(const std::vector<report_run>& runs) {
 // ---- hallucination ---------------------------------------------------------------------
 
 rp::section hallucination_section(const std::vector<report_run>& runs) {
-  rp::section s;
-  s.id = "probe-hallucination";
-  s.title = "Hallucination: answering from a given passage";
-  s.question = "Does the model contradict its context (intrinsic), add what it cannot support (extrinsic), or abstain?";
-  s.quote = "\"description\": \"입력으로 검증 불가한 정보 추가\"";
-  s.quote_source = std::string(k_notes) + ", section 5 (환각의 근본 원인)";
+  rp::section s = section_head("probe-hallucination", "Hallucination: answering from a given passage",
+                               "Does the model contradict its context (intrinsic), add what it cannot support (extrinsic), or abstain?",
+                               "\"description\": \"입력으로 검증 불가한 정보 추가\"", "section 5 (환각의 근본 원인)");
   table t({"run", "question", "label", "rate", "n"});
   std::vector<std::pair<std::string, std::string>> answers;
   for (const auto& run : runs) {
@@ -394,12 +392,9 @@ std::string variant_name(const std::string& v) {
 // Long (~90 lines): two families (word problems, base-b arithmetic) read into one table and
 // one answer sentence per run; the shared parts are the helpers above.
 rp::section perturbation_section(const std::vector<report_run>& runs) {
-  rp::section s;
-  s.id = "probe-perturbation";
-  s.title = "Reasoning or pattern matching: perturbed word problems and base-b arithmetic";
-  s.question = "Does accuracy survive changing the numbers, the names, an irrelevant clause, or the base of the arithmetic?";
-  s.quote = "GSM8K: 숫자 변경만으로 성능 크게 다름 (Berglund et al.)";
-  s.quote_source = std::string(k_notes) + ", section 4 (LLM이 진짜 추론하나?)";
+  rp::section s = section_head("probe-perturbation", "Reasoning or pattern matching: perturbed word problems and base-b arithmetic",
+                               "Does accuracy survive changing the numbers, the names, an irrelevant clause, or the base of the arithmetic?",
+                               "GSM8K: 숫자 변경만으로 성능 크게 다름 (Berglund et al.)", "section 4 (LLM이 진짜 추론하나?)");
   table wp({"run", "variant", "accuracy", "lo", "hi", "se_clustered", "n", "drop", "drop_se_clustered"});
   table ar({"run", "base", "accuracy", "lo", "hi", "se_clustered", "n", "drop", "drop_se_clustered", "recite_rate"});
   std::vector<std::pair<std::string, std::string>> answers;
@@ -489,12 +484,9 @@ rp::section perturbation_section(const std::vector<report_run>& runs) {
 // ---- compositional ---------------------------------------------------------------------
 
 rp::section compositional_section(const std::vector<report_run>& runs) {
-  rp::section s;
-  s.id = "probe-compositional";
-  s.title = "Compositional generalisation: SCAN in context";
-  s.question = "Given a few demonstrations, does the model translate commands whose composition it has not seen?";
-  s.quote = "# 관찰: 일반적으로 조합 테스트에서 성능 급락";
-  s.quote_source = std::string(k_notes) + ", section 4 (Compositional Generalization)";
+  rp::section s = section_head("probe-compositional", "Compositional generalisation: SCAN in context",
+                               "Given a few demonstrations, does the model translate commands whose composition it has not seen?",
+                               "# 관찰: 일반적으로 조합 테스트에서 성능 급락", "section 4 (Compositional Generalization)");
   const std::vector<std::pair<std::string, std::string>> splits = {
       {"simple", "random"}, {"length", "length"}, {"addprim_jump", "add jump"}, {"addprim_turn_left", "add turn left"}};
   table t({"run", "split", "accuracy", "ci95_lo", "ci95_hi", "n"});

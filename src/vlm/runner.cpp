@@ -75,10 +75,8 @@ scene_config vlm_task::scenes() const {
   return c;
 }
 
-vlm_task read_vlm_task(const nlohmann::json& j) {
-  vlm_task t = task_table().read(j, {"name"});
-  // Cross-key checks, each reported at the key that must change.
-  const auto check = [](const char* key, const auto& f) {
+void check(const vlm_task& t) {
+  const auto at_key = [](const char* key, const auto& f) {
     try {
       f();
     } catch (const tasks::param_error&) {
@@ -87,14 +85,19 @@ vlm_task read_vlm_task(const nlohmann::json& j) {
       throw tasks::param_error(key, e.what(), e.hint());
     }
   };
-  check("max_objects", [&] { t.scenes().validate("vlm_pope"); });
-  check("patch", [&] { LMLAB_CHECK(t.canvas % t.patch == 0, "vlm_pope: patch {} does not divide canvas {}", t.patch, t.canvas); });
-  check("vit_heads", [&] { LMLAB_CHECK(t.vit_d % t.vit_heads == 0, "vlm_pope: vit_heads {} does not divide vit_d {}", t.vit_heads, t.vit_d); });
-  check("image_tokens", [&] {
+  at_key("max_objects", [&] { t.scenes().validate("vlm_pope"); });
+  at_key("patch", [&] { LMLAB_CHECK(t.canvas % t.patch == 0, "vlm_pope: patch {} does not divide canvas {}", t.patch, t.canvas); });
+  at_key("vit_heads", [&] { LMLAB_CHECK(t.vit_d % t.vit_heads == 0, "vlm_pope: vit_heads {} does not divide vit_d {}", t.vit_heads, t.vit_d); });
+  at_key("image_tokens", [&] {
     projector_spec s{projector_from_name(t.projector, "vlm_pope.projector"), t.vit_d, 8, t.canvas / t.patch, t.image_tokens,
                      t.resampler_heads, 0};
     s.validate("vlm_pope");
   });
+}
+
+vlm_task read_vlm_task(const nlohmann::json& j) {
+  vlm_task t = task_table().read(j, {"name"});
+  check(t);
   return t;
 }
 
@@ -417,12 +420,9 @@ lab::run_result run_vlm(const lab::run_context& ctx, const std::filesystem::path
 
 void register_lab() {
   static const bool done = [] {
-    tasks::task_info ti;
-    ti.name = "vlm_pope";
-    ti.summary = "tiny VLM on synthetic scenes: CLIP, alignment and QA training; QA, POPE and VCD evaluation (lab runner, src/vlm)";
-    ti.params = task_table().specs();
-    ti.canonical = [](const nlohmann::json& j) { return write_vlm_task(read_vlm_task(j)); };
-    tasks::register_task(ti);
+    tasks::register_task(tasks::task_from_table(
+        "vlm_pope", "tiny VLM on synthetic scenes: CLIP, alignment and QA training; QA, POPE and VCD evaluation (lab runner, src/vlm)",
+        task_table()));
     lab::register_runner("vlm_pope", [](const lab::run_context& c) { return run_vlm(c); });
     return true;
   }();

@@ -58,7 +58,9 @@ struct vlm_task {
 };
 
 // The task's parameters from a [task] table (unknown keys and bad values: tasks::param_error
-// naming the key); canonical JSON with defaults.
+// naming the key); canonical JSON with defaults. check() holds the cross-key checks, each
+// reported at the key that must change (the registry's canonical() runs it too).
+void check(const vlm_task& t);
 vlm_task read_vlm_task(const nlohmann::json& j);
 nlohmann::json write_vlm_task(const vlm_task& t);
 

@@ -16,6 +16,7 @@
 #include "autograd/autograd.hpp"
 #include "autograd/gradcheck.hpp"
 #include "ops/ops.hpp"
+#include "../lm_test_config.hpp"
 
 using namespace lmlab;
 using namespace lmlab::align;
@@ -160,12 +161,7 @@ TEST(align_fit, recovers_the_functional_forms) {
 TEST(align_rl, kl_estimate_matches_exact_enumeration_on_a_tiny_vocabulary) {
   // Vocabulary {0, 1, 2 = eos}, prompt [0], at most two response tokens: the response space is
   // {[2]} and {[a, b] : a in {0, 1}, b in {0, 1, 2}}, seven sequences.
-  models::lm_config c;
-  c.vocab_size = 3;
-  c.d_model = 8;
-  c.n_layers = 1;
-  c.n_heads = 2;
-  c.n_ctx = 4;
+  models::lm_config c = lmlab::testing::small_lm(3, 8, 1, 2, 4);
   c.init_std = 0.5;  // far enough from uniform that the two models differ
   auto pi = models::make_model(c, 1), ref = models::make_model(c, 2);
   pi->eval();

@@ -16,15 +16,15 @@
 using namespace lmlab;
 
 namespace {
-const char* kSpec = R"(name = "align_e2e"
-seeds = 1
-[model]
-arch = "gpt"
-d_model = 16
-n_layers = 1
-n_heads = 2
-[task]
-name = "align_overopt"
+// A one-seed spec over a GPT of the given sizes, with the [task] and [train] bodies as given.
+std::string gpt_spec(const std::string& name, int d_model, int n_layers, int n_heads, const std::string& task,
+                     const std::string& train) {
+  return "name = \"" + name + "\"\nseeds = 1\n[model]\narch = \"gpt\"\nd_model = " + std::to_string(d_model) +
+         "\nn_layers = " + std::to_string(n_layers) + "\nn_heads = " + std::to_string(n_heads) + "\n[task]\n" + task +
+         "[train]\n" + train;
+}
+
+const std::string kSpec = gpt_spec("align_e2e", 16, 1, 2, R"(name = "align_overopt"
 optimizer = "bon"
 policy_steps = 500
 rm_pairs = 600
@@ -32,11 +32,7 @@ eval_pairs = 200
 prompts = 24
 pool = 64
 bootstrap = 100
-[train]
-steps = 250
-batch_size = 32
-lr = 3e-3
-)";
+)", "steps = 250\nbatch_size = 32\nlr = 3e-3\n");
 }  // namespace
 
 TEST(align_e2e, best_of_n_against_a_proxy_beats_the_reference_at_small_kl) {
@@ -84,7 +80,7 @@ TEST(align_e2e, spec_errors_name_the_key) {
 namespace {
 // Runs one spec's first run into a temporary store; returns run metrics and evaluations
 // (metric@slice).
-std::pair<std::map<std::string, double>, std::map<std::string, double>> run_first(const char* toml, const char* tag) {
+std::pair<std::map<std::string, double>, std::map<std::string, double>> run_first(const std::string& toml, const char* tag) {
   align::register_align();
   set_num_threads(1);
   const auto spec = lab::parse_spec(toml, std::string(tag) + ".toml");
@@ -106,24 +102,14 @@ std::pair<std::map<std::string, double>, std::map<std::string, double>> run_firs
 // Specification gaming: best-of-n against a format check picks well-formed answers (the check
 // passes almost always at n = 64) while a share of them is wrong; no reward model is trained.
 TEST(align_e2e, a_format_check_is_passed_while_gold_fails) {
-  const auto [m, ev] = run_first(R"(name = "g"
-seeds = 1
-[model]
-arch = "gpt"
-d_model = 8
-n_layers = 1
-n_heads = 2
-[task]
-name = "align_overopt"
+  const auto [m, ev] = run_first(gpt_spec("g", 8, 1, 2, R"(name = "align_overopt"
 optimizer = "bon"
 reward = "format"
 policy_steps = 400
 prompts = 16
 pool = 64
 bootstrap = 20
-[train]
-steps = 1
-)", "align_gaming");
+)", "steps = 1\n"), "align_gaming");
   EXPECT_EQ(m.count("rm_accuracy"), 0u) << "a programmatic proxy trains no reward model";
   EXPECT_GT(ev.at("format_pass@n=64"), 0.99);
   EXPECT_GE(ev.at("format_pass@n=64"), ev.at("format_pass@n=1"));
@@ -139,15 +125,7 @@ steps = 1
 // model learns the real task is the experiment's question (docs/align.md: at these sizes it
 // does not); that the training loop can learn is align_chain.reward_model_training_learns_a_readable_label.
 TEST(align_e2e, the_outcome_vs_process_runner_reranks_with_consistent_estimators) {
-  const auto [m, ev] = run_first(R"(name = "p"
-seeds = 1
-[model]
-arch = "gpt"
-d_model = 32
-n_layers = 2
-n_heads = 4
-[task]
-name = "align_prm"
+  const auto [m, ev] = run_first(gpt_spec("p", 32, 2, 4, R"(name = "align_prm"
 terms = 3
 supervision = "process"
 policy_steps = 600
@@ -156,10 +134,7 @@ eval_samples = 100
 prompts = 12
 pool = 32
 votes = 400
-[train]
-steps = 60
-lr = 3e-4
-)", "align_prm");
+)", "steps = 60\nlr = 3e-4\n"), "align_prm");
   EXPECT_GE(m.at("rm_auc"), 0.0);
   EXPECT_LE(m.at("rm_auc"), 1.0);
   EXPECT_GT(m.at("ref_accuracy"), 0.25) << "the reference policy did not learn the chain task";

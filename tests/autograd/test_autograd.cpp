@@ -5,6 +5,7 @@
 #include "autograd/autograd.hpp"
 #include "autograd/gradcheck.hpp"
 #include "ops/ops.hpp"
+#include "../error_of.hpp"
 
 namespace lmlab {
 namespace {
@@ -15,14 +16,7 @@ tensor leaf(std::initializer_list<double> v) {
   return t;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using lmlab::testing::error_of;
 
 TEST(autograd, gradients_accumulate_across_backward_calls) {
   tensor x = leaf({1, 2, 3});

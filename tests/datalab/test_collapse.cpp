@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "datalab_spec.hpp"
 #include "core/error.hpp"
 #include "datalab/collapse.hpp"
 #include "datalab/ngram_collapse.hpp"
@@ -17,6 +18,7 @@
 #include <unistd.h>
 #include <filesystem>
 #include <set>
+#include "toy_docs.hpp"
 
 namespace dl = lmlab::datalab;
 
@@ -176,21 +178,7 @@ TEST(ngram_lm, sampling_matches_the_probabilities_at_each_temperature) {
   }
 }
 
-namespace {
-std::vector<std::string> toy_docs(int n, int offset) {
-  // Words w0..w59 with a Zipf-like skew: word k appears in document d when (d + k) % (k + 1) == 0.
-  std::vector<std::string> docs;
-  for (int d = 0; d < n; ++d) {
-    std::string t;
-    for (int i = 0; i < 200; ++i) {
-      const int k = ((d + offset) * 7 + i * i) % 60;
-      t += "w" + std::to_string(k % (1 + (i % 12) * 5)) + " ";
-    }
-    docs.push_back(t);
-  }
-  return docs;
-}
-}  // namespace
+using lmlab::testing::toy_docs;
 
 TEST(ngram_collapse, loop_on_a_toy_corpus) {
   dl::ngram_collapse_config c;
@@ -219,21 +207,17 @@ TEST(ngram_collapse, loop_on_a_toy_corpus) {
 }
 
 TEST(datalab_runners, a_spec_without_a_training_budget_runs_through_the_runner) {
-  dl::register_datalab();
-  dl::register_datalab();  // idempotent
-  const auto spec = lmlab::lab::parse_spec(
+  dl::register_datalab();  // idempotent: datalab_spec registers again
+  const auto spec = lmlab::testing::datalab_spec(
       "name = \"g\"\nseeds = 3\n[task]\nname = \"collapse_gaussian\"\nsamples = 10\nchains = 50\ngenerations = 4\n"
       "workflow = [\"replace\", \"accumulate\"]\n",
       "g.toml");
   ASSERT_EQ(spec.runs.size(), 6u);
   const auto r = lmlab::lab::run_config_once({spec.runs[0].config, 1, {}, nullptr, -1, nullptr});
   EXPECT_EQ(r.steps, 4);
-  try {
-    lmlab::lab::parse_spec("name = \"g\"\n[task]\nname = \"collapse_gaussian\"\nworkflow = \"keep\"\n", "g.toml");
-    FAIL() << "a bad workflow was accepted";
-  } catch (const lmlab::error& e) {
-    EXPECT_NE(std::string(e.what()).find("task.workflow"), std::string::npos) << e.what();
-  }
+  const std::string msg = lmlab::testing::datalab_spec_error(
+      "name = \"g\"\n[task]\nname = \"collapse_gaussian\"\nworkflow = \"keep\"\n", "g.toml");
+  EXPECT_NE(msg.find("task.workflow"), std::string::npos) << "a bad workflow was accepted: " << msg;
 }
 
 // With a store, every generation is a run metric and the selected generations are test slices:

@@ -6,28 +6,19 @@
 
 #include <cmath>
 
+#include "../error_of.hpp"
+#include "datalab_spec.hpp"
 #include "core/error.hpp"
 #include "datalab/lm_collapse.hpp"
 #include "datalab/runners.hpp"
 #include "lab/spec.hpp"
+#include "toy_docs.hpp"
 
 namespace dl = lmlab::datalab;
 
-namespace {
-std::vector<std::string> toy_docs(int n, int offset) {
-  // The n-gram test's corpus: 60 words with a skewed, position-dependent distribution.
-  std::vector<std::string> docs;
-  for (int d = 0; d < n; ++d) {
-    std::string t;
-    for (int i = 0; i < 200; ++i) {
-      const int k = ((d + offset) * 7 + i * i) % 60;
-      t += "w" + std::to_string(k % (1 + (i % 12) * 5)) + " ";
-    }
-    docs.push_back(t);
-  }
-  return docs;
-}
+using lmlab::testing::toy_docs;
 
+namespace {
 dl::lm_collapse_config tiny() {
   dl::lm_collapse_config c;
   c.data.real_tokens = 1600;
@@ -101,22 +92,14 @@ TEST(lm_collapse, bad_settings_are_named) {
   EXPECT_THROW(dl::run_lm_collapse(corpus, c, 1), lmlab::error);
   c = tiny();
   c.model.n_heads = 3;  // does not divide d_model 16
-  try {
-    dl::run_lm_collapse(corpus, c, 1);
-    FAIL() << "a bad model was accepted";
-  } catch (const lmlab::error& e) {
-    EXPECT_NE(std::string(e.what()).find("model."), std::string::npos) << e.what();
-  }
-  dl::register_datalab();
-  const auto spec = lmlab::lab::parse_spec(
+  const std::string msg = lmlab::testing::error_of([&] { dl::run_lm_collapse(corpus, c, 1); });
+  EXPECT_NE(msg.find("model."), std::string::npos) << "a bad model was accepted: " << msg;
+  const auto spec = lmlab::testing::datalab_spec(
       "name = \"l\"\nseeds = [0, 1]\n[model]\nd_model = 16\nn_layers = 1\n[task]\nname = \"collapse_lm\"\ngenerations = 2\n"
       "workflow = [\"replace\", \"accumulate\"]\n[train]\nsteps = 10\n",
       "l.toml");
   EXPECT_EQ(spec.runs.size(), 4u);
-  try {
-    lmlab::lab::parse_spec("name = \"l\"\n[task]\nname = \"collapse_lm\"\nchunk = 1\n", "l.toml");
-    FAIL() << "chunk = 1 was accepted";
-  } catch (const lmlab::error& e) {
-    EXPECT_NE(std::string(e.what()).find("task.chunk"), std::string::npos) << e.what();
-  }
+  const std::string msg2 = lmlab::testing::datalab_spec_error(
+      "name = \"l\"\n[task]\nname = \"collapse_lm\"\nchunk = 1\n", "l.toml");
+  EXPECT_NE(msg2.find("task.chunk"), std::string::npos) << "chunk = 1 was accepted: " << msg2;
 }

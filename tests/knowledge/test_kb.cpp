@@ -231,12 +231,7 @@ TEST(knowledge_reversal, counts_and_the_reverse_split_shares_no_b_a_pair_with_tr
 }
 
 TEST(knowledge_kv_position, every_position_equally_and_the_value_is_in_context) {
-  kv_position_config c;
-  c.num_pairs = 6;
-  c.num_keys = 10;
-  c.num_values = 10;
-  c.num_train = 100;
-  c.num_test = 7;
+  kv_position_config c{.num_pairs = 6, .num_keys = 10, .num_values = 10, .num_train = 100, .num_test = 7};
   const auto d = build(c, 5);
   EXPECT_EQ(d.train.size(), 100u);
   EXPECT_EQ(d.test.size(), 42u);
@@ -265,10 +260,7 @@ TEST(knowledge_kv_position, every_position_equally_and_the_value_is_in_context) 
 }
 
 TEST(knowledge_headers, the_header_examples_are_exact) {
-  kv_position_config kv;
-  kv.num_pairs = 3;
-  kv.num_keys = 8;
-  kv.num_values = 8;
+  const kv_position_config kv{.num_pairs = 3, .num_keys = 8, .num_values = 8};
   const auto k = build(kv, 0);
   EXPECT_EQ(k.vocab.decode(k.train[0].input), "<bos> k7 v7 k6 v2 k5 v5 ? k6 v2");
   EXPECT_EQ(k.vocab.decode(k.train[0].target), "-100 -100 -100 -100 -100 -100 -100 -100 v2 -100");

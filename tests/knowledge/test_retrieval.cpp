@@ -18,15 +18,17 @@ using knowledge::retrieval_config;
 namespace {
 std::string text_of(const tasks::dataset& d, const tasks::example& e) { return d.vocab.decode(e.input); }
 bool contains_words(const std::string& text, const std::string& w) { return (" " + text + " ").find(" " + w + " ") != std::string::npos; }
+// A small world: the sizes a test names; the rest (distractors, missing_fraction) at their defaults.
+retrieval_config world(std::int64_t people, std::int64_t max_copies, std::int64_t novel, std::int64_t context_train,
+                       std::int64_t context_pool = retrieval_config{}.context_pool) {
+  return {.num_people = people, .max_copies = max_copies, .novel_people = novel,
+          .context_train = context_train, .context_pool = context_pool};
+}
 }  // namespace
 
 TEST(knowledge_retrieval, exact_counts_buckets_and_determinism) {
-  retrieval_config c;
-  c.num_people = 10;  // buckets 1, 2, 4, 8 dealt in turn: 3, 3, 2, 2 people
-  c.max_copies = 8;
-  c.novel_people = 3;
-  c.context_train = 50;
-  c.context_pool = 7;
+  // 10 people; buckets 1, 2, 4, 8 dealt in turn: 3, 3, 2, 2 people
+  const retrieval_config c = world(10, 8, 3, 50, 7);
   const auto rd = knowledge::build_retrieval(c, 5);
   const std::int64_t copies = 3 * 1 + 3 * 2 + 2 * 4 + 2 * 8;  // 33
   EXPECT_EQ(rd.ds.train.size(), static_cast<std::size_t>(copies * 6 + 50));
@@ -58,12 +60,7 @@ TEST(knowledge_retrieval, exact_counts_buckets_and_determinism) {
 }
 
 TEST(knowledge_retrieval, passages_in_training_are_about_context_people_only) {
-  retrieval_config c;
-  c.num_people = 8;
-  c.max_copies = 4;
-  c.novel_people = 4;
-  c.context_train = 300;
-  c.context_pool = 6;
+  const retrieval_config c = world(8, 4, 4, 300, 6);
   const auto rd = knowledge::build_retrieval(c, 9);
   const auto people = knowledge::make_people(c.num_people + c.novel_people + c.context_pool, 0.0, 9);
   std::set<std::string> context_names;
@@ -98,12 +95,7 @@ TEST(knowledge_retrieval, passages_in_training_are_about_context_people_only) {
 }
 
 TEST(knowledge_retrieval, conflict_agree_missing_and_novel_items) {
-  retrieval_config c;
-  c.num_people = 8;
-  c.max_copies = 2;
-  c.novel_people = 4;
-  c.context_train = 10;
-  c.context_pool = 4;
+  const retrieval_config c = world(8, 2, 4, 10, 4);
   const auto rd = knowledge::build_retrieval(c, 3);
   const std::int32_t unknown = rd.ds.vocab.id("unknown");
   for (std::size_t i = 0; i < rd.items.size(); ++i) {
@@ -149,11 +141,7 @@ TEST(knowledge_retrieval, bad_parameters_name_the_key) {
 }
 
 TEST(knowledge_retrieval, header_example_is_exact) {
-  retrieval_config c;
-  c.num_people = 4;
-  c.max_copies = 2;
-  c.novel_people = 2;
-  c.context_train = 4;
+  const retrieval_config c = world(4, 2, 2, 4);
   const auto rd = knowledge::build_retrieval(c, 0);
   std::size_t i = 0;
   while (rd.ds.test[i].slice != "conflict/f=1") ++i;
@@ -181,11 +169,7 @@ TEST(hallucination_classifier, ranks_the_evidence) {
 }
 
 TEST(hallucination_classifier, lab_answers) {
-  retrieval_config c;
-  c.num_people = 4;
-  c.max_copies = 2;
-  c.novel_people = 2;
-  c.context_train = 4;
+  const retrieval_config c = world(4, 2, 2, 4);
   const auto rd = knowledge::build_retrieval(c, 1);
   const auto& v = rd.ds.vocab;
   std::size_t i = 0;

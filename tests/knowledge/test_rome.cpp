@@ -13,6 +13,7 @@
 #include "autograd/autograd.hpp"
 #include "hooks/hooks.hpp"
 #include "knowledge/kb.hpp"
+#include "../lm_test_config.hpp"
 
 using namespace lmlab;
 using namespace lmlab::knowledge;
@@ -20,12 +21,7 @@ using namespace lmlab::knowledge;
 namespace {
 
 std::unique_ptr<models::lm> tiny_model() {
-  models::lm_config c;
-  c.vocab_size = 12;
-  c.d_model = 8;
-  c.n_layers = 2;
-  c.n_heads = 2;
-  c.n_ctx = 8;
+  models::lm_config c = lmlab::testing::small_lm(12, 8, 2, 2, 8);
   c.d_mlp = 32;
   c.init_std = 0.3;
   auto m = models::make_model(c, 11);

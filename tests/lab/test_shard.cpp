@@ -16,6 +16,7 @@
 #include "lab/slurm.hpp"
 #include "lab/sweep.hpp"
 #include "store/results_store.hpp"
+#include "copy_grid.hpp"
 
 namespace fs = std::filesystem;
 using namespace lmlab;
@@ -24,18 +25,7 @@ namespace {
 
 // A grid of the given d_model axis (a comma list) x `seeds` replicates.
 lab::experiment_spec grid_of(const std::string& widths, int seeds) {
-  return lab::parse_spec(fmt::format(R"(name = "shardtest"
-seeds = {}
-[model]
-d_model = "{}"
-n_heads = 2
-[task]
-name = "copy"
-[train]
-steps = 1
-)",
-                                     seeds, widths),
-                         "shardtest.toml");
+  return lmlab::testing::copy_grid("shardtest", widths, std::to_string(seeds));
 }
 
 lab::experiment_spec grid(int widths, int seeds) {
@@ -71,6 +61,14 @@ lab::sweep_options sharded(const sandbox& sb, const lab::experiment_spec& spec, 
     const bool fail = fail_index < spec.runs.size() && name == lab::run_name(spec, spec.runs[fail_index]);
     return std::vector<std::string>{"/bin/sh", "-c", fail ? "echo 'error: lab: boom' >&2; exit 1" : "exit 0"};
   };
+  return o;
+}
+
+// Every run of `spec` as one shard (0 of 1), none failing; the options name the stores.
+lab::sweep_options run_as_one_shard(const sandbox& sb, const lab::experiment_spec& spec) {
+  auto o = sharded(sb, spec, nullptr);
+  o.only_shard = lab::shard{0, 1};
+  lab::run_sweep(spec, o);
   return o;
 }
 
@@ -229,9 +227,7 @@ TEST(shard, merge_is_idempotent_and_keeps_values_exactly) {
 TEST(shard, merge_skips_damaged_and_half_written_stores_with_a_warning) {
   sandbox sb;
   const auto spec = grid(3, 1);
-  auto o = sharded(sb, spec, nullptr);
-  o.only_shard = lab::shard{0, 1};
-  lab::run_sweep(spec, o);
+  const auto o = run_as_one_shard(sb, spec);
   for (std::size_t i = 0; i < spec.runs.size(); ++i) {
     // Enough rows for several pages, so that cutting the file loses some of them.
     store::results_store db(lab::run_store_path(o.runs_dir / spec.name / spec.runs[i].id));
@@ -265,9 +261,7 @@ TEST(shard, merge_skips_damaged_and_half_written_stores_with_a_warning) {
 TEST(shard, a_failed_shard_never_replaces_a_finished_run) {
   sandbox sb;
   const auto spec = grid(1, 1);
-  auto o = sharded(sb, spec, nullptr);
-  o.only_shard = lab::shard{0, 1};
-  lab::run_sweep(spec, o);
+  const auto o = run_as_one_shard(sb, spec);
   store::results_store main(o.store);
   EXPECT_EQ(lab::merge_run_stores(main, o.runs_dir, {}, nullptr).added, 1);
   {

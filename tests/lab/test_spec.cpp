@@ -15,35 +15,33 @@ using lmlab::lab::parse_spec;
 
 namespace {
 
-// The message of the lmlab::error thrown by parsing `text`, or "" if none.
-std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
+// The message and the hint of the lmlab::error thrown by parsing `text`, or "" if none.
+std::pair<std::string, std::string> failure_of(const std::string& text, const std::vector<std::string>& overrides) {
   try {
     parse_spec(text, "t.toml", overrides);
   } catch (const lmlab::error& e) {
-    return e.what();
+    return {e.what(), e.hint()};
   }
-  return "";
+  return {};
+}
+std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  return failure_of(text, overrides).first;
 }
 std::string hint_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
-  try {
-    parse_spec(text, "t.toml", overrides);
-  } catch (const lmlab::error& e) {
-    return e.hint();
-  }
-  return "";
+  return failure_of(text, overrides).second;
 }
 
-const std::string kBase = R"(name = "x"
-[model]
-d_model = 64
-n_heads = 4
-[task]
-name = "mqar"
-seq_len = 64
-vocab_size = 256
-[train]
-steps = 10
-)";
+// A spec written from its three sections: `name = "x"`, then [model] (left out when empty),
+// [task] and [train], each body as given, so a test names only the lines it is about.
+std::string spec_of(const std::string& model, const std::string& task = "name = \"copy\"\n",
+                    const std::string& train = "steps = 1\n") {
+  std::string text = "name = \"x\"\n";
+  if (!model.empty()) text += "[model]\n" + model;
+  return text + "[task]\n" + task + "[train]\n" + train;
+}
+
+const std::string kBase = spec_of("d_model = 64\nn_heads = 4\n",
+                                  "name = \"mqar\"\nseq_len = 64\nvocab_size = 256\n", "steps = 10\n");
 
 }  // namespace
 
@@ -145,21 +143,9 @@ TEST(spec, errors_name_key_and_line) {
   EXPECT_EQ(error_of(unknown), "t.toml:11: train.weight_decy: unknown key in [train]");
   EXPECT_EQ(hint_of(unknown).rfind("did you mean 'weight_decay'? known keys: steps, tokens,", 0), 0u);
   // Wrong types.
-  EXPECT_EQ(error_of(R"(name = "x"
-[model]
-tie_embeddings = 1
-[task]
-name = "copy"
-[train]
-steps = 1
-)"),
+  EXPECT_EQ(error_of(spec_of("tie_embeddings = 1\n")),
             "t.toml:3: model.tie_embeddings: expected a boolean, got integer 1");
-  EXPECT_EQ(error_of(R"(name = "x"
-[task]
-name = "copy"
-[train]
-steps = [1, "2"]
-)"),
+  EXPECT_EQ(error_of(spec_of("", "name = \"copy\"\n", "steps = [1, \"2\"]\n")),
             "t.toml:5: train.steps: expected integer in the array, got string '2'");
   EXPECT_EQ(error_of(R"(name = 3
 [task]
@@ -168,103 +154,36 @@ name = "copy"
 steps = 1
 )"),
             "t.toml:1: name: expected a string, got integer 3");
-  EXPECT_EQ(error_of(R"(name = "x"
-[task]
-name = "copy"
-[train]
-steps = 1.5
-)"),
+  EXPECT_EQ(error_of(spec_of("", "name = \"copy\"\n", "steps = 1.5\n")),
             "t.toml:5: train.steps: expected an integer, got float 1.5");
   // Out of range, bad choice: the model's own checks (models/lm_config.cpp), at the key's line.
   EXPECT_EQ(error_of(kBase + "[model.extra]\n"), "t.toml:11: model.extra: nested tables are not allowed in a section");
-  EXPECT_EQ(error_of(R"(name = "x"
-[model]
-dropout = 1.5
-pos_encoding = "rope"
-[task]
-name = "copy"
-[train]
-steps = 1
-)"),
+  EXPECT_EQ(error_of(spec_of("dropout = 1.5\npos_encoding = \"rope\"\n")),
             "t.toml:3: model.dropout: must be in [0, 1), got 1.5");
-  EXPECT_EQ(error_of(R"(name = "x"
-[model]
-pos_encoding = "rope,rotary"
-[task]
-name = "copy"
-[train]
-steps = 1
-)"),
+  EXPECT_EQ(error_of(spec_of("pos_encoding = \"rope,rotary\"\n")),
             "t.toml:3: model.pos_encoding: unknown encoding 'rotary' (grid point model.pos_encoding=\"rotary\")");
   // Impossible combinations, located at the key and naming the grid point.
-  EXPECT_EQ(error_of(R"(name = "x"
-[model]
-d_model = "64,96"
-n_heads = 5
-[task]
-name = "copy"
-[train]
-steps = 1
-)"),
+  EXPECT_EQ(error_of(spec_of("d_model = \"64,96\"\nn_heads = 5\n")),
             "t.toml:4: model.n_heads: d_model 64 is not divisible by n_heads 5 (grid point model.d_model=64)");
-  EXPECT_EQ(error_of(R"(name = "x"
-[task]
-name = "mqar"
-seq_len = 64
-vocab_size = 256
-num_kv_pairs = "8,32"
-[train]
-steps = 1
-)"),
+  EXPECT_EQ(error_of(spec_of("", "name = \"mqar\"\nseq_len = 64\nvocab_size = 256\nnum_kv_pairs = \"8,32\"\n")),
             "t.toml:6: task.num_kv_pairs: 32 pairs need 4·32 = 128 positions but seq_len is 64 "
             "(grid point task.num_kv_pairs=32)");
-  EXPECT_EQ(error_of(R"(name = "x"
-[task]
-name = "arithmetic"
-max_digits = 3
-ood_digits = [2]
-[train]
-steps = 1
-)"),
+  EXPECT_EQ(error_of(spec_of("", "name = \"arithmetic\"\nmax_digits = 3\nood_digits = [2]\n")),
             "t.toml:5: task.ood_digits: 2 is not beyond max_digits 3");
   // Task keys, names, sections, budget, syntax.
   EXPECT_EQ(error_of(kBase + "[task]\n"), "t.toml:11:1: TOML syntax error: Error while parsing table header: cannot redefine existing table 'task'");
-  const std::string bad_task_key = R"(name = "x"
-[task]
-name = "scan"
-split = "length"
-splt = "simple"
-[train]
-steps = 1
-)";
+  const std::string bad_task_key = spec_of("", "name = \"scan\"\nsplit = \"length\"\nsplt = \"simple\"\n");
   EXPECT_EQ(error_of(bad_task_key), "t.toml:5: task.splt: unknown key for task 'scan'");
   EXPECT_EQ(hint_of(bad_task_key),
             "did you mean 'split'? known keys: split, train_fraction, max_train_actions, oversample_primitive");
-  EXPECT_EQ(error_of(R"(name = "x"
-[task]
-name = "scna"
-[train]
-steps = 1
-)"),
+  EXPECT_EQ(error_of(spec_of("", "name = \"scna\"\n")),
             "t.toml:3: task.name: unknown task 'scna'");
-  EXPECT_EQ(error_of(R"(name = "x"
-[task]
-name = "copy"
-[train]
-lr = 1e-3
-)"),
+  EXPECT_EQ(error_of(spec_of("", "name = \"copy\"\n", "lr = 1e-3\n")),
             "t.toml:4: train: no training budget");
   EXPECT_EQ(error_of("[task]\nname = \"copy\"\n[train]\nsteps = 1\n"), "t.toml: name: missing");
   EXPECT_EQ(error_of(kBase + "modle = 1\n"), "t.toml:11: train.modle: unknown key in [train]");
   EXPECT_EQ(error_of("nmae = \"x\"\n" + kBase.substr(kBase.find('\n') + 1)), "t.toml:1: nmae: unknown top-level key");
-  EXPECT_EQ(error_of(R"(name = "x"
-[model]
-d_model = "64,128,64"
-[task]
-name = "copy"
-[train]
-steps = 1
-)"),
+  EXPECT_EQ(error_of(spec_of("d_model = \"64,128,64\"\n")),
             "t.toml:3: model.d_model: the value 64 appears twice");
 }
 

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "store/results_store.hpp"
+#include "copy_grid.hpp"
 
 namespace fs = std::filesystem;
 using namespace lmlab;
@@ -18,17 +19,7 @@ using namespace lmlab;
 namespace {
 
 lab::experiment_spec three_runs() {
-  return lab::parse_spec(R"(name = "sweeptest"
-seeds = [0]
-[model]
-d_model = "8,16,24"
-n_heads = 2
-[task]
-name = "copy"
-[train]
-steps = 1
-)",
-                         "sweeptest.toml");
+  return lmlab::testing::copy_grid("sweeptest", "8,16,24", "[0]");
 }
 
 struct sandbox {

@@ -28,11 +28,7 @@ std::vector<std::string> docs() {
 }  // namespace
 
 TEST(corpus_lm_length, one_slice_per_length_from_held_out_text) {
-  lb::lm_length_config c;
-  c.seq_len = 4;
-  c.max_factor = 8;
-  c.num_train = 30;
-  c.num_test = 5;
+  lb::lm_length_config c{.seq_len = 4, .max_factor = 8, .num_train = 30, .num_test = 5};
   const auto ds = lb::build_lm_length(c, docs(), 1);
   ASSERT_EQ(ds.train.size(), 30u);
   for (const auto& e : ds.train) EXPECT_EQ(e.input.size(), 4u);
@@ -62,11 +58,7 @@ TEST(corpus_lm_length, max_factor_must_be_a_power_of_two) {
 }
 
 TEST(corpus_lm_length, perplexity_is_exp_of_the_engine_cross_entropy) {
-  lb::lm_length_config c;
-  c.seq_len = 4;
-  c.max_factor = 4;
-  c.num_train = 8;
-  c.num_test = 3;
+  lb::lm_length_config c{.seq_len = 4, .max_factor = 4, .num_train = 8, .num_test = 3};
   const auto ds = lb::build_lm_length(c, docs(), 2);
   for (const std::string pe : {"alibi", "sinusoidal"}) {
     auto mc = lmlab::testing::small_lm(ds.vocab.size(), 16, 2, 2, 16);

@@ -12,6 +12,7 @@
 #include "nn/module.hpp"
 #include "nn/safetensors.hpp"
 #include "../error_of.hpp"
+#include "../temp_path.hpp"
 
 using namespace lmlab;
 namespace fs = std::filesystem;
@@ -40,12 +41,7 @@ struct outer : nn::module {
   nn::layer_norm norm{2};
 };
 
-fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("lmlab_nn_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path temp_dir(const std::string& name) { return lmlab::testing::fresh_dir("nn", name); }
 
 using lmlab::testing::error_of;
 

@@ -10,6 +10,7 @@
 #include "autograd/autograd.hpp"
 #include "core/rng.hpp"
 #include "ops/ops.hpp"
+#include "../error_of.hpp"
 
 namespace lmlab {
 namespace {
@@ -21,14 +22,7 @@ tensor randn(const shape_t& s, std::uint64_t seed, dtype t = dtype::f32) {
   return tensor::from<double>(s, std::span<const double>(v)).to_raw(t);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using lmlab::testing::error_of;
 
 TEST(gemm, matches_reference_for_all_transposes_and_strides) {
   for (bool ta : {false, true})

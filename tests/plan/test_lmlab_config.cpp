@@ -10,17 +10,13 @@
 #include "core/error.hpp"
 #include "models/lm.hpp"
 #include "plan/model_config.hpp"
+#include "../lm_test_config.hpp"
 
 using namespace lmlab;
 
 namespace {
 models::lm_config lab_config(const std::string& pattern, const std::string& ffn) {
-  models::lm_config c;
-  c.vocab_size = 256;
-  c.d_model = 64;
-  c.n_layers = 4;
-  c.n_heads = 4;
-  c.n_ctx = 64;
+  models::lm_config c = lmlab::testing::small_lm(256, 64, 4, 4, 64);
   c.pattern = pattern;
   c.ffn = ffn;
   c.pos_encoding = "rope";

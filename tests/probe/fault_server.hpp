@@ -16,6 +16,8 @@
 #include <string>
 #include <thread>
 
+#include "probe/client.hpp"
+
 namespace lmlab::probe::testing {
 
 enum class fault { ok, timeout, rate_limit, rate_limit_date, server_error, malformed, truncated, slow_stream, bad_request,
@@ -219,5 +221,17 @@ struct fault_server {
     }
   }
 };
+
+// An endpoint on `s` as the probe tests use it: provider "test", a short timeout, and waits
+// between retries skipped (a test that records them sets its own `sleep`).
+inline endpoint_config endpoint_for(const fault_server& s, const std::string& model = "fake", double timeout_s = 2) {
+  endpoint_config c;
+  c.base_url = s.base_url();
+  c.provider = "test";
+  c.model = model;
+  c.timeout_s = timeout_s;
+  c.sleep = [](double) {};
+  return c;
+}
 
 }  // namespace lmlab::probe::testing

@@ -30,11 +30,7 @@ struct temp_dir : lmlab::testing::temp_dir {
 
 // Fast settings: waits are recorded, not slept (except the deadline tests, which are short).
 endpoint_config test_config(const fault_server& s, std::vector<double>* waits) {
-  endpoint_config c;
-  c.base_url = s.base_url();
-  c.provider = "test";
-  c.model = "fake";
-  c.timeout_s = 2;
+  endpoint_config c = endpoint_for(s);
   c.max_retries = 4;
   c.backoff_base_s = 0.01;
   c.backoff_max_s = 0.05;

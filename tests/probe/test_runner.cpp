@@ -28,13 +28,8 @@ struct temp_dir : lmlab::testing::temp_dir {
 };
 
 endpoint_config cfg_for(const fault_server& s) {
-  endpoint_config c;
-  c.base_url = s.base_url();
-  c.provider = "test";
-  c.model = "fake";
-  c.timeout_s = 2;
+  endpoint_config c = endpoint_for(s);
   c.max_retries = 5;
-  c.sleep = [](double) {};
   return c;
 }
 

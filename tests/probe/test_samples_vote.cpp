@@ -70,12 +70,7 @@ TEST(samples_vote, a_run_with_samples_against_the_local_server) {
   lmlab::testing::temp_dir d("samples_vote", "run");
   fault_server s;
   s.answer = seeded_answer;
-  endpoint_config cfg;
-  cfg.base_url = s.base_url();
-  cfg.provider = "test";
-  cfg.model = "fake";
-  cfg.timeout_s = 2;
-  cfg.sleep = [](double) {};
+  const endpoint_config cfg = endpoint_for(s);
   lmlab::store::results_store db(d.path / "r.db");
   run_options o;
   o.suites = {"nondeterminism"};

@@ -365,12 +365,7 @@ TEST(suites_tasks_runner, run_end_to_end_and_report_sections) {
   lmlab::probe::testing::fault_server srv;
   srv.answer = reciting_model;
   lmlab::store::results_store db(d.path / "r.db");
-  endpoint_config cfg;
-  cfg.base_url = srv.base_url();
-  cfg.provider = "test";
-  cfg.model = "reciter";
-  cfg.timeout_s = 5;
-  cfg.sleep = [](double) {};
+  const endpoint_config cfg = lmlab::probe::testing::endpoint_for(srv, "reciter", 5);
   client c(cfg, &db);
   run_options o;
   o.suites = {"perturbation", "compositional"};

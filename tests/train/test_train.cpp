@@ -23,6 +23,7 @@
 #include "train/trainer.hpp"
 #include "../error_of.hpp"
 #include "../lm_test_config.hpp"
+#include "../temp_path.hpp"
 
 using namespace lmlab;
 namespace fs = std::filesystem;
@@ -36,12 +37,7 @@ models::lm_config tiny_model(std::int64_t vocab = 9, std::int64_t n_ctx = 4) {
   return lmlab::testing::small_lm(vocab, 8, 1, 2, n_ctx);
 }
 
-fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("lmlab_train_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path temp_dir(const std::string& name) { return lmlab::testing::fresh_dir("train", name); }
 
 // A learnable synthetic stream: runs of (start + k * stride) mod 17.
 using lmlab::test_data::synthetic_tokens;

@@ -13,6 +13,7 @@
 #include "core/rng.hpp"
 #include "ops/ops.hpp"
 #include "vlm/model.hpp"
+#include "../lm_test_config.hpp"
 
 using namespace lmlab;
 using namespace lmlab::vlm;
@@ -187,11 +188,7 @@ TEST(vlm_model, every_projector_feeds_the_lm_and_gradients_reach_all_parts) {
     c.vision = {2, 8, 1, 2, 16};  // 4x4 patch grid of width 8
     c.proj.kind = projector_from_name(kind, "test");
     c.proj.tokens = 4;
-    c.lm.vocab_size = 11;
-    c.lm.d_model = 8;
-    c.lm.n_layers = 1;
-    c.lm.n_heads = 2;
-    c.lm.n_ctx = 8;
+    c.lm = lmlab::testing::small_lm(11, 8, 1, 2, 8);
     c.d_clip = 8;
     vlm_model m(c, 1);
     const tensor img = randn({2, 3, 8, 8}, 3).to_raw(dtype::f32);
