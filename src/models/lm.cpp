@@ -221,6 +221,12 @@ lm::lm(const lm_config& cfg, std::uint64_t seed) : cfg_(cfg) {
     blocks[i].mix->init_special(seed);
     blocks[i].ffn->init_special(seed);
   }
+  // With sinusoidal positions the embeddings are multiplied by sqrt(d_model) (forward_embeddings),
+  // so they start at N(0, 1/sqrt(d_model)), as in Vaswani et al.'s tensor2tensor: the scaled token
+  // embedding then has unit spread like the position table. From N(0, init_std) it would be
+  // 0.02 * sqrt(64) = 0.16 against the table's ~0.7, and posenc's sinusoidal models copied nothing.
+  if (cfg.pos_encoding == "sinusoidal")
+    nn::init_normal(wte->weight, 0.0, 1.0 / std::sqrt(static_cast<double>(cfg.d_model)), seed, nn::stream_of("wte.weight"));
 }
 
 lm::~lm() = default;

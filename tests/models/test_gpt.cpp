@@ -126,6 +126,21 @@ TEST(lm_gpt, init_is_deterministic_and_seeded) {
   EXPECT_EQ(a.parameter("blocks.0.attn.b_q").to_vector(), std::vector<double>(16, 0.0));
 }
 
+// Vaswani et al. 3.4 scale embeddings by sqrt(d_model) under sinusoidal positions, so lm starts
+// them at N(0, 1/sqrt(d_model)) there (unit spread after scaling); other encodings keep init_std.
+TEST(lm_gpt, sinusoidal_embeddings_start_at_unit_scaled_spread) {
+  const auto spread = [](const models::lm& m) {
+    double ss = 0;
+    const auto w = m.parameter("wte.weight").to_vector();
+    for (const double v : w) ss += v * v;
+    return std::sqrt(ss / static_cast<double>(w.size()));
+  };
+  lm_config c = lmlab::testing::small_lm(200, 64, 1, 2, 8);
+  EXPECT_NEAR(spread(models::lm(c, 3)), c.init_std, 0.1 * c.init_std);
+  c.pos_encoding = "sinusoidal";
+  EXPECT_NEAR(spread(models::lm(c, 3)), 0.125, 0.0125);  // 1/sqrt(64)
+}
+
 TEST(lm_gpt, forward_shapes_and_errors) {
   models::lm m(tiny(), 1);
   no_grad ng;
