@@ -51,7 +51,11 @@ shape_t contiguous_strides(const shape_t& s) {
   std::int64_t acc = 1;
   for (std::size_t i = s.size(); i-- > 0;) {
     st[i] = acc;
-    acc *= s[i];
+    // A shape with a zero dimension has no elements (numel_of passes it) but its strides are
+    // still products of the other dimensions, which may not fit (found by fuzz_safetensors:
+    // shape [0, 4222222222222, 4222222222222222]).
+    if (i > 0 && __builtin_mul_overflow(acc, s[i], &acc)) [[unlikely]]
+      throw error(fmt::format("tensor: shape {} has strides that do not fit in 64 bits", shape_str(s)));
   }
   return st;
 }

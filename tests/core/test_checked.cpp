@@ -42,6 +42,9 @@ TEST(checked, tensor_shapes_whose_size_wraps_are_errors) {
             "tensor: allocation size: size overflow: 4611686018427387904 x 4 does not fit in 64 bits");
   EXPECT_EQ(error_of([] { tensor::zeros({128, std::numeric_limits<std::int64_t>::max()}); }),
             "tensor: shape [128, 9223372036854775807] has more elements than fit in 64 bits");
+  // No elements, but the strides overflowed (UBSan in fuzz_safetensors, 2026-12-07).
+  EXPECT_EQ(error_of([] { tensor::empty({0, 4222222222222, 4222222222222222}); }),
+            "tensor: shape [0, 4222222222222, 4222222222222222] has strides that do not fit in 64 bits");
 }
 
 TEST(checked, allocation_past_the_memory_limit_is_an_error) {
