@@ -213,20 +213,20 @@ lm::lm(const lm_config& cfg, std::uint64_t seed) : cfg_(cfg) {
   // N(0, init_std), and N(0, init_std/sqrt(2L)) for projections into the residual stream.
   // ref: Radford et al. 2019, sec. 2.3. Then each mixer's paper-specific initialisation.
   const double resid_std = cfg.init_std / std::sqrt(2.0 * static_cast<double>(cfg.n_layers));
+  // With sinusoidal positions the embeddings are multiplied by sqrt(d_model) (forward_embeddings),
+  // so they start at N(0, 1/sqrt(d_model)), as in Vaswani et al.'s tensor2tensor: the scaled token
+  // embedding then has unit spread like the position table. From N(0, init_std) it would be
+  // 0.02 * sqrt(64) = 0.16 against the table's ~0.7, and posenc's sinusoidal models copied nothing.
+  const double wte_std = cfg.pos_encoding == "sinusoidal" ? 1.0 / std::sqrt(static_cast<double>(cfg.d_model)) : cfg.init_std;
   for (auto& [name, t] : named_parameters()) {
     if (t.dim() < 2) continue;
-    nn::init_normal(t, 0.0, resid_projection(name) ? resid_std : cfg.init_std, seed, nn::stream_of(name));
+    const double std = name == "wte.weight" ? wte_std : resid_projection(name) ? resid_std : cfg.init_std;
+    nn::init_normal(t, 0.0, std, seed, nn::stream_of(name));
   }
   for (std::size_t i = 0; i < blocks.size(); ++i) {
     blocks[i].mix->init_special(seed);
     blocks[i].ffn->init_special(seed);
   }
-  // With sinusoidal positions the embeddings are multiplied by sqrt(d_model) (forward_embeddings),
-  // so they start at N(0, 1/sqrt(d_model)), as in Vaswani et al.'s tensor2tensor: the scaled token
-  // embedding then has unit spread like the position table. From N(0, init_std) it would be
-  // 0.02 * sqrt(64) = 0.16 against the table's ~0.7, and posenc's sinusoidal models copied nothing.
-  if (cfg.pos_encoding == "sinusoidal")
-    nn::init_normal(wte->weight, 0.0, 1.0 / std::sqrt(static_cast<double>(cfg.d_model)), seed, nn::stream_of("wte.weight"));
 }
 
 lm::~lm() = default;
