@@ -251,11 +251,14 @@ void log_abstention_and_calibration(const lab::run_context& ctx, const tasks::da
 // bin of its confidence, slice "confidence=<middle>", difficulty = the middle; the bins'
 // accuracies are what Guo et al. 2017 (Fig. 1) plot against confidence. The bins are
 // analysis::expected_calibration_error's (equal width, the last one closed), so the slices
-// and the ECE logged beside them agree. Also exact_match@qa_seen: the in-distribution accuracy.
+// and the ECE logged beside them agree: each bin also logs mean_confidence, so
+// sum_b n_b |accuracy_b - mean_confidence_b| / N is ece@qa when bins = 10 (tested). Also
+// exact_match@qa_seen: the in-distribution accuracy.
 double log_reliability(const lab::run_context& ctx, const tasks::dataset& ds, const std::vector<answer_score>& scores,
                        std::int64_t bins) {
   std::vector<tasks::example> qs;
   std::vector<answer_score> ss;
+  std::map<std::string, std::pair<double, std::int64_t>> conf_of;  // bin slice -> (sum of confidences, n)
   double seen = 0, n_seen = 0;
   for (std::size_t i = 0; i < scores.size(); ++i) {
     const std::string& slice = ds.test[i].slice;
@@ -269,10 +272,14 @@ double log_reliability(const lab::run_context& ctx, const tasks::dataset& ds, co
     tasks::example ex = ds.test[i];
     ex.slice = fmt::format("confidence={:.3f}", mid);
     ex.difficulty = mid;
+    auto& c = conf_of[ex.slice];
+    c.first += conf, ++c.second;
     qs.push_back(std::move(ex));
     ss.push_back(scores[i]);
   }
   if (n_seen > 0) log_eval(ctx, "qa_seen", "exact_match", seen / n_seen, static_cast<std::int64_t>(n_seen));
+  for (const auto& [slice, c] : conf_of)
+    log_eval(ctx, slice, "mean_confidence", c.first / static_cast<double>(c.second), c.second);
   return log_accuracy(ctx, qs, ss);
 }
 

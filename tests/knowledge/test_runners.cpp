@@ -138,8 +138,14 @@ TEST(knowledge_runners, biographies_reliability_bins_slice_the_questions_by_conf
     lab::run_config_once({cfg, 5, {}, &db, id, nullptr});
     std::int64_t n = 0, n_all = -1;
     double weighted = 0, acc_all = -1;
+    std::map<std::string, std::pair<double, std::int64_t>> bin_acc;  // slice -> (accuracy, n)
+    std::map<std::string, double> bin_conf, qa;                     // slice -> mean confidence; qa metrics
     for (const auto& e : db.evaluations(id)) {
-      if (e.split != "test" || e.metric != "accuracy") continue;
+      if (e.split != "test") continue;
+      if (e.slice == "qa") qa[e.metric] = e.value;
+      if (e.metric == "mean_confidence" && e.slice != "qa") bin_conf[e.slice] = e.value;
+      if (e.metric != "accuracy") continue;
+      if (e.slice.rfind("confidence=", 0) == 0) bin_acc[e.slice] = {e.value, e.n};
       if (e.slice == "all") {
         n_all = e.n, acc_all = e.value;
         continue;
@@ -155,6 +161,20 @@ TEST(knowledge_runners, biographies_reliability_bins_slice_the_questions_by_conf
     EXPECT_EQ(n, 5 * (10 + 10 + 4));
     EXPECT_EQ(n_all, n);
     EXPECT_NEAR(weighted / static_cast<double>(n), acc_all, 1e-12);
+    // The diagram's bins are the ECE's (analysis::expected_calibration_error, the probe harness's
+    // estimator): recomputing ECE from the bins' accuracy and mean confidence gives ece@qa.
+    ASSERT_EQ(bin_conf.size(), bin_acc.size());
+    double ece = 0;
+    for (const auto& [slice, a] : bin_acc) {
+      ASSERT_TRUE(bin_conf.count(slice)) << slice;
+      const double mid = std::stod(slice.substr(11));
+      EXPECT_GE(bin_conf.at(slice), mid - 0.05 - 1e-12) << slice;  // the mean lies in its bin
+      EXPECT_LE(bin_conf.at(slice), mid + 0.05 + 1e-12) << slice;
+      ece += static_cast<double>(a.second) * std::abs(a.first - bin_conf.at(slice));
+    }
+    ASSERT_TRUE(qa.count("ece"));
+    EXPECT_GT(qa.at("ece"), 0.0);
+    EXPECT_NEAR(ece / static_cast<double>(n), qa.at("ece"), 1e-9);
     bool seen = false;
     for (const auto& e : db.evaluations(id)) seen = seen || (e.slice == "qa_seen" && e.metric == "exact_match");
     EXPECT_TRUE(seen);
