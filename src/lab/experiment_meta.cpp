@@ -300,7 +300,7 @@ std::vector<plot_spec> parse_plots(const reader& r, const toml::node& n) {
 }  // namespace
 
 const std::vector<std::string>& builtin_figures() {
-  static const std::vector<std::string> f = {"loss", "slices", "heatmap", "final"};
+  static const std::vector<std::string> f = {"loss", "slices", "heatmap", "final", "metrics"};
   return f;
 }
 

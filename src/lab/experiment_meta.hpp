@@ -6,7 +6,9 @@
 //   [report]
 //   title = "Associative recall: attention vs recurrent mixers"
 //   question = "recall"                       # id in data/notes/questions.json (default: name)
-//   figures = ["loss", "slices", "heatmap", "final"]   # the built-in figures (default: all four)
+//   figures = ["loss", "slices", "heatmap", "final"]   # the built-in figures (default: these four;
+//                                             #   "metrics" adds a table of every test metric per
+//                                             #   slice, mean ± 95% CI over seeds)
 //   [[report.plot]]                           # extra: a per-variant metric against another
 //   id = "state"                              #   figure id (fig-<experiment>-state.csv)
 //   title = "Recall against state size"

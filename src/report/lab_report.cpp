@@ -533,6 +533,53 @@ void add_final_figure_and_table(section& s, const std::string& fid, const experi
                       std::move(runs_table)});
 }
 
+// (5, opt-in: "metrics") every test metric of every slice, one row per (variant, slice) and one
+// column per metric, as mean ± Student-t 95% CI half-width over seeds (n seeds); slices by name
+// with "all" last, metrics by name. For experiments whose slices carry more than accuracy
+// (precision, F1, paired differences and the like).
+void add_metrics_table(section& s, const std::string& fid, const experiment_data& d) {
+  std::vector<std::string> slices, metrics;
+  std::map<std::string, std::map<std::pair<std::string, std::string>, std::vector<double>>> values;  // variant -> (slice, metric)
+  auto note = [](std::vector<std::string>& order, const std::string& name) {
+    if (std::find(order.begin(), order.end(), name) == order.end()) order.push_back(name);
+  };
+  for (const auto& v : d.variants)
+    for (const lab_run* r : v.finished)
+      for (const auto& e : r->evaluations) {
+        if (e.split != "test" || e.metric == "difficulty") continue;
+        note(slices, e.slice), note(metrics, e.metric);
+        values[v.label][{e.slice, e.metric}].push_back(e.value);
+      }
+  if (metrics.empty()) return;
+  std::sort(metrics.begin(), metrics.end());
+  std::sort(slices.begin(), slices.end(), [](const std::string& a, const std::string& b) {
+    return (a == "all") != (b == "all") ? b == "all" : a < b;
+  });
+  std::vector<std::string> columns = {"variant", "slice", "seeds"};
+  columns.insert(columns.end(), metrics.begin(), metrics.end());
+  table t(columns);
+  for (const auto& v : d.variants)
+    for (const auto& sl : slices) {
+      std::vector<cell> row = {v.label, sl};
+      std::size_t n = 0;
+      for (const auto& m : metrics) {
+        const auto& per = values[v.label];
+        const auto it = per.find({sl, m});
+        if (it == per.end()) {
+          row.push_back("");
+          continue;
+        }
+        const seed_stat st = stat_of(it->second);
+        n = std::max(n, st.n);
+        row.push_back(st.n >= 2 ? fmt::format("{:.3f} ± {:.3f}", st.mean, st.half()) : fmt::format("{:.3f}", st.mean));
+      }
+      if (n == 0) continue;
+      row.insert(row.begin() + 2, cell(n));
+      t.add_row(std::move(row));
+    }
+  s.tables.push_back({fid + "-metrics", "Test metrics per slice (mean ± 95% CI half-width over seeds)", std::move(t)});
+}
+
 // x = "step": a run metric y over training steps, mean and 95% CI over seeds per (series, step).
 void add_step_plot(section& s, const std::string& fid, const experiment_data& d, const lab::plot_spec& p) {
   table rows({"series", "step", p.y.name});
@@ -704,6 +751,7 @@ section lab_experiment_section(const std::string& experiment, const std::vector<
   if (wants(m, "loss")) add_loss_figure(s, fid, runs, label_of);
   add_slice_figures(s, fid, d, wants(m, "slices"), wants(m, "heatmap"));
   add_final_figure_and_table(s, fid, d, wants(m, "final"));
+  if (wants(m, "metrics")) add_metrics_table(s, fid, d);
   for (const auto& p : m.plots) add_plot(s, fid, d, p);
   return s;
 }

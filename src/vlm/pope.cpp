@@ -75,7 +75,7 @@ void pope_counts::add(bool truth, bool said_yes) {
 pope_metrics pope_score(const pope_counts& c) {
   const auto ratio = [](std::int64_t a, std::int64_t b) { return b > 0 ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
   pope_metrics m;
-  // ref: Li et al. 2023 (POPE) sec. 4.2 and Table 2 (Accuracy, Precision, Recall, F1, Yes).
+  // ref: Li et al. 2023 (POPE) sec. 4.2 and its results tables' columns (Accuracy, Precision, Recall, F1, Yes).
   m.accuracy = ratio(c.tp + c.tn, c.total());
   m.precision = ratio(c.tp, c.tp + c.fp);
   m.recall = ratio(c.tp, c.tp + c.fn);

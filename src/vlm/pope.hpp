@@ -7,7 +7,7 @@
 //   adversarial  the objects that co-occur most often with the image's objects (summed
 //                co-occurrence counts over its ground-truth objects) not in the image.
 // Each image gives its ground-truth objects as positives and as many negatives (the paper: 3
-// and 3 per image). Metrics (ref: sec. 4.2, Table 2's columns), "yes" the positive class:
+// and 3 per image). Metrics (ref: sec. 4.2 and the columns of its results tables), "yes" the positive class:
 // accuracy, precision, recall, F1 and the yes ratio (share of "yes" answers).
 // Not for: the scenes (scene.hpp), answering (the model, runner.cpp).
 #pragma once

@@ -272,7 +272,7 @@ pope_metrics log_pope(const std::string& slice, const pope_counts& c, std::vecto
 void eval_pope(vlm_model& m, const tensor& feats, const tensor& distorted, const std::vector<scene>& test, const object_stats& stats,
                const vlm_task& t, std::uint64_t seed, std::vector<eval_out>& out) {
   const std::int32_t yes = word_id("yes");
-  double f1_random = 0;
+  double f1_random = 0, f1_popular = 0;
   for (const pope_setting st : pope_settings()) {
     std::vector<qa> qs;
     std::vector<std::int64_t> idx;
@@ -295,9 +295,12 @@ void eval_pope(vlm_model& m, const tensor& feats, const tensor& distorted, const
     const std::string name = pope_setting_name(st);
     const double f1 = log_pope(name, c, out).f1, f1_vcd = log_pope("vcd_" + name, cv, out).f1;
     // Paired differences within the run (same model, same questions), so that [expect] rules
-    // read a per-seed difference: the F1 lost against random negatives, and VCD's F1 gain.
+    // read a per-seed difference: the F1 lost against random negatives, the F1 adversarial
+    // negatives cost beyond popular ones (POPE's "adversarial is hardest"), and VCD's F1 gain.
     if (st == pope_setting::random) f1_random = f1;
     else out.push_back({name, "f1_drop", f1_random - f1, c.total()});
+    if (st == pope_setting::popular) f1_popular = f1;
+    if (st == pope_setting::adversarial) out.push_back({name, "f1_drop_from_popular", f1_popular - f1, c.total()});
     out.push_back({name, "vcd_f1_gain", f1_vcd - f1, c.total()});
   }
 }

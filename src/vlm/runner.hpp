@@ -14,6 +14,7 @@
 //                                  random, popular, adversarial ("yes" iff argmax is "yes")
 //   test/vcd_<setting> the same    with visual contrastive decoding (vcd.hpp)
 //   test/<setting> f1_drop         F1 at random minus F1 at this setting (popular, adversarial)
+//   test/adversarial f1_drop_from_popular   F1 at popular minus F1 at adversarial
 //   test/<setting> vcd_f1_gain     F1 with VCD minus F1 without (paired within the run)
 // Run metrics: clip_loss, align_loss, final_train_loss (QA), n_params, steps, image_tokens.
 // A killed run starts again from the beginning (a quick run takes seconds; no checkpoint).

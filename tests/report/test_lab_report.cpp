@@ -581,3 +581,47 @@ rule = [{ metric = "accuracy@hardest", left = "min(large)", op = ">", right = "m
             "d_state=2 at 0.50 >= 0.90 does not hold (needed before the claim).");
   EXPECT_EQ(sec.outcome->word, "undecided: the model did not learn the task");
 }
+
+// "metrics" in [report] figures: one row per (variant, slice), one column per test metric as
+// mean ± the 95% CI half-width over seeds, slices by name ("all" last); the vlm_pope spec
+// asks for it, and its paired rule (adversarial below popular) reads an overlap as not decided.
+TEST(lab_report, metrics_table_and_pope_paired_rule) {
+  std::vector<rp::lab_run> runs;
+  const double f1_adv[3] = {0.70, 0.74, 0.72}, f1_pop[3] = {0.71, 0.73, 0.74};
+  for (int s = 0; s < 3; ++s) {
+    rp::lab_run r;
+    r.info.name = fmt::format("vlm_pope/{}", s);
+    r.info.kind = "lab";
+    r.info.status = st::run_status::finished;
+    r.info.config = {{"task", {{"name", "vlm_pope"}}}, {"seed", s}};
+    r.evaluations = {{"test", "exist", "accuracy", 0.8, 100},
+                     {"test", "random", "accuracy", 0.80 + 0.01 * s, 100},
+                     {"test", "random", "f1", 0.78 + 0.01 * s, 100},
+                     {"test", "popular", "f1", f1_pop[s], 100},
+                     {"test", "popular", "f1_drop", 0.78 + 0.01 * s - f1_pop[s], 100},
+                     {"test", "adversarial", "f1", f1_adv[s], 100},
+                     {"test", "adversarial", "f1_drop", 0.78 + 0.01 * s - f1_adv[s], 100},
+                     {"test", "adversarial", "f1_drop_from_popular", f1_pop[s] - f1_adv[s], 100},
+                     {"test", "all", "accuracy", 0.7, 300}};
+    runs.push_back(r);
+  }
+  const auto sec = rp::lab_experiment_section("vlm_pope", runs, {}, meta_of("vlm_pope"));
+  ASSERT_EQ(sec.tables.size(), 2u);
+  EXPECT_EQ(sec.tables[1].id, "vlm_pope-metrics");
+  const auto& t = sec.tables[1].data;
+  EXPECT_EQ(t.columns(), (std::vector<std::string>{"variant", "slice", "seeds", "accuracy", "f1", "f1_drop", "f1_drop_from_popular"}));
+  ASSERT_EQ(t.rows().size(), 5u);  // adversarial, exist, popular, random, all
+  EXPECT_EQ(t.rows()[4][1].text, "all");
+  EXPECT_EQ(t.rows()[3][1].text, "random");
+  EXPECT_EQ(t.rows()[3][2].text, "3");
+  // random F1 0.78, 0.79, 0.80: mean 0.79, half-width t(0.975, 2) * 0.01 / sqrt(3) = 0.0248.
+  EXPECT_EQ(t.rows()[3][4].text, "0.790 ± 0.025");
+  EXPECT_EQ(t.rows()[3][5].text, "");  // no f1_drop at random
+  EXPECT_EQ(t.rows()[0][6].text, "0.007 ± 0.038");  // adversarial: 0.01, -0.01, 0.02
+  // Adversarial F1 is below popular in seeds 0 and 2 but above it in seed 1: the CI holds 0.
+  EXPECT_EQ(sec.outcome->word, "undecided (CI overlaps)") << sec.comparison;
+  EXPECT_NE(sec.comparison.find("f1_drop_from_popular@adversarial"), std::string::npos) << sec.comparison;
+  // Without "metrics" in the figures, no such table.
+  const auto plain = rp::lab_experiment_section("vlm_pope", runs, {}, nullptr);
+  EXPECT_EQ(plain.tables.size(), 1u);
+}
