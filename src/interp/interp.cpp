@@ -309,6 +309,16 @@ void check_pair(const tensor& clean, const tensor& corrupt) {
               shape_str(clean.shape()), shape_str(corrupt.shape()));
 }
 
+// Every blocks.N.attn.hook_z of the model; none is an error (per-head patching needs attention).
+std::vector<std::string> z_hooks(const nn::module& model) {
+  std::vector<std::string> names;
+  for (const auto& n : hook_names(model))
+    if (glob_match("blocks.*.attn.hook_z", n)) names.push_back(n);
+  LMLAB_CHECK_HINT(!names.empty(), "per-head patching needs attention layers; patch the residual stream instead",
+                   "interp patch: the model has no blocks.N.attn.hook_z");
+  return names;
+}
+
 patch_result baseline(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids, std::int32_t answer,
                       std::int32_t wrong) {
   no_grad ng;
@@ -375,11 +385,7 @@ patch_result patch_positions(models::causal_lm& model, const tensor& clean_ids, 
 patch_result patch_heads(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids, std::int32_t answer,
                          std::int32_t wrong) {
   check_pair(clean_ids, corrupt_ids);
-  std::vector<std::string> names;
-  for (const auto& n : hook_names(model))
-    if (glob_match("blocks.*.attn.hook_z", n)) names.push_back(n);
-  LMLAB_CHECK_HINT(!names.empty(), "per-head patching needs attention layers; patch the residual stream instead",
-                   "interp patch: the model has no blocks.N.attn.hook_z");
+  const std::vector<std::string> names = z_hooks(model);
   patch_result r = baseline(model, clean_ids, corrupt_ids, answer, wrong);
   const auto clean = cache_activations(model, clean_ids, names);
   for (const auto& name : names) {
@@ -395,11 +401,7 @@ patch_result patch_heads(models::causal_lm& model, const tensor& clean_ids, cons
 patch_result path_patch_heads(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids,
                               std::int32_t answer, std::int32_t wrong, const std::string& receiver) {
   check_pair(clean_ids, corrupt_ids);
-  std::vector<std::string> zs;
-  for (const auto& n : hook_names(model))
-    if (glob_match("blocks.*.attn.hook_z", n)) zs.push_back(n);
-  LMLAB_CHECK_HINT(!zs.empty(), "path patching needs attention layers; patch the residual stream instead",
-                   "interp patch: the model has no blocks.N.attn.hook_z");
+  const std::vector<std::string> zs = z_hooks(model);
   const bool to_logits = receiver == "logits";
   std::int64_t receiver_layer = std::numeric_limits<std::int64_t>::max();
   if (!to_logits) {
