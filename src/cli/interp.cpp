@@ -679,7 +679,7 @@ void add_sae(CLI::App& parent) {
 }
 
 void add_interp(CLI::App& app) {
-  auto* s = app.add_subcommand("interp", "Interpretability: cache activations, score heads, patch, probe, steer (docs/interp.md)");
+  auto* s = app.add_subcommand("interp", "Interpretability: cache activations, score heads, patch, probe, steer, SAEs (docs/interp.md)");
   s->require_subcommand(1);
   add_cache(*s);
   add_heads(*s);
