@@ -1,13 +1,15 @@
 // `lmlab interp`: the interpretability lab on any checkpoint the CLI loads (every mixer).
 //   lmlab interp cache CKPT --input ids.txt --hooks 'blocks.*.hook_resid_post' --out acts.safetensors
 //   lmlab interp heads CKPT [-o md|csv|json]
-//   lmlab interp patch CKPT --ids --clean '1 2 3 4' --corrupt '1 2 9 4' --answer 5 --wrong 6 [--heads]
+//   lmlab interp patch CKPT --ids --clean '1 2 3 4' --corrupt '1 2 9 4' --answer 5 --wrong 6 [--heads | --path-to logits]
 //   lmlab interp probe CKPT --hook blocks.1.hook_resid_post --examples labels.tsv [--save-direction d.safetensors]
 //   lmlab interp steer CKPT --hook blocks.1.hook_resid_post --direction d.safetensors --ids --text '1 2 3' ...
 //   lmlab interp logit-lens CKPT --ids --text '1 2 3' [--answer 4];  lmlab interp attn CKPT --layer 0 --head 1 ...
 //   lmlab interp tms --n 5 --m 2 --sparsity 0.9 --importance 0.9^
+//   lmlab interp sae CKPT --hook blocks.1.hook_resid_pre --task recall --n 256 [--kind topk --k 4] [--out sae.safetensors]
 // Definitions and citations: docs/interp.md.
 // Not for: the logic (src/interp/).
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -23,6 +25,7 @@
 #include "data/tokenizer.hpp"
 #include "interp/interp.hpp"
 #include "interp/probe.hpp"
+#include "interp/sae_lm.hpp"
 #include "interp/tms.hpp"
 #include "nn/safetensors.hpp"
 #include "tasks/registry.hpp"
@@ -262,7 +265,7 @@ void print_patch(const in::patch_result& r, const std::string& index_name, lmlab
 void add_patch(CLI::App& parent) {
   auto* s = parent.add_subcommand("patch", "Activation patching (clean into corrupted) over layer x position, or per head");
   struct opts {
-    std::string ckpt, clean, corrupt, answer, wrong, site = "hook_resid_pre", out = "text", csv;
+    std::string ckpt, clean, corrupt, answer, wrong, site = "hook_resid_pre", out = "text", csv, path_to;
     bool ids = false, heads = false;
   };
   auto o = std::make_shared<opts>();
@@ -274,6 +277,8 @@ void add_patch(CLI::App& parent) {
   s->add_flag("--ids", o->ids, "inputs and answers are token ids");
   s->add_option("--site", o->site, "the per-block hook patched at each position: blocks.N.<site>")->capture_default_str();
   s->add_flag("--heads", o->heads, "patch blocks.N.attn.hook_z one head at a time (all positions) instead");
+  s->add_option("--path-to", o->path_to,
+                "path patching per head (implies --heads): only the path into 'logits' or blocks.N.attn.hook_q|k|v, other heads frozen");
   add_output(s, o->out, "text|md (a grid) or csv|json|jsonl (one row per cell)");
   s->add_option("--csv", o->csv, "also write the cells as CSV to this file");
   s->callback([o] {
@@ -282,7 +287,9 @@ void add_patch(CLI::App& parent) {
     const tensor clean = rows_to_tensor({m.encode(o->clean, o->ids, "--clean")}, "--clean");
     const tensor corrupt = rows_to_tensor({m.encode(o->corrupt, o->ids, "--corrupt")}, "--corrupt");
     const auto a = m.one_token(o->answer, o->ids, "--answer"), w = m.one_token(o->wrong, o->ids, "--wrong");
-    if (o->heads)
+    if (!o->path_to.empty())
+      print_patch(in::path_patch_heads(*m.ck.model, clean, corrupt, a, w, o->path_to), "head", f, o->csv);
+    else if (o->heads)
       print_patch(in::patch_heads(*m.ck.model, clean, corrupt, a, w), "head", f, o->csv);
     else
       print_patch(in::patch_positions(*m.ck.model, clean, corrupt, a, w, o->site), "pos", f, o->csv);
@@ -590,8 +597,89 @@ void add_attn(CLI::App& parent) {
   });
 }
 
+// `interp sae`: train (or load) a sparse autoencoder on a hook's activations and score it on
+// held-out inputs, with the CE-loss score of the model with the SAE spliced in.
+void add_sae(CLI::App& parent) {
+  auto* s = parent.add_subcommand("sae", "Train (or load with --sae) a sparse autoencoder on a hook's activations; L0, explained variance, dead latents, CE-loss score");
+  struct opts {
+    std::string ckpt, hook = "blocks.0.hook_resid_post", kind = "topk", load, save, out = "text";
+    in::sae_config c;
+    bool auxk = false;
+    double test_fraction = 0.25;
+    input_opts in;
+  };
+  auto o = std::make_shared<opts>();
+  o->c.d_sae = 0;
+  o->c.steps = 1000;
+  o->c.batch = 64;
+  add_checkpoint(s, o->ckpt);
+  s->add_option("--hook", o->hook, "a (B, T, C) hook, e.g. blocks.1.hook_resid_pre")->capture_default_str();
+  s->add_option("--kind", o->kind, "topk | batchtopk | l1")->capture_default_str();
+  s->add_option("--d-sae", o->c.d_sae, "latents; 0 = 4 x the hook's width")->capture_default_str();
+  s->add_option("--k", o->c.k, "active latents (topk; batchtopk: on average)")->capture_default_str();
+  s->add_option("--l1", o->c.l1, "L1 coefficient (kind l1)")->capture_default_str();
+  s->add_flag("--auxk", o->auxk, "add Gao et al.'s AuxK loss (coefficient 1/32, k_aux = d_in / 2)");
+  s->add_option("--steps", o->c.steps, "Adam steps")->capture_default_str();
+  s->add_option("--batch", o->c.batch, "rows per step")->capture_default_str();
+  s->add_option("--lr", o->c.lr, "Adam learning rate")->capture_default_str();
+  s->add_option("--sae-seed", o->c.seed, "seed of the SAE's initialisation and minibatches")->capture_default_str();
+  s->add_option("--test-fraction", o->test_fraction, "share of the input rows (sequences) held out for the metrics")->capture_default_str();
+  s->add_option("--sae", o->load, "score this SAE (a file from --out) instead of training one");
+  s->add_option("--out", o->save, "write the trained SAE (safetensors, F64; for --sae)");
+  add_output(s, o->out);
+  o->in.add(s);
+  s->callback([o] {
+    const auto f = lmlab::parse_table_format(o->out);
+    if (o->test_fraction <= 0 || o->test_fraction >= 1)
+      throw lmlab::usage_error(fmt::format("--test-fraction {}: expected a value in (0, 1)", o->test_fraction));
+    auto [m, ids] = open_with_inputs(o->ckpt, o->in);
+    in::match_hooks(*m.ck.model, o->hook);
+    const std::int64_t B = ids.size(0), T = ids.size(1);
+    LMLAB_CHECK_HINT(T >= 2, "give longer inputs", "interp sae: inputs of {} token(s); the CE-loss score needs at least 2", T);
+    // Split by sequence (positions of one sequence never straddle train and test).
+    LMLAB_CHECK_HINT(B >= 2, "give more rows (--input with several lines, or --task with --n 64)",
+                     "interp sae: {} input row(s); a train/test split needs at least 2", B);
+    const std::int64_t n_test = std::clamp<std::int64_t>(std::llround(o->test_fraction * static_cast<double>(B)), 1, B - 1);
+    auto rows = [&](std::int64_t from, std::int64_t to, std::int64_t t0, std::int64_t t1) {
+      std::vector<std::vector<std::int32_t>> r;
+      for (std::int64_t b = from; b < to; ++b) {
+        r.emplace_back();
+        for (std::int64_t t = t0; t < t1; ++t) r.back().push_back(static_cast<std::int32_t>(ids.at({b, t})));
+      }
+      return rows_to_tensor(r, "inputs");
+    };
+    const std::int64_t n_train = B - n_test;
+    std::int64_t C = 0;
+    const std::vector<double> X = in::hook_rows(*m.ck.model, rows(0, n_train, 0, T), o->hook, &C);
+    const tensor test_ids = rows(n_train, B, 0, T);
+    const std::vector<double> Xt = in::hook_rows(*m.ck.model, test_ids, o->hook, &C);
+    in::sae sae;
+    if (!o->load.empty()) {
+      sae = in::load_sae(o->load);
+      LMLAB_CHECK(sae.d_in == C, "--sae {}: its d_in is {}, the hook {} has width {}", o->load, sae.d_in, o->hook, C);
+    } else {
+      o->c.kind = in::parse_sae_kind(o->kind);
+      o->c.d_in = C;
+      if (o->c.d_sae == 0) o->c.d_sae = 4 * C;
+      if (o->auxk) o->c.aux_coef = 1.0 / 32;
+      sae = in::train_sae(X, n_train * T, o->c);
+      if (!o->save.empty())
+        in::save_sae(o->save, sae, {{"hook", o->hook}, {"checkpoint", o->ckpt}});
+    }
+    const in::sae_metrics mt = in::evaluate_sae(sae, Xt, n_test * T);
+    const in::sae_ce ce = in::sae_ce_scores(*m.ck.model, rows(n_train, B, 0, T - 1), rows(n_train, B, 1, T), o->hook, sae);
+    lmlab::table t({"kind", "d_in", "d_sae", "k", "train_rows", "test_rows", "l0", "explained_variance", "dead_fraction",
+                    "ce_clean", "ce_sae", "ce_ablation", "ce_loss_score"});
+    auto num = [](double v) { return lmlab::cell(v, fmt::format("{:.4f}", v)); };
+    t.add_row({in::sae_kind_name(sae.kind), sae.d_in, sae.d_sae, sae.k, n_train * T, n_test * T, num(mt.l0),
+               num(mt.explained_variance), num(mt.dead_fraction), num(ce.clean), num(ce.sae), num(ce.ablation), num(ce.score)});
+    t.print(std::cout, f);
+    if (!o->save.empty() && o->load.empty()) std::fprintf(stderr, "SAE written to %s\n", o->save.c_str());
+  });
+}
+
 void add_interp(CLI::App& app) {
-  auto* s = app.add_subcommand("interp", "Interpretability: cache activations, score heads, patch, probe, steer (docs/interp.md)");
+  auto* s = app.add_subcommand("interp", "Interpretability: cache activations, score heads, patch, probe, steer, SAEs (docs/interp.md)");
   s->require_subcommand(1);
   add_cache(*s);
   add_heads(*s);
@@ -599,6 +687,7 @@ void add_interp(CLI::App& app) {
   add_probe(*s);
   add_steer(*s);
   add_tms(*s);
+  add_sae(*s);
   add_logit_lens(*s);
   add_attn(*s);
 }

@@ -4,10 +4,12 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <numeric>
+#include <regex>
 #include <unistd.h>
 
 #include "autograd/autograd.hpp"
@@ -307,6 +309,16 @@ void check_pair(const tensor& clean, const tensor& corrupt) {
               shape_str(clean.shape()), shape_str(corrupt.shape()));
 }
 
+// Every blocks.N.attn.hook_z of the model; none is an error (per-head patching needs attention).
+std::vector<std::string> z_hooks(const nn::module& model) {
+  std::vector<std::string> names;
+  for (const auto& n : hook_names(model))
+    if (glob_match("blocks.*.attn.hook_z", n)) names.push_back(n);
+  LMLAB_CHECK_HINT(!names.empty(), "per-head patching needs attention layers; patch the residual stream instead",
+                   "interp patch: the model has no blocks.N.attn.hook_z");
+  return names;
+}
+
 patch_result baseline(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids, std::int32_t answer,
                       std::int32_t wrong) {
   no_grad ng;
@@ -373,11 +385,7 @@ patch_result patch_positions(models::causal_lm& model, const tensor& clean_ids, 
 patch_result patch_heads(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids, std::int32_t answer,
                          std::int32_t wrong) {
   check_pair(clean_ids, corrupt_ids);
-  std::vector<std::string> names;
-  for (const auto& n : hook_names(model))
-    if (glob_match("blocks.*.attn.hook_z", n)) names.push_back(n);
-  LMLAB_CHECK_HINT(!names.empty(), "per-head patching needs attention layers; patch the residual stream instead",
-                   "interp patch: the model has no blocks.N.attn.hook_z");
+  const std::vector<std::string> names = z_hooks(model);
   patch_result r = baseline(model, clean_ids, corrupt_ids, answer, wrong);
   const auto clean = cache_activations(model, clean_ids, names);
   for (const auto& name : names) {
@@ -387,6 +395,50 @@ patch_result patch_heads(models::causal_lm& model, const tensor& clean_ids, cons
       r.cells.push_back({name, layer_of(name), h, m, normalise(m, r.clean, r.corrupted)});
     }
   }
+  return r;
+}
+
+patch_result path_patch_heads(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids,
+                              std::int32_t answer, std::int32_t wrong, const std::string& receiver) {
+  check_pair(clean_ids, corrupt_ids);
+  const std::vector<std::string> zs = z_hooks(model);
+  const bool to_logits = receiver == "logits";
+  std::int64_t receiver_layer = std::numeric_limits<std::int64_t>::max();
+  if (!to_logits) {
+    static const std::regex qkv(R"(blocks\.\d+\.attn\.hook_[qkv])");
+    LMLAB_CHECK_HINT(std::regex_match(receiver, qkv), "use logits or blocks.N.attn.hook_q, hook_k or hook_v",
+                     "interp patch: receiver '{}' is not a path's end", receiver);
+    match_hooks(model, receiver);
+    receiver_layer = layer_of(receiver);
+  }
+  patch_result r = baseline(model, clean_ids, corrupt_ids, answer, wrong);
+  const auto clean = cache_activations(model, clean_ids, zs), corrupt = cache_activations(model, corrupt_ids, zs);
+  for (const auto& sender : zs) {
+    if (layer_of(sender) >= receiver_layer) continue;
+    const tensor& z = clean.at(sender);  // (B, T, H, D)
+    for (std::int64_t h = 0; h < z.size(2); ++h) {
+      tensor logits, recorded;
+      {
+        no_grad ng;
+        hooks::hook_scope scope(model);
+        for (const auto& n : zs)  // every head frozen at its corrupted value, the sender's head clean
+          scope.add(n, n == sender ? nn::hook_fn([&, h](const tensor& x, const nn::hook_point& w) {
+                         return patch_slice(z, 2, h)(hooks::patch_with(corrupt.at(n))(x, w), w);
+                       })
+                                   : hooks::patch_with(corrupt.at(n)));
+        if (!to_logits)
+          scope.add(receiver, [&](const tensor& x, const nn::hook_point&) {
+            recorded = x.clone_raw();
+            return x;
+          });
+        logits = model.forward(corrupt_ids);
+      }
+      if (!to_logits) logits = forward_with(model, corrupt_ids, receiver, hooks::patch_with(recorded));
+      const double m = logit_diff(logits, answer, wrong);
+      r.cells.push_back({sender, layer_of(sender), h, m, normalise(m, r.clean, r.corrupted)});
+    }
+  }
+  LMLAB_CHECK(!r.cells.empty(), "interp patch: no attention layer before the receiver {}", receiver);
   return r;
 }
 

@@ -96,6 +96,18 @@ patch_result patch_positions(models::causal_lm& model, const tensor& clean_ids, 
 // attention layer N.
 patch_result patch_heads(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids,
                          std::int32_t answer, std::int32_t wrong);
+// Path patching (ref: Wang et al. 2022, "Interpretability in the Wild", sec. 3.1 and appendix B;
+// Goldowsky-Dill et al. 2023, "Localizing Model Behavior with Path Patching"): the effect of
+// one sender head only along the paths into a receiver. For each head (l, h) of the attention
+// layers before the receiver's: (1) run the corrupted input with that head's clean hook_z and
+// every other head's hook_z frozen at its corrupted value (MLPs and other mixers recompute, so
+// the path runs through the residual stream and them); (2) receiver "logits": the logits of
+// that run; receiver "blocks.L.attn.hook_q|k|v": record the receiver's activation in that run
+// and run the corrupted input once more with only it replaced. Metric and normalisation as
+// patch_heads (clean = 1, corrupted = 0). In a model whose last attention layer is the sender's,
+// path patching to the logits equals patch_heads (nothing downstream to freeze); tested.
+patch_result path_patch_heads(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids,
+                              std::int32_t answer, std::int32_t wrong, const std::string& receiver = "logits");
 // The same grid with any metric of the logits (e.g. logit_diff_rows for per-row answers): the
 // normalised effect uses metric(clean), metric(corrupted) and metric(patched).
 using logits_metric = std::function<double(const tensor& logits)>;

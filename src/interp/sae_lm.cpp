@@ -1,12 +1,14 @@
 // SAEs spliced into a language model: see sae_lm.hpp.
 #include "interp/sae_lm.hpp"
 
+#include <cstdlib>
 #include <functional>
 #include <sstream>
 
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
 #include "hooks/hooks.hpp"
+#include "nn/safetensors.hpp"
 #include "tasks/params.hpp"
 
 namespace lmlab::interp {
@@ -151,6 +153,52 @@ sae_config sae_config_of(const sae_lm_task& t, const sae_variant& v, std::int64_
   c.lr = t.sae_lr;
   c.seed = seed;
   return c;
+}
+
+void save_sae(const std::string& path, const sae& s, const std::map<std::string, std::string>& meta) {
+  auto t = [](const std::vector<double>& v, shape_t shape) { return tensor::from<double>(std::move(shape), std::span<const double>(v)); };
+  std::map<std::string, std::string> m = meta;
+  m["kind"] = sae_kind_name(s.kind);
+  m["k"] = std::to_string(s.k);
+  m["threshold"] = fmt::format("{:.17g}", s.threshold);
+  nn::save_safetensors(path,
+                       {{"W_enc", t(s.W_enc, {s.d_sae, s.d_in})},
+                        {"b_enc", t(s.b_enc, {s.d_sae})},
+                        {"W_dec", t(s.W_dec, {s.d_sae, s.d_in})},
+                        {"b_dec", t(s.b_dec, {s.d_in})}},
+                       m);
+}
+
+sae load_sae(const std::string& path, std::map<std::string, std::string>* meta) {
+  const auto f = nn::safetensors_file::load(path);
+  const tensor& we = f.get("W_enc");
+  LMLAB_CHECK(we.shape().size() == 2, "{}: W_enc has shape {}, expected (d_sae, d_in)", path, shape_str(we.shape()));
+  sae s;
+  s.d_sae = we.shape()[0];
+  s.d_in = we.shape()[1];
+  auto vec = [&](const char* name, shape_t shape) {
+    const tensor c = f.get(name, shape, dtype::f64).contiguous_raw();
+    return std::vector<double>(c.data<double>(), c.data<double>() + c.numel());
+  };
+  s.W_enc = vec("W_enc", {s.d_sae, s.d_in});
+  s.b_enc = vec("b_enc", {s.d_sae});
+  s.W_dec = vec("W_dec", {s.d_sae, s.d_in});
+  s.b_dec = vec("b_dec", {s.d_in});
+  const auto& md = f.metadata();
+  auto key = [&](const char* k) {
+    const auto it = md.find(k);
+    LMLAB_CHECK_HINT(it != md.end(), "write it with `lmlab interp sae --out`", "{}: metadata key '{}' is missing", path, k);
+    return it->second;
+  };
+  s.kind = parse_sae_kind(key("kind"));
+  char* end = nullptr;
+  const std::string k = key("k"), th = key("threshold");
+  s.k = std::strtoll(k.c_str(), &end, 10);
+  LMLAB_CHECK(*end == '\0' && !k.empty() && s.k >= 1, "{}: metadata k = '{}' is not a positive integer", path, k);
+  s.threshold = std::strtod(th.c_str(), &end);
+  LMLAB_CHECK(*end == '\0' && !th.empty(), "{}: metadata threshold = '{}' is not a number", path, th);
+  if (meta) *meta = md;
+  return s;
 }
 
 }  // namespace lmlab::interp

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,12 @@ struct sae_ce {
 // inputs, targets i32 (B, T) (targets: ignore_index where unsupervised). The SAE's d_in must be
 // the hook's last dimension (an error names both).
 sae_ce sae_ce_scores(models::causal_lm& model, const tensor& inputs, const tensor& targets, const std::string& hook, const sae& s);
+
+// An SAE as a safetensors file: W_enc, b_enc, W_dec, b_dec in F64 (exact), and metadata kind, k,
+// threshold (batchtopk's, as "%.17g") plus the caller's `meta` (e.g. the hook and checkpoint).
+// load_sae checks the shapes against each other; errors name the file and the key.
+void save_sae(const std::string& path, const sae& s, const std::map<std::string, std::string>& meta = {});
+sae load_sae(const std::string& path, std::map<std::string, std::string>* meta = nullptr);
 
 // ---- the lab task "sae_lm" (a lab runner's task: src/labs/sae_lm_runner.cpp) ----------------
 // A character LM trained on a corpus (the corpus_lm task, by the lab's default runner), then

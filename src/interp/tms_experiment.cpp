@@ -86,7 +86,43 @@ tms_summary summarize(const tms_model& t, double represented_norm) {
       if (j > i) s.min_cosine = std::min(s.min_cosine, t.cosine(i, j));
   }
   s.interference = rep.empty() ? 0.0 : inter / static_cast<double>(rep.size());
+  s.at_fraction.assign(tms_fractions().size(), 0.0);
+  for (std::int64_t i : rep) {
+    const int k = nearest_fraction(s.feature_dims[static_cast<std::size_t>(i)]);
+    if (k >= 0) s.at_fraction[static_cast<std::size_t>(k)] += 1.0 / static_cast<double>(rep.size());
+  }
+  for (double a : s.at_fraction) s.at_fractions += a;
   return s;
+}
+
+const std::vector<tms_fraction>& tms_fractions() {
+  static const std::vector<tms_fraction> f{{"1", 1.0},         {"3/4", 3.0 / 4}, {"2/3", 2.0 / 3},
+                                           {"1/2", 1.0 / 2}, {"2/5", 2.0 / 5}, {"3/8", 3.0 / 8}};
+  return f;
+}
+
+int nearest_fraction(double d) {
+  int best = -1;
+  double gap = fraction_tolerance;
+  for (std::size_t k = 0; k < tms_fractions().size(); ++k)
+    if (const double g = std::abs(d - tms_fractions()[k].value); g <= gap) best = static_cast<int>(k), gap = g;
+  return best;
+}
+
+double chance_share() {
+  // Union of the bands [f - tol, f + tol] clipped to [lo, hi], over hi - lo.
+  const double lo = 0.3, hi = 1.0;
+  std::vector<std::pair<double, double>> bands;
+  for (const auto& f : tms_fractions())
+    bands.push_back({std::max(lo, f.value - fraction_tolerance), std::min(hi, f.value + fraction_tolerance)});
+  std::sort(bands.begin(), bands.end());
+  double covered = 0, end = lo;
+  for (const auto& [a, b] : bands) {
+    const double from = std::max(a, end);
+    if (b > from) covered += b - from;
+    end = std::max(end, b);
+  }
+  return covered / (hi - lo);
 }
 
 }  // namespace lmlab::interp

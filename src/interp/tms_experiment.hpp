@@ -42,7 +42,30 @@ struct tms_summary {
   double min_cosine = 0;                // most negative cos(W_i, W_j) among represented pairs (1 if < 2)
   std::vector<double> norms;            // ‖W_i‖
   std::vector<double> feature_dims;     // D_i (0 for a zero column)
+  // Among represented features: the share whose D_i lies within fraction_tolerance of each of
+  // tms_fractions() (in that order), their total, and that total's chance level (chance_share).
+  std::vector<double> at_fraction;
+  double at_fractions = 0;
 };
 tms_summary summarize(const tms_model& t, double represented_norm);
+
+// The fractions of a dimension that single features' dimensionalities stick at, each with the
+// geometry the paper names for it. ref: Elhage et al. 2022, "Toy Models of Superposition",
+// sec. "The Geometry of Superposition", "Feature Dimensionality" (the figure of dimensions per
+// feature against 1/(1 - S), with each feature's D_i drawn as a point): 1 (a dimension of its
+// own), 3/4 (tetrahedron: 4 features in 3 dimensions), 2/3 (triangle: 3 in 2), 1/2 (digon: an
+// antipodal pair), 2/5 (pentagon: 5 in 2), 3/8 (square antiprism: 8 in 3).
+struct tms_fraction {
+  const char* name;
+  double value;
+};
+const std::vector<tms_fraction>& tms_fractions();
+inline constexpr double fraction_tolerance = 0.02;  // |D_i - fraction| counted as "at" it
+// Chance level of at_fractions: the share of [0.3, 1] (where represented features' D_i fall
+// outside the fractions too) within fraction_tolerance of some fraction, i.e. the expected
+// share if D_i were uniform there. The bands of 3/8 and 2/5 overlap and count once.
+double chance_share();
+// Index into tms_fractions() of the fraction within fraction_tolerance of d (the nearest), or -1.
+int nearest_fraction(double d);
 
 }  // namespace lmlab::interp

@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <regex>
 
 #include "core/error.hpp"
@@ -247,7 +248,7 @@ std::vector<check> parse_checks(const reader& r, const toml::table& t, const std
 }
 
 expectation parse_expect(const reader& r, const toml::table& t, const std::string& task_name) {
-  r.only_keys(t, "expect", {"published", "citation", "summary", "groups", "require", "rule"});
+  r.only_keys(t, "expect", {"published", "citation", "summary", "exclude", "groups", "require", "rule"});
   expectation e;
   e.published = r.string(t, "expect", "published", "", true);
   e.citation = r.string(t, "expect", "citation", "", true);
@@ -261,6 +262,20 @@ expectation parse_expect(const reader& r, const toml::table& t, const std::strin
       e.groups.push_back(parse_group(r, "expect.groups." + name, name, v, task_name));
       names.insert(name);
     }
+  }
+  if (const toml::node* x = t.get("exclude")) {
+    if (!x->is_table()) r.fail("expect.exclude", "expected a table with metric, below, reason");
+    const toml::table& xt = *x->as_table();
+    r.only_keys(xt, "expect.exclude", {"metric", "below", "reason", "min_seeds"});
+    exclusion ex;
+    ex.metric = parse_metric(r, "expect.exclude.metric", r.string(xt, "expect.exclude", "metric", "", true));
+    if (!xt.get("below")) r.fail("expect.exclude.below", "missing");
+    ex.below = r.number(xt, "expect.exclude", "below", 0);
+    ex.reason = r.string(xt, "expect.exclude", "reason", "", true);
+    const double k = r.number(xt, "expect.exclude", "min_seeds", 3);
+    if (k < 1 || k != std::floor(k)) r.fail("expect.exclude.min_seeds", fmt::format("{}: expected a whole number >= 1", k));
+    ex.min_seeds = static_cast<std::size_t>(k);
+    e.exclude = ex;
   }
   e.require = parse_checks(r, t, "require", names, task_name);
   e.rules = parse_checks(r, t, "rule", names, task_name);

@@ -28,6 +28,11 @@
 //   [expect.groups]                           # named variant groups: conditions on the config
 //   attention = "model.pattern ~ A+"          #   key op value, joined by " and "; ops: = != < <=
 //   recurrent = "model.pattern ~ [^A]+"       #   > >= ~ (regex, whole value) in (a, b, ...)
+//   [expect.exclude]                          # optional: seeds left out of every check, named
+//   metric = "accuracy@id/*"                  #   in the verdict: those whose metric is below
+//   below = 0.9                               #   `below` (the model did not learn); fewer than
+//   reason = "did not learn the task"         #   min_seeds (default 3) left in a variant: not
+//   min_seeds = 3                             #   decided
 //   [[expect.require]]                        # preconditions: when one fails, the verdict is
 //   left = "max(all).accuracy@id/*"           #   "not decided: <otherwise>"
 //   op = ">="
@@ -117,10 +122,21 @@ struct check {
   std::string otherwise;  // preconditions: why the verdict is not decided when it fails
 };
 
+// [expect.exclude]: runs whose metric is below `below` (a seed that did not learn the task) are
+// left out of every precondition and rule, and the verdict names them; a variant left with fewer
+// than min_seeds seeds makes the verdict "not decided".
+struct exclusion {
+  metric_ref metric;
+  double below = 0;
+  std::string reason;
+  std::size_t min_seeds = 3;
+};
+
 struct expectation {
   std::string published;
   std::string citation;
   std::string summary;
+  std::optional<exclusion> exclude;
   std::vector<variant_group> groups;
   std::vector<check> require;
   std::vector<check> rules;

@@ -4,9 +4,13 @@
 // most antipodal pair, and per-feature norms and dimensionalities. Here, not in interp,
 // because interp sits below lab.
 // Not for: the `lmlab interp tms` verb (src/cli/interp.cpp).
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "labs/labs.hpp"
 
@@ -41,6 +45,17 @@ lab::run_result run_tms(const lab::run_context& ctx) {
     metric("interference", s.interference);
     metric("min_cosine", s.min_cosine);
     metric("inv_density", 1.0 / (1.0 - task.sparsity));  // 1/(1-S): the paper's x axis
+    // The dimensionality plateaus (tms_dimensionality.toml): the share of represented features
+    // at the fractions, at 1/2 (antipodal pairs) alone, the chance level, and a histogram of
+    // every feature's D_i in bins of 1/40 (a row of the report's heatmap per sparsity).
+    metric("at_fractions", s.at_fractions);
+    metric("at_half", s.at_fraction[3]);
+    metric("chance_at_fractions", in::chance_share());
+    std::vector<double> hist(41, 0.0);
+    for (double d : s.feature_dims) hist[static_cast<std::size_t>(std::lround(std::clamp(d, 0.0, 1.0) * 40))] += 1.0 / static_cast<double>(task.n);
+    for (std::size_t k = 0; k < hist.size(); ++k)
+      db.log_evaluation(ctx.store_run, "test", fmt::format("inv_density={:g}/D={:.3f}", 1.0 / (1.0 - task.sparsity), k / 40.0),
+                        "feature_share", hist[k], task.n);
     for (std::size_t i = 0; i < s.norms.size(); ++i) {
       const std::string slice = "feature=" + std::to_string(i);
       db.log_evaluation(ctx.store_run, "test", slice, "norm", s.norms[i], 1);

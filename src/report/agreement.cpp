@@ -205,7 +205,46 @@ std::string join(const std::vector<std::string>& v) {
 
 }  // namespace
 
-verdict agreement(const experiment_data& d, const lab::expectation& e) {
+// [expect.exclude]: d without the runs whose metric is below the threshold; `out` names them
+// ("seed 2 of v (0.41)") and `thin` the variants left with fewer than min_seeds seeds.
+static experiment_data excluding(const experiment_data& d, const lab::exclusion& x, std::vector<std::string>& out,
+                          std::vector<std::string>& thin) {
+  experiment_data kept = d;
+  for (auto& v : kept.variants) {
+    std::vector<const lab_run*> runs;
+    std::vector<std::int64_t> seeds;
+    for (std::size_t i = 0; i < v.finished.size(); ++i) {
+      variant one = v;
+      one.finished = {v.finished[i]};
+      const auto val = metric_values(d, one, x.metric);
+      if (!val.empty() && val.front() < x.below) {
+        out.push_back(fmt::format("seed {}{} ({})", v.seeds[i], d.variants.size() > 1 ? " of " + v.label : "", fmt2(val.front())));
+        continue;
+      }
+      runs.push_back(v.finished[i]);
+      seeds.push_back(v.seeds[i]);
+    }
+    v.finished = std::move(runs);
+    v.seeds = std::move(seeds);
+    if (v.finished.size() < x.min_seeds) thin.push_back(fmt::format("{} has {}", v.label, v.finished.size()));
+  }
+  return kept;
+}
+
+verdict agreement(const experiment_data& all, const lab::expectation& e) {
+  std::vector<std::string> excluded, thin;
+  const experiment_data d = e.exclude ? excluding(all, *e.exclude, excluded, thin) : all;
+  if (!excluded.empty()) {
+    const std::string why = fmt::format("excluded by rule ({} < {}: {}): {}", e.exclude->metric.text(), fmt2(e.exclude->below),
+                                        e.exclude->reason, join(excluded));
+    lab::expectation rest = e;
+    rest.exclude.reset();
+    verdict v = agreement(d, rest);
+    if (!thin.empty())
+      v = {fmt::format("undecided: fewer than {} seeds left after the exclusion", e.exclude->min_seeds), join(thin)};
+    v.detail = why + (v.detail.empty() ? "" : "; " + v.detail);
+    return v;
+  }
   for (const auto& c : e.require) {
     const result r = evaluate(d, e, c);
     if (r.o == outcome::holds) continue;

@@ -210,3 +210,31 @@ TEST(interp, patching_heads_with_equal_inputs_has_no_effect) {
   for (const auto& c : d.cells) any += std::abs(c.effect);
   EXPECT_GT(any, 0.0);
 }
+
+TEST(interp, path_patching_to_the_logits_equals_head_patching_in_the_last_layer_and_checks_its_receiver) {
+  auto m = tiny("A", 5);
+  const tensor clean = ids({1, 2, 3, 4, 5}), corrupt = ids({1, 2, 7, 4, 5});
+  // Equal inputs: nothing to restore along any path.
+  for (const char* rc : {"logits", "blocks.1.attn.hook_v"})
+    for (const auto& c : interp::path_patch_heads(*m, clean, clean, 3, 4, rc).cells) EXPECT_EQ(c.effect, 0.0);
+  // The last layer's heads have no head downstream to freeze: the same numbers as patch_heads.
+  const auto path = interp::path_patch_heads(*m, clean, corrupt, 3, 4, "logits");
+  const auto act = interp::patch_heads(*m, clean, corrupt, 3, 4);
+  ASSERT_EQ(path.cells.size(), 4u);
+  ASSERT_EQ(act.cells.size(), 4u);
+  for (std::size_t i = 2; i < 4; ++i) {
+    EXPECT_EQ(path.cells[i].layer, 1);
+    EXPECT_EQ(path.cells[i].metric, act.cells[i].metric) << "head " << path.cells[i].index;
+  }
+  // A receiver in layer 1 takes only layer-0 senders.
+  const auto v = interp::path_patch_heads(*m, clean, corrupt, 3, 4, "blocks.1.attn.hook_q");
+  ASSERT_EQ(v.cells.size(), 2u);
+  EXPECT_EQ(v.cells[0].layer, 0);
+  EXPECT_THROW(interp::path_patch_heads(*m, clean, corrupt, 3, 4, "blocks.1.attn.hook_z"), error);
+  try {
+    interp::path_patch_heads(*m, clean, corrupt, 3, 4, "blocks.0.attn.hook_k");
+    FAIL();
+  } catch (const error& e) {
+    EXPECT_STREQ(e.what(), "interp patch: no attention layer before the receiver blocks.0.attn.hook_k");
+  }
+}

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -185,4 +187,43 @@ TEST(interp_cli, ridge_probe_runs_and_a_bad_kind_is_an_error) {
   r = run_lmlab({"interp", "probe", fx.ckpt("A"), "--hook", "blocks.0.hook_resid_post", "--examples", file, "--kind", "svm"});
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.output.find("error: probe: kind 'svm' is not known\nhint: use logistic or ridge"), std::string::npos) << r.output;
+}
+
+// `interp sae`: trains an SAE on a hook of any mixer, prints its metrics, writes it, and scoring
+// the written file on the same inputs gives the same row (the F64 file round-trips exactly); a
+// file whose width differs from the hook's is an error naming both.
+TEST(interp_cli, sae_trains_scores_saves_and_reloads_on_attention_and_mamba) {
+  fixture fx;
+  std::string lines;
+  for (int i = 0; i < 12; ++i) lines += fmt::format("{} {} {} {} {} {}\n", i % 11 + 1, (3 * i) % 11 + 1, (5 * i) % 11, i % 4, 7, (i * i) % 11);
+  const auto ids = fx.write("sae_ids.txt", lines);
+  for (const char* p : {"A", "M"}) {
+    const auto file = (fx.dir / (std::string(p) + "_sae.safetensors")).string();
+    auto r = run_lmlab({"interp", "sae", fx.ckpt(p), "--hook", "blocks.1.hook_resid_pre", "--input", ids, "--steps", "60", "--k", "2",
+                        "--d-sae", "32", "--out", file, "-o", "csv"});
+    ASSERT_EQ(r.rc, 0) << r.output;
+    const std::string head = "kind,d_in,d_sae,k,train_rows,test_rows,l0,explained_variance,dead_fraction,ce_clean,ce_sae,ce_ablation,ce_loss_score\n";
+    const auto at = r.output.find(head);
+    ASSERT_NE(at, std::string::npos) << r.output;
+    const std::string row = r.output.substr(at + head.size(), r.output.find('\n', at + head.size()) - at - head.size());
+    EXPECT_EQ(row.rfind("topk,16,32,2,54,18,", 0), 0u) << row;  // 9 train rows, 3 test rows, 6 positions each
+    const auto saved = nn::safetensors_file::load(file);
+    EXPECT_EQ(saved.get("W_dec").shape(), (shape_t{32, 16}));
+    EXPECT_EQ(saved.metadata().at("hook"), "blocks.1.hook_resid_pre");
+    r = run_lmlab({"interp", "sae", fx.ckpt(p), "--hook", "blocks.1.hook_resid_pre", "--input", ids, "--sae", file, "-o", "csv"});
+    ASSERT_EQ(r.rc, 0) << r.output;
+    EXPECT_NE(r.output.find(head + row + "\n"), std::string::npos) << r.output;
+  }
+  // A 4-wide SAE file against a 16-wide hook.
+  const auto narrow = (fx.dir / "narrow.safetensors").string();
+  auto z = [](shape_t s) { return tensor::zeros(std::move(s), dtype::f64); };
+  nn::save_safetensors(narrow, {{"W_enc", z({8, 4})}, {"b_enc", z({8})}, {"W_dec", z({8, 4})}, {"b_dec", z({4})}},
+                       {{"kind", "topk"}, {"k", "2"}, {"threshold", "0"}});
+  auto r = run_lmlab({"interp", "sae", fx.ckpt("A"), "--hook", "blocks.0.hook_resid_post", "--input", ids, "--sae", narrow});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.output.find("error: --sae " + narrow + ": its d_in is 4, the hook blocks.0.hook_resid_post has width 16"), std::string::npos)
+      << r.output;
+  r = run_lmlab({"interp", "sae", fx.ckpt("A"), "--ids", "--text", "1 2 3"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.output.find("error: interp sae: 1 input row(s); a train/test split needs at least 2"), std::string::npos) << r.output;
 }

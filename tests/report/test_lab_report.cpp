@@ -625,3 +625,46 @@ TEST(lab_report, metrics_table_and_pope_paired_rule) {
   const auto plain = rp::lab_experiment_section("vlm_pope", runs, {}, nullptr);
   EXPECT_EQ(plain.tables.size(), 1u);
 }
+
+TEST(lab_report, seeds_that_did_not_learn_are_excluded_by_rule_and_named) {
+  const auto meta = meta_from(R"toml(
+[report]
+title = "State"
+figures = ["final"]
+[expect]
+published = "P"
+citation = "C"
+exclude = { metric = "accuracy@easiest", below = 0.9, reason = "did not learn", min_seeds = 3 }
+groups = { small = "model.d_state = 2", large = "model.d_state = 32" }
+require = [{ left = "min(all).accuracy@easiest", op = ">=", right = 0.9, otherwise = "the model did not learn the task" }]
+rule = [{ metric = "accuracy@hardest", left = "min(large)", op = ">", right = "max(small)", ci_overlap = "undecided" }]
+)toml");
+  // Four seeds each; seed 3 of d_state=32 did not learn (easiest slice 0.5, hardest 0.1): it
+  // is left out of the precondition and the rule, and named.
+  std::vector<rp::lab_run> runs;
+  for (int s = 0; s < 4; ++s) {
+    runs.push_back(state_run("mamba", 2, s, 0.20 + 0.01 * s, 1000));
+    runs.push_back(state_run("mamba", 32, s, s == 3 ? 0.1 : 0.60 + 0.01 * s, 16000));
+  }
+  for (auto& e : runs.back().evaluations)
+    if (e.slice == "kv=4" && e.metric == "accuracy") e.value = 0.5;
+  auto sec = rp::lab_experiment_section("t", runs, {}, &meta);
+  EXPECT_EQ(sec.outcome->word, "agrees") << sec.comparison;
+  EXPECT_NE(sec.comparison.find("agrees — excluded by rule (accuracy@easiest < 0.90: did not learn): seed 3 of d_state=32 "
+                                "(0.50); min(large).accuracy@hardest (kv=8) = d_state=32 at 0.61 ± 0.02"),
+            std::string::npos)
+      << sec.comparison;
+  // Without the exclusion the precondition fails on seed 3.
+  auto plain = meta;
+  plain.expect->exclude.reset();
+  EXPECT_EQ(rp::lab_experiment_section("t", runs, {}, &plain).outcome->word, "undecided: the model did not learn the task");
+  // Two of four left: fewer than min_seeds, not decided, and still named.
+  for (auto& r : runs)
+    if (r.info.config["seed"] == 2 && r.info.config["model"]["d_state"] == 32)
+      for (auto& e : r.evaluations)
+        if (e.slice == "kv=4") e.value = 0.4;
+  sec = rp::lab_experiment_section("t", runs, {}, &meta);
+  EXPECT_EQ(sec.outcome->word, "undecided: fewer than 3 seeds left after the exclusion") << sec.comparison;
+  EXPECT_NE(sec.comparison.find("seed 2 of d_state=32 (0.40); seed 3 of d_state=32 (0.50); d_state=32 has 2"), std::string::npos)
+      << sec.comparison;
+}
