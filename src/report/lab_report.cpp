@@ -662,11 +662,19 @@ void add_plot(section& s, const std::string& fid, const experiment_data& d, cons
   std::vector<std::pair<double, std::vector<cell>>> rows;
   // x and y both "@each": one point per variant and slice (a curve per variant across its
   // slices, e.g. gold against sqrt(KL) over best-of-n's n); otherwise one point per variant.
+  // The slices: those with an accuracy (d.slices), then any other test slice where y is logged
+  // (test-time compute logs pass/majority per "k=K" and no accuracy there).
   const bool per_slice = p.x.slice == "each" && p.y.slice == "each";
   std::vector<std::string> slices{""};
   if (per_slice) {
     slices.clear();
     for (const auto& sl : d.slices) slices.push_back(sl.name);
+    for (const auto& v : d.variants)
+      for (const lab_run* r : v.finished)
+        for (const auto& e : r->evaluations)
+          if (e.split == "test" && e.slice != "all" && e.metric == p.y.name &&
+              std::find(slices.begin(), slices.end(), e.slice) == slices.end())
+            slices.push_back(e.slice);
   }
   for (const auto& v : d.variants)
     for (const auto& sl : slices) {

@@ -206,6 +206,48 @@ TEST(ngram_collapse, loop_on_a_toy_corpus) {
   EXPECT_THROW(dl::prepare_ngram_corpus(toy_docs(2, 0), toy_docs(2, 9), c), lmlab::error);
 }
 
+// The per-generation measures of the n-gram and neural loops, on token vectors small enough to
+// count by hand (chunks of 3; ids 0 <s>, 1 <unk>, words 2, 3, 4).
+TEST(ngram_collapse, generation_measures_by_hand) {
+  const std::vector<std::int32_t> real = {2, 3, 2, 4, 2, 3};  // chunks [2 3 2] [4 2 3]
+  const auto types = dl::real_types_of(real, 5, 3);
+  EXPECT_EQ(types.n_words, 3.0);  // 2, 3, 4
+  // Bigrams inside chunks: (2,3) (3,2) | (4,2) (2,3) -> 3 types; not (2,4) across the boundary.
+  EXPECT_EQ(types.bigrams.size(), 3u);
+  EXPECT_EQ(types.bigrams.count(dl::pair_key(4, 2)), 1u);
+  EXPECT_EQ(types.bigrams.count(dl::pair_key(2, 4)), 0u);
+
+  // Training data [2 2 3] [3 1 2]: unigram counts <unk> 1, "2" 3, "3" 2 of 6 tokens.
+  const std::vector<std::int32_t> data = {2, 2, 3, 3, 1, 2};
+  const std::vector<std::int64_t> uni = {0, 1, 3, 2, 0};
+  const auto cov = dl::measure_training_data(data, uni, 6.0, 3, types);
+  EXPECT_DOUBLE_EQ(cov.coverage_1, 2.0 / 3.0);  // "2" and "3" of the real 2, 3, 4
+  // Its bigrams (2,2) (2,3) | (3,1) (1,2): only (2,3) is a real type -> 1/3.
+  EXPECT_DOUBLE_EQ(cov.coverage_2, 1.0 / 3.0);
+  // −(1/6 log2 1/6 + 1/2 log2 1/2 + 1/3 log2 1/3) = 1.459148 bits.
+  EXPECT_NEAR(cov.entropy_1, (std::log2(6.0) + 3.0 + 2.0 * std::log2(3.0)) / 6.0, 1e-12);
+  EXPECT_NEAR(cov.entropy_1, 1.459148, 1e-6);
+
+  // The real tail: counts "2" 3, "3" 2, "4" 1 of 6. At q = 0.2 only the count-1 class fits
+  // (1/6 <= 0.2, 3/6 > 0.2): {4}; at q = 0.5 the classes <= 2 hold 3/6: {3, 4}.
+  double mass = 0;
+  auto tail = dl::tail_mask(real, 5, 0.2, mass);
+  EXPECT_EQ(tail, (std::vector<bool>{false, false, false, false, true}));
+  EXPECT_DOUBLE_EQ(mass, 1.0 / 6.0);
+  tail = dl::tail_mask(real, 5, 0.5, mass);
+  EXPECT_EQ(tail, (std::vector<bool>{false, false, false, true, true}));
+  EXPECT_DOUBLE_EQ(mass, 0.5);
+
+  // Samples [4 2 2] [2 2 2] against the tail {3, 4}: one tail token of 6, one tail type of 2;
+  // distinct-1 = 2 types / 6 tokens, distinct-2 = {(4,2), (2,2)} / 4 bigrams.
+  dl::ngram_generation m;
+  dl::measure_samples({4, 2, 2, 2, 2, 2}, 3, 2, tail, 2, m);
+  EXPECT_DOUBLE_EQ(m.tail_mass, 1.0 / 6.0);
+  EXPECT_DOUBLE_EQ(m.tail_coverage, 0.5);
+  EXPECT_DOUBLE_EQ(m.distinct_1, 2.0 / 6.0);
+  EXPECT_DOUBLE_EQ(m.distinct_2, 0.5);
+}
+
 TEST(datalab_runners, a_spec_without_a_training_budget_runs_through_the_runner) {
   dl::register_datalab();  // idempotent: datalab_spec registers again
   const auto spec = lmlab::testing::datalab_spec(

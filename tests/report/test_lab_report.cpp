@@ -668,3 +668,32 @@ rule = [{ metric = "accuracy@hardest", left = "min(large)", op = ">", right = "m
   EXPECT_NE(sec.comparison.find("seed 2 of d_state=32 (0.40); seed 3 of d_state=32 (0.50); d_state=32 has 2"), std::string::npos)
       << sec.comparison;
 }
+
+// x and y both "@each" over slices that carry no accuracy (test-time compute logs pass and
+// flops_per_item per "k=K"): one point per variant and slice, means over seeds by hand.
+TEST(lab_report, each_plot_over_slices_without_accuracy) {
+  const auto meta = meta_from(R"toml(
+[report]
+figures = []
+[[report.plot]]
+id = "pf"
+x = "flops_per_item@each"
+y = "pass@each"
+)toml");
+  std::vector<rp::lab_run> runs;
+  for (int s = 0; s < 2; ++s) {
+    rp::lab_run r = run_with("t", {{"d_model", 32}}, {}, s, 0.5, {});
+    for (int k : {1, 4}) {
+      r.evaluations.push_back({"test", fmt::format("k={}", k), "pass", 0.1 * k + 0.1 * s, 10});
+      r.evaluations.push_back({"test", fmt::format("k={}", k), "flops_per_item", 100.0 * k, 10});
+    }
+    runs.push_back(std::move(r));
+  }
+  const auto sec = rp::lab_experiment_section("t", runs, {}, &meta);
+  ASSERT_EQ(sec.figures.size(), 1u);
+  const std::string csv = sec.figures[0].data.to_string(lmlab::table_format::csv);
+  // k = 1: pass 0.1 and 0.2 -> 0.15 at 100 FLOPs; k = 4: 0.4 and 0.5 -> 0.45 at 400.
+  EXPECT_NE(csv.find("k=1,100,0.15"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("k=4,400,0.45"), std::string::npos) << csv;
+  EXPECT_LT(csv.find("k=1,100"), csv.find("k=4,400")) << csv;
+}
