@@ -285,22 +285,33 @@ bool short_heads(const attn_dims& a) { return a.T <= k_short_T && a.S <= k_short
 constexpr std::int64_t k_short_pad = 16;
 std::int64_t padded_keys(std::int64_t n) { return (n + k_short_pad - 1) / k_short_pad * k_short_pad; }
 
-// N elements of T as one GCC vector (zmm or ymm registers, as the build's ISA allows).
+// N elements of T as whole vectors of the build's width (GCC vector extensions: zmm under
+// AVX-512, ymm under AVX2; a 64-byte vector type under AVX2 went through the stack, 2x slower).
+#ifdef __AVX512F__
+constexpr std::size_t k_vec_bytes = 64;
+#else
+constexpr std::size_t k_vec_bytes = 32;
+#endif
 template <class T, int N>
-struct vec_of {
-  typedef T type __attribute__((vector_size(N * sizeof(T))));
+struct vecn {
+  static constexpr int W = std::min<int>(N, static_cast<int>(k_vec_bytes / sizeof(T)));
+  static constexpr int P = N / W;
+  typedef T part __attribute__((vector_size(W * sizeof(T))));
+  part v[P];
 };
+// One memcpy per part (one vector load or store); a memcpy of the whole array went through
+// 16-byte moves and the stack under AVX2.
 template <class T, int N>
-using vec = typename vec_of<T, N>::type;
-template <class V, class T>
-V vload(const T* p) {
-  V v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
+void vload(vecn<T, N>& x, const T* p) {
+  for (int i = 0; i < vecn<T, N>::P; ++i) std::memcpy(&x.v[i], p + i * vecn<T, N>::W, sizeof x.v[i]);
 }
-template <class V, class T>
-void vstore(T* p, const V& v) {
-  std::memcpy(p, &v, sizeof v);
+template <class T, int N>
+void vstore(T* p, const vecn<T, N>& x) {
+  for (int i = 0; i < vecn<T, N>::P; ++i) std::memcpy(p + i * vecn<T, N>::W, &x.v[i], sizeof x.v[i]);
+}
+template <class T, int N>
+void vfma(vecn<T, N>& acc, T s, const vecn<T, N>& x) {  // acc += s x
+  for (int i = 0; i < vecn<T, N>::P; ++i) acc.v[i] += s * x.v[i];
 }
 
 // kt (D x Sp, Sp = padded_keys(S)) = k^T of one head's rows, zero in the padding.
@@ -323,12 +334,13 @@ void transpose_head(const attn_dims& a, rows<const T> k, T* kt) {
 // xt = x^T (from transpose_head): per block of 16 keys the rows accumulate in registers.
 template <class T>
 void short_dot_block(std::int64_t D, const T* const* g, const T* xt, std::int64_t Sp, std::int64_t n, T* out) {
-  using V = vec<T, k_short_pad>;
+  using V = vecn<T, k_short_pad>;
   for (std::int64_t j0 = 0; j0 < n; j0 += k_short_pad) {
     V acc[k_short_R] = {};
     for (std::int64_t d = 0; d < D; ++d) {
-      const V x = vload<V>(xt + d * Sp + j0);
-      for (std::int64_t r = 0; r < k_short_R; ++r) acc[r] += g[r][d] * x;
+      V x;
+      vload(x, xt + d * Sp + j0);
+      for (std::int64_t r = 0; r < k_short_R; ++r) vfma(acc[r], g[r][d], x);
     }
     for (std::int64_t r = 0; r < k_short_R; ++r) vstore(out + r * Sp + j0, acc[r]);
   }
@@ -352,13 +364,19 @@ template <class T, int DC>
 void short_combine_block(std::int64_t D_, const T* w, std::int64_t Sp, rows<const T> x, std::int64_t lo, std::int64_t hi,
                          const T* alpha, bool accumulate, T* const* out, std::int64_t nr) {
   if constexpr (DC > 0) {
-    using V = vec<T, DC>;
+    using V = vecn<T, DC>;
     V acc[k_short_R] = {};
     for (std::int64_t j = lo; j < hi; ++j) {
-      const V xj = vload<V>(x.row(j));
-      for (std::int64_t r = 0; r < k_short_R; ++r) acc[r] += w[r * Sp + j] * xj;
+      V xj;
+      vload(xj, x.row(j));
+      for (std::int64_t r = 0; r < k_short_R; ++r) vfma(acc[r], w[r * Sp + j], xj);
     }
-    for (std::int64_t r = 0; r < nr; ++r) vstore(out[r], accumulate ? vload<V>(out[r]) + acc[r] : acc[r] * alpha[r]);
+    for (std::int64_t r = 0; r < nr; ++r) {
+      V o = {};
+      if (accumulate) vload(o, out[r]);
+      for (int i = 0; i < V::P; ++i) o.v[i] = accumulate ? o.v[i] + acc[r].v[i] : acc[r].v[i] * alpha[r];
+      vstore(out[r], o);
+    }
   } else {
     for (std::int64_t r = 0; r < nr; ++r) {
       T acc[k_short_D] = {};
@@ -377,9 +395,13 @@ void short_scatter_block(std::int64_t D_, const T* w, std::int64_t Sp, const T* 
   for (std::int64_t j = lo; j < hi; ++j) {
     T* yj = y.row(j);
     if constexpr (DC > 0) {
-      using V = vec<T, DC>;
-      V acc = vload<V>(yj);
-      for (std::int64_t r = 0; r < k_short_R; ++r) acc += w[r * Sp + j] * vload<V>(x[r]);
+      using V = vecn<T, DC>;
+      V acc, xr;
+      vload(acc, yj);
+      for (std::int64_t r = 0; r < k_short_R; ++r) {
+        vload(xr, x[r]);
+        vfma(acc, w[r * Sp + j], xr);
+      }
       vstore(yj, acc);
     } else {
       for (std::int64_t r = 0; r < k_short_R; ++r)
