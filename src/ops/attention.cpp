@@ -2,7 +2,7 @@
 // saving only the per-row log-sum-exp; backward recomputes each tile's probabilities from it.
 // Tile products (Q K^T, P V, and the four backward products) run on ops/gemm, called from
 // inside the OpenMP region over (batch, head, query tile), where the BLAS runs single-threaded.
-// Short heads (T, S <= 32 and head dim <= 16, most quick lab runs) skip the GEMM calls: each
+// Short heads (T, S <= 128 and head dim <= 16, most quick lab runs) skip the GEMM calls: each
 // (batch, head) runs in plain vector loops (see "short heads" below).
 // ref: Dao et al. 2022, "FlashAttention", Algorithm 1 (forward, online softmax); Dao 2023,
 // "FlashAttention-2", Algorithm 2 (backward: dV += P^T dO, dP = dO V^T, dS = P (dP - rowsum(dO O)),
@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -260,20 +261,22 @@ void backward_head(const attn_dims& a, std::int64_t h, rows<const T> q, rows<con
 }
 
 // ---- short heads: the whole (b, h) in plain loops --------------------------------------
-// The lab's models have heads of 8-32 dims and sequences of 17-64 tokens, where each tile
+// The lab's models have heads of 8-32 dims and sequences of 17-72 tokens, where each tile
 // product is a few thousand multiply-adds and the seven GEMM calls per head cost more than
 // their arithmetic (issue 21: attention was 31% of a d_model 64, 4-head, T 17 step). Below
 // these bounds a head runs in one pass without GEMM calls: K (and V in the backward) are
 // transposed once per head so that scores of a query row are one vector loop over keys, and
 // the other products run over the head dim. Same maths as the tiled path (one key tile: the
 // softmax is exact, no online rescaling); sums are taken in another order.
-// Bounds measured with ops_bench (fwd+bwd CPU ms, batch 64, 4 heads, AVX-512 build,
-// 2026-12-07, load 30+): 16-dim heads at T 17 (L16) 0.61-0.74 short vs 0.99-1.09 tiled; at T 32
-// 1.60-1.74 vs 1.64-2.14 (even); at T 48 3.65 vs 2.82-2.91 and T 72 (L16S) 7.2-7.5 vs 5.6-5.8
-// (tiled wins); 32-dim heads at T 32 (L64) 0.55 vs 0.44 ms.
-constexpr std::int64_t k_short_S = 32;  // keys
-constexpr std::int64_t k_short_T = 32;  // queries
+// Query rows go in blocks of k_short_R whose accumulators stay in registers: R independent FMA
+// chains per product, where one row at a time was one dependent chain (latency-bound: it lost
+// to the tiles above T 32). Each row's sums keep the one-row order (masked keys add zeros).
+// Bounds measured with ops_bench (fwd+bwd CPU ms, batch 64, 4 heads of 16 dims, 1 thread, the
+// Zen 4 VM, 2026-12-07; docs/engine.md "Sixth shift").
+constexpr std::int64_t k_short_S = 128;  // keys
+constexpr std::int64_t k_short_T = 128;  // queries
 constexpr std::int64_t k_short_D = 16;
+constexpr std::int64_t k_short_R = 4;  // query rows per register block
 
 bool short_heads(const attn_dims& a) { return a.T <= k_short_T && a.S <= k_short_S && a.D <= k_short_D; }
 
@@ -282,42 +285,70 @@ bool short_heads(const attn_dims& a) { return a.T <= k_short_T && a.S <= k_short
 constexpr std::int64_t k_short_pad = 16;
 std::int64_t padded_keys(std::int64_t n) { return (n + k_short_pad - 1) / k_short_pad * k_short_pad; }
 
+// N elements of T as whole vectors of the build's width (GCC vector extensions: zmm under
+// AVX-512, ymm under AVX2; a 64-byte vector type under AVX2 went through the stack, 2x slower).
+#ifdef __AVX512F__
+constexpr std::size_t k_vec_bytes = 64;
+#else
+constexpr std::size_t k_vec_bytes = 32;
+#endif
+template <class T, int N>
+struct vecn {
+  static constexpr int W = std::min<int>(N, static_cast<int>(k_vec_bytes / sizeof(T)));
+  static constexpr int P = N / W;
+  typedef T part __attribute__((vector_size(W * sizeof(T))));
+  part v[P];
+};
+// One memcpy per part (one vector load or store); a memcpy of the whole array went through
+// 16-byte moves and the stack under AVX2.
+template <class T, int N>
+void vload(vecn<T, N>& x, const T* p) {
+  for (int i = 0; i < vecn<T, N>::P; ++i) std::memcpy(&x.v[i], p + i * vecn<T, N>::W, sizeof x.v[i]);
+}
+template <class T, int N>
+void vstore(T* p, const vecn<T, N>& x) {
+  for (int i = 0; i < vecn<T, N>::P; ++i) std::memcpy(p + i * vecn<T, N>::W, &x.v[i], sizeof x.v[i]);
+}
+template <class T, int N>
+void vfma(vecn<T, N>& acc, T s, const vecn<T, N>& x) {  // acc += s x
+  for (int i = 0; i < vecn<T, N>::P; ++i) acc.v[i] += s * x.v[i];
+}
+
 // kt (D x Sp, Sp = padded_keys(S)) = k^T of one head's rows, zero in the padding.
 template <class T>
 void transpose_head(const attn_dims& a, rows<const T> k, T* kt) {
+  // Rows of kt are written in order, 16 keys at a time (row-by-row scattered stores of k_j
+  // cost four times as much).
   const std::int64_t Sp = padded_keys(a.S);
-  std::fill(kt, kt + a.D * Sp, T(0));
-  for (std::int64_t j = 0; j < a.S; ++j) {
-    const T* kj = k.row(j);
-    for (std::int64_t d = 0; d < a.D; ++d) kt[d * Sp + j] = kj[d];
-  }
-}
-
-// dp[0, n) = g . x_j for the keys of xt = x^T (from transpose_head), n a multiple of 16: a
-// block of 16 keys accumulates in registers.
-template <class T>
-void short_dot_rows(const attn_dims& a, const T* g, const T* xt, std::int64_t n, T* dp) {
-  const std::int64_t Sp = padded_keys(a.S);
-  for (std::int64_t j0 = 0; j0 < n; j0 += k_short_pad) {
-    alignas(64) T acc[k_short_pad] = {};
+  for (std::int64_t j0 = 0; j0 < Sp; j0 += k_short_pad) {
+    const std::int64_t nj = std::min(k_short_pad, a.S - j0);
     for (std::int64_t d = 0; d < a.D; ++d) {
-      const T gd = g[d];
-      const T* xd = xt + d * Sp + j0;
-#pragma omp simd
-      for (std::int64_t c = 0; c < k_short_pad; ++c) acc[c] += gd * xd[c];
+      T* dst = kt + d * Sp + j0;
+      for (std::int64_t c = 0; c < nj; ++c) dst[c] = k.row(j0 + c)[d];
+      for (std::int64_t c = nj; c < k_short_pad; ++c) dst[c] = T(0);
     }
-#pragma omp simd
-    for (std::int64_t c = 0; c < k_short_pad; ++c) dp[j0 + c] = acc[c];
   }
 }
 
-// Row i's scores s[0, padded_keys(hi)) = scale q_i . k_j + ALiBi for keys in [lo, hi), -inf
-// elsewhere (kt = k^T from transpose_head).
+// out[r * Sp + j] = g_r . x_j for the k_short_R rows g[r] and keys j < n (a multiple of 16) of
+// xt = x^T (from transpose_head): per block of 16 keys the rows accumulate in registers.
 template <class T>
-void short_scores(const attn_dims& a, std::int64_t h, const T* qi, const T* kt, std::int64_t i, std::int64_t lo,
-                  std::int64_t hi, T* s) {
-  const std::int64_t n = padded_keys(hi);
-  short_dot_rows(a, qi, kt, n, s);
+void short_dot_block(std::int64_t D, const T* const* g, const T* xt, std::int64_t Sp, std::int64_t n, T* out) {
+  using V = vecn<T, k_short_pad>;
+  for (std::int64_t j0 = 0; j0 < n; j0 += k_short_pad) {
+    V acc[k_short_R] = {};
+    for (std::int64_t d = 0; d < D; ++d) {
+      V x;
+      vload(x, xt + d * Sp + j0);
+      for (std::int64_t r = 0; r < k_short_R; ++r) vfma(acc[r], g[r][d], x);
+    }
+    for (std::int64_t r = 0; r < k_short_R; ++r) vstore(out + r * Sp + j0, acc[r]);
+  }
+}
+
+// Row i's raw scores s[0, n) -> scale s + ALiBi for keys in [lo, hi), -inf elsewhere.
+template <class T>
+void short_mask(const attn_dims& a, std::int64_t h, std::int64_t i, std::int64_t lo, std::int64_t hi, std::int64_t n, T* s) {
   const T scale = static_cast<T>(a.scale);
   const T slope = a.slopes.empty() ? T(0) : static_cast<T>(a.slopes[static_cast<std::size_t>(h)]);
   const T pos = static_cast<T>(i + a.off);
@@ -326,82 +357,160 @@ void short_scores(const attn_dims& a, std::int64_t h, const T* qi, const T* kt, 
   for (std::int64_t j = 0; j < n; ++j) s[j] = j >= lo && j < hi ? s[j] * scale - slope * (pos - static_cast<T>(j)) : ninf;
 }
 
-// out[0, D) = alpha * sum_{j in [lo, hi)} w[j] x_j, or out += that sum when accumulate: DC > 0
-// is D known at compile time, so that the accumulator stays in registers (8 or 16 dims).
+// For r < nr: out[r][0, D) = alpha[r] * sum_{j in [lo, hi)} w[r * Sp + j] x_j, or out[r] += that
+// sum when accumulate. DC > 0 is D known at compile time (8 or 16): the k_short_R accumulators
+// are registers; DC = 0 takes the same sums one row at a time.
 template <class T, int DC>
-void short_combine(std::int64_t D_, const T* w, rows<const T> x, std::int64_t lo, std::int64_t hi, T alpha, bool accumulate,
-                   T* out) {
-  constexpr std::int64_t kMax = DC > 0 ? DC : k_short_D;
-  const std::int64_t D = DC > 0 ? DC : D_;
-  alignas(64) T acc[kMax] = {};
-  for (std::int64_t j = lo; j < hi; ++j) {
-    const T wj = w[j];
-    const T* xj = x.row(j);
-#pragma omp simd
-    for (std::int64_t d = 0; d < D; ++d) acc[d] += wj * xj[d];
+void short_combine_block(std::int64_t D_, const T* w, std::int64_t Sp, rows<const T> x, std::int64_t lo, std::int64_t hi,
+                         const T* alpha, bool accumulate, T* const* out, std::int64_t nr) {
+  if constexpr (DC > 0) {
+    using V = vecn<T, DC>;
+    V acc[k_short_R] = {};
+    for (std::int64_t j = lo; j < hi; ++j) {
+      V xj;
+      vload(xj, x.row(j));
+      for (std::int64_t r = 0; r < k_short_R; ++r) vfma(acc[r], w[r * Sp + j], xj);
+    }
+    for (std::int64_t r = 0; r < nr; ++r) {
+      V o = {};
+      if (accumulate) vload(o, out[r]);
+      for (int i = 0; i < V::P; ++i) o.v[i] = accumulate ? o.v[i] + acc[r].v[i] : acc[r].v[i] * alpha[r];
+      vstore(out[r], o);
+    }
+  } else {
+    for (std::int64_t r = 0; r < nr; ++r) {
+      T acc[k_short_D] = {};
+      for (std::int64_t j = lo; j < hi; ++j)
+        for (std::int64_t d = 0; d < D_; ++d) acc[d] += w[r * Sp + j] * x.row(j)[d];
+      for (std::int64_t d = 0; d < D_; ++d) out[r][d] = accumulate ? out[r][d] + acc[d] : acc[d] * alpha[r];
+    }
   }
-#pragma omp simd
-  for (std::int64_t d = 0; d < D; ++d) out[d] = accumulate ? out[d] + acc[d] : acc[d] * alpha;
 }
 
-// Forward of one (b, h): o rows and lse. Scratch: kt (D x padded_keys(S)), s (padded_keys(S)).
+// For j in [lo, hi): y_j[0, D) += sum_r w[r * Sp + j] x[r] (r in row order): dK += dS^T Q and
+// dV += P^T dO for a block of query rows, one load and store of y_j per block.
+template <class T, int DC>
+void short_scatter_block(std::int64_t D_, const T* w, std::int64_t Sp, const T* const* x, std::int64_t lo, std::int64_t hi,
+                         rows<T> y) {
+  for (std::int64_t j = lo; j < hi; ++j) {
+    T* yj = y.row(j);
+    if constexpr (DC > 0) {
+      using V = vecn<T, DC>;
+      V acc, xr;
+      vload(acc, yj);
+      for (std::int64_t r = 0; r < k_short_R; ++r) {
+        vload(xr, x[r]);
+        vfma(acc, w[r * Sp + j], xr);
+      }
+      vstore(yj, acc);
+    } else {
+      for (std::int64_t r = 0; r < k_short_R; ++r)
+        for (std::int64_t d = 0; d < D_; ++d) yj[d] += w[r * Sp + j] * x[r][d];
+    }
+  }
+}
+
+// The rows of one block of queries [i0, i0 + nr): their q (and dO) rows, with the last row
+// repeated in the padding, and the union [jlo, jhi) of their visible keys.
+struct short_block {
+  std::int64_t nr, lo[k_short_R], hi[k_short_R], jlo, jhi;
+};
+template <class T>
+short_block block_rows(const attn_dims& a, std::int64_t i0, rows<const T> x, const T** xr, rows<const T> y = {nullptr, 0},
+                       const T** yr = nullptr) {
+  short_block blk{std::min(k_short_R, a.T - i0), {}, {}, a.S, 0};
+  for (std::int64_t r = 0; r < k_short_R; ++r) {
+    const std::int64_t i = i0 + std::min(r, blk.nr - 1);
+    xr[r] = x.row(i);
+    if (yr) yr[r] = y.row(i);
+    blk.lo[r] = std::min(a.key_lo(i), a.S);
+    blk.hi[r] = std::max(a.key_hi(i), blk.lo[r]);
+    if (blk.hi[r] > blk.lo[r]) {
+      blk.jlo = std::min(blk.jlo, blk.lo[r]);
+      blk.jhi = std::max(blk.jhi, blk.hi[r]);
+    }
+  }
+  blk.jlo = std::min(blk.jlo, blk.jhi);
+  return blk;
+}
+
+// Forward of one (b, h): o rows and lse. Scratch: kt (D x Sp), s (k_short_R x Sp).
 template <class T, int DC>
 void short_forward_head(const attn_dims& a, std::int64_t h, rows<const T> q, rows<const T> k, rows<const T> v, rows<T> o,
                         T* lse, T* kt, T* s) {
+  const std::int64_t Sp = padded_keys(a.S);
   transpose_head(a, k, kt);
-  for (std::int64_t i = 0; i < a.T; ++i) {
-    const std::int64_t lo = std::min(a.key_lo(i), a.S), hi = std::max(a.key_hi(i), lo);
-    T* oi = o.row(i);
-    if (hi == lo) {  // no visible key: output 0, lse -inf (as the tiled path)
-      std::fill(oi, oi + a.D, T(0));
-      lse[i] = -std::numeric_limits<T>::infinity();
-      continue;
-    }
-    short_scores(a, h, q.row(i), kt, i, lo, hi, s);
-    const std::int64_t n = padded_keys(hi);
-    T mx = -std::numeric_limits<T>::infinity();
+  for (std::int64_t i0 = 0; i0 < a.T; i0 += k_short_R) {
+    const T* qr[k_short_R];
+    const short_block blk = block_rows(a, i0, q, qr);
+    const std::int64_t n = padded_keys(blk.jhi);
+    short_dot_block(a.D, qr, kt, Sp, n, s);
+    T inv[k_short_R] = {};
+    T* orow[k_short_R];
+    for (std::int64_t r = 0; r < k_short_R; ++r) {
+      T* sr = s + r * Sp;
+      if (r >= blk.nr || blk.hi[r] == blk.lo[r]) {  // padding, or no visible key (output 0, lse -inf)
+        std::fill(sr, sr + n, T(0));
+        if (r < blk.nr) lse[i0 + r] = -std::numeric_limits<T>::infinity();
+        continue;
+      }
+      orow[r] = o.row(i0 + r);
+      short_mask(a, h, i0 + r, blk.lo[r], blk.hi[r], n, sr);
+      T mx = -std::numeric_limits<T>::infinity();
 #pragma omp simd reduction(max : mx)
-    for (std::int64_t j = 0; j < n; ++j) mx = std::max(mx, s[j]);
-    const T sum = exp_shifted(s, n, mx);
-    short_combine<T, DC>(a.D, s, v, lo, hi, T(1) / sum, false, oi);  // o_i = P V
-    lse[i] = mx + std::log(sum);
+      for (std::int64_t j = 0; j < n; ++j) mx = std::max(mx, sr[j]);
+      const T sum = exp_shifted(sr, n, mx);
+      inv[r] = T(1) / sum;
+      lse[i0 + r] = mx + std::log(sum);
+    }
+    for (std::int64_t r = 0; r < blk.nr; ++r)
+      if (blk.hi[r] == blk.lo[r]) orow[r] = o.row(i0 + r);
+    short_combine_block<T, DC>(a.D, s, Sp, v, blk.jlo, blk.jhi, inv, false, orow, blk.nr);  // o_i = P V
+    for (std::int64_t r = 0; r < blk.nr; ++r)
+      if (blk.hi[r] == blk.lo[r]) std::fill(orow[r], orow[r] + a.D, T(0));
   }
 }
 
 // Backward of one (b, h): dq, and this head's dk, dv (zeroed by the caller).
-// Scratch: kt, vt (D x padded_keys(S) each), s, dp (padded_keys(S) each).
+// Scratch: kt, vt (D x Sp each), s, dp (k_short_R x Sp each).
 template <class T, int DC>
 void short_backward_head(const attn_dims& a, std::int64_t h, rows<const T> q, rows<const T> k, rows<const T> v, rows<const T> o,
                          const T* lse, rows<const T> go, rows<T> dq, rows<T> dk, rows<T> dv, T* kt, T* vt, T* s, T* dp) {
-  const std::int64_t D = DC > 0 ? DC : a.D;
+  const std::int64_t D = DC > 0 ? DC : a.D, Sp = padded_keys(a.S);
   const T scale = static_cast<T>(a.scale);
   transpose_head(a, k, kt);
   transpose_head(a, v, vt);
-  for (std::int64_t i = 0; i < a.T; ++i) {
-    if (lse[i] == -std::numeric_limits<T>::infinity()) continue;  // saw no key
-    const std::int64_t lo = a.key_lo(i), hi = a.key_hi(i), n = padded_keys(hi);
-    const T *qi = q.row(i), *gi = go.row(i), *oi = o.row(i);
-    T di = 0;  // D_i = rowsum(dO_i * O_i)
+  for (std::int64_t i0 = 0; i0 < a.T; i0 += k_short_R) {
+    const T *qr[k_short_R], *gr[k_short_R];
+    const short_block blk = block_rows(a, i0, q, qr, go, gr);
+    const std::int64_t n = padded_keys(blk.jhi);
+    short_dot_block(D, qr, kt, Sp, n, s);
+    short_dot_block(D, gr, vt, Sp, n, dp);  // dP = dO V^T
+    T* dqr[k_short_R];
+    for (std::int64_t r = 0; r < k_short_R; ++r) {
+      T *sr = s + r * Sp, *dpr = dp + r * Sp;
+      if (r >= blk.nr || lse[i0 + r] == -std::numeric_limits<T>::infinity()) {  // padding, or saw no key
+        std::fill(sr, sr + n, T(0));
+        std::fill(dpr, dpr + n, T(0));
+        if (r < blk.nr) dqr[r] = dq.row(i0 + r);
+        continue;
+      }
+      dqr[r] = dq.row(i0 + r);
+      const T *gi = gr[r], *oi = o.row(i0 + r);
+      T di = 0;  // D_i = rowsum(dO_i * O_i)
 #pragma omp simd reduction(+ : di)
-    for (std::int64_t d = 0; d < D; ++d) di += gi[d] * oi[d];
-    short_scores(a, h, qi, kt, i, lo, hi, s);
-    short_dot_rows(a, gi, vt, n, dp);  // dP = dO V^T
-    const T l = lse[i];
+      for (std::int64_t d = 0; d < D; ++d) di += gi[d] * oi[d];
+      short_mask(a, h, i0 + r, blk.lo[r], blk.hi[r], n, sr);
+      const T l = lse[i0 + r];
 #pragma omp simd
-    for (std::int64_t j = 0; j < n; ++j) {
-      s[j] = vexp(s[j] - l);                     // P (0 where masked)
-      dp[j] = s[j] * (dp[j] - di) * scale;       // dS, score scale folded in
-    }
-    short_combine<T, DC>(D, dp, k, lo, hi, T(1), true, dq.row(i));  // dQ += dS K
-    for (std::int64_t j = lo; j < hi; ++j) {
-      const T pj = s[j], dsj = dp[j];
-      T *dkj = dk.row(j), *dvj = dv.row(j);
-#pragma omp simd
-      for (std::int64_t d = 0; d < D; ++d) {
-        dkj[d] += dsj * qi[d];  // dK += dS^T Q
-        dvj[d] += pj * gi[d];   // dV += P^T dO
+      for (std::int64_t j = 0; j < n; ++j) {
+        sr[j] = vexp(sr[j] - l);                 // P (0 where masked)
+        dpr[j] = sr[j] * (dpr[j] - di) * scale;  // dS, score scale folded in
       }
     }
+    short_combine_block<T, DC>(D, dp, Sp, k, blk.jlo, blk.jhi, nullptr, true, dqr, blk.nr);  // dQ += dS K
+    short_scatter_block<T, DC>(D, dp, Sp, qr, blk.jlo, blk.jhi, dk);                        // dK += dS^T Q
+    short_scatter_block<T, DC>(D, s, Sp, gr, blk.jlo, blk.jhi, dv);                         // dV += P^T dO
   }
 }
 
@@ -498,7 +607,7 @@ tensor attention(const tensor& q, const tensor& k, const tensor& v, const attent
 #pragma omp parallel if (a.B * a.H > 1 && a.T * a.S * a.D * a.B * a.H > k_attn_grain)
       {
         const std::int64_t Sp = padded_keys(a.S);
-        std::vector<T> kt(static_cast<std::size_t>(a.D * Sp)), s(static_cast<std::size_t>(Sp));
+        std::vector<T> kt(static_cast<std::size_t>(a.D * Sp)), s(static_cast<std::size_t>(k_short_R * Sp));
         with_head_dim(a.D, [&]<int DC>() {
 #pragma omp for schedule(static)
           for (std::int64_t bh = 0; bh < a.B * a.H; ++bh) {
@@ -547,7 +656,7 @@ tensor attention(const tensor& q, const tensor& k, const tensor& v, const attent
 #pragma omp parallel if (a.B * a.H > 1 && a.T * a.S * a.D * a.B * a.H > k_attn_grain)
                  {
                    const std::int64_t Sp = padded_keys(a.S);
-                   std::vector<T> kt(static_cast<std::size_t>(2 * a.D * Sp)), s(static_cast<std::size_t>(2 * Sp));
+                   std::vector<T> kt(static_cast<std::size_t>(2 * a.D * Sp)), s(static_cast<std::size_t>(2 * k_short_R * Sp));
                    with_head_dim(a.D, [&]<int DC>() {
 #pragma omp for schedule(static)
                    for (std::int64_t bh = 0; bh < a.B * a.H; ++bh) {
@@ -555,7 +664,7 @@ tensor attention(const tensor& q, const tensor& k, const tensor& v, const attent
                      short_backward_head<T, DC>(a, h, as_const(head<T>(lq, b, h)), as_const(head<T>(lk, b, hk)),
                                             as_const(head<T>(lv, b, hk)), as_const(head<T>(lo, b, h)), pl + bh * a.T,
                                             as_const(head<T>(lg, b, h)), head<T>(ldq, b, h), head<T>(ldk, b, hs),
-                                            head<T>(ldv, b, hs), kt.data(), kt.data() + a.D * Sp, s.data(), s.data() + Sp);
+                                            head<T>(ldv, b, hs), kt.data(), kt.data() + a.D * Sp, s.data(), s.data() + k_short_R * Sp);
                    }
                    });
                  }

@@ -414,9 +414,8 @@ tensor gelu(const tensor& x, gelu_approx approx) {
           return T(0.5) * v * (T(1) + verf(v * T(0.70710678118654752440)));
         },
         [](auto v, auto, auto g) {
-          using T = decltype(v);
-          const T cdf = T(0.5) * (T(1) + verf(v * T(0.70710678118654752440)));
-          const T pdf = T(0.39894228040143267794) * vexp(T(-0.5) * v * v);
+          decltype(v) cdf, pdf;
+          normal_cdf_pdf(v, cdf, pdf);
           return g * (cdf + v * pdf);
         },
         true, false);

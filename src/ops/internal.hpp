@@ -76,21 +76,42 @@ inline T vexp(T x) {
   }
 }
 
+// ref: Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7): erf(x) = 1 - p(t) t exp(-x^2) for x >= 0,
+// t = 1 / (1 + 0.3275911 x); this is p(t) t. Odd extension for x < 0.
+inline float erfc_poly_f32(float ax) {
+  const float t = 1.0f / (1.0f + 0.3275911f * ax);
+  float p = 1.061405429f;
+  p = p * t - 1.453152027f;
+  p = p * t + 1.421413741f;
+  p = p * t - 0.284496736f;
+  p = p * t + 0.254829592f;
+  return p * t;
+}
+
 template <class T>
 inline T verf(T x) {
   if constexpr (std::is_same_v<T, float>) {
-    // ref: Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7), odd extension for x < 0.
     const float ax = std::fabs(x);
-    const float t = 1.0f / (1.0f + 0.3275911f * ax);
-    float p = 1.061405429f;
-    p = p * t - 1.453152027f;
-    p = p * t + 1.421413741f;
-    p = p * t - 0.284496736f;
-    p = p * t + 0.254829592f;
-    const float y = 1.0f - p * t * exp_f32(-ax * ax);
+    const float y = 1.0f - erfc_poly_f32(ax) * exp_f32(-ax * ax);
     return std::copysign(y, x);
   } else {
     return std::erf(x);
+  }
+}
+
+// The normal distribution's Phi(x) and phi(x) (GELU's backward needs both). In f32 the erf of
+// x / sqrt 2 already computes exp(-x^2 / 2), which is phi's exponential: one exp, not two
+// (phi's argument is rounded as (x / sqrt 2)^2 instead of x^2 / 2: ~1 ulp).
+template <class T>
+inline void normal_cdf_pdf(T x, T& cdf, T& pdf) {
+  if constexpr (std::is_same_v<T, float>) {
+    const float az = std::fabs(x * 0.70710678118654752440f);
+    const float e = exp_f32(-az * az);
+    cdf = 0.5f * (1.0f + std::copysign(1.0f - erfc_poly_f32(az) * e, x));
+    pdf = 0.39894228040143267794f * e;
+  } else {
+    cdf = T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
+    pdf = T(0.39894228040143267794) * std::exp(T(-0.5) * x * x);
   }
 }
 

@@ -304,9 +304,13 @@ std::vector<op_row> make_table() {
   arow("attention_multi_tile", {1, 1, 70, 3}, {1, 1, 70, 3}, attn(true, 0, {}));
   arow("attention_two_key_tiles", {1, 1, 20, 2}, {1, 1, 300, 2}, attn(true, 0, {}));
   arow("attention_multi_tile_window_gqa", {1, 2, 70, 2}, {1, 1, 300, 2}, attn(true, 270, {0.01, 0.02}));
-  // Short heads (T, S, D <= 64) run the GEMM-free per-head kernel; the rows above with T or S
-  // past 64 run the tiled one. A lab shape (T 17, D 16), and every option on the short path,
-  // including queries that see no key (causal, S < T).
+  // Past the short-head bounds (T or S > 128): several query tiles of the tiled kernel.
+  arow("attention_tiled_query_tiles", {1, 1, 140, 3}, {1, 1, 140, 3}, attn(true, 0, {}));
+  // Short heads (T, S <= 128, D <= 16) run the GEMM-free per-head kernel (so does
+  // attention_multi_tile above, T 70); the rows with S 300 or T 140 run the tiled one. A lab
+  // shape (T 17, D 16), SCAN's (T 70: a ragged last block of query rows), and every option on
+  // the short path, including queries that see no key (causal, S < T).
+  arow("attention_short_scan_shape", {1, 2, 70, 16}, {1, 2, 70, 16}, attn(true, 0, {}));
   arow("attention_short_lab_shape", {1, 2, 17, 16}, {1, 2, 17, 16}, attn(true, 0, {}));
   arow("attention_short_head_dim_8", {2, 2, 9, 8}, {2, 1, 9, 8}, attn(true, 0, {}));
   arow("attention_short_window_alibi_gqa", {1, 4, 9, 5}, {1, 2, 9, 5}, attn(true, 4, {0.5, 0.25, 0.125, 0.0625}));
