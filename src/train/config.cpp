@@ -13,7 +13,8 @@ namespace lmlab::train {
 
 namespace {
 
-enum class kind { integer, number, boolean, string };
+// The model's field kinds (models/lm_config.hpp), so a [model] key keeps its kind here.
+using kind = models::field_kind;
 
 struct field {
   const char* section;
@@ -26,21 +27,11 @@ struct field {
 #define LMLAB_FIELD(sec, member, key, k, doc) \
   field { sec, key, kind::k, doc, [](train_config& c) -> void* { return &c.member; } }
 
-kind kind_of(models::field_kind k) {
-  switch (k) {
-    case models::field_kind::integer: return kind::integer;
-    case models::field_kind::number: return kind::number;
-    case models::field_kind::boolean: return kind::boolean;
-    case models::field_kind::string: return kind::string;
-  }
-  return kind::string;
-}
-
 std::vector<field> with_model_fields(std::vector<field> rest) {
   std::vector<field> out;
   for (const auto& mf : models::model_fields()) {
     auto ref = mf.ref;
-    out.push_back(field{"model", mf.key, kind_of(mf.kind), mf.doc, [ref](train_config& c) { return ref(c.model); }});
+    out.push_back(field{"model", mf.key, mf.kind, mf.doc, [ref](train_config& c) { return ref(c.model); }});
   }
   out.insert(out.end(), rest.begin(), rest.end());
   return out;
@@ -77,16 +68,6 @@ const std::vector<field>& fields() {
 }
 #undef LMLAB_FIELD
 
-const char* kind_name(kind k) {
-  switch (k) {
-    case kind::integer: return "an integer";
-    case kind::number: return "a number";
-    case kind::boolean: return "true or false";
-    case kind::string: return "a string";
-  }
-  return "?";
-}
-
 std::string known_keys(const std::string& section) {
   std::string out;
   for (const auto& f : fields())
@@ -113,7 +94,7 @@ void assign(train_config& c, const field& f, const toml::node& n, const std::str
   const std::string name = std::string(f.section) + "." + f.key;
   void* p = f.ref(c);
   auto bad = [&]() {
-    return error(fmt::format("{}: {}: expected {}, got {}", where, name, kind_name(f.k), node_str(n)),
+    return error(fmt::format("{}: {}: expected {}, got {}", where, name, models::field_kind_name(f.k), node_str(n)),
                  fmt::format("{}: {}", name, f.doc));
   };
   switch (f.k) {
@@ -279,13 +260,7 @@ std::string to_toml(const train_config& c_in) {
 key_info train_key(const std::string& key) {
   const field* f = find_field("train", key);
   LMLAB_ASSERT(f != nullptr, "train_key: no [train] key named this");
-  switch (f->k) {
-    case kind::integer: return {models::field_kind::integer, f->doc};
-    case kind::number: return {models::field_kind::number, f->doc};
-    case kind::boolean: return {models::field_kind::boolean, f->doc};
-    case kind::string: break;
-  }
-  return {models::field_kind::string, f->doc};
+  return {f->k, f->doc};
 }
 
 std::vector<std::string> describe_keys() {
@@ -300,7 +275,7 @@ std::vector<std::string> describe_keys() {
       case kind::boolean: dflt = *static_cast<const bool*>(p) ? "true" : "false"; break;
       case kind::string: dflt = fmt::format("\"{}\"", *static_cast<const std::string*>(p)); break;
     }
-    out.push_back(fmt::format("{}.{} ({}, default {}): {}", f.section, f.key, kind_name(f.k), dflt, f.doc));
+    out.push_back(fmt::format("{}.{} ({}, default {}): {}", f.section, f.key, models::field_kind_name(f.k), dflt, f.doc));
   }
   return out;
 }
