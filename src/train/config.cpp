@@ -13,19 +13,16 @@ namespace lmlab::train {
 
 namespace {
 
-// The model's field kinds (models/lm_config.hpp), so a [model] key keeps its kind here.
-using kind = models::field_kind;
-
 struct field {
   const char* section;
   const char* key;
-  kind k;
+  models::field_kind k;  // a [model] key keeps its kind from models/lm_config.hpp
   const char* doc;
   std::function<void*(train_config&)> ref;
 };
 
 #define LMLAB_FIELD(sec, member, key, k, doc) \
-  field { sec, key, kind::k, doc, [](train_config& c) -> void* { return &c.member; } }
+  field { sec, key, models::field_kind::k, doc, [](train_config& c) -> void* { return &c.member; } }
 
 std::vector<field> with_model_fields(std::vector<field> rest) {
   std::vector<field> out;
@@ -98,20 +95,20 @@ void assign(train_config& c, const field& f, const toml::node& n, const std::str
                  fmt::format("{}: {}", name, f.doc));
   };
   switch (f.k) {
-    case kind::integer:
+    case models::field_kind::integer:
       if (!n.is_integer()) throw bad();
       *static_cast<std::int64_t*>(p) = n.as_integer()->get();
       break;
-    case kind::number:
+    case models::field_kind::number:
       if (n.is_integer()) *static_cast<double*>(p) = static_cast<double>(n.as_integer()->get());
       else if (n.is_floating_point()) *static_cast<double*>(p) = n.as_floating_point()->get();
       else throw bad();
       break;
-    case kind::boolean:
+    case models::field_kind::boolean:
       if (!n.is_boolean()) throw bad();
       *static_cast<bool*>(p) = n.as_boolean()->get();
       break;
-    case kind::string:
+    case models::field_kind::string:
       if (!n.is_string()) throw bad();
       *static_cast<std::string*>(p) = n.as_string()->get();
       break;
@@ -161,7 +158,7 @@ void apply_set(train_config& c, const std::string& set) {
   } catch (const toml::parse_error&) {
     t = toml::table{{"v", value}};
   }
-  if (f->k == kind::string && !t["v"].is_string()) t = toml::table{{"v", value}};
+  if (f->k == models::field_kind::string && !t["v"].is_string()) t = toml::table{{"v", value}};
   assign(c, *f, *t.get("v"), "--set");
 }
 
@@ -244,10 +241,10 @@ std::string to_toml(const train_config& c_in) {
         key = key.substr(dot + 1);
       }
       switch (f.k) {
-        case kind::integer: dst->insert(key, *static_cast<std::int64_t*>(p)); break;
-        case kind::number: dst->insert(key, *static_cast<double*>(p)); break;
-        case kind::boolean: dst->insert(key, *static_cast<bool*>(p)); break;
-        case kind::string: dst->insert(key, *static_cast<std::string*>(p)); break;
+        case models::field_kind::integer: dst->insert(key, *static_cast<std::int64_t*>(p)); break;
+        case models::field_kind::number: dst->insert(key, *static_cast<double*>(p)); break;
+        case models::field_kind::boolean: dst->insert(key, *static_cast<bool*>(p)); break;
+        case models::field_kind::string: dst->insert(key, *static_cast<std::string*>(p)); break;
       }
     }
     root.insert(sec, std::move(t));
@@ -270,10 +267,10 @@ std::vector<std::string> describe_keys() {
     const void* p = f.ref(c);
     std::string dflt;
     switch (f.k) {
-      case kind::integer: dflt = std::to_string(*static_cast<const std::int64_t*>(p)); break;
-      case kind::number: dflt = fmt::format("{}", *static_cast<const double*>(p)); break;
-      case kind::boolean: dflt = *static_cast<const bool*>(p) ? "true" : "false"; break;
-      case kind::string: dflt = fmt::format("\"{}\"", *static_cast<const std::string*>(p)); break;
+      case models::field_kind::integer: dflt = std::to_string(*static_cast<const std::int64_t*>(p)); break;
+      case models::field_kind::number: dflt = fmt::format("{}", *static_cast<const double*>(p)); break;
+      case models::field_kind::boolean: dflt = *static_cast<const bool*>(p) ? "true" : "false"; break;
+      case models::field_kind::string: dflt = fmt::format("\"{}\"", *static_cast<const std::string*>(p)); break;
     }
     out.push_back(fmt::format("{}.{} ({}, default {}): {}", f.section, f.key, models::field_kind_name(f.k), dflt, f.doc));
   }

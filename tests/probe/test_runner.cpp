@@ -139,7 +139,7 @@ TEST(probe_runner, every_suite_runs_and_scores_through_each_path) {
 }
 
 TEST(probe_runner, stopped_run_resumes_from_the_cache) {
-  temp_dir d("resume");
+  temp_dir d("runner", "resume");
   fault_server s;
   s.answer = smart_answer;
   lmlab::store::results_store db(d.path / "r.db");
@@ -172,7 +172,7 @@ TEST(probe_runner, stopped_run_resumes_from_the_cache) {
 }
 
 TEST(probe_runner, killed_process_resumes_without_asking_twice) {
-  temp_dir d("kill");
+  temp_dir d("runner", "kill");
   fault_server s;
   s.answer = smart_answer;
   s.slow_ms = 0;
