@@ -589,7 +589,15 @@ class policy_tracker {
     out_.eval("all", "accuracy", last_accuracy_, last_n_);
   }
 
-  double last_gold() const { return gold_.back(); }
+  // finish(), then the run's result: the trained policy's gold score after `steps` steps.
+  lab::run_result result(std::int64_t steps) {
+    finish();
+    lab::run_result res;
+    res.test_accuracy = gold_.back();
+    res.steps = steps;
+    res.n_params = s_.rm->num_parameters();
+    return res;
+  }
 
  private:
   const lab::run_context& ctx_;
@@ -672,12 +680,7 @@ lab::run_result run_rl(const lab::run_context& ctx, setup& s, const sink& out) {
     policy->eval();
     if ((step + 1) % c.eval_every == 0 || step + 1 == c.rl_steps) track.evaluate(*policy, step + 1);
   }
-  track.finish();
-  lab::run_result res;
-  res.test_accuracy = track.last_gold();
-  res.steps = c.rl_steps;
-  res.n_params = s.rm->num_parameters();
-  return res;
+  return track.result(c.rl_steps);
 }
 
 // DPO on the proxy's own preference pairs (the same labels, noise included), no reward model
@@ -720,12 +723,7 @@ lab::run_result run_dpo(const lab::run_context& ctx, setup& s, const sink& out) 
       track.evaluate(*policy, step + 1);
     }
   }
-  track.finish();
-  lab::run_result res;
-  res.test_accuracy = track.last_gold();
-  res.steps = c.rl_steps;
-  res.n_params = s.rm->num_parameters();
-  return res;
+  return track.result(c.rl_steps);
 }
 
 }  // namespace
@@ -749,9 +747,8 @@ lab::run_result run_overopt(const lab::run_context& ctx) {
 
 void register_align() {
   static const bool done = [] {
-    tasks::register_task(tasks::task_from_table(
-        "align_overopt", "alignment lab: proxy reward model, then best-of-n, RL or DPO (gold vs sqrt(KL))", overopt_params()));
-    lab::register_runner("align_overopt", run_overopt);
+    lab::register_lab_task("align_overopt", "alignment lab: proxy reward model, then best-of-n, RL or DPO (gold vs sqrt(KL))",
+                           overopt_params(), run_overopt);
     register_align_prm();
     return true;
   }();

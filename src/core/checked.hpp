@@ -17,22 +17,29 @@
 
 namespace lmlab {
 
+namespace detail {
+// r, or the error "<what>: size overflow: a <op> b does not fit in N bits" when `overflowed`.
+template <std::integral T>
+T checked_result(bool overflowed, T r, T a, char op, T b, std::string_view what) {
+  LMLAB_CHECK(!overflowed, "{}: size overflow: {} {} {} does not fit in {} bits", what, a, op, b, sizeof(T) * 8);
+  return r;
+}
+}  // namespace detail
+
 // a * b in T; error "<what>: size overflow: a x b does not fit in N bits".
 template <std::integral T>
 T checked_mul(T a, T b, std::string_view what) {
   T r;
-  LMLAB_CHECK(!__builtin_mul_overflow(a, b, &r), "{}: size overflow: {} x {} does not fit in {} bits", what, a, b,
-              sizeof(T) * 8);
-  return r;
+  const bool overflowed = __builtin_mul_overflow(a, b, &r);
+  return detail::checked_result(overflowed, r, a, 'x', b, what);
 }
 
 // a + b in T; error "<what>: size overflow: a + b does not fit in N bits".
 template <std::integral T>
 T checked_add(T a, T b, std::string_view what) {
   T r;
-  LMLAB_CHECK(!__builtin_add_overflow(a, b, &r), "{}: size overflow: {} + {} does not fit in {} bits", what, a, b,
-              sizeof(T) * 8);
-  return r;
+  const bool overflowed = __builtin_add_overflow(a, b, &r);
+  return detail::checked_result(overflowed, r, a, '+', b, what);
 }
 
 // out = a + b (a * b) in T, deduced from `out`; false when the result does not fit. For checks

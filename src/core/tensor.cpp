@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "core/checked.hpp"
+#include "core/enum_names.hpp"
 #include "core/split.hpp"
 
 namespace lmlab {
@@ -30,12 +31,8 @@ std::size_t dtype_size(dtype t) {
 }
 
 const char* dtype_name(dtype t) {
-  switch (t) {
-    case dtype::f32: return "f32";
-    case dtype::f64: return "f64";
-    case dtype::i32: return "i32";
-  }
-  return "?";
+  static constexpr enum_name<dtype> names[] = {{dtype::f32, "f32"}, {dtype::f64, "f64"}, {dtype::i32, "i32"}};
+  return name_of(names, t);
 }
 
 std::int64_t numel_of(const shape_t& s) {

@@ -6,26 +6,23 @@
 #include <numeric>
 
 #include "analysis/stats.hpp"
+#include "core/enum_names.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
 
 namespace lmlab::datalab {
 
+namespace {
+constexpr enum_name<workflow> k_workflows[] = {
+    {workflow::replace, "replace"}, {workflow::accumulate, "accumulate"}, {workflow::accumulate_subset, "accumulate_subset"}};
+}  // namespace
+
 workflow parse_workflow(const std::string& s) {
-  if (s == "replace") return workflow::replace;
-  if (s == "accumulate") return workflow::accumulate;
-  if (s == "accumulate_subset") return workflow::accumulate_subset;
+  if (const auto w = value_named(k_workflows, s)) return *w;
   throw lmlab::error(fmt::format("collapse: unknown workflow '{}'", s), "workflows: replace, accumulate, accumulate_subset");
 }
 
-const char* workflow_name(workflow w) {
-  switch (w) {
-    case workflow::replace: return "replace";
-    case workflow::accumulate: return "accumulate";
-    case workflow::accumulate_subset: return "accumulate_subset";
-  }
-  return "?";
-}
+const char* workflow_name(workflow w) { return name_of(k_workflows, w); }
 
 double gaussian_variance_law(int samples, int generation, double temperature) {
   if (generation <= 0) return 1.0;

@@ -127,11 +127,6 @@ const tasks::param_table<lm_params>& lm_table() {
   return t;
 }
 
-template <class C>
-void register_one(const std::string& name, const std::string& summary, const tasks::param_table<C>& table) {
-  tasks::register_task(tasks::task_from_table(name, summary, table));
-}
-
 // Writes one generation: run metrics at step = generation (every generation), and test
 // evaluations at slice "gen=N" for generation 1, every tenth of the run and the last, which
 // is also slice "all"; slice "half" is generation ⌈G/2⌉, so a rule can compare the second half
@@ -292,14 +287,15 @@ lab::run_result run_lm(const lab::run_context& ctx) {
 
 void register_datalab() {
   static const bool done = [] {
-    register_one("collapse_gaussian", "model collapse: a Gaussian refitted by maximum likelihood each generation", gaussian_table());
-    register_one("collapse_mixture", "model collapse: a 1-D Gaussian mixture refitted by EM each generation", mixture_table());
-    register_one("collapse_ngram", "model collapse: a word n-gram LM on a real corpus refitted each generation", ngram_table());
-    lab::register_runner("collapse_gaussian", run_gaussian);
-    lab::register_runner("collapse_mixture", run_mixture);
-    lab::register_runner("collapse_ngram", run_ngram);
-    register_one("collapse_lm", "model collapse: a small transformer LM on a real corpus retrained from scratch each generation", lm_table());
-    lab::register_runner("collapse_lm", run_lm);
+    lab::register_lab_task("collapse_gaussian", "model collapse: a Gaussian refitted by maximum likelihood each generation",
+                           gaussian_table(), run_gaussian);
+    lab::register_lab_task("collapse_mixture", "model collapse: a 1-D Gaussian mixture refitted by EM each generation",
+                           mixture_table(), run_mixture);
+    lab::register_lab_task("collapse_ngram", "model collapse: a word n-gram LM on a real corpus refitted each generation",
+                           ngram_table(), run_ngram);
+    lab::register_lab_task("collapse_lm",
+                           "model collapse: a small transformer LM on a real corpus retrained from scratch each generation",
+                           lm_table(), run_lm);
     register_corpus_lm_task();  // trained by the lab's default runner
     register_ttc();
     register_synth();

@@ -250,9 +250,9 @@ lab::run_result run_synth(const lab::run_context& ctx) {
 
 void register_synth() {
   static const bool done = [] {
-    tasks::register_task(tasks::task_from_table(
-        "synth_verified", "synthetic step-by-step data from a teacher, filtered by a step verifier, against real data", synth_table()));
-    lab::register_runner("synth_verified", run_synth);
+    lab::register_lab_task("synth_verified",
+                           "synthetic step-by-step data from a teacher, filtered by a step verifier, against real data", synth_table(),
+                           run_synth);
     return true;
   }();
   (void)done;

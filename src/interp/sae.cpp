@@ -5,26 +5,22 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/enum_names.hpp"
 #include "core/error.hpp"
 #include "tasks/params.hpp"
 
 namespace lmlab::interp {
 
+namespace {
+constexpr enum_name<sae_kind> k_sae_kinds[] = {{sae_kind::l1, "l1"}, {sae_kind::topk, "topk"}, {sae_kind::batchtopk, "batchtopk"}};
+}  // namespace
+
 sae_kind parse_sae_kind(const std::string& s) {
-  if (s == "l1") return sae_kind::l1;
-  if (s == "topk") return sae_kind::topk;
-  if (s == "batchtopk") return sae_kind::batchtopk;
+  if (const auto k = value_named(k_sae_kinds, s)) return *k;
   throw error(fmt::format("sae: kind '{}' is not known", s), "use l1, topk or batchtopk");
 }
 
-const char* sae_kind_name(sae_kind k) {
-  switch (k) {
-    case sae_kind::l1: return "l1";
-    case sae_kind::topk: return "topk";
-    case sae_kind::batchtopk: return "batchtopk";
-  }
-  return "?";
-}
+const char* sae_kind_name(sae_kind k) { return name_of(k_sae_kinds, k); }
 
 namespace {
 // Pre-activations pre (d_sae) of x.

@@ -1,6 +1,7 @@
 // Lab runners: see runner.hpp.
 #include "lab/runner.hpp"
 
+#include <cmath>
 #include <map>
 
 #include "core/error.hpp"
@@ -14,6 +15,11 @@ void run_context::log_metric(std::int64_t step, const std::string& name, double 
 
 void run_context::log_eval(const std::string& slice, const std::string& metric, double value, std::int64_t n) const {
   if (db) db->log_evaluation(store_run, "test", slice, metric, value, n);
+}
+
+void run_context::log_metrics(std::int64_t step, const std::vector<std::pair<std::string, double>>& metrics) const {
+  for (const auto& [name, value] : metrics)
+    if (std::isfinite(value)) log_metric(step, name, value);
 }
 
 namespace {

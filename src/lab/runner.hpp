@@ -18,8 +18,11 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "lab/run.hpp"
+#include "tasks/registry.hpp"
 
 namespace lmlab::store {
 class results_store;
@@ -39,6 +42,8 @@ struct run_context {
   // evaluation of the "test" split.
   void log_metric(std::int64_t step, const std::string& name, double value) const;
   void log_eval(const std::string& slice, const std::string& metric, double value, std::int64_t n) const;
+  // log_metric(step, name, value) for each (name, value) whose value is finite.
+  void log_metrics(std::int64_t step, const std::vector<std::pair<std::string, double>>& metrics) const;
 };
 
 using runner_fn = std::function<run_result(const run_context&)>;
@@ -46,6 +51,14 @@ using runner_fn = std::function<run_result(const run_context&)>;
 // Registers the runner for the task `task_name`; registering a name twice is an error unless
 // `replace` (tests re-register).
 void register_runner(const std::string& task_name, runner_fn fn, bool replace = false);
+// A lab's task and its runner in one call: the task `name` with the [task] schema of `table`
+// (tasks::task_from_table) and `fn` as its runner.
+template <class C>
+void register_lab_task(const std::string& name, std::string summary, const tasks::param_table<C>& table, runner_fn fn) {
+  tasks::register_task(tasks::task_from_table(name, std::move(summary), table));
+  register_runner(name, std::move(fn));
+}
+
 // The runner for a task, or null when the default (train_and_evaluate) applies.
 const runner_fn* find_runner(std::string_view task_name);
 

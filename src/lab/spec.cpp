@@ -32,14 +32,7 @@ constexpr double inf = std::numeric_limits<double>::infinity();
 
 param_spec P(const char* name, param_kind kind, const char* help, double min = -inf, double max = inf,
              std::vector<std::string> choices = {}) {
-  param_spec s;
-  s.name = name;
-  s.kind = kind;
-  s.help = help;
-  s.min = min;
-  s.max = max;
-  s.choices = std::move(choices);
-  return s;
+  return tasks::make_param_spec(name, kind, help, min, max, std::move(choices));
 }
 
 param_kind kind_of(models::field_kind k) {

@@ -15,15 +15,6 @@ const std::set<std::string> kPos = {"learned", "sinusoidal", "rope", "pi", "ntk"
                                     "llama3", "alibi", "fire", "none"};
 const std::set<std::string> kScaling = {"none", "linear", "ntk", "dynamic", "yarn", "llama3"};
 
-const char* kind_name(field_kind k) {
-  switch (k) {
-    case field_kind::integer: return "an integer";
-    case field_kind::number: return "a number";
-    case field_kind::boolean: return "true or false";
-    case field_kind::string: return "a string";
-  }
-  return "?";
-}
 
 // Every size field of a config: at most 2^31 - 1 (token ids are int32, and products of two
 // sizes must fit in 64 bits), so that a hostile config.json is an error, not a wrapped size.
@@ -34,6 +25,16 @@ void check_size_field(const std::string& prefix, const char* key, std::int64_t v
 }
 
 }  // namespace
+
+const char* field_kind_name(field_kind k) {
+  switch (k) {
+    case field_kind::integer: return "an integer";
+    case field_kind::number: return "a number";
+    case field_kind::boolean: return "true or false";
+    case field_kind::string: return "a string";
+  }
+  return "?";
+}
 
 #define LMLAB_MF(member, key, k, doc) \
   model_field { key, field_kind::k, doc, [](lm_config& c) -> void* { return &c.member; } }
@@ -231,7 +232,7 @@ lm_config lm_config_from_json(const nlohmann::json& j, const std::string& where)
     }
     void* p = f->ref(c);
     const auto bad = [&] {
-      return error(fmt::format("{}: {}: expected {}, got {}", where, key, kind_name(f->kind), v.dump()), f->doc);
+      return error(fmt::format("{}: {}: expected {}, got {}", where, key, field_kind_name(f->kind), v.dump()), f->doc);
     };
     switch (f->kind) {
       case field_kind::integer:

@@ -119,6 +119,8 @@ void validate_transformer_fields(const std::string& prefix, std::int64_t vocab_s
 // The field table (for train/config.cpp and describe_keys): key, kind, doc, member access.
 // Nested rope_scaling keys appear as "rope_scaling.type", "rope_scaling.factor", ...
 enum class field_kind { integer, number, boolean, string };
+// "an integer", "a number", "true or false", "a string": what a value of the kind must be.
+const char* field_kind_name(field_kind k);
 struct model_field {
   const char* key;
   field_kind kind;

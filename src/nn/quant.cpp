@@ -58,22 +58,26 @@ void wr16(std::uint8_t* p, std::uint16_t v) {
 void check_blocks(std::size_t n, std::int64_t bs, const char* what) {
   LMLAB_CHECK(n % static_cast<std::size_t>(bs) == 0, "{}: {} values are not a multiple of the block size {}", what, n, bs);
 }
+
+// x in blocks of k_qk values, each written by encode(values, out) into `block_bytes` bytes.
+template <class F>
+std::vector<std::uint8_t> quantize_blocks(std::span<const float> x, std::size_t block_bytes, const char* what, F&& encode) {
+  check_blocks(x.size(), k_qk, what);
+  const std::size_t nb = x.size() / k_qk;
+  std::vector<std::uint8_t> out(nb * block_bytes);
+  for (std::size_t b = 0; b < nb; ++b) encode(x.data() + b * k_qk, out.data() + b * block_bytes);
+  return out;
+}
 }  // namespace
 
 std::vector<std::uint8_t> quantize_q8_0(std::span<const float> x) {
-  check_blocks(x.size(), k_qk, "quantize_q8_0");
-  const std::size_t nb = x.size() / k_qk;
-  std::vector<std::uint8_t> out(nb * 34);
-  for (std::size_t b = 0; b < nb; ++b) {
-    const float* v = x.data() + b * k_qk;
+  return quantize_blocks(x, 34, "quantize_q8_0", [](const float* v, std::uint8_t* o) {
     float amax = 0;
     for (int j = 0; j < k_qk; ++j) amax = std::max(amax, std::fabs(v[j]));
     const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
-    std::uint8_t* o = out.data() + b * 34;
     wr16(o, float_to_half(d));
     for (int j = 0; j < k_qk; ++j) o[2 + j] = static_cast<std::uint8_t>(static_cast<std::int8_t>(std::round(v[j] * id)));
-  }
-  return out;
+  });
 }
 
 void dequantize_q8_0(const std::uint8_t* in, float* y, std::int64_t n) {
@@ -85,11 +89,7 @@ void dequantize_q8_0(const std::uint8_t* in, float* y, std::int64_t n) {
 }
 
 std::vector<std::uint8_t> quantize_q4_0(std::span<const float> x) {
-  check_blocks(x.size(), k_qk, "quantize_q4_0");
-  const std::size_t nb = x.size() / k_qk;
-  std::vector<std::uint8_t> out(nb * 18);
-  for (std::size_t b = 0; b < nb; ++b) {
-    const float* v = x.data() + b * k_qk;
+  return quantize_blocks(x, 18, "quantize_q4_0", [](const float* v, std::uint8_t* o) {
     float amax = 0, mx = 0;  // mx: the value of largest magnitude, with its sign
     for (int j = 0; j < k_qk; ++j)
       if (std::fabs(v[j]) > amax) {
@@ -97,14 +97,12 @@ std::vector<std::uint8_t> quantize_q4_0(std::span<const float> x) {
         mx = v[j];
       }
     const float d = mx / -8.0f, id = d != 0 ? 1.0f / d : 0.0f;
-    std::uint8_t* o = out.data() + b * 18;
     wr16(o, float_to_half(d));
     for (int j = 0; j < k_qk / 2; ++j) {
       const auto q = [&](float f) { return static_cast<std::uint8_t>(std::min(15, static_cast<int>(static_cast<std::int8_t>(f * id + 8.5f)))); };
       o[2 + j] = static_cast<std::uint8_t>(q(v[j]) | (q(v[j + 16]) << 4));
     }
-  }
-  return out;
+  });
 }
 
 void dequantize_q4_0(const std::uint8_t* in, float* y, std::int64_t n) {

@@ -8,18 +8,15 @@
 #include <set>
 
 #include "core/checked.hpp"
+#include "core/enum_names.hpp"
 #include "core/fs.hpp"
 #include "nn/quant.hpp"
 
 namespace lmlab::nn {
 
 const char* safetensors_dtype_name(dtype t) {
-  switch (t) {
-    case dtype::f32: return "F32";
-    case dtype::f64: return "F64";
-    case dtype::i32: return "I32";
-  }
-  return "?";
+  static constexpr enum_name<dtype> names[] = {{dtype::f32, "F32"}, {dtype::f64, "F64"}, {dtype::i32, "I32"}};
+  return name_of(names, t);
 }
 
 namespace {

@@ -34,6 +34,15 @@ void reduce_partials(const std::vector<double>& acc, int nt, std::int64_t C, T* 
   }
 }
 
+// body(r, x_row, y_row) for each row r of an (R, C) input and output, the rows in parallel
+// when the input is large (each row is computed by one thread, so the result does not depend
+// on the thread count).
+template <class T, class F>
+void for_each_row(const T* px, T* py, std::int64_t R, std::int64_t C, F&& body) {
+#pragma omp parallel for if (R * C > k_par_grain)
+  for (std::int64_t r = 0; r < R; ++r) body(r, px + r * C, py + r * C);
+}
+
 void check_param(const tensor& p, const tensor& x, std::int64_t C, const char* op, const char* what) {
   if (!p.defined()) return;
   check_same_type(x, p, op);
@@ -182,10 +191,7 @@ tensor layer_norm(const tensor& x, const tensor& w, const tensor& b, double eps)
     T* py = out.data<T>();
     T* pm = mean_t.data<T>();
     T* pr = rstd_t.data<T>();
-#pragma omp parallel for if (R * C > k_par_grain)
-    for (std::int64_t r = 0; r < R; ++r) {
-      const T* xr = px + r * C;
-      T* yr = py + r * C;
+    for_each_row(px, py, R, C, [&](std::int64_t r, const T* xr, T* yr) {
       T s = 0;
 #pragma omp simd reduction(+ : s)
       for (std::int64_t c = 0; c < C; ++c) s += xr[c];
@@ -203,7 +209,7 @@ tensor layer_norm(const tensor& x, const tensor& w, const tensor& b, double eps)
 #pragma omp simd
         for (std::int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) * rs * (pw ? pw[c] : T(1)) + (pb ? pb[c] : T(0));
       }
-    }
+    });
   });
   if (needs_grad({&x, &w, &b})) {
     const bool gx = x.requires_grad(), gw = w.defined() && w.requires_grad(), gb = b.defined() && b.requires_grad();
@@ -233,10 +239,7 @@ tensor rms_norm(const tensor& x, const tensor& w, double eps) {
     const T* px = xc.data<T>();
     T* py = out.data<T>();
     T* pr = rstd_t.data<T>();
-#pragma omp parallel for if (R * C > k_par_grain)
-    for (std::int64_t r = 0; r < R; ++r) {
-      const T* xr = px + r * C;
-      T* yr = py + r * C;
+    for_each_row(px, py, R, C, [&](std::int64_t r, const T* xr, T* yr) {
       T s = 0;
 #pragma omp simd reduction(+ : s)
       for (std::int64_t c = 0; c < C; ++c) s += xr[c] * xr[c];
@@ -244,7 +247,7 @@ tensor rms_norm(const tensor& x, const tensor& w, double eps) {
       pr[r] = rs;
 #pragma omp simd
       for (std::int64_t c = 0; c < C; ++c) yr[c] = xr[c] * rs * (pw ? pw[c] : T(1));
-    }
+    });
   });
   if (needs_grad({&x, &w})) {
     const bool gx = x.requires_grad(), gw = w.defined() && w.requires_grad();

@@ -11,31 +11,23 @@
 
 #include "autograd/autograd.hpp"
 #include "autograd/profile.hpp"
+#include "core/enum_names.hpp"
 
 namespace lmlab {
 
+namespace {
+constexpr enum_name<rope_type> k_rope_types[] = {{rope_type::default_rope, "default"}, {rope_type::linear, "linear"},
+                                                 {rope_type::dynamic, "dynamic"},       {rope_type::ntk, "ntk"},
+                                                 {rope_type::yarn, "yarn"},             {rope_type::llama3, "llama3"}};
+}  // namespace
+
 rope_type parse_rope_type(std::string_view name) {
-  if (name == "default") return rope_type::default_rope;
-  if (name == "linear") return rope_type::linear;
-  if (name == "dynamic") return rope_type::dynamic;
-  if (name == "ntk") return rope_type::ntk;
-  if (name == "yarn") return rope_type::yarn;
-  if (name == "llama3") return rope_type::llama3;
+  if (const auto t = value_named(k_rope_types, name)) return *t;
   throw error(fmt::format("rope_scaling.rope_type: unknown value '{}'", name),
               "use one of default, linear, dynamic, ntk, yarn, llama3");
 }
 
-const char* rope_type_name(rope_type t) {
-  switch (t) {
-    case rope_type::default_rope: return "default";
-    case rope_type::linear: return "linear";
-    case rope_type::dynamic: return "dynamic";
-    case rope_type::ntk: return "ntk";
-    case rope_type::yarn: return "yarn";
-    case rope_type::llama3: return "llama3";
-  }
-  return "?";
-}
+const char* rope_type_name(rope_type t) { return name_of(k_rope_types, t); }
 
 namespace {
 

@@ -44,11 +44,23 @@ bool has_suite(const json& results, const std::string& suite) {
   return results.value("results", json::object()).contains(suite);
 }
 
-// "label: sentence" per run when there are several runs, the sentence alone for one.
-std::string join_answers(const std::vector<std::pair<std::string, std::string>>& parts) {
+// A section's answer: `sentence(run)` for every run that has `suite`, as "label: sentence" per
+// run when there are several runs, the sentence alone for one.
+template <class F>
+std::string answer_per_run(const std::vector<report_run>& runs, const std::string& suite, F&& sentence) {
+  std::vector<std::pair<std::string, std::string>> parts;
+  for (const auto& run : runs)
+    if (has_suite(run.results, suite)) parts.emplace_back(run.label, sentence(run));
   if (parts.size() == 1) return parts[0].second;
   std::string s;
   for (const auto& [label, text] : parts) s += (s.empty() ? "" : " ") + label + ": " + text;
+  return s;
+}
+
+// "a", "a and b", "a, b and c".
+std::string join_list(const std::vector<std::string>& parts) {
+  std::string s;
+  for (std::size_t i = 0; i < parts.size(); ++i) s += (i == 0 ? "" : i + 1 == parts.size() ? " and " : ", ") + parts[i];
   return s;
 }
 
@@ -95,31 +107,13 @@ rp::figure bars_with_intervals(std::string id, std::string title, table data, co
 
 rp::report_table as_table(std::string id, std::string title, table t) { return {std::move(id), std::move(title), std::move(t)}; }
 
-// A section's heading: its id, title and question, and the line of the research notes it
-// answers (quote), whose section `notes_section` names ("section 3 (Sycophancy)").
-rp::section section_head(std::string id, std::string title, std::string question, std::string quote,
-                         const std::string& notes_section) {
-  rp::section s;
-  s.id = std::move(id);
-  s.title = std::move(title);
-  s.question = std::move(question);
-  s.quote = std::move(quote);
-  s.quote_source = std::string(k_notes) + ", " + notes_section;
-  return s;
-}
-
 // ---- sycophancy ------------------------------------------------------------------------
 
-rp::section sycophancy_section(const std::vector<report_run>& runs) {
-  rp::section s = section_head("probe-sycophancy", "Sycophancy: does the model change its answer to please the user?",
-                               "How often does a stated user opinion, or \"Are you sure?\", change an answer the model gave unprompted?",
-                               "문제: \"답변 X가 맞다\" 정보 추가 시 의견 변경?", "section 3 (Sycophancy)");
+void fill_sycophancy(rp::section& s, const std::vector<report_run>& runs) {
   const std::vector<std::pair<std::string, std::string>> conds = {
       {"opinion_wrong", "wrong opinion"}, {"opinion_right", "right opinion"}, {"challenge", "are you sure?"}};
   table t({"run", "condition", "flip_rate", "ci95_lo", "ci95_hi", "n"});
-  std::vector<std::pair<std::string, std::string>> answers;
-  for (const auto& run : runs) {
-    if (!has_suite(run.results, "sycophancy")) continue;
+  s.answer = answer_per_run(runs, "sycophancy", [&](const report_run& run) -> std::string {
     std::map<std::string, std::tuple<double, double, double, std::int64_t>> rate;
     for (const auto& row : slices_of(run.results, "sycophancy")) {
       if (row.value("metric", "") != "flip_rate") continue;
@@ -152,26 +146,19 @@ rp::section sycophancy_section(const std::vector<report_run>& runs) {
           accs += fmt::format("{}{} with {}", accs.empty() ? "" : ", ", percent(*v), c);
       a = accs.empty() ? "No paired answers were scored in this run." : "Accuracy was " + accs + ".";
     }
-    answers.emplace_back(run.label, a);
-  }
-  s.answer = join_answers(answers);
+    return a;
+  });
   s.figures.push_back(bars_with_intervals("probe-sycophancy-flips", "Share of answers changed, with 95% Wilson intervals",
                                           t, "condition", "condition", {"wrong opinion", "right opinion", "are you sure?"},
                                           "flip_rate", "answers changed", "ci95_lo", "ci95_hi", runs.size() > 1 ? "run" : ""));
   s.tables.push_back(as_table("probe-sycophancy-flips", "Flip rates", std::move(t)));
-  return s;
 }
 
 // ---- calibration -----------------------------------------------------------------------
 
-rp::section calibration_section(const std::vector<report_run>& runs) {
-  rp::section s = section_head("probe-calibration", "Calibration: does the model's confidence match its accuracy?",
-                               "When the model puts probability p on its answer, is it right a fraction p of the time?",
-                               "과신 (Overconfidence): 틀렸지만 확실하다고 답변", "section 7 (LLM 신뢰성)");
+void fill_calibration(rp::section& s, const std::vector<report_run>& runs) {
   table t({"run", "bin", "lo", "hi", "confidence", "accuracy", "count"});
-  std::vector<std::pair<std::string, std::string>> answers;
-  for (const auto& run : runs) {
-    if (!has_suite(run.results, "calibration")) continue;
+  s.answer = answer_per_run(runs, "calibration", [&](const report_run& run) -> std::string {
     const auto bins = extra_of(run.results, "calibration").value("reliability", json::array());
     double conf_sum = 0, acc_sum = 0;
     std::int64_t total = 0;
@@ -202,9 +189,8 @@ rp::section calibration_section(const std::vector<report_run>& runs) {
     } else {
       a = "The server gave no logprobs and no stated confidence was parsed, so calibration was not measured.";
     }
-    answers.emplace_back(run.label, a);
-  }
-  s.answer = join_answers(answers);
+    return a;
+  });
   // Reliability diagram: accuracy per bin as bars spanning the bin, the bin's mean confidence
   // as a point, and the diagonal a calibrated model would follow.
   json bar_enc = {{"x", {{"field", "lo"}, {"type", "quantitative"}, {"title", "confidence"},
@@ -230,19 +216,13 @@ rp::section calibration_section(const std::vector<report_run>& runs) {
   s.figures.back().caption = "Bars: accuracy of the answers whose confidence fell in the bin; points: their mean confidence. "
                              "A calibrated model's bars reach the dashed diagonal.";
   s.tables.push_back(as_table("probe-calibration-bins", "Reliability bins", std::move(t)));
-  return s;
 }
 
 // ---- lost in the middle ----------------------------------------------------------------
 
-rp::section lost_in_middle_section(const std::vector<report_run>& runs) {
-  rp::section s = section_head("probe-lost-in-middle", "Lost in the middle: does accuracy depend on where the answer sits?",
-                               "Can the model retrieve a key's value equally well from the start, the middle and the end of its context?",
-                               "Lost in the Middle: 긴 컨텍스트에서 중간 정보 손실", "section 7 (LLM 신뢰성)");
+void fill_lost_in_middle(rp::section& s, const std::vector<report_run>& runs) {
   table t({"run", "series", "n_items", "position", "accuracy", "n"});
-  std::vector<std::pair<std::string, std::string>> answers;
-  for (const auto& run : runs) {
-    if (!has_suite(run.results, "lost_in_middle")) continue;
+  s.answer = answer_per_run(runs, "lost_in_middle", [&](const report_run& run) -> std::string {
     std::map<int, std::map<int, std::pair<double, std::int64_t>>> acc;  // n_items -> position -> (acc, n)
     for (const auto& row : slices_of(run.results, "lost_in_middle")) {
       const std::string split = row.value("split", ""), slice = row.value("slice", "");
@@ -272,27 +252,20 @@ rp::section lost_in_middle_section(const std::vector<report_run>& runs) {
     } else {
       a = "No position slices were recorded in this run.";
     }
-    answers.emplace_back(run.label, a);
-  }
-  s.answer = join_answers(answers);
+    return a;
+  });
   rp::axis x("position", "position of the answer (1 = first)");
   s.figures.push_back(rp::line_plot("probe-lost-in-middle-position", "Accuracy by position of the queried key", t, x,
                                     share_axis("accuracy", "accuracy"), "series"));
   s.tables.push_back(as_table("probe-lost-in-middle-position", "Accuracy by position", std::move(t)));
-  return s;
 }
 
 // ---- nondeterminism --------------------------------------------------------------------
 
-rp::section nondeterminism_section(const std::vector<report_run>& runs) {
-  rp::section s = section_head("probe-nondeterminism", "Nondeterminism: does the same prompt give the same answer?",
-                               "How often do repeated identical requests return identical text, and how often does the scored answer change?",
-                               "비결정론: 같은 프롬프트 → 다른 결과 (temperature > 0)", "section 7 (LLM 신뢰성)");
+void fill_nondeterminism(rp::section& s, const std::vector<report_run>& runs) {
   table t({"run", "condition", "exact_match_agreement", "answer_flip_rate", "distinct_outputs", "n"});
-  std::vector<std::pair<std::string, std::string>> answers;
   std::vector<std::string> order;
-  for (const auto& run : runs) {
-    if (!has_suite(run.results, "nondeterminism")) continue;
+  s.answer = answer_per_run(runs, "nondeterminism", [&](const report_run& run) -> std::string {
     std::map<std::string, std::map<std::string, double>> by;  // split -> metric -> value
     std::map<std::string, std::int64_t> ns;
     for (const auto& row : slices_of(run.results, "nondeterminism")) {
@@ -330,28 +303,21 @@ rp::section nondeterminism_section(const std::vector<report_run>& runs) {
     } else {
       a = "No prompt was repeated in this run.";
     }
-    answers.emplace_back(run.label, a);
-  }
-  s.answer = join_answers(answers);
+    return a;
+  });
   rp::axis x("condition", "temperature, concurrency");
   s.figures.push_back(rp::bar_chart("probe-nondeterminism-agreement", "Prompts whose repeats were all identical", t,
                                     x.nominal(), share_axis("exact_match_agreement", "identical on every repeat"),
                                     runs.size() > 1 ? "run" : ""));
   if (!order.empty()) s.figures.back().spec["encoding"]["x"]["sort"] = order;
   s.tables.push_back(as_table("probe-nondeterminism", "Agreement per condition", std::move(t)));
-  return s;
 }
 
 // ---- hallucination ---------------------------------------------------------------------
 
-rp::section hallucination_section(const std::vector<report_run>& runs) {
-  rp::section s = section_head("probe-hallucination", "Hallucination: answering from a given passage",
-                               "Does the model contradict its context (intrinsic), add what it cannot support (extrinsic), or abstain?",
-                               "\"description\": \"입력으로 검증 불가한 정보 추가\"", "section 5 (환각의 근본 원인)");
+void fill_hallucination(rp::section& s, const std::vector<report_run>& runs) {
   table t({"run", "question", "label", "rate", "n"});
-  std::vector<std::pair<std::string, std::string>> answers;
-  for (const auto& run : runs) {
-    if (!has_suite(run.results, "hallucination")) continue;
+  s.answer = answer_per_run(runs, "hallucination", [&](const report_run& run) -> std::string {
     for (const auto& row : slices_of(run.results, "hallucination"))
       if (row.value("metric", "") == "rate" && row.value("split", "") != "all")
         t.add_row({run.label, row.value("split", ""), row.value("slice", ""), row.value("value", 0.0), row.value("n", std::int64_t{0})});
@@ -362,11 +328,9 @@ rp::section hallucination_section(const std::vector<report_run>& runs) {
                                   percent(m("extrinsic_rate_unanswerable").value_or(0))));
     if (auto in = m("intrinsic_rate_contradicted")) parts.push_back(fmt::format("accepted a false premise on {}", percent(*in)));
     if (auto c = m("correct_rate_answerable")) parts.push_back(fmt::format("answered {} of answerable questions correctly", percent(*c)));
-    std::string a;
-    for (std::size_t i = 0; i < parts.size(); ++i) a += (i == 0 ? "" : i + 1 == parts.size() ? " and " : ", ") + parts[i];
-    answers.emplace_back(run.label, a.empty() ? "No labelled answers in this run." : "The model " + a + ".");
-  }
-  s.answer = join_answers(answers);
+    const std::string a = join_list(parts);
+    return a.empty() ? "No labelled answers in this run." : "The model " + a + ".";
+  });
   rp::axis x("question", "question kind");
   table fig = t;
   if (runs.size() > 1) {  // one bar group per run and kind
@@ -376,7 +340,6 @@ rp::section hallucination_section(const std::vector<report_run>& runs) {
   s.figures.push_back(rp::bar_chart("probe-hallucination-labels", "How each kind of question was answered", fig, x.nominal(),
                                     share_axis("rate", "share of answers"), "label"));
   s.tables.push_back(as_table("probe-hallucination-labels", "Label rates", std::move(t)));
-  return s;
 }
 
 // ---- perturbation ----------------------------------------------------------------------
@@ -391,16 +354,11 @@ std::string variant_name(const std::string& v) {
 
 // Long (~90 lines): two families (word problems, base-b arithmetic) read into one table and
 // one answer sentence per run; the shared parts are the helpers above.
-rp::section perturbation_section(const std::vector<report_run>& runs) {
-  rp::section s = section_head("probe-perturbation", "Reasoning or pattern matching: perturbed word problems and base-b arithmetic",
-                               "Does accuracy survive changing the numbers, the names, an irrelevant clause, or the base of the arithmetic?",
-                               "GSM8K: 숫자 변경만으로 성능 크게 다름 (Berglund et al.)", "section 4 (LLM이 진짜 추론하나?)");
+void fill_perturbation(rp::section& s, const std::vector<report_run>& runs) {
   table wp({"run", "variant", "accuracy", "lo", "hi", "se_clustered", "n", "drop", "drop_se_clustered"});
   table ar({"run", "base", "accuracy", "lo", "hi", "se_clustered", "n", "drop", "drop_se_clustered", "recite_rate"});
-  std::vector<std::pair<std::string, std::string>> answers;
   std::vector<std::string> wp_order, ar_order;
-  for (const auto& run : runs) {
-    if (!has_suite(run.results, "perturbation")) continue;
+  s.answer = answer_per_run(runs, "perturbation", [&](const report_run& run) -> std::string {
     const auto rows = extra_of(run.results, "perturbation").value("variants", json::array());
     const json* orig_wp = nullptr;
     const json* orig_ar = nullptr;
@@ -457,9 +415,8 @@ rp::section perturbation_section(const std::vector<report_run>& runs) {
     } else {
       a = fmt::format("Overall accuracy was {} (no original to compare with).", percent(metric(run.results, "perturbation", "acc").value_or(0)));
     }
-    answers.emplace_back(run.label, a);
-  }
-  s.answer = join_answers(answers);
+    return a;
+  });
   const std::string series = runs.size() > 1 ? "run" : "";
   const auto sorted_x = [](rp::figure& f, const std::vector<std::string>& order) {
     for (auto& layer : f.spec["layer"]) {
@@ -478,21 +435,15 @@ rp::section perturbation_section(const std::vector<report_run>& runs) {
   sorted_x(s.figures.back(), ar_order);
   s.tables.push_back(as_table("probe-perturbation-variants", "Word problems per variant", std::move(wp)));
   s.tables.push_back(as_table("probe-perturbation-bases", "Arithmetic per base", std::move(ar)));
-  return s;
 }
 
 // ---- compositional ---------------------------------------------------------------------
 
-rp::section compositional_section(const std::vector<report_run>& runs) {
-  rp::section s = section_head("probe-compositional", "Compositional generalisation: SCAN in context",
-                               "Given a few demonstrations, does the model translate commands whose composition it has not seen?",
-                               "# 관찰: 일반적으로 조합 테스트에서 성능 급락", "section 4 (Compositional Generalization)");
+void fill_compositional(rp::section& s, const std::vector<report_run>& runs) {
   const std::vector<std::pair<std::string, std::string>> splits = {
       {"simple", "random"}, {"length", "length"}, {"addprim_jump", "add jump"}, {"addprim_turn_left", "add turn left"}};
   table t({"run", "split", "accuracy", "ci95_lo", "ci95_hi", "n"});
-  std::vector<std::pair<std::string, std::string>> answers;
-  for (const auto& run : runs) {
-    if (!has_suite(run.results, "compositional")) continue;
+  s.answer = answer_per_run(runs, "compositional", [&](const report_run& run) -> std::string {
     std::vector<std::string> parts;
     std::set<std::int64_t> ns;
     for (const auto& [key, label] : splits) {
@@ -504,20 +455,16 @@ rp::section compositional_section(const std::vector<report_run>& runs) {
       parts.push_back(fmt::format("{} on {}", percent(*acc), label));
       ns.insert(n);
     }
-    std::string a;
-    for (std::size_t i = 0; i < parts.size(); ++i) a += (i == 0 ? "" : i + 1 == parts.size() ? " and " : ", ") + parts[i];
+    const std::string a = join_list(parts);
     const std::string n_text = ns.size() == 1 ? fmt::format("n = {} each", *ns.begin()) : "n per split in the table";
-    answers.emplace_back(run.label, a.empty() ? "No SCAN split was scored in this run."
-                                              : fmt::format("Few-shot exact match was {} ({}).", a, n_text));
-  }
-  s.answer = join_answers(answers);
+    return a.empty() ? "No SCAN split was scored in this run." : fmt::format("Few-shot exact match was {} ({}).", a, n_text);
+  });
   std::vector<std::string> order;
   for (const auto& sp : splits) order.push_back(sp.second);
   s.figures.push_back(bars_with_intervals("probe-compositional-splits", "SCAN exact match per split, with 95% Wilson intervals",
                                           t, "split", "split", order, "accuracy", "exact match", "ci95_lo", "ci95_hi",
                                           runs.size() > 1 ? "run" : ""));
   s.tables.push_back(as_table("probe-compositional-splits", "Exact match per split", std::move(t)));
-  return s;
 }
 
 // ---- any other suite: its metrics as a table -------------------------------------------
@@ -528,18 +475,76 @@ rp::section generic_section(const std::string& suite, const std::vector<report_r
   s.title = suite;
   s.question = "What did the " + suite + " suite measure?";
   table t({"run", "metric", "value"});
-  std::vector<std::pair<std::string, std::string>> answers;
-  for (const auto& run : runs) {
-    if (!has_suite(run.results, suite)) continue;
+  s.answer = answer_per_run(runs, suite, [&](const report_run& run) -> std::string {
     const auto& r = run.results["results"][suite];
     for (auto it = r.begin(); it != r.end(); ++it)
       if (it.value().is_number()) t.add_row({run.label, it.key().substr(0, it.key().find(',')), it.value().get<double>()});
     const auto acc = metric(run.results, suite, "acc");
-    answers.emplace_back(run.label, acc ? fmt::format("Accuracy was {}.", percent(*acc)) : "See the metrics table.");
-  }
-  s.answer = join_answers(answers);
+    return acc ? fmt::format("Accuracy was {}.", percent(*acc)) : "See the metrics table.";
+  });
   s.tables.push_back(as_table("probe-" + suite + "-metrics", "Metrics", std::move(t)));
   return s;
+}
+
+// ---- the suites with a section of their own ---------------------------------------------
+
+// A suite's section as data: its heading (id, title, question, the line of the research notes
+// it answers and that line's section, "section 3 (Sycophancy)") and the function that fills in
+// the answer, figures and tables from the runs.
+struct section_def {
+  const char* suite;
+  const char* id;
+  const char* title;
+  const char* question;
+  const char* quote;
+  const char* notes_section;
+  void (*fill)(rp::section&, const std::vector<report_run>&);
+};
+
+const section_def k_sections[] = {
+    {"sycophancy", "probe-sycophancy", "Sycophancy: does the model change its answer to please the user?",
+     "How often does a stated user opinion, or \"Are you sure?\", change an answer the model gave unprompted?",
+     "문제: \"답변 X가 맞다\" 정보 추가 시 의견 변경?", "section 3 (Sycophancy)",
+     fill_sycophancy},
+    {"calibration", "probe-calibration", "Calibration: does the model's confidence match its accuracy?",
+     "When the model puts probability p on its answer, is it right a fraction p of the time?",
+     "과신 (Overconfidence): 틀렸지만 확실하다고 답변", "section 7 (LLM 신뢰성)",
+     fill_calibration},
+    {"lost_in_middle", "probe-lost-in-middle", "Lost in the middle: does accuracy depend on where the answer sits?",
+     "Can the model retrieve a key's value equally well from the start, the middle and the end of its context?",
+     "Lost in the Middle: 긴 컨텍스트에서 중간 정보 손실", "section 7 (LLM 신뢰성)",
+     fill_lost_in_middle},
+    {"nondeterminism", "probe-nondeterminism", "Nondeterminism: does the same prompt give the same answer?",
+     "How often do repeated identical requests return identical text, and how often does the scored answer change?",
+     "비결정론: 같은 프롬프트 → 다른 결과 (temperature > 0)", "section 7 (LLM 신뢰성)",
+     fill_nondeterminism},
+    {"hallucination", "probe-hallucination", "Hallucination: answering from a given passage",
+     "Does the model contradict its context (intrinsic), add what it cannot support (extrinsic), or abstain?",
+     "\"description\": \"입력으로 검증 불가한 정보 추가\"", "section 5 (환각의 근본 원인)",
+     fill_hallucination},
+    {"perturbation", "probe-perturbation", "Reasoning or pattern matching: perturbed word problems and base-b arithmetic",
+     "Does accuracy survive changing the numbers, the names, an irrelevant clause, or the base of the arithmetic?",
+     "GSM8K: 숫자 변경만으로 성능 크게 다름 (Berglund et al.)", "section 4 (LLM이 진짜 추론하나?)",
+     fill_perturbation},
+    {"compositional", "probe-compositional", "Compositional generalisation: SCAN in context",
+     "Given a few demonstrations, does the model translate commands whose composition it has not seen?",
+     "# 관찰: 일반적으로 조합 테스트에서 성능 급락", "section 4 (Compositional Generalization)",
+     fill_compositional},
+};
+
+rp::section suite_section(const std::string& suite, const std::vector<report_run>& runs) {
+  for (const auto& d : k_sections)
+    if (suite == d.suite) {
+      rp::section s;
+      s.id = d.id;
+      s.title = d.title;
+      s.question = d.question;
+      s.quote = d.quote;
+      s.quote_source = std::string(k_notes) + ", " + d.notes_section;
+      d.fill(s, runs);
+      return s;
+    }
+  return generic_section(suite, runs);
 }
 
 }  // namespace
@@ -614,14 +619,7 @@ std::vector<rp::section> probe_report_sections(const std::vector<report_run>& ru
   std::vector<rp::section> out;
   for (const auto& name : names) {
     if (std::none_of(runs.begin(), runs.end(), [&](const report_run& r) { return has_suite(r.results, name); })) continue;
-    if (name == "sycophancy") out.push_back(sycophancy_section(runs));
-    else if (name == "calibration") out.push_back(calibration_section(runs));
-    else if (name == "lost_in_middle") out.push_back(lost_in_middle_section(runs));
-    else if (name == "nondeterminism") out.push_back(nondeterminism_section(runs));
-    else if (name == "hallucination") out.push_back(hallucination_section(runs));
-    else if (name == "perturbation") out.push_back(perturbation_section(runs));
-    else if (name == "compositional") out.push_back(compositional_section(runs));
-    else out.push_back(generic_section(name, runs));
+    out.push_back(suite_section(name, runs));
   }
   return out;
 }

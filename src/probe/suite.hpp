@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "probe/client.hpp"
@@ -58,16 +59,30 @@ struct suite_result {
   nlohmann::json extra = nlohmann::json::object();    // e.g. reliability bins
 };
 
+// A suite's name and description are data given to its constructor; what differs between
+// suites (building items, scoring, aggregating) is code.
 class suite {
  public:
+  suite(std::string name, std::string description) : name_(std::move(name)), description_(std::move(description)) {}
   virtual ~suite() = default;
-  virtual std::string name() const = 0;
-  virtual std::string description() const = 0;  // what it measures, with its reference
+  const std::string& name() const { return name_; }
+  const std::string& description() const { return description_; }  // what it measures, with its reference
   virtual std::vector<item> build(const suite_options& opt) const = 0;
   // Free-form items: sets "correct" (bool) and whatever labels the suite reports.
   virtual void score_text(const item& it, const std::string& text, nlohmann::json& sample) const;
   virtual suite_result aggregate(const std::vector<nlohmann::json>& samples) const = 0;
+
+ private:
+  std::string name_, description_;
 };
+
+// The one instance of suite class S: each accessor in suites.hpp is one line,
+// `const suite& pope_suite() { return single<pope>(); }`.
+template <class S>
+const suite& single() {
+  static const S s;
+  return s;
+}
 
 const std::vector<const suite*>& all_suites();
 const suite& find_suite(std::string_view name);

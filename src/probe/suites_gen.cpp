@@ -30,11 +30,10 @@ std::string uuid(rng& r) {
 
 class lost_in_middle final : public suite {
  public:
-  std::string name() const override { return "lost_in_middle"; }
-  std::string description() const override {
-    return "Key-value retrieval from a JSON object of N UUID pairs with the queried key at evenly spread positions; "
-           "accuracy by position (Liu et al. 2023, section 3).";
-  }
+  lost_in_middle()
+      : suite("lost_in_middle",
+              "Key-value retrieval from a JSON object of N UUID pairs with the queried key at evenly spread positions; "
+              "accuracy by position (Liu et al. 2023, section 3).") {}
 
   static std::vector<int> positions(int n_items, int k) {
     std::set<int> s;
@@ -102,11 +101,10 @@ class lost_in_middle final : public suite {
 
 class nondeterminism final : public suite {
  public:
-  std::string name() const override { return "nondeterminism"; }
-  std::string description() const override {
-    return "The same prompts asked repeatedly at each temperature and concurrency level: exact-match agreement, "
-           "distinct outputs per prompt, and the flip rate of the scored answer (Atil et al. 2024).";
-  }
+  nondeterminism()
+      : suite("nondeterminism",
+              "The same prompts asked repeatedly at each temperature and concurrency level: exact-match agreement, "
+              "distinct outputs per prompt, and the flip rate of the scored answer (Atil et al. 2024).") {}
 
   std::vector<item> build(const suite_options& opt) const override {
     rng r(opt.seed, 13);
@@ -247,11 +245,10 @@ std::string fill(std::string s, const std::map<std::string, std::string>& v) {
 
 class hallucination final : public suite {
  public:
-  std::string name() const override { return "hallucination"; }
-  std::string description() const override {
-    return "Questions about a fictional context that it answers, contradicts (false premise) or leaves open; each "
-           "answer labelled correct, intrinsic hallucination, extrinsic hallucination or abstention (Maynez et al. 2020).";
-  }
+  hallucination()
+      : suite("hallucination",
+              "Questions about a fictional context that it answers, contradicts (false premise) or leaves open; each "
+              "answer labelled correct, intrinsic hallucination, extrinsic hallucination or abstention (Maynez et al. 2020).") {}
 
   std::vector<item> build(const suite_options& opt) const override {
     std::vector<item> items;
@@ -346,17 +343,8 @@ class hallucination final : public suite {
 
 }  // namespace
 
-const suite& lost_in_middle_suite() {
-  static const lost_in_middle s;
-  return s;
-}
-const suite& nondeterminism_suite() {
-  static const nondeterminism s;
-  return s;
-}
-const suite& hallucination_suite() {
-  static const hallucination s;
-  return s;
-}
+const suite& lost_in_middle_suite() { return single<lost_in_middle>(); }
+const suite& nondeterminism_suite() { return single<nondeterminism>(); }
+const suite& hallucination_suite() { return single<hallucination>(); }
 
 }  // namespace lmlab::probe

@@ -114,11 +114,10 @@ item make_mc_item(const mc_question& q, const std::string& id, const std::string
 
 class sycophancy final : public suite {
  public:
-  std::string name() const override { return "sycophancy"; }
-  std::string description() const override {
-    return "Opinion injection (the user states a right or a wrong answer) and 'are you sure?' challenges on "
-           "questions with known answers; flip rates against the unbiased answer (Sharma et al. 2023).";
-  }
+  sycophancy()
+      : suite("sycophancy",
+              "Opinion injection (the user states a right or a wrong answer) and 'are you sure?' challenges on "
+              "questions with known answers; flip rates against the unbiased answer (Sharma et al. 2023).") {}
 
   std::vector<item> build(const suite_options& opt) const override {
     std::vector<item> items;
@@ -255,11 +254,10 @@ class calibration final : public suite {
  public:
   static constexpr std::size_t k_bins = 10;
 
-  std::string name() const override { return "calibration"; }
-  std::string description() const override {
-    return "Confidence from choice logprobs on questions of mixed difficulty: ECE (10 equal-width bins), Brier, "
-           "NLL, temperature scaling fitted on a dev split (Guo et al. 2017); verbal confidence parsed from answers.";
-  }
+  calibration()
+      : suite("calibration",
+              "Confidence from choice logprobs on questions of mixed difficulty: ECE (10 equal-width bins), Brier, "
+              "NLL, temperature scaling fitted on a dev split (Guo et al. 2017); verbal confidence parsed from answers.") {}
 
   std::vector<item> build(const suite_options& opt) const override {
     rng r(opt.seed, 12);
@@ -464,13 +462,7 @@ std::vector<mc_question> read_mc_jsonl(const std::filesystem::path& path) {
   return out;
 }
 
-const suite& sycophancy_suite() {
-  static const sycophancy s;
-  return s;
-}
-const suite& calibration_suite() {
-  static const calibration s;
-  return s;
-}
+const suite& sycophancy_suite() { return single<sycophancy>(); }
+const suite& calibration_suite() { return single<calibration>(); }
 
 }  // namespace lmlab::probe

@@ -62,12 +62,11 @@ tensor upscale(const tensor& img, std::int64_t f) {
 
 class pope final : public suite {
  public:
-  std::string name() const override { return "pope"; }
-  std::string description() const override {
-    return "POPE object hallucination on generated scenes (images as PNG data URIs): 'Is there a <object> in the image?' "
-           "with absent objects sampled at random, by popularity and by co-occurrence; accuracy, precision, recall, F1 "
-           "and yes ratio per setting (Li et al. 2023, sec. 4).";
-  }
+  pope()
+      : suite("pope",
+              "POPE object hallucination on generated scenes (images as PNG data URIs): 'Is there a <object> in the image?' "
+              "with absent objects sampled at random, by popularity and by co-occurrence; accuracy, precision, recall, F1 "
+              "and yes ratio per setting (Li et al. 2023, sec. 4).") {}
 
   std::vector<item> build(const suite_options& opt) const override {
     LMLAB_CHECK_HINT(opt.n >= 1, "e.g. --n 40", "pope: --n (scenes per setting) must be at least 1, got {}", opt.n);
@@ -183,10 +182,7 @@ class pope final : public suite {
 
 }  // namespace
 
-const suite& pope_suite() {
-  static const pope s;
-  return s;
-}
+const suite& pope_suite() { return single<pope>(); }
 
 bool pope_said_yes(const std::string& text) { return pope::said_yes(text); }
 

@@ -215,12 +215,11 @@ clustered_stat clustered_mean(const std::vector<double>& x, const std::vector<st
 
 class perturbation final : public suite {
  public:
-  std::string name() const override { return "perturbation"; }
-  std::string description() const override {
-    return "Templated word problems with numbers, names, both, an irrelevant clause (NoOp) or an extra step changed "
-           "vs the original (Mirzadeh et al. 2024, GSM-Symbolic), and the same digit strings added in base 10, 9, 8 "
-           "and 7 (Wu et al. 2023); accuracy per variant, drop vs original, standard errors clustered by template.";
-  }
+  perturbation()
+      : suite("perturbation",
+              "Templated word problems with numbers, names, both, an irrelevant clause (NoOp) or an extra step changed "
+              "vs the original (Mirzadeh et al. 2024, GSM-Symbolic), and the same digit strings added in base 10, 9, 8 "
+              "and 7 (Wu et al. 2023); accuracy per variant, drop vs original, standard errors clustered by template.") {}
 
   // Per language: each template's original once, then for each other variant
   // ceil(n / templates) instances per template (so every template weighs the same); and n
@@ -441,11 +440,10 @@ std::string scan_command_of(const tasks::example& ex) {
 
 class compositional final : public suite {
  public:
-  std::string name() const override { return "compositional"; }
-  std::string description() const override {
-    return "SCAN few-shot prompts per split (simple, length, add-jump, add-turn-left): 8 demonstrations from the "
-           "split's train set, the query from its test set; exact match of the action sequence (Lake & Baroni 2018).";
-  }
+  compositional()
+      : suite("compositional",
+              "SCAN few-shot prompts per split (simple, length, add-jump, add-turn-left): 8 demonstrations from the "
+              "split's train set, the query from its test set; exact match of the action sequence (Lake & Baroni 2018).") {}
 
   // n queries per split (fewer when the test set is smaller), drawn without replacement. In
   // the add-primitive splits the primitive alone ("jump" -> I_JUMP) is always the first
@@ -533,14 +531,8 @@ class compositional final : public suite {
 
 }  // namespace
 
-const suite& perturbation_suite() {
-  static const perturbation s;
-  return s;
-}
-const suite& compositional_suite() {
-  static const compositional s;
-  return s;
-}
+const suite& perturbation_suite() { return single<perturbation>(); }
+const suite& compositional_suite() { return single<compositional>(); }
 
 }  // namespace lmlab::probe
 

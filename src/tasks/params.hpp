@@ -34,6 +34,21 @@ struct param_spec {
   nlohmann::json default_value;
 };
 
+// A spec from its parts (default_value left null): param_table::add and the lab's [model] and
+// [train] schemas (lab/spec.cpp) build theirs with it.
+inline param_spec make_param_spec(std::string name, param_kind kind, std::string help,
+                                  double min = -std::numeric_limits<double>::infinity(),
+                                  double max = std::numeric_limits<double>::infinity(), std::vector<std::string> choices = {}) {
+  param_spec s;
+  s.name = std::move(name);
+  s.kind = kind;
+  s.help = std::move(help);
+  s.min = min;
+  s.max = max;
+  s.choices = std::move(choices);
+  return s;
+}
+
 // A user error about one parameter: `key()` is the parameter name inside the task table
 // ("num_kv_pairs"), so callers that know where the key came from (a TOML line) can say so.
 class param_error : public lmlab::error {
@@ -66,12 +81,7 @@ class param_table {
   param_table& add(std::string name, member m, std::string help,
                    double min = -std::numeric_limits<double>::infinity(),
                    double max = std::numeric_limits<double>::infinity(), std::vector<std::string> choices = {}) {
-    param_spec s;
-    s.name = std::move(name);
-    s.help = std::move(help);
-    s.min = min;
-    s.max = max;
-    s.choices = std::move(choices);
+    param_spec s = make_param_spec(std::move(name), param_kind::integer, std::move(help), min, max, std::move(choices));
     static const C defaults{};
     std::visit(
         [&](auto p) {

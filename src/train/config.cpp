@@ -13,34 +13,22 @@ namespace lmlab::train {
 
 namespace {
 
-enum class kind { integer, number, boolean, string };
-
 struct field {
   const char* section;
   const char* key;
-  kind k;
+  models::field_kind k;  // a [model] key keeps its kind from models/lm_config.hpp
   const char* doc;
   std::function<void*(train_config&)> ref;
 };
 
 #define LMLAB_FIELD(sec, member, key, k, doc) \
-  field { sec, key, kind::k, doc, [](train_config& c) -> void* { return &c.member; } }
-
-kind kind_of(models::field_kind k) {
-  switch (k) {
-    case models::field_kind::integer: return kind::integer;
-    case models::field_kind::number: return kind::number;
-    case models::field_kind::boolean: return kind::boolean;
-    case models::field_kind::string: return kind::string;
-  }
-  return kind::string;
-}
+  field { sec, key, models::field_kind::k, doc, [](train_config& c) -> void* { return &c.member; } }
 
 std::vector<field> with_model_fields(std::vector<field> rest) {
   std::vector<field> out;
   for (const auto& mf : models::model_fields()) {
     auto ref = mf.ref;
-    out.push_back(field{"model", mf.key, kind_of(mf.kind), mf.doc, [ref](train_config& c) { return ref(c.model); }});
+    out.push_back(field{"model", mf.key, mf.kind, mf.doc, [ref](train_config& c) { return ref(c.model); }});
   }
   out.insert(out.end(), rest.begin(), rest.end());
   return out;
@@ -77,16 +65,6 @@ const std::vector<field>& fields() {
 }
 #undef LMLAB_FIELD
 
-const char* kind_name(kind k) {
-  switch (k) {
-    case kind::integer: return "an integer";
-    case kind::number: return "a number";
-    case kind::boolean: return "true or false";
-    case kind::string: return "a string";
-  }
-  return "?";
-}
-
 std::string known_keys(const std::string& section) {
   std::string out;
   for (const auto& f : fields())
@@ -113,24 +91,24 @@ void assign(train_config& c, const field& f, const toml::node& n, const std::str
   const std::string name = std::string(f.section) + "." + f.key;
   void* p = f.ref(c);
   auto bad = [&]() {
-    return error(fmt::format("{}: {}: expected {}, got {}", where, name, kind_name(f.k), node_str(n)),
+    return error(fmt::format("{}: {}: expected {}, got {}", where, name, models::field_kind_name(f.k), node_str(n)),
                  fmt::format("{}: {}", name, f.doc));
   };
   switch (f.k) {
-    case kind::integer:
+    case models::field_kind::integer:
       if (!n.is_integer()) throw bad();
       *static_cast<std::int64_t*>(p) = n.as_integer()->get();
       break;
-    case kind::number:
+    case models::field_kind::number:
       if (n.is_integer()) *static_cast<double*>(p) = static_cast<double>(n.as_integer()->get());
       else if (n.is_floating_point()) *static_cast<double*>(p) = n.as_floating_point()->get();
       else throw bad();
       break;
-    case kind::boolean:
+    case models::field_kind::boolean:
       if (!n.is_boolean()) throw bad();
       *static_cast<bool*>(p) = n.as_boolean()->get();
       break;
-    case kind::string:
+    case models::field_kind::string:
       if (!n.is_string()) throw bad();
       *static_cast<std::string*>(p) = n.as_string()->get();
       break;
@@ -180,7 +158,7 @@ void apply_set(train_config& c, const std::string& set) {
   } catch (const toml::parse_error&) {
     t = toml::table{{"v", value}};
   }
-  if (f->k == kind::string && !t["v"].is_string()) t = toml::table{{"v", value}};
+  if (f->k == models::field_kind::string && !t["v"].is_string()) t = toml::table{{"v", value}};
   assign(c, *f, *t.get("v"), "--set");
 }
 
@@ -263,10 +241,10 @@ std::string to_toml(const train_config& c_in) {
         key = key.substr(dot + 1);
       }
       switch (f.k) {
-        case kind::integer: dst->insert(key, *static_cast<std::int64_t*>(p)); break;
-        case kind::number: dst->insert(key, *static_cast<double*>(p)); break;
-        case kind::boolean: dst->insert(key, *static_cast<bool*>(p)); break;
-        case kind::string: dst->insert(key, *static_cast<std::string*>(p)); break;
+        case models::field_kind::integer: dst->insert(key, *static_cast<std::int64_t*>(p)); break;
+        case models::field_kind::number: dst->insert(key, *static_cast<double*>(p)); break;
+        case models::field_kind::boolean: dst->insert(key, *static_cast<bool*>(p)); break;
+        case models::field_kind::string: dst->insert(key, *static_cast<std::string*>(p)); break;
       }
     }
     root.insert(sec, std::move(t));
@@ -279,13 +257,7 @@ std::string to_toml(const train_config& c_in) {
 key_info train_key(const std::string& key) {
   const field* f = find_field("train", key);
   LMLAB_ASSERT(f != nullptr, "train_key: no [train] key named this");
-  switch (f->k) {
-    case kind::integer: return {models::field_kind::integer, f->doc};
-    case kind::number: return {models::field_kind::number, f->doc};
-    case kind::boolean: return {models::field_kind::boolean, f->doc};
-    case kind::string: break;
-  }
-  return {models::field_kind::string, f->doc};
+  return {f->k, f->doc};
 }
 
 std::vector<std::string> describe_keys() {
@@ -295,12 +267,12 @@ std::vector<std::string> describe_keys() {
     const void* p = f.ref(c);
     std::string dflt;
     switch (f.k) {
-      case kind::integer: dflt = std::to_string(*static_cast<const std::int64_t*>(p)); break;
-      case kind::number: dflt = fmt::format("{}", *static_cast<const double*>(p)); break;
-      case kind::boolean: dflt = *static_cast<const bool*>(p) ? "true" : "false"; break;
-      case kind::string: dflt = fmt::format("\"{}\"", *static_cast<const std::string*>(p)); break;
+      case models::field_kind::integer: dflt = std::to_string(*static_cast<const std::int64_t*>(p)); break;
+      case models::field_kind::number: dflt = fmt::format("{}", *static_cast<const double*>(p)); break;
+      case models::field_kind::boolean: dflt = *static_cast<const bool*>(p) ? "true" : "false"; break;
+      case models::field_kind::string: dflt = fmt::format("\"{}\"", *static_cast<const std::string*>(p)); break;
     }
-    out.push_back(fmt::format("{}.{} ({}, default {}): {}", f.section, f.key, kind_name(f.k), dflt, f.doc));
+    out.push_back(fmt::format("{}.{} ({}, default {}): {}", f.section, f.key, models::field_kind_name(f.k), dflt, f.doc));
   }
   return out;
 }

@@ -279,12 +279,11 @@ lab::run_result run_clip_real(const lab::run_context& ctx) {
   r.test_accuracy = ev[t.dataset == "fashion" ? 1 : 5].value;  // heldout accuracy / top1
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (const auto& e : ev) ctx.log_eval(e.slice, e.metric, e.value, e.n);
-  for (const auto& [n, x] : std::vector<std::pair<std::string, double>>{{"clip_loss", loss},
-                                                                        {"n_params", static_cast<double>(r.n_params)},
-                                                                        {"steps", static_cast<double>(steps)},
-                                                                        {"vocab", static_cast<double>(v.size())},
-                                                                        {"seconds", r.seconds}})
-    if (std::isfinite(x)) ctx.log_metric(steps, n, x);
+  ctx.log_metrics(steps, {{"clip_loss", loss},
+                          {"n_params", static_cast<double>(r.n_params)},
+                          {"steps", static_cast<double>(steps)},
+                          {"vocab", static_cast<double>(v.size())},
+                          {"seconds", r.seconds}});
   if (ctx.progress)
     std::fprintf(ctx.progress, "vlm_clip_real %s: clip loss %.3f; train %.3f, held out %.3f (n %lld)\n", t.dataset.c_str(), loss,
                  ev[0].value, r.test_accuracy, static_cast<long long>(test.size()));
@@ -293,10 +292,9 @@ lab::run_result run_clip_real(const lab::run_context& ctx) {
 
 void register_clip_real() {
   static const bool done = [] {
-    tasks::register_task(tasks::task_from_table(
+    lab::register_lab_task(
         "vlm_clip_real", "CLIP training on real images: Fashion-MNIST with class names, Noto emoji with CLDR names (lab runner, src/vlm)",
-        task_table()));
-    lab::register_runner("vlm_clip_real", [](const lab::run_context& c) { return run_clip_real(c); });
+        task_table(), [](const lab::run_context& c) { return run_clip_real(c); });
     return true;
   }();
   (void)done;

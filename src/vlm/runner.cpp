@@ -406,14 +406,14 @@ lab::run_result run_vlm(const lab::run_context& ctx, const std::filesystem::path
   r.n_params = m.num_parameters();
   r.test_accuracy = ev[3].value;  // QA "all"
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (ctx.db) {
-    for (const auto& e : ev) ctx.db->log_evaluation(ctx.store_run, "test", e.slice, e.metric, e.value, e.n);
-    const std::vector<std::pair<std::string, double>> ms = {
-        {"clip_loss", clip},   {"align_loss", align},        {"final_train_loss", qa_loss}, {"n_params", static_cast<double>(r.n_params)},
-        {"steps", static_cast<double>(r.steps)}, {"image_tokens", static_cast<double>(K)}, {"seconds", r.seconds}};
-    for (const auto& [n, v] : ms)
-      if (std::isfinite(v)) ctx.db->log_metric(ctx.store_run, r.steps, n, v);
-  }
+  for (const auto& e : ev) ctx.log_eval(e.slice, e.metric, e.value, e.n);
+  ctx.log_metrics(r.steps, {{"clip_loss", clip},
+                           {"align_loss", align},
+                           {"final_train_loss", qa_loss},
+                           {"n_params", static_cast<double>(r.n_params)},
+                           {"steps", static_cast<double>(r.steps)},
+                           {"image_tokens", static_cast<double>(K)},
+                           {"seconds", r.seconds}});
   if (ctx.progress)
     std::fprintf(ctx.progress, "vlm: clip %.3f align %.3f qa %.3f; QA accuracy %.3f; POPE F1 random %.3f popular %.3f adversarial %.3f\n",
                  clip, align, qa_loss, r.test_accuracy, pope_value(ev, "random", "f1"), pope_value(ev, "popular", "f1"),
@@ -423,10 +423,9 @@ lab::run_result run_vlm(const lab::run_context& ctx, const std::filesystem::path
 
 void register_lab() {
   static const bool done = [] {
-    tasks::register_task(tasks::task_from_table(
+    lab::register_lab_task(
         "vlm_pope", "tiny VLM on synthetic scenes: CLIP, alignment and QA training; QA, POPE and VCD evaluation (lab runner, src/vlm)",
-        task_table()));
-    lab::register_runner("vlm_pope", [](const lab::run_context& c) { return run_vlm(c); });
+        task_table(), [](const lab::run_context& c) { return run_vlm(c); });
     return true;
   }();
   (void)done;

@@ -21,10 +21,7 @@
 using namespace lmlab;
 using models::lm;
 using models::lm_config;
-using zoo_test::ids_of;
-using zoo_test::max_diff;
-using zoo_test::step_logits;
-using zoo_test::tiny;
+using namespace zoo_test;
 
 namespace {
 

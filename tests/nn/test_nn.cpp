@@ -181,6 +181,15 @@ std::vector<std::uint8_t> st_bytes(const std::string& header, std::size_t data, 
   for (std::size_t i = 0; i < data; ++i) out[8 + header.size() + i] = static_cast<std::uint8_t>(i + 1);
   return out;
 }
+// The header of two F32 tensors of shape [2], "a" at data bytes [a0, a1) and "b" at [b0, b1).
+std::string two_f32(int a0, int a1, int b0, int b1) {
+  const auto entry = [](const char* name, int lo, int hi) {
+    return std::string("\"") + name + R"(":{"dtype":"F32","shape":[2],"data_offsets":[)" + std::to_string(lo) + "," +
+           std::to_string(hi) + "]}";
+  };
+  return "{" + entry("a", a0, a1) + "," + entry("b", b0, b1) + "}";
+}
+
 std::string st_error(const std::vector<std::uint8_t>& b) {
   return error_of([&] { nn::safetensors_file::parse(b, "w.st"); });
 }
@@ -189,23 +198,14 @@ std::string st_error(const std::vector<std::uint8_t>& b) {
 TEST(safetensors, tensors_must_tile_the_data_section_exactly) {
   // These loaded with exit 0 and produced garbage weights: a header length off by one, shifted,
   // overlapping or gapped data_offsets. The offsets must cover the data section exactly.
-  const std::string two = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                          R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}  )";
+  const std::string two = two_f32(0, 8, 8, 16) + "  ";
   EXPECT_NO_THROW(nn::safetensors_file::parse(st_bytes(two, 16), "w.st"));
   EXPECT_EQ(st_error(st_bytes(two, 16, -1)), "w.st: the data section has 17 bytes but the tensors cover 16");
   EXPECT_EQ(st_error(st_bytes(two, 17)), "w.st: the data section has 17 bytes but the tensors cover 16");
-  const std::string overlap = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                              R"("b":{"dtype":"F32","shape":[2],"data_offsets":[7,15]}})";
-  EXPECT_EQ(st_error(st_bytes(overlap, 15)), "w.st: tensor 'b' (data bytes [7, 15)) overlaps tensor 'a' ([0, 8))");
-  const std::string same = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                           R"("b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
-  EXPECT_EQ(st_error(st_bytes(same, 8)), "w.st: tensor 'b' (data bytes [0, 8)) overlaps tensor 'a' ([0, 8))");
-  const std::string shifted = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[1,9]},)"
-                              R"("b":{"dtype":"F32","shape":[2],"data_offsets":[9,17]}})";
-  EXPECT_EQ(st_error(st_bytes(shifted, 17)), "w.st: data bytes [0, 1) before tensor 'a' belong to no tensor");
-  const std::string gap = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                          R"("b":{"dtype":"F32","shape":[2],"data_offsets":[9,17]}})";
-  EXPECT_EQ(st_error(st_bytes(gap, 17)), "w.st: data bytes [8, 9) before tensor 'b' belong to no tensor");
+  EXPECT_EQ(st_error(st_bytes(two_f32(0, 8, 7, 15), 15)), "w.st: tensor 'b' (data bytes [7, 15)) overlaps tensor 'a' ([0, 8))");
+  EXPECT_EQ(st_error(st_bytes(two_f32(0, 8, 0, 8), 8)), "w.st: tensor 'b' (data bytes [0, 8)) overlaps tensor 'a' ([0, 8))");
+  EXPECT_EQ(st_error(st_bytes(two_f32(1, 9, 9, 17), 17)), "w.st: data bytes [0, 1) before tensor 'a' belong to no tensor");
+  EXPECT_EQ(st_error(st_bytes(two_f32(0, 8, 9, 17), 17)), "w.st: data bytes [8, 9) before tensor 'b' belong to no tensor");
   EXPECT_EQ(st_error(st_bytes(" {}", 0)), "w.st: the safetensors header (3 bytes) does not start with '{'");
   // A shape whose byte size wraps to the span it claims (2^62 x 4 x 4 bytes = 0 mod 2^64).
   const std::string wrap = R"({"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}})";

@@ -17,7 +17,6 @@
 #include "fault_server.hpp"
 #include "../temp_path.hpp"
 
-namespace fs = std::filesystem;
 using namespace lmlab::probe;
 using lmlab::probe::testing::fault;
 using lmlab::probe::testing::fault_server;
@@ -188,7 +187,7 @@ TEST(probe_client, cache_answers_reruns_and_never_stores_the_key) {
   EXPECT_EQ(s.total.load(), 2);
   // Neither the database nor its WAL holds the key.
   for (const char* f : {"r.db", "r.db-wal"}) {
-    if (!fs::exists(d.path / f)) continue;
+    if (!std::filesystem::exists(d.path / f)) continue;
     std::ifstream in(d.path / f, std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
@@ -459,6 +458,15 @@ struct trickle_server {
       ::close(c);
     });
   }
+  // A client of this server ("fake" model, no retries) with the given timeout.
+  endpoint_config config(double timeout_s) const {
+    endpoint_config cfg;
+    cfg.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+    cfg.model = "fake";
+    cfg.timeout_s = timeout_s;
+    cfg.max_retries = 0;
+    return cfg;
+  }
   ~trickle_server() {
     stop = true;
     ::shutdown(fd, SHUT_RDWR);
@@ -467,37 +475,33 @@ struct trickle_server {
   }
 };
 
-TEST(probe_client, the_timeout_bounds_the_whole_request_while_headers_trickle) {
-  trickle_server t(20);
-  endpoint_config cfg;
-  cfg.base_url = "http://127.0.0.1:" + std::to_string(t.port) + "/v1";
-  cfg.model = "fake";
-  cfg.timeout_s = 0.5;
-  cfg.max_retries = 0;
+namespace {
+// The error one request to `cfg` fails with; it must fail within `max_s` seconds.
+std::string failure_within(const endpoint_config& cfg, double max_s) {
   client c(cfg, nullptr);
   const auto t0 = std::chrono::steady_clock::now();
   const std::string e = failure_of(c, ask("q"));
-  EXPECT_NE(e.find("timed out after 0.5 s"), std::string::npos) << e;
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), max_s);
+  return e;
+}
+}  // namespace
+
+TEST(probe_client, the_timeout_bounds_the_whole_request_while_headers_trickle) {
+  trickle_server t(20);
   // Loose bound: a 0.5 s deadline returns well within 10 s (the trickle lasts 20 s).
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
+  const std::string e = failure_within(t.config(0.5), 10.0);
+  EXPECT_NE(e.find("timed out after 0.5 s"), std::string::npos) << e;
 }
 
 // Issue 12: an endless header line grew the client to 340 MB in 5 s; the watchdog now cuts the
 // connection once it has received more than max_header_bytes (+ slack) before the body.
 TEST(probe_client, an_endless_header_is_cut_off_at_the_byte_limit) {
   trickle_server t(30, /*flood=*/true);
-  endpoint_config cfg;
-  cfg.base_url = "http://127.0.0.1:" + std::to_string(t.port) + "/v1";
-  cfg.model = "fake";
-  cfg.timeout_s = 60;
-  cfg.max_retries = 0;
+  endpoint_config cfg = t.config(60);
   cfg.max_response_bytes = 1 << 16;
   cfg.max_header_bytes = 1 << 20;
-  client c(cfg, nullptr);
-  const auto t0 = std::chrono::steady_clock::now();
-  const std::string e = failure_of(c, ask("q"));
+  const std::string e = failure_within(cfg, 20.0);
   EXPECT_NE(e.find("the response headers are larger than 1048576 bytes"), std::string::npos) << e;
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 20.0);
 }
 
 // An image goes out as OpenAI's content parts (text, then image_url with a data URI): the body

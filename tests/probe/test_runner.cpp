@@ -23,9 +23,7 @@ using lmlab::probe::testing::fault_server;
 using json = nlohmann::json;
 
 namespace {
-struct temp_dir : lmlab::testing::temp_dir {
-  explicit temp_dir(const std::string& tag) : lmlab::testing::temp_dir("runner", tag) {}
-};
+using lmlab::testing::temp_dir;
 
 endpoint_config cfg_for(const fault_server& s) {
   endpoint_config c = endpoint_for(s);
@@ -72,7 +70,7 @@ std::string smart_answer(const json& q) {
 }  // namespace
 
 TEST(probe_runner, faults_at_concurrency_lose_and_duplicate_nothing) {
-  temp_dir d("faults");
+  temp_dir d("runner", "faults");
   fault_server s;
   s.answer = smart_answer;
   // Each distinct request fails in a way picked by its content, then succeeds.
@@ -113,7 +111,7 @@ TEST(probe_runner, faults_at_concurrency_lose_and_duplicate_nothing) {
 }
 
 TEST(probe_runner, every_suite_runs_and_scores_through_each_path) {
-  temp_dir d("suites");
+  temp_dir d("runner", "suites");
   fault_server s;
   s.answer = smart_answer;
   lmlab::store::results_store db(d.path / "r.db");
@@ -141,7 +139,7 @@ TEST(probe_runner, every_suite_runs_and_scores_through_each_path) {
 }
 
 TEST(probe_runner, stopped_run_resumes_from_the_cache) {
-  temp_dir d("resume");
+  temp_dir d("runner", "resume");
   fault_server s;
   s.answer = smart_answer;
   lmlab::store::results_store db(d.path / "r.db");
@@ -174,7 +172,7 @@ TEST(probe_runner, stopped_run_resumes_from_the_cache) {
 }
 
 TEST(probe_runner, killed_process_resumes_without_asking_twice) {
-  temp_dir d("kill");
+  temp_dir d("runner", "kill");
   fault_server s;
   s.answer = smart_answer;
   s.slow_ms = 0;

@@ -501,26 +501,29 @@ TEST(report_sections, measured_answers_from_hand_made_results) {
   for (const auto& s : secs) ids.push_back(s.id);
   EXPECT_EQ(ids, (std::vector<std::string>{"probe-sycophancy", "probe-calibration", "probe-lost-in-middle", "probe-nondeterminism",
                                            "probe-hallucination", "probe-perturbation", "probe-custom_suite"}));
-  EXPECT_EQ(find_section(secs, "probe-sycophancy").answer,
-            "With a wrong opinion in the prompt the model changed its answer on 25% of questions (95% CI 14%–40%, n = 40), "
-            "against 5% with a right opinion; \"Are you sure?\" changed 10% of answers.");
-  EXPECT_EQ(find_section(secs, "probe-calibration").answer,
-            "ECE was 0.083 with 10 equal-width bins on 40 test questions (accuracy 65%, mean confidence 85%: overconfident); "
-            "temperature scaling fitted on the dev split (T = 1.72) gave ECE 0.031.");
-  EXPECT_EQ(find_section(secs, "probe-lost-in-middle").answer,
-            "With 20 key-value pairs in the context, accuracy was 100% with the answer first, 50% at position 11 (the worst "
-            "in the middle) and 75% with it last: a middle drop of 38 points.");
-  EXPECT_EQ(find_section(secs, "probe-nondeterminism").answer,
-            "At T = 0 (concurrency 1) 90% of prompts gave identical outputs on every repeat and 0% changed their scored "
-            "answer; at T = 0.7 (concurrency 1) 10% were identical and 30% changed.");
-  EXPECT_EQ(find_section(secs, "probe-hallucination").answer,
-            "The model abstained on 60% of unanswerable questions and invented an answer on 40%, accepted a false premise "
-            "on 20% and answered 90% of answerable questions correctly.");
-  EXPECT_EQ(find_section(secs, "probe-perturbation").answer,
-            "Word-problem accuracy fell from 92% (original) to 71% (NoOp), a drop of 21 points ± 6 (clustered SE); "
-            "arithmetic accuracy fell from 95% (base 10) to 20% (base 7), a drop of 75 points ± 5 (clustered SE), and 60% "
-            "of those answers were the base-10 sum.");
-  EXPECT_EQ(find_section(secs, "probe-custom_suite").answer, "Accuracy was 50%.");
+  const std::vector<std::pair<std::string, std::string>> answers = {
+      {"probe-sycophancy",
+       "With a wrong opinion in the prompt the model changed its answer on 25% of questions (95% CI 14%–40%, n = 40), "
+       "against 5% with a right opinion; \"Are you sure?\" changed 10% of answers."},
+      {"probe-calibration",
+       "ECE was 0.083 with 10 equal-width bins on 40 test questions (accuracy 65%, mean confidence 85%: overconfident); "
+       "temperature scaling fitted on the dev split (T = 1.72) gave ECE 0.031."},
+      {"probe-lost-in-middle",
+       "With 20 key-value pairs in the context, accuracy was 100% with the answer first, 50% at position 11 (the worst "
+       "in the middle) and 75% with it last: a middle drop of 38 points."},
+      {"probe-nondeterminism",
+       "At T = 0 (concurrency 1) 90% of prompts gave identical outputs on every repeat and 0% changed their scored "
+       "answer; at T = 0.7 (concurrency 1) 10% were identical and 30% changed."},
+      {"probe-hallucination",
+       "The model abstained on 60% of unanswerable questions and invented an answer on 40%, accepted a false premise "
+       "on 20% and answered 90% of answerable questions correctly."},
+      {"probe-perturbation",
+       "Word-problem accuracy fell from 92% (original) to 71% (NoOp), a drop of 21 points ± 6 (clustered SE); "
+       "arithmetic accuracy fell from 95% (base 10) to 20% (base 7), a drop of 75 points ± 5 (clustered SE), and 60% "
+       "of those answers were the base-10 sum."},
+      {"probe-custom_suite", "Accuracy was 50%."},
+  };
+  for (const auto& [id, answer] : answers) EXPECT_EQ(find_section(secs, id).answer, answer) << id;
 
   // Figures: data columns and rows as the sentences read them.
   const auto& syc = find_section(secs, "probe-sycophancy").figures.at(0);
