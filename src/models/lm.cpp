@@ -213,14 +213,9 @@ lm::lm(const lm_config& cfg, std::uint64_t seed) : cfg_(cfg) {
   // N(0, init_std), and N(0, init_std/sqrt(2L)) for projections into the residual stream.
   // ref: Radford et al. 2019, sec. 2.3. Then each mixer's paper-specific initialisation.
   const double resid_std = cfg.init_std / std::sqrt(2.0 * static_cast<double>(cfg.n_layers));
-  // With sinusoidal positions the embeddings are multiplied by sqrt(d_model) (forward_embeddings),
-  // so they start at N(0, 1/sqrt(d_model)), as in Vaswani et al.'s tensor2tensor: the scaled token
-  // embedding then has unit spread like the position table. From N(0, init_std) it would be
-  // 0.02 * sqrt(64) = 0.16 against the table's ~0.7, and posenc's sinusoidal models copied nothing.
-  const double wte_std = cfg.pos_encoding == "sinusoidal" ? 1.0 / std::sqrt(static_cast<double>(cfg.d_model)) : cfg.init_std;
   for (auto& [name, t] : named_parameters()) {
     if (t.dim() < 2) continue;
-    const double std = name == "wte.weight" ? wte_std : resid_projection(name) ? resid_std : cfg.init_std;
+    const double std = resid_projection(name) ? resid_std : cfg.init_std;
     nn::init_normal(t, 0.0, std, seed, nn::stream_of(name));
   }
   for (std::size_t i = 0; i < blocks.size(); ++i) {
@@ -230,6 +225,18 @@ lm::lm(const lm_config& cfg, std::uint64_t seed) : cfg_(cfg) {
 }
 
 lm::~lm() = default;
+
+// ref: Vaswani et al. 2017 sec. 3.4-3.5: the sinusoid table is added to token embeddings
+// multiplied by sqrt(d_model); with embeddings of spread d_model^-1/2 (tensor2tensor's init)
+// token and position enter at 1 : 0.71 (the table's rms). Their model is post-LN: each sublayer's
+// sum is normalised, so the stream's absolute scale is forgotten after the first one. This stack
+// is pre-LN (GPT-2): the embeddings stay in the residual stream, and the blocks' outputs start
+// at init_std's scale, about 1% of a unit-scale stream (an estimate); posenc's sinusoidal models
+// then copied nothing (docs/lab.md, 2026-12-07 night). So: Vaswani's ratio at the blocks' scale,
+// tokens at N(0, init_std) unscaled and the table times init_std.
+tensor lm::sinusoid(std::int64_t from, std::int64_t n, dtype t) const {
+  return mul_scalar(narrow(sinusoidal_table(from + n, cfg_.d_model, 10000.0, t), 0, from, n), cfg_.init_std);
+}
 
 tensor lm::forward(const tensor& ids) { return forward_embeddings(embed(ids)); }
 
@@ -246,12 +253,8 @@ tensor lm::forward_embeddings(const tensor& x_in) {
   LMLAB_CHECK_HINT(!wpe || T <= cfg_.n_ctx, "crop the sequence to the last n_ctx tokens (learned positions end there)",
                    "lm: sequence length {} exceeds n_ctx = {}", T, cfg_.n_ctx);
   tensor x = x_in;
-  // ref: Vaswani et al. 2017 sec. 3.4: with sinusoidal positions the embeddings are multiplied
-  // by sqrt(d_model) before the (unit-amplitude) table is added; without it a 0.02-std embedding
-  // is drowned by the positions (docs/architectures.md).
-  if (cfg_.pos_encoding == "sinusoidal") x = mul_scalar(x, std::sqrt(static_cast<double>(C)));
   if (wpe || cfg_.pos_encoding == "sinusoidal") {
-    tensor pos = wpe ? narrow(wpe->weight, 0, 0, T) : sinusoidal_table(T, C, 10000.0, x.type());  // (T,C)
+    tensor pos = wpe ? narrow(wpe->weight, 0, 0, T) : sinusoid(0, T, x.type());  // (T,C)
     if (hook_pos_embed.active()) pos = hook_pos_embed(expand(pos, {B, T, C}));
     x = add(x, pos);
   }
@@ -374,9 +377,8 @@ tensor lm::step(lm_state& st, const tensor& ids) {
   const std::int64_t B = ids.size(0), C = cfg_.d_model;
   // Hooks see the forward's shapes with T = 1.
   tensor x = reshape(hook_embed(reshape(wte->forward(ids.contiguous_raw()), {B, 1, C})), {B, C});
-  if (cfg_.pos_encoding == "sinusoidal") x = mul_scalar(x, std::sqrt(static_cast<double>(C)));  // as in forward_embeddings
   if (wpe || cfg_.pos_encoding == "sinusoidal") {
-    tensor pos = wpe ? narrow(wpe->weight, 0, s.pos, 1) : narrow(sinusoidal_table(s.pos + 1, C, 10000.0, x.type()), 0, s.pos, 1);
+    tensor pos = wpe ? narrow(wpe->weight, 0, s.pos, 1) : sinusoid(s.pos, 1, x.type());
     if (hook_pos_embed.active()) x = add(x, reshape(hook_pos_embed(expand(reshape(pos, {1, 1, C}), {B, 1, C})), {B, C}));
     else x = add(x, reshape(pos, {C}));
   }

@@ -88,7 +88,8 @@ class lm : public causal_lm {
  private:
   lm_config cfg_;
   std::uint64_t dropout_seed_ = 0;
-  tensor sinusoid_;  // (n_ctx, C) when pos_encoding == "sinusoidal"
+  // Rows [from, from + n) of the sinusoid table as added to the embeddings (lm.cpp: times init_std).
+  tensor sinusoid(std::int64_t from, std::int64_t n, dtype t) const;
 };
 
 // A norm chosen by config: PyTorch LayerNorm (weight, bias) or RMSNorm (weight).

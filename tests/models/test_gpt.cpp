@@ -126,19 +126,31 @@ TEST(lm_gpt, init_is_deterministic_and_seeded) {
   EXPECT_EQ(a.parameter("blocks.0.attn.b_q").to_vector(), std::vector<double>(16, 0.0));
 }
 
-// Vaswani et al. 3.4 scale embeddings by sqrt(d_model) under sinusoidal positions, so lm starts
-// them at N(0, 1/sqrt(d_model)) there (unit spread after scaling); other encodings keep init_std.
-TEST(lm_gpt, sinusoidal_embeddings_start_at_unit_scaled_spread) {
-  const auto spread = [](const models::lm& m) {
+// Sinusoidal positions enter at Vaswani et al.'s token : position ratio at the blocks' scale
+// (lm::sinusoid): token embeddings at N(0, init_std) like every encoding's, the table times
+// init_std, so at d_model 64 the stream starts near init_std, not near 1.
+TEST(lm_gpt, sinusoidal_table_enters_at_the_embeddings_scale) {
+  const auto spread = [](const std::vector<double>& w) {
     double ss = 0;
-    const auto w = m.parameter("wte.weight").to_vector();
     for (const double v : w) ss += v * v;
     return std::sqrt(ss / static_cast<double>(w.size()));
   };
   lm_config c = lmlab::testing::small_lm(200, 64, 1, 2, 8);
-  EXPECT_NEAR(spread(models::lm(c, 3)), c.init_std, 0.1 * c.init_std);
   c.pos_encoding = "sinusoidal";
-  EXPECT_NEAR(spread(models::lm(c, 3)), 0.125, 0.0125);  // 1/sqrt(64)
+  models::lm m(c, 3);
+  EXPECT_NEAR(spread(m.parameter("wte.weight").to_vector()), c.init_std, 0.1 * c.init_std);
+  tensor pos;
+  m.hook_pos_embed.add([&](const tensor& a, const nn::hook_point&) {
+    pos = a.clone_raw();
+    return a;
+  });
+  no_grad ng;
+  m.forward(ids_of(1, 8, 200));
+  ASSERT_EQ(pos.shape(), (shape_t{1, 8, 64}));
+  const auto want = sinusoidal_table(8, 64, 10000.0, dtype::f32).to_vector();
+  const auto got = pos.to_vector();
+  for (std::size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(got[i], c.init_std * want[i], 1e-7) << i;
+  EXPECT_NEAR(spread(got), c.init_std * std::sqrt(0.5), 0.2 * c.init_std);  // rms of sin and cos pairs
 }
 
 TEST(lm_gpt, forward_shapes_and_errors) {
