@@ -632,7 +632,10 @@ void add_sae(CLI::App& parent) {
     const auto f = lmlab::parse_table_format(o->out);
     if (o->test_fraction <= 0 || o->test_fraction >= 1)
       throw lmlab::usage_error(fmt::format("--test-fraction {}: expected a value in (0, 1)", o->test_fraction));
-    auto [m, ids] = open_with_inputs(o->ckpt, o->in);
+    // Not a structured binding: the lambda below captures ids (clang 14 rejects that; scripts/fuzz.sh).
+    auto opened = open_with_inputs(o->ckpt, o->in);
+    auto& m = opened.m;
+    const tensor& ids = opened.ids;
     in::match_hooks(*m.ck.model, o->hook);
     const std::int64_t B = ids.size(0), T = ids.size(1);
     LMLAB_CHECK_HINT(T >= 2, "give longer inputs", "interp sae: inputs of {} token(s); the CE-loss score needs at least 2", T);
