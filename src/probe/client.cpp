@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cmath>
 #include <mutex>
 #include <random>
@@ -448,6 +449,16 @@ json client::post(std::string_view path, const json& body, std::int64_t repeat, 
 
 namespace {
 
+// A token's text_offset is a character index; anything else (a float such as 8.9e49, a negative
+// or an out-of-range number) is unknown (-1).
+std::int64_t offset_or_unknown(const json& v) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    return u <= static_cast<std::uint64_t>(INT64_MAX) ? static_cast<std::int64_t>(u) : -1;
+  }
+  return v.is_number_integer() ? std::max<std::int64_t>(v.get<std::int64_t>(), -1) : -1;
+}
+
 gen_result parse_response_unchecked(api a, const json& body) {
   gen_result r;
   if (a == api::llama) {
@@ -514,7 +525,8 @@ gen_result parse_response_unchecked(api a, const json& body) {
       // The first echoed token has no logprob (null): nothing precedes it.
       t.logprob = i < tl.size() && tl[i].is_number() ? tl[i].get<double>() : 0.0;
       const auto& off = lp.value("text_offset", json::array());
-      if (i < off.size() && off[i].is_number()) t.offset = off[i].get<std::int64_t>();
+      // An unknown offset: the token lengths locate the token instead.
+      if (i < off.size()) t.offset = offset_or_unknown(off[i]);
       const auto& top = lp.value("top_logprobs", json::array());
       if (i < top.size() && top[i].is_object())
         for (auto it = top[i].begin(); it != top[i].end(); ++it) t.top.emplace_back(it.key(), it.value().get<double>());

@@ -69,6 +69,19 @@ TEST(probe_scoring, echo_path_from_recorded_completion) {
   EXPECT_DOUBLE_EQ(continuation_logprob(no_off, 10, 12), -0.7);
 }
 
+TEST(probe_scoring, offsets_that_are_not_character_indices_are_unknown) {
+  // Found by the probe_response fuzzer: a float offset of 8.9e49 was converted to an integer
+  // (undefined behaviour). Floats, negatives and numbers past INT64_MAX now read as unknown (-1).
+  const auto body = json::parse(R"({"choices":[{"text":"Q: A","logprobs":{"tokens":["Q:"," A","!","?"],
+    "token_logprobs":[null,-0.5,-0.1,-0.2],"text_offset":[8.888e49,2,-7,18446744073709551615]}}]})");
+  const auto r = parse_response(api::completions, body);
+  ASSERT_EQ(r.tokens.size(), 4u);
+  EXPECT_EQ(r.tokens[0].offset, -1);
+  EXPECT_EQ(r.tokens[1].offset, 2);
+  EXPECT_EQ(r.tokens[2].offset, -1);
+  EXPECT_EQ(r.tokens[3].offset, -1);
+}
+
 TEST(probe_scoring, llama_cpp_responses_old_and_new) {
   const auto old_body = json::parse(R"({"content":" C","stop":true,"completion_probabilities":[
     {"content":" C","probs":[{"tok_str":" C","prob":0.6},{"tok_str":" A","prob":0.3},{"tok_str":" B","prob":0.1}]}]})");
