@@ -6,9 +6,11 @@
 // (getrusage CPU time / wall time / threads) beside each timing.
 // Not for: a test (no assertions on time), or the end-to-end GPT benchmark.
 //
-// Usage: ops_bench [--config A,B,C,L,L64,mixers] [--threads 1,2] [--min-time 0.3] [-o text|md|csv|json|jsonl]
+// Usage: ops_bench [--config A,B,C,L,L64,mixers] [--ops NAME,...] [--threads 1,2] [--min-time 0.3] [-o text|md|csv|json|jsonl]
+// --ops keeps the ops whose name contains one of the given strings (e.g. --ops attention).
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -95,7 +97,7 @@ std::vector<std::string> split(const std::string& s) {
 
 int main(int argc, char** argv) {
   try {
-    std::vector<std::string> configs = {"A", "B", "C", "mixers"};
+    std::vector<std::string> configs = {"A", "B", "C", "mixers"}, ops;
     std::vector<std::int64_t> threads = {1, 2};
     double min_time = 0.3;
     table_format fmt = table_format::text;
@@ -104,6 +106,7 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) throw usage_error("ops_bench: " + a + " needs a value");
       const std::string v = argv[++i];
       if (a == "--config") configs = split(v);
+      else if (a == "--ops") ops = split(v);
       else if (a == "--threads") threads = parse_sweep_int(v, "--threads");
       else if (a == "--min-time") min_time = std::stod(v);
       else if (a == "-o") fmt = parse_table_format(v);
@@ -120,6 +123,8 @@ int main(int argc, char** argv) {
       for (auto t : threads) {
         set_num_threads(static_cast<int>(t));
         for (auto& c : cases) {
+          const auto named = [&](const std::string& o) { return c.name.find(o) != std::string::npos; };
+          if (!ops.empty() && std::none_of(ops.begin(), ops.end(), named)) continue;
           std::vector<tensor> in = c.in;
           for (auto& a : in)
             if (a.type() != dtype::i32 && !a.requires_grad()) a = a.clone_raw().set_requires_grad(true);

@@ -357,19 +357,20 @@ void short_mask(const attn_dims& a, std::int64_t h, std::int64_t i, std::int64_t
   for (std::int64_t j = 0; j < n; ++j) s[j] = j >= lo && j < hi ? s[j] * scale - slope * (pos - static_cast<T>(j)) : ninf;
 }
 
-// For r < nr: out[r][0, D) = alpha[r] * sum_{j in [lo, hi)} w[r * Sp + j] x_j, or out[r] += that
-// sum when accumulate. DC > 0 is D known at compile time (8 or 16): the k_short_R accumulators
-// are registers; DC = 0 takes the same sums one row at a time.
-template <class T, int DC>
-void short_combine_block(std::int64_t D_, const T* w, std::int64_t Sp, rows<const T> x, std::int64_t lo, std::int64_t hi,
-                         const T* alpha, bool accumulate, T* const* out, std::int64_t nr) {
+// For r < nr: out[r][0, D) = alpha[r] * sum_{j in [lo, hi)} w[r * wr + j * wj] x_j, or out[r] +=
+// that sum when accumulate. DC > 0 is D known at compile time (8 or 16): the R accumulators
+// are registers; DC = 0 takes the same sums one row at a time. Rows of the output are query
+// rows (wr = Sp, wj = 1: o = P V, dQ = dS K) or keys (wr = 1, wj = Sp: dK = dS^T Q, dV = P^T dO).
+template <class T, int DC, int R = k_short_R>
+void short_combine_block(std::int64_t D_, const T* w, std::int64_t wr, std::int64_t wj, rows<const T> x, std::int64_t lo,
+                         std::int64_t hi, const T* alpha, bool accumulate, T* const* out, std::int64_t nr) {
   if constexpr (DC > 0) {
     using V = vecn<T, DC>;
-    V acc[k_short_R] = {};
+    V acc[R] = {};
     for (std::int64_t j = lo; j < hi; ++j) {
       V xj;
       vload(xj, x.row(j));
-      for (std::int64_t r = 0; r < k_short_R; ++r) vfma(acc[r], w[r * Sp + j], xj);
+      for (std::int64_t r = 0; r < R; ++r) vfma(acc[r], w[r * wr + j * wj], xj);
     }
     for (std::int64_t r = 0; r < nr; ++r) {
       V o = {};
@@ -381,33 +382,18 @@ void short_combine_block(std::int64_t D_, const T* w, std::int64_t Sp, rows<cons
     for (std::int64_t r = 0; r < nr; ++r) {
       T acc[k_short_D] = {};
       for (std::int64_t j = lo; j < hi; ++j)
-        for (std::int64_t d = 0; d < D_; ++d) acc[d] += w[r * Sp + j] * x.row(j)[d];
+        for (std::int64_t d = 0; d < D_; ++d) acc[d] += w[r * wr + j * wj] * x.row(j)[d];
       for (std::int64_t d = 0; d < D_; ++d) out[r][d] = accumulate ? out[r][d] + acc[d] : acc[d] * alpha[r];
     }
   }
 }
 
-// For j in [lo, hi): y_j[0, D) += sum_r w[r * Sp + j] x[r] (r in row order): dK += dS^T Q and
-// dV += P^T dO for a block of query rows, one load and store of y_j per block.
+// Keys per block of the dK/dV pass: 8 accumulators when a head row is one vector (8 FMA chains
+// in flight), else 4 (AVX2 with D 16: two ymm per row, 8 chains, 8 of the 16 registers).
 template <class T, int DC>
-void short_scatter_block(std::int64_t D_, const T* w, std::int64_t Sp, const T* const* x, std::int64_t lo, std::int64_t hi,
-                         rows<T> y) {
-  for (std::int64_t j = lo; j < hi; ++j) {
-    T* yj = y.row(j);
-    if constexpr (DC > 0) {
-      using V = vecn<T, DC>;
-      V acc, xr;
-      vload(acc, yj);
-      for (std::int64_t r = 0; r < k_short_R; ++r) {
-        vload(xr, x[r]);
-        vfma(acc, w[r * Sp + j], xr);
-      }
-      vstore(yj, acc);
-    } else {
-      for (std::int64_t r = 0; r < k_short_R; ++r)
-        for (std::int64_t d = 0; d < D_; ++d) yj[d] += w[r * Sp + j] * x[r][d];
-    }
-  }
+constexpr int short_key_block() {
+  if constexpr (DC > 0) return vecn<T, DC>::P == 1 ? 8 : 4;
+  return 4;
 }
 
 // The rows of one block of queries [i0, i0 + nr): their q (and dO) rows, with the last row
@@ -465,14 +451,18 @@ void short_forward_head(const attn_dims& a, std::int64_t h, rows<const T> q, row
     }
     for (std::int64_t r = 0; r < blk.nr; ++r)
       if (blk.hi[r] == blk.lo[r]) orow[r] = o.row(i0 + r);
-    short_combine_block<T, DC>(a.D, s, Sp, v, blk.jlo, blk.jhi, inv, false, orow, blk.nr);  // o_i = P V
+    short_combine_block<T, DC>(a.D, s, Sp, 1, v, blk.jlo, blk.jhi, inv, false, orow, blk.nr);  // o_i = P V
     for (std::int64_t r = 0; r < blk.nr; ++r)
       if (blk.hi[r] == blk.lo[r]) std::fill(orow[r], orow[r] + a.D, T(0));
   }
 }
 
 // Backward of one (b, h): dq, and this head's dk, dv (zeroed by the caller).
-// Scratch: kt, vt (D x Sp each), s, dp (k_short_R x Sp each).
+// Scratch: kt, vt (D x Sp each), s, dp (T rounded up to whole query blocks, x Sp each: P and dS
+// of the whole head). Two passes: query blocks compute P and dS and accumulate dQ = dS K; then
+// key blocks take dK = dS^T Q and dV = P^T dO with each key row's sums in registers (a scatter
+// per query block loaded and stored every dK, dV row once per 4 queries). Each dK, dV entry
+// sums its queries in row order from zero, as the scatter did: the same bits.
 template <class T, int DC>
 void short_backward_head(const attn_dims& a, std::int64_t h, rows<const T> q, rows<const T> k, rows<const T> v, rows<const T> o,
                          const T* lse, rows<const T> go, rows<T> dq, rows<T> dk, rows<T> dv, T* kt, T* vt, T* s, T* dp) {
@@ -484,11 +474,12 @@ void short_backward_head(const attn_dims& a, std::int64_t h, rows<const T> q, ro
     const T *qr[k_short_R], *gr[k_short_R];
     const short_block blk = block_rows(a, i0, q, qr, go, gr);
     const std::int64_t n = padded_keys(blk.jhi);
-    short_dot_block(D, qr, kt, Sp, n, s);
-    short_dot_block(D, gr, vt, Sp, n, dp);  // dP = dO V^T
+    T *sb = s + i0 * Sp, *dpb = dp + i0 * Sp;
+    short_dot_block(D, qr, kt, Sp, n, sb);
+    short_dot_block(D, gr, vt, Sp, n, dpb);  // dP = dO V^T
     T* dqr[k_short_R];
     for (std::int64_t r = 0; r < k_short_R; ++r) {
-      T *sr = s + r * Sp, *dpr = dp + r * Sp;
+      T *sr = sb + r * Sp, *dpr = dpb + r * Sp;
       if (r >= blk.nr || lse[i0 + r] == -std::numeric_limits<T>::infinity()) {  // padding, or saw no key
         std::fill(sr, sr + n, T(0));
         std::fill(dpr, dpr + n, T(0));
@@ -508,9 +499,22 @@ void short_backward_head(const attn_dims& a, std::int64_t h, rows<const T> q, ro
         dpr[j] = sr[j] * (dpr[j] - di) * scale;  // dS, score scale folded in
       }
     }
-    short_combine_block<T, DC>(D, dp, Sp, k, blk.jlo, blk.jhi, nullptr, true, dqr, blk.nr);  // dQ += dS K
-    short_scatter_block<T, DC>(D, dp, Sp, qr, blk.jlo, blk.jhi, dk);                        // dK += dS^T Q
-    short_scatter_block<T, DC>(D, s, Sp, gr, blk.jlo, blk.jhi, dv);                         // dV += P^T dO
+    short_combine_block<T, DC>(D, dpb, Sp, 1, k, blk.jlo, blk.jhi, nullptr, true, dqr, blk.nr);  // dQ += dS K
+  }
+  // Keys [j0, j0 + RK) are seen by the queries [ilo, ihi): key_lo and key_hi never decrease
+  // with the row, so those rows are contiguous and each sees a key of the block, hence has
+  // P and dS stored for the block's whole 16-key group (0 where masked).
+  constexpr int RK = short_key_block<T, DC>();
+  std::int64_t ilo = 0, ihi = 0;
+  for (std::int64_t j0 = 0; j0 < a.S; j0 += RK) {
+    const std::int64_t nk = std::min<std::int64_t>(RK, a.S - j0);
+    while (ilo < a.T && a.key_hi(ilo) <= j0) ++ilo;
+    while (ihi < a.T && a.key_lo(ihi) < j0 + nk) ++ihi;
+    if (ihi <= ilo) continue;
+    T *dkr[RK], *dvr[RK];
+    for (std::int64_t r = 0; r < nk; ++r) dkr[r] = dk.row(j0 + r), dvr[r] = dv.row(j0 + r);
+    short_combine_block<T, DC, RK>(D, dp + j0, 1, Sp, q, ilo, ihi, nullptr, true, dkr, nk);  // dK += dS^T Q
+    short_combine_block<T, DC, RK>(D, s + j0, 1, Sp, go, ilo, ihi, nullptr, true, dvr, nk);  // dV += P^T dO
   }
 }
 
@@ -656,7 +660,8 @@ tensor attention(const tensor& q, const tensor& k, const tensor& v, const attent
 #pragma omp parallel if (a.B * a.H > 1 && a.T * a.S * a.D * a.B * a.H > k_attn_grain)
                  {
                    const std::int64_t Sp = padded_keys(a.S);
-                   std::vector<T> kt(static_cast<std::size_t>(2 * a.D * Sp)), s(static_cast<std::size_t>(2 * k_short_R * Sp));
+                   const std::int64_t Tp = (a.T + k_short_R - 1) / k_short_R * k_short_R;  // whole query blocks
+                   std::vector<T> kt(static_cast<std::size_t>(2 * a.D * Sp)), s(static_cast<std::size_t>(2 * Tp * Sp));
                    with_head_dim(a.D, [&]<int DC>() {
 #pragma omp for schedule(static)
                    for (std::int64_t bh = 0; bh < a.B * a.H; ++bh) {
@@ -664,7 +669,7 @@ tensor attention(const tensor& q, const tensor& k, const tensor& v, const attent
                      short_backward_head<T, DC>(a, h, as_const(head<T>(lq, b, h)), as_const(head<T>(lk, b, hk)),
                                             as_const(head<T>(lv, b, hk)), as_const(head<T>(lo, b, h)), pl + bh * a.T,
                                             as_const(head<T>(lg, b, h)), head<T>(ldq, b, h), head<T>(ldk, b, hs),
-                                            head<T>(ldv, b, hs), kt.data(), kt.data() + a.D * Sp, s.data(), s.data() + k_short_R * Sp);
+                                            head<T>(ldv, b, hs), kt.data(), kt.data() + a.D * Sp, s.data(), s.data() + Tp * Sp);
                    }
                    });
                  }

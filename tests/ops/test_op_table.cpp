@@ -315,6 +315,10 @@ std::vector<op_row> make_table() {
   arow("attention_short_head_dim_8", {2, 2, 9, 8}, {2, 1, 9, 8}, attn(true, 0, {}));
   arow("attention_short_window_alibi_gqa", {1, 4, 9, 5}, {1, 2, 9, 5}, attn(true, 4, {0.5, 0.25, 0.125, 0.0625}));
   arow("attention_short_no_visible_key", {1, 2, 6, 3}, {1, 2, 4, 3}, attn(true, 0, {}));
+  // The backward's key blocks (dK, dV over the queries that see 8 or 4 keys): a window that
+  // moves both ends of each block's query range, a ragged last key block, GQA, S > T unmasked.
+  arow("attention_short_key_blocks_window", {1, 4, 37, 16}, {1, 2, 37, 16}, attn(true, 11, {0.1, 0.2, 0.3, 0.4}));
+  arow("attention_short_key_blocks_noncausal", {1, 2, 10, 8}, {1, 2, 21, 8}, attn(false, 0, {}));
 
   // Mamba's gated selective scan (ops/scan.hpp): y = scan(u, softplus(delta_raw), A, B, C, D)
   // * silu(z), against plain double loops. Inputs u, delta_raw, A, B, C[, D][, z]; A enters as
