@@ -52,6 +52,9 @@ struct attribute {
 };
 const std::vector<attribute>& attributes();
 inline constexpr int max_phrasings = 4;  // templates per attribute
+// Biographies per person (`phrasings`): beyond max_phrasings they reuse the templates in new
+// combinations (4^5 draws) and, with `permute`, new sentence orders.
+inline constexpr int max_biographies = 16;
 
 struct person {
   std::string first, last;
@@ -131,7 +134,7 @@ void add_kb_params(tasks::param_table<C>& p) {
   constexpr double inf = std::numeric_limits<double>::infinity();
   p.add("num_people", &C::num_people, "people in the knowledge base", 2, 960)
       .add("qa_fraction", &C::qa_fraction, "share of people whose QA pairs are trained on", 0.0, 1.0)
-      .add("phrasings", &C::phrasings, "biographies per person, each with its own templates", 1, max_phrasings)
+      .add("phrasings", &C::phrasings, "biographies per person, each with its own templates", 1, max_biographies)
       .add("permute", &C::permute, "shuffle the sentence order of every biography")
       .add("fullname", &C::fullname, "repeat the full name in every sentence instead of a pronoun")
       .add("mode", &C::mode, "pretrain_finetune: biographies, then QA; mixed: both at once", -inf, inf,
