@@ -90,8 +90,9 @@ struct kb_config {
   std::int64_t reliability_bins = 0;
   // Used by the biographies runner (pretrain_finetune): which parameters the QA fine-tuning
   // updates ("all", or "attention": the attention blocks only, every MLP, embedding and norm
-  // frozen, like the paper's LoRA fine-tuning of the attention matrices, §4), and every how many
-  // fine-tuning steps the held-out people's extraction, storage and the QA people's accuracy
+  // frozen; the paper fine-tunes LoRA updates of the query/value matrices and the embedding
+  // layer, §2.1), and every how many fine-tuning steps the held-out people's extraction,
+  // storage and the QA people's accuracy
   // are logged (run metrics finetune_extract, finetune_storage, finetune_qa_seen; 0: never).
   std::string finetune_params = "all";
   std::int64_t finetune_eval_every = 0;
