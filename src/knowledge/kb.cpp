@@ -182,7 +182,10 @@ std::size_t append_sentence(words& out, const person& p, std::size_t a, std::siz
 
 biography render_biography(const person& p, std::int64_t p_index, std::int64_t j, const kb_config& c,
                            std::uint64_t seed) {
-  rng r = tasks::train_rng(seed, static_cast<std::uint64_t>(p_index) * max_phrasings + static_cast<std::uint64_t>(j));
+  // Biographies 0-3 keep their streams; later ones draw from a disjoint range of streams.
+  const auto pi = static_cast<std::uint64_t>(p_index), jj = static_cast<std::uint64_t>(j);
+  const std::uint64_t stream = j < max_phrasings ? pi * max_phrasings + jj : (0x62696f7300ull << 24) + pi * max_biographies + jj;
+  rng r = tasks::train_rng(seed, stream);
   const std::size_t n_attr = attributes().size();
   std::vector<std::size_t> order(n_attr);
   std::iota(order.begin(), order.end(), 0);

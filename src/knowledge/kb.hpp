@@ -52,6 +52,9 @@ struct attribute {
 };
 const std::vector<attribute>& attributes();
 inline constexpr int max_phrasings = 4;  // templates per attribute
+// Biographies per person (`phrasings`): beyond max_phrasings they reuse the templates in new
+// combinations (4^5 draws) and, with `permute`, new sentence orders.
+inline constexpr int max_biographies = 16;
 
 struct person {
   std::string first, last;
@@ -87,8 +90,9 @@ struct kb_config {
   std::int64_t reliability_bins = 0;
   // Used by the biographies runner (pretrain_finetune): which parameters the QA fine-tuning
   // updates ("all", or "attention": the attention blocks only, every MLP, embedding and norm
-  // frozen, like the paper's LoRA fine-tuning of the attention matrices, §4), and every how many
-  // fine-tuning steps the held-out people's extraction, storage and the QA people's accuracy
+  // frozen; the paper fine-tunes LoRA updates of the query/value matrices and the embedding
+  // layer, §2.1), and every how many fine-tuning steps the held-out people's extraction,
+  // storage and the QA people's accuracy
   // are logged (run metrics finetune_extract, finetune_storage, finetune_qa_seen; 0: never).
   std::string finetune_params = "all";
   std::int64_t finetune_eval_every = 0;
@@ -131,7 +135,7 @@ void add_kb_params(tasks::param_table<C>& p) {
   constexpr double inf = std::numeric_limits<double>::infinity();
   p.add("num_people", &C::num_people, "people in the knowledge base", 2, 960)
       .add("qa_fraction", &C::qa_fraction, "share of people whose QA pairs are trained on", 0.0, 1.0)
-      .add("phrasings", &C::phrasings, "biographies per person, each with its own templates", 1, max_phrasings)
+      .add("phrasings", &C::phrasings, "biographies per person, each with its own templates", 1, max_biographies)
       .add("permute", &C::permute, "shuffle the sentence order of every biography")
       .add("fullname", &C::fullname, "repeat the full name in every sentence instead of a pronoun")
       .add("mode", &C::mode, "pretrain_finetune: biographies, then QA; mixed: both at once", -inf, inf,

@@ -169,6 +169,24 @@ TEST(knowledge_kb, augmentation_knobs) {
     differ += render_biography(people[i], static_cast<std::int64_t>(i), 0, c, 0).tokens !=
               render_biography(people[i], static_cast<std::int64_t>(i), 1, c, 0).tokens;
   EXPECT_GT(differ, 25u);
+  // More biographies than templates: the first four are unchanged, and the 16 of one person are
+  // pairwise different (new template combinations and orders, not copies of the first four).
+  kb_config many = perm;
+  many.phrasings = max_biographies;
+  for (std::size_t i = 0; i < 5; ++i) {
+    std::vector<std::vector<std::string>> bios;
+    for (std::int64_t j = 0; j < max_biographies; ++j) {
+      const auto b = render_biography(people[i], static_cast<std::int64_t>(i), j, many, 0);
+      if (j < max_phrasings) {
+        EXPECT_EQ(b.tokens, render_biography(people[i], static_cast<std::int64_t>(i), j, perm, 0).tokens);
+      }
+      for (std::size_t a = 0; a < attributes().size(); ++a)
+        EXPECT_EQ(b.tokens[b.value_pos[a]], attributes()[a].values[static_cast<std::size_t>(people[i].value[a])]);
+      bios.push_back(b.tokens);
+    }
+    std::sort(bios.begin(), bios.end());
+    EXPECT_EQ(std::unique(bios.begin(), bios.end()), bios.end()) << "person " << i;
+  }
 }
 
 TEST(knowledge_kb, bad_parameters_name_the_key) {
@@ -191,7 +209,7 @@ TEST(knowledge_kb, bad_parameters_name_the_key) {
   } catch (const tasks::param_error& e) {
     EXPECT_EQ(e.key(), "num_neighbours");
   }
-  EXPECT_THROW(tasks::find_task("biographies").canonical({{"phrasings", 5}}), tasks::param_error);
+  EXPECT_THROW(tasks::find_task("biographies").canonical({{"phrasings", max_biographies + 1}}), tasks::param_error);
 }
 
 TEST(knowledge_reversal, counts_and_the_reverse_split_shares_no_b_a_pair_with_training) {
