@@ -422,6 +422,10 @@ TEST(lab_report, published_rules_of_the_other_experiments) {
   auto hy = [](const char* p, double acc) {
     return run_with("hybrid_ratio", {{"pattern", p}}, {}, 0, acc, {{"kv=4", 1.0}, {"kv=8", acc}});
   };
+  // hybrid_placement: attention second (MA) vs attention first (AM) at the hardest kv.
+  auto hp = [](const char* p, double at4, double acc) {
+    return run_with("hybrid_placement", {{"pattern", p}}, {}, 0, acc, {{"kv=4", at4}, {"kv=8", acc}});
+  };
   // mod: MoD (mod_capacity > 0) vs dense.
   auto md = [](double cap, double nll) {
     auto r = run_with("mod", {{"mod_capacity", cap}}, {}, 0, 0.5);
@@ -476,6 +480,15 @@ TEST(lab_report, published_rules_of_the_other_experiments) {
       {"hybrid_ratio", {hy("A", 0.80), hy("MMMA", 0.70)},
        "Verdict: differs — max(hybrid).accuracy = pattern=MMMA at 0.70 >= max(attention).accuracy = pattern=A "
        "at 0.80 (allowing 0.02) does not hold."},
+      {"hybrid_placement", {hp("AM", 1.0, 1.00), hp("MA", 0.4, 0.21)},
+       "Verdict: differs — max(attention_after).accuracy@hardest (kv=8) = pattern=MA at 0.21 >= "
+       "max(attention_first).accuracy@hardest (kv=8) = pattern=AM at 1.00 (allowing 0.02) does not hold."},
+      {"hybrid_placement", {hp("AM", 0.95, 0.90), hp("MA", 0.95, 0.89)},
+       "Verdict: agrees — max(attention_after).accuracy@hardest (kv=8) = pattern=MA at 0.89 >= "
+       "max(attention_first).accuracy@hardest (kv=8) = pattern=AM at 0.90 (allowing 0.02)."},
+      {"hybrid_placement", {hp("AM", 0.5, 0.3), hp("MA", 0.8, 0.3)},
+       "Verdict: undecided: the model did not learn the task — measured: max(all).accuracy@kv=4 = pattern=MA at "
+       "0.80 >= 0.90 does not hold (needed before the claim)."},
       {"mod", {md(0, 2.00), md(0.125, 2.01)},
        "Verdict: agrees — min(mod).nll@len=32 = mod_capacity=0.125 at 2.01 <= min(dense).nll@len=32 = "
        "mod_capacity=0.0 at 2.00 (allowing 0.02)."},
