@@ -117,12 +117,11 @@ chain_labels chain_env::label(const chain_item& it, const token_seq& response) c
 const tasks::param_table<prm_config>& prm_params() {
   using C = prm_config;
   constexpr double inf = INFINITY;
-  static const tasks::param_table<C> t = [] {
-    tasks::param_table<C> p("align_prm");
-    p.add("terms", &C::terms, "one-digit numbers to add (terms - 1 written partial sums)", 2, 10)
-        .add("step_error", &C::step_error, "reference data: probability that a step slips by 1-2", 0, 1);
-    add_policy_keys(p);
-    p.add("supervision", &C::supervision, "outcome (final answer) or process (every step) labels", -inf, inf,
+  static const auto t = tasks::param_table<C>("align_prm")
+        .add("terms", &C::terms, "one-digit numbers to add (terms - 1 written partial sums)", 2, 10)
+        .add("step_error", &C::step_error, "reference data: probability that a step slips by 1-2", 0, 1)
+        .add_keys(add_policy_keys<C>)
+        .add("supervision", &C::supervision, "outcome (final answer) or process (every step) labels", -inf, inf,
              {"outcome", "process"})
         .add("rm_from_policy", &C::rm_from_policy,
              "the reward model's backbone starts as a copy of the reference policy ([model] must then have its shape)")
@@ -136,8 +135,6 @@ const tasks::param_table<prm_config>& prm_params() {
         .add("rerank", &C::rerank,
              "which samples a reward model may pick: well_formed (a final answer can be read off, as for majority voting) or all",
              -inf, inf, {"well_formed", "all"});
-    return p;
-  }();
   return t;
 }
 

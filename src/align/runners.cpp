@@ -30,9 +30,8 @@ constexpr double inf = INFINITY;
 
 const tasks::param_table<overopt_config>& overopt_params() {
   using C = overopt_config;
-  static const tasks::param_table<C> t = [] {
-    tasks::param_table<C> p("align_overopt");
-    p.add("digits", &C::digits, "operand digits of the addition prompts", 1, 6)
+  static const auto t = tasks::param_table<C>("align_overopt")
+        .add("digits", &C::digits, "operand digits of the addition prompts", 1, 6)
         .add("sft_error_rate", &C::sft_error_rate, "share of the reference policy's training answers with a wrong digit", 0, 1)
         .add("filler_p", &C::filler_p, "reference data: filler count k ~ Geometric, P(k) = (1-p) p^k", 0, 0.95)
         .add("max_filler", &C::max_filler, "most fillers in a response", 0, 64)
@@ -43,9 +42,9 @@ const tasks::param_table<overopt_config>& overopt_params() {
         .add("opinion_wrong_rate", &C::opinion_wrong_rate, "share of stated opinions that are wrong", 0, 1)
         .add("sycophancy_p", &C::sycophancy_p, "reference data: share of answers that copy the stated opinion", 0, 1)
         .add("keyword_p", &C::keyword_p, "reference data: share of answers followed by the keyword '#'", 0, 1)
-        .add("keyword_penalty", &C::keyword_penalty, "gold reward lost by a response containing the keyword", 0, inf);
-    add_policy_keys(p);
-    p.add("optimizer", &C::optimizer, "bon | rl (REINFORCE) | ppo (PPO-clip) against the proxy | dpo (on the proxy's pairs)", -inf, inf,
+        .add("keyword_penalty", &C::keyword_penalty, "gold reward lost by a response containing the keyword", 0, inf)
+        .add_keys(add_policy_keys<C>)
+        .add("optimizer", &C::optimizer, "bon | rl (REINFORCE) | ppo (PPO-clip) against the proxy | dpo (on the proxy's pairs)", -inf, inf,
           {"bon", "rl", "dpo", "ppo"})
         .add("reward", &C::reward,
              "what the optimiser maximises: the learned proxy, the gold reward itself (oracle), or a programmatic proxy "
@@ -77,8 +76,6 @@ const tasks::param_table<overopt_config>& overopt_params() {
         .add("eval_samples", &C::eval_samples, "rl: samples per prompt per evaluation", 1, 4096)
         .add("ppo_epochs", &C::ppo_epochs, "ppo: optimisation passes over each rollout batch", 1, 1000)
         .add("ppo_clip", &C::ppo_clip, "ppo: clip range eps of the probability ratio", 1e-6, 10);
-    return p;
-  }();
   return t;
 }
 
@@ -94,23 +91,6 @@ void check(const overopt_config& c) {
     throw tasks::param_error("keyword_p", "align_overopt: keyword_bias needs keyword_p > 0 (a reference that writes the keyword)");
   if (c.max_filler < c.style_cap)
     throw tasks::param_error("style_cap", fmt::format("align_overopt: style_cap {} exceeds max_filler {}", c.style_cap, c.max_filler));
-}
-
-env_config overopt_config::env() const {
-  env_config e;
-  e.digits = digits;
-  e.sft_error_rate = sft_error_rate;
-  e.filler_p = filler_p;
-  e.max_filler = max_filler;
-  e.style_bonus = style_bonus;
-  e.style_cap = style_cap;
-  e.style_penalty = style_penalty;
-  e.opinion = opinion;
-  e.opinion_wrong_rate = opinion_wrong_rate;
-  e.sycophancy_p = sycophancy_p;
-  e.keyword_p = keyword_p;
-  e.keyword_penalty = keyword_penalty;
-  return e;
 }
 
 namespace {
@@ -610,12 +590,23 @@ class policy_tracker {
   std::int64_t last_n_ = 0;
 };
 
-train::adamw fresh_adamw(const models::lm& policy) {
-  train::adamw_options ao;
-  ao.beta2 = 0.95;
-  ao.weight_decay = 0;
-  return train::adamw(policy.named_parameters(), ao);
-}
+// The policy an RL or DPO run trains: a copy of the reference, with a fresh AdamW (beta2 0.95,
+// no weight decay) over its parameters.
+struct trainee {
+  explicit trainee(const models::lm& ref)
+      : policy(clone(ref)), opt(policy->named_parameters(), options()), params(policy->parameters()) {}
+  std::unique_ptr<models::lm> policy;
+  train::adamw opt;
+  std::vector<tensor> params;
+
+ private:
+  static train::adamw_options options() {
+    train::adamw_options ao;
+    ao.beta2 = 0.95;
+    ao.weight_decay = 0;
+    return ao;
+  }
+};
 
 // One batch's update. REINFORCE (Williams 1992): one step on -mean(log pi(y|x) A).
 // PPO-clip (ppo.hpp): ppo_epochs steps on the clipped surrogate against the log-probabilities
@@ -657,14 +648,13 @@ double policy_update(models::lm& policy, train::adamw& opt, const std::vector<te
 lab::run_result run_rl(const lab::run_context& ctx, setup& s, const sink& out) {
   const auto& c = s.cfg;
   const arithmetic_env& env = *s.env;
-  auto policy = clone(*s.ref);
-  train::adamw opt = fresh_adamw(*policy);
-  const auto params = policy->parameters();
+  trainee t(*s.ref);
+  models::lm& policy = *t.policy;
   policy_tracker track(ctx, s, out, c.optimizer == "ppo" ? "PPO" : "RL");
-  track.evaluate(*policy, 0);
+  track.evaluate(policy, 0);
   for (std::int64_t step = 0; step < c.rl_steps; ++step) {
     rng r(ctx.seed, 0x2100ull + static_cast<std::uint64_t>(step));
-    const rollout ro = roll(*policy, env, c.rl_prompts, c.rl_group, r);
+    const rollout ro = roll(policy, env, c.rl_prompts, c.rl_group, r);
     const packed_batch pb = pack(ro.prompts, ro.smp.responses, env.pad());
     const auto ratio = log_ratios(*s.ref, ro.prompts, ro.smp, env.pad());
     const auto prox = c.reward == "gold" ? score_gold(env, ro.items, ro.smp.responses).gold
@@ -674,11 +664,11 @@ lab::run_result run_rl(const lab::run_context& ctx, setup& s, const sink& out) {
     for (std::size_t i = 0; i < prox.size(); ++i) reward[i] = prox[i] - c.kl_coef * ratio[i];
     // Advantage: the leave-one-out group baseline (ppo.hpp group_advantages).
     const auto adv = group_advantages(reward, c.rl_group);
-    const double clip_frac = policy_update(*policy, opt, params, pb, adv, c);
+    const double clip_frac = policy_update(policy, t.opt, t.params, pb, adv, c);
     if (c.optimizer == "ppo" && ((step + 1) % c.eval_every == 0 || step + 1 == c.rl_steps))
       out.metric("ppo_clip_fraction", clip_frac, step + 1);
-    policy->eval();
-    if ((step + 1) % c.eval_every == 0 || step + 1 == c.rl_steps) track.evaluate(*policy, step + 1);
+    policy.eval();
+    if ((step + 1) % c.eval_every == 0 || step + 1 == c.rl_steps) track.evaluate(policy, step + 1);
   }
   return track.result(c.rl_steps);
 }
@@ -688,12 +678,11 @@ lab::run_result run_rl(const lab::run_context& ctx, setup& s, const sink& out) {
 lab::run_result run_dpo(const lab::run_context& ctx, setup& s, const sink& out) {
   const auto& c = s.cfg;
   const arithmetic_env& env = *s.env;
-  auto policy = clone(*s.ref);
-  train::adamw opt = fresh_adamw(*policy);
-  const auto params = policy->parameters();
+  trainee t(*s.ref);
+  models::lm& policy = *t.policy;
   out.metric("dpo_beta_value", c.dpo_beta);  // the report's x axis
   policy_tracker track(ctx, s, out, "DPO");
-  track.evaluate(*policy, 0);
+  track.evaluate(policy, 0);
   for (std::int64_t step = 0; step < c.rl_steps; ++step) {
     rng r(ctx.seed, 0xD900ull + static_cast<std::uint64_t>(step));
     std::vector<token_seq> prompts, chosen, rejected;
@@ -710,17 +699,17 @@ lab::run_result run_dpo(const lab::run_context& ctx, setup& s, const sink& out) 
       ref_w = policy_logprob(*s.ref, bw);
       ref_l = policy_logprob(*s.ref, bl);
     }
-    policy->train();
-    opt.zero_grad();
-    tensor loss = dpo_loss(policy_logprob(*policy, bw), policy_logprob(*policy, bl), ref_w, ref_l, c.dpo_beta);
+    policy.train();
+    t.opt.zero_grad();
+    tensor loss = dpo_loss(policy_logprob(policy, bw), policy_logprob(policy, bl), ref_w, ref_l, c.dpo_beta);
     LMLAB_CHECK(std::isfinite(loss.item()), "align: DPO loss is not finite at step {}", step);
     backward(loss);
-    train::clip_grad_norm(params, 1.0);
-    opt.step(c.rl_lr);
-    policy->eval();
+    train::clip_grad_norm(t.params, 1.0);
+    t.opt.step(c.rl_lr);
+    policy.eval();
     if ((step + 1) % c.eval_every == 0 || step + 1 == c.rl_steps) {
       out.metric("dpo_loss", loss.item(), step + 1);
-      track.evaluate(*policy, step + 1);
+      track.evaluate(policy, step + 1);
     }
   }
   return track.result(c.rl_steps);

@@ -33,15 +33,8 @@
 namespace lmlab::align {
 
 // Flat, so one param_table (tasks/params.hpp) describes every key.
-struct overopt_config : policy_keys {
-  // environment (env.hpp)
-  std::int64_t digits = 1;
-  double sft_error_rate = 0.3, filler_p = 0.3;
-  std::int64_t max_filler = 8, style_cap = 3;
-  double style_bonus = 0.25, style_penalty = 0.5;
-  bool opinion = false;
-  double opinion_wrong_rate = 0.5, sycophancy_p = 0.2, keyword_p = 0, keyword_penalty = 0;
-  // reference policy: policy_keys (policy.hpp)
+struct overopt_config : env_config, policy_keys {
+  // environment: env_config (env.hpp); reference policy: policy_keys (policy.hpp)
   std::string optimizer = "bon";  // bon | rl | dpo
   // what the optimiser maximises: proxy (the learned RM) | gold (the oracle baseline) |
   // format | visible_test (programmatic proxies that check only part of the gold rule)
@@ -65,7 +58,7 @@ struct overopt_config : policy_keys {
   double ppo_clip = 0.2;        // ppo: the ratio's clip range eps
   double dpo_beta = 0.1;
 
-  env_config env() const;
+  const env_config& env() const { return *this; }
 };
 
 const tasks::param_table<overopt_config>& overopt_params();

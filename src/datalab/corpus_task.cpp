@@ -46,14 +46,11 @@ tasks::dataset build_corpus_lm(const corpus_lm_config& c, const std::vector<std:
 
 namespace {
 const tasks::param_table<corpus_lm_config>& corpus_lm_table() {
-  static const auto t = [] {
-    tasks::param_table<corpus_lm_config> p("corpus_lm");
-    p.add("corpus", &corpus_lm_config::corpus, "corpus (`lmlab data list`; fetched beforehand)")
+  static const auto t = tasks::param_table<corpus_lm_config>("corpus_lm")
+        .add("corpus", &corpus_lm_config::corpus, "corpus (`lmlab data list`; fetched beforehand)")
         .add("seq_len", &corpus_lm_config::seq_len, "characters per window", 2, 65536)
         .add("num_train", &corpus_lm_config::num_train, "training windows", 1, 1e8)
         .add("num_test", &corpus_lm_config::num_test, "held-out windows", 1, 1e7);
-    return p;
-  }();
   return t;
 }
 }  // namespace

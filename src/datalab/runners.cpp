@@ -71,59 +71,66 @@ struct lm_params : schedule_params {
   double tail_q = 0.1;
 };
 
+// The real-corpus keys collapse_ngram and collapse_lm share (their defaults differ, so each
+// config declares the members): the words kept, the real and held-out samples.
+template <class C>
+void add_corpus_sample_keys(tasks::param_table<C>& p) {
+  p.add("min_count", &C::min_count, "real words rarer than this become <unk>", 1, 1000)
+      .add("real_tokens", &C::real_tokens, "real training tokens (whole chunks)", 64, 1e8)
+      .add("heldout_tokens", &C::heldout_tokens, "held-out real tokens", 64, 1e8);
+}
+
+// The corpus, its sample and the schedule of an ngram_params or lm_params.
+template <class C>
+ngram_collapse_config corpus_collapse_config(const C& p) {
+  ngram_collapse_config c;
+  c.corpus = p.corpus;
+  c.min_count = static_cast<int>(p.min_count);
+  c.real_tokens = p.real_tokens;
+  c.heldout_tokens = p.heldout_tokens;
+  c.chunk = static_cast<int>(p.chunk);
+  c.tail_q = p.tail_q;
+  c.s = schedule_of(p, 0, 1);
+  return c;
+}
+
 const tasks::param_table<gaussian_params>& gaussian_table() {
-  static const auto t = [] {
-    tasks::param_table<gaussian_params> p("collapse_gaussian");
-    p.add("dim", &gaussian_params::dim, "dimension d of the Gaussian", 1, 64)
+  static const auto t = tasks::param_table<gaussian_params>("collapse_gaussian")
+        .add("dim", &gaussian_params::dim, "dimension d of the Gaussian", 1, 64)
         .add("samples", &gaussian_params::samples, "M: points per generation", 2, 1e7)
-        .add("chains", &gaussian_params::chains, "independent chains (the expectation over resampling)", 1, 1e7);
-    add_schedule_keys(p);
-    return p;
-  }();
+        .add("chains", &gaussian_params::chains, "independent chains (the expectation over resampling)", 1, 1e7)
+        .add_keys(add_schedule_keys<gaussian_params>);
   return t;
 }
 
 const tasks::param_table<mixture_params>& mixture_table() {
-  static const auto t = [] {
-    tasks::param_table<mixture_params> p("collapse_mixture");
-    p.add("samples", &mixture_params::samples, "M: points per generation", 3, 1e7)
+  static const auto t = tasks::param_table<mixture_params>("collapse_mixture")
+        .add("samples", &mixture_params::samples, "M: points per generation", 3, 1e7)
         .add("chains", &mixture_params::chains, "independent chains", 1, 1e7)
-        .add("em_iters", &mixture_params::em_iters, "EM iterations per fit", 1, 10000);
-    add_schedule_keys(p);
-    return p;
-  }();
+        .add("em_iters", &mixture_params::em_iters, "EM iterations per fit", 1, 10000)
+        .add_keys(add_schedule_keys<mixture_params>);
   return t;
 }
 
 const tasks::param_table<ngram_params>& ngram_table() {
-  static const auto t = [] {
-    tasks::param_table<ngram_params> p("collapse_ngram");
-    p.add("corpus", &ngram_params::corpus, "corpus (`lmlab data list`; fetched beforehand)")
+  static const auto t = tasks::param_table<ngram_params>("collapse_ngram")
+        .add("corpus", &ngram_params::corpus, "corpus (`lmlab data list`; fetched beforehand)")
         .add("order", &ngram_params::order, "n-gram order", 1, 3)
         .add("lambda", &ngram_params::lambda, "Jelinek-Mercer weight of each order's counts", 0.01, 0.999)
-        .add("min_count", &ngram_params::min_count, "real words rarer than this become <unk>", 1, 1000)
-        .add("real_tokens", &ngram_params::real_tokens, "real training tokens (whole chunks)", 64, 1e8)
-        .add("heldout_tokens", &ngram_params::heldout_tokens, "held-out real tokens", 64, 1e8)
+        .add_keys(add_corpus_sample_keys<ngram_params>)
         .add("chunk", &ngram_params::chunk, "tokens per chunk (sample length)", 2, 4096)
-        .add("tail_q", &ngram_params::tail_q, "tail: rarest real words holding at most this share of tokens", 0, 1);
-    add_schedule_keys(p);
-    return p;
-  }();
+        .add("tail_q", &ngram_params::tail_q, "tail: rarest real words holding at most this share of tokens", 0, 1)
+        .add_keys(add_schedule_keys<ngram_params>);
   return t;
 }
 
 const tasks::param_table<lm_params>& lm_table() {
-  static const auto t = [] {
-    tasks::param_table<lm_params> p("collapse_lm");
-    p.add("corpus", &lm_params::corpus, "corpus (`lmlab data list`; fetched beforehand)")
-        .add("min_count", &lm_params::min_count, "real words rarer than this become <unk>", 1, 1000)
-        .add("real_tokens", &lm_params::real_tokens, "real training tokens (whole chunks)", 64, 1e8)
-        .add("heldout_tokens", &lm_params::heldout_tokens, "held-out real tokens", 64, 1e8)
+  static const auto t = tasks::param_table<lm_params>("collapse_lm")
+        .add("corpus", &lm_params::corpus, "corpus (`lmlab data list`; fetched beforehand)")
+        .add_keys(add_corpus_sample_keys<lm_params>)
         .add("chunk", &lm_params::chunk, "words per chunk (sample length; the model's n_ctx)", 2, 4096)
-        .add("tail_q", &lm_params::tail_q, "tail: rarest real words holding at most this share of tokens", 0, 1);
-    add_schedule_keys(p);
-    return p;
-  }();
+        .add("tail_q", &lm_params::tail_q, "tail: rarest real words holding at most this share of tokens", 0, 1)
+        .add_keys(add_schedule_keys<lm_params>);
   return t;
 }
 
@@ -223,16 +230,9 @@ metric_list lm_generation_metrics(const ngram_generation& g, const ngram_generat
 lab::run_result run_ngram(const lab::run_context& ctx) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto p = ngram_table().read(ctx.config.at("task"), {"name"});
-  ngram_collapse_config c;
-  c.corpus = p.corpus;
+  ngram_collapse_config c = corpus_collapse_config(p);
   c.order = static_cast<int>(p.order);
   c.lambda = p.lambda;
-  c.min_count = static_cast<int>(p.min_count);
-  c.real_tokens = p.real_tokens;
-  c.heldout_tokens = p.heldout_tokens;
-  c.chunk = static_cast<int>(p.chunk);
-  c.tail_q = p.tail_q;
-  c.s = schedule_of(p, 0, 1);
   const auto res = run_ngram_collapse(c, ctx.seed);
   const auto& g1 = res.gens.front();
   for (const auto& g : res.gens) {
@@ -252,13 +252,7 @@ lab::run_result run_lm(const lab::run_context& ctx) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto p = lm_table().read(ctx.config.at("task"), {"name"});
   lm_collapse_config c;
-  c.data.corpus = p.corpus;
-  c.data.min_count = static_cast<int>(p.min_count);
-  c.data.real_tokens = p.real_tokens;
-  c.data.heldout_tokens = p.heldout_tokens;
-  c.data.chunk = static_cast<int>(p.chunk);
-  c.data.tail_q = p.tail_q;
-  c.data.s = schedule_of(p, 0, 1);
+  c.data = corpus_collapse_config(p);
   nlohmann::json mj = lab::lm_model_json(ctx.config.value("model", nlohmann::json::object()));
   mj["vocab_size"] = 2;  // placeholders: run_lm_collapse sets both from the corpus
   mj["n_ctx"] = p.chunk;

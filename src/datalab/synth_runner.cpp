@@ -37,9 +37,8 @@ void check(const synth_params& c) {
 }
 
 const tasks::param_table<synth_params>& synth_table() {
-  static const auto t = [] {
-    tasks::param_table<synth_params> p("synth_verified");
-    p.add("ops_min", &synth_params::ops_min, "fewest operations of a training / in-distribution problem", 1, 8)
+  static const auto t = tasks::param_table<synth_params>("synth_verified")
+        .add("ops_min", &synth_params::ops_min, "fewest operations of a training / in-distribution problem", 1, 8)
         .add("ops_max", &synth_params::ops_max, "most operations of a training / in-distribution problem", 1, 8)
         .add("ood_ops", &synth_params::ood_ops, "operations of the out-of-distribution test problems", 1, 8)
         .add("max_value", &synth_params::max_value, "largest start value, operand and running total (9: one-digit numbers)", 1, 99)
@@ -48,8 +47,6 @@ const tasks::param_table<synth_params>& synth_table() {
         .add("n_test", &synth_params::n_test, "held-out problems per slice (id, ood)", 1, 1e6)
         .add("teacher_steps", &synth_params::teacher_steps, "teacher training steps (0: train.steps)", 0, 1e8)
         .add("teacher_temperature", &synth_params::teacher_temperature, "the teacher's sampling temperature", 1e-3, 100);
-    return p;
-  }();
   return t;
 }
 

@@ -15,9 +15,8 @@ namespace lmlab::interp {
 namespace {
 
 const tasks::param_table<carry_task>& carry_params() {
-  static const tasks::param_table<carry_task> t = [] {
-    tasks::param_table<carry_task> p("carry_probe");
-    p.add("base", &carry_task::base, "the base of the addition", 2, 36)
+  static const auto t = tasks::param_table<carry_task>("carry_probe")
+        .add("base", &carry_task::base, "the base of the addition", 2, 36)
         .add("digits", &carry_task::digits, "digits of each operand (exactly)", 2, 12)
         .add("num_train", &carry_task::num_train, "training items of the arithmetic task", 1, 1e7)
         .add("num_test", &carry_task::num_test, "test items of the arithmetic task", 1, 1e6)
@@ -26,8 +25,6 @@ const tasks::param_table<carry_task>& carry_params() {
         .add("patch_pairs", &carry_task::patch_pairs, "clean/corrupted pairs in the patching grid", 1, 1e5)
         .add("max_scale", &carry_task::max_scale, "the largest steering scale (in class gaps); scales halve down to 1/8",
              0.125, 1e3);
-    return p;
-  }();
   return t;
 }
 

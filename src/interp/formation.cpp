@@ -15,9 +15,8 @@ namespace lmlab::interp {
 
 namespace {
 const tasks::param_table<formation_task>& formation_params() {
-  static const tasks::param_table<formation_task> t = [] {
-    tasks::param_table<formation_task> p("induction_formation");
-    p.add("vocab_size", &formation_task::vocab_size, "random tokens drawn uniformly from [0, vocab_size)", 2, 1 << 20)
+  static const auto t = tasks::param_table<formation_task>("induction_formation")
+        .add("vocab_size", &formation_task::vocab_size, "random tokens drawn uniformly from [0, vocab_size)", 2, 1 << 20)
         .add("half_len", &formation_task::half_len, "n: tokens per half; each sequence is n random tokens repeated once",
              2, 1 << 16)
         .add("min_half_len", &formation_task::min_half_len,
@@ -29,8 +28,6 @@ const tasks::param_table<formation_task>& formation_params() {
              "an induction head has formed when the best head's score reaches this", 0, 1)
         .add("icl_threshold", &formation_task::icl_threshold,
              "in-context learning: second-half loss at most this x ln(vocab_size)", 0, 1);
-    return p;
-  }();
   return t;
 }
 

@@ -379,9 +379,8 @@ recovery recover_features(const sae& s, const synthetic_data& truth, const std::
 
 namespace {
 const tasks::param_table<sae_task>& sae_params() {
-  static const tasks::param_table<sae_task> t = [] {
-    tasks::param_table<sae_task> p("sae_synthetic");
-    p.add("n_features", &sae_task::n_features, "planted feature directions", 1, 1 << 16)
+  static const auto t = tasks::param_table<sae_task>("sae_synthetic")
+        .add("n_features", &sae_task::n_features, "planted feature directions", 1, 1 << 16)
         .add("d", &sae_task::d, "dimensions they are packed into", 1, 1 << 16)
         .add("mean_active", &sae_task::mean_active, "expected active features per sample", 1e-6, 1e6)
         .add("skew", &sae_task::skew, "frequency skew: p_i proportional to (i + 1)^-skew", 0, 10)
@@ -394,8 +393,6 @@ const tasks::param_table<sae_task>& sae_params() {
         .add("lr", &sae_task::lr, "Adam learning rate", 1e-8, 10)
         .add("train_samples", &sae_task::train_samples, "training samples (drawn once)", 1, 1e8)
         .add("eval_samples", &sae_task::eval_samples, "held-out samples for the metrics", 1, 1e8);
-    return p;
-  }();
   return t;
 }
 }  // namespace

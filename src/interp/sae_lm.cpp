@@ -91,9 +91,8 @@ std::vector<sae_variant> parse_sae_variants(const std::string& kinds) {
 
 namespace {
 const tasks::param_table<sae_lm_task>& sae_lm_params() {
-  static const tasks::param_table<sae_lm_task> t = [] {
-    tasks::param_table<sae_lm_task> p("sae_lm");
-    p.add("corpus", &sae_lm_task::corpus, "corpus the character LM trains on (`lmlab data list`; fetched beforehand)")
+  static const auto t = tasks::param_table<sae_lm_task>("sae_lm")
+        .add("corpus", &sae_lm_task::corpus, "corpus the character LM trains on (`lmlab data list`; fetched beforehand)")
         .add("seq_len", &sae_lm_task::seq_len, "characters per window", 2, 65536)
         .add_sizes("held-out windows: the SAE metrics and the CE-loss score")
         .add("hook", &sae_lm_task::hook, "the (B, T, C) hook the SAEs read and replace")
@@ -108,8 +107,6 @@ const tasks::param_table<sae_lm_task>& sae_lm_params() {
         .add("sae_steps", &sae_lm_task::sae_steps, "SAE Adam steps", 1, 1e8)
         .add("sae_batch", &sae_lm_task::sae_batch, "activation rows per SAE step", 1, 1 << 20)
         .add("sae_lr", &sae_lm_task::sae_lr, "SAE Adam learning rate", 1e-8, 10);
-    return p;
-  }();
   return t;
 }
 }  // namespace

@@ -10,9 +10,8 @@ namespace lmlab::interp {
 
 namespace {
 const tasks::param_table<tms_task>& tms_params() {
-  static const tasks::param_table<tms_task> t = [] {
-    tasks::param_table<tms_task> p("tms");
-    p.add("n", &tms_task::n, "features", 1, 4096)
+  static const auto t = tasks::param_table<tms_task>("tms")
+        .add("n", &tms_task::n, "features", 1, 4096)
         .add("m", &tms_task::m, "hidden dimensions", 1, 4096)
         .add("sparsity", &tms_task::sparsity, "S: probability a feature is 0", 0, 0.9999)
         .add("importance_decay", &tms_task::importance_decay, "I_i = decay^i (n = 2: feature 2's relative importance)",
@@ -23,8 +22,6 @@ const tasks::param_table<tms_task>& tms_params() {
         .add("lr", &tms_task::lr, "Adam learning rate", 1e-8, 10)
         .add("represented_norm", &tms_task::represented_norm, "a feature with ||W_i|| above this is represented", 0,
              10);
-    return p;
-  }();
   return t;
 }
 }  // namespace

@@ -9,15 +9,12 @@
 namespace lmlab::knowledge {
 
 const tasks::param_table<kv_position_config>& kv_position_params() {
-  static const tasks::param_table<kv_position_config> t = [] {
-    tasks::param_table<kv_position_config> p("kv_position");
-    p.add("num_pairs", &kv_position_config::num_pairs, "key-value pairs in the context", 2, 4096)
+  static const auto t = tasks::param_table<kv_position_config>("kv_position")
+        .add("num_pairs", &kv_position_config::num_pairs, "key-value pairs in the context", 2, 4096)
         .add("num_keys", &kv_position_config::num_keys, "distinct key tokens", 2, 1 << 16)
         .add("num_values", &kv_position_config::num_values, "distinct value tokens", 2, 1 << 16)
         .add("num_train", &kv_position_config::num_train, "training examples", 1, 1e9)
         .add("num_test", &kv_position_config::num_test, "test examples per position", 1, 1e9);
-    return p;
-  }();
   return t;
 }
 

@@ -120,11 +120,8 @@ std::vector<person> make_people(std::int64_t n, double qa_fraction, std::uint64_
 }
 
 const tasks::param_table<kb_config>& kb_params() {
-  static const tasks::param_table<kb_config> t = [] {
-    tasks::param_table<kb_config> p("biographies");
-    add_kb_params(p);
-    return p;
-  }();
+  static const auto t = tasks::param_table<kb_config>("biographies")
+        .add_keys(add_kb_params<kb_config>);
   return t;
 }
 

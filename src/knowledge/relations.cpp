@@ -40,14 +40,11 @@ words prompt_of(const words& tmpl, const relation_pair& p) {
 }  // namespace
 
 const tasks::param_table<reversal_config>& reversal_params() {
-  static const tasks::param_table<reversal_config> t = [] {
-    tasks::param_table<reversal_config> p("reversal");
-    p.add("num_pairs", &reversal_config::num_pairs, "relation pairs (A, B)", 2, static_cast<double>(max_people() / 2))
+  static const auto t = tasks::param_table<reversal_config>("reversal")
+        .add("num_pairs", &reversal_config::num_pairs, "relation pairs (A, B)", 2, static_cast<double>(max_people() / 2))
         .add("both_fraction", &reversal_config::both_fraction, "share of pairs trained in both directions", 0.0, 1.0)
         .add("phrasings", &reversal_config::phrasings, "templates per direction", 1, 3)
         .add("num_random", &reversal_config::num_random, "random names compared by log-probability", 1, 1000);
-    return p;
-  }();
   return t;
 }
 

@@ -12,17 +12,14 @@
 namespace lmlab::knowledge {
 
 const tasks::param_table<retrieval_config>& retrieval_params() {
-  static const tasks::param_table<retrieval_config> t = [] {
-    tasks::param_table<retrieval_config> p("kb_context");
-    p.add("num_people", &retrieval_config::num_people, "known people: facts in training", 1, 960)
+  static const auto t = tasks::param_table<retrieval_config>("kb_context")
+        .add("num_people", &retrieval_config::num_people, "known people: facts in training", 1, 960)
         .add("max_copies", &retrieval_config::max_copies, "frequency buckets 1, 2, 4, ..., max_copies (a power of 2)", 1, 64)
         .add("novel_people", &retrieval_config::novel_people, "test-only people (never in training)", 1, 960)
         .add("context_train", &retrieval_config::context_train, "passage -> answer training examples about context people", 1, 1e7)
         .add("context_pool", &retrieval_config::context_pool, "names of context people", 1, 960)
         .add("distractors", &retrieval_config::distractors, "other sentences of the same person in every passage", 0, 3)
         .add("missing_fraction", &retrieval_config::missing_fraction, "share of training passages without the asked attribute", 0.0, 1.0);
-    return p;
-  }();
   return t;
 }
 

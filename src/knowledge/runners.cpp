@@ -28,10 +28,9 @@
 namespace lmlab::knowledge {
 
 const tasks::param_table<edit_config>& edit_params() {
-  static const tasks::param_table<edit_config> t = [] {
-    tasks::param_table<edit_config> p("knowledge_edit");
-    add_kb_params(p);
-    p.add("num_edits", &edit_config::num_edits, "facts edited, one at a time, each from the trained model", 1, 1e6)
+  static const auto t = tasks::param_table<edit_config>("knowledge_edit")
+        .add_keys(add_kb_params<edit_config>)
+        .add("num_edits", &edit_config::num_edits, "facts edited, one at a time, each from the trained model", 1, 1e6)
         .add("layer", &edit_config::layer, "the block whose MLP is edited (< 0: from the last)", -64, 64)
         .add("ridge", &edit_config::ridge, "λ added to C as λ·mean(diag C)·I", 0, 1e6)
         .add("value_steps", &edit_config::value_steps, "Adam steps finding v*", 1, 1e5)
@@ -43,8 +42,6 @@ const tasks::param_table<edit_config>& edit_params() {
         .add("trace_questions", &edit_config::trace_questions, "> 0: resample-trace each block's MLP at the subject on this many questions", 0, 1e5)
         .add("layer_select", &edit_config::layer_select, "fixed: edit task.layer; traced: the block the trace finds most used",
              -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(), {"fixed", "traced"});
-    return p;
-  }();
   return t;
 }
 

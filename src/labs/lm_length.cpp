@@ -32,15 +32,12 @@ namespace {
 namespace fs = std::filesystem;
 
 const tasks::param_table<lm_length_config>& table() {
-  static const auto t = [] {
-    tasks::param_table<lm_length_config> p("corpus_lm_length");
-    p.add("corpus", &lm_length_config::corpus, "corpus (`lmlab data list`; fetched beforehand)")
+  static const auto t = tasks::param_table<lm_length_config>("corpus_lm_length")
+        .add("corpus", &lm_length_config::corpus, "corpus (`lmlab data list`; fetched beforehand)")
         .add("seq_len", &lm_length_config::seq_len, "training window T (characters)", 2, 65536)
         .add("max_factor", &lm_length_config::max_factor, "longest evaluation window, as a multiple of T (a power of 2)", 1, 64)
         .add("num_train", &lm_length_config::num_train, "training windows", 1, 1e8)
         .add("num_test", &lm_length_config::num_test, "held-out windows per evaluation length", 1, 1e6);
-    return p;
-  }();
   return t;
 }
 

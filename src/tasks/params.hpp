@@ -105,6 +105,14 @@ class param_table {
     return add("num_train", &C::num_train, "training examples", 0, 1e9).add("num_test", &C::num_test, std::move(test_help), 0, 1e9);
   }
 
+  // Adds a key group shared by several tasks, in a chain of add()s: `group(*this, args...)`,
+  // where group is a template such as align::add_policy_keys<C>.
+  template <class F, class... A>
+  param_table& add_keys(F&& group, A&&... args) {
+    group(*this, std::forward<A>(args)...);
+    return *this;
+  }
+
   const std::vector<param_spec>& specs() const { return specs_; }
   const std::string& owner() const { return owner_; }
 

@@ -25,6 +25,7 @@
 
 #include "models/lm.hpp"
 #include "nn/module.hpp"
+#include "tasks/params.hpp"
 
 namespace lmlab::vlm {
 
@@ -81,6 +82,20 @@ tensor l2_normalize_rows(const tensor& x);
 struct vit_config {
   std::int64_t patch = 4, d_model = 32, n_layers = 1, n_heads = 2, d_mlp = 64;
 };
+// The ViT's [task] keys of vlm_pope and vlm_clip_real (patch, vit_d, vit_layers, vit_heads;
+// their defaults differ, so each config declares the members): the table rows, with vit_d's
+// help `width_help`, and the vit_config (d_mlp = 2 * vit_d).
+template <class C>
+void add_vit_keys(tasks::param_table<C>& p, const char* width_help) {
+  p.add("patch", &C::patch, "ViT patch side", 1, 64)
+      .add("vit_d", &C::vit_d, width_help, 4, 4096)
+      .add("vit_layers", &C::vit_layers, "ViT blocks", 0, 64)
+      .add("vit_heads", &C::vit_heads, "ViT heads", 1, 64);
+}
+template <class C>
+vit_config vit_of(const C& t) {
+  return {t.patch, t.vit_d, t.vit_layers, t.vit_heads, 2 * t.vit_d};
+}
 
 class vit_block : public nn::module {
  public:

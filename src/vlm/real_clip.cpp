@@ -23,20 +23,14 @@ namespace lmlab::vlm {
 namespace {
 
 const tasks::param_table<clip_real_task>& task_table() {
-  static const tasks::param_table<clip_real_task> t = [] {
-    tasks::param_table<clip_real_task> p("vlm_clip_real");
-    const double inf = std::numeric_limits<double>::infinity();
-    p.add("dataset", &clip_real_task::dataset, "real images: Fashion-MNIST or Noto colour emoji", -inf, inf, {"fashion", "emoji"})
+  const double inf = std::numeric_limits<double>::infinity();
+  static const auto t = tasks::param_table<clip_real_task>("vlm_clip_real")
+        .add("dataset", &clip_real_task::dataset, "real images: Fashion-MNIST or Noto colour emoji", -inf, inf, {"fashion", "emoji"})
         .add("side", &clip_real_task::side, "image side in pixels (fashion: 28)", 4, 256)
-        .add("patch", &clip_real_task::patch, "ViT patch side", 1, 64)
-        .add("vit_d", &clip_real_task::vit_d, "ViT width (and the CLIP embedding width)", 4, 4096)
-        .add("vit_layers", &clip_real_task::vit_layers, "ViT blocks", 0, 64)
-        .add("vit_heads", &clip_real_task::vit_heads, "ViT heads", 1, 64)
+        .add_keys(add_vit_keys<clip_real_task>, "ViT width (and the CLIP embedding width)")
         .add("train_items", &clip_real_task::train_items, "fashion: training images (first of the train split)", 16, 60000)
         .add("test_items", &clip_real_task::test_items, "fashion: test images (first of the test split)", 10, 10000)
         .add("test_share", &clip_real_task::test_share, "emoji: share of the emoji held out", 0.01, 0.9);
-    return p;
-  }();
   return t;
 }
 
@@ -45,7 +39,7 @@ const tasks::param_table<clip_real_task>& task_table() {
 class clip_net : public nn::module {
  public:
   clip_net(const clip_real_task& t, std::int64_t vocab, std::uint64_t seed)
-      : vision({t.patch, t.vit_d, t.vit_layers, t.vit_heads, 2 * t.vit_d}, t.side),
+      : vision(vit_of(t), t.side),
         image_head(t.vit_d, t.vit_d),
         text(vocab, t.vit_d),
         text_head(t.vit_d, t.vit_d) {
@@ -235,8 +229,6 @@ void eval_retrieval(const clip_net& m, const item_set& s, std::int64_t n, const 
     out.push_back({slice, metric, v, n});
 }
 
-}  // namespace
-
 lab::run_result run_clip_real(const lab::run_context& ctx) {
   const auto t0 = std::chrono::steady_clock::now();
   const clip_real_task t = task_table().read(ctx.config.at("task"), {"name"});
@@ -289,6 +281,8 @@ lab::run_result run_clip_real(const lab::run_context& ctx) {
                  ev[0].value, r.test_accuracy, static_cast<long long>(test.size()));
   return r;
 }
+
+}  // namespace
 
 void register_clip_real() {
   static const bool done = [] {

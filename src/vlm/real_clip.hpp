@@ -23,11 +23,6 @@
 #include <cstdint>
 #include <string>
 
-namespace lmlab::lab {
-struct run_context;
-struct run_result;
-}  // namespace lmlab::lab
-
 namespace lmlab::vlm {
 
 struct clip_real_task {
@@ -43,6 +38,5 @@ void check(const clip_real_task& t);
 
 // Registers the task "vlm_clip_real" and its runner (once).
 void register_clip_real();
-lab::run_result run_clip_real(const lab::run_context& ctx);
 
 }  // namespace lmlab::vlm

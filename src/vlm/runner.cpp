@@ -26,10 +26,9 @@ namespace lmlab::vlm {
 
 namespace {
 const tasks::param_table<vlm_task>& task_table() {
-  static const tasks::param_table<vlm_task> t = [] {
-    tasks::param_table<vlm_task> p("vlm_pope");
-    const double inf = std::numeric_limits<double>::infinity();
-    p.add("canvas", &vlm_task::canvas, "image side in pixels", 4, 256)
+  const double inf = std::numeric_limits<double>::infinity();
+  static const auto t = tasks::param_table<vlm_task>("vlm_pope")
+        .add("canvas", &vlm_task::canvas, "image side in pixels", 4, 256)
         .add("grid", &vlm_task::grid, "cells per side (one object per cell)", 1, 64)
         .add("n_classes", &vlm_task::n_classes, "shape classes (partners 2k, 2k+1 co-occur)", 2, k_max_classes)
         .add("n_colours", &vlm_task::n_colours, "colours", 1, k_max_colours)
@@ -40,10 +39,7 @@ const tasks::param_table<vlm_task>& task_table() {
         .add("noise", &vlm_task::noise, "pixel noise std", 0, 1)
         .add("train_scenes", &vlm_task::train_scenes, "training scenes (a fixed pool)", 16, 1e7)
         .add("test_scenes", &vlm_task::test_scenes, "held-out scenes for QA and POPE", 1, 1e6)
-        .add("patch", &vlm_task::patch, "ViT patch side", 1, 64)
-        .add("vit_d", &vlm_task::vit_d, "ViT width", 4, 4096)
-        .add("vit_layers", &vlm_task::vit_layers, "ViT blocks", 0, 64)
-        .add("vit_heads", &vlm_task::vit_heads, "ViT heads", 1, 64)
+        .add_keys(add_vit_keys<vlm_task>, "ViT width")
         .add("projector", &vlm_task::projector, "vision-language projector", -inf, inf, {"linear", "mlp", "resampler", "pixel_shuffle"})
         .add("image_tokens", &vlm_task::image_tokens, "image tokens per image (pooling / pixel shuffle / resampler queries)", 1, 4096)
         .add("resampler_heads", &vlm_task::resampler_heads, "resampler attention heads", 1, 64)
@@ -55,25 +51,9 @@ const tasks::param_table<vlm_task>& task_table() {
         .add("vcd_alpha", &vlm_task::vcd_alpha, "VCD contrast strength alpha", 0, 100)
         .add("vcd_beta", &vlm_task::vcd_beta, "VCD plausibility cut beta", 0, 1)
         .add("vcd_noise_step", &vlm_task::vcd_noise_step, "VCD distortion: diffusion step of 1000", 0, 1000);
-    return p;
-  }();
   return t;
 }
 }  // namespace
-
-scene_config vlm_task::scenes() const {
-  scene_config c;
-  c.canvas = canvas;
-  c.grid = grid;
-  c.n_classes = n_classes;
-  c.n_colours = n_colours;
-  c.min_objects = min_objects;
-  c.max_objects = max_objects;
-  c.popularity = popularity;
-  c.cooccur = cooccur;
-  c.noise = noise;
-  return c;
-}
 
 void check(const vlm_task& t) {
   const auto at_key = [](const char* key, const auto& f) {
@@ -310,7 +290,7 @@ void eval_pope(vlm_model& m, const tensor& feats, const tensor& distorted, const
 vlm_config vlm_model_config(const vlm_task& t, const nlohmann::json& model_json) {
   vlm_config c;
   c.canvas = t.canvas;
-  c.vision = {t.patch, t.vit_d, t.vit_layers, t.vit_heads, 2 * t.vit_d};
+  c.vision = vit_of(t);
   c.proj.kind = projector_from_name(t.projector, "task.projector");
   c.proj.tokens = t.image_tokens;
   c.proj.heads = t.resampler_heads;

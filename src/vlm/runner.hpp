@@ -37,10 +37,7 @@ struct run_result;
 
 namespace lmlab::vlm {
 
-struct vlm_task {
-  // scenes
-  std::int64_t canvas = 16, grid = 2, n_classes = 8, n_colours = 4, min_objects = 1, max_objects = 3;
-  double popularity = 1.0, cooccur = 0.7, noise = 0.05;
+struct vlm_task : scene_config {  // the scenes' keys: scene_config (scene.hpp)
   std::int64_t train_scenes = 2000, test_scenes = 200;
   // vision and projector
   std::int64_t patch = 4, vit_d = 32, vit_layers = 1, vit_heads = 2;
@@ -55,7 +52,7 @@ struct vlm_task {
   double vcd_alpha = 1.0, vcd_beta = 0.1;
   std::int64_t vcd_noise_step = 500;
 
-  scene_config scenes() const;
+  const scene_config& scenes() const { return *this; }
 };
 
 // The task's parameters from a [task] table (unknown keys and bad values: tasks::param_error
