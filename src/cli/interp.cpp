@@ -1,7 +1,7 @@
 // `lmlab interp`: the interpretability lab on any checkpoint the CLI loads (every mixer).
 //   lmlab interp cache CKPT --input ids.txt --hooks 'blocks.*.hook_resid_post' --out acts.safetensors
 //   lmlab interp heads CKPT [-o md|csv|json]
-//   lmlab interp patch CKPT --ids --clean '1 2 3 4' --corrupt '1 2 9 4' --answer 5 --wrong 6 [--heads | --path-to logits]
+//   lmlab interp patch CKPT --ids --clean '1 2 3 4' --corrupt '1 2 9 4' --answer 5 --wrong 6 [--heads | --path-to logits [--senders all]]
 //   lmlab interp probe CKPT --hook blocks.1.hook_resid_post --examples labels.tsv [--save-direction d.safetensors]
 //   lmlab interp steer CKPT --hook blocks.1.hook_resid_post --direction d.safetensors --ids --text '1 2 3' ...
 //   lmlab interp logit-lens CKPT --ids --text '1 2 3' [--answer 4];  lmlab interp attn CKPT --layer 0 --head 1 ...
@@ -230,8 +230,10 @@ void add_heads(CLI::App& parent) {
 
 void print_patch(const in::patch_result& r, const std::string& index_name, lmlab::table_format f, const std::string& csv) {
   lmlab::table long_t({"hook", "layer", index_name, "logit_diff", "effect"});
+  // Path patching's MLP senders have index -1: "mlp" in the table, a last grid column.
   for (const auto& c : r.cells)
-    long_t.add_row({c.hook, c.layer, c.index, c.metric, lmlab::cell(c.effect, fmt::format("{:.3f}", c.effect))});
+    long_t.add_row({c.hook, c.layer, c.index < 0 ? lmlab::cell("mlp") : lmlab::cell(c.index), c.metric,
+                    lmlab::cell(c.effect, fmt::format("{:.3f}", c.effect))});
   if (!csv.empty()) {
     std::ofstream out(csv);
     LMLAB_CHECK(out.good(), "{}: cannot open for writing", csv);
@@ -244,17 +246,22 @@ void print_patch(const in::patch_result& r, const std::string& index_name, lmlab
   // A grid: one row per layer, one column per position (or head): the normalised effect.
   std::map<std::int64_t, std::map<std::int64_t, double>> grid;
   std::int64_t cols = 0;
+  bool mlp = false;
   for (const auto& c : r.cells) {
     grid[c.layer][c.index] = c.effect;
     cols = std::max(cols, c.index + 1);
+    mlp = mlp || c.index < 0;
   }
   std::vector<std::string> head = {"layer"};
   for (std::int64_t i = 0; i < cols; ++i) head.push_back(index_name + " " + std::to_string(i));
+  if (mlp) head.push_back("mlp");
   lmlab::table t(head);
   for (const auto& [layer, row] : grid) {
     std::vector<lmlab::cell> cells = {layer};
-    for (std::int64_t i = 0; i < cols; ++i)
-      cells.push_back(row.contains(i) ? lmlab::cell(row.at(i), fmt::format("{:.3f}", row.at(i))) : lmlab::cell(""));
+    for (std::int64_t i = 0; i < cols + (mlp ? 1 : 0); ++i) {
+      const std::int64_t k = i == cols ? -1 : i;  // the MLP's column last
+      cells.push_back(row.contains(k) ? lmlab::cell(row.at(k), fmt::format("{:.3f}", row.at(k))) : lmlab::cell(""));
+    }
     t.add_row(cells);
   }
   std::printf("logit difference: clean %.4f, corrupted %.4f; cells: (patched - corrupted) / (clean - corrupted)\n", r.clean,
@@ -265,7 +272,8 @@ void print_patch(const in::patch_result& r, const std::string& index_name, lmlab
 void add_patch(CLI::App& parent) {
   auto* s = parent.add_subcommand("patch", "Activation patching (clean into corrupted) over layer x position, or per head");
   struct opts {
-    std::string ckpt, clean, corrupt, answer, wrong, site = "hook_resid_pre", out = "text", csv, path_to;
+    std::string ckpt, clean, corrupt, answer, wrong, site = "hook_resid_pre", out = "text", csv, path_to, senders = "heads";
+    std::int64_t receiver_head = -1;
     bool ids = false, heads = false;
   };
   auto o = std::make_shared<opts>();
@@ -278,7 +286,12 @@ void add_patch(CLI::App& parent) {
   s->add_option("--site", o->site, "the per-block hook patched at each position: blocks.N.<site>")->capture_default_str();
   s->add_flag("--heads", o->heads, "patch blocks.N.attn.hook_z one head at a time (all positions) instead");
   s->add_option("--path-to", o->path_to,
-                "path patching per head (implies --heads): only the path into 'logits' or blocks.N.attn.hook_q|k|v, other heads frozen");
+                "path patching: each sender (--senders) only along the path into 'logits' or blocks.N.attn.hook_q|k|v, every other head frozen at its corrupted value");
+  s->add_option("--senders", o->senders, "with --path-to: heads, mlps (blocks.N.hook_mlp_out, column 'mlp') or all")
+      ->check(CLI::IsMember({"heads", "mlps", "all"}))
+      ->capture_default_str();
+  s->add_option("--receiver-head", o->receiver_head,
+                "with --path-to blocks.N.attn.hook_q|k|v: replace only this head of the receiver (default: every head)");
   add_output(s, o->out, "text|md (a grid) or csv|json|jsonl (one row per cell)");
   s->add_option("--csv", o->csv, "also write the cells as CSV to this file");
   s->callback([o] {
@@ -287,8 +300,16 @@ void add_patch(CLI::App& parent) {
     const tensor clean = rows_to_tensor({m.encode(o->clean, o->ids, "--clean")}, "--clean");
     const tensor corrupt = rows_to_tensor({m.encode(o->corrupt, o->ids, "--corrupt")}, "--corrupt");
     const auto a = m.one_token(o->answer, o->ids, "--answer"), w = m.one_token(o->wrong, o->ids, "--wrong");
-    if (!o->path_to.empty())
-      print_patch(in::path_patch_heads(*m.ck.model, clean, corrupt, a, w, o->path_to), "head", f, o->csv);
+    LMLAB_CHECK_HINT(!o->path_to.empty() || (o->senders == "heads" && o->receiver_head < 0), "add --path-to logits or a q/k/v receiver",
+                     "interp patch: --senders and --receiver-head are options of path patching");
+    if (!o->path_to.empty()) {
+      in::path_options po;
+      po.receiver = o->path_to;
+      po.receiver_head = o->receiver_head;
+      po.head_senders = o->senders != "mlps";
+      po.mlp_senders = o->senders != "heads";
+      print_patch(in::path_patch(*m.ck.model, clean, corrupt, a, w, po), "head", f, o->csv);
+    }
     else if (o->heads)
       print_patch(in::patch_heads(*m.ck.model, clean, corrupt, a, w), "head", f, o->csv);
     else

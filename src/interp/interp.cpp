@@ -398,11 +398,21 @@ patch_result patch_heads(models::causal_lm& model, const tensor& clean_ids, cons
   return r;
 }
 
-patch_result path_patch_heads(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids,
-                              std::int32_t answer, std::int32_t wrong, const std::string& receiver) {
+patch_result path_patch(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids, std::int32_t answer,
+                        std::int32_t wrong, const path_options& opt) {
   check_pair(clean_ids, corrupt_ids);
-  const std::vector<std::string> zs = z_hooks(model);
+  const std::string& receiver = opt.receiver;
   const bool to_logits = receiver == "logits";
+  LMLAB_CHECK_HINT(opt.head_senders || opt.mlp_senders, "send from heads, MLPs or both", "interp patch: no senders chosen");
+  // Heads are frozen (and the only head senders): every hook_z; required when heads send or a
+  // q/k/v receiver is asked for, optional (a model without attention) when only MLPs send.
+  std::vector<std::string> zs;
+  if (opt.head_senders || !to_logits) {
+    zs = z_hooks(model);
+  } else {
+    for (const auto& n : hook_names(model))
+      if (glob_match("blocks.*.attn.hook_z", n)) zs.push_back(n);
+  }
   std::int64_t receiver_layer = std::numeric_limits<std::int64_t>::max();
   if (!to_logits) {
     static const std::regex qkv(R"(blocks\.\d+\.attn\.hook_[qkv])");
@@ -411,35 +421,69 @@ patch_result path_patch_heads(models::causal_lm& model, const tensor& clean_ids,
     match_hooks(model, receiver);
     receiver_layer = layer_of(receiver);
   }
-  patch_result r = baseline(model, clean_ids, corrupt_ids, answer, wrong);
-  const auto clean = cache_activations(model, clean_ids, zs), corrupt = cache_activations(model, corrupt_ids, zs);
-  for (const auto& sender : zs) {
-    if (layer_of(sender) >= receiver_layer) continue;
-    const tensor& z = clean.at(sender);  // (B, T, H, D)
-    for (std::int64_t h = 0; h < z.size(2); ++h) {
-      tensor logits, recorded;
-      {
-        no_grad ng;
-        hooks::hook_scope scope(model);
-        for (const auto& n : zs)  // every head frozen at its corrupted value, the sender's head clean
-          scope.add(n, n == sender ? nn::hook_fn([&, h](const tensor& x, const nn::hook_point& w) {
-                         return patch_slice(z, 2, h)(hooks::patch_with(corrupt.at(n))(x, w), w);
-                       })
-                                   : hooks::patch_with(corrupt.at(n)));
-        if (!to_logits)
-          scope.add(receiver, [&](const tensor& x, const nn::hook_point&) {
-            recorded = x.clone_raw();
-            return x;
-          });
-        logits = model.forward(corrupt_ids);
-      }
-      if (!to_logits) logits = forward_with(model, corrupt_ids, receiver, hooks::patch_with(recorded));
-      const double m = logit_diff(logits, answer, wrong);
-      r.cells.push_back({sender, layer_of(sender), h, m, normalise(m, r.clean, r.corrupted)});
-    }
+  if (opt.receiver_head >= 0) {
+    LMLAB_CHECK_HINT(!to_logits, "name a blocks.N.attn.hook_q|k|v receiver", "interp patch: a receiver head needs a q/k/v receiver, not logits");
+    const tensor shape_of = cache_activations(model, clean_ids, {receiver}).at(receiver);
+    LMLAB_CHECK(shape_of.dim() == 4 && opt.receiver_head < shape_of.size(2), "interp patch: receiver head {}: {} has {} heads",
+                opt.receiver_head, receiver, shape_of.dim() == 4 ? shape_of.size(2) : 0);
   }
-  LMLAB_CHECK(!r.cells.empty(), "interp patch: no attention layer before the receiver {}", receiver);
+  // Senders in forward order: a layer's heads, then its MLP (which reads them).
+  struct sender {
+    std::string hook;
+    std::int64_t layer, head;  // head -1: the MLP
+  };
+  std::vector<sender> senders;
+  std::vector<std::string> mlps;
+  if (opt.mlp_senders) mlps = match_hooks(model, "blocks.*.hook_mlp_out");
+  patch_result r = baseline(model, clean_ids, corrupt_ids, answer, wrong);
+  std::vector<std::string> cached = opt.head_senders ? zs : std::vector<std::string>{};
+  cached.insert(cached.end(), mlps.begin(), mlps.end());
+  const auto clean = cache_activations(model, clean_ids, cached), corrupt = cache_activations(model, corrupt_ids, zs);
+  if (opt.head_senders)
+    for (const auto& n : zs)
+      for (std::int64_t h = 0; h < clean.at(n).size(2); ++h) senders.push_back({n, layer_of(n), h});
+  for (const auto& n : mlps) senders.push_back({n, layer_of(n), -1});
+  std::stable_sort(senders.begin(), senders.end(), [](const sender& x, const sender& y) {
+    return x.layer != y.layer ? x.layer < y.layer : (x.head < 0 ? 1 : 0) < (y.head < 0 ? 1 : 0);
+  });
+  for (const sender& s : senders) {
+    // An MLP of the receiver's layer runs after its attention: only earlier layers send.
+    if (s.layer >= receiver_layer) continue;
+    const tensor& src = clean.at(s.hook);
+    const std::int64_t h = s.head;
+    tensor logits, recorded;
+    {
+      no_grad ng;
+      hooks::hook_scope scope(model);
+      for (const auto& n : zs)  // every head frozen at its corrupted value, a sending head clean
+        scope.add(n, n == s.hook ? nn::hook_fn([&, h](const tensor& x, const nn::hook_point& w) {
+                       return patch_slice(src, 2, h)(hooks::patch_with(corrupt.at(n))(x, w), w);
+                     })
+                                 : hooks::patch_with(corrupt.at(n)));
+      if (h < 0) scope.add(s.hook, hooks::patch_with(src));  // the sending MLP clean
+      if (!to_logits)
+        scope.add(receiver, [&](const tensor& x, const nn::hook_point&) {
+          recorded = x.clone_raw();
+          return x;
+        });
+      logits = model.forward(corrupt_ids);
+    }
+    if (!to_logits)
+      logits = forward_with(model, corrupt_ids, receiver,
+                            opt.receiver_head >= 0 ? patch_slice(recorded, 2, opt.receiver_head) : hooks::patch_with(recorded));
+    const double m = logit_diff(logits, answer, wrong);
+    r.cells.push_back({s.hook, s.layer, h, m, normalise(m, r.clean, r.corrupted)});
+  }
+  LMLAB_CHECK(!r.cells.empty(), "interp patch: no {} before the receiver {}",
+              opt.head_senders && opt.mlp_senders ? "attention layer or MLP" : opt.mlp_senders ? "MLP" : "attention layer", receiver);
   return r;
+}
+
+patch_result path_patch_heads(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids,
+                              std::int32_t answer, std::int32_t wrong, const std::string& receiver) {
+  path_options o;
+  o.receiver = receiver;
+  return path_patch(model, clean_ids, corrupt_ids, answer, wrong, o);
 }
 
 tensor patch_whole(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids, const std::string& hook) {

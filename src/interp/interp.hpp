@@ -106,6 +106,18 @@ patch_result patch_heads(models::causal_lm& model, const tensor& clean_ids, cons
 // and run the corrupted input once more with only it replaced. Metric and normalisation as
 // patch_heads (clean = 1, corrupted = 0). In a model whose last attention layer is the sender's,
 // path patching to the logits equals patch_heads (nothing downstream to freeze); tested.
+// MLP senders (path_options::mlp_senders): blocks.N.hook_mlp_out, clean at every position, with
+// every head frozen at its corrupted value as above; a cell's index is -1 and its hook names the
+// MLP. The last layer's MLP to the logits equals patching its output whole (patch_whole); tested.
+// A receiver head (path_options::receiver_head >= 0): in the second run only that head's slice of
+// the q/k/v receiver (dim 2 of (B, T, H, D)) is replaced, the other heads stay corrupted.
+struct path_options {
+  std::string receiver = "logits";  // or blocks.L.attn.hook_q|k|v
+  std::int64_t receiver_head = -1;  // -1: every head of a q/k/v receiver
+  bool head_senders = true, mlp_senders = false;
+};
+patch_result path_patch(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids, std::int32_t answer,
+                        std::int32_t wrong, const path_options& opt);
 patch_result path_patch_heads(models::causal_lm& model, const tensor& clean_ids, const tensor& corrupt_ids,
                               std::int32_t answer, std::int32_t wrong, const std::string& receiver = "logits");
 // The same grid with any metric of the logits (e.g. logit_diff_rows for per-row answers): the

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
+#include "core/error.hpp"
 #include "tasks/params.hpp"
 
 namespace lmlab::interp {
@@ -104,6 +107,24 @@ int nearest_fraction(double d) {
   for (std::size_t k = 0; k < tms_fractions().size(); ++k)
     if (const double g = std::abs(d - tms_fractions()[k].value); g <= gap) best = static_cast<int>(k), gap = g;
   return best;
+}
+
+tms_phase classify_phase(const tms_model& t, double represented_norm) {
+  if (t.n != 2) throw lmlab::error(fmt::format("tms phase: the phase diagram is for n = 2 features, got n = {}", t.n));
+  const bool first = t.norm(0) > represented_norm, second = t.norm(1) > represented_norm;
+  if (!second) return tms_phase::not_represented;
+  if (!first) return tms_phase::dedicated;
+  return t.cosine(0, 1) < 0 ? tms_phase::superposed : tms_phase::other;
+}
+
+const char* phase_name(tms_phase p) {
+  switch (p) {
+    case tms_phase::not_represented: return "not_represented";
+    case tms_phase::dedicated: return "dedicated";
+    case tms_phase::superposed: return "superposed";
+    case tms_phase::other: return "other";
+  }
+  return "other";
 }
 
 double chance_share() {

@@ -68,4 +68,14 @@ double chance_share();
 // Index into tms_fractions() of the fraction within fraction_tolerance of d (the nearest), or -1.
 int nearest_fraction(double d);
 
+// The phase of the last feature of a model of n = 2 features in m = 1 dimension, as Elhage et
+// al.'s n = 2 phase diagram colours it (sec. "Superposition as a Phase Change"): the feature is
+// not represented (‖W_2‖ <= represented_norm), has the dimension to itself (W_2 represented and
+// W_1 not: "dedicated"), or shares it with feature 1 antipodally (both represented and
+// cos(W_1, W_2) < 0: "superposed"). Both represented pointing the same way is "other" (not a
+// phase the paper draws). Throws for a model that is not n = 2.
+enum class tms_phase { not_represented, dedicated, superposed, other };
+tms_phase classify_phase(const tms_model& t, double represented_norm);
+const char* phase_name(tms_phase p);
+
 }  // namespace lmlab::interp

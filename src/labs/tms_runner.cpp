@@ -1,7 +1,7 @@
 // Toy models of superposition as lab runs (lab/runner.hpp): the "tms" task
 // (interp/tms_experiment.hpp) and its runner, which trains one model per run and logs what the
 // report plots and checks: features represented, dimensions per feature, interference, the
-// most antipodal pair, and per-feature norms and dimensionalities. Here, not in interp,
+// most antipodal pair, per-feature norms and dimensionalities, and (n = 2) feature 2's phase. Here, not in interp,
 // because interp sits below lab.
 // Not for: the `lmlab interp tms` verb (src/cli/interp.cpp).
 #include <algorithm>
@@ -56,6 +56,18 @@ lab::run_result run_tms(const lab::run_context& ctx) {
     for (std::size_t k = 0; k < hist.size(); ++k)
       db.log_evaluation(ctx.store_run, "test", fmt::format("inv_density={:g}/D={:.3f}", 1.0 / (1.0 - task.sparsity), k / 40.0),
                         "feature_share", hist[k], task.n);
+    // n = 2: feature 2's phase (tms_phase.toml), as run metrics (1 in the phase, else 0) for the
+    // rules and as a cell "importance=I/density=1-S" of each phase's share-of-seeds heatmap.
+    if (task.n == 2) {
+      const in::tms_phase ph = in::classify_phase(model, task.represented_norm);
+      for (const in::tms_phase p : {in::tms_phase::not_represented, in::tms_phase::dedicated, in::tms_phase::superposed}) {
+        const double v = ph == p ? 1.0 : 0.0;
+        metric(in::phase_name(p), v);
+        db.log_evaluation(ctx.store_run, "test",
+                          fmt::format("importance={:g}/density={:g}", task.importance_decay, 1.0 - task.sparsity),
+                          in::phase_name(p), v, 1);
+      }
+    }
     for (std::size_t i = 0; i < s.norms.size(); ++i) {
       const std::string slice = "feature=" + std::to_string(i);
       db.log_evaluation(ctx.store_run, "test", slice, "norm", s.norms[i], 1);

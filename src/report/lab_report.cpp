@@ -7,6 +7,7 @@
 #include <cmath>
 #include <ctime>
 #include <functional>
+#include <map>
 #include <optional>
 #include <regex>
 #include <set>
@@ -601,7 +602,8 @@ void add_step_plot(section& s, const std::string& fid, const experiment_data& d,
 // x = "slice": the test evaluations of metric y whose slice matches y's slice (PREFIX*, exact,
 // or none: every slice). A slice "KEY=NUM" or "GROUP/KEY=NUM" gives a line over NUM per GROUP
 // (per variant too when there are several); a slice "ROW=NUM/COL=NUM" gives a heatmap of rows
-// x columns (one per variant). Mean (and 95% CI) over seeds.
+// x columns: one grid for all variants when no two variants log the same cell (a sweep whose
+// runs each fill their own cell), else rows per variant. Mean (and 95% CI) over seeds.
 void add_slice_plot(section& s, const std::string& fid, const experiment_data& d, const lab::plot_spec& p) {
   const bool prefix = !p.y.slice.empty() && p.y.slice.back() == '*';
   const std::string pre = prefix ? p.y.slice.substr(0, p.y.slice.size() - 1) : p.y.slice;
@@ -616,6 +618,11 @@ void add_slice_plot(section& s, const std::string& fid, const experiment_data& d
   };
   table line_rows({"series", "x", p.y.name}), heat_rows({"row", "col", p.y.name});
   std::string x_key, row_key, col_key;
+  struct heat_cell {
+    std::string variant, row;
+    double a, b, value;
+  };
+  std::vector<heat_cell> cells;
   for (const auto& v : d.variants)
     for (const lab_run* r : v.finished)
       for (const auto& e : r->evaluations) {
@@ -630,13 +637,19 @@ void add_slice_plot(section& s, const std::string& fid, const experiment_data& d
         const std::string who = d.variants.size() > 1 ? v.label : "";
         if (number_after_eq(group, k1, a) && group.find('/') == std::string::npos) {
           row_key = k1, col_key = k2;
-          heat_rows.add_row({who.empty() ? cell(a) : cell(who + " " + k1 + "=" + group.substr(k1.size() + 1)), b, e.value});
+          cells.push_back({who, group.substr(k1.size() + 1), a, b, e.value});
         } else {
           x_key = k2;
           const std::string series = who.empty() ? (group.empty() ? p.y.name : group) : group.empty() ? who : who + " " + group;
           line_rows.add_row({series, b, e.value});
         }
       }
+  std::map<std::pair<double, double>, std::string> owner;
+  bool pooled = true;
+  for (const auto& c : cells)
+    if (const auto [it, fresh] = owner.emplace(std::pair{c.a, c.b}, c.variant); !fresh && it->second != c.variant) pooled = false;
+  for (const auto& c : cells)
+    heat_rows.add_row({pooled || c.variant.empty() ? cell(c.a) : cell(c.variant + " " + row_key + "=" + c.row), c.b, c.value});
   if (!heat_rows.rows().empty()) {
     figure h = heatmap(fid + "-" + p.id, p.title, mean_ci_by_group(heat_rows, {"row", "col"}, p.y.name),
                        axis("col", col_key).ordinal(), axis("row", row_key).ordinal(), axis("mean", p.y.name));

@@ -238,3 +238,87 @@ TEST(interp, path_patching_to_the_logits_equals_head_patching_in_the_last_layer_
     EXPECT_STREQ(e.what(), "interp patch: no attention layer before the receiver blocks.0.attn.hook_k");
   }
 }
+
+TEST(interp, path_patching_from_mlps_and_into_one_receiver_head) {
+  auto m = tiny("A", 5);
+  const tensor clean = ids({1, 2, 3, 4, 5}), corrupt = ids({1, 2, 7, 4, 5});
+  interp::path_options all;
+  all.mlp_senders = true;
+  // Equal inputs: 0 on every path, from heads and MLPs, into the logits and each receiver (whole
+  // or one head).
+  for (const char* rc : {"logits", "blocks.1.attn.hook_q", "blocks.1.attn.hook_k", "blocks.1.attn.hook_v"})
+    for (std::int64_t rh : {-1, 0, 1}) {
+      if (std::string(rc) == "logits" && rh >= 0) continue;
+      interp::path_options o = all;
+      o.receiver = rc;
+      o.receiver_head = rh;
+      const auto r = interp::path_patch(*m, clean, clean, 3, 4, o);
+      EXPECT_EQ(r.cells.size(), std::string(rc) == "logits" ? 6u : 3u) << rc;
+      for (const auto& c : r.cells) EXPECT_EQ(c.effect, 0.0) << rc << " " << rh << " " << c.hook << " " << c.index;
+    }
+  // Senders in forward order: layer 0's heads, its MLP, layer 1's heads, its MLP.
+  const auto path = interp::path_patch(*m, clean, corrupt, 3, 4, all);
+  ASSERT_EQ(path.cells.size(), 6u);
+  EXPECT_EQ(path.cells[2].hook, "blocks.0.hook_mlp_out");
+  EXPECT_EQ(path.cells[2].index, -1);
+  EXPECT_EQ(path.cells[5].hook, "blocks.1.hook_mlp_out");
+  // The last layer's MLP to the logits: nothing downstream to freeze, so exactly the ordinary
+  // patching of its output.
+  const double whole = interp::logit_diff(interp::patch_whole(*m, clean, corrupt, "blocks.1.hook_mlp_out"), 3, 4);
+  EXPECT_EQ(path.cells[5].metric, whole);
+  EXPECT_NE(path.cells[5].effect, 0.0);
+  // Heads-only senders give the same head cells as path_patch_heads.
+  const auto heads = interp::path_patch_heads(*m, clean, corrupt, 3, 4, "logits");
+  EXPECT_EQ(heads.cells[0].metric, path.cells[0].metric);
+  EXPECT_EQ(heads.cells[3].metric, path.cells[4].metric);
+  // MLP senders only; a receiver in layer 1 takes layer 0's MLP, not layer 1's.
+  interp::path_options mlps;
+  mlps.head_senders = false, mlps.mlp_senders = true, mlps.receiver = "blocks.1.attn.hook_v";
+  const auto v = interp::path_patch(*m, clean, corrupt, 3, 4, mlps);
+  ASSERT_EQ(v.cells.size(), 1u);
+  EXPECT_EQ(v.cells[0].hook, "blocks.0.hook_mlp_out");
+  // One receiver head: the two heads' effects differ, and each differs from the whole receiver.
+  std::vector<double> per_head;
+  for (std::int64_t rh : {0, 1}) {
+    mlps.receiver_head = rh;
+    per_head.push_back(interp::path_patch(*m, clean, corrupt, 3, 4, mlps).cells[0].metric);
+  }
+  EXPECT_NE(per_head[0], per_head[1]);
+  EXPECT_NE(per_head[0], v.cells[0].metric);
+  // Bad receiver heads and option mixes are errors naming them.
+  mlps.receiver_head = 2;
+  try {
+    interp::path_patch(*m, clean, corrupt, 3, 4, mlps);
+    FAIL();
+  } catch (const error& e) {
+    EXPECT_STREQ(e.what(), "interp patch: receiver head 2: blocks.1.attn.hook_v has 2 heads");
+  }
+  interp::path_options bad;
+  bad.receiver_head = 0;
+  EXPECT_THROW(interp::path_patch(*m, clean, corrupt, 3, 4, bad), error);  // a head of the logits
+  bad = {};
+  bad.head_senders = false;
+  EXPECT_THROW(interp::path_patch(*m, clean, corrupt, 3, 4, bad), error);  // no senders
+  mlps.receiver_head = -1, mlps.receiver = "blocks.0.attn.hook_q";
+  try {
+    interp::path_patch(*m, clean, corrupt, 3, 4, mlps);
+    FAIL();
+  } catch (const error& e) {
+    EXPECT_STREQ(e.what(), "interp patch: no MLP before the receiver blocks.0.attn.hook_q");
+  }
+}
+
+TEST(interp, path_patching_with_one_head_per_layer_a_receiver_head_is_the_whole_receiver) {
+  models::lm_config c = lmlab::testing::small_lm(11, 16, 2, 1, 16);
+  c.init_std = 0.2;
+  auto m = models::make_model(c, 5);
+  const tensor clean = ids({1, 2, 3, 4, 5}), corrupt = ids({1, 2, 7, 4, 5});
+  interp::path_options o;
+  o.mlp_senders = true, o.receiver = "blocks.1.attn.hook_k";
+  const auto whole = interp::path_patch(*m, clean, corrupt, 3, 4, o);
+  o.receiver_head = 0;
+  const auto one = interp::path_patch(*m, clean, corrupt, 3, 4, o);
+  ASSERT_EQ(whole.cells.size(), 2u);
+  ASSERT_EQ(one.cells.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) EXPECT_EQ(one.cells[i].metric, whole.cells[i].metric) << whole.cells[i].hook;
+}

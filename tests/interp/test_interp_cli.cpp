@@ -227,3 +227,38 @@ TEST(interp_cli, sae_trains_scores_saves_and_reloads_on_attention_and_mamba) {
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.output.find("error: interp sae: 1 input row(s); a train/test split needs at least 2"), std::string::npos) << r.output;
 }
+
+TEST(interp_cli, path_patching_from_mlps_and_into_one_receiver_head) {
+  fixture fx;
+  // Equal inputs, heads and MLPs sending to the logits: a row per head and MLP, every effect 0.
+  auto r = run_lmlab({"interp", "patch", fx.ckpt("A"), "--ids", "--clean", "1 2 3", "--corrupt", "1 2 3", "--answer", "4",
+                      "--wrong", "5", "--path-to", "logits", "--senders", "all", "-o", "csv"});
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_NE(r.output.find("hook,layer,head,logit_diff,effect\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\nblocks.1.hook_mlp_out,1,mlp,"), std::string::npos) << r.output;
+  std::size_t rows = 0;
+  for (std::size_t at = r.output.find("\nblocks."); at != std::string::npos; at = r.output.find("\nblocks.", at + 1)) {
+    const auto eol = r.output.find('\n', at + 1);
+    EXPECT_EQ(r.output.substr(r.output.rfind(',', eol) + 1, eol - r.output.rfind(',', eol) - 1), "0");
+    ++rows;
+  }
+  EXPECT_EQ(rows, 6u);  // 2 layers x (2 heads + the MLP)
+  // The grid has an "mlp" column; one receiver head of layer 1's values.
+  r = run_lmlab({"interp", "patch", fx.ckpt("A"), "--ids", "--clean", "1 2 3", "--corrupt", "1 7 3", "--answer", "4", "--wrong",
+                 "5", "--path-to", "blocks.1.attn.hook_v", "--receiver-head", "1", "--senders", "all"});
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_NE(r.output.find("mlp"), std::string::npos) << r.output;
+  // MLP senders need no attention: Mamba to the logits.
+  r = run_lmlab({"interp", "patch", fx.ckpt("M"), "--ids", "--clean", "1 2 3", "--corrupt", "1 7 3", "--answer", "4", "--wrong",
+                 "5", "--path-to", "logits", "--senders", "mlps", "-o", "csv"});
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_NE(r.output.find("\nblocks.0.hook_mlp_out,0,mlp,"), std::string::npos) << r.output;
+  r = run_lmlab({"interp", "patch", fx.ckpt("A"), "--ids", "--clean", "1 2 3", "--corrupt", "1 7 3", "--answer", "4", "--wrong",
+                 "5", "--path-to", "blocks.1.attn.hook_q", "--receiver-head", "2"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.output.find("error: interp patch: receiver head 2: blocks.1.attn.hook_q has 2 heads"), std::string::npos) << r.output;
+  r = run_lmlab({"interp", "patch", fx.ckpt("A"), "--ids", "--clean", "1 2 3", "--corrupt", "1 7 3", "--answer", "4", "--wrong",
+                 "5", "--senders", "mlps"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.output.find("--senders and --receiver-head are options of path patching"), std::string::npos) << r.output;
+}

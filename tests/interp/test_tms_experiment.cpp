@@ -80,6 +80,23 @@ TEST(tms_experiment, n2_m1_dense_keeps_one_feature_and_sparse_equal_importance_g
   EXPECT_LT(s.min_cosine, -0.9);
 }
 
+TEST(tms_experiment, phase_of_feature_two_on_hand_made_weights) {
+  // n = 2, m = 1: W = [W_1, W_2]; represented means ||W_i|| > 0.5.
+  EXPECT_EQ(classify_phase(make(2, 1, {1.0, 0.0}), 0.5), tms_phase::not_represented);
+  EXPECT_EQ(classify_phase(make(2, 1, {0.0, 0.0}), 0.5), tms_phase::not_represented);
+  EXPECT_EQ(classify_phase(make(2, 1, {1.0, 0.5}), 0.5), tms_phase::not_represented) << "at the threshold: not above it";
+  EXPECT_EQ(classify_phase(make(2, 1, {0.0, -1.0}), 0.5), tms_phase::dedicated);
+  EXPECT_EQ(classify_phase(make(2, 1, {0.3, 1.0}), 0.5), tms_phase::dedicated) << "W_1 below the threshold";
+  EXPECT_EQ(classify_phase(make(2, 1, {1.0, -1.0}), 0.5), tms_phase::superposed);
+  EXPECT_EQ(classify_phase(make(2, 1, {-0.8, 1.2}), 0.5), tms_phase::superposed);
+  EXPECT_EQ(classify_phase(make(2, 1, {1.0, 1.0}), 0.5), tms_phase::other) << "same direction: not antipodal";
+  // m = 2: orthogonal columns have cos 0, not < 0, so two dedicated dimensions read as "other".
+  EXPECT_EQ(classify_phase(make(2, 2, {1, 0, 0, 1}), 0.5), tms_phase::other);
+  EXPECT_EQ(classify_phase(make(2, 2, {1, -1, 0, 0.1}), 0.5), tms_phase::superposed);
+  EXPECT_STREQ(phase_name(tms_phase::dedicated), "dedicated");
+  EXPECT_THROW(classify_phase(make(3, 1, {1, 1, 1}), 0.5), lmlab::error);
+}
+
 namespace {
 // k unit columns (each a point of `pts`, d coordinates) as a (d, k) row-major W.
 tms_model from_points(std::int64_t d, const std::vector<std::vector<double>>& pts) {

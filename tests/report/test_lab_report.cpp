@@ -710,3 +710,48 @@ y = "pass@each"
   EXPECT_NE(csv.find("k=4,400,0.45"), std::string::npos) << csv;
   EXPECT_LT(csv.find("k=1,100"), csv.find("k=4,400")) << csv;
 }
+
+TEST(lab_report, slice_heatmap_pools_variants_that_each_fill_their_own_cells) {
+  const auto meta = meta_from(R"toml(
+[report]
+figures = []
+[[report.plot]]
+id = "phase"
+x = "slice"
+y = "superposed@importance=*"
+)toml");
+  // A sweep of 2 importances x 2 densities, 2 seeds each; every run logs only its own cell, as
+  // tms_phase's runs do. One grid, rows the importances (numbers, not variant labels).
+  std::vector<rp::lab_run> runs;
+  for (double imp : {0.3, 3.0})
+    for (double den : {1.0, 0.1})
+      for (int s = 0; s < 2; ++s) {
+        rp::lab_run r = run_with("t", {}, {{"importance", imp}, {"density", den}}, s, 0.5);
+        const double v = den < 1 && (imp < 1 || s == 0) ? 1.0 : 0.0;  // (3, 0.1): one seed of two
+        r.evaluations.push_back({"test", fmt::format("importance={:g}/density={:g}", imp, den), "superposed", v, 1});
+        runs.push_back(std::move(r));
+      }
+  const auto sec = rp::lab_experiment_section("t", runs, {}, &meta);
+  ASSERT_EQ(sec.figures.size(), 1u);
+  EXPECT_EQ(sec.figures[0].kind, rp::figure_kind::heatmap);
+  const std::string csv = sec.figures[0].data.to_string(lmlab::table_format::csv);
+  EXPECT_EQ(sec.figures[0].data.rows().size(), 4u) << csv;
+  EXPECT_NE(csv.find("0.3,0.1,1,1,1,2"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("3,0.1,0.5,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("0.3,1,0,0,0,2"), std::string::npos) << csv;
+
+  // Two variants that log the same cells keep a row per variant and cell row.
+  std::vector<rp::lab_run> both;
+  for (int d : {32, 64}) {
+    rp::lab_run r = run_with("t", {{"d_model", d}}, {}, 0, 0.5);
+    for (const char* sl : {"importance=1/density=1", "importance=1/density=0.1"})
+      r.evaluations.push_back({"test", sl, "superposed", d == 32 ? 0.0 : 1.0, 1});
+    both.push_back(std::move(r));
+  }
+  const auto sec2 = rp::lab_experiment_section("t", both, {}, &meta);
+  ASSERT_EQ(sec2.figures.size(), 1u);
+  const std::string csv2 = sec2.figures[0].data.to_string(lmlab::table_format::csv);
+  EXPECT_EQ(sec2.figures[0].data.rows().size(), 4u) << csv2;
+  EXPECT_NE(csv2.find("d_model=32 importance=1,0.1,0,"), std::string::npos) << csv2;
+  EXPECT_NE(csv2.find("d_model=64 importance=1,1,1,"), std::string::npos) << csv2;
+}
