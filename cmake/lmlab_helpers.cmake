@@ -1,8 +1,19 @@
-# lmlab_add_layer(NAME DEPS dep... [EXCLUDE file.cpp...]): a static library lmlab_<NAME> from
-# every .cpp under src/<NAME>/ but the excluded ones (picked up automatically; re-run of cmake is
-# triggered by new files). An excluded file is for the layer's CMakeLists to add when it can.
+# lmlab_add_layer(NAME DEPS dep... [OPTIONAL_DEPS lmlab_x...] [EXCLUDE file.cpp...]): a static
+# library lmlab_<NAME> from every .cpp under src/<NAME>/ but the excluded ones (picked up
+# automatically; re-run of cmake is triggered by new files). An excluded file is for the
+# layer's CMakeLists to add when it can. Each optional layer lmlab_x that is built is linked
+# and announced to the layer's sources as LMLAB_<NAME>_HAS_<X>=1 (upper case).
 function(lmlab_add_layer name)
-  cmake_parse_arguments(ARG "" "" "DEPS;EXCLUDE" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "DEPS;OPTIONAL_DEPS;EXCLUDE" ${ARGN})
+  set(has_defs)
+  foreach(dep IN LISTS ARG_OPTIONAL_DEPS)
+    if(TARGET ${dep})
+      list(APPEND ARG_DEPS ${dep})
+      string(REGEX REPLACE "^lmlab_" "" short ${dep})
+      string(TOUPPER "LMLAB_${name}_HAS_${short}=1" def)
+      list(APPEND has_defs ${def})
+    endif()
+  endforeach()
   file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
   foreach(x IN LISTS ARG_EXCLUDE)
     list(REMOVE_ITEM srcs ${CMAKE_CURRENT_SOURCE_DIR}/${x})
@@ -17,6 +28,7 @@ function(lmlab_add_layer name)
   add_library(lmlab_${name} STATIC ${srcs})
   target_include_directories(lmlab_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src ${PROJECT_BINARY_DIR}/generated)
   target_link_libraries(lmlab_${name} PUBLIC ${ARG_DEPS})
+  target_compile_definitions(lmlab_${name} PRIVATE ${has_defs})
   add_dependencies(lmlab_${name} lmlab_version_header)
   set_property(GLOBAL APPEND PROPERTY LMLAB_LAYER_TARGETS lmlab_${name})
 endfunction()

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli/command.hpp"
+#include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/table.hpp"
 #include "data/corpus.hpp"
@@ -32,7 +33,7 @@ std::unique_ptr<d::tokenizer> tokenizer_for_cli(const std::string& spec) {
 void add_list_verb(CLI::App& data) {
   auto out = std::make_shared<std::string>("text");
   auto* s = data.add_subcommand("list", "List the corpus and tokenizer sources and whether each is cached");
-  s->add_option("-o,--output", *out, "output format: text|md|csv|json|jsonl")->default_val("text");
+  lmlab::cli::add_table_format(*s, *out, "output format: text|md|csv|json|jsonl");
   s->callback([out] {
     const auto fmt = lmlab::parse_table_format(*out);
     lmlab::table t({"name", "kind", "package", "cached", "description"});
@@ -86,7 +87,7 @@ void add_stats_verb(CLI::App& data) {
   auto out = std::make_shared<std::string>("text");
   auto* s = data.add_subcommand("stats", "Corpus size, char vocabulary and GPT-2 token count / encode speed");
   s->add_option("corpus", *corpus, "corpus name")->capture_default_str();
-  s->add_option("-o,--output", *out, "output format: text|md|csv|json|jsonl")->default_val("text");
+  lmlab::cli::add_table_format(*s, *out, "output format: text|md|csv|json|jsonl");
   s->callback([corpus, out] {
     const auto fmt = lmlab::parse_table_format(*out);
     const auto docs = d::load_corpus(*corpus);
@@ -134,14 +135,11 @@ void add_detokenize_verb(CLI::App& data) {
 }
 
 void add_data(CLI::App& app) {
-  CLI::App* data = app.add_subcommand("data", "Corpora (fetch, cache, verify), tokenizers and token files");
-  data->footer(
-      "Examples:\n"
-      "  lmlab data list\n"
-      "  lmlab data fetch brown\n"
-      "  lmlab data prepare --corpus brown --tokenizer char --out runs/brown-char\n"
-      "  lmlab data tokenize --tokenizer gpt2 'Hello world'");
-  data->require_subcommand(1);
+  using namespace lmlab::cli;
+  CLI::App* data = add_verb_group(app, "data", "Corpora (fetch, cache, verify), tokenizers and token files",
+                                  examples({"lmlab data list", "lmlab data fetch brown",
+                                            "lmlab data prepare --corpus brown --tokenizer char --out runs/brown-char",
+                                            "lmlab data tokenize --tokenizer gpt2 'Hello world'"}));
 
   add_list_verb(*data);
   add_fetch_verb(*data);

@@ -54,13 +54,11 @@ std::vector<std::string> read_documents(const std::string& spec) {
 lmlab::cell num(double v) { return std::isnan(v) ? lmlab::cell("-") : lmlab::cell(v); }
 
 void add_datalab(CLI::App& app) {
-  CLI::App* top = app.add_subcommand("datalab", "Data and compute lab: diversity metrics of text; collapse loops run by `lmlab lab run`");
-  top->footer(
-      "Examples:\n"
-      "  lmlab datalab stats samples.txt --reference corpus:brown\n"
-      "  lmlab lab run experiments/collapse_gaussian.toml --size quick\n"
-      "See docs/datalab.md.");
-  top->require_subcommand(1);
+  CLI::App* top = lmlab::cli::add_verb_group(
+      app, "datalab", "Data and compute lab: diversity metrics of text; collapse loops run by `lmlab lab run`",
+      lmlab::cli::examples({"lmlab datalab stats samples.txt --reference corpus:brown",
+                            "lmlab lab run experiments/collapse_gaussian.toml --size quick"}) +
+          "\nSee docs/datalab.md.");
   struct args {
     std::vector<std::string> files, reference;
     dl::stats_options opt;

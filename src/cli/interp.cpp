@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "cli/command.hpp"
+#include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/table.hpp"
@@ -151,12 +152,6 @@ struct input_opts {
 
 // The options every verb on a model shares: the checkpoint (the first positional) and the
 // table format (-o, the last option).
-void add_checkpoint(CLI::App* s, std::string& ckpt) {
-  s->add_option("checkpoint", ckpt, "checkpoint folder, .gguf file or Hugging Face folder")->required();
-}
-void add_output(CLI::App* s, std::string& out, const char* help = "text|md|csv|json|jsonl") {
-  s->add_option("-o,--output", out, help)->capture_default_str();
-}
 
 // A verb's model and the token ids it runs on, opened when the verb runs.
 struct model_and_inputs {
@@ -190,7 +185,7 @@ void add_cache(CLI::App& parent) {
     input_opts in;
   };
   auto o = std::make_shared<opts>();
-  add_checkpoint(s, o->ckpt);
+  lmlab::cli::add_checkpoint(*s, o->ckpt);
   s->add_option("--hooks", o->hooks, "comma-separated globs over hook names ('*' matches anything)")->capture_default_str();
   s->add_option("--out", o->out, "output .safetensors (written atomically)")->required();
   s->add_flag("--layer-at-a-time", o->layer_at_a_time, "keep one layer's activations in memory at a time (one forward per layer)");
@@ -212,11 +207,11 @@ void add_heads(CLI::App& parent) {
     in::heads_options h;
   };
   auto o = std::make_shared<opts>();
-  add_checkpoint(s, o->ckpt);
+  lmlab::cli::add_checkpoint(*s, o->ckpt);
   s->add_option("--n", o->h.n, "random tokens per half; 0 = min(50, n_ctx / 2)")->capture_default_str();
   s->add_option("--batch", o->h.batch, "sequences")->capture_default_str();
   s->add_option("--seed", o->h.seed, "seed of the random tokens")->capture_default_str();
-  add_output(s, o->out);
+  lmlab::cli::add_table_format(*s, o->out);
   s->callback([o] {
     const auto fmt_out = lmlab::parse_table_format(o->out);
     auto m = open_model(o->ckpt);
@@ -277,7 +272,7 @@ void add_patch(CLI::App& parent) {
     bool ids = false, heads = false;
   };
   auto o = std::make_shared<opts>();
-  add_checkpoint(s, o->ckpt);
+  lmlab::cli::add_checkpoint(*s, o->ckpt);
   s->add_option("--clean", o->clean, "clean input (text, or token ids with --ids)")->required();
   s->add_option("--corrupt", o->corrupt, "corrupted input, same length in tokens")->required();
   s->add_option("--answer", o->answer, "the token the clean input should predict next")->required();
@@ -292,7 +287,7 @@ void add_patch(CLI::App& parent) {
       ->capture_default_str();
   s->add_option("--receiver-head", o->receiver_head,
                 "with --path-to blocks.N.attn.hook_q|k|v: replace only this head of the receiver (default: every head)");
-  add_output(s, o->out, "text|md (a grid) or csv|json|jsonl (one row per cell)");
+  lmlab::cli::add_table_format(*s, o->out, "text|md (a grid) or csv|json|jsonl (one row per cell)");
   s->add_option("--csv", o->csv, "also write the cells as CSV to this file");
   s->callback([o] {
     const auto f = lmlab::parse_table_format(o->out);
@@ -408,7 +403,7 @@ void add_probe(CLI::App& parent) {
     in::probe_options p;
   };
   auto o = std::make_shared<opts>();
-  add_checkpoint(s, o->ckpt);
+  lmlab::cli::add_checkpoint(*s, o->ckpt);
   s->add_option("--hook", o->hook, "hook name or globs, e.g. 'blocks.*.hook_resid_post' (one row per hook; (B, T, C) activations)")->required();
   s->add_option("--examples", o->examples, "TSV: label<TAB>token ids, one example a line")->required();
   s->add_option("--position", o->position, "position probed; negative counts from the end")->capture_default_str();
@@ -417,7 +412,7 @@ void add_probe(CLI::App& parent) {
   s->add_option("--kind", o->kind, "logistic (L-BFGS) or ridge (least squares on one-hot labels, closed form)")->capture_default_str();
   s->add_option("--seed", o->p.seed, "split, control labels and bootstrap")->capture_default_str();
   s->add_option("--save-direction", o->save, "write the probe direction (two classes: W[1] - W[0]) as tensor direction, and the difference of class means as mean_diff, for `interp steer`");
-  add_output(s, o->out);
+  lmlab::cli::add_table_format(*s, o->out);
   s->callback([o] {
     const auto f = lmlab::parse_table_format(o->out);
     o->p.kind = in::parse_probe_kind(o->kind);
@@ -453,14 +448,14 @@ void add_steer(CLI::App& parent) {
     input_opts in;
   };
   auto o = std::make_shared<opts>();
-  add_checkpoint(s, o->ckpt);
+  lmlab::cli::add_checkpoint(*s, o->ckpt);
   s->add_option("--hook", o->hook, "hook name, e.g. blocks.1.hook_resid_post")->required();
   s->add_option("--direction", o->direction, "safetensors FILE[:TENSOR] (default tensor 'direction', as probe writes)")->required();
   s->add_option("--scales", o->scales, "comma-separated scales")->capture_default_str();
   s->add_flag("--unit", o->unit, "scale the direction to unit L2 norm first (scales are then in activation units)");
   s->add_option("--answer", o->answer, "metric: logit[answer] - logit[wrong] at the last position")->required();
   s->add_option("--wrong", o->wrong, "see --answer")->required();
-  add_output(s, o->out);
+  lmlab::cli::add_table_format(*s, o->out);
   o->in.add(s);
   s->callback([o] {
     const auto f = lmlab::parse_table_format(o->out);
@@ -504,7 +499,7 @@ void add_tms(CLI::App& parent) {
   s->add_option("--instances", o->c.instances, "instances trained; the lowest loss is kept")->capture_default_str();
   s->add_option("--lr", o->c.lr, "Adam learning rate")->capture_default_str();
   s->add_option("--seed", o->c.seed, "seed")->capture_default_str();
-  add_output(s, o->out);
+  lmlab::cli::add_table_format(*s, o->out);
   s->callback([o] {
     const auto f = lmlab::parse_table_format(o->out);
     if (o->importance.ends_with("^")) {
@@ -540,10 +535,10 @@ void add_logit_lens(CLI::App& parent) {
     input_opts in;
   };
   auto o = std::make_shared<opts>();
-  add_checkpoint(s, o->ckpt);
+  lmlab::cli::add_checkpoint(*s, o->ckpt);
   s->add_option("--answer", o->answer, "also report this token's probability and rank");
   s->add_option("--top", o->top, "top tokens shown per layer")->capture_default_str();
-  add_output(s, o->out);
+  lmlab::cli::add_table_format(*s, o->out);
   o->in.add(s);
   s->callback([o] {
     const auto f = lmlab::parse_table_format(o->out);
@@ -590,10 +585,10 @@ void add_attn(CLI::App& parent) {
     input_opts in;
   };
   auto o = std::make_shared<opts>();
-  add_checkpoint(s, o->ckpt);
+  lmlab::cli::add_checkpoint(*s, o->ckpt);
   s->add_option("--layer", o->layer, "layer")->capture_default_str();
   s->add_option("--head", o->head, "head")->capture_default_str();
-  add_output(s, o->out);
+  lmlab::cli::add_table_format(*s, o->out);
   o->in.add(s);
   s->callback([o] {
     const auto f = lmlab::parse_table_format(o->out);
@@ -633,7 +628,7 @@ void add_sae(CLI::App& parent) {
   o->c.d_sae = 0;
   o->c.steps = 1000;
   o->c.batch = 64;
-  add_checkpoint(s, o->ckpt);
+  lmlab::cli::add_checkpoint(*s, o->ckpt);
   s->add_option("--hook", o->hook, "a (B, T, C) hook, e.g. blocks.1.hook_resid_pre")->capture_default_str();
   s->add_option("--kind", o->kind, "topk | batchtopk | l1")->capture_default_str();
   s->add_option("--d-sae", o->c.d_sae, "latents; 0 = 4 x the hook's width")->capture_default_str();
@@ -647,7 +642,7 @@ void add_sae(CLI::App& parent) {
   s->add_option("--test-fraction", o->test_fraction, "share of the input rows (sequences) held out for the metrics")->capture_default_str();
   s->add_option("--sae", o->load, "score this SAE (a file from --out) instead of training one");
   s->add_option("--out", o->save, "write the trained SAE (safetensors, F64; for --sae)");
-  add_output(s, o->out);
+  lmlab::cli::add_table_format(*s, o->out);
   o->in.add(s);
   s->callback([o] {
     const auto f = lmlab::parse_table_format(o->out);
@@ -703,8 +698,8 @@ void add_sae(CLI::App& parent) {
 }
 
 void add_interp(CLI::App& app) {
-  auto* s = app.add_subcommand("interp", "Interpretability: cache activations, score heads, patch, probe, steer, SAEs (docs/interp.md)");
-  s->require_subcommand(1);
+  auto* s = lmlab::cli::add_verb_group(app, "interp",
+                                       "Interpretability: cache activations, score heads, patch, probe, steer, SAEs (docs/interp.md)");
   add_cache(*s);
   add_heads(*s);
   add_patch(*s);

@@ -71,12 +71,16 @@ void print_failures(const lab::sweep_summary& s) {
   for (const auto& f : s.failures) std::fprintf(stderr, "  failed: %s\n", f.c_str());
 }
 
+void add_store_option(CLI::App* c, const std::shared_ptr<lab_args>& a) {
+  c->add_option("--store", a->store, "results store (SQLite)")->capture_default_str();
+}
+
 void add_merge(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
   CLI::App* merge = lab->add_subcommand("merge", "Fold a sharded sweep's per-run stores (<runs-dir>/**/run.db) into the store");
   merge->add_option("spec", a->specs, "specs whose runs must all be there (lists the missing ones)")->check(CLI::ExistingFile);
   merge->add_option("--size", a->size, "the --size the shards ran with");
   merge->add_option("--set", a->sets, "the --set overrides the shards ran with; repeatable");
-  merge->add_option("--store", a->store, "results store (SQLite)")->capture_default_str();
+  add_store_option(merge, a);
   merge->add_option("--runs-dir", a->runs_dir, "run folders the shards wrote")->capture_default_str();
   merge->callback([a]() {
     std::vector<lab::experiment_spec> specs;
@@ -149,10 +153,6 @@ void add_slurm(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
                 j.shards, j.max_running, j.res.cpus_per_task, j.res.mem.c_str(), j.log_dir.c_str());
     std::printf("submit:  sbatch %s\nthen:    %s\n", lab::shell_quote(out).c_str(), merge.c_str());
   });
-}
-
-void add_store_option(CLI::App* c, const std::shared_ptr<lab_args>& a) {
-  c->add_option("--store", a->store, "results store (SQLite)")->capture_default_str();
 }
 
 void add_sweep_flags(CLI::App* c, const std::shared_ptr<lab_args>& a) {
@@ -327,9 +327,8 @@ void add_task_verbs(CLI::App* lab) {
 
 void add_lab(CLI::App& app) {
   auto a = std::make_shared<lab_args>();
-  CLI::App* lab = app.add_subcommand("lab", "Train grids of small models on probe tasks: sweeps, the curated suite, results");
-  lab->require_subcommand(1);
-  lab->footer("Example: lmlab lab suite --size quick   (the main job: every experiment in experiments/, then the report)\n"
+  CLI::App* lab = lmlab::cli::add_verb_group(
+      app, "lab", "Train grids of small models on probe tasks: sweeps, the curated suite, results","Example: lmlab lab suite --size quick   (the main job: every experiment in experiments/, then the report)\n"
               "         lmlab lab run experiments/recall.toml --size quick -j 2 --set model.d_model=64,128\n"
               "         lmlab lab slurm experiments/recall.toml --shards 16   (a Slurm job array; then `lab merge`:\n"
               "         docs/scaleout.md)");

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/command.hpp"
+#include "cli/options.hpp"
 #include "core/table.hpp"
 #include "plan/tables.hpp"
 
@@ -20,8 +21,8 @@ template <class Args, class Run>
 CLI::App* add_verb(CLI::App& plan, const char* name, const char* desc, const char* example,
                    std::shared_ptr<Args> args, std::shared_ptr<std::string> out, Run run) {
   CLI::App* s = plan.add_subcommand(name, desc);
-  s->footer(std::string("Example:\n  ") + example);
-  s->add_option("-o,--output", *out, "output format: text|md|csv|json|jsonl")->default_val("text");
+  s->footer(lmlab::cli::examples({example}));
+  lmlab::cli::add_table_format(*s, *out, "output format: text|md|csv|json|jsonl");
   s->callback([args, out, run] {
     const auto fmt = lmlab::parse_table_format(*out);
     run(*args).print(std::cout, fmt);
@@ -196,17 +197,15 @@ void add_fit_verb(CLI::App& plan, const std::shared_ptr<std::string>& out) {
 }
 
 void add_plan(CLI::App& app) {
-  CLI::App* plan = app.add_subcommand("plan", "Planner: scaling laws, inference cost, memory/KV, MFU and parallelism, "
-                                              "speculative decoding, VLM image tokens");
-  plan->footer(
+  CLI::App* plan = lmlab::cli::add_verb_group(
+      app, "plan",
+      "Planner: scaling laws, inference cost, memory/KV, MFU and parallelism, speculative decoding, VLM image tokens",
       "Numeric flags marked (sweep) take a sweep (1e21-1e25*10, 1,2,4,8, 64-256+64) and print one row per point;\n"
-      "the others take one value.\n"
-      "Examples:\n"
-      "  lmlab plan chinchilla --compute 1e19-1e25*10\n"
-      "  lmlab plan chinchilla --check-rule 'N_opt = C^0.49 / 1.7, D_opt = C^0.51 * 7.7'\n"
-      "  lmlab plan memory --model llama-3-8b,deepseek-v3 --context 8k,128k\n"
-      "  lmlab plan vlm-tokens --image 1920x1080 --scheme qwen2-vl");
-  plan->require_subcommand(1);
+      "the others take one value.\n" +
+          lmlab::cli::examples({"lmlab plan chinchilla --compute 1e19-1e25*10",
+                                "lmlab plan chinchilla --check-rule 'N_opt = C^0.49 / 1.7, D_opt = C^0.51 * 7.7'",
+                                "lmlab plan memory --model llama-3-8b,deepseek-v3 --context 8k,128k",
+                                "lmlab plan vlm-tokens --image 1920x1080 --scheme qwen2-vl"}));
   auto out = std::make_shared<std::string>("text");
 
   add_chinchilla_verb(*plan, out);

@@ -171,9 +171,10 @@ void add_probe_ls(CLI::App* probe) {
 }
 
 void add_probe(CLI::App& app) {
-  CLI::App* probe = app.add_subcommand("probe", "Probe served models (OpenAI-compatible): sycophancy, calibration, "
-                                                "lost in the middle, nondeterminism, hallucination, perturbation, SCAN, POPE with images (docs/probe.md)");
-  probe->require_subcommand(1);
+  CLI::App* probe = lmlab::cli::add_verb_group(
+      app, "probe",
+      "Probe served models (OpenAI-compatible): sycophancy, calibration, lost in the middle, nondeterminism, "
+      "hallucination, perturbation, SCAN, POPE with images (docs/probe.md)");
   add_probe_run(probe);
   add_probe_compare(probe);
   add_probe_ls(probe);

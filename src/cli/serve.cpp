@@ -75,9 +75,9 @@ void add_serve(CLI::App& app) {
     o.host = a->host;
     o.port = a->port;
     o.threads = a->threads;
-    o.max_connections = a->max_connections;
-    o.header_timeout_s = a->header_timeout;
-    o.body_timeout_s = a->body_timeout;
+    o.connections.max_connections = a->max_connections;
+    o.connections.header_timeout_s = a->header_timeout;
+    o.connections.body_timeout_s = a->body_timeout;
     o.limits.max_tokens = a->max_tokens;
     o.limits.max_request_tokens = a->max_request_tokens;
     o.limits.truncate_prompt = a->truncate_prompt;

@@ -121,7 +121,7 @@ void add_sample(CLI::App& app) {
     lmlab::models::sample_options so;
   };
   auto o = std::make_shared<opts>();
-  s->add_option("checkpoint", o->ckpt, "checkpoint folder (runs/<name>/checkpoint), .gguf file or Hugging Face folder")->required();
+  lmlab::cli::add_checkpoint(*s, o->ckpt, "checkpoint folder (runs/<name>/checkpoint), .gguf file or Hugging Face folder");
   s->add_option("--prompt", o->prompt, "text to continue")->capture_default_str();
   s->add_option("--temperature", o->so.temperature, "softmax temperature; 0 = greedy")->capture_default_str();
   s->add_option("--top-k", o->so.top_k, "keep the k most likely tokens; 0 = off")->capture_default_str();
@@ -160,7 +160,7 @@ void add_eval(CLI::App& app) {
     std::int64_t max_batches = 0, batch_size = 0, seq_len = 0;
   };
   auto o = std::make_shared<opts>();
-  s->add_option("checkpoint", o->ckpt, "checkpoint folder, .gguf file or Hugging Face folder")->required();
+  lmlab::cli::add_checkpoint(*s, o->ckpt);
   s->add_option("--split", o->split, "val or train")->capture_default_str();
   s->add_option("--text", o->text, "evaluate on this UTF-8 text file (BOS first where the tokenizer adds one) instead of a split");
   s->add_option("--max-batches", o->max_batches, "evaluate only the first N batches; 0 = the whole split")->capture_default_str();

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "cli/command.hpp"
+#include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "lab/runner.hpp"
@@ -92,8 +93,8 @@ void train_checkpoint(const train_opts& o) {
 }
 
 void add_vlm(CLI::App& app) {
-  auto* s = app.add_subcommand("vlm", "VLM lab: synthetic scenes, tiny VLM, POPE, VCD (experiments: lmlab lab run experiments/vlm_*.toml)");
-  s->require_subcommand(1);
+  auto* s = lmlab::cli::add_verb_group(
+      app, "vlm", "VLM lab: synthetic scenes, tiny VLM, POPE, VCD (experiments: lmlab lab run experiments/vlm_*.toml)");
   auto o = std::make_shared<scene_opts>();
   auto* sc = s->add_subcommand("scene", "Print a scene's objects, caption, questions and POPE questions; write its image");
   sc->add_option("--seed", o->seed, "scene stream seed")->capture_default_str();

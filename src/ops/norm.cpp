@@ -43,6 +43,36 @@ void for_each_row(const T* px, T* py, std::int64_t R, std::int64_t C, F&& body) 
   for (std::int64_t r = 0; r < R; ++r) body(r, px + r * C, py + r * C);
 }
 
+// A norm backward's operands (g is (R, C)): g and w made contiguous (held here) and their
+// data, the saved input's data, dx allocated when wanted (pdx null otherwise), and the threads
+// nt whose per-thread partial sums the parameter gradients are reduced from.
+template <class T>
+struct norm_backward_io {
+  tensor gc, wk;
+  const T *pg, *px, *pw;
+  T* pdx = nullptr;
+  int nt;
+  norm_backward_io(const tensor& g, const tensor& xc, const tensor& w, bool gx, tensor& dx, std::int64_t R, std::int64_t C)
+      : gc(g.contiguous_raw()), wk(w.defined() ? w.contiguous_raw() : tensor()), pg(gc.data<T>()), px(xc.data<T>()),
+        pw(wk.defined() ? wk.data<T>() : nullptr), nt((R * C > k_par_grain) ? omp_get_max_threads() : 1) {
+    if (gx) {
+      dx = tensor::empty(xc.shape(), g.type());
+      pdx = dx.data<T>();
+    }
+  }
+  // nt rows of C zeros when `wanted` (one per thread), else none.
+  std::vector<double> partials(bool wanted, std::int64_t C) const {
+    return std::vector<double>(wanted ? static_cast<std::size_t>(nt * C) : 0, 0.0);
+  }
+  // The (C) gradient summed from `acc` in thread order; undefined when not wanted.
+  tensor reduce(const std::vector<double>& acc, bool wanted, std::int64_t C, dtype type) const {
+    if (!wanted) return tensor();
+    tensor out = tensor::empty({C}, type);
+    reduce_partials<T>(acc, nt, C, out.data<T>());
+    return out;
+  }
+};
+
 void check_param(const tensor& p, const tensor& x, std::int64_t C, const char* op, const char* what) {
   if (!p.defined()) return;
   check_same_type(x, p, op);
@@ -57,17 +87,11 @@ std::vector<tensor> layer_norm_backward(const tensor& g, const tensor& xc, const
   const std::int64_t C = xc.size(-1), R = rows_of(xc);
   tensor dx, dw, db;
   dispatch_float(g.type(), "layer_norm", [&]<class T>() {
-    tensor gc = g.contiguous_raw();
-    tensor wk = w.defined() ? w.contiguous_raw() : tensor();
-    const T* pg = gc.data<T>();
-    const T* px = xc.data<T>();
-    const T* pw = wk.defined() ? wk.data<T>() : nullptr;
-    const T* pm = mean_t.data<T>();
-    const T* pr = rstd_t.data<T>();
-    if (gx) dx = tensor::empty(xc.shape(), g.type());
-    T* pdx = gx ? dx.data<T>() : nullptr;
-    const int nt = (R * C > k_par_grain) ? omp_get_max_threads() : 1;
-    std::vector<double> aw((gw ? static_cast<std::size_t>(nt * C) : 0), 0.0), ab((gb ? static_cast<std::size_t>(nt * C) : 0), 0.0);
+    const norm_backward_io<T> io(g, xc, w, gx, dx, R, C);
+    const T *pg = io.pg, *px = io.px, *pw = io.pw, *pm = mean_t.data<T>(), *pr = rstd_t.data<T>();
+    T* pdx = io.pdx;
+    const int nt = io.nt;
+    std::vector<double> aw = io.partials(gw, C), ab = io.partials(gb, C);
 #pragma omp parallel num_threads(nt)
     {
       const int t = omp_get_thread_num();
@@ -106,14 +130,8 @@ std::vector<tensor> layer_norm_backward(const tensor& g, const tensor& xc, const
         }
       }
     }
-    if (gw) {
-      dw = tensor::empty({C}, g.type());
-      reduce_partials<T>(aw, nt, C, dw.data<T>());
-    }
-    if (gb) {
-      db = tensor::empty({C}, g.type());
-      reduce_partials<T>(ab, nt, C, db.data<T>());
-    }
+    dw = io.reduce(aw, gw, C, g.type());
+    db = io.reduce(ab, gb, C, g.type());
   });
   return {dx, dw, db};
 }
@@ -125,16 +143,11 @@ std::vector<tensor> rms_norm_backward(const tensor& g, const tensor& xc, const t
   const std::int64_t C = xc.size(-1), R = rows_of(xc);
   tensor dx, dw;
   dispatch_float(g.type(), "rms_norm", [&]<class T>() {
-    tensor gc = g.contiguous_raw();
-    tensor wk = w.defined() ? w.contiguous_raw() : tensor();
-    const T* pg = gc.data<T>();
-    const T* px = xc.data<T>();
-    const T* pw = wk.defined() ? wk.data<T>() : nullptr;
-    const T* pr = rstd_t.data<T>();
-    if (gx) dx = tensor::empty(xc.shape(), g.type());
-    T* pdx = gx ? dx.data<T>() : nullptr;
-    const int nt = (R * C > k_par_grain) ? omp_get_max_threads() : 1;
-    std::vector<double> aw(gw ? static_cast<std::size_t>(nt * C) : 0, 0.0);
+    const norm_backward_io<T> io(g, xc, w, gx, dx, R, C);
+    const T *pg = io.pg, *px = io.px, *pw = io.pw, *pr = rstd_t.data<T>();
+    T* pdx = io.pdx;
+    const int nt = io.nt;
+    std::vector<double> aw = io.partials(gw, C);
 #pragma omp parallel num_threads(nt)
     {
       const int t = omp_get_thread_num();
@@ -160,10 +173,7 @@ std::vector<tensor> rms_norm_backward(const tensor& g, const tensor& xc, const t
         }
       }
     }
-    if (gw) {
-      dw = tensor::empty({C}, g.type());
-      reduce_partials<T>(aw, nt, C, dw.data<T>());
-    }
+    dw = io.reduce(aw, gw, C, g.type());
   });
   return {dx, dw};
 }

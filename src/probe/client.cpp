@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "core/enum_names.hpp"
 #include "core/error.hpp"
 #include "data/plain_chat.hpp"
 #include "probe/tcp_bytes.hpp"
@@ -68,19 +69,12 @@ json parse_json_reply(std::string_view text) {
   return json::parse(text, nullptr, false);
 }
 
-std::string_view to_string(api a) {
-  switch (a) {
-    case api::chat: return "chat";
-    case api::completions: return "completions";
-    case api::llama: return "llama";
-  }
-  return "?";
-}
+constexpr enum_name<api> k_apis[] = {{api::chat, "chat"}, {api::completions, "completions"}, {api::llama, "llama"}};
+
+std::string_view to_string(api a) { return name_of(k_apis, a); }
 
 api parse_api(std::string_view s) {
-  if (s == "chat") return api::chat;
-  if (s == "completions") return api::completions;
-  if (s == "llama") return api::llama;
+  if (const auto v = value_named(k_apis, s)) return *v;
   throw usage_error(fmt::format("--api: unknown api '{}'", s), "use chat, completions or llama (llama.cpp /completion)");
 }
 

@@ -50,12 +50,7 @@ std::string as_reply(const mc_score& s) {
 json eval_item(client& c, const capabilities& caps, const suite& su, const item& it, mc_mode mode,
                const sampling_options& so) {
   json s = {{"doc_id", it.id}, {"doc", it.doc}, {"arguments", messages_json(it.messages)}, {"repeat", it.repeat}};
-  gen_request q;
-  q.messages = it.messages;
-  q.max_tokens = it.max_tokens;
-  q.temperature = it.temperature;
-  q.seed = it.seed;
-  q.repeat = it.repeat;
+  const gen_request q = request_of(it);
   if (it.n_choices > 0) {
     s["target"] = choice_label(it.answer);
     auto sc = score_multiple_choice(c, caps, q, it.n_choices, mode);

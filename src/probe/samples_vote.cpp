@@ -76,12 +76,9 @@ void add_samples(client& c, const capabilities& caps, const suite& su, const ite
   json samples = json::array();
   bool cached = s.value("from_cache", false);
   for (int j = 0; j < opt.n; ++j) {
-    gen_request q;
-    q.messages = it.messages;
-    q.max_tokens = it.max_tokens;
+    gen_request q = request_of(it);
     q.temperature = opt.temperature;
     q.seed = it.seed.value_or(0) + 7919 * static_cast<std::int64_t>(j + 1);
-    q.repeat = it.repeat;
     const auto r = c.generate(caps.preferred, q);
     cached = cached && r.from_cache;
     json scored = json::object();

@@ -18,6 +18,16 @@ void suite::score_text(const item& it, const std::string& text, json& s) const {
   s["correct"] = ok;
 }
 
+gen_request request_of(const item& it) {
+  gen_request q;
+  q.messages = it.messages;
+  q.max_tokens = it.max_tokens;
+  q.temperature = it.temperature;
+  q.seed = it.seed;
+  q.repeat = it.repeat;
+  return q;
+}
+
 const std::vector<const suite*>& all_suites() {
   static const std::vector<const suite*> v = {&sycophancy_suite(), &calibration_suite(), &lost_in_middle_suite(),
                                               &nondeterminism_suite(), &hallucination_suite(),

@@ -34,6 +34,9 @@ struct item {
   nlohmann::json doc = nlohmann::json::object();  // the item for people; slices live here
 };
 
+// The request that asks `it`: its messages, max_tokens, temperature, seed and repeat.
+gen_request request_of(const item& it);
+
 struct suite_options {
   std::uint64_t seed = 1234;
   int n = 40;                       // items per condition (suites say what a condition is)

@@ -111,17 +111,12 @@ void install_error_bodies(httplib::Server& s, std::size_t max_body) {
 server::server(served_model& model, server_options opt)
     : model_(model), opt_(std::move(opt)), generating_(std::max(opt_.threads, 1)) {
   LMLAB_CHECK_HINT(opt_.threads >= 1, "e.g. --threads 4", "serve: --threads must be at least 1, got {}", opt_.threads);
-  LMLAB_CHECK_HINT(opt_.max_connections >= 1, "e.g. --max-connections 256",
-                   "serve: --max-connections must be at least 1, got {}", opt_.max_connections);
-  LMLAB_CHECK_HINT(opt_.header_timeout_s > 0 && opt_.body_timeout_s > 0, "e.g. --header-timeout 10 --body-timeout 30",
-                   "serve: timeouts must be positive, got --header-timeout {} --body-timeout {}", opt_.header_timeout_s,
-                   opt_.body_timeout_s);
-  connection_limits lim;
-  lim.max_connections = opt_.max_connections;
-  lim.header_timeout_s = opt_.header_timeout_s;
-  lim.body_timeout_s = opt_.body_timeout_s;
-  lim.max_body_bytes = opt_.max_body_bytes;
-  lim.max_body_bytes_in_flight = opt_.max_body_bytes_in_flight;
+  const connection_limits& lim = opt_.connections;
+  LMLAB_CHECK_HINT(lim.max_connections >= 1, "e.g. --max-connections 256",
+                   "serve: --max-connections must be at least 1, got {}", lim.max_connections);
+  LMLAB_CHECK_HINT(lim.header_timeout_s > 0 && lim.body_timeout_s > 0, "e.g. --header-timeout 10 --body-timeout 30",
+                   "serve: timeouts must be positive, got --header-timeout {} --body-timeout {}", lim.header_timeout_s,
+                   lim.body_timeout_s);
   http_ = std::make_unique<guarded_server>(lim);
   LMLAB_CHECK_HINT(opt_.port >= 0 && opt_.port <= 65535, "e.g. --port 8080", "serve: --port {} is not a TCP port", opt_.port);
   routes();
@@ -158,9 +153,9 @@ void server::stop() {
 
 void server::routes() {
   auto& s = *http_;
-  s.set_payload_max_length(opt_.max_body_bytes);
-  install_framing_guards(s, opt_.max_body_bytes);
-  install_error_bodies(s, opt_.max_body_bytes);
+  s.set_payload_max_length(opt_.connections.max_body_bytes);
+  install_framing_guards(s, opt_.connections.max_body_bytes);
+  install_error_bodies(s, opt_.connections.max_body_bytes);
   s.set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown exception";
     try {
@@ -219,8 +214,9 @@ void server::routes() {
 // whole or as a server-sent event stream.
 void server::handle_completion(bool chat, const httplib::Request& req, httplib::Response& res) {
   // The exact limit for a chunked body (the connection layer bounded it while reading).
-  if (req.body.size() > opt_.max_body_bytes) {
-    send_error(res, api_error(413, fmt::format("the request body is too large (limit {} bytes)", opt_.max_body_bytes)));
+  if (req.body.size() > opt_.connections.max_body_bytes) {
+    send_error(res,
+               api_error(413, fmt::format("the request body is too large (limit {} bytes)", opt_.connections.max_body_bytes)));
     return;
   }
   json body = parse_request_body(req.body);

@@ -2,7 +2,7 @@
 //   GET  /v1/models             the served model (and /health for scripts)
 //   POST /v1/completions        prompt (string | [string] | [ids] | [[ids]]), echo, logprobs, stream
 //   POST /v1/chat/completions   messages through the chat template (generate.hpp), logprobs, stream
-// Each connection gets its own thread up to `max_connections` (connection.hpp: deadlines and
+// Each connection gets its own thread up to `connections.max_connections` (connection.hpp: deadlines and
 // size limits while reading, pipelining, 503 beyond the limit); at most `threads` requests
 // generate at once, the others wait their turn; the model runs one forward at a time
 // (model_adapter.hpp), so concurrent requests interleave token by token. A request whose
@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "serve/connection_limits.hpp"
 #include "serve/model_adapter.hpp"
 #include "serve/protocol.hpp"
 
@@ -39,11 +40,9 @@ struct server_options {
   std::string host = "127.0.0.1";
   int port = 8080;                        // 0: an ephemeral port (tests)
   int threads = 4;                        // requests generating at once (the rest wait)
-  std::size_t max_connections = 256;      // connections served at once; more get 503
-  double header_timeout_s = 10;           // request line + headers, from their first byte: else 408
-  double body_timeout_s = 30;             // the whole body, after the headers: else 408
-  std::size_t max_body_bytes = 8u << 20;  // larger bodies get 413 (checked while reading)
-  std::size_t max_body_bytes_in_flight = 64u << 20;  // all requests' bodies together: else 503
+  // Connections served at once (more get 503), header and body deadlines (408), body size
+  // (413, checked while reading) and all bodies in flight together (503).
+  connection_limits connections;
   server_limits limits;
   std::ostream* log = nullptr;            // one line per request
 };

@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 
+#include "core/enum_names.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "lmlab_version.hpp"
@@ -88,21 +89,15 @@ const char* k_run_columns =
 
 }  // namespace
 
-std::string_view to_string(run_status s) {
-  switch (s) {
-    case run_status::pending: return "pending";
-    case run_status::running: return "running";
-    case run_status::finished: return "finished";
-    case run_status::failed: return "failed";
-  }
-  return "?";
-}
+constexpr enum_name<run_status> k_run_statuses[] = {{run_status::pending, "pending"},
+                                                    {run_status::running, "running"},
+                                                    {run_status::finished, "finished"},
+                                                    {run_status::failed, "failed"}};
+
+std::string_view to_string(run_status s) { return name_of(k_run_statuses, s); }
 
 run_status parse_run_status(std::string_view s) {
-  if (s == "pending") return run_status::pending;
-  if (s == "running") return run_status::running;
-  if (s == "finished") return run_status::finished;
-  if (s == "failed") return run_status::failed;
+  if (const auto v = value_named(k_run_statuses, s)) return *v;
   throw error(fmt::format("results store: unknown run status '{}'", s), "expected pending, running, finished or failed");
 }
 

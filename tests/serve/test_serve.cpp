@@ -44,7 +44,7 @@ class serve_test : public ::testing::Test {
     o.port = 0;
     o.threads = 4;
     o.limits.max_tokens = 64;
-    o.max_body_bytes = 64 * 1024;
+    o.connections.max_body_bytes = 64 * 1024;
     srv_ = new server(*model_, o);
     srv_->start();
   }

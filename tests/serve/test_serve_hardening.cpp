@@ -115,10 +115,10 @@ class serve_hardening : public ::testing::Test {
     server_options o;
     o.port = 0;
     o.threads = 2;
-    o.max_connections = 8;
-    o.header_timeout_s = 1;
-    o.body_timeout_s = 1;
-    o.max_body_bytes = 64 * 1024;
+    o.connections.max_connections = 8;
+    o.connections.header_timeout_s = 1;
+    o.connections.body_timeout_s = 1;
+    o.connections.max_body_bytes = 64 * 1024;
     o.limits.max_tokens = 64;
     return o;
   }
@@ -142,7 +142,7 @@ int complete_status(int port) {
 
 TEST_F(serve_hardening, slowloris_headers_time_out_and_do_not_starve_other_clients) {
   auto o = small();
-  o.header_timeout_s = 3;  // long enough that the normal request below cannot ride on it
+  o.connections.header_timeout_s = 3;  // long enough that the normal request below cannot ride on it
   server srv(*model_, o);
   srv.start();
   // Four trickling clients (twice --threads): each sends a header byte every 100 ms.
@@ -180,7 +180,7 @@ TEST_F(serve_hardening, slowloris_headers_time_out_and_do_not_starve_other_clien
 
 TEST_F(serve_hardening, connections_beyond_the_limit_get_503_at_once) {
   auto o = small();
-  o.max_connections = 3;
+  o.connections.max_connections = 3;
   server srv(*model_, o);
   srv.start();
   std::vector<std::unique_ptr<raw_conn>> idle;
@@ -234,8 +234,8 @@ TEST_F(serve_hardening, a_chunked_body_over_the_limit_is_refused_while_reading) 
 
 TEST_F(serve_hardening, bodies_held_by_all_requests_together_are_bounded) {
   auto o = small();
-  o.max_body_bytes_in_flight = 100 * 1024;
-  o.body_timeout_s = 20;  // a's body stays unfinished while b arrives
+  o.connections.max_body_bytes_in_flight = 100 * 1024;
+  o.connections.body_timeout_s = 20;  // a's body stays unfinished while b arrives
   server srv(*model_, o);
   srv.start();
   const std::string head = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 65000\r\n\r\n";
