@@ -20,43 +20,27 @@ chain_verifier_kind chain_verifier_kind_from(const std::string& name) {
 
 namespace {
 int wrap(int v) { return ((v % 100) + 100) % 100; }
-void push_number(std::vector<std::int32_t>& t, int v) {
-  t.push_back(v / 10);
-  t.push_back(v % 10);
-}
 constexpr std::int32_t yes = 1, no = 0;  // the label tokens: the digits "1" and "0"
 }  // namespace
 
 std::vector<std::int32_t> perturbed_solution(const chain_problem& p, int step, int wrong) {
   LMLAB_CHECK(step >= 0 && static_cast<std::size_t>(step) < p.ops.size(), "perturbed solution: step {} of {}", step, p.ops.size());
   LMLAB_CHECK(wrong >= 0 && wrong <= 99, "perturbed solution: wrong value {} outside 0..99", wrong);
-  std::vector<std::int32_t> t;
   int x = p.start;
-  for (std::size_t i = 0; i < p.ops.size(); ++i) {
-    const int right = wrap(p.ops[i] == '+' ? x + p.operands[i] : x - p.operands[i]);
-    const int y = static_cast<int>(i) == step ? wrong : right;
-    LMLAB_CHECK(static_cast<int>(i) != step || wrong != right, "perturbed solution: the wrong value {} is the right one", wrong);
-    push_number(t, x);
-    t.push_back(p.ops[i] == '+' ? chain_tok::plus : chain_tok::minus);
-    push_number(t, p.operands[i]);
-    t.push_back(chain_tok::eq);
-    push_number(t, y);
-    t.push_back(chain_tok::semi);
-    x = y;
+  for (int i = 0; i <= step; ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    const int right = wrap(p.ops[k] == '+' ? x + p.operands[k] : x - p.operands[k]);
+    LMLAB_CHECK(i != step || wrong != right, "perturbed solution: the wrong value {} is the right one", wrong);
+    x = right;
   }
-  t.push_back(chain_tok::hash);
-  push_number(t, x);
-  t.push_back(chain_tok::eos);
-  return t;
+  return solution_with_result(p, step, wrong);
 }
 
 std::vector<std::int32_t> random_perturbation(const chain_problem& p, rng& g, int max_value, int* step_out) {
   const int step = static_cast<int>(g.below(p.ops.size()));
   if (step_out) *step_out = step;
-  int x = p.start;
-  for (int i = 0; i < step; ++i) x = p.ops[static_cast<std::size_t>(i)] == '+' ? x + p.operands[static_cast<std::size_t>(i)] : x - p.operands[static_cast<std::size_t>(i)];
-  const auto s = static_cast<std::size_t>(step);
-  const int right = wrap(p.ops[s] == '+' ? x + p.operands[s] : x - p.operands[s]);
+  const auto gold = gold_solution(p);
+  const int right = gold[static_cast<std::size_t>(9 * step + 6)] * 10 + gold[static_cast<std::size_t>(9 * step + 7)];  // its result
   // Uniform over 0..max_value without the right value (which is in that range for a sampled problem).
   int wrong = static_cast<int>(g.below(static_cast<std::uint64_t>(max_value)));
   if (wrong >= right) ++wrong;
