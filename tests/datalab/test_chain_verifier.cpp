@@ -3,6 +3,7 @@
 // flag the wrong step of hand-made wrong ones.
 #include <gtest/gtest.h>
 
+#include "core/threads.hpp"
 #include "datalab/chain_verifier.hpp"
 #include "tasks/dataset.hpp"
 #include "train/config.hpp"
@@ -105,7 +106,11 @@ TEST(chain_verifier, learned_verifier_flags_the_wrong_step) {
   lmlab::train::optim_config oc;
   oc.batch_size = 32;
   oc.lr = 3e-3;
+  // One thread: on a loaded 2-core machine OpenMP's spinning threads cost 15x the CPU.
+  const int threads = lmlab::num_threads();
+  lmlab::set_num_threads(1);
   auto v = dl::train_on_examples(mc, data, oc, 1000, tk::pad, 5);
+  lmlab::set_num_threads(threads);
   v->eval();
   struct hand {
     dl::chain_problem p;
