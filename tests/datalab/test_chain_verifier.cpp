@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "core/threads.hpp"
+#include "chain_tokens.hpp"
 #include "datalab/chain_verifier.hpp"
 #include "tasks/dataset.hpp"
 #include "train/config.hpp"
@@ -12,26 +13,14 @@ namespace dl = lmlab::datalab;
 namespace tk = lmlab::datalab::chain_tok;
 
 namespace {
-dl::chain_problem problem(int start, std::vector<char> ops, std::vector<int> operands) {
-  dl::chain_problem p;
-  p.start = start;
-  p.ops = std::move(ops);
-  p.operands = std::move(operands);
-  return p;
-}
-std::vector<std::int32_t> step(int a, char op, int b, int r) {
-  return {a / 10, a % 10, op == '+' ? tk::plus : tk::minus, b / 10, b % 10, tk::eq, r / 10, r % 10, tk::semi};
-}
-std::vector<std::int32_t> cat(std::initializer_list<std::vector<std::int32_t>> parts) {
-  std::vector<std::int32_t> out;
-  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
-std::vector<std::int32_t> final_answer(int r) { return {tk::hash, r / 10, r % 10, tk::eos}; }
+using lmlab::testing::cat;
+using lmlab::testing::final_answer;
+using lmlab::testing::step;
+using lmlab::testing::chain;
 }  // namespace
 
 TEST(chain_verifier, perturbation_by_hand) {
-  const auto p = problem(12, {'+', '-'}, {7, 3});  // 12 + 07 − 03 = 16
+  const auto p = chain(12, {'+', '-'}, {7, 3});  // 12 + 07 − 03 = 16
   // Step 0 made 18: step 1 carries on from 18.
   EXPECT_EQ(dl::perturbed_solution(p, 0, 18), cat({step(12, '+', 7, 18), step(18, '-', 3, 15), final_answer(15)}));
   EXPECT_EQ(dl::perturbed_solution(p, 1, 20), cat({step(12, '+', 7, 19), step(19, '-', 3, 20), final_answer(20)}));
@@ -52,7 +41,7 @@ TEST(chain_verifier, perturbation_by_hand) {
 }
 
 TEST(chain_verifier, labels_by_hand) {
-  const auto p = problem(12, {'+', '-'}, {7, 3});
+  const auto p = chain(12, {'+', '-'}, {7, 3});
   const std::size_t prompt = dl::problem_tokens(p).size();  // 10
   const auto gold = dl::gold_solution(p);                    // 9 + 9 + 4 tokens
   const auto pos = dl::chain_label_positions(p, gold, dl::chain_verifier_kind::process);
@@ -118,7 +107,7 @@ TEST(chain_verifier, learned_verifier_flags_the_wrong_step) {
     int wrong;  // the wrong step, −1: a right chain
   };
   // 5 + 3 − 2 = 6; 7 − 4 + 5 + 1 = 9; 2 + 2 + 3 = 7
-  const auto a = problem(5, {'+', '-'}, {3, 2}), b = problem(7, {'-', '+', '+'}, {4, 5, 1}), c = problem(2, {'+', '+'}, {2, 3});
+  const auto a = chain(5, {'+', '-'}, {3, 2}), b = chain(7, {'-', '+', '+'}, {4, 5, 1}), c = chain(2, {'+', '+'}, {2, 3});
   const std::vector<hand> chains = {
       {a, dl::gold_solution(a), -1},
       {a, cat({step(5, '+', 3, 9), step(9, '-', 2, 7), final_answer(7)}), 0},

@@ -5,6 +5,7 @@
 #include "datalab_spec.hpp"
 #include "core/error.hpp"
 #include "datalab/runners.hpp"
+#include "chain_tokens.hpp"
 #include "datalab/synth_verify.hpp"
 #include "lab/runner.hpp"
 #include "lab/spec.hpp"
@@ -13,23 +14,11 @@ namespace dl = lmlab::datalab;
 namespace tk = lmlab::datalab::chain_tok;
 
 namespace {
+using lmlab::testing::cat;
+using lmlab::testing::final_answer;
+using lmlab::testing::step;
 // 12 + 07 − 03 = 16
-dl::chain_problem example() {
-  dl::chain_problem p;
-  p.start = 12;
-  p.ops = {'+', '-'};
-  p.operands = {7, 3};
-  return p;
-}
-std::vector<std::int32_t> step(int a, char op, int b, int r) {
-  return {a / 10, a % 10, op == '+' ? tk::plus : tk::minus, b / 10, b % 10, tk::eq, r / 10, r % 10, tk::semi};
-}
-std::vector<std::int32_t> cat(std::initializer_list<std::vector<std::int32_t>> parts) {
-  std::vector<std::int32_t> out;
-  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
-std::vector<std::int32_t> final_answer(int r) { return {tk::hash, r / 10, r % 10, tk::eos}; }
+dl::chain_problem example() { return lmlab::testing::chain(12, {'+', '-'}, {7, 3}); }
 }  // namespace
 
 TEST(synth_verify, tokens_by_hand) {
