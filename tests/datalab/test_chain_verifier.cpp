@@ -12,12 +12,7 @@
 namespace dl = lmlab::datalab;
 namespace tk = lmlab::datalab::chain_tok;
 
-namespace {
-using lmlab::testing::cat;
-using lmlab::testing::final_answer;
-using lmlab::testing::step;
-using lmlab::testing::chain;
-}  // namespace
+using namespace lmlab::testing;  // chain, step, cat, final_answer
 
 TEST(chain_verifier, perturbation_by_hand) {
   const auto p = chain(12, {'+', '-'}, {7, 3});  // 12 + 07 − 03 = 16
