@@ -10,7 +10,10 @@
 
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
+#include "datalab/chain_verifier.hpp"
 #include "datalab/small_train.hpp"
+#include "datalab/ttc.hpp"
+#include "datalab/ttc_verifier.hpp"
 #include "datalab/synth_verify.hpp"
 #include "lab/runner.hpp"
 #include "lab/spec.hpp"
@@ -29,11 +32,21 @@ struct synth_params {
   std::int64_t ops_min = 2, ops_max = 3, ood_ops = 4, max_value = 99;
   std::int64_t n_real = 300, n_synth = 2000, n_test = 200, teacher_steps = 0;
   double teacher_temperature = 1.0;
+  std::int64_t verifier_steps = 0, verifier_samples = 1, ttc_samples = 0;
+  std::string verifier = "process";
+  std::vector<std::string> students = {"real", "synth_all", "synth_verified", "mix_all", "mix_verified"};
 };
 
 void check(const synth_params& c) {
   if (c.ops_min > c.ops_max)
     throw tasks::param_error("ops_min", fmt::format("synth_verified: ops_min {} is above ops_max {}", c.ops_min, c.ops_max));
+  if (c.ttc_samples > 0 && c.verifier_steps == 0)
+    throw tasks::param_error("ttc_samples", "synth_verified: test-time compute ranks samples by the learned verifier",
+                             "set task.verifier_steps > 0 or task.ttc_samples = 0");
+  for (const auto& s : c.students)
+    if (s.find("learned") != std::string::npos && c.verifier_steps == 0)
+      throw tasks::param_error("students", fmt::format("synth_verified: student {} is trained on the solutions the learned verifier keeps", s),
+                               "set task.verifier_steps > 0 or drop it from task.students");
 }
 
 const tasks::param_table<synth_params>& synth_table() {
@@ -46,7 +59,15 @@ const tasks::param_table<synth_params>& synth_table() {
         .add("n_synth", &synth_params::n_synth, "new problems the teacher solves (one sample each)", 1, 1e7)
         .add("n_test", &synth_params::n_test, "held-out problems per slice (id, ood)", 1, 1e6)
         .add("teacher_steps", &synth_params::teacher_steps, "teacher training steps (0: train.steps)", 0, 1e8)
-        .add("teacher_temperature", &synth_params::teacher_temperature, "the teacher's sampling temperature", 1e-3, 100);
+        .add("teacher_temperature", &synth_params::teacher_temperature, "the teacher's sampling temperature", 1e-3, 100)
+        .add("verifier_steps", &synth_params::verifier_steps, "training steps of the learned verifier (0: none)", 0, 1e8)
+        .add("verifier", &synth_params::verifier, "the learned verifier: process (a label every step), outcome (one after the answer) or step_likelihood (next-token probability of each step, trained on gold solutions)",
+             -INFINITY, INFINITY, {"process", "outcome", "step_likelihood"})
+        .add("verifier_samples", &synth_params::verifier_samples, "teacher samples per real problem in the verifier's training data", 0, 1000)
+        .add("ttc_samples", &synth_params::ttc_samples, "teacher samples per in-distribution test problem for test-time compute (0: none)", 0, 4096)
+        .add("students", &synth_params::students,
+             "the students trained and scored (empty: none; synth_learned and mix_learned need the learned verifier)", -INFINITY, INFINITY,
+             {"real", "synth_all", "synth_verified", "mix_all", "mix_verified", "synth_learned", "mix_learned"});
   return t;
 }
 
@@ -143,6 +164,152 @@ filtered filter_solutions(const std::vector<chain_problem>& problems, const std:
   return f;
 }
 
+using row = std::tuple<std::string, std::string, double, std::int64_t>;  // slice, metric, value, n
+
+// The learned verifier's training data, one set per real problem: its gold solution, one
+// perturbed gold solution (a random step's result made wrong) and `verifier_samples` teacher
+// samples, every one labelled by the exact checker (chain_verifier.hpp); step_likelihood reads
+// the gold solutions only (the teacher's data, another initialisation and batch stream).
+std::unique_ptr<models::lm> train_learned_verifier(const synth_params& p, chain_verifier_kind kind, const models::lm_config& mc,
+                                                   const train::optim_config& oc, models::causal_lm& teacher,
+                                                   const std::vector<chain_problem>& real_problems, std::uint64_t seed,
+                                                   std::vector<row>& rows) {
+  rng gv(seed, 0x56455249ull), gt(seed, 0x5653414dull);
+  std::vector<token_example> data;
+  const bool generative = kind == chain_verifier_kind::step_likelihood;
+  for (const auto& q : real_problems) {
+    data.push_back(chain_verifier_example(q, gold_solution(q), kind));
+    if (!generative) data.push_back(chain_verifier_example(q, random_perturbation(q, gv, static_cast<int>(p.max_value)), kind));
+  }
+  std::vector<chain_problem> reps;
+  for (const auto& q : real_problems)
+    for (std::int64_t j = 0; j < (generative ? 0 : p.verifier_samples); ++j) reps.push_back(q);
+  double verified = 0;
+  if (!reps.empty()) {
+    const auto sampled = solve(teacher, reps, p.teacher_temperature, gt);
+    for (std::size_t i = 0; i < reps.size(); ++i) {
+      data.push_back(chain_verifier_example(reps[i], sampled[i], kind));
+      verified += verify_solution(reps[i], sampled[i]).verified();
+    }
+    rows.emplace_back("verifier", "teacher_sample_verified_rate", verified / static_cast<double>(reps.size()),
+                      static_cast<std::int64_t>(reps.size()));
+  }
+  rows.emplace_back("verifier", "train_sequences", static_cast<double>(data.size()), static_cast<std::int64_t>(data.size()));
+  auto v = train_on_examples(mc, data, oc, p.verifier_steps, chain_tok::pad, rng(seed, 0x56524659ull).next_u64());
+  v->eval();
+  return v;
+}
+
+// Filters the teacher's synthetic solutions by the learned verifier (score > 0) and logs how its
+// choice compares with the exact checker's; returns the kept mask.
+std::vector<bool> learned_filter(models::causal_lm& verifier, chain_verifier_kind kind, const std::vector<chain_problem>& ps,
+                                 const std::vector<std::vector<std::int32_t>>& sols, std::vector<row>& rows) {
+  const auto scores = chain_label_scores(verifier, ps, sols, kind);
+  std::vector<bool> kept(ps.size());
+  double n_kept = 0, kept_verified = 0, kept_right = 0, n_verified = 0, agree = 0;
+  for (std::size_t i = 0; i < ps.size(); ++i) {
+    kept[i] = chain_solution_score(scores[i]) > 0;
+    const verdict v = verify_solution(ps[i], sols[i]);
+    n_kept += kept[i];
+    n_verified += v.verified();
+    kept_verified += kept[i] && v.verified();
+    kept_right += kept[i] && v.answer_correct;
+    agree += kept[i] == v.verified();
+  }
+  const auto n = static_cast<std::int64_t>(ps.size());
+  rows.emplace_back("synth", "learned_kept_rate", n_kept / static_cast<double>(n), n);
+  rows.emplace_back("synth", "learned_agreement", agree / static_cast<double>(n), n);
+  if (n_kept > 0) {
+    rows.emplace_back("synth", "learned_precision", kept_verified / n_kept, static_cast<std::int64_t>(n_kept));
+    rows.emplace_back("synth", "learned_answer_precision", kept_right / n_kept, static_cast<std::int64_t>(n_kept));
+  }
+  if (n_verified > 0) rows.emplace_back("synth", "learned_recall", kept_verified / n_verified, static_cast<std::int64_t>(n_verified));
+  return kept;
+}
+
+// The learned verifier on held-out problems: gold solutions should pass, and in a gold solution
+// with one step made wrong the first flagged step should be that step (slice "verifier").
+void score_flags(models::causal_lm& verifier, chain_verifier_kind kind, const std::vector<chain_problem>& test, int max_value, rng& g,
+                 std::vector<row>& rows) {
+  std::vector<chain_problem> ps;
+  std::vector<std::vector<std::int32_t>> sols;
+  std::vector<int> wrong_step;
+  for (const auto& q : test) {
+    ps.push_back(q), sols.push_back(gold_solution(q)), wrong_step.push_back(-1);
+    int s = -1;
+    ps.push_back(q), sols.push_back(random_perturbation(q, g, max_value, &s)), wrong_step.push_back(s);
+  }
+  const auto scores = chain_label_scores(verifier, ps, sols, kind);
+  double gold_pass = 0, flagged = 0, at_step = 0;
+  for (std::size_t i = 0; i < ps.size(); ++i) {
+    const int first = first_flagged(scores[i]);
+    if (wrong_step[i] < 0) gold_pass += first < 0;
+    else flagged += first >= 0, at_step += first == wrong_step[i];
+  }
+  const auto n = static_cast<std::int64_t>(test.size());
+  rows.emplace_back("verifier", "gold_pass_rate", gold_pass / static_cast<double>(n), n);
+  rows.emplace_back("verifier", "wrong_flagged_rate", flagged / static_cast<double>(n), n);
+  if (kind != chain_verifier_kind::outcome) rows.emplace_back("verifier", "wrong_step_found_rate", at_step / static_cast<double>(n), n);
+}
+
+// Test-time compute with the teacher as generator: ttc_samples solutions per in-distribution
+// test problem at teacher_temperature, aggregated for k = 1, 2, 4, ... by pass@k (the exact
+// checker as a perfect verifier), majority vote over final answers, best-of-k by the learned
+// verifier and the vote weighted by it (ttc.hpp). Inference FLOPs per item: k × tokens ×
+// forward FLOPs per token for generation; the verifier (the same size) reads each sample once
+// more, so best-of-k and the weighted vote cost twice that (flops_verified_per_item).
+void test_time_compute(const synth_params& p, models::causal_lm& teacher, models::causal_lm& verifier, chain_verifier_kind kind,
+                       const std::vector<chain_problem>& test, rng& g, std::vector<row>& rows) {
+  const auto n = static_cast<std::size_t>(p.ttc_samples);
+  std::vector<chain_problem> reps;
+  for (const auto& q : test)
+    for (std::size_t j = 0; j < n; ++j) reps.push_back(q);
+  const auto sols = solve(teacher, reps, p.teacher_temperature, g);
+  const auto scores = chain_label_scores(verifier, reps, sols, kind);
+  std::vector<std::vector<sampled_answer>> items(test.size());
+  std::vector<std::vector<double>> sc(test.size());
+  std::vector<std::vector<bool>> ok(test.size());
+  std::vector<std::vector<std::int64_t>> len(test.size());
+  double tokens = 0;
+  for (std::size_t i = 0; i < reps.size(); ++i) {
+    const verdict v = verify_solution(reps[i], sols[i]);
+    std::string answer = "?" + std::to_string(i);  // no readable answer: never part of a majority
+    const auto h = std::find(sols[i].begin(), sols[i].end(), chain_tok::hash);
+    if (h != sols[i].end() && sols[i].end() - h >= 3 && h[1] <= 9 && h[2] <= 9) answer = std::to_string(h[1] * 10 + h[2]);
+    sampled_answer a{answer, v.answer_correct, 0.0, chain_solution_score(scores[i])};
+    items[i / n].push_back(a);
+    sc[i / n].push_back(a.verifier);
+    ok[i / n].push_back(a.correct);
+    len[i / n].push_back(static_cast<std::int64_t>(sols[i].size()));
+    tokens += static_cast<double>(problem_tokens(reps[i]).size() + sols[i].size());
+  }
+  tokens /= static_cast<double>(reps.size());
+  const ranking_quality q = ranking_of(sc, ok, len);
+  const auto nt = static_cast<std::int64_t>(test.size());
+  if (!std::isnan(q.within)) rows.emplace_back("verifier", "ttc_auc_within", q.within, q.mixed_items);
+  if (!std::isnan(q.pooled)) rows.emplace_back("verifier", "ttc_auc_pooled", q.pooled, nt);
+  const double fwd = teacher.train_flops_per_token(teacher.n_ctx()) / 3.0;  // forward = 1/3 of training
+  for (std::size_t k = 1; k <= n; k *= 2) {
+    ttc_accuracy sum;
+    sum.learned = sum.learned_vote = 0;
+    for (const auto& it : items) {
+      const ttc_accuracy a = item_accuracy(it, static_cast<std::int64_t>(k), 50, g);
+      sum.pass += a.pass, sum.majority += a.majority, sum.learned += a.learned, sum.learned_vote += a.learned_vote;
+      sum.uninformed += a.uninformed;
+    }
+    const double m = static_cast<double>(items.size()), flops = static_cast<double>(k) * tokens * fwd;
+    const std::string slice = fmt::format("k={}", k);
+    for (const auto& [name, v] : std::vector<std::pair<std::string, double>>{{"pass", sum.pass / m},
+                                                                             {"majority", sum.majority / m},
+                                                                             {"learned", sum.learned / m},
+                                                                             {"learned_vote", sum.learned_vote / m},
+                                                                             {"uninformed", sum.uninformed / m},
+                                                                             {"flops_per_item", flops},
+                                                                             {"flops_verified_per_item", 2 * flops}})
+      rows.emplace_back(slice, name, v, nt);
+  }
+}
+
 lab::run_result run_synth(const lab::run_context& ctx) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto p = synth_table().read(ctx.config.at("task"), {"name"});
@@ -178,10 +345,11 @@ lab::run_result run_synth(const lab::run_context& ctx) {
     throw tasks::param_error("max_value", "synth_verified: nearly every problem is held out for testing", "raise task.max_value or lower task.n_test");
   };
   rng gr(ctx.seed, 0x5245414C00ull), gs(ctx.seed, 0x53594E5400ull), gsample(ctx.seed, 0x534D504C00ull);
+  std::vector<chain_problem> real_problems;
   std::vector<token_example> real;
   for (std::int64_t i = 0; i < p.n_real; ++i) {
-    const auto q = fresh(gr);
-    real.push_back(make_example(q, gold_solution(q)));
+    real_problems.push_back(fresh(gr));
+    real.push_back(make_example(real_problems.back(), gold_solution(real_problems.back())));
   }
   const std::uint64_t teacher_seed = rng(ctx.seed, 0x54434852ull).next_u64();
   auto teacher = train_on_examples(mc, real, oc, teacher_steps, chain_tok::pad, teacher_seed);
@@ -193,7 +361,6 @@ lab::run_result run_synth(const lab::run_context& ctx) {
   const std::vector<token_example>&synth_all = f.all, &synth_verified = f.verified;
   const double right = f.right, lucky = f.lucky, verified_right = f.verified_right;
   const double ns = static_cast<double>(sols.size());
-  using row = std::tuple<std::string, std::string, double, std::int64_t>;  // slice, metric, value, n
   std::vector<row> rows = {{"synth", "answer_rate", right / ns, p.n_synth},
                            {"synth", "verified_rate", static_cast<double>(synth_verified.size()) / ns, p.n_synth},
                            {"synth", "lucky_rate", lucky / ns, p.n_synth}};
@@ -206,21 +373,34 @@ lab::run_result run_synth(const lab::run_context& ctx) {
   if (ctx.progress)
     std::fprintf(ctx.progress, "synth: teacher id acc %.3f, synthetic answers right %.3f, verified %.3f (%zu kept)\n", ts_id.acc,
                  right / ns, static_cast<double>(synth_verified.size()) / ns, synth_verified.size());
+
+  // The learned verifier: trained on the real problems' gold, perturbed and teacher-sampled
+  // solutions labelled by the checker; then it filters the synthetic data and ranks test samples.
+  std::vector<token_example> synth_learned;
+  if (p.verifier_steps > 0) {
+    const chain_verifier_kind kind = chain_verifier_kind_from(p.verifier);
+    auto verifier = train_learned_verifier(p, kind, mc, oc, *teacher, real_problems, ctx.seed, rows);
+    const auto kept = learned_filter(*verifier, kind, synth_problems, sols, rows);
+    for (std::size_t i = 0; i < kept.size(); ++i)
+      if (kept[i]) synth_learned.push_back(f.all[i]);
+    rng gflag(ctx.seed, 0x464c4147ull);
+    score_flags(*verifier, kind, test_id, static_cast<int>(p.max_value), gflag, rows);
+    if (p.ttc_samples > 0) test_time_compute(p, *teacher, *verifier, kind, test_id, gsample, rows);
+  }
   teacher.reset();
 
   auto concat = [](std::vector<token_example> a, const std::vector<token_example>& b) {
     a.insert(a.end(), b.begin(), b.end());
     return a;
   };
-  const std::vector<std::pair<std::string, std::vector<token_example>>> students = {
-      {"real", real},
-      {"synth_all", synth_all},
-      {"synth_verified", synth_verified},
-      {"mix_all", concat(real, synth_all)},
-      {"mix_verified", concat(real, synth_verified)}};
+  const std::map<std::string, const std::vector<token_example>*> sources = {
+      {"real", &real}, {"synth_all", &synth_all}, {"synth_verified", &synth_verified}, {"synth_learned", &synth_learned}};
+  std::vector<std::pair<std::string, std::vector<token_example>>> students;
+  for (const std::string& name : p.students)  // mix_X: real + synth_X
+    students.emplace_back(name, name.rfind("mix_", 0) == 0 ? concat(real, *sources.at("synth_" + name.substr(4))) : *sources.at(name));
   // Every student starts from the same initialisation and batch stream: they differ in data only.
   const std::uint64_t student_seed = rng(ctx.seed, 0x53545544ull).next_u64();
-  double mix_id = NAN;
+  double mix_id = ts_id.acc;
   for (const auto& [name, data] : students) {
     rows.emplace_back("synth", "examples_" + name, static_cast<double>(data.size()), static_cast<std::int64_t>(data.size()));
     if (data.empty()) continue;  // no verified solution: nothing to train on (the metric stays absent)
@@ -235,9 +415,13 @@ lab::run_result run_synth(const lab::run_context& ctx) {
   }
   if (ctx.db)
     for (const auto& [slice, metric, value, n] : rows) ctx.db->log_evaluation(ctx.store_run, "test", slice, metric, value, n);
+  if (ctx.progress)
+    for (const auto& [slice, metric, value, n] : rows)
+      if (slice == "verifier" || slice.rfind("k=", 0) == 0 || metric.rfind("learned_", 0) == 0)
+        std::fprintf(ctx.progress, "synth: %s %s %.4f (n %lld)\n", slice.c_str(), metric.c_str(), value, static_cast<long long>(n));
   lab::run_result r;
   r.steps = steps;
-  r.test_accuracy = mix_id;
+  r.test_accuracy = mix_id;  // mix_verified's in-distribution accuracy; the teacher's without students
   r.final_train_loss = NAN;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;

@@ -71,11 +71,13 @@ std::vector<std::int32_t> problem_tokens(const chain_problem& p) {
   return t;
 }
 
-std::vector<std::int32_t> gold_solution(const chain_problem& p) {
+std::vector<std::int32_t> gold_solution(const chain_problem& p) { return solution_with_result(p, -1, 0); }
+
+std::vector<std::int32_t> solution_with_result(const chain_problem& p, int step, int value) {
   std::vector<std::int32_t> t;
   int x = p.start;
   for (std::size_t i = 0; i < p.ops.size(); ++i) {
-    const int y = apply(x, p.ops[i], p.operands[i]);
+    const int y = static_cast<int>(i) == step ? value : ((apply(x, p.ops[i], p.operands[i]) % 100) + 100) % 100;
     push_number(t, x);
     t.push_back(p.ops[i] == '+' ? chain_tok::plus : chain_tok::minus);
     push_number(t, p.operands[i]);

@@ -47,6 +47,9 @@ std::string chain_token_text(std::int32_t id);  // for messages and docs
 std::vector<std::int32_t> problem_tokens(const chain_problem& p);
 // The gold step-by-step solution, ending with <eos>.
 std::vector<std::int32_t> gold_solution(const chain_problem& p);
+// The solution in which step `step` writes `value` (0..99) as its result and every other step
+// computes from what the step before it wrote (wrapped into 0..99); step −1: the gold solution.
+std::vector<std::int32_t> solution_with_result(const chain_problem& p, int step, int value);
 // A solution with only the final answer ("#16 <eos>"), for an answer-only baseline.
 std::vector<std::int32_t> answer_only_solution(const chain_problem& p);
 

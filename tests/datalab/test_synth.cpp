@@ -5,6 +5,7 @@
 #include "datalab_spec.hpp"
 #include "core/error.hpp"
 #include "datalab/runners.hpp"
+#include "chain_tokens.hpp"
 #include "datalab/synth_verify.hpp"
 #include "lab/runner.hpp"
 #include "lab/spec.hpp"
@@ -13,23 +14,11 @@ namespace dl = lmlab::datalab;
 namespace tk = lmlab::datalab::chain_tok;
 
 namespace {
+using lmlab::testing::cat;
+using lmlab::testing::final_answer;
+using lmlab::testing::step;
 // 12 + 07 − 03 = 16
-dl::chain_problem example() {
-  dl::chain_problem p;
-  p.start = 12;
-  p.ops = {'+', '-'};
-  p.operands = {7, 3};
-  return p;
-}
-std::vector<std::int32_t> step(int a, char op, int b, int r) {
-  return {a / 10, a % 10, op == '+' ? tk::plus : tk::minus, b / 10, b % 10, tk::eq, r / 10, r % 10, tk::semi};
-}
-std::vector<std::int32_t> cat(std::initializer_list<std::vector<std::int32_t>> parts) {
-  std::vector<std::int32_t> out;
-  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
-std::vector<std::int32_t> final_answer(int r) { return {tk::hash, r / 10, r % 10, tk::eos}; }
+dl::chain_problem example() { return lmlab::testing::chain(12, {'+', '-'}, {7, 3}); }
 }  // namespace
 
 TEST(synth_verify, tokens_by_hand) {
@@ -115,4 +104,26 @@ TEST(synth_verify, the_runner_end_to_end_on_a_tiny_model) {
   const std::string msg = lmlab::testing::datalab_spec_error(
       "name = \"s\"\n[task]\nname = \"synth_verified\"\nops_min = 3\nops_max = 2\n", "s.toml");
   EXPECT_NE(msg.find("ops_min"), std::string::npos) << "ops_min > ops_max was accepted: " << msg;
+}
+
+// The learned verifier, test-time compute and a chosen student list run end to end; keys that
+// need the learned verifier are refused without it.
+TEST(synth_verify, the_runner_with_a_learned_verifier_and_test_time_compute) {
+  for (const std::string kind : {"step_likelihood", "process"}) {
+    const auto spec = lmlab::testing::datalab_spec(
+        "name = \"s\"\n[model]\nd_model = 16\nn_layers = 1\nn_heads = 2\n[task]\nname = \"synth_verified\"\nops_min = 1\nops_max = 1\n"
+        "ood_ops = 2\nn_real = 30\nn_synth = 20\nn_test = 10\nverifier = \"" + kind + "\"\nverifier_steps = 5\nttc_samples = 4\n"
+        "students = [\"synth_learned\", \"mix_learned\"]\n[train]\nsteps = 10\nbatch_size = 8\nlr = 0.01\n",
+        "s.toml");
+    ASSERT_EQ(spec.runs.size(), 1u);
+    EXPECT_EQ(lmlab::lab::run_config_once({spec.runs[0].config, 1, {}, nullptr, -1, nullptr}).steps, 10);
+  }
+  auto error = [](const std::string& keys) {
+    return lmlab::testing::datalab_spec_error("name = \"s\"\n[task]\nname = \"synth_verified\"\n" + keys, "s.toml");
+  };
+  EXPECT_NE(error("ttc_samples = 4\n").find("ttc_samples"), std::string::npos);
+  EXPECT_NE(error("students = [\"synth_learned\"]\n").find("students"), std::string::npos);
+  EXPECT_NE(error("students = [\"teacher\"]\n").find("students"), std::string::npos);
+  EXPECT_NE(error("verifier = \"oracle\"\n").find("verifier"), std::string::npos);
+  EXPECT_EQ(error("students = []\n"), "(no error)");
 }
