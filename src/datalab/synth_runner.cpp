@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <unordered_set>
 
 #include "autograd/autograd.hpp"
@@ -310,6 +311,62 @@ void test_time_compute(const synth_params& p, models::causal_lm& teacher, models
   }
 }
 
+// The held-out problems, drawn first, and fresh training problems: none equals a held-out one.
+struct problem_pool {
+  const synth_params& p;
+  std::vector<chain_problem> test_id, test_ood;
+  std::unordered_set<std::uint64_t> held;
+
+  problem_pool(const synth_params& params, std::uint64_t seed) : p(params) {
+    rng gt(seed, 0x5445535400ull);  // "TEST"
+    for (std::int64_t i = 0; i < p.n_test; ++i) {
+      test_id.push_back(sample_chain_problem(ops_in_range(gt), gt, static_cast<int>(p.max_value)));
+      test_ood.push_back(sample_chain_problem(static_cast<int>(p.ood_ops), gt, static_cast<int>(p.max_value)));
+      held.insert(problem_key(test_id.back()));
+      held.insert(problem_key(test_ood.back()));
+    }
+  }
+  int ops_in_range(rng& g) const {
+    return static_cast<int>(p.ops_min + static_cast<std::int64_t>(g.below(static_cast<std::uint64_t>(p.ops_max - p.ops_min + 1))));
+  }
+  chain_problem fresh(rng& g) const {
+    for (int tries = 0; tries < 10000; ++tries) {
+      auto q = sample_chain_problem(ops_in_range(g), g, static_cast<int>(p.max_value));
+      if (!held.count(problem_key(q))) return q;
+    }
+    throw tasks::param_error("max_value", "synth_verified: nearly every problem is held out for testing", "raise task.max_value or lower task.n_test");
+  }
+};
+
+// How every student trains: the same model config, optimiser, steps and seed.
+struct student_recipe {
+  const models::lm_config& mc;
+  const train::optim_config& oc;
+  std::int64_t steps;
+  std::uint64_t seed;
+};
+
+// Trains and scores each student on its data; returns mix_verified's in-distribution accuracy
+// when that student trained.
+std::optional<double> train_students(const synth_params& p, const std::vector<std::pair<std::string, std::vector<token_example>>>& students,
+                                     const student_recipe& r, const std::vector<chain_problem>& test_id,
+                                     const std::vector<chain_problem>& test_ood, std::FILE* progress, std::vector<row>& rows) {
+  std::optional<double> mix_id;
+  for (const auto& [name, data] : students) {
+    rows.emplace_back("synth", "examples_" + name, static_cast<double>(data.size()), static_cast<std::int64_t>(data.size()));
+    if (data.empty()) continue;  // no verified solution: nothing to train on (the metric stays absent)
+    auto model = train_on_examples(r.mc, data, r.oc, r.steps, chain_tok::pad, r.seed);
+    const auto s_id = evaluate(*model, test_id), s_ood = evaluate(*model, test_ood);
+    rows.insert(rows.end(), {{"id", "acc_" + name, s_id.acc, p.n_test}, {"id", "steps_" + name, s_id.steps, p.n_test},
+                             {"ood", "acc_" + name, s_ood.acc, p.n_test}, {"ood", "steps_" + name, s_ood.steps, p.n_test}});
+    if (name == "mix_verified") mix_id = s_id.acc;
+    if (progress)
+      std::fprintf(progress, "synth: student %s (%zu examples): id acc %.3f steps %.3f, ood acc %.3f\n", name.c_str(), data.size(), s_id.acc,
+                   s_id.steps, s_ood.acc);
+  }
+  return mix_id;
+}
+
 lab::run_result run_synth(const lab::run_context& ctx) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto p = synth_table().read(ctx.config.at("task"), {"name"});
@@ -326,36 +383,20 @@ lab::run_result run_synth(const lab::run_context& ctx) {
   const std::int64_t teacher_steps = p.teacher_steps > 0 ? p.teacher_steps : steps;
   LMLAB_CHECK(steps >= 1 && oc.batch_size >= 1, "synth_verified: train.steps and train.batch_size must be >= 1");
 
-  // Held-out problems first; no training problem may equal one of them.
-  rng gt(ctx.seed, 0x5445535400ull);  // "TEST"
-  std::vector<chain_problem> test_id, test_ood;
-  std::unordered_set<std::uint64_t> held;
-  auto ops_in_range = [&](rng& g) { return static_cast<int>(p.ops_min + static_cast<std::int64_t>(g.below(static_cast<std::uint64_t>(p.ops_max - p.ops_min + 1)))); };
-  for (std::int64_t i = 0; i < p.n_test; ++i) {
-    test_id.push_back(sample_chain_problem(ops_in_range(gt), gt, static_cast<int>(p.max_value)));
-    test_ood.push_back(sample_chain_problem(static_cast<int>(p.ood_ops), gt, static_cast<int>(p.max_value)));
-    held.insert(problem_key(test_id.back()));
-    held.insert(problem_key(test_ood.back()));
-  }
-  auto fresh = [&](rng& g) {
-    for (int tries = 0; tries < 10000; ++tries) {
-      auto q = sample_chain_problem(ops_in_range(g), g, static_cast<int>(p.max_value));
-      if (!held.count(problem_key(q))) return q;
-    }
-    throw tasks::param_error("max_value", "synth_verified: nearly every problem is held out for testing", "raise task.max_value or lower task.n_test");
-  };
+  const problem_pool pool(p, ctx.seed);
+  const std::vector<chain_problem>&test_id = pool.test_id, &test_ood = pool.test_ood;
   rng gr(ctx.seed, 0x5245414C00ull), gs(ctx.seed, 0x53594E5400ull), gsample(ctx.seed, 0x534D504C00ull);
   std::vector<chain_problem> real_problems;
   std::vector<token_example> real;
   for (std::int64_t i = 0; i < p.n_real; ++i) {
-    real_problems.push_back(fresh(gr));
+    real_problems.push_back(pool.fresh(gr));
     real.push_back(make_example(real_problems.back(), gold_solution(real_problems.back())));
   }
   const std::uint64_t teacher_seed = rng(ctx.seed, 0x54434852ull).next_u64();
   auto teacher = train_on_examples(mc, real, oc, teacher_steps, chain_tok::pad, teacher_seed);
 
   std::vector<chain_problem> synth_problems;
-  for (std::int64_t i = 0; i < p.n_synth; ++i) synth_problems.push_back(fresh(gs));
+  for (std::int64_t i = 0; i < p.n_synth; ++i) synth_problems.push_back(pool.fresh(gs));
   const auto sols = solve(*teacher, synth_problems, p.teacher_temperature, gsample);
   const filtered f = filter_solutions(synth_problems, sols);
   const std::vector<token_example>&synth_all = f.all, &synth_verified = f.verified;
@@ -400,19 +441,7 @@ lab::run_result run_synth(const lab::run_context& ctx) {
     students.emplace_back(name, name.rfind("mix_", 0) == 0 ? concat(real, *sources.at("synth_" + name.substr(4))) : *sources.at(name));
   // Every student starts from the same initialisation and batch stream: they differ in data only.
   const std::uint64_t student_seed = rng(ctx.seed, 0x53545544ull).next_u64();
-  double mix_id = ts_id.acc;
-  for (const auto& [name, data] : students) {
-    rows.emplace_back("synth", "examples_" + name, static_cast<double>(data.size()), static_cast<std::int64_t>(data.size()));
-    if (data.empty()) continue;  // no verified solution: nothing to train on (the metric stays absent)
-    auto model = train_on_examples(mc, data, oc, steps, chain_tok::pad, student_seed);
-    const auto s_id = evaluate(*model, test_id), s_ood = evaluate(*model, test_ood);
-    rows.insert(rows.end(), {{"id", "acc_" + name, s_id.acc, p.n_test}, {"id", "steps_" + name, s_id.steps, p.n_test},
-                             {"ood", "acc_" + name, s_ood.acc, p.n_test}, {"ood", "steps_" + name, s_ood.steps, p.n_test}});
-    if (name == "mix_verified") mix_id = s_id.acc;
-    if (ctx.progress)
-      std::fprintf(ctx.progress, "synth: student %s (%zu examples): id acc %.3f steps %.3f, ood acc %.3f\n", name.c_str(), data.size(),
-                   s_id.acc, s_id.steps, s_ood.acc);
-  }
+  const double mix_id = train_students(p, students, {mc, oc, steps, student_seed}, test_id, test_ood, ctx.progress, rows).value_or(ts_id.acc);
   if (ctx.db)
     for (const auto& [slice, metric, value, n] : rows) ctx.db->log_evaluation(ctx.store_run, "test", slice, metric, value, n);
   if (ctx.progress)
