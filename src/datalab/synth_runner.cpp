@@ -274,9 +274,8 @@ void test_time_compute(const synth_params& p, models::causal_lm& teacher, models
   double tokens = 0;
   for (std::size_t i = 0; i < reps.size(); ++i) {
     const verdict v = verify_solution(reps[i], sols[i]);
-    std::string answer = "?" + std::to_string(i);  // no readable answer: never part of a majority
-    const auto h = std::find(sols[i].begin(), sols[i].end(), chain_tok::hash);
-    if (h != sols[i].end() && sols[i].end() - h >= 3 && h[1] <= 9 && h[2] <= 9) answer = std::to_string(h[1] * 10 + h[2]);
+    const auto read = final_answer(sols[i]);
+    const std::string answer = read ? std::to_string(*read) : "?" + std::to_string(i);  // unreadable: never part of a majority
     sampled_answer a{answer, v.answer_correct, 0.0, chain_solution_score(scores[i])};
     items[i / n].push_back(a);
     sc[i / n].push_back(a.verifier);
@@ -291,20 +290,15 @@ void test_time_compute(const synth_params& p, models::causal_lm& teacher, models
   if (!std::isnan(q.pooled)) rows.emplace_back("verifier", "ttc_auc_pooled", q.pooled, nt);
   const double fwd = teacher.train_flops_per_token(teacher.n_ctx()) / 3.0;  // forward = 1/3 of training
   for (std::size_t k = 1; k <= n; k *= 2) {
-    ttc_accuracy sum;
-    sum.learned = sum.learned_vote = 0;
-    for (const auto& it : items) {
-      const ttc_accuracy a = item_accuracy(it, static_cast<std::int64_t>(k), 50, g);
-      sum.pass += a.pass, sum.majority += a.majority, sum.learned += a.learned, sum.learned_vote += a.learned_vote;
-      sum.uninformed += a.uninformed;
-    }
-    const double m = static_cast<double>(items.size()), flops = static_cast<double>(k) * tokens * fwd;
+    const ttc_accuracy a =
+        mean_item_accuracy(items.size(), [&](std::size_t i) -> const auto& { return items[i]; }, static_cast<std::int64_t>(k), 50, g);
+    const double flops = static_cast<double>(k) * tokens * fwd;
     const std::string slice = fmt::format("k={}", k);
-    for (const auto& [name, v] : std::vector<std::pair<std::string, double>>{{"pass", sum.pass / m},
-                                                                             {"majority", sum.majority / m},
-                                                                             {"learned", sum.learned / m},
-                                                                             {"learned_vote", sum.learned_vote / m},
-                                                                             {"uninformed", sum.uninformed / m},
+    for (const auto& [name, v] : std::vector<std::pair<std::string, double>>{{"pass", a.pass},
+                                                                             {"majority", a.majority},
+                                                                             {"learned", a.learned},
+                                                                             {"learned_vote", a.learned_vote},
+                                                                             {"uninformed", a.uninformed},
                                                                              {"flops_per_item", flops},
                                                                              {"flops_verified_per_item", 2 * flops}})
       rows.emplace_back(slice, name, v, nt);

@@ -1,6 +1,8 @@
 // Chained arithmetic with verifiable steps: see synth_verify.hpp.
 #include "datalab/synth_verify.hpp"
 
+#include <algorithm>
+
 #include "core/error.hpp"
 
 namespace lmlab::datalab {
@@ -99,18 +101,24 @@ std::vector<std::int32_t> answer_only_solution(const chain_problem& p) {
   return t;
 }
 
+namespace {
+bool digit_at(std::span<const std::int32_t> s, std::size_t i) { return i < s.size() && s[i] >= 0 && s[i] <= 9; }
+int number_at(std::span<const std::int32_t> s, std::size_t i) { return static_cast<int>(s[i] * 10 + s[i + 1]); }
+}  // namespace
+
+std::optional<int> final_answer(std::span<const std::int32_t> s) {
+  const auto h = std::find(s.begin(), s.end(), chain_tok::hash);
+  const auto i = static_cast<std::size_t>(h - s.begin());
+  if (h == s.end() || !digit_at(s, i + 1) || !digit_at(s, i + 2)) return std::nullopt;
+  return number_at(s, i + 1);
+}
+
 verdict verify_solution(const chain_problem& p, std::span<const std::int32_t> s) {
   verdict v;
   const std::size_t k = p.ops.size();
-  auto digit = [&](std::size_t i) { return i < s.size() && s[i] >= 0 && s[i] <= 9; };
-  auto number = [&](std::size_t i) { return static_cast<int>(s[i] * 10 + s[i + 1]); };
-  // The final answer is read wherever "# d d" first appears, so a malformed solution can still
-  // be scored on its answer (as an answer-only checker would).
-  for (std::size_t i = 0; i < s.size(); ++i)
-    if (s[i] == chain_tok::hash) {
-      if (digit(i + 1) && digit(i + 2)) v.answer_correct = number(i + 1) == p.answer();
-      break;
-    }
+  auto digit = [&](std::size_t i) { return digit_at(s, i); };
+  auto number = [&](std::size_t i) { return number_at(s, i); };
+  if (const auto a = final_answer(s)) v.answer_correct = *a == p.answer();
   bool ok = true;
   int x = p.start;
   std::size_t pos = 0;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -60,6 +61,9 @@ struct verdict {
   bool answer_correct = false;  // the final "# dd" equals the true answer (parsed even when steps are wrong)
   bool verified() const { return well_formed && all_steps_valid && answer_correct; }
 };
+// The final answer where "# d d" first appears in `solution` (nothing when no digits follow it):
+// a malformed solution can still be scored on its answer, as an answer-only checker would.
+std::optional<int> final_answer(std::span<const std::int32_t> solution);
 // Reads `solution` (the tokens after the problem's "=", possibly ending in <eos>).
 verdict verify_solution(const chain_problem& p, std::span<const std::int32_t> solution);
 

@@ -54,4 +54,21 @@ std::size_t verifier_vote(const std::vector<sampled_answer>& s, const std::vecto
 // (arXiv:2408.03314): best-of-N and (weighted) majority baselines.
 ttc_accuracy item_accuracy(const std::vector<sampled_answer>& s, std::int64_t k, int draws, rng& g);
 
+// item_accuracy averaged over n items, drawn in item order from one rng; samples(i) gives item
+// i's samples (a reference or a fresh vector). learned and learned_vote are NaN when the items
+// carry no verifier scores.
+template <class Samples>
+ttc_accuracy mean_item_accuracy(std::size_t n, Samples&& samples, std::int64_t k, int draws, rng& g) {
+  ttc_accuracy m;
+  m.learned = m.learned_vote = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const ttc_accuracy a = item_accuracy(samples(i), k, draws, g);
+    m.pass += a.pass, m.majority += a.majority, m.weighted += a.weighted, m.best_of += a.best_of;
+    m.learned += a.learned, m.learned_vote += a.learned_vote, m.uninformed += a.uninformed;
+  }
+  const auto d = static_cast<double>(n);
+  m.pass /= d, m.majority /= d, m.weighted /= d, m.best_of /= d, m.learned /= d, m.learned_vote /= d, m.uninformed /= d;
+  return m;
+}
+
 }  // namespace lmlab::datalab

@@ -228,14 +228,15 @@ std::vector<std::pair<double, double>> extra_learned(const std::vector<item_samp
   std::vector<std::pair<double, double>> out;
   for (std::size_t v = 1; v < scores.size(); ++v) {
     rng g(seed, 0x4c524e00ull + static_cast<std::uint64_t>(v * 64 + static_cast<std::size_t>(k)));
-    double best = 0, vote = 0;
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      std::vector<sampled_answer> s = items[i].s;
-      for (std::size_t j = 0; j < s.size(); ++j) s[j].verifier = scores[v][i][j];
-      const ttc_accuracy a = item_accuracy(s, k, static_cast<int>(p.draws), g);
-      best += a.learned, vote += a.learned_vote;
-    }
-    out.emplace_back(best / static_cast<double>(items.size()), vote / static_cast<double>(items.size()));
+    const ttc_accuracy a = mean_item_accuracy(
+        items.size(),
+        [&](std::size_t i) {
+          std::vector<sampled_answer> s = items[i].s;
+          for (std::size_t j = 0; j < s.size(); ++j) s[j].verifier = scores[v][i][j];
+          return s;
+        },
+        k, static_cast<int>(p.draws), g);
+    out.emplace_back(a.learned, a.learned_vote);
   }
   return out;
 }
@@ -270,26 +271,19 @@ lab::run_result run_ttc(const lab::run_context& ctx) {
   for (const auto& it : items) tokens += it.tokens;
   tokens /= static_cast<double>(items.size());
   for (std::int64_t k = 1; k <= p.n_samples; k *= 2) {
-    ttc_accuracy sum;
-    for (const auto& it : items) {
-      const auto a = item_accuracy(it.s, k, static_cast<int>(p.draws), g);
-      sum.pass += a.pass, sum.majority += a.majority, sum.weighted += a.weighted, sum.best_of += a.best_of;
-      sum.learned = std::isnan(a.learned) ? NAN : (std::isnan(sum.learned) ? 0 : sum.learned) + a.learned;
-      sum.learned_vote = std::isnan(a.learned_vote) ? NAN : (std::isnan(sum.learned_vote) ? 0 : sum.learned_vote) + a.learned_vote;
-      sum.uninformed += a.uninformed;
-    }
-    const double n = static_cast<double>(items.size());
-    std::vector<std::pair<std::string, double>> m = {{"pass", sum.pass / n},
-                                                     {"majority", sum.majority / n},
-                                                     {"weighted", sum.weighted / n},
-                                                     {"best_of", sum.best_of / n},
-                                                     {"learned", sum.learned / n},
-                                                     {"learned_vote", sum.learned_vote / n},
-                                                     {"uninformed", sum.uninformed / n},
+    const ttc_accuracy a =
+        mean_item_accuracy(items.size(), [&](std::size_t i) -> const auto& { return items[i].s; }, k, static_cast<int>(p.draws), g);
+    std::vector<std::pair<std::string, double>> m = {{"pass", a.pass},
+                                                     {"majority", a.majority},
+                                                     {"weighted", a.weighted},
+                                                     {"best_of", a.best_of},
+                                                     {"learned", a.learned},
+                                                     {"learned_vote", a.learned_vote},
+                                                     {"uninformed", a.uninformed},
                                                      {"flops_per_item", static_cast<double>(k) * tokens * fwd_per_token}};
     if (!scores.empty()) {
-      m.emplace_back("learned_" + p.verifiers[0], sum.learned / n);
-      m.emplace_back("learned_vote_" + p.verifiers[0], sum.learned_vote / n);
+      m.emplace_back("learned_" + p.verifiers[0], a.learned);
+      m.emplace_back("learned_vote_" + p.verifiers[0], a.learned_vote);
     }
     const auto more = extra_learned(items, scores, k, p, ctx.seed);
     for (std::size_t v = 0; v < more.size(); ++v) {
