@@ -50,6 +50,18 @@ struct fixture {
   }
 };
 
+// The CSV rows of a patching table ("blocks.…" lines): each one's last field (the effect) must
+// be 0; returns how many there were.
+std::size_t zero_effect_rows(const std::string& csv) {
+  std::size_t rows = 0;
+  for (std::size_t at = csv.find("\nblocks."); at != std::string::npos; at = csv.find("\nblocks.", at + 1)) {
+    const auto eol = csv.find('\n', at + 1);
+    EXPECT_EQ(csv.substr(csv.rfind(',', eol) + 1, eol - csv.rfind(',', eol) - 1), "0") << csv.substr(at + 1, eol - at - 1);
+    ++rows;
+  }
+  return rows;
+}
+
 }  // namespace
 
 TEST(interp_cli, cache_heads_patch_probe_and_steer_run_on_attention_and_mamba) {
@@ -68,13 +80,7 @@ TEST(interp_cli, cache_heads_patch_probe_and_steer_run_on_attention_and_mamba) {
     ASSERT_EQ(r.rc, 0) << r.output;
     EXPECT_NE(r.output.find("hook,layer,pos,logit_diff,effect\n"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("blocks.1.hook_resid_pre,1,2,"), std::string::npos) << r.output;
-    std::size_t rows = 0;
-    for (std::size_t at = r.output.find("\nblocks."); at != std::string::npos; at = r.output.find("\nblocks.", at + 1)) {
-      const auto eol = r.output.find('\n', at + 1);
-      EXPECT_EQ(r.output.substr(r.output.rfind(',', eol) + 1, eol - r.output.rfind(',', eol) - 1), "0");
-      ++rows;
-    }
-    EXPECT_EQ(rows, 6u);
+    EXPECT_EQ(zero_effect_rows(r.output), 6u);
     // A zero direction changes nothing.
     const auto zero = (fx.dir / "zero.safetensors").string();
     nn::save_safetensors(zero, {{"direction", tensor::zeros({16})}});
@@ -236,13 +242,7 @@ TEST(interp_cli, path_patching_from_mlps_and_into_one_receiver_head) {
   ASSERT_EQ(r.rc, 0) << r.output;
   EXPECT_NE(r.output.find("hook,layer,head,logit_diff,effect\n"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("\nblocks.1.hook_mlp_out,1,mlp,"), std::string::npos) << r.output;
-  std::size_t rows = 0;
-  for (std::size_t at = r.output.find("\nblocks."); at != std::string::npos; at = r.output.find("\nblocks.", at + 1)) {
-    const auto eol = r.output.find('\n', at + 1);
-    EXPECT_EQ(r.output.substr(r.output.rfind(',', eol) + 1, eol - r.output.rfind(',', eol) - 1), "0");
-    ++rows;
-  }
-  EXPECT_EQ(rows, 6u);  // 2 layers x (2 heads + the MLP)
+  EXPECT_EQ(zero_effect_rows(r.output), 6u);  // 2 layers x (2 heads + the MLP)
   // The grid has an "mlp" column; one receiver head of layer 1's values.
   r = run_lmlab({"interp", "patch", fx.ckpt("A"), "--ids", "--clean", "1 2 3", "--corrupt", "1 7 3", "--answer", "4", "--wrong",
                  "5", "--path-to", "blocks.1.attn.hook_v", "--receiver-head", "1", "--senders", "all"});
