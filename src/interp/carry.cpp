@@ -12,8 +12,6 @@
 
 namespace lmlab::interp {
 
-namespace {
-
 const tasks::param_table<carry_task>& carry_params() {
   static const auto t = tasks::param_table<carry_task>("carry_probe")
         .add("base", &carry_task::base, "the base of the addition", 2, 36)
@@ -27,6 +25,8 @@ const tasks::param_table<carry_task>& carry_params() {
              0.125, 1e3);
   return t;
 }
+
+namespace {
 
 char digit_char(int v) { return static_cast<char>(v < 10 ? '0' + v : 'A' + v - 10); }
 
@@ -116,15 +116,6 @@ double depth_of(const std::string& hook) {
 void check(const carry_task& t) {
   if (t.probe_examples < 20) throw tasks::param_error("probe_examples", "carry_probe: at least 20 probe examples");
 }
-
-tasks::task_info carry_task_info() {
-  return tasks::task_from_table("carry_probe",
-                                "probe, steer and patch the carry bit of base-b addition (a model trained on "
-                                "arithmetic); a lab runner, no dataset of its own",
-                                carry_params());
-}
-
-carry_task read_carry_task(const nlohmann::json& task) { return carry_params().read(task, {"name"}); }
 
 nlohmann::json arithmetic_task_json(const carry_task& t) {
   return {{"name", "arithmetic"}, {"op", "add"},           {"bases", {t.base}},          {"min_digits", t.digits},

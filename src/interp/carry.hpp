@@ -44,9 +44,10 @@ struct carry_task {
   double max_scale = 4;              // steering scales 0, 1/8, 1/4, ..., max_scale (x the class gap)
 };
 
+// The task schema ("carry_probe", for lab::register_lab_task: no dataset of its own) and its
+// cross-key check, run by the schema's canonical().
+const tasks::param_table<carry_task>& carry_params();
 void check(const carry_task& t);
-tasks::task_info carry_task_info();  // "carry_probe": a lab runner's task (no dataset)
-carry_task read_carry_task(const nlohmann::json& task);
 // The "arithmetic" task table the model trains on: addition in base `base`, exactly `digits`
 // digits per operand, reversed answers.
 nlohmann::json arithmetic_task_json(const carry_task& t);

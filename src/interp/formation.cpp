@@ -13,7 +13,6 @@
 
 namespace lmlab::interp {
 
-namespace {
 const tasks::param_table<formation_task>& formation_params() {
   static const auto t = tasks::param_table<formation_task>("induction_formation")
         .add("vocab_size", &formation_task::vocab_size, "random tokens drawn uniformly from [0, vocab_size)", 2, 1 << 20)
@@ -31,6 +30,7 @@ const tasks::param_table<formation_task>& formation_params() {
   return t;
 }
 
+namespace {
 constexpr std::uint64_t kTrainStream = 0x696e6466ull;  // "indf"
 }  // namespace
 
@@ -39,15 +39,6 @@ void check(const formation_task& t) {
     throw tasks::param_error("min_half_len", fmt::format("induction_formation: min_half_len {} exceeds half_len {}", t.min_half_len,
                                                          t.half_len));
 }
-
-tasks::task_info formation_task_info() {
-  return tasks::task_from_table("induction_formation",
-                                "induction-head formation over training on repeated random tokens (Olsson et al. 2022); "
-                                "a lab runner, no dataset",
-                                formation_params());
-}
-
-formation_task read_formation_task(const nlohmann::json& task) { return formation_params().read(task, {"name"}); }
 
 formation_batch formation_batch_at(const formation_task& t, std::int64_t B, std::uint64_t seed, std::int64_t step) {
   const std::int64_t n = t.half_len, T = 2 * n;

@@ -37,10 +37,9 @@ struct formation_task {
   double icl_threshold = 0.5;     // "in-context learning": final second-half loss below this x ln(vocab)
 };
 
-// The task schema ("induction_formation") for tasks::register_task; no dataset (a lab runner).
+// The task schema ("induction_formation") for lab::register_lab_task; no dataset (a lab runner).
 void check(const formation_task& t);
-tasks::task_info formation_task_info();
-formation_task read_formation_task(const nlohmann::json& task);
+const tasks::param_table<formation_task>& formation_params();
 
 // Training batch of step `step`: B sequences (B, 2n) of filler then a random segment repeated
 // (see min_half_len) as inputs, targets the next token (the last position ignored). A pure

@@ -377,7 +377,6 @@ recovery recover_features(const sae& s, const synthetic_data& truth, const std::
   return r;
 }
 
-namespace {
 const tasks::param_table<sae_task>& sae_params() {
   static const auto t = tasks::param_table<sae_task>("sae_synthetic")
         .add("n_features", &sae_task::n_features, "planted feature directions", 1, 1 << 16)
@@ -395,22 +394,12 @@ const tasks::param_table<sae_task>& sae_params() {
         .add("eval_samples", &sae_task::eval_samples, "held-out samples for the metrics", 1, 1e8);
   return t;
 }
-}  // namespace
 
 void check(const sae_task& t) {
   if (t.kind != "l1" && t.k > t.d_sae) throw tasks::param_error("k", fmt::format("sae_synthetic: k = {} exceeds d_sae = {}", t.k, t.d_sae));
   if (t.mean_active > static_cast<double>(t.n_features))
     throw tasks::param_error("mean_active", fmt::format("sae_synthetic: mean_active {} exceeds n_features {}", t.mean_active, t.n_features));
 }
-
-tasks::task_info sae_task_info() {
-  return tasks::task_from_table("sae_synthetic",
-                                "sparse autoencoders on planted sparse features in superposition (ground truth known); "
-                                "a lab runner, no dataset",
-                                sae_params());
-}
-
-sae_task read_sae_task(const nlohmann::json& task) { return sae_params().read(task, {"name"}); }
 
 sae_benchmark run_sae_benchmark(const sae_task& t, std::uint64_t seed) {
   synthetic_config sc;

@@ -140,8 +140,7 @@ struct sae_task {
   std::int64_t train_samples = 8192, eval_samples = 2048;
 };
 void check(const sae_task& t);
-tasks::task_info sae_task_info();
-sae_task read_sae_task(const nlohmann::json& task);
+const tasks::param_table<sae_task>& sae_params();  // "sae_synthetic"
 struct sae_benchmark {
   sae_metrics metrics;
   recovery rec;

@@ -89,7 +89,6 @@ std::vector<sae_variant> parse_sae_variants(const std::string& kinds) {
   return out;
 }
 
-namespace {
 const tasks::param_table<sae_lm_task>& sae_lm_params() {
   static const auto t = tasks::param_table<sae_lm_task>("sae_lm")
         .add("corpus", &sae_lm_task::corpus, "corpus the character LM trains on (`lmlab data list`; fetched beforehand)")
@@ -109,26 +108,12 @@ const tasks::param_table<sae_lm_task>& sae_lm_params() {
         .add("sae_lr", &sae_lm_task::sae_lr, "SAE Adam learning rate", 1e-8, 10);
   return t;
 }
-}  // namespace
 
 void check(const sae_lm_task& t) {
   (void)parse_sae_variants(t.kinds);
   if (t.k > t.d_sae) throw tasks::param_error("k", fmt::format("sae_lm: k = {} exceeds d_sae = {}", t.k, t.d_sae));
   if (t.sae_windows > t.num_train)
     throw tasks::param_error("sae_windows", fmt::format("sae_lm: sae_windows {} exceeds num_train {}", t.sae_windows, t.num_train));
-}
-
-tasks::task_info sae_lm_task_info() {
-  return tasks::task_from_table("sae_lm",
-                                "sparse autoencoders on a character LM's activations, scored by L0, explained variance, "
-                                "dead latents and the CE-loss score; a lab runner, trains its LM on corpus_lm",
-                                sae_lm_params());
-}
-
-sae_lm_task read_sae_lm_task(const nlohmann::json& task) {
-  sae_lm_task t = sae_lm_params().read(task, {"name"});
-  check(t);
-  return t;
 }
 
 nlohmann::json corpus_task_json(const sae_lm_task& t) {

@@ -67,8 +67,7 @@ struct sae_variant {
 // The parsed `kinds`; an unknown or repeated entry is an error naming task.kinds.
 std::vector<sae_variant> parse_sae_variants(const std::string& kinds);
 void check(const sae_lm_task& t);
-tasks::task_info sae_lm_task_info();
-sae_lm_task read_sae_lm_task(const nlohmann::json& task);
+const tasks::param_table<sae_lm_task>& sae_lm_params();
 // The corpus_lm task table the model trains on.
 nlohmann::json corpus_task_json(const sae_lm_task& t);
 // The SAE training config of one variant on activations of width d_in.

@@ -11,7 +11,6 @@
 
 namespace lmlab::interp {
 
-namespace {
 const tasks::param_table<tms_task>& tms_params() {
   static const auto t = tasks::param_table<tms_task>("tms")
         .add("n", &tms_task::n, "features", 1, 4096)
@@ -27,18 +26,10 @@ const tasks::param_table<tms_task>& tms_params() {
              10);
   return t;
 }
-}  // namespace
 
 void check(const tms_task& c) {
   if (c.m > c.n) throw tasks::param_error("m", "tms: m (hidden) must not exceed n (features)", "superposition needs m < n");
 }
-
-tasks::task_info tms_task_info() {
-  return tasks::task_from_table("tms", "toy model of superposition (Elhage et al. 2022); a lab runner, no dataset",
-                                tms_params());
-}
-
-tms_task read_tms_task(const nlohmann::json& task) { return tms_params().read(task, {"name"}); }
 
 tms_config to_tms_config(const tms_task& t, std::uint64_t seed) {
   tms_config c;

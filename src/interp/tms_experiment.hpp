@@ -28,11 +28,10 @@ struct tms_task {
   double represented_norm = 0.5;  // ‖W_i‖ above this counts as represented
 };
 
-// The task schema ("tms") for tasks::register_task; it has no dataset. check() is its
+// The task schema ("tms") for lab::register_lab_task; it has no dataset. check() is its
 // cross-key check (m <= n), run by the schema's canonical().
 void check(const tms_task& t);
-tasks::task_info tms_task_info();
-tms_task read_tms_task(const nlohmann::json& task);  // canonical JSON -> struct
+const tasks::param_table<tms_task>& tms_params();
 tms_config to_tms_config(const tms_task& t, std::uint64_t seed);
 
 struct tms_summary {

@@ -66,7 +66,7 @@ models::lm_config model_config(const nlohmann::json& model, std::int64_t vocab, 
 
 lab::run_result run_formation(const lab::run_context& ctx) {
   const auto t0 = std::chrono::steady_clock::now();
-  const in::formation_task task = in::read_formation_task(ctx.config.at("task"));
+  const in::formation_task task = in::formation_params().read(ctx.config.at("task"), {"name"});
   const std::int64_t n = task.half_len;
   const auto& tj = ctx.config.at("train");
   const std::int64_t steps = step_budget(tj, "induction_formation");
@@ -167,7 +167,7 @@ void log_carry_patching(models::causal_lm& model, const lmlab::tasks::dataset& d
 }
 
 lab::run_result run_carry(const lab::run_context& ctx) {
-  const in::carry_task task = in::read_carry_task(ctx.config.at("task"));
+  const in::carry_task task = in::carry_params().read(ctx.config.at("task"), {"name"});
   // Train (or resume) exactly as the default runner, then reload the checkpoint.
   lmlab::labs::trained_lm trained = lmlab::labs::train_and_reload(ctx, in::arithmetic_task_json(task), "carry");
   const lab::run_result res = trained.result;
@@ -242,7 +242,7 @@ lab::run_result run_carry(const lab::run_context& ctx) {
 
 lab::run_result run_sae(const lab::run_context& ctx) {
   const auto t0 = std::chrono::steady_clock::now();
-  const in::sae_task task = in::read_sae_task(ctx.config.at("task"));
+  const in::sae_task task = in::sae_params().read(ctx.config.at("task"), {"name"});
   const in::sae_benchmark b = in::run_sae_benchmark(task, ctx.seed);
   lab::run_result r;
   r.steps = task.steps;
@@ -277,10 +277,16 @@ lab::run_result run_sae(const lab::run_context& ctx) {
 }  // namespace
 
 void lmlab::labs::register_interp() {
-  lmlab::tasks::register_task(in::formation_task_info());
-  lab::register_runner("induction_formation", run_formation);
-  lmlab::tasks::register_task(in::carry_task_info());
-  lab::register_runner("carry_probe", run_carry);
-  lmlab::tasks::register_task(in::sae_task_info());
-  lab::register_runner("sae_synthetic", run_sae);
+  lab::register_lab_task("induction_formation",
+                         "induction-head formation over training on repeated random tokens (Olsson et al. 2022); "
+                         "a lab runner, no dataset",
+                         in::formation_params(), run_formation);
+  lab::register_lab_task("carry_probe",
+                         "probe, steer and patch the carry bit of base-b addition (a model trained on "
+                         "arithmetic); a lab runner, no dataset of its own",
+                         in::carry_params(), run_carry);
+  lab::register_lab_task("sae_synthetic",
+                         "sparse autoencoders on planted sparse features in superposition (ground truth known); "
+                         "a lab runner, no dataset",
+                         in::sae_params(), run_sae);
 }

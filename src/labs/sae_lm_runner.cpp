@@ -55,7 +55,8 @@ double unigram_ce(const lmlab::tasks::dataset& ds) {
 }
 
 lab::run_result run_sae_lm(const lab::run_context& ctx) {
-  const in::sae_lm_task task = in::read_sae_lm_task(ctx.config.at("task"));
+  const in::sae_lm_task task = in::sae_lm_params().read(ctx.config.at("task"), {"name"});
+  in::check(task);
   const auto variants = in::parse_sae_variants(task.kinds);
   lmlab::labs::trained_lm trained = lmlab::labs::train_and_reload(ctx, in::corpus_task_json(task), "sae_lm");
   const lab::run_result res = trained.result;
@@ -109,6 +110,8 @@ lab::run_result run_sae_lm(const lab::run_context& ctx) {
 }  // namespace
 
 void lmlab::labs::register_sae_lm() {
-  lmlab::tasks::register_task(in::sae_lm_task_info());
-  lab::register_runner("sae_lm", run_sae_lm);
+  lab::register_lab_task("sae_lm",
+                         "sparse autoencoders on a character LM's activations, scored by L0, explained variance, "
+                         "dead latents and the CE-loss score; a lab runner, trains its LM on corpus_lm",
+                         in::sae_lm_params(), run_sae_lm);
 }

@@ -25,7 +25,7 @@ namespace lab = lmlab::lab;
 
 lab::run_result run_tms(const lab::run_context& ctx) {
   const auto t0 = std::chrono::steady_clock::now();
-  const in::tms_task task = in::read_tms_task(ctx.config.at("task"));
+  const in::tms_task task = in::tms_params().read(ctx.config.at("task"), {"name"});
   const in::tms_model model = in::train_tms(in::to_tms_config(task, ctx.seed));
   const in::tms_summary s = in::summarize(model, task.represented_norm);
   lab::run_result r;
@@ -85,6 +85,6 @@ lab::run_result run_tms(const lab::run_context& ctx) {
 }  // namespace
 
 void lmlab::labs::register_tms() {
-  lmlab::tasks::register_task(in::tms_task_info());
-  lab::register_runner("tms", run_tms);
+  lab::register_lab_task("tms", "toy model of superposition (Elhage et al. 2022); a lab runner, no dataset", in::tms_params(),
+                         run_tms);
 }

@@ -69,7 +69,7 @@ TEST(formation, training_segments_vary_in_length_and_end_the_sequence_repeated) 
   }
   EXPECT_GE(lengths.size(), 4u);  // the distance to the copy varies
   t.min_half_len = 9;
-  EXPECT_THROW(formation_task_info().canonical({{"name", "induction_formation"}, {"half_len", 8}, {"min_half_len", 9}}),
+  EXPECT_THROW(tasks::task_from_table("induction_formation", "", formation_params()).canonical({{"name", "induction_formation"}, {"half_len", 8}, {"min_half_len", 9}}),
                lmlab::error);
 }
 
@@ -121,7 +121,7 @@ TEST(formation, evaluation_of_a_tiny_model_is_consistent_and_needs_attention) {
 }
 
 TEST(formation, schema_fills_defaults_and_checks_ranges) {
-  const auto info = formation_task_info();
+  const auto info = tasks::task_from_table("induction_formation", "", formation_params());
   const auto j = info.canonical({{"name", "induction_formation"}, {"half_len", 8}});
   EXPECT_EQ(j["half_len"], 8);
   EXPECT_EQ(j["vocab_size"], 64);

@@ -55,13 +55,13 @@ TEST(tms_experiment, summary_of_orthogonal_features_and_a_dropped_one) {
 }
 
 TEST(tms_experiment, schema_fills_defaults_and_rejects_m_above_n) {
-  const auto info = tms_task_info();
+  const auto info = tasks::task_from_table("tms", "", tms_params());
   const auto j = info.canonical({{"name", "tms"}, {"sparsity", 0.9}});
   EXPECT_EQ(j["n"], 5);
   EXPECT_DOUBLE_EQ(j["sparsity"].get<double>(), 0.9);
   EXPECT_THROW(info.canonical({{"n", 2}, {"m", 3}}), tasks::param_error);
   EXPECT_THROW(info.canonical({{"sparsity", 1.0}}), tasks::param_error);
-  const auto c = to_tms_config(read_tms_task({{"n", 3}, {"importance_decay", 0.5}}), 7);
+  const auto c = to_tms_config(tms_params().read({{"n", 3}, {"importance_decay", 0.5}}), 7);
   ASSERT_EQ(c.importance.size(), 3u);
   EXPECT_DOUBLE_EQ(c.importance[2], 0.25);
 }
