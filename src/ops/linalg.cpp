@@ -83,6 +83,15 @@ std::vector<mat<T>> mats_of(tensor& t, std::size_t nb) {
   return out;
 }
 
+// matmul's operand t (..., r, c) as matrices: over its first nb dims (batched), or (nb = 0) its
+// leading dims folded into the rows of one (lead_rows, c) matrix. `keep` holds the tensor the
+// views point into.
+template <class T>
+std::vector<mat<T>> operand_mats(const tensor& t, std::size_t nb, tensor& keep) {
+  keep = nb == 0 && t.dim() > 2 ? t.contiguous_raw().view_raw({lead_rows(t.shape()), t.size(-1)}) : t;
+  return mats_of<T>(keep, nb);
+}
+
 }  // namespace
 
 // a (..., M, K) @ b (K, N) -> (..., M, N)  |  a (B..., M, K) @ b (B..., K, N) -> (B..., M, N)
@@ -103,60 +112,31 @@ tensor matmul(const tensor& a, const tensor& b) {
   shape_t out_shape = a.shape();
   out_shape.back() = N;
   tensor out = tensor::empty(out_shape, a.type());
+  // Unbatched, a's leading dims fold into rows: one GEMM of R = lead_rows rows.
+  const std::size_t nb = batched ? static_cast<std::size_t>(a.dim() - 2) : 0;
+  const std::int64_t R = batched ? M : lead_rows(a.shape());
   dispatch_float(a.type(), "matmul", [&]<class T>() {
-    if (!batched) {
-      // Fold a's leading dims into rows when a is contiguous: one GEMM.
-      tensor ac = a.dim() == 2 ? a : a.contiguous_raw();
-      tensor bc = b;
-      const std::int64_t R = lead_rows(a.shape());
-      tensor a2 = ac.dim() == 2 ? ac : ac.view_raw({R, K});
-      auto ma = mats_of<T>(a2, 0);
-      auto mb = mats_of<T>(bc, 0);
-      mm<T>(ma[0], false, mb[0], false, R, N, K, T(0), out.data<T>(), N);
-      return;
-    }
-    const std::size_t nb = static_cast<std::size_t>(a.dim() - 2);
-    tensor ac = a, bc = b;
-    auto ma = mats_of<T>(ac, nb);
-    auto mb = mats_of<T>(bc, nb);
+    tensor ka, kb;
+    auto ma = operand_mats<T>(a, nb, ka);
+    auto mb = operand_mats<T>(b, nb, kb);
     T* po = out.data<T>();
-    for (std::size_t i = 0; i < ma.size(); ++i) mm<T>(ma[i], false, mb[i], false, M, N, K, T(0), po + static_cast<std::int64_t>(i) * M * N, N);
+    for (std::size_t i = 0; i < ma.size(); ++i) mm<T>(ma[i], false, mb[i], false, R, N, K, T(0), po + static_cast<std::int64_t>(i) * R * N, N);
   });
   if (needs_grad({&a, &b})) {
     const bool ga = a.requires_grad(), gb = b.requires_grad();
-    record("matmul", out, {a, b}, [a = a.detach(), b = b.detach(), ga, gb, batched, M, N, K](const tensor& g) -> std::vector<tensor> {
+    record("matmul", out, {a, b}, [a = a.detach(), b = b.detach(), ga, gb, nb, R, N, K](const tensor& g) -> std::vector<tensor> {
       tensor da, db;
       dispatch_float(g.type(), "matmul", [&]<class T>() {
-        tensor gc = g.contiguous_raw();
-        if (!batched) {
-          const std::int64_t R = lead_rows(a.shape());
-          tensor g2 = gc.view_raw({R, N});
-          auto mg = mats_of<T>(g2, 0);
-          tensor bc = b;
-          auto mb = mats_of<T>(bc, 0);
-          if (ga) {  // out = a b  =>  da (R, K) = g (R, N) b^T
-            da = tensor::empty(a.shape(), a.type());
-            mm<T>(mg[0], false, mb[0], true, R, K, N, T(0), da.data<T>(), K);
-          }
-          if (gb) {  // db (K, N) = a^T (K, R) g (R, N)
-            tensor ac = a.dim() == 2 ? a : a.contiguous_raw().view_raw({R, K});
-            auto ma = mats_of<T>(ac, 0);
-            db = tensor::empty(b.shape(), b.type());
-            mm<T>(ma[0], true, mg[0], false, K, N, R, T(0), db.data<T>(), N);
-          }
-          return;
-        }
-        const std::size_t nb = static_cast<std::size_t>(a.dim() - 2);
-        tensor ac = a, bc = b;
-        auto ma = mats_of<T>(ac, nb);
-        auto mb = mats_of<T>(bc, nb);
-        auto mg = mats_of<T>(gc, nb);
+        tensor gc = g.contiguous_raw(), kg, kb, ka;
+        auto mg = operand_mats<T>(gc, nb, kg);
+        auto mb = operand_mats<T>(b, nb, kb);
+        auto ma = gb ? operand_mats<T>(a, nb, ka) : std::vector<mat<T>>{};
         if (ga) da = tensor::empty(a.shape(), a.type());
         if (gb) db = tensor::empty(b.shape(), b.type());
-        for (std::size_t i = 0; i < ma.size(); ++i) {
+        for (std::size_t i = 0; i < mg.size(); ++i) {  // out = a b, per batch matrix (R rows):
           const auto bi = static_cast<std::int64_t>(i);
-          if (ga) mm<T>(mg[i], false, mb[i], true, M, K, N, T(0), da.data<T>() + bi * M * K, K);
-          if (gb) mm<T>(ma[i], true, mg[i], false, K, N, M, T(0), db.data<T>() + bi * K * N, N);
+          if (ga) mm<T>(mg[i], false, mb[i], true, R, K, N, T(0), da.data<T>() + bi * R * K, K);  // da = g b^T
+          if (gb) mm<T>(ma[i], true, mg[i], false, K, N, R, T(0), db.data<T>() + bi * K * N, N);  // db = a^T g
         }
       });
       return {da, db};
