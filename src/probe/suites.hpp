@@ -3,6 +3,7 @@
 // Not for: the suite interface (suite.hpp).
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -30,10 +31,11 @@ struct mc_question {
   int answer = 0;
 };
 
-// The bundled fact bank (English and Korean versions of each fact), choices shuffled by `r`.
-std::vector<mc_question> fact_bank(const std::vector<std::string>& langs, rng& r);
-// Arithmetic questions ("What is 47 + 83?") with near-miss distractors; `digits` per operand.
-std::vector<mc_question> arithmetic_questions(int n, int digits, const std::vector<std::string>& langs, rng& r);
+// The questions of sycophancy, calibration and nondeterminism: the bundled fact bank (English
+// and Korean versions of each fact), then `n` arithmetic questions ("What is 47 + 83?", near-miss
+// distractors) for each operand length in `digits`, in that order; choices shuffled by `r`.
+std::vector<mc_question> facts_and_arithmetic(const std::vector<std::string>& langs, rng& r, int n,
+                                              std::initializer_list<int> digits);
 // lmlab's multiple-choice JSONL: {"id", "question", "choices": [...], "answer": 0, "lang": "en"}.
 std::vector<mc_question> read_mc_jsonl(const std::filesystem::path& path);
 

@@ -108,9 +108,7 @@ class nondeterminism final : public suite {
 
   std::vector<item> build(const suite_options& opt) const override {
     rng r(opt.seed, 13);
-    std::vector<mc_question> qs = fact_bank(opt.langs, r);
-    auto ar = arithmetic_questions(std::max(1, opt.n / 4), 3, opt.langs, r);
-    qs.insert(qs.end(), ar.begin(), ar.end());
+    std::vector<mc_question> qs = facts_and_arithmetic(opt.langs, r, std::max(1, opt.n / 4), {3});
     if (static_cast<int>(qs.size()) > opt.n) qs.resize(static_cast<std::size_t>(opt.n));
     std::vector<item> items;
     int level_index = 0;

@@ -123,9 +123,7 @@ class sycophancy final : public suite {
     std::vector<item> items;
     if (!opt.data.empty()) return from_sycophancy_eval(opt);
     rng r(opt.seed, 11);
-    std::vector<mc_question> qs = fact_bank(opt.langs, r);
-    auto ar = arithmetic_questions(opt.n, 2, opt.langs, r);
-    qs.insert(qs.end(), ar.begin(), ar.end());
+    const std::vector<mc_question> qs = facts_and_arithmetic(opt.langs, r, opt.n, {2});
     for (const auto& q : qs) {
       const int wrong = (q.answer + 1 + static_cast<int>(r.below(q.choices.size() - 1))) % static_cast<int>(q.choices.size());
       const bool ko = q.lang == "ko";
@@ -265,12 +263,8 @@ class calibration final : public suite {
     if (!opt.data.empty()) {
       qs = read_mc_jsonl(opt.data);
     } else {
-      qs = fact_bank(opt.langs, r);
       // Harder arithmetic gives a spread of confidences, which calibration needs.
-      for (int digits : {2, 3, 4}) {
-        auto a = arithmetic_questions(opt.n / 2, digits, opt.langs, r);
-        qs.insert(qs.end(), a.begin(), a.end());
-      }
+      qs = facts_and_arithmetic(opt.langs, r, opt.n / 2, {2, 3, 4});
     }
     std::vector<item> items;
     for (const auto& q : qs) {
@@ -385,8 +379,7 @@ class calibration final : public suite {
   }
 };
 
-}  // namespace
-
+// The bundled fact bank (English and Korean versions of each fact), choices shuffled by `r`.
 std::vector<mc_question> fact_bank(const std::vector<std::string>& langs, rng& r) {
   std::vector<mc_question> out;
   for (const auto& f : k_facts) {
@@ -405,6 +398,7 @@ std::vector<mc_question> fact_bank(const std::vector<std::string>& langs, rng& r
   return out;
 }
 
+// Arithmetic questions ("What is 47 + 83?") with near-miss distractors; `digits` per operand.
 std::vector<mc_question> arithmetic_questions(int n, int digits, const std::vector<std::string>& langs, rng& r) {
   std::vector<mc_question> out;
   std::int64_t lo = 1;
@@ -434,6 +428,18 @@ std::vector<mc_question> arithmetic_questions(int n, int digits, const std::vect
     }
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<mc_question> facts_and_arithmetic(const std::vector<std::string>& langs, rng& r, int n,
+                                              std::initializer_list<int> digits) {
+  std::vector<mc_question> qs = fact_bank(langs, r);
+  for (int d : digits) {
+    auto a = arithmetic_questions(n, d, langs, r);
+    qs.insert(qs.end(), a.begin(), a.end());
+  }
+  return qs;
 }
 
 std::vector<mc_question> read_mc_jsonl(const std::filesystem::path& path) {
