@@ -198,6 +198,13 @@ TEST(probe_runner, killed_process_resumes_without_asking_twice) {
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
+  // Requests the child had written before it died may still sit in the server's sockets and
+  // be counted after the kill: wait until the count has stood still for 300 ms (at most ~5 s).
+  for (int i = 0, last = -1, still = 0; i < 500 && still < 30; ++i, ::usleep(10000)) {
+    const int now = s.total.load();
+    still = now == last ? still + 1 : 0;
+    last = now;
+  }
   const int asked_before = s.total.load();
   lmlab::store::results_store db(dbp);
   const auto cached = db.cache_size();
