@@ -163,25 +163,45 @@ tensor sum_to_raw(const tensor& g, const shape_t& shape) {
     const std::int64_t io = so.back(), ig = sg.back();
     const int nt = (n > k_par_grain && m * 8 <= (1 << 24)) ? omp_get_max_threads() : 1;
     std::vector<double> acc(static_cast<std::size_t>(m * nt), 0.0);
+    // A bias gradient: (rows, inner) contiguous -> (inner). Columns go in blocks whose sums stay
+    // in registers over the rows instead of a load and store of `a` per row; each column still
+    // sums its rows in order from zero, so the result is the same bits.
+    const bool column_sums = m == inner && io == 1 && g.is_contiguous();
 #pragma omp parallel num_threads(nt)
     {
       const int t = omp_get_thread_num();
       double* a = acc.data() + static_cast<std::int64_t>(t) * m;
       std::int64_t r0, r1;
       thread_rows(rows, t, omp_get_num_threads(), r0, r1);
-      for_rows(r0, r1, s, sg, so, [&](std::int64_t, std::int64_t og, std::int64_t oo) {
-        const T* rg = pg + og;
-        double* ra = a + oo;
-        if (io == 0) {
-          double sum = 0;
-#pragma omp simd reduction(+ : sum)
-          for (std::int64_t j = 0; j < inner; ++j) sum += rg[j * ig];
-          ra[0] += sum;
-        } else {
+      if (column_sums) {
+        constexpr std::int64_t kCols = 16;
+        std::int64_t j0 = 0;
+        for (; j0 + kCols <= inner; j0 += kCols) {
+          double sum[kCols] = {};
+          for (std::int64_t r = r0; r < r1; ++r) {
+            const T* rg = pg + r * inner + j0;
 #pragma omp simd
-          for (std::int64_t j = 0; j < inner; ++j) ra[j] += rg[j * ig];
+            for (std::int64_t j = 0; j < kCols; ++j) sum[j] += rg[j];
+          }
+          for (std::int64_t j = 0; j < kCols; ++j) a[j0 + j] += sum[j];
         }
-      });
+        for (std::int64_t r = r0; r < r1 && j0 < inner; ++r)
+          for (std::int64_t j = j0; j < inner; ++j) a[j] += pg[r * inner + j];
+      } else {
+        for_rows(r0, r1, s, sg, so, [&](std::int64_t, std::int64_t og, std::int64_t oo) {
+          const T* rg = pg + og;
+          double* ra = a + oo;
+          if (io == 0) {
+            double sum = 0;
+#pragma omp simd reduction(+ : sum)
+            for (std::int64_t j = 0; j < inner; ++j) sum += rg[j * ig];
+            ra[0] += sum;
+          } else {
+#pragma omp simd
+            for (std::int64_t j = 0; j < inner; ++j) ra[j] += rg[j * ig];
+          }
+        });
+      }
     }
     T* po = out.data<T>();
     for (std::int64_t i = 0; i < m; ++i) {

@@ -1,7 +1,7 @@
 // RG-LRU forward/backward/step: see rglru.hpp. Work items are (batch, block of channels); the
 // time loop is serial and the channel loop contiguous. The backward reads h_{t-1} from the
 // saved output, so nothing beyond the output is stored. The channel loops are `omp simd` with
-// exp_fast / expm1_fast / sqrt_fast (ops/vexp.hpp) in place of the libm calls.
+// exp_expm1_fast / sqrt_fast (ops/vexp.hpp) in place of the libm calls.
 #include "ops/rglru.hpp"
 
 #include <omp.h>
@@ -42,6 +42,15 @@ inline T softplus(T z) {
   return z > T(20) ? z : std::log1p(std::exp(z));
 }
 
+// a = e^x and z = 1 - a^2 (x = log a_t <= 0) from one exponential: z = -(e^x - 1)(e^x + 1), with
+// e^x - 1 from expm1 (no cancellation as a -> 1), instead of exp(x) and expm1(2x).
+template <class T>
+inline void decay(T x, T& a, T& z) {
+  T em1;
+  exp_expm1_fast(x, a, em1);
+  z = -em1 * (T(2) + em1);
+}
+
 template <class T>
 void lru_forward(const lru_dims& s, const T* x, const T* r, const T* ig, const T* lam, double c, const T* h0, T* h) {
   const std::int64_t nblk = (s.D + kBlock - 1) / kBlock;
@@ -56,10 +65,29 @@ void lru_forward(const lru_dims& s, const T* x, const T* r, const T* ig, const T
 #pragma omp simd
       for (std::int64_t d = d0; d < d1; ++d) {
         const T log_a = nsp[d - d0] * r[row + d];                  // ref: Griffin eq. 6, a_t = a^(c r_t)
-        const T a = exp_fast(log_a), m = sqrt_fast(-expm1_fast(2 * log_a));
+        T a, z;
+        decay(log_a, a, z);
+        const T m = sqrt_fast(z);
         h[row + d] = (hp ? a * hp[d] : T(0)) + m * (ig[row + d] * x[row + d]);  // ref: Griffin eq. 4
       }
     }
+  }
+}
+
+// Rows this many time steps ahead of the backward's sweep are prefetched (one row of a block is
+// kBlock channels; at the lab's widths a row's work covers a cache miss's latency at 2).
+constexpr std::int64_t kAhead = 2;
+
+// Prefetch n elements from offset e (>= D) of x, r and i, and from e - D of h (the h_{t-1} that
+// row's step reads).
+template <class T>
+inline void prefetch_rows(std::int64_t e, std::int64_t n, std::int64_t D, const T* x, const T* r, const T* ig, const T* h) {
+  constexpr std::int64_t line = 64 / sizeof(T);
+  for (std::int64_t k = 0; k < n; k += line) {
+    __builtin_prefetch(x + e + k);
+    __builtin_prefetch(r + e + k);
+    __builtin_prefetch(ig + e + k);
+    __builtin_prefetch(h + e - D + k);
   }
 }
 
@@ -76,6 +104,7 @@ void lru_backward(const lru_dims& s, const T* x, const T* r, const T* ig, const 
 #pragma omp for schedule(static)
     for (std::int64_t item = 0; item < s.B * nblk; ++item) {
       const std::int64_t b = item / nblk, d0 = (item % nblk) * kBlock, d1 = std::min(s.D, d0 + kBlock);
+      const T sqrt_floor = sqrt_fast(static_cast<T>(kSqrtGradFloor));
       T nsp[kBlock], sig_neg[kBlock], g[kBlock];
       for (std::int64_t d = d0; d < d1; ++d) {
         nsp[d - d0] = static_cast<T>(-c) * softplus(-lam[d]);
@@ -85,17 +114,22 @@ void lru_backward(const lru_dims& s, const T* x, const T* r, const T* ig, const 
       for (std::int64_t t = s.T - 1; t >= 0; --t) {
         const std::int64_t row = (b * s.T + t) * s.D;
         const T* hp = t > 0 ? h + row - s.D : nullptr;
+        // The forward's x, r, i, h are cold by now and the rows run backwards in time, a
+        // pattern the hardware prefetchers miss: fetch the rows kAhead steps earlier.
+        if (t > kAhead) prefetch_rows(row - kAhead * s.D + d0, d1 - d0, s.D, x, r, ig, h);
 #pragma omp simd
         for (std::int64_t d = d0; d < d1; ++d) {
           const std::int64_t j = d - d0, e = row + d;
           const T log_a = nsp[j] * r[e];
-          const T a = exp_fast(log_a), z = -expm1_fast(2 * log_a), m = sqrt_fast(z);
+          T a, z;
+          decay(log_a, a, z);
+          const T m = sqrt_fast(z);
           const T gg = g[j] + gh[e];  // dL/dh_t
           const T ix = ig[e] * x[e];
           // h_t = a h_{t-1} + m (i x),  m = sqrt(1 - a^2)
           gx[e] = gg * m * ig[e];
           gi[e] = gg * m * x[e];
-          const T dm_dz = T(0.5) / sqrt_fast(std::max(z, static_cast<T>(kSqrtGradFloor)));
+          const T dm_dz = T(0.5) / std::max(m, sqrt_floor);  // sqrt(max(z, floor)): sqrt is monotone
           const T ga = gg * ((hp ? hp[d] : T(0)) - dm_dz * 2 * a * ix);
           // a = exp(log_a), log_a = -c r softplus(-lambda)
           const T glog = ga * a;
