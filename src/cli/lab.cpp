@@ -46,18 +46,19 @@ lab::experiment_spec load_sized_spec(const lab_args& a, const std::string& file)
   return lab::parse_spec(text, file, overrides);
 }
 
+// The specs' runs in one queue over the -j workers (lab/sweep.hpp run_sweeps), longest first.
 lab::sweep_summary run_specs(const lab_args& a, const std::vector<std::string>& files) {
+  std::vector<lab::experiment_spec> specs;
+  for (const auto& f : files) specs.push_back(load_sized_spec(a, f));
+  lab::sweep_options o;
+  if (!a.shard.empty()) o.only_shard = lab::parse_shard(a.shard);
+  o.jobs = a.jobs;
+  o.threads = a.threads;
+  o.store = a.store;
+  o.runs_dir = a.runs_dir;
+  o.retry_failed = a.retry_failed;
   lab::sweep_summary total;
-  for (const auto& f : files) {
-    auto spec = load_sized_spec(a, f);
-    lab::sweep_options o;
-    if (!a.shard.empty()) o.only_shard = lab::parse_shard(a.shard);
-    o.jobs = a.jobs;
-    o.threads = a.threads;
-    o.store = a.store;
-    o.runs_dir = a.runs_dir;
-    o.retry_failed = a.retry_failed;
-    auto s = lab::run_sweep(spec, o);
+  for (const auto& s : lab::run_sweeps(specs, o)) {
     total.total += s.total;
     total.skipped += s.skipped;
     total.finished += s.finished;

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "core/error.hpp"
@@ -87,6 +88,7 @@ struct child {
   std::string last_line;
   std::string tail;            // the last few KB, for the failure reason
   fs::path own_store;          // the run's own store (sharded sweeps), else empty
+  std::size_t spec = 0;        // which of the queue's specs it belongs to
   std::chrono::steady_clock::time_point started;
 };
 
@@ -171,6 +173,7 @@ struct todo {
   std::int64_t id;
   fs::path dir;
   fs::path own_store;  // empty: the main store
+  std::size_t spec = 0;  // which of the queue's specs it belongs to
 };
 
 store::open_options run_store_options() {
@@ -208,28 +211,127 @@ std::optional<store::run_info> finished_run_state(const fs::path& dir, const std
 
 namespace {
 
-// One sweep's children: the queue of runs to do, the live children, the progress display.
+// The number at `key` of a JSON object, else `otherwise` (strings and absent keys alike).
+double number_at(const nlohmann::json& j, const char* key, double otherwise = 0.0) {
+  if (!j.is_object()) return otherwise;
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<double>() : otherwise;
+}
+
+const nlohmann::json& section(const nlohmann::json& config, const char* key) {
+  static const nlohmann::json empty = nlohmann::json::object();
+  auto it = config.find(key);
+  return it != config.end() && it->is_object() ? *it : empty;
+}
+
+}  // namespace
+
+double spec_cost(const nlohmann::json& config) {
+  const auto& m = section(config, "model");
+  const auto& t = section(config, "task");
+  const auto& tr = section(config, "train");
+  double d = number_at(m, "d_model");
+  if (d <= 0) d = number_at(t, "vit_d");
+  const double layers = number_at(m, "n_layers", 2.0);
+  const double params = 12.0 * layers * d * d;  // a block's weights (Kaplan et al. 2020, Table 1)
+  const double batch = number_at(tr, "batch_size", 32.0);
+  const double seq = number_at(t, "seq_len", 32.0);
+  double flops = 0;
+  if (tr.contains("flops")) flops = number_at(tr, "flops");
+  else if (tr.contains("tokens")) flops = 6.0 * params * number_at(tr, "tokens");
+  else flops = 6.0 * params * batch * seq * number_at(tr, "steps");
+  // The training loops some tasks run besides (a teacher, a verifier, a policy, an SAE, ...).
+  double extra = 0;
+  for (const char* k : {"teacher_steps", "verifier_steps", "policy_steps", "sae_steps", "clip_steps", "finetune_steps",
+                        "align_steps", "steps"})
+    extra += number_at(t, k);
+  if (params > 0) flops += 6.0 * params * batch * seq * extra;
+  else {
+    const double width = std::max({1.0, number_at(t, "n"), number_at(t, "d_sae")});
+    const double height = std::max({1.0, number_at(t, "m"), number_at(t, "d")});
+    flops += 6.0 * extra * number_at(t, "batch", 32.0) * width * height;
+  }
+  return std::max(flops, 1e6);
+}
+
+std::string cost_key(const nlohmann::json& stored) {
+  nlohmann::json c = stored;
+  for (const char* k : {"question", "derived_seed", "run_id", "seed", "experiment"}) c.erase(k);
+  return c.dump();
+}
+
+std::vector<std::size_t> longest_first(const std::vector<double>& costs) {
+  std::vector<std::size_t> order(costs.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return costs[a] > costs[b]; });
+  return order;
+}
+
+std::vector<double> expected_costs(const std::vector<nlohmann::json>& configs, const std::map<std::string, double>& known) {
+  std::vector<double> est(configs.size()), cpu(configs.size(), -1.0);
+  std::vector<double> rates;  // CPU-s per estimated FLOP where both are known
+  for (std::size_t i = 0; i < configs.size(); ++i) {
+    est[i] = spec_cost(configs[i]);
+    auto it = known.find(cost_key(configs[i]));
+    if (it == known.end()) continue;
+    cpu[i] = it->second;
+    rates.push_back(cpu[i] / est[i]);
+  }
+  double rate = 1.0;
+  if (!rates.empty()) {
+    std::nth_element(rates.begin(), rates.begin() + static_cast<std::ptrdiff_t>(rates.size() / 2), rates.end());
+    rate = rates[rates.size() / 2];
+  }
+  for (std::size_t i = 0; i < configs.size(); ++i) est[i] = cpu[i] >= 0 ? cpu[i] : est[i] * rate;
+  return est;
+}
+
+std::map<std::string, double> finished_cpu_seconds(store::results_store& db) {
+  std::map<std::string, std::pair<double, int>> sum;
+  for (const auto& r : db.list_runs("lab")) {
+    if (r.status != store::run_status::finished) continue;
+    const auto m = db.metrics(r.id, "cpu_seconds");
+    if (m.empty()) continue;
+    auto& s = sum[cost_key(r.config)];
+    s.first += m.back().value;
+    ++s.second;
+  }
+  std::map<std::string, double> out;
+  for (const auto& [key, s] : sum) out[key] = s.first / s.second;
+  return out;
+}
+
+namespace {
+
+// The children of one queue of runs (one spec's, or several specs' at once): the queue, the
+// live children, the progress display, and one summary per spec.
 class sweep_driver {
  public:
-  sweep_driver(const experiment_spec& spec, const sweep_options& opt) : spec_(spec), opt_(opt) {
+  sweep_driver(const std::vector<experiment_spec>& specs, const sweep_options& opt) : specs_(specs), opt_(opt) {
     LMLAB_CHECK(opt.jobs >= 1, "lab run: -j must be at least 1 (got {})", opt.jobs);
     const int cores = opt.threads > 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
-    if (opt.only_shard) mine_ = shard_runs(spec, *opt.only_shard);
-    else
-      for (std::size_t i = 0; i < spec.runs.size(); ++i) mine_.push_back(i);
-    jobs_ = std::min<int>(opt.jobs, std::max<int>(1, static_cast<int>(mine_.size())));
+    std::size_t runs = 0;
+    for (const auto& spec : specs) {
+      std::vector<std::size_t> mine;
+      if (opt.only_shard) mine = shard_runs(spec, *opt.only_shard);
+      else
+        for (std::size_t i = 0; i < spec.runs.size(); ++i) mine.push_back(i);
+      runs += mine.size();
+      mine_.push_back(std::move(mine));
+    }
+    jobs_ = std::min<int>(opt.jobs, std::max<int>(1, static_cast<int>(runs)));
     threads_each_ = std::max(1, cores / jobs_);
     if (!opt.only_shard) main_db_.emplace(opt.store);
     tty_ = opt.progress && ::isatty(::fileno(opt.progress));
+    sums_.resize(specs.size());
+    left_.resize(specs.size(), 0);
   }
 
-  sweep_summary run() {
-    plan_queue();
-    if (opt_.progress)
-      std::fprintf(opt_.progress, "lab: %s%s: %d runs, %d already done, %zu to run, %d at a time x %d threads\n",
-                   spec_.name.c_str(),
-                   opt_.only_shard ? fmt::format(" shard {}/{}", opt_.only_shard->index, opt_.only_shard->count).c_str() : "",
-                   sum_.total, sum_.skipped, queue_.size(), jobs_, threads_each_);
+  std::vector<sweep_summary> run() {
+    for (std::size_t s = 0; s < specs_.size(); ++s) plan_queue(s);
+    order_queue();
+    for (std::size_t s = 0; s < specs_.size(); ++s)
+      if (left_[s] == 0) print_end(s);
     t0_ = std::chrono::steady_clock::now();
     while (next_ < queue_.size() || !live_.empty()) {
       while (next_ < queue_.size() && static_cast<int>(live_.size()) < jobs_) start_next();
@@ -237,10 +339,7 @@ class sweep_driver {
       reap_children();
       draw(false, "");
     }
-    if (opt_.progress)
-      std::fprintf(opt_.progress, "lab: %s: %d finished, %d failed, %d skipped (already done)\n", spec_.name.c_str(),
-                   sum_.finished, sum_.failed, sum_.skipped);
-    return sum_;
+    return sums_;
   }
 
  private:
@@ -252,14 +351,22 @@ class sweep_driver {
     return f(s);
   }
 
-  // Registers every run of this shard (or of the spec) and queues those not done before.
-  void plan_queue() {
-    const fs::path exp_dir = opt_.runs_dir / spec_.name;
-    sum_.total = static_cast<int>(mine_.size());
-    for (const std::size_t i : mine_) {
-      const run_config& r = spec_.runs[i];
-      const std::string name = run_name(spec_, r);
-      todo t{name, 0, exp_dir / r.id, {}};
+  // Registers every run of spec s (or of its shard) and queues those not done before.
+  void plan_queue(std::size_t s) {
+    const experiment_spec& spec = specs_[s];
+    sweep_summary& sum = sums_[s];
+    const fs::path exp_dir = opt_.runs_dir / spec.name;
+    sum.total = static_cast<int>(mine_[s].size());
+    for (const std::size_t i : mine_[s]) {
+      const run_config& r = spec.runs[i];
+      const std::string name = run_name(spec, r);
+      todo t{name, 0, exp_dir / r.id, {}, s};
+      // The same run in two specs of one queue (one name): it runs once, as one spec after
+      // the other would have found it done.
+      if (!queued_.insert(name).second) {
+        ++sum.skipped;
+        continue;
+      }
       std::optional<store::run_info> info;
       if (opt_.only_shard) {
         info = finished_run_state(t.dir, name, opt_.retry_failed, opt_.progress);
@@ -267,17 +374,44 @@ class sweep_driver {
       }
       if (!info) {
         t.id = with_store(t, [&](store::results_store& db) {
-          return db.ensure_run("lab", name, stored_config(spec_, r), static_cast<std::int64_t>(r.seed));
+          return db.ensure_run("lab", name, stored_config(spec, r), static_cast<std::int64_t>(r.seed));
         });
         info = with_store(t, [&](store::results_store& db) { return db.get_run(t.id); });
       }
       if (info->status == store::run_status::finished || (info->status == store::run_status::failed && !opt_.retry_failed)) {
-        ++sum_.skipped;
-        if (info->status == store::run_status::failed) sum_.failures.push_back(name + ": " + info->failure_reason + " (earlier)");
+        ++sum.skipped;
+        if (info->status == store::run_status::failed) sum.failures.push_back(name + ": " + info->failure_reason + " (earlier)");
         continue;
       }
+      configs_.push_back(stored_config(spec, r));
       queue_.push_back(std::move(t));
+      ++left_[s];
     }
+    if (opt_.progress)
+      std::fprintf(opt_.progress, "lab: %s%s: %d runs, %d already done, %d to run, %d at a time x %d threads\n",
+                   spec.name.c_str(),
+                   opt_.only_shard ? fmt::format(" shard {}/{}", opt_.only_shard->index, opt_.only_shard->count).c_str() : "",
+                   sum.total, sum.skipped, left_[s], jobs_, threads_each_);
+  }
+
+  // Longest expected run first (LPT): the last runs to start are the short ones, so the
+  // workers finish close together. Costs: the store's cpu_seconds of a finished run with the
+  // same config but another seed, else the spec's FLOPs (spec_cost) in those units.
+  void order_queue() {
+    const auto known = main_db_ ? finished_cpu_seconds(*main_db_) : std::map<std::string, double>{};
+    const auto order = longest_first(expected_costs(configs_, known));
+    std::vector<todo> sorted;
+    for (const std::size_t i : order) sorted.push_back(std::move(queue_[i]));
+    queue_ = std::move(sorted);
+    if (opt_.progress && specs_.size() > 1)
+      std::fprintf(opt_.progress, "lab: %zu runs of %zu specs in one queue, longest expected first\n", queue_.size(),
+                   specs_.size());
+  }
+
+  void print_end(std::size_t s) {
+    if (opt_.progress)
+      draw(true, fmt::format("lab: {}: {} finished, {} failed, {} skipped (already done)", specs_[s].name, sums_[s].finished,
+                             sums_[s].failed, sums_[s].skipped));
   }
 
   void draw(bool force_plain_line, const std::string& plain) {
@@ -294,14 +428,18 @@ class sweep_driver {
       std::fprintf(opt_.progress, "\r\x1b[2K  %s  %.100s\n", short_id(c.name).c_str(), c.last_line.c_str());
       ++lines_drawn_;
     }
-    const int done = sum_.finished + sum_.failed;
+    int done = 0, failed = 0;
+    for (const auto& s : sums_) {
+      done += s.finished + s.failed;
+      failed += s.failed;
+    }
     const int todo_n = static_cast<int>(queue_.size());
     const int width = 30;
     const int fill = todo_n ? width * done / todo_n : width;
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     const double eta = done ? el / done * (todo_n - done) : NAN;
     std::fprintf(opt_.progress, "\r\x1b[2K[%s%s] %d/%d runs  %d failed  elapsed %s  ETA %s\n", std::string(fill, '#').c_str(),
-                 std::string(width - fill, '.').c_str(), done, todo_n, sum_.failed, fmt_duration(el).c_str(),
+                 std::string(width - fill, '.').c_str(), done, todo_n, failed, fmt_duration(el).c_str(),
                  fmt_duration(eta).c_str());
     ++lines_drawn_;
     std::fflush(opt_.progress);
@@ -313,6 +451,7 @@ class sweep_driver {
     child c;
     c.name = t.name;
     c.store_id = t.id;
+    c.spec = t.spec;
     c.log.open(t.dir / "log.txt", std::ios::app);
     c.started = std::chrono::steady_clock::now();
     auto argv = opt_.child_argv ? opt_.child_argv(t.name, t.dir, threads_each_)
@@ -363,37 +502,43 @@ class sweep_driver {
       const std::string line = record_end(c, status);
       // The run's own store is whole and closed: only now does it take its final name.
       if (!c.own_store.empty()) fs::rename(c.own_store, run_store_path(c.own_store.parent_path()));
+      const std::size_t s = c.spec;
       it = live_.erase(it);
       draw(true, line);
+      if (--left_[s] == 0) print_end(s);
     }
   }
 
   std::string record_end(const child& c, int status) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - c.started).count();
     const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    sweep_summary& sum = sums_[c.spec];
     if (ok) {
       // The child marks itself finished after writing its results; trust but verify.
       with_store(todo{c.name, c.store_id, {}, c.own_store}, [&](store::results_store& db) {
         if (db.get_run(c.store_id).status != store::run_status::finished) db.mark_finished(c.store_id);
       });
-      ++sum_.finished;
+      ++sum.finished;
       return fmt::format("lab: done   {} ({})", c.name, fmt_duration(secs));
     }
     const std::string why = failure_reason(status, c.tail);
     with_store(todo{c.name, c.store_id, {}, c.own_store}, [&](store::results_store& db) { db.mark_failed(c.store_id, why); });
-    ++sum_.failed;
-    sum_.failures.push_back(c.name + ": " + why);
+    ++sum.failed;
+    sum.failures.push_back(c.name + ": " + why);
     return fmt::format("lab: FAILED {} ({}): {}", c.name, fmt_duration(secs), why);
   }
 
-  const experiment_spec& spec_;
+  const std::vector<experiment_spec>& specs_;
   const sweep_options& opt_;
-  std::vector<std::size_t> mine_;
+  std::vector<std::vector<std::size_t>> mine_;  // per spec: the runs of its shard (or all)
   int jobs_ = 1, threads_each_ = 1;
   std::optional<store::results_store> main_db_;
   bool tty_ = false;
-  sweep_summary sum_;
+  std::vector<sweep_summary> sums_;
+  std::vector<int> left_;                       // per spec: queued runs not ended yet
+  std::set<std::string> queued_;
   std::vector<todo> queue_;
+  std::vector<nlohmann::json> configs_;         // stored config of each queued run, before ordering
   std::map<pid_t, child> live_;
   std::size_t next_ = 0;
   std::chrono::steady_clock::time_point t0_;
@@ -402,6 +547,12 @@ class sweep_driver {
 
 }  // namespace
 
-sweep_summary run_sweep(const experiment_spec& spec, const sweep_options& opt) { return sweep_driver(spec, opt).run(); }
+std::vector<sweep_summary> run_sweeps(const std::vector<experiment_spec>& specs, const sweep_options& opt) {
+  return sweep_driver(specs, opt).run();
+}
+
+sweep_summary run_sweep(const experiment_spec& spec, const sweep_options& opt) {
+  return run_sweeps({spec}, opt).front();
+}
 
 }  // namespace lmlab::lab

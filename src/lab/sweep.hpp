@@ -11,12 +11,17 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "lab/shard.hpp"
 #include "lab/spec.hpp"
+
+namespace lmlab::store {
+class results_store;
+}
 
 namespace lmlab::lab {
 
@@ -47,6 +52,26 @@ std::string run_name(const experiment_spec& spec, const run_config& run);
 nlohmann::json stored_config(const experiment_spec& spec, const run_config& run);
 
 sweep_summary run_sweep(const experiment_spec& spec, const sweep_options& opt);
+// Several specs' runs in one queue over the same -j workers (`lab suite`, `lab run A B`), so
+// no worker idles at the end of one spec while another spec's runs wait. Every run is
+// registered first, spec by spec in grid order (the store rows are those of running the specs
+// one after another), then the runs start longest expected first (LPT). Returns one summary
+// per spec; a run that two specs both hold (one name) runs once and the later spec skips it.
+std::vector<sweep_summary> run_sweeps(const std::vector<experiment_spec>& specs, const sweep_options& opt);
+
+// The queue's order. spec_cost: a run's training FLOPs from its stored config (6 x 12 L d^2
+// per token of train.steps x batch_size x task.seq_len, or train.flops / train.tokens, plus the
+// task's own training loops), a relative measure only. cost_key: the config without seed,
+// name and question, so a finished run of another seed stands for this one.
+// expected_costs: per config, the known CPU-seconds of its key where there is one, else its
+// spec_cost scaled by the median CPU-s per FLOP of the known ones. longest_first: indices by
+// cost, largest first, ties in their given order. finished_cpu_seconds: the mean cpu_seconds
+// metric of the store's finished lab runs, by cost_key.
+double spec_cost(const nlohmann::json& config);
+std::string cost_key(const nlohmann::json& stored_config);
+std::vector<double> expected_costs(const std::vector<nlohmann::json>& configs, const std::map<std::string, double>& known);
+std::vector<std::size_t> longest_first(const std::vector<double>& costs);
+std::map<std::string, double> finished_cpu_seconds(store::results_store& db);
 
 // Turns a child's exit status (from waitpid) and the tail of its stderr into a failure reason:
 // the last "error: ..." line, else "exit code N", or the signal with a likely cause.

@@ -83,6 +83,53 @@ TEST(cli, lab_suite_passes_the_report_path_as_an_argument_not_to_a_shell) {
   EXPECT_NE(r.output.find("suite (quick): 1 runs"), std::string::npos) << r.output;
 }
 
+TEST(cli, lab_suite_runs_its_specs_in_one_queue_and_stores_what_running_them_one_by_one_stores) {
+  // The suite ran each spec through its own sweep: a core idled at the end of every spec.
+  temp_dir d("queue");
+  const fs::path exp = d.path / "experiments";
+  write_tiny_spec(exp);
+  std::string wide = lmlab::read_text_file(exp / "tiny.toml");
+  wide.replace(wide.find("name = \"tiny\""), 13, "name = \"wide\"\nseeds = [0, 1]");
+  wide.replace(wide.find("d_model = 16"), 12, "d_model = 32");
+  lmlab::write_file_atomic(exp / "wide.toml", wide);
+  const std::string q = (d.path / "queue.db").string(), s = (d.path / "one.db").string();
+  const auto suite = run_lmlab({"lab", "suite", "--experiments", exp.string(), "--store", q, "--runs-dir",
+                                (d.path / "runs_q").string(), "--no-report", "-j", "2", "--threads", "2"});
+  ASSERT_EQ(suite.rc, 0) << suite.output;
+  EXPECT_NE(suite.output.find("lab: 3 runs of 2 specs in one queue, longest expected first"), std::string::npos)
+      << suite.output;
+  EXPECT_NE(suite.output.find("suite (quick): 3 runs: 3 finished now, 0 skipped (done before), 0 failed"), std::string::npos)
+      << suite.output;
+  // The wider spec's runs start first although "tiny" sorts first.
+  EXPECT_LT(suite.output.find("lab: start  wide/"), suite.output.find("lab: start  tiny/")) << suite.output;
+  for (const char* spec : {"tiny.toml", "wide.toml"}) {  // one thread per run, as in the suite
+    const auto r = run_lmlab({"lab", "run", (exp / spec).string(), "--store", s, "--runs-dir",
+                              (d.path / "runs_s").string(), "--threads", "1"});
+    ASSERT_EQ(r.rc, 0) << r.output;
+  }
+  // The same rows: run ids, names, configs and every evaluation to the last digit.
+  for (const char* table : {"runs", "evaluations"}) {
+    auto rows = [&](const std::string& db) {
+      const auto r = run_lmlab({"lab", "export", "--store", db, "--table", table, "-o", "jsonl"});
+      EXPECT_EQ(r.rc, 0) << r.output;
+      std::vector<std::string> keep;
+      for (std::size_t pos = 0, nl; (nl = r.output.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+        std::string line = r.output.substr(pos, nl - pos);
+        // Not the clock: timestamps differ between the two stores.
+        for (const char* key : {"\"created_at\"", "\"started_at\"", "\"finished_at\""}) {
+          const auto at = line.find(key);
+          if (at != std::string::npos) line.erase(at, line.find(',', at) - at);
+        }
+        keep.push_back(line);
+      }
+      return keep;
+    };
+    const auto a = rows(q), b = rows(s);
+    EXPECT_FALSE(a.empty());
+    EXPECT_EQ(a, b) << table;
+  }
+}
+
 TEST(cli, the_report_opens_with_the_map_of_the_notes_then_the_planner_and_the_fact_check) {
   temp_dir d("report");
   write_tiny_spec(d.path / "experiments");
