@@ -213,10 +213,10 @@ lab::run_result run_overopt_lm(const lab::run_context& ctx, const corpus_loader&
   // 1. The reference; 2. the gold reward model.
   std::vector<float> plosses;
   const auto ref = pretrain_lm_reference(env, c.policy(), ctx.seed, &plosses);
-  double pl = 0;
+  double policy_loss = 0;
   const std::size_t tail = std::max<std::size_t>(1, plosses.size() / 10);
-  for (std::size_t i = plosses.size() - tail; i < plosses.size(); ++i) pl += plosses[i];
-  out.metric("policy_loss", pl / static_cast<double>(tail));  // mean of the last tenth of the steps (nats per word)
+  for (std::size_t i = plosses.size() - tail; i < plosses.size(); ++i) policy_loss += plosses[i] / static_cast<double>(tail);
+  out.metric("policy_loss", policy_loss);  // mean of the last tenth of the steps (nats per word)
   out.say(fmt::format("reference policy pretrained ({:.1f} CPU-s so far)", cpu_seconds()));
   gold_model gm = train_gold_model(*ref, env, c, ctx.seed);
   reward_model& gold = *gm.rm;
@@ -225,7 +225,7 @@ lab::run_result run_overopt_lm(const lab::run_context& ctx, const corpus_loader&
   out.metric("gold_rm_params", static_cast<double>(gold.num_parameters()));
   out.say(fmt::format("reference loss {:.3f} nats/word; gold reward model ({} params) on held-out rule-labelled pairs: accuracy {:.3f} "
                       "({:.1f} CPU-s so far)",
-                      pl / static_cast<double>(tail), gold.num_parameters(), gm.accuracy, cpu_seconds()));
+                      policy_loss, gold.num_parameters(), gm.accuracy, cpu_seconds()));
   const pair_scorer by_rule = rule_scorer(env);
 
   // 3. The proxy: Bradley-Terry on gold-labelled pairs.
@@ -252,23 +252,23 @@ lab::run_result run_overopt_lm(const lab::run_context& ctx, const corpus_loader&
     const token_seq prompt = env.example(static_cast<std::int64_t>(r.below(static_cast<std::uint64_t>(env.heldout_chunks()))), true).first;
     const std::vector<token_seq> prompts(static_cast<std::size_t>(c.pool), prompt);
     const samples smp = sample_responses(*ref, prompts, env.max_response(), -1, r);
-    pool pl_;
-    pl_.proxy = proxy.score(prompts, smp.responses, pad);
-    pl_.gold = gold.score(prompts, smp.responses, pad);
+    pool pp;
+    pp.proxy = proxy.score(prompts, smp.responses, pad);
+    pp.gold = gold.score(prompts, smp.responses, pad);
     std::map<token_seq, std::int64_t> ids;
-    for (const auto& y : smp.responses) pl_.response_id.push_back(ids.emplace(y, static_cast<std::int64_t>(ids.size())).first->second);
+    for (const auto& y : smp.responses) pp.response_id.push_back(ids.emplace(y, static_cast<std::int64_t>(ids.size())).first->second);
     rule_values.second.push_back(by_rule(prompts, smp.responses));
     if (p == 0) {
-      const auto best = static_cast<std::size_t>(std::max_element(pl_.proxy.begin(), pl_.proxy.end()) - pl_.proxy.begin());
+      const auto best = static_cast<std::size_t>(std::max_element(pp.proxy.begin(), pp.proxy.end()) - pp.proxy.begin());
       out.say(fmt::format("prompt '{}': a sample '{}', the proxy's best of {} '{}'", env.decode(prompt), env.decode(smp.responses[0]), c.pool,
                           env.decode(smp.responses[best])));
     }
-    pools.push_back(std::move(pl_));
+    pools.push_back(std::move(pp));
   }
   // Gold and proxy in units of their standard deviation over the reference's samples, centred
-  // on its mean (Gao et al. 2022 normalise their reward models on the initial policy likewise),
-  // so that gold(n = 1) = 0, R(d) = gold(d), and curves of different seeds, proxies and gold
-  // models share one scale; proxy - gold (gap_growth) then compares like with like.
+  // on its mean, so that gold(n = 1) = 0 (R(0) = 0 in Gao et al.'s forms), curves of different
+  // seeds, proxies and gold models share one scale, and proxy - gold (gap_growth) compares like
+  // with like (raw Bradley-Terry scores of two models have arbitrary offsets and scales).
   for (const auto which : {&pool::gold, &pool::proxy}) {
     double sum = 0, sq = 0, count = 0;
     for (const auto& q : pools)

@@ -5,6 +5,7 @@
 // beats the reference policy on gold.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
