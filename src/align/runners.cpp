@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "align/chain.hpp"
+#include "align/curves.hpp"
 #include "align/objectives.hpp"
 #include "align/ppo.hpp"
 #include "align/reward_model.hpp"
@@ -120,16 +121,6 @@ std::vector<double> proxy_score(setup& s, const std::vector<token_seq>& prompts,
   return combine_ensemble(member_scores(s, prompts, responses), s.cfg.ensemble_rule, s.cfg.ensemble_lambda);
 }
 
-rm_train_config rm_train_from(const nlohmann::json& train) {
-  rm_train_config c;
-  c.steps = train.value("steps", c.steps);
-  c.batch = train.value("batch_size", c.batch);
-  c.lr = train.value("lr", c.lr);
-  c.weight_decay = train.value("weight_decay", c.weight_decay);
-  c.grad_clip = train.value("grad_clip", c.grad_clip);
-  return c;
-}
-
 setup build_setup(const lab::run_context& ctx, const sink& out) {
   setup s;
   s.cfg = overopt_params().read(ctx.config.at("task"), {"name"});
@@ -220,42 +211,6 @@ scored score_gold(const arithmetic_env& env, const std::vector<item>& items, con
 }
 
 double mean_of(std::span<const double> v) { return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size()); }
-
-// Bootstrap CIs (over prompts, given as indices) of a fit's alpha and beta.
-void log_fit(const sink& out, const fit_result& f, const std::function<fit_result(std::span<const double>)>& refit,
-             std::size_t n_prompts, std::int64_t resamples, std::uint64_t seed) {
-  std::vector<double> idx(n_prompts);
-  std::iota(idx.begin(), idx.end(), 0.0);
-  analysis::bootstrap_options bo;
-  bo.resamples = static_cast<std::size_t>(resamples);
-  bo.seed = seed;
-  const auto a = analysis::bootstrap_ci(idx, [&](std::span<const double> s) { return refit(s).alpha; }, bo);
-  const auto b = analysis::bootstrap_ci(idx, [&](std::span<const double> s) { return refit(s).beta; }, bo);
-  out.metric("alpha", f.alpha);
-  out.metric("alpha_lo", a.lo);
-  out.metric("alpha_hi", a.hi);
-  out.metric("beta", f.beta);
-  out.metric("beta_lo", b.lo);
-  out.metric("beta_hi", b.hi);
-  out.metric("fit_r2", f.r2);
-  out.say(fmt::format("fit alpha {:.3f} [{:.3f}, {:.3f}], beta {:.3f} [{:.3f}, {:.3f}], R^2 {:.3f}", f.alpha, a.lo, a.hi,
-                      f.beta, b.lo, b.hi, f.r2));
-}
-
-// The summary every optimiser logs from its curve (d_i, gold_i, proxy_i), point 0 = reference.
-void log_curve_summary(const sink& out, const std::vector<double>& d, const std::vector<double>& gold,
-                       const std::vector<double>& proxy, std::size_t small_index) {
-  const std::size_t peak = static_cast<std::size_t>(std::max_element(gold.begin(), gold.end()) - gold.begin());
-  out.metric("gold_ref", gold.front());
-  out.metric("gold_peak", gold[peak]);
-  out.metric("d_peak", d[peak]);
-  out.metric("gold_final", gold.back());
-  out.metric("d_final", d.back());
-  out.metric("gold_drop", gold[peak] - gold.back());
-  out.metric("gold_gain_small", gold[small_index] - gold.front());
-  out.metric("gold_gain_peak", gold[peak] - gold.front());
-  out.metric("gap_growth", (proxy.back() - proxy.front()) - (gold.back() - gold.front()));
-}
 
 // Gold curve (mean over prompts of E[gold of best-of-n]) for n = ns, with each prompt's pool
 // reranked by `proxies[p]` instead of the pool's own proxy.

@@ -21,6 +21,7 @@ void register_all_labs() {
     register_lm_length();  // posenc_lm.toml: LM perplexity against evaluation length
     vlm::register_clip_real();  // vlm_clip_*.toml: CLIP on Fashion-MNIST and Noto emoji (src/vlm/real_clip.hpp)
     register_sae_lm();     // sae_lm.toml: SAEs on a character LM, with the CE-loss score
+    register_align_lm();   // align_overopt_lm.toml: environment (b) of the alignment lab, on Brown
     return true;
   }();
   (void)done;

@@ -15,5 +15,7 @@ void register_tms();
 void register_interp();
 // interp's SAEs on a character LM's activations: the "sae_lm" task (sae_lm_runner.cpp).
 void register_sae_lm();
+// align_overopt_lm.toml: the alignment lab's environment (b) on a corpus (src/labs/align_lm.cpp)
+void register_align_lm();
 
 }  // namespace lmlab::labs
