@@ -432,6 +432,12 @@ TEST(lab_report, published_rules_of_the_other_experiments) {
     r.evaluations.push_back({"test", "len=32", "nll", nll, 10});
     return r;
   };
+  // recall_state: Mamba's largest state must recall at the training kv before states are compared.
+  auto rs = [](const char* arch, int width, int state, double at4, double hard, int seed = 0) {
+    json m = {{"arch", arch}, {"d_model", width}};
+    if (state > 0) m["d_state"] = state;
+    return run_with("recall_state", m, {}, seed, (at4 + hard) / 2, {{"kv=4", at4}, {"kv=8", hard}});
+  };
   struct verdict_case {
     const char* experiment;
     std::vector<rp::lab_run> runs;
@@ -497,6 +503,17 @@ TEST(lab_report, published_rules_of_the_other_experiments) {
        "mod_capacity=0.0 at 2.00 (allowing 0.02) does not hold."},
       {"mod", {md(0, 2.00)},
        "Verdict: undecided: no finished variant of group 'mod' (model.mod_capacity > 0) has nll@len=32."},
+      {"recall_state", {rs("gpt", 32, 0, 1.0, 1.0), rs("mamba", 32, 2, 0.25, 0.12), rs("mamba", 64, 32, 0.30, 0.15)},
+       "Verdict: undecided: the recurrent model did not learn recall at the training kv (its largest state below 0.90 "
+       "at kv = 4) — measured: max(large_state).accuracy@kv=4 = arch=mamba d_model=64 d_state=32 at 0.30 >= 0.90 does "
+       "not hold (needed before the claim)."},
+      {"recall_state",  // two seeds each, so that the rules' CIs exist
+       {rs("gpt", 32, 0, 1.0, 1.0), rs("gpt", 32, 0, 1.0, 0.98, 1), rs("mamba", 32, 2, 0.40, 0.12),
+        rs("mamba", 32, 2, 0.42, 0.14, 1), rs("mamba", 64, 32, 0.95, 0.60), rs("mamba", 64, 32, 0.97, 0.62, 1)},
+       "Verdict: agrees — min(large_state).accuracy = arch=mamba d_model=64 d_state=32 at 0.78 ± 0.13 > "
+       "max(small_state).accuracy = arch=mamba d_model=32 d_state=2 at 0.27 ± 0.13; max(attention).accuracy@hardest "
+       "(kv=8) = arch=gpt d_model=32 d_state=- at 0.99 ± 0.13 > max(mamba).accuracy@hardest (kv=8) = arch=mamba "
+       "d_model=64 d_state=32 at 0.61 ± 0.13."},
       {"scan", {run_with("scan", {}, {{"split", "length"}}, 0, 0.1)},  // no simple-split run
        "Verdict: undecided: the model did not learn the task — no finished variant of group 'simple' (task.split = "
        "simple) has accuracy (needed before the claim)."},
