@@ -453,15 +453,7 @@ lab::run_result run_prm(const lab::run_context& ctx) {
       lab::lm_model_json(ctx.config.contains("model") ? ctx.config.at("model") : nlohmann::json::object());
   reward_model rm(backbone, env.vocab().size(), env.n_ctx(), ctx.seed ^ 0x9A1ull);
   const policy_config pc = c.policy();
-  if (c.rm_from_policy) {
-    const auto& mc = rm.backbone().config();
-    if (mc.d_model != c.policy_d_model || mc.n_layers != c.policy_layers || mc.n_heads != c.policy_heads)
-      throw tasks::param_error("rm_from_policy",
-                               fmt::format("align_prm: rm_from_policy: [model] (d_model {}, n_layers {}, n_heads {}) must have the "
-                                           "policy's shape (policy_d_model {}, policy_layers {}, policy_heads {})",
-                                           mc.d_model, mc.n_layers, mc.n_heads, c.policy_d_model, c.policy_layers, c.policy_heads),
-                               "set [model] to the policy's shape, or rm_from_policy = false");
-  }
+  if (c.rm_from_policy) rm.check_policy_shape(c, "align_prm");
   auto ref = pretrain_policy(env.vocab().size(), env.n_ctx(), env.pad(), pc, ctx.seed, [&](rng& r) {
     chain_item it = env.draw(r);
     token_seq y = env.pretraining_response(it, r);

@@ -8,6 +8,7 @@
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
 #include "ops/ops.hpp"
+#include "tasks/params.hpp"
 #include "train/optim.hpp"
 
 namespace lmlab::align {
@@ -97,6 +98,17 @@ void reward_model::init_from(const models::lm& src) {
     tensor d = t;
     d.copy_from(it->second);
   }
+}
+
+void reward_model::check_policy_shape(const policy_keys& k, const std::string& owner, const std::string& key) const {
+  const auto& mc = lm_->config();
+  if (mc.d_model != k.policy_d_model || mc.n_layers != k.policy_layers || mc.n_heads != k.policy_heads)
+    throw tasks::param_error(key,
+                             fmt::format("{}: {}: [model] (d_model {}, n_layers {}, n_heads {}) must have the policy's shape "
+                                         "(policy_d_model {}, policy_layers {}, policy_heads {})",
+                                         owner, key, mc.d_model, mc.n_layers, mc.n_heads, k.policy_d_model, k.policy_layers,
+                                         k.policy_heads),
+                             "set [model] to the policy's shape, or " + key + " = false");
 }
 
 nn::named_tensors reward_model::named_parameters() const {

@@ -40,6 +40,9 @@ class reward_model {
   // Copies every backbone weight from `src` (same config: names and shapes must match), as an
   // RLHF reward model starts from the policy's weights (Ouyang et al. 2022 sec. 3.5).
   void init_from(const models::lm& src);
+  // The reward model's backbone must have the reference policy's shape to start from its
+  // weights: a param_error on `key` ("rm_from_policy") naming both shapes otherwise.
+  void check_policy_shape(const policy_keys& k, const std::string& owner, const std::string& key = "rm_from_policy") const;
   nn::named_tensors named_parameters() const;
   std::int64_t num_parameters() const;
   models::lm& backbone() { return *lm_; }

@@ -52,6 +52,8 @@ const tasks::param_table<overopt_config>& overopt_params() {
              "that checks only the format or only the answer's last digit (a visible test)",
              -inf, inf, {"proxy", "gold", "format", "visible_test"})
         .add("rm_pairs", &C::rm_pairs, "preference pairs the proxy is trained on", 1, 1e7)
+        .add("rm_from_policy", &C::rm_from_policy,
+             "the proxy (and each ensemble member) starts from the reference policy's weights ([model] = the policy's shape)")
         .add("eval_pairs", &C::eval_pairs, "held-out gold-labelled pairs for rm_accuracy", 1, 1e7)
         .add("label_noise", &C::label_noise, "share of preference labels flipped", 0, 0.5)
         .add("length_bias", &C::length_bias, "share of pairs (of unequal length) labelled 'the longer is better'", 0, 1)
@@ -130,7 +132,9 @@ setup build_setup(const lab::run_context& ctx, const sink& out) {
   const nlohmann::json backbone =
       lab::lm_model_json(ctx.config.contains("model") ? ctx.config.at("model") : nlohmann::json::object());
   s.rm = std::make_unique<reward_model>(backbone, s.env->vocab().size(), s.env->n_ctx(), ctx.seed ^ 0x52A1ull);
+  if (s.cfg.rm_from_policy) s.rm->check_policy_shape(s.cfg, "align_overopt");
   s.ref = pretrain_reference(*s.env, s.cfg.policy(), ctx.seed);
+  if (s.cfg.rm_from_policy) s.rm->init_from(*s.ref);
   // Best-of-n against gold or a programmatic check needs no learned proxy.
   if (s.cfg.optimizer == "bon" && s.cfg.reward != "proxy") return s;
   rng pair_rng(ctx.seed, 0xA11ull);
@@ -144,6 +148,7 @@ setup build_setup(const lab::run_context& ctx, const sink& out) {
   out.metric("bias_sycophancy", s.cfg.sycophancy_bias);
   out.metric("bias_keyword", s.cfg.keyword_bias);
   out.metric("bias_sycophancy_pairs", s.cfg.sycophancy_pairs);
+  out.metric("rm_pairs", static_cast<double>(s.cfg.rm_pairs));  // the proxy's data amount (x axis of the data sweeps)
   double reversed = 0;
   for (const auto& p : pairs)
     reversed += p.biased && s.env->score(p.prompt, p.chosen).reward < s.env->score(p.prompt, p.rejected).reward ? 1.0 : 0.0;
@@ -156,6 +161,7 @@ setup build_setup(const lab::run_context& ctx, const sink& out) {
   for (std::int64_t m = 1; m < s.cfg.ensemble; ++m) {
     const std::uint64_t ms = ctx.seed + 0x9E37ull * static_cast<std::uint64_t>(m);
     s.extra.push_back(std::make_unique<reward_model>(backbone, s.env->vocab().size(), s.env->n_ctx(), ms ^ 0x52A1ull));
+    if (s.cfg.rm_from_policy) s.extra.back()->init_from(*s.ref);  // then only the head's init and the batches differ
     train_reward_model(*s.extra.back(), pairs, rm_train_from(train), s.env->pad(), ms);
   }
   double acc = pair_accuracy(*s.rm, held_out, s.env->pad());

@@ -40,6 +40,9 @@ struct overopt_config : env_config, policy_keys {
   // format | visible_test (programmatic proxies that check only part of the gold rule)
   std::string reward = "proxy";
   std::int64_t rm_pairs = 1000, eval_pairs = 400;
+  // the proxy (and each ensemble member) starts from the reference policy's weights, as RLHF
+  // reward models start from the SFT model; [model] must then have the policy's shape
+  bool rm_from_policy = false;
   double label_noise = 0;
   double length_bias = 0;  // share of pairs labelled "longer is better" instead of by gold
   double sycophancy_bias = 0, keyword_bias = 0;  // labeller biases (reward_model.hpp labeller)

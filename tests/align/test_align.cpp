@@ -16,6 +16,7 @@
 #include "autograd/autograd.hpp"
 #include "autograd/gradcheck.hpp"
 #include "ops/ops.hpp"
+#include "tasks/params.hpp"
 #include "../lm_test_config.hpp"
 
 using namespace lmlab;
@@ -364,6 +365,44 @@ TEST(align_pairs, sycophancy_and_keyword_biases_prefer_what_they_say) {
   EXPECT_GT(kw_decided, 10);
   rng r3(1);
   EXPECT_THROW(make_pairs(*ref, env, 5, labeller{0.0, 0.0, 1.5, 0.0}, r3), lmlab::error);
+}
+
+// rm_from_policy: init_from copies every backbone weight of a same-shaped model (the scalar
+// head keeps its own initialisation), and a proxy of another shape is refused naming the key.
+TEST(align_rm, init_from_copies_the_backbone_and_the_shape_check_names_the_key) {
+  const nlohmann::json cfg{{"d_model", 16}, {"n_layers", 1}, {"n_heads", 2}};
+  reward_model a(cfg, 12, 16, 1), b(cfg, 12, 16, 2);
+  std::map<std::string, std::vector<double>> head_before;
+  for (const auto& [name, t] : b.named_parameters())
+    if (name.starts_with("head.")) head_before[name] = t.to_vector();
+  b.init_from(a.backbone());
+  std::map<std::string, std::vector<double>> from;
+  for (const auto& [name, t] : a.backbone().named_parameters()) from[name] = t.to_vector();
+  int copied = 0, differs = 0;
+  for (const auto& [name, t] : b.named_parameters()) {
+    if (name.starts_with("head.")) {
+      EXPECT_EQ(t.to_vector(), head_before[name]) << name;
+      continue;
+    }
+    if (name == "lm_head.weight") continue;
+    ASSERT_TRUE(from.count(name)) << name;
+    EXPECT_EQ(t.to_vector(), from[name]) << name;
+    ++copied;
+  }
+  EXPECT_GT(copied, 4);
+  for (const auto& [name, t] : reward_model(cfg, 12, 16, 3).backbone().named_parameters())
+    differs += name != "lm_head.weight" && t.to_vector() != from[name];
+  EXPECT_GT(differs, 0) << "two seeds built the same weights: the copy test would pass vacuously";
+  policy_keys k;  // the default policy: d_model 32, 2 layers, 4 heads
+  try {
+    a.check_policy_shape(k, "align_overopt");
+    FAIL() << "a d_model 16 proxy passed the check against a d_model 32 policy";
+  } catch (const tasks::param_error& e) {
+    EXPECT_EQ(e.key(), "rm_from_policy");
+    EXPECT_NE(std::string(e.what()).find("d_model 16"), std::string::npos) << e.what();
+  }
+  k.policy_d_model = 16, k.policy_layers = 1, k.policy_heads = 2;
+  EXPECT_NO_THROW(a.check_policy_shape(k, "align_overopt"));
 }
 
 TEST(align_ensemble, rules_match_hand_values) {

@@ -99,6 +99,19 @@ std::pair<std::map<std::string, double>, std::map<std::string, double>> run_firs
 }
 }  // namespace
 
+// rm_from_policy with a proxy of another shape than the policy fails before any training,
+// naming the key.
+TEST(align_e2e, a_proxy_from_the_policy_must_have_its_shape) {
+  try {
+    run_first(gpt_spec("f", 16, 2, 2, "name = \"align_overopt\"\noptimizer = \"rl\"\nrm_from_policy = true\n", "steps = 1\n"),
+              "align_from_policy");
+    FAIL() << "a d_model 16 proxy was started from a d_model 32 policy";
+  } catch (const lmlab::error& e) {
+    EXPECT_NE(std::string(e.what()).find("rm_from_policy"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("policy_d_model 32"), std::string::npos) << e.what();
+  }
+}
+
 // Specification gaming: best-of-n against a format check picks well-formed answers (the check
 // passes almost always at n = 64) while a share of them is wrong; no reward model is trained.
 TEST(align_e2e, a_format_check_is_passed_while_gold_fails) {
