@@ -56,8 +56,8 @@ float fit(models::causal_lm& model, const std::vector<tasks::example>& examples,
   if (extras.lora_rank > 0) {
     bool any = false;
     for (const auto& [name, t] : model.named_parameters()) any = any || trainable(name);
-    LMLAB_CHECK_HINT(any, "name parameters by a dotted component, e.g. w_q,w_v,wte",
-                     "knowledge: lora_targets '{}' name no parameter of the model", fmt::join(extras.lora_targets, ","));
+    LMLAB_CHECK_HINT(any, "name parameters by dotted components joined by +, e.g. w_q+w_v+wte",
+                     "knowledge: lora_targets '{}' name no parameter of the model", fmt::join(extras.lora_targets, "+"));
   }
   const freeze_scope frozen(model, trainable);
   nn::named_tensors params;

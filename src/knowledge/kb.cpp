@@ -142,7 +142,7 @@ void check(const kb_config& c) {
                              "set task.finetune_steps, or mode = \"mixed\"");
   if (c.finetune_params == "lora" && split_targets(c.lora_targets).empty())
     throw tasks::param_error("lora_targets", "biographies: finetune_params = \"lora\" needs at least one target",
-                             "e.g. lora_targets = \"w_q,w_v,wte\" (the query/value matrices and the embeddings)");
+                             "e.g. lora_targets = \"w_q+w_v+wte\" (the query/value matrices and the embeddings)");
 }
 
 tasks::vocabulary kb_vocabulary() {

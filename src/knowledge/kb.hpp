@@ -97,10 +97,10 @@ struct kb_config {
   std::string finetune_params = "all";
   std::int64_t finetune_eval_every = 0;
   // finetune_params = "lora": low-rank adapters (knowledge/lora.hpp) of this rank and alpha on
-  // the parameters named by lora_targets (comma-separated dotted components), the rest frozen.
+  // the parameters named by lora_targets (dotted name components joined by '+'), the rest frozen.
   std::int64_t lora_rank = 8;
   double lora_alpha = 16;
-  std::string lora_targets = "w_q,w_v,wte";
+  std::string lora_targets = "w_q+w_v+wte";
 };
 
 // Adds the kb_config keys to the table of a config that extends it (the editing task's).
@@ -157,7 +157,7 @@ void add_kb_params(tasks::param_table<C>& p) {
            0, 1e9)
       .add("lora_rank", &C::lora_rank, "rank of the LoRA adapters (finetune_params = lora)", 1, 4096)
       .add("lora_alpha", &C::lora_alpha, "LoRA scale alpha: the update is (alpha / rank) B A", 0, 1e6)
-      .add("lora_targets", &C::lora_targets, "parameters LoRA adapts, by dotted name component (w_q,w_v,wte: the paper's)");
+      .add("lora_targets", &C::lora_targets, "parameters LoRA adapts, dotted name components joined by + (w_q+w_v+wte: the paper's)");
 }
 
 }  // namespace lmlab::knowledge

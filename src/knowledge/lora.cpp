@@ -25,7 +25,7 @@ std::vector<std::string> split_targets(const std::string& list) {
   std::vector<std::string> out;
   std::size_t start = 0;
   while (start <= list.size()) {
-    const std::size_t comma = std::min(list.find(',', start), list.size());
+    const std::size_t comma = std::min(list.find_first_of(",+", start), list.size());
     std::string item = list.substr(start, comma - start);
     const auto first = item.find_first_not_of(' ');
     item = first == std::string::npos ? "" : item.substr(first, item.find_last_not_of(' ') - first + 1);

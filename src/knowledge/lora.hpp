@@ -26,7 +26,8 @@ namespace lmlab::knowledge {
 // True when one of `targets` is a dot-separated component of the parameter `name`
 // ("w_q" matches blocks.0.attn.w_q, "wte" matches wte.weight).
 bool lora_matches(const std::string& name, const std::vector<std::string>& targets);
-// "w_q,w_v,wte" -> {"w_q", "w_v", "wte"}; blanks around commas are dropped.
+// "w_q+w_v+wte" (or with commas) -> {"w_q", "w_v", "wte"}; blanks are dropped. A spec or --set
+// reads a comma list as a sweep axis, so a list of targets in one run is written with '+'.
 std::vector<std::string> split_targets(const std::string& list);
 
 class lora_adapters {

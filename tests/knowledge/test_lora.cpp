@@ -109,7 +109,7 @@ TEST(knowledge_lora, adapter_gradients_match_finite_differences_in_f64) {
 }
 
 TEST(knowledge_lora, targets_parse_and_match_dotted_components) {
-  EXPECT_EQ(knowledge::split_targets(" w_q, w_v ,,wte "), (std::vector<std::string>{"w_q", "w_v", "wte"}));
+  EXPECT_EQ(knowledge::split_targets(" w_q+ w_v ,,wte "), (std::vector<std::string>{"w_q", "w_v", "wte"}));
   EXPECT_TRUE(knowledge::split_targets(" , ").empty());
   const std::vector<std::string> t = {"w_q", "w_v", "wte"};
   EXPECT_TRUE(knowledge::lora_matches("blocks.0.attn.w_q", t));
@@ -181,7 +181,7 @@ TEST(knowledge_lora, targets_that_name_nothing_are_an_error) {
   }
   for (const auto& [name, p] : model->named_parameters()) EXPECT_TRUE(p.requires_grad()) << name;
   c.finetune_params = "lora";
-  c.lora_targets = " ,";
+  c.lora_targets = " +";
   c.mode = "pretrain_finetune";
   c.finetune_steps = 1;
   EXPECT_THROW(knowledge::check(c), lmlab::error);
