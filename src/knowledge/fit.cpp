@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include "autograd/autograd.hpp"
 #include "core/rng.hpp"
+#include "knowledge/lora.hpp"
 #include "store/results_store.hpp"
 #include "train/optim.hpp"
 #include "train/trainer.hpp"
@@ -46,10 +48,26 @@ float fit(models::causal_lm& model, const std::vector<tasks::example>& examples,
           const fit_extras& extras) {
   LMLAB_CHECK(!examples.empty() && steps > 0, "knowledge: a training phase needs examples and steps > 0");
   model.train(true);
-  const freeze_scope frozen(model, extras.trainable);
+  std::function<bool(const std::string&)> trainable = extras.trainable;
+  if (extras.lora_rank > 0)
+    trainable = [&extras](const std::string& name) {
+      return lora_matches(name, extras.lora_targets) && (!extras.trainable || extras.trainable(name));
+    };
+  if (extras.lora_rank > 0) {
+    bool any = false;
+    for (const auto& [name, t] : model.named_parameters()) any = any || trainable(name);
+    LMLAB_CHECK_HINT(any, "name parameters by dotted components joined by +, e.g. w_q+w_v+wte",
+                     "knowledge: lora_targets '{}' name no parameter of the model", fmt::join(extras.lora_targets, "+"));
+  }
+  const freeze_scope frozen(model, trainable);
   nn::named_tensors params;
   for (auto& [name, t] : model.named_parameters())
-    if (!extras.trainable || extras.trainable(name)) params.emplace_back(name, t);
+    if (!trainable || trainable(name)) params.emplace_back(name, t);
+  std::optional<lora_adapters> lora;
+  if (extras.lora_rank > 0) {
+    lora.emplace(params, extras.lora_rank, extras.lora_alpha, seed ^ stream);
+    params = lora->parameters();
+  }
   train::adamw optim(std::move(params), {oc.beta1, oc.beta2, oc.eps, oc.weight_decay});
   const double min_lr = oc.min_lr >= 0 ? oc.min_lr * (lr / oc.lr) : lr * 0.1;
   const train::lr_schedule sched{lr, min_lr, oc.warmup(steps), steps, train::lr_schedule::shape::cosine, 0.2};
@@ -64,9 +82,15 @@ float fit(models::causal_lm& model, const std::vector<tasks::example>& examples,
     auto b = tasks::make_batch(examples, idx, pad_id);
     return train::step_batch{ids_tensor(b.input, b.B, b.T), ids_tensor(b.target, b.B, b.T), r.next_u64()};
   };
+  if (lora)
+    cb.after_backward = [&] {  // the adapters' gradients, clipped by themselves (W's are cleared)
+      lora->backward();
+      train::clip_grad_norm(lora->tensors(), oc.grad_clip);
+    };
   cb.after_step = [&](std::int64_t done, float loss) {
     LMLAB_CHECK(std::isfinite(loss), "knowledge: training loss is {} (diverged)", loss);
     last = loss;
+    if (lora) lora->merge();
     if (extras.every > 0 && extras.on_every && done % extras.every == 0) {
       extras.on_every(done);
       model.train(true);

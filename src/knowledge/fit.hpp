@@ -27,6 +27,12 @@ struct fit_extras {
   std::function<bool(const std::string& name)> trainable;
   std::int64_t every = 0;
   std::function<void(std::int64_t done)> on_every;
+  // lora_rank > 0: LoRA instead of training the parameters (knowledge/lora.hpp): adapters of that
+  // rank and alpha on each parameter `lora_targets` names (and `trainable` keeps), the rest
+  // frozen; the adapted weights keep the merged W0 + (alpha / rank) B A after the phase.
+  std::int64_t lora_rank = 0;
+  double lora_alpha = 16;
+  std::vector<std::string> lora_targets;
 };
 
 // Trains `model` on `examples` (uniform batches of oc.batch_size) for `steps` steps at peak

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "core/error.hpp"
+#include "knowledge/lora.hpp"
 
 namespace lmlab::knowledge {
 
@@ -139,6 +140,9 @@ void check(const kb_config& c) {
   if (c.mode == "pretrain_finetune" && c.finetune_steps == 0)
     throw tasks::param_error("finetune_steps", "biographies: mode pretrain_finetune needs finetune_steps > 0",
                              "set task.finetune_steps, or mode = \"mixed\"");
+  if (c.finetune_params == "lora" && split_targets(c.lora_targets).empty())
+    throw tasks::param_error("lora_targets", "biographies: finetune_params = \"lora\" needs at least one target",
+                             "e.g. lora_targets = \"w_q+w_v+wte\" (the query/value matrices and the embeddings)");
 }
 
 tasks::vocabulary kb_vocabulary() {

@@ -96,6 +96,11 @@ struct kb_config {
   // are logged (run metrics finetune_extract, finetune_storage, finetune_qa_seen; 0: never).
   std::string finetune_params = "all";
   std::int64_t finetune_eval_every = 0;
+  // finetune_params = "lora": low-rank adapters (knowledge/lora.hpp) of this rank and alpha on
+  // the parameters named by lora_targets (dotted name components joined by '+'), the rest frozen.
+  std::int64_t lora_rank = 8;
+  double lora_alpha = 16;
+  std::string lora_targets = "w_q+w_v+wte";
 };
 
 // Adds the kb_config keys to the table of a config that extends it (the editing task's).
@@ -146,10 +151,13 @@ void add_kb_params(tasks::param_table<C>& p) {
       .add("unknown_people", &C::unknown_people, "people trained only as QA answered 'unknown'", 0, 960)
       .add("unseen_people", &C::unseen_people, "never-seen people whose questions are tested (answer 'unknown')", 0, 960)
       .add("reliability_bins", &C::reliability_bins, "> 0: slice the questions by confidence bin (reliability diagram)", 0, 100)
-      .add("finetune_params", &C::finetune_params, "parameters the QA fine-tuning updates: all, or attention (the rest frozen)",
-           -inf, inf, {"all", "attention"})
+      .add("finetune_params", &C::finetune_params, "parameters the QA fine-tuning updates: all, attention (the rest frozen), or lora (adapters)",
+           -inf, inf, {"all", "attention", "lora"})
       .add("finetune_eval_every", &C::finetune_eval_every, "log extraction/storage/QA accuracy every N fine-tuning steps (0: never)",
-           0, 1e9);
+           0, 1e9)
+      .add("lora_rank", &C::lora_rank, "rank of the LoRA adapters (finetune_params = lora)", 1, 4096)
+      .add("lora_alpha", &C::lora_alpha, "LoRA scale alpha: the update is (alpha / rank) B A", 0, 1e6)
+      .add("lora_targets", &C::lora_targets, "parameters LoRA adapts, dotted name components joined by + (w_q+w_v+wte: the paper's)");
 }
 
 }  // namespace lmlab::knowledge

@@ -15,6 +15,7 @@
 #include "interp/probe.hpp"
 #include "knowledge/context.hpp"
 #include "knowledge/fit.hpp"
+#include "knowledge/lora.hpp"
 #include "knowledge/relations.hpp"
 #include "knowledge/retrieval.hpp"
 #include "knowledge/rome.hpp"
@@ -142,6 +143,11 @@ fit_extras finetune_extras(const lab::run_context& ctx, models::lm& model, const
   fit_extras x;
   if (c.finetune_params == "attention")
     x.trainable = [](const std::string& name) { return name.find(".attn.") != std::string::npos; };
+  if (c.finetune_params == "lora") {
+    x.lora_rank = c.lora_rank;
+    x.lora_alpha = c.lora_alpha;
+    x.lora_targets = split_targets(c.lora_targets);
+  }
   if (c.finetune_eval_every <= 0) return x;
   x.every = c.finetune_eval_every;
   x.on_every = [&ctx, &model, &ds, pretrain_steps](std::int64_t done) {

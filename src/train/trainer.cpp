@@ -325,6 +325,7 @@ void train_steps(models::causal_lm& model, adamw& optim, const lr_schedule& sche
     } else {
       backward(loss);
     }
+    if (cb.after_backward) cb.after_backward();
     clip_grad_norm(params, grad_clip);
     optim.step(sched.at(step));
     if (cb.after_step) cb.after_step(step + 1, lv);

@@ -72,6 +72,7 @@ struct step_batch {
 struct loop_callbacks {
   std::function<step_batch(std::int64_t step)> batch;        // the data source
   std::function<void(std::int64_t done, float loss)> after_step;
+  std::function<void()> after_backward;  // before clipping: gradients of reparameterised weights (knowledge/lora.hpp)
   data_parallel* dp = nullptr;
 };
 void train_steps(models::causal_lm& model, adamw& optim, const lr_schedule& sched, double grad_clip, std::int64_t start,

@@ -279,3 +279,42 @@ TEST(knowledge_runners, traced_layer_selection_needs_trace_questions) {
     EXPECT_NE(std::string(e.what()).find("trace_questions"), std::string::npos) << e.what();
   }
 }
+
+// The LoRA fine-tuning end to end: the curve scored along the way sees the merged adapters (its
+// last point equals the final test slices), and the QA fine-tuning moves the model (the QA
+// people's accuracy changes along it or from the pretrained model's storage-only start).
+TEST(knowledge_runners, biographies_lora_finetune_scores_the_merged_model) {
+  const auto cfg = config_of({{"name", "biographies"}, {"num_people", 20}, {"finetune_steps", 30}, {"finetune_params", "lora"},
+                              {"lora_targets", "w_q+w_v+wte"}, {"lora_rank", 4}, {"finetune_lr", 1e-2}, {"finetune_eval_every", 10}},
+                             60);
+  const auto r = run_stored(cfg, 3);
+  ASSERT_EQ(r.metrics.at("finetune_extract").size(), 3u);
+  double extract = 0, qa = 0;
+  for (const auto& a : knowledge::attributes()) {
+    extract += r.ev.at({"extract/" + a.name, "accuracy"});
+    qa += r.ev.at({"qa_seen/" + a.name, "accuracy"});
+  }
+  EXPECT_NEAR(r.metrics.at("finetune_extract").back().second, extract / 5.0, 1e-9);
+  EXPECT_NEAR(r.metrics.at("finetune_qa_seen").back().second, qa / 5.0, 1e-9);
+  EXPECT_TRUE(std::isfinite(r.result.final_train_loss));
+  // The adapters move the model: the QA people's accuracy or the storage changes along the curve
+  // (without the merge after each step every point would score the pretrained model).
+  const auto& q = r.metrics.at("finetune_qa_seen");
+  const auto& st = r.metrics.at("finetune_storage");
+  EXPECT_TRUE(q.front().second != q.back().second || st.front().second != st.back().second)
+      << "qa " << q.front().second << " -> " << q.back().second << ", storage " << st.front().second << " -> " << st.back().second;
+}
+
+TEST(knowledge_runners, lora_targets_that_name_no_parameter_are_an_error) {
+  const auto cfg = config_of({{"name", "biographies"}, {"num_people", 10}, {"finetune_steps", 2}, {"finetune_params", "lora"},
+                              {"lora_targets", "w_query"}},
+                             2);
+  knowledge::register_knowledge();
+  set_num_threads(1);
+  try {
+    lab::run_config_once({cfg, 1, {}, nullptr, 0, nullptr});  // no store: the error comes before any row
+    FAIL() << "no error";
+  } catch (const lmlab::error& e) {
+    EXPECT_NE(std::string(e.what()).find("lora_targets"), std::string::npos) << e.what();
+  }
+}
