@@ -233,7 +233,7 @@ TEST(ttc, ttc_arithmetic_run_ids_are_unchanged) {
   };
   EXPECT_EQ(ids("experiments/ttc_arith.toml"), (std::set<std::string>{"66df80edb8e36cbc", "6ddc393daa8757e6", "d85d96f868e0bba3"}));
   EXPECT_EQ(ids("experiments/ttc_verifier.toml"), (std::set<std::string>{"648b646d25c125dc", "90c9e30f495cad30", "fcdfe53af16065ee"}));
-  const std::string head = "name = \"t\"\n[task]\nname = \"ttc_arithmetic\"\n";
+  const std::string head = "name = \"t\"\n[train]\nsteps = 10\n[task]\nname = \"ttc_arithmetic\"\n";
   EXPECT_NE(lmlab::testing::datalab_spec_error(head + "verifiers = []\nverifier_steps = 5\n", "t.toml").find("non-empty list of distinct"),
             std::string::npos);
   EXPECT_NE(lmlab::testing::datalab_spec_error(head + "verifiers = [\"outcome\", \"outcome\"]\n", "t.toml").find("verifiers"),
