@@ -36,6 +36,9 @@ struct synth_params {
   std::int64_t verifier_steps = 0, verifier_samples = 1, ttc_samples = 0;
   std::string verifier = "process";
   std::vector<std::string> students = {"real", "synth_all", "synth_verified", "mix_all", "mix_verified"};
+  std::int64_t student_examples = 0;      // > 0: every synthetic pool a student uses drawn down to one common count
+  std::string student_init = "scratch";  // scratch | teacher (fine-tune the teacher: rejection-sampling fine-tuning)
+  double student_lr = 0;                 // the students' peak learning rate (0: train.lr)
 };
 
 void check(const synth_params& c) {
@@ -68,7 +71,19 @@ const tasks::param_table<synth_params>& synth_table() {
         .add("ttc_samples", &synth_params::ttc_samples, "teacher samples per in-distribution test problem for test-time compute (0: none)", 0, 4096)
         .add("students", &synth_params::students,
              "the students trained and scored (empty: none; synth_learned and mix_learned need the learned verifier)", -INFINITY, INFINITY,
-             {"real", "synth_all", "synth_verified", "mix_all", "mix_verified", "synth_learned", "mix_learned"});
+             {"real", "synth_all", "synth_verified", "mix_all", "mix_verified", "synth_learned", "mix_learned"})
+        .add("student_examples", &synth_params::student_examples,
+             "synthetic examples per student (0: its whole pool); every pool the students use is drawn down without replacement to "
+             "min(this, the smallest such pool), so the arms differ in correctness, not count",
+             0, 1e7)
+        .omit_when_default()
+        .add("student_init", &synth_params::student_init,
+             "the students' initial weights: scratch (the same fresh initialisation) or teacher (fine-tune the teacher on its own "
+             "filtered samples, rejection-sampling fine-tuning)",
+             -INFINITY, INFINITY, {"scratch", "teacher"})
+        .omit_when_default()
+        .add("student_lr", &synth_params::student_lr, "the students' peak learning rate (0: train.lr)", 0, 10)
+        .omit_when_default();
   return t;
 }
 
@@ -289,19 +304,28 @@ void test_time_compute(const synth_params& p, models::causal_lm& teacher, models
   if (!std::isnan(q.within)) rows.emplace_back("verifier", "ttc_auc_within", q.within, q.mixed_items);
   if (!std::isnan(q.pooled)) rows.emplace_back("verifier", "ttc_auc_pooled", q.pooled, nt);
   const double fwd = teacher.train_flops_per_token(teacher.n_ctx()) / 3.0;  // forward = 1/3 of training
-  for (std::size_t k = 1; k <= n; k *= 2) {
-    const ttc_accuracy a =
-        mean_item_accuracy(items.size(), [&](std::size_t i) -> const auto& { return items[i]; }, static_cast<std::int64_t>(k), 50, g);
+  std::map<std::size_t, ttc_accuracy> at;
+  for (std::size_t k = 1; k <= n; k *= 2)
+    at[k] = mean_item_accuracy(items.size(), [&](std::size_t i) -> const auto& { return items[i]; }, static_cast<std::int64_t>(k), 50, g);
+  for (const auto& [k, a] : at) {
     const double flops = static_cast<double>(k) * tokens * fwd;
     const std::string slice = fmt::format("k={}", k);
-    for (const auto& [name, v] : std::vector<std::pair<std::string, double>>{{"pass", a.pass},
-                                                                             {"majority", a.majority},
-                                                                             {"learned", a.learned},
-                                                                             {"learned_vote", a.learned_vote},
-                                                                             {"uninformed", a.uninformed},
-                                                                             {"flops_per_item", flops},
-                                                                             {"flops_verified_per_item", 2 * flops}})
-      rows.emplace_back(slice, name, v, nt);
+    // Paired within the run (same generator, items and samples), so the seeds' spread in
+    // generator skill cancels: best-of-k against one sample and against majority@k, the
+    // weighted vote against majority@k, and best-of-k against majority@2k (equal inference
+    // FLOPs: the verifier reads every sample once more).
+    std::vector<std::pair<std::string, double>> m = {{"pass", a.pass},
+                                                     {"majority", a.majority},
+                                                     {"learned", a.learned},
+                                                     {"learned_vote", a.learned_vote},
+                                                     {"uninformed", a.uninformed},
+                                                     {"flops_per_item", flops},
+                                                     {"flops_verified_per_item", 2 * flops},
+                                                     {"learned_gain", a.learned - at[1].pass},
+                                                     {"learned_minus_majority", a.learned - a.majority},
+                                                     {"vote_minus_majority", a.learned_vote - a.majority}};
+    if (at.count(2 * k)) m.emplace_back("learned_minus_majority_equal_flops", a.learned - at[2 * k].majority);
+    for (const auto& [name, v] : m) rows.emplace_back(slice, name, v, nt);
   }
 }
 
@@ -332,13 +356,28 @@ struct problem_pool {
   }
 };
 
-// How every student trains: the same model config, optimiser, steps and seed.
+// How every student trains: the same model config, optimiser, steps, seed and initial weights
+// (null: a fresh initialisation).
 struct student_recipe {
   const models::lm_config& mc;
   const train::optim_config& oc;
   std::int64_t steps;
   std::uint64_t seed;
+  const models::causal_lm* init = nullptr;
 };
+
+// `n` examples of `pool` drawn without replacement (a partial Fisher-Yates shuffle), in draw order.
+std::vector<token_example> draw_examples(const std::vector<token_example>& pool, std::size_t n, rng& g) {
+  std::vector<std::size_t> idx(pool.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  n = std::min(n, pool.size());
+  std::vector<token_example> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::swap(idx[i], idx[i + static_cast<std::size_t>(g.below(idx.size() - i))]);
+    out.push_back(pool[idx[i]]);
+  }
+  return out;
+}
 
 // Trains and scores each student on its data; returns mix_verified's in-distribution accuracy
 // when that student trained.
@@ -346,18 +385,27 @@ std::optional<double> train_students(const synth_params& p, const std::vector<st
                                      const student_recipe& r, const std::vector<chain_problem>& test_id,
                                      const std::vector<chain_problem>& test_ood, std::FILE* progress, std::vector<row>& rows) {
   std::optional<double> mix_id;
+  std::map<std::string, std::pair<double, double>> acc;  // id, ood
   for (const auto& [name, data] : students) {
     rows.emplace_back("synth", "examples_" + name, static_cast<double>(data.size()), static_cast<std::int64_t>(data.size()));
     if (data.empty()) continue;  // no verified solution: nothing to train on (the metric stays absent)
-    auto model = train_on_examples(r.mc, data, r.oc, r.steps, chain_tok::pad, r.seed);
+    auto model = train_on_examples(r.mc, data, r.oc, r.steps, chain_tok::pad, r.seed, nullptr, r.init);
     const auto s_id = evaluate(*model, test_id), s_ood = evaluate(*model, test_ood);
     rows.insert(rows.end(), {{"id", "acc_" + name, s_id.acc, p.n_test}, {"id", "steps_" + name, s_id.steps, p.n_test},
                              {"ood", "acc_" + name, s_ood.acc, p.n_test}, {"ood", "steps_" + name, s_ood.steps, p.n_test}});
     if (name == "mix_verified") mix_id = s_id.acc;
+    acc[name] = {s_id.acc, s_ood.acc};
     if (progress)
       std::fprintf(progress, "synth: student %s (%zu examples): id acc %.3f steps %.3f, ood acc %.3f\n", name.c_str(), data.size(), s_id.acc,
                    s_id.steps, s_ood.acc);
   }
+  // Paired gains within the run (same teacher, test problems, initialisation and batch stream):
+  // each student against the student on every teacher solution (the rules read these).
+  if (acc.count("synth_all"))
+    for (const auto& [name, a] : acc)
+      if (name != "synth_all")
+        rows.insert(rows.end(), {{"id", "gain_" + name, a.first - acc["synth_all"].first, p.n_test},
+                                 {"ood", "gain_" + name, a.second - acc["synth_all"].second, p.n_test}});
   return mix_id;
 }
 
@@ -422,20 +470,35 @@ lab::run_result run_synth(const lab::run_context& ctx) {
     score_flags(*verifier, kind, test_id, static_cast<int>(p.max_value), gflag, rows);
     if (p.ttc_samples > 0) test_time_compute(p, *teacher, *verifier, kind, test_id, gsample, rows);
   }
-  teacher.reset();
+  if (p.student_init != "teacher") teacher.reset();
 
   auto concat = [](std::vector<token_example> a, const std::vector<token_example>& b) {
     a.insert(a.end(), b.begin(), b.end());
     return a;
   };
-  const std::map<std::string, const std::vector<token_example>*> sources = {
+  std::map<std::string, std::vector<token_example>> drawn;  // the synthetic pools drawn down to one count
+  std::map<std::string, const std::vector<token_example>*> sources = {
       {"real", &real}, {"synth_all", &synth_all}, {"synth_verified", &synth_verified}, {"synth_learned", &synth_learned}};
+  if (p.student_examples > 0) {
+    auto n = static_cast<std::size_t>(p.student_examples);
+    for (const std::string& name : p.students)
+      if (name != "real") n = std::min(n, sources.at(name.rfind("mix_", 0) == 0 ? "synth_" + name.substr(4) : name)->size());
+    rng gd(ctx.seed, 0x4452415700ull);  // "DRAW"
+    for (const std::string& pool : {"synth_all", "synth_verified", "synth_learned"}) {
+      drawn[pool] = draw_examples(*sources.at(pool), n, gd);
+      sources[pool] = &drawn[pool];
+    }
+    rows.emplace_back("synth", "student_examples", static_cast<double>(n), static_cast<std::int64_t>(n));
+  }
   std::vector<std::pair<std::string, std::vector<token_example>>> students;
   for (const std::string& name : p.students)  // mix_X: real + synth_X
     students.emplace_back(name, name.rfind("mix_", 0) == 0 ? concat(real, *sources.at("synth_" + name.substr(4))) : *sources.at(name));
   // Every student starts from the same initialisation and batch stream: they differ in data only.
   const std::uint64_t student_seed = rng(ctx.seed, 0x53545544ull).next_u64();
-  const double mix_id = train_students(p, students, {mc, oc, steps, student_seed}, test_id, test_ood, ctx.progress, rows).value_or(ts_id.acc);
+  train::optim_config soc = oc;
+  if (p.student_lr > 0) soc.lr = p.student_lr;
+  const student_recipe recipe{mc, soc, steps, student_seed, p.student_init == "teacher" ? teacher.get() : nullptr};
+  const double mix_id = train_students(p, students, recipe, test_id, test_ood, ctx.progress, rows).value_or(ts_id.acc);
   if (ctx.db)
     for (const auto& [slice, metric, value, n] : rows) ctx.db->log_evaluation(ctx.store_run, "test", slice, metric, value, n);
   if (ctx.progress)

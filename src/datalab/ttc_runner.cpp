@@ -18,6 +18,7 @@
 #include "lab/runner.hpp"
 #include "models/lm.hpp"
 #include "store/results_store.hpp"
+#include "tasks/arithmetic.hpp"
 #include "tasks/registry.hpp"
 #include "train/checkpoint.hpp"
 
@@ -27,14 +28,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A function, not a namespace-scope vector: registration runs during static initialisation.
-const std::vector<std::string>& own_keys() {
-  static const std::vector<std::string> k = {"n_samples",      "temperature",    "draws",    "eval_items",
-                                             "verifier_steps", "verifier_items", "verifiers",      "verifier_lr"};
-  return k;
-}
-
-struct ttc_params {
+// The arithmetic task's keys and ours, one table (task_from_table's canonical form).
+struct ttc_params : tasks::arithmetic_config {
   std::int64_t n_samples = 16, draws = 50, eval_items = 200;
   std::int64_t verifier_steps = 0, verifier_items = 300;  // the learned verifier (0 steps: none)
   double temperature = 1.0;
@@ -42,55 +37,50 @@ struct ttc_params {
   std::vector<std::string> verifiers = {"outcome"};  // kinds (ttc_verifier.hpp); the first gives `learned`
 };
 
-std::vector<std::string> read_verifiers(const nlohmann::json& v) {
-  const auto bad = [&] {
-    return tasks::param_error("verifiers", fmt::format("ttc_arithmetic: verifiers must be a non-empty list of distinct kinds, got {}", v.dump()),
-                              fmt::format("kinds: {}", fmt::join(verifier_kinds(), ", ")));
-  };
-  if (!v.is_array() || v.empty()) throw bad();
-  std::vector<std::string> out;
-  for (const auto& e : v) {
-    if (!e.is_string()) throw bad();
-    const std::string k = e.get<std::string>();
-    if (std::find(verifier_kinds().begin(), verifier_kinds().end(), k) == verifier_kinds().end() ||
-        std::find(out.begin(), out.end(), k) != out.end())
-      throw bad();
-    out.push_back(k);
+void check(const ttc_params& c) {
+  tasks::check(static_cast<const tasks::arithmetic_config&>(c));
+  std::vector<std::string> seen;
+  for (const auto& k : c.verifiers) {
+    if (std::find(seen.begin(), seen.end(), k) != seen.end()) break;
+    seen.push_back(k);
   }
-  return out;
+  if (c.verifiers.empty() || seen.size() != c.verifiers.size())
+    throw tasks::param_error("verifiers",
+                             fmt::format("ttc_arithmetic: verifiers must be a non-empty list of distinct kinds, got [{}]", fmt::join(c.verifiers, ", ")),
+                             fmt::format("kinds: {}", fmt::join(verifier_kinds(), ", ")));
 }
 
-// Splits a ttc_arithmetic table into the arithmetic task's keys and ours.
-std::pair<nlohmann::json, ttc_params> split(const nlohmann::json& j) {
-  nlohmann::json arith = nlohmann::json::object();
-  ttc_params p;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (it.key() == "name") continue;
-    if (std::find(own_keys().begin(), own_keys().end(), it.key()) == own_keys().end()) {
-      arith[it.key()] = it.value();
-      continue;
-    }
-    const std::string owner = "ttc_arithmetic";
-    if (it.key() == "temperature") p.temperature = tasks::json_to_number(it.value(), owner, it.key());
-    else if (it.key() == "verifiers") p.verifiers = read_verifiers(it.value());
-    else if (it.key() == "verifier_lr") {
-      p.verifier_lr = tasks::json_to_number(it.value(), owner, it.key());
-      if (!(p.verifier_lr >= 0)) throw tasks::param_error(it.key(), "ttc_arithmetic: verifier_lr must be >= 0 (0: train.lr)");
-    }
-    else {
-      const std::int64_t v = tasks::json_to_integer(it.value(), owner, it.key());
-      const std::int64_t lo = it.key() == "verifier_steps" ? 0 : 1;
-      if (v < lo) throw tasks::param_error(it.key(), fmt::format("ttc_arithmetic: {} must be >= {}, got {}", it.key(), lo, v));
-      (it.key() == "n_samples"        ? p.n_samples
-       : it.key() == "draws"          ? p.draws
-       : it.key() == "verifier_steps" ? p.verifier_steps
-       : it.key() == "verifier_items" ? p.verifier_items
-                                      : p.eval_items) = v;
-    }
-  }
-  if (!(p.temperature > 0)) throw tasks::param_error("temperature", "ttc_arithmetic: temperature must be > 0");
-  arith["name"] = "arithmetic";
-  return {arith, p};
+// The verifier keys are written only when a verifier trains (and then only when not default),
+// so every spec's canonical form and run ids stay what they were before these keys existed.
+bool no_verifier(const ttc_params& c) { return c.verifier_steps == 0; }
+
+const tasks::param_table<ttc_params>& ttc_table() {
+  static const auto t =
+      tasks::param_table<ttc_params>("ttc_arithmetic")
+          .add_table(tasks::arithmetic_params())
+          .add("n_samples", &ttc_params::n_samples, "answers sampled per test item (k runs over powers of 2 up to it)", 1)
+          .add("temperature", &ttc_params::temperature, "sampling temperature", 1e-3)
+          .add("draws", &ttc_params::draws, "random k-subsets averaged per item", 1)
+          .add("eval_items", &ttc_params::eval_items, "in-distribution test items scored", 1)
+          .add("verifier_steps", &ttc_params::verifier_steps, "training steps of the learned verifier (0: none)", 0)
+          .omit_when(no_verifier)
+          .add("verifier_items", &ttc_params::verifier_items, "training problems whose samples train the verifier", 1)
+          .omit_when(no_verifier)
+          .add("verifiers", &ttc_params::verifiers,
+               "learned verifier kinds trained on the same samples (outcome, outcome_balanced, outcome_gen, outcome_gen_balanced, "
+               "process_gen); the first gives `learned`, each `learned_<kind>`",
+               -INFINITY, INFINITY, verifier_kinds())
+          .omit_when([](const ttc_params& c) { return no_verifier(c) || c.verifiers == ttc_params{}.verifiers; })
+          .add("verifier_lr", &ttc_params::verifier_lr, "peak learning rate of the verifiers (0: train.lr)", 0)
+          .omit_when([](const ttc_params& c) { return no_verifier(c) || c.verifier_lr == 0; });
+  return t;
+}
+
+// The arithmetic task's own table of a ttc_arithmetic config (what the default runner trains on).
+nlohmann::json arithmetic_task(const ttc_params& p) {
+  nlohmann::json j = tasks::arithmetic_params().write(p);
+  j["name"] = "arithmetic";
+  return j;
 }
 
 // n answers to one test example: the prompt is the input up to the first supervised position.
@@ -242,7 +232,8 @@ std::vector<std::pair<double, double>> extra_learned(const std::vector<item_samp
 }
 
 lab::run_result run_ttc(const lab::run_context& ctx) {
-  const auto [arith, p] = split(ctx.config.at("task"));
+  const ttc_params p = ttc_table().read(ctx.config.at("task"), {"name"});
+  const nlohmann::json arith = arithmetic_task(p);
   nlohmann::json train_cfg = ctx.config;
   train_cfg["task"] = arith;
   // Train (or resume) exactly as the default runner; keep the checkpoint to reload.
@@ -306,60 +297,9 @@ lab::run_result run_ttc(const lab::run_context& ctx) {
 
 void register_ttc() {
   static const bool done = [] {
-    const tasks::task_info& arith = tasks::find_task("arithmetic");
-    tasks::task_info t;
-    t.name = "ttc_arithmetic";
-    t.summary = "test-time compute (pass@k, majority / weighted vote, best-of-n) on base-b arithmetic";
-    t.params = arith.params;
-    for (const auto& k : own_keys()) {
-      tasks::param_spec s;
-      s.name = k;
-      s.kind = k == "temperature" ? tasks::param_kind::number : tasks::param_kind::integer;
-      s.min = k == "temperature" ? 1e-3 : k == "verifier_steps" ? 0 : 1;
-      s.default_value = k == "temperature" ? nlohmann::json(1.0)
-                                           : nlohmann::json(k == "n_samples"        ? 16
-                                                            : k == "draws"          ? 50
-                                                            : k == "verifier_steps" ? 0
-                                                            : k == "verifier_items" ? 300
-                                                                                    : 200);
-      s.help = k == "n_samples" ? "answers sampled per test item (k runs over powers of 2 up to it)"
-               : k == "temperature" ? "sampling temperature"
-               : k == "draws" ? "random k-subsets averaged per item"
-               : k == "verifier_steps" ? "training steps of the learned verifier (0: none)"
-               : k == "verifier_items" ? "training problems whose samples train the verifier"
-                                       : "in-distribution test items scored";
-      if (k == "verifier_lr") {
-        s.kind = tasks::param_kind::number;
-        s.min = 0;
-        s.default_value = 0.0;
-        s.help = "peak learning rate of the verifiers (0: train.lr)";
-      }
-      if (k == "verifiers") {
-        s.kind = tasks::param_kind::string_list;
-        s.min = -INFINITY;
-        s.choices = verifier_kinds();
-        s.default_value = nlohmann::json::array({"outcome"});
-        s.help = "learned verifier kinds trained on the same samples (outcome, outcome_balanced, outcome_gen, outcome_gen_balanced, "
-                 "process_gen); the first gives `learned`, each `learned_<kind>`";
-      }
-      t.params.push_back(s);
-    }
-    t.canonical = [](const nlohmann::json& j) {
-      auto [a, p] = split(j);
-      nlohmann::json out = tasks::find_task("arithmetic").canonical(a);
-      out["n_samples"] = p.n_samples;
-      out["temperature"] = p.temperature;
-      out["draws"] = p.draws;
-      out["eval_items"] = p.eval_items;
-      if (p.verifier_steps > 0) {  // only then, so specs without a verifier keep their canonical form
-        out["verifier_steps"] = p.verifier_steps;
-        out["verifier_items"] = p.verifier_items;
-        if (p.verifiers != std::vector<std::string>{"outcome"}) out["verifiers"] = p.verifiers;
-        if (p.verifier_lr > 0) out["verifier_lr"] = p.verifier_lr;
-      }
-      return out;
-    };
-    t.build = [](const nlohmann::json& j, std::uint64_t seed) { return tasks::build_task(split(j).first, seed); };
+    tasks::task_info t = tasks::task_from_table(
+        "ttc_arithmetic", "test-time compute (pass@k, majority / weighted vote, best-of-n) on base-b arithmetic", ttc_table());
+    t.build = [](const nlohmann::json& j, std::uint64_t seed) { return tasks::build_task(arithmetic_task(ttc_table().read(j, {"name"})), seed); };
     tasks::register_task(std::move(t));
     lab::register_runner("ttc_arithmetic", run_ttc);
     return true;

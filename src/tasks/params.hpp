@@ -10,8 +10,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -100,6 +102,40 @@ class param_table {
     return *this;
   }
 
+  // The key added last is left out of write() (the canonical JSON) while `omit(c)` holds, so a
+  // key added to an existing table keeps every existing spec's canonical form and run ids
+  // byte-identical; read() still accepts it.
+  param_table& omit_when(std::function<bool(const C&)> omit) {
+    LMLAB_CHECK(!specs_.empty(), "param_table: omit_when before any add");
+    omit_.resize(specs_.size());
+    omit_.back() = std::move(omit);
+    return *this;
+  }
+  // The key added last is left out of write() while it has its default value.
+  param_table& omit_when_default() {
+    return omit_when([m = members_.back()](const C& c) {
+      static const C defaults{};
+      return std::visit([&](auto p) { return c.*p == defaults.*p; }, m);
+    });
+  }
+
+  // Every key of a base config's table, for a task whose config derives from B and extends its
+  // keys (ttc_arithmetic on arithmetic): same names, kinds, ranges, defaults and omit rules.
+  template <class B>
+    requires std::is_base_of_v<B, C>
+  param_table& add_table(const param_table<B>& base) {
+    for (std::size_t i = 0; i < base.specs_.size(); ++i) {
+      specs_.push_back(base.specs_[i]);
+      members_.push_back(std::visit([](auto p) -> member { return static_cast<std::remove_cvref_t<decltype(std::declval<B&>().*p)> C::*>(p); },
+                                    base.members_[i]));
+      if (i < base.omit_.size() && base.omit_[i]) {
+        omit_.resize(specs_.size());
+        omit_.back() = [f = base.omit_[i]](const C& c) { return f(c); };
+      }
+    }
+    return *this;
+  }
+
   // num_train ("training examples") and num_test (help `test_help`), the sizes every task has.
   param_table& add_sizes(std::string test_help) {
     return add("num_train", &C::num_train, "training examples", 0, 1e9).add("num_test", &C::num_test, std::move(test_help), 0, 1e9);
@@ -145,7 +181,8 @@ class param_table {
 
   nlohmann::json write(const C& c) const {
     nlohmann::json j = nlohmann::json::object();
-    for (std::size_t i = 0; i < specs_.size(); ++i) std::visit([&](auto p) { j[specs_[i].name] = c.*p; }, members_[i]);
+    for (std::size_t i = 0; i < specs_.size(); ++i)
+      if (i >= omit_.size() || !omit_[i] || !omit_[i](c)) std::visit([&](auto p) { j[specs_[i].name] = c.*p; }, members_[i]);
     return j;
   }
 
@@ -193,9 +230,13 @@ class param_table {
         members_[i]);
   }
 
+  template <class>
+  friend class param_table;
+
   std::string owner_;
   std::vector<param_spec> specs_;
   std::vector<member> members_;
+  std::vector<std::function<bool(const C&)>> omit_;  // per key; empty: always written
 };
 
 }  // namespace lmlab::tasks

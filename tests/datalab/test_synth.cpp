@@ -2,6 +2,11 @@
 // hand, the generator's range, and the synth_verified runner end to end on a tiny model.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+
 #include "datalab_spec.hpp"
 #include "core/error.hpp"
 #include "datalab/runners.hpp"
@@ -9,6 +14,7 @@
 #include "datalab/synth_verify.hpp"
 #include "lab/runner.hpp"
 #include "lab/spec.hpp"
+#include "store/results_store.hpp"
 
 namespace dl = lmlab::datalab;
 namespace tk = lmlab::datalab::chain_tok;
@@ -126,4 +132,42 @@ TEST(synth_verify, the_runner_with_a_learned_verifier_and_test_time_compute) {
   EXPECT_NE(error("students = [\"teacher\"]\n").find("students"), std::string::npos);
   EXPECT_NE(error("verifier = \"oracle\"\n").find("verifier"), std::string::npos);
   EXPECT_EQ(error("students = []\n"), "(no error)");
+}
+
+// Students at equal example counts, fine-tuned from the teacher: the keys run end to end, and
+// at their defaults they stay out of the canonical form (every earlier run id is unchanged).
+TEST(synth_verify, equal_example_counts_and_students_from_the_teacher) {
+  const std::string head =
+      "name = \"s\"\n[model]\nd_model = 16\nn_layers = 1\nn_heads = 2\n[task]\nname = \"synth_verified\"\nops_min = 1\nops_max = 1\n"
+      "ood_ops = 2\nn_real = 30\nn_synth = 20\nn_test = 10\nstudents = [\"synth_all\", \"synth_verified\"]\n";
+  const auto plain = lmlab::testing::datalab_spec(head + "[train]\nsteps = 10\nbatch_size = 8\nlr = 0.01\n", "s.toml");
+  for (const char* k : {"student_examples", "student_init", "student_lr"})
+    EXPECT_FALSE(plain.runs[0].config.at("task").contains(k)) << k;
+  const auto spec = lmlab::testing::datalab_spec(
+      head + "student_examples = 5\nstudent_init = \"teacher\"\nstudent_lr = 0.001\n[train]\nsteps = 10\nbatch_size = 8\nlr = 0.01\n",
+      "s.toml");
+  EXPECT_EQ(spec.runs[0].config.at("task").at("student_examples"), 5);
+  EXPECT_EQ(spec.runs[0].config.at("task").at("student_init"), "teacher");
+  const auto path = std::filesystem::temp_directory_path() / ("lmlab_synth_equal_" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  {
+    lmlab::store::results_store db(path);
+    const auto id = db.create_run("lab", "s/1", spec.runs[0].config);
+    EXPECT_EQ(lmlab::lab::run_config_once({spec.runs[0].config, 1, {}, &db, id, nullptr}).steps, 10);
+    std::map<std::string, double> v;
+    for (const auto& e : db.evaluations(id)) v[e.slice + "/" + e.metric] = e.value;
+    // Both arms train on the same count: 5, or fewer when the teacher verified fewer.
+    ASSERT_TRUE(v.count("synth/student_examples"));
+    EXPECT_LE(v["synth/student_examples"], 5);
+    EXPECT_EQ(v["synth/examples_synth_all"], v["synth/student_examples"]);
+    EXPECT_EQ(v["synth/examples_synth_verified"], v["synth/student_examples"]);
+    if (v.count("id/acc_synth_verified"))  // the paired gain the rules read
+      EXPECT_DOUBLE_EQ(v["id/gain_synth_verified"], v["id/acc_synth_verified"] - v["id/acc_synth_all"]);
+  }
+  std::filesystem::remove(path);
+  const auto error = [](const std::string& keys) {
+    return lmlab::testing::datalab_spec_error("name = \"s\"\n[task]\nname = \"synth_verified\"\n" + keys, "s.toml");
+  };
+  EXPECT_NE(error("student_init = \"verifier\"\n").find("student_init"), std::string::npos);
+  EXPECT_NE(error("student_examples = -1\n").find("student_examples"), std::string::npos);
 }

@@ -3,9 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "autograd/autograd.hpp"
 #include "core/error.hpp"
+#include "core/fs.hpp"
+#include "datalab/runners.hpp"
 #include "datalab/ttc_verifier.hpp"
+#include "datalab_spec.hpp"
+#include "lab/spec.hpp"
 #include "models/lm.hpp"
 #include "tasks/dataset.hpp"
 
@@ -212,4 +218,27 @@ TEST(ttc_verifier, uninformed_pick_and_verifier_vote_by_hand) {
   EXPECT_EQ(dl::verifier_vote(s, {0, 1, 2, 3}), 0u);
   s[3].verifier = 10.0;  // a single "9" cannot outweigh two "8"s beyond σ = 1... 1.0 < 1.353
   EXPECT_EQ(dl::verifier_vote(s, {0, 1, 2, 3}), 0u);
+}
+
+// ttc_arithmetic's schema is one param_table (the arithmetic task's keys and its own) through
+// task_from_table; the verifier keys are written only when a verifier trains. Its canonical form,
+// and so every run id, is what it was before: the ids of stop 15's main job (quick size).
+TEST(ttc, ttc_arithmetic_run_ids_are_unchanged) {
+  lmlab::datalab::register_datalab();
+  auto ids = [](const std::string& file) {
+    const std::string text = lmlab::read_text_file(file);
+    std::set<std::string> out;
+    for (const auto& r : lmlab::lab::load_spec(file, lmlab::lab::size_overrides(text, file, "quick")).runs) out.insert(r.id);
+    return out;
+  };
+  EXPECT_EQ(ids("experiments/ttc_arith.toml"), (std::set<std::string>{"66df80edb8e36cbc", "6ddc393daa8757e6", "d85d96f868e0bba3"}));
+  EXPECT_EQ(ids("experiments/ttc_verifier.toml"), (std::set<std::string>{"648b646d25c125dc", "90c9e30f495cad30", "fcdfe53af16065ee"}));
+  const std::string head = "name = \"t\"\n[train]\nsteps = 10\n[task]\nname = \"ttc_arithmetic\"\n";
+  EXPECT_NE(lmlab::testing::datalab_spec_error(head + "verifiers = []\nverifier_steps = 5\n", "t.toml").find("non-empty list of distinct"),
+            std::string::npos);
+  EXPECT_NE(lmlab::testing::datalab_spec_error(head + "verifiers = [\"outcome\", \"outcome\"]\n", "t.toml").find("verifiers"),
+            std::string::npos);
+  EXPECT_NE(lmlab::testing::datalab_spec_error(head + "n_samples = 0\n", "t.toml").find("n_samples"), std::string::npos);
+  EXPECT_NE(lmlab::testing::datalab_spec_error(head + "min_digits = 4\n", "t.toml").find("min_digits"), std::string::npos);
+  EXPECT_EQ(lmlab::testing::datalab_spec_error(head + "verifier_steps = 5\nverifier_lr = 1e-4\n", "t.toml"), "(no error)");
 }

@@ -116,3 +116,43 @@ TEST(params, wrong_type_and_range) {
   EXPECT_EQ(w.at("random_non_queries"), true);
   EXPECT_EQ(w.size(), mqar_params().specs().size());
 }
+
+// omit_when / omit_when_default leave a key out of the canonical form (so a new key keeps old
+// specs' run ids), read() still takes it; add_table brings a base config's keys and omit rules.
+namespace {
+struct base_cfg {
+  std::int64_t a = 1;
+  std::string mode = "x";
+};
+struct derived_cfg : base_cfg {
+  double b = 0.5;
+};
+}  // namespace
+
+TEST(params, omitted_keys_and_a_base_table) {
+  const auto base = param_table<base_cfg>("base")
+                        .add("a", &base_cfg::a, "an integer", 0, 10)
+                        .add("mode", &base_cfg::mode, "a string", -INFINITY, INFINITY, {"x", "y"})
+                        .omit_when_default();
+  EXPECT_EQ(base.write(base_cfg{}).dump(), R"({"a":1})");
+  EXPECT_EQ(base.write(base.read(nlohmann::json{{"mode", "y"}})).dump(), R"({"a":1,"mode":"y"})");
+  EXPECT_EQ(base.write(base.read(nlohmann::json{{"mode", "x"}})).dump(), R"({"a":1})");  // given, but the default
+  const auto derived = param_table<derived_cfg>("derived")
+                           .add_table(base)
+                           .add("b", &derived_cfg::b, "a number", 0, 1)
+                           .omit_when([](const derived_cfg& c) { return c.a == 1; });
+  ASSERT_EQ(derived.specs().size(), 3u);
+  EXPECT_EQ(derived.specs()[1].name, "mode");
+  EXPECT_EQ(derived.specs()[1].default_value, "x");
+  EXPECT_EQ(derived.write(derived_cfg{}).dump(), R"({"a":1})");
+  const derived_cfg d = derived.read(nlohmann::json{{"a", 2}, {"mode", "y"}, {"b", 0.25}});
+  EXPECT_EQ(d.a, 2);
+  EXPECT_EQ(d.mode, "y");
+  EXPECT_EQ(derived.write(d).dump(), R"({"a":2,"b":0.25,"mode":"y"})");
+  try {
+    derived.read(nlohmann::json{{"a", 11}});
+    FAIL();
+  } catch (const param_error& e) {
+    EXPECT_STREQ(e.what(), "derived: a: 11 is out of range (must be [0, 10])");
+  }
+}
