@@ -40,20 +40,16 @@ align::word_corpus toy_corpus(std::int64_t chunks_train = 600, std::int64_t chun
   return c;
 }
 
-align::lm_overopt_config tiny_config() {
-  align::lm_overopt_config c;
-  c.policy_d_model = 16;
-  c.policy_layers = 1;
-  c.policy_heads = 2;
-  c.policy_steps = 200;
-  c.gold_d_model = 32;
-  c.gold_layers = 1;
-  c.gold_heads = 2;
-  c.gold_pairs = 1500;
-  c.gold_eval_pairs = 300;
-  c.gold_steps = 300;
-  return c;
+// The tiny run's task keys, read through the task's own table (as a spec's [task] is).
+const nlohmann::json& tiny_task() {
+  static const nlohmann::json t = {{"policy_d_model", 16}, {"policy_layers", 1}, {"policy_heads", 2},
+                                   {"policy_steps", 200},  {"gold_d_model", 32}, {"gold_layers", 1},
+                                   {"gold_heads", 2},      {"gold_pairs", 1500}, {"gold_eval_pairs", 300},
+                                   {"gold_steps", 300}};
+  return t;
 }
+
+align::lm_overopt_config tiny_config() { return align::lm_overopt_params().read(tiny_task()); }
 }  // namespace
 
 TEST(align_lm, the_hidden_rule_is_a_fixed_function_of_the_words) {
@@ -135,26 +131,13 @@ TEST(align_lm, the_gold_reward_model_learns_the_hidden_rule_deterministically) {
 TEST(align_lm, best_of_n_against_a_proxy_beats_the_reference_on_gold_at_small_kl) {
   align::register_overopt_lm([](const align::lm_overopt_config&) { return toy_corpus(); });
   set_num_threads(1);
-  const auto spec = lab::parse_spec(R"(name = "align_lm_e2e"
-seeds = 1
-[model]
-arch = "gpt"
-d_model = 16
-n_layers = 1
-n_heads = 2
-[task]
-name = "align_overopt_lm"
-policy_d_model = 16
-policy_layers = 1
-policy_heads = 2
-policy_steps = 200
-gold_d_model = 32
-gold_layers = 1
-gold_heads = 2
-gold_pairs = 1500
-gold_eval_pairs = 300
-gold_steps = 300
-rm_pairs = 600
+  // The proxy's backbone is the policy's shape; the [task] keys are tiny_task()'s and the run's own.
+  const auto& t = tiny_task();
+  std::string toml = "name = \"align_lm_e2e\"\nseeds = 1\n[model]\narch = \"gpt\"\nd_model = " +
+                     t["policy_d_model"].dump() + "\nn_layers = " + t["policy_layers"].dump() +
+                     "\nn_heads = " + t["policy_heads"].dump() + "\n[task]\nname = \"align_overopt_lm\"\n";
+  for (const auto& [k, v] : t.items()) toml += k + " = " + v.dump() + "\n";
+  const auto spec = lab::parse_spec(toml + R"(rm_pairs = 600
 eval_pairs = 300
 prompts = 16
 pool = 64

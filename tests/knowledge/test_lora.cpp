@@ -32,6 +32,19 @@ tensor random_f64(const shape_t& shape, std::uint64_t stream, double sd = 1.0) {
   return t;
 }
 
+// Six people's biographies and QA in one mixed training set (c.mode = "mixed", seed 5).
+tasks::dataset six_people(knowledge::kb_config& c) {
+  c.num_people = 6;
+  c.mode = "mixed";
+  return knowledge::build(c, 5);
+}
+
+// A 2-layer, width-16 RoPE GPT for that vocabulary.
+std::unique_ptr<models::lm> tiny_model(const tasks::dataset& ds) {
+  const nlohmann::json mj = {{"arch", "gpt"}, {"d_model", 16}, {"n_layers", 2}, {"n_heads", 2}, {"pos_encoding", "rope"}};
+  return models::make_model(lab::run_model_config(mj, ds), 5);
+}
+
 // Numerical rank of a (rows, cols) row-major matrix: Gaussian elimination with full pivoting,
 // pivots below tol · the largest entry count as zero.
 int numerical_rank(std::vector<double> m, std::int64_t rows, std::int64_t cols, double tol) {
@@ -122,11 +135,8 @@ TEST(knowledge_lora, targets_parse_and_match_dotted_components) {
 TEST(knowledge_lora, a_lora_phase_moves_only_the_adapted_weights_by_rank_r) {
   set_num_threads(1);
   knowledge::kb_config c;
-  c.num_people = 6;
-  c.mode = "mixed";
-  const auto ds = knowledge::build(c, 5);
-  const nlohmann::json mj = {{"arch", "gpt"}, {"d_model", 16}, {"n_layers", 2}, {"n_heads", 2}, {"pos_encoding", "rope"}};
-  auto model = models::make_model(lab::run_model_config(mj, ds), 5);
+  const auto ds = six_people(c);
+  auto model = tiny_model(ds);
   std::map<std::string, std::vector<double>> before;
   for (const auto& [name, p] : model->named_parameters()) before[name] = p.to_vector();
   train::optim_config oc;
@@ -163,11 +173,8 @@ TEST(knowledge_lora, a_lora_phase_moves_only_the_adapted_weights_by_rank_r) {
 TEST(knowledge_lora, targets_that_name_nothing_are_an_error) {
   set_num_threads(1);
   knowledge::kb_config c;
-  c.num_people = 6;
-  c.mode = "mixed";
-  const auto ds = knowledge::build(c, 5);
-  const nlohmann::json mj = {{"arch", "gpt"}, {"d_model", 16}, {"n_layers", 2}, {"n_heads", 2}, {"pos_encoding", "rope"}};
-  auto model = models::make_model(lab::run_model_config(mj, ds), 5);
+  const auto ds = six_people(c);
+  auto model = tiny_model(ds);
   train::optim_config oc;
   oc.batch_size = 4;
   knowledge::fit_extras x;
