@@ -2,6 +2,7 @@
 #include "datalab/synth_runner.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -409,6 +410,35 @@ std::optional<double> train_students(const synth_params& p, const std::vector<st
   return mix_id;
 }
 
+// The students' training sets by name (real, synth_X, mix_X = real + synth_X), each synthetic
+// pool first drawn down to one common count when task.student_examples > 0 (logged as a row).
+std::vector<std::pair<std::string, std::vector<token_example>>> student_sets(
+    const synth_params& p, const std::vector<token_example>& real, std::array<const std::vector<token_example>*, 3> synth,
+    std::uint64_t seed, std::vector<row>& rows) {
+  auto concat = [](std::vector<token_example> a, const std::vector<token_example>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  };
+  std::map<std::string, std::vector<token_example>> drawn;  // the synthetic pools drawn down to one count
+  std::map<std::string, const std::vector<token_example>*> sources = {
+      {"real", &real}, {"synth_all", synth[0]}, {"synth_verified", synth[1]}, {"synth_learned", synth[2]}};
+  if (p.student_examples > 0) {
+    auto n = static_cast<std::size_t>(p.student_examples);
+    for (const std::string& name : p.students)
+      if (name != "real") n = std::min(n, sources.at(name.rfind("mix_", 0) == 0 ? "synth_" + name.substr(4) : name)->size());
+    rng gd(seed, 0x4452415700ull);  // "DRAW"
+    for (const char* pool : {"synth_all", "synth_verified", "synth_learned"}) {
+      drawn[pool] = draw_examples(*sources.at(pool), n, gd);
+      sources[pool] = &drawn[pool];
+    }
+    rows.emplace_back("synth", "student_examples", static_cast<double>(n), static_cast<std::int64_t>(n));
+  }
+  std::vector<std::pair<std::string, std::vector<token_example>>> students;
+  for (const std::string& name : p.students)  // mix_X: real + synth_X
+    students.emplace_back(name, name.rfind("mix_", 0) == 0 ? concat(real, *sources.at("synth_" + name.substr(4))) : *sources.at(name));
+  return students;
+}
+
 lab::run_result run_synth(const lab::run_context& ctx) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto p = synth_table().read(ctx.config.at("task"), {"name"});
@@ -472,27 +502,7 @@ lab::run_result run_synth(const lab::run_context& ctx) {
   }
   if (p.student_init != "teacher") teacher.reset();
 
-  auto concat = [](std::vector<token_example> a, const std::vector<token_example>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-  };
-  std::map<std::string, std::vector<token_example>> drawn;  // the synthetic pools drawn down to one count
-  std::map<std::string, const std::vector<token_example>*> sources = {
-      {"real", &real}, {"synth_all", &synth_all}, {"synth_verified", &synth_verified}, {"synth_learned", &synth_learned}};
-  if (p.student_examples > 0) {
-    auto n = static_cast<std::size_t>(p.student_examples);
-    for (const std::string& name : p.students)
-      if (name != "real") n = std::min(n, sources.at(name.rfind("mix_", 0) == 0 ? "synth_" + name.substr(4) : name)->size());
-    rng gd(ctx.seed, 0x4452415700ull);  // "DRAW"
-    for (const std::string& pool : {"synth_all", "synth_verified", "synth_learned"}) {
-      drawn[pool] = draw_examples(*sources.at(pool), n, gd);
-      sources[pool] = &drawn[pool];
-    }
-    rows.emplace_back("synth", "student_examples", static_cast<double>(n), static_cast<std::int64_t>(n));
-  }
-  std::vector<std::pair<std::string, std::vector<token_example>>> students;
-  for (const std::string& name : p.students)  // mix_X: real + synth_X
-    students.emplace_back(name, name.rfind("mix_", 0) == 0 ? concat(real, *sources.at("synth_" + name.substr(4))) : *sources.at(name));
+  const auto students = student_sets(p, real, {&synth_all, &synth_verified, &synth_learned}, ctx.seed, rows);
   // Every student starts from the same initialisation and batch stream: they differ in data only.
   const std::uint64_t student_seed = rng(ctx.seed, 0x53545544ull).next_u64();
   train::optim_config soc = oc;
