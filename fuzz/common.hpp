@@ -21,15 +21,13 @@ namespace lmlab::fuzz {
 
 // Caps live tensor memory so that a plausible-looking config is an lmlab::error, not an
 // out-of-memory kill of the fuzzer (libFuzzer's -rss_limit_mb is 2 GB by default).
-inline void limit_memory() {
-  static const bool once = (set_tensor_memory_limit(std::size_t{256} << 20), true);
-  (void)once;
-}
+inline constexpr std::size_t default_memory_limit = std::size_t{256} << 20;
 
 // LMLAB_FUZZ_VERBOSE=1 prints each rejection (to check that the seeds are valid inputs).
+// `memory_limit`: the live tensor bytes `f` may hold before the limit's lmlab::error.
 template <class F>
-int run(F&& f) {
-  limit_memory();
+int run(F&& f, std::size_t memory_limit = default_memory_limit) {
+  set_tensor_memory_limit(memory_limit);
   static const bool verbose = std::getenv("LMLAB_FUZZ_VERBOSE") != nullptr;
   try {
     f();

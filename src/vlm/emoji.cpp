@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <cctype>
 
 #include "core/error.hpp"
@@ -57,7 +58,7 @@ std::map<std::string, std::string_view> sfnt_tables(std::string_view font) {
   return out;
 }
 
-std::map<std::uint32_t, std::uint32_t> cmap_format12(std::string_view cmap) {
+cmap12 cmap_format12(std::string_view cmap) {
   const be_bytes c{cmap, "cmap"};
   const std::uint32_t n = c.u16(2);
   std::size_t sub = 0;
@@ -69,15 +70,29 @@ std::map<std::uint32_t, std::uint32_t> cmap_format12(std::string_view cmap) {
   LMLAB_CHECK(sub != 0, "cmap: no format 12 subtable (platform 3 encoding 10 or platform 0) among {} encoding records", n);
   const std::uint32_t groups = c.u32(sub + 12);
   c.need(sub + 16, 12 * static_cast<std::size_t>(groups));
-  std::map<std::uint32_t, std::uint32_t> out;
+  std::vector<cmap_group> out;
+  out.reserve(groups);
   for (std::uint32_t g = 0; g < groups; ++g) {
     const std::size_t at = sub + 16 + 12 * static_cast<std::size_t>(g);
-    const std::uint32_t lo = c.u32(at), hi = c.u32(at + 4), glyph = c.u32(at + 8);
-    LMLAB_CHECK(lo <= hi && hi <= 0x10FFFF, "cmap: group {} at offset {} maps U+{:X}..U+{:X}, not a code point range", g, at, lo, hi);
-    LMLAB_CHECK(out.size() + (hi - lo) < 0x110000, "cmap: groups map more code points than Unicode has (group {} at offset {})", g, at);
-    for (std::uint32_t cp = lo; cp <= hi; ++cp) out[cp] = glyph + (cp - lo);
+    const cmap_group r{c.u32(at), c.u32(at + 4), c.u32(at + 8)};
+    LMLAB_CHECK(r.lo <= r.hi && r.hi <= 0x10FFFF, "cmap: group {} at offset {} maps U+{:X}..U+{:X}, not a code point range", g, at, r.lo,
+                r.hi);
+    out.push_back(r);
   }
-  return out;
+  // The format wants the groups sorted; fonts in the wild are forgiven that, not overlaps.
+  std::sort(out.begin(), out.end(), [](const cmap_group& a, const cmap_group& b) { return a.lo < b.lo; });
+  for (std::size_t i = 1; i < out.size(); ++i)
+    LMLAB_CHECK(out[i].lo > out[i - 1].hi, "cmap: groups U+{:X}..U+{:X} and U+{:X}..U+{:X} overlap (subtable at offset {})", out[i - 1].lo,
+                out[i - 1].hi, out[i].lo, out[i].hi, sub);
+  return cmap12(std::move(out));
+}
+
+std::optional<std::uint32_t> cmap12::glyph(std::uint32_t cp) const {
+  const auto it = std::upper_bound(groups_.begin(), groups_.end(), cp, [](std::uint32_t v, const cmap_group& g) { return v < g.lo; });
+  if (it == groups_.begin()) return std::nullopt;
+  const cmap_group& g = *std::prev(it);
+  if (cp > g.hi) return std::nullopt;
+  return g.glyph + (cp - g.lo);
 }
 
 namespace {
@@ -209,14 +224,14 @@ std::vector<emoji_image> emoji_images(std::string_view font, std::string_view em
   const auto pngs = cbdt_pngs(tables.at("CBLC"), tables.at("CBDT"));
   std::vector<emoji_image> out;
   for (const auto& [cp, name] : parse_emoji_test(emoji_test)) {
-    const auto g = cmap.find(cp);
-    if (g == cmap.end()) continue;
-    const auto p = pngs.find(g->second);
+    const auto g = cmap.glyph(cp);
+    if (!g) continue;
+    const auto p = pngs.find(*g);
     if (p == pngs.end()) continue;
     try {
       out.push_back({cp, name, emoji_thumbnail(p->second, side)});
     } catch (const error& e) {
-      throw error(fmt::format("emoji U+{:X} ({}), glyph {}: {}", cp, name.name, g->second, e.what()));
+      throw error(fmt::format("emoji U+{:X} ({}), glyph {}: {}", cp, name.name, *g, e.what()));
     }
   }
   LMLAB_CHECK(!out.empty(), "emoji: no named emoji has a bitmap in the font");

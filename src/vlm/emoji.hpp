@@ -14,8 +14,10 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/tensor.hpp"
@@ -24,8 +26,25 @@ namespace lmlab::vlm {
 
 // The table directory: tag -> the table's bytes (views into `font`).
 std::map<std::string, std::string_view> sfnt_tables(std::string_view font);
-// cmap format 12 (platform 3 encoding 10, or platform 0): code point -> glyph id.
-std::map<std::uint32_t, std::uint32_t> cmap_format12(std::string_view cmap);
+// cmap format 12 (platform 3 encoding 10, or platform 0): its sequential map groups, code points
+// lo..hi -> glyphs glyph..glyph + (hi - lo), kept as ranges (a group may span all of Unicode, so
+// expanding it per code point would cost a hostile file's reader ~1.1 M map nodes).
+struct cmap_group {
+  std::uint32_t lo, hi, glyph;
+};
+class cmap12 {
+ public:
+  explicit cmap12(std::vector<cmap_group> groups) : groups_(std::move(groups)) {}
+  // The glyph of code point `cp`, or nothing when no group maps it.
+  std::optional<std::uint32_t> glyph(std::uint32_t cp) const;
+  std::size_t groups() const { return groups_.size(); }
+
+ private:
+  std::vector<cmap_group> groups_;  // sorted by lo, disjoint
+};
+// Errors name the group and its byte offset (a range that is not code points) or the two
+// overlapping groups; groups out of order are sorted.
+cmap12 cmap_format12(std::string_view cmap);
 // Glyph id -> its PNG bytes (views into `cbdt`) from the first strike of CBLC.
 std::map<std::uint32_t, std::string_view> cbdt_pngs(std::string_view cblc, std::string_view cbdt);
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <array>
 #include <cmath>
 #include <filesystem>
 
@@ -164,10 +165,17 @@ TEST(vlm_real_images, fashion_items_from_idx_arrays) {
 // A minimal colour bitmap font: cmap format 12 (U+1F600 -> glyph 1, U+2764 -> glyph 2), CBLC
 // with one strike and one index subtable (format `index_format`, image format 17) for glyphs
 // 1..2, and CBDT holding each glyph's 5 metric bytes, the PNG length and the PNG.
-std::string tiny_font(const std::vector<std::string>& pngs, int index_format = 1) {
+// A format 12 cmap subtable with the given groups (code points lo..hi -> glyph, glyph + 1, ...).
+std::string cmap12_table(const std::vector<std::array<std::uint32_t, 3>>& groups) {
+  const auto n = static_cast<std::uint32_t>(groups.size());
   std::string cmap = be(0, 2) + be(1, 2) + be(3, 2) + be(10, 2) + be(12, 4);
-  cmap += be(12, 2) + be(0, 2) + be(16 + 24, 4) + be(0, 4) + be(2, 4);
-  cmap += be(0x1F600, 4) + be(0x1F600, 4) + be(1, 4) + be(0x2764, 4) + be(0x2764, 4) + be(2, 4);
+  cmap += be(12, 2) + be(0, 2) + be(16 + 12 * n, 4) + be(0, 4) + be(n, 4);
+  for (const auto& [lo, hi, glyph] : groups) cmap += be(lo, 4) + be(hi, 4) + be(glyph, 4);
+  return cmap;
+}
+
+std::string tiny_font(const std::vector<std::string>& pngs, int index_format = 1) {
+  const std::string cmap = cmap12_table({{0x1F600, 0x1F600, 1}, {0x2764, 0x2764, 2}});  // out of order, as some fonts are
   std::string cbdt = be(0x00030000, 4);
   std::vector<std::uint32_t> offs;
   for (const auto& p : pngs) {
@@ -232,7 +240,8 @@ TEST(vlm_real_images, emoji_font_tables_give_each_named_glyph_its_png) {
   for (const int format : {1, 3}) {
     const std::string font = tiny_font({red, blue}, format);
     const auto tables = sfnt_tables(font);
-    EXPECT_EQ(cmap_format12(tables.at("cmap")).at(0x1F600), 1u);
+    EXPECT_EQ(cmap_format12(tables.at("cmap")).glyph(0x1F600), 1u);
+    EXPECT_EQ(cmap_format12(tables.at("cmap")).glyph(0x1F601), std::nullopt);
     const auto pngs = cbdt_pngs(tables.at("CBLC"), tables.at("CBDT"));
     ASSERT_EQ(pngs.size(), 2u);
     EXPECT_EQ(pngs.at(1), red);
@@ -266,6 +275,29 @@ TEST(vlm_real_images, emoji_font_errors_and_fuzz) {
   EXPECT_THROW(sfnt_tables(short_table), lmlab::error);
   EXPECT_THROW(emoji_images(font, "", 2), lmlab::error);  // no names: nothing to return
   fuzz_bytes(font, [](const std::string& b) { emoji_images(b, k_emoji_test, 2); });
+}
+
+// Found by fuzzing: one group spanning all of Unicode was expanded into ~1.1 M map entries per
+// read (~0.5 s under ASan). Groups stay ranges now; overlapping groups are refused.
+TEST(vlm_real_images, cmap_groups_are_ranges_and_must_not_overlap) {
+  const auto all = cmap_format12(cmap12_table({{0, 0x10FFFF, 7}}));
+  EXPECT_EQ(all.groups(), 1u);
+  EXPECT_EQ(all.glyph(0), 7u);
+  EXPECT_EQ(all.glyph(0x1F600), 7u + 0x1F600);
+  EXPECT_EQ(all.glyph(0x10FFFF), 7u + 0x10FFFF);
+  const auto two = cmap_format12(cmap12_table({{0x30, 0x39, 100}, {0x10, 0x1F, 1}}));
+  EXPECT_EQ(two.glyph(0x0F), std::nullopt);
+  EXPECT_EQ(two.glyph(0x1F), 16u);
+  EXPECT_EQ(two.glyph(0x20), std::nullopt);
+  EXPECT_EQ(two.glyph(0x35), 105u);
+  EXPECT_EQ(two.glyph(0x3A), std::nullopt);
+  try {
+    cmap_format12(cmap12_table({{0x10, 0x20, 1}, {0x20, 0x30, 50}}));
+    ADD_FAILURE();
+  } catch (const lmlab::error& e) {
+    EXPECT_STREQ(e.what(), "cmap: groups U+10..U+20 and U+20..U+30 overlap (subtable at offset 12)");
+  }
+  EXPECT_THROW(cmap_format12(cmap12_table({{0x20, 0x10, 1}})), lmlab::error);  // hi < lo
 }
 
 // The cached Debian packages, when scripts/test-data.sh has fetched them.
