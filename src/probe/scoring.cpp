@@ -77,10 +77,12 @@ struct scanner {
     while (i < t.size() && is_digit(t[i])) ++i;
     return i;
   }
-  // The first of `words` at i (in order), or 0 when none.
+  // The first of `words` at i (in order), or 0 when none. The first byte is compared before the
+  // rest, since this runs at every position of a reply.
   std::size_t word_at(std::size_t i, std::initializer_list<std::string_view> words) const {
+    if (i >= t.size()) return 0;
     for (auto w : words)
-      if (t.substr(i).starts_with(w)) return w.size();
+      if (t[i] == w.front() && t.substr(i).starts_with(w)) return w.size();
     return 0;
   }
 };
