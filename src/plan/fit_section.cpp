@@ -18,6 +18,7 @@ namespace lmlab::plan {
 namespace {
 
 constexpr std::size_t kConstants = 5;  // E, A, B, alpha, beta
+constexpr double kWidest = 0.5;        // an exponent CI wider than this cannot confirm Chinchilla's 0.34 / 0.28
 
 std::string section_id(const std::string& experiment) {
   std::string id = "plan-fit-";
@@ -98,6 +99,14 @@ std::vector<report::section> scaling_fit_sections(store::results_store& db, int 
           ""};
     else if (r.bootstrap_ok == 0)
       s.outcome = report::verdict{"undecided: no bootstrap resample converged", ""};
+    else if (inside(h.alpha, r.alpha) && inside(h.beta, r.beta) &&
+             (r.alpha.hi - r.alpha.lo > kWidest || r.beta.hi - r.beta.lo > kWidest))
+      // Inside a CI that wide is no test: say so rather than agree.
+      s.outcome = report::verdict{
+          fmt::format("undecided: our CIs are too wide to test Chinchilla's exponents (α [{:.3g}, {:.3g}], β [{:.3g}, "
+                      "{:.3g}]; a test needs both narrower than {})",
+                      r.alpha.lo, r.alpha.hi, r.beta.lo, r.beta.hi, kWidest),
+          ""};
     else {
       const bool a_in = inside(h.alpha, r.alpha), b_in = inside(h.beta, r.beta);
       s.outcome = report::verdict{
@@ -110,8 +119,9 @@ std::vector<report::section> scaling_fit_sections(store::results_store& db, int 
         "Fitted live from the store by the planner (lmlab plan fit --store {} --experiment {} --bootstrap {}; "
         "src/plan/fit.cpp: Huber loss on log loss, L-BFGS from a grid, percentile bootstrap over runs); Chinchilla's "
         "constants: Hoffmann et al. 2022, Training Compute-Optimal Large Language Models (arXiv:2203.15556), eq. (10). "
-        "Rule: agrees when Chinchilla's α and β both lie inside our 95% bootstrap CIs. {}",
-        db.path().filename().string(), e, bootstrap, s.outcome->sentence());
+        "Rule: agrees when Chinchilla's α and β both lie inside our 95% bootstrap CIs and both CIs are narrower than "
+        "{}; differs when either lies outside. {}",
+        db.path().filename().string(), e, bootstrap, kWidest, s.outcome->sentence());
     s.tables.push_back({s.id + "-constants", fmt::format("Fitted constants of {} with 95% bootstrap CIs, beside Chinchilla's", e),
                         fit_constants_table(r, so.obs.size())});
     out.push_back(std::move(s));

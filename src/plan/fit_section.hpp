@@ -3,7 +3,8 @@
 // takes two or more values) and the model size (two or more n_params) gets Hoffmann et al.
 // 2022's Approach 3 fit (fit.hpp) of the observations `plan fit --store` reads (fit_store.hpp),
 // with 95% bootstrap CIs beside Chinchilla's constants and the implied compute-optimal exponents.
-// Verdict: agrees when Chinchilla's α and β both lie inside our CIs, differs otherwise; with
+// Verdict: agrees when Chinchilla's α and β both lie inside our CIs and both CIs are narrower
+// than 0.5 (inside a wider one is no test: not decided), differs when either lies outside; with
 // fewer than six distinct (N, D) design points (five constants) the fit is not a measurement
 // and the verdict says so. Which experiments qualify is read from the runs, never named here.
 // Not for: the fit (fit.hpp) or the CLI table (tables.hpp fit_constants_table).

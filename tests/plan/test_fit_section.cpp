@@ -97,7 +97,7 @@ TEST(fit_section, verdict_on_known_laws) {
   ASSERT_EQ(s.size(), 2u);
   const auto& same = section_of(s, "plan-fit-chinchilla_law");
   ASSERT_TRUE(same.outcome.has_value());
-  EXPECT_EQ(same.outcome->word, "agrees") << same.outcome->detail;
+  EXPECT_EQ(same.outcome->word, "agrees") << same.outcome->detail;  // 0.5% noise: CIs narrower than 0.5
   const auto& other = section_of(s, "plan-fit-other_law");
   ASSERT_TRUE(other.outcome.has_value());
   EXPECT_EQ(other.outcome->word, "differs") << other.outcome->detail;
