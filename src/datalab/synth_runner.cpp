@@ -311,21 +311,14 @@ void test_time_compute(const synth_params& p, models::causal_lm& teacher, models
   for (const auto& [k, a] : at) {
     const double flops = static_cast<double>(k) * tokens * fwd;
     const std::string slice = fmt::format("k={}", k);
-    // Paired within the run (same generator, items and samples), so the seeds' spread in
-    // generator skill cancels: best-of-k against one sample and against majority@k, the
-    // weighted vote against majority@k, and best-of-k against majority@2k (equal inference
-    // FLOPs: the verifier reads every sample once more).
     std::vector<std::pair<std::string, double>> m = {{"pass", a.pass},
                                                      {"majority", a.majority},
                                                      {"learned", a.learned},
                                                      {"learned_vote", a.learned_vote},
                                                      {"uninformed", a.uninformed},
                                                      {"flops_per_item", flops},
-                                                     {"flops_verified_per_item", 2 * flops},
-                                                     {"learned_gain", a.learned - at[1].pass},
-                                                     {"learned_minus_majority", a.learned - a.majority},
-                                                     {"vote_minus_majority", a.learned_vote - a.majority}};
-    if (at.count(2 * k)) m.emplace_back("learned_minus_majority_equal_flops", a.learned - at[2 * k].majority);
+                                                     {"flops_verified_per_item", 2 * flops}};
+    for (auto& d : paired_differences(at, k)) m.push_back(std::move(d));  // paired within the run (ttc.hpp)
     for (const auto& [name, v] : m) rows.emplace_back(slice, name, v, nt);
   }
 }

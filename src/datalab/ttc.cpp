@@ -106,4 +106,16 @@ ttc_accuracy item_accuracy(const std::vector<sampled_answer>& s, std::int64_t k,
   return a;
 }
 
+std::vector<std::pair<std::string, double>> paired_differences(const std::map<std::size_t, ttc_accuracy>& at, std::size_t k) {
+  const auto one = at.find(1), here = at.find(k);
+  LMLAB_CHECK(one != at.end() && here != at.end(), "ttc: paired differences at k = {} need the aggregates at k = 1 and k = {}", k, k);
+  const ttc_accuracy& a = here->second;
+  std::vector<std::pair<std::string, double>> m = {{"learned_gain", a.learned - one->second.pass},
+                                                   {"learned_minus_majority", a.learned - a.majority},
+                                                   {"vote_minus_majority", a.learned_vote - a.majority}};
+  if (const auto twice = at.find(2 * k); twice != at.end())
+    m.emplace_back("learned_minus_majority_equal_flops", a.learned - twice->second.majority);
+  return m;
+}
+
 }  // namespace lmlab::datalab

@@ -6,7 +6,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/rng.hpp"
@@ -70,5 +72,14 @@ ttc_accuracy mean_item_accuracy(std::size_t n, Samples&& samples, std::int64_t k
   m.pass /= d, m.majority /= d, m.weighted /= d, m.best_of /= d, m.learned /= d, m.learned_vote /= d, m.uninformed /= d;
   return m;
 }
+
+// Differences paired within one run (the same generator, items and samples) at k, from the
+// aggregates at k = 1 and every k aggregated (`at`, keyed by k; needs 1 and k), so that the
+// seeds' spread in generator skill cancels: learned_gain = best-of-k by the learned verifier −
+// pass@1 (one sample), learned_minus_majority = best-of-k − majority@k, vote_minus_majority =
+// the verifier-weighted vote − majority@k, and, when 2k was aggregated,
+// learned_minus_majority_equal_flops = best-of-k − majority@2k (equal inference FLOPs: a verifier
+// of the generator's size reads every sample once more).
+std::vector<std::pair<std::string, double>> paired_differences(const std::map<std::size_t, ttc_accuracy>& at, std::size_t k);
 
 }  // namespace lmlab::datalab

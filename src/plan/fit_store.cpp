@@ -36,10 +36,15 @@ double tail_mean_loss(store::results_store& db, const store::run_info& r, double
 
 store_observations observations_from_store(const std::filesystem::path& store, const std::string& experiment,
                                            const std::string& loss, double tail) {
-  LMLAB_CHECK(tail > 0 && tail <= 1, "plan fit: --tail must be in (0, 1], got {}", tail);
   LMLAB_CHECK_HINT(std::filesystem::exists(store), "run the sweep first: lmlab lab run SPEC", "plan fit: {}: no such store",
                    store.string());
   store::results_store db(store, {.read_only = true});
+  return observations_from_store(db, experiment, loss, tail);
+}
+
+store_observations observations_from_store(store::results_store& db, const std::string& experiment, const std::string& loss,
+                                           double tail) {
+  LMLAB_CHECK(tail > 0 && tail <= 1, "plan fit: --tail must be in (0, 1], got {}", tail);
   store_observations out;
   std::set<std::string> experiments;
   for (const auto& r : db.list_runs("lab")) {
@@ -60,7 +65,7 @@ store_observations observations_from_store(const std::filesystem::path& store, c
   std::string known;
   for (const auto& e : experiments) known += (known.empty() ? "" : ", ") + e;
   LMLAB_CHECK_HINT(!out.obs.empty(), "experiments in the store: " + (known.empty() ? std::string("none") : known),
-                   "plan fit: {}: no finished run of experiment '{}' ({} unfinished)", store.string(), experiment, out.skipped);
+                   "plan fit: {}: no finished run of experiment '{}' ({} unfinished)", db.path().string(), experiment, out.skipped);
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "plan/fit.hpp"
+#include "store/results_store.hpp"
 
 namespace lmlab::plan {
 
@@ -24,6 +25,9 @@ struct store_observations {
 };
 
 store_observations observations_from_store(const std::filesystem::path& store, const std::string& experiment,
+                                           const std::string& loss = "tail_mean", double tail = 0.1);
+// The same from an open store (the report's fit sections, fit_section.hpp).
+store_observations observations_from_store(store::results_store& db, const std::string& experiment,
                                            const std::string& loss = "tail_mean", double tail = 0.1);
 
 }  // namespace lmlab::plan

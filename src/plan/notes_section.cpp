@@ -7,6 +7,9 @@
 #include "plan/chinchilla.hpp"
 #include "plan/vlm_tokens.hpp"
 #include "report/sources.hpp"
+#ifdef LMLAB_PLAN_HAS_STORE
+#include "plan/fit_section.hpp"
+#endif
 
 namespace lmlab::plan {
 
@@ -111,6 +114,11 @@ void register_report_source() {
                                      return std::vector<report::section>{chinchilla_notes_section(), vlm_tokens_notes_section()};
                                    },
                                    nullptr, report::placement::front});
+#ifdef LMLAB_PLAN_HAS_STORE
+  // Scaling laws fitted to the store's own sweeps (fit_section.hpp), after the lab sections.
+  report::register_section_source({"plan-fit", [](store::results_store& db) { return scaling_fit_sections(db); }, nullptr,
+                                   report::placement::back});
+#endif
 }
 
 }  // namespace lmlab::plan

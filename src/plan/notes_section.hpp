@@ -15,8 +15,9 @@ namespace lmlab::plan {
 report::section chinchilla_notes_section();
 report::section vlm_tokens_notes_section();
 
-// Registers both as a report section source placed before the lab sections (idempotent; called
-// by src/cli/report_plan.cpp).
+// Registers both as a report section source placed before the lab sections, and, with the store
+// layer, the scaling-law fits of the store's sweeps (fit_section.hpp) after them (idempotent;
+// called by src/cli/report_plan.cpp).
 void register_report_source();
 
 }  // namespace lmlab::plan

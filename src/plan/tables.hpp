@@ -94,6 +94,10 @@ struct fit_args {
   std::string bootstrap = "200", delta = "1e-3", seed = "1";
   bool coarse = false;
 };
+struct fit_result;  // plan/fit.hpp
 table fit_table(const fit_args& a);
+// The fitted constants with their bootstrap CIs beside Chinchilla's (Hoffmann et al. 2022,
+// eq. (10)), then the Huber objective and the counts: `plan fit`'s table, also the report's.
+table fit_constants_table(const fit_result& r, std::size_t runs);
 
 }  // namespace lmlab::plan

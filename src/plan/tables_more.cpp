@@ -277,7 +277,10 @@ table fit_table(const fit_args& a) {
   o.delta = single_value(a.delta, "--delta");
   o.seed = static_cast<std::uint64_t>(single_count(a.seed, "--seed", 0));
   o.coarse_grid = a.coarse;
-  const auto r = fit_scaling_law(obs, o);
+  return fit_constants_table(fit_scaling_law(obs, o), obs.size());
+}
+
+table fit_constants_table(const fit_result& r, std::size_t runs) {
   // Beside each constant, Chinchilla's (Hoffmann et al. 2022, eq. (10)) for comparison.
   const loss_fit h = find_allocation("hoffmann").fit.value();
   table t({"constant", "value", "ci_lo", "ci_hi", "chinchilla"});
@@ -295,7 +298,7 @@ table fit_table(const fit_args& a) {
   row("a = beta/(alpha+beta)", r.fit.a(), r.a, h.a());
   row("b = alpha/(alpha+beta)", r.fit.b(), r.b, h.b());
   t.add_row({"huber_objective", cell(r.objective), "-", "-", "-"});
-  t.add_row({"runs", cell(static_cast<std::int64_t>(obs.size())), "-", "-", "-"});
+  t.add_row({"runs", cell(static_cast<std::int64_t>(runs)), "-", "-", "-"});
   t.add_row({"bootstrap_resamples", cell(r.bootstrap_ok), "-", "-", "-"});
   return t;
 }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "autograd/autograd.hpp"
@@ -73,6 +74,49 @@ TEST(ttc, learned_verifier_best_of_by_hand) {
   // k = 2 over 6 equally likely pairs: the right one is chosen whenever sample 1 is in the pair (3 of 6).
   const auto two = dl::item_accuracy(s, 2, 40000, g);
   EXPECT_NEAR(two.learned, 0.5, 0.01);
+}
+
+// ttc_chain's rules read these differences, paired within a run (ttc.hpp paired_differences).
+TEST(ttc, paired_differences_by_hand) {
+  std::map<std::size_t, dl::ttc_accuracy> at;
+  at[1].pass = 0.5;
+  at[2].learned = 0.7, at[2].majority = 0.6, at[2].learned_vote = 0.65;
+  at[4].learned = 0.75, at[4].majority = 0.8, at[4].learned_vote = 0.9;
+  const auto value = [](const std::vector<std::pair<std::string, double>>& m, const std::string& name) -> double {
+    for (const auto& [k, v] : m)
+      if (k == name) return v;
+    ADD_FAILURE() << "no " << name;
+    return NAN;
+  };
+  const auto two = dl::paired_differences(at, 2);
+  ASSERT_EQ(two.size(), 4u);
+  EXPECT_NEAR(value(two, "learned_gain"), 0.2, 1e-12);            // 0.7 − pass@1 0.5
+  EXPECT_NEAR(value(two, "learned_minus_majority"), 0.1, 1e-12);  // 0.7 − 0.6
+  EXPECT_NEAR(value(two, "vote_minus_majority"), 0.05, 1e-12);    // 0.65 − 0.6
+  EXPECT_NEAR(value(two, "learned_minus_majority_equal_flops"), -0.1, 1e-12);  // 0.7 − majority@4 0.8
+  const auto four = dl::paired_differences(at, 4);
+  ASSERT_EQ(four.size(), 3u);  // no majority@8: no equal-FLOPs difference
+  EXPECT_NEAR(value(four, "learned_gain"), 0.25, 1e-12);
+  EXPECT_NEAR(value(four, "learned_minus_majority"), -0.05, 1e-12);
+  EXPECT_NEAR(value(four, "vote_minus_majority"), 0.1, 1e-12);
+  EXPECT_THROW(dl::paired_differences(at, 8), lmlab::error);
+  at.erase(1);
+  EXPECT_THROW(dl::paired_differences(at, 2), lmlab::error);  // no pass@1
+
+  // From samples, at k = n (one subset: exact). Item A: "8" is right and rated highest, "7" is
+  // the majority. Item B: "5" is right and the majority, the verifier rates a wrong "6" highest,
+  // and σ(3) = 0.953 outweighs σ(−0.5) + σ(−0.2) = 0.828, so the weighted vote is wrong too.
+  const std::vector<std::vector<dl::sampled_answer>> items = {
+      {{"7", false, 0, 0.1}, {"8", true, 0, 2.0}, {"7", false, 0, 0.3}, {"9", false, 0, -1.0}},
+      {{"5", true, 0, -0.5}, {"6", false, 0, 3.0}, {"5", true, 0, -0.2}, {"4", false, 0, -3.0}}};
+  lmlab::rng g(3);
+  std::map<std::size_t, dl::ttc_accuracy> run;
+  for (std::size_t k : {1, 4}) run[k] = dl::mean_item_accuracy(items.size(), [&](std::size_t i) -> const auto& { return items[i]; }, static_cast<std::int64_t>(k), 50, g);
+  EXPECT_DOUBLE_EQ(run[1].pass, 0.375);  // (1/4 + 2/4) / 2
+  const auto m = dl::paired_differences(run, 4);
+  EXPECT_NEAR(value(m, "learned_gain"), 0.5 - 0.375, 1e-12);        // best-of-4 (1 + 0) / 2
+  EXPECT_NEAR(value(m, "learned_minus_majority"), 0.5 - 0.5, 1e-12);  // majority@4 (0 + 1) / 2
+  EXPECT_NEAR(value(m, "vote_minus_majority"), 0.0 - 0.5, 1e-12);     // weighted vote (0 + 0) / 2
 }
 
 // Ranking quality (datalab/ttc_verifier.hpp) by hand.
