@@ -167,7 +167,7 @@ void add_archive(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
   cmd->add_option("spec", a->specs, "the experiment's spec TOML (other files in its folder with the same name join it)")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--size", a->size, "the size its runs were run at")->capture_default_str();
+  cmd->add_option("--size", a->size, "the size its runs were run at (default: full)");
   add_store_option(cmd, a);
   cmd->add_option("--out", *out, "archive file (default: results/full/<experiment>.jsonl)");
   cmd->footer("Example: lmlab lab archive experiments/scan.toml --size full --store full.db\n"
