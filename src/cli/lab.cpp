@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <set>
 #include <memory>
 
 #include "cli/command.hpp"
@@ -17,6 +18,8 @@
 #include "core/fs.hpp"
 #include "core/process.hpp"
 #include "core/table.hpp"
+#include "lab/archive.hpp"
+#include "lab/experiment_meta.hpp"
 #include "lab/run.hpp"
 #include "lab/shard.hpp"
 #include "lab/slurm.hpp"
@@ -153,6 +156,46 @@ void add_slurm(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
     std::printf("%s: %d runs in %d array tasks (at most %d at once), %d cores and %s each; logs in %s\n", out.c_str(), runs,
                 j.shards, j.max_running, j.res.cpus_per_task, j.res.mem.c_str(), j.log_dir.c_str());
     std::printf("submit:  sbatch %s\nthen:    %s\n", lab::shell_quote(out).c_str(), merge.c_str());
+  });
+}
+
+// archive: an experiment's finished runs at one size -> results/full/<experiment>.jsonl.
+void add_archive(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
+  auto out = std::make_shared<std::string>();
+  CLI::App* cmd = lab->add_subcommand(
+      "archive", "Write an experiment's finished runs at one size into a committed text archive the report shows");
+  cmd->add_option("spec", a->specs, "the experiment's spec TOML (other files in its folder with the same name join it)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--size", a->size, "the size its runs were run at (default: full)");
+  add_store_option(cmd, a);
+  cmd->add_option("--out", *out, "archive file (default: results/full/<experiment>.jsonl)");
+  cmd->footer("Example: lmlab lab archive experiments/scan.toml --size full --store full.db\n"
+              "         (writes results/full/scan.jsonl; `lmlab report` shows its verdict beside the quick one: docs/lab.md)");
+  cmd->callback([a, out]() {
+    if (a->size.empty()) a->size = "full";
+    LMLAB_CHECK_HINT(fs::exists(a->store), "run the experiment first: lmlab lab run SPEC --size " + a->size + " --store STORE",
+                     "lab archive: no results store at {}", a->store);
+    std::set<fs::path> files;
+    for (const auto& f : a->specs) {
+      const std::string name = lab::load_spec(f).name;
+      files.insert(f);
+      const fs::path dir = fs::path(f).parent_path().empty() ? fs::path(".") : fs::path(f).parent_path();
+      const auto metas = lab::load_experiment_metas(dir);
+      for (const auto& g : metas.at(name).files) files.insert(fs::path(f).parent_path().empty() ? g.filename() : g);
+    }
+    const std::vector<fs::path> specs(files.begin(), files.end());
+    std::string experiment;
+    lab::size_run_ids(specs, a->size, &experiment);
+    const fs::path file = out->empty() ? fs::path("results/full") / (experiment + ".jsonl") : fs::path(*out);
+    std::string command = "lmlab lab archive";
+    for (const auto& f : a->specs) command += " " + lab::shell_quote(f);
+    command += " --size " + a->size + " --store " + lab::shell_quote(a->store) + " --out " + lab::shell_quote(file.string());
+    store::results_store db(a->store);
+    const auto sum = lab::write_archive(db, specs, a->size, file, command);
+    std::printf("%s: %zu of %zu runs of %s at size %s (%.1f CPU-s)\n", file.string().c_str(), sum.archived, sum.expected,
+                sum.experiment.c_str(), a->size.c_str(), sum.cpu_seconds);
+    for (const auto& m : sum.missing) std::fprintf(stderr, "  not finished, left out: %s\n", m.c_str());
   });
 }
 
@@ -336,6 +379,7 @@ void add_lab(CLI::App& app) {
   add_run(lab, a);
   add_merge(lab, a);
   add_slurm(lab, a);
+  add_archive(lab, a);
   add_suite(lab, a);
   add_exec(lab, a);
   add_store_verbs(lab, a);

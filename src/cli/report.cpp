@@ -31,6 +31,7 @@ struct report_args {
   std::vector<std::string> filter;
   std::string notes;
   std::string experiments;
+  std::string archives;
   std::string assets;
 };
 
@@ -61,6 +62,9 @@ void add_report(CLI::App& app) {
   rep->add_option("--experiments", a->experiments,
                   "folder of experiment specs whose [report]/[expect] tables give each section its title, question, "
                   "figures and published expectation (default: experiments)");
+  rep->add_option("--archives", a->archives,
+                  "folder of full-size archives <experiment>.jsonl (`lmlab lab archive`), shown beside each quick verdict "
+                  "(default: results/full)");
   rep->add_option("--assets", a->assets, "folder with the pinned Vega builds (default: the cache)");
   rep->callback([a] {
     LMLAB_CHECK_HINT(fs::exists(a->store), "run an experiment first: lmlab lab run experiments/recall.toml",
@@ -70,6 +74,7 @@ void add_report(CLI::App& app) {
     opt.filter = a->filter;
     opt.notes_dir = find_repo_folder(a->notes, "data/notes", "questions.json");
     opt.experiments_dir = find_repo_folder(a->experiments, "experiments", "");
+    opt.archive_dir = find_repo_folder(a->archives, "results/full", "");
     // Other layers' sections (the planner's corrections in front, probe runs at the back) and
     // the map of the notes, unless --filter picks lab experiments.
     std::vector<std::pair<const lmlab::report::section_source*, std::vector<lmlab::report::section>>> extra;

@@ -248,11 +248,12 @@ std::vector<check> parse_checks(const reader& r, const toml::table& t, const std
 }
 
 expectation parse_expect(const reader& r, const toml::table& t, const std::string& task_name) {
-  r.only_keys(t, "expect", {"published", "citation", "summary", "exclude", "groups", "require", "rule"});
+  r.only_keys(t, "expect", {"published", "citation", "summary", "quick_limit", "exclude", "groups", "require", "rule"});
   expectation e;
   e.published = r.string(t, "expect", "published", "", true);
   e.citation = r.string(t, "expect", "citation", "", true);
   e.summary = r.string(t, "expect", "summary");
+  e.quick_limit = r.string(t, "expect", "quick_limit");
   std::set<std::string> names;
   if (const toml::node* g = t.get("groups")) {
     if (!g->is_table()) r.fail("expect.groups", "expected a table of name = \"condition\"");
@@ -369,8 +370,10 @@ std::map<std::string, report_meta> load_experiment_metas(const std::filesystem::
     if (f.path().extension() == ".toml") files.push_back(f.path());
   std::sort(files.begin(), files.end());
   std::map<std::string, report_meta> out;
+  std::map<std::string, std::vector<std::filesystem::path>> files_of;
   for (const auto& f : files) {
     const experiment_spec spec = load_spec(f);
+    files_of[spec.name].push_back(f);
     auto [it, inserted] = out.try_emplace(spec.name, spec.meta);
     if (inserted || !spec.meta.declared) continue;
     if (it->second.declared)
@@ -379,6 +382,7 @@ std::map<std::string, report_meta> load_experiment_metas(const std::filesystem::
                          "keep [report] and [expect] in one of the files that share a name");
     it->second = spec.meta;
   }
+  for (auto& [name, m] : out) m.files = files_of[name];
   if (question_ids)
     for (const auto& [name, m] : out)
       if (m.declared && !question_ids->count(m.question))  // a spec without [report] is titled by its name

@@ -25,6 +25,9 @@
 //   published = "attention solves MQAR while small-state recurrent mixers degrade"
 //   citation = "Arora et al. 2023, Zoology (arXiv:2312.04927)"
 //   summary = "the best attention variant beats every recurrent one at the hardest slice"
+//   quick_limit = "at 700 steps ..."         # optional: why the quick size cannot decide, with the
+//                                             #   numbers; the report prints it beside an undecided
+//                                             #   verdict, next to the archived full size (lab/archive.hpp)
 //   [expect.groups]                           # named variant groups: conditions on the config
 //   attention = "model.pattern ~ A+"          #   key op value, joined by " and "; ops: = != < <=
 //   recurrent = "model.pattern ~ [^A]+"       #   > >= ~ (regex, whole value) in (a, b, ...)
@@ -136,6 +139,7 @@ struct expectation {
   std::string published;
   std::string citation;
   std::string summary;
+  std::string quick_limit;  // why the quick size cannot decide ("" when it can or nobody said)
   std::optional<exclusion> exclude;
   std::vector<variant_group> groups;
   std::vector<check> require;
@@ -158,6 +162,7 @@ struct report_meta {
   std::vector<plot_spec> plots;
   std::optional<expectation> expect;
   bool declared = false;  // the file has a [report] or [expect] table
+  std::vector<std::filesystem::path> files;  // every spec file of the experiment (load_experiment_metas)
 };
 
 // The built-in figure names.

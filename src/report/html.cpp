@@ -195,6 +195,7 @@ std::string render_index_html(const document& doc) {
     }
     h += fmt::format("<p class=\"answer\"><span class=\"label\">Answer</span>{}</p>\n", esc(s.answer));
     if (!s.comparison.empty()) h += fmt::format("<p class=\"comparison\">{}</p>\n", esc(s.comparison));
+    if (!s.full_size.empty()) h += fmt::format("<p class=\"comparison full-size\">{}</p>\n", esc(s.full_size));
     for (const auto& f : s.figures) {
       h += fmt::format("<figure class=\"figure\" id=\"fig-{}\">\n", esc(f.id));
       if (!f.title.empty()) h += fmt::format("<div class=\"figure-title\">{}</div>\n", esc(f.title));

@@ -15,6 +15,7 @@
 #include "analysis/stats.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "lab/archive.hpp"
 #include "models/arch.hpp"
 #include "report/lab_data.hpp"
 
@@ -777,6 +778,82 @@ section lab_experiment_section(const std::string& experiment, const std::vector<
   return s;
 }
 
+// ---- the archived full size ------------------------------------------------------------
+
+namespace {
+
+std::string short_hash(const std::string& h) { return h.substr(0, std::min<std::size_t>(h.size(), 12)); }
+
+std::string archive_cmd(const lab::run_archive& a) {
+  return a.command.empty() ? "lmlab lab archive SPEC --size " + a.size + " --store STORE" : a.command;
+}
+
+}  // namespace
+
+full_size_text full_size_paragraph(const std::string& experiment, const std::filesystem::path& archive,
+                                   const lab::report_meta* meta, const std::optional<verdict>& quick,
+                                   const std::vector<lab_run>& quick_runs) {
+  full_size_text out;
+  std::string why;
+  if (meta && meta->expect && !meta->expect->quick_limit.empty() && quick && quick->word.rfind("undecided", 0) == 0)
+    why = "Why the quick size cannot decide: " + meta->expect->quick_limit;
+  auto done = [&](std::string full) {
+    out.text = why;
+    if (!full.empty()) out.text += (out.text.empty() ? "" : (out.text.back() == '.' ? " " : ". ")) + full;
+    return out;
+  };
+  if (archive.empty() || !std::filesystem::exists(archive)) return done("");
+  lab::run_archive a;
+  try {
+    a = lab::read_archive(archive);
+    LMLAB_CHECK_HINT(a.experiment == experiment, "name the file <experiment>.jsonl",
+                     "{}:1: the archive is of experiment '{}', not '{}'", archive.string(), a.experiment, experiment);
+  } catch (const lmlab::error& e) {
+    out.warnings.push_back(e.what());
+    return done(fmt::format("Full size: not shown, the archive could not be read ({}).", e.what()));
+  }
+  std::set<std::string> quick_names, archived_names;
+  for (const auto& r : quick_runs) quick_names.insert(r.info.name);
+  for (const auto& r : a.runs) archived_names.insert(r.info.name);
+  if (quick_names == archived_names) return done("");  // the store shown is the archived one
+  std::string incomplete;
+  if (meta && !meta->files.empty()) {
+    try {
+      const lab::archive_match m = lab::match_archive(a, lab::size_run_ids(meta->files, a.size));
+      if (!m.matches()) {
+        const std::string msg = fmt::format("{}: the archive does not match the experiment's spec at size '{}': {}",
+                                            archive.string(), a.size, m.describe(a.runs.size()));
+        out.warnings.push_back(msg + "; re-run and re-archive (" + archive_cmd(a) + ")");
+        return done(fmt::format("Full size (archived {} at {}): not shown, {}; re-run and re-archive ({}).",
+                                a.date.substr(0, 10), short_hash(a.commit), msg, archive_cmd(a)));
+      }
+      if (!m.missing.empty()) incomplete = fmt::format(" Incomplete: {}.", m.describe(a.runs.size()));
+    } catch (const lmlab::error& e) {
+      out.warnings.push_back(fmt::format("{}: checking it against the spec: {}", archive.string(), e.what()));
+    }
+  }
+  std::vector<lab_run> runs;
+  std::set<std::int64_t> seeds;
+  double cpu = 0;
+  for (auto& r : a.runs) {
+    if (r.info.config.contains("seed") && r.info.config["seed"].is_number_integer())
+      seeds.insert(r.info.config["seed"].get<std::int64_t>());
+    for (const auto& p : r.metrics)
+      if (p.name == "cpu_seconds" && std::isfinite(p.value)) cpu += p.value;
+    runs.push_back({std::move(r.info), std::move(r.metrics), std::move(r.evaluations)});
+  }
+  const experiment_data d = gather(experiment, runs);
+  std::string text = fmt::format("Full size (archived {} at {}, {} seed{}, {} runs, {:.0f} CPU-s; {}): ", a.date.substr(0, 10),
+                                 short_hash(a.commit), seeds.size(), seeds.size() == 1 ? "" : "s", runs.size(), cpu,
+                                 archive.generic_string());
+  if (meta && meta->expect) {
+    out.archived = agreement(d, *meta->expect);
+    text += out.archived->sentence() + " ";
+  }
+  text += "Key numbers: " + answer_sentence(d) + incomplete;
+  return done(text);
+}
+
 // ---- the store -------------------------------------------------------------------------
 
 namespace {
@@ -836,7 +913,13 @@ std::vector<section> lab_report_sections(store::results_store& db, const lab_rep
       runs.push_back({r, db.metrics(r.id), db.evaluations(r.id)});
     }
     const auto it = metas.find(e);
-    out.push_back(lab_experiment_section(e, runs, notes, it == metas.end() ? nullptr : &it->second));
+    const lab::report_meta* meta = it == metas.end() ? nullptr : &it->second;
+    section s = lab_experiment_section(e, runs, notes, meta);
+    const auto full = full_size_paragraph(e, opt.archive_dir.empty() ? opt.archive_dir : opt.archive_dir / (e + ".jsonl"),
+                                          meta, s.outcome, runs);
+    s.full_size = full.text;
+    for (const auto& w : full.warnings) std::fprintf(stderr, "report: warning: %s\n", w.c_str());
+    out.push_back(std::move(s));
   }
   return out;
 }

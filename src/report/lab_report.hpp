@@ -60,10 +60,29 @@ struct lab_run {
 section lab_experiment_section(const std::string& experiment, const std::vector<lab_run>& runs, const lab_notes& notes,
                                const lab::report_meta* meta = nullptr);
 
+// The full-size paragraph of an experiment's section, from its archive (lab/archive.hpp):
+// "Full size (archived DATE at COMMIT, N seeds, R runs, C CPU-s): Verdict: ... Key numbers: ...",
+// the verdict computed by the same rule as the store's (agreement on the archived runs). When
+// the quick verdict (`quick`) is undecided and the spec's [expect] quick_limit says why the
+// quick size cannot decide, that comes first. No archive file: only the quick_limit part.
+// An unreadable archive, one of another experiment, or one whose run ids the spec no longer
+// produces at its size: the paragraph says so instead of a verdict, and `warnings` gets the
+// message (file and line). Runs identical to `quick_runs` (the store is the archived one): no
+// full-size line.
+struct full_size_text {
+  std::string text;
+  std::optional<verdict> archived;  // the archived runs' verdict, when one was computed
+  std::vector<std::string> warnings;
+};
+full_size_text full_size_paragraph(const std::string& experiment, const std::filesystem::path& archive,
+                                   const lab::report_meta* meta, const std::optional<verdict>& quick,
+                                   const std::vector<lab_run>& quick_runs);
+
 struct lab_report_options {
   std::vector<std::string> filter;            // experiment names; empty: all in the store
   std::filesystem::path notes_dir = "data/notes";
   std::filesystem::path experiments_dir = "experiments";  // the specs' [report] and [expect] tables
+  std::filesystem::path archive_dir = "results/full";      // <experiment>.jsonl archives (lab/archive.hpp)
 };
 
 // Experiment names of the lab runs in the store, ordered as questions.json lists their

@@ -94,6 +94,7 @@ struct section {
   std::string quote_source;  // e.g. "shared/seed/notes.md, section 3"
   std::string answer;        // one measured sentence, shown prominently above the figures
   std::string comparison;    // optional: how this compares with published results
+  std::string full_size;     // optional: the archived full size's verdict, why the quick size cannot decide
   std::string question_id;   // optional: the id in data/notes/questions.json this section answers
   std::optional<verdict> outcome;  // optional: the verdict inside `comparison`, for the map of the notes
   std::vector<figure> figures;
