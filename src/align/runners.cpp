@@ -12,6 +12,7 @@
 #include "align/objectives.hpp"
 #include "align/ppo.hpp"
 #include "align/reward_model.hpp"
+#include "align/rl_compare.hpp"
 #include "align/sink.hpp"
 #include "analysis/stats.hpp"
 #include "autograd/autograd.hpp"
@@ -78,7 +79,10 @@ const tasks::param_table<overopt_config>& overopt_params() {
         .add("eval_prompts", &C::eval_prompts, "rl: prompts per evaluation", 2, 1e6)
         .add("eval_samples", &C::eval_samples, "rl: samples per prompt per evaluation", 1, 4096)
         .add("ppo_epochs", &C::ppo_epochs, "ppo: optimisation passes over each rollout batch", 1, 1000)
-        .add("ppo_clip", &C::ppo_clip, "ppo: clip range eps of the probability ratio", 1e-6, 10);
+        .add("ppo_clip", &C::ppo_clip, "ppo: clip range eps of the probability ratio", 1e-6, 10)
+        .add("rl_warmup", &C::rl_warmup,
+             "rl, ppo: steps over which the learning rate rises linearly to rl_lr (Adam's first steps are full-size steps "
+             "along one batch's noisy gradient)", 0, 1e7);
   return t;
 }
 
@@ -434,7 +438,10 @@ class policy_tracker {
     const auto& c = s_.cfg;
     const arithmetic_env& env = *s_.env;
     rng er(ctx_.seed, 0xE7A1ull);  // the same prompts at every evaluation
-    rng sr(ctx_.seed, 0xE7A2ull + static_cast<std::uint64_t>(step));
+    // and the same uniforms (common random numbers): sampling inverts each row's CDF with one
+    // uniform per token, so a policy near the reference draws nearly the same responses and
+    // gold(step) - gold(0) is measured without the sampling noise of two independent draws.
+    rng sr(ctx_.seed, 0xE7A2ull);
     std::vector<item> items;
     std::vector<token_seq> prompts;
     for (std::int64_t p = 0; p < c.eval_prompts; ++p) {
@@ -530,6 +537,9 @@ class policy_tracker {
     out_.eval("all", "accuracy", last_accuracy_, last_n_);
   }
 
+  const std::vector<double>& d() const { return d_; }
+  const std::vector<double>& gold() const { return gold_; }
+
   // finish(), then the run's result: the trained policy's gold score after `steps` steps.
   lab::run_result result(std::int64_t steps) {
     finish();
@@ -573,7 +583,7 @@ struct trainee {
 // PPO-clip (ppo.hpp): ppo_epochs steps on the clipped surrogate against the log-probabilities
 // the batch was sampled with; returns the last epoch's clip fraction (0 for REINFORCE).
 double policy_update(models::lm& policy, train::adamw& opt, const std::vector<tensor>& params, const packed_batch& pb,
-                     const std::vector<double>& adv, const overopt_config& c) {
+                     const std::vector<double>& adv, const overopt_config& c, double lr) {
   const std::vector<float> af(adv.begin(), adv.end());
   policy.train();
   if (c.optimizer != "ppo") {
@@ -582,7 +592,7 @@ double policy_update(models::lm& policy, train::adamw& opt, const std::vector<te
     LMLAB_CHECK(std::isfinite(loss.item()), "align: RL loss is not finite");
     backward(loss);
     train::clip_grad_norm(params, 1.0);
-    opt.step(c.rl_lr);
+    opt.step(lr);
     return 0;
   }
   tensor old;
@@ -601,9 +611,38 @@ double policy_update(models::lm& policy, train::adamw& opt, const std::vector<te
     LMLAB_CHECK(std::isfinite(loss.item()), "align: PPO loss is not finite at epoch {}", e);
     backward(loss);
     train::clip_grad_norm(params, 1.0);
-    opt.step(c.rl_lr);
+    opt.step(lr);
   }
   return frac;
+}
+
+// Best-of-n against the same proxy from the reference (`prompts` x `pool` samples; the RL
+// loop's streams are untouched), compared with RL's curve where RL's gold peaks (rl_compare.hpp).
+void log_rl_against_bon(const lab::run_context& ctx, setup& s, const sink& out, const std::vector<double>& rl_d,
+                        const std::vector<double>& rl_gold) {
+  const bon_pools bp = draw_bon_pools(ctx, s);
+  std::vector<double> bd, bg;
+  for (std::int64_t n = 1; n <= s.cfg.pool; n *= 2) {
+    double g = 0;
+    for (const auto& p : bp.pools) g += bon_expected(p, n, p.gold);
+    bd.push_back(std::sqrt(bon_kl(n)));
+    bg.push_back(g / static_cast<double>(bp.pools.size()));
+  }
+  for (std::size_t k = bg.size(); k-- > 0;) bg[k] -= bg[0];
+  std::vector<double> rg;
+  for (const double g : rl_gold) rg.push_back(g - rl_gold.front());
+  const rl_bon_comparison cmp = compare_rl_bon(rl_d, rg, bd, bg);
+  out.metric("bon_gain_at_rl_peak", cmp.bon_gain_at_peak);
+  out.metric("bon_minus_rl_at_peak", cmp.bon_minus_rl);
+  if (cmp.bon_kl_same_gain >= 0) {
+    out.metric("bon_kl_same_gain", cmp.bon_kl_same_gain);
+    out.metric("rl_kl_at_peak", cmp.rl_d_peak * cmp.rl_d_peak);
+  }
+  std::string curve;
+  for (std::size_t k = 0; k < bg.size(); ++k) curve += fmt::format(" n={} KL {:.2f} {:+.3f};", 1 << k, bd[k] * bd[k], bg[k]);
+  out.say(fmt::format("best-of-n on the same proxy, gold gain:{} RL's peak {:+.3f} at KL {:.3f}, best-of-n there {:+.3f}, "
+                      "best-of-n reaches it at KL {:.3f}",
+                      curve, cmp.rl_gain_peak, cmp.rl_d_peak * cmp.rl_d_peak, cmp.bon_gain_at_peak, cmp.bon_kl_same_gain));
 }
 
 lab::run_result run_rl(const lab::run_context& ctx, setup& s, const sink& out) {
@@ -625,13 +664,16 @@ lab::run_result run_rl(const lab::run_context& ctx, setup& s, const sink& out) {
     for (std::size_t i = 0; i < prox.size(); ++i) reward[i] = prox[i] - c.kl_coef * ratio[i];
     // Advantage: the leave-one-out group baseline (ppo.hpp group_advantages).
     const auto adv = group_advantages(reward, c.rl_group);
-    const double clip_frac = policy_update(policy, t.opt, t.params, pb, adv, c);
+    const double warm = c.rl_warmup > 0 ? std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(c.rl_warmup)) : 1.0;
+    const double clip_frac = policy_update(policy, t.opt, t.params, pb, adv, c, c.rl_lr * warm);
     if (c.optimizer == "ppo" && ((step + 1) % c.eval_every == 0 || step + 1 == c.rl_steps))
       out.metric("ppo_clip_fraction", clip_frac, step + 1);
     policy.eval();
     if ((step + 1) % c.eval_every == 0 || step + 1 == c.rl_steps) track.evaluate(policy, step + 1);
   }
-  return track.result(c.rl_steps);
+  lab::run_result res = track.result(c.rl_steps);
+  if (c.reward == "proxy") log_rl_against_bon(ctx, s, out, track.d(), track.gold());
+  return res;
 }
 
 // DPO on the proxy's own preference pairs (the same labels, noise included), no reward model

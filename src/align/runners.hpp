@@ -59,6 +59,7 @@ struct overopt_config : env_config, policy_keys {
   double rl_lr = 1e-4, kl_coef = 0.2;
   std::int64_t ppo_epochs = 4;  // ppo: optimisation passes over each rollout batch (ppo.hpp)
   double ppo_clip = 0.2;        // ppo: the ratio's clip range eps
+  std::int64_t rl_warmup = 0;   // rl, ppo: steps over which the learning rate rises linearly to rl_lr
   double dpo_beta = 0.1;
 
   const env_config& env() const { return *this; }

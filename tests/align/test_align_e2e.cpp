@@ -156,3 +156,35 @@ votes = 400
   EXPECT_NEAR(ev.at("majority_vote@n=1"), ev.at("accuracy@n=1"), 0.06);
   EXPECT_NEAR(ev.at("pass_at_n@n=1"), ev.at("accuracy@n=1"), 1e-12);
 }
+
+// RL's evaluations use common random numbers (the same prompts and uniforms at every step):
+// a policy that does not move (rl_lr 0) is evaluated on the very same samples, so every
+// evaluation equals step 0's and the KL is 0 (to float rounding); the run logs its best-of-n comparison on the same
+// proxy, which at RL's peak (step 0, d 0) is 0.
+TEST(align_e2e, rl_evaluations_share_their_draws_and_compare_with_best_of_n) {
+  const auto [m, ev] = run_first(gpt_spec("r", 8, 1, 2, R"(name = "align_overopt"
+optimizer = "rl"
+policy_steps = 100
+rm_pairs = 64
+eval_pairs = 32
+rl_steps = 4
+rl_prompts = 2
+rl_group = 4
+rl_lr = 0
+eval_every = 2
+eval_prompts = 6
+eval_samples = 4
+prompts = 6
+pool = 8
+bootstrap = 10
+)", "steps = 5\n"), "align_rl_crn");
+  for (const char* s : {"step=2", "step=4"}) {
+    ASSERT_TRUE(ev.count(std::string("gold@") + s)) << s;
+    EXPECT_EQ(ev.at(std::string("gold@") + s), ev.at("gold@step=0")) << s;
+    EXPECT_NEAR(ev.at(std::string("kl@") + s), 0.0, 1e-6) << s;  // the sampler's and the forward's float sums
+  }
+  EXPECT_EQ(m.at("gold_gain_small"), 0.0);
+  ASSERT_TRUE(m.count("bon_minus_rl_at_peak") && m.count("bon_gain_at_rl_peak"));
+  EXPECT_EQ(m.at("bon_gain_at_rl_peak"), 0.0);
+  EXPECT_EQ(m.at("bon_minus_rl_at_peak"), 0.0);
+}
