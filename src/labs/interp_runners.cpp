@@ -236,6 +236,9 @@ lab::run_result run_carry(const lab::run_context& ctx) {
   metric("max_selectivity", best_selectivity);
   metric("flip_gap", flip_gap);            // max over positions and scales: probe minus random
   metric("flip_gap_meandiff", flip_gap_mean);  // the same for the class-mean difference
+  // Paired within the run (same model, items and random control): how far the class-mean
+  // direction's gap leads the logistic one's; the spec's rule reads this, not two seed CIs.
+  metric("meandiff_lead", flip_gap_mean - flip_gap);
   log_carry_patching(*model, ds, task, ctx, res.steps);
   return res;
 }

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -178,6 +179,49 @@ instances = 1
   EXPECT_NE(e.rc, 0);
   EXPECT_NE(e.output.find("task.sparsty"), std::string::npos) << e.output;
   EXPECT_NE(e.output.find("did you mean 'sparsity'"), std::string::npos) << e.output;
+}
+
+// The carry runner logs the paired lead of the class-mean direction over the logistic one, which
+// experiments/interp_carry.toml's rule reads: meandiff_lead = flip_gap_meandiff - flip_gap.
+TEST(interp_cli, carry_runner_logs_the_paired_meandiff_lead) {
+  fixture f;
+  const std::string spec = f.write("carry.toml", R"(name = "carry_t"
+seeds = 1
+[model]
+arch = "gpt"
+n_layers = 2
+d_model = 16
+n_heads = 2
+[task]
+name = "carry_probe"
+num_train = 300
+num_test = 20
+probe_examples = 80
+patch_pairs = 4
+max_scale = 1
+[train]
+steps = 40
+batch_size = 16
+)");
+  const std::string db = (f.dir / "c.db").string();
+  const auto r = run_lmlab({"lab", "run", spec, "--store", db, "--runs-dir", (f.dir / "runs").string()});
+  ASSERT_EQ(r.rc, 0) << r.output;
+  const auto show = run_lmlab({"lab", "show", "1", "--store", db});
+  ASSERT_EQ(show.rc, 0) << show.output;
+  const auto value = [&](const std::string& name) {
+    std::istringstream in(show.output);
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream ls(line);
+      std::string key;
+      double step = 0, v = 0;
+      if (ls >> key >> step >> v && key == name) return v;
+    }
+    ADD_FAILURE() << "no metric " << name << " in\n" << show.output;
+    return 0.0;
+  };
+  // `lab show` prints 4 significant digits.
+  EXPECT_NEAR(value("meandiff_lead"), value("flip_gap_meandiff") - value("flip_gap"), 2e-3) << show.output;
 }
 
 TEST(interp_cli, ridge_probe_runs_and_a_bad_kind_is_an_error) {
