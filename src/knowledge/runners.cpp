@@ -237,8 +237,42 @@ void log_abstention_and_calibration(const lab::run_context& ctx, const tasks::da
     conf.push_back(scores[i].confidence);
     right.push_back(scores[i].correct);
   }
-  for (const auto& [slice, a] : abstain)
+  // The taxonomy of every question's answer (the classifier the probe harness uses, evidence as
+  // kb_context decides it with no passage): on never-seen people a value is extrinsic (a real
+  // value nothing supports), a non-value fabricated; "unknown" is correct there, abstention elsewhere.
+  std::map<std::string, std::map<analysis::answer_label, std::int64_t>> labels;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    const std::string& slice = ds.test[i].slice;
+    const auto slash = slice.find('/');
+    if (slice.rfind("storage/", 0) == 0 || slash == std::string::npos || scores[i].argmax.empty()) continue;
+    const auto& attrs = attributes();
+    const auto a = std::find_if(attrs.begin(), attrs.end(), [&](const attribute& x) { return x.name == slice.substr(slash + 1); });
+    const auto gold = std::find_if(ds.test[i].target.begin(), ds.test[i].target.end(), [](std::int32_t v) { return v != tasks::ignore_index; });
+    if (a == attrs.end() || gold == ds.test[i].target.end()) continue;
+    const retrieval_item it{static_cast<std::size_t>(a - attrs.begin()), *gold, -1, -1};
+    ++labels[slice][analysis::classify_answer(evidence_of(it, scores[i].argmax[0], ds.vocab))];
+  }
+  for (const auto& [slice, per] : labels) {
+    std::int64_t n = 0;
+    for (const auto& [l, k] : per) n += k;
+    for (const auto l : analysis::all_answer_labels)
+      log_eval(ctx, slice, std::string(analysis::to_string(l)), static_cast<double>(per.count(l) ? per.at(l) : 0) / static_cast<double>(n), n);
+  }
+  std::int64_t pooled[2][2] = {};  // [unseen, extract][n, abstained]
+  for (const auto& [slice, a] : abstain) {
     log_eval(ctx, slice, "abstain", static_cast<double>(a.second) / static_cast<double>(a.first), a.first);
+    for (int k = 0; k < 2; ++k)
+      if (slice.rfind(k == 0 ? "unseen/" : "extract/", 0) == 0) pooled[k][0] += a.first, pooled[k][1] += a.second;
+  }
+  // The paired gap of one model: abstention on never-seen people minus on people it read about
+  // (every attribute pooled; the slices have equal counts, so it is the difference of the
+  // unseen/* and extract/* means). Seeds that abstain more overall do so on both, so the gap's
+  // spread over seeds is smaller than either side's.
+  if (pooled[0][0] > 0 && pooled[1][0] > 0)
+    log_eval(ctx, "paired/unseen-extract", "abstain",
+             static_cast<double>(pooled[0][1]) / static_cast<double>(pooled[0][0]) -
+                 static_cast<double>(pooled[1][1]) / static_cast<double>(pooled[1][0]),
+             pooled[0][0] + pooled[1][0]);
   if (conf.empty()) return;
   const auto e = analysis::expected_calibration_error(conf, right, 10);
   const auto n = static_cast<std::int64_t>(conf.size());
@@ -519,6 +553,12 @@ lab::run_result run_edit(const lab::run_context& ctx) {
   none.log(ctx, "none");
   rome.log(ctx, "rome");
   ft.log(ctx, "finetune");
+  // Paired by edit (the same model, facts and probes): rank-one minus fine-tuning, so the seeds'
+  // shared spread (how far v* reaches in that model) cancels.
+  const double dn = static_cast<double>(std::max<std::int64_t>(c.num_edits, 1));
+  log_eval(ctx, "paired/rome-finetune", "paraphrase", (rome.paraphrase - ft.paraphrase) / dn, c.num_edits);
+  log_eval(ctx, "paired/rome-finetune", "specificity", (rome.specificity - ft.specificity) / dn, c.num_edits);
+  log_eval(ctx, "paired/rome-finetune", "efficacy", (rome.efficacy - ft.efficacy) / dn, c.num_edits);
   log_eval(ctx, "rome", "value_prob", value_prob / static_cast<double>(c.num_edits), c.num_edits);
   log_eval(ctx, "rome", "key_gain", key_gain / static_cast<double>(c.num_edits), c.num_edits);
   log_eval(ctx, "none", "answer_prob", answer_prob_clean / static_cast<double>(c.num_edits), c.num_edits);
@@ -562,6 +602,40 @@ void log_taxonomy(const lab::run_context& ctx, const retrieval_data& rd, const s
   }
 }
 
+// How strongly the trained value pulls against a passage that states another one: per slice,
+// the mean log-probability (memory_logprob) and probability (memory_prob) of the trained value
+// at the answer position of each question whose passage contradicts it. The answers follow the
+// passage on most conflicts (follow_memory near 0), so this continuous measure of the same pull
+// is what can still rise with the fact's training frequency.
+void log_memory_pull(const lab::run_context& ctx, const retrieval_data& rd, models::causal_lm& model) {
+  std::vector<tasks::example> asked;
+  for (std::size_t i = 0; i < rd.items.size(); ++i) {
+    const auto& it = rd.items[i];
+    if (it.context_value < 0 || it.memory_value < 0 || it.context_value == it.memory_value) continue;
+    tasks::example e = rd.ds.test[i];
+    const auto first = std::find_if(e.target.begin(), e.target.end(), [](std::int32_t v) { return v != tasks::ignore_index; });
+    if (first == e.target.end()) continue;
+    *first = it.memory_value;  // causal: log p at this position depends on the inputs up to it only
+    std::fill(first + 1, e.target.end(), tasks::ignore_index);
+    asked.push_back(std::move(e));
+  }
+  if (asked.empty()) return;
+  const auto scores = score_answers(model, asked, rd.ds.pad_id);
+  std::map<std::string, std::pair<double, double>> sums;  // slice -> (sum log p, sum p)
+  std::map<std::string, std::int64_t> counts;
+  for (std::size_t i = 0; i < asked.size(); ++i) {
+    auto& s = sums[asked[i].slice];
+    s.first += scores[i].logprob;
+    s.second += std::exp(scores[i].logprob);
+    ++counts[asked[i].slice];
+  }
+  for (const auto& [slice, s] : sums) {
+    const auto n = counts.at(slice);
+    log_eval(ctx, slice, "memory_logprob", s.first / static_cast<double>(n), n);
+    log_eval(ctx, slice, "memory_prob", s.second / static_cast<double>(n), n);
+  }
+}
+
 lab::run_result run_retrieval(const lab::run_context& ctx) {
   const auto start = clock_type::now();
   const retrieval_config c = retrieval_params().read(ctx.config.at("task"), {"name"});
@@ -572,6 +646,7 @@ lab::run_result run_retrieval(const lab::run_context& ctx) {
   const auto scores = score_answers(*t.model, rd.ds.test, rd.ds.pad_id);
   const double acc = log_accuracy(ctx, rd.ds.test, scores);
   log_taxonomy(ctx, rd, scores);
+  log_memory_pull(ctx, rd, *t.model);
   return finish(ctx, t, acc, start);
 }
 

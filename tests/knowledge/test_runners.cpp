@@ -88,6 +88,24 @@ TEST(knowledge_runners, biographies_logs_every_slice_and_the_probes) {
     // On unseen people the right answer is "unknown": accuracy and abstention are one number.
     EXPECT_DOUBLE_EQ(r.ev.at({"unseen/" + a.name, "accuracy"}), r.ev.at({"unseen/" + a.name, "abstain"}));
   }
+  // Every question's answer has one taxonomy label (the shared classifier); on never-seen people
+  // "correct" is abstaining, and the rest are invented values (extrinsic) or non-values (fabricated).
+  for (const auto& a : knowledge::attributes())
+    for (const char* p : {"qa_seen/", "extract/", "unseen/"}) {
+      double sum = 0;
+      for (const char* l : {"correct", "abstention", "intrinsic", "fabricated", "extrinsic"}) sum += r.ev.at({p + a.name, l});
+      EXPECT_NEAR(sum, 1.0, 1e-12) << p << a.name;
+      EXPECT_NEAR(r.ev.at({p + a.name, "correct"}), r.ev.at({p + a.name, "accuracy"}), 1e-12) << p << a.name;
+      EXPECT_DOUBLE_EQ(r.ev.at({p + a.name, "intrinsic"}), 0.0) << p << a.name;  // no passage to contradict
+      if (std::string(p) != "unseen/") EXPECT_NEAR(r.ev.at({p + a.name, "abstention"}), r.ev.at({p + a.name, "abstain"}), 1e-12);
+    }
+  // The paired abstention gap of the run: the unseen/* mean minus the extract/* mean (equal counts).
+  double unseen = 0, extract = 0;
+  for (const auto& a : knowledge::attributes())
+    unseen += r.ev.at({"unseen/" + a.name, "abstain"}), extract += r.ev.at({"extract/" + a.name, "abstain"});
+  const double k = static_cast<double>(knowledge::attributes().size());
+  ASSERT_TRUE(r.ev.count({"paired/unseen-extract", "abstain"}));
+  EXPECT_NEAR(r.ev.at({"paired/unseen-extract", "abstain"}), (unseen - extract) / k, 1e-12);
   for (const char* m : {"ece", "brier", "mean_confidence", "accuracy"}) {
     ASSERT_TRUE(r.ev.count({"qa", m})) << m;
     EXPECT_GE(r.ev.at({"qa", m}), 0.0);
@@ -121,6 +139,16 @@ TEST(knowledge_runners, kb_context_logs_accuracy_taxonomy_and_conflict_rates) {
   // On a conflict "correct" is following the passage; answering the trained value is intrinsic.
   EXPECT_DOUBLE_EQ(r.ev.at({"conflict/f=2", "correct"}), r.ev.at({"conflict/f=2", "follow_context"}));
   EXPECT_LE(r.ev.at({"conflict/f=2", "follow_memory"}), r.ev.at({"conflict/f=2", "intrinsic"}) + 1e-12);
+  // Memory's pull under conflict: a probability of the trained value on conflict slices only, its
+  // mean log below the log of its mean (Jensen).
+  for (const std::string s : {"conflict/f=1", "conflict/f=2"}) {
+    ASSERT_TRUE(r.ev.count({s, "memory_prob"})) << s;
+    const double p = r.ev.at({s, "memory_prob"}), lp = r.ev.at({s, "memory_logprob"});
+    EXPECT_GT(p, 0.0) << s;
+    EXPECT_LT(p, 1.0) << s;
+    EXPECT_LE(lp, std::log(p) + 1e-12) << s;
+  }
+  for (const std::string s : {"agree/f=1", "closed/f=1", "novel/open", "all"}) EXPECT_FALSE(r.ev.count({s, "memory_prob"})) << s;
   EXPECT_EQ(run_stored(cfg, 4).ev, r.ev);  // deterministic
 }
 
@@ -196,6 +224,11 @@ TEST(knowledge_runners, knowledge_edit_logs_efficacy_paraphrase_specificity) {
   // The unedited model never already gives the new value as the argmax answer... unless it
   // guesses it: with 3 edits, at most a chance hit; neighbours keep their own answers.
   EXPECT_DOUBLE_EQ(r.ev.at({"none", "specificity"}), 1.0);
+  // The paired rows: rank-one minus fine-tuning of the same edits.
+  for (const char* m : {"efficacy", "paraphrase", "specificity"}) {
+    ASSERT_TRUE(r.ev.count({"paired/rome-finetune", m})) << m;
+    EXPECT_NEAR(r.ev.at({"paired/rome-finetune", m}), r.ev.at({"rome", m}) - r.ev.at({"finetune", m}), 1e-12) << m;
+  }
 }
 
 TEST(knowledge_runners, an_edit_of_the_last_block_is_an_error) {
