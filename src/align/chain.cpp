@@ -527,13 +527,11 @@ lab::run_result run_prm(const lab::run_context& ctx) {
 }
 
 void register_align_prm() {
-  static const bool done = [] {
+  tasks::register_once([] {
     lab::register_lab_task("align_prm",
                            "alignment lab: outcome vs process reward models reranking multi-step arithmetic (Lightman et al. 2023)",
                            prm_params(), run_prm);
-    return true;
-  }();
-  (void)done;
+  });
 }
 
 }  // namespace lmlab::align

@@ -286,13 +286,11 @@ lab::run_result run_overopt_lm(const lab::run_context& ctx, const corpus_loader&
 }
 
 void register_overopt_lm(corpus_loader load) {
-  static const bool done = [&] {
+  tasks::register_once([&] {
     lab::register_lab_task("align_overopt_lm",
                            "alignment lab, environment (b): a corpus LM, a gold reward model of a hidden rule, proxies, best-of-n",
                            lm_overopt_params(), [load](const lab::run_context& ctx) { return run_overopt_lm(ctx, load); });
-    return true;
-  }();
-  (void)done;
+  });
 }
 
 }  // namespace lmlab::align

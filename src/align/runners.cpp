@@ -691,13 +691,11 @@ lab::run_result run_overopt(const lab::run_context& ctx) {
 }
 
 void register_align() {
-  static const bool done = [] {
+  tasks::register_once([] {
     lab::register_lab_task("align_overopt", "alignment lab: proxy reward model, then best-of-n, RL or DPO (gold vs sqrt(KL))",
                            overopt_params(), run_overopt);
     register_align_prm();
-    return true;
-  }();
-  (void)done;
+  });
 }
 
 }  // namespace lmlab::align
