@@ -24,7 +24,7 @@ bool chain_labels::process_ok() const {
   return well_formed && std::all_of(step_ok.begin(), step_ok.end(), [](bool b) { return b; });
 }
 
-chain_env::chain_env(const chain_config& c) : cfg_(c) {
+chain_env::chain_env(const chain_config& c) : token_env(c) {
   LMLAB_CHECK(c.terms >= 2 && c.terms <= 10, "align_prm: terms {} outside [2, 10] (partial sums must stay two digits)", c.terms);
   LMLAB_CHECK(c.step_error >= 0 && c.step_error <= 1, "align_prm: step_error {} outside [0, 1]", c.step_error);
   pad_ = vocab_.add("<pad>");
@@ -446,7 +446,7 @@ lab::run_result run_prm(const lab::run_context& ctx) {
   set_num_threads(1);  // tiny shapes: see runners.cpp
   const sink out{ctx, "align_prm"};
   const prm_config c = prm_params().read(ctx.config.at("task"), {"name"});
-  if ((c.pool & (c.pool - 1)) != 0) throw tasks::param_error("pool", fmt::format("align_prm: pool: {} is not a power of 2", c.pool));
+  check_pool(c.pool, "align_prm");
   check_policy_keys(c, "align_prm");
   const chain_env env({c.terms, c.step_error});
   const nlohmann::json backbone =
@@ -527,13 +527,11 @@ lab::run_result run_prm(const lab::run_context& ctx) {
 }
 
 void register_align_prm() {
-  static const bool done = [] {
+  tasks::register_once([] {
     lab::register_lab_task("align_prm",
                            "alignment lab: outcome vs process reward models reranking multi-step arithmetic (Lightman et al. 2023)",
                            prm_params(), run_prm);
-    return true;
-  }();
-  (void)done;
+  });
 }
 
 }  // namespace lmlab::align

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "align/env.hpp"
 #include "align/policy.hpp"
 #include "align/reward_model.hpp"
 #include "core/rng.hpp"
@@ -52,16 +53,11 @@ struct chain_labels {
   bool process_ok() const;          // every step correct
 };
 
-class chain_env {
+class chain_env : public token_env<chain_env, chain_config> {
  public:
   explicit chain_env(const chain_config& c);
-  const chain_config& config() const { return cfg_; }
-  const tasks::vocabulary& vocab() const { return vocab_; }
-  std::int32_t pad() const { return pad_; }
-  std::int32_t eos() const { return eos_; }
   std::int64_t prompt_length() const { return 2 * cfg_.terms + 1; }
   std::int64_t max_response() const { return 3 * (cfg_.terms - 1) + 1; }  // two digits + separator per step, one spare
-  std::int64_t n_ctx() const { return prompt_length() + max_response(); }
 
   chain_item draw(rng& r) const;
   token_seq pretraining_response(const chain_item& it, rng& r) const;
@@ -70,9 +66,7 @@ class chain_env {
 
  private:
   void append_number(token_seq& out, std::int64_t v) const;
-  chain_config cfg_;
-  tasks::vocabulary vocab_;
-  std::int32_t pad_ = 0, bos_ = 0, eos_ = 0, plus_ = 0, equals_ = 0, sep_ = 0;
+  std::int32_t bos_ = 0, plus_ = 0, equals_ = 0, sep_ = 0;
   std::vector<std::int32_t> digit_id_;
 };
 

@@ -19,7 +19,7 @@ void check(const env_config& c) {
   LMLAB_CHECK(c.keyword_p >= 0 && c.keyword_p <= 1, "align: keyword_p {} outside [0, 1]", c.keyword_p);
 }
 
-arithmetic_env::arithmetic_env(const env_config& c) : cfg_(c) {
+arithmetic_env::arithmetic_env(const env_config& c) : token_env(c) {
   check(c);
   arith_.bases = {10};
   arith_.min_digits = arith_.max_digits = c.digits;

@@ -65,20 +65,36 @@ struct gold_score {
   double reward = 0;
 };
 
-class arithmetic_env {
+// What the token environments (this one, chain.hpp's chain_env) share: the config, the
+// vocabulary with its <pad> and <eos> ids, and n_ctx = Env's prompt_length() + max_response().
+template <class Env, class Config>
+class token_env {
  public:
-  explicit arithmetic_env(const env_config& c);
-
-  const env_config& config() const { return cfg_; }
+  const Config& config() const { return cfg_; }
   const tasks::vocabulary& vocab() const { return vocab_; }
   std::int32_t pad() const { return pad_; }
   std::int32_t eos() const { return eos_; }
+  std::int64_t n_ctx() const {
+    const auto& env = static_cast<const Env&>(*this);
+    return env.prompt_length() + env.max_response();
+  }
+
+ protected:
+  explicit token_env(const Config& c) : cfg_(c) {}
+  Config cfg_;
+  tasks::vocabulary vocab_;
+  std::int32_t pad_ = 0, eos_ = 0;
+};
+
+class arithmetic_env : public token_env<arithmetic_env, env_config> {
+ public:
+  explicit arithmetic_env(const env_config& c);
+
   std::int32_t filler_token() const { return filler_; }
   std::int32_t keyword_token() const { return keyword_; }
   std::int64_t prompt_length() const { return prompt_length_; }  // <bos> base 1 0 : a + b =
   // Longest response the policy may emit: answer digits + max_filler + <eos>.
   std::int64_t max_response() const { return cfg_.digits + 1 + (cfg_.keyword_p > 0 ? 1 : 0) + cfg_.max_filler + 1; }
-  std::int64_t n_ctx() const { return prompt_length() + max_response(); }
 
   // A uniformly drawn item (operands with exactly `digits` digits; 0-9 when digits = 1).
   item draw(rng& r) const;
@@ -90,11 +106,9 @@ class arithmetic_env {
   gold_score score(const item& it, const std::vector<std::int32_t>& response) const;
 
  private:
-  env_config cfg_;
   tasks::arithmetic_config arith_;
   tasks::dataset base_;  // the arithmetic vocabulary (prompts are rendered through it)
-  tasks::vocabulary vocab_;
-  std::int32_t pad_ = 0, eos_ = 0, filler_ = 0, keyword_ = 0, says_ = 0, blank_ = 0;
+  std::int32_t filler_ = 0, keyword_ = 0, says_ = 0, blank_ = 0;
   std::vector<std::int32_t> digit_id_;  // digit value -> token id
   std::vector<std::int32_t> digits_of(std::int64_t v) const;
   std::int64_t prompt_length_ = 0;

@@ -135,18 +135,13 @@ const tasks::param_table<lm_overopt_config>& lm_overopt_params() {
         .add("gold_eval_pairs", &C::gold_eval_pairs, "held-out rule-labelled pairs for gold_rm_accuracy", 1, 1e7)
         .add("gold_steps", &C::gold_steps, "gold reward model Bradley-Terry steps (batch 32)", 1, 1e7)
         .add("gold_lr", &C::gold_lr, "gold reward model learning rate", 0, 1)
-        .add("rm_pairs", &C::rm_pairs, "gold-labelled pairs the proxy trains on", 1, 1e7)
-        .add("eval_pairs", &C::eval_pairs, "held-out gold-labelled pairs for rm_accuracy", 1, 1e7)
-        .add("label_noise", &C::label_noise, "share of the proxy's labels flipped", 0, 0.5)
-        .add("prompts", &C::prompts, "best-of-n: held-out prompts", 2, 1e6)
-        .add("pool", &C::pool, "best-of-n: samples per prompt = the largest n (a power of 2)", 2, 65536)
-        .add("bootstrap", &C::bootstrap, "resamples of prompts for the fit's CIs", 10, 1e6);
+        .add_keys(add_proxy_keys<C>)
+        .add_keys(add_bon_keys<C>);
   return t;
 }
 
 void check(const lm_overopt_config& c) {
-  if ((c.pool & (c.pool - 1)) != 0)
-    throw tasks::param_error("pool", fmt::format("align_overopt_lm: pool: {} is not a power of 2", c.pool));
+  check_pool(c.pool, "align_overopt_lm");
   check_policy_keys(c, "align_overopt_lm");
   if (c.gold_d_model % c.gold_heads != 0)
     throw tasks::param_error("gold_heads", fmt::format("align_overopt_lm: gold_heads: {} does not divide gold_d_model {}",
@@ -291,13 +286,11 @@ lab::run_result run_overopt_lm(const lab::run_context& ctx, const corpus_loader&
 }
 
 void register_overopt_lm(corpus_loader load) {
-  static const bool done = [&] {
+  tasks::register_once([&] {
     lab::register_lab_task("align_overopt_lm",
                            "alignment lab, environment (b): a corpus LM, a gold reward model of a hidden rule, proxies, best-of-n",
                            lm_overopt_params(), [load](const lab::run_context& ctx) { return run_overopt_lm(ctx, load); });
-    return true;
-  }();
-  (void)done;
+  });
 }
 
 }  // namespace lmlab::align

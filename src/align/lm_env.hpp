@@ -96,18 +96,14 @@ using pair_scorer = std::function<std::vector<double>(const std::vector<token_se
 std::vector<preference_pair> scored_pairs(models::causal_lm& policy, const corpus_env& env, std::int64_t n,
                                           const pair_scorer& score, double label_noise, rng& r);
 
-// The task "align_overopt_lm": flat keys, one param_table.
-struct lm_overopt_config : lm_env_config, policy_keys {
+// The task "align_overopt_lm": flat keys, one param_table. The proxy's data (its backbone is
+// [model], its training [train]) and best-of-n keys are the groups of policy.hpp.
+struct lm_overopt_config : lm_env_config, policy_keys, proxy_keys, bon_keys {
   std::string corpus = "brown";
   std::int64_t min_count = 3, real_tokens = 16384, heldout_tokens = 4096;
   // the gold reward model (larger than the proxies) and its rule-labelled data
   std::int64_t gold_d_model = 64, gold_layers = 2, gold_heads = 4, gold_pairs = 4000, gold_eval_pairs = 400, gold_steps = 800;
   double gold_lr = 3e-3;
-  // the proxy's data (its backbone is [model], its training [train])
-  std::int64_t rm_pairs = 1000, eval_pairs = 400;
-  double label_noise = 0;
-  // best-of-n
-  std::int64_t prompts = 32, pool = 256, bootstrap = 1000;
 
   const lm_env_config& env() const { return *this; }
 };

@@ -153,6 +153,10 @@ void check_policy_keys(const policy_keys& k, const std::string& owner) {
                                                          k.policy_heads, k.policy_d_model));
 }
 
+void check_pool(std::int64_t pool, const std::string& owner) {
+  if ((pool & (pool - 1)) != 0) throw tasks::param_error("pool", fmt::format("{}: pool: {} is not a power of 2", owner, pool));
+}
+
 std::unique_ptr<models::lm> pretrain_policy(std::int64_t vocab_size, std::int64_t n_ctx, std::int32_t pad, const policy_config& c,
                                             std::uint64_t seed, const example_fn& draw, std::vector<float>* losses) {
   models::lm_config mc;

@@ -85,6 +85,31 @@ void add_policy_keys(tasks::param_table<C>& p) {
 }
 // policy_heads must divide policy_d_model; `owner` (the task's name) starts the message.
 void check_policy_keys(const policy_keys& k, const std::string& owner);
+// The proxy reward model's data and the best-of-n sweep as flat [task] keys, shared the same
+// way by align_overopt and align_overopt_lm.
+struct proxy_keys {
+  std::int64_t rm_pairs = 1000, eval_pairs = 400;
+  double label_noise = 0;
+};
+struct bon_keys {
+  std::int64_t prompts = 32, pool = 256, bootstrap = 1000;
+};
+// Adds rm_pairs, eval_pairs, label_noise, in that order.
+template <class C>
+void add_proxy_keys(tasks::param_table<C>& p) {
+  p.add("rm_pairs", &C::rm_pairs, "preference pairs the proxy is trained on", 1, 1e7)
+      .add("eval_pairs", &C::eval_pairs, "held-out gold-labelled pairs for rm_accuracy", 1, 1e7)
+      .add("label_noise", &C::label_noise, "share of the proxy's labels flipped", 0, 0.5);
+}
+// Adds prompts, pool, bootstrap, in that order.
+template <class C>
+void add_bon_keys(tasks::param_table<C>& p) {
+  p.add("prompts", &C::prompts, "bon: prompts evaluated", 2, 1e6)
+      .add("pool", &C::pool, "bon: samples per prompt = the largest n (a power of 2)", 2, 65536)
+      .add("bootstrap", &C::bootstrap, "resamples of prompts for the fits' CIs", 10, 1e6);
+}
+// pool must be a power of 2; `owner` (the task's name) starts the message.
+void check_pool(std::int64_t pool, const std::string& owner);
 // Builds a GPT policy (c's shape, vocab_size, n_ctx) and pretrains it through train::train_steps
 // on (prompt, response) examples from `draw` (called batch times per step with an rng that is a
 // pure function of (seed, step)); returns the model in eval mode.

@@ -52,11 +52,9 @@ const tasks::param_table<overopt_config>& overopt_params() {
              "what the optimiser maximises: the learned proxy, the gold reward itself (oracle), or a programmatic proxy "
              "that checks only the format or only the answer's last digit (a visible test)",
              -inf, inf, {"proxy", "gold", "format", "visible_test"})
-        .add("rm_pairs", &C::rm_pairs, "preference pairs the proxy is trained on", 1, 1e7)
         .add("rm_from_policy", &C::rm_from_policy,
              "the proxy (and each ensemble member) starts from the reference policy's weights ([model] = the policy's shape)")
-        .add("eval_pairs", &C::eval_pairs, "held-out gold-labelled pairs for rm_accuracy", 1, 1e7)
-        .add("label_noise", &C::label_noise, "share of preference labels flipped", 0, 0.5)
+        .add_keys(add_proxy_keys<C>)
         .add("length_bias", &C::length_bias, "share of pairs (of unequal length) labelled 'the longer is better'", 0, 1)
         .add("sycophancy_bias", &C::sycophancy_bias, "share of pairs labelled 'agrees with the stated opinion is better'", 0, 1)
         .add("keyword_bias", &C::keyword_bias, "share of pairs labelled 'contains the keyword is better'", 0, 1)
@@ -66,9 +64,7 @@ const tasks::param_table<overopt_config>& overopt_params() {
         .add("ensemble_rule", &C::ensemble_rule, "how the ensemble's scores combine (Coste et al. 2024)", -inf, inf,
              {"mean", "worst", "uncertainty"})
         .add("ensemble_lambda", &C::ensemble_lambda, "uncertainty rule: mean - lambda * variance of the members", 0, inf)
-        .add("prompts", &C::prompts, "bon: prompts evaluated", 2, 1e6)
-        .add("pool", &C::pool, "bon: samples per prompt = the largest n (a power of 2)", 2, 65536)
-        .add("bootstrap", &C::bootstrap, "resamples of prompts for the fits' CIs", 10, 1e6)
+        .add_keys(add_bon_keys<C>)
         .add("rl_steps", &C::rl_steps, "rl: policy-gradient steps", 1, 1e7)
         .add("rl_prompts", &C::rl_prompts, "rl: prompts per step", 1, 4096)
         .add("rl_group", &C::rl_group, "rl: samples per prompt (the baseline is the group's leave-one-out mean)", 2, 4096)
@@ -87,8 +83,7 @@ const tasks::param_table<overopt_config>& overopt_params() {
 }
 
 void check(const overopt_config& c) {
-  if ((c.pool & (c.pool - 1)) != 0)
-    throw tasks::param_error("pool", fmt::format("align_overopt: pool: {} is not a power of 2", c.pool));
+  check_pool(c.pool, "align_overopt");
   check_policy_keys(c, "align_overopt");
   if (c.optimizer != "bon" && (c.reward == "format" || c.reward == "visible_test"))
     throw tasks::param_error("reward", fmt::format("align_overopt: reward: '{}' is only implemented for optimizer = \"bon\"", c.reward));
@@ -738,13 +733,11 @@ lab::run_result run_overopt(const lab::run_context& ctx) {
 }
 
 void register_align() {
-  static const bool done = [] {
+  tasks::register_once([] {
     lab::register_lab_task("align_overopt", "alignment lab: proxy reward model, then best-of-n, RL or DPO (gold vs sqrt(KL))",
                            overopt_params(), run_overopt);
     register_align_prm();
-    return true;
-  }();
-  (void)done;
+  });
 }
 
 }  // namespace lmlab::align

@@ -33,17 +33,15 @@
 namespace lmlab::align {
 
 // Flat, so one param_table (tasks/params.hpp) describes every key.
-struct overopt_config : env_config, policy_keys {
-  // environment: env_config (env.hpp); reference policy: policy_keys (policy.hpp)
+struct overopt_config : env_config, policy_keys, proxy_keys, bon_keys {
+  // environment: env_config (env.hpp); reference policy, proxy data, best-of-n: policy.hpp
   std::string optimizer = "bon";  // bon | rl | dpo
   // what the optimiser maximises: proxy (the learned RM) | gold (the oracle baseline) |
   // format | visible_test (programmatic proxies that check only part of the gold rule)
   std::string reward = "proxy";
-  std::int64_t rm_pairs = 1000, eval_pairs = 400;
   // the proxy (and each ensemble member) starts from the reference policy's weights, as RLHF
   // reward models start from the SFT model; [model] must then have the policy's shape
   bool rm_from_policy = false;
-  double label_noise = 0;
   double length_bias = 0;  // share of pairs labelled "longer is better" instead of by gold
   double sycophancy_bias = 0, keyword_bias = 0;  // labeller biases (reward_model.hpp labeller)
   double sycophancy_pairs = 0;  // labeller: share of wrong-opinion pairs made (claim > right answer)
@@ -52,8 +50,6 @@ struct overopt_config : env_config, policy_keys {
   std::int64_t ensemble = 1;
   std::string ensemble_rule = "mean";
   double ensemble_lambda = 1.0;
-  // best-of-n
-  std::int64_t prompts = 32, pool = 256, bootstrap = 1000;
   // RL
   std::int64_t rl_steps = 100, rl_prompts = 8, rl_group = 8, eval_every = 10, eval_prompts = 32, eval_samples = 8;
   double rl_lr = 1e-4, kl_coef = 0.2;

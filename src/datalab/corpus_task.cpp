@@ -56,19 +56,16 @@ const tasks::param_table<corpus_lm_config>& corpus_lm_table() {
 }  // namespace
 
 void register_corpus_lm_task() {
-  static const bool done = [] {
-    tasks::task_info t = tasks::task_from_table(
-        "corpus_lm", "next-character prediction on windows of a real corpus (scaling-law sweeps)", corpus_lm_table());
-    t.build = [](const nlohmann::json& j, std::uint64_t seed) {
-      const auto c = corpus_lm_table().read(j, {"name"});
-      std::vector<std::string> docs;
-      for (auto& d : data::load_corpus(c.corpus, /*allow_fetch=*/false)) docs.push_back(std::move(d.text));
-      return build_corpus_lm(c, docs, seed);
-    };
-    tasks::register_task(std::move(t));
-    return true;
-  }();
-  (void)done;
+  tasks::register_once([] {
+    tasks::register_task(tasks::task_from_table(
+        "corpus_lm", "next-character prediction on windows of a real corpus (scaling-law sweeps)", corpus_lm_table(),
+        [](const nlohmann::json& j, std::uint64_t seed) {
+          const auto c = corpus_lm_table().read(j, {"name"});
+          std::vector<std::string> docs;
+          for (auto& d : data::load_corpus(c.corpus, /*allow_fetch=*/false)) docs.push_back(std::move(d.text));
+          return build_corpus_lm(c, docs, seed);
+        }));
+  });
 }
 
 }  // namespace lmlab::datalab

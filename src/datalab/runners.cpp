@@ -280,7 +280,7 @@ lab::run_result run_lm(const lab::run_context& ctx) {
 }  // namespace
 
 void register_datalab() {
-  static const bool done = [] {
+  tasks::register_once([] {
     lab::register_lab_task("collapse_gaussian", "model collapse: a Gaussian refitted by maximum likelihood each generation",
                            gaussian_table(), run_gaussian);
     lab::register_lab_task("collapse_mixture", "model collapse: a 1-D Gaussian mixture refitted by EM each generation",
@@ -293,9 +293,7 @@ void register_datalab() {
     register_corpus_lm_task();  // trained by the lab's default runner
     register_ttc();
     register_synth();
-    return true;
-  }();
-  (void)done;
+  });
 }
 
 }  // namespace lmlab::datalab

@@ -519,13 +519,11 @@ lab::run_result run_synth(const lab::run_context& ctx) {
 }  // namespace
 
 void register_synth() {
-  static const bool done = [] {
+  tasks::register_once([] {
     lab::register_lab_task("synth_verified",
                            "synthetic step-by-step data from a teacher, filtered by a step verifier, against real data", synth_table(),
                            run_synth);
-    return true;
-  }();
-  (void)done;
+  });
 }
 
 }  // namespace lmlab::datalab

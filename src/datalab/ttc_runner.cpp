@@ -296,15 +296,12 @@ lab::run_result run_ttc(const lab::run_context& ctx) {
 }  // namespace
 
 void register_ttc() {
-  static const bool done = [] {
-    tasks::task_info t = tasks::task_from_table(
-        "ttc_arithmetic", "test-time compute (pass@k, majority / weighted vote, best-of-n) on base-b arithmetic", ttc_table());
-    t.build = [](const nlohmann::json& j, std::uint64_t seed) { return tasks::build_task(arithmetic_task(ttc_table().read(j, {"name"})), seed); };
-    tasks::register_task(std::move(t));
+  tasks::register_once([] {
+    tasks::register_task(tasks::task_from_table(
+        "ttc_arithmetic", "test-time compute (pass@k, majority / weighted vote, best-of-n) on base-b arithmetic", ttc_table(),
+        [](const nlohmann::json& j, std::uint64_t seed) { return tasks::build_task(arithmetic_task(ttc_table().read(j, {"name"})), seed); }));
     lab::register_runner("ttc_arithmetic", run_ttc);
-    return true;
-  }();
-  (void)done;
+  });
 }
 
 }  // namespace lmlab::datalab

@@ -653,7 +653,7 @@ lab::run_result run_retrieval(const lab::run_context& ctx) {
 }  // namespace
 
 void register_knowledge() {
-  static const bool done = [] {
+  tasks::register_once([] {
     tasks::register_task(task_of("biographies", "synthetic biographies and QA: storage vs extraction (Allen-Zhu & Li 2023)",
                                  kb_params(), true));
     tasks::register_task(task_of("reversal", "A-B relations trained one way, tested both ways (Berglund et al. 2023)",
@@ -668,9 +668,7 @@ void register_knowledge() {
     tasks::register_task(task_of("kb_context", "facts from weights, from a passage, and against a conflicting passage (Longpre et al. 2021)",
                                  retrieval_params(), true));
     lab::register_runner("kb_context", run_retrieval);
-    return true;
-  }();
-  (void)done;
+  });
 }
 
 }  // namespace lmlab::knowledge

@@ -11,7 +11,7 @@
 namespace lmlab::labs {
 
 void register_all_labs() {
-  static const bool done = [] {
+  tasks::register_once([] {
     register_tms();
     register_interp();
     vlm::register_lab();
@@ -22,9 +22,7 @@ void register_all_labs() {
     vlm::register_clip_real();  // vlm_clip_*.toml: CLIP on Fashion-MNIST and Noto emoji (src/vlm/real_clip.hpp)
     register_sae_lm();     // sae_lm.toml: SAEs on a character LM, with the CE-loss score
     register_align_lm();   // align_overopt_lm.toml: environment (b) of the alignment lab, on Brown
-    return true;
-  }();
-  (void)done;
+  });
 }
 
 }  // namespace lmlab::labs

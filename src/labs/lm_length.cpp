@@ -139,16 +139,12 @@ std::map<std::string, lm_length_score> score_lm_length(models::causal_lm& model,
 }
 
 void register_lm_length() {
-  static const bool done = [] {
-    tasks::task_info t = tasks::task_from_table(
+  tasks::register_once([] {
+    tasks::register_task(tasks::task_from_table(
         "corpus_lm_length", "character LM trained on windows of T of a real corpus, perplexity at T, 2T, ... (length extrapolation)",
-        table());
-    t.build = build;
-    tasks::register_task(std::move(t));
+        table(), build));
     lab::register_runner("corpus_lm_length", run);
-    return true;
-  }();
-  (void)done;
+  });
 }
 
 }  // namespace lmlab::labs

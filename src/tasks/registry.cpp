@@ -17,10 +17,9 @@ namespace {
 
 template <class C>
 task_info make_info(std::string name, std::string summary, const param_table<C>& table) {
-  task_info t = task_from_table(std::move(name), std::move(summary), table);
   const param_table<C>* tp = &table;
-  t.build = [tp](const nlohmann::json& j, std::uint64_t seed) { return build(tp->read(j, {"name"}), seed); };
-  return t;
+  return task_from_table(std::move(name), std::move(summary), table,
+                         [tp](const nlohmann::json& j, std::uint64_t seed) { return build(tp->read(j, {"name"}), seed); });
 }
 
 }  // namespace

@@ -36,16 +36,26 @@ struct task_info {
 const std::deque<task_info>& task_registry();
 // Adds a task (a lab's, from its own layer); a name taken already is an error.
 void register_task(task_info t);
+// Runs `registration` the first time this call site is reached (each lambda is its own type,
+// so each has its own flag): what makes a lab's register_*() idempotent, since the CLI and the
+// tests may each call it.
+template <class F>
+void register_once(F&& registration) {
+  static const bool done = (registration(), true);
+  (void)done;
+}
 
 // A task's schema from its parameter table: `params` and a canonical() that reads (without
 // "name"), runs `check(c)` when the config type declares one, and writes back with every
-// default. `build` stays empty (a lab runner's task); the caller sets it for a dataset task.
+// default. `build` is a dataset task's builder; empty (the default) for a lab runner's task.
 template <class C>
-task_info task_from_table(std::string name, std::string summary, const param_table<C>& table) {
+task_info task_from_table(std::string name, std::string summary, const param_table<C>& table,
+                          std::function<dataset(const nlohmann::json&, std::uint64_t)> build = {}) {
   task_info t;
   t.name = std::move(name);
   t.summary = std::move(summary);
   t.params = table.specs();
+  t.build = std::move(build);
   const param_table<C>* tp = &table;
   t.canonical = [tp](const nlohmann::json& j) {
     const C c = tp->read(j, {"name"});

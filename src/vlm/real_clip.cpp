@@ -285,13 +285,11 @@ lab::run_result run_clip_real(const lab::run_context& ctx) {
 }  // namespace
 
 void register_clip_real() {
-  static const bool done = [] {
+  tasks::register_once([] {
     lab::register_lab_task(
         "vlm_clip_real", "CLIP training on real images: Fashion-MNIST with class names, Noto emoji with CLDR names (lab runner, src/vlm)",
-        task_table(), [](const lab::run_context& c) { return run_clip_real(c); });
-    return true;
-  }();
-  (void)done;
+        task_table(), run_clip_real);
+  });
 }
 
 }  // namespace lmlab::vlm

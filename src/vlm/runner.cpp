@@ -402,13 +402,11 @@ lab::run_result run_vlm(const lab::run_context& ctx, const std::filesystem::path
 }
 
 void register_lab() {
-  static const bool done = [] {
+  tasks::register_once([] {
     lab::register_lab_task(
         "vlm_pope", "tiny VLM on synthetic scenes: CLIP, alignment and QA training; QA, POPE and VCD evaluation (lab runner, src/vlm)",
         task_table(), [](const lab::run_context& c) { return run_vlm(c); });
-    return true;
-  }();
-  (void)done;
+  });
 }
 
 }  // namespace lmlab::vlm

@@ -1,6 +1,7 @@
 // The task registry (name + JSON parameters -> dataset) and the length-generalisation protocol.
 #include <gtest/gtest.h>
 
+#include "tasks/copying.hpp"
 #include "tasks/length_gen.hpp"
 #include "tasks/registry.hpp"
 
@@ -54,6 +55,36 @@ TEST(registry, errors_name_the_task_or_key) {
     EXPECT_STREQ(e.what(), "scan: split: 'jump' is not one of: simple, length, addprim_jump, addprim_turn_left, all");
   }
   EXPECT_THROW(build_task(json{{"seq_len", 4}}, 0), param_error);
+}
+
+namespace {
+void count_at_site_a(int& n) { register_once([&n] { ++n; }); }
+void count_at_site_b(int& n) { register_once([&n] { ++n; }); }
+}  // namespace
+
+// register_once runs a call site's registration the first time only (what makes a lab's
+// register_*() idempotent), and each call site has its own flag.
+TEST(registry, register_once_runs_each_call_site_once) {
+  int a = 0, b = 0;
+  for (int i = 0; i < 3; ++i) count_at_site_a(a);
+  EXPECT_EQ(a, 1);
+  count_at_site_b(b);
+  count_at_site_b(b);
+  EXPECT_EQ(b, 1);
+}
+
+// task_from_table: no builder by default (a lab runner's task); a dataset task's builder is
+// its last argument.
+TEST(registry, task_from_table_takes_a_dataset_builder) {
+  EXPECT_FALSE(task_from_table("copy_lab", "", copy_params()).build);
+  const task_info t = task_from_table("copy_data", "", copy_params(), [](const json& j, std::uint64_t seed) {
+    return build(copy_params().read(j, {"name"}), seed);
+  });
+  ASSERT_TRUE(t.build);
+  const dataset d = t.build({{"name", "copy_data"}, {"num_train", 4}, {"num_test", 3}}, 1);
+  validate(d);
+  EXPECT_FALSE(d.train.empty());
+  EXPECT_FALSE(d.test.empty());
 }
 
 TEST(length_gen, slices_one_to_eight_times) {
