@@ -596,15 +596,18 @@ void canonicalise_task(json& cfg, const tasks::task_info& task, const std::strin
 }
 
 // Checks across model keys, the model's own checks, and checks across train keys.
+// The divisibility checks read only positive divisors: a zero or negative one (n_kv_heads = 0
+// means n_heads) is left to check_model's range errors, never divided by.
 void check_model_and_train(const json& cfg, spec_entries& g, const std::string& note) {
   const json& m = cfg["model"];
-  if (m.contains("d_model") && m.contains("n_heads") && !m.contains("d_head") &&
+  const auto positive = [&](const char* key) { return m.contains(key) && m[key].get<std::int64_t>() > 0; };
+  if (m.contains("d_model") && positive("n_heads") && !m.contains("d_head") &&
       m["d_model"].get<std::int64_t>() % m["n_heads"].get<std::int64_t>() != 0)
     fail(g.origin_for("model", "n_heads"), "model.n_heads",
          fmt::format("d_model {} is not divisible by n_heads {}{}", m["d_model"].get<std::int64_t>(),
                      m["n_heads"].get<std::int64_t>(), note),
          "set d_head explicitly or pick n_heads dividing d_model");
-  if (m.contains("n_kv_heads") && m.contains("n_heads") &&
+  if (positive("n_kv_heads") && m.contains("n_heads") &&
       m["n_heads"].get<std::int64_t>() % m["n_kv_heads"].get<std::int64_t>() != 0)
     fail(g.origin_for("model", "n_kv_heads"), "model.n_kv_heads",
          fmt::format("n_heads {} is not divisible by n_kv_heads {}{}", m["n_heads"].get<std::int64_t>(),

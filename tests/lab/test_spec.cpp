@@ -165,6 +165,10 @@ steps = 1
   // Impossible combinations, located at the key and naming the grid point.
   EXPECT_EQ(error_of(spec_of("d_model = \"64,96\"\nn_heads = 5\n")),
             "t.toml:4: model.n_heads: d_model 64 is not divisible by n_heads 5 (grid point model.d_model=64)");
+  // Found by fuzz_toml_spec: a zero divisor reached the divisibility checks (SIGFPE; UBSan
+  // division by zero). n_heads = 0 is the model's range error; n_kv_heads = 0 means n_heads.
+  EXPECT_EQ(error_of(spec_of("n_heads = 0\n")), "t.toml:3: model.n_heads: must be positive, got 0");
+  EXPECT_NO_THROW(parse_spec(spec_of("n_heads = 4\nn_kv_heads = 0\n"), "t.toml"));
   EXPECT_EQ(error_of(spec_of("", "name = \"mqar\"\nseq_len = 64\nvocab_size = 256\nnum_kv_pairs = \"8,32\"\n")),
             "t.toml:6: task.num_kv_pairs: 32 pairs need 4·32 = 128 positions but seq_len is 64 "
             "(grid point task.num_kv_pairs=32)");
