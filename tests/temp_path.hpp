@@ -35,4 +35,21 @@ struct temp_dir {
   temp_dir& operator=(const temp_dir&) = delete;
 };
 
+
+// A SQLite file path `<tmp>/lmlab_<suite>_<tag>_<pid>.db`, absent at construction; the file and
+// its -wal / -shm companions are removed on destruction.
+struct temp_db {
+  std::filesystem::path path;
+  temp_db(const std::string& suite, const std::string& tag)
+      : path(std::filesystem::temp_directory_path() / ("lmlab_" + suite + "_" + tag + "_" + std::to_string(::getpid()) + ".db")) {
+    std::filesystem::remove(path);
+  }
+  ~temp_db() {
+    std::error_code ec;
+    for (const char* x : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + x, ec);
+  }
+  temp_db(const temp_db&) = delete;
+  temp_db& operator=(const temp_db&) = delete;
+};
+
 }  // namespace lmlab::testing

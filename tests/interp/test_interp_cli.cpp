@@ -49,6 +49,10 @@ struct fixture {
     std::ofstream(dir / name) << text;
     return (dir / name).string();
   }
+  // Writes spec `name` and runs it with `lmlab lab run` into the store `db` (in dir).
+  result lab_run(const std::string& name, const std::string& text, const std::string& db) const {
+    return run_lmlab({"lab", "run", write(name, text), "--store", (dir / db).string(), "--runs-dir", (dir / "runs").string()});
+  }
 };
 
 // The CSV rows of a patching table ("blocks.…" lines): each one's last field (the effect) must
@@ -154,7 +158,7 @@ TEST(interp_cli, errors_name_the_file_line_and_column_or_the_close_hooks) {
 // [train] section runs, logs the summary metrics, and `lab show` lists them.
 TEST(interp_cli, tms_spec_runs_through_the_lab_runner) {
   fixture f;
-  const std::string spec = f.write("tms.toml", R"(name = "tms_t"
+  const auto r = f.lab_run("tms.toml", R"(name = "tms_t"
 seeds = 1
 [task]
 name = "tms"
@@ -163,9 +167,8 @@ m = 1
 sparsity = 0.99
 steps = 600
 instances = 1
-)");
+)", "t.db");
   const std::string db = (f.dir / "t.db").string();
-  const auto r = run_lmlab({"lab", "run", spec, "--store", db, "--runs-dir", (f.dir / "runs").string()});
   ASSERT_EQ(r.rc, 0) << r.output;
   const auto show = run_lmlab({"lab", "ls", "--store", db});
   EXPECT_EQ(show.rc, 0) << show.output;
@@ -185,7 +188,7 @@ instances = 1
 // experiments/interp_carry.toml's rule reads: meandiff_lead = flip_gap_meandiff - flip_gap.
 TEST(interp_cli, carry_runner_logs_the_paired_meandiff_lead) {
   fixture f;
-  const std::string spec = f.write("carry.toml", R"(name = "carry_t"
+  const auto r = f.lab_run("carry.toml", R"(name = "carry_t"
 seeds = 1
 [model]
 arch = "gpt"
@@ -202,9 +205,8 @@ max_scale = 1
 [train]
 steps = 40
 batch_size = 16
-)");
+)", "c.db");
   const std::string db = (f.dir / "c.db").string();
-  const auto r = run_lmlab({"lab", "run", spec, "--store", db, "--runs-dir", (f.dir / "runs").string()});
   ASSERT_EQ(r.rc, 0) << r.output;
   const auto show = run_lmlab({"lab", "show", "1", "--store", db});
   ASSERT_EQ(show.rc, 0) << show.output;

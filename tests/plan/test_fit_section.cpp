@@ -10,21 +10,15 @@
 #include <filesystem>
 
 #include "store/results_store.hpp"
+#include "../temp_path.hpp"
+#include "../find_section.hpp"
 
 namespace fs = std::filesystem;
 namespace p = lmlab::plan;
 
 namespace {
-struct temp_store {
-  fs::path path;
-  explicit temp_store(const std::string& tag) {
-    path = fs::temp_directory_path() / ("lmlab_fitsection_" + tag + "_" + std::to_string(::getpid()) + ".db");
-    fs::remove(path);
-  }
-  ~temp_store() {
-    std::error_code ec;
-    for (const char* x : {"", "-wal", "-shm"}) fs::remove(path.string() + x, ec);
-  }
+struct temp_store : lmlab::testing::temp_db {
+  explicit temp_store(const std::string& tag) : temp_db("fitsection", tag) {}
 };
 
 // A finished lab run; `tokens` < 0: no train.tokens in its config.
@@ -50,12 +44,6 @@ void add_law(lmlab::store::results_store& db, const std::string& experiment, dou
       const double u = std::sin(12.9898 * (i + 1));
       add_run(db, experiment, i, n, d, d, (E + A / std::pow(n, alpha) + B / std::pow(d, beta)) * (1 + 0.005 * u));
     }
-}
-
-const lmlab::report::section& section_of(const std::vector<lmlab::report::section>& s, const std::string& id) {
-  for (const auto& x : s)
-    if (x.id == id) return x;
-  throw std::runtime_error("no section " + id);
 }
 }  // namespace
 
@@ -95,10 +83,10 @@ TEST(fit_section, verdict_on_known_laws) {
   add_law(db, "other_law", 1.5, 300, 2000, 0.6, 0.5, 4, 4);
   const auto s = p::scaling_fit_sections(db, 40, /*coarse_grid=*/true);
   ASSERT_EQ(s.size(), 2u);
-  const auto& same = section_of(s, "plan-fit-chinchilla_law");
+  const auto& same = lmlab::testing::find_section(s, "plan-fit-chinchilla_law");
   ASSERT_TRUE(same.outcome.has_value());
   EXPECT_EQ(same.outcome->word, "agrees") << same.outcome->detail;  // 0.5% noise: CIs narrower than 0.5
-  const auto& other = section_of(s, "plan-fit-other_law");
+  const auto& other = lmlab::testing::find_section(s, "plan-fit-other_law");
   ASSERT_TRUE(other.outcome.has_value());
   EXPECT_EQ(other.outcome->word, "differs") << other.outcome->detail;
   EXPECT_NE(other.outcome->detail.find("α = 0.34 lies outside"), std::string::npos) << other.outcome->detail;

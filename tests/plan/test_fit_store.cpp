@@ -12,23 +12,14 @@
 #include "core/error.hpp"
 #include "plan/tables.hpp"
 #include "store/results_store.hpp"
+#include "../temp_path.hpp"
 
 namespace fs = std::filesystem;
 namespace p = lmlab::plan;
 
 namespace {
-struct temp_store {
-  fs::path path;
-  explicit temp_store(const std::string& tag) {
-    path = fs::temp_directory_path() / ("lmlab_fitstore_" + tag + "_" + std::to_string(::getpid()) + ".db");
-    fs::remove(path);
-  }
-  ~temp_store() {
-    std::error_code ec;
-    fs::remove(path, ec);
-    fs::remove(path.string() + "-wal", ec);
-    fs::remove(path.string() + "-shm", ec);
-  }
+struct temp_store : lmlab::testing::temp_db {
+  explicit temp_store(const std::string& tag) : temp_db("fitstore", tag) {}
 };
 
 // A finished lab run of `experiment` with N, D and train_loss = `loss(step)` at steps 10..100.

@@ -20,6 +20,7 @@
 #include "report/sources.hpp"
 #include "tasks/scan.hpp"
 #include "../temp_path.hpp"
+#include "../find_section.hpp"
 
 namespace fs = std::filesystem;
 using namespace lmlab::probe;
@@ -486,12 +487,6 @@ json hand_results() {
   return res;
 }
 
-const lmlab::report::section& find_section(const std::vector<lmlab::report::section>& v, const std::string& id) {
-  for (const auto& s : v)
-    if (s.id == id) return s;
-  throw std::runtime_error("no section " + id);
-}
-
 }  // namespace
 
 TEST(report_sections, measured_answers_from_hand_made_results) {
@@ -523,19 +518,19 @@ TEST(report_sections, measured_answers_from_hand_made_results) {
        "of those answers were the base-10 sum."},
       {"probe-custom_suite", "Accuracy was 50%."},
   };
-  for (const auto& [id, answer] : answers) EXPECT_EQ(find_section(secs, id).answer, answer) << id;
+  for (const auto& [id, answer] : answers) EXPECT_EQ(lmlab::testing::find_section(secs, id).answer, answer) << id;
 
   // Figures: data columns and rows as the sentences read them.
-  const auto& syc = find_section(secs, "probe-sycophancy").figures.at(0);
+  const auto& syc = lmlab::testing::find_section(secs, "probe-sycophancy").figures.at(0);
   ASSERT_EQ(syc.data.rows().size(), 3u);
   EXPECT_EQ(syc.data.rows()[0][1].text, "wrong opinion");
   EXPECT_NEAR(*syc.data.rows()[0][3].number, 0.1419, 1e-4);  // Wilson 10/40
-  const auto& cal = find_section(secs, "probe-calibration").figures.at(0);
+  const auto& cal = lmlab::testing::find_section(secs, "probe-calibration").figures.at(0);
   EXPECT_EQ(cal.data.rows().size(), 2u);  // the empty bin is left out
-  const auto& lim = find_section(secs, "probe-lost-in-middle").figures.at(0);
+  const auto& lim = lmlab::testing::find_section(secs, "probe-lost-in-middle").figures.at(0);
   EXPECT_EQ(lim.kind, lmlab::report::figure_kind::line);
   EXPECT_EQ(*lim.data.rows()[1][3].number, 6.0);  // positions sorted, 1-based
-  const auto& pert = find_section(secs, "probe-perturbation");
+  const auto& pert = lmlab::testing::find_section(secs, "probe-perturbation");
   ASSERT_EQ(pert.figures.size(), 2u);
   EXPECT_EQ(pert.figures[0].kind, lmlab::report::figure_kind::points_error);
   EXPECT_NEAR(*pert.figures[0].data.rows()[2][3].number, 0.71 - 1.96 * 0.05, 1e-12);  // NoOp lower bar
@@ -545,8 +540,8 @@ TEST(report_sections, measured_answers_from_hand_made_results) {
 
   lmlab::report::document doc = probe_report_document({{"local/m", hand_results()}, {"local/n", hand_results()}});
   lmlab::report::validate(doc);
-  EXPECT_EQ(find_section(doc.sections, "probe-sycophancy").answer.substr(0, 9), "local/m: ");
-  EXPECT_TRUE(find_section(doc.sections, "probe-sycophancy").figures[0].spec["layer"][0]["encoding"].contains("xOffset"));
+  EXPECT_EQ(lmlab::testing::find_section(doc.sections, "probe-sycophancy").answer.substr(0, 9), "local/m: ");
+  EXPECT_TRUE(lmlab::testing::find_section(doc.sections, "probe-sycophancy").figures[0].spec["layer"][0]["encoding"].contains("xOffset"));
   const auto html = lmlab::report::render_index_html(doc);
   for (const char* id : {"probe-sycophancy-flips", "probe-calibration-reliability", "probe-lost-in-middle-position",
                          "probe-perturbation-variants", "probe-hallucination-labels"})
