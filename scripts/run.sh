@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's main-job command: installs, builds, fetches the pinned data and chart library,
-# runs the curated experiments at their quick size (about 15 minutes on 2 cores; rerunning
+# runs the curated experiments at their quick size (about 16 minutes on 2 cores after the build; rerunning
 # skips finished runs) and writes the report to lmlab-report/index.html.
 # LMLAB_SIZE=full runs the full sizes instead.
 set -euo pipefail

@@ -225,7 +225,7 @@ void add_run(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
 
 void add_suite(CLI::App* lab, const std::shared_ptr<lab_args>& a) {
   CLI::App* suite = lab->add_subcommand("suite", "The curated experiments (experiments/*.toml) at one size, then the report");
-  suite->add_option("--size", a->size, "quick (about 15 minutes on 2 cores) or full")->capture_default_str();
+  suite->add_option("--size", a->size, "quick (about 16 minutes on 2 cores) or full")->capture_default_str();
   suite->add_option("--experiments", a->experiments, "folder of specs")->capture_default_str();
   suite->add_option("--only", a->only, "comma list of experiment file stems to run (default: all)");
   suite->add_option("--out", a->out, "report folder")->capture_default_str();
